@@ -1,0 +1,1 @@
+//! Dockerfile parsing and `tug build`. Not built yet: see the build issue.

@@ -1,0 +1,174 @@
+//! `tug run`, `create`, `start`, `rm`, `inspect` of containers, and the `tug container ...`
+//! group.
+
+use clap::{Args, Subcommand};
+
+use super::{CliError, CliResult, InspectArgs};
+use crate::Engine;
+
+#[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Remove one or more containers
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Display detailed information on one or more containers
+    Inspect(InspectArgs),
+}
+
+pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
+    match c {
+        ContainerCommand::Run(a) => run(engine, a),
+        ContainerCommand::Create(a) => create(engine, a),
+        ContainerCommand::Start(a) => start(engine, a),
+        ContainerCommand::Rm(a) => rm(engine, a),
+        ContainerCommand::Inspect(a) => inspect(
+            engine,
+            InspectArgs {
+                kind: Some("container".into()),
+                ..a
+            },
+        ),
+    }
+}
+
+/// The flags `run` and `create` share: everything that describes the container.
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct ContainerOptions {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to take it from tug's environment)
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long)]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Give extended privileges to this container (not supported yet)
+    #[arg(long)]
+    pub privileged: bool,
+    /// Connect a container to a network: none (default) or host
+    #[arg(long, alias = "net", default_value = "none")]
+    pub network: String,
+    /// Security options (no-new-privileges[:true|false])
+    #[arg(long)]
+    pub security_opt: Vec<String>,
+    /// Set meta data on a container (KEY=VALUE)
+    #[arg(short = 'l', long)]
+    pub label: Vec<String>,
+    /// The image to run
+    pub image: String,
+    /// The command and its arguments (overrides the image's CMD)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Run container in background and print container ID (needs the shim: not yet)
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Proxy received signals to the process (default true)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    #[command(flatten)]
+    pub options: ContainerOptions,
+}
+
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    #[command(flatten)]
+    pub options: ContainerOptions,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short, long)]
+    pub interactive: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    pub volumes: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+fn not_yet(what: &str) -> CliResult {
+    Err(CliError::other(format!("{what} is not implemented yet")))
+}
+
+pub fn run(_engine: &Engine, _a: RunArgs) -> CliResult {
+    not_yet("run")
+}
+pub fn create(_engine: &Engine, _a: CreateArgs) -> CliResult {
+    not_yet("create")
+}
+pub fn start(_engine: &Engine, _a: StartArgs) -> CliResult {
+    not_yet("start")
+}
+pub fn rm(_engine: &Engine, _a: RmArgs) -> CliResult {
+    not_yet("rm")
+}
+/// `tug inspect` (containers first, then images) and `tug container inspect`.
+pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
+    if a.kind.is_none() {
+        return super::image::inspect(
+            engine,
+            super::image::InspectArgs {
+                format: a.format,
+                names: a.names,
+            },
+        );
+    }
+    not_yet("container inspect")
+}

@@ -1,0 +1,204 @@
+//! The `tug` command line: clap definitions (one file per command group), dispatch, and
+//! the mapping of errors to Docker's exit codes. No business logic lives here: every
+//! handler parses its flags into engine types, calls the [`Engine`], and prints.
+
+pub mod container;
+pub mod format;
+pub mod image;
+
+use clap::{Parser, Subcommand};
+
+use crate::Engine;
+
+/// An error the CLI prints as `tug: <message>` before exiting with `code`.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl CliError {
+    /// A bad flag, argument or template: exit 125 as Docker does.
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 125,
+            message: message.into(),
+        }
+    }
+    /// Any other failure of tug itself: exit 125.
+    pub fn other(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 125,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::Error> for CliError {
+    fn from(e: crate::Error) -> CliError {
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        CliError {
+            code: e.exit_code(),
+            message,
+        }
+    }
+}
+
+/// What a command handler returns: the process exit code, or an error to print.
+pub type CliResult = Result<i32, CliError>;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tug",
+    version,
+    about = "A daemonless container engine with docker's commands",
+    long_about = "A daemonless container engine with docker's commands.\n\nState lives under $TUG_ROOT (default /var/lib/tug); TUG_STORAGE_DRIVER=vfs selects the copying storage driver.",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create and run a new container from an image
+    Run(container::RunArgs),
+    /// Create a new container
+    Create(container::CreateArgs),
+    /// Start one or more stopped containers
+    Start(container::StartArgs),
+    /// Remove one or more containers
+    Rm(container::RmArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
+    /// List images
+    #[command(visible_alias = "image-ls")]
+    Images(image::ImagesArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(image::TagArgs),
+    /// Remove one or more images
+    Rmi(image::RmiArgs),
+    /// Show the history of an image
+    History(image::HistoryArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(image::ImportArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(image::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(image::LoadArgs),
+    /// Return low-level information on containers or images
+    Inspect(InspectArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+}
+
+/// `tug inspect`: a container or an image, whichever the name finds first.
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// Format output using a Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Only inspect objects of this type (container or image)
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    /// Container or image names or ids
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// Runs the CLI on the process's arguments and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 125,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tug: {}", e.message);
+            e.code
+        }
+    }
+}
+
+/// Dispatches a parsed command line.
+pub fn run(cli: Cli) -> CliResult {
+    let engine = Engine::from_env()?;
+    match cli.command {
+        Command::Run(a) => container::run(&engine, a),
+        Command::Create(a) => container::create(&engine, a),
+        Command::Start(a) => container::start(&engine, a),
+        Command::Rm(a) => container::rm(&engine, a),
+        Command::Container(c) => container::dispatch(&engine, c),
+        Command::Images(a) => image::images(&engine, a),
+        Command::Tag(a) => image::tag(&engine, a),
+        Command::Rmi(a) => image::rmi(&engine, a),
+        Command::History(a) => image::history(&engine, a),
+        Command::Import(a) => image::import(&engine, a),
+        Command::Save(a) => image::save(&engine, a),
+        Command::Load(a) => image::load(&engine, a),
+        Command::Inspect(a) => inspect(&engine, a),
+        Command::Image(c) => image::dispatch(&engine, c),
+    }
+}
+
+/// `tug inspect`: tries containers first, then images, as Docker does.
+fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
+    match a.kind.as_deref() {
+        Some("image") => image::inspect(
+            engine,
+            image::InspectArgs {
+                format: a.format,
+                names: a.names,
+            },
+        ),
+        Some("container") | None => container::inspect(engine, a),
+        Some(other) => Err(CliError::usage(format!(
+            "--type {other:?}: must be container or image"
+        ))),
+    }
+}
+
+/// Prints JSON values as Docker's `inspect` does (a pretty array), or each through
+/// `--format`.
+pub fn print_inspect(
+    values: &[serde_json::Value],
+    format_flag: Option<&str>,
+) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
+    match format_flag {
+        None => {
+            let s =
+                serde_json::to_string_pretty(values).map_err(|e| CliError::other(e.to_string()))?;
+            writeln!(out, "{s}").map_err(io)?;
+        }
+        Some(f) => {
+            let tpl = format::parse_template(f)?;
+            for v in values {
+                writeln!(out, "{}", format::execute(&tpl, f, v)?).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! The [`Engine`]: the one library API that the CLI, the testkit and the workshop use.
+//!
+//! An engine is a pair of directories (the state root and the run root) plus settings; it
+//! holds no open resources, so any number of engines (in threads or processes) may work on
+//! the same root at once: every update takes a file lock.
+
+use std::path::{Path, PathBuf};
+
+/// Where the state lives when `TUG_ROOT` is not set.
+pub const DEFAULT_ROOT: &str = "/var/lib/tug";
+/// Where sockets and pids live when `TUG_RUN` is not set.
+pub const DEFAULT_RUN: &str = "/run/tug";
+
+/// How a container's rootfs is assembled from the layer snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageDriver {
+    /// overlayfs: the layer dirs as lowerdirs plus the container's upper/work.
+    Overlay,
+    /// A full copy of the layer chain into the container's dir, for file systems without
+    /// overlayfs. Slow, but works everywhere.
+    Vfs,
+}
+
+/// The settings of an engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The state root (`$TUG_ROOT`): images, snapshots, containers, volumes.
+    pub root: PathBuf,
+    /// The run root (`$TUG_RUN`): sockets, pid files, host-wide locks.
+    pub run_root: PathBuf,
+    /// The storage driver (`$TUG_STORAGE_DRIVER`: `overlay` or `vfs`).
+    pub storage_driver: StorageDriver,
+}
+
+impl EngineConfig {
+    /// The settings from the environment (`TUG_ROOT`, `TUG_RUN`, `TUG_STORAGE_DRIVER`), with
+    /// the defaults where unset.
+    pub fn from_env() -> Result<EngineConfig> {
+        let root = std::env::var_os("TUG_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| DEFAULT_ROOT.into());
+        let run_root = std::env::var_os("TUG_RUN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| DEFAULT_RUN.into());
+        let storage_driver = match std::env::var("TUG_STORAGE_DRIVER").as_deref() {
+            Err(_) | Ok("") | Ok("overlay") | Ok("overlay2") => StorageDriver::Overlay,
+            Ok("vfs") => StorageDriver::Vfs,
+            Ok(other) => {
+                return Err(Error::Config(format!(
+                    "TUG_STORAGE_DRIVER={other:?} is not a storage driver: use overlay or vfs"
+                )));
+            }
+        };
+        Ok(EngineConfig {
+            root,
+            run_root,
+            storage_driver,
+        })
+    }
+}
+
+/// The engine: every operation on images and containers starts here.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    config: EngineConfig,
+}
+
+impl Engine {
+    /// Opens (and creates if needed) the state and run roots.
+    pub fn open(config: EngineConfig) -> Result<Engine> {
+        for dir in [&config.root, &config.run_root] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Io(format!("cannot create {}", dir.display()), e))?;
+        }
+        Ok(Engine { config })
+    }
+
+    /// [`Engine::open`] with [`EngineConfig::from_env`].
+    pub fn from_env() -> Result<Engine> {
+        Engine::open(EngineConfig::from_env()?)
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The state root.
+    pub fn root(&self) -> &Path {
+        &self.config.root
+    }
+
+    /// The run root.
+    pub fn run_root(&self) -> &Path {
+        &self.config.run_root
+    }
+}
+
+/// Every error the engine returns: one variant per module, each with the context a user
+/// needs.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+    #[error(transparent)]
+    Image(#[from] crate::image::Error),
+    #[error(transparent)]
+    Layer(#[from] crate::layer::Error),
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::Error),
+    #[error(transparent)]
+    Container(#[from] crate::container::Error),
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::Error),
+}
+
+impl Error {
+    /// The exit code the CLI uses for this error, as Docker does: 125 for tug's own
+    /// errors, 126 when the command cannot be executed, 127 when it is not found.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Container(e) => e.exit_code(),
+            Error::Sandbox(e) => e.exit_code(),
+            _ => 125,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,81 @@
+//! Small file-system helpers every module uses: atomic writes and file locks.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// Writes `data` to `path` atomically: a temporary file in the same directory, fsync'd,
+/// then renamed over `path`. A crash leaves either the old or the new content.
+pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_atomic_opt(path, data, true)
+}
+
+/// As [`write_atomic`], with the fsync optional: state that dies with its container (a
+/// `--rm` container's files) need not pay for durability.
+pub fn write_atomic_opt(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(&tmp)?;
+    f.write_all(data)?;
+    if durable {
+        f.sync_all()?;
+    }
+    drop(f);
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
+}
+
+/// Serialises `value` as pretty JSON and writes it atomically.
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let data = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    write_atomic(path, &data)
+}
+
+/// An exclusive advisory lock on a lock file, held until dropped. Works across processes
+/// (and across threads, since each call opens its own file description).
+pub struct LockGuard {
+    _lock: Flock<File>,
+}
+
+/// Takes an exclusive lock on `path` (created if missing), blocking until it is free.
+pub fn lock_exclusive(path: &Path) -> io::Result<LockGuard> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    let lock = Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
+    Ok(LockGuard { _lock: lock })
+}
+
+/// Takes a shared lock on `path` (created if missing), blocking until no exclusive holder.
+pub fn lock_shared(path: &Path) -> io::Result<LockGuard> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    let lock = Flock::lock(f, FlockArg::LockShared).map_err(|(_, e)| io::Error::from(e))?;
+    Ok(LockGuard { _lock: lock })
+}
+
+/// Fills `buf` with random bytes from the kernel.
+pub fn random_bytes(buf: &mut [u8]) {
+    // getrandom(2) only fails on an unsupported platform or an interrupted call, which the
+    // crate retries; a container id without randomness would be a bug worth a panic.
+    getrandom::fill(buf).expect("getrandom failed");
+}

@@ -1,0 +1,2 @@
+//! Bridges, veths, IPAM, NAT, name resolution and the port proxy. Not built yet: see the
+//! networking issue. Until then containers run with `--network none` (default) or `host`.

@@ -1,0 +1,2 @@
+//! Helpers shared by the end-to-end tests: a private state root per test, the `tug` binary,
+//! and the images the tests use.
