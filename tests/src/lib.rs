@@ -1,2 +1,147 @@
 //! Helpers shared by the end-to-end tests: a private state root per test, the `tug` binary,
 //! and the images the tests use.
+//!
+//! Every test makes its own [`TestRoot`] (its own `TUG_ROOT` and `TUG_RUN` under a temporary
+//! directory), so tests run in parallel, under `cargo test` threads or nextest processes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository's top directory.
+pub fn repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The `tug` binary under test: `$TUG_BIN`, else the one cargo built beside this test
+/// binary (`target/<profile>/tug`). `scripts/test.sh` builds it before the tests run.
+pub fn tug_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TUG_BIN") {
+            return PathBuf::from(p);
+        }
+        // target/<profile>/deps/<test-binary> → target/<profile>/tug
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>/deps");
+        let bin = profile_dir.join("tug");
+        assert!(
+            bin.exists(),
+            "{} is missing: build it first (cargo build -p tug), or set TUG_BIN",
+            bin.display()
+        );
+        bin
+    })
+    .clone()
+}
+
+/// A private state root for one test, removed (with everything in it) on drop.
+pub struct TestRoot {
+    dir: tempfile::TempDir,
+}
+
+impl Default for TestRoot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestRoot {
+    /// A new, empty state root. It lives under /var/tmp (a disk file system, where
+    /// overlayfs upper dirs work), not on a tmpfs.
+    pub fn new() -> TestRoot {
+        let base = Path::new("/var/tmp/tug-tests");
+        std::fs::create_dir_all(base).expect("create /var/tmp/tug-tests");
+        let dir = tempfile::Builder::new().prefix("t").tempdir_in(base).expect("tempdir");
+        TestRoot { dir }
+    }
+
+    /// A new state root holding the `busybox` image (made by `images/busybox/build.sh`).
+    pub fn with_busybox() -> TestRoot {
+        let t = TestRoot::new();
+        t.add_busybox("busybox:latest");
+        t
+    }
+
+    /// Makes the busybox image under `reference` in this root.
+    pub fn add_busybox(&self, reference: &str) {
+        let out = Command::new("bash")
+            .arg(repo_dir().join("images/busybox/build.sh"))
+            .arg(reference)
+            .env("TUG", tug_bin())
+            .envs(self.envs())
+            .output()
+            .expect("run images/busybox/build.sh");
+        assert!(out.status.success(), "building busybox failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// The temporary directory (the state root is `root/` in it).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The state root (`TUG_ROOT`).
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// The run root (`TUG_RUN`).
+    pub fn run_root(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    /// The environment that points tug at this root.
+    pub fn envs(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![("TUG_ROOT", self.root()), ("TUG_RUN", self.run_root())]
+    }
+
+    /// A `tug` command on this root, with no stdin.
+    pub fn tug(&self) -> Command {
+        let mut c = Command::new(tug_bin());
+        c.envs(self.envs()).stdin(std::process::Stdio::null());
+        c
+    }
+
+    /// Runs `tug ARGS` on this root and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.tug().args(args).output().expect("spawn tug")
+    }
+
+    /// Runs `tug ARGS`, asserts that it succeeded, and returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tug {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// An engine on this root, for tests that use the library directly.
+    pub fn engine(&self) -> tug::Engine {
+        tug::Engine::open(tug::EngineConfig {
+            root: self.root(),
+            run_root: self.run_root(),
+            storage_driver: tug::StorageDriver::Overlay,
+        })
+        .expect("open engine")
+    }
+}
+
+/// The exit code of a finished command (panics if it was killed by a signal).
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or_else(|| panic!("killed by a signal: {:?}", out.status))
+}
+
+/// Stdout and stderr as text, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Makes the `busybox` image, reproducibly, from Debian's busybox-static: the same busybox
+# binary gives the same rootfs tar, the same layer and the same image digest on every
+# machine. Usage: images/busybox/build.sh [REFERENCE]   (default busybox:latest)
+#   TUG        the tug binary (default: target/release/tug, then target/debug/tug, then PATH)
+#   TUG_CACHE  where the rootfs tar is cached (default: <repo>/.cache)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+ref=${1:-busybox:latest}
+cache=${TUG_CACHE:-$repo/.cache}
+bb=/bin/busybox
+[ -x "$bb" ] || { echo "images/busybox/build.sh: $bb is missing: apt-get install busybox-static" >&2; exit 1; }
+if [ -z "${TUG:-}" ]; then
+  for c in "$repo/target/release/tug" "$repo/target/debug/tug" "$(command -v tug || true)"; do
+    [ -n "$c" ] && [ -x "$c" ] && { TUG=$c; break; }
+  done
+fi
+[ -n "${TUG:-}" ] || { echo "images/busybox/build.sh: no tug binary: cargo build first" >&2; exit 1; }
+
+# The files keep the binary's own mtime (that of Debian's package build), so they and the
+# image's Created date are the same wherever the same package is installed.
+epoch=$(stat -c %Y "$bb")
+sum=$(sha256sum "$bb" | cut -c1-16)
+tarball="$cache/busybox-rootfs-$sum.tar"
+if [ ! -s "$tarball" ]; then
+  mkdir -p "$cache"
+  stage=$(mktemp -d "$cache/busybox-stage.XXXXXX")
+  trap 'rm -rf "$stage"' EXIT
+  r="$stage/rootfs"
+  mkdir -p "$r"/{bin,dev,etc,home,proc,root,sys,tmp,usr/sbin,var/spool/mail,var/www}
+  chmod 1777 "$r/tmp"
+  chmod 700 "$r/root"
+  cp "$bb" "$r/bin/busybox"
+  # Every applet as a hard link in /bin, as Docker's busybox image has them.
+  for applet in $("$bb" --list | sort -u); do
+    case "$applet" in busybox|linuxrc) continue ;; esac
+    ln "$r/bin/busybox" "$r/bin/$applet"
+  done
+  cat > "$r/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/bin/sh
+daemon:x:1:1:daemon:/usr/sbin:/bin/false
+bin:x:2:2:bin:/bin:/bin/false
+sys:x:3:3:sys:/dev:/bin/false
+sync:x:4:100:sync:/bin:/bin/sync
+mail:x:8:8:mail:/var/spool/mail:/bin/false
+www-data:x:33:33:www-data:/var/www:/bin/false
+operator:x:37:37:Operator:/var:/bin/false
+nobody:x:65534:65534:nobody:/home:/bin/false
+PASSWD
+  cat > "$r/etc/group" <<'GROUP'
+root:x:0:
+daemon:x:1:
+bin:x:2:
+sys:x:3:
+adm:x:4:
+tty:x:5:
+disk:x:6:
+wheel:x:10:root
+mail:x:12:
+www-data:x:33:
+operator:x:37:
+staff:x:50:
+users:x:100:
+nogroup:x:65534:
+GROUP
+  echo 'root:*:10933:0:99999:7:::' > "$r/etc/shadow"
+  chmod 640 "$r/etc/shadow"
+  find "$r" -exec touch -h -d "@$epoch" {} +
+  tar --sort=name --format=gnu --numeric-owner --owner=0 --group=0 --mtime="@$epoch" \
+    -C "$r" -cf "$stage/rootfs.tar" .
+  mv "$stage/rootfs.tar" "$tarball"
+fi
+version=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH=$epoch "$TUG" import \
+  --change 'CMD ["sh"]' \
+  --message "busybox $version from Debian's busybox-static" \
+  "$tarball" "$ref"
