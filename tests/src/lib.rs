@@ -10,7 +10,10 @@ use std::sync::OnceLock;
 
 /// The repository's top directory.
 pub fn repo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The `tug` binary under test: `$TUG_BIN`, else the one cargo built beside this test
@@ -23,7 +26,10 @@ pub fn tug_bin() -> PathBuf {
         }
         // target/<profile>/deps/<test-binary> → target/<profile>/tug
         let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>/deps");
+        let profile_dir = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("target/<profile>/deps");
         let bin = profile_dir.join("tug");
         assert!(
             bin.exists(),
@@ -52,7 +58,10 @@ impl TestRoot {
     pub fn new() -> TestRoot {
         let base = Path::new("/var/tmp/tug-tests");
         std::fs::create_dir_all(base).expect("create /var/tmp/tug-tests");
-        let dir = tempfile::Builder::new().prefix("t").tempdir_in(base).expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("t")
+            .tempdir_in(base)
+            .expect("tempdir");
         TestRoot { dir }
     }
 
@@ -72,7 +81,11 @@ impl TestRoot {
             .envs(self.envs())
             .output()
             .expect("run images/busybox/build.sh");
-        assert!(out.status.success(), "building busybox failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "building busybox failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The temporary directory (the state root is `root/` in it).
@@ -133,7 +146,9 @@ impl TestRoot {
 
 /// The exit code of a finished command (panics if it was killed by a signal).
 pub fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or_else(|| panic!("killed by a signal: {:?}", out.status))
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {:?}", out.status))
 }
 
 /// Stdout and stderr as text, for assertion messages.

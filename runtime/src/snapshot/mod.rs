@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::Digest;
-use crate::image::{Image, Store};
+use crate::image::{Image, LayerInfo, Store};
 
 /// An error of the `snapshot` module.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +45,26 @@ impl Snapshots {
     /// Makes sure every layer of `image` is unpacked, and returns the layer dirs, bottom
     /// first (reverse them for overlayfs's lowerdir, which lists the top first).
     pub fn ensure(&self, store: &Store, image: &Image) -> Result<Vec<PathBuf>, Error> {
-        let _ = (&self.dir, store, image);
+        self.ensure_layers(store, &image.layers)
+    }
+
+    /// Makes sure each of `layers` (bottom first) is unpacked, applying the missing ones
+    /// from the store's blobs, and returns the layer dirs, bottom first. Safe to call from
+    /// many processes at once: a layer is unpacked into a temporary dir and renamed into
+    /// place. A hostile or corrupt layer fails with an error and leaves nothing behind.
+    pub fn ensure_layers(
+        &self,
+        store: &Store,
+        layers: &[LayerInfo],
+    ) -> Result<Vec<PathBuf>, Error> {
+        let _ = (&self.dir, store, layers);
+        todo!("snapshot helper")
+    }
+
+    /// Removes every snapshot whose chain id is not in `keep` (the chain ids of the images
+    /// still in the store).
+    pub fn retain(&self, keep: &std::collections::HashSet<Digest>) -> Result<(), Error> {
+        let _ = keep;
         todo!("snapshot helper")
     }
 }
