@@ -8,9 +8,13 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 TUG_SETUP_PROFILE=${TUG_SETUP_PROFILE:-debug} bash scripts/setup.sh
 cargo build --workspace --all-targets
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@"
+  cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else
-  cargo test --workspace --no-fail-fast "$@"
+  cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
-cargo test --workspace --doc
+cargo test --workspace --doc || status=$?
+# Whatever the outcome, the tests must have cleaned up after themselves.
+bash scripts/check-leaks.sh || status=1
+exit $status
