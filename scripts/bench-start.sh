@@ -22,7 +22,7 @@ TUG="$tug" bash "$repo/images/busybox/build.sh" >/dev/null
 
 # One bundle for runc and crun: the same rootfs, `true` as the process, no terminal.
 mkdir -p "$work/bundle/rootfs"
-tar -xf "$repo"/.cache/busybox-rootfs-*.tar -C "$work/bundle/rootfs"
+tar -xf "${TUG_CACHE:-/var/cache/tug}"/busybox-rootfs-*.tar -C "$work/bundle/rootfs"
 (cd "$work/bundle" && runc spec)
 sed -i -e 's/"terminal": true/"terminal": false/' -e 's/"sh"/"true"/' "$work/bundle/config.json"
 

@@ -4,13 +4,13 @@
 # (no apt lists, no man pages or docs). The rootfs tar is cached; a second run only imports.
 # Usage: images/debian/build.sh [REFERENCE]   (default debian:bookworm-slim)
 #   TUG            the tug binary (default: target/release/tug, then target/debug/tug, then PATH)
-#   TUG_CACHE      where the rootfs tar is cached (default: <repo>/.cache)
+#   TUG_CACHE      where the rootfs tar is cached (default: /var/cache/tug, shared by every clone)
 #   DEBIAN_MIRROR  the mirror (default: the first deb.debian.org-style URI of this host's apt sources)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 ref=${1:-debian:bookworm-slim}
 suite=bookworm
-cache=${TUG_CACHE:-$repo/.cache}
+cache=${TUG_CACHE:-/var/cache/tug}
 if [ -z "${TUG:-}" ]; then
   for c in "$repo/target/release/tug" "$repo/target/debug/tug" "$(command -v tug || true)"; do
     [ -n "$c" ] && [ -x "$c" ] && { TUG=$c; break; }
