@@ -39,7 +39,7 @@ pub enum Error {
     /// A blob, manifest, config or archive that cannot be read as what it should be.
     #[error("{0}")]
     Invalid(String),
-    #[error("--change {0:?}: {1}")]
+    #[error("invalid --change '{0}': {1}")]
     Change(String, String),
     /// An operation refused, as Docker's "conflict" errors.
     #[error("conflict: {0}")]

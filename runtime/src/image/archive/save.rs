@@ -157,6 +157,9 @@ fn append_layer_tar<W: Write>(
             blob
         })
     };
+    // The stored blob first, so that a corrupt one is reported as such (not as a
+    // decompression error).
+    io::copy(&mut store.open_blob(&l.digest)?, &mut io::sink()).map_err(read_err)?;
     let mut counting = HashingReader::new(open()?);
     io::copy(&mut counting, &mut io::sink()).map_err(read_err)?;
     let (diff_id, size) = counting.finish();
