@@ -254,15 +254,12 @@ fn apply_entries(stream: &mut dyn Read, res: &mut Resolver) -> Result<u64, Error
                     }
                     EntryType::Char | EntryType::Block | EntryType::Fifo => {
                         written = Some(p.to_bytes());
-                        let h = entry.header();
-                        let major = h.device_major().map_err(malformed)?.unwrap_or(0);
-                        let minor = h.device_minor().map_err(malformed)?.unwrap_or(0);
-                        let ft = match kind {
-                            EntryType::Char => FileType::CharacterDevice,
-                            EntryType::Block => FileType::BlockDevice,
-                            _ => FileType::Fifo,
+                        let (ft, rdev) = match kind {
+                            EntryType::Char => (FileType::CharacterDevice, device(&entry)),
+                            EntryType::Block => (FileType::BlockDevice, device(&entry)),
+                            _ => (FileType::Fifo, Ok(0)),
                         };
-                        let rdev = rustix::fs::makedev(major, minor);
+                        let rdev = rdev.map_err(malformed)?;
                         entry::node(res, &parent, name, ft, rdev, &meta, &mut replaced)
                     }
                     other => Err(WriteError::Rejected(format!(
@@ -298,6 +295,14 @@ fn apply_entries(stream: &mut dyn Read, res: &mut Resolver) -> Result<u64, Error
         })?;
     }
     Ok(count)
+}
+
+/// The device number of a char or block device entry.
+fn device<R: Read>(entry: &tar::Entry<'_, R>) -> io::Result<u64> {
+    let h = entry.header();
+    let major = h.device_major()?.unwrap_or(0);
+    let minor = h.device_minor()?.unwrap_or(0);
+    Ok(rustix::fs::makedev(major, minor))
 }
 
 /// The entry's metadata: header fields, with PAX `mtime` (sub-second) and
