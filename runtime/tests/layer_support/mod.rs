@@ -223,7 +223,7 @@ pub fn describe(p: &Path, with_ino: bool) -> String {
         "fifo".to_string()
     } else {
         let data = std::fs::read(p).unwrap();
-        format!("file {} {:?}", data.len(), String::from_utf8_lossy(&data))
+        format!("file {} {}", data.len(), tug::Digest::of(&data).short())
     };
     let mode = if ft.is_symlink() {
         0
