@@ -235,6 +235,17 @@ fn rmi_untags_then_deletes_and_frees_blobs() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Untagged: busybox:latest"));
     assert_eq!(t.ok(&["images", "-q"]), "");
     assert_eq!(count(), 0);
+    assert_eq!(snapshots(&t), Vec::<String>::new(), "rmi drops unused snapshots");
+}
+
+/// The unpacked layers of a root (chain id dirs).
+fn snapshots(t: &TestRoot) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(t.root().join("snapshots"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.retain(|n| !n.starts_with('.'));
+    v.sort();
+    v
 }
 
 #[test]
@@ -449,6 +460,8 @@ fn import_of_a_hostile_tar_fails_and_changes_nothing() {
         v
     };
     let blobs_before = blobs(&t);
+    let snapshots_before = snapshots(&t);
+    assert_eq!(snapshots_before.len(), 1, "busybox is unpacked on import");
     // A `../` entry, written raw (the tar crate refuses to make one).
     let mut h = tar::Header::new_gnu();
     h.as_gnu_mut().unwrap().name[..10].copy_from_slice(b"../escaped");
@@ -466,6 +479,7 @@ fn import_of_a_hostile_tar_fails_and_changes_nothing() {
     assert!(!t.root().join("escaped").exists());
     assert_eq!(t.ok(&["images", "--no-trunc"]), before);
     assert_eq!(blobs(&t), blobs_before);
+    assert_eq!(snapshots(&t), snapshots_before);
     let leftovers = std::fs::read_dir(t.root().join("images/.tmp"))
         .map(|d| d.count())
         .unwrap_or(0);
