@@ -592,3 +592,23 @@ fn a_corrupt_blob_is_detected_on_read() {
         assert!(!dest.exists());
     }
 }
+
+#[test]
+fn rmi_refuses_an_image_a_container_uses_unless_forced() {
+    let t = TestRoot::with_busybox();
+    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    t.ok(&["create", "--name", "user", "busybox", "true"]);
+    let out = t.run(&["rmi", "busybox"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must force") && err.contains("user"), "{err}");
+    let out = t.run(&["rmi", &id]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    // Forced, the name goes and the image stays, untagged, for the container.
+    assert_eq!(t.ok(&["rmi", "-f", "busybox"]), "Untagged: busybox:latest\n");
+    assert_eq!(t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]), "<none>:<none>\n");
+    assert_eq!(inspect(&t, &id)["Id"], id);
+    t.ok(&["rm", "user"]);
+    assert_eq!(t.ok(&["rmi", &id]), format!("Deleted: {id}\n"));
+    assert_eq!(snapshots(&t), Vec::<String>::new());
+}
