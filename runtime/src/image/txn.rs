@@ -112,9 +112,30 @@ impl<'a> Txn<'a> {
                 let _ = fs::remove_file(e.path());
             }
         }
+        self.remove_stale_stages();
         let snapshots = crate::snapshot::Snapshots::open(self.store.root())?;
         snapshots.retain(&chains)?;
         Ok(())
+    }
+
+    /// Removes staging files older than a day: leftovers of killed commands (a running
+    /// command's stage is younger).
+    fn remove_stale_stages(&self) {
+        let Ok(entries) = fs::read_dir(self.store.tmp_dir()) else {
+            return;
+        };
+        let day = std::time::Duration::from_secs(24 * 3600);
+        for e in entries.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > day);
+            if old {
+                let _ = fs::remove_file(e.path());
+            }
+        }
     }
 
     /// Adds the config and layers of a manifest to `keep`; false if it cannot be read.

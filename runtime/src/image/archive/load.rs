@@ -400,3 +400,96 @@ impl Files {
         std::fs::read(&f.path).map_err(|e| Error::Io(format!("cannot read blob {}", f.digest), e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A docker-archive of one tiny image, made by hand.
+    fn tiny_archive() -> Vec<u8> {
+        let mut layer = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(5);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        layer.append_data(&mut h, "hello", &b"hello"[..]).unwrap();
+        let layer = layer.into_inner().unwrap();
+        let diff = Digest::of(&layer);
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{diff}"]}}}}"#
+        );
+        let manifest =
+            format!(r#"[{{"Config":"c.json","RepoTags":["tiny:1"],"Layers":["l/layer.tar"]}}]"#);
+        let mut b = tar::Builder::new(Vec::new());
+        for (p, data) in [
+            ("l/layer.tar", layer),
+            ("c.json", config.into_bytes()),
+            ("manifest.json", manifest.into_bytes()),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            b.append_data(&mut h, p, &data[..]).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn engine(dir: &Path) -> Engine {
+        Engine::open(crate::EngineConfig {
+            root: dir.join("root"),
+            run_root: dir.join("run"),
+            storage_driver: crate::StorageDriver::Vfs,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn paths_are_cleaned_inside_the_archive() {
+        assert_eq!(clean(Path::new("./a/b/../c")).as_deref(), Some("a/c"));
+        assert_eq!(clean(Path::new("../x")), None);
+        assert_eq!(clean(Path::new("/etc/passwd")), None);
+        assert_eq!(clean(Path::new("a/../../x")), None);
+    }
+
+    #[test]
+    fn the_tiny_archive_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let loaded = e.load_images(&tiny_archive()[..]).unwrap();
+        assert_eq!(loaded[0].names[0].to_string(), "tiny:1");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// A damaged archive either loads or fails; it never panics, and a failure leaves
+        /// the store's index and blobs as they were.
+        #[test]
+        fn damaged_archives_fail_cleanly(flips in proptest::collection::vec((0usize..4096, any::<u8>()), 1..6), cut in proptest::option::of(0usize..4096)) {
+            let dir = tempfile::tempdir().unwrap();
+            let e = engine(dir.path());
+            let store = e.image_store().unwrap();
+            let index_before = std::fs::read(store.dir().join("index.json")).unwrap();
+            let mut bytes = tiny_archive();
+            for (at, x) in flips {
+                let n = bytes.len();
+                bytes[at % n] ^= x;
+            }
+            if let Some(c) = cut {
+                bytes.truncate(c);
+            }
+            if e.load_images(&bytes[..]).is_err() {
+                prop_assert_eq!(std::fs::read(store.dir().join("index.json")).unwrap(), index_before);
+                let blobs = std::fs::read_dir(store.dir().join("blobs/sha256")).unwrap().count();
+                prop_assert_eq!(blobs, 0);
+                let staged = std::fs::read_dir(store.tmp_dir()).map(|d| d.count()).unwrap_or(0);
+                prop_assert_eq!(staged, 0);
+            }
+        }
+    }
+}
