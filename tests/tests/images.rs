@@ -235,13 +235,21 @@ fn rmi_untags_then_deletes_and_frees_blobs() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Untagged: busybox:latest"));
     assert_eq!(t.ok(&["images", "-q"]), "");
     assert_eq!(count(), 0);
-    assert_eq!(snapshots(&t), Vec::<String>::new(), "rmi drops unused snapshots");
+    assert_eq!(
+        snapshots(&t),
+        Vec::<String>::new(),
+        "rmi drops unused snapshots"
+    );
 }
 
 /// The unpacked layers of a root (chain id dirs).
 fn snapshots(t: &TestRoot) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(t.root().join("snapshots"))
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.retain(|n| !n.starts_with('.'));
     v.sort();
@@ -605,10 +613,38 @@ fn rmi_refuses_an_image_a_container_uses_unless_forced() {
     let out = t.run(&["rmi", &id]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     // Forced, the name goes and the image stays, untagged, for the container.
-    assert_eq!(t.ok(&["rmi", "-f", "busybox"]), "Untagged: busybox:latest\n");
-    assert_eq!(t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]), "<none>:<none>\n");
+    assert_eq!(
+        t.ok(&["rmi", "-f", "busybox"]),
+        "Untagged: busybox:latest\n"
+    );
+    assert_eq!(
+        t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "<none>:<none>\n"
+    );
     assert_eq!(inspect(&t, &id)["Id"], id);
     t.ok(&["rm", "user"]);
     assert_eq!(t.ok(&["rmi", &id]), format!("Deleted: {id}\n"));
     assert_eq!(snapshots(&t), Vec::<String>::new());
+}
+
+#[test]
+fn an_image_with_a_corrupt_config_can_still_be_untagged() {
+    let t = TestRoot::with_busybox();
+    import(&t, "broken:1", &[("a", b"a")], &[]);
+    let id = inspect(&t, "broken:1")["Id"].as_str().unwrap().to_string();
+    let config = t.root().join("images/blobs/sha256").join(&id[7..]);
+    std::fs::write(&config, b"{\"not\": \"the same\"}").unwrap();
+    let out = t.run(&["image", "inspect", "broken:1"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is corrupt"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(t.ok(&["rmi", "broken:1"]), "Untagged: broken:1\n");
+    assert_eq!(
+        t.ok(&["images", "--format", "{{.Repository}}"]),
+        "busybox\n"
+    );
+    assert!(!config.exists(), "the damaged image's blobs are collected");
 }

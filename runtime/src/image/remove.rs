@@ -52,11 +52,29 @@ impl Engine {
         let store = self.image_store()?;
         let mut txn = store.begin()?;
         let desc = store.find(&txn.index, name)?.clone();
-        let image = store.image(&txn.index, &desc)?;
-        let short = image.id.short().to_string();
         let by_tag = Reference::parse(name)
             .ok()
             .filter(|r| r.digest.is_none() && store.find_by_ref(&txn.index, r).is_some());
+        let image = match (store.image(&txn.index, &desc), &by_tag) {
+            (Ok(image), _) => image,
+            // A damaged image (its manifest or config unreadable) can still lose its name.
+            (Err(_), Some(r)) => {
+                txn.index.untag(r);
+                let still_named = txn
+                    .index
+                    .manifests
+                    .iter()
+                    .any(|d| d.digest == desc.digest && d.name().is_some());
+                if !still_named {
+                    txn.index.remove_digest(&desc.digest);
+                }
+                txn.commit()?;
+                txn.collect_garbage()?;
+                return Ok(vec![RemoveEvent::Untagged(r.clone())]);
+            }
+            (Err(e), None) => return Err(e),
+        };
+        let short = image.id.short().to_string();
         let users = self.containers_using_image(&image.id)?;
         let mut events = Vec::new();
         let delete = match by_tag {
