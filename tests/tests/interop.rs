@@ -170,16 +170,21 @@ fn tug_loads_an_umoci_made_layout() {
     let l = path(&layout);
     run("umoci", &["init", "--layout", l]);
     run("umoci", &["new", "--image", &format!("{l}:made")]);
-    let file = t.path().join("hello");
-    std::fs::write(&file, "hello from umoci\n").unwrap();
+    // `umoci insert` of Debian's umoci 0.4.7 writes a layer tar without its padding and
+    // end blocks (GNU tar refuses it too): add a layer made by tar instead.
+    let content = t.path().join("content");
+    std::fs::create_dir(&content).unwrap();
+    std::fs::write(content.join("hello"), "hello from umoci\n").unwrap();
+    let layer = t.path().join("layer.tar");
+    run("tar", &["-C", path(&content), "-cf", path(&layer), "."]);
     run(
         "umoci",
         &[
-            "insert",
+            "raw",
+            "add-layer",
             "--image",
             &format!("{l}:made"),
-            path(&file),
-            "/hello",
+            path(&layer),
         ],
     );
     run(

@@ -192,7 +192,8 @@ fn stage_layer(
         return Err(Error::Invalid(format!("{what} is empty")));
     }
     let staged = gz.finish().and_then(BlobWriter::finish).map_err(io_err)?;
-    let (diff_id, _) = tar.finish();
+    let (diff_id, size) = tar.finish();
+    store.record_layer_size(&diff_id, size);
     Ok((staged, diff_id))
 }
 

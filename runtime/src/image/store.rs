@@ -44,7 +44,7 @@ pub struct Image {
 }
 
 impl Image {
-    /// The total size of the layers as stored.
+    /// The total size of the layers as stored (compressed).
     pub fn size(&self) -> u64 {
         self.layers.iter().map(|l| l.size).sum()
     }
@@ -320,6 +320,33 @@ impl Store {
             std::io::BufReader::with_capacity(128 * 1024, f),
             digest.clone(),
         )))
+    }
+
+    /// The size of a layer's uncompressed tar, as Docker counts image sizes: from the
+    /// record made when the layer entered the store, else the blob's size.
+    pub fn layer_size(&self, layer: &LayerInfo) -> u64 {
+        fs::read_to_string(self.sizes_dir().join(layer.diff_id.hex()))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(layer.size)
+    }
+
+    /// The size of an image as Docker shows it: its layers uncompressed.
+    pub fn image_size(&self, image: &Image) -> u64 {
+        image.layers.iter().map(|l| self.layer_size(l)).sum()
+    }
+
+    /// Records the uncompressed size of the layer `diff_id` (a pure function of it, so
+    /// the record never goes stale).
+    pub(crate) fn record_layer_size(&self, diff_id: &Digest, size: u64) {
+        let dir = self.sizes_dir();
+        let _ = fs::create_dir_all(&dir).and_then(|_| {
+            crate::fsutil::write_atomic(&dir.join(diff_id.hex()), size.to_string().as_bytes())
+        });
+    }
+
+    fn sizes_dir(&self) -> PathBuf {
+        self.dir.join(".sizes")
     }
 
     /// Whether the store holds a blob.

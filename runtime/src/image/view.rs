@@ -33,14 +33,14 @@ pub struct HistoryEntry {
     pub id: Option<crate::Digest>,
     pub created: Option<String>,
     pub created_by: String,
-    /// The size of the entry's layer as stored; 0 for an empty layer.
+    /// The size of the entry's layer uncompressed; 0 for an empty layer.
     pub size: u64,
     pub comment: String,
 }
 
 /// The history of an image, newest first, as `docker history` lists it. An image without
 /// history gets one entry per layer.
-pub fn history(image: &Image) -> Vec<HistoryEntry> {
+pub fn history(store: &Store, image: &Image) -> Vec<HistoryEntry> {
     let mut out = Vec::new();
     let mut layers = image.layers.iter();
     let config_created = image.config.created().clone();
@@ -50,7 +50,7 @@ pub fn history(image: &Image) -> Vec<HistoryEntry> {
                 let size = if e.empty_layer().unwrap_or(false) {
                     0
                 } else {
-                    layers.next().map_or(0, |l| l.size)
+                    layers.next().map_or(0, |l| store.layer_size(l))
                 };
                 out.push(HistoryEntry {
                     id: None,
@@ -67,7 +67,7 @@ pub fn history(image: &Image) -> Vec<HistoryEntry> {
                     id: None,
                     created: config_created.clone(),
                     created_by: String::new(),
-                    size: l.size,
+                    size: store.layer_size(l),
                     comment: String::new(),
                 });
             }
@@ -134,7 +134,7 @@ pub fn inspect(store: &Store, image: &Image, driver: &str) -> Result<Value, Erro
         "Config": config,
         "Architecture": str_of(&raw, "architecture"),
         "Os": str_of(&raw, "os"),
-        "Size": image.size(),
+        "Size": store.image_size(image),
         "GraphDriver": {"Data": null, "Name": driver},
         "RootFS": {"Type": "layers", "Layers": layers},
         "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},

@@ -27,7 +27,7 @@ fn ellipsis(s: &str, max: usize) -> String {
 pub fn history(engine: &Engine, a: HistoryArgs) -> CliResult {
     let store = engine.image_store().map_err(err)?;
     let image = store.resolve(&a.image).map_err(err)?;
-    let entries = view::history(&image);
+    let entries = view::history(&store, &image);
     let mut out = std::io::stdout().lock();
     let id = |e: &view::HistoryEntry| match &e.id {
         Some(d) if a.no_trunc => d.to_string(),

@@ -13,6 +13,8 @@ use crate::image::{Image, Reference, view};
 
 /// One line of the listing: an image under one of its names (or `<none>`).
 struct Row {
+    /// The image's size uncompressed.
+    size: u64,
     repository: String,
     tag: String,
     image: Image,
@@ -170,6 +172,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
                 None => ("<none>".into(), "<none>".into()),
             };
             rows.push(Row {
+                size: store.image_size(&image),
                 repository,
                 tag,
                 image: image.clone(),
@@ -235,7 +238,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
                     l.extend([
                         id_of(r),
                         r.created.map(time_ago).unwrap_or_else(|| "N/A".into()),
-                        human_size(r.image.size()),
+                        human_size(r.size),
                     ]);
                     l
                 })
@@ -267,10 +270,10 @@ fn row_json(r: &Row, id: &str) -> Value {
         "ID": id,
         "Repository": r.repository,
         "SharedSize": "N/A",
-        "Size": human_size(r.image.size()),
+        "Size": human_size(r.size),
         "Tag": r.tag,
         "UniqueSize": "N/A",
-        "VirtualSize": human_size(r.image.size()),
+        "VirtualSize": human_size(r.size),
     })
 }
 

@@ -158,6 +158,9 @@ struct Found {
     layers: Vec<LayerInfo>,
 }
 
+/// The uncompressed sizes of the layers seen, recorded once the load is committed.
+type Sizes = Vec<(Digest, u64)>;
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct DockerEntry {
@@ -174,10 +177,11 @@ impl Engine {
         let store = self.image_store()?;
         let mut files = Files::extract(&store, input)?;
         let mut extra = Vec::new();
+        let mut sizes = Sizes::new();
         let found = if files.get("manifest.json").is_ok() {
-            docker_images(&store, &files, &mut extra)?
+            docker_images(&store, &files, &mut extra, &mut sizes)?
         } else if files.get("index.json").is_ok() {
-            oci_images(&files)?
+            oci_images(&files, &mut sizes)?
         } else {
             return Err(bad(
                 "neither manifest.json (docker-archive) nor index.json (oci-archive) found",
@@ -222,6 +226,9 @@ impl Engine {
             });
         }
         txn.commit()?;
+        for (diff_id, size) in sizes {
+            store.record_layer_size(&diff_id, size);
+        }
         Ok(loaded)
     }
 }
@@ -232,6 +239,7 @@ fn docker_images(
     store: &Store,
     files: &Files,
     extra: &mut Vec<Staged>,
+    sizes: &mut Sizes,
 ) -> Result<Vec<Found>, Error> {
     let entries: Vec<DockerEntry> = serde_json::from_slice(&files.read("manifest.json")?)
         .map_err(|e| bad(format!("manifest.json: {e}")))?;
@@ -252,7 +260,8 @@ fn docker_images(
         let mut layers = Vec::new();
         for (path, want) in e.layers.iter().zip(diff_ids) {
             let f = files.get(path)?;
-            let (diff_id, gzip) = layer_diff_id(f, path)?;
+            let (diff_id, gzip, size) = layer_diff_id(f, path)?;
+            sizes.push((diff_id.clone(), size));
             if diff_id != want {
                 return Err(bad(format!(
                     "layer {path} has diff id {diff_id}, but its config expects {want}"
@@ -303,23 +312,25 @@ fn docker_images(
     Ok(out)
 }
 
-/// The diff id of a layer file (its digest, or that of its gzip content).
-fn layer_diff_id(f: &Staged, path: &str) -> Result<(Digest, bool), Error> {
+/// The diff id of a layer file (its digest, or that of its gzip content), whether it is
+/// gzip, and its uncompressed size.
+fn layer_diff_id(f: &Staged, path: &str) -> Result<(Digest, bool, u64), Error> {
     let io_err = |e: io::Error| Error::Io(format!("cannot read layer {path}"), e);
     let mut r = BufReader::new(std::fs::File::open(&f.path).map_err(io_err)?);
     match detect(&mut r, &format!("layer {path}"))? {
-        Compression::None => Ok((f.digest.clone(), false)),
+        Compression::None => Ok((f.digest.clone(), false, f.size)),
         c => {
             let mut h = HashingReader::new(decompressed(r, c));
             io::copy(&mut h, &mut io::sink()).map_err(|e| bad(format!("layer {path}: {e}")))?;
-            Ok((h.finish().0, true))
+            let (diff_id, size) = h.finish();
+            Ok((diff_id, true, size))
         }
     }
 }
 
 /// The images of an OCI layout's `index.json`: image manifests, and from nested indexes
 /// the manifest for this machine's platform.
-fn oci_images(files: &Files) -> Result<Vec<Found>, Error> {
+fn oci_images(files: &Files, sizes: &mut Sizes) -> Result<Vec<Found>, Error> {
     let index: IndexFile = serde_json::from_slice(&files.read("index.json")?)
         .map_err(|e| bad(format!("index.json: {e}")))?;
     let mut by_manifest: BTreeMap<String, Found> = BTreeMap::new();
@@ -368,7 +379,15 @@ fn oci_images(files: &Files) -> Result<Vec<Found>, Error> {
         }
         let mut layers = Vec::new();
         for (l, diff_id) in m.layers.iter().zip(diff_ids) {
-            files.blob(&l.digest)?;
+            let f = files.blob(&l.digest)?;
+            let path = format!("blobs/sha256/{}", l.digest.hex());
+            let (actual, _, size) = layer_diff_id(f, &path)?;
+            if actual != diff_id {
+                return Err(bad(format!(
+                    "layer {path} has diff id {actual}, but its config expects {diff_id}"
+                )));
+            }
+            sizes.push((diff_id.clone(), size));
             layers.push(LayerInfo {
                 digest: l.digest.clone(),
                 diff_id,
