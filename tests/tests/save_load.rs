@@ -299,3 +299,28 @@ fn malformed_archives_fail_and_change_nothing() {
     );
     assert_eq!(store_files(&t), before);
 }
+
+#[test]
+fn load_over_an_existing_tag_says_it_renames_the_old_image() {
+    let t = TestRoot::with_busybox();
+    let archive = t.path().join("b.tar");
+    t.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    import_untagged(&t);
+    let other = t.ok(&["images", "-q", "--no-trunc", "-f", "dangling=true"]);
+    t.ok(&["tag", other.trim(), "busybox"]);
+    let out = t.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert_eq!(
+        out,
+        format!(
+            "The image busybox:latest already exists, renaming the old one with ID {} to empty string\nLoaded image: busybox:latest\n",
+            other.trim()
+        )
+    );
+    assert_eq!(
+        t.ok(&["images", "-q", "--no-trunc", "-f", "dangling=true"]),
+        other
+    );
+    // Loading the same again renames nothing.
+    let out = t.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert_eq!(out, "Loaded image: busybox:latest\n");
+}

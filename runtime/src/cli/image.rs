@@ -337,6 +337,13 @@ pub fn load(engine: &Engine, a: LoadArgs) -> CliResult {
     if !a.quiet {
         let mut out = std::io::stdout().lock();
         for l in loaded {
+            for (name, old) in &l.replaced {
+                writeln!(
+                    out,
+                    "The image {name} already exists, renaming the old one with ID {old} to empty string"
+                )
+                .map_err(out_err)?;
+            }
             if l.names.is_empty() {
                 writeln!(out, "Loaded image ID: {}", l.id).map_err(out_err)?;
             }

@@ -24,6 +24,8 @@ pub struct Loaded {
     pub id: Digest,
     /// The names it was tagged with (none for an untagged image).
     pub names: Vec<Reference>,
+    /// Names that named another image before, with that image's id (now untagged).
+    pub replaced: Vec<(Reference, Digest)>,
 }
 
 fn bad(why: impl std::fmt::Display) -> Error {
@@ -178,7 +180,7 @@ impl Engine {
         let mut files = Files::extract(&store, input)?;
         let mut extra = Vec::new();
         let mut sizes = Sizes::new();
-        let found = if files.get("manifest.json").is_ok() {
+        let mut found = if files.get("manifest.json").is_ok() {
             docker_images(&store, &files, &mut extra, &mut sizes)?
         } else if files.get("index.json").is_ok() {
             oci_images(&files, &mut sizes)?
@@ -191,8 +193,23 @@ impl Engine {
             return Err(bad("it holds no image"));
         }
         let mut txn = store.begin()?;
+        // An image the store has already (the same id) keeps its manifest and blobs: an
+        // id names one image, whatever archive it came in.
+        for f in &mut found {
+            let Ok(existing) = store.find(&txn.index, &f.id.to_string()) else {
+                continue;
+            };
+            let (size, media_type) = (existing.size, existing.media_type.clone());
+            let image = store.image(&txn.index, existing)?;
+            f.manifest = image.manifest_digest;
+            f.manifest_size = size;
+            f.manifest_type = media_type;
+            f.layers = image.layers;
+        }
         for s in extra {
-            txn.add_blob(s)?;
+            if found.iter().any(|f| f.manifest == s.digest) {
+                txn.add_blob(s)?;
+            }
         }
         for f in &found {
             let digests = [&f.manifest, &f.id]
@@ -217,12 +234,20 @@ impl Engine {
             if f.names.is_empty() {
                 txn.index.add_untagged(&desc);
             }
+            let mut replaced = Vec::new();
             for n in &f.names {
+                let old = store
+                    .find_by_ref(&txn.index, n)
+                    .and_then(|d| store.config_digest(d));
+                if let Some(old) = old.filter(|old| *old != f.id) {
+                    replaced.push((n.clone(), old));
+                }
                 txn.index.tag(&desc, n);
             }
             loaded.push(Loaded {
                 id: f.id,
                 names: f.names,
+                replaced,
             });
         }
         txn.commit()?;
