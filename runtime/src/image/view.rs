@@ -119,6 +119,7 @@ pub fn inspect(store: &Store, image: &Image, driver: &str) -> Result<Value, Erro
         .iter()
         .map(|r| format!("{}@{}", r.familiar_name(), image.manifest_digest))
         .collect();
+    digests.sort();
     digests.dedup();
     let layers: Vec<String> = image.layers.iter().map(|l| l.diff_id.to_string()).collect();
     let mut v = json!({
@@ -143,4 +144,33 @@ pub fn inspect(store: &Store, image: &Image, driver: &str) -> Result<Value, Erro
         v["Variant"] = Value::String(var.to_string());
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn times_parse_with_fractions_and_offsets() {
+        let t = |s| parse_time(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
+        assert_eq!(
+            t("2023-11-14T22:13:20Z"),
+            Some(Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!(
+            t("2023-11-14T22:13:20.5Z"),
+            Some(Duration::from_millis(1_700_000_000_500))
+        );
+        assert_eq!(
+            t("2023-11-15T00:13:20+02:00"),
+            Some(Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!(
+            t("2023-11-14T20:13:20-02:00"),
+            Some(Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!(t("yesterday"), None);
+        assert_eq!(t(""), None);
+    }
 }
