@@ -648,3 +648,34 @@ fn an_image_with_a_corrupt_config_can_still_be_untagged() {
     );
     assert!(!config.exists(), "the damaged image's blobs are collected");
 }
+
+#[test]
+fn images_filters_by_label_and_creation_order() {
+    let t = TestRoot::new();
+    let at = |epoch: &str, name: &str, label: &str| {
+        let tar = rootfs_tar(&[("f", name.as_bytes())]);
+        let out = with_stdin(
+            &t,
+            &["import", "-c", &format!("LABEL {label}"), "-", name],
+            &tar,
+            &[("SOURCE_DATE_EPOCH", epoch)],
+        );
+        assert_eq!(code(&out), 0, "{}", text(&out));
+    };
+    at("1000", "old", "tier=base");
+    at("2000", "mid", "tier=app");
+    at("3000", "new", "other=1");
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["images", "--format", "{{.Repository}}"];
+        a.extend_from_slice(args);
+        t.ok(&a).lines().map(String::from).collect()
+    };
+    assert_eq!(names(&[]), ["new", "mid", "old"]);
+    assert_eq!(names(&["-f", "label=tier"]), ["mid", "old"]);
+    assert_eq!(names(&["-f", "label=tier=app"]), ["mid"]);
+    assert_eq!(names(&["-f", "before=mid"]), ["old"]);
+    assert_eq!(names(&["-f", "since=old"]), ["new", "mid"]);
+    assert_eq!(names(&["-f", "since=old", "-f", "label=tier"]), ["mid"]);
+    let out = t.run(&["images", "-f", "before=nosuch"]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+}

@@ -69,7 +69,8 @@ pub struct ImagesArgs {
     /// Format output using a Go template ("table ..." for a table, or "json")
     #[arg(long)]
     pub format: Option<String>,
-    /// Filter output based on conditions provided (reference=PATTERN, dangling=true|false)
+    /// Filter output based on conditions provided (reference=PATTERN, dangling=true|false,
+    /// label=KEY[=VALUE], before=IMAGE, since=IMAGE)
     #[arg(short, long)]
     pub filter: Vec<String>,
     /// Only images of this repository, with an optional :tag
