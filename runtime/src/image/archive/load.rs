@@ -466,7 +466,7 @@ mod tests {
             r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{diff}"]}}}}"#
         );
         let manifest =
-            format!(r#"[{{"Config":"c.json","RepoTags":["tiny:1"],"Layers":["l/layer.tar"]}}]"#);
+            r#"[{"Config":"c.json","RepoTags":["tiny:1"],"Layers":["l/layer.tar"]}]"#.to_string();
         let mut b = tar::Builder::new(Vec::new());
         for (p, data) in [
             ("l/layer.tar", layer),
