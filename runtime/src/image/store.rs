@@ -118,6 +118,16 @@ impl Store {
             .map_err(|e| Error::Io(format!("cannot lock {}", p.display()), e))
     }
 
+    /// A shared lock on the store: while it is held, no [`Txn`] (tag, import, load,
+    /// `rmi` and its garbage collection) can change the store. A container create holds
+    /// it from resolving its image until its record names the image, so that `rmi` cannot
+    /// remove the image's layers in between. Never begin a [`Txn`] while holding it.
+    pub fn read_lock(&self) -> Result<crate::fsutil::LockGuard, Error> {
+        let p = self.dir.join(".lock");
+        crate::fsutil::lock_shared(&p)
+            .map_err(|e| Error::Io(format!("cannot lock {}", p.display()), e))
+    }
+
     /// Reads `index.json`.
     pub(crate) fn read_index(&self) -> Result<IndexFile, Error> {
         let p = self.dir.join("index.json");
