@@ -679,3 +679,41 @@ fn images_filters_by_label_and_creation_order() {
     let out = t.run(&["images", "-f", "before=nosuch"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
 }
+
+#[test]
+fn import_platform_must_be_this_machines() {
+    let t = TestRoot::new();
+    let tar = rootfs_tar(&[("a", b"a")]);
+    let out = with_stdin(
+        &t,
+        &["import", "--platform", "windows/arm", "-", "p"],
+        &tar,
+        &[],
+    );
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--platform"),
+        "{}",
+        text(&out)
+    );
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let platform = format!("linux/{arch}");
+    let out = with_stdin(
+        &t,
+        &["import", "--platform", &platform, "-", "p"],
+        &tar,
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(inspect(&t, "p")["Architecture"], arch);
+    assert_eq!(inspect(&t, "p")["Os"], "linux");
+    // `-a` is accepted (tug has no intermediate images to hide).
+    assert_eq!(
+        t.ok(&["images", "-a", "--format", "{{.Repository}}"]),
+        "p\n"
+    );
+}
