@@ -74,6 +74,9 @@ fn settings() -> insta::Settings {
 fn table_settings() -> insta::Settings {
     let mut s = settings();
     s.add_filter(r" {2,}", "  ");
+    // busybox's version and size follow Debian's busybox-static package.
+    s.add_filter(r"busybox \S+ from", "busybox [VERSION] from");
+    s.add_filter(r"\b\d+(\.\d+)?MB\b", "[MB]");
     s
 }
 
