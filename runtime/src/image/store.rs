@@ -153,8 +153,10 @@ impl Store {
 
     /// The image that `name` names: a reference, an id, or an unambiguous id prefix.
     pub fn resolve(&self, name: &str) -> Result<Image, Error> {
-        let index = self.read_index()?;
-        self.resolve_in(&index, name)
+        // A concurrent `rmi` may delete blobs between reading the index and the blobs:
+        // read again once, from the new index.
+        self.resolve_in(&self.read_index()?, name)
+            .or_else(|_| self.resolve_in(&self.read_index()?, name))
     }
 
     pub(crate) fn resolve_in(&self, index: &IndexFile, name: &str) -> Result<Image, Error> {
@@ -250,8 +252,9 @@ impl Store {
 
     /// Every image in the store, one per manifest, with all its names.
     pub fn list(&self) -> Result<Vec<Image>, Error> {
-        let index = self.read_index()?;
-        self.list_in(&index)
+        // As in `resolve`: a second try sees a concurrent removal's new index.
+        self.list_in(&self.read_index()?)
+            .or_else(|_| self.list_in(&self.read_index()?))
     }
 
     pub(crate) fn list_in(&self, index: &IndexFile) -> Result<Vec<Image>, Error> {
