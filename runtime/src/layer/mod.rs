@@ -283,7 +283,6 @@ fn apply_entries(stream: &mut dyn Read, res: &mut Resolver) -> Result<u64, Error
             }
         }
     }
-    drop(archive);
     for (p, mtime) in dir_times {
         let (parent, name) = match p.iter().rposition(|b| *b == b'/') {
             Some(i) => (&p[..i], &p[i + 1..]),
@@ -335,11 +334,12 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
                 if let Some(t) = parse_pax_time(ext.value_bytes()) {
                     meta.mtime = t;
                 }
-            } else if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-                if !name.starts_with(b"trusted.overlay.") && !name.is_empty() {
-                    meta.xattrs
-                        .push((name.to_vec(), ext.value_bytes().to_vec()));
-                }
+            } else if let Some(name) = key.strip_prefix(b"SCHILY.xattr.")
+                && !name.starts_with(b"trusted.overlay.")
+                && !name.is_empty()
+            {
+                meta.xattrs
+                    .push((name.to_vec(), ext.value_bytes().to_vec()));
             }
         }
     }

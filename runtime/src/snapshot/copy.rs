@@ -238,11 +238,11 @@ fn set_meta(
     }
     let times = Timestamps {
         last_access: Timespec {
-            tv_sec: st.st_atime as i64,
+            tv_sec: st.st_atime,
             tv_nsec: st.st_atime_nsec as i64,
         },
         last_modification: Timespec {
-            tv_sec: st.st_mtime as i64,
+            tv_sec: st.st_mtime,
             tv_nsec: st.st_mtime_nsec as i64,
         },
     };
