@@ -13,7 +13,8 @@ pub fn parse_time(s: &str) -> Option<SystemTime> {
         return Some(t);
     }
     // An offset instead of Z: `+hh:mm` / `-hh:mm`.
-    let (base, off) = s.split_at(s.len().checked_sub(6)?);
+    let at = s.len().checked_sub(6).filter(|&i| s.is_char_boundary(i))?;
+    let (base, off) = s.split_at(at);
     let sign = match off.as_bytes().first()? {
         b'+' => 1i64,
         b'-' => -1,
@@ -172,5 +173,6 @@ mod tests {
         );
         assert_eq!(t("yesterday"), None);
         assert_eq!(t(""), None);
+        assert_eq!(t("2023-11-14T22:13:2é"), None);
     }
 }
