@@ -516,8 +516,12 @@ fn parallel_tags_and_imports_lose_nothing() {
             .stderr(Stdio::piped());
         children.push(c.spawn().unwrap());
     }
-    for c in children {
-        let out = c.wait_with_output().unwrap();
+    // Wait for every process before asserting, so that a failure leaves none running.
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for out in outputs {
         assert!(out.status.success(), "{}", text(&out));
     }
     let rows = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
