@@ -243,3 +243,24 @@ fn layer_hostile_gzip(data: &[u8]) -> Vec<u8> {
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
+
+/// Times applying a big tar: `TUG_BENCH_TAR=/path/to.tar cargo test --release -p tug
+/// --test layer_apply apply_speed -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: needs TUG_BENCH_TAR"]
+fn apply_speed() {
+    let Some(tar) = std::env::var_os("TUG_BENCH_TAR") else {
+        return;
+    };
+    let size = std::fs::metadata(&tar).unwrap().len();
+    let s = Scratch::new();
+    let start = std::time::Instant::now();
+    let stats = layer::apply(std::fs::File::open(&tar).unwrap(), &s.root()).unwrap();
+    let took = start.elapsed();
+    eprintln!(
+        "{} entries, {} MB in {took:?}: {:.0} MB/s",
+        stats.entries,
+        size >> 20,
+        size as f64 / 1e6 / took.as_secs_f64()
+    );
+}
