@@ -158,8 +158,11 @@ fn busybox_layer_unpacks_once_mounts_and_runs() {
     assert_eq!(a, b);
 }
 
+/// A tar entry: path, kind, link name.
+type RawEntry<'a> = (&'a str, tar::EntryType, &'a str);
+
 /// A tar with raw entries (path, kind, link) that the tar crate's own checks would refuse.
-fn raw_tar(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+fn raw_tar(entries: &[RawEntry<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (path, kind, link) in entries {
         let mut h = tar::Header::new_gnu();
@@ -197,7 +200,7 @@ fn hostile_layers_fail_and_leave_the_store_as_it_was() {
     let out = outside.to_str().unwrap();
     let secret = format!("{out}/secret");
     let through_root = format!("evil{out}/pwned");
-    let cases: Vec<(&str, Vec<(&str, tar::EntryType, &str)>, &str)> = vec![
+    let cases: Vec<(&str, Vec<RawEntry>, &str)> = vec![
         (
             "dot-dot",
             vec![("../../outside/pwned", Regular, "")],
