@@ -31,7 +31,7 @@ mod path;
 mod resolve;
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use rustix::fs::{FileType, Timespec};
@@ -88,17 +88,34 @@ pub struct ApplyStats {
 /// part of the layer (the caller applies into a temporary dir and removes it), but
 /// nothing outside `dest` was touched.
 pub fn apply(reader: impl Read, dest: &Path) -> Result<ApplyStats, Error> {
-    let mut input = BufReader::with_capacity(BUF_SIZE, reader);
-    let magic = input.fill_buf().map_err(|e| Error::Read {
-        at: "its start".into(),
-        source: e,
-    })?;
+    // The first bytes tell gzip from tar; read them whole even from a trickling pipe.
+    let mut reader = reader;
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Error::Read {
+                    at: "its start".into(),
+                    source: e,
+                });
+            }
+        }
+    }
+    let magic = &head[..got];
+    let input = BufReader::with_capacity(
+        BUF_SIZE,
+        io::Cursor::new(head).take(got as u64).chain(reader),
+    );
     let stream: Box<dyn Read + '_> = match magic {
         [0x1f, 0x8b, ..] => Box::new(BufReader::with_capacity(
             BUF_SIZE,
             flate2::bufread::MultiGzDecoder::new(input),
         )),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => {
+        [0x28, 0xb5, 0x2f, 0xfd] => {
             return Err(Error::Read {
                 at: "its start".into(),
                 source: io::Error::new(
@@ -394,5 +411,42 @@ mod tests {
         let t = parse_pax_time(b"-1.25").unwrap();
         assert_eq!((t.tv_sec, t.tv_nsec), (-2, 750_000_000));
         assert!(parse_pax_time(b"x").is_none());
+    }
+
+    /// A reader that gives one byte per read, as a slow pipe may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match (self.0.split_first(), buf.is_empty()) {
+                (Some((b, rest)), false) => {
+                    buf[0] = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn gzip_is_detected_from_a_trickling_reader() {
+        use std::io::Write;
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        b.append_data(&mut h, "f", &b"hi"[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let stats = apply(Trickle(&gz), dir.path()).unwrap();
+        assert_eq!(stats.diff_id, Some(crate::Digest::of(&tar)));
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"hi");
     }
 }
