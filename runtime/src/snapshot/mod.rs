@@ -12,6 +12,7 @@ mod overlay;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::Digest;
@@ -109,19 +110,62 @@ impl Snapshots {
         layers: &[LayerInfo],
     ) -> Result<Vec<PathBuf>, Error> {
         let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
-        let mut out = Vec::with_capacity(layers.len());
-        for (layer, chain_id) in layers.iter().zip(chain_ids(&diff_ids)) {
-            let dir = self.path(&chain_id);
-            if !dir.exists() {
-                let blob = store.open_blob(&layer.digest).map_err(|e| Error::Blob {
-                    layer: layer.digest.clone(),
-                    source: Box::new(e),
-                })?;
-                self.unpack(&chain_id, &layer.digest, &layer.diff_id, blob)?;
+        let chains = chain_ids(&diff_ids);
+        let missing: Vec<(&LayerInfo, &Digest)> = layers
+            .iter()
+            .zip(&chains)
+            .filter(|(_, c)| !self.path(c).exists())
+            .collect();
+        // Layers unpack independently of each other: several at once use every core.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(missing.len());
+        if workers <= 1 {
+            for (layer, chain_id) in &missing {
+                self.unpack_blob(store, layer, chain_id)?;
             }
-            out.push(dir);
+        } else {
+            let next = AtomicUsize::new(0);
+            let failed = AtomicBool::new(false);
+            let work = || -> Result<(), Error> {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= missing.len() || failed.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    let (layer, chain_id) = missing[i];
+                    self.unpack_blob(store, layer, chain_id)
+                        .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+                }
+            };
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+                let mut first_err = None;
+                for h in handles {
+                    match h.join() {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => first_err = first_err.or(Some(e)),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                }
+                first_err.map_or(Ok(()), Err)
+            })?;
         }
-        Ok(out)
+        Ok(chains.iter().map(|c| self.path(c)).collect())
+    }
+
+    /// Unpacks one layer from the store's blob.
+    fn unpack_blob(
+        &self,
+        store: &Store,
+        layer: &LayerInfo,
+        chain_id: &Digest,
+    ) -> Result<(), Error> {
+        let blob = store.open_blob(&layer.digest).map_err(|e| Error::Blob {
+            layer: layer.digest.clone(),
+            source: Box::new(e),
+        })?;
+        self.unpack(chain_id, &layer.digest, &layer.diff_id, blob)
     }
 
     /// Makes sure the snapshot `chain_id` exists, applying it from `reader` (the layer's
@@ -165,6 +209,18 @@ impl Snapshots {
                 actual,
             });
         }
+        // On disk before it is renamed into place: a snapshot that exists is whole, also
+        // after a power loss.
+        let fd = rustix::fs::open(
+            &tmp.path,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .and_then(|fd| rustix::fs::syncfs(&fd).map(|()| fd))
+        .map_err(|e| io_err(format!("syncing {}", tmp.path.display()), e.into()))?;
+        drop(fd);
         let dest = self.path(chain_id);
         match rustix::fs::renameat_with(
             rustix::fs::CWD,
