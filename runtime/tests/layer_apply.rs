@@ -257,6 +257,10 @@ fn apply_speed() {
     let start = std::time::Instant::now();
     let stats = layer::apply(std::fs::File::open(&tar).unwrap(), &s.root()).unwrap();
     let took = start.elapsed();
+    let sync_start = std::time::Instant::now();
+    let dir = std::fs::File::open(s.root()).unwrap();
+    rustix::fs::syncfs(&dir).unwrap();
+    eprintln!("syncfs after it: {:?}", sync_start.elapsed());
     eprintln!(
         "{} entries, {} MB in {took:?}: {:.0} MB/s",
         stats.entries,

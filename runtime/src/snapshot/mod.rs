@@ -243,7 +243,9 @@ impl Snapshots {
     }
 
     /// Removes every snapshot whose chain id is not in `keep` (the chain ids of the images
-    /// still in the store), and temporary dirs left by dead processes.
+    /// still in the store), and temporary dirs left by dead processes. Snapshots take no
+    /// lock of their own: the caller holds the lock that keeps images (and so `keep`)
+    /// from changing while it runs, as `ensure` callers hold it shared.
     pub fn retain(&self, keep: &std::collections::HashSet<Digest>) -> Result<(), Error> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
