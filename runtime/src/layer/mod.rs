@@ -88,6 +88,98 @@ pub struct ApplyStats {
 /// part of the layer (the caller applies into a temporary dir and removes it), but
 /// nothing outside `dest` was touched.
 pub fn apply(reader: impl Read, dest: &Path) -> Result<ApplyStats, Error> {
+    let mut hashing = HashingReader::new(decoded(reader)?);
+    let entries = apply_stream(&mut hashing, dest)?;
+    let (diff_id, tar_size) = hashing.finish();
+    Ok(ApplyStats {
+        diff_id: Some(diff_id),
+        tar_size,
+        entries,
+    })
+}
+
+/// As [`apply`], with the decompression and hashing on a second thread, overlapped with
+/// the writes (a gzip layer unpacks faster on a machine with a spare core).
+pub fn apply_threaded(reader: impl Read + Send, dest: &Path) -> Result<ApplyStats, Error> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(8);
+        let worker = scope.spawn(move || -> Result<(crate::Digest, u64), Error> {
+            let mut hashing = HashingReader::new(decoded(reader)?);
+            loop {
+                let mut chunk = vec![0u8; BUF_SIZE];
+                let n = match hashing.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                };
+                chunk.truncate(n);
+                if tx.send(Ok(chunk)).is_err() {
+                    break; // the writer gave up (an error of its own)
+                }
+            }
+            Ok(hashing.finish())
+        });
+        let mut stream = ChannelReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            failed: false,
+        };
+        let result = apply_stream(&mut stream, dest);
+        drop(stream); // unblocks the worker if the writer stopped early
+        let hashed = match worker.join() {
+            Ok(h) => h,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let entries = result?;
+        let (diff_id, tar_size) = hashed?;
+        Ok(ApplyStats {
+            diff_id: Some(diff_id),
+            tar_size,
+            entries,
+        })
+    })
+}
+
+/// The reading end of [`apply_threaded`]'s pipe of decompressed chunks.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    failed: bool,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failed {
+            return Err(io::Error::other("the layer stream failed earlier"));
+        }
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.failed = true;
+                    return Err(e);
+                }
+                Err(_) => return Ok(0), // the sender is done: end of stream
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// The uncompressed tar stream of a layer: gzip is detected by its magic bytes.
+fn decoded<'a>(reader: impl Read + 'a) -> Result<Box<dyn Read + 'a>, Error> {
     // The first bytes tell gzip from tar; read them whole even from a trickling pipe.
     let mut reader = reader;
     let mut head = [0u8; 4];
@@ -110,7 +202,7 @@ pub fn apply(reader: impl Read, dest: &Path) -> Result<ApplyStats, Error> {
         BUF_SIZE,
         io::Cursor::new(head).take(got as u64).chain(reader),
     );
-    let stream: Box<dyn Read + '_> = match magic {
+    Ok(match magic {
         [0x1f, 0x8b, ..] => Box::new(BufReader::with_capacity(
             BUF_SIZE,
             flate2::bufread::MultiGzDecoder::new(input),
@@ -125,22 +217,20 @@ pub fn apply(reader: impl Read, dest: &Path) -> Result<ApplyStats, Error> {
             });
         }
         _ => Box::new(input),
-    };
-    let mut hashing = HashingReader::new(stream);
+    })
+}
+
+/// Applies the uncompressed tar `stream` into `dest` and reads the stream to its end.
+fn apply_stream(stream: &mut dyn Read, dest: &Path) -> Result<u64, Error> {
     let mut res = Resolver::open(dest).map_err(|e| Error::Io(dest.display().to_string(), e))?;
-    let entries = apply_entries(&mut hashing, &mut res)?;
+    let entries = apply_entries(stream, &mut res)?;
     // Read what follows the end-of-archive blocks (record padding), so that the digest is
     // that of the whole stream, and a gzip trailer is checked.
-    io::copy(&mut hashing, &mut io::sink()).map_err(|e| Error::Read {
+    io::copy(stream, &mut io::sink()).map_err(|e| Error::Read {
         at: "after the end of the archive".into(),
         source: e,
     })?;
-    let (diff_id, tar_size) = hashing.finish();
-    Ok(ApplyStats {
-        diff_id: Some(diff_id),
-        tar_size,
-        entries,
-    })
+    Ok(entries)
 }
 
 /// Walks the tar's entries and writes each; returns how many there were.

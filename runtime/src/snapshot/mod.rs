@@ -176,7 +176,7 @@ impl Snapshots {
         &self,
         chain_id: &Digest,
         diff_id: &Digest,
-        reader: impl Read,
+        reader: impl Read + Send,
     ) -> Result<PathBuf, Error> {
         let dir = self.path(chain_id);
         if !dir.exists() {
@@ -192,14 +192,15 @@ impl Snapshots {
         chain_id: &Digest,
         layer: &Digest,
         diff_id: &Digest,
-        reader: impl Read,
+        reader: impl Read + Send,
     ) -> Result<(), Error> {
         std::fs::create_dir_all(&self.dir).map_err(|e| io_err(self.dir.display(), e))?;
         let tmp = TempDir::new(&self.dir, ".tmp-")?;
-        let stats = crate::layer::apply(reader, &tmp.path).map_err(|source| Error::Layer {
-            layer: layer.clone(),
-            source,
-        })?;
+        let stats =
+            crate::layer::apply_threaded(reader, &tmp.path).map_err(|source| Error::Layer {
+                layer: layer.clone(),
+                source,
+            })?;
         // apply always sets the diff id; a missing one cannot match.
         let actual = stats.diff_id.unwrap_or_else(|| Digest::of(b""));
         if &actual != diff_id {
