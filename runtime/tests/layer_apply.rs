@@ -253,43 +253,25 @@ fn apply_speed() {
         return;
     };
     let size = std::fs::metadata(&tar).unwrap().len();
-    let s = Scratch::new();
-    let start = std::time::Instant::now();
-    let stats = layer::apply(std::fs::File::open(&tar).unwrap(), &s.root()).unwrap();
-    let took = start.elapsed();
-    let sync_start = std::time::Instant::now();
-    let dir = std::fs::File::open(s.root()).unwrap();
-    rustix::fs::syncfs(&dir).unwrap();
-    eprintln!("syncfs after it: {:?}", sync_start.elapsed());
-    eprintln!(
-        "{} entries, {} MB in {took:?}: {:.0} MB/s",
-        stats.entries,
-        size >> 20,
-        size as f64 / 1e6 / took.as_secs_f64()
-    );
-}
-
-#[test]
-fn threaded_apply_gives_the_same_tree_and_diff_id() {
-    let mut t = TarWriter::new();
-    t.dir("d0").dir("d1").dir("d2").dir("d3");
-    for i in 0..40 {
-        t.file(&format!("d{}/f{i}", i % 4), &vec![i as u8; 70_000]);
+    for threaded in [false, true, false, true] {
+        let s = Scratch::new();
+        let file = std::fs::File::open(&tar).unwrap();
+        let start = std::time::Instant::now();
+        let stats = if threaded {
+            layer::apply_threaded(file, &s.root()).unwrap()
+        } else {
+            layer::apply(file, &s.root()).unwrap()
+        };
+        let took = start.elapsed();
+        let sync_start = std::time::Instant::now();
+        let dir = std::fs::File::open(s.root()).unwrap();
+        rustix::fs::syncfs(&dir).unwrap();
+        eprintln!(
+            "threaded={threaded}: {} entries, {} MB in {took:?} ({:.0} MB/s), then syncfs {:?}",
+            stats.entries,
+            size >> 20,
+            size as f64 / 1e6 / took.as_secs_f64(),
+            sync_start.elapsed()
+        );
     }
-    t.symlink("l", "d0/f0").hardlink("h", "d1/f1");
-    let mut tar = t.finish();
-    tar.resize(tar.len() + 8192, 0);
-    let gz = layer_hostile_gzip(&tar);
-    let (a, b) = (Scratch::new(), Scratch::new());
-    let sa = layer::apply(&gz[..], &a.root()).unwrap();
-    let sb = layer::apply_threaded(&gz[..], &b.root()).unwrap();
-    assert_eq!(sa.diff_id, Some(Digest::of(&tar)));
-    assert_eq!(
-        (sa.diff_id, sa.tar_size, sa.entries),
-        (sb.diff_id, sb.tar_size, sb.entries)
-    );
-    assert_eq!(
-        layer_support::tree(&a.root()),
-        layer_support::tree(&b.root())
-    );
 }
