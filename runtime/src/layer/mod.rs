@@ -21,6 +21,9 @@
 //!   zstd layer (not supported yet).
 //!
 //! Absolute paths (`/etc/passwd`) are taken relative to the root, as Docker does.
+//! Device nodes are created as the tar says (as Docker does): a container reaches them
+//! only as far as its device cgroup allows. aufs bookkeeping (`.wh..wh.plnk/` and other
+//! `.wh..wh.*` names) is skipped.
 //! `trusted.overlay.*` xattrs in the tar are dropped: overlayfs would act on them
 //! (redirects, metacopy), and whiteouts have their own OCI form. The final component of an
 //! entry is never followed: an entry replaces whatever is there, of any kind (a file
