@@ -275,3 +275,18 @@ fn apply_speed() {
         );
     }
 }
+
+#[test]
+fn a_whiteout_under_a_non_dir_of_the_layer_is_a_no_op() {
+    // umoci writes a dir replaced by a file as the file, then whiteouts of the old content.
+    let s = Scratch::new();
+    let mut t = TarWriter::new();
+    t.dir("dir")
+        .file("dir/sub", b"now a file")
+        .file("dir/sub/.wh.y", b"");
+    layer::apply(&t.finish()[..], &s.root()).unwrap();
+    assert_eq!(
+        std::fs::read(s.root().join("dir/sub")).unwrap(),
+        b"now a file"
+    );
+}

@@ -275,3 +275,132 @@ fn hostile_layers_fail_and_leave_the_store_as_it_was() {
         .collect();
     assert!(left.is_empty(), "leftovers: {left:?}");
 }
+
+/// Runs a command, asserting that it succeeds.
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A tree listing in which dirs show only their kind, mode and owner: a dir that a layer
+/// creates implicitly (umoci lists no parent dir for a whiteout) gets the time of the
+/// unpack, and dir sizes depend on the file system.
+fn tree_loose_dirs(root: &Path) -> BTreeMap<String, String> {
+    let mut t = tree(root);
+    for (k, v) in t.iter_mut() {
+        if std::fs::symlink_metadata(root.join(k)).unwrap().is_dir() {
+            *v = v.split(' ').take(2).collect::<Vec<_>>().join(" ");
+        }
+    }
+    t
+}
+
+#[test]
+fn umoci_layers_with_whiteouts_mount_as_umoci_unpacks_them() {
+    if Command::new("umoci").arg("--version").output().is_err() {
+        eprintln!("skipped: umoci is not installed");
+        return;
+    }
+    let t = TestRoot::new();
+    let w = t.path().join("umoci");
+    std::fs::create_dir(&w).unwrap();
+    let layout = w.join("L");
+    let image = format!("{}:t", layout.display());
+    run(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&layout));
+    run(Command::new("umoci").args(["new", "--image", &image]));
+    // Layer 1: files, a symlink, a hardlink, a setuid file owned by someone else.
+    let b1 = w.join("b1");
+    run(Command::new("umoci")
+        .args(["unpack", "--image", &image])
+        .arg(&b1));
+    let r = b1.join("rootfs");
+    std::fs::create_dir_all(r.join("etc")).unwrap();
+    std::fs::create_dir_all(r.join("dir/sub")).unwrap();
+    std::fs::write(r.join("etc/a"), b"a").unwrap();
+    std::fs::write(r.join("etc/b"), b"b").unwrap();
+    std::fs::write(r.join("dir/x"), b"x").unwrap();
+    std::fs::write(r.join("dir/sub/y"), b"y").unwrap();
+    std::os::unix::fs::symlink("../etc/a", r.join("link")).unwrap();
+    std::fs::hard_link(r.join("etc/b"), r.join("etc/hard")).unwrap();
+    run(Command::new("install")
+        .args(["-m", "4755", "-o", "1000", "-g", "1000", "/dev/null"])
+        .arg(r.join("suid")));
+    run(Command::new("umoci")
+        .args(["repack", "--image", &image])
+        .arg(&b1));
+    // Layer 2: deletions (whiteouts), a dir replaced by a file, a new file.
+    let b2 = w.join("b2");
+    run(Command::new("umoci")
+        .args(["unpack", "--image", &image])
+        .arg(&b2));
+    let r = b2.join("rootfs");
+    std::fs::remove_file(r.join("etc/a")).unwrap();
+    std::fs::remove_dir_all(r.join("dir/sub")).unwrap();
+    std::fs::write(r.join("dir/sub"), b"now a file").unwrap();
+    std::fs::write(r.join("etc/c"), b"c").unwrap();
+    run(Command::new("umoci")
+        .args(["repack", "--image", &image])
+        .arg(&b2));
+    // umoci's own unpack of the result is the oracle.
+    let oracle = w.join("oracle");
+    run(Command::new("umoci")
+        .args(["unpack", "--image", &image])
+        .arg(&oracle));
+
+    // Read the layout: index → manifest → layers and the config's diff ids.
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let json = |p: PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let index = json(layout.join("index.json"));
+    let manifest = json(blob(index["manifests"][0]["digest"].as_str().unwrap()));
+    let config = json(blob(manifest["config"]["digest"].as_str().unwrap()));
+    let diff_ids: Vec<Digest> = config["rootfs"]["diff_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().parse().unwrap())
+        .collect();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    let snaps = Snapshots::open(&t.root()).unwrap();
+    let lowers: Vec<PathBuf> = layers
+        .iter()
+        .zip(chain_ids(&diff_ids).iter().zip(&diff_ids))
+        .map(|(l, (chain, diff))| {
+            let f = std::fs::File::open(blob(l["digest"].as_str().unwrap())).unwrap();
+            snaps.ensure_from_reader(chain, diff, f).unwrap()
+        })
+        .collect();
+
+    let c = t.root().join("containers/c1");
+    let rootfs = Rootfs {
+        lowers,
+        upper: c.join("upper"),
+        work: c.join("work"),
+    };
+    let merged = c.join("merged");
+    std::fs::create_dir_all(&merged).unwrap();
+    rootfs.mount_overlay(&merged).unwrap();
+    let _guard = MountGuard(merged.clone());
+    let want = tree_loose_dirs(&oracle.join("rootfs"));
+    assert!(
+        !want.contains_key("etc/a") && want.contains_key("etc/c"),
+        "{want:?}"
+    );
+    assert_eq!(tree_loose_dirs(&merged), want);
+    let copy = c.join("copy");
+    rootfs.copy_into(&copy).unwrap();
+    assert_eq!(tree_loose_dirs(&copy), want);
+}

@@ -279,17 +279,8 @@ fn apply_entries(stream: &mut dyn Read, res: &mut Resolver) -> Result<u64, Error
             Target::Opaque(dir) => entry::opaque(res, &dir.to_bytes()),
             Target::Whiteout(p) => {
                 written = Some(p.to_bytes());
-                let char_dev = FileType::CharacterDevice;
                 let m = Meta { mode: 0, ..meta };
-                entry::node(
-                    res,
-                    &p.parent_bytes(),
-                    p.name(),
-                    char_dev,
-                    0,
-                    &m,
-                    &mut replaced,
-                )
+                entry::whiteout(res, &p.parent_bytes(), p.name(), &m, &mut replaced)
             }
             Target::Plain(p) if p.is_root() && kind != EntryType::Directory => Err(
                 WriteError::Rejected("the layer root must be a directory".into()),
