@@ -290,3 +290,28 @@ fn a_whiteout_under_a_non_dir_of_the_layer_is_a_no_op() {
         b"now a file"
     );
 }
+
+#[test]
+fn threaded_apply_gives_the_same_tree_and_diff_id() {
+    let mut t = TarWriter::new();
+    t.dir("d0").dir("d1").dir("d2").dir("d3");
+    for i in 0..40 {
+        t.file(&format!("d{}/f{i}", i % 4), &vec![i as u8; 70_000]);
+    }
+    t.symlink("l", "d0/f0").hardlink("h", "d1/f1");
+    let mut tar = t.finish();
+    tar.resize(tar.len() + 8192, 0);
+    let gz = layer_hostile_gzip(&tar);
+    let (a, b) = (Scratch::new(), Scratch::new());
+    let sa = layer::apply(&gz[..], &a.root()).unwrap();
+    let sb = layer::apply_threaded(&gz[..], &b.root()).unwrap();
+    assert_eq!(sa.diff_id, Some(Digest::of(&tar)));
+    assert_eq!(
+        (sa.diff_id, sa.tar_size, sa.entries),
+        (sb.diff_id, sb.tar_size, sb.entries)
+    );
+    assert_eq!(
+        layer_support::tree(&a.root()),
+        layer_support::tree(&b.root())
+    );
+}
