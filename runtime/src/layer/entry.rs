@@ -49,7 +49,7 @@ impl From<ResolveError> for WriteError {
     fn from(e: ResolveError) -> Self {
         match e {
             ResolveError::Escapes => WriteError::Rejected(
-                "its parent dir is a symlink that leads outside the layer".into(),
+                "its path goes through a symlink that leads outside the layer".into(),
             ),
             ResolveError::Io(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
                 WriteError::Rejected("a parent of it is not a directory".into())
