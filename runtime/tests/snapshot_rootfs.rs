@@ -294,7 +294,6 @@ fn put_blob(root: &Path, data: &[u8], diff_id: Digest) -> tug::image::LayerInfo 
 }
 
 #[test]
-#[ignore = "needs image::Store::open_blob (the image helper's branch)"]
 fn ensure_layers_unpacks_store_blobs_and_refuses_corrupt_ones() {
     let s = Scratch::new();
     let store = tug::image::Store::open(s.dir.path()).unwrap();
