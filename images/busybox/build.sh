@@ -3,11 +3,11 @@
 # binary gives the same rootfs tar, the same layer and the same image digest on every
 # machine. Usage: images/busybox/build.sh [REFERENCE]   (default busybox:latest)
 #   TUG        the tug binary (default: target/release/tug, then target/debug/tug, then PATH)
-#   TUG_CACHE  where the rootfs tar is cached (default: <repo>/.cache)
+#   TUG_CACHE  where the rootfs tar is cached (default: /var/cache/tug, shared by every clone)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 ref=${1:-busybox:latest}
-cache=${TUG_CACHE:-$repo/.cache}
+cache=${TUG_CACHE:-/var/cache/tug}
 bb=/bin/busybox
 [ -x "$bb" ] || { echo "images/busybox/build.sh: $bb is missing: apt-get install busybox-static" >&2; exit 1; }
 if [ -z "${TUG:-}" ]; then

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Fails when the tests left something behind on this machine: a mount or a process under
+# the tests' state roots (/var/tmp/tug-tests), a cgroup or a network namespace of tug's.
+# scripts/test.sh runs it after the tests.
+set -u
+base=/var/tmp/tug-tests
+leaks=""
+m=$(awk -v b="$base" 'index($5, b) == 1 {print $5}' /proc/self/mountinfo)
+[ -n "$m" ] && leaks+=$'\nmounts:\n'"$m"
+p=$(for e in /proc/[0-9]*/environ; do
+      pid=${e#/proc/}; pid=${pid%/environ}
+      grep -qz "^TUG_ROOT=$base/" "$e" 2>/dev/null && echo "$pid $(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline")"
+    done)
+[ -n "$p" ] && leaks+=$'\nprocesses:\n'"$p"
+c=$(find /sys/fs/cgroup -maxdepth 3 -type d -name 'tug*' 2>/dev/null)
+[ -n "$c" ] && leaks+=$'\ncgroups:\n'"$c"
+n=$(ip netns list 2>/dev/null | grep -i tug || true)
+[ -n "$n" ] && leaks+=$'\nnetwork namespaces:\n'"$n"
+if [ -n "$leaks" ]; then
+  echo "check-leaks: the tests left these behind:$leaks" >&2
+  exit 1
+fi
+echo "check-leaks: nothing left behind"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is needed (scripts/setup.sh), then shows tug at
+# work: a container from the default busybox image.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bash "$repo/scripts/setup.sh"
+set -x
+tug images
+tug run --rm busybox sh -c 'echo "hello from $(hostname), pid $$ in my own namespaces"; ls /'
+tug run --rm -e GREETING=hi -w /tmp -u 1000:1000 --hostname box busybox sh -c 'echo $GREETING; pwd; id; hostname'

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what tug, its tests and its benchmarks need on a Debian machine, builds tug, and
+# makes the default `busybox` image. Idempotent: a second run only checks, so it is fast.
+# Run as root. Environment:
+#   TUG_SETUP_PROFILE  release (default) or debug: which build of tug to install as `tug`
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+[ "$(id -u)" = 0 ] || { log "run me as root (containers need it)"; exit 1; }
+command -v cargo >/dev/null || { log "cargo is missing: install a Rust toolchain (1.95 or newer) first"; exit 1; }
+
+# Debian packages: the engine's run-time helpers and the peers the tests and benchmarks use.
+packages=(
+  busybox-static   # the default image's only binary
+  debootstrap      # the debian:bookworm-slim image, made on demand
+  skopeo umoci     # interop tests: they read and write the OCI layouts tug writes and reads
+  runc crun        # the start-time benchmark's peers
+  hyperfine        # benchmarks
+  iproute2 nftables iptables  # networking (and its tests)
+  docker-registry  # a registry on loopback for push/pull tests
+  tar gzip ca-certificates procps util-linux gawk
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian's docker-registry starts a service on :5000; the tests start their own.
+  if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
+fi
+
+profile=${TUG_SETUP_PROFILE:-release}
+log "building tug ($profile)"
+if [ "$profile" = release ]; then
+  cargo build -q --release -p tug
+else
+  cargo build -q -p tug
+fi
+bin="$repo/target/$profile/tug"
+ln -sf "$bin" /usr/local/bin/tug
+
+# The default image, in the default state root (or $TUG_ROOT).
+if ! tug image inspect busybox:latest >/dev/null 2>&1; then
+  log "making the busybox image"
+  TUG="$bin" bash "$repo/images/busybox/build.sh" busybox:latest >/dev/null
+fi
+log "ready: $(tug --version)"
