@@ -336,3 +336,51 @@ fn vfs_storage_driver_runs_containers() {
     );
     assert!(container_dirs(&t).is_empty());
 }
+
+#[test]
+fn signals_to_tug_reach_the_container() {
+    let t = TestRoot::with_busybox();
+    let mut child = t
+        .tug()
+        .args([
+            "run",
+            "--rm",
+            "--name",
+            "trapper",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 5' TERM; echo ready; while true; do sleep 0.05; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(child.wait().unwrap().code(), Some(5));
+    assert!(container_dirs(&t).is_empty());
+}
+
+#[test]
+fn failing_setup_with_rm_leaves_no_container() {
+    let t = TestRoot::with_busybox();
+    for args in [
+        &["run", "--rm", "-u", "nosuchuser", "busybox", "true"][..],
+        &["run", "--rm", "-w", "relative", "busybox", "true"][..],
+        &["run", "--rm", "busybox", "nosuchcmd"][..],
+    ] {
+        let out = t.run(args);
+        assert_ne!(code(&out), 0, "{}", text(&out));
+        assert!(container_dirs(&t).is_empty(), "{args:?} left a container");
+    }
+}

@@ -102,4 +102,12 @@ fn interactive_shell_on_a_pty_with_job_control_and_resize() {
         assert!(Instant::now() < deadline, "tug did not exit");
     };
     assert_eq!(status.code(), Some(3));
+    let left = std::fs::read_dir(t.root().join("containers"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().len() == 64)
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(left, 0, "--rm left the container");
 }

@@ -4,6 +4,7 @@
 //! the foreground, remove, inspect).
 
 pub mod attach;
+mod create;
 pub mod etc;
 mod lifecycle;
 pub mod names;
