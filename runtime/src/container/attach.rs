@@ -15,7 +15,8 @@ use crate::sandbox::{Sandbox, tty};
 pub struct AttachOptions {
     /// Forward the caller's stdin (`-i`).
     pub stdin: bool,
-    /// Forward signals to the container (`--sig-proxy`).
+    /// Forward signals to the container (`--sig-proxy`); without it a signal to the
+    /// supervisor ends the container (it cannot outlive its supervisor until the shim).
     pub sig_proxy: bool,
 }
 
@@ -43,6 +44,7 @@ pub fn supervise(
     let mut master_open = master.is_some();
     let mut buf = vec![0u8; 32 * 1024];
     let mut exit = None;
+    let mut discard = false;
     loop {
         if let (Some(code), false) = (exit, master_open) {
             return Ok(code);
@@ -86,8 +88,13 @@ pub fn supervise(
                             tty::copy_window_size(m.as_fd());
                         }
                     }
-                    other => {
+                    other if opts.sig_proxy => {
                         let _ = sandbox.signal(other);
+                    }
+                    // Without the proxy the signal would end tug; the container cannot
+                    // outlive its supervisor yet (no shim), so it ends with it.
+                    _ => {
+                        let _ = sandbox.signal(Signal::SIGKILL);
                     }
                 }
             }
@@ -96,8 +103,10 @@ pub fn supervise(
             match nix::unistd::read(m, &mut buf) {
                 Ok(0) | Err(nix::Error::EIO) => master_open = false,
                 Ok(n) => {
-                    if !write_all(stdout.as_fd(), &buf[..n]) {
-                        master_open = false;
+                    // Output nobody can take any more is dropped, so that the container
+                    // never blocks on a full pty.
+                    if !discard && !write_all(stdout.as_fd(), &buf[..n]) {
+                        discard = true;
                     }
                 }
                 Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => {}

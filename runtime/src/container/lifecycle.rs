@@ -101,7 +101,7 @@ impl Engine {
             },
         };
         // Signals are blocked before the clone so that none is lost.
-        let mut signals = sandbox::signals::SignalReader::new(attach.sig_proxy)
+        let mut signals = sandbox::signals::SignalReader::new()
             .map_err(|e| Error::Sys("blocking signals".into(), e.into()))?;
         let mut sb = sandbox::create(&config)?;
         let master = sb.take_pty_master();

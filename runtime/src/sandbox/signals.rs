@@ -24,15 +24,13 @@ pub struct SignalReader {
 }
 
 impl SignalReader {
-    /// Blocks SIGCHLD, SIGWINCH and, when `proxy`, the forwarded signals.
-    pub fn new(proxy: bool) -> nix::Result<SignalReader> {
+    /// Blocks SIGCHLD, SIGWINCH and the forwarded signals.
+    pub fn new() -> nix::Result<SignalReader> {
         let mut set = SigSet::empty();
         set.add(Signal::SIGCHLD);
         set.add(Signal::SIGWINCH);
-        if proxy {
-            for s in FORWARDED {
-                set.add(*s);
-            }
+        for s in FORWARDED {
+            set.add(*s);
         }
         let mut old = SigSet::empty();
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old))?;
