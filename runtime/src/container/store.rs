@@ -177,3 +177,64 @@ impl ContainerStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, name: &str) -> Container {
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("testdata/container.json")).unwrap();
+        v["Id"] = id.into();
+        v["Name"] = format!("/{name}").into();
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn add(store: &ContainerStore, id: &str, name: &str) {
+        store.create_dir(id).unwrap();
+        store.reserve_name(name, id).unwrap();
+        store.save(&record(id, name), false).unwrap();
+    }
+
+    #[test]
+    fn names_ids_and_prefixes_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContainerStore::open(dir.path());
+        let a = format!("abc1{}", "0".repeat(60));
+        let b = format!("abc2{}", "0".repeat(60));
+        add(&store, &a, "web");
+        add(&store, &b, "db");
+        assert_eq!(store.resolve("web").unwrap(), a);
+        assert_eq!(store.resolve("/db").unwrap(), b);
+        assert_eq!(store.resolve(&a).unwrap(), a);
+        assert_eq!(store.resolve("abc2").unwrap(), b);
+        assert!(matches!(store.resolve("abc"), Err(Error::Ambiguous(_))));
+        assert!(matches!(store.resolve("nope"), Err(Error::NotFound(_))));
+        assert!(matches!(store.resolve("../x"), Err(Error::NotFound(_))));
+        assert!(matches!(store.resolve("names"), Err(Error::NotFound(_))));
+    }
+
+    #[test]
+    fn names_are_reserved_once_and_freed_on_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContainerStore::open(dir.path());
+        let a = "a".repeat(64);
+        add(&store, &a, "web");
+        let err = store.reserve_name("web", &"b".repeat(64)).unwrap_err();
+        assert!(
+            err.to_string().contains("is already in use by container"),
+            "{err}"
+        );
+        let c = store.load(&a).unwrap();
+        assert_eq!(c.short_name(), "web");
+        store.remove(&c).unwrap();
+        assert!(matches!(store.resolve("web"), Err(Error::NotFound(_))));
+        store.reserve_name("web", &"b".repeat(64)).unwrap();
+    }
+
+    #[test]
+    fn records_keep_dockers_field_names() {
+        let c = record(&"f".repeat(64), "web");
+        insta::assert_json_snapshot!(c);
+    }
+}

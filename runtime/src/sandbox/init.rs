@@ -357,3 +357,51 @@ fn exec_error(cmd: &str, e: nix::Error) -> Failure {
     };
     (kind, format!("exec: \"{cmd}\": {why}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn executables_are_found_as_go_finds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("tool");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let plain = dir.path().join("data");
+        std::fs::write(&plain, "x").unwrap();
+        let path = format!("/nonexistent:{}", dir.path().display());
+
+        let found = find_executable("tool", &path).unwrap();
+        assert_eq!(found.to_str().unwrap(), exe.to_str().unwrap());
+        let (kind, msg) = find_executable("data", &path).unwrap_err();
+        assert_eq!(
+            kind,
+            InitFailure::NotFound,
+            "a file without x bits is skipped"
+        );
+        assert_eq!(msg, r#"exec: "data": executable file not found in $PATH"#);
+        let d = dir.path().display().to_string();
+        let (kind, msg) = find_executable(&d, &path).unwrap_err();
+        assert_eq!(
+            (kind, msg),
+            (
+                InitFailure::NotExecutable,
+                format!("exec: \"{d}\": is a directory")
+            )
+        );
+        let (kind, _) = find_executable("/no/such", &path).unwrap_err();
+        assert_eq!(kind, InitFailure::NotFound);
+    }
+
+    #[test]
+    fn exec_errors_map_to_dockers_codes() {
+        assert_eq!(exec_error("x", nix::Error::EACCES).0.exit_code(), 126);
+        assert_eq!(exec_error("x", nix::Error::ENOENT).0.exit_code(), 127);
+        assert_eq!(
+            exec_error("x", nix::Error::ENOEXEC).1,
+            r#"exec: "x": exec format error"#
+        );
+    }
+}
