@@ -167,7 +167,24 @@ impl Engine {
 
 /// Whether the container's process is alive.
 fn is_running(c: &Container) -> bool {
-    c.state.running && c.state.pid > 0 && kill(Pid::from_raw(c.state.pid), None).is_ok()
+    c.state.running && c.state.pid > 0 && is_namespace_init(c.state.pid)
+}
+
+/// Whether `pid` is alive and the init (pid 1) of a pid namespace of its own: a pid the
+/// kernel reused for an unrelated process is never taken for the container (and never
+/// killed by `rm -f`).
+fn is_namespace_init(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .map(|ids| {
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            ids.len() >= 2 && ids.last() == Some(&"1")
+        })
+        .unwrap_or(false)
 }
 
 /// Writes the record if the container still exists (a concurrent `rm -f` may have removed
