@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tug_e2e::{TestRoot, code, text};
+use tug_e2e::{KillOnDrop, TestRoot, code, text};
 
 #[test]
 fn create_then_start_attached_then_remove() {
@@ -174,11 +174,12 @@ fn names_are_unique_and_ids_resolve_by_prefix() {
 #[test]
 fn rm_refuses_a_running_container_unless_forced() {
     let t = TestRoot::with_busybox();
-    let mut child = t
-        .tug()
-        .args(["run", "--name", "sleeper", "busybox", "sleep", "100"])
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        t.tug()
+            .args(["run", "--name", "sleeper", "busybox", "sleep", "100"])
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     // Until tug has created it, inspect fails; then it shows the container running.
     while String::from_utf8_lossy(

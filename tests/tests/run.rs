@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use tug_e2e::{TestRoot, code, text};
+use tug_e2e::{KillOnDrop, TestRoot, code, text};
 
 /// The container dirs left in a root (`--rm` must leave none).
 fn container_dirs(t: &TestRoot) -> Vec<String> {
@@ -85,11 +85,12 @@ fn exit_codes_follow_docker() {
 #[test]
 fn killed_container_exits_128_plus_signal() {
     let t = TestRoot::with_busybox();
-    let mut child = t
-        .tug()
-        .args(["run", "--rm", "--name", "victim", "busybox", "sleep", "100"])
-        .spawn()
-        .expect("spawn tug run");
+    let mut child = KillOnDrop(
+        t.tug()
+            .args(["run", "--rm", "--name", "victim", "busybox", "sleep", "100"])
+            .spawn()
+            .expect("spawn tug run"),
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let pid = loop {
         let out = t.run(&["inspect", "-f", "{{.State.Pid}}", "victim"]);
@@ -340,21 +341,22 @@ fn vfs_storage_driver_runs_containers() {
 #[test]
 fn signals_to_tug_reach_the_container() {
     let t = TestRoot::with_busybox();
-    let mut child = t
-        .tug()
-        .args([
-            "run",
-            "--rm",
-            "--name",
-            "trapper",
-            "busybox",
-            "sh",
-            "-c",
-            "trap 'echo got-term; exit 5' TERM; echo ready; while true; do sleep 0.05; done",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        t.tug()
+            .args([
+                "run",
+                "--rm",
+                "--name",
+                "trapper",
+                "busybox",
+                "sh",
+                "-c",
+                "trap 'echo got-term; exit 5' TERM; echo ready; while true; do sleep 0.05; done",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut stdout = child.stdout.take().unwrap();
     let mut first = [0u8; 6];
     std::io::Read::read_exact(&mut stdout, &mut first).unwrap();

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use tug_e2e::TestRoot;
+use tug_e2e::{KillOnDrop, TestRoot};
 
 fn set_size(fd: &OwnedFd, rows: u16, cols: u16) {
     let ws = libc::winsize {
@@ -68,7 +68,7 @@ fn interactive_shell_on_a_pty_with_job_control_and_resize() {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().expect("spawn tug run -it");
+    let mut child = KillOnDrop(cmd.spawn().expect("spawn tug run -it"));
     drop(slave);
     let master = pty.master;
     let mut seen = String::new();
