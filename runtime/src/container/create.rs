@@ -290,10 +290,14 @@ impl Engine {
                 open_stdin: opts.interactive,
                 stdin_once: opts.interactive,
                 env: config_env,
-                cmd: (!cmd.is_empty() || opts.entrypoint.is_none()).then_some(cmd),
+                cmd: (!cmd.is_empty()).then_some(cmd),
                 image: opts.image.clone(),
                 volumes: None,
-                working_dir: opts.workdir.clone().unwrap_or_default(),
+                working_dir: opts
+                    .workdir
+                    .clone()
+                    .or_else(|| image_config.working_dir().clone())
+                    .unwrap_or_default(),
                 entrypoint: (!entrypoint.is_empty()).then_some(entrypoint),
                 on_build: None,
                 labels,
