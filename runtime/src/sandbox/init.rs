@@ -196,11 +196,16 @@ fn exec_process(
         .ok_or_else(|| setup_err("the spec has no process"))?;
     match (&config.stdio, &slave) {
         (Stdio::Tty, Some(s)) => tty::make_controlling(s).map_err(setup_err)?,
-        (Stdio::Inherit { stdin: false }, _) => {
-            let null = std::fs::File::open("/dev/null")
-                .map_err(|e| setup_err(format!("opening /dev/null: {e}")))?;
-            // SAFETY: dup2 onto fd 0, which no Rust object owns.
-            unsafe { libc::dup2(null.as_raw_fd(), 0) };
+        // Without a terminal the container still gets a session of its own (as runc
+        // does), so the caller's terminal signals reach it only through the supervisor.
+        (Stdio::Inherit { stdin }, _) => {
+            nix::unistd::setsid().map_err(|e| setup_err(format!("setsid: {e}")))?;
+            if !stdin {
+                let null = std::fs::File::open("/dev/null")
+                    .map_err(|e| setup_err(format!("opening /dev/null: {e}")))?;
+                // SAFETY: dup2 onto fd 0, which no Rust object owns.
+                unsafe { libc::dup2(null.as_raw_fd(), 0) };
+            }
         }
         _ => {}
     }
