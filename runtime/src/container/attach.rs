@@ -50,16 +50,13 @@ pub fn supervise(
             return Ok(code);
         }
         let mut fds = vec![PollFd::new(signals.fd().as_fd(), PollFlags::POLLIN)];
-        let mi = master_open.then(|| {
-            fds.push(PollFd::new(
-                master
-                    .as_ref()
-                    .map(|m| m.as_fd())
-                    .expect("master_open implies a master"),
-                PollFlags::POLLIN,
-            ));
-            fds.len() - 1
-        });
+        let mi = match (&master, master_open) {
+            (Some(m), true) => {
+                fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
+                Some(fds.len() - 1)
+            }
+            _ => None,
+        };
         let si = (stdin_open && exit.is_none()).then(|| {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
             fds.len() - 1

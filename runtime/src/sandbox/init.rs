@@ -253,7 +253,7 @@ fn exec_process(
     signals::reset_for_exec();
     // The user switch cleared the parent-death signal: set it again.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
+    let Err(err) = nix::unistd::execve(&exe, &argv, &envp);
     Err(exec_error(cmd, err))
 }
 
