@@ -13,6 +13,7 @@
 
 pub mod caps;
 mod devices;
+mod exec;
 mod init;
 pub mod mounts;
 pub mod signals;
