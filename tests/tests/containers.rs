@@ -230,6 +230,10 @@ fn engine_reports_containers_using_an_image() {
     let engine = t.engine();
     let image = engine.image_store().unwrap().resolve("busybox").unwrap();
     assert_eq!(engine.containers_using_image(&image.id).unwrap(), ["user1"]);
+    let all = engine.containers().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].name, "/user1");
+    assert_eq!(all[0].state.status, "created");
     t.ok(&["rm", "user1"]);
     assert!(engine.containers_using_image(&image.id).unwrap().is_empty());
 }

@@ -148,6 +148,22 @@ impl Engine {
         Ok(c)
     }
 
+    /// Every container, as `inspect` shows them (for `ps` and the testkit).
+    pub fn containers(&self) -> crate::Result<Vec<Container>> {
+        let store = self.container_store();
+        let mut out = Vec::new();
+        for id in store.ids()? {
+            match self.container(&id) {
+                Ok(c) => out.push(c),
+                // Removed while we looked.
+                Err(crate::Error::Container(Error::NotFound(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+
     /// The container `name` names (a name, an id or an id prefix), as `inspect` shows it.
     pub fn container(&self, name: &str) -> crate::Result<Container> {
         let store = self.container_store();
