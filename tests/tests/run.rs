@@ -386,3 +386,16 @@ fn failing_setup_with_rm_leaves_no_container() {
         assert!(container_dirs(&t).is_empty(), "{args:?} left a container");
     }
 }
+
+#[test]
+fn missing_workdir_is_created_and_default_cmd_runs() {
+    let t = TestRoot::with_busybox();
+    assert_eq!(
+        t.ok(&[
+            "run", "--rm", "-w", "/new/dir", "-u", "1000", "busybox", "pwd"
+        ]),
+        "/new/dir\n"
+    );
+    // The image's CMD (sh) reads an empty stdin and exits 0.
+    assert_eq!(code(&t.run(&["run", "--rm", "busybox"])), 0);
+}
