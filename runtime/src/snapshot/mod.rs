@@ -7,8 +7,11 @@
 //! that loses the race discards its copy). Removal first renames the dir to
 //! `.del-<random>`, so a half-removed snapshot is never taken for a whole one.
 
+mod changes;
 mod copy;
 mod overlay;
+
+pub use changes::{Change, ChangeKind, changes};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
