@@ -283,6 +283,7 @@ pub(super) fn header(st: &Stat) -> Header {
     h.set_uid(u64::from(st.st_uid));
     h.set_gid(u64::from(st.st_gid));
     h.set_mtime(u64::try_from(st.st_mtime).unwrap_or(0));
+    h.set_size(0);
     h
 }
 
