@@ -67,7 +67,9 @@ fn op() -> impl Strategy<Value = (usize, Op)> {
         (0..PATHS.len()).prop_map(Op::Rename),
         // Not a newline: tar 0.4.46 cannot read a PAX record whose value holds one
         // (composefs/tar-rs#452); see the ignored test in layer_diff.rs.
-        any::<u8>().prop_filter("newline", |b| *b != b'\n').prop_map(Op::Xattr),
+        any::<u8>()
+            .prop_filter("newline", |b| *b != b'\n')
+            .prop_map(Op::Xattr),
     ];
     (0..PATHS.len(), op)
 }
