@@ -151,7 +151,15 @@ impl<'a, W: Write> TreeWriter<'a, W> {
                     self.links.insert(key, rel.clone());
                 }
                 let file = open(dir, name, OFlags::empty()).map_err(|e| self.io_err(rel, e))?;
-                let size = u64::try_from(st.st_size).unwrap_or(0);
+                // The size of what was opened: a running container may have replaced it.
+                let now = rustix::fs::fstat(&file).map_err(|e| self.io_err(rel, e.into()))?;
+                if FileType::from_raw_mode(now.st_mode) != FileType::RegularFile {
+                    return Err(self.io_err(
+                        rel,
+                        io::Error::other("it was replaced while the layer was written"),
+                    ));
+                }
+                let size = u64::try_from(now.st_size).unwrap_or(0);
                 h.set_entry_type(EntryType::Regular);
                 h.set_size(size);
                 let what = format!("{}/{}", self.root_name, String::from_utf8_lossy(rel));
