@@ -80,21 +80,73 @@ pub fn write_tree(dir: &Path, out: impl Write) -> Result<DiffStats, Error> {
     Ok(stats)
 }
 
-/// Walks `root` into a tar written through `out`; returns the stats and the writer
-/// under the hashing one.
-fn write_tar<W: Write>(
+/// Writes the paths of `changes` (from [`crate::snapshot::copy_changes`]) as a layer
+/// tar: each added or changed path as it is under `root` (a dir without its content:
+/// the list names every path), each deleted one as a whiteout. For the `vfs` driver,
+/// whose containers have no upper dir. `changes` must be in walk order (parents first),
+/// as `copy_changes` gives them.
+pub fn write_changes(
     root: &Path,
-    lowers: Option<&Lowers>,
+    changes: &[crate::snapshot::Change],
+    out: impl Write,
+) -> Result<DiffStats, Error> {
+    let out = BufWriter::with_capacity(BUF_SIZE, out);
+    let (stats, out) = write_list(root, changes, HashingWriter::new(out))?;
+    finish_buf(out)?;
+    Ok(stats)
+}
+
+/// As [`write_changes`], gzip-compressed, hashing both streams in the same pass.
+pub fn write_changes_gzip(
+    root: &Path,
+    changes: &[crate::snapshot::Change],
+    out: impl Write,
+) -> Result<GzipStats, Error> {
+    let blob = HashingWriter::new(BufWriter::with_capacity(BUF_SIZE, out));
+    let gz = flate2::write::GzEncoder::new(blob, flate2::Compression::default());
+    let (diff, gz) = write_list(root, changes, HashingWriter::new(gz))?;
+    let blob = gz
+        .finish()
+        .map_err(|e| Error::Io("finishing the gzip stream".into(), e))?;
+    let (digest, size, out) = blob.finish();
+    finish_buf(out)?;
+    Ok(GzipStats { digest, size, diff })
+}
+
+fn write_list<W: Write>(
+    root: &Path,
+    changes: &[crate::snapshot::Change],
     out: HashingWriter<W>,
 ) -> Result<(DiffStats, W), Error> {
-    let fd = rustix::fs::open(
+    use crate::snapshot::ChangeKind;
+    use std::os::unix::ffi::OsStrExt;
+    let fd = open_root(root)?;
+    let mut w = TreeWriter::new(out, None, root.display().to_string());
+    w.recurse = false;
+    for c in changes {
+        let bytes = c.path.as_os_str().as_bytes();
+        let rel = bytes.strip_prefix(b"/").unwrap_or(bytes);
+        if rel.is_empty() || rel.split(|b| *b == b'/').any(|p| p == b".." || p == b".") {
+            return Err(Error::Rejected {
+                entry: c.path.display().to_string(),
+                why: "a change must name a path inside the rootfs".into(),
+            });
+        }
+        w.one(fd.as_fd(), rel, c.kind == ChangeKind::Deleted)?;
+    }
+    finish_tar(w)
+}
+
+fn open_root(root: &Path) -> Result<rustix::fd::OwnedFd, Error> {
+    rustix::fs::open(
         root,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| Error::Io(root.display().to_string(), e.into()))?;
-    let mut w = TreeWriter::new(out, lowers, root.display().to_string());
-    w.dir(fd.as_fd(), &mut Vec::new())?;
+    .map_err(|e| Error::Io(root.display().to_string(), e.into()))
+}
+
+fn finish_tar<W: Write>(w: TreeWriter<'_, HashingWriter<W>>) -> Result<(DiffStats, W), Error> {
     let entries = w.entries;
     let hashing = w
         .tar
@@ -109,6 +161,19 @@ fn write_tar<W: Write>(
         },
         inner,
     ))
+}
+
+/// Walks `root` into a tar written through `out`; returns the stats and the writer
+/// under the hashing one.
+fn write_tar<W: Write>(
+    root: &Path,
+    lowers: Option<&Lowers>,
+    out: HashingWriter<W>,
+) -> Result<(DiffStats, W), Error> {
+    let fd = open_root(root)?;
+    let mut w = TreeWriter::new(out, lowers, root.display().to_string());
+    w.dir(fd.as_fd(), &mut Vec::new())?;
+    finish_tar(w)
 }
 
 fn finish_buf<W: Write>(out: BufWriter<W>) -> Result<(), Error> {

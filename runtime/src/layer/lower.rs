@@ -9,7 +9,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
 
 use super::resolve::{list_dir, proc_path};
 
@@ -46,9 +46,15 @@ impl Lowers {
 
     /// The entry at `rel` (`/`-separated, relative) in the merged view, if any.
     pub(crate) fn lookup(&self, rel: &[u8]) -> io::Result<Option<Stat>> {
-        for layer in &self.layers {
+        Ok(self.locate(rel)?.map(|(_, st)| st))
+    }
+
+    /// As [`Lowers::lookup`], with the index of the layer that has the entry (for
+    /// [`Lowers::parent_dir`]).
+    pub(crate) fn locate(&self, rel: &[u8]) -> io::Result<Option<(usize, Stat)>> {
+        for (i, layer) in self.layers.iter().enumerate() {
             match find(layer.as_fd(), rel, false)? {
-                Found::Entry(st, _) => return Ok(Some(st)),
+                Found::Entry(st, _) => return Ok(Some((i, st))),
                 Found::Hidden => return Ok(None),
                 Found::Missing { opaque: true } => return Ok(None),
                 Found::Missing { opaque: false } => {}
@@ -85,6 +91,28 @@ impl Lowers {
             }
         }
         Ok(visible)
+    }
+}
+
+impl Lowers {
+    /// The parent dir of `rel` in the layer `layer` (an index from [`Lowers::locate`]),
+    /// opened without following any symlink, for reading the entry's xattrs or target.
+    pub(crate) fn parent_dir(&self, layer: usize, rel: &[u8]) -> io::Result<OwnedFd> {
+        let parent = match rel.iter().rposition(|b| *b == b'/') {
+            Some(i) => &rel[..i],
+            None => b".",
+        };
+        let root = self
+            .layers
+            .get(layer)
+            .ok_or_else(|| io::Error::other("no such layer"))?;
+        Ok(rustix::fs::openat2(
+            root,
+            parent,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )?)
     }
 }
 

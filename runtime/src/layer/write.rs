@@ -19,7 +19,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
 use tar::{EntryType, Header};
 
 use super::Error;
@@ -43,6 +43,9 @@ pub(super) struct TreeWriter<'a, W: Write> {
     /// Files with several links already written: (dev, inode) → their path.
     links: HashMap<(u64, u64), Vec<u8>>,
     pub entries: u64,
+    /// Whether a dir's content follows it (not when writing a list of changes, which
+    /// names every path itself).
+    pub recurse: bool,
 }
 
 impl<'a, W: Write> TreeWriter<'a, W> {
@@ -53,7 +56,37 @@ impl<'a, W: Write> TreeWriter<'a, W> {
             root_name,
             links: HashMap::new(),
             entries: 0,
+            recurse: true,
         }
+    }
+
+    /// Writes the one entry at `rel` under `root` (its parent dirs opened without
+    /// following symlinks), or with `deleted`, a whiteout for it.
+    pub(super) fn one(
+        &mut self,
+        root: BorrowedFd<'_>,
+        rel: &[u8],
+        deleted: bool,
+    ) -> Result<(), Error> {
+        if deleted {
+            return self.whiteout_at(rel, 0);
+        }
+        let (parent, name) = match rel.iter().rposition(|b| *b == b'/') {
+            Some(i) => (&rel[..i], &rel[i + 1..]),
+            None => (&b"."[..], rel),
+        };
+        let dir = rustix::fs::openat2(
+            root,
+            parent,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )
+        .map_err(|e| self.io_err(rel, e.into()))?;
+        let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| self.io_err(rel, e.into()))?;
+        let mut rel = rel.to_vec();
+        self.entry(dir.as_fd(), name, &st, &mut rel)
     }
 
     /// Writes the content of the dir `dir` (whose path in the tree is `rel`).
@@ -136,9 +169,11 @@ impl<'a, W: Write> TreeWriter<'a, W> {
                 if opaque {
                     let mut marker = rel.clone();
                     marker.extend_from_slice(b"/.wh..wh..opq");
-                    self.append(&[], marker_header(st), &marker, io::empty())?;
+                    self.append(&[], marker_header(st.st_mtime), &marker, io::empty())?;
                 }
-                self.dir(sub.as_fd(), rel)?;
+                if self.recurse {
+                    self.dir(sub.as_fd(), rel)?;
+                }
             }
             FileType::RegularFile => {
                 if st.st_nlink > 1 {
@@ -210,6 +245,10 @@ impl<'a, W: Write> TreeWriter<'a, W> {
         {
             return Ok(());
         }
+        self.whiteout_at(rel, st.st_mtime)
+    }
+
+    fn whiteout_at(&mut self, rel: &[u8], mtime: i64) -> Result<(), Error> {
         let (parent, name) = match rel.iter().rposition(|b| *b == b'/') {
             Some(i) => (&rel[..=i], &rel[i + 1..]),
             None => (&b""[..], rel),
@@ -217,7 +256,7 @@ impl<'a, W: Write> TreeWriter<'a, W> {
         let mut path = parent.to_vec();
         path.extend_from_slice(b".wh.");
         path.extend_from_slice(name);
-        self.append(&[], marker_header(st), &path, io::empty())
+        self.append(&[], marker_header(mtime), &path, io::empty())
     }
 
     fn append(
@@ -297,14 +336,14 @@ pub(super) fn header(st: &Stat) -> Header {
 
 /// The header of a whiteout or opaque marker: an empty file, mode 0, owned by root, with
 /// the mtime of what it marks (so that the same tree gives the same bytes).
-fn marker_header(st: &Stat) -> Header {
+fn marker_header(mtime: i64) -> Header {
     let mut h = Header::new_gnu();
     h.set_entry_type(EntryType::Regular);
     h.set_mode(0);
     h.set_uid(0);
     h.set_gid(0);
     h.set_size(0);
-    h.set_mtime(u64::try_from(st.st_mtime).unwrap_or(0));
+    h.set_mtime(u64::try_from(mtime).unwrap_or(0));
     h
 }
 
@@ -323,6 +362,13 @@ fn open(dir: BorrowedFd<'_>, name: &[u8], extra: OFlags) -> io::Result<OwnedFd> 
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | extra,
         Mode::empty(),
     )?)
+}
+
+/// The xattrs of the entry at `path` (not followed) that go into a layer, sorted.
+pub(crate) fn read_kept_xattrs(path: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut all = read_xattrs(path)?;
+    all.retain(|(k, _)| keep_xattr(k));
+    Ok(all)
 }
 
 /// The xattrs of the entry at `path` (not followed), sorted by name.

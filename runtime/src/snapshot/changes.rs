@@ -208,7 +208,7 @@ fn same_dir(up: &Stat, below: &Stat) -> bool {
 }
 
 /// The absolute path in the container of the tree path `rel`.
-fn abs(rel: &[u8]) -> PathBuf {
+pub(super) fn abs(rel: &[u8]) -> PathBuf {
     let mut path = b"/".to_vec();
     path.extend_from_slice(rel);
     PathBuf::from(std::ffi::OsStr::from_bytes(&path))

@@ -9,9 +9,11 @@
 
 mod changes;
 mod copy;
+mod copy_changes;
 mod overlay;
 
 pub use changes::{Change, ChangeKind, changes};
+pub use copy_changes::copy_changes;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
