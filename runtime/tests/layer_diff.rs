@@ -329,3 +329,41 @@ fn long_and_non_utf8_names_round_trip() {
     assert_eq!(tree(&out), tree(&upper));
     assert_eq!(ino(&out.join(&long_name)), ino(&out.join("short")));
 }
+
+#[test]
+fn an_opaque_dir_of_a_layer_hides_the_layers_below_it() {
+    let s = Scratch::new();
+    let (l1, l2, upper) = (
+        s.dir.path().join("l1"),
+        s.dir.path().join("l2"),
+        s.dir.path().join("upper"),
+    );
+    std::fs::create_dir_all(l1.join("a/b")).unwrap();
+    std::fs::write(l1.join("a/b/c"), b"c").unwrap();
+    std::fs::create_dir_all(l2.join("a/b")).unwrap();
+    let opaque = |p: &Path| {
+        rustix::fs::lsetxattr(
+            p,
+            "trusted.overlay.opaque",
+            b"y",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .unwrap()
+    };
+    opaque(&l2.join("a"));
+    std::fs::create_dir_all(upper.join("a/b")).unwrap();
+    std::fs::write(upper.join("a/b/new"), b"n").unwrap();
+    opaque(&upper.join("a/b"));
+    // `a` is in the upper dir only as the parent of `a/b`: as it was below.
+    let below = std::fs::metadata(l2.join("a")).unwrap().modified().unwrap();
+    std::fs::File::open(upper.join("a"))
+        .unwrap()
+        .set_modified(below)
+        .unwrap();
+    let lines: Vec<String> = tug::snapshot::changes(&upper, &[l1, l2])
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(lines, ["C /a/b", "A /a/b/new"]);
+}

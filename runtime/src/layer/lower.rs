@@ -20,8 +20,13 @@ pub(crate) struct Lowers {
 
 /// Where a path stands in one layer.
 enum Found {
-    /// The layer has the entry.
-    Entry(Stat, Option<OwnedFd>),
+    /// The layer has the entry (and the dir, opened, if asked for); `opaque` if a dir
+    /// above it in this layer hides the layers below.
+    Entry {
+        st: Stat,
+        dir: Option<OwnedFd>,
+        opaque: bool,
+    },
     /// The layer has nothing there; `opaque` if a dir on the way hides the layers below.
     Missing { opaque: bool },
     /// A whiteout or a non-dir on the way hides the path in this and every lower layer.
@@ -54,7 +59,7 @@ impl Lowers {
     pub(crate) fn locate(&self, rel: &[u8]) -> io::Result<Option<(usize, Stat)>> {
         for (i, layer) in self.layers.iter().enumerate() {
             match find(layer.as_fd(), rel, false)? {
-                Found::Entry(st, _) => return Ok(Some((i, st))),
+                Found::Entry { st, .. } => return Ok(Some((i, st))),
                 Found::Hidden => return Ok(None),
                 Found::Missing { opaque: true } => return Ok(None),
                 Found::Missing { opaque: false } => {}
@@ -69,11 +74,15 @@ impl Lowers {
         let mut visible = BTreeSet::new();
         for layer in &self.layers {
             let (dir, opaque) = match find(layer.as_fd(), rel, true)? {
-                Found::Entry(st, Some(fd)) if is_dir(&st) => {
-                    let opaque = is_opaque(fd.as_fd(), b"")?;
+                Found::Entry {
+                    st,
+                    dir: Some(fd),
+                    opaque,
+                } if is_dir(&st) => {
+                    let opaque = opaque || is_opaque(fd.as_fd(), b"")?;
                     (fd, opaque)
                 }
-                Found::Entry(..) | Found::Hidden | Found::Missing { opaque: true } => break,
+                Found::Entry { .. } | Found::Hidden | Found::Missing { opaque: true } => break,
                 Found::Missing { opaque: false } => continue,
             };
             for name in list_dir(dir.as_fd())? {
@@ -129,7 +138,11 @@ fn find(root: BorrowedFd<'_>, rel: &[u8], open_last: bool) -> io::Result<Found> 
         } else {
             None
         };
-        return Ok(Found::Entry(st, fd));
+        return Ok(Found::Entry {
+            st,
+            dir: fd,
+            opaque: false,
+        });
     }
     let mut opaque = is_opaque(root, b"")?;
     let mut cur: Option<OwnedFd> = None;
@@ -150,7 +163,11 @@ fn find(root: BorrowedFd<'_>, rel: &[u8], open_last: bool) -> io::Result<Found> 
             } else {
                 None
             };
-            return Ok(Found::Entry(st, fd));
+            return Ok(Found::Entry {
+                st,
+                dir: fd,
+                opaque,
+            });
         }
         if !is_dir(&st) {
             return Ok(Found::Hidden);
@@ -181,12 +198,20 @@ pub(crate) fn is_dir(st: &Stat) -> bool {
     FileType::from_raw_mode(st.st_mode) == FileType::Directory
 }
 
-/// Whether the dir `dir/name` (or `dir` itself for an empty name) is an opaque dir.
+/// Whether the dir `dir/name` (or `dir` itself, opened for reading, for an empty name)
+/// is an opaque dir.
 pub(crate) fn is_opaque(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<bool> {
     let path = proc_path(dir, name);
     let mut v = [0u8; 4];
     for key in ["trusted.overlay.opaque", "user.overlay.opaque"] {
-        match rustix::fs::lgetxattr(&path[..], key, &mut v[..]) {
+        // `/proc/self/fd/N` alone is a symlink that lgetxattr would not follow: the dir
+        // itself is asked through its fd (opened for reading, not O_PATH).
+        let got = if name.is_empty() {
+            rustix::fs::fgetxattr(dir, key, &mut v[..])
+        } else {
+            rustix::fs::lgetxattr(&path[..], key, &mut v[..])
+        };
+        match got {
             Ok(1) if v[0] == b'y' => return Ok(true),
             Ok(_) | Err(rustix::io::Errno::NODATA) | Err(rustix::io::Errno::NOTSUP) => {}
             Err(rustix::io::Errno::RANGE) => {}
