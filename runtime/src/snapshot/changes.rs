@@ -12,6 +12,7 @@
 //! layers it hides; a path counts as "in the layers" only if the merged view shows it
 //! (Docker looks in each layer alone, so it misses whiteouts between layers).
 
+use std::collections::HashSet;
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -81,13 +82,15 @@ pub fn changes(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>, Error> {
         out: Vec::new(),
     };
     walk.dir(root.as_fd(), &mut Vec::new(), false)?;
-    Ok(walk.out)
+    Ok(walk.out.into_iter().flatten().collect())
 }
 
 struct Walk<'a> {
     view: Lowers,
     upper: &'a Path,
-    out: Vec<Change>,
+    /// The changes so far; `None` holds the place of a dir that may be listed once its
+    /// content is known (inserting there later would be quadratic).
+    out: Vec<Option<Change>>,
 }
 
 impl Walk<'_> {
@@ -99,11 +102,12 @@ impl Walk<'_> {
             .into_iter()
             .map(|n| n.to_bytes().to_vec())
             .collect();
-        let hidden: Vec<Vec<u8>> = if opaque {
+        let hidden: HashSet<Vec<u8>> = if opaque {
+            let here: HashSet<&Vec<u8>> = names.iter().collect();
             let below = self.view.list(rel).map_err(|e| self.err(rel, e))?;
-            below.into_iter().filter(|n| !names.contains(n)).collect()
+            below.into_iter().filter(|n| !here.contains(n)).collect()
         } else {
-            Vec::new()
+            HashSet::new()
         };
         names.extend(hidden.iter().cloned());
         names.sort();
@@ -156,9 +160,10 @@ impl Walk<'_> {
         };
         // Listed now, or where it would have been if a child turns out to need it.
         let at = self.out.len();
-        if let Some(kind) = own {
-            self.push(kind, rel);
-        }
+        self.out.push(own.map(|kind| Change {
+            kind,
+            path: abs(rel),
+        }));
         let sub = open_dir(dir, name).map_err(|e| self.err(rel, e))?;
         self.dir(sub.as_fd(), rel, opaque && below_dir.is_some())?;
         if own.is_none() {
@@ -166,23 +171,23 @@ impl Walk<'_> {
             let this = abs(rel);
             let child_added_or_deleted = self.out[at..]
                 .iter()
+                .flatten()
                 .any(|c| c.kind != ChangeKind::Changed && c.path.parent() == Some(&this));
             if child_added_or_deleted {
-                let change = Change {
+                self.out[at] = Some(Change {
                     kind: ChangeKind::Changed,
                     path: this,
-                };
-                self.out.insert(at, change);
+                });
             }
         }
         Ok(())
     }
 
     fn push(&mut self, kind: ChangeKind, rel: &[u8]) {
-        self.out.push(Change {
+        self.out.push(Some(Change {
             kind,
             path: abs(rel),
-        });
+        }));
     }
 
     fn err(&self, rel: &[u8], e: std::io::Error) -> Error {

@@ -6,6 +6,7 @@
 //! measure of change. A dir with changes inside is listed as changed before them.
 //! Same order as [`super::changes`].
 
+use std::collections::HashSet;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -31,13 +32,15 @@ pub fn copy_changes(rootfs: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>, Er
         out: Vec::new(),
     };
     walk.dir(root.as_fd(), &mut Vec::new(), true)?;
-    Ok(walk.out)
+    Ok(walk.out.into_iter().flatten().collect())
 }
 
 struct Walk<'a> {
     view: Lowers,
     root_name: &'a Path,
-    out: Vec<Change>,
+    /// The changes so far; `None` holds the place of a dir that may be listed once its
+    /// content is known.
+    out: Vec<Option<Change>>,
 }
 
 impl Walk<'_> {
@@ -49,11 +52,12 @@ impl Walk<'_> {
             .into_iter()
             .map(|n| n.to_bytes().to_vec())
             .collect();
-        let gone: Vec<Vec<u8>> = if compare {
+        let gone: HashSet<Vec<u8>> = if compare {
+            let here: HashSet<&Vec<u8>> = names.iter().collect();
             let below = self.view.list(rel).map_err(|e| self.err(rel, e))?;
-            below.into_iter().filter(|n| !names.contains(n)).collect()
+            below.into_iter().filter(|n| !here.contains(n)).collect()
         } else {
-            Vec::new()
+            HashSet::new()
         };
         names.extend(gone.iter().cloned());
         names.sort();
@@ -64,10 +68,10 @@ impl Walk<'_> {
             }
             rel.extend_from_slice(&name);
             if gone.contains(&name) {
-                self.out.push(Change {
+                self.out.push(Some(Change {
                     kind: ChangeKind::Deleted,
                     path: abs(rel),
-                });
+                }));
             } else {
                 self.entry(dir, &name, rel, compare)?;
             }
@@ -103,12 +107,10 @@ impl Walk<'_> {
             }
         };
         let at = self.out.len();
-        if let Some(kind) = own {
-            self.out.push(Change {
-                kind,
-                path: abs(rel),
-            });
-        }
+        self.out.push(own.map(|kind| Change {
+            kind,
+            path: abs(rel),
+        }));
         if is_dir(&st) {
             let sub = rustix::fs::openat(
                 dir,
@@ -119,14 +121,11 @@ impl Walk<'_> {
             .map_err(|e| self.err(rel, e.into()))?;
             let below_is_dir = below.as_ref().is_some_and(|(_, b)| is_dir(b));
             self.dir(sub.as_fd(), rel, below_is_dir)?;
-            if own.is_none() && self.out.len() > at {
-                self.out.insert(
-                    at,
-                    Change {
-                        kind: ChangeKind::Changed,
-                        path: abs(rel),
-                    },
-                );
+            if own.is_none() && self.out[at + 1..].iter().any(Option::is_some) {
+                self.out[at] = Some(Change {
+                    kind: ChangeKind::Changed,
+                    path: abs(rel),
+                });
             }
         }
         Ok(())
