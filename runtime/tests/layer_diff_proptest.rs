@@ -186,3 +186,70 @@ proptest! {
         }
     }
 }
+
+/// A tree listing without dir mtimes: the vfs driver's diff, as Docker's, does not take
+/// a dir's mtime for a change.
+fn without_dir_mtimes(
+    t: std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    t.into_iter()
+        .map(|(k, v)| {
+            if v.starts_with("dir ") {
+                let v: Vec<&str> = v.split(' ').filter(|f| !f.starts_with("mtime=")).collect();
+                (k, v.join(" "))
+            } else {
+                (k, v)
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn committed_vfs_copy_reproduces_the_containers_view(
+        ops in prop::collection::vec(op(), 1..14)
+    ) {
+        let s = Scratch::new();
+        let snaps = Snapshots::open(s.dir.path()).unwrap();
+        let tars = base_layers();
+        let mut diffs: Vec<Digest> = tars.iter().map(|t| Digest::of(t)).collect();
+        let lowers: Vec<PathBuf> = chain_ids(&diffs)
+            .iter()
+            .zip(tars.iter().zip(&diffs))
+            .map(|(c, (t, d))| snaps.ensure_from_reader(c, d, &t[..]).unwrap())
+            .collect();
+        let c = s.dir.path().join("c");
+        let image = Rootfs { lowers: lowers.clone(), upper: c.join("upper"), work: c.join("work") };
+        let copy = c.join("rootfs");
+        image.copy_into(&copy).unwrap();
+        let base_view = tree(&copy);
+        for (i, op) in &ops {
+            apply_op(&copy, PATHS[*i], op);
+        }
+        let view = tree(&copy);
+
+        let changes = tug::snapshot::copy_changes(&copy, &lowers).unwrap();
+        let mut tar = Vec::new();
+        let stats = tug::layer::write_changes(&copy, &changes, &mut tar).unwrap();
+        diffs.push(stats.diff_id.clone());
+        let chain = chain_ids(&diffs).pop().unwrap();
+        let layer = snaps.ensure_from_reader(&chain, &stats.diff_id, &tar[..]).unwrap();
+        let mut new_lowers = lowers.clone();
+        new_lowers.push(layer);
+        let next = Rootfs { lowers: new_lowers, upper: c.join("upper2"), work: c.join("work2") };
+        next.copy_into(&c.join("copy2")).unwrap();
+        prop_assert_eq!(without_dir_mtimes(tree(&c.join("copy2"))), without_dir_mtimes(view.clone()));
+
+        for ch in &changes {
+            let rel = ch.path.to_string_lossy()[1..].to_string();
+            let ok = match ch.kind {
+                ChangeKind::Added => view.contains_key(&rel) && !base_view.contains_key(&rel),
+                ChangeKind::Changed => view.contains_key(&rel) && base_view.contains_key(&rel),
+                ChangeKind::Deleted => base_view.contains_key(&rel) && !view.contains_key(&rel),
+            };
+            prop_assert!(ok, "{}", ch);
+        }
+    }
+}
