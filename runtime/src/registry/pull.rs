@@ -1,0 +1,187 @@
+//! `pull`: resolve a reference on its registry (choosing a platform in a list), fetch the
+//! config and layers in parallel (bounded) into a staging dir, verified, and only then
+//! hand them to the store with the manifest. A failed pull leaves the store as it was;
+//! the verified blobs it staged are reused by the next try.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use super::Error;
+use super::blob;
+use super::client::Client;
+use super::endpoint::InsecurePolicy;
+use super::local::{BlobSources, LocalImages};
+use super::manifest::{self, Descriptor, Platform};
+use super::progress::{Event, Observer};
+use super::reference::full_name;
+use crate::Digest;
+use crate::image::Reference;
+
+/// How many blobs move at once by default.
+pub const DEFAULT_PARALLEL: usize = 3;
+
+/// Settings of a pull.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// The platform to choose in a manifest list (default: this machine's).
+    pub platform: Option<Platform>,
+    /// How many blobs to fetch at once.
+    pub parallel: usize,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            platform: None,
+            parallel: DEFAULT_PARALLEL,
+        }
+    }
+}
+
+/// What a pull did.
+#[derive(Debug, Clone)]
+pub struct PullReport {
+    /// The full reference the image is stored under.
+    pub name: String,
+    /// The digest the registry serves for the reference (a list's, if it is one).
+    pub repo_digest: Digest,
+    /// The digest of the image manifest stored.
+    pub manifest_digest: Digest,
+    /// The config digest (the image id).
+    pub config: Digest,
+    /// The layers, bottom first.
+    pub layers: Vec<Descriptor>,
+    /// The blobs fetched (the others were in the store already).
+    pub fetched: Vec<Digest>,
+}
+
+/// Pulls `reference` into `local`.
+pub fn pull(
+    local: &dyn LocalImages,
+    sources: &BlobSources,
+    policy: &InsecurePolicy,
+    reference: &Reference,
+    options: &PullOptions,
+    observer: &dyn Observer,
+) -> Result<PullReport, Error> {
+    let name = full_name(reference);
+    let client = Client::new(&reference.registry, name.clone(), policy)?;
+    let repo = reference.repository.as_str();
+    let scopes = vec![format!("repository:{repo}:pull")];
+    client.ping()?;
+    let wanted = match (&reference.digest, &reference.tag) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.clone(),
+        (None, None) => "latest".into(),
+    };
+    let top = manifest::fetch(&client, repo, &wanted, &scopes)?;
+    let raw = if top.is_index() {
+        let platform = options.platform.clone().unwrap_or_else(Platform::host);
+        let entry = manifest::choose(&client, &top, &platform)?;
+        let m = manifest::fetch(&client, repo, &entry.digest.to_string(), &scopes)?;
+        if m.is_index() {
+            return Err(Error::BadManifest {
+                reference: name,
+                registry: reference.registry.clone(),
+                detail: "a list inside a list".into(),
+            });
+        }
+        m
+    } else {
+        if let Some(p) = &options.platform {
+            let _ = p; // a single-platform image: Docker pulls it whatever --platform says
+        }
+        top.clone()
+    };
+    let image = manifest::parse_image(&client, &raw)?;
+    let mut blobs = vec![image.config.clone()];
+    blobs.extend(image.layers.iter().cloned());
+    let staging = local.staging_dir()?;
+    let (present, missing): (Vec<_>, Vec<_>) =
+        blobs.iter().partition(|d| local.has_blob(&d.digest));
+    for d in &present {
+        observer.event(Event::Done {
+            digest: &d.digest,
+            status: "Already exists",
+        });
+    }
+    let staged = run_parallel(&missing, options.parallel, |d| {
+        observer.event(Event::Start {
+            digest: &d.digest,
+            size: d.size,
+        });
+        let advance = |n| {
+            observer.event(Event::Advance {
+                digest: &d.digest,
+                bytes: n,
+            })
+        };
+        let path = blob::download(&client, repo, d, &staging, &scopes, &advance)?;
+        observer.event(Event::Done {
+            digest: &d.digest,
+            status: "Pull complete",
+        });
+        Ok((d.digest.clone(), path))
+    })?;
+    local.commit(&staged, &raw, &name)?;
+    let all: Vec<Digest> = blobs.iter().map(|d| d.digest.clone()).collect();
+    sources.record(&all, &reference.registry, repo);
+    Ok(PullReport {
+        name,
+        repo_digest: top.digest,
+        manifest_digest: raw.digest,
+        config: image.config.digest,
+        layers: image.layers,
+        fetched: staged.into_iter().map(|(d, _)| d).collect(),
+    })
+}
+
+/// Runs `work` on each item with at most `parallel` threads; the first error stops the
+/// others from starting new items and is returned. Results keep the items' order.
+pub fn run_parallel<T: Sync, R: Send>(
+    items: &[T],
+    parallel: usize,
+    work: impl Fn(&T) -> Result<R, Error> + Sync,
+) -> Result<Vec<R>, Error> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..parallel.clamp(1, items.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    if failed.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(item) = items.get(i) else {
+                        return;
+                    };
+                    match work(item) {
+                        Ok(r) => {
+                            results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+                        }
+                        Err(e) => {
+                            failed.store(true, Ordering::SeqCst);
+                            first_error
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    Ok(results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect())
+}
