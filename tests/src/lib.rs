@@ -160,3 +160,4 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+pub mod registry;

@@ -255,9 +255,8 @@ impl Observer for View {
             }
             Event::Done { digest, status } => {
                 let line = format!("{}: {status}", digest.short());
-                match bars.remove(&digest.to_string()) {
-                    Some(b) => b.finish_and_clear(),
-                    None => {}
+                if let Some(b) = bars.remove(&digest.to_string()) {
+                    b.finish_and_clear();
                 }
                 let _ = multi.println(line);
             }

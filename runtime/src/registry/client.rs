@@ -50,6 +50,8 @@ pub struct Client {
     pub endpoint: Endpoint,
     credentials: Option<Credentials>,
     auth: Mutex<AuthState>,
+    /// Held while a token is fetched, so parallel requests wait for one token.
+    token_fetch: Mutex<()>,
     pub target: Target,
 }
 
@@ -88,6 +90,7 @@ impl Client {
             endpoint: Endpoint::new(registry, policy),
             credentials,
             auth: Mutex::new(AuthState::default()),
+            token_fetch: Mutex::new(()),
             target: Target {
                 reference,
                 registry: registry.to_string(),
@@ -106,12 +109,18 @@ impl Client {
 
     /// `GET /v2/`: checks that the registry answers and that our credentials are good.
     pub fn ping(&self) -> Result<(), Error> {
+        self.ping_for(&[])
+    }
+
+    /// [`Client::ping`], getting a token for `scopes` (the ones the work needs) if the
+    /// registry uses tokens, so the work starts with it cached.
+    pub fn ping_for(&self, scopes: &[String]) -> Result<(), Error> {
         let resp = self.send(
             &Req {
                 method: Method::GET,
                 url: self.url("/v2/"),
                 headers: vec![],
-                scopes: &[],
+                scopes,
                 what: "GET /v2/".into(),
             },
             &|| Ok(Payload::Empty),
@@ -207,6 +216,7 @@ impl Client {
     /// The `Authorization` value for `scopes` under the last challenge, fetching a token
     /// if the cache has none.
     fn auth_header(&self, scopes: &[String]) -> Result<Option<String>, Error> {
+        let _fetching = self.token_fetch.lock().unwrap_or_else(|p| p.into_inner());
         let challenge = {
             let state = self.auth.lock().unwrap_or_else(|p| p.into_inner());
             match &state.challenge {
@@ -306,6 +316,11 @@ impl Client {
     /// API's `{"errors": [{"code", "message"}]}` body.
     pub fn error_from(&self, mut resp: Response<ureq::Body>, what: &str) -> Error {
         let status = resp.status().as_u16();
+        let insufficient_scope = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("insufficient_scope"));
         let body = resp
             .body_mut()
             .with_config()
@@ -354,11 +369,15 @@ impl Client {
                 reference,
                 registry,
             },
-            (_, "DENIED") | (403, _) => Error::Denied {
-                reference,
-                registry,
-                detail,
-            },
+            (_, "DENIED") | (403, _) | (401, _)
+                if code == "DENIED" || status == 403 || insufficient_scope =>
+            {
+                Error::Denied {
+                    reference,
+                    registry,
+                    detail,
+                }
+            }
             (_, "UNAUTHORIZED") | (401, _) => Error::Unauthorized {
                 reference,
                 registry,

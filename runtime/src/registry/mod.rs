@@ -37,7 +37,9 @@ use crate::Digest;
 pub enum Error {
     #[error("invalid reference format: {0:?}: {1}")]
     InvalidReference(String, String),
-    #[error("{reference}: manifest unknown: {registry} has no such tag or digest")]
+    #[error(
+        "{reference}: not found: {registry} has no such image, tag or digest (manifest unknown)"
+    )]
     ManifestUnknown { reference: String, registry: String },
     #[error("{reference}: repository does not exist on {registry} (or may require 'tug login')")]
     RepositoryUnknown { reference: String, registry: String },

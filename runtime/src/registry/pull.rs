@@ -68,7 +68,7 @@ pub fn pull(
     let client = Client::new(&reference.registry, name.clone(), policy)?;
     let repo = reference.repository.as_str();
     let scopes = vec![format!("repository:{repo}:pull")];
-    client.ping()?;
+    client.ping_for(&scopes)?;
     let wanted = match (&reference.digest, &reference.tag) {
         (Some(d), _) => d.to_string(),
         (None, Some(t)) => t.clone(),

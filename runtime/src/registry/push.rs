@@ -77,7 +77,7 @@ pub fn push(
             scopes.push(s);
         }
     }
-    client.ping()?;
+    client.ping_for(&scopes)?;
     let work: Vec<(usize, &manifest::Descriptor)> = blobs.iter().enumerate().collect();
     let outcomes = run_parallel(&work, options.parallel, |(i, d)| {
         observer.event(Event::Start {
