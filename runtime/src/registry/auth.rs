@@ -145,4 +145,25 @@ mod tests {
         c.put("z", "t".into(), Some(1));
         assert_eq!(c.get("z"), None, "a 1 s token is dropped at once");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_header_parses_without_panic(s in ".*") {
+            let _ = parse_challenge(&s);
+        }
+
+        #[test]
+        fn bearer_params_round_trip(
+            realm in "[a-z:/.0-9]{1,30}",
+            service in "[a-zA-Z0-9 ,=.-]{1,20}",
+            scope in "[a-z/:,]{1,30}",
+        ) {
+            let esc = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+            let h = format!(r#"Bearer realm="{}", service="{}",scope="{}""#, esc(&realm), esc(&service), esc(&scope));
+            proptest::prop_assert_eq!(
+                parse_challenge(&h),
+                Some(Challenge::Bearer { realm, service: Some(service), scope: Some(scope) })
+            );
+        }
+    }
 }

@@ -402,3 +402,79 @@ pub fn transport_detail(e: &ureq::Error) -> String {
         e => e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Client {
+        Client::with_credentials(
+            "reg.example:5000",
+            "reg.example:5000/app:1".into(),
+            &InsecurePolicy::default(),
+            None,
+        )
+    }
+
+    fn response(status: u16, challenge: Option<&str>, body: &str) -> Response<ureq::Body> {
+        let mut b = Response::builder().status(status);
+        if let Some(c) = challenge {
+            b = b.header("www-authenticate", c);
+        }
+        b.body(ureq::Body::builder().data(body.as_bytes().to_vec()))
+            .expect("a valid response")
+    }
+
+    fn api_error(code: &str) -> String {
+        format!(r#"{{"errors":[{{"code":"{code}","message":"m"}}]}}"#)
+    }
+
+    #[test]
+    fn api_errors_map_to_variants_that_name_reference_and_registry() {
+        let c = client();
+        let e = c.error_from(
+            response(404, None, &api_error("MANIFEST_UNKNOWN")),
+            "GET manifest app:1",
+        );
+        assert!(matches!(e, Error::ManifestUnknown { .. }), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("reg.example:5000/app:1") && text.contains("has no such"),
+            "{text}"
+        );
+        let e = c.error_from(
+            response(404, None, &api_error("NAME_UNKNOWN")),
+            "GET manifest app:1",
+        );
+        assert!(matches!(e, Error::RepositoryUnknown { .. }), "{e}");
+        let e = c.error_from(response(403, None, &api_error("DENIED")), "PUT manifest");
+        assert!(matches!(e, Error::Denied { .. }), "{e}");
+        let e = c.error_from(
+            response(
+                401,
+                Some(r#"Bearer realm="r",error="insufficient_scope""#),
+                &api_error("UNAUTHORIZED"),
+            ),
+            "HEAD blob",
+        );
+        assert!(matches!(e, Error::Denied { .. }), "{e}");
+        let e = c.error_from(
+            response(401, Some(r#"Basic realm="r""#), &api_error("UNAUTHORIZED")),
+            "GET /v2/",
+        );
+        assert!(e.to_string().contains("tug login reg.example:5000"), "{e}");
+        let e = c.error_from(response(500, None, "oops"), "PUT blob");
+        assert!(matches!(e, Error::Protocol { status: 500, .. }), "{e}");
+        assert!(e.to_string().contains("oops"));
+    }
+
+    #[test]
+    fn locations_may_be_relative_or_absolute() {
+        let c = client();
+        assert_eq!(
+            c.url("/v2/a/blobs/uploads/x"),
+            "https://reg.example:5000/v2/a/blobs/uploads/x"
+        );
+        assert_eq!(c.url("http://other/v2/u"), "http://other/v2/u");
+    }
+}
