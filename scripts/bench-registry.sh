@@ -58,7 +58,8 @@ for i in 1 2 3 4; do
   rm -rf "$work/l$i" "$work/l$i.tar"
 done
 export TUG_ROOT="$work/tug-push" TUG_RUN="$work/run" DOCKER_CONFIG="$work/docker"
-mkdir -p "$TUG_ROOT/images"
+mkdir -p "$TUG_ROOT/images" "$DOCKER_CONFIG"
+echo '{"auths":{}}' > "$DOCKER_CONFIG/config.json"
 skopeo copy -q "oci:$work/src:bench" "oci:$TUG_ROOT/images:$host/bench:1"
 bytes=$(du -sb "$work/src/blobs" | cut -f1)
 mb=$(echo "scale=1; $bytes / 1000000" | bc)
@@ -68,7 +69,7 @@ declare -A secs
 timed() { # name, command...
   local name=$1; shift
   local t0; t0=$(now)
-  "$@" >/dev/null 2>&1 || { echo "bench-registry.sh: $name failed: $*" >&2; exit 1; }
+  "$@" >/dev/null 2>"$work/err" || { echo "bench-registry.sh: $name failed: $*" >&2; cat "$work/err" >&2; exit 1; }
   secs[$name]=$(echo "$(now) - $t0" | bc)
 }
 timed "tug push" "$tug" push "$host/bench:1"
