@@ -1,17 +1,63 @@
 //! Snapshots: each layer unpacked once into `<root>/snapshots/<chain-id>/`, shared by every
 //! image that has it; and a container's rootfs from them: an overlayfs of the layer dirs
 //! plus the container's upper/work, or a full copy (the `vfs` driver).
+//!
+//! A snapshot dir exists only when complete: a layer is applied into
+//! `snapshots/.tmp-<random>/` and renamed into place (`RENAME_NOREPLACE`, so a process
+//! that loses the race discards its copy). Removal first renames the dir to
+//! `.del-<random>`, so a half-removed snapshot is never taken for a whole one.
 
+mod copy;
+mod overlay;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::Digest;
 use crate::image::{Image, LayerInfo, Store};
+
+/// Temporary dirs older than this are left over by a dead process and removed by
+/// [`Snapshots::retain`].
+const STALE_TMP: Duration = Duration::from_secs(10 * 60);
 
 /// An error of the `snapshot` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
+    /// Applying a layer failed (hostile, corrupt or unreadable).
+    #[error("layer {layer}: {source}")]
+    Layer {
+        layer: Digest,
+        #[source]
+        source: crate::layer::Error,
+    },
+    /// The uncompressed layer is not the one the image config names.
+    #[error("layer {layer}: its content has diff id {actual}, but the image expects {expected}")]
+    DiffIdMismatch {
+        layer: Digest,
+        expected: Digest,
+        actual: Digest,
+    },
+    /// The layer's blob could not be opened.
+    #[error("layer {layer}: {source}")]
+    Blob {
+        layer: Digest,
+        #[source]
+        source: Box<crate::image::Error>,
+    },
+    /// overlayfs refused the mount.
+    #[error("mounting the overlay rootfs at {target}: {source}")]
+    Mount {
+        target: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(what: impl std::fmt::Display, e: std::io::Error) -> Error {
+    Error::Io(what.to_string(), e)
 }
 
 /// The chain ids of a layer stack, bottom first: `chain(0) = diff(0)`,
@@ -42,6 +88,11 @@ impl Snapshots {
         })
     }
 
+    /// The dir of the snapshot with this chain id (which may not exist).
+    pub fn path(&self, chain_id: &Digest) -> PathBuf {
+        self.dir.join(chain_id.hex())
+    }
+
     /// Makes sure every layer of `image` is unpacked, and returns the layer dirs, bottom
     /// first (reverse them for overlayfs's lowerdir, which lists the top first).
     pub fn ensure(&self, store: &Store, image: &Image) -> Result<Vec<PathBuf>, Error> {
@@ -57,15 +108,167 @@ impl Snapshots {
         store: &Store,
         layers: &[LayerInfo],
     ) -> Result<Vec<PathBuf>, Error> {
-        let _ = (&self.dir, store, layers);
-        todo!("snapshot helper")
+        let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
+        let mut out = Vec::with_capacity(layers.len());
+        for (layer, chain_id) in layers.iter().zip(chain_ids(&diff_ids)) {
+            let dir = self.path(&chain_id);
+            if !dir.exists() {
+                let blob = store.open_blob(&layer.digest).map_err(|e| Error::Blob {
+                    layer: layer.digest.clone(),
+                    source: Box::new(e),
+                })?;
+                self.unpack(&chain_id, &layer.digest, &layer.diff_id, blob)?;
+            }
+            out.push(dir);
+        }
+        Ok(out)
+    }
+
+    /// Makes sure the snapshot `chain_id` exists, applying it from `reader` (the layer's
+    /// tar, plain or gzip) if it does not; `diff_id` is what the uncompressed tar must
+    /// hash to. For callers that have the layer stream at hand (import, tests). Returns
+    /// the snapshot's dir.
+    pub fn ensure_from_reader(
+        &self,
+        chain_id: &Digest,
+        diff_id: &Digest,
+        reader: impl Read,
+    ) -> Result<PathBuf, Error> {
+        let dir = self.path(chain_id);
+        if !dir.exists() {
+            self.unpack(chain_id, diff_id, diff_id, reader)?;
+        }
+        Ok(dir)
+    }
+
+    /// Applies a layer into a temporary dir, checks its diff id, and renames it into
+    /// place. `layer` names the layer in errors.
+    fn unpack(
+        &self,
+        chain_id: &Digest,
+        layer: &Digest,
+        diff_id: &Digest,
+        reader: impl Read,
+    ) -> Result<(), Error> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io_err(self.dir.display(), e))?;
+        let tmp = TempDir::new(&self.dir, ".tmp-")?;
+        let stats = crate::layer::apply(reader, &tmp.path).map_err(|source| Error::Layer {
+            layer: layer.clone(),
+            source,
+        })?;
+        // apply always sets the diff id; a missing one cannot match.
+        let actual = stats.diff_id.unwrap_or_else(|| Digest::of(b""));
+        if &actual != diff_id {
+            return Err(Error::DiffIdMismatch {
+                layer: layer.clone(),
+                expected: diff_id.clone(),
+                actual,
+            });
+        }
+        let dest = self.path(chain_id);
+        match rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &tmp.path,
+            rustix::fs::CWD,
+            &dest,
+            rustix::fs::RenameFlags::NOREPLACE,
+        ) {
+            Ok(()) => {
+                tmp.keep();
+                Ok(())
+            }
+            // Another process unpacked the same layer first: use theirs, drop ours.
+            Err(rustix::io::Errno::EXIST) => Ok(()),
+            Err(e) => Err(io_err(
+                format!("renaming {} into place", tmp.path.display()),
+                e.into(),
+            )),
+        }
     }
 
     /// Removes every snapshot whose chain id is not in `keep` (the chain ids of the images
-    /// still in the store).
+    /// still in the store), and temporary dirs left by dead processes.
     pub fn retain(&self, keep: &std::collections::HashSet<Digest>) -> Result<(), Error> {
-        let _ = keep;
-        todo!("snapshot helper")
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err(self.dir.display(), e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| io_err(self.dir.display(), e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let path = entry.path();
+            if name.starts_with(".del-") {
+                remove_tree(&path)?;
+            } else if name.starts_with(".tmp-") {
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .is_some_and(|age| age > STALE_TMP);
+                if old {
+                    remove_tree(&path)?;
+                }
+            } else if let Ok(d) = Digest::from_hex(&name)
+                && !keep.contains(&d)
+            {
+                // Out of sight first, so no one takes a half-removed dir for a snapshot.
+                let gone = self.dir.join(format!(".del-{}", random_hex()));
+                match std::fs::rename(&path, &gone) {
+                    Ok(()) => remove_tree(&gone)?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(path.display(), e)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn remove_tree(p: &Path) -> Result<(), Error> {
+    match std::fs::remove_dir_all(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(format!("removing {}", p.display()), e)),
+    }
+}
+
+fn random_hex() -> String {
+    let mut b = [0u8; 8];
+    crate::fsutil::random_bytes(&mut b);
+    crate::digest::to_hex(&b)
+}
+
+/// A temporary dir that is removed on drop unless kept.
+struct TempDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl TempDir {
+    fn new(parent: &Path, prefix: &str) -> Result<TempDir, Error> {
+        let path = parent.join(format!("{prefix}{}", random_hex()));
+        std::fs::create_dir(&path).map_err(|e| io_err(path.display(), e))?;
+        // The layer root's mode, unless the tar sets it (`./`): that of a usual rootfs.
+        use std::os::unix::fs::PermissionsExt;
+        let t = TempDir { path, keep: false };
+        std::fs::set_permissions(&t.path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| io_err(t.path.display(), e))?;
+        Ok(t)
+    }
+
+    fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 
@@ -82,16 +285,15 @@ pub struct Rootfs {
 
 impl Rootfs {
     /// Mounts the rootfs at `target` as an overlayfs, in the calling process's mount
-    /// namespace (the container's own, so the mount goes away with it).
+    /// namespace (the container's own, so the mount goes away with it). An image without
+    /// layers gets an empty lower dir beside `work` (`<work>-empty`).
     pub fn mount_overlay(&self, target: &Path) -> Result<(), Error> {
-        let _ = target;
-        todo!("snapshot helper")
+        overlay::mount(self, target)
     }
 
     /// The `vfs` driver: copies the layers, bottom first and whiteouts applied, into
     /// `target` (done once, when the container is created).
     pub fn copy_into(&self, target: &Path) -> Result<(), Error> {
-        let _ = target;
-        todo!("snapshot helper")
+        copy::copy_layers(&self.lowers, target)
     }
 }
