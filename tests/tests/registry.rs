@@ -108,6 +108,25 @@ fn push_then_pull_round_trip_of_a_multi_layer_image() {
             "layer {d} differs"
         );
     }
+    // Each layer was unpacked into its snapshot as it arrived.
+    let config: serde_json::Value = serde_json::from_slice(
+        &b.store()
+            .read_blob(manifest["config"]["digest"].as_str().expect("config")),
+    )
+    .expect("config");
+    let diff_ids: Vec<tug::Digest> = config["rootfs"]["diff_ids"]
+        .as_array()
+        .expect("diff_ids")
+        .iter()
+        .map(|d| d.as_str().expect("str").parse().expect("digest"))
+        .collect();
+    let snapshots = tug::snapshot::Snapshots::open(&b.root.root()).expect("snapshots");
+    let chains = tug::snapshot::chain_ids(&diff_ids);
+    assert!(snapshots.path(&chains[0]).join("etc/a").is_file());
+    assert_eq!(
+        std::fs::read(snapshots.path(&chains[1]).join("bin/blob")).expect("blob"),
+        noise(1, 300_000)
+    );
     // A second pull fetches nothing.
     let out = b.ok(&["pull", &name]);
     assert!(out.contains("Image is up to date"), "{out}");

@@ -24,8 +24,11 @@ impl Engine {
     ) -> Result<PullReport, Error> {
         let r = parse_reference(reference)?;
         let local = LayoutAdapter::new(self.root());
+        let snapshots = crate::snapshot::Snapshots::open(self.root())
+            .map_err(|e| Error::Unpack(reference.to_string(), e))?;
         super::pull::pull(
             &local,
+            options.unpack.then_some(&snapshots),
             &BlobSources::new(self.root()),
             &self.registry_policy()?,
             &r,

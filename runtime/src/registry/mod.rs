@@ -93,6 +93,8 @@ pub enum Error {
         registry: String,
         detail: String,
     },
+    #[error("{0}: unpacking: {1}")]
+    Unpack(String, #[source] crate::snapshot::Error),
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
     #[error("{0}")]
@@ -111,7 +113,7 @@ pub struct Target {
 }
 
 impl Target {
-    fn io(&self, what: impl std::fmt::Display, e: std::io::Error) -> Error {
+    pub(crate) fn io(&self, what: impl std::fmt::Display, e: std::io::Error) -> Error {
         Error::Io(format!("{}: {what}", self.reference), e)
     }
 }

@@ -3,6 +3,8 @@
 //! hand them to the store with the manifest. A failed pull leaves the store as it was;
 //! the verified blobs it staged are reused by the next try.
 
+use std::io::Read;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -16,6 +18,7 @@ use super::progress::{Event, Observer};
 use super::reference::full_name;
 use crate::Digest;
 use crate::image::Reference;
+use crate::snapshot::{Snapshots, chain_ids};
 
 /// How many blobs move at once by default.
 pub const DEFAULT_PARALLEL: usize = 3;
@@ -27,6 +30,8 @@ pub struct PullOptions {
     pub platform: Option<Platform>,
     /// How many blobs to fetch at once.
     pub parallel: usize,
+    /// Unpack the layers into snapshots as they arrive (what `tug run` needs).
+    pub unpack: bool,
 }
 
 impl Default for PullOptions {
@@ -34,6 +39,7 @@ impl Default for PullOptions {
         PullOptions {
             platform: None,
             parallel: DEFAULT_PARALLEL,
+            unpack: true,
         }
     }
 }
@@ -55,9 +61,12 @@ pub struct PullReport {
     pub fetched: Vec<Digest>,
 }
 
-/// Pulls `reference` into `local`.
+/// Pulls `reference` into `local`, unpacking each layer into `snapshots` (if given) as
+/// soon as it is verified.
+#[allow(clippy::too_many_arguments)]
 pub fn pull(
     local: &dyn LocalImages,
+    snapshots: Option<&Snapshots>,
     sources: &BlobSources,
     policy: &InsecurePolicy,
     reference: &Reference,
@@ -94,18 +103,52 @@ pub fn pull(
         top.clone()
     };
     let image = manifest::parse_image(&client, &raw)?;
-    let mut blobs = vec![image.config.clone()];
-    blobs.extend(image.layers.iter().cloned());
     let staging = local.staging_dir()?;
-    let (present, missing): (Vec<_>, Vec<_>) =
-        blobs.iter().partition(|d| local.has_blob(&d.digest));
-    for d in &present {
-        observer.event(Event::Done {
-            digest: &d.digest,
-            status: "Already exists",
-        });
-    }
-    let staged = run_parallel(&missing, options.parallel, |d| {
+    let mut staged: Vec<(Digest, PathBuf)> = Vec::new();
+    // The config first: its diff ids name the snapshots the layers unpack into.
+    let config = &image.config;
+    let config_bytes = if local.has_blob(&config.digest) {
+        read_all(local.open_blob_at(&config.digest, 0)).map_err(|e| {
+            client
+                .target
+                .io(format!("reading config {}", config.digest), e)
+        })?
+    } else {
+        let path = blob::download(&client, repo, config, &staging, &scopes, &|_| {})?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| client.target.io(format!("reading {}", path.display()), e))?;
+        staged.push((config.digest.clone(), path));
+        bytes
+    };
+    let chains = chain_ids_of(&client, &config_bytes, image.layers.len())?;
+    let layers: Vec<(usize, &Descriptor)> = image.layers.iter().enumerate().collect();
+    let unpack = |i: usize,
+                  d: &Descriptor,
+                  blob: &mut dyn FnMut() -> std::io::Result<Box<dyn Read + Send>>|
+     -> Result<(), Error> {
+        let Some(snapshots) = snapshots else {
+            return Ok(());
+        };
+        let (chain, diff) = &chains[i];
+        if snapshots.path(chain).exists() {
+            return Ok(());
+        }
+        let reader =
+            blob().map_err(|e| client.target.io(format!("opening layer {}", d.digest), e))?;
+        snapshots
+            .ensure_from_reader(chain, diff, reader)
+            .map(|_| ())
+            .map_err(|e| Error::Unpack(client.target.reference.clone(), e))
+    };
+    let fetched = run_parallel(&layers, options.parallel, |(i, d)| {
+        if local.has_blob(&d.digest) {
+            unpack(*i, d, &mut || local.open_blob_at(&d.digest, 0))?;
+            observer.event(Event::Done {
+                digest: &d.digest,
+                status: "Already exists",
+            });
+            return Ok(None);
+        }
         observer.event(Event::Start {
             digest: &d.digest,
             size: d.size,
@@ -117,14 +160,19 @@ pub fn pull(
             })
         };
         let path = blob::download(&client, repo, d, &staging, &scopes, &advance)?;
+        unpack(*i, d, &mut || {
+            std::fs::File::open(&path).map(|f| Box::new(f) as Box<dyn Read + Send>)
+        })?;
         observer.event(Event::Done {
             digest: &d.digest,
             status: "Pull complete",
         });
-        Ok((d.digest.clone(), path))
+        Ok(Some((d.digest.clone(), path)))
     })?;
+    staged.extend(fetched.into_iter().flatten());
     local.commit(&staged, &raw, &name)?;
-    let all: Vec<Digest> = blobs.iter().map(|d| d.digest.clone()).collect();
+    let mut all: Vec<Digest> = vec![image.config.digest.clone()];
+    all.extend(image.layers.iter().map(|d| d.digest.clone()));
     sources.record(&all, &reference.registry, repo);
     Ok(PullReport {
         name,
@@ -134,6 +182,44 @@ pub fn pull(
         layers: image.layers,
         fetched: staged.into_iter().map(|(d, _)| d).collect(),
     })
+}
+
+/// Reads a whole (small) blob.
+fn read_all(r: std::io::Result<Box<dyn Read + Send>>) -> std::io::Result<Vec<u8>> {
+    let mut v = Vec::new();
+    r?.read_to_end(&mut v)?;
+    Ok(v)
+}
+
+/// The (chain id, diff id) of each layer, from the image config's `rootfs.diff_ids`.
+fn chain_ids_of(
+    client: &Client,
+    config: &[u8],
+    layers: usize,
+) -> Result<Vec<(Digest, Digest)>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        rootfs: RootFs,
+    }
+    #[derive(serde::Deserialize)]
+    struct RootFs {
+        diff_ids: Vec<Digest>,
+    }
+    let bad = |detail: String| Error::BadManifest {
+        reference: client.target.reference.clone(),
+        registry: client.target.registry.clone(),
+        detail,
+    };
+    let c: Config =
+        serde_json::from_slice(config).map_err(|e| bad(format!("image config: {e}")))?;
+    if c.rootfs.diff_ids.len() != layers {
+        return Err(bad(format!(
+            "the manifest has {layers} layers but the config {} diff ids",
+            c.rootfs.diff_ids.len()
+        )));
+    }
+    let chains = chain_ids(&c.rootfs.diff_ids);
+    Ok(chains.into_iter().zip(c.rootfs.diff_ids).collect())
 }
 
 /// Runs `work` on each item with at most `parallel` threads; the first error stops the
