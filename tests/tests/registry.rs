@@ -130,6 +130,21 @@ fn push_then_pull_round_trip_of_a_multi_layer_image() {
     // A second pull fetches nothing.
     let out = b.ok(&["pull", &name]);
     assert!(out.contains("Image is up to date"), "{out}");
+
+    // By digest, quietly: only the reference is printed.
+    let by_digest = format!("{}/app@{digest}", reg.host());
+    let c = World::new();
+    let out = c.tug(&["pull", "-q", &by_digest]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{by_digest}\n")
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out));
+    assert_eq!(
+        c.store().lookup(&by_digest).as_deref(),
+        Some(digest.as_str())
+    );
 }
 
 #[test]
@@ -527,4 +542,26 @@ fn chunked_upload_round_trips() {
     let c = World::new();
     c.ok(&["pull", &name]);
     assert_eq!(c.store().lookup(&name).as_deref(), Some(digest.as_str()));
+}
+
+#[test]
+fn a_blob_stream_broken_mid_way_is_resumed_in_the_same_pull() {
+    let reg = Registry::start();
+    let a = World::new();
+    let name = format!("{}/resume:1", reg.host());
+    let m = a
+        .store()
+        .image(&[layer_tar(&[("big", &noise(20, 8 << 20))])], "amd64", 0);
+    a.store().tag(&m, &name);
+    a.ok(&["push", &name]);
+    // The proxy drops the connection once, 3 MB into the layer; the registry stays up.
+    let proxy = Proxy::start(reg.port, 3 << 20, || {});
+    let via_proxy = format!("127.0.0.1:{}/resume:1", proxy.port);
+    let b = World::new();
+    let out = b.tug(&["pull", &via_proxy]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(
+        b.store().lookup(&via_proxy).as_deref(),
+        Some(m.digest.as_str())
+    );
 }
