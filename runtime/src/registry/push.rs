@@ -79,7 +79,10 @@ pub fn push(
     }
     client.ping_for(&scopes)?;
     let work: Vec<(usize, &manifest::Descriptor)> = blobs.iter().enumerate().collect();
+    // Progress is shown for the layers, as Docker does; the config goes up silently.
+    let silent = super::progress::Silent;
     let outcomes = run_parallel(&work, options.parallel, |(i, d)| {
+        let observer: &dyn Observer = if *i == 0 { &silent } else { observer };
         observer.event(Event::Start {
             digest: &d.digest,
             size: d.size,
