@@ -408,10 +408,45 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// A proxy whose first `failures` connections get `503 Service Unavailable`.
+    pub fn flaky(backend: u16, failures: usize) -> Proxy {
+        let left = Arc::new(AtomicUsize::new(failures));
+        Proxy::with_gate(
+            backend,
+            u64::MAX,
+            || {},
+            move |mut client: &TcpStream| {
+                if left
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_err()
+                {
+                    return true;
+                }
+                let mut buf = [0u8; 4096];
+                let _ = client.read(&mut buf);
+                let _ = client.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+                false
+            },
+        )
+    }
+
     pub fn start(
         backend: u16,
         threshold: u64,
         on_threshold: impl Fn() + Send + Sync + 'static,
+    ) -> Proxy {
+        Proxy::with_gate(backend, threshold, on_threshold, |_: &TcpStream| true)
+    }
+
+    /// The general proxy: `gate` sees each new client connection first and says whether
+    /// to forward it (else it is closed).
+    fn with_gate(
+        backend: u16,
+        threshold: u64,
+        on_threshold: impl Fn() + Send + Sync + 'static,
+        gate: impl Fn(&TcpStream) -> bool + Send + 'static,
     ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
@@ -426,6 +461,9 @@ impl Proxy {
                     return;
                 }
                 let Ok(client) = conn else { continue };
+                if !gate(&client) {
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(("127.0.0.1", backend)) else {
                     continue;
                 };

@@ -596,3 +596,21 @@ fn push_and_pull_print_what_docker_prints() {
     let missing = b.tug(&["pull", &format!("{}/app:nope", reg.host())]);
     insta::assert_snapshot!("pull_unknown_tag", transcript(&missing, &reg.host()));
 }
+
+#[test]
+fn a_registry_answering_503_is_retried() {
+    let reg = Registry::start();
+    let a = World::new();
+    let name = format!("{}/flaky:1", reg.host());
+    let digest = add_image(&a, &name, 40);
+    a.ok(&["push", &name]);
+    let proxy = Proxy::flaky(reg.port, 2);
+    let via_proxy = format!("127.0.0.1:{}/flaky:1", proxy.port);
+    let b = World::new();
+    let out = b.tug(&["pull", &via_proxy]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(
+        b.store().lookup(&via_proxy).as_deref(),
+        Some(digest.as_str())
+    );
+}

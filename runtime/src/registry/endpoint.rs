@@ -157,6 +157,24 @@ mod tests {
     }
 
     #[test]
+    fn policy_file_under_the_state_root_is_read_and_bad_json_named() {
+        let root = tempfile::tempdir().unwrap();
+        let p = InsecurePolicy::load(root.path()).unwrap();
+        assert!(!p.is_insecure("reg.lan:5000"));
+        std::fs::write(
+            root.path().join("registries.json"),
+            r#"{"insecure-registries": ["reg.lan:5000"], "other": 1}"#,
+        )
+        .unwrap();
+        let p = InsecurePolicy::load(root.path()).unwrap();
+        assert!(p.is_insecure("reg.lan:5000"));
+        assert_eq!(Endpoint::new("reg.lan:5000", &p).base_url, "http://reg.lan:5000");
+        std::fs::write(root.path().join("registries.json"), "{nope").unwrap();
+        let e = InsecurePolicy::load(root.path()).unwrap_err().to_string();
+        assert!(e.contains("registries.json"), "{e}");
+    }
+
+    #[test]
     fn docker_hub_uses_its_api_host() {
         let e = Endpoint::new("docker.io", &InsecurePolicy::default());
         assert_eq!(e.base_url, "https://registry-1.docker.io");
