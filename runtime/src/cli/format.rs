@@ -154,9 +154,9 @@ fn value_to_json(v: &Value) -> serde_json::Value {
 
 /// Writes rows as a Docker-style table: columns padded by three spaces, the header first.
 pub fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
-    let mut tw = tabwriter::TabWriter::new(Vec::new())
-        .minwidth(10)
-        .padding(3);
+    // Go's tabwriter pads a cell to max(minwidth, text + padding); this crate to
+    // max(minwidth, text) + padding: 7 + 3 gives Docker's minwidth(10).padding(3).
+    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(7).padding(3);
     writeln!(tw, "{}", header.join("\t"))?;
     for r in rows {
         writeln!(tw, "{}", r.join("\t"))?;

@@ -1,10 +1,21 @@
 //! `tug images`, `tag`, `rmi`, `history`, `image inspect`, `import`, `save`, `load`, and the
 //! `tug image ...` group.
 
+mod history;
+mod list;
+
+use std::io::{IsTerminal, Write};
+
 use clap::{Args, Subcommand};
 
 use super::{CliError, CliResult};
 use crate::Engine;
+use crate::image::archive::ArchiveFormat;
+use crate::image::import::ImportOptions;
+use crate::image::{self as img, Reference};
+
+pub use history::history;
+pub use list::images;
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
@@ -151,31 +162,195 @@ pub struct LoadArgs {
     pub quiet: bool,
 }
 
-fn not_yet(what: &str) -> CliResult {
-    Err(CliError::other(format!("{what} is not implemented yet")))
+/// An error of the image module as the CLI prints it.
+fn err(e: img::Error) -> CliError {
+    CliError::from(crate::Error::from(e))
 }
 
-pub fn images(_engine: &Engine, _a: ImagesArgs) -> CliResult {
-    not_yet("images")
+fn out_err(e: std::io::Error) -> CliError {
+    CliError::other(format!("writing output: {e}"))
 }
-pub fn tag(_engine: &Engine, _a: TagArgs) -> CliResult {
-    not_yet("tag")
+
+/// `tug tag SOURCE TARGET`.
+pub fn tag(engine: &Engine, a: TagArgs) -> CliResult {
+    engine.tag_image(&a.source, &a.target).map_err(err)?;
+    Ok(0)
 }
-pub fn rmi(_engine: &Engine, _a: RmiArgs) -> CliResult {
-    not_yet("rmi")
+
+/// `tug rmi`: every image in turn; errors are printed and the exit code is 1, as
+/// Docker does.
+pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
+    let mut out = std::io::stdout().lock();
+    let mut code = 0;
+    for name in &a.images {
+        match engine.remove_image(name, a.force) {
+            Ok(events) => {
+                for e in events {
+                    writeln!(out, "{e}").map_err(out_err)?;
+                }
+            }
+            Err(e) => {
+                eprintln!("tug: {}", err(e).message);
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
 }
-pub fn history(_engine: &Engine, _a: HistoryArgs) -> CliResult {
-    not_yet("history")
+
+/// `tug image inspect`: Docker's JSON for each image, or each through `--format`.
+pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
+    let store = engine.image_store().map_err(err)?;
+    let driver = match engine.config().storage_driver {
+        crate::StorageDriver::Overlay => "overlay",
+        crate::StorageDriver::Vfs => "vfs",
+    };
+    let mut values = Vec::new();
+    let mut code = 0;
+    for name in &a.names {
+        match store
+            .resolve(name)
+            .and_then(|i| img::view::inspect(&store, &i, driver))
+        {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                eprintln!("tug: {}", err(e).message);
+                code = 1;
+            }
+        }
+    }
+    if !values.is_empty() || a.format.is_none() {
+        super::print_inspect(&values, a.format.as_deref())?;
+    }
+    Ok(code)
 }
-pub fn inspect(_engine: &Engine, _a: InspectArgs) -> CliResult {
-    not_yet("image inspect")
+
+/// `tug import FILE|- [REPOSITORY[:TAG]]`: prints the new image's id.
+pub fn import(engine: &Engine, a: ImportArgs) -> CliResult {
+    if let Some(p) = &a.platform {
+        let host = format!("linux/{}", img::import::host_arch());
+        if *p != host {
+            return Err(CliError::usage(format!(
+                "--platform {p:?}: only {host} can be imported on this machine"
+            )));
+        }
+    }
+    let reference = match &a.reference {
+        Some(r) => {
+            let r = Reference::parse(r).map_err(err)?;
+            if r.digest.is_some() {
+                return Err(CliError::usage(format!(
+                    "{r}: an imported image is named by a tag, not a digest"
+                )));
+            }
+            Some(r)
+        }
+        None => None,
+    };
+    let created = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(s) if !s.is_empty() => Some(s.trim().parse::<u64>().map_err(|_| {
+            CliError::usage(format!(
+                "SOURCE_DATE_EPOCH={s:?} is not a number of seconds since 1970"
+            ))
+        })?),
+        _ => None,
+    };
+    let opts = ImportOptions {
+        reference,
+        changes: a.change.clone(),
+        message: a.message.clone(),
+        source: a.file.clone(),
+        created,
+    };
+    let image = if a.file == "-" {
+        engine.import_image(std::io::stdin(), &opts)
+    } else {
+        let f = std::fs::File::open(&a.file)
+            .map_err(|e| CliError::other(format!("cannot open {}: {e}", a.file)))?;
+        engine.import_image(f, &opts)
+    }
+    .map_err(err)?;
+    println!("{}", image.id);
+    Ok(0)
 }
-pub fn import(_engine: &Engine, _a: ImportArgs) -> CliResult {
-    not_yet("import")
+
+/// `tug save`: to `-o FILE` (written under a temporary name, then renamed) or stdout.
+pub fn save(engine: &Engine, a: SaveArgs) -> CliResult {
+    let format: ArchiveFormat = a.format.parse().map_err(err)?;
+    match &a.output {
+        Some(path) => {
+            let path = std::path::Path::new(path);
+            let tmp = path.with_file_name(format!(
+                ".{}.tmp{}",
+                path.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default(),
+                std::process::id()
+            ));
+            let f = std::fs::File::create(&tmp)
+                .map_err(|e| CliError::other(format!("cannot create {}: {e}", path.display())))?;
+            let res = engine
+                .save_images(&a.images, format, std::io::BufWriter::new(&f))
+                .map_err(err)
+                .and_then(|_| f.sync_all().map_err(out_err))
+                .and_then(|_| std::fs::rename(&tmp, path).map_err(out_err));
+            if res.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            res?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            if stdout.is_terminal() {
+                return Err(CliError::usage(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+                ));
+            }
+            engine
+                .save_images(&a.images, format, std::io::BufWriter::new(stdout.lock()))
+                .map_err(err)?;
+        }
+    }
+    Ok(0)
 }
-pub fn save(_engine: &Engine, _a: SaveArgs) -> CliResult {
-    not_yet("save")
-}
-pub fn load(_engine: &Engine, _a: LoadArgs) -> CliResult {
-    not_yet("load")
+
+/// `tug load`: from `-i FILE` or stdin; prints `Loaded image: NAME` (or `Loaded image
+/// ID: ID` for an untagged one).
+pub fn load(engine: &Engine, a: LoadArgs) -> CliResult {
+    let loaded = match &a.input {
+        Some(path) => {
+            let f = std::fs::File::open(path)
+                .map_err(|e| CliError::other(format!("cannot open {path}: {e}")))?;
+            engine.load_images(f)
+        }
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(CliError::usage(
+                    "requested load from stdin, but stdin is a terminal: use -i or redirect",
+                ));
+            }
+            engine.load_images(stdin)
+        }
+    }
+    .map_err(err)?;
+    if !a.quiet {
+        let mut out = std::io::stdout().lock();
+        for l in loaded {
+            for (name, old) in &l.replaced {
+                writeln!(
+                    out,
+                    "The image {name} already exists, renaming the old one with ID {old} to empty string"
+                )
+                .map_err(out_err)?;
+            }
+            if l.names.is_empty() {
+                writeln!(out, "Loaded image ID: {}", l.id).map_err(out_err)?;
+            }
+            for n in l.names {
+                writeln!(out, "Loaded image: {n}").map_err(out_err)?;
+            }
+        }
+    }
+    Ok(0)
 }

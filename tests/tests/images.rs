@@ -1,0 +1,650 @@
+//! The image commands: `images`, `tag`, `rmi`, `history`, `image inspect`, `import`, and
+//! the store under them (ids, prefixes, locking, verification).
+
+use std::io::Write;
+use std::process::Stdio;
+
+use tug_e2e::{TestRoot, code, text};
+
+/// A small rootfs tar, the same bytes for the same files.
+fn rootfs_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        h.set_mtime(1_700_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, path, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Runs `tug ARGS` with `input` on stdin.
+fn with_stdin(
+    t: &TestRoot,
+    args: &[&str],
+    input: &[u8],
+    envs: &[(&str, &str)],
+) -> std::process::Output {
+    let mut c = t.tug();
+    c.args(args).envs(envs.iter().copied());
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn tug");
+    // tug may fail before it reads its input (a bad flag): a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    child.wait_with_output().unwrap()
+}
+
+/// Imports a tar of `files` from stdin as `name`; returns the image id.
+fn import(t: &TestRoot, name: &str, files: &[(&str, &[u8])], extra: &[&str]) -> String {
+    let mut args = vec!["import"];
+    args.extend_from_slice(extra);
+    args.extend(["-", name]);
+    let out = with_stdin(
+        t,
+        &args,
+        &rootfs_tar(files),
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn inspect(t: &TestRoot, name: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&t.ok(&["image", "inspect", name])).unwrap();
+    v[0].clone()
+}
+
+/// Filters for snapshots: ids and digests, and "N units ago".
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
+    s.add_filter(r"\b[0-9a-f]{12}\b", "[ID]");
+    s.add_filter(r"(\d+|About an?|Less than a) \w+ ago", "[AGO]");
+    s
+}
+
+/// [`settings`] for tables: column widths follow the (time-dependent) texts, so compare
+/// the cells, not the padding.
+fn table_settings() -> insta::Settings {
+    let mut s = settings();
+    s.add_filter(r" {2,}", "  ");
+    s
+}
+
+#[test]
+fn images_table_shows_tags_and_untagged_images() {
+    let t = TestRoot::with_busybox();
+    import(&t, "app:1", &[("bin/app", b"one")], &[]);
+    t.ok(&["tag", "app:1", "localhost:5000/app:v2"]);
+    // Importing a new image under an existing tag leaves the old one dangling.
+    import(&t, "app:1", &[("bin/app", b"two")], &[]);
+    import(&t, "localhost:5000/app:v2", &[("bin/app", b"three")], &[]);
+    table_settings().bind(|| insta::assert_snapshot!(t.ok(&["images"])));
+}
+
+#[test]
+fn images_flags_quiet_digests_no_trunc() {
+    let t = TestRoot::with_busybox();
+    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    let hex = id.trim_start_matches("sha256:");
+    assert_eq!(t.ok(&["images", "-q"]).trim(), &hex[..12]);
+    assert_eq!(t.ok(&["images", "-q", "--no-trunc"]).trim(), id);
+    let digests = t.ok(&["images", "--digests"]);
+    let header: Vec<&str> = digests
+        .lines()
+        .next()
+        .unwrap()
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        header,
+        ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"]
+    );
+    let manifest = inspect(&t, "busybox")["RepoDigests"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let digest = manifest.split('@').nth(1).unwrap();
+    assert!(digests.contains(digest), "{digests}");
+    assert!(t.ok(&["images", "--no-trunc"]).contains(&id));
+}
+
+#[test]
+fn images_format_templates_table_and_json() {
+    let t = TestRoot::with_busybox();
+    let out = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"]);
+    assert!(out.starts_with("busybox:latest "), "{out}");
+    let out = t.ok(&["images", "--format", "table {{.Repository}}\\t{{.ID}}"]);
+    let mut lines = out.lines();
+    assert!(
+        lines.next().unwrap().starts_with("REPOSITORY   IMAGE ID"),
+        "{out}"
+    );
+    assert!(lines.next().unwrap().starts_with("busybox      "), "{out}");
+    let out = t.ok(&["images", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(v["Repository"], "busybox");
+    assert_eq!(v["Tag"], "latest");
+    assert_eq!(v["ID"].as_str().unwrap().len(), 12);
+    assert!(
+        v["CreatedAt"].as_str().unwrap().ends_with("+0000 UTC"),
+        "{v}"
+    );
+    let bad = t.run(&["images", "--format", "{{.Repository"]);
+    assert_eq!(code(&bad), 125, "{}", text(&bad));
+}
+
+#[test]
+fn images_filters_and_repository_argument() {
+    let t = TestRoot::with_busybox();
+    import(&t, "app:1", &[("a", b"1")], &[]);
+    t.ok(&["tag", "app:1", "app:2"]);
+    import(&t, "app:2", &[("a", b"2")], &[]);
+    import(&t, "app:1", &[("a", b"3")], &[]);
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+        a.extend_from_slice(args);
+        let mut v: Vec<String> = t.ok(&a).lines().map(String::from).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(&[]),
+        ["<none>:<none>", "app:1", "app:2", "busybox:latest"]
+    );
+    assert_eq!(names(&["app"]), ["app:1", "app:2"]);
+    assert_eq!(names(&["app:2"]), ["app:2"]);
+    assert_eq!(names(&["docker.io/library/busybox"]), ["busybox:latest"]);
+    assert_eq!(names(&["-f", "reference=busy*"]), ["busybox:latest"]);
+    assert_eq!(names(&["--filter", "reference=app:1"]), ["app:1"]);
+    assert_eq!(names(&["-f", "dangling=true"]), ["<none>:<none>"]);
+    assert_eq!(
+        names(&["-f", "dangling=false"]),
+        ["app:1", "app:2", "busybox:latest"]
+    );
+    let bad = t.run(&["images", "-f", "color=red"]);
+    assert_eq!(code(&bad), 125, "{}", text(&bad));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("color"),
+        "{}",
+        text(&bad)
+    );
+}
+
+#[test]
+fn tag_names_an_image_by_name_or_id() {
+    let t = TestRoot::with_busybox();
+    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    t.ok(&["tag", "busybox", "mybox:v2"]);
+    t.ok(&["tag", &id[7..19], "registry.example.com:443/a/b/c:tag"]);
+    t.ok(&["image", "tag", &id, "user/app"]);
+    let tags = inspect(&t, "mybox:v2")["RepoTags"].clone();
+    let mut tags: Vec<String> = serde_json::from_value(tags).unwrap();
+    tags.sort();
+    assert_eq!(
+        tags,
+        [
+            "busybox:latest",
+            "mybox:v2",
+            "registry.example.com:443/a/b/c:tag",
+            "user/app:latest"
+        ]
+    );
+    let bad = t.run(&["tag", "busybox", "Bad:Name"]);
+    assert_eq!(code(&bad), 125, "{}", text(&bad));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("invalid reference format"),
+        "{}",
+        text(&bad)
+    );
+    let missing = t.run(&["tag", "nosuch", "x"]);
+    assert_eq!(code(&missing), 125);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("No such image: nosuch:latest"));
+}
+
+#[test]
+fn rmi_untags_then_deletes_and_frees_blobs() {
+    let t = TestRoot::with_busybox();
+    let blobs = t.root().join("images/blobs/sha256");
+    let count = || std::fs::read_dir(&blobs).unwrap().count();
+    let before = count();
+    let id = import(&t, "app:1", &[("bin/app", b"app")], &[]);
+    t.ok(&["tag", "app:1", "app:2"]);
+    assert_eq!(count(), before + 3);
+    assert_eq!(t.ok(&["rmi", "app:1"]), "Untagged: app:1\n");
+    assert_eq!(count(), before + 3);
+    assert_eq!(
+        t.ok(&["rmi", "app:2"]),
+        format!("Untagged: app:2\nDeleted: {id}\n")
+    );
+    assert_eq!(count(), before);
+    let out = t.run(&["rmi", "app:2"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such image: app:2"));
+    // Several at once; an unknown one does not stop the others.
+    let out = t.run(&["rmi", "nosuch", "busybox"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Untagged: busybox:latest"));
+    assert_eq!(t.ok(&["images", "-q"]), "");
+    assert_eq!(count(), 0);
+    assert_eq!(
+        snapshots(&t),
+        Vec::<String>::new(),
+        "rmi drops unused snapshots"
+    );
+}
+
+/// The unpacked layers of a root (chain id dirs).
+fn snapshots(t: &TestRoot) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(t.root().join("snapshots"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.retain(|n| !n.starts_with('.'));
+    v.sort();
+    v
+}
+
+#[test]
+fn rmi_by_id_with_several_tags_needs_force() {
+    let t = TestRoot::with_busybox();
+    t.ok(&["tag", "busybox", "other:1"]);
+    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    let out = t.run(&["rmi", &id[7..19]]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("referenced in multiple repositories"));
+    let out = t.ok(&["image", "rm", "-f", &id[7..19]]);
+    assert_eq!(
+        out,
+        format!("Untagged: busybox:latest\nUntagged: other:1\nDeleted: {id}\n")
+    );
+    assert_eq!(t.ok(&["images", "-q"]), "");
+}
+
+#[test]
+fn history_lists_layers_newest_first() {
+    let t = TestRoot::with_busybox();
+    table_settings()
+        .bind(|| insta::assert_snapshot!("history_busybox", t.ok(&["history", "busybox"])));
+    let q = t.ok(&["history", "-q", "busybox"]);
+    assert_eq!(q.lines().count(), 1);
+    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    assert_eq!(t.ok(&["history", "-q", "--no-trunc", "busybox"]).trim(), id);
+    let raw = t.ok(&[
+        "history",
+        "-H=false",
+        "--format",
+        "{{.Size}} {{.CreatedSince}}",
+        "busybox",
+    ]);
+    let size = inspect(&t, "busybox")["Size"].as_u64().unwrap();
+    assert!(raw.starts_with(&format!("{size} ")), "{raw}");
+    assert!(raw.trim().ends_with('Z'), "{raw}");
+    let long = "x".repeat(60);
+    import(&t, "long", &[("a", b"a")], &["-m", &long]);
+    let table = t.ok(&[
+        "history",
+        "--format",
+        "table {{.ID}}\\t{{.Comment}}",
+        "long",
+    ]);
+    assert!(table.starts_with("IMAGE"), "{table}");
+    assert!(table.contains(&long), "{table}");
+}
+
+#[test]
+fn image_inspect_prints_docker_fields() {
+    let t = TestRoot::with_busybox();
+    let out = t.ok(&["image", "inspect", "busybox"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    settings().bind(|| {
+        insta::assert_json_snapshot!(v, {
+            "[0].Created" => "[CREATED]",
+            "[0].Comment" => "[COMMENT]",
+            "[0].Architecture" => "[ARCH]",
+            "[0].Size" => "[SIZE]",
+        })
+    });
+    assert_eq!(
+        t.ok(&["image", "inspect", "-f", "{{.Config.Cmd}}", "busybox"]),
+        "[sh]\n"
+    );
+    let layers = t.ok(&[
+        "inspect",
+        "--type",
+        "image",
+        "-f",
+        "{{json .RootFS.Layers}}",
+        "busybox",
+    ]);
+    assert!(layers.starts_with("[\"sha256:"), "{layers}");
+    let both = t.run(&["image", "inspect", "busybox", "nosuch"]);
+    assert_eq!(code(&both), 1, "{}", text(&both));
+    let v: serde_json::Value = serde_json::from_slice(&both.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert!(String::from_utf8_lossy(&both.stderr).contains("No such image: nosuch"));
+}
+
+#[test]
+fn import_applies_changes_and_message() {
+    let t = TestRoot::new();
+    import(
+        &t,
+        "app:1",
+        &[("bin/app", b"x")],
+        &[
+            "-c",
+            r#"ENTRYPOINT ["/bin/app"]"#,
+            "-c",
+            "CMD --serve",
+            "--change",
+            "ENV A=1 B=\"two words\"",
+            "--change",
+            "WORKDIR /srv",
+            "--change",
+            "USER 1000:1000",
+            "--change",
+            "EXPOSE 80 53/udp",
+            "--change",
+            "LABEL org.example=yes",
+            "--change",
+            "VOLUME /data",
+            "-m",
+            "made for a test",
+        ],
+    );
+    let v = inspect(&t, "app:1");
+    let c = &v["Config"];
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/app"]));
+    assert_eq!(c["Cmd"], serde_json::json!(["/bin/sh", "-c", "--serve"]));
+    assert_eq!(c["Env"], serde_json::json!(["A=1", "B=two words"]));
+    assert_eq!(c["WorkingDir"], "/srv");
+    assert_eq!(c["User"], "1000:1000");
+    assert_eq!(
+        c["ExposedPorts"],
+        serde_json::json!({"80/tcp": {}, "53/udp": {}})
+    );
+    assert_eq!(c["Labels"], serde_json::json!({"org.example": "yes"}));
+    assert_eq!(c["Volumes"], serde_json::json!({"/data": {}}));
+    assert_eq!(v["Comment"], "made for a test");
+    assert_eq!(v["Created"], "2023-11-14T22:13:20Z");
+    let h = t.ok(&["history", "--format", "{{.Comment}}", "app:1"]);
+    assert_eq!(h, "made for a test\n");
+}
+
+#[test]
+fn import_bad_change_names_it_and_adds_nothing() {
+    let t = TestRoot::new();
+    let tar = rootfs_tar(&[("a", b"a")]);
+    for (change, why) in [
+        ("RUN echo hi", "RUN is not an instruction import can apply"),
+        ("CMD [\"sh\"", "not a JSON array"),
+        ("EXPOSE 99999", "invalid port"),
+    ] {
+        let out = with_stdin(&t, &["import", "--change", change, "-", "x"], &tar, &[]);
+        assert_eq!(code(&out), 125, "{}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(change) && err.contains(why), "{err}");
+    }
+    assert_eq!(t.ok(&["images", "-q"]), "");
+}
+
+#[test]
+fn import_reads_gzip_files_and_stdin_untagged() {
+    let t = TestRoot::new();
+    let tar = rootfs_tar(&[("etc/hello", b"hello")]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    let file = t.path().join("rootfs.tar.gz");
+    std::fs::write(&file, gz.finish().unwrap()).unwrap();
+    let from_file = t.ok(&["image", "import", file.to_str().unwrap(), "gz:1"]);
+    assert!(from_file.starts_with("sha256:"), "{from_file}");
+    let v = inspect(&t, "gz:1");
+    let diff = v["RootFS"]["Layers"][0].as_str().unwrap().to_string();
+    let want = format!("sha256:{}", sha256_hex(&tar));
+    assert_eq!(
+        diff, want,
+        "the diff id is the digest of the uncompressed tar"
+    );
+    let untagged = with_stdin(&t, &["import", "-"], &tar, &[]);
+    assert_eq!(code(&untagged), 0, "{}", text(&untagged));
+    let rows = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        rows.contains("<none>:<none>") && rows.contains("gz:1"),
+        "{rows}"
+    );
+    let empty = with_stdin(&t, &["import", "-", "e"], b"", &[]);
+    assert_eq!(code(&empty), 125, "{}", text(&empty));
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+#[test]
+fn import_is_reproducible_with_source_date_epoch() {
+    let a = TestRoot::with_busybox();
+    let b = TestRoot::with_busybox();
+    let ia = inspect(&a, "busybox");
+    let ib = inspect(&b, "busybox");
+    assert_eq!(ia["Id"], ib["Id"]);
+    assert_eq!(ia["RepoDigests"], ib["RepoDigests"]);
+    // The same tar, imported again in the same root, gives the same image.
+    let files: &[(&str, &[u8])] = &[("bin/app", b"same")];
+    let one = import(&a, "r:1", files, &["-c", "CMD [\"app\"]"]);
+    let two = import(&b, "r:1", files, &["-c", "CMD [\"app\"]"]);
+    assert_eq!(one, two);
+    assert_eq!(
+        inspect(&a, "r:1")["RepoDigests"],
+        inspect(&b, "r:1")["RepoDigests"]
+    );
+}
+
+#[test]
+fn import_of_a_hostile_tar_fails_and_changes_nothing() {
+    let t = TestRoot::with_busybox();
+    let before = t.ok(&["images", "--no-trunc"]);
+    let blobs = |t: &TestRoot| {
+        let mut v: Vec<_> = std::fs::read_dir(t.root().join("images/blobs/sha256"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let blobs_before = blobs(&t);
+    let snapshots_before = snapshots(&t);
+    assert_eq!(snapshots_before.len(), 1, "busybox is unpacked on import");
+    // A `../` entry, written raw (the tar crate refuses to make one).
+    let mut h = tar::Header::new_gnu();
+    h.as_gnu_mut().unwrap().name[..10].copy_from_slice(b"../escaped");
+    h.set_size(4);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    let mut tar = h.as_bytes().to_vec();
+    tar.extend_from_slice(b"evil");
+    tar.resize(512 + 512, 0);
+    tar.extend_from_slice(&[0u8; 1024]);
+    let out = with_stdin(&t, &["import", "-", "evil:1"], &tar, &[]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(!t.path().join("escaped").exists());
+    assert!(!t.root().join("escaped").exists());
+    assert_eq!(t.ok(&["images", "--no-trunc"]), before);
+    assert_eq!(blobs(&t), blobs_before);
+    assert_eq!(snapshots(&t), snapshots_before);
+    let leftovers = std::fs::read_dir(t.root().join("images/.tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn parallel_tags_and_imports_lose_nothing() {
+    let t = TestRoot::with_busybox();
+    let mut children = Vec::new();
+    for i in 0..8 {
+        let mut c = t.tug();
+        c.args(["tag", "busybox", &format!("par/tag:{i}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        children.push(c.spawn().unwrap());
+        let tar = rootfs_tar(&[("n", format!("{i}").as_bytes())]);
+        let path = t.path().join(format!("p{i}.tar"));
+        std::fs::write(&path, tar).unwrap();
+        let mut c = t.tug();
+        c.args(["import", path.to_str().unwrap(), &format!("par/import:{i}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        children.push(c.spawn().unwrap());
+    }
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let rows = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    for i in 0..8 {
+        assert!(rows.contains(&format!("par/tag:{i}\n")), "{rows}");
+        assert!(rows.contains(&format!("par/import:{i}\n")), "{rows}");
+    }
+    assert_eq!(rows.lines().count(), 17, "{rows}");
+}
+
+#[test]
+fn ids_resolve_by_full_id_prefix_and_digest_reference() {
+    let t = TestRoot::with_busybox();
+    let v = inspect(&t, "busybox");
+    let id = v["Id"].as_str().unwrap();
+    let hex = &id[7..];
+    let repo_digest = v["RepoDigests"][0].as_str().unwrap();
+    for name in [
+        id,
+        hex,
+        &hex[..5],
+        &id[..12],
+        repo_digest,
+        "docker.io/library/busybox:latest",
+    ] {
+        assert_eq!(inspect(&t, name)["Id"], id, "{name}");
+    }
+    // Enough images that two ids share a first hex digit: that prefix is ambiguous.
+    let mut ids = vec![id.to_string()];
+    for i in 0..20 {
+        ids.push(import(
+            &t,
+            &format!("amb:{i}"),
+            &[("f", format!("{i}").as_bytes())],
+            &[],
+        ));
+    }
+    let clash = ids
+        .iter()
+        .map(|i| &i[7..8])
+        .find(|c| ids.iter().filter(|i| &i[7..8] == *c).count() > 1)
+        .expect("17 ids share a first digit");
+    let out = t.run(&["image", "inspect", clash]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ambiguous"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_corrupt_blob_is_detected_on_read() {
+    let t = TestRoot::with_busybox();
+    let engine = t.engine();
+    let store = engine.image_store().unwrap();
+    let image = store.resolve("busybox").unwrap();
+    let layer = &image.layers[0];
+    let path = store.blob_path(&layer.digest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let mut r = store.open_blob(&layer.digest).unwrap();
+    let err = std::io::copy(&mut r, &mut std::io::sink()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    for format in ["docker-archive", "oci-archive"] {
+        let dest = t.path().join("x.tar");
+        let out = t.run(&[
+            "save",
+            "--format",
+            format,
+            "-o",
+            dest.to_str().unwrap(),
+            "busybox",
+        ]);
+        assert_eq!(code(&out), 125, "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("is corrupt"),
+            "{}",
+            text(&out)
+        );
+        assert!(!dest.exists());
+    }
+}
+
+#[test]
+fn rmi_refuses_an_image_a_container_uses_unless_forced() {
+    let t = TestRoot::with_busybox();
+    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    t.ok(&["create", "--name", "user", "busybox", "true"]);
+    let out = t.run(&["rmi", "busybox"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must force") && err.contains("user"), "{err}");
+    let out = t.run(&["rmi", &id]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    // Forced, the name goes and the image stays, untagged, for the container.
+    assert_eq!(
+        t.ok(&["rmi", "-f", "busybox"]),
+        "Untagged: busybox:latest\n"
+    );
+    assert_eq!(
+        t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "<none>:<none>\n"
+    );
+    assert_eq!(inspect(&t, &id)["Id"], id);
+    t.ok(&["rm", "user"]);
+    assert_eq!(t.ok(&["rmi", &id]), format!("Deleted: {id}\n"));
+    assert_eq!(snapshots(&t), Vec::<String>::new());
+}
+
+#[test]
+fn an_image_with_a_corrupt_config_can_still_be_untagged() {
+    let t = TestRoot::with_busybox();
+    import(&t, "broken:1", &[("a", b"a")], &[]);
+    let id = inspect(&t, "broken:1")["Id"].as_str().unwrap().to_string();
+    let config = t.root().join("images/blobs/sha256").join(&id[7..]);
+    std::fs::write(&config, b"{\"not\": \"the same\"}").unwrap();
+    let out = t.run(&["image", "inspect", "broken:1"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is corrupt"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(t.ok(&["rmi", "broken:1"]), "Untagged: broken:1\n");
+    assert_eq!(
+        t.ok(&["images", "--format", "{{.Repository}}"]),
+        "busybox\n"
+    );
+    assert!(!config.exists(), "the damaged image's blobs are collected");
+}

@@ -1,0 +1,326 @@
+//! `tug save` and `tug load`: round trips in both formats, stdin/stdout, gzip, and
+//! malformed archives that must change nothing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tug_e2e::{TestRoot, code, text};
+
+fn inspect(t: &TestRoot, name: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&t.ok(&["image", "inspect", name])).unwrap();
+    v[0].clone()
+}
+
+fn with_stdin(t: &TestRoot, args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut c = t.tug();
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn tug");
+    // tug may fail before it reads all its input: a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    child.wait_with_output().unwrap()
+}
+
+/// Everything under the store, by path, so a test can check that nothing changed.
+fn store_files(t: &TestRoot) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.file_name().is_some_and(|n| n != ".lock") {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&t.root().join("images"), &mut out);
+    out.sort();
+    out
+}
+
+fn round_trip(format: &str) {
+    let t = TestRoot::with_busybox();
+    t.ok(&["tag", "busybox", "mybox:v2"]);
+    let before = inspect(&t, "busybox");
+    let archive = t.path().join("b.tar");
+    t.ok(&[
+        "save",
+        "--format",
+        format,
+        "-o",
+        archive.to_str().unwrap(),
+        "busybox",
+        "mybox:v2",
+    ]);
+    t.ok(&["rmi", "busybox", "mybox:v2"]);
+    assert_eq!(t.ok(&["images", "-q"]), "");
+    let out = t.ok(&["load", "-i", archive.to_str().unwrap()]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["Loaded image: busybox:latest", "Loaded image: mybox:v2"]
+    );
+    let after = inspect(&t, "busybox");
+    assert_eq!(after["Id"], before["Id"]);
+    assert_eq!(after["RootFS"], before["RootFS"]);
+    assert_eq!(after["Config"], before["Config"]);
+    assert_eq!(inspect(&t, "mybox:v2")["Id"], before["Id"]);
+    if format == "oci-archive" {
+        assert_eq!(
+            after["RepoDigests"], before["RepoDigests"],
+            "the manifest is kept as is"
+        );
+    }
+}
+
+#[test]
+fn docker_archive_round_trip_keeps_the_image_id() {
+    round_trip("docker-archive");
+}
+
+#[test]
+fn oci_archive_round_trip_keeps_id_and_manifest_digest() {
+    round_trip("oci-archive");
+}
+
+#[test]
+fn docker_archive_has_docker_load_layout() {
+    let t = TestRoot::with_busybox();
+    let archive = t.path().join("d.tar");
+    t.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    let mut names = Vec::new();
+    let mut manifest = None;
+    let mut a = tar::Archive::new(std::fs::File::open(&archive).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().to_string_lossy().into_owned();
+        if p == "manifest.json" {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            manifest = Some(serde_json::from_str::<serde_json::Value>(&s).unwrap());
+        }
+        names.push(p);
+    }
+    let m = manifest.expect("manifest.json");
+    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    assert_eq!(m[0]["Config"], format!("{}.json", &id[7..]));
+    assert_eq!(m[0]["RepoTags"], serde_json::json!(["busybox:latest"]));
+    let layer = m[0]["Layers"][0].as_str().unwrap();
+    assert!(names.iter().any(|n| n == layer), "{names:?}");
+    assert!(names.iter().any(|n| n == "repositories"), "{names:?}");
+}
+
+#[test]
+fn save_to_stdout_and_load_from_stdin_also_gzip() {
+    let t = TestRoot::with_busybox();
+    let id = inspect(&t, "busybox")["Id"].clone();
+    let out = t.tug().args(["save", "busybox"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let archive = out.stdout;
+    t.ok(&["rmi", "busybox"]);
+    let loaded = with_stdin(&t, &["load"], &archive);
+    assert_eq!(code(&loaded), 0, "{}", text(&loaded));
+    assert_eq!(
+        String::from_utf8_lossy(&loaded.stdout),
+        "Loaded image: busybox:latest\n"
+    );
+    assert_eq!(inspect(&t, "busybox")["Id"], id);
+
+    let oci = t
+        .tug()
+        .args(["image", "save", "--format", "oci-archive", "busybox"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&oci), 0, "{}", text(&oci));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&oci.stdout).unwrap();
+    let gz = gz.finish().unwrap();
+    t.ok(&["rmi", "busybox"]);
+    let loaded = with_stdin(&t, &["image", "load", "-q"], &gz);
+    assert_eq!(code(&loaded), 0, "{}", text(&loaded));
+    assert_eq!(loaded.stdout, b"");
+    assert_eq!(inspect(&t, "busybox")["Id"], id);
+}
+
+#[test]
+fn save_by_id_keeps_every_tag_and_untagged_loads_by_id() {
+    let t = TestRoot::with_busybox();
+    t.ok(&["tag", "busybox", "other:1"]);
+    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    let archive = t.path().join("x.tar");
+    t.ok(&["save", "-o", archive.to_str().unwrap(), &id[7..19]]);
+    t.ok(&["rmi", "-f", &id]);
+    let out = t.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(
+        out.contains("Loaded image: busybox:latest") && out.contains("Loaded image: other:1"),
+        "{out}"
+    );
+    // An image saved without a name loads untagged and says its id.
+    import_untagged(&t);
+    let untagged = t.ok(&["images", "-q", "-f", "dangling=true"]);
+    let uid = untagged.trim();
+    t.ok(&[
+        "save",
+        "--format",
+        "oci-archive",
+        "-o",
+        archive.to_str().unwrap(),
+        uid,
+    ]);
+    t.ok(&["rmi", uid]);
+    let out = t.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(out.starts_with("Loaded image ID: sha256:"), "{out}");
+    assert_eq!(t.ok(&["images", "-q", "-f", "dangling=true"]).trim(), uid);
+}
+
+fn import_untagged(t: &TestRoot) {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(2);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    b.append_data(&mut h, "f", &b"hi"[..]).unwrap();
+    let out = with_stdin(t, &["import", "-"], &b.into_inner().unwrap());
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
+
+/// A tar made of `(path, bytes)` entries.
+fn archive_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        b.append_data(&mut h, p, &data[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn malformed_archives_fail_and_change_nothing() {
+    let t = TestRoot::with_busybox();
+    let good = t.path().join("good.tar");
+    t.ok(&["save", "-o", good.to_str().unwrap(), "busybox"]);
+    // The parts of a good archive, to make bad ones from.
+    let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut a = tar::Archive::new(std::fs::File::open(&good).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.header().entry_type().is_dir() {
+            continue;
+        }
+        let p = e.path().unwrap().to_string_lossy().into_owned();
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+        parts.push((p, v));
+    }
+    let without = |name: &str| -> Vec<(&str, Vec<u8>)> {
+        parts
+            .iter()
+            .filter(|(p, _)| !p.ends_with(name))
+            .map(|(p, v)| (p.as_str(), v.clone()))
+            .collect()
+    };
+    let tampered: Vec<(&str, Vec<u8>)> = parts
+        .iter()
+        .map(|(p, v)| {
+            let mut v = v.clone();
+            if p.ends_with("layer.tar") {
+                v[600] ^= 1;
+            }
+            (p.as_str(), v)
+        })
+        .collect();
+    let mut bad_manifest = without("manifest.json");
+    bad_manifest.push(("manifest.json", b"[{\"Config\": 7}]".to_vec()));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("not a tar", b"this is not an archive at all".repeat(40)),
+        ("no manifest", archive_of(&without("manifest.json"))),
+        ("no layer", archive_of(&without("layer.tar"))),
+        (
+            "no config",
+            archive_of(
+                &without(".json")
+                    .into_iter()
+                    .chain([(
+                        "manifest.json",
+                        parts
+                            .iter()
+                            .find(|p| p.0 == "manifest.json")
+                            .unwrap()
+                            .1
+                            .clone(),
+                    )])
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        ("bad manifest", archive_of(&bad_manifest)),
+        ("tampered layer", archive_of(&tampered)),
+        ("truncated", std::fs::read(&good).unwrap()[..4000].to_vec()),
+    ];
+    t.ok(&["rmi", "busybox"]);
+    let before = store_files(&t);
+    for (what, bytes) in cases {
+        let out = with_stdin(&t, &["load"], &bytes);
+        assert_eq!(code(&out), 125, "{what}: {}", text(&out));
+        assert!(!out.stderr.is_empty(), "{what}");
+        assert_eq!(store_files(&t), before, "{what} changed the store");
+        assert_eq!(t.ok(&["images", "-q"]), "", "{what}");
+    }
+    // A path escaping the archive.
+    let mut h = tar::Header::new_gnu();
+    h.as_gnu_mut().unwrap().name[..12].copy_from_slice(b"../evil.json");
+    h.set_size(2);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let mut evil = h.as_bytes().to_vec();
+    evil.extend_from_slice(b"{}");
+    evil.resize(1024, 0);
+    evil.extend_from_slice(&[0u8; 1024]);
+    let out = with_stdin(&t, &["load"], &evil);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("outside the archive"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(store_files(&t), before);
+}
+
+#[test]
+fn load_over_an_existing_tag_says_it_renames_the_old_image() {
+    let t = TestRoot::with_busybox();
+    let archive = t.path().join("b.tar");
+    t.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    import_untagged(&t);
+    let other = t.ok(&["images", "-q", "--no-trunc", "-f", "dangling=true"]);
+    t.ok(&["tag", other.trim(), "busybox"]);
+    let out = t.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert_eq!(
+        out,
+        format!(
+            "The image busybox:latest already exists, renaming the old one with ID {} to empty string\nLoaded image: busybox:latest\n",
+            other.trim()
+        )
+    );
+    assert_eq!(
+        t.ok(&["images", "-q", "--no-trunc", "-f", "dangling=true"]),
+        other
+    );
+    // Loading the same again renames nothing.
+    let out = t.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert_eq!(out, "Loaded image: busybox:latest\n");
+}
