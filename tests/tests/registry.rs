@@ -326,6 +326,7 @@ fn a_blob_with_the_wrong_digest_is_refused_and_not_stored() {
     std::fs::write(&data, bytes).expect("corrupt the registry's blob");
     let b = World::new();
     let images = b.root.root().join("images");
+    b.ok(&["images"]); // the store exists (empty) before the pull
     let before = tree(&images);
     let out = b.tug(&["pull", &name]);
     assert_eq!(code(&out), 125, "{}", text(&out));
@@ -399,6 +400,7 @@ fn registry_killed_mid_pull_leaves_the_store_unchanged_and_a_retry_succeeds() {
     let via_proxy = format!("127.0.0.1:{}/big:1", proxy.port);
     let b = World::new();
     let images = b.root.root().join("images");
+    b.ok(&["images"]); // the store exists (empty) before the pull
     let before = tree(&images);
     let out = b.tug(&["pull", &via_proxy]);
     assert_eq!(code(&out), 125, "{}", text(&out));
@@ -613,4 +615,22 @@ fn a_registry_answering_503_is_retried() {
         b.store().lookup(&via_proxy).as_deref(),
         Some(digest.as_str())
     );
+}
+
+#[test]
+fn busybox_pushed_then_pulled_is_the_same_image() {
+    let reg = Registry::start();
+    let a = World {
+        root: TestRoot::with_busybox(),
+        docker_config: tempfile::tempdir().expect("tempdir"),
+    };
+    let name = format!("{}/busybox:1", reg.host());
+    a.ok(&["tag", "busybox", &name]);
+    a.ok(&["push", &name]);
+    let b = World::new();
+    b.ok(&["pull", &name]);
+    let id = |w: &World| w.ok(&["image", "inspect", "-f", "{{.Id}}", &name]);
+    assert_eq!(id(&a), id(&b));
+    let images = b.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images.trim(), name);
 }

@@ -2,9 +2,9 @@
 
 use super::credentials::{self, Credentials};
 use super::endpoint::InsecurePolicy;
-use super::local::{BlobSources, LayoutAdapter};
+use super::local::{BlobSources, StoreAdapter};
 use super::progress::Observer;
-use super::reference::{full_name, parse_reference};
+use super::reference::parse_reference;
 use super::{Client, Error, PullOptions, PullReport, PushOptions, PushReport};
 use crate::Engine;
 
@@ -23,7 +23,10 @@ impl Engine {
         observer: &dyn Observer,
     ) -> Result<PullReport, Error> {
         let r = parse_reference(reference)?;
-        let local = LayoutAdapter::new(self.root());
+        let local = StoreAdapter::new(
+            self.image_store()
+                .map_err(|e| Error::Store(e.to_string()))?,
+        );
         let snapshots = crate::snapshot::Snapshots::open(self.root())
             .map_err(|e| Error::Unpack(reference.to_string(), e))?;
         super::pull::pull(
@@ -55,14 +58,16 @@ impl Engine {
         options: &PushOptions,
         observer: &dyn Observer,
     ) -> Result<PushReport, Error> {
-        let s = parse_reference(source)?;
         let t = parse_reference(target)?;
-        let local = LayoutAdapter::new(self.root());
+        let local = StoreAdapter::new(
+            self.image_store()
+                .map_err(|e| Error::Store(e.to_string()))?,
+        );
         super::push::push(
             &local,
             &BlobSources::new(self.root()),
             &self.registry_policy()?,
-            &full_name(&s),
+            source,
             &t,
             options,
             observer,

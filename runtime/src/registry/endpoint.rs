@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::Error;
-use super::reference::DOCKER_HUB;
+use crate::image::reference::DEFAULT_REGISTRY as DOCKER_HUB;
 
 /// The registry host Docker Hub's API is served from.
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
@@ -168,7 +168,10 @@ mod tests {
         .unwrap();
         let p = InsecurePolicy::load(root.path()).unwrap();
         assert!(p.is_insecure("reg.lan:5000"));
-        assert_eq!(Endpoint::new("reg.lan:5000", &p).base_url, "http://reg.lan:5000");
+        assert_eq!(
+            Endpoint::new("reg.lan:5000", &p).base_url,
+            "http://reg.lan:5000"
+        );
         std::fs::write(root.path().join("registries.json"), "{nope").unwrap();
         let e = InsecurePolicy::load(root.path()).unwrap_err().to_string();
         assert!(e.contains("registries.json"), "{e}");

@@ -1,7 +1,7 @@
 //! The local side of pull and push: the [`LocalImages`] trait the orchestration fetches
-//! into and pushes from, and [`LayoutAdapter`], an adapter that implements it on the
-//! store's OCI image layout (`<root>/images`) until `image::Store` has these operations
-//! (writing blobs, adding a manifest under a reference); then it moves there.
+//! into and pushes from, and [`StoreAdapter`], which implements it on `image::Store`
+//! until the store has these operations itself (adding verified blob files, tagging a
+//! manifest); then it moves there.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::Error;
 use super::manifest::RawManifest;
 use crate::Digest;
+use crate::image::Store;
 
 /// What pull and push need from the image store.
 pub trait LocalImages: Sync {
@@ -25,46 +26,24 @@ pub trait LocalImages: Sync {
         manifest: &RawManifest,
         name: &str,
     ) -> Result<(), Error>;
-    /// The manifest stored under the reference `name`.
+    /// The manifest of the image `name` (a reference, or an id) names.
     fn manifest(&self, name: &str) -> Result<RawManifest, Error>;
     /// Opens a stored blob at `offset`.
     fn open_blob_at(&self, digest: &Digest, offset: u64) -> io::Result<Box<dyn Read + Send>>;
 }
 
-const REF_NAME: &str = "org.opencontainers.image.ref.name";
-
-/// The adapter on `<root>/images` (an OCI image layout; tags as ref.name annotations,
-/// full normalised references: `docker.io/library/busybox:latest`).
+/// The adapter on the image store ([`Store`], an OCI layout under `<root>/images`): it
+/// moves verified blobs in and tags the manifest under the store's lock, with the store's
+/// own index operations. The store has no public "add these staged files" operation yet,
+/// so this lives here until it moves into `image`.
 #[derive(Debug, Clone)]
-pub struct LayoutAdapter {
-    root: PathBuf,
+pub struct StoreAdapter {
+    store: Store,
 }
 
-impl LayoutAdapter {
-    pub fn new(state_root: &Path) -> LayoutAdapter {
-        LayoutAdapter {
-            root: state_root.to_path_buf(),
-        }
-    }
-
-    fn images(&self) -> PathBuf {
-        self.root.join("images")
-    }
-
-    fn blob_path(&self, d: &Digest) -> PathBuf {
-        self.images().join("blobs/sha256").join(d.hex())
-    }
-
-    fn read_index(&self) -> Result<serde_json::Value, Error> {
-        let path = self.images().join("index.json");
-        match std::fs::read(&path) {
-            Ok(data) => serde_json::from_slice(&data)
-                .map_err(|e| Error::Store(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Ok(serde_json::json!({"schemaVersion": 2, "manifests": []}))
-            }
-            Err(e) => Err(Error::Io(format!("reading {}", path.display()), e)),
-        }
+impl StoreAdapter {
+    pub fn new(store: Store) -> StoreAdapter {
+        StoreAdapter { store }
     }
 }
 
@@ -72,15 +51,19 @@ fn io_err(what: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |e| Error::Io(what.display().to_string(), e)
 }
 
-impl LocalImages for LayoutAdapter {
+fn store_err(e: crate::image::Error) -> Error {
+    Error::Store(e.to_string())
+}
+
+impl LocalImages for StoreAdapter {
     fn staging_dir(&self) -> Result<PathBuf, Error> {
-        let dir = self.root.join("tmp/registry");
+        let dir = self.store.root().join("tmp/registry");
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         Ok(dir)
     }
 
     fn has_blob(&self, digest: &Digest) -> bool {
-        self.blob_path(digest).exists()
+        self.store.has_blob(digest)
     }
 
     fn commit(
@@ -89,89 +72,83 @@ impl LocalImages for LayoutAdapter {
         manifest: &RawManifest,
         name: &str,
     ) -> Result<(), Error> {
-        let images = self.images();
-        let blob_dir = images.join("blobs/sha256");
+        let reference = super::reference::parse_reference(name)?;
+        let mut txn = self.store.begin().map_err(store_err)?;
+        let blob_dir = self.store.dir().join("blobs/sha256");
         std::fs::create_dir_all(&blob_dir).map_err(io_err(&blob_dir))?;
-        let layout = images.join("oci-layout");
-        if !layout.exists() {
-            crate::fsutil::write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)
-                .map_err(io_err(&layout))?;
-        }
         for (digest, file) in blobs {
-            let dest = self.blob_path(digest);
+            let dest = self.store.blob_path(digest);
             if dest.exists() {
                 let _ = std::fs::remove_file(file);
             } else {
                 std::fs::rename(file, &dest).map_err(io_err(&dest))?;
             }
         }
-        let mpath = self.blob_path(&manifest.digest);
+        let mpath = self.store.blob_path(&manifest.digest);
         if !mpath.exists() {
             crate::fsutil::write_atomic(&mpath, &manifest.bytes).map_err(io_err(&mpath))?;
         }
-        let lock = images.join(".lock");
-        let _guard = crate::fsutil::lock_exclusive(&lock).map_err(io_err(&lock))?;
-        let mut index = self.read_index()?;
-        let entry = serde_json::json!({
+        File::open(&blob_dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(&blob_dir))?;
+        let mut desc = serde_json::json!({
             "mediaType": manifest.media_type,
             "digest": manifest.digest,
             "size": manifest.bytes.len(),
-            "annotations": { REF_NAME: name },
         });
-        let list = index
-            .get_mut("manifests")
-            .and_then(|m| m.as_array_mut())
-            .ok_or_else(|| Error::Store("images/index.json has no manifests list".into()))?;
-        list.retain(|m| {
-            m.pointer(&format!("/annotations/{}", REF_NAME.replace('/', "~1")))
-                .and_then(|v| v.as_str())
-                != Some(name)
-        });
-        list.push(entry);
-        let path = images.join("index.json");
-        crate::fsutil::write_json_atomic(&path, &index).map_err(io_err(&path))
+        if reference.tag.is_some() {
+            // The store's own tagging: the image the tag named before stays, untagged.
+            let desc = serde_json::from_value(desc)
+                .map_err(|e| Error::Store(format!("descriptor: {e}")))?;
+            txn.index.tag(&desc, &reference);
+        } else {
+            // A pull by digest: no tag; the name with its digest, as Docker keeps a repo
+            // digest, so `repo@sha256:…` finds it.
+            let full = reference.full();
+            desc["annotations"] = serde_json::json!({
+                "io.containerd.image.name": full,
+                "org.opencontainers.image.ref.name": full,
+            });
+            let desc = serde_json::from_value(desc)
+                .map_err(|e| Error::Store(format!("descriptor: {e}")))?;
+            txn.index
+                .manifests
+                .retain(|m| !(m.digest == manifest.digest.to_string() && m.name().is_none()));
+            if !txn.index.manifests.iter().any(|m| {
+                m.digest == manifest.digest.to_string()
+                    && m.name()
+                        .is_some_and(|n| n.full_name() == reference.full_name())
+            }) {
+                txn.index.manifests.push(desc);
+            }
+        }
+        txn.commit().map_err(store_err)
     }
 
     fn manifest(&self, name: &str) -> Result<RawManifest, Error> {
-        let index = self.read_index()?;
-        let entries = index
-            .get("manifests")
-            .and_then(|m| m.as_array())
-            .cloned()
-            .unwrap_or_default();
-        let found = entries.iter().find(|m| {
-            m.get("annotations")
-                .and_then(|a| a.get(REF_NAME))
-                .and_then(|v| v.as_str())
-                == Some(name)
-        });
-        let Some(entry) = found else {
-            return Err(Error::Store(format!("No such image: {name}")));
-        };
-        let digest: Digest = entry
-            .get("digest")
-            .and_then(|d| d.as_str())
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| Error::Store(format!("images/index.json: bad digest for {name}")))?;
-        let path = self.blob_path(&digest);
-        let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-        if Digest::of(&bytes) != digest {
-            return Err(Error::Store(format!("{}: corrupt blob", path.display())));
+        let image = self.store.resolve(name).map_err(store_err)?;
+        let bytes = self
+            .store
+            .read_blob(&image.manifest_digest)
+            .map_err(store_err)?;
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Probe {
+            media_type: Option<String>,
         }
-        let media_type = entry
-            .get("mediaType")
-            .and_then(|m| m.as_str())
-            .unwrap_or(super::manifest::OCI_MANIFEST)
-            .to_string();
+        let media_type = serde_json::from_slice::<Probe>(&bytes)
+            .ok()
+            .and_then(|p| p.media_type)
+            .unwrap_or_else(|| super::manifest::OCI_MANIFEST.to_string());
         Ok(RawManifest {
             bytes,
             media_type,
-            digest,
+            digest: image.manifest_digest,
         })
     }
 
     fn open_blob_at(&self, digest: &Digest, offset: u64) -> io::Result<Box<dyn Read + Send>> {
-        let mut f = File::open(self.blob_path(digest))?;
+        let mut f = File::open(self.store.blob_path(digest))?;
         f.seek(SeekFrom::Start(offset))?;
         Ok(Box::new(f))
     }
