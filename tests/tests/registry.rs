@@ -628,3 +628,47 @@ fn busybox_pushed_then_pulled_is_the_same_image() {
     let images = b.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert_eq!(images.trim(), name);
 }
+
+#[test]
+fn login_without_docker_config_writes_home_docker_config_json() {
+    let reg = Registry::start_with(Auth::Basic {
+        user: "bob".into(),
+        password: "pw".into(),
+    });
+    let t = TestRoot::new();
+    let home = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = t
+            .tug()
+            .env_remove("DOCKER_CONFIG")
+            .env("HOME", home.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn tug");
+        let mut input = child.stdin.take().expect("stdin");
+        input.write_all(stdin.as_bytes()).expect("write stdin");
+        drop(input);
+        child.wait_with_output().expect("wait tug")
+    };
+    let out = run(
+        &["login", "-u", "bob", "--password-stdin", &reg.host()],
+        "pw\n",
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let file = home.path().join(".docker/config.json");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("config.json")).expect("json");
+    assert_eq!(config["auths"][reg.host()]["auth"], "Ym9iOnB3");
+    let out = run(&["logout", &reg.host()], "");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = run(&["logout", &reg.host()], "");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Not logged in"),
+        "{}",
+        text(&out)
+    );
+}

@@ -104,6 +104,7 @@ pub fn pull(
     };
     let image = manifest::parse_image(&client, &raw)?;
     let staging = local.staging_dir()?;
+    prune_staging(&staging, STAGING_MAX_AGE);
     let mut staged: Vec<(Digest, PathBuf)> = Vec::new();
     // The config first: its diff ids name the snapshots the layers unpack into.
     let config = &image.config;
@@ -182,6 +183,34 @@ pub fn pull(
         layers: image.layers,
         fetched: staged.into_iter().map(|(d, _)| d).collect(),
     })
+}
+
+/// How long a staged blob of a failed pull is kept for a retry to reuse.
+const STAGING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes staged blobs (whole or partial) that no pull touched for `max_age`: what failed
+/// pulls left and nobody retried. Lock files stay: removing one could let two pulls
+/// write the same blob at once.
+fn prune_staging(dir: &std::path::Path, max_age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".lock") {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > max_age);
+        if old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Reads a whole (small) blob.
