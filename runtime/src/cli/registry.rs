@@ -219,9 +219,10 @@ impl View {
         View { bars, verb }
     }
 
+    /// Ends the view: the cursor goes below the last bar's line.
     fn finish(&self) {
-        if let Some((m, _)) = &self.bars {
-            let _ = m.clear();
+        if self.bars.is_some() {
+            eprintln!();
         }
     }
 }
@@ -237,8 +238,12 @@ impl Observer for View {
         let mut bars = bars.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             Event::Start { digest, size } => {
-                let bar = multi.add(indicatif::ProgressBar::new(size));
-                // The template is a constant that indicatif accepts; fall back to default.
+                // Hidden until configured: `multi.add` gives it the terminal.
+                let bar = indicatif::ProgressBar::with_draw_target(
+                    Some(size),
+                    indicatif::ProgressDrawTarget::hidden(),
+                );
+                // The template is a constant that indicatif accepts; else the default.
                 if let Ok(style) = indicatif::ProgressStyle::with_template(
                     "{prefix}: {msg} [{bar:30}] {bytes}/{total_bytes}",
                 ) {
@@ -246,7 +251,7 @@ impl Observer for View {
                 }
                 bar.set_prefix(digest.short().to_string());
                 bar.set_message(self.verb);
-                bars.insert(digest.to_string(), bar);
+                bars.insert(digest.to_string(), multi.add(bar));
             }
             Event::Advance { digest, bytes } => {
                 if let Some(b) = bars.get(&digest.to_string()) {
@@ -254,11 +259,15 @@ impl Observer for View {
                 }
             }
             Event::Done { digest, status } => {
-                let line = format!("{}: {status}", digest.short());
-                if let Some(b) = bars.remove(&digest.to_string()) {
-                    b.finish_and_clear();
+                // The bar's line stays, with the outcome, as Docker's view does.
+                let bar = bars
+                    .remove(&digest.to_string())
+                    .unwrap_or_else(|| multi.add(indicatif::ProgressBar::new(0)));
+                if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix}: {msg}") {
+                    bar.set_style(style);
                 }
-                let _ = multi.println(line);
+                bar.set_prefix(digest.short().to_string());
+                bar.finish_with_message(status.to_string());
             }
         }
     }
