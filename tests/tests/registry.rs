@@ -627,6 +627,9 @@ fn busybox_pushed_then_pulled_is_the_same_image() {
     assert_eq!(id(&a), id(&b));
     let images = b.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert_eq!(images.trim(), name);
+    // Sizes count the uncompressed layers, as Docker does, on both sides.
+    let size = |w: &World| w.ok(&["image", "inspect", "-f", "{{.Size}}", &name]);
+    assert_eq!(size(&a), size(&b));
 }
 
 #[test]

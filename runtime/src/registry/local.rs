@@ -30,6 +30,8 @@ pub trait LocalImages: Sync {
     fn manifest(&self, name: &str) -> Result<RawManifest, Error>;
     /// Opens a stored blob at `offset`.
     fn open_blob_at(&self, digest: &Digest, offset: u64) -> io::Result<Box<dyn Read + Send>>;
+    /// Records the uncompressed size of layer `diff_id` (image sizes count these).
+    fn record_layer_size(&self, _diff_id: &Digest, _size: u64) {}
 }
 
 /// The adapter on the image store ([`Store`], an OCI layout under `<root>/images`): it
@@ -145,6 +147,10 @@ impl LocalImages for StoreAdapter {
             media_type,
             digest: image.manifest_digest,
         })
+    }
+
+    fn record_layer_size(&self, diff_id: &Digest, size: u64) {
+        self.store.record_layer_size(diff_id, size);
     }
 
     fn open_blob_at(&self, digest: &Digest, offset: u64) -> io::Result<Box<dyn Read + Send>> {

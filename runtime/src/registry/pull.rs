@@ -123,6 +123,8 @@ pub fn pull(
     };
     let chains = chain_ids_of(&client, &config_bytes, image.layers.len())?;
     let layers: Vec<(usize, &Descriptor)> = image.layers.iter().enumerate().collect();
+    // Uncompressed layer sizes, recorded once the image is in the store.
+    let sizes: Mutex<Vec<(Digest, u64)>> = Mutex::new(Vec::new());
     let unpack = |i: usize,
                   d: &Descriptor,
                   blob: &mut dyn FnMut() -> std::io::Result<Box<dyn Read + Send>>|
@@ -136,10 +138,20 @@ pub fn pull(
         }
         let reader =
             blob().map_err(|e| client.target.io(format!("opening layer {}", d.digest), e))?;
+        // Decompressed here, so the tar's size (what Docker counts) is known at the end.
+        let mut tar = Counted {
+            inner: decompressed(reader)
+                .map_err(|e| client.target.io(format!("reading layer {}", d.digest), e))?,
+            count: 0,
+        };
         snapshots
-            .ensure_from_reader(chain, diff, reader)
-            .map(|_| ())
-            .map_err(|e| Error::Unpack(client.target.reference.clone(), e))
+            .ensure_from_reader(chain, diff, &mut tar)
+            .map_err(|e| Error::Unpack(client.target.reference.clone(), e))?;
+        sizes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((diff.clone(), tar.count));
+        Ok(())
     };
     let fetched = run_parallel(&layers, options.parallel, |(i, d)| {
         if local.has_blob(&d.digest) {
@@ -172,6 +184,9 @@ pub fn pull(
     })?;
     staged.extend(fetched.into_iter().flatten());
     local.commit(&staged, &raw, &name)?;
+    for (diff_id, size) in sizes.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        local.record_layer_size(&diff_id, size);
+    }
     let mut all: Vec<Digest> = vec![image.config.digest.clone()];
     all.extend(image.layers.iter().map(|d| d.digest.clone()));
     sources.record(&all, &reference.registry, repo);
@@ -210,6 +225,41 @@ fn prune_staging(dir: &std::path::Path, max_age: std::time::Duration) {
         if old {
             let _ = std::fs::remove_file(e.path());
         }
+    }
+}
+
+/// A layer blob as a plain tar stream: gunzipped if it starts with gzip's magic.
+fn decompressed(mut r: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        match r.read(&mut magic[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let head = std::io::Cursor::new(magic[..got].to_vec());
+    let whole = head.chain(r);
+    if got == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(
+            std::io::BufReader::with_capacity(256 << 10, whole),
+        )))
+    } else {
+        Ok(Box::new(whole))
+    }
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
     }
 }
 
