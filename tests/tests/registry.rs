@@ -675,3 +675,35 @@ fn login_without_docker_config_writes_home_docker_config_json() {
         text(&out)
     );
 }
+
+#[test]
+fn two_pulls_of_one_image_into_one_root_at_once_both_succeed() {
+    let reg = Registry::start();
+    let a = World::new();
+    let name = format!("{}/twice:1", reg.host());
+    let tars = vec![
+        layer_tar(&[("one", &noise(50, 4 << 20))]),
+        layer_tar(&[("two", &noise(51, 4 << 20))]),
+    ];
+    let m = a.store().image(&tars, "amd64", 0);
+    a.store().tag(&m, &name);
+    a.ok(&["push", &name]);
+    let b = World::new();
+    let spawn = || {
+        b.root
+            .tug()
+            .env("DOCKER_CONFIG", b.docker_config.path())
+            .args(["pull", "-q", &name])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn tug")
+    };
+    let (p1, p2) = (spawn(), spawn());
+    for p in [p1, p2] {
+        let out = p.wait_with_output().expect("wait");
+        assert_eq!(code(&out), 0, "{}", text(&out));
+    }
+    assert_eq!(b.store().lookup(&name).as_deref(), Some(m.digest.as_str()));
+    b.ok(&["image", "inspect", &name]);
+}

@@ -116,8 +116,14 @@ pub fn pull(
         })?
     } else {
         let path = blob::download(&client, repo, config, &staging, &scopes, &|_| {})?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| client.target.io(format!("reading {}", path.display()), e))?;
+        let bytes = match std::fs::read(&path) {
+            // A concurrent pull of the same blob committed it into the store already.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                read_all(local.open_blob_at(&config.digest, 0))
+            }
+            r => r,
+        }
+        .map_err(|e| client.target.io(format!("reading {}", path.display()), e))?;
         staged.push((config.digest.clone(), path));
         bytes
     };
@@ -173,8 +179,11 @@ pub fn pull(
             })
         };
         let path = blob::download(&client, repo, d, &staging, &scopes, &advance)?;
-        unpack(*i, d, &mut || {
-            std::fs::File::open(&path).map(|f| Box::new(f) as Box<dyn Read + Send>)
+        unpack(*i, d, &mut || match std::fs::File::open(&path) {
+            Ok(f) => Ok(Box::new(f) as Box<dyn Read + Send>),
+            // A concurrent pull of the same blob committed it into the store already.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => local.open_blob_at(&d.digest, 0),
+            Err(e) => Err(e),
         })?;
         observer.event(Event::Done {
             digest: &d.digest,
