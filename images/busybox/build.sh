@@ -72,6 +72,7 @@ GROUP
 fi
 version=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo unknown)
 SOURCE_DATE_EPOCH=$epoch "$TUG" import \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'CMD ["sh"]' \
   --message "busybox $version from Debian's busybox-static" \
   "$tarball" "$ref"

@@ -243,3 +243,75 @@ fn layer_hostile_gzip(data: &[u8]) -> Vec<u8> {
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
+
+/// Times applying a big tar: `TUG_BENCH_TAR=/path/to.tar cargo test --release -p tug
+/// --test layer_apply apply_speed -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: needs TUG_BENCH_TAR"]
+fn apply_speed() {
+    let Some(tar) = std::env::var_os("TUG_BENCH_TAR") else {
+        return;
+    };
+    let size = std::fs::metadata(&tar).unwrap().len();
+    for threaded in [false, true, false, true] {
+        let s = Scratch::new();
+        let file = std::fs::File::open(&tar).unwrap();
+        let start = std::time::Instant::now();
+        let stats = if threaded {
+            layer::apply_threaded(file, &s.root()).unwrap()
+        } else {
+            layer::apply(file, &s.root()).unwrap()
+        };
+        let took = start.elapsed();
+        let sync_start = std::time::Instant::now();
+        let dir = std::fs::File::open(s.root()).unwrap();
+        rustix::fs::syncfs(&dir).unwrap();
+        eprintln!(
+            "threaded={threaded}: {} entries, {} MB in {took:?} ({:.0} MB/s), then syncfs {:?}",
+            stats.entries,
+            size >> 20,
+            size as f64 / 1e6 / took.as_secs_f64(),
+            sync_start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn a_whiteout_under_a_non_dir_of_the_layer_is_a_no_op() {
+    // umoci writes a dir replaced by a file as the file, then whiteouts of the old content.
+    let s = Scratch::new();
+    let mut t = TarWriter::new();
+    t.dir("dir")
+        .file("dir/sub", b"now a file")
+        .file("dir/sub/.wh.y", b"");
+    layer::apply(&t.finish()[..], &s.root()).unwrap();
+    assert_eq!(
+        std::fs::read(s.root().join("dir/sub")).unwrap(),
+        b"now a file"
+    );
+}
+
+#[test]
+fn threaded_apply_gives_the_same_tree_and_diff_id() {
+    let mut t = TarWriter::new();
+    t.dir("d0").dir("d1").dir("d2").dir("d3");
+    for i in 0..40 {
+        t.file(&format!("d{}/f{i}", i % 4), &vec![i as u8; 70_000]);
+    }
+    t.symlink("l", "d0/f0").hardlink("h", "d1/f1");
+    let mut tar = t.finish();
+    tar.resize(tar.len() + 8192, 0);
+    let gz = layer_hostile_gzip(&tar);
+    let (a, b) = (Scratch::new(), Scratch::new());
+    let sa = layer::apply(&gz[..], &a.root()).unwrap();
+    let sb = layer::apply_threaded(&gz[..], &b.root()).unwrap();
+    assert_eq!(sa.diff_id, Some(Digest::of(&tar)));
+    assert_eq!(
+        (sa.diff_id, sa.tar_size, sa.entries),
+        (sb.diff_id, sb.tar_size, sb.entries)
+    );
+    assert_eq!(
+        layer_support::tree(&a.root()),
+        layer_support::tree(&b.root())
+    );
+}

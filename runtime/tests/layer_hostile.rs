@@ -191,3 +191,18 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
+
+#[test]
+fn threaded_apply_fails_the_same_way() {
+    let mut t = TarWriter::new();
+    t.file("a", &vec![1u8; 200_000]).file("../b", b"x");
+    let tar = t.finish();
+    let err = layer::apply_threaded(&tar[..], &Scratch::new().root()).unwrap_err();
+    assert!(err.to_string().contains("\"../b\" refused"), "{err}");
+    let gz = gzip(&tar[..150_000]);
+    let err = layer::apply_threaded(&gz[..gz.len() - 10], &Scratch::new().root()).unwrap_err();
+    assert!(matches!(err, layer::Error::Read { .. }), "{err}");
+    let err =
+        layer::apply_threaded(&[0x28u8, 0xb5, 0x2f, 0xfd][..], &Scratch::new().root()).unwrap_err();
+    assert!(err.to_string().contains("zstd"), "{err}");
+}

@@ -278,3 +278,50 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
+
+/// Writes `data` as a blob of the OCI layout under `<root>/images`, returning its layer info.
+fn put_blob(root: &Path, data: &[u8], diff_id: Digest) -> tug::image::LayerInfo {
+    let digest = Digest::of(data);
+    let dir = root.join("images/blobs/sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(digest.hex()), data).unwrap();
+    tug::image::LayerInfo {
+        digest,
+        diff_id,
+        size: data.len() as u64,
+        media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+    }
+}
+
+#[test]
+fn ensure_layers_unpacks_store_blobs_and_refuses_corrupt_ones() {
+    let s = Scratch::new();
+    let store = tug::image::Store::open(s.dir.path()).unwrap();
+    let snaps = Snapshots::open(s.dir.path()).unwrap();
+    let (base, top) = (base_layer(), top_layer());
+    let layers = vec![
+        put_blob(s.dir.path(), &gzip(&base), Digest::of(&base)),
+        put_blob(s.dir.path(), &top, Digest::of(&top)),
+    ];
+    let dirs = snaps.ensure_layers(&store, &layers).unwrap();
+    let chains = chain_ids(&[Digest::of(&base), Digest::of(&top)]);
+    assert_eq!(dirs, vec![snaps.path(&chains[0]), snaps.path(&chains[1])]);
+    assert!(dirs[1].join("etc/motd").exists());
+
+    // A blob whose bytes no longer match its digest fails, and leaves nothing.
+    let mut t = TarWriter::new();
+    t.file("x", b"x");
+    let tar = t.finish();
+    let bad = put_blob(s.dir.path(), &tar, Digest::of(&tar));
+    let path = s
+        .dir
+        .path()
+        .join("images/blobs/sha256")
+        .join(bad.digest.hex());
+    let mut corrupt = tar.clone();
+    corrupt[600] ^= 1;
+    std::fs::write(path, corrupt).unwrap();
+    let before = snapshot_names(&s);
+    assert!(snaps.ensure_layers(&store, &[bad]).is_err());
+    assert_eq!(snapshot_names(&s), before);
+}

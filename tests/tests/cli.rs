@@ -47,7 +47,16 @@ fn flags_after_the_image_go_to_the_container() {
 #[test]
 fn bad_storage_driver_is_a_clear_error() {
     let t = TestRoot::new();
-    let out = t.tug().args(["images"]).env("TUG_STORAGE_DRIVER", "zfs").output().unwrap();
+    let out = t
+        .tug()
+        .args(["images"])
+        .env("TUG_STORAGE_DRIVER", "zfs")
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 125, "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("TUG_STORAGE_DRIVER"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TUG_STORAGE_DRIVER"),
+        "{}",
+        text(&out)
+    );
 }

@@ -16,11 +16,23 @@ fn debian_slim_image_is_made_and_runs_bash() {
         .expect("run images/debian/build.sh");
     assert!(out.status.success(), "{}", text(&out));
 
-    let version = t.ok(&["run", "--rm", "debian:bookworm-slim", "cat", "/etc/debian_version"]);
+    let version = t.ok(&[
+        "run",
+        "--rm",
+        "debian:bookworm-slim",
+        "cat",
+        "/etc/debian_version",
+    ]);
     assert!(version.trim().starts_with("12."), "{version}");
 
     // bash is the image's CMD; dpkg knows its own packages; apt lists were left out.
-    let cmd = t.ok(&["image", "inspect", "-f", "{{json .Config.Cmd}}", "debian:bookworm-slim"]);
+    let cmd = t.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Cmd}}",
+        "debian:bookworm-slim",
+    ]);
     assert_eq!(cmd.trim(), r#"["bash"]"#);
     let out = t.ok(&[
         "run",

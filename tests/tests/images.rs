@@ -74,6 +74,9 @@ fn settings() -> insta::Settings {
 fn table_settings() -> insta::Settings {
     let mut s = settings();
     s.add_filter(r" {2,}", "  ");
+    // busybox's version and size follow Debian's busybox-static package.
+    s.add_filter(r"busybox \S+ from", "busybox [VERSION] from");
+    s.add_filter(r"\b\d+(\.\d+)?MB\b", "[MB]");
     s
 }
 
@@ -513,8 +516,12 @@ fn parallel_tags_and_imports_lose_nothing() {
             .stderr(Stdio::piped());
         children.push(c.spawn().unwrap());
     }
-    for c in children {
-        let out = c.wait_with_output().unwrap();
+    // Wait for every process before asserting, so that a failure leaves none running.
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for out in outputs {
         assert!(out.status.success(), "{}", text(&out));
     }
     let rows = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
@@ -647,4 +654,73 @@ fn an_image_with_a_corrupt_config_can_still_be_untagged() {
         "busybox\n"
     );
     assert!(!config.exists(), "the damaged image's blobs are collected");
+}
+
+#[test]
+fn images_filters_by_label_and_creation_order() {
+    let t = TestRoot::new();
+    let at = |epoch: &str, name: &str, label: &str| {
+        let tar = rootfs_tar(&[("f", name.as_bytes())]);
+        let out = with_stdin(
+            &t,
+            &["import", "-c", &format!("LABEL {label}"), "-", name],
+            &tar,
+            &[("SOURCE_DATE_EPOCH", epoch)],
+        );
+        assert_eq!(code(&out), 0, "{}", text(&out));
+    };
+    at("1000", "old", "tier=base");
+    at("2000", "mid", "tier=app");
+    at("3000", "new", "other=1");
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["images", "--format", "{{.Repository}}"];
+        a.extend_from_slice(args);
+        t.ok(&a).lines().map(String::from).collect()
+    };
+    assert_eq!(names(&[]), ["new", "mid", "old"]);
+    assert_eq!(names(&["-f", "label=tier"]), ["mid", "old"]);
+    assert_eq!(names(&["-f", "label=tier=app"]), ["mid"]);
+    assert_eq!(names(&["-f", "before=mid"]), ["old"]);
+    assert_eq!(names(&["-f", "since=old"]), ["new", "mid"]);
+    assert_eq!(names(&["-f", "since=old", "-f", "label=tier"]), ["mid"]);
+    let out = t.run(&["images", "-f", "before=nosuch"]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+}
+
+#[test]
+fn import_platform_must_be_this_machines() {
+    let t = TestRoot::new();
+    let tar = rootfs_tar(&[("a", b"a")]);
+    let out = with_stdin(
+        &t,
+        &["import", "--platform", "windows/arm", "-", "p"],
+        &tar,
+        &[],
+    );
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--platform"),
+        "{}",
+        text(&out)
+    );
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let platform = format!("linux/{arch}");
+    let out = with_stdin(
+        &t,
+        &["import", "--platform", &platform, "-", "p"],
+        &tar,
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(inspect(&t, "p")["Architecture"], arch);
+    assert_eq!(inspect(&t, "p")["Os"], "linux");
+    // `-a` is accepted (tug has no intermediate images to hide).
+    assert_eq!(
+        t.ok(&["images", "-a", "--format", "{{.Repository}}"]),
+        "p\n"
+    );
 }

@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 
 use super::{CliError, CliResult, InspectArgs};
 use crate::Engine;
+use crate::container::{self, AttachOptions, CreateOptions, options};
 
 #[derive(Subcommand, Debug)]
 pub enum ContainerCommand {
@@ -143,25 +144,113 @@ pub struct RmArgs {
     pub containers: Vec<String>,
 }
 
-fn not_yet(what: &str) -> CliResult {
-    Err(CliError::other(format!("{what} is not implemented yet")))
+/// The engine's description of a container from the shared flags.
+fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOptions, CliError> {
+    let lookup = |k: &str| std::env::var(k).ok();
+    let mut env = Vec::new();
+    for f in &o.env_file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| CliError::usage(format!("--env-file {f}: {e}")))?;
+        env.extend(
+            options::parse_env_file(f, &text, lookup)
+                .map_err(|e| CliError::usage(e.to_string()))?,
+        );
+    }
+    env.extend(
+        o.env
+            .iter()
+            .filter_map(|e| options::resolve_env_arg(e, lookup)),
+    );
+    Ok(CreateOptions {
+        image: o.image,
+        name: o.name,
+        hostname: o.hostname,
+        env,
+        workdir: o.workdir,
+        user: o.user,
+        entrypoint: o.entrypoint,
+        command: o.command,
+        interactive: o.interactive,
+        tty: o.tty,
+        read_only: o.read_only,
+        privileged: o.privileged,
+        network: o.network,
+        security_opt: o.security_opt,
+        labels: o.label,
+        auto_remove,
+    })
 }
 
-pub fn run(_engine: &Engine, _a: RunArgs) -> CliResult {
-    not_yet("run")
+pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
+    if a.detach {
+        return Err(CliError::usage(
+            "tug run -d needs the per-container shim, which is not implemented yet",
+        ));
+    }
+    let stdin = a.options.interactive;
+    let opts = create_options(a.options, a.rm)?;
+    let attach = AttachOptions {
+        stdin,
+        sig_proxy: a.sig_proxy,
+    };
+    Ok(engine.run_container(&opts, attach)?)
 }
-pub fn create(_engine: &Engine, _a: CreateArgs) -> CliResult {
-    not_yet("create")
+
+pub fn create(engine: &Engine, a: CreateArgs) -> CliResult {
+    let opts = create_options(a.options, a.rm)?;
+    let c = engine.create_container(&opts)?;
+    println!("{}", c.id);
+    Ok(0)
 }
-pub fn start(_engine: &Engine, _a: StartArgs) -> CliResult {
-    not_yet("start")
+
+pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
+    if !a.attach {
+        return Err(CliError::usage(
+            "tug start without -a needs the per-container shim, which is not implemented yet: use tug start -a",
+        ));
+    }
+    if a.containers.len() > 1 {
+        return Err(CliError::usage(
+            "you cannot start and attach multiple containers at once",
+        ));
+    }
+    let attach = AttachOptions {
+        stdin: a.interactive,
+        sig_proxy: true,
+    };
+    Ok(engine.start_container(&a.containers[0], attach)?)
 }
-pub fn rm(_engine: &Engine, _a: RmArgs) -> CliResult {
-    not_yet("rm")
+
+pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
+    let mut code = 0;
+    for name in &a.containers {
+        match engine.remove_container(name, a.force) {
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                eprintln!("tug: {}", CliError::from(e).message);
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
 }
+
 /// `tug inspect` (containers first, then images) and `tug container inspect`.
 pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
-    if a.kind.is_none() {
+    let mut values = Vec::new();
+    let mut missing = Vec::new();
+    for name in &a.names {
+        match engine.container(name) {
+            Ok(c) => {
+                values.push(serde_json::to_value(&c).map_err(|e| CliError::other(e.to_string()))?)
+            }
+            Err(crate::Error::Container(container::Error::NotFound(_))) => {
+                missing.push(name.clone())
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if a.kind.is_none() && values.is_empty() {
         return super::image::inspect(
             engine,
             super::image::InspectArgs {
@@ -170,5 +259,12 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
             },
         );
     }
-    not_yet("container inspect")
+    super::print_inspect(&values, a.format.as_deref())?;
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    for m in &missing {
+        eprintln!("Error: No such container: {m}");
+    }
+    Ok(1)
 }

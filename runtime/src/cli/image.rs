@@ -69,7 +69,8 @@ pub struct ImagesArgs {
     /// Format output using a Go template ("table ..." for a table, or "json")
     #[arg(long)]
     pub format: Option<String>,
-    /// Filter output based on conditions provided (reference=PATTERN, dangling=true|false)
+    /// Filter output based on conditions provided (reference=PATTERN, dangling=true|false,
+    /// label=KEY[=VALUE], before=IMAGE, since=IMAGE)
     #[arg(short, long)]
     pub filter: Vec<String>,
     /// Only images of this repository, with an optional :tag
@@ -248,11 +249,17 @@ pub fn import(engine: &Engine, a: ImportArgs) -> CliResult {
         None => None,
     };
     let created = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(s) if !s.is_empty() => Some(s.trim().parse::<u64>().map_err(|_| {
-            CliError::usage(format!(
-                "SOURCE_DATE_EPOCH={s:?} is not a number of seconds since 1970"
-            ))
-        })?),
+        Ok(s) if !s.is_empty() => Some(
+            s.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| n <= img::import::MAX_CREATED)
+                .ok_or_else(|| {
+                    CliError::usage(format!(
+                        "SOURCE_DATE_EPOCH={s:?} is not a number of seconds between 1970 and 9999"
+                    ))
+                })?,
+        ),
         _ => None,
     };
     let opts = ImportOptions {

@@ -1,10 +1,42 @@
-//! See ARCHITECTURE.md: the `container` module.
+//! Containers: the configuration from `run`/`create` flags and the image (Docker's
+//! override rules), the OCI runtime spec made from it, the store of containers with
+//! their metadata and state (Docker's field names), and the lifecycle (create, start in
+//! the foreground, remove, inspect).
+
+pub mod attach;
+mod create;
+pub mod etc;
+mod lifecycle;
+pub mod names;
+pub mod options;
+pub mod record;
+pub mod spec;
+pub mod store;
+
+use std::path::Path;
+
+pub use attach::AttachOptions;
+pub use options::CreateOptions;
+pub use record::Container;
+pub use store::ContainerStore;
 
 /// An error of the `container` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
+    #[error("{0}: {1}")]
+    Sys(String, #[source] std::io::Error),
+    #[error("No such container: {0}")]
+    NotFound(String),
+    #[error("multiple containers match {0:?}: give more of the id")]
+    Ambiguous(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl Error {
@@ -12,13 +44,26 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         125
     }
+
+    pub(crate) fn io(path: &Path, e: std::io::Error) -> Error {
+        Error::Io(path.display().to_string(), e)
+    }
 }
 
 impl crate::Engine {
     /// The names (or short ids) of the containers created from image `id`, so that `rmi`
     /// can refuse to remove an image in use.
     pub fn containers_using_image(&self, id: &crate::Digest) -> Result<Vec<String>, Error> {
-        let _ = id;
-        Ok(Vec::new())
+        let store = self.container_store();
+        let wanted = id.to_string();
+        let mut out = Vec::new();
+        for cid in store.ids()? {
+            match store.load(&cid) {
+                Ok(c) if c.image == wanted => out.push(c.short_name().to_string()),
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(_) => out.push(cid[..12].to_string()),
+            }
+        }
+        Ok(out)
     }
 }

@@ -252,4 +252,20 @@ mod tests {
             .collect();
         insta::assert_snapshot!(text.join("\n"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_change_applies_or_fails_without_panic(
+            word in "(CMD|ENTRYPOINT|ENV|LABEL|WORKDIR|USER|EXPOSE|VOLUME|cmd|RUN)",
+            rest in "\\PC{0,40}",
+        ) {
+            let mut c = Map::new();
+            let _ = apply(&mut c, &format!("{word} {rest}"));
+        }
+
+        #[test]
+        fn times_parse_without_panic(s in "\\PC{0,40}") {
+            let _ = super::super::view::parse_time(&s);
+        }
+    }
 }

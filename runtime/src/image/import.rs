@@ -80,9 +80,14 @@ pub fn host_arch() -> &'static str {
     }
 }
 
-/// An RFC 3339 time in UTC, as image configs carry it.
+/// The latest creation time an image can have: 9999-12-31T23:59:59Z, the end of
+/// RFC 3339's four-digit years.
+pub const MAX_CREATED: u64 = 253_402_300_799;
+
+/// An RFC 3339 time in UTC, as image configs carry it (clamped to [`MAX_CREATED`]).
 pub fn rfc3339(secs: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
+    let t = UNIX_EPOCH + Duration::from_secs(secs.min(MAX_CREATED));
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 impl Engine {

@@ -118,6 +118,16 @@ impl Store {
             .map_err(|e| Error::Io(format!("cannot lock {}", p.display()), e))
     }
 
+    /// A shared lock on the store: while it is held, no [`Txn`] (tag, import, load,
+    /// `rmi` and its garbage collection) can change the store. A container create holds
+    /// it from resolving its image until its record names the image, so that `rmi` cannot
+    /// remove the image's layers in between. Never begin a [`Txn`] while holding it.
+    pub fn read_lock(&self) -> Result<crate::fsutil::LockGuard, Error> {
+        let p = self.dir.join(".lock");
+        crate::fsutil::lock_shared(&p)
+            .map_err(|e| Error::Io(format!("cannot lock {}", p.display()), e))
+    }
+
     /// Reads `index.json`.
     pub(crate) fn read_index(&self) -> Result<IndexFile, Error> {
         let p = self.dir.join("index.json");
@@ -143,8 +153,10 @@ impl Store {
 
     /// The image that `name` names: a reference, an id, or an unambiguous id prefix.
     pub fn resolve(&self, name: &str) -> Result<Image, Error> {
-        let index = self.read_index()?;
-        self.resolve_in(&index, name)
+        // A concurrent `rmi` may delete blobs between reading the index and the blobs:
+        // read again once, from the new index.
+        self.resolve_in(&self.read_index()?, name)
+            .or_else(|_| self.resolve_in(&self.read_index()?, name))
     }
 
     pub(crate) fn resolve_in(&self, index: &IndexFile, name: &str) -> Result<Image, Error> {
@@ -240,8 +252,9 @@ impl Store {
 
     /// Every image in the store, one per manifest, with all its names.
     pub fn list(&self) -> Result<Vec<Image>, Error> {
-        let index = self.read_index()?;
-        self.list_in(&index)
+        // As in `resolve`: a second try sees a concurrent removal's new index.
+        self.list_in(&self.read_index()?)
+            .or_else(|_| self.list_in(&self.read_index()?))
     }
 
     pub(crate) fn list_in(&self, index: &IndexFile) -> Result<Vec<Image>, Error> {

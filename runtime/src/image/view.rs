@@ -13,7 +13,8 @@ pub fn parse_time(s: &str) -> Option<SystemTime> {
         return Some(t);
     }
     // An offset instead of Z: `+hh:mm` / `-hh:mm`.
-    let (base, off) = s.split_at(s.len().checked_sub(6)?);
+    let at = s.len().checked_sub(6).filter(|&i| s.is_char_boundary(i))?;
+    let (base, off) = s.split_at(at);
     let sign = match off.as_bytes().first()? {
         b'+' => 1i64,
         b'-' => -1,
@@ -119,6 +120,7 @@ pub fn inspect(store: &Store, image: &Image, driver: &str) -> Result<Value, Erro
         .iter()
         .map(|r| format!("{}@{}", r.familiar_name(), image.manifest_digest))
         .collect();
+    digests.sort();
     digests.dedup();
     let layers: Vec<String> = image.layers.iter().map(|l| l.diff_id.to_string()).collect();
     let mut v = json!({
@@ -143,4 +145,34 @@ pub fn inspect(store: &Store, image: &Image, driver: &str) -> Result<Value, Erro
         v["Variant"] = Value::String(var.to_string());
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn times_parse_with_fractions_and_offsets() {
+        let t = |s| parse_time(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
+        assert_eq!(
+            t("2023-11-14T22:13:20Z"),
+            Some(Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!(
+            t("2023-11-14T22:13:20.5Z"),
+            Some(Duration::from_millis(1_700_000_000_500))
+        );
+        assert_eq!(
+            t("2023-11-15T00:13:20+02:00"),
+            Some(Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!(
+            t("2023-11-14T20:13:20-02:00"),
+            Some(Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!(t("yesterday"), None);
+        assert_eq!(t(""), None);
+        assert_eq!(t("2023-11-14T22:13:2é"), None);
+    }
 }

@@ -49,7 +49,7 @@ impl From<ResolveError> for WriteError {
     fn from(e: ResolveError) -> Self {
         match e {
             ResolveError::Escapes => WriteError::Rejected(
-                "its parent dir is a symlink that leads outside the layer".into(),
+                "its path goes through a symlink that leads outside the layer".into(),
             ),
             ResolveError::Io(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
                 WriteError::Rejected("a parent of it is not a directory".into())
@@ -303,6 +303,32 @@ pub(crate) fn node(
         rustix::fs::mknodat(dir, name, kind, Mode::from_raw_mode(0o600), rdev)
     })?;
     set_meta_at(dir, name, meta, false)
+}
+
+/// Makes the overlay whiteout of `parent/name` (a 0/0 char device). Under a path that
+/// this layer has as a non-dir (umoci writes `d` as a file, then `d/.wh.x`), there is
+/// nothing to hide: the non-dir already hides all below it, so that is a no-op.
+pub(crate) fn whiteout(
+    res: &mut Resolver,
+    parent: &[u8],
+    name: &[u8],
+    meta: &Meta,
+    replaced: &mut bool,
+) -> Result<(), WriteError> {
+    match res.dir(parent, true) {
+        Err(ResolveError::Io(e)) if e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(()),
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    node(
+        res,
+        parent,
+        name,
+        FileType::CharacterDevice,
+        0,
+        meta,
+        replaced,
+    )
 }
 
 /// Makes `parent/name` a hard link to `target_parent/target_name`, an entry of this layer

@@ -22,7 +22,7 @@ pub(crate) enum Target<'a> {
     Whiteout(EntryPath<'a>),
     /// `DIR/.wh..wh..opq`: DIR hides the content of the layers below.
     Opaque(EntryPath<'a>),
-    /// Other `.wh..wh.*` names (aufs bookkeeping): nothing to do.
+    /// Other `.wh..wh.*` names and what is inside them (aufs bookkeeping): nothing to do.
     Ignored,
 }
 
@@ -84,6 +84,10 @@ impl<'a> EntryPath<'a> {
     /// itself or its parent).
     pub(crate) fn classify(self) -> Result<Target<'a>, &'static str> {
         let name = self.name();
+        let parents = &self.comps[..self.comps.len().saturating_sub(1)];
+        if parents.iter().any(|c| c.starts_with(b".wh..wh.")) {
+            return Ok(Target::Ignored); // inside an aufs bookkeeping dir (`.wh..wh.plnk/`)
+        }
         if name == OPAQUE_MARKER {
             return Ok(Target::Opaque(self.parent()));
         }
@@ -146,6 +150,7 @@ mod tests {
             Target::Opaque(EntryPath::parse(b"etc").unwrap())
         );
         assert_eq!(c("etc/.wh..wh.plnk").unwrap(), Target::Ignored);
+        assert_eq!(c(".wh..wh.plnk/123.45").unwrap(), Target::Ignored);
         assert!(c(".wh..").is_err());
         assert!(c("a/.wh...").is_err());
         assert!(c("a/.wh.").is_err());

@@ -1,15 +1,210 @@
-//! See ARCHITECTURE.md: the `sandbox` module.
+//! The sandbox: the container's init process in its own namespaces, its mounts and
+//! pivot_root, devices, user, capabilities, terminal and signals.
+//!
+//! The start path has named steps, so that the per-container shim (next issue) can take
+//! over supervision without a rewrite:
+//! 1. [`create`]: `clone` the init with new namespaces; the init mounts the rootfs, /proc,
+//!    /sys, /dev, the generated /etc files, pivots into the rootfs, and reports `Ready`
+//!    over the sync socket (with the pty master when there is a terminal). It then waits.
+//! 2. [`Sandbox::start`]: the supervisor releases the init, which resolves the user, sets
+//!    capabilities and `execve`s the user's process; the sync socket closes on exec, or
+//!    carries back the error of a failed exec.
+//! 3. [`Sandbox::wait`]: the exit status, as Docker's exit code.
+
+pub mod caps;
+mod devices;
+mod exec;
+mod init;
+pub mod mounts;
+pub mod signals;
+mod sync;
+pub mod tty;
+pub mod user;
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::snapshot::Rootfs;
+
+pub use sync::InitFailure;
 
 /// An error of the `sandbox` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
+    /// The init failed to set up the container or to run its process; the kind says
+    /// which exit code the CLI uses.
+    #[error("{1}")]
+    Init(InitFailure, String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl Error {
-    /// The CLI exit code for this error (125 unless the command could not be run).
+    /// The CLI exit code for this error: 127 when the command is not found, 126 when it
+    /// cannot be executed, 125 for everything else.
     pub fn exit_code(&self) -> i32 {
-        125
+        match self {
+            Error::Init(kind, _) => kind.exit_code(),
+            _ => 125,
+        }
+    }
+
+    pub(crate) fn sys(what: impl Into<String>, e: nix::Error) -> Error {
+        Error::Io(what.into(), e.into())
+    }
+}
+
+/// How the container's root file system is made inside its mount namespace.
+#[derive(Debug, Clone)]
+pub enum RootfsSource {
+    /// An overlayfs of the layer snapshots and the container's upper/work dirs.
+    Overlay(Rootfs),
+    /// A directory holding the complete rootfs (the `vfs` driver's copy), bind-mounted.
+    Dir(PathBuf),
+}
+
+/// The stdio of the container's process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdio {
+    /// The process inherits the caller's stdout and stderr, and its stdin when `stdin`
+    /// (else /dev/null).
+    Inherit { stdin: bool },
+    /// A pty made inside the container's devpts; the master goes to the supervisor.
+    Tty,
+}
+
+/// Everything the init needs: the OCI runtime spec plus what the spec cannot say.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The runtime spec: process, hostname, mounts, namespaces, masked paths, root.
+    pub spec: oci_spec::runtime::Spec,
+    /// How to make the rootfs at `spec.root.path`.
+    pub rootfs: RootfsSource,
+    /// Docker's `--user` (`name|uid[:group|gid]`), resolved in the container's own
+    /// /etc/passwd and /etc/group at start; `None` for the image default (root).
+    pub user: Option<String>,
+    /// The process's stdio.
+    pub stdio: Stdio,
+}
+
+/// A created container init, waiting to be started, running, or exited.
+#[derive(Debug)]
+pub struct Sandbox {
+    pid: Pid,
+    sync: Option<OwnedFd>,
+    pty_master: Option<OwnedFd>,
+    exit_code: Option<i32>,
+}
+
+/// Step 1 of the start: clones the init in its namespaces and waits until it has set up
+/// the container (mounts, devices, pivot_root) and waits to be started.
+pub fn create(config: &SandboxConfig) -> Result<Sandbox, Error> {
+    let (parent_end, child_end) = sync::pair()?;
+    let pid = init::clone_init(config, &child_end, &parent_end)?;
+    drop(child_end);
+    let mut sandbox = Sandbox {
+        pid,
+        sync: Some(parent_end),
+        pty_master: None,
+        exit_code: None,
+    };
+    // The Drop of `sandbox` kills and reaps the init if setup fails.
+    let sock = sandbox.sync.as_ref().map(|s| s.as_raw_fd()).unwrap_or(-1);
+    match sync::recv(sock)? {
+        sync::Message::Ready(master) => {
+            sandbox.pty_master = master;
+            Ok(sandbox)
+        }
+        sync::Message::Failed(kind, msg) => Err(Error::Init(kind, msg)),
+        sync::Message::Closed => Err(Error::Init(
+            InitFailure::Setup,
+            "the container init exited during setup".into(),
+        )),
+    }
+}
+
+impl Sandbox {
+    /// The init's pid (in the caller's pid namespace).
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// The pty master, when the container has a terminal (taken once).
+    pub fn take_pty_master(&mut self) -> Option<OwnedFd> {
+        self.pty_master.take()
+    }
+
+    /// Step 2: releases the init to exec the user's process, and returns once the exec
+    /// succeeded, or with its error (not found: 127, not executable: 126).
+    pub fn start(&mut self) -> Result<(), Error> {
+        let Some(sock) = self.sync.take() else {
+            return Err(Error::Unsupported(
+                "the container was already started".into(),
+            ));
+        };
+        sync::send_start(sock.as_raw_fd())?;
+        match sync::recv(sock.as_raw_fd())? {
+            sync::Message::Closed => Ok(()),
+            sync::Message::Failed(kind, msg) => Err(Error::Init(kind, msg)),
+            sync::Message::Ready(_) => Err(Error::Init(
+                InitFailure::Setup,
+                "unexpected message from the container init".into(),
+            )),
+        }
+    }
+
+    /// Sends `signal` to the container's process.
+    pub fn signal(&self, signal: Signal) -> Result<(), Error> {
+        if self.exit_code.is_some() {
+            return Ok(());
+        }
+        kill(self.pid, signal).map_err(|e| Error::sys(format!("kill {}", self.pid), e))
+    }
+
+    /// Reaps the process if it has exited, without blocking: its Docker exit code.
+    pub fn try_wait(&mut self) -> Result<Option<i32>, Error> {
+        self.reap(Some(WaitPidFlag::WNOHANG))
+    }
+
+    /// Step 3: waits for the process to exit and returns its Docker exit code (the
+    /// process's own, or 128+n when killed by signal n).
+    pub fn wait(&mut self) -> Result<i32, Error> {
+        loop {
+            if let Some(code) = self.reap(None)? {
+                return Ok(code);
+            }
+        }
+    }
+
+    fn reap(&mut self, flags: Option<WaitPidFlag>) -> Result<Option<i32>, Error> {
+        if let Some(code) = self.exit_code {
+            return Ok(Some(code));
+        }
+        let code = match waitpid(self.pid, flags) {
+            Ok(WaitStatus::Exited(_, code)) => code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
+            Ok(_) => return Ok(None),
+            Err(nix::Error::EINTR) => return Ok(None),
+            Err(e) => return Err(Error::sys(format!("waitpid {}", self.pid), e)),
+        };
+        self.exit_code = Some(code);
+        Ok(Some(code))
+    }
+}
+
+impl Drop for Sandbox {
+    /// A sandbox dropped before its process exited (setup failed, or the supervisor
+    /// bails out) is killed and reaped: nothing is left behind.
+    fn drop(&mut self) {
+        if self.exit_code.is_none() {
+            let _ = kill(self.pid, Signal::SIGKILL);
+            let _ = self.wait();
+        }
     }
 }

@@ -12,6 +12,7 @@ mod overlay;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::Digest;
@@ -109,19 +110,62 @@ impl Snapshots {
         layers: &[LayerInfo],
     ) -> Result<Vec<PathBuf>, Error> {
         let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
-        let mut out = Vec::with_capacity(layers.len());
-        for (layer, chain_id) in layers.iter().zip(chain_ids(&diff_ids)) {
-            let dir = self.path(&chain_id);
-            if !dir.exists() {
-                let blob = store.open_blob(&layer.digest).map_err(|e| Error::Blob {
-                    layer: layer.digest.clone(),
-                    source: Box::new(e),
-                })?;
-                self.unpack(&chain_id, &layer.digest, &layer.diff_id, blob)?;
+        let chains = chain_ids(&diff_ids);
+        let missing: Vec<(&LayerInfo, &Digest)> = layers
+            .iter()
+            .zip(&chains)
+            .filter(|(_, c)| !self.path(c).exists())
+            .collect();
+        // Layers unpack independently of each other: several at once use every core.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(missing.len());
+        if workers <= 1 {
+            for (layer, chain_id) in &missing {
+                self.unpack_blob(store, layer, chain_id)?;
             }
-            out.push(dir);
+        } else {
+            let next = AtomicUsize::new(0);
+            let failed = AtomicBool::new(false);
+            let work = || -> Result<(), Error> {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= missing.len() || failed.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    let (layer, chain_id) = missing[i];
+                    self.unpack_blob(store, layer, chain_id)
+                        .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+                }
+            };
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+                let mut first_err = None;
+                for h in handles {
+                    match h.join() {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => first_err = first_err.or(Some(e)),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                }
+                first_err.map_or(Ok(()), Err)
+            })?;
         }
-        Ok(out)
+        Ok(chains.iter().map(|c| self.path(c)).collect())
+    }
+
+    /// Unpacks one layer from the store's blob.
+    fn unpack_blob(
+        &self,
+        store: &Store,
+        layer: &LayerInfo,
+        chain_id: &Digest,
+    ) -> Result<(), Error> {
+        let blob = store.open_blob(&layer.digest).map_err(|e| Error::Blob {
+            layer: layer.digest.clone(),
+            source: Box::new(e),
+        })?;
+        self.unpack(chain_id, &layer.digest, &layer.diff_id, blob)
     }
 
     /// Makes sure the snapshot `chain_id` exists, applying it from `reader` (the layer's
@@ -132,7 +176,7 @@ impl Snapshots {
         &self,
         chain_id: &Digest,
         diff_id: &Digest,
-        reader: impl Read,
+        reader: impl Read + Send,
     ) -> Result<PathBuf, Error> {
         let dir = self.path(chain_id);
         if !dir.exists() {
@@ -148,14 +192,15 @@ impl Snapshots {
         chain_id: &Digest,
         layer: &Digest,
         diff_id: &Digest,
-        reader: impl Read,
+        reader: impl Read + Send,
     ) -> Result<(), Error> {
         std::fs::create_dir_all(&self.dir).map_err(|e| io_err(self.dir.display(), e))?;
         let tmp = TempDir::new(&self.dir, ".tmp-")?;
-        let stats = crate::layer::apply(reader, &tmp.path).map_err(|source| Error::Layer {
-            layer: layer.clone(),
-            source,
-        })?;
+        let stats =
+            crate::layer::apply_threaded(reader, &tmp.path).map_err(|source| Error::Layer {
+                layer: layer.clone(),
+                source,
+            })?;
         // apply always sets the diff id; a missing one cannot match.
         let actual = stats.diff_id.unwrap_or_else(|| Digest::of(b""));
         if &actual != diff_id {
@@ -165,6 +210,18 @@ impl Snapshots {
                 actual,
             });
         }
+        // On disk before it is renamed into place: a snapshot that exists is whole, also
+        // after a power loss.
+        let fd = rustix::fs::open(
+            &tmp.path,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .and_then(|fd| rustix::fs::syncfs(&fd).map(|()| fd))
+        .map_err(|e| io_err(format!("syncing {}", tmp.path.display()), e.into()))?;
+        drop(fd);
         let dest = self.path(chain_id);
         match rustix::fs::renameat_with(
             rustix::fs::CWD,
@@ -187,7 +244,9 @@ impl Snapshots {
     }
 
     /// Removes every snapshot whose chain id is not in `keep` (the chain ids of the images
-    /// still in the store), and temporary dirs left by dead processes.
+    /// still in the store), and temporary dirs left by dead processes. Snapshots take no
+    /// lock of their own: the caller holds the lock that keeps images (and so `keep`)
+    /// from changing while it runs, as `ensure` callers hold it shared.
     pub fn retain(&self, keep: &std::collections::HashSet<Digest>) -> Result<(), Error> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,

@@ -199,6 +199,11 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         .collect();
     names.sort();
     for p in names {
+        // overlayfs lists the whiteouts of a dir that only one layer has (it reads such a
+        // dir as it is) but finds nothing when looking them up: they are not entries.
+        if std::fs::symlink_metadata(&p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            continue;
+        }
         let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
         out.insert(rel, describe(&p, false));
         if std::fs::symlink_metadata(&p).unwrap().is_dir() {

@@ -28,6 +28,11 @@ struct Filters {
     references: Vec<String>,
     dangling: Option<bool>,
     repository: Option<(Reference, bool)>,
+    /// `label=KEY` or `label=KEY=VALUE`.
+    labels: Vec<(String, Option<String>)>,
+    /// `before=IMAGE` and `since=IMAGE`: created before or after that image.
+    before: Option<String>,
+    since: Option<String>,
 }
 
 impl Filters {
@@ -41,6 +46,12 @@ impl Filters {
             })?;
             match k {
                 "reference" => f.references.push(v.to_string()),
+                "label" => f.labels.push(match v.split_once('=') {
+                    Some((k, val)) => (k.to_string(), Some(val.to_string())),
+                    None => (v.to_string(), None),
+                }),
+                "before" => f.before = Some(v.to_string()),
+                "since" => f.since = Some(v.to_string()),
                 "dangling" => {
                     f.dangling = Some(match v.to_ascii_lowercase().as_str() {
                         "true" | "1" => true,
@@ -54,7 +65,7 @@ impl Filters {
                 }
                 _ => {
                     return Err(CliError::usage(format!(
-                        "invalid filter '{k}': images supports reference and dangling"
+                        "invalid filter '{k}': images supports reference, dangling, label, before and since"
                     )));
                 }
             }
@@ -68,6 +79,21 @@ impl Filters {
             f.repository = Some((Reference::parse(repo).map_err(err)?, has_tag));
         }
         Ok(f)
+    }
+
+    /// Whether the image passes the label filters.
+    fn keep_image(&self, image: &Image) -> bool {
+        let labels = image
+            .config
+            .config()
+            .as_ref()
+            .and_then(|c| c.labels().clone())
+            .unwrap_or_default();
+        self.labels.iter().all(|(k, v)| match (labels.get(k), v) {
+            (Some(_), None) => true,
+            (Some(have), Some(want)) => have == want,
+            (None, _) => false,
+        })
     }
 
     fn keep(&self, name: Option<&Reference>) -> bool {
@@ -151,10 +177,23 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
     let filters = Filters::parse(&a)?;
     let store = engine.image_store().map_err(err)?;
+    let created_of = |name: &Option<String>| -> Result<Option<SystemTime>, CliError> {
+        let Some(name) = name else { return Ok(None) };
+        let image = store.resolve(name).map_err(err)?;
+        let text = image.config.created().clone().unwrap_or_default();
+        Ok(view::parse_time(&text))
+    };
+    let before = created_of(&filters.before)?;
+    let since = created_of(&filters.since)?;
     let mut rows = Vec::new();
     for image in store.list().map_err(err)? {
         let created_text = image.config.created().clone().unwrap_or_default();
         let created = view::parse_time(&created_text);
+        let in_time = before.is_none_or(|b| created.is_some_and(|c| c < b))
+            && since.is_none_or(|s| created.is_some_and(|c| c > s));
+        if !in_time || !filters.keep_image(&image) {
+            continue;
+        }
         let names: Vec<Option<Reference>> = if image.names.is_empty() {
             vec![None]
         } else {

@@ -2,6 +2,7 @@
 //! one uncompressed `layer.tar` per layer, `repositories`: what `docker load` reads) and
 //! oci-archive (an OCI image layout in a tar: what `skopeo` reads as `oci-archive:`).
 
+mod files;
 mod load;
 mod save;
 

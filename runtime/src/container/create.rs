@@ -1,0 +1,328 @@
+//! `tug create`: resolves the image, applies Docker's override rules, writes the
+//! runtime spec, the metadata and the generated /etc files, and prepares the rootfs. A
+//! failure midway removes everything made so far.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::options::{CreateOptions, entrypoint_and_cmd, merge_env, process_env};
+use super::record::{
+    Config, Container, GraphDriver, HostConfig, NetworkSettings, RestartPolicy, State, now,
+};
+use super::spec::{SpecInput, runtime_spec};
+use super::store::{ContainerStore, SPEC};
+use super::{Error, etc, names};
+use crate::snapshot::{Rootfs, Snapshots};
+use crate::{Engine, StorageDriver, fsutil};
+
+/// Removes a half-made container unless disarmed: setup failing midway leaves nothing.
+struct CreateGuard<'a> {
+    store: &'a ContainerStore,
+    id: String,
+    name: Option<String>,
+    armed: bool,
+}
+
+impl Drop for CreateGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_dir_all(self.store.dir(&self.id));
+            if let Some(n) = &self.name {
+                self.store.release_name(n, &self.id);
+            }
+        }
+    }
+}
+
+/// `--security-opt` values: true when `no-new-privileges` is asked for.
+fn no_new_privileges(opts: &[String]) -> Result<bool, Error> {
+    let mut nnp = false;
+    for o in opts {
+        match o.as_str() {
+            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => nnp = true,
+            "no-new-privileges:false" | "no-new-privileges=false" => nnp = false,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "--security-opt {other:?} is not supported (only no-new-privileges)"
+                )));
+            }
+        }
+    }
+    Ok(nnp)
+}
+
+/// `uid[:gid]` when both are numeric (the spec's user); names resolve at start.
+fn numeric_user(user: &str) -> (u32, u32) {
+    let (u, g) = user.split_once(':').unwrap_or((user, "0"));
+    match (u.parse(), g.parse()) {
+        (Ok(u), Ok(g)) => (u, g),
+        _ => (0, 0),
+    }
+}
+
+fn write_file(p: &Path, data: &str, durable: bool) -> Result<(), Error> {
+    fsutil::write_atomic_opt(p, data.as_bytes(), durable).map_err(|e| Error::io(p, e))
+}
+
+fn host_file(p: &str) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+impl Engine {
+    /// The container store of this engine.
+    pub fn container_store(&self) -> ContainerStore {
+        ContainerStore::open(self.root())
+    }
+
+    /// Creates a container (`tug create`): resolves the image, applies Docker's override
+    /// rules, writes the runtime spec and the metadata, and prepares the rootfs.
+    pub fn create_container(&self, opts: &CreateOptions) -> crate::Result<Container> {
+        self.create_with_spec(opts).map(|(c, _)| c)
+    }
+
+    pub(super) fn create_with_spec(
+        &self,
+        opts: &CreateOptions,
+    ) -> crate::Result<(Container, oci_spec::runtime::Spec)> {
+        if opts.privileged {
+            return Err(Error::Unsupported(
+                "--privileged is not supported yet: tug runs every container with Docker's default capabilities".into(),
+            )
+            .into());
+        }
+        let host_network = match opts.network.as_str() {
+            "" | "none" => false,
+            "host" => true,
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "--network {other:?} is not supported yet: use none or host"
+                ))
+                .into());
+            }
+        };
+        let nnp = no_new_privileges(&opts.security_opt)?;
+        if let Some(n) = &opts.name
+            && !names::valid_name(n)
+        {
+            return Err(Error::Invalid(format!(
+                "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            ))
+            .into());
+        }
+        let image_store = self.image_store()?;
+        let image = image_store.resolve(&opts.image)?;
+        let image_config = image.config.config().clone().unwrap_or_default();
+
+        let store = self.container_store();
+        let id = names::new_id();
+        let dir = store.create_dir(&id)?;
+        let mut guard = CreateGuard {
+            store: &store,
+            id: id.clone(),
+            name: None,
+            armed: true,
+        };
+        let name = match &opts.name {
+            Some(n) => {
+                store.reserve_name(n, &id)?;
+                n.clone()
+            }
+            None => {
+                let mut attempt = 0;
+                loop {
+                    let n = names::random_name(attempt);
+                    match store.reserve_name(&n, &id) {
+                        Ok(()) => break n,
+                        Err(Error::Conflict(_)) if attempt < 20 => attempt += 1,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        };
+        guard.name = Some(name.clone());
+
+        let (entrypoint, cmd) = entrypoint_and_cmd(
+            image_config.entrypoint().as_deref().unwrap_or_default(),
+            image_config.cmd().as_deref().unwrap_or_default(),
+            opts.entrypoint.as_deref(),
+            &opts.command,
+        );
+        let argv: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+        let Some((path, args)) = argv.split_first() else {
+            return Err(Error::Invalid("no command specified".into()).into());
+        };
+        let hostname = match (&opts.hostname, host_network) {
+            (Some(h), _) => h.clone(),
+            (None, true) => nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| id[..12].to_string()),
+            (None, false) => id[..12].to_string(),
+        };
+        let config_env = merge_env(image_config.env().as_deref().unwrap_or_default(), &opts.env);
+        let env = process_env(&hostname, opts.tty, &config_env);
+        let workdir = opts
+            .workdir
+            .clone()
+            .or_else(|| image_config.working_dir().clone())
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".into());
+        if !workdir.starts_with('/') {
+            return Err(Error::Invalid(format!(
+                "the working directory '{workdir}' is invalid, it needs to be an absolute path"
+            ))
+            .into());
+        }
+        let user = opts
+            .user
+            .clone()
+            .or_else(|| image_config.user().clone())
+            .unwrap_or_default();
+
+        // The generated /etc files.
+        let durable = !opts.auto_remove;
+        let hostname_path = dir.join("hostname");
+        let hosts_path = dir.join("hosts");
+        let resolv_path = dir.join("resolv.conf");
+        write_file(&hostname_path, &format!("{hostname}\n"), durable)?;
+        let hosts = if host_network {
+            host_file("/etc/hosts")
+        } else {
+            etc::hosts_default()
+        };
+        write_file(&hosts_path, &hosts, durable)?;
+        let resolv = etc::resolv_conf_from_host(&host_file("/etc/resolv.conf"), host_network);
+        write_file(&resolv_path, &resolv, durable)?;
+
+        // The rootfs.
+        let lowers = Snapshots::open(self.root())?.ensure(&image_store, &image)?;
+        let rootfs_dir = dir.join("rootfs");
+        let mkdir = |p: &Path| std::fs::create_dir(p).map_err(|e| Error::io(p, e));
+        mkdir(&rootfs_dir)?;
+        let mut data = BTreeMap::new();
+        let driver = match self.config().storage_driver {
+            StorageDriver::Overlay => {
+                let (upper, work) = (dir.join("upper"), dir.join("work"));
+                mkdir(&upper)?;
+                mkdir(&work)?;
+                let lower: Vec<String> = lowers
+                    .iter()
+                    .rev()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                data.insert("LowerDir".into(), lower.join(":"));
+                data.insert("UpperDir".into(), upper.display().to_string());
+                data.insert("WorkDir".into(), work.display().to_string());
+                data.insert("MergedDir".into(), rootfs_dir.display().to_string());
+                "overlay2"
+            }
+            StorageDriver::Vfs => {
+                Rootfs {
+                    lowers,
+                    upper: dir.join("upper"),
+                    work: dir.join("work"),
+                }
+                .copy_into(&rootfs_dir)?;
+                data.insert("Dir".into(), rootfs_dir.display().to_string());
+                "vfs"
+            }
+        };
+
+        let etc_files = [
+            ("/etc/resolv.conf", resolv_path.clone()),
+            ("/etc/hostname", hostname_path.clone()),
+            ("/etc/hosts", hosts_path.clone()),
+        ];
+        let spec = runtime_spec(&SpecInput {
+            rootfs: &rootfs_dir,
+            args: &argv,
+            env: &env,
+            cwd: &workdir,
+            uid_gid: numeric_user(&user),
+            terminal: opts.tty,
+            hostname: &hostname,
+            read_only: opts.read_only,
+            host_network,
+            no_new_privileges: nnp,
+            etc_files: &etc_files,
+        })?;
+        let spec_path = dir.join(SPEC);
+        let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::Invalid(e.to_string()))?;
+        fsutil::write_atomic_opt(&spec_path, &spec_json, durable)
+            .map_err(|e| Error::io(&spec_path, e))?;
+
+        let labels = opts
+            .labels
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (l.clone(), String::new()),
+            })
+            .collect();
+        let container = Container {
+            id: id.clone(),
+            created: now(),
+            path: path.clone(),
+            args: args.to_vec(),
+            state: State::created(),
+            image: image.id.to_string(),
+            resolv_conf_path: resolv_path.display().to_string(),
+            hostname_path: hostname_path.display().to_string(),
+            hosts_path: hosts_path.display().to_string(),
+            log_path: String::new(),
+            name: format!("/{name}"),
+            restart_count: 0,
+            driver: driver.into(),
+            platform: "linux".into(),
+            graph_driver: GraphDriver {
+                name: driver.into(),
+                data,
+            },
+            mounts: Vec::new(),
+            config: Config {
+                hostname: hostname.clone(),
+                domainname: String::new(),
+                user,
+                attach_stdin: opts.interactive,
+                attach_stdout: true,
+                attach_stderr: true,
+                tty: opts.tty,
+                open_stdin: opts.interactive,
+                stdin_once: opts.interactive,
+                env: config_env,
+                cmd: (!cmd.is_empty()).then_some(cmd),
+                image: opts.image.clone(),
+                volumes: None,
+                working_dir: opts
+                    .workdir
+                    .clone()
+                    .or_else(|| image_config.working_dir().clone())
+                    .unwrap_or_default(),
+                entrypoint: (!entrypoint.is_empty()).then_some(entrypoint),
+                on_build: None,
+                labels,
+            },
+            host_config: HostConfig {
+                network_mode: if host_network { "host" } else { "none" }.into(),
+                readonly_rootfs: opts.read_only,
+                privileged: false,
+                security_opt: (!opts.security_opt.is_empty()).then(|| opts.security_opt.clone()),
+                auto_remove: opts.auto_remove,
+                binds: None,
+                links: None,
+                restart_policy: RestartPolicy {
+                    name: "no".into(),
+                    maximum_retry_count: 0,
+                },
+            },
+            network_settings: NetworkSettings {
+                sandbox_key: String::new(),
+                ports: BTreeMap::new(),
+                networks: BTreeMap::new(),
+            },
+        };
+        store.save(&container, durable)?;
+        guard.armed = false;
+        Ok((container, spec))
+    }
+}

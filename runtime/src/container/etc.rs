@@ -1,0 +1,53 @@
+//! The generated /etc/hostname, /etc/hosts and /etc/resolv.conf of a container.
+
+/// Docker's /etc/hosts for a container without a network.
+pub fn hosts_default() -> String {
+    "127.0.0.1\tlocalhost\n\
+     ::1\tlocalhost ip6-localhost ip6-loopback\n\
+     fe00::0\tip6-localnet\n\
+     ff00::0\tip6-mcastprefix\n\
+     ff02::1\tip6-allnodes\n\
+     ff02::2\tip6-allrouters\n"
+        .to_string()
+}
+
+/// The host's resolv.conf without loopback name servers (unreachable from another
+/// network namespace), or Google's, as Docker falls back to, when none is left.
+pub fn resolv_conf_from_host(host: &str, keep_loopback: bool) -> String {
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let mut f = line.split_whitespace();
+        if f.next() == Some("nameserver") {
+            let addr = f.next().unwrap_or("");
+            if !keep_loopback && (addr.starts_with("127.") || addr == "::1") {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_servers_are_dropped() {
+        let r = resolv_conf_from_host(
+            "search lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n",
+            false,
+        );
+        assert_eq!(r, "search lan\nnameserver 10.0.0.1\n");
+        let r = resolv_conf_from_host("nameserver 127.0.0.53\n", false);
+        assert_eq!(r, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+        let r = resolv_conf_from_host("nameserver 127.0.0.53\n", true);
+        assert_eq!(r, "nameserver 127.0.0.53\n");
+    }
+}

@@ -1,0 +1,178 @@
+//! What `run`/`create` ask for, and Docker's rules for combining it with the image's
+//! config: ENTRYPOINT/CMD overrides, environment merging, `--env-file`.
+
+use super::Error;
+
+/// The description of a container to create (the flags of `tug create`/`tug run`).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The image reference or id.
+    pub image: String,
+    pub name: Option<String>,
+    pub hostname: Option<String>,
+    /// `KEY=VALUE` pairs (already resolved from `-e KEY` and `--env-file`).
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    /// `--entrypoint`: `Some("")` clears the image's entrypoint.
+    pub entrypoint: Option<String>,
+    /// The arguments after the image (override CMD).
+    pub command: Vec<String>,
+    pub interactive: bool,
+    pub tty: bool,
+    pub read_only: bool,
+    pub privileged: bool,
+    /// `none` or `host`.
+    pub network: String,
+    pub security_opt: Vec<String>,
+    /// `KEY=VALUE` labels.
+    pub labels: Vec<String>,
+    /// `--rm`.
+    pub auto_remove: bool,
+}
+
+/// The final (entrypoint, cmd) as Docker computes them: `--entrypoint` replaces the
+/// image's entrypoint and drops its CMD; arguments replace CMD.
+pub fn entrypoint_and_cmd(
+    image_entrypoint: &[String],
+    image_cmd: &[String],
+    entrypoint_flag: Option<&str>,
+    args: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let entrypoint = match entrypoint_flag {
+        Some("") => Vec::new(),
+        Some(e) => vec![e.to_string()],
+        None => image_entrypoint.to_vec(),
+    };
+    let cmd = if !args.is_empty() {
+        args.to_vec()
+    } else if entrypoint_flag.is_some() {
+        Vec::new()
+    } else {
+        image_cmd.to_vec()
+    };
+    (entrypoint, cmd)
+}
+
+fn key(kv: &str) -> &str {
+    kv.split_once('=').map(|(k, _)| k).unwrap_or(kv)
+}
+
+/// `base` with each of `overrides` replacing the entry of the same key, or appended.
+pub fn merge_env(base: &[String], overrides: &[String]) -> Vec<String> {
+    let mut out = base.to_vec();
+    for o in overrides {
+        match out.iter_mut().find(|e| key(e) == key(o)) {
+            Some(slot) => *slot = o.clone(),
+            None => out.push(o.clone()),
+        }
+    }
+    out
+}
+
+/// Docker's default PATH.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The process's environment: PATH, HOSTNAME, TERM (with a tty), then the container's
+/// env overriding them, as Docker builds it.
+pub fn process_env(hostname: &str, tty: bool, config_env: &[String]) -> Vec<String> {
+    let mut base = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        format!("HOSTNAME={hostname}"),
+    ];
+    if tty {
+        base.push("TERM=xterm".into());
+    }
+    merge_env(&base, config_env)
+}
+
+/// One `-e` value: `KEY=VALUE` as it is; `KEY` alone takes the value from `lookup` (tug's
+/// environment), or is dropped when unset.
+pub fn resolve_env_arg(arg: &str, lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    if arg.contains('=') {
+        return Some(arg.to_string());
+    }
+    lookup(arg).map(|v| format!("{arg}={v}"))
+}
+
+/// Parses an `--env-file`: one `KEY=VALUE` or `KEY` per line, `#` comments and blank
+/// lines skipped. `file` names the file in errors.
+pub fn parse_env_file(
+    file: &str,
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let k = key(line);
+        if k.is_empty() || k.contains(char::is_whitespace) {
+            return Err(Error::Invalid(format!(
+                "{file}:{}: variable {k:?} contains whitespace or is empty",
+                n + 1
+            )));
+        }
+        if let Some(v) = resolve_env_arg(line, &lookup) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn args_replace_cmd_and_keep_entrypoint() {
+        let (e, c) = entrypoint_and_cmd(&v(&["/ep"]), &v(&["sh"]), None, &v(&["ls", "-l"]));
+        assert_eq!((e, c), (v(&["/ep"]), v(&["ls", "-l"])));
+        let (e, c) = entrypoint_and_cmd(&v(&["/ep"]), &v(&["sh"]), None, &[]);
+        assert_eq!((e, c), (v(&["/ep"]), v(&["sh"])));
+    }
+
+    #[test]
+    fn entrypoint_flag_clears_cmd_unless_args_given() {
+        let (e, c) = entrypoint_and_cmd(&v(&["/ep"]), &v(&["sh"]), Some("echo"), &[]);
+        assert_eq!((e, c), (v(&["echo"]), v(&[])));
+        let (e, c) = entrypoint_and_cmd(&[], &v(&["sh"]), Some("echo"), &v(&["hi"]));
+        assert_eq!((e, c), (v(&["echo"]), v(&["hi"])));
+        let (e, c) = entrypoint_and_cmd(&v(&["/ep"]), &v(&["sh"]), Some(""), &v(&["id"]));
+        assert_eq!((e, c), (v(&[]), v(&["id"])));
+    }
+
+    #[test]
+    fn env_overrides_by_key_in_place() {
+        let env = merge_env(&v(&["PATH=/bin", "A=1"]), &v(&["A=2", "B=3"]));
+        assert_eq!(env, v(&["PATH=/bin", "A=2", "B=3"]));
+        let env = process_env("box", true, &v(&["PATH=/x", "HOME=/h"]));
+        assert_eq!(
+            env,
+            v(&["PATH=/x", "HOSTNAME=box", "TERM=xterm", "HOME=/h"])
+        );
+    }
+
+    #[test]
+    fn bare_keys_take_tugs_env_or_vanish() {
+        let lookup = |k: &str| (k == "SET").then(|| "yes".to_string());
+        assert_eq!(resolve_env_arg("SET", lookup).as_deref(), Some("SET=yes"));
+        assert_eq!(resolve_env_arg("UNSET", lookup), None);
+        assert_eq!(resolve_env_arg("A=", lookup).as_deref(), Some("A="));
+    }
+
+    #[test]
+    fn env_files_skip_comments_and_reject_bad_keys() {
+        let lookup = |k: &str| (k == "SET").then(|| "yes".to_string());
+        let env = parse_env_file("f", "# c\n\nA=1\n  B=two words\nSET\nUNSET\n", lookup).unwrap();
+        assert_eq!(env, v(&["A=1", "B=two words", "SET=yes"]));
+        let err = parse_env_file("f", "A=1\nBAD KEY=1\n", lookup).unwrap_err();
+        assert!(err.to_string().contains("f:2"), "{err}");
+    }
+}

@@ -1,0 +1,240 @@
+//! The container store: `<root>/containers/<id>/` with `container.json` (tug's metadata
+//! and state, Docker's names), `config.json` (the OCI runtime spec), the generated /etc
+//! files, and the rootfs dirs; names reserved as files under `containers/names/`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use super::Error;
+use super::record::Container;
+use crate::fsutil;
+
+/// The containers of a state root.
+#[derive(Debug, Clone)]
+pub struct ContainerStore {
+    dir: PathBuf,
+}
+
+/// A container's metadata file.
+pub const RECORD: &str = "container.json";
+/// The OCI runtime spec.
+pub const SPEC: &str = "config.json";
+
+/// An exclusive lock on one container's dir, held until dropped.
+pub struct ContainerLock {
+    _lock: Flock<File>,
+}
+
+impl ContainerStore {
+    pub fn open(root: &Path) -> ContainerStore {
+        ContainerStore {
+            dir: root.join("containers"),
+        }
+    }
+
+    /// The dir of container `id`.
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    fn names_dir(&self) -> PathBuf {
+        self.dir.join("names")
+    }
+
+    /// Makes the dir of a new container.
+    pub fn create_dir(&self, id: &str) -> Result<PathBuf, Error> {
+        let d = self.dir(id);
+        fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        fs::create_dir(&d).map_err(|e| Error::io(&d, e))?;
+        Ok(d)
+    }
+
+    /// Reserves `name` for `id`; fails with Docker's conflict error if it is taken.
+    pub fn reserve_name(&self, name: &str, id: &str) -> Result<(), Error> {
+        let names = self.names_dir();
+        fs::create_dir_all(&names).map_err(|e| Error::io(&names, e))?;
+        let p = names.join(name);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&p)
+        {
+            Ok(mut f) => f.write_all(id.as_bytes()).map_err(|e| Error::io(&p, e)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                let owner = fs::read_to_string(&p).unwrap_or_default();
+                Err(Error::Conflict(format!(
+                    "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+                )))
+            }
+            Err(e) => Err(Error::io(&p, e)),
+        }
+    }
+
+    /// Frees `name` (if it still belongs to `id`).
+    pub fn release_name(&self, name: &str, id: &str) {
+        let p = self.names_dir().join(name);
+        if fs::read_to_string(&p).map(|o| o == id).unwrap_or(false) {
+            let _ = fs::remove_file(p);
+        }
+    }
+
+    /// The id of the container `name_or_id` names: a full id, a name, or an unambiguous
+    /// id prefix.
+    pub fn resolve(&self, name_or_id: &str) -> Result<String, Error> {
+        let n = name_or_id.trim_start_matches('/');
+        let not_found = || Error::NotFound(name_or_id.to_string());
+        if n.is_empty() || n.contains('/') || n.starts_with('.') {
+            return Err(not_found());
+        }
+        if n.len() == 64 && self.dir(n).join(RECORD).exists() {
+            return Ok(n.to_string());
+        }
+        if let Ok(id) = fs::read_to_string(self.names_dir().join(n))
+            && self.dir(&id).join(RECORD).exists()
+        {
+            return Ok(id);
+        }
+        if !n.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(not_found());
+        }
+        let mut found = Vec::new();
+        for id in self.ids()? {
+            if id.starts_with(n) {
+                found.push(id);
+            }
+        }
+        match found.len() {
+            0 => Err(not_found()),
+            1 => Ok(found.remove(0)),
+            _ => Err(Error::Ambiguous(name_or_id.to_string())),
+        }
+    }
+
+    /// Every container id.
+    pub fn ids(&self) -> Result<Vec<String>, Error> {
+        let rd = match fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&self.dir, e)),
+        };
+        Ok(rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.len() == 64 && n.chars().all(|c| c.is_ascii_hexdigit()))
+            .collect())
+    }
+
+    /// Locks container `id` for an update.
+    pub fn lock(&self, id: &str) -> Result<ContainerLock, Error> {
+        let d = self.dir(id);
+        let f = File::open(&d).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => Error::NotFound(id.to_string()),
+            _ => Error::io(&d, e),
+        })?;
+        let lock =
+            Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::io(&d, e.into()))?;
+        Ok(ContainerLock { _lock: lock })
+    }
+
+    /// Reads container `id`'s record.
+    pub fn load(&self, id: &str) -> Result<Container, Error> {
+        let p = self.dir(id).join(RECORD);
+        let data = fs::read(&p).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => Error::NotFound(id.to_string()),
+            _ => Error::io(&p, e),
+        })?;
+        serde_json::from_slice(&data).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))
+    }
+
+    /// Writes a record atomically; `durable` fsyncs it (not needed for `--rm` ones).
+    pub fn save(&self, c: &Container, durable: bool) -> Result<(), Error> {
+        let p = self.dir(&c.id).join(RECORD);
+        let data = serde_json::to_vec(c).map_err(|e| Error::Invalid(e.to_string()))?;
+        fsutil::write_atomic_opt(&p, &data, durable).map_err(|e| Error::io(&p, e))
+    }
+
+    /// Reads container `id`'s runtime spec.
+    pub fn load_spec(&self, id: &str) -> Result<oci_spec::runtime::Spec, Error> {
+        let p = self.dir(id).join(SPEC);
+        let data = fs::read(&p).map_err(|e| Error::io(&p, e))?;
+        serde_json::from_slice(&data).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))
+    }
+
+    /// Removes container `id`'s dir and its name.
+    pub fn remove(&self, c: &Container) -> Result<(), Error> {
+        let d = self.dir(&c.id);
+        match fs::remove_dir_all(&d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&d, e)),
+        }
+        self.release_name(c.short_name(), &c.id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, name: &str) -> Container {
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("testdata/container.json")).unwrap();
+        v["Id"] = id.into();
+        v["Name"] = format!("/{name}").into();
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn add(store: &ContainerStore, id: &str, name: &str) {
+        store.create_dir(id).unwrap();
+        store.reserve_name(name, id).unwrap();
+        store.save(&record(id, name), false).unwrap();
+    }
+
+    #[test]
+    fn names_ids_and_prefixes_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContainerStore::open(dir.path());
+        let a = format!("abc1{}", "0".repeat(60));
+        let b = format!("abc2{}", "0".repeat(60));
+        add(&store, &a, "web");
+        add(&store, &b, "db");
+        assert_eq!(store.resolve("web").unwrap(), a);
+        assert_eq!(store.resolve("/db").unwrap(), b);
+        assert_eq!(store.resolve(&a).unwrap(), a);
+        assert_eq!(store.resolve("abc2").unwrap(), b);
+        assert!(matches!(store.resolve("abc"), Err(Error::Ambiguous(_))));
+        assert!(matches!(store.resolve("nope"), Err(Error::NotFound(_))));
+        assert!(matches!(store.resolve("../x"), Err(Error::NotFound(_))));
+        assert!(matches!(store.resolve("names"), Err(Error::NotFound(_))));
+    }
+
+    #[test]
+    fn names_are_reserved_once_and_freed_on_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContainerStore::open(dir.path());
+        let a = "a".repeat(64);
+        add(&store, &a, "web");
+        let err = store.reserve_name("web", &"b".repeat(64)).unwrap_err();
+        assert!(
+            err.to_string().contains("is already in use by container"),
+            "{err}"
+        );
+        let c = store.load(&a).unwrap();
+        assert_eq!(c.short_name(), "web");
+        store.remove(&c).unwrap();
+        assert!(matches!(store.resolve("web"), Err(Error::NotFound(_))));
+        store.reserve_name("web", &"b".repeat(64)).unwrap();
+    }
+
+    #[test]
+    fn records_keep_dockers_field_names() {
+        let c = record(&"f".repeat(64), "web");
+        insta::assert_json_snapshot!(c);
+    }
+}

@@ -1,0 +1,243 @@
+//! The last step of the init: stdio, the user (resolved in the container's own files),
+//! environment, working dir, capabilities, closing fds, and the `execve` whose errors map
+//! to Docker's exit codes (126, 127).
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::sys::signal::Signal;
+use nix::sys::stat::{Mode, umask};
+use nix::unistd::{Gid, Uid};
+
+use super::init::{Failure, setup_err};
+use super::sync::InitFailure;
+use super::{SandboxConfig, Stdio, caps, signals, tty, user};
+
+/// Becomes the user and execs the process: stdio, user, env, cwd, capabilities, fds.
+pub(super) fn exec_process(
+    config: &SandboxConfig,
+    slave: Option<OwnedFd>,
+) -> Result<std::convert::Infallible, Failure> {
+    let process = config
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| setup_err("the spec has no process"))?;
+    match (&config.stdio, &slave) {
+        (Stdio::Tty, Some(s)) => tty::make_controlling(s).map_err(setup_err)?,
+        // Without a terminal the container still gets a session of its own (as runc
+        // does), so the caller's terminal signals reach it only through the supervisor.
+        (Stdio::Inherit { stdin }, _) => {
+            nix::unistd::setsid().map_err(|e| setup_err(format!("setsid: {e}")))?;
+            if !stdin {
+                let null = std::fs::File::open("/dev/null")
+                    .map_err(|e| setup_err(format!("opening /dev/null: {e}")))?;
+                // SAFETY: dup2 onto fd 0, which no Rust object owns.
+                unsafe { libc::dup2(null.as_raw_fd(), 0) };
+            }
+        }
+        _ => {}
+    }
+    drop(slave);
+
+    let exec_user = resolve_user(config, process)?;
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", exec_user.home));
+    }
+    let cwd = process.cwd();
+    if std::fs::metadata(cwd).is_err() {
+        std::fs::create_dir_all(cwd)
+            .map_err(|e| setup_err(format!("creating the working dir {}: {e}", cwd.display())))?;
+    }
+    nix::unistd::chdir(cwd).map_err(|e| setup_err(format!("chdir to {}: {e}", cwd.display())))?;
+
+    switch_user(process, &exec_user)?;
+
+    let args = process.args().clone().unwrap_or_default();
+    let Some(cmd) = args.first() else {
+        return Err(setup_err("no command specified"));
+    };
+    let path_env = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("");
+    let exe = find_executable(cmd, path_env)?;
+    let c = |s: &str| CString::new(s).map_err(|_| setup_err(format!("{s:?} holds a NUL byte")));
+    let argv: Vec<CString> = args.iter().map(|a| c(a)).collect::<Result<_, _>>()?;
+    let envp: Vec<CString> = env.iter().map(|a| c(a)).collect::<Result<_, _>>()?;
+
+    umask(Mode::from_bits_truncate(0o022));
+    // Every fd but stdio closes on exec (the sync socket too: that tells the supervisor
+    // the exec succeeded).
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on our own fds.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        )
+    };
+    signals::reset_for_exec();
+    // The user switch cleared the parent-death signal: set it again.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let Err(err) = nix::unistd::execve(&exe, &argv, &envp);
+    Err(exec_error(cmd, err))
+}
+
+fn resolve_user(
+    config: &SandboxConfig,
+    process: &oci_spec::runtime::Process,
+) -> Result<user::ExecUser, Failure> {
+    let spec_user = match &config.user {
+        Some(u) => u.clone(),
+        None => {
+            let u = process.user();
+            if u.uid() == 0 && u.gid() == 0 {
+                String::new()
+            } else {
+                format!("{}:{}", u.uid(), u.gid())
+            }
+        }
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    user::resolve(&spec_user, &passwd, &group).map_err(|e| setup_err(e.to_string()))
+}
+
+fn switch_user(process: &oci_spec::runtime::Process, u: &user::ExecUser) -> Result<(), Failure> {
+    let capabilities = process.capabilities().as_ref();
+    let bounding = caps::kernel_set(capabilities.and_then(|c| c.bounding().as_ref()));
+    let effective = caps::kernel_set(capabilities.and_then(|c| c.effective().as_ref()));
+    let permitted = caps::kernel_set(capabilities.and_then(|c| c.permitted().as_ref()));
+    let inheritable = caps::kernel_set(capabilities.and_then(|c| c.inheritable().as_ref()));
+    caps::limit_bounding(&bounding).map_err(setup_err)?;
+    nix::sys::prctl::set_keepcaps(true).map_err(|e| setup_err(format!("keepcaps: {e}")))?;
+    // The primary group comes first in the group list, as with Docker.
+    let mut groups: Vec<Gid> = std::iter::once(u.gid)
+        .chain(u.sgids.iter().copied().filter(|g| *g != u.gid))
+        .map(Gid::from_raw)
+        .collect();
+    groups.extend(
+        process
+            .user()
+            .additional_gids()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|g| Gid::from_raw(*g)),
+    );
+    nix::unistd::setgroups(&groups).map_err(|e| setup_err(format!("setgroups: {e}")))?;
+    let gid = Gid::from_raw(u.gid);
+    nix::unistd::setresgid(gid, gid, gid)
+        .map_err(|e| setup_err(format!("setgid {}: {e}", u.gid)))?;
+    let uid = Uid::from_raw(u.uid);
+    nix::unistd::setresuid(uid, uid, uid)
+        .map_err(|e| setup_err(format!("setuid {}: {e}", u.uid)))?;
+    let _ = nix::sys::prctl::set_keepcaps(false);
+    caps::apply(&effective, &permitted, &inheritable).map_err(setup_err)?;
+    if process.no_new_privileges() == Some(true) {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| setup_err(format!("no_new_privs: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Finds `cmd` as Go's `exec.LookPath` does (which Docker's messages come from).
+pub fn find_executable(cmd: &str, path_env: &str) -> Result<CString, Failure> {
+    let to_c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| setup_err(format!("{cmd:?} holds a NUL byte")))
+    };
+    if cmd.contains('/') {
+        return match std::fs::metadata(cmd) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err((
+                InitFailure::NotFound,
+                format!("exec: \"{cmd}\": stat {cmd}: no such file or directory"),
+            )),
+            Ok(m) if m.is_dir() => Err((
+                InitFailure::NotExecutable,
+                format!("exec: \"{cmd}\": is a directory"),
+            )),
+            _ => to_c(Path::new(cmd)),
+        };
+    }
+    for dir in path_env.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let p = Path::new(dir).join(cmd);
+        let Ok(m) = std::fs::metadata(&p) else {
+            continue;
+        };
+        if m.is_file() && nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK).is_ok() {
+            return to_c(&p);
+        }
+    }
+    Err((
+        InitFailure::NotFound,
+        format!("exec: \"{cmd}\": executable file not found in $PATH"),
+    ))
+}
+
+fn exec_error(cmd: &str, e: nix::Error) -> Failure {
+    let kind = match e {
+        nix::Error::ENOENT => InitFailure::NotFound,
+        _ => InitFailure::NotExecutable,
+    };
+    let why = match e {
+        nix::Error::EACCES => "permission denied".to_string(),
+        nix::Error::ENOENT => "no such file or directory".to_string(),
+        nix::Error::ENOEXEC => "exec format error".to_string(),
+        other => other.desc().to_lowercase(),
+    };
+    (kind, format!("exec: \"{cmd}\": {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn executables_are_found_as_go_finds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("tool");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let plain = dir.path().join("data");
+        std::fs::write(&plain, "x").unwrap();
+        let path = format!("/nonexistent:{}", dir.path().display());
+
+        let found = find_executable("tool", &path).unwrap();
+        assert_eq!(found.to_str().unwrap(), exe.to_str().unwrap());
+        let (kind, msg) = find_executable("data", &path).unwrap_err();
+        assert_eq!(
+            kind,
+            InitFailure::NotFound,
+            "a file without x bits is skipped"
+        );
+        assert_eq!(msg, r#"exec: "data": executable file not found in $PATH"#);
+        let d = dir.path().display().to_string();
+        let (kind, msg) = find_executable(&d, &path).unwrap_err();
+        assert_eq!(
+            (kind, msg),
+            (
+                InitFailure::NotExecutable,
+                format!("exec: \"{d}\": is a directory")
+            )
+        );
+        let (kind, _) = find_executable("/no/such", &path).unwrap_err();
+        assert_eq!(kind, InitFailure::NotFound);
+    }
+
+    #[test]
+    fn exec_errors_map_to_dockers_codes() {
+        assert_eq!(exec_error("x", nix::Error::EACCES).0.exit_code(), 126);
+        assert_eq!(exec_error("x", nix::Error::ENOENT).0.exit_code(), 127);
+        assert_eq!(
+            exec_error("x", nix::Error::ENOEXEC).1,
+            r#"exec: "x": exec format error"#
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! The container's init: cloned into new namespaces, it sets up the container in named
+//! steps, reports `Ready`, waits for `start`, becomes the user and execs the process. Any
+//! failure goes back over the sync socket with the exit code it maps to. The exec step
+//! itself lives in `exec.rs`.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MsFlags, mount};
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::stat::{Mode, umask};
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::sync::{self, InitFailure};
+use super::{Error, RootfsSource, SandboxConfig, Stdio, devices, mounts, tty};
+
+/// A failure inside the init: what kind, and the message for the user.
+pub(super) type Failure = (InitFailure, String);
+
+pub(super) fn setup_err(msg: impl Into<String>) -> Failure {
+    (InitFailure::Setup, msg.into())
+}
+
+/// The clone flags for the spec's namespaces (those without a path: new ones).
+pub fn clone_flags(spec: &oci_spec::runtime::Spec) -> CloneFlags {
+    let mut flags = CloneFlags::empty();
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in namespaces {
+        if ns.path().is_some() {
+            continue;
+        }
+        flags |= match ns.typ() {
+            LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+            LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+            LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+            LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+            LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+            LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+            LinuxNamespaceType::Time => CloneFlags::empty(),
+        };
+    }
+    flags
+}
+
+/// Clones the init. The child runs [`init_main`] on a copy of the caller's memory, so it
+/// reads `config` directly; it never returns into the caller's code.
+pub fn clone_init(
+    config: &SandboxConfig,
+    child_end: &OwnedFd,
+    parent_end: &OwnedFd,
+) -> Result<Pid, Error> {
+    let flags = clone_flags(&config.spec);
+    let child_fd = child_end.as_raw_fd();
+    let parent_fd = parent_end.as_raw_fd();
+    let mut stack = vec![0u8; 1 << 20];
+    let cb = Box::new(move || -> isize {
+        // SAFETY: this is the child's copy of the supervisor's end; closing it lets the
+        // init see EOF if the supervisor dies.
+        unsafe { libc::close(parent_fd) };
+        init_main(config, child_fd) as isize
+    });
+    // SAFETY: no CLONE_VM: the child gets a copy of our memory (like fork) and runs `cb`
+    // on its own copy of `stack`, which is large enough for the init's shallow calls. The
+    // caller is single-threaded at this point (the start path makes no threads before).
+    unsafe { nix::sched::clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) }
+        .map_err(|e| Error::sys("clone of the container init", e))
+}
+
+/// The init's body: set up, wait, exec. Returns only with an exit code on failure.
+fn init_main(config: &SandboxConfig, sock: RawFd) -> i32 {
+    let failure = match run(config, sock) {
+        Ok(never) => match never {},
+        Err(f) => f,
+    };
+    if !failure.1.is_empty() {
+        sync::send_failed(sock, failure.0, &failure.1);
+    }
+    failure.0.exit_code()
+}
+
+fn run(config: &SandboxConfig, sock: RawFd) -> Result<std::convert::Infallible, Failure> {
+    // The container dies with its supervisor until the shim supervises it.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    umask(Mode::empty());
+    let spec = &config.spec;
+    let root_path = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .ok_or_else(|| setup_err("the spec has no root"))?;
+
+    let console = setup_rootfs(config, &root_path)?;
+    mounts::pivot(&root_path).map_err(|e| setup_err(format!("pivot_root: {e}")))?;
+    setup_after_pivot(config)?;
+
+    // Ready: hand over the pty master, then wait for the supervisor's start.
+    let master = console.as_ref().map(|(m, _)| m.as_raw_fd());
+    sync::send_ready(sock, master).map_err(|e| setup_err(format!("reporting ready: {e}")))?;
+    let slave = console.map(|(_, s)| s);
+    if !sync::wait_start(sock) {
+        return Err((InitFailure::Setup, String::new()));
+    }
+    super::exec::exec_process(config, slave)
+}
+
+/// Mounts the rootfs and everything in it (before pivot_root); returns the pty pair when
+/// the process has a terminal.
+fn setup_rootfs(
+    config: &SandboxConfig,
+    root_path: &Path,
+) -> Result<Option<(OwnedFd, OwnedFd)>, Failure> {
+    mounts::make_private().map_err(|e| setup_err(format!("making mounts private: {e}")))?;
+    match &config.rootfs {
+        RootfsSource::Overlay(r) => r
+            .mount_overlay(root_path)
+            .map_err(|e| setup_err(format!("mounting the rootfs: {e}")))?,
+        RootfsSource::Dir(dir) => mount(
+            Some(dir.as_path()),
+            root_path,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| setup_err(format!("mounting the rootfs {}: {e}", dir.display())))?,
+    }
+    let root = mounts::RootDir::open(root_path)
+        .map_err(|e| setup_err(format!("opening the rootfs: {e}")))?;
+    for m in config.spec.mounts().as_deref().unwrap_or_default() {
+        mounts::mount_in_root(
+            &root,
+            m.destination(),
+            m.typ().as_deref(),
+            m.source().as_deref(),
+            m.options().as_deref().unwrap_or_default(),
+        )
+        .map_err(setup_err)?;
+    }
+    devices::populate(&root).map_err(setup_err)?;
+    if config.stdio != Stdio::Tty {
+        return Ok(None);
+    }
+    let (master, slave) = tty::open_in_container(&root).map_err(setup_err)?;
+    let n = tty::pty_number(&master).map_err(setup_err)?;
+    let console = root
+        .touch(Path::new("dev/console"))
+        .map_err(|e| setup_err(format!("creating /dev/console: {e}")))?;
+    let pts = root
+        .open_path(&PathBuf::from(format!("dev/pts/{n}")))
+        .map_err(|e| setup_err(format!("opening /dev/pts/{n}: {e}")))?;
+    mount(
+        Some(mounts::fd_path(&pts).as_str()),
+        mounts::fd_path(&console).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| setup_err(format!("mounting /dev/console: {e}")))?;
+    Ok(Some((master, slave)))
+}
+
+/// Masks, read-only paths, a read-only root, the hostname (after pivot_root).
+fn setup_after_pivot(config: &SandboxConfig) -> Result<(), Failure> {
+    let spec = &config.spec;
+    if let Some(linux) = spec.linux() {
+        mounts::mask(linux.masked_paths().as_deref().unwrap_or_default()).map_err(setup_err)?;
+        mounts::read_only(linux.readonly_paths().as_deref().unwrap_or_default())
+            .map_err(setup_err)?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        mounts::remount_read_only("/")
+            .map_err(|e| setup_err(format!("making the rootfs read-only: {e}")))?;
+    }
+    if let Some(h) = spec.hostname() {
+        nix::unistd::sethostname(h).map_err(|e| setup_err(format!("sethostname: {e}")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,353 @@
+//! Mounts inside the container's mount namespace: the spec's mounts resolved safely inside
+//! the rootfs (symlinks in an image can never point a mount outside it), pivot_root, the
+//! masked and read-only /proc paths, and a read-only root.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::stat::{Mode, mkdirat};
+
+/// A mount's options split as mount(2) wants them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    /// The flags for the mount call itself.
+    pub flags: MsFlags,
+    /// Propagation to apply afterwards (MS_PRIVATE, MS_SLAVE... with MS_REC).
+    pub propagation: MsFlags,
+    /// File-system specific options (`mode=755,size=65536k`).
+    pub data: String,
+    /// A bind mount (`bind` or `rbind`).
+    pub bind: bool,
+}
+
+/// Parses OCI/fstab style options (`ro`, `nosuid`, `rbind`, `mode=755`...).
+pub fn parse_options(options: &[String]) -> MountOptions {
+    let mut o = MountOptions {
+        flags: MsFlags::empty(),
+        propagation: MsFlags::empty(),
+        data: String::new(),
+        bind: false,
+    };
+    let mut data = Vec::new();
+    for opt in options {
+        let (set, clear) = match opt.as_str() {
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+            "bind" => {
+                o.bind = true;
+                (MsFlags::MS_BIND, MsFlags::empty())
+            }
+            "rbind" => {
+                o.bind = true;
+                (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty())
+            }
+            "private" | "rprivate" | "slave" | "rslave" | "shared" | "rshared" => {
+                let p = match opt.trim_start_matches('r') {
+                    "private" => MsFlags::MS_PRIVATE,
+                    "slave" => MsFlags::MS_SLAVE,
+                    _ => MsFlags::MS_SHARED,
+                };
+                o.propagation = p | if opt.starts_with('r') {
+                    MsFlags::MS_REC
+                } else {
+                    MsFlags::empty()
+                };
+                continue;
+            }
+            other => {
+                data.push(other.to_string());
+                continue;
+            }
+        };
+        o.flags.insert(set);
+        o.flags.remove(clear);
+    }
+    o.data = data.join(",");
+    o
+}
+
+/// The path of `dest` (absolute, in the container) relative to the rootfs.
+pub fn relative(dest: &Path) -> PathBuf {
+    dest.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect()
+}
+
+/// An open rootfs: every path inside is resolved with RESOLVE_IN_ROOT, so a symlink in
+/// the image (`/proc -> /`) stays inside the rootfs.
+pub struct RootDir {
+    fd: OwnedFd,
+}
+
+fn open_how(flags: OFlag) -> OpenHow {
+    OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS)
+}
+
+impl RootDir {
+    pub fn open(path: &Path) -> nix::Result<RootDir> {
+        let fd = openat2(
+            nix::fcntl::AT_FDCWD,
+            path,
+            OpenHow::new().flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC),
+        )?;
+        Ok(RootDir { fd })
+    }
+
+    /// Opens `rel` inside the root as an O_PATH handle.
+    pub fn open_path(&self, rel: &Path) -> nix::Result<OwnedFd> {
+        let rel = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        openat2(&self.fd, rel, open_how(OFlag::O_PATH))
+    }
+
+    /// Makes the directory `rel` and its parents inside the root (as `mkdir -p`).
+    pub fn mkdir_all(&self, rel: &Path, mode: u32) -> nix::Result<OwnedFd> {
+        let mut cur = PathBuf::new();
+        let mut fd = self.open_path(Path::new("."))?;
+        for c in rel.components() {
+            let Component::Normal(name) = c else { continue };
+            cur.push(name);
+            match openat2(&self.fd, &cur, open_how(OFlag::O_PATH | OFlag::O_DIRECTORY)) {
+                Ok(f) => fd = f,
+                Err(Errno::ENOENT) => {
+                    match mkdirat(&fd, name, Mode::from_bits_truncate(mode)) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(e),
+                    }
+                    fd = openat2(&self.fd, &cur, open_how(OFlag::O_PATH | OFlag::O_DIRECTORY))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(fd)
+    }
+
+    /// Makes the file `rel` (empty, if missing) and its parent dirs inside the root: a
+    /// target to bind-mount a file on.
+    pub fn touch(&self, rel: &Path) -> nix::Result<OwnedFd> {
+        if let Ok(fd) = self.open_path(rel) {
+            return Ok(fd);
+        }
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        self.mkdir_all(parent, 0o755)?;
+        let f = openat2(
+            &self.fd,
+            rel,
+            open_how(OFlag::O_CREAT | OFlag::O_WRONLY).mode(Mode::from_bits_truncate(0o644)),
+        )?;
+        drop(f);
+        self.open_path(rel)
+    }
+}
+
+/// The path through which a mount can target an fd (the handle pins the resolved inode).
+pub fn fd_path(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// Makes every mount private, so nothing we mount propagates to the host.
+pub fn make_private() -> nix::Result<()> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+}
+
+/// Mounts one spec mount at `dest` inside the root.
+pub fn mount_in_root(
+    root: &RootDir,
+    dest: &Path,
+    typ: Option<&str>,
+    source: Option<&Path>,
+    options: &[String],
+) -> Result<(), String> {
+    let o = parse_options(options);
+    let rel = relative(dest);
+    let what = || format!("mounting {} on {}", typ.unwrap_or("bind"), dest.display());
+    let target = if o.bind {
+        let src = source.ok_or_else(|| format!("{}: no source", what()))?;
+        let is_dir = std::fs::metadata(src)
+            .map_err(|e| format!("{}: {}: {e}", what(), src.display()))?
+            .is_dir();
+        if is_dir {
+            root.mkdir_all(&rel, 0o755)
+        } else {
+            root.touch(&rel)
+        }
+    } else {
+        root.mkdir_all(&rel, 0o755)
+    }
+    .map_err(|e| format!("{}: {e}", what()))?;
+    let tpath = fd_path(&target);
+    let data = (!o.data.is_empty()).then_some(o.data.as_str());
+    if o.bind {
+        mount(
+            source,
+            tpath.as_str(),
+            None::<&str>,
+            o.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
+            None::<&str>,
+        )
+        .map_err(|e| format!("{}: {e}", what()))?;
+        let extra = o.flags - (MsFlags::MS_BIND | MsFlags::MS_REC);
+        if !extra.is_empty() {
+            // The fd still names the old (covered) inode; remount through the path.
+            let t2 = root
+                .open_path(&rel)
+                .map_err(|e| format!("{}: {e}", what()))?;
+            mount(
+                None::<&str>,
+                fd_path(&t2).as_str(),
+                None::<&str>,
+                extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
+                None::<&str>,
+            )
+            .map_err(|e| format!("{}: remount: {e}", what()))?;
+        }
+    } else {
+        mount(
+            source.or(typ.map(Path::new)),
+            tpath.as_str(),
+            typ,
+            o.flags,
+            data,
+        )
+        .map_err(|e| format!("{}: {e}", what()))?;
+    }
+    if !o.propagation.is_empty() {
+        let t2 = root
+            .open_path(&rel)
+            .map_err(|e| format!("{}: {e}", what()))?;
+        mount(
+            None::<&str>,
+            fd_path(&t2).as_str(),
+            None::<&str>,
+            o.propagation,
+            None::<&str>,
+        )
+        .map_err(|e| format!("{}: propagation: {e}", what()))?;
+    }
+    Ok(())
+}
+
+/// Enters `root` as `/`: pivot_root with the old root stacked on top, then detached.
+pub fn pivot(root: &Path) -> nix::Result<()> {
+    nix::unistd::chdir(root)?;
+    nix::unistd::pivot_root(".", ".")?;
+    umount2(".", MntFlags::MNT_DETACH)?;
+    nix::unistd::chdir("/")
+}
+
+/// Hides `paths` (after pivot_root): a dir gets an empty read-only tmpfs, a file
+/// /dev/null. Missing paths are skipped, as runc does.
+pub fn mask(paths: &[String]) -> Result<(), String> {
+    for p in paths {
+        let r = match std::fs::metadata(p) {
+            Err(_) => continue,
+            Ok(m) if m.is_dir() => mount(
+                Some("tmpfs"),
+                p.as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None::<&str>,
+            ),
+            Ok(_) => mount(
+                Some("/dev/null"),
+                p.as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            ),
+        };
+        r.map_err(|e| format!("masking {p}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Makes `paths` read-only (after pivot_root). Missing paths are skipped.
+pub fn read_only(paths: &[String]) -> Result<(), String> {
+    for p in paths {
+        if std::fs::symlink_metadata(p).is_err() {
+            continue;
+        }
+        mount(
+            Some(p.as_str()),
+            p.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .and_then(|_| remount_read_only(p))
+        .map_err(|e| format!("making {p} read-only: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Remounts the mount at `path` read-only, keeping nosuid/nodev/noexec as they are.
+pub fn remount_read_only(path: &str) -> nix::Result<()> {
+    let st = nix::sys::statvfs::statvfs(path)?;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    use nix::sys::statvfs::FsFlags;
+    for (f, m) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ] {
+        if st.flags().contains(f) {
+            flags |= m;
+        }
+    }
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_split_into_flags_and_data() {
+        let o = parse_options(&opts(&["nosuid", "strictatime", "mode=755", "size=65536k"]));
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(o.data, "mode=755,size=65536k");
+        assert!(!o.bind);
+        let o = parse_options(&opts(&["rbind", "rprivate", "ro"]));
+        assert!(o.bind);
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY
+        );
+        assert_eq!(o.propagation, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+        let o = parse_options(&opts(&["ro", "rw"]));
+        assert!(o.flags.is_empty());
+    }
+
+    #[test]
+    fn destinations_are_relative_to_the_root() {
+        assert_eq!(relative(Path::new("/dev/pts")), PathBuf::from("dev/pts"));
+        assert_eq!(relative(Path::new("/../etc/x")), PathBuf::from("etc/x"));
+    }
+}

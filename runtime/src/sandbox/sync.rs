@@ -1,0 +1,169 @@
+//! The sync socket between the supervisor and the container init: a SOCK_SEQPACKET pair
+//! with typed one-packet messages. The init's end is close-on-exec, so a successful
+//! `execve` shows up as the end of the stream.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    sendmsg, socketpair,
+};
+
+use super::Error;
+
+/// Why the init failed, which decides the CLI's exit code as Docker's does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitFailure {
+    /// Setting up the container failed (125).
+    Setup,
+    /// The command could not be executed: permission denied, a directory... (126).
+    NotExecutable,
+    /// The command was not found (127).
+    NotFound,
+}
+
+impl InitFailure {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            InitFailure::Setup => 125,
+            InitFailure::NotExecutable => 126,
+            InitFailure::NotFound => 127,
+        }
+    }
+
+    fn tag(self) -> u8 {
+        match self {
+            InitFailure::Setup => b's',
+            InitFailure::NotExecutable => b'x',
+            InitFailure::NotFound => b'n',
+        }
+    }
+
+    fn from_tag(t: u8) -> InitFailure {
+        match t {
+            b'x' => InitFailure::NotExecutable,
+            b'n' => InitFailure::NotFound,
+            _ => InitFailure::Setup,
+        }
+    }
+}
+
+/// A message from the init to the supervisor.
+#[derive(Debug)]
+pub enum Message {
+    /// Set up and waiting for `start`; the pty master when there is a terminal.
+    Ready(Option<OwnedFd>),
+    /// Setup or exec failed.
+    Failed(InitFailure, String),
+    /// The init closed its end: it exec'd (or died).
+    Closed,
+}
+
+const TAG_READY: u8 = b'R';
+const TAG_FAILED: u8 = b'F';
+const TAG_START: u8 = b'S';
+
+/// A connected pair: (supervisor end, init end), both close-on-exec.
+pub fn pair() -> Result<(OwnedFd, OwnedFd), Error> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("socketpair for the container init", e))
+}
+
+/// Receives one message (blocking; retries on EINTR).
+pub fn recv(fd: RawFd) -> Result<Message, Error> {
+    let mut buf = [0u8; 4096];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    loop {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = match recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Ok(m) => m,
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(Error::sys("reading from the container init", e)),
+        };
+        let mut fd_received = None;
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmRights(fds) = c {
+                    for f in fds {
+                        // SAFETY: the kernel just installed this fd in our table for us;
+                        // nothing else owns it.
+                        let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                        fd_received.get_or_insert(owned);
+                    }
+                }
+            }
+        }
+        let n = msg.bytes;
+        if n == 0 {
+            return Ok(Message::Closed);
+        }
+        return Ok(match buf[0] {
+            TAG_READY => Message::Ready(fd_received),
+            TAG_FAILED if n >= 2 => Message::Failed(
+                InitFailure::from_tag(buf[1]),
+                String::from_utf8_lossy(&buf[2..n]).into_owned(),
+            ),
+            _ => Message::Failed(
+                InitFailure::Setup,
+                "garbled message from the container init".into(),
+            ),
+        });
+    }
+}
+
+fn send(fd: RawFd, data: &[u8], fds: &[RawFd]) -> nix::Result<()> {
+    let iov = [IoSlice::new(data)];
+    let cmsgs = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsgs };
+    loop {
+        match sendmsg::<()>(fd, &iov, cmsgs, MsgFlags::empty(), None) {
+            Err(nix::Error::EINTR) => continue,
+            r => return r.map(|_| ()),
+        }
+    }
+}
+
+/// Supervisor → init: go on and exec.
+pub fn send_start(fd: RawFd) -> Result<(), Error> {
+    send(fd, &[TAG_START], &[]).map_err(|e| Error::sys("releasing the container init", e))
+}
+
+/// Init → supervisor: set up; `master` is the pty master to hand over.
+pub fn send_ready(fd: RawFd, master: Option<RawFd>) -> nix::Result<()> {
+    match master {
+        Some(m) => send(fd, &[TAG_READY], &[m]),
+        None => send(fd, &[TAG_READY], &[]),
+    }
+}
+
+/// Init → supervisor: failed, with the message the CLI prints.
+pub fn send_failed(fd: RawFd, kind: InitFailure, msg: &str) {
+    let mut data = Vec::with_capacity(msg.len() + 2);
+    data.push(TAG_FAILED);
+    data.push(kind.tag());
+    data.extend_from_slice(&msg.as_bytes()[..msg.len().min(4000)]);
+    let _ = send(fd, &data, &[]);
+}
+
+/// Init: waits for the supervisor's `start`. False when the supervisor went away.
+pub fn wait_start(fd: RawFd) -> bool {
+    let mut buf = [0u8; 16];
+    loop {
+        match nix::unistd::read(
+            // SAFETY: `fd` is the init's own end of the sync socket, open for the whole
+            // call.
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+            &mut buf,
+        ) {
+            Ok(n) => return n > 0 && buf[0] == TAG_START,
+            Err(nix::Error::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}
