@@ -630,6 +630,9 @@ fn busybox_pushed_then_pulled_is_the_same_image() {
     // Sizes count the uncompressed layers, as Docker does, on both sides.
     let size = |w: &World| w.ok(&["image", "inspect", "-f", "{{.Size}}", &name]);
     assert_eq!(size(&a), size(&b));
+    // And it runs.
+    let out = b.ok(&["run", "--rm", &name, "echo", "pulled and running"]);
+    assert_eq!(out.trim(), "pulled and running");
 }
 
 #[test]
