@@ -710,3 +710,39 @@ fn two_pulls_of_one_image_into_one_root_at_once_both_succeed() {
     assert_eq!(b.store().lookup(&name).as_deref(), Some(m.digest.as_str()));
     b.ok(&["image", "inspect", &name]);
 }
+
+#[test]
+fn login_on_a_terminal_prompts_for_user_and_password() {
+    let reg = Registry::start_with(Auth::Basic {
+        user: "carol".into(),
+        password: "pw2".into(),
+    });
+    let w = World::new();
+    // `script` gives tug a terminal; its input is what the user types.
+    let cmd = format!("{} login {}", tug_e2e::tug_bin().display(), reg.host());
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .envs(w.root.envs())
+        .env("DOCKER_CONFIG", w.docker_config.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script (util-linux)");
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().expect("stdin");
+        input.write_all(b"carol\npw2\n").expect("type");
+    }
+    let out = child.wait_with_output().expect("wait script");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("Username:") && shown.contains("Password:"),
+        "{shown}"
+    );
+    assert!(shown.contains("Login Succeeded"), "{shown}");
+    assert_eq!(
+        w.docker_config()["auths"][reg.host()]["auth"],
+        "Y2Fyb2w6cHcy"
+    );
+}

@@ -149,9 +149,12 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
 /// `tug login`.
 pub fn login(engine: &Engine, a: LoginArgs) -> CliResult {
     let server = a.server.unwrap_or_else(|| "docker.io".into());
-    let username = a
-        .username
-        .ok_or_else(|| CliError::usage("login: -u USERNAME is required (no prompt yet)"))?;
+    let interactive = std::io::stdin().is_terminal();
+    let username = match a.username {
+        Some(u) => u,
+        None if interactive && !a.password_stdin => prompt("Username: ", true)?,
+        None => return Err(CliError::usage("login: give the user name with -u")),
+    };
     let password = match (a.password, a.password_stdin) {
         (Some(_), true) => {
             return Err(CliError::usage(
@@ -166,6 +169,7 @@ pub fn login(engine: &Engine, a: LoginArgs) -> CliResult {
                 .map_err(|e| CliError::other(format!("reading the password from stdin: {e}")))?;
             s.trim_end_matches(['\n', '\r']).to_string()
         }
+        (None, false) if interactive => prompt("Password: ", false)?,
         (None, false) => {
             return Err(CliError::usage(
                 "login: give the password with --password-stdin or -p",
@@ -181,6 +185,31 @@ pub fn login(engine: &Engine, a: LoginArgs) -> CliResult {
         .map_err(|e| CliError::from(crate::Error::from(e)))?;
     println!("Login Succeeded");
     Ok(0)
+}
+
+/// Asks for one line on the terminal; with `echo` off for a password (restored after).
+fn prompt(label: &str, echo: bool) -> Result<String, CliError> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let err = |e: std::io::Error| CliError::other(format!("reading from the terminal: {e}"));
+    eprint!("{label}");
+    let stdin = std::io::stdin();
+    let saved = if echo {
+        None
+    } else {
+        let t = tcgetattr(&stdin).map_err(|e| err(e.into()))?;
+        let mut quiet = t.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        tcsetattr(&stdin, SetArg::TCSANOW, &quiet).map_err(|e| err(e.into()))?;
+        Some(t)
+    };
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    if let Some(t) = saved {
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, &t);
+        eprintln!();
+    }
+    read.map_err(err)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 /// `tug logout`.
