@@ -119,6 +119,7 @@ pub fn download(
                 headers,
                 scopes,
                 what: what.clone(),
+                body_timeout: Some(body_timeout(desc.size - out.len)),
             },
             &|| Ok(Payload::Empty),
         )?;
@@ -184,6 +185,12 @@ pub fn download(
     Ok(done)
 }
 
+/// How long receiving `bytes` may take before the stream counts as stalled and is
+/// resumed: two minutes, plus the time at 64 KiB/s (a slow link, not a dead one).
+fn body_timeout(bytes: u64) -> Duration {
+    Duration::from_secs(120 + bytes / (64 << 10))
+}
+
 /// Progress cannot go back; a restarted download just counts again (rare).
 fn progress_back(_progress: Progress<'_>, _bytes: u64) {}
 
@@ -222,6 +229,7 @@ pub fn upload(
             headers: vec![],
             scopes,
             what: what.clone(),
+            body_timeout: None,
         },
         &|| Ok(Payload::Empty),
     )?;
@@ -245,6 +253,7 @@ pub fn upload(
             headers: vec![],
             scopes,
             what: what.clone(),
+            body_timeout: None,
         },
         &|| Ok(Payload::Empty),
     )?;
@@ -275,6 +284,7 @@ pub fn upload(
                     ],
                     scopes,
                     what: what.clone(),
+                    body_timeout: None,
                 },
                 &|| {
                     let r = open_at(offset)?;
@@ -300,6 +310,7 @@ pub fn upload(
             headers: vec![("content-type", "application/octet-stream".into())],
             scopes,
             what: what.clone(),
+            body_timeout: None,
         },
         &|| {
             if remaining == 0 {

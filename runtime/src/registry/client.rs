@@ -36,6 +36,9 @@ pub struct Req<'a> {
     pub scopes: &'a [String],
     /// What the request does, for errors: `GET manifest 1`.
     pub what: String,
+    /// A limit on receiving the whole response body, so a stalled stream ends (and is
+    /// resumed) instead of hanging; None: no limit.
+    pub body_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Default)]
@@ -122,6 +125,7 @@ impl Client {
                 headers: vec![],
                 scopes,
                 what: "GET /v2/".into(),
+                body_timeout: None,
             },
             &|| Ok(Payload::Empty),
         )?;
@@ -198,7 +202,17 @@ impl Client {
                     b = b.header("content-length", "0");
                 }
                 let request = b.body(ureq::SendBody::none()).map_err(ureq::Error::from)?;
-                return self.agent.run(request);
+                return match req.body_timeout {
+                    None => self.agent.run(request),
+                    Some(t) => {
+                        use ureq::RequestExt;
+                        request
+                            .with_agent(&self.agent)
+                            .configure()
+                            .timeout_recv_body(Some(t))
+                            .run()
+                    }
+                };
             }
             Payload::Bytes(v) => {
                 let n = v.len() as u64;

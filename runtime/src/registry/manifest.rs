@@ -149,6 +149,7 @@ pub fn fetch(
             headers: vec![("accept", ACCEPT.into())],
             scopes,
             what: what.clone(),
+            body_timeout: None,
         },
         &|| Ok(Payload::Empty),
     )?;
@@ -220,6 +221,7 @@ pub fn put(
             headers: vec![("content-type", m.media_type.clone())],
             scopes,
             what: what.clone(),
+            body_timeout: None,
         },
         &|| Ok(Payload::Bytes(bytes.clone())),
     )?;
