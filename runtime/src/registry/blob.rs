@@ -125,7 +125,7 @@ pub fn download(
         )?;
         match resp.status().as_u16() {
             200 if out.len > 0 => {
-                progress_back(progress, out.len);
+                // The server ignored the range: start over (progress counts again).
                 out.restart()
                     .map_err(|e| t.io(format!("truncating {}", partial.display()), e))?;
             }
@@ -190,9 +190,6 @@ pub fn download(
 fn body_timeout(bytes: u64) -> Duration {
     Duration::from_secs(120 + bytes / (64 << 10))
 }
-
-/// Progress cannot go back; a restarted download just counts again (rare).
-fn progress_back(_progress: Progress<'_>, _bytes: u64) {}
 
 /// Opens a blob of the local store at an offset, for (re)sending it.
 pub type OpenAt<'a> = &'a (dyn Fn(u64) -> io::Result<Box<dyn Read + Send>> + Sync);

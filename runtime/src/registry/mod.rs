@@ -15,6 +15,7 @@ pub mod credentials;
 pub mod endpoint;
 pub mod local;
 pub mod manifest;
+mod parallel;
 pub mod progress;
 pub mod pull;
 pub mod push;
