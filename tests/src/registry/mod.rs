@@ -102,24 +102,44 @@ impl Registry {
                 cert.display()
             ),
         };
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_yaml}",
-            dir.path().join("data").display()
-        );
-        std::fs::write(dir.path().join("config.yml"), config).expect("write config.yml");
         let mut r = Registry {
-            port,
+            port: 0,
             dir,
             child: None,
         };
-        r.restart();
-        r
+        // A free port may be taken between our probe and the registry's bind: then the
+        // registry exits, and another port is tried.
+        for _ in 0..5 {
+            r.port = free_port();
+            let config = format!(
+                "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{}\n{auth_yaml}",
+                r.dir.path().join("data").display(),
+                r.port
+            );
+            std::fs::write(r.dir.path().join("config.yml"), config).expect("write config.yml");
+            if r.try_start() {
+                return r;
+            }
+        }
+        panic!("docker-registry did not start: {}", r.log());
     }
 
     /// (Re)starts the process on the same port and storage.
     pub fn restart(&mut self) {
+        assert!(
+            self.try_start(),
+            "docker-registry did not start again on port {}: {}",
+            self.port,
+            self.log()
+        );
+    }
+
+    /// Starts the process and waits (with a deadline) until it says it listens on its
+    /// port; false if it exited first (the port was taken).
+    fn try_start(&mut self) -> bool {
         self.kill();
-        let log = std::fs::File::create(self.dir.path().join("log")).expect("log file");
+        let log_path = self.dir.path().join("log");
+        let log = std::fs::File::create(&log_path).expect("log file");
         let child = Command::new("/usr/bin/docker-registry")
             .arg("serve")
             .arg(self.dir.path().join("config.yml"))
@@ -129,7 +149,26 @@ impl Registry {
             .spawn()
             .expect("spawn docker-registry");
         self.child = Some(child);
-        wait_for_port(self.port, Duration::from_secs(20), "docker-registry");
+        let ready = format!("listening on 127.0.0.1:{}", self.port);
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            if std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains(&ready)) {
+                wait_for_port(self.port, Duration::from_secs(5), "docker-registry");
+                return true;
+            }
+            if let Some(c) = self.child.as_mut()
+                && c.try_wait().is_ok_and(|s| s.is_some())
+            {
+                self.child = None;
+                return false;
+            }
+            assert!(
+                Instant::now() < end,
+                "docker-registry did not listen within 20 s: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The registry's pid (while it runs).
