@@ -6,6 +6,7 @@ pub mod container;
 pub mod format;
 pub mod image;
 pub mod registry;
+pub mod system;
 
 use clap::{Parser, Subcommand};
 
@@ -111,6 +112,13 @@ pub enum Command {
     Login(registry::LoginArgs),
     /// Log out from a registry
     Logout(registry::LogoutArgs),
+    /// Show the tug version information
+    Version(system::FormatArgs),
+    /// Display system-wide information
+    Info(system::FormatArgs),
+    /// Manage tug
+    #[command(subcommand)]
+    System(system::SystemCommand),
 }
 
 /// `tug inspect`: a container or an image, whichever the name finds first.
@@ -171,6 +179,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Push(a) => registry::push(&engine, a),
         Command::Login(a) => registry::login(&engine, a),
         Command::Logout(a) => registry::logout(&engine, a),
+        Command::Version(a) => system::version(&engine, a),
+        Command::Info(a) => system::info(&engine, a),
+        Command::System(c) => system::dispatch(&engine, c),
     }
 }
 

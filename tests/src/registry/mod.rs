@@ -76,7 +76,6 @@ impl Registry {
             .prefix("registry")
             .tempdir()
             .expect("tempdir");
-        let port = free_port();
         let auth_yaml = match &auth {
             Auth::None => String::new(),
             Auth::Basic { user, password } => {
