@@ -44,7 +44,9 @@ pub enum Error {
     ManifestUnknown { reference: String, registry: String },
     #[error("{reference}: repository does not exist on {registry} (or may require 'tug login')")]
     RepositoryUnknown { reference: String, registry: String },
-    #[error("{reference}: access denied by {registry}: {detail}")]
+    #[error(
+        "{reference}: access denied by {registry}: {detail} (the repository may not exist, or may require 'tug login')"
+    )]
     Denied {
         reference: String,
         registry: String,
