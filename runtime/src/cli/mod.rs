@@ -6,6 +6,7 @@ pub mod commit;
 pub mod container;
 pub mod format;
 pub mod image;
+pub mod registry;
 pub mod system;
 
 use clap::{Parser, Subcommand};
@@ -110,6 +111,14 @@ pub enum Command {
     Diff(commit::DiffArgs),
     /// Export a container's filesystem as a tar archive
     Export(commit::ExportArgs),
+    /// Download an image from a registry
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
+    /// Log in to a registry
+    Login(registry::LoginArgs),
+    /// Log out from a registry
+    Logout(registry::LogoutArgs),
     /// Show the tug version information
     Version(system::FormatArgs),
     /// Display system-wide information
@@ -176,6 +185,10 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Commit(a) => commit::commit(&engine, a),
         Command::Diff(a) => commit::diff(&engine, a),
         Command::Export(a) => commit::export(&engine, a),
+        Command::Pull(a) => registry::pull(&engine, a),
+        Command::Push(a) => registry::push(&engine, a),
+        Command::Login(a) => registry::login(&engine, a),
+        Command::Logout(a) => registry::logout(&engine, a),
         Command::Version(a) => system::version(&engine, a),
         Command::Info(a) => system::info(&engine, a),
         Command::System(c) => system::dispatch(&engine, c),
