@@ -3,6 +3,7 @@
 //! handler parses its flags into engine types, calls the [`Engine`], and prints.
 
 pub mod container;
+pub mod exec;
 pub mod format;
 pub mod image;
 
@@ -102,6 +103,10 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
+    /// Display the running processes of a container
+    Top(exec::TopArgs),
 }
 
 /// `tug inspect`: a container or an image, whichever the name finds first.
@@ -158,6 +163,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Load(a) => image::load(&engine, a),
         Command::Inspect(a) => inspect(&engine, a),
         Command::Image(c) => image::dispatch(&engine, c),
+        Command::Exec(a) => exec::exec(&engine, a),
+        Command::Top(a) => exec::top(&engine, a),
     }
 }
 
