@@ -33,7 +33,11 @@ fn exec_sees_the_containers_hostname_pids_mounts_and_network() {
     assert_eq!(lines[2], "from-the-container", "{out}");
     assert_eq!(lines[3], "lo", "only loopback with --network none: {out}");
     // busybox sh execs its last command: the init is now `sleep 60`.
-    assert_eq!(lines[4].trim(), "sleep 60", "pid 1 is the container's: {out}");
+    assert_eq!(
+        lines[4].trim(),
+        "sleep 60",
+        "pid 1 is the container's: {out}"
+    );
     // ps in the container lists its init as pid 1 and nothing of the host.
     let ps = t.ok(&["exec", &c.name, "ps", "-o", "pid,comm"]);
     let pids: Vec<i32> = ps
@@ -72,11 +76,23 @@ fn exec_joins_the_inits_cgroups() {
 #[test]
 fn exec_gets_the_containers_env_user_and_workdir() {
     let t = TestRoot::with_busybox();
-    let c = Running::start(&t, "env", &["-e", "A=run", "-e", "KEEP=k", "-w", "/var"], "");
+    let c = Running::start(
+        &t,
+        "env",
+        &["-e", "A=run", "-e", "KEEP=k", "-w", "/var"],
+        "",
+    );
     let out = t.ok(&["exec", "-e", "A=exec", "-e", "B=2", &c.name, "env"]);
     let mut env: Vec<&str> = out.lines().collect();
     env.sort();
-    for want in ["A=exec", "B=2", "KEEP=k", "HOSTNAME=", "HOME=/root", "PATH="] {
+    for want in [
+        "A=exec",
+        "B=2",
+        "KEEP=k",
+        "HOSTNAME=",
+        "HOME=/root",
+        "PATH=",
+    ] {
         assert!(env.iter().any(|e| e.starts_with(want)), "{want} in {env:?}");
     }
     assert!(!env.iter().any(|e| e.starts_with("TERM=")), "{env:?}");
@@ -89,7 +105,15 @@ fn exec_gets_the_containers_env_user_and_workdir() {
         "1000\n0\n"
     );
     assert_eq!(
-        t.ok(&["exec", "-u", "nobody", &c.name, "sh", "-c", "id -un; echo $HOME"]),
+        t.ok(&[
+            "exec",
+            "-u",
+            "nobody",
+            &c.name,
+            "sh",
+            "-c",
+            "id -un; echo $HOME"
+        ]),
         "nobody\n/home\n"
     );
     let envfile = t.path().join("envfile");
@@ -219,10 +243,44 @@ fn exec_d_runs_on_after_the_cli_returns() {
     // The CLI has returned; the process still runs and does its work when told.
     t.ok(&["exec", &c.name, "touch", "/tmp/go"]);
     wait_for("the detached exec's file", || {
-        t.run(&["exec", &c.name, "cat", "/tmp/done"]).status.success()
+        t.run(&["exec", &c.name, "cat", "/tmp/done"])
+            .status
+            .success()
     });
     // Orphaned inside the container, it belongs to the container's init.
     assert_eq!(t.ok(&["exec", &c.name, "cat", "/tmp/done"]), "PPid:\t1\n");
     let out = t.run(&["exec", "-d", &c.name, "nosuchcmd"]);
     assert_eq!(code(&out), 127, "{}", text(&out));
+}
+
+#[test]
+fn exec_it_runs_a_shell_on_a_pty_in_the_containers_devpts() {
+    use exec_support::pty;
+    let t = TestRoot::with_busybox();
+    let c = Running::start(&t, "tty", &[], "");
+    let mut cmd = t.tug();
+    cmd.args(["exec", "-it", &c.name, "sh"]);
+    let (master, slave) = pty::attach(&mut cmd, 24, 80);
+    let mut child = tug_e2e::KillOnDrop(cmd.spawn().expect("spawn tug exec -it"));
+    drop(slave);
+    let mut seen = String::new();
+    pty::write(
+        &master,
+        "echo $((6*7)) $TERM; stty size; tty; ls /dev/pts\n",
+    );
+    pty::read_until(&master, &mut seen, "ptmx");
+    assert!(seen.contains("42 xterm"), "{seen:?}");
+    assert!(seen.contains("24 80"), "{seen:?}");
+    assert!(
+        seen.contains("/dev/pts/0"),
+        "the container's own devpts: {seen:?}"
+    );
+
+    pty::set_size(&master, 40, 120);
+    pty::write(&master, "stty size\n");
+    pty::read_until(&master, &mut seen, "40 120");
+
+    pty::write(&master, "exit 3\n");
+    let status = pty::wait_draining(&mut child, &master);
+    assert_eq!(status.code(), Some(3));
 }

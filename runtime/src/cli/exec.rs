@@ -94,9 +94,13 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
 
 pub fn top(engine: &Engine, a: TopArgs) -> CliResult {
     use std::io::Write;
+    // Every failure of top is the daemon's for Docker's CLI: exit 1.
     let top = engine
         .top(&a.container, &a.ps_options)
-        .map_err(daemon_error)?;
+        .map_err(|e| CliError {
+            code: 1,
+            ..CliError::from(e)
+        })?;
     // Docker's layout for top: Go's minwidth 20 counts the padding of 3.
     let mut tw = tabwriter::TabWriter::new(Vec::new())
         .minwidth(17)

@@ -92,10 +92,9 @@ impl Engine {
     /// no_new_privs) with the exec's command, environment, working dir and user.
     fn enter_config(&self, c: &Container, opts: &ExecOptions) -> crate::Result<EnterConfig> {
         let spec = self.container_store().load_spec(&c.id)?;
-        let mut process = spec
-            .process()
-            .clone()
-            .ok_or_else(|| Error::Invalid(format!("container {}: the spec has no process", c.id)))?;
+        let mut process = spec.process().clone().ok_or_else(|| {
+            Error::Invalid(format!("container {}: the spec has no process", c.id))
+        })?;
         let env = merge_env(
             &process_env(&c.config.hostname, opts.tty, &c.config.env),
             &opts.env,

@@ -75,7 +75,9 @@ pub fn parse_ps(output: &str, pids: &BTreeSet<i32>) -> Result<TopOutput, Error> 
         .map(String::from)
         .collect();
     let Some(pid_col) = titles.iter().position(|t| t == "PID") else {
-        return Err(Error::Invalid("Couldn't find PID field in ps output".into()));
+        return Err(Error::Invalid(
+            "Couldn't find PID field in ps output".into(),
+        ));
     };
     let mut processes = Vec::new();
     for line in lines {

@@ -200,7 +200,10 @@ pub fn cgroup_procs_files(proc_cgroup: &str, mountinfo: &str) -> Vec<PathBuf> {
             }
             Some(CgMount {
                 v2: fstype == "cgroup2",
-                options: right.get(2).map(|o| o.split(',').collect()).unwrap_or_default(),
+                options: right
+                    .get(2)
+                    .map(|o| o.split(',').collect())
+                    .unwrap_or_default(),
                 root: left.get(3)?,
                 point: left.get(4)?,
             })
@@ -294,8 +297,15 @@ fn intermediate(ctx: &Intermediate) -> Result<(), Failure> {
     // SAFETY: as for the intermediate: no CLONE_VM, the child runs `cb` on its own copy
     // of `stack`; this process is single-threaded. CLONE_PARENT makes the caller the
     // parent, which waits for the process; the exit signal is ours (SIGCHLD).
-    let pid = unsafe { nix::sched::clone(cb, &mut stack, CloneFlags::CLONE_PARENT, Some(libc::SIGCHLD)) }
-        .map_err(|e| setup_err(format!("clone of the exec'd process: {e}")))?;
+    let pid = unsafe {
+        nix::sched::clone(
+            cb,
+            &mut stack,
+            CloneFlags::CLONE_PARENT,
+            Some(libc::SIGCHLD),
+        )
+    }
+    .map_err(|e| setup_err(format!("clone of the exec'd process: {e}")))?;
     // SAFETY: pid_w is this process's own copy of the pipe's write end, open until exit.
     let mut pid_pipe = unsafe { std::fs::File::from_raw_fd(ctx.pid_w) };
     let reported = pid_pipe.write_all(&pid.as_raw().to_ne_bytes());
