@@ -284,3 +284,40 @@ fn exec_it_runs_a_shell_on_a_pty_in_the_containers_devpts() {
     let status = pty::wait_draining(&mut child, &master);
     assert_eq!(status.code(), Some(3));
 }
+
+#[test]
+fn signals_to_the_cli_reach_the_execd_process() {
+    use std::io::{BufRead, BufReader};
+    let t = TestRoot::with_busybox();
+    let c = Running::start(&t, "sig", &[], "");
+    let mut child = tug_e2e::KillOnDrop(
+        t.tug()
+            .args([
+                "exec",
+                &c.name,
+                "sh",
+                "-c",
+                "trap 'echo got-term; exit 7' TERM; echo armed; while :; do sleep 0.05; done",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Lines come through a thread, so that a missing one fails at a deadline.
+    let out = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let next = || rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap();
+    assert_eq!(next(), "armed");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(next(), "got-term");
+    assert_eq!(child.wait().unwrap().code(), Some(7));
+}
