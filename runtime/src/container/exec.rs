@@ -3,10 +3,10 @@
 //! the init's namespaces and cgroups.
 
 use super::Error;
+use super::exec_relay;
 use super::options::{merge_env, process_env};
 use super::record::Container;
 use crate::Engine;
-use crate::container::attach::{self, AttachOptions};
 use crate::sandbox::{self, Stdio, enter::EnterConfig};
 
 /// What `tug exec` asks for.
@@ -60,14 +60,10 @@ impl Engine {
             .flatten();
         sb.start()?;
         if opts.detach {
-            sb.detach();
+            sb.detach_exec();
             return Ok(0);
         }
-        let attach = AttachOptions {
-            stdin: opts.interactive,
-            sig_proxy: true,
-        };
-        let code = attach::supervise(&mut sb, master, &mut signals, attach);
+        let code = exec_relay::supervise(&mut sb, master, &mut signals, opts.interactive);
         drop(raw);
         code
     }

@@ -7,6 +7,7 @@ pub mod attach;
 mod create;
 pub mod etc;
 pub mod exec;
+mod exec_relay;
 mod lifecycle;
 pub mod names;
 pub mod options;

@@ -59,7 +59,7 @@ const NAMESPACES: libc::c_int = libc::CLONE_NEWNS
     | libc::CLONE_NEWCGROUP;
 
 /// Step 1 of an exec: makes the process inside the container, waiting to be started.
-/// Call [`Sandbox::start`], then wait (or [`Sandbox::detach`]).
+/// Call [`Sandbox::start`], then wait (or [`Sandbox::detach_exec`]).
 pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
     let pidfd = open_pidfd(config.init_pid)?;
     // The pidfd pins the process; checking it afterwards ensures that a reused pid is
@@ -129,7 +129,7 @@ impl Sandbox {
     /// Lets a started detached exec go on without the caller (`exec -d`): reaps the
     /// intermediate process, whose child (the exec'd process, orphaned inside the
     /// container's pid namespace) now belongs to the container's init.
-    pub fn detach(mut self) {
+    pub fn detach_exec(mut self) {
         let _ = self.wait();
     }
 }
