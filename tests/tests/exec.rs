@@ -321,3 +321,14 @@ fn signals_to_the_cli_reach_the_execd_process() {
     assert_eq!(next(), "got-term");
     assert_eq!(child.wait().unwrap().code(), Some(7));
 }
+
+#[test]
+fn exec_and_top_help_show_dockers_flags() {
+    let t = TestRoot::new();
+    insta::assert_snapshot!("exec_help", t.ok(&["exec", "--help"]));
+    insta::assert_snapshot!("top_help", t.ok(&["top", "--help"]));
+    // Flags after the container belong to the command.
+    let out = t.run(&["exec", "c", "ls", "-l", "--help"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: c"));
+}
