@@ -127,6 +127,35 @@ root         200     150  0 16:10 pts/0    00:00:00 sleep 60
         assert_eq!(top.processes[1][7], "sh -c echo a b");
     }
 
+    proptest::proptest! {
+        /// Any `ps -ef`-like table: exactly the rows of the wanted pids come back, in
+        /// order, with every column and the command's words intact.
+        #[test]
+        fn filtering_keeps_exactly_the_wanted_rows(
+            rows in proptest::collection::vec(
+                (1..100_000i32, proptest::bool::ANY, proptest::collection::vec("[a-z0-9/=-]{1,8}", 1..4)),
+                0..20,
+            )
+        ) {
+            let mut text = String::from("UID PID PPID CMD\n");
+            let mut pids = BTreeSet::new();
+            let mut want = Vec::new();
+            for (pid, wanted, words) in &rows {
+                text.push_str(&format!("root {pid} 1 {}\n", words.join("  ")));
+                if *wanted {
+                    pids.insert(*pid);
+                }
+            }
+            for (pid, _, words) in &rows {
+                if pids.contains(pid) {
+                    want.push(vec!["root".to_string(), pid.to_string(), "1".into(), words.join(" ")]);
+                }
+            }
+            let top = parse_ps(&text, &pids).unwrap();
+            proptest::prop_assert_eq!(top.processes, want);
+        }
+    }
+
     #[test]
     fn output_without_a_pid_column_is_an_error() {
         let err = parse_ps("USER COMMAND\nroot x\n", &BTreeSet::new()).unwrap_err();
