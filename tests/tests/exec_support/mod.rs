@@ -1,6 +1,7 @@
-//! A running container for the exec and top tests: a foreground `tug run --rm` (until
-//! detached containers land) whose script prints `ready` once set up; removed with
-//! `rm -f` and its tug reaped when the test ends, also when it fails.
+//! A running container for the exec and top tests, whose script marks itself ready once
+//! set up: detached (`run -d`) when tug has the shim, else a foreground `tug run --rm`
+//! child. Removed with `rm -f` (and a foreground tug reaped) when the test ends, also
+//! when it fails.
 
 // Each test file uses a part of this.
 #![allow(dead_code)]
@@ -10,55 +11,48 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use tug_e2e::{KillOnDrop, TestRoot};
+use tug_e2e::{KillOnDrop, TestRoot, text};
 
-/// A container running `sh -c "<setup>; echo ready; sleep 60"`.
+/// A container running `sh -c "<setup>; <mark ready>; sleep 60"`.
 pub struct Running<'a> {
     t: &'a TestRoot,
     pub name: String,
-    tug: KillOnDrop,
+    /// The foreground `tug run`, without the shim.
+    foreground: Option<KillOnDrop>,
 }
 
 impl<'a> Running<'a> {
     /// Starts `name` with the `run` flags `flags`, after `setup` ran in it.
     pub fn start(t: &'a TestRoot, name: &str, flags: &[&str], setup: &str) -> Running<'a> {
-        let script = format!("{setup}\necho ready; sleep 60");
-        let mut child = KillOnDrop(
-            t.tug()
-                .args(["run", "--rm", "--name", name])
-                .args(flags)
-                .args(["busybox", "sh", "-c", &script])
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("spawn tug run"),
-        );
-        let stdout = child.0.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(l) if l == "ready" => break,
-                Ok(_) => {}
-                Err(e) => panic!("container {name} never got ready: {e}"),
-            }
-        }
-        let running = Running {
+        let script = format!("{setup}\ntouch /dev/shm/ready; echo ready; sleep 60");
+        let detached = t
+            .tug()
+            .args(["run", "-d", "--name", name])
+            .args(flags)
+            .args(["busybox", "sh", "-c", &script])
+            .output()
+            .expect("spawn tug run -d");
+        let mut running = Running {
             t,
             name: name.to_string(),
-            tug: child,
+            foreground: None,
         };
-        // The script may print before tug has recorded the container as running.
+        if !detached.status.success() {
+            assert!(
+                String::from_utf8_lossy(&detached.stderr).contains("shim"),
+                "tug run -d failed: {}",
+                text(&detached)
+            );
+            running.foreground = Some(start_foreground(t, name, flags, &script));
+        }
+        // The script may run before tug has recorded the container as running.
         wait_for("the container's running state", || {
             t.run(&["inspect", "-f", "{{.State.Running}}", name]).stdout == b"true\n"
+        });
+        wait_for("the container's ready mark", || {
+            t.run(&["exec", name, "test", "-e", "/dev/shm/ready"])
+                .status
+                .success()
         });
         running
     }
@@ -76,14 +70,48 @@ impl<'a> Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         let _ = self.t.run(&["rm", "-f", &self.name]);
+        let Some(tug) = &mut self.foreground else {
+            return;
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.tug.try_wait() {
+            if let Ok(Some(_)) = tug.try_wait() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         // KillOnDrop kills and reaps it.
+    }
+}
+
+/// A foreground `tug run --rm` of `script`, once it printed `ready`.
+fn start_foreground(t: &TestRoot, name: &str, flags: &[&str], script: &str) -> KillOnDrop {
+    let mut child = KillOnDrop(
+        t.tug()
+            .args(["run", "--rm", "--name", name])
+            .args(flags)
+            .args(["busybox", "sh", "-c", script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn tug run"),
+    );
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l == "ready" => return child,
+            Ok(_) => {}
+            Err(e) => panic!("container {name} never got ready: {e}"),
+        }
     }
 }
 
