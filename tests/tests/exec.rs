@@ -251,6 +251,12 @@ fn exec_d_runs_on_after_the_cli_returns() {
     assert_eq!(t.ok(&["exec", &c.name, "cat", "/tmp/done"]), "PPid:\t1\n");
     let out = t.run(&["exec", "-d", &c.name, "nosuchcmd"]);
     assert_eq!(code(&out), 127, "{}", text(&out));
+    // -it needs a terminal, as with Docker; -d does not.
+    let out = t.run(&["exec", "-it", &c.name, "true"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the input device is not a TTY"));
+    let out = t.run(&["exec", "-dit", &c.name, "true"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
 }
 
 #[test]

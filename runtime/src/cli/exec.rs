@@ -62,6 +62,16 @@ fn daemon_error(e: crate::Error) -> CliError {
 }
 
 pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
+    if a.tty
+        && a.interactive
+        && !a.detach
+        && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
+    {
+        return Err(CliError {
+            code: 1,
+            message: "the input device is not a TTY".into(),
+        });
+    }
     let lookup = |k: &str| std::env::var(k).ok();
     let mut env = Vec::new();
     for f in &a.env_file {
