@@ -56,11 +56,19 @@ pub(super) fn supervise(
     let mut buf = vec![0u8; 32 * 1024];
     let (mut discard_out, mut discard_in) = (false, false);
     let mut exit = None;
+    // The exit shows on a pidfd too, so it is seen even if SIGCHLD went to another
+    // thread of a library caller.
+    let exited = crate::sandbox::enter::open_pidfd(process.pid()).ok();
     loop {
         if let (Some(code), false) = (exit, master_open) {
             return Ok(code);
         }
         let mut fds = vec![PollFd::new(signals.fd().as_fd(), PollFlags::POLLIN)];
+        let mut exited_at = None;
+        if let (Some(p), None) = (&exited, exit) {
+            fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+            exited_at = Some(fds.len() - 1);
+        }
         let mut master_at = None;
         let mut stdin_at = None;
         if let (Some(m), true) = (&master, master_open) {
@@ -82,7 +90,11 @@ pub(super) fn supervise(
         };
         let (sig_ready, master_ready, stdin_ready) =
             (ready(Some(0)), ready(master_at), ready(stdin_at));
+        let exit_ready = ready(exited_at);
         drop(fds);
+        if exit_ready && let Some(code) = process.try_wait()? {
+            exit = Some(code);
+        }
         if sig_ready {
             while let Some(sig) = signals.read() {
                 match sig {

@@ -100,14 +100,18 @@ pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
     let _ = waitpid(intermediate, None);
     // The intermediate wrote the process's pid (if it got that far) before any message.
     let pid = read_pid(pid_r);
-    let failed = |kind, text| {
+    let reap = || {
         if let Some(p) = pid {
             let _ = kill(p, Signal::SIGKILL);
             let _ = waitpid(p, None);
         }
+    };
+    let failed = |kind, text| {
+        reap();
         Err(Error::Init(kind, text))
     };
-    match msg? {
+    let msg = msg.inspect_err(|_| reap())?;
+    match msg {
         sync::Message::Ready(master) => match pid {
             Some(pid) => Ok(Sandbox {
                 pid,
@@ -138,7 +142,8 @@ fn read(path: &str) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| Error::Io(format!("reading {path}"), e))
 }
 
-fn open_pidfd(pid: i32) -> Result<OwnedFd, Error> {
+/// A pidfd for `pid` (close-on-exec): readable once the process exits.
+pub fn open_pidfd(pid: i32) -> Result<OwnedFd, Error> {
     // SAFETY: pidfd_open takes a pid and flags by value and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
