@@ -46,6 +46,13 @@ impl Engine {
             return Err(Error::Invalid("no command specified".into()).into());
         }
         let c = self.running_container(name)?;
+        if c.state.paused {
+            return Err(Error::Conflict(format!(
+                "container {} is paused, unpause the container before exec",
+                c.id
+            ))
+            .into());
+        }
         let config = self.enter_config(&c, opts)?;
         // Signals are blocked before the clone so that none is lost.
         let mut signals = sandbox::signals::SignalReader::new()
@@ -71,15 +78,15 @@ impl Engine {
     /// The container `name`, if its init runs (Docker's errors otherwise).
     pub(super) fn running_container(&self, name: &str) -> crate::Result<Container> {
         let c = self.container(name)?;
-        if !c.state.running || c.state.pid <= 0 {
-            return Err(Error::Conflict(format!("container {} is not running", c.id)).into());
-        }
-        if c.state.paused {
+        if c.state.restarting {
             return Err(Error::Conflict(format!(
-                "container {} is paused, unpause the container before exec",
+                "container {} is restarting, wait until the container is running",
                 c.id
             ))
             .into());
+        }
+        if !c.state.running || c.state.pid <= 0 {
+            return Err(Error::Conflict(format!("container {} is not running", c.id)).into());
         }
         Ok(c)
     }
