@@ -338,3 +338,18 @@ fn exec_and_top_help_show_dockers_flags() {
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: c"));
 }
+
+#[test]
+fn exec_defaults_to_the_containers_user_and_reports_a_missing_workdir() {
+    let t = TestRoot::with_busybox();
+    let c = Running::start(&t, "asuser", &["-u", "1000:1000"], "");
+    assert_eq!(t.ok(&["exec", &c.name, "id", "-u"]), "1000\n");
+    assert_eq!(t.ok(&["exec", "-u", "0", &c.name, "id", "-u"]), "0\n");
+    let out = t.run(&["exec", "-w", "/nonexistent", &c.name, "true"]);
+    assert_eq!(code(&out), 126, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chdir to cwd (\"/nonexistent\")"),
+        "{}",
+        text(&out)
+    );
+}
