@@ -7,6 +7,7 @@ pub mod attach;
 mod create;
 pub mod etc;
 mod lifecycle;
+pub mod logs;
 pub mod names;
 pub mod options;
 pub mod record;
@@ -16,6 +17,8 @@ pub mod store;
 use std::path::Path;
 
 pub use attach::AttachOptions;
+pub use lifecycle::{DEFAULT_STOP_TIMEOUT, parse_signal};
+pub(crate) use lifecycle::rootfs_source;
 pub use options::CreateOptions;
 pub use record::Container;
 pub use store::ContainerStore;
@@ -37,12 +40,19 @@ pub enum Error {
     Invalid(String),
     #[error("{0}")]
     Unsupported(String),
+    /// The container's process could not be started: the exit code (125, 126, 127) and
+    /// why.
+    #[error("{1}")]
+    Start(i32, String),
 }
 
 impl Error {
     /// The CLI exit code for this error (125 unless the command could not be run).
     pub fn exit_code(&self) -> i32 {
-        125
+        match self {
+            Error::Start(code, _) => *code,
+            _ => 125,
+        }
     }
 
     pub(crate) fn io(path: &Path, e: std::io::Error) -> Error {
