@@ -141,11 +141,19 @@ impl Engine {
                 && opts.until.is_none_or(|u| t.is_some_and(|t| t <= u))
         };
         let mut entries = Vec::new();
+        // How far the current file was read, and which file it was.
+        let mut read_to = (0u64, 0u64);
         for f in log_files(&path) {
-            let Ok(text) = std::fs::read_to_string(&f) else {
+            let Ok(file) = File::open(&f) else {
                 continue;
             };
-            entries.extend(text.lines().filter_map(parse_line).filter(|e| keep(e)));
+            let ino = file.metadata().map(|m| m.ino()).unwrap_or(0);
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut BufReader::new(file), &mut text);
+            // Only whole lines: a partial one is read again when following.
+            let whole = text.rfind('\n').map_or(0, |i| i + 1);
+            read_to = (ino, whole as u64);
+            entries.extend(text[..whole].lines().filter_map(parse_line).filter(|e| keep(e)));
         }
         let skip = opts
             .tail
@@ -155,7 +163,7 @@ impl Engine {
         }
         let Some(sock) = watch else { return Ok(()) };
         // Follow: new complete lines of the current file; a rotation reopens it.
-        let (mut reader, mut ino) = open_at_end(&path)?;
+        let (mut reader, mut ino) = open_at(&path, read_to)?;
         let mut line = String::new();
         let mut done = false;
         loop {
@@ -203,11 +211,14 @@ impl Engine {
     }
 }
 
-/// The log at `path` opened at its end, and its inode.
-fn open_at_end(path: &Path) -> Result<(BufReader<File>, u64), Error> {
+/// The log at `path` opened where the first read ended (`(inode, offset)`; from the
+/// start if it was rotated since), and its inode.
+fn open_at(path: &Path, (read_ino, offset): (u64, u64)) -> Result<(BufReader<File>, u64), Error> {
     let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
     let ino = f.metadata().map_err(|e| Error::io(path, e))?.ino();
-    f.seek(SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
+    if ino == read_ino {
+        f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
+    }
     Ok((BufReader::new(f), ino))
 }
 
