@@ -62,7 +62,10 @@ fn stop_kills_a_process_ignoring_sigterm_after_the_timeout() {
         "exited 137"
     );
     assert_eq!(t.ok(&["wait", "stubborn"]).trim(), "137");
-    assert_ne!(inspect(&t, "stubborn", "{{.State.FinishedAt}}"), "0001-01-01T00:00:00Z");
+    assert_ne!(
+        inspect(&t, "stubborn", "{{.State.FinishedAt}}"),
+        "0001-01-01T00:00:00Z"
+    );
 }
 
 #[test]
@@ -104,7 +107,11 @@ fn kill_sends_the_signal_and_refuses_a_stopped_container() {
     assert_eq!(t.ok(&["logs", "kk"]), "got HUP\n");
     let out = t.run(&["kill", "kk"]);
     assert_ne!(code(&out), 0);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not running"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not running"),
+        "{}",
+        text(&out)
+    );
 
     cs.run_d(&["--name", "k2", "busybox", "sleep", "1000"]);
     t.ok(&["kill", "k2"]);
@@ -133,7 +140,11 @@ fn start_restart_and_rename() {
     assert_ne!(other, id, "the old name is free again");
     let out = t.run(&["rename", "svc", "www"]);
     assert_ne!(code(&out), 0);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already in use"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already in use"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -150,9 +161,11 @@ fn restart_on_failure_backs_off_and_gives_up_after_n() {
         "-c",
         "read up rest < /proc/uptime; echo $up; exit 1",
     ]);
-    wait_for("three restarts and the end", Duration::from_secs(15), || {
-        inspect(&t, "flaky", "{{.State.Status}} {{.RestartCount}}") == "exited 3"
-    });
+    wait_for(
+        "three restarts and the end",
+        Duration::from_secs(15),
+        || inspect(&t, "flaky", "{{.State.Status}} {{.RestartCount}}") == "exited 3",
+    );
     assert_eq!(
         inspect(
             &t,
@@ -189,8 +202,13 @@ fn restart_always_restarts_until_stopped() {
     // Nothing restarts it any more: the next back-off (at most 6.4 s at this count) has
     // no shim left to run it.
     let run_dir = t.run_root().join("containers").join(cs.add("loop"));
-    wait_for("the shim to leave", Duration::from_secs(5), || !run_dir.exists());
-    assert_eq!(inspect(&t, "loop", "{{.RestartCount}} {{.State.Status}}"), format!("{count} exited"));
+    wait_for("the shim to leave", Duration::from_secs(5), || {
+        !run_dir.exists()
+    });
+    assert_eq!(
+        inspect(&t, "loop", "{{.RestartCount}} {{.State.Status}}"),
+        format!("{count} exited")
+    );
 }
 
 #[test]

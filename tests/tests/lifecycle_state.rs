@@ -14,7 +14,12 @@ use tug_e2e::{KillOnDrop, TestRoot, code, text};
 fn owner_killed_with_sigkill_removes_its_container_within_a_second() {
     let t = TestRoot::with_busybox();
     let cs = Containers::new(&t);
-    let mut owner = KillOnDrop(std::process::Command::new("sleep").arg("1000").spawn().unwrap());
+    let mut owner = KillOnDrop(
+        std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap(),
+    );
     let owner_pid = owner.id().to_string();
     let id = cs.run_d(&["--owner-pid", &owner_pid, "busybox", "sleep", "1000"]);
     let pid: i32 = inspect(&t, &id, "{{.State.Pid}}").parse().unwrap();
@@ -22,13 +27,17 @@ fn owner_killed_with_sigkill_removes_its_container_within_a_second() {
     owner.kill().unwrap();
     owner.wait().unwrap();
     let dir = t.root().join("containers").join(&id);
-    let took = wait_for("the owned container's removal", Duration::from_secs(1), || {
-        !dir.exists() && !alive(pid)
-    });
+    let took = wait_for(
+        "the owned container's removal",
+        Duration::from_secs(1),
+        || !dir.exists() && !alive(pid),
+    );
     assert!(took < Duration::from_secs(1));
     assert_eq!(t.ok(&["ps", "-a", "-q"]).trim(), "");
     let run_dir = t.run_root().join("containers").join(&id);
-    wait_for("the shim's run dir to go", Duration::from_secs(1), || !run_dir.exists());
+    wait_for("the shim's run dir to go", Duration::from_secs(1), || {
+        !run_dir.exists()
+    });
 }
 
 #[test]
@@ -57,9 +66,17 @@ fn a_killed_shim_leaves_an_exited_container_that_rm_cleans_up() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    wait_for("the container to die with its shim", Duration::from_secs(2), || !alive(pid));
+    wait_for(
+        "the container to die with its shim",
+        Duration::from_secs(2),
+        || !alive(pid),
+    );
     assert_eq!(
-        inspect(&t, "orphan", "{{.State.Status}} {{.State.Running}} {{.State.ExitCode}}"),
+        inspect(
+            &t,
+            "orphan",
+            "{{.State.Status}} {{.State.Running}} {{.State.ExitCode}}"
+        ),
         "exited false 137"
     );
     assert!(inspect(&t, "orphan", "{{.State.Error}}").contains("shim died"));
@@ -83,7 +100,9 @@ fn a_reboot_leaves_exited_containers() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    wait_for("the container to die", Duration::from_secs(2), || !alive(pid));
+    wait_for("the container to die", Duration::from_secs(2), || {
+        !alive(pid)
+    });
     // $TUG_RUN is a tmpfs that a reboot empties.
     std::fs::remove_dir_all(t.run_root()).unwrap();
     assert_eq!(inspect(&t, &id, "{{.State.Status}}"), "exited");
@@ -110,7 +129,10 @@ fn fifty_containers_created_and_removed_in_parallel_lose_nothing() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     for id in &ids {
         cs.add(id);
@@ -142,11 +164,14 @@ fn fifty_containers_created_and_removed_in_parallel_lose_nothing() {
                 })
             })
             .collect();
-        handles
+        let won: Vec<String> = handles
             .into_iter()
             .filter_map(|h| h.join().unwrap())
-            .map(|id| cs.add(&id))
-            .count()
+            .collect();
+        for id in &won {
+            cs.add(id);
+        }
+        won.len()
     });
     assert_eq!(wins, 1);
 

@@ -12,7 +12,15 @@ use tug_e2e::{KillOnDrop, TestRoot, code, text};
 fn logs_keep_stdout_and_stderr_apart_after_the_exit() {
     let t = TestRoot::with_busybox();
     let cs = Containers::new(&t);
-    let out = t.run(&["run", "--name", "ll", "busybox", "sh", "-c", "echo one; echo oops >&2; echo two"]);
+    let out = t.run(&[
+        "run",
+        "--name",
+        "ll",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo oops >&2; echo two",
+    ]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     cs.add("ll");
     let out = t.run(&["logs", "ll"]);
@@ -21,7 +29,10 @@ fn logs_keep_stdout_and_stderr_apart_after_the_exit() {
     // The last entry: which stream's came last depends on the order the pipes were read.
     let out = t.run(&["logs", "--tail", "1", "ll"]);
     let last = [out.stdout, out.stderr].concat();
-    assert!(["two\n", "oops\n"].contains(&String::from_utf8_lossy(&last).as_ref()), "{last:?}");
+    assert!(
+        ["two\n", "oops\n"].contains(&String::from_utf8_lossy(&last).as_ref()),
+        "{last:?}"
+    );
     assert_eq!(t.ok(&["logs", "--tail", "0", "ll"]), "");
     assert_eq!(t.ok(&["logs", "--tail", "all", "ll"]), "one\ntwo\n");
     let stamped = t.ok(&["logs", "-t", "ll"]);
@@ -32,9 +43,14 @@ fn logs_keep_stdout_and_stderr_apart_after_the_exit() {
     }
     // The file is Docker's json-file format.
     let path = inspect(&t, "ll", "{{.LogPath}}");
-    let first: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(path).unwrap().lines().next().unwrap())
-            .unwrap();
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(first["log"], "one\n");
     assert_eq!(first["stream"], "stdout");
     assert!(first["time"].as_str().unwrap().ends_with('Z'));
@@ -48,10 +64,20 @@ fn since_and_until_take_dockers_time_forms() {
     cs.add("ss");
     assert_eq!(t.ok(&["logs", "--since", "10m", "ss"]), "hello\n");
     assert_eq!(t.ok(&["logs", "--until", "10m", "ss"]), "");
-    let later = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 100;
+    let later = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 100;
     assert_eq!(t.ok(&["logs", "--since", &later.to_string(), "ss"]), "");
-    assert_eq!(t.ok(&["logs", "--until", &later.to_string(), "ss"]), "hello\n");
-    assert_eq!(t.ok(&["logs", "--since", "2000-01-01T00:00:00Z", "ss"]), "hello\n");
+    assert_eq!(
+        t.ok(&["logs", "--until", &later.to_string(), "ss"]),
+        "hello\n"
+    );
+    assert_eq!(
+        t.ok(&["logs", "--since", "2000-01-01T00:00:00Z", "ss"]),
+        "hello\n"
+    );
     let out = t.run(&["logs", "--since", "yesterday", "ss"]);
     assert_eq!(code(&out), 125);
 }
@@ -68,7 +94,9 @@ fn logs_follow_new_lines_and_end_when_the_container_exits() {
         "-c",
         "trap 'echo b; exit 0' USR1; echo a; while true; do sleep 0.05; done",
     ]);
-    wait_for("the first line", Duration::from_secs(5), || t.ok(&["logs", "ff"]) == "a\n");
+    wait_for("the first line", Duration::from_secs(5), || {
+        t.ok(&["logs", "ff"]) == "a\n"
+    });
     let mut follow = KillOnDrop(
         t.tug()
             .args(["logs", "-f", "ff"])
@@ -112,7 +140,11 @@ fn logs_rotate_at_max_size() {
     assert!(!std::path::Path::new(&format!("{path}.2")).exists());
     assert_eq!(t.ok(&["logs", "--tail", "1", "rr"]), "line 199\n");
     assert_eq!(
-        inspect(&t, "rr", "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}}"),
+        inspect(
+            &t,
+            "rr",
+            "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}}"
+        ),
         "json-file 1k"
     );
     let out = t.run(&["run", "--log-opt", "max-size=lots", "busybox", "true"]);

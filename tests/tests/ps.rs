@@ -11,7 +11,10 @@ use tug_e2e::{TestRoot, code};
 fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.add_filter(r"\b[0-9a-f]{12}\b", "[ID]");
-    s.add_filter(r"(Less than a second|\d+ seconds?|About a minute)", "[TIME]");
+    s.add_filter(
+        r"(Less than a second|\d+ seconds?|About a minute)",
+        "[TIME]",
+    );
     s.add_filter(r" {3,}", "   ");
     s
 }
@@ -35,13 +38,21 @@ fn ps_shows_running_containers_and_all_with_a() {
         );
         insta::assert_snapshot!(
             "ps_format_table",
-            t.ok(&["ps", "-a", "--format", "table {{.Names}}\t{{.State}}\t{{.Command}}"])
+            t.ok(&[
+                "ps",
+                "-a",
+                "--format",
+                "table {{.Names}}\t{{.State}}\t{{.Command}}"
+            ])
         );
     });
     assert_eq!(t.ok(&["ps", "-q"]).trim(), &up[..12]);
     assert_eq!(t.ok(&["ps", "-q", "--no-trunc"]).trim(), up);
     assert_eq!(t.ok(&["ps", "-a", "-q"]).lines().count(), 3);
-    assert_eq!(t.ok(&["ps", "-n", "2", "--format", "{{.Names}}"]), "up\ndone\n");
+    assert_eq!(
+        t.ok(&["ps", "-n", "2", "--format", "{{.Names}}"]),
+        "up\ndone\n"
+    );
     assert_eq!(t.ok(&["ps", "-l", "--format", "{{.Names}}"]), "up\n");
 }
 
@@ -54,7 +65,9 @@ fn ps_filters_like_docker() {
     cs.add("bad");
     t.ok(&["run", "--name", "good", "busybox", "true"]);
     cs.add("good");
-    let up = cs.run_d(&["--name", "web1", "-l", "tier=web", "busybox", "sleep", "1000"]);
+    let up = cs.run_d(&[
+        "--name", "web1", "-l", "tier=web", "busybox", "sleep", "1000",
+    ]);
     let names = |filter: &[&str]| {
         let mut args = vec!["ps", "-a", "--format", "{{.Names}}"];
         for f in filter {
@@ -77,7 +90,12 @@ fn ps_filters_like_docker() {
     assert_eq!(names(&["ancestor=busybox"]), "bad,good,web1");
     assert_eq!(names(&["ancestor=busybox", "status=exited"]), "bad,good");
     // Without -a, a status filter still finds stopped containers (as Docker).
-    assert_eq!(t.ok(&["ps", "--filter", "status=exited", "-q"]).lines().count(), 2);
+    assert_eq!(
+        t.ok(&["ps", "--filter", "status=exited", "-q"])
+            .lines()
+            .count(),
+        2
+    );
     let out = t.run(&["ps", "--filter", "colour=red"]);
     assert_eq!(code(&out), 125);
     let out = t.run(&["ps", "--filter", "status=sleepy"]);

@@ -213,9 +213,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         )));
     }
     if o.restart != "no" && auto_remove {
-        return Err(CliError::usage(
-            "Conflicting options: --restart and --rm",
-        ));
+        return Err(CliError::usage("Conflicting options: --restart and --rm"));
     }
     Ok(CreateOptions {
         image: o.image,

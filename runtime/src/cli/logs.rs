@@ -42,7 +42,11 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> CliResult {
         n => match n.parse::<i64>() {
             Ok(n) if n < 0 => None,
             Ok(n) => Some(n as usize),
-            Err(_) => return Err(CliError::usage(format!("--tail {n}: must be a number or all"))),
+            Err(_) => {
+                return Err(CliError::usage(format!(
+                    "--tail {n}: must be a number or all"
+                )));
+            }
         },
     };
     let opts = LogsOptions {

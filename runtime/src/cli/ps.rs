@@ -124,7 +124,9 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> Result<boo
                 img == v
                     || img.strip_suffix(":latest") == Some(v.as_str())
                     || v.strip_suffix(":latest") == Some(img)
-                    || c.image.trim_start_matches("sha256:").starts_with(v.trim_start_matches("sha256:"))
+                    || c.image
+                        .trim_start_matches("sha256:")
+                        .starts_with(v.trim_start_matches("sha256:"))
             }
             "exited" => c.state.status == "exited" && v.parse() == Ok(c.state.exit_code),
             _ => false,
@@ -139,16 +141,26 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> Result<boo
 fn parse_filters(f: &[String]) -> Result<BTreeMap<String, Vec<String>>, CliError> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for item in f {
-        let (k, v) = item
-            .split_once('=')
-            .ok_or_else(|| CliError::usage(format!("bad format of filter (expected name=value): {item}")))?;
+        let (k, v) = item.split_once('=').ok_or_else(|| {
+            CliError::usage(format!(
+                "bad format of filter (expected name=value): {item}"
+            ))
+        })?;
         match k {
             "name" | "id" | "status" | "label" | "ancestor" | "exited" => {}
             other => return Err(CliError::usage(format!("invalid filter '{other}'"))),
         }
         if k == "status"
-            && !["created", "restarting", "running", "removing", "paused", "exited", "dead"]
-                .contains(&v)
+            && ![
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ]
+            .contains(&v)
         {
             return Err(CliError::usage(format!(
                 "invalid filter 'status={v}': must be one of created, restarting, running, removing, paused, exited, dead"
@@ -159,7 +171,8 @@ fn parse_filters(f: &[String]) -> Result<BTreeMap<String, Vec<String>>, CliError
     Ok(out)
 }
 
-const TABLE: &str = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+const TABLE: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
 pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
     let filters = parse_filters(&a.filter)?;
@@ -167,7 +180,13 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
     let mut list: Vec<Container> = engine
         .containers()?
         .into_iter()
-        .filter(|c| a.all || last.is_some() || c.state.running || filters.contains_key("status") || filters.contains_key("exited"))
+        .filter(|c| {
+            a.all
+                || last.is_some()
+                || c.state.running
+                || filters.contains_key("status")
+                || filters.contains_key("exited")
+        })
         .collect();
     let mut kept = Vec::new();
     for c in list.drain(..) {

@@ -124,7 +124,10 @@ impl Engine {
     /// `tug kill`: sends `signal` (default SIGKILL) to a running container's process.
     pub fn kill_container(&self, name: &str, signal: Option<&str>) -> crate::Result<Container> {
         let c = self.container(name)?;
-        let sig = signal.map(parse_signal).transpose()?.unwrap_or(Signal::SIGKILL);
+        let sig = signal
+            .map(parse_signal)
+            .transpose()?
+            .unwrap_or(Signal::SIGKILL);
         let Some(mut sock) = self.connect_live(&c)? else {
             return Err(Error::Conflict(format!(
                 "cannot kill container: {name}: container {} is not running",
@@ -313,7 +316,12 @@ fn wait_exit(sock: &UnixStream, timeout: Option<Duration>) -> Option<i32> {
             Ok(Some((proto::EXIT, p))) => return Some(proto::payload_i32(&p)),
             Ok(Some(_)) => {}
             Ok(None) => return Some(-1),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 return None;
             }
             Err(_) => return Some(-1),

@@ -81,7 +81,9 @@ fn parse_go_duration(s: &str) -> Result<Duration, ()> {
             .ok_or(())?;
         let num: f64 = rest[..n].parse().map_err(|_| ())?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let mul = match &rest[..u] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -153,11 +155,14 @@ impl Engine {
             // Only whole lines: a partial one is read again when following.
             let whole = text.rfind('\n').map_or(0, |i| i + 1);
             read_to = (ino, whole as u64);
-            entries.extend(text[..whole].lines().filter_map(parse_line).filter(|e| keep(e)));
+            entries.extend(
+                text[..whole]
+                    .lines()
+                    .filter_map(parse_line)
+                    .filter(|e| keep(e)),
+            );
         }
-        let skip = opts
-            .tail
-            .map_or(0, |n| entries.len().saturating_sub(n));
+        let skip = opts.tail.map_or(0, |n| entries.len().saturating_sub(n));
         for e in &entries[skip..] {
             sink(e);
         }
@@ -197,7 +202,10 @@ impl Engine {
             if done || opts.until.is_some_and(|u| SystemTime::now() > u) {
                 return Ok(());
             }
-            let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&sock), PollFlags::POLLIN)];
+            let mut fds = [PollFd::new(
+                std::os::fd::AsFd::as_fd(&sock),
+                PollFlags::POLLIN,
+            )];
             if let Ok(n) = poll(&mut fds, PollTimeout::from(100u8))
                 && n > 0
             {
@@ -217,7 +225,8 @@ fn open_at(path: &Path, (read_ino, offset): (u64, u64)) -> Result<(BufReader<Fil
     let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
     let ino = f.metadata().map_err(|e| Error::io(path, e))?.ino();
     if ino == read_ino {
-        f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io(path, e))?;
     }
     Ok((BufReader::new(f), ino))
 }
@@ -245,10 +254,7 @@ mod tests {
             parse_time("1699999999.5", now).unwrap(),
             now - Duration::from_millis(500)
         );
-        assert_eq!(
-            parse_time("2023-11-14T22:13:20Z", now).unwrap(),
-            now
-        );
+        assert_eq!(parse_time("2023-11-14T22:13:20Z", now).unwrap(), now);
         assert_eq!(
             parse_time("2023-11-14T22:13:20.000000000Z", now).unwrap(),
             now

@@ -17,8 +17,8 @@ pub mod store;
 use std::path::Path;
 
 pub use attach::AttachOptions;
-pub use lifecycle::{DEFAULT_STOP_TIMEOUT, parse_signal};
 pub(crate) use lifecycle::rootfs_source;
+pub use lifecycle::{DEFAULT_STOP_TIMEOUT, parse_signal};
 pub use options::CreateOptions;
 pub use record::Container;
 pub use store::ContainerStore;

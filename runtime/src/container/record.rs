@@ -170,13 +170,13 @@ impl RestartPolicy {
             None => (s, None),
         };
         let maximum_retry_count = match (name, count) {
-            ("on-failure", Some(c)) => c
-                .parse()
-                .map_err(|_| format!("invalid restart policy: maximum retry count {c:?} must be a number"))?,
+            ("on-failure", Some(c)) => c.parse().map_err(|_| {
+                format!("invalid restart policy: maximum retry count {c:?} must be a number")
+            })?,
             (_, Some(_)) => {
-                return Err(format!(
-                    "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                ));
+                return Err(
+                    "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
+                );
             }
             _ => 0,
         };
@@ -186,7 +186,9 @@ impl RestartPolicy {
                 maximum_retry_count,
             }),
             "" => Ok(RestartPolicy::default()),
-            other => Err(format!("invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'")),
+            other => Err(format!(
+                "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+            )),
         }
     }
 
@@ -199,8 +201,7 @@ impl RestartPolicy {
         match self.name.as_str() {
             "always" | "unless-stopped" => true,
             "on-failure" => {
-                code != 0
-                    && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count)
+                code != 0 && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count)
             }
             _ => false,
         }
@@ -239,7 +240,11 @@ mod tests {
         let a = RestartPolicy::parse("always").unwrap();
         assert!(a.should_restart(0, 100, false));
         assert!(!a.should_restart(0, 0, true));
-        assert!(!RestartPolicy::parse("no").unwrap().should_restart(1, 0, false));
+        assert!(
+            !RestartPolicy::parse("no")
+                .unwrap()
+                .should_restart(1, 0, false)
+        );
         assert!(RestartPolicy::parse("always:3").is_err());
         assert!(RestartPolicy::parse("sometimes").is_err());
         assert!(RestartPolicy::parse("on-failure:x").is_err());

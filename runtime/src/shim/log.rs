@@ -45,13 +45,16 @@ impl Rotation {
             match k {
                 "max-size" => r.max_size = parse_size(v)?,
                 "max-file" => {
-                    r.max_files = v
-                        .parse()
-                        .ok()
-                        .filter(|n| *n >= 1)
-                        .ok_or_else(|| format!("--log-opt max-file={v}: must be a number ≥ 1"))?
+                    r.max_files =
+                        v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                            format!("--log-opt max-file={v}: must be a number ≥ 1")
+                        })?
                 }
-                other => return Err(format!("--log-opt {other}: unknown log option for json-file")),
+                other => {
+                    return Err(format!(
+                        "--log-opt {other}: unknown log option for json-file"
+                    ));
+                }
             }
         }
         if r.max_files > 1 && r.max_size == 0 {

@@ -10,6 +10,7 @@
 //! returns once the container's process runs, or with the start's error.
 
 pub mod log;
+mod memory;
 pub mod owner;
 pub mod proto;
 mod supervisor;

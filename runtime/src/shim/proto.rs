@@ -82,7 +82,9 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
     }
     let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
     if len > MAX_FRAME {
-        return Err(io::Error::other(format!("frame of {len} bytes is too large")));
+        return Err(io::Error::other(format!(
+            "frame of {len} bytes is too large"
+        )));
     }
     let mut payload = vec![0u8; len];
     r.read_exact(&mut payload)?;

@@ -134,7 +134,11 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
         let _ = proto::write_frame(
             &mut first,
             proto::FAILED,
-            &[&125i32.to_le_bytes()[..], b"the container is already running"].concat(),
+            &[
+                &125i32.to_le_bytes()[..],
+                b"the container is already running",
+            ]
+            .concat(),
         );
         return Ok(());
     }
@@ -145,7 +149,8 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
         .set_nonblocking(true)
         .map_err(|e| Error::io(&socket, e))?;
     // Signals are blocked before the clone so that no SIGCHLD is lost.
-    let signals = SignalReader::new().map_err(|e| Error::Sys("blocking signals".into(), e.into()))?;
+    let signals =
+        SignalReader::new().map_err(|e| Error::Sys("blocking signals".into(), e.into()))?;
     let (output, stdin) = match proto::read_frame(&mut first) {
         Ok(Some((proto::ATTACH, p))) => (
             p.first().copied().unwrap_or(0) != 0,
@@ -204,6 +209,7 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
     // What the start needed (the spec, the clone's stack) goes back to the system.
     // SAFETY: malloc_trim only returns free heap memory to the kernel.
     unsafe { libc::malloc_trim(0) };
+    super::memory::release_clean_file_pages();
     shim.event_loop()
 }
 
@@ -219,8 +225,12 @@ fn create_with_pipes(
         return Ok((sandbox::create(config)?, None, None, None));
     }
     let pipe = || {
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| crate::Error::from(Error::Sys("pipe for the container's stdio".into(), e.into())))
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| {
+            crate::Error::from(Error::Sys(
+                "pipe for the container's stdio".into(),
+                e.into(),
+            ))
+        })
     };
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
@@ -666,10 +676,8 @@ impl Shim {
                         }
                     }
                 }
-                proto::STDIN_CLOSE => {
-                    if self.stdin_once || !self.clients[i].output {
-                        self.close_stdin();
-                    }
+                proto::STDIN_CLOSE if self.stdin_once || !self.clients[i].output => {
+                    self.close_stdin();
                 }
                 proto::RESIZE if payload.len() >= 4 => {
                     if let Some(m) = self.process.as_ref().and_then(|p| p.master.as_ref()) {
