@@ -202,7 +202,7 @@ mod tests {
     fn lines_become_json_entries_and_rotate() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c-json.log");
-        let r = Rotation::from_opts([("max-size", "200"), ("max-file", "3")]).unwrap();
+        let r = Rotation::from_opts([("max-size", "400"), ("max-file", "3")]).unwrap();
         let mut w = LogWriter::open(p.clone(), r);
         w.write(Stream::Stdout, b"hel");
         w.write(Stream::Stderr, b"oops\n");
@@ -220,7 +220,7 @@ mod tests {
         for _ in 0..20 {
             w.write(Stream::Stdout, b"a line of text\n");
         }
-        assert!(std::fs::metadata(&p).unwrap().len() <= 200);
+        assert!(std::fs::metadata(&p).unwrap().len() <= 400);
         assert!(dir.path().join("c-json.log.1").exists());
         assert!(dir.path().join("c-json.log.2").exists());
         assert!(!dir.path().join("c-json.log.3").exists());
