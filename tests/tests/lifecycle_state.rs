@@ -190,3 +190,36 @@ fn fifty_containers_created_and_removed_in_parallel_lose_nothing() {
     let names_dir = t.root().join("containers").join("names");
     assert_eq!(std::fs::read_dir(names_dir).unwrap().count(), 0);
 }
+
+#[test]
+fn the_library_api_runs_an_owned_detached_container() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let engine = t.engine();
+    let mut owner = KillOnDrop(
+        std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap(),
+    );
+    let c = engine
+        .run_detached(&tug::container::CreateOptions {
+            image: "busybox".into(),
+            command: vec!["sleep".into(), "1000".into()],
+            network: "none".into(),
+            owner_pid: Some(owner.id() as i32),
+            ..Default::default()
+        })
+        .unwrap();
+    cs.add(&c.id);
+    let running = engine.container(&c.id).unwrap();
+    assert!(running.state.running);
+    assert!(alive(running.state.pid));
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    wait_for(
+        "the owned container's removal",
+        Duration::from_secs(1),
+        || engine.containers().unwrap().is_empty() && !alive(running.state.pid),
+    );
+}

@@ -130,7 +130,7 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
     let run_dir = super::run_dir(engine.run_root(), id);
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, e))?;
     let socket = run_dir.join(super::SOCKET);
-    if UnixStream::connect(&socket).is_ok() {
+    if super::connect(engine.run_root(), id).is_ok() {
         let _ = proto::write_frame(
             &mut first,
             proto::FAILED,
