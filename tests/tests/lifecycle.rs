@@ -324,3 +324,27 @@ fn attach_follows_a_running_container_until_it_exits() {
     assert_eq!(rest.last().map(String::as_str), Some("bye"), "{rest:?}");
     assert_eq!(child.wait().unwrap().code(), Some(3));
 }
+
+#[test]
+fn a_detached_rm_container_is_removed_when_it_exits() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let id = cs.run_d(&["--rm", "busybox", "sh", "-c", "exit 5"]);
+    let dir = t.root().join("containers").join(&id);
+    wait_for(
+        "the --rm container's removal",
+        Duration::from_secs(5),
+        || !dir.exists(),
+    );
+    assert_eq!(t.ok(&["ps", "-a", "-q"]).trim(), "");
+    let out = t.run(&[
+        "run",
+        "-d",
+        "--rm",
+        "--restart",
+        "always",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+}

@@ -206,10 +206,10 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
             return Ok(());
         }
     }
+    super::memory::release_clean_file_pages();
     // What the start needed (the spec, the clone's stack) goes back to the system.
     // SAFETY: malloc_trim only returns free heap memory to the kernel.
     unsafe { libc::malloc_trim(0) };
-    super::memory::release_clean_file_pages();
     shim.event_loop()
 }
 
