@@ -1,7 +1,8 @@
 //! Containers: the configuration from `run`/`create` flags and the image (Docker's
 //! override rules), the OCI runtime spec made from it, the store of containers with
 //! their metadata and state (Docker's field names), and the lifecycle (create, start in
-//! the foreground, remove, inspect).
+//! the background through the per-container shim, attach, stop, kill, wait, restart,
+//! rename, remove, prune, inspect), and the logs.
 
 pub mod attach;
 mod create;
