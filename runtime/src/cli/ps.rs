@@ -51,7 +51,7 @@ fn since(t: &str) -> String {
 pub fn status(c: &Container) -> String {
     let s = &c.state;
     match s.status.as_str() {
-        "running" if s.paused => format!("Up {} (Paused)", since(&s.started_at)),
+        "running" | "paused" if s.paused => format!("Up {} (Paused)", since(&s.started_at)),
         "running" | "paused" => format!("Up {}", since(&s.started_at)),
         "restarting" => format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at)),
         "exited" => format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at)),
