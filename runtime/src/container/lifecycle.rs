@@ -59,6 +59,8 @@ impl Engine {
         if auto_remove {
             let _lock = store.lock(&c.id);
             store.remove(&c)?;
+            // `--rm` takes the container's anonymous volumes with it, as Docker does.
+            let _ = self.remove_anonymous_volumes(&c);
         } else {
             let code = match &result {
                 Ok(code) => *code,

@@ -29,6 +29,10 @@ pub struct CreateOptions {
     pub labels: Vec<String>,
     /// `--rm`.
     pub auto_remove: bool,
+    /// `-v`, `--mount`, `--tmpfs`, parsed (see `volume::mountspec`).
+    pub mounts: Vec<crate::volume::MountSpec>,
+    /// `--volumes-from`.
+    pub volumes_from: Vec<crate::volume::VolumesFrom>,
 }
 
 /// The final (entrypoint, cmd) as Docker computes them: `--entrypoint` replaces the

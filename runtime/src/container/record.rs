@@ -118,6 +118,14 @@ pub struct HostConfig {
     pub security_opt: Option<Vec<String>>,
     pub auto_remove: bool,
     pub binds: Option<Vec<String>>,
+    /// `--mount` flags, as Docker's `mount.Mount` objects.
+    #[serde(default)]
+    pub mounts: Option<Vec<serde_json::Value>>,
+    /// `--tmpfs`: destination → options.
+    #[serde(default)]
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub volumes_from: Option<Vec<String>>,
     pub links: Option<Vec<String>>,
     pub restart_policy: RestartPolicy,
 }

@@ -117,6 +117,16 @@ impl RootDir {
         openat2(&self.fd, rel, open_how(OFlag::O_PATH))
     }
 
+    /// Opens the directory `rel` inside the root for reading (its entries).
+    pub fn open_dir(&self, rel: &Path) -> nix::Result<OwnedFd> {
+        let rel = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        openat2(&self.fd, rel, open_how(OFlag::O_RDONLY | OFlag::O_DIRECTORY))
+    }
+
     /// Makes the directory `rel` and its parents inside the root (as `mkdir -p`).
     pub fn mkdir_all(&self, rel: &Path, mode: u32) -> nix::Result<OwnedFd> {
         let mut cur = PathBuf::new();

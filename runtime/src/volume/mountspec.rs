@@ -1,0 +1,546 @@
+//! The mount flags of `run`/`create`, parsed once into typed [`MountSpec`]s with Docker's
+//! rules: `-v SRC:DST[:MODE]`, `-v DST`, `--mount KEY=VALUE,...`, `--tmpfs DST[:OPTS]`,
+//! `--volumes-from CONTAINER[:MODE]`. Errors name the flag and the bad value.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Error, valid_name};
+
+/// What kind of mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A host path.
+    Bind,
+    /// A named or anonymous volume.
+    Volume,
+    /// A fresh tmpfs.
+    Tmpfs,
+}
+
+impl MountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MountKind::Bind => "bind",
+            MountKind::Volume => "volume",
+            MountKind::Tmpfs => "tmpfs",
+        }
+    }
+}
+
+/// Which flag a mount came from (for `HostConfig` and for Docker's different rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountOrigin {
+    /// `-v`, with the text as given (for `HostConfig.Binds`).
+    VolumeFlag(String),
+    /// `--mount`.
+    MountFlag,
+    /// `--tmpfs`, with the options as given (for `HostConfig.Tmpfs`).
+    TmpfsFlag(String),
+}
+
+/// One mount a container asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    pub kind: MountKind,
+    /// The host path (bind) or the volume name (`None`: anonymous; tmpfs: none).
+    pub source: Option<String>,
+    /// The absolute path in the container.
+    pub target: String,
+    pub read_only: bool,
+    /// Bind propagation (`rprivate` when not given).
+    pub propagation: Option<String>,
+    /// `nocopy`/`volume-nocopy`: do not fill a new volume with the image's content.
+    pub nocopy: bool,
+    /// tmpfs mount options (`size=67108864`, `mode=1777`, `noexec`...).
+    pub tmpfs_options: Vec<String>,
+    /// Docker's `Mode` field (`ro`, `z`, the `-v` mode text).
+    pub mode: String,
+    pub origin: MountOrigin,
+}
+
+impl MountSpec {
+    fn new(kind: MountKind, target: String, origin: MountOrigin) -> MountSpec {
+        MountSpec {
+            kind,
+            source: None,
+            target,
+            read_only: false,
+            propagation: None,
+            nocopy: false,
+            tmpfs_options: Vec::new(),
+            mode: String::new(),
+            origin,
+        }
+    }
+}
+
+/// `--volumes-from CONTAINER[:ro|rw]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumesFrom {
+    pub container: String,
+    /// `Some(true)` for `:ro`, `Some(false)` for `:rw`, `None` to keep each mount's mode.
+    pub read_only: Option<bool>,
+}
+
+const PROPAGATIONS: &[&str] = &["private", "rprivate", "shared", "rshared", "slave", "rslave"];
+
+fn bad(flag: &str, value: &str, why: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!("invalid argument \"{value}\" for \"{flag}\" flag: {why}"))
+}
+
+/// Checks a container path: absolute, not `/`.
+fn check_target(flag: &str, value: &str, target: &str) -> Result<(), Error> {
+    if !target.starts_with('/') {
+        return Err(bad(
+            flag,
+            value,
+            format!("invalid mount path: '{target}' mount path must be absolute"),
+        ));
+    }
+    if Path::new(target).components().count() <= 1 {
+        return Err(bad(flag, value, "invalid specification: destination can't be '/'"));
+    }
+    Ok(())
+}
+
+/// A host path given relative (`./data`) made absolute, as Docker's CLI does.
+fn host_path(src: &str) -> String {
+    if src.starts_with('/') {
+        return src.to_string();
+    }
+    std::path::absolute(src)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| src.to_string())
+}
+
+/// Parses one `-v`/`--volume` value.
+pub fn parse_volume_flag(value: &str) -> Result<MountSpec, Error> {
+    const FLAG: &str = "-v, --volume";
+    let parts: Vec<&str> = value.split(':').collect();
+    let is_mode = |s: &str| !s.is_empty() && parse_mode(s).is_ok();
+    let (src, dst, mode) = match parts.as_slice() {
+        [dst] => (None, *dst, ""),
+        // Docker: a destination with a mode is not a valid volume (`/c:ro`).
+        [_, mode] if is_mode(mode) => {
+            return Err(bad(FLAG, value, "invalid volume specification: a mode needs a source"));
+        }
+        [src, dst] => (Some(*src), *dst, ""),
+        [src, dst, mode] => (Some(*src), *dst, *mode),
+        _ => return Err(bad(FLAG, value, "invalid volume specification: too many colons")),
+    };
+    if dst.is_empty() || src.is_some_and(str::is_empty) {
+        return Err(bad(FLAG, value, "invalid volume specification: empty section"));
+    }
+    check_target(FLAG, value, dst)?;
+    let m = parse_mode(mode).map_err(|why| bad(FLAG, value, why))?;
+    let kind = match src {
+        Some(s) if s.starts_with('/') || s.starts_with('.') => MountKind::Bind,
+        _ => MountKind::Volume,
+    };
+    let mut spec = MountSpec::new(kind, dst.to_string(), MountOrigin::VolumeFlag(value.into()));
+    spec.read_only = m.read_only;
+    spec.mode = mode.to_string();
+    match kind {
+        MountKind::Bind => {
+            if m.nocopy {
+                return Err(bad(FLAG, value, "invalid mode: nocopy is for volumes only"));
+            }
+            spec.source = src.map(host_path);
+            spec.propagation = m.propagation;
+        }
+        _ => {
+            if m.propagation.is_some() {
+                return Err(bad(
+                    FLAG,
+                    value,
+                    "invalid mode: propagation is for bind mounts only",
+                ));
+            }
+            if let Some(name) = src
+                && !valid_name(name)
+            {
+                return Err(bad(
+                    FLAG,
+                    value,
+                    format!(
+                        "\"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+                    ),
+                ));
+            }
+            spec.source = src.map(str::to_string);
+            spec.nocopy = m.nocopy;
+            if mode.is_empty() {
+                spec.mode = "z".into();
+            }
+        }
+    }
+    Ok(spec)
+}
+
+/// The meaning of a `-v` mode text (`ro,z`, `rw,rshared`, `nocopy`).
+#[derive(Debug, Default)]
+struct Mode {
+    read_only: bool,
+    propagation: Option<String>,
+    nocopy: bool,
+}
+
+fn parse_mode(mode: &str) -> Result<Mode, String> {
+    let mut m = Mode::default();
+    if mode.is_empty() {
+        return Ok(m);
+    }
+    let (mut rw, mut label, mut consistency) = (false, false, false);
+    for o in mode.split(',') {
+        let dup = match o {
+            "ro" | "rw" => {
+                m.read_only = o == "ro";
+                std::mem::replace(&mut rw, true)
+            }
+            "z" | "Z" => std::mem::replace(&mut label, true),
+            "nocopy" => std::mem::replace(&mut m.nocopy, true),
+            "consistent" | "cached" | "delegated" => std::mem::replace(&mut consistency, true),
+            p if PROPAGATIONS.contains(&p) => m.propagation.replace(p.into()).is_some(),
+            _ => true,
+        };
+        if dup {
+            return Err(format!("invalid mode: {mode}"));
+        }
+    }
+    Ok(m)
+}
+
+fn parse_bool(flag: &str, value: &str, key: &str, v: Option<&str>) -> Result<bool, Error> {
+    match v.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(other) => Err(bad(
+            flag,
+            value,
+            format!("invalid value for {key}: {other} (use true or false)"),
+        )),
+    }
+}
+
+/// A size as Docker's `RAMInBytes` reads it: `64m`, `1g`, `512k`, `1024`, `1.5g`.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let lower = s.to_ascii_lowercase();
+    let lower = lower.strip_suffix('b').unwrap_or(&lower);
+    let (num, mult) = match lower.chars().last()? {
+        'k' => (&lower[..lower.len() - 1], 1u64 << 10),
+        'm' => (&lower[..lower.len() - 1], 1 << 20),
+        'g' => (&lower[..lower.len() - 1], 1 << 30),
+        't' => (&lower[..lower.len() - 1], 1 << 40),
+        _ => (lower, 1),
+    };
+    let n: f64 = num.parse().ok()?;
+    (n.is_finite() && n >= 0.0).then(|| (n * mult as f64) as u64)
+}
+
+/// Parses one `--mount` value.
+pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
+    const FLAG: &str = "--mount";
+    let mut kind = MountKind::Volume;
+    let (mut source, mut target) = (None, None);
+    let (mut read_only, mut nocopy) = (false, false);
+    let (mut propagation, mut size, mut mode) = (None, None, None);
+    let (mut bind_only, mut volume_only, mut tmpfs_only) = (None, None, None);
+    for field in value.split(',') {
+        let (key, val) = match field.split_once('=') {
+            Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
+            None => (field.trim().to_ascii_lowercase(), None),
+        };
+        let need = |v: Option<&str>| {
+            v.filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| bad(FLAG, value, format!("invalid field '{field}' must be a key=value pair")))
+        };
+        match key.as_str() {
+            "type" => {
+                kind = match need(val)?.as_str() {
+                    "bind" => MountKind::Bind,
+                    "volume" => MountKind::Volume,
+                    "tmpfs" => MountKind::Tmpfs,
+                    other => {
+                        return Err(bad(
+                            FLAG,
+                            value,
+                            format!("invalid type '{other}': use bind, volume or tmpfs"),
+                        ));
+                    }
+                }
+            }
+            "source" | "src" => source = Some(need(val)?),
+            "target" | "dst" | "destination" => target = Some(need(val)?),
+            "readonly" | "ro" => read_only = parse_bool(FLAG, value, &key, val)?,
+            "bind-propagation" => {
+                let p = need(val)?;
+                if !PROPAGATIONS.contains(&p.as_str()) {
+                    return Err(bad(FLAG, value, format!("invalid bind-propagation: {p}")));
+                }
+                propagation = Some(p);
+                bind_only = Some(key.clone());
+            }
+            "bind-nonrecursive" | "bind-recursive" => {
+                return Err(bad(FLAG, value, format!("{key} is not supported")));
+            }
+            "volume-nocopy" => {
+                nocopy = parse_bool(FLAG, value, &key, val)?;
+                volume_only = Some(key.clone());
+            }
+            "volume-driver" => {
+                if need(val)? != "local" {
+                    return Err(bad(FLAG, value, "only the local volume driver is supported"));
+                }
+                volume_only = Some(key.clone());
+            }
+            "tmpfs-size" => {
+                let v = need(val)?;
+                size = Some(parse_size(&v).ok_or_else(|| {
+                    bad(FLAG, value, format!("invalid value for tmpfs-size: {v}"))
+                })?);
+                tmpfs_only = Some(key.clone());
+            }
+            "tmpfs-mode" => {
+                let v = need(val)?;
+                mode = Some(u32::from_str_radix(&v, 8).map_err(|_| {
+                    bad(FLAG, value, format!("invalid value for tmpfs-mode: {v}"))
+                })?);
+                tmpfs_only = Some(key.clone());
+            }
+            "consistency" => {}
+            _ => return Err(bad(FLAG, value, format!("unexpected key '{key}' in '{field}'"))),
+        }
+    }
+    let target = target.ok_or_else(|| bad(FLAG, value, "target is required"))?;
+    check_target(FLAG, value, &target)?;
+    let wrong = [
+        (bind_only, MountKind::Bind),
+        (volume_only, MountKind::Volume),
+        (tmpfs_only, MountKind::Tmpfs),
+    ];
+    for (key, k) in wrong {
+        if let Some(key) = key
+            && k != kind
+        {
+            return Err(bad(
+                FLAG,
+                value,
+                format!("cannot mix '{key}' with type '{}'", kind.as_str()),
+            ));
+        }
+    }
+    let mut spec = MountSpec::new(kind, target, MountOrigin::MountFlag);
+    spec.read_only = read_only;
+    match kind {
+        MountKind::Bind => {
+            let src = source.ok_or_else(|| {
+                bad(
+                    FLAG,
+                    value,
+                    "invalid mount config for type \"bind\": field Source must not be empty",
+                )
+            })?;
+            if !src.starts_with('/') {
+                return Err(bad(
+                    FLAG,
+                    value,
+                    format!("invalid mount config for type \"bind\": invalid mount path: '{src}' mount path must be absolute"),
+                ));
+            }
+            spec.source = Some(src);
+            spec.propagation = propagation;
+        }
+        MountKind::Volume => {
+            if let Some(s) = &source
+                && !valid_name(s)
+            {
+                return Err(bad(
+                    FLAG,
+                    value,
+                    format!("\"{s}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed"),
+                ));
+            }
+            spec.source = source;
+            spec.nocopy = nocopy;
+            spec.mode = "z".into();
+        }
+        MountKind::Tmpfs => {
+            if source.is_some() {
+                return Err(bad(
+                    FLAG,
+                    value,
+                    "invalid mount config for type \"tmpfs\": field Source must not be specified",
+                ));
+            }
+            spec.tmpfs_options = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
+            if let Some(s) = size {
+                spec.tmpfs_options.push(format!("size={s}"));
+            }
+            if let Some(m) = mode {
+                spec.tmpfs_options.push(format!("mode={m:o}"));
+            }
+        }
+    }
+    Ok(spec)
+}
+
+/// tmpfs options `--tmpfs` passes to the kernel: flags, and keys with a checked value.
+fn check_tmpfs_option(o: &str) -> Result<(), String> {
+    const FLAGS: &[&str] = &[
+        "ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "atime", "noatime",
+        "relatime", "strictatime", "diratime", "nodiratime", "sync", "async",
+    ];
+    if FLAGS.contains(&o) {
+        return Ok(());
+    }
+    let (k, v) = o
+        .split_once('=')
+        .ok_or_else(|| format!("invalid tmpfs option {o:?}"))?;
+    let ok = match k {
+        "size" => {
+            let num = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G', '%']);
+            !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit())
+        }
+        "mode" => !v.is_empty() && v.bytes().all(|b| (b'0'..=b'7').contains(&b)),
+        "uid" | "gid" | "nr_inodes" | "nr_blocks" => v.parse::<u64>().is_ok(),
+        "mpol" => !v.is_empty(),
+        _ => return Err(format!("invalid tmpfs option {o:?}")),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid value for tmpfs option {k}: {v:?}"))
+    }
+}
+
+/// Parses one `--tmpfs` value: `DST[:OPTS]`.
+pub fn parse_tmpfs_flag(value: &str) -> Result<MountSpec, Error> {
+    const FLAG: &str = "--tmpfs";
+    let (dst, opts) = value.split_once(':').unwrap_or((value, ""));
+    check_target(FLAG, value, dst)?;
+    let mut spec = MountSpec::new(MountKind::Tmpfs, dst.into(), MountOrigin::TmpfsFlag(opts.into()));
+    // Docker's defaults for --tmpfs; the given options come after and win.
+    spec.tmpfs_options = vec!["noexec".into(), "nosuid".into(), "nodev".into()];
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        check_tmpfs_option(o).map_err(|why| bad(FLAG, value, why))?;
+        if o == "ro" {
+            spec.read_only = true;
+        }
+        spec.tmpfs_options.push(o.to_string());
+    }
+    Ok(spec)
+}
+
+/// Parses one `--volumes-from` value.
+pub fn parse_volumes_from(value: &str) -> Result<VolumesFrom, Error> {
+    let (container, mode) = match value.split_once(':') {
+        Some((c, m)) => (c, Some(m)),
+        None => (value, None),
+    };
+    let read_only = match mode {
+        None => None,
+        Some("ro") => Some(true),
+        Some("rw") => Some(false),
+        Some(m) => return Err(bad("--volumes-from", value, format!("invalid mode: {m}"))),
+    };
+    if container.is_empty() {
+        return Err(bad("--volumes-from", value, "no container given"));
+    }
+    Ok(VolumesFrom {
+        container: container.into(),
+        read_only,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_flag_forms() {
+        let b = parse_volume_flag("/h:/c:ro").unwrap();
+        assert_eq!(b.kind, MountKind::Bind);
+        assert_eq!(b.source.as_deref(), Some("/h"));
+        assert!(b.read_only);
+        assert_eq!(b.mode, "ro");
+        let v = parse_volume_flag("data:/var/lib/x").unwrap();
+        assert_eq!((v.kind, v.source.as_deref(), v.mode.as_str()), (MountKind::Volume, Some("data"), "z"));
+        let a = parse_volume_flag("/c").unwrap();
+        assert_eq!((a.kind, a.source.clone()), (MountKind::Volume, None));
+        assert!(parse_volume_flag("/c:ro").is_err());
+        let p = parse_volume_flag("/h:/c:rw,rshared,z").unwrap();
+        assert_eq!(p.propagation.as_deref(), Some("rshared"));
+        let n = parse_volume_flag("v1:/c:nocopy").unwrap();
+        assert!(n.nocopy);
+    }
+
+    #[test]
+    fn volume_flag_errors_name_the_flag_and_value() {
+        for (v, why) in [
+            ("/h:c", "must be absolute"),
+            ("/h:/", "can't be '/'"),
+            ("/h:/c:xx", "invalid mode: xx"),
+            ("/h:/c:ro,rw", "invalid mode"),
+            ("a:b:c:d", "too many colons"),
+            ("bad name:/c", "invalid characters"),
+            ("/h:/c:nocopy", "volumes only"),
+            ("v1:/c:rshared", "bind mounts only"),
+            (":/c", "empty section"),
+        ] {
+            let e = parse_volume_flag(v).unwrap_err().to_string();
+            assert!(e.contains(&format!("\"{v}\"")) && e.contains("-v, --volume"), "{e}");
+            assert!(e.contains(why), "{v}: {e}");
+        }
+    }
+
+    #[test]
+    fn mount_flag_forms_and_errors() {
+        let m = parse_mount_flag("type=bind,source=/h,target=/c,readonly,bind-propagation=rslave")
+            .unwrap();
+        assert_eq!((m.kind, m.read_only), (MountKind::Bind, true));
+        assert_eq!(m.propagation.as_deref(), Some("rslave"));
+        let m = parse_mount_flag("src=v1,dst=/c,volume-nocopy,ro=false").unwrap();
+        assert_eq!((m.kind, m.nocopy, m.read_only), (MountKind::Volume, true, false));
+        let m = parse_mount_flag("type=tmpfs,destination=/t,tmpfs-size=64m,tmpfs-mode=1770")
+            .unwrap();
+        assert!(m.tmpfs_options.contains(&"size=67108864".to_string()));
+        assert!(m.tmpfs_options.contains(&"mode=1770".to_string()));
+        for (v, why) in [
+            ("type=foo,target=/c", "invalid type"),
+            ("type=bind,target=/c", "Source must not be empty"),
+            ("type=bind,src=/h", "target is required"),
+            ("type=bind,src=/h,target=/c,color=red", "unexpected key"),
+            ("type=volume,src=/h,target=/c,tmpfs-size=1m", "cannot mix"),
+            ("type=tmpfs,target=/c,tmpfs-size=lots", "tmpfs-size"),
+            ("type=bind,src=/h,target=/c,readonly=maybe", "readonly"),
+            ("type=tmpfs,src=x,target=/c", "must not be specified"),
+        ] {
+            let e = parse_mount_flag(v).unwrap_err().to_string();
+            assert!(e.contains("--mount") && e.contains(v), "{e}");
+            assert!(e.contains(why), "{v}: {e}");
+        }
+    }
+
+    #[test]
+    fn tmpfs_and_volumes_from() {
+        let t = parse_tmpfs_flag("/run:size=64m,mode=1777,exec").unwrap();
+        assert_eq!(t.target, "/run");
+        assert_eq!(t.tmpfs_options.last().map(String::as_str), Some("exec"));
+        assert!(parse_tmpfs_flag("/run:size=big").is_err());
+        assert!(parse_tmpfs_flag("/run:bogus").is_err());
+        assert!(parse_tmpfs_flag("run").is_err());
+        assert_eq!(
+            parse_volumes_from("web:ro").unwrap(),
+            VolumesFrom { container: "web".into(), read_only: Some(true) }
+        );
+        assert!(parse_volumes_from("web:xx").is_err());
+        assert_eq!(parse_size("64m"), Some(64 << 20));
+        assert_eq!(parse_size("1.5k"), Some(1536));
+        assert_eq!(parse_size("x"), None);
+    }
+}
