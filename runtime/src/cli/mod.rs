@@ -5,6 +5,7 @@
 pub mod container;
 pub mod format;
 pub mod image;
+pub mod volume;
 
 use clap::{Parser, Subcommand};
 
@@ -102,6 +103,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
 }
 
 /// `tug inspect`: a container or an image, whichever the name finds first.
@@ -158,6 +162,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Load(a) => image::load(&engine, a),
         Command::Inspect(a) => inspect(&engine, a),
         Command::Image(c) => image::dispatch(&engine, c),
+        Command::Volume(c) => volume::dispatch(&engine, c),
     }
 }
 

@@ -5,13 +5,14 @@
 //! `Mounts` records. The mounting itself happens in the container's init
 //! (`sandbox::volumes`).
 
+mod api;
 pub mod mountspec;
 pub mod plan;
 pub mod store;
 
 pub use mountspec::{MountKind, MountSpec, VolumesFrom};
 pub use plan::{MountPlan, MountPoint};
-pub use store::{Volume, VolumeStore};
+pub use store::{Volume, VolumeOptions, VolumeStore};
 
 /// The label Docker puts on the volumes it makes for `-v /path` and image VOLUMEs.
 pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
