@@ -41,7 +41,10 @@ fn volume_dirs(t: &TestRoot) -> Vec<String> {
 #[test]
 fn create_ls_inspect_rm() {
     let t = TestRoot::new();
-    assert_eq!(t.ok(&["volume", "create", "--label", "app=web", "vol1"]), "vol1\n");
+    assert_eq!(
+        t.ok(&["volume", "create", "--label", "app=web", "vol1"]),
+        "vol1\n"
+    );
     // Idempotent, as Docker's create of an existing name.
     assert_eq!(t.ok(&["volume", "create", "vol1"]), "vol1\n");
     assert_eq!(t.ok(&["volume", "create", "--name", "vol2"]), "vol2\n");
@@ -68,7 +71,13 @@ fn create_ls_inspect_rm() {
         );
     });
     assert_eq!(
-        t.ok(&["volume", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Scope}}", "vol2"]),
+        t.ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{.Scope}}",
+            "vol2"
+        ]),
         "vol2 local local\n"
     );
     assert!(
@@ -78,7 +87,11 @@ fn create_ls_inspect_rm() {
 
     let out = t.run(&["volume", "inspect", "nosuch"]);
     assert_eq!(code(&out), 1, "{}", text(&out));
-    assert!(text(&out).contains("get nosuch: no such volume"), "{}", text(&out));
+    assert!(
+        text(&out).contains("get nosuch: no such volume"),
+        "{}",
+        text(&out)
+    );
 
     assert_eq!(t.ok(&["volume", "rm", "vol1", "vol2"]), "vol1\nvol2\n");
     let out = t.run(&["volume", "rm", "vol1"]);
@@ -102,7 +115,11 @@ fn volume_names_are_checked_as_docker_does() {
     }
     let out = t.run(&["volume", "create", "--driver", "nfs", "v1"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
-    assert!(text(&out).contains("plugin \"nfs\" not found"), "{}", text(&out));
+    assert!(
+        text(&out).contains("plugin \"nfs\" not found"),
+        "{}",
+        text(&out)
+    );
     let out = t.run(&["volume", "create", "--opt", "color=red", "v1"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
     assert!(text(&out).contains("invalid option key"), "{}", text(&out));
@@ -144,7 +161,12 @@ fn a_volume_in_use_is_not_removed_until_its_container_is() {
         text(&out)
     );
     let out = t.run(&["volume", "rm", "-f", "data"]);
-    assert_eq!(code(&out), 1, "-f does not remove a volume in use: {}", text(&out));
+    assert_eq!(
+        code(&out),
+        1,
+        "-f does not remove a volume in use: {}",
+        text(&out)
+    );
     assert_eq!(
         t.ok(&["volume", "ls", "--filter", "dangling=true", "-q"]),
         ""
@@ -166,7 +188,11 @@ fn prune_takes_unused_anonymous_volumes_unless_all() {
     let t = TestRoot::with_busybox();
     t.ok(&["volume", "create", "named"]);
     let anon = t.ok(&["volume", "create"]).trim().to_string();
-    std::fs::write(t.root().join(format!("volumes/{anon}/_data/f")), [0u8; 1500]).unwrap();
+    std::fs::write(
+        t.root().join(format!("volumes/{anon}/_data/f")),
+        [0u8; 1500],
+    )
+    .unwrap();
     // A used anonymous volume stays.
     let id = t.ok(&["create", "-v", "/keep", "busybox", "true"]);
     let used = t

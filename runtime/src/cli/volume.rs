@@ -104,7 +104,11 @@ fn out_err(e: std::io::Error) -> CliError {
 }
 
 /// `KEY=VALUE` flags as a map (`KEY` alone gets an empty value).
-fn key_values(flag: &str, items: &[String], need_value: bool) -> Result<BTreeMap<String, String>, CliError> {
+fn key_values(
+    flag: &str,
+    items: &[String],
+    need_value: bool,
+) -> Result<BTreeMap<String, String>, CliError> {
     let mut m = BTreeMap::new();
     for i in items {
         let (k, v) = match i.split_once('=') {
@@ -160,7 +164,9 @@ impl Filters {
         let mut f = Filters::default();
         for spec in specs {
             let (k, v) = spec.split_once('=').ok_or_else(|| {
-                CliError::usage(format!("bad format of filter (expected name=value): {spec:?}"))
+                CliError::usage(format!(
+                    "bad format of filter (expected name=value): {spec:?}"
+                ))
             })?;
             if !allowed.contains(&k) {
                 return Err(CliError::usage(format!("invalid filter '{k}'")));
@@ -194,11 +200,14 @@ impl Filters {
         let labels = v.labels.clone().unwrap_or_default();
         (self.names.is_empty() || self.names.iter().any(|n| v.name.contains(n.as_str())))
             && (self.drivers.is_empty() || self.drivers.contains(&v.driver))
-            && self.labels.iter().all(|(k, want)| match (labels.get(k), want) {
-                (Some(_), None) => true,
-                (Some(have), Some(w)) => have == w,
-                (None, _) => false,
-            })
+            && self
+                .labels
+                .iter()
+                .all(|(k, want)| match (labels.get(k), want) {
+                    (Some(_), None) => true,
+                    (Some(have), Some(w)) => have == w,
+                    (None, _) => false,
+                })
             && self.dangling.is_none_or(|d| d != used())
     }
 }
@@ -266,7 +275,9 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
     let mut code = 0;
     for n in &a.names {
         match engine.volume(n) {
-            Ok(v) => values.push(serde_json::to_value(&v).map_err(|e| CliError::other(e.to_string()))?),
+            Ok(v) => {
+                values.push(serde_json::to_value(&v).map_err(|e| CliError::other(e.to_string()))?)
+            }
             Err(e) => {
                 eprintln!("tug: {}", CliError::from(e).message);
                 code = 1;

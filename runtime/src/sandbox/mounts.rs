@@ -124,7 +124,11 @@ impl RootDir {
         } else {
             rel
         };
-        openat2(&self.fd, rel, open_how(OFlag::O_RDONLY | OFlag::O_DIRECTORY))
+        openat2(
+            &self.fd,
+            rel,
+            open_how(OFlag::O_RDONLY | OFlag::O_DIRECTORY),
+        )
     }
 
     /// Makes the directory `rel` and its parents inside the root (as `mkdir -p`).

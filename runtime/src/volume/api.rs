@@ -1,8 +1,8 @@
 //! The volume commands on the [`Engine`]: what `tug volume create|ls|inspect|rm|prune`
 //! and the other faces call.
 
-use super::store::{Volume, VolumeOptions};
 use super::Error;
+use super::store::{Volume, VolumeOptions};
 use crate::Engine;
 
 impl Engine {

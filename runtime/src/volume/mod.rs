@@ -75,10 +75,17 @@ mod tests {
         for ok in ["ab", "vol1", "a.b-c_d", "0x", "A9"] {
             assert!(valid_name(ok), "{ok}");
         }
-        for bad in ["", "a", "-ab", ".ab", "_ab", "a/b", "a b", "a:b", "..", "ä1"] {
+        for bad in [
+            "", "a", "-ab", ".ab", "_ab", "a/b", "a b", "a:b", "..", "ä1",
+        ] {
             assert!(!valid_name(bad), "{bad}");
         }
-        assert!(check_name("a").unwrap_err().to_string().contains("too short"));
+        assert!(
+            check_name("a")
+                .unwrap_err()
+                .to_string()
+                .contains("too short")
+        );
         assert!(
             check_name("a/b")
                 .unwrap_err()

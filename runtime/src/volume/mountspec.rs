@@ -85,10 +85,14 @@ pub struct VolumesFrom {
     pub read_only: Option<bool>,
 }
 
-const PROPAGATIONS: &[&str] = &["private", "rprivate", "shared", "rshared", "slave", "rslave"];
+const PROPAGATIONS: &[&str] = &[
+    "private", "rprivate", "shared", "rshared", "slave", "rslave",
+];
 
 fn bad(flag: &str, value: &str, why: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("invalid argument \"{value}\" for \"{flag}\" flag: {why}"))
+    Error::Invalid(format!(
+        "invalid argument \"{value}\" for \"{flag}\" flag: {why}"
+    ))
 }
 
 /// Checks a container path: absolute, not `/`.
@@ -101,7 +105,11 @@ fn check_target(flag: &str, value: &str, target: &str) -> Result<(), Error> {
         ));
     }
     if Path::new(target).components().count() <= 1 {
-        return Err(bad(flag, value, "invalid specification: destination can't be '/'"));
+        return Err(bad(
+            flag,
+            value,
+            "invalid specification: destination can't be '/'",
+        ));
     }
     Ok(())
 }
@@ -125,14 +133,28 @@ pub fn parse_volume_flag(value: &str) -> Result<MountSpec, Error> {
         [dst] => (None, *dst, ""),
         // Docker: a destination with a mode is not a valid volume (`/c:ro`).
         [_, mode] if is_mode(mode) => {
-            return Err(bad(FLAG, value, "invalid volume specification: a mode needs a source"));
+            return Err(bad(
+                FLAG,
+                value,
+                "invalid volume specification: a mode needs a source",
+            ));
         }
         [src, dst] => (Some(*src), *dst, ""),
         [src, dst, mode] => (Some(*src), *dst, *mode),
-        _ => return Err(bad(FLAG, value, "invalid volume specification: too many colons")),
+        _ => {
+            return Err(bad(
+                FLAG,
+                value,
+                "invalid volume specification: too many colons",
+            ));
+        }
     };
     if dst.is_empty() || src.is_some_and(str::is_empty) {
-        return Err(bad(FLAG, value, "invalid volume specification: empty section"));
+        return Err(bad(
+            FLAG,
+            value,
+            "invalid volume specification: empty section",
+        ));
     }
     check_target(FLAG, value, dst)?;
     let m = parse_mode(mode).map_err(|why| bad(FLAG, value, why))?;
@@ -257,7 +279,13 @@ pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
         let need = |v: Option<&str>| {
             v.filter(|s| !s.is_empty())
                 .map(str::to_string)
-                .ok_or_else(|| bad(FLAG, value, format!("invalid field '{field}' must be a key=value pair")))
+                .ok_or_else(|| {
+                    bad(
+                        FLAG,
+                        value,
+                        format!("invalid field '{field}' must be a key=value pair"),
+                    )
+                })
         };
         match key.as_str() {
             "type" => {
@@ -294,7 +322,11 @@ pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
             }
             "volume-driver" => {
                 if need(val)? != "local" {
-                    return Err(bad(FLAG, value, "only the local volume driver is supported"));
+                    return Err(bad(
+                        FLAG,
+                        value,
+                        "only the local volume driver is supported",
+                    ));
                 }
                 volume_only = Some(key.clone());
             }
@@ -307,13 +339,20 @@ pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
             }
             "tmpfs-mode" => {
                 let v = need(val)?;
-                mode = Some(u32::from_str_radix(&v, 8).map_err(|_| {
-                    bad(FLAG, value, format!("invalid value for tmpfs-mode: {v}"))
-                })?);
+                mode =
+                    Some(u32::from_str_radix(&v, 8).map_err(|_| {
+                        bad(FLAG, value, format!("invalid value for tmpfs-mode: {v}"))
+                    })?);
                 tmpfs_only = Some(key.clone());
             }
             "consistency" => {}
-            _ => return Err(bad(FLAG, value, format!("unexpected key '{key}' in '{field}'"))),
+            _ => {
+                return Err(bad(
+                    FLAG,
+                    value,
+                    format!("unexpected key '{key}' in '{field}'"),
+                ));
+            }
         }
     }
     let target = target.ok_or_else(|| bad(FLAG, value, "target is required"))?;
@@ -349,7 +388,9 @@ pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
                 return Err(bad(
                     FLAG,
                     value,
-                    format!("invalid mount config for type \"bind\": invalid mount path: '{src}' mount path must be absolute"),
+                    format!(
+                        "invalid mount config for type \"bind\": invalid mount path: '{src}' mount path must be absolute"
+                    ),
                 ));
             }
             spec.source = Some(src);
@@ -362,7 +403,9 @@ pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
                 return Err(bad(
                     FLAG,
                     value,
-                    format!("\"{s}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed"),
+                    format!(
+                        "\"{s}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed"
+                    ),
                 ));
             }
             spec.source = source;
@@ -392,8 +435,22 @@ pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
 /// tmpfs options `--tmpfs` passes to the kernel: flags, and keys with a checked value.
 fn check_tmpfs_option(o: &str) -> Result<(), String> {
     const FLAGS: &[&str] = &[
-        "ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "atime", "noatime",
-        "relatime", "strictatime", "diratime", "nodiratime", "sync", "async",
+        "ro",
+        "rw",
+        "exec",
+        "noexec",
+        "suid",
+        "nosuid",
+        "dev",
+        "nodev",
+        "atime",
+        "noatime",
+        "relatime",
+        "strictatime",
+        "diratime",
+        "nodiratime",
+        "sync",
+        "async",
     ];
     if FLAGS.contains(&o) {
         return Ok(());
@@ -423,7 +480,11 @@ pub fn parse_tmpfs_flag(value: &str) -> Result<MountSpec, Error> {
     const FLAG: &str = "--tmpfs";
     let (dst, opts) = value.split_once(':').unwrap_or((value, ""));
     check_target(FLAG, value, dst)?;
-    let mut spec = MountSpec::new(MountKind::Tmpfs, dst.into(), MountOrigin::TmpfsFlag(opts.into()));
+    let mut spec = MountSpec::new(
+        MountKind::Tmpfs,
+        dst.into(),
+        MountOrigin::TmpfsFlag(opts.into()),
+    );
     // Docker's defaults for --tmpfs; the given options come after and win.
     spec.tmpfs_options = vec!["noexec".into(), "nosuid".into(), "nodev".into()];
     for o in opts.split(',').filter(|o| !o.is_empty()) {
@@ -469,7 +530,10 @@ mod tests {
         assert!(b.read_only);
         assert_eq!(b.mode, "ro");
         let v = parse_volume_flag("data:/var/lib/x").unwrap();
-        assert_eq!((v.kind, v.source.as_deref(), v.mode.as_str()), (MountKind::Volume, Some("data"), "z"));
+        assert_eq!(
+            (v.kind, v.source.as_deref(), v.mode.as_str()),
+            (MountKind::Volume, Some("data"), "z")
+        );
         let a = parse_volume_flag("/c").unwrap();
         assert_eq!((a.kind, a.source.clone()), (MountKind::Volume, None));
         assert!(parse_volume_flag("/c:ro").is_err());
@@ -493,7 +557,10 @@ mod tests {
             (":/c", "empty section"),
         ] {
             let e = parse_volume_flag(v).unwrap_err().to_string();
-            assert!(e.contains(&format!("\"{v}\"")) && e.contains("-v, --volume"), "{e}");
+            assert!(
+                e.contains(&format!("\"{v}\"")) && e.contains("-v, --volume"),
+                "{e}"
+            );
             assert!(e.contains(why), "{v}: {e}");
         }
     }
@@ -505,9 +572,12 @@ mod tests {
         assert_eq!((m.kind, m.read_only), (MountKind::Bind, true));
         assert_eq!(m.propagation.as_deref(), Some("rslave"));
         let m = parse_mount_flag("src=v1,dst=/c,volume-nocopy,ro=false").unwrap();
-        assert_eq!((m.kind, m.nocopy, m.read_only), (MountKind::Volume, true, false));
-        let m = parse_mount_flag("type=tmpfs,destination=/t,tmpfs-size=64m,tmpfs-mode=1770")
-            .unwrap();
+        assert_eq!(
+            (m.kind, m.nocopy, m.read_only),
+            (MountKind::Volume, true, false)
+        );
+        let m =
+            parse_mount_flag("type=tmpfs,destination=/t,tmpfs-size=64m,tmpfs-mode=1770").unwrap();
         assert!(m.tmpfs_options.contains(&"size=67108864".to_string()));
         assert!(m.tmpfs_options.contains(&"mode=1770".to_string()));
         for (v, why) in [
@@ -536,7 +606,10 @@ mod tests {
         assert!(parse_tmpfs_flag("run").is_err());
         assert_eq!(
             parse_volumes_from("web:ro").unwrap(),
-            VolumesFrom { container: "web".into(), read_only: Some(true) }
+            VolumesFrom {
+                container: "web".into(),
+                read_only: Some(true)
+            }
         );
         assert!(parse_volumes_from("web:xx").is_err());
         assert_eq!(parse_size("64m"), Some(64 << 20));

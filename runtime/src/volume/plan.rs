@@ -11,9 +11,9 @@ use oci_spec::runtime::{Mount, MountBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::Error;
 use super::mountspec::{MountKind, MountOrigin, MountSpec, VolumesFrom};
 use super::store::{Volume, VolumeStore};
-use super::Error;
 use crate::Engine;
 
 /// The spec annotation listing (as a JSON array) the destinations whose new, empty
@@ -110,7 +110,10 @@ fn host_mount(s: &MountSpec) -> Value {
         MountKind::Tmpfs => {
             let mut o = serde_json::Map::new();
             for opt in &s.tmpfs_options {
-                if let Some(v) = opt.strip_prefix("size=").and_then(|v| v.parse::<u64>().ok()) {
+                if let Some(v) = opt
+                    .strip_prefix("size=")
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
                     o.insert("SizeBytes".into(), json!(v));
                 }
                 if let Some(v) = opt
@@ -252,7 +255,9 @@ impl Engine {
             let s = &p.spec;
             let mut options = Vec::new();
             match &s.origin {
-                MountOrigin::VolumeFlag(text) if s.kind == MountKind::Bind || s.source.is_some() => {
+                MountOrigin::VolumeFlag(text)
+                    if s.kind == MountKind::Bind || s.source.is_some() =>
+                {
                     plan.binds.push(text.clone())
                 }
                 MountOrigin::VolumeFlag(_) => {
@@ -381,7 +386,11 @@ impl MountPlan {
         mounts.extend(self.mounts.iter().cloned());
         // Parents before children across all mounts (a volume on /etc comes before the
         // generated /etc/hosts), keeping the order otherwise.
-        mounts.sort_by_key(|m| clean(&m.destination().to_string_lossy()).components().count());
+        mounts.sort_by_key(|m| {
+            clean(&m.destination().to_string_lossy())
+                .components()
+                .count()
+        });
         spec.set_mounts(Some(mounts));
         if !self.annotations.is_empty() {
             let mut a = spec.annotations().clone().unwrap_or_default();
@@ -399,7 +408,11 @@ fn volume_mount(v: &Volume, s: &MountSpec) -> Result<Mount, Error> {
         && let (Some(typ), Some(device)) = (o.get("type"), o.get("device"))
     {
         if let Some(opts) = o.get("o") {
-            options.extend(opts.split(',').filter(|x| !x.is_empty()).map(str::to_string));
+            options.extend(
+                opts.split(',')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string),
+            );
         }
         if s.read_only {
             options.push("ro".into());

@@ -286,7 +286,11 @@ impl VolumeStore {
 
     /// Removes the volumes among `names` (only anonymous ones if `anonymous_only`) that
     /// no container uses; the others stay. Returns the names removed.
-    pub fn remove_unused(&self, names: &[String], anonymous_only: bool) -> Result<Vec<String>, Error> {
+    pub fn remove_unused(
+        &self,
+        names: &[String],
+        anonymous_only: bool,
+    ) -> Result<Vec<String>, Error> {
         let _lock = self.lock()?;
         let mut out = Vec::new();
         for n in names {
@@ -362,7 +366,10 @@ mod tests {
         };
         let (v, made) = s.create(&opts).unwrap();
         assert!(made);
-        assert_eq!(v.mountpoint, t.path().join("volumes/data/_data").display().to_string());
+        assert_eq!(
+            v.mountpoint,
+            t.path().join("volumes/data/_data").display().to_string()
+        );
         let (v2, made) = s.create(&opts).unwrap();
         assert!(!made);
         assert_eq!(v, v2);
