@@ -5,6 +5,7 @@
 pub mod container;
 pub mod format;
 pub mod image;
+pub mod system;
 pub mod volume;
 
 use clap::{Parser, Subcommand};
@@ -103,6 +104,13 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Show the tug version information
+    Version(system::FormatArgs),
+    /// Display system-wide information
+    Info(system::FormatArgs),
+    /// Manage tug
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
@@ -162,6 +170,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Load(a) => image::load(&engine, a),
         Command::Inspect(a) => inspect(&engine, a),
         Command::Image(c) => image::dispatch(&engine, c),
+        Command::Version(a) => system::version(&engine, a),
+        Command::Info(a) => system::info(&engine, a),
+        Command::System(c) => system::dispatch(&engine, c),
         Command::Volume(c) => volume::dispatch(&engine, c),
     }
 }

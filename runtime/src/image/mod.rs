@@ -16,6 +16,7 @@ pub mod changes;
 pub mod import;
 mod index;
 pub mod manifest;
+pub mod prune;
 pub mod reference;
 pub mod remove;
 pub mod store;
