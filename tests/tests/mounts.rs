@@ -20,7 +20,7 @@ enum Entry<'a> {
 /// Imports an image of busybox (as `/bin/busybox` and `/bin/sh`) plus `entries`.
 fn import_image(t: &TestRoot, name: &str, entries: &[Entry], changes: &[&str]) {
     let mut b = tar::Builder::new(Vec::new());
-    let mut header = |typ: tar::EntryType, path: &str, size: u64, mode: u32| {
+    let header = |typ: tar::EntryType, path: &str, size: u64, mode: u32| {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(typ);
         h.set_path(path).unwrap();
@@ -431,7 +431,7 @@ fn an_image_volume_gets_an_anonymous_volume_that_rm_v_removes() {
     assert_eq!(t.ok(&["start", "-a", "va"]), "from the image\n");
     // rm without -v keeps it.
     t.ok(&["rm", "va"]);
-    assert_eq!(volumes(&t), [name.clone()]);
+    assert_eq!(volumes(&t), std::slice::from_ref(&name));
 
     // -v covering the image's VOLUME: no anonymous volume for it.
     t.ok(&[
