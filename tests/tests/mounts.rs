@@ -684,3 +684,107 @@ fn bad_mount_flags_fail_with_125_and_make_nothing() {
     assert!(volumes(&t).is_empty(), "{:?}", volumes(&t));
     assert!(containers(&t).is_empty(), "{:?}", containers(&t));
 }
+
+/// A tmpfs the test mounts on the host, unmounted on drop (also when the test fails).
+struct HostTmpfs(PathBuf);
+
+impl HostTmpfs {
+    fn new(dir: PathBuf) -> HostTmpfs {
+        std::fs::create_dir_all(&dir).unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            &dir,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .expect("mount a tmpfs");
+        HostTmpfs(dir)
+    }
+}
+
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn a_read_only_bind_is_read_only_below_too() {
+    let t = TestRoot::with_busybox();
+    let h = host_dir(&t, "tree");
+    let sub = HostTmpfs::new(h.join("sub"));
+    let ro = format!("{}:/h:ro", h.display());
+    let out = t.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &ro,
+        "busybox",
+        "sh",
+        "-c",
+        "touch /h/sub/x",
+    ]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains("Read-only file system"),
+        "{}",
+        text(&out)
+    );
+    assert!(!sub.0.join("x").exists());
+    // Read-write: the submount is there and writable.
+    let rw = format!("{}:/h", h.display());
+    t.ok(&["run", "--rm", "-v", &rw, "busybox", "touch", "/h/sub/x"]);
+    assert!(sub.0.join("x").exists());
+    drop(sub);
+    assert_no_host_mounts(&t);
+}
+
+#[test]
+fn a_volume_with_local_driver_options_mounts_what_they_say() {
+    let t = TestRoot::with_busybox();
+    t.ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=2m",
+        "scratch",
+    ]);
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "scratch:/s",
+        "busybox",
+        "grep",
+        " /s ",
+        "/proc/mounts",
+    ]);
+    assert!(
+        out.starts_with("tmpfs /s tmpfs ") && out.contains("size=2048k"),
+        "{out}"
+    );
+    let src = host_dir(&t, "dev");
+    std::fs::write(src.join("f"), "bound\n").unwrap();
+    let device = format!("device={}", src.display());
+    t.ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        &device,
+        "--opt",
+        "o=bind",
+        "hostdir",
+    ]);
+    assert_eq!(
+        t.ok(&["run", "--rm", "-v", "hostdir:/b", "busybox", "cat", "/b/f"]),
+        "bound\n"
+    );
+    assert_no_host_mounts(&t);
+}

@@ -237,6 +237,14 @@ pub fn mount_in_root(
                 None::<&str>,
             )
             .map_err(|e| format!("{}: remount: {e}", what()))?;
+            // A read-only rbind: the mounts below turn read-only too, where the kernel
+            // can (as Docker does).
+            if o.flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_REC) {
+                match super::volumes::read_only_recursive(&t2) {
+                    Ok(()) | Err(Errno::ENOSYS) => {}
+                    Err(e) => return Err(format!("{}: recursive read-only: {e}", what())),
+                }
+            }
         }
     } else {
         mount(

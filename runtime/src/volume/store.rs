@@ -266,6 +266,7 @@ impl VolumeStore {
         keep: impl Fn(&Volume) -> bool,
     ) -> Result<Vec<(String, u64)>, Error> {
         let _lock = self.lock()?;
+        self.remove_leftovers();
         let mut out = Vec::new();
         for v in self.list()? {
             if (!all && !v.is_anonymous()) || !keep(&v) || !self.users(&v.name)?.is_empty() {
@@ -276,6 +277,21 @@ impl VolumeStore {
             out.push((v.name, size));
         }
         Ok(out)
+    }
+
+    /// Deletes what a crash midway through a create or a remove left (`.new-*`,
+    /// `.gone-*`): under the store's lock, no other process is making or removing one.
+    fn remove_leftovers(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".new-") || name.starts_with(".gone-") {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
     }
 
     /// Removes the anonymous volumes among `names` that no container uses any more
