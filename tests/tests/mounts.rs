@@ -517,6 +517,9 @@ fn a_new_named_volume_is_filled_with_the_images_content_once() {
             .map(str::to_string)
             .collect::<Vec<_>>()
     };
+    // A volume made empty by `volume create` is filled too.
+    t.ok(&["volume", "create", "--label", "k=v", "made"]);
+    assert!(ls_etc("made:/etc").contains(&"passwd".to_string()));
     t.ok(&["volume", "create", "full"]);
     std::fs::write(t.root().join("volumes/full/_data/mine"), "x").unwrap();
     assert_eq!(ls_etc("full:/etc"), ["mine"]);

@@ -8,10 +8,12 @@
 mod api;
 pub mod mountspec;
 pub mod plan;
+pub mod records;
 pub mod store;
 
 pub use mountspec::{MountKind, MountSpec, VolumesFrom};
-pub use plan::{MountPlan, MountPoint};
+pub use plan::MountPlan;
+pub use records::MountPoint;
 pub use store::{Volume, VolumeOptions, VolumeStore};
 
 /// The label Docker puts on the volumes it makes for `-v /path` and image VOLUMEs.

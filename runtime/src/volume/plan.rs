@@ -1,18 +1,19 @@
 //! A container's mounts planned at create time: the parsed flags, `--volumes-from` and
 //! the image's VOLUMEs become OCI mounts (parents before children), Docker's `Mounts`
 //! records and `HostConfig` fields, and the notes the init needs (which volumes to fill
-//! with the image's content, which `-v` host dirs to make). Volumes are made (or found)
-//! here and recorded as used by the new container.
+//! with the image's content, which `-v` host dirs to make). Every flag is checked
+//! before anything is made; then volumes are made (or found) and recorded as used by
+//! the new container.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::{Mount, MountBuilder};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Error;
 use super::mountspec::{MountKind, MountOrigin, MountSpec, VolumesFrom};
+use super::records::{MountPoint, host_mount};
 use super::store::{Volume, VolumeStore};
 use crate::Engine;
 
@@ -22,24 +23,6 @@ pub const COPY_UP_ANNOTATION: &str = "io.tug.volume.copy-up";
 /// The spec annotation listing (as a JSON array) the `-v` host dirs the init makes when
 /// missing, as Docker does.
 pub const CREATE_SOURCE_ANNOTATION: &str = "io.tug.bind.create-source";
-
-/// One entry of Docker's `Mounts` in `inspect`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct MountPoint {
-    #[serde(rename = "Type")]
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub name: String,
-    pub source: String,
-    pub destination: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub driver: String,
-    pub mode: String,
-    #[serde(rename = "RW")]
-    pub rw: bool,
-    pub propagation: String,
-}
 
 /// What a container's mounts come to.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +45,8 @@ pub struct MountPlan {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// A path with `.`, `//` and a trailing `/` gone, for comparing destinations.
+/// A path with `.`, `//`, `..` and a trailing `/` resolved lexically, for comparing
+/// destinations.
 fn clean(p: &str) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in Path::new(p).components() {
@@ -77,6 +61,10 @@ fn clean(p: &str) -> PathBuf {
     out
 }
 
+fn depth(p: &str) -> usize {
+    clean(p).components().count()
+}
+
 fn oci_mount(dest: &str, typ: &str, source: &str, options: Vec<String>) -> Result<Mount, Error> {
     MountBuilder::default()
         .destination(dest)
@@ -87,54 +75,10 @@ fn oci_mount(dest: &str, typ: &str, source: &str, options: Vec<String>) -> Resul
         .map_err(|e| Error::Invalid(format!("mount on {dest}: {e}")))
 }
 
-/// The `HostConfig.Mounts` entry of a `--mount` flag.
-fn host_mount(s: &MountSpec) -> Value {
-    let mut m = json!({"Type": s.kind.as_str(), "Target": s.target});
-    if let Some(src) = &s.source {
-        m["Source"] = json!(src);
-    }
-    if s.read_only {
-        m["ReadOnly"] = json!(true);
-    }
-    match s.kind {
-        MountKind::Bind => {
-            if let Some(p) = &s.propagation {
-                m["BindOptions"] = json!({"Propagation": p});
-            }
-        }
-        MountKind::Volume => {
-            if s.nocopy {
-                m["VolumeOptions"] = json!({"NoCopy": true});
-            }
-        }
-        MountKind::Tmpfs => {
-            let mut o = serde_json::Map::new();
-            for opt in &s.tmpfs_options {
-                if let Some(v) = opt
-                    .strip_prefix("size=")
-                    .and_then(|v| v.parse::<u64>().ok())
-                {
-                    o.insert("SizeBytes".into(), json!(v));
-                }
-                if let Some(v) = opt
-                    .strip_prefix("mode=")
-                    .and_then(|v| u32::from_str_radix(v, 8).ok())
-                {
-                    o.insert("Mode".into(), json!(v));
-                }
-            }
-            if !o.is_empty() {
-                m["TmpfsOptions"] = Value::Object(o);
-            }
-        }
-    }
-    m
-}
-
-/// A planned mount before the volumes are made: what it mounts and how.
+/// A mount to make, before the volumes exist.
 struct Planned {
     spec: MountSpec,
-    /// Not from this container's flags (`--volumes-from`, an image VOLUME): no
+    /// Not from this container's own flags (`--volumes-from`, an image VOLUME): no
     /// `HostConfig` entry.
     implicit: bool,
 }
@@ -156,7 +100,73 @@ impl Engine {
         image_volumes: &[String],
         made: &mut Vec<String>,
     ) -> crate::Result<MountPlan> {
-        let mut planned: Vec<Planned> = Vec::new();
+        let mut plan = MountPlan::default();
+        let planned = self.gather(specs, volumes_from, image_volumes, &mut plan)?;
+        let volumes = self.volume_store();
+        let (mut copy_up, mut create_sources) = (Vec::new(), Vec::new());
+        for p in planned {
+            let s = &p.spec;
+            if !p.implicit {
+                record_flag(s, &mut plan);
+            }
+            let (mount, point) = match s.kind {
+                MountKind::Bind => {
+                    let src = s.source.clone().unwrap_or_default();
+                    if matches!(s.origin, MountOrigin::VolumeFlag(_))
+                        && std::fs::symlink_metadata(&src).is_err()
+                    {
+                        create_sources.push(src);
+                    }
+                    (bind_mount(s)?, Some(MountPoint::new(s, None)))
+                }
+                MountKind::Volume => {
+                    let (v, new) = volumes.acquire(s.source.as_deref(), id)?;
+                    if new {
+                        made.push(v.name.clone());
+                    }
+                    if !s.nocopy && driver_mount(&v).is_none() {
+                        copy_up.push(s.target.clone());
+                    }
+                    (volume_mount(&v, s)?, Some(MountPoint::new(s, Some(&v))))
+                }
+                MountKind::Tmpfs => {
+                    let mut options = s.tmpfs_options.clone();
+                    if s.read_only && !options.iter().any(|o| o == "ro") {
+                        options.push("ro".into());
+                    }
+                    // Docker lists `--mount type=tmpfs` in Mounts, not `--tmpfs`.
+                    let point =
+                        (s.origin == MountOrigin::MountFlag).then(|| MountPoint::new(s, None));
+                    (oci_mount(&s.target, "tmpfs", "tmpfs", options)?, point)
+                }
+            };
+            plan.mounts.push(mount);
+            plan.points.extend(point);
+        }
+        for (key, list) in [
+            (COPY_UP_ANNOTATION, copy_up),
+            (CREATE_SOURCE_ANNOTATION, create_sources),
+        ] {
+            if !list.is_empty() {
+                // A list of strings always serialises.
+                let text = serde_json::to_string(&list).unwrap_or_default();
+                plan.annotations.insert(key.into(), text);
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Every mount to make, checked, parents first: the flags' (no two on one
+    /// destination; a `--mount` bind source must exist), then `--volumes-from`'s and the
+    /// image VOLUMEs' where no flag covers their destination.
+    fn gather(
+        &self,
+        specs: &[MountSpec],
+        volumes_from: &[VolumesFrom],
+        image_volumes: &[String],
+        plan: &mut MountPlan,
+    ) -> crate::Result<Vec<Planned>> {
+        let mut planned = Vec::new();
         let mut taken = HashSet::new();
         for s in specs {
             if !taken.insert(clean(&s.target)) {
@@ -179,56 +189,25 @@ impl Engine {
         }
         let store = self.container_store();
         for vf in volumes_from {
-            let cid = store.resolve(&vf.container)?;
-            let other = store.load(&cid)?;
+            let other = store.load(&store.resolve(&vf.container)?)?;
             for p in &other.mounts {
                 let Ok(mp) = serde_json::from_value::<MountPoint>(p.clone()) else {
                     continue;
                 };
-                let kind = match mp.kind.as_str() {
-                    "bind" => MountKind::Bind,
-                    "volume" => MountKind::Volume,
-                    _ => continue,
-                };
-                if !taken.insert(clean(&mp.destination)) {
-                    continue;
+                if let Some(spec) = shared_mount(&mp, vf)
+                    && taken.insert(clean(&spec.target))
+                {
+                    planned.push(Planned {
+                        spec,
+                        implicit: true,
+                    });
                 }
-                let read_only = vf.read_only.unwrap_or(!mp.rw);
-                planned.push(Planned {
-                    spec: MountSpec {
-                        kind,
-                        source: Some(if kind == MountKind::Bind {
-                            mp.source.clone()
-                        } else {
-                            mp.name.clone()
-                        }),
-                        target: mp.destination.clone(),
-                        read_only,
-                        propagation: (kind == MountKind::Bind && !mp.propagation.is_empty())
-                            .then(|| mp.propagation.clone()),
-                        nocopy: true,
-                        tmpfs_options: Vec::new(),
-                        mode: match vf.read_only {
-                            Some(true) => "ro".into(),
-                            Some(false) => "rw".into(),
-                            None => mp.mode.clone(),
-                        },
-                        origin: MountOrigin::MountFlag,
-                    },
-                    implicit: true,
-                });
             }
+            plan.volumes_from.push(match vf.read_only {
+                None => vf.container.clone(),
+                Some(ro) => format!("{}:{}", vf.container, if ro { "ro" } else { "rw" }),
+            });
         }
-        let mut plan = MountPlan {
-            volumes_from: volumes_from
-                .iter()
-                .map(|v| match v.read_only {
-                    None => v.container.clone(),
-                    Some(ro) => format!("{}:{}", v.container, if ro { "ro" } else { "rw" }),
-                })
-                .collect(),
-            ..MountPlan::default()
-        };
         let mut image_volumes = image_volumes.to_vec();
         image_volumes.sort();
         for v in image_volumes {
@@ -246,107 +225,8 @@ impl Engine {
             }
         }
         // Parents before children, as Docker sorts them.
-        planned.sort_by_key(|p| clean(&p.spec.target).components().count());
-
-        let volumes = self.volume_store();
-        let mut copy_up = Vec::new();
-        let mut create_sources = Vec::new();
-        for p in planned {
-            let s = &p.spec;
-            let mut options = Vec::new();
-            match &s.origin {
-                MountOrigin::VolumeFlag(text)
-                    if s.kind == MountKind::Bind || s.source.is_some() =>
-                {
-                    plan.binds.push(text.clone())
-                }
-                MountOrigin::VolumeFlag(_) => {
-                    plan.config_volumes.insert(s.target.clone(), json!({}));
-                }
-                MountOrigin::MountFlag if !p.implicit => plan.host_mounts.push(host_mount(s)),
-                MountOrigin::MountFlag => {}
-                MountOrigin::TmpfsFlag(o) => {
-                    plan.tmpfs.insert(s.target.clone(), o.clone());
-                }
-            }
-            let (mount, point) = match s.kind {
-                MountKind::Bind => {
-                    let src = s.source.clone().unwrap_or_default();
-                    if matches!(s.origin, MountOrigin::VolumeFlag(_))
-                        && std::fs::symlink_metadata(&src).is_err()
-                    {
-                        create_sources.push(src.clone());
-                    }
-                    let prop = s.propagation.clone().unwrap_or_else(|| "rprivate".into());
-                    options.extend(["rbind".to_string(), prop.clone()]);
-                    if s.read_only {
-                        options.push("ro".into());
-                    }
-                    let point = MountPoint {
-                        kind: "bind".into(),
-                        name: String::new(),
-                        source: src.clone(),
-                        destination: s.target.clone(),
-                        driver: String::new(),
-                        mode: s.mode.clone(),
-                        rw: !s.read_only,
-                        propagation: prop,
-                    };
-                    (oci_mount(&s.target, "bind", &src, options)?, Some(point))
-                }
-                MountKind::Volume => {
-                    let (v, new) = volumes.acquire(s.source.as_deref(), id)?;
-                    if new {
-                        made.push(v.name.clone());
-                    }
-                    let mount = volume_mount(&v, s)?;
-                    if !s.nocopy && v.options.is_none() {
-                        copy_up.push(s.target.clone());
-                    }
-                    let point = MountPoint {
-                        kind: "volume".into(),
-                        name: v.name.clone(),
-                        source: v.mountpoint.clone(),
-                        destination: s.target.clone(),
-                        driver: v.driver.clone(),
-                        mode: s.mode.clone(),
-                        rw: !s.read_only,
-                        propagation: String::new(),
-                    };
-                    (mount, Some(point))
-                }
-                MountKind::Tmpfs => {
-                    options.extend(s.tmpfs_options.iter().cloned());
-                    if s.read_only && !options.iter().any(|o| o == "ro") {
-                        options.push("ro".into());
-                    }
-                    // Docker lists `--mount type=tmpfs` in Mounts, not `--tmpfs`.
-                    let point = (s.origin == MountOrigin::MountFlag).then(|| MountPoint {
-                        kind: "tmpfs".into(),
-                        name: String::new(),
-                        source: String::new(),
-                        destination: s.target.clone(),
-                        driver: String::new(),
-                        mode: String::new(),
-                        rw: !s.read_only,
-                        propagation: String::new(),
-                    });
-                    (oci_mount(&s.target, "tmpfs", "tmpfs", options)?, point)
-                }
-            };
-            plan.mounts.push(mount);
-            plan.points.extend(point);
-        }
-        let as_json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_default();
-        if !copy_up.is_empty() {
-            plan.annotations
-                .insert(COPY_UP_ANNOTATION.into(), as_json(&copy_up));
-        }
-        if !create_sources.is_empty() {
-            plan.annotations
-                .insert(CREATE_SOURCE_ANNOTATION.into(), as_json(&create_sources));
-        }
-        Ok(plan)
+        planned.sort_by_key(|p| depth(&p.spec.target));
+        Ok(planned)
     }
 
     /// Removes the anonymous volumes of a removed container (`rm -v`, `run --rm`) that no
@@ -366,10 +246,55 @@ impl Engine {
     }
 }
 
+/// The `HostConfig` entry of a mount from a flag.
+fn record_flag(s: &MountSpec, plan: &mut MountPlan) {
+    match &s.origin {
+        MountOrigin::VolumeFlag(text) if s.kind == MountKind::Bind || s.source.is_some() => {
+            plan.binds.push(text.clone())
+        }
+        MountOrigin::VolumeFlag(_) => {
+            plan.config_volumes.insert(s.target.clone(), json!({}));
+        }
+        MountOrigin::MountFlag => plan.host_mounts.push(host_mount(s)),
+        MountOrigin::TmpfsFlag(o) => {
+            plan.tmpfs.insert(s.target.clone(), o.clone());
+        }
+    }
+}
+
+/// Another container's bind or volume mount, as `--volumes-from` shares it (its mode,
+/// unless `:ro`/`:rw` says otherwise; never filled from this image).
+fn shared_mount(mp: &MountPoint, vf: &VolumesFrom) -> Option<MountSpec> {
+    let kind = match mp.kind.as_str() {
+        "bind" => MountKind::Bind,
+        "volume" => MountKind::Volume,
+        _ => return None,
+    };
+    Some(MountSpec {
+        kind,
+        source: Some(if kind == MountKind::Bind {
+            mp.source.clone()
+        } else {
+            mp.name.clone()
+        }),
+        target: mp.destination.clone(),
+        read_only: vf.read_only.unwrap_or(!mp.rw),
+        propagation: (kind == MountKind::Bind && !mp.propagation.is_empty())
+            .then(|| mp.propagation.clone()),
+        nocopy: true,
+        tmpfs_options: Vec::new(),
+        mode: match vf.read_only {
+            Some(true) => "ro".into(),
+            Some(false) => "rw".into(),
+            None => mp.mode.clone(),
+        },
+        origin: MountOrigin::MountFlag,
+    })
+}
+
 impl MountPlan {
-    /// Adds the planned mounts to `spec` after its default ones (a default mount at the
-    /// same destination, such as a generated /etc/hosts, gives way), and the notes for
-    /// the init as annotations.
+    /// Adds the planned mounts to `spec` (a default mount at the same destination, such
+    /// as a generated /etc/hosts, gives way), and the notes for the init as annotations.
     pub fn apply_to_spec(&self, spec: &mut oci_spec::runtime::Spec) {
         let ours: HashSet<PathBuf> = self
             .mounts
@@ -386,11 +311,7 @@ impl MountPlan {
         mounts.extend(self.mounts.iter().cloned());
         // Parents before children across all mounts (a volume on /etc comes before the
         // generated /etc/hosts), keeping the order otherwise.
-        mounts.sort_by_key(|m| {
-            clean(&m.destination().to_string_lossy())
-                .components()
-                .count()
-        });
+        mounts.sort_by_key(|m| depth(&m.destination().to_string_lossy()));
         spec.set_mounts(Some(mounts));
         if !self.annotations.is_empty() {
             let mut a = spec.annotations().clone().unwrap_or_default();
@@ -400,34 +321,56 @@ impl MountPlan {
     }
 }
 
-/// The OCI mount of a volume: a bind of its `_data`, or the local driver's own mount
-/// when it was made with `--opt type=... --opt device=...`.
-fn volume_mount(v: &Volume, s: &MountSpec) -> Result<Mount, Error> {
-    let mut options = Vec::new();
-    if let Some(o) = &v.options
-        && let (Some(typ), Some(device)) = (o.get("type"), o.get("device"))
-    {
-        if let Some(opts) = o.get("o") {
-            options.extend(
-                opts.split(',')
-                    .filter(|x| !x.is_empty())
-                    .map(str::to_string),
-            );
-        }
-        if s.read_only {
-            options.push("ro".into());
-        }
-        let typ = if typ == "none" { "bind" } else { typ };
-        if typ == "bind" && !options.iter().any(|o| o == "bind" || o == "rbind") {
-            options.push("rbind".into());
-        }
-        return oci_mount(&s.target, typ, device, options);
-    }
-    options.extend(["rbind".to_string(), "rprivate".to_string()]);
+/// The OCI mount of a bind: recursive, rprivate unless told, read-only on request.
+fn bind_mount(s: &MountSpec) -> Result<Mount, Error> {
+    let prop = s.propagation.clone().unwrap_or_else(|| "rprivate".into());
+    let mut options = vec!["rbind".to_string(), prop];
     if s.read_only {
         options.push("ro".into());
     }
-    oci_mount(&s.target, "bind", &v.mountpoint, options)
+    oci_mount(
+        &s.target,
+        "bind",
+        s.source.as_deref().unwrap_or_default(),
+        options,
+    )
+}
+
+/// The local driver's own mount of a volume made with `--opt type= --opt device=`:
+/// (type, device, options).
+fn driver_mount(v: &Volume) -> Option<(&str, &str, Option<&str>)> {
+    let o = v.options.as_ref()?;
+    Some((
+        o.get("type")?.as_str(),
+        o.get("device")?.as_str(),
+        o.get("o").map(String::as_str),
+    ))
+}
+
+/// The OCI mount of a volume: a bind of its `_data`, or the local driver's own mount.
+fn volume_mount(v: &Volume, s: &MountSpec) -> Result<Mount, Error> {
+    let Some((typ, device, opts)) = driver_mount(v) else {
+        let mut options = vec!["rbind".to_string(), "rprivate".to_string()];
+        if s.read_only {
+            options.push("ro".into());
+        }
+        return oci_mount(&s.target, "bind", &v.mountpoint, options);
+    };
+    let mut options: Vec<String> = opts
+        .unwrap_or_default()
+        .split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect();
+    if s.read_only {
+        options.push("ro".into());
+    }
+    // `type=none,o=bind`: a bind mount of `device`, as Docker's local driver makes it.
+    let typ = if typ == "none" { "bind" } else { typ };
+    if typ == "bind" && !options.iter().any(|o| o == "bind" || o == "rbind") {
+        options.push("rbind".into());
+    }
+    oci_mount(&s.target, typ, device, options)
 }
 
 #[cfg(test)]
@@ -439,29 +382,51 @@ mod tests {
         assert_eq!(clean("/data/"), clean("/data"));
         assert_eq!(clean("/a/./b//c"), PathBuf::from("/a/b/c"));
         assert_eq!(clean("/a/../b"), PathBuf::from("/b"));
+        assert_eq!(depth("/etc/hosts"), 3);
     }
 
     #[test]
-    fn mount_points_serialise_with_dockers_names() {
-        let p = MountPoint {
-            kind: "bind".into(),
-            name: String::new(),
-            source: "/h".into(),
-            destination: "/c".into(),
-            driver: String::new(),
-            mode: "ro".into(),
-            rw: false,
-            propagation: "rprivate".into(),
+    fn mounts_go_parents_first_and_replace_defaults() {
+        let mut spec = oci_spec::runtime::Spec::default();
+        spec.set_mounts(Some(vec![
+            oci_mount("/proc", "proc", "proc", vec![]).unwrap(),
+            oci_mount("/etc/hosts", "bind", "/c/hosts", vec!["rbind".into()]).unwrap(),
+            oci_mount("/dev/shm", "tmpfs", "shm", vec![]).unwrap(),
+        ]));
+        let plan = MountPlan {
+            mounts: vec![
+                oci_mount("/etc", "bind", "/v/_data", vec!["rbind".into()]).unwrap(),
+                oci_mount("/dev/shm", "tmpfs", "tmpfs", vec!["size=1m".into()]).unwrap(),
+            ],
+            annotations: BTreeMap::from([(COPY_UP_ANNOTATION.to_string(), "[\"/etc\"]".into())]),
+            ..MountPlan::default()
         };
-        insta::assert_json_snapshot!(p, @r#"
-        {
-          "Type": "bind",
-          "Source": "/h",
-          "Destination": "/c",
-          "Mode": "ro",
-          "RW": false,
-          "Propagation": "rprivate"
-        }
-        "#);
+        plan.apply_to_spec(&mut spec);
+        let order: Vec<String> = spec
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {}",
+                    m.destination().display(),
+                    m.source().as_ref().unwrap().display()
+                )
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "/proc proc",
+                "/etc /v/_data",
+                "/etc/hosts /c/hosts",
+                "/dev/shm tmpfs"
+            ]
+        );
+        assert_eq!(
+            spec.annotations().as_ref().unwrap()[COPY_UP_ANNOTATION],
+            "[\"/etc\"]"
+        );
     }
 }
