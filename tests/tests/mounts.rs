@@ -791,3 +791,33 @@ fn a_volume_with_local_driver_options_mounts_what_they_say() {
     );
     assert_no_host_mounts(&t);
 }
+
+#[test]
+fn parallel_containers_share_one_new_volume_filled_once() {
+    let t = TestRoot::with_busybox();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            t.tug()
+                .args([
+                    "run",
+                    "--rm",
+                    "-v",
+                    "shared:/etc",
+                    "busybox",
+                    "cat",
+                    "/etc/passwd",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("root:x:0:0:"));
+    }
+    assert_eq!(volumes(&t), ["shared"]);
+    assert_no_host_mounts(&t);
+}

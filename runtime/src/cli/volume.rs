@@ -53,7 +53,7 @@ pub struct LsArgs {
     /// Provide filter values (e.g. "dangling=true", "name=x", "label=k=v", "driver=local")
     #[arg(short, long)]
     pub filter: Vec<String>,
-    /// Format output using a Go template
+    /// Format output using a Go template ("table ..." for a table, or "json")
     #[arg(long)]
     pub format: Option<String>,
 }
@@ -254,7 +254,12 @@ pub fn ls(engine: &Engine, a: LsArgs) -> CliResult {
         return Ok(0);
     }
     match a.format.as_deref() {
-        Some(f) if f != "table" => {
+        Some("json") => {
+            for v in &vols {
+                writeln!(out, "{}", ls_row(v)).map_err(out_err)?;
+            }
+        }
+        Some(f) if !f.is_empty() && f != "table" => {
             let headers = BTreeMap::from([("Name", "VOLUME NAME"), ("Driver", "DRIVER")]);
             let rows: Vec<Value> = vols.iter().map(ls_row).collect();
             format_rows(&mut out, f, &headers, &rows)?;
