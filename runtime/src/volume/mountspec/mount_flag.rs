@@ -83,8 +83,19 @@ pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
                 propagation = Some(p);
                 bind_only = Some(key.clone());
             }
-            "bind-nonrecursive" | "bind-recursive" => {
-                return Err(bad(FLAG, value, format!("{key} is not supported")));
+            "bind-nonrecursive"
+            | "bind-recursive"
+            | "volume-label"
+            | "volume-opt"
+            | "volume-subpath"
+            | "bind-create-mountpoint" => {
+                return Err(bad(
+                    FLAG,
+                    value,
+                    format!(
+                        "{key} is not supported yet: make the volume with `tug volume create` first"
+                    ),
+                ));
             }
             "volume-nocopy" => {
                 nocopy = parse_bool(FLAG, value, &key, val)?;
