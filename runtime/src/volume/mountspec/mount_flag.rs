@@ -83,12 +83,10 @@ pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
                 propagation = Some(p);
                 bind_only = Some(key.clone());
             }
-            "bind-nonrecursive"
-            | "bind-recursive"
-            | "volume-label"
-            | "volume-opt"
-            | "volume-subpath"
-            | "bind-create-mountpoint" => {
+            "bind-nonrecursive" | "bind-recursive" | "bind-create-mountpoint" => {
+                return Err(bad(FLAG, value, format!("{key} is not supported yet")));
+            }
+            "volume-label" | "volume-opt" | "volume-subpath" => {
                 return Err(bad(
                     FLAG,
                     value,
