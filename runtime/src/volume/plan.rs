@@ -65,6 +65,12 @@ fn depth(p: &str) -> usize {
     clean(p).components().count()
 }
 
+/// [`depth`] for the parsers' tests.
+#[cfg(test)]
+pub(crate) fn tests_depth(p: &str) -> usize {
+    depth(p)
+}
+
 fn oci_mount(dest: &str, typ: &str, source: &str, options: Vec<String>) -> Result<Mount, Error> {
     MountBuilder::default()
         .destination(dest)

@@ -108,7 +108,16 @@ fn check_target(flag: &str, value: &str, target: &str) -> Result<(), Error> {
             format!("invalid mount path: '{target}' mount path must be absolute"),
         ));
     }
-    if Path::new(target).components().count() <= 1 {
+    // Lexically cleaned, as Go's path.Clean: `/a/..` is `/` too.
+    let mut depth = 0usize;
+    for c in Path::new(target).components() {
+        match c {
+            std::path::Component::Normal(_) => depth += 1,
+            std::path::Component::ParentDir => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if depth == 0 {
         return Err(bad(
             flag,
             value,
@@ -355,6 +364,7 @@ mod tests {
         for (v, why) in [
             ("/h:c", "must be absolute"),
             ("/h:/", "can't be '/'"),
+            ("/h:/a/..", "can't be '/'"),
             ("/h:/c:xx", "invalid mode: xx"),
             ("/h:/c:ro,rw", "invalid mode"),
             ("a:b:c:d", "too many colons"),
@@ -391,5 +401,51 @@ mod tests {
         assert_eq!(parse_size("64m"), Some(64 << 20));
         assert_eq!(parse_size("1.5k"), Some(1536));
         assert_eq!(parse_size("x"), None);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// No text makes a parser panic; whatever parses has an absolute target that is
+        /// not `/`, and a volume source that is a valid name.
+        #[test]
+        fn parsers_never_panic_and_keep_their_promises(s in "[a-z/:.,=_0-9 -]{0,40}") {
+            for r in [parse_volume_flag(&s), parse_mount_flag(&s), parse_tmpfs_flag(&s)] {
+                if let Ok(m) = r {
+                    prop_assert!(m.target.starts_with('/'), "{s:?} → {m:?}");
+                    prop_assert!(
+                        crate::volume::plan::tests_depth(&m.target) > 1,
+                        "{s:?} → {m:?}"
+                    );
+                    if m.kind == MountKind::Volume
+                        && let Some(n) = &m.source
+                    {
+                        prop_assert!(valid_name(n), "{s:?} → {n:?}");
+                    }
+                }
+            }
+            let _ = parse_volumes_from(&s);
+            let _ = parse_size(&s);
+        }
+
+        /// A well-formed `-v` round-trips its parts.
+        #[test]
+        fn volume_flags_keep_their_parts(
+            name in "[a-z0-9][a-z0-9_.-]{1,10}",
+            dir in "(/[a-z0-9]{1,5}){1,3}",
+            ro in any::<bool>(),
+        ) {
+            let text = format!("{name}:{dir}{}", if ro { ":ro" } else { "" });
+            let m = parse_volume_flag(&text).unwrap();
+            prop_assert_eq!(m.kind, MountKind::Volume);
+            prop_assert_eq!(m.source.as_deref(), Some(name.as_str()));
+            prop_assert_eq!(&m.target, &dir);
+            prop_assert_eq!(m.read_only, ro);
+        }
     }
 }
