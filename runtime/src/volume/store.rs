@@ -307,6 +307,9 @@ impl VolumeStore {
         names: &[String],
         anonymous_only: bool,
     ) -> Result<Vec<String>, Error> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
         let _lock = self.lock()?;
         let mut out = Vec::new();
         for n in names {
