@@ -206,3 +206,5 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+pub mod registry;

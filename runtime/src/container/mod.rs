@@ -4,6 +4,7 @@
 //! the foreground, remove, inspect).
 
 pub mod attach;
+pub mod commit;
 mod create;
 pub mod etc;
 mod lifecycle;

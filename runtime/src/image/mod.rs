@@ -13,6 +13,7 @@
 pub mod archive;
 mod blobs;
 pub mod changes;
+pub mod commit;
 pub mod import;
 mod index;
 pub mod manifest;
