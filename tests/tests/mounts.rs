@@ -392,6 +392,37 @@ fn volumes_from_shares_another_containers_mounts() {
         "{}",
         text(&out)
     );
+    // An anonymous volume shared with --volumes-from outlives the sharer's --rm and
+    // rm -v while its owner uses it.
+    t.ok(&[
+        "create", "--name", "owner", "-v", "/anon", "busybox", "true",
+    ]);
+    let anon = inspect(&t, "owner")["Mounts"][0]["Name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "owner",
+        "busybox",
+        "touch",
+        "/anon/x",
+    ]);
+    t.ok(&[
+        "create",
+        "--name",
+        "sharer",
+        "--volumes-from",
+        "owner",
+        "busybox",
+        "true",
+    ]);
+    t.ok(&["rm", "-v", "sharer"]);
+    assert!(volumes(&t).contains(&anon), "{:?}", volumes(&t));
+    t.ok(&["rm", "-v", "owner"]);
+    assert!(!volumes(&t).contains(&anon), "{:?}", volumes(&t));
     t.ok(&["rm", "src"]);
     assert_no_host_mounts(&t);
 }
