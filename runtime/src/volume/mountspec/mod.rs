@@ -185,6 +185,13 @@ pub fn parse_volume_flag(value: &str) -> Result<MountSpec, Error> {
             }
             spec.source = src.map(host_path);
             spec.propagation = m.propagation;
+            // HostConfig.Binds shows the absolute path, as Docker's CLI sends it.
+            if let Some(abs) = &spec.source
+                && src != Some(abs.as_str())
+            {
+                let tail = value.split_once(':').map(|(_, t)| t).unwrap_or_default();
+                spec.origin = MountOrigin::VolumeFlag(format!("{abs}:{tail}"));
+            }
         }
         _ => {
             if m.propagation.is_some() {
@@ -355,6 +362,13 @@ mod tests {
         assert!(parse_volume_flag("/c:ro").is_err());
         let p = parse_volume_flag("/h:/c:rw,rshared,z").unwrap();
         assert_eq!(p.propagation.as_deref(), Some("rshared"));
+        let cwd = std::env::current_dir().unwrap();
+        let r = parse_volume_flag("./d:/c:ro").unwrap();
+        assert_eq!(r.source, Some(format!("{}/d", cwd.display())));
+        assert_eq!(
+            r.origin,
+            MountOrigin::VolumeFlag(format!("{}/d:/c:ro", cwd.display()))
+        );
         let n = parse_volume_flag("v1:/c:nocopy").unwrap();
         assert!(n.nocopy);
     }
