@@ -814,6 +814,28 @@ fn a_volume_with_local_driver_options_mounts_what_they_say() {
         out.starts_with("tmpfs /s tmpfs ") && out.contains("size=2048k"),
         "{out}"
     );
+    // --mount makes a new volume with its volume-label and volume-opt.
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "src=lab,dst=/l,volume-label=team=a,volume-opt=type=tmpfs,volume-opt=device=tmpfs",
+        "busybox",
+        "grep",
+        " /l ",
+        "/proc/mounts",
+    ]);
+    assert!(out.starts_with("tmpfs /l tmpfs "), "{out}");
+    assert_eq!(
+        t.ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{json .Labels}} {{json .Options}}",
+            "lab"
+        ]),
+        "{\"team\":\"a\"} {\"device\":\"tmpfs\",\"type\":\"tmpfs\"}\n"
+    );
     let src = host_dir(&t, "dev");
     std::fs::write(src.join("f"), "bound\n").unwrap();
     let device = format!("device={}", src.display());

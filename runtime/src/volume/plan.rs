@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::Error;
 use super::mountspec::{MountKind, MountOrigin, MountSpec, VolumesFrom};
 use super::records::{MountPoint, host_mount};
-use super::store::{Volume, VolumeStore};
+use super::store::{Volume, VolumeOptions, VolumeStore};
 use crate::Engine;
 
 /// The spec annotation listing (as a JSON array) the destinations whose new, empty
@@ -126,7 +126,13 @@ impl Engine {
                     (bind_mount(s)?, Some(MountPoint::new(s, None)))
                 }
                 MountKind::Volume => {
-                    let (v, new) = volumes.acquire(s.source.as_deref(), id)?;
+                    let opts = VolumeOptions {
+                        name: s.source.clone(),
+                        driver: None,
+                        labels: (!s.volume_labels.is_empty()).then(|| s.volume_labels.clone()),
+                        options: (!s.volume_options.is_empty()).then(|| s.volume_options.clone()),
+                    };
+                    let (v, new) = volumes.acquire(&opts, id)?;
                     if new {
                         made.push(v.name.clone());
                     }
@@ -289,6 +295,8 @@ fn shared_mount(mp: &MountPoint, vf: &VolumesFrom) -> Option<MountSpec> {
             .then(|| mp.propagation.clone()),
         nocopy: true,
         tmpfs_options: Vec::new(),
+        volume_labels: BTreeMap::new(),
+        volume_options: BTreeMap::new(),
         mode: match vf.read_only {
             Some(true) => "ro".into(),
             Some(false) => "rw".into(),

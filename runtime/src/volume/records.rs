@@ -74,8 +74,21 @@ pub fn host_mount(s: &MountSpec) -> Value {
             }
         }
         MountKind::Volume => {
+            let mut o = serde_json::Map::new();
             if s.nocopy {
-                m["VolumeOptions"] = json!({"NoCopy": true});
+                o.insert("NoCopy".into(), json!(true));
+            }
+            if !s.volume_labels.is_empty() {
+                o.insert("Labels".into(), json!(s.volume_labels));
+            }
+            if !s.volume_options.is_empty() {
+                o.insert(
+                    "DriverConfig".into(),
+                    json!({"Name": "local", "Options": s.volume_options}),
+                );
+            }
+            if !o.is_empty() {
+                m["VolumeOptions"] = Value::Object(o);
             }
         }
         MountKind::Tmpfs => {

@@ -199,15 +199,12 @@ impl VolumeStore {
         made.map(|v| (v, true))
     }
 
-    /// The volume for a container's mount: volume `name` (made if missing; `None` makes
-    /// an anonymous one), recorded as used by container `id`. The bool says whether the
-    /// volume was made now.
-    pub fn acquire(&self, name: Option<&str>, id: &str) -> Result<(Volume, bool), Error> {
+    /// The volume for a container's mount: volume `opts.name` (made with `opts` if
+    /// missing; `None` makes an anonymous one), recorded as used by container `id`. The
+    /// bool says whether the volume was made now.
+    pub fn acquire(&self, opts: &VolumeOptions, id: &str) -> Result<(Volume, bool), Error> {
         let _lock = self.lock()?;
-        let (v, made) = self.create_locked(&VolumeOptions {
-            name: name.map(str::to_string),
-            ..VolumeOptions::default()
-        })?;
+        let (v, made) = self.create_locked(opts)?;
         let refs = self.dir(&v.name).join(REFS);
         fs::create_dir_all(&refs).map_err(|e| io_err(&refs, e))?;
         let r = refs.join(id);
@@ -375,6 +372,13 @@ pub fn dir_size(dir: &Path) -> u64 {
 mod tests {
     use super::*;
 
+    fn named(n: &str) -> VolumeOptions {
+        VolumeOptions {
+            name: Some(n.into()),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn create_is_idempotent_and_remove_refuses_a_used_volume() {
         let t = tempfile::tempdir().unwrap();
@@ -393,12 +397,12 @@ mod tests {
         assert!(!made);
         assert_eq!(v, v2);
 
-        let (_, made) = s.acquire(Some("data"), "c1").unwrap();
+        let (_, made) = s.acquire(&named("data"), "c1").unwrap();
         assert!(!made);
         // The container's dir does not exist: a stale reference.
         assert!(s.users("data").unwrap().is_empty());
         fs::create_dir_all(t.path().join("containers/c1")).unwrap();
-        s.acquire(Some("data"), "c1").unwrap();
+        s.acquire(&named("data"), "c1").unwrap();
         let err = s.remove("data").unwrap_err();
         assert_eq!(err.to_string(), "remove data: volume is in use - [c1]");
         fs::remove_dir(t.path().join("containers/c1")).unwrap();
@@ -410,7 +414,7 @@ mod tests {
     fn anonymous_volumes_have_dockers_label_and_prune_takes_only_them() {
         let t = tempfile::tempdir().unwrap();
         let s = VolumeStore::open(t.path());
-        let (anon, _) = s.acquire(None, "gone").unwrap();
+        let (anon, _) = s.acquire(&VolumeOptions::default(), "gone").unwrap();
         assert_eq!(anon.name.len(), 64);
         assert!(anon.is_anonymous());
         s.create(&VolumeOptions {

@@ -2,6 +2,7 @@
 //! rules: `-v SRC:DST[:MODE]`, `-v DST`, `--mount KEY=VALUE,...`, `--tmpfs DST[:OPTS]`,
 //! `--volumes-from CONTAINER[:MODE]`. Errors name the flag and the bad value.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,10 @@ pub struct MountSpec {
     pub nocopy: bool,
     /// tmpfs mount options (`size=67108864`, `mode=1777`, `noexec`...).
     pub tmpfs_options: Vec<String>,
+    /// `--mount volume-label=K=V`: labels for a volume made by this mount.
+    pub volume_labels: BTreeMap<String, String>,
+    /// `--mount volume-opt=K=V`: local driver options for a volume made by this mount.
+    pub volume_options: BTreeMap<String, String>,
     /// Docker's `Mode` field (`ro`, `z`, the `-v` mode text).
     pub mode: String,
     pub origin: MountOrigin,
@@ -75,6 +80,8 @@ impl MountSpec {
             propagation: None,
             nocopy: false,
             tmpfs_options: Vec::new(),
+            volume_labels: BTreeMap::new(),
+            volume_options: BTreeMap::new(),
             mode: String::new(),
             origin,
         }

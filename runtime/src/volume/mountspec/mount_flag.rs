@@ -2,6 +2,8 @@
 //! readonly/ro, bind-propagation, volume-nocopy, volume-driver, tmpfs-size, tmpfs-mode),
 //! each checked against the mount's type.
 
+use std::collections::BTreeMap;
+
 use super::{MountKind, MountOrigin, MountSpec, PROPAGATIONS, bad, check_target};
 use crate::volume::{Error, valid_name};
 
@@ -41,6 +43,7 @@ pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
     let (mut read_only, mut nocopy) = (false, false);
     let (mut propagation, mut size, mut mode) = (None, None, None);
     let (mut bind_only, mut volume_only, mut tmpfs_only) = (None, None, None);
+    let (mut volume_labels, mut volume_options) = (BTreeMap::new(), BTreeMap::new());
     for field in value.split(',') {
         let (key, val) = match field.split_once('=') {
             Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
@@ -86,14 +89,19 @@ pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
             "bind-nonrecursive" | "bind-recursive" | "bind-create-mountpoint" => {
                 return Err(bad(FLAG, value, format!("{key} is not supported yet")));
             }
-            "volume-label" | "volume-opt" | "volume-subpath" => {
-                return Err(bad(
-                    FLAG,
-                    value,
-                    format!(
-                        "{key} is not supported yet: make the volume with `tug volume create` first"
-                    ),
-                ));
+            "volume-label" | "volume-opt" => {
+                let kv = need(val)?;
+                let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+                let map = if key == "volume-label" {
+                    &mut volume_labels
+                } else {
+                    &mut volume_options
+                };
+                map.insert(k.to_string(), v.to_string());
+                volume_only = Some(key.clone());
+            }
+            "volume-subpath" => {
+                return Err(bad(FLAG, value, format!("{key} is not supported yet")));
             }
             "volume-nocopy" => {
                 nocopy = parse_bool(FLAG, value, &key, val)?;
@@ -189,6 +197,8 @@ pub fn parse_mount_flag(value: &str) -> Result<MountSpec, Error> {
             }
             spec.source = source;
             spec.nocopy = nocopy;
+            spec.volume_labels = volume_labels;
+            spec.volume_options = volume_options;
             spec.mode = "z".into();
         }
         MountKind::Tmpfs => {
@@ -221,6 +231,9 @@ mod tests {
             .unwrap();
         assert_eq!((m.kind, m.read_only), (MountKind::Bind, true));
         assert_eq!(m.propagation.as_deref(), Some("rslave"));
+        let m = parse_mount_flag("src=v1,dst=/c,volume-label=a=b,volume-opt=type=tmpfs").unwrap();
+        assert_eq!(m.volume_labels["a"], "b");
+        assert_eq!(m.volume_options["type"], "tmpfs");
         let m = parse_mount_flag("src=v1,dst=/c,volume-nocopy,ro=false").unwrap();
         assert_eq!(
             (m.kind, m.nocopy, m.read_only),
