@@ -4,6 +4,7 @@
 
 pub mod commit;
 pub mod container;
+pub mod exec;
 pub mod format;
 pub mod image;
 pub mod registry;
@@ -127,6 +128,10 @@ pub enum Command {
     /// Manage tug
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
+    /// Display the running processes of a container
+    Top(exec::TopArgs),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
@@ -196,6 +201,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Version(a) => system::version(&engine, a),
         Command::Info(a) => system::info(&engine, a),
         Command::System(c) => system::dispatch(&engine, c),
+        Command::Exec(a) => exec::exec(&engine, a),
+        Command::Top(a) => exec::top(&engine, a),
         Command::Volume(c) => volume::dispatch(&engine, c),
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod caps;
 mod devices;
+pub mod enter;
 mod exec;
 mod init;
 pub mod mounts;
