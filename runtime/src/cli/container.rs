@@ -138,6 +138,18 @@ pub struct ContainerOptions {
     /// An owning process: when it exits, the container is stopped and removed (testkit)
     #[arg(long, hide = true)]
     pub owner_pid: Option<i32>,
+    /// Bind mount a volume (SRC:DST[:MODE], or DST for an anonymous volume)
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=,...)
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory (DST[:OPTIONS])
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Mount volumes from the specified container(s) (CONTAINER[:ro|rw])
+    #[arg(long)]
+    pub volumes_from: Vec<String>,
     /// The image to run
     pub image: String,
     /// The command and its arguments (overrides the image's CMD)
@@ -221,7 +233,26 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
     if o.restart != "no" && auto_remove {
         return Err(CliError::usage("Conflicting options: --restart and --rm"));
     }
+    let vol_err = |e: crate::volume::Error| CliError::usage(e.to_string());
+    let mut mounts = Vec::new();
+    for v in &o.volume {
+        mounts.push(crate::volume::mountspec::parse_volume_flag(v).map_err(vol_err)?);
+    }
+    for m in &o.mount {
+        mounts.push(crate::volume::mountspec::parse_mount_flag(m).map_err(vol_err)?);
+    }
+    for t in &o.tmpfs {
+        mounts.push(crate::volume::mountspec::parse_tmpfs_flag(t).map_err(vol_err)?);
+    }
+    let volumes_from = o
+        .volumes_from
+        .iter()
+        .map(|v| crate::volume::mountspec::parse_volumes_from(v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(vol_err)?;
     Ok(CreateOptions {
+        mounts,
+        volumes_from,
         image: o.image,
         name: o.name,
         hostname: o.hostname,
@@ -298,7 +329,15 @@ pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
     let mut code = 0;
     for name in &a.containers {
         match engine.remove_container(name, a.force) {
-            Ok(_) => println!("{name}"),
+            Ok(c) => {
+                if a.volumes
+                    && let Err(e) = engine.remove_anonymous_volumes(&c)
+                {
+                    eprintln!("tug: {}", CliError::from(e).message);
+                    code = 1;
+                }
+                println!("{name}")
+            }
             Err(e) => {
                 eprintln!("tug: {}", CliError::from(e).message);
                 code = 1;

@@ -12,6 +12,7 @@ pub mod system;
 pub mod lifecycle;
 pub mod logs;
 pub mod ps;
+pub mod volume;
 
 use clap::{Parser, Subcommand};
 
@@ -153,6 +154,9 @@ pub enum Command {
     /// The per-container shim (internal)
     #[command(name = "__shim", hide = true)]
     Shim { id: String },
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
 }
 
 /// `tug inspect`: a container or an image, whichever the name finds first.
@@ -233,6 +237,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Rename(a) => lifecycle::rename(&engine, a),
         Command::Attach(a) => lifecycle::attach(&engine, a),
         Command::Shim { .. } => Ok(125),
+        Command::Volume(c) => volume::dispatch(&engine, c),
     }
 }
 

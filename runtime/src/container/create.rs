@@ -18,8 +18,11 @@ use crate::{Engine, StorageDriver, fsutil};
 /// Removes a half-made container unless disarmed: setup failing midway leaves nothing.
 struct CreateGuard<'a> {
     store: &'a ContainerStore,
+    volume_store: crate::volume::VolumeStore,
     id: String,
     name: Option<String>,
+    /// The volumes this create made, removed again on failure.
+    volumes: Vec<String>,
     armed: bool,
 }
 
@@ -29,6 +32,9 @@ impl Drop for CreateGuard<'_> {
             let _ = std::fs::remove_dir_all(self.store.dir(&self.id));
             if let Some(n) = &self.name {
                 self.store.release_name(n, &self.id);
+            }
+            if !self.volumes.is_empty() {
+                let _ = self.volume_store.remove_unused(&self.volumes, false);
             }
         }
     }
@@ -132,6 +138,8 @@ impl Engine {
         let dir = store.create_dir(&id)?;
         let mut guard = CreateGuard {
             store: &store,
+            volume_store: self.volume_store(),
+            volumes: Vec::new(),
             id: id.clone(),
             name: None,
             armed: true,
@@ -154,6 +162,13 @@ impl Engine {
             }
         };
         guard.name = Some(name.clone());
+        let mount_plan = self.plan_mounts(
+            &id,
+            &opts.mounts,
+            &opts.volumes_from,
+            image_config.volumes().as_deref().unwrap_or_default(),
+            &mut guard.volumes,
+        )?;
 
         let (entrypoint, cmd) = entrypoint_and_cmd(
             image_config.entrypoint().as_deref().unwrap_or_default(),
@@ -249,7 +264,7 @@ impl Engine {
             ("/etc/hostname", hostname_path.clone()),
             ("/etc/hosts", hosts_path.clone()),
         ];
-        let spec = runtime_spec(&SpecInput {
+        let mut spec = runtime_spec(&SpecInput {
             rootfs: &rootfs_dir,
             args: &argv,
             env: &env,
@@ -262,6 +277,7 @@ impl Engine {
             no_new_privileges: nnp,
             etc_files: &etc_files,
         })?;
+        mount_plan.apply_to_spec(&mut spec);
         let spec_path = dir.join(SPEC);
         let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::Invalid(e.to_string()))?;
         fsutil::write_atomic_opt(&spec_path, &spec_json, durable)
@@ -294,7 +310,11 @@ impl Engine {
                 name: driver.into(),
                 data,
             },
-            mounts: Vec::new(),
+            mounts: mount_plan
+                .points
+                .iter()
+                .filter_map(|p| serde_json::to_value(p).ok())
+                .collect(),
             config: Config {
                 hostname: hostname.clone(),
                 domainname: String::new(),
@@ -308,7 +328,8 @@ impl Engine {
                 env: config_env,
                 cmd: (!cmd.is_empty()).then_some(cmd),
                 image: opts.image.clone(),
-                volumes: None,
+                volumes: (!mount_plan.config_volumes.is_empty())
+                    .then(|| serde_json::json!(mount_plan.config_volumes)),
                 working_dir: opts
                     .workdir
                     .clone()
@@ -325,7 +346,12 @@ impl Engine {
                 privileged: false,
                 security_opt: (!opts.security_opt.is_empty()).then(|| opts.security_opt.clone()),
                 auto_remove: opts.auto_remove,
-                binds: None,
+                binds: (!mount_plan.binds.is_empty()).then(|| mount_plan.binds.clone()),
+                mounts: (!mount_plan.host_mounts.is_empty())
+                    .then(|| mount_plan.host_mounts.clone()),
+                tmpfs: (!mount_plan.tmpfs.is_empty()).then(|| mount_plan.tmpfs.clone()),
+                volumes_from: (!mount_plan.volumes_from.is_empty())
+                    .then(|| mount_plan.volumes_from.clone()),
                 links: None,
                 restart_policy: opts.restart_policy.clone(),
                 log_config: log_config(&opts.log_opts)?,

@@ -121,6 +121,14 @@ pub struct HostConfig {
     pub security_opt: Option<Vec<String>>,
     pub auto_remove: bool,
     pub binds: Option<Vec<String>>,
+    /// `--mount` flags, as Docker's `mount.Mount` objects (omitted when none, as Docker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Vec<serde_json::Value>>,
+    /// `--tmpfs`: destination → options (omitted when none, as Docker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub volumes_from: Option<Vec<String>>,
     pub links: Option<Vec<String>>,
     pub restart_policy: RestartPolicy,
     #[serde(default)]

@@ -88,6 +88,7 @@ struct Process {
 }
 
 struct Shim {
+    engine: Engine,
     store: ContainerStore,
     id: String,
     socket: PathBuf,
@@ -171,6 +172,7 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
         max_files: 1,
     });
     let mut shim = Shim {
+        engine: engine.clone(),
         store: store.clone(),
         id: id.to_string(),
         socket,
@@ -349,6 +351,8 @@ impl Shim {
                 && let Ok(c) = self.store.load(&self.id)
             {
                 let _ = self.store.remove(&c);
+                // `--rm` takes the container's anonymous volumes with it, as Docker does.
+                let _ = self.engine.remove_anonymous_volumes(&c);
             }
             return;
         }
