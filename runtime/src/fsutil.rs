@@ -79,3 +79,26 @@ pub fn random_bytes(buf: &mut [u8]) {
     // crate retries; a container id without randomness would be a bug worth a panic.
     getrandom::fill(buf).expect("getrandom failed");
 }
+
+/// The apparent size of the files under `dir` (symlinks not followed; a file with several
+/// links counted once; unreadable entries count nothing), as Docker counts reclaimed space.
+pub fn dir_size(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.nlink() <= 1 || seen.insert((m.dev(), m.ino())) {
+                total += m.len();
+            }
+        }
+    }
+    total
+}

@@ -136,3 +136,49 @@ fn image_prune_without_force_and_without_a_terminal_removes_nothing() {
     );
     assert_eq!(t.ok(&["images", "-q"]).lines().count(), 1);
 }
+
+#[test]
+fn system_prune_removes_stopped_containers_dangling_images_and_with_volumes_anonymous_volumes() {
+    let t = TestRoot::with_busybox();
+    t.ok(&["run", "--name", "done", "-v", "/data", "busybox", "true"]);
+    let id = t.ok(&["inspect", "-f", "{{.Id}}", "done"]);
+    t.ok(&["volume", "create", "named"]);
+    let tar = tug_e2e::busybox_rootfs_tar();
+    let dangling = t.ok(&["import", tar.to_str().unwrap(), "moved:1"]);
+    t.ok(&[
+        "import",
+        "--change",
+        "ENV A=2",
+        tar.to_str().unwrap(),
+        "moved:1",
+    ]);
+
+    let out = t.ok(&["system", "prune", "-f", "--volumes"]);
+    let sections: Vec<&str> = out.split("\n\n").collect();
+    assert_eq!(
+        sections[0],
+        format!("Deleted Containers:\n{}", id.trim()),
+        "{out}"
+    );
+    assert!(
+        sections[1].starts_with("Deleted Volumes:\n") && sections[1].lines().count() == 2,
+        "{out}"
+    );
+    assert_eq!(
+        sections[2],
+        format!("Deleted Images:\ndeleted: {}", dangling.trim()),
+        "{out}"
+    );
+    assert!(sections[3].starts_with("Total reclaimed space: "), "{out}");
+    assert_eq!(t.ok(&["ps", "-a", "-q"]), "");
+    // The named volume is not anonymous: it stays, as the tagged images do.
+    assert_eq!(t.ok(&["volume", "ls", "-q"]).trim(), "named");
+    assert_eq!(t.ok(&["images", "-q"]).lines().count(), 2);
+    let df = t.ok(&["system", "df"]);
+    assert!(
+        df.lines()
+            .any(|l| l.split_whitespace().take(4).collect::<Vec<_>>()
+                == ["Local", "Volumes", "1", "0"]),
+        "{df}"
+    );
+}

@@ -7,11 +7,11 @@ pub mod container;
 pub mod exec;
 pub mod format;
 pub mod image;
-pub mod registry;
-pub mod system;
 pub mod lifecycle;
 pub mod logs;
 pub mod ps;
+pub mod registry;
+pub mod system;
 pub mod volume;
 
 use clap::{Parser, Subcommand};

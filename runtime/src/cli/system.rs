@@ -16,6 +16,21 @@ pub enum SystemCommand {
     Df(DfArgs),
     /// Display system-wide information
     Info(FormatArgs),
+    /// Remove unused data
+    Prune(SystemPruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune anonymous volumes
+    #[arg(long)]
+    pub volumes: bool,
 }
 
 #[derive(Args, Debug)]
@@ -49,6 +64,7 @@ pub fn dispatch(engine: &Engine, c: SystemCommand) -> CliResult {
     match c {
         SystemCommand::Df(a) => df(engine, a),
         SystemCommand::Info(a) => info(engine, a),
+        SystemCommand::Prune(a) => system_prune(engine, a),
     }
 }
 
@@ -271,7 +287,7 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
     let store_c = engine.container_store();
     let container_sizes: Vec<u64> = containers
         .iter()
-        .map(|c| crate::image::prune::dir_size(&store_c.dir(&c.id).join("upper")))
+        .map(|c| crate::fsutil::dir_size(&store_c.dir(&c.id).join("upper")))
         .collect();
     let containers_total: u64 = container_sizes.iter().sum();
     let containers_active = containers.iter().filter(|c| c.state.running).count();
@@ -282,6 +298,20 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
         .map(|(_, s)| s)
         .sum();
     let pct = |part: u64, total: u64| if total == 0 { 0 } else { part * 100 / total };
+    let volumes = engine.volumes()?;
+    let mut volume_rows = Vec::new();
+    let (mut volumes_total, mut volumes_active, mut volumes_reclaimable) = (0, 0, 0);
+    for v in &volumes {
+        let size = crate::fsutil::dir_size(std::path::Path::new(&v.mountpoint));
+        let links = engine.volume_users(&v.name)?.len();
+        volumes_total += size;
+        if links > 0 {
+            volumes_active += 1;
+        } else {
+            volumes_reclaimable += size;
+        }
+        volume_rows.push(vec![v.name.clone(), links.to_string(), human_size(size)]);
+    }
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len(), "Active": images_active,
                "Size": human_size(images_total),
@@ -289,7 +319,9 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
         json!({"Type": "Containers", "TotalCount": containers.len(), "Active": containers_active,
                "Size": human_size(containers_total),
                "Reclaimable": format!("{} ({}%)", human_size(containers_reclaimable), pct(containers_reclaimable, containers_total))}),
-        json!({"Type": "Local Volumes", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Local Volumes", "TotalCount": volumes.len(), "Active": volumes_active,
+               "Size": human_size(volumes_total),
+               "Reclaimable": format!("{} ({}%)", human_size(volumes_reclaimable), pct(volumes_reclaimable, volumes_total))}),
         json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
     ];
     let mut out = std::io::stdout().lock();
@@ -429,4 +461,56 @@ pub fn confirm(warning: &str) -> Result<(), CliError> {
             message: "not confirmed (use -f to skip the question)".into(),
         })
     }
+}
+
+/// `tug system prune`: stopped containers, then unused images (dangling, or all with
+/// `-a`), and with `--volumes` unused anonymous volumes, in Docker's words.
+pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
+    if !a.force {
+        let mut what = String::from("WARNING! This will remove:\n  - all stopped containers\n");
+        if a.volumes {
+            what.push_str("  - all anonymous volumes not used by at least one container\n");
+        }
+        what.push_str(if a.all {
+            "  - all images without at least one container associated to them"
+        } else {
+            "  - all dangling images"
+        });
+        confirm(&what)?;
+    }
+    let mut out = std::io::stdout().lock();
+    let (containers, mut reclaimed) = engine.prune_containers()?;
+    if !containers.is_empty() {
+        writeln!(out, "Deleted Containers:").map_err(out_err)?;
+        for id in &containers {
+            writeln!(out, "{id}").map_err(out_err)?;
+        }
+        writeln!(out).map_err(out_err)?;
+    }
+    if a.volumes {
+        let removed = engine.prune_volumes(false, |_| true)?;
+        if !removed.is_empty() {
+            writeln!(out, "Deleted Volumes:").map_err(out_err)?;
+            for (name, size) in &removed {
+                writeln!(out, "{name}").map_err(out_err)?;
+                reclaimed += size;
+            }
+            writeln!(out).map_err(out_err)?;
+        }
+    }
+    let report = engine.prune_images(a.all).map_err(crate::Error::from)?;
+    if !report.events.is_empty() {
+        writeln!(out, "Deleted Images:").map_err(out_err)?;
+        for e in &report.events {
+            match e {
+                crate::image::remove::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
+                crate::image::remove::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
+            }
+            .map_err(out_err)?;
+        }
+        writeln!(out).map_err(out_err)?;
+    }
+    reclaimed += report.reclaimed;
+    writeln!(out, "Total reclaimed space: {}", human_size(reclaimed)).map_err(out_err)?;
+    Ok(0)
 }

@@ -123,9 +123,9 @@ fn is_running(c: &Container) -> bool {
     std::fs::read_to_string(format!("/proc/{}/status", c.state.pid))
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("NSpid:"))
-                .map(|ids| ids.split_whitespace().count() >= 2 && ids.split_whitespace().last() == Some("1"))
+            s.lines().find_map(|l| l.strip_prefix("NSpid:")).map(|ids| {
+                ids.split_whitespace().count() >= 2 && ids.split_whitespace().last() == Some("1")
+            })
         })
         .unwrap_or(false)
 }

@@ -235,7 +235,7 @@ impl Engine {
                 .data
                 .get("UpperDir")
                 .or_else(|| c.graph_driver.data.get("Dir"))
-                .map(|d| dir_size(std::path::Path::new(d)))
+                .map(|d| crate::fsutil::dir_size(std::path::Path::new(d)))
                 .unwrap_or(0);
             match self.remove_container(&c.id, false) {
                 Ok(_) => {
@@ -342,20 +342,6 @@ pub fn parse_signal(s: &str) -> Result<Signal, Error> {
         format!("SIG{up}")
     };
     name.parse::<Signal>().map_err(|_| bad())
-}
-
-/// The bytes of the files under `dir` (not following symlinks).
-fn dir_size(dir: &std::path::Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    rd.filter_map(|e| e.ok())
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 /// How the container's rootfs is made, from its GraphDriver data.

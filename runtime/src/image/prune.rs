@@ -50,28 +50,6 @@ impl Engine {
 
 /// Bytes of the image blobs and the layer snapshots under a state root.
 pub fn disk_usage(root: &Path) -> u64 {
+    use crate::fsutil::dir_size;
     dir_size(&root.join("images/blobs")) + dir_size(&root.join("snapshots"))
-}
-
-/// The apparent size of the files under `dir` (symlinks not followed; a file with several
-/// links counted once).
-pub fn dir_size(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let mut seen = HashSet::new();
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() {
-                stack.push(e.path());
-            } else if m.nlink() <= 1 || seen.insert((m.dev(), m.ino())) {
-                total += m.len();
-            }
-        }
-    }
-    total
 }

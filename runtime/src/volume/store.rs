@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -345,28 +345,7 @@ fn check_options(name: &str, o: &BTreeMap<String, String>) -> Result<(), Error> 
     Ok(())
 }
 
-/// The bytes of the files under `dir` (hard links counted once), as Docker's reclaimed
-/// space counts them. Unreadable entries count nothing.
-pub fn dir_size(dir: &Path) -> u64 {
-    fn walk(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return 0;
-        };
-        let mut total = 0;
-        for e in entries.flatten() {
-            let Ok(m) = e.path().symlink_metadata() else {
-                continue;
-            };
-            if m.is_dir() {
-                total += walk(&e.path(), seen);
-            } else if m.nlink() < 2 || seen.insert((m.dev(), m.ino())) {
-                total += m.len();
-            }
-        }
-        total
-    }
-    walk(dir, &mut Default::default())
-}
+pub use crate::fsutil::dir_size;
 
 #[cfg(test)]
 mod tests {
