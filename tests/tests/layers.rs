@@ -10,7 +10,7 @@ use std::process::Command;
 
 use tug::Digest;
 use tug::snapshot::{Rootfs, Snapshots, chain_ids};
-use tug_e2e::{TestRoot, repo_dir};
+use tug_e2e::TestRoot;
 
 /// The busybox rootfs tar of `images/busybox/build.sh`.
 fn busybox_tar() -> PathBuf {
