@@ -24,6 +24,8 @@ pub enum ContainerCommand {
     Exec(super::exec::ExecArgs),
     /// Display the running processes of a container
     Top(super::exec::TopArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(super::cp::CpArgs),
 }
 
 pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
@@ -41,6 +43,7 @@ pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
         ),
         ContainerCommand::Exec(a) => super::exec::exec(engine, a),
         ContainerCommand::Top(a) => super::exec::top(engine, a),
+        ContainerCommand::Cp(a) => super::cp::cp(engine, a),
     }
 }
 

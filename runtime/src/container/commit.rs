@@ -166,7 +166,10 @@ fn image_config_of(c: &Container) -> Map<String, Value> {
 /// Runs `f` with the overlay `r` mounted at a temporary dir, in a thread that has its own
 /// mount namespace (unshared from the process's), so the mount is never visible on the
 /// host and vanishes with the thread even if `f` panics.
-fn with_mounted<T: Send>(r: &Rootfs, f: impl FnOnce(&Path) -> T + Send) -> crate::Result<T> {
+pub(crate) fn with_mounted<T: Send>(
+    r: &Rootfs,
+    f: impl FnOnce(&Path) -> T + Send,
+) -> crate::Result<T> {
     std::thread::scope(|s| {
         s.spawn(|| -> crate::Result<T> {
             // unshare(2) with CLONE_FS gives this thread its own root/cwd, which the kernel

@@ -5,6 +5,7 @@
 
 pub mod attach;
 pub mod commit;
+pub mod cp;
 mod create;
 pub mod etc;
 pub mod exec;
