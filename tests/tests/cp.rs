@@ -267,6 +267,55 @@ fn dash_streams_a_tar_both_ways() {
             ("dir/in.txt".to_string(), 0, 0o600)
         ]
     );
+    // A hostile tar is refused: a `..` entry, or one through a symlink it made.
+    let escape = format!("tug-cp-escape-{}", std::process::id());
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    let raw = format!("../../../../../../../tmp/{escape}");
+    h.as_old_mut().name[..raw.len()].copy_from_slice(raw.as_bytes());
+    h.set_cksum();
+    b.append(&h, &b"x"[..]).unwrap();
+    let dotdot = b.into_inner().unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    b.append_link(&mut h, "l", "/").unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    b.append_data(&mut h, format!("l/tmp/{escape}"), &b"x"[..])
+        .unwrap();
+    let through_link = b.into_inner().unwrap();
+    for hostile in [dotdot, through_link] {
+        let mut child = t
+            .tug()
+            .args(["cp", "-", "web:/tmp"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&hostile).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(code(&out), 1, "{}", text(&out));
+        assert!(text(&out).contains("refused"), "{}", text(&out));
+        assert!(!Path::new("/tmp").join(&escape).exists());
+    }
+
     // A tar goes into a dir only.
     let out = t
         .tug()

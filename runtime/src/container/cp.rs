@@ -264,11 +264,36 @@ fn copy_through_pipe(
                 io::Error::other("the extracting thread panicked"),
             ))
         });
-        // A failed write shows as a broken pipe on the other side: report the cause.
-        written?;
-        extracted?;
-        Ok(())
+        Ok(first_cause(written.map(|_| ()), extracted.map(|_| ()))?)
     })
+}
+
+/// The error to report when the tar writer and the extractor ran against each other: a
+/// broken pipe on the writer's side only means the extractor gave up first (its error
+/// is the cause); a truncated tar on the extractor's side means the writer failed.
+fn first_cause(
+    written: Result<(), layer::Error>,
+    extracted: Result<(), layer::Error>,
+) -> Result<(), layer::Error> {
+    match (written, extracted) {
+        (Err(w), Err(x)) if is_broken_pipe(&w) => Err(x),
+        (Err(w), _) => Err(w),
+        (Ok(()), x) => x,
+    }
+}
+
+/// Whether an io::Error in `e`'s chain is a broken pipe.
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<io::Error>()
+            && io.kind() == io::ErrorKind::BrokenPipe
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 /// Runs `f` with the container's root: the running container's as its processes see it,
@@ -438,9 +463,7 @@ impl Engine {
                                 io::Error::other("the reading thread panicked"),
                             ))
                         });
-                        written?;
-                        extracted?;
-                        Ok(())
+                        Ok(first_cause(written.map(|_| ()), extracted.map(|_| ()))?)
                     })
                 }
                 (CopyIn::Path(_), None) => Err(Error::Invalid("no source".into()).into()),

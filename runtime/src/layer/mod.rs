@@ -565,6 +565,28 @@ mod tests {
     }
 
     #[test]
+    fn extract_takes_whiteout_names_literally_and_sets_the_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o600);
+        h.set_uid(7);
+        h.set_gid(8);
+        h.set_mtime(5);
+        b.append_data(&mut h, "d/.wh.x", &b"hi"[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("d/x"), "kept").unwrap();
+        extract(&tar[..], dir.path(), Some((0, 0))).unwrap();
+        let m = std::fs::metadata(dir.path().join("d/.wh.x")).unwrap();
+        assert!(m.is_file());
+        assert_eq!((m.uid(), m.gid(), m.mtime()), (0, 0, 5));
+        assert_eq!(std::fs::read(dir.path().join("d/x")).unwrap(), b"kept");
+    }
+
+    #[test]
     fn gzip_is_detected_from_a_trickling_reader() {
         use std::io::Write;
         let mut b = tar::Builder::new(Vec::new());
