@@ -41,7 +41,9 @@ pub enum CopyIn<'a> {
 /// The flags of `tug cp`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CopyOptions {
-    /// `-a`: keep the source's uid and gid (else the container's root owns the copy).
+    /// `-a`: into a container with a `--user`, the copy is owned by that user; without
+    /// it (or without a user), the source's uid and gid are kept. This is what Docker
+    /// does (docker/cli#6870), not what its docs say.
     pub archive: bool,
     /// `-L`: follow a symlink at the source.
     pub follow_link: bool,
@@ -405,7 +407,7 @@ impl Engine {
     }
 
     /// Copies `src` (a host path, or a tar stream) into container `name` at `dest`, as
-    /// `docker cp` does; the copy is owned by the container's root unless `archive`.
+    /// `docker cp` does; ownership as [`CopyOptions::archive`] says.
     pub fn copy_to_container(
         &self,
         name: &str,
@@ -415,13 +417,17 @@ impl Engine {
     ) -> crate::Result<()> {
         let c = self.container(name)?;
         let dp = CpPath::parse(dest.as_bytes());
-        let owner = if opts.archive { None } else { Some((0, 0)) };
         let source = match &src {
             CopyIn::Path(p) => Some(host_source(p, opts.follow_link)?),
             CopyIn::Tar(_) => None,
         };
+        let user = c.config.user.clone();
         with_root(&c, |root| {
             let root = open_root(root)?;
+            let owner = match (opts.archive, user.as_str()) {
+                (true, u) if !u.is_empty() => Some(container_user(root.as_fd(), u)?),
+                _ => None,
+            };
             let dst = container_dest(root.as_fd(), &dp);
             match (src, source) {
                 (CopyIn::Tar(input), _) => {
@@ -470,6 +476,34 @@ impl Engine {
             }
         })
     }
+}
+
+/// The uid and gid of the container's `--user`, through its /etc/passwd and /etc/group.
+fn container_user(root: BorrowedFd<'_>, user: &str) -> Result<(u32, u32), Error> {
+    let passwd = read_in_root(root, b"etc/passwd");
+    let group = read_in_root(root, b"etc/group");
+    let u = crate::sandbox::user::resolve(user, &passwd, &group)
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    Ok((u.uid, u.gid))
+}
+
+/// A text file of the container (empty when it is missing or unreadable).
+fn read_in_root(root: BorrowedFd<'_>, rel: &[u8]) -> String {
+    let read = || -> io::Result<String> {
+        let f = locate_in_root(root, rel, true)?;
+        let fd = rustix::fs::openat(
+            &f.parent,
+            &f.name[..],
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut text = String::new();
+        std::fs::File::from(fd)
+            .take(1 << 20)
+            .read_to_string(&mut text)?;
+        Ok(text)
+    };
+    read().unwrap_or_default()
 }
 
 /// The destination in the container, resolved in its root.
