@@ -16,7 +16,7 @@ pub struct CpArgs {
     /// Always follow symbol link in SRC_PATH
     #[arg(short = 'L', long)]
     pub follow_link: bool,
-    /// Suppress progress output during copy (tug prints none)
+    /// Suppress progress output during copy
     #[arg(short, long)]
     pub quiet: bool,
     /// CONTAINER:SRC_PATH or SRC_PATH|-
@@ -80,14 +80,15 @@ pub fn cp(engine: &Engine, a: CpArgs) -> CliResult {
                 let mut out = std::io::stdout();
                 return engine
                     .copy_from_container(name, src, CopyOut::Tar(&mut out), opts)
-                    .map(|()| 0)
+                    .map(|_| 0)
                     .map_err(failed);
             } else {
                 CopyOut::Path(Path::new(dest))
             };
-            engine
+            let size = engine
                 .copy_from_container(name, src, to, opts)
                 .map_err(failed)?;
+            report(a.quiet, size, dest);
             Ok(0)
         }
         (Side::Local(src), Side::Container(name, dest)) => {
@@ -97,11 +98,25 @@ pub fn cp(engine: &Engine, a: CpArgs) -> CliResult {
             } else {
                 CopyIn::Path(Path::new(src))
             };
-            engine
+            let size = engine
                 .copy_to_container(name, from, dest, opts)
                 .map_err(failed)?;
+            if src != "-" {
+                report(a.quiet, size, &a.destination);
+            }
             Ok(0)
         }
+    }
+}
+
+/// Docker's closing line, on a terminal only (as Docker shows its progress).
+fn report(quiet: bool, size: u64, dest: &str) {
+    use std::io::IsTerminal;
+    if !quiet && std::io::stderr().is_terminal() {
+        eprintln!(
+            "Successfully copied {} to {dest}",
+            super::format::human_size(size)
+        );
     }
 }
 

@@ -69,7 +69,7 @@ fn copy_through_pipe(
     as_name: &[u8],
     owner: Option<(u32, u32)>,
     dir: BorrowedFd<'_>,
-) -> crate::Result<()> {
+) -> crate::Result<u64> {
     let (reader, writer) = io::pipe().map_err(|e| Error::Sys("make a pipe".into(), e))?;
     let target = fd_path(dir);
     std::thread::scope(|s| {
@@ -81,7 +81,9 @@ fn copy_through_pipe(
                 io::Error::other("the extracting thread panicked"),
             ))
         });
-        Ok(first_cause(written.map(|_| ()), extracted.map(|_| ()))?)
+        let size = extracted.as_ref().map_or(0, |st| st.tar_size);
+        first_cause(written.map(|_| ()), extracted.map(|_| ()))?;
+        Ok(size)
     })
 }
 
@@ -111,6 +113,23 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
         cur = e.source();
     }
     false
+}
+
+/// A writer that counts the bytes through it.
+struct Counted<W> {
+    inner: W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Runs `f` with the container's root: the running container's as its processes see it,
@@ -160,14 +179,14 @@ impl Engine {
     /// Copies `src` (a path in container `name`) to `dest`, as `docker cp` does: to a
     /// host path with Docker's rules (the copy owned by the caller), or as a tar stream
     /// (with the container's owners). With `follow_link`, a symlink at `src` is copied as
-    /// what it points to (inside the container).
+    /// what it points to (inside the container). Returns the size of the tar copied.
     pub fn copy_from_container(
         &self,
         name: &str,
         src: &str,
         dest: CopyOut<'_>,
         opts: CopyOptions,
-    ) -> crate::Result<()> {
+    ) -> crate::Result<u64> {
         let c = self.container(name)?;
         let sp = CpPath::parse(src.as_bytes());
         let rel = sp.in_root();
@@ -192,7 +211,7 @@ impl Engine {
             nix::unistd::geteuid().as_raw(),
             nix::unistd::getegid().as_raw(),
         );
-        let copy = |root: &Path| -> crate::Result<()> {
+        let copy = |root: &Path| -> crate::Result<u64> {
             let root = open_root(root)?;
             let found = locate_in_root(root.as_fd(), &rel, opts.follow_link)
                 .map_err(|_| not_found(src.as_bytes(), name))?;
@@ -203,8 +222,15 @@ impl Engine {
                         return Err(Error::Invalid("not a directory".into()).into());
                     }
                     let as_name = if sp.contents { b".".to_vec() } else { src_name };
-                    layer::write_entry(found.parent.as_fd(), &found.name, &as_name, None, out)?;
-                    Ok(())
+                    let mut counted = Counted { inner: out, n: 0 };
+                    layer::write_entry(
+                        found.parent.as_fd(),
+                        &found.name,
+                        &as_name,
+                        None,
+                        &mut counted,
+                    )?;
+                    Ok(counted.n)
                 }
                 (CopyOut::Path(_), Some((dst, dst_path))) => {
                     let plan =
@@ -222,14 +248,15 @@ impl Engine {
     }
 
     /// Copies `src` (a host path, or a tar stream) into container `name` at `dest`, as
-    /// `docker cp` does; ownership as [`CopyOptions::archive`] says.
+    /// `docker cp` does; ownership as [`CopyOptions::archive`] says. Returns the size of
+    /// the tar copied.
     pub fn copy_to_container(
         &self,
         name: &str,
         src: CopyIn<'_>,
         dest: &str,
         opts: CopyOptions,
-    ) -> crate::Result<()> {
+    ) -> crate::Result<u64> {
         let c = self.container(name)?;
         let dp = CpPath::parse(dest.as_bytes());
         let source = match &src {
@@ -252,8 +279,8 @@ impl Engine {
                         ))
                         .into());
                     };
-                    layer::extract(input, &fd_path(dir.as_fd()), owner)?;
-                    Ok(())
+                    let st = layer::extract(input, &fd_path(dir.as_fd()), owner)?;
+                    Ok(st.tar_size)
                 }
                 (CopyIn::Path(_), Some((found, sp))) => {
                     let src_dir = FileType::from_raw_mode(found.st.st_mode) == FileType::Directory;
@@ -284,7 +311,9 @@ impl Engine {
                                 io::Error::other("the reading thread panicked"),
                             ))
                         });
-                        Ok(first_cause(written.map(|_| ()), extracted.map(|_| ()))?)
+                        let size = extracted.as_ref().map_or(0, |st| st.tar_size);
+                        first_cause(written.map(|_| ()), extracted.map(|_| ()))?;
+                        Ok(size)
                     })
                 }
                 (CopyIn::Path(_), None) => Err(Error::Invalid("no source".into()).into()),
