@@ -147,6 +147,13 @@ fn issue_examples_work_on_a_running_container() {
     let c = Running::start(&t, "web", &["--hostname", "webhost"], "");
     let host = t.path().join("host");
     std::fs::create_dir(&host).unwrap();
+    let out = t.run(&["cp", "/etc/hostname", "web:/dev/null"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains("must be a directory or regular file"),
+        "{}",
+        text(&out)
+    );
     cp_in(&t, &host, &["cp", "web:/etc/hostname", "."]);
     assert_eq!(
         std::fs::read_to_string(host.join("hostname")).unwrap(),

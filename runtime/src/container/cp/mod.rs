@@ -271,6 +271,15 @@ impl Engine {
                 _ => None,
             };
             let dst = container_dest(root.as_fd(), &dp);
+            if let Some((fd, false)) = &dst.existing
+                && rustix::fs::fstat(fd)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) != FileType::RegularFile)
+            {
+                return Err(Error::Invalid(format!(
+                    "destination \"{name}:{dest}\" must be a directory or regular file"
+                ))
+                .into());
+            }
             match (src, source) {
                 (CopyIn::Tar(input), _) => {
                     let Some((dir, true)) = &dst.existing else {
