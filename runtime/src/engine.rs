@@ -115,6 +115,8 @@ pub enum Error {
     Sandbox(#[from] crate::sandbox::Error),
     #[error(transparent)]
     Registry(#[from] crate::registry::Error),
+    #[error(transparent)]
+    Volume(#[from] crate::volume::Error),
 }
 
 impl Error {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::options::{CreateOptions, entrypoint_and_cmd, merge_env, process_env};
 use super::record::{
-    Config, Container, GraphDriver, HostConfig, NetworkSettings, RestartPolicy, State, now,
+    Config, Container, GraphDriver, HostConfig, LogConfig, NetworkSettings, State, now,
 };
 use super::spec::{SpecInput, runtime_spec};
 use super::store::{ContainerStore, SPEC};
@@ -18,8 +18,11 @@ use crate::{Engine, StorageDriver, fsutil};
 /// Removes a half-made container unless disarmed: setup failing midway leaves nothing.
 struct CreateGuard<'a> {
     store: &'a ContainerStore,
+    volume_store: crate::volume::VolumeStore,
     id: String,
     name: Option<String>,
+    /// The volumes this create made, removed again on failure.
+    volumes: Vec<String>,
     armed: bool,
 }
 
@@ -29,6 +32,9 @@ impl Drop for CreateGuard<'_> {
             let _ = std::fs::remove_dir_all(self.store.dir(&self.id));
             if let Some(n) = &self.name {
                 self.store.release_name(n, &self.id);
+            }
+            if !self.volumes.is_empty() {
+                let _ = self.volume_store.remove_unused(&self.volumes, false);
             }
         }
     }
@@ -49,6 +55,20 @@ fn no_new_privileges(opts: &[String]) -> Result<bool, Error> {
         }
     }
     Ok(nnp)
+}
+
+/// `--log-opt` pairs, checked: json-file's `max-size` and `max-file`.
+fn log_config(opts: &[String]) -> Result<LogConfig, Error> {
+    let mut lc = LogConfig::default();
+    for o in opts {
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| Error::Invalid(format!("--log-opt {o:?}: use KEY=VALUE")))?;
+        lc.config.insert(k.into(), v.into());
+    }
+    crate::shim::log::Rotation::from_opts(lc.config.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(Error::Invalid)?;
+    Ok(lc)
 }
 
 /// `uid[:gid]` when both are numeric (the spec's user); names resolve at start.
@@ -118,6 +138,8 @@ impl Engine {
         let dir = store.create_dir(&id)?;
         let mut guard = CreateGuard {
             store: &store,
+            volume_store: self.volume_store(),
+            volumes: Vec::new(),
             id: id.clone(),
             name: None,
             armed: true,
@@ -140,6 +162,13 @@ impl Engine {
             }
         };
         guard.name = Some(name.clone());
+        let mount_plan = self.plan_mounts(
+            &id,
+            &opts.mounts,
+            &opts.volumes_from,
+            image_config.volumes().as_deref().unwrap_or_default(),
+            &mut guard.volumes,
+        )?;
 
         let (entrypoint, cmd) = entrypoint_and_cmd(
             image_config.entrypoint().as_deref().unwrap_or_default(),
@@ -235,7 +264,7 @@ impl Engine {
             ("/etc/hostname", hostname_path.clone()),
             ("/etc/hosts", hosts_path.clone()),
         ];
-        let spec = runtime_spec(&SpecInput {
+        let mut spec = runtime_spec(&SpecInput {
             rootfs: &rootfs_dir,
             args: &argv,
             env: &env,
@@ -248,6 +277,7 @@ impl Engine {
             no_new_privileges: nnp,
             etc_files: &etc_files,
         })?;
+        mount_plan.apply_to_spec(&mut spec);
         let spec_path = dir.join(SPEC);
         let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::Invalid(e.to_string()))?;
         fsutil::write_atomic_opt(&spec_path, &spec_json, durable)
@@ -280,7 +310,11 @@ impl Engine {
                 name: driver.into(),
                 data,
             },
-            mounts: Vec::new(),
+            mounts: mount_plan
+                .points
+                .iter()
+                .filter_map(|p| serde_json::to_value(p).ok())
+                .collect(),
             config: Config {
                 hostname: hostname.clone(),
                 domainname: String::new(),
@@ -294,7 +328,8 @@ impl Engine {
                 env: config_env,
                 cmd: (!cmd.is_empty()).then_some(cmd),
                 image: opts.image.clone(),
-                volumes: None,
+                volumes: (!mount_plan.config_volumes.is_empty())
+                    .then(|| serde_json::json!(mount_plan.config_volumes)),
                 working_dir: opts
                     .workdir
                     .clone()
@@ -303,6 +338,7 @@ impl Engine {
                 entrypoint: (!entrypoint.is_empty()).then_some(entrypoint),
                 on_build: None,
                 labels,
+                stop_signal: image_config.stop_signal().clone(),
             },
             host_config: HostConfig {
                 network_mode: if host_network { "host" } else { "none" }.into(),
@@ -310,12 +346,15 @@ impl Engine {
                 privileged: false,
                 security_opt: (!opts.security_opt.is_empty()).then(|| opts.security_opt.clone()),
                 auto_remove: opts.auto_remove,
-                binds: None,
+                binds: (!mount_plan.binds.is_empty()).then(|| mount_plan.binds.clone()),
+                mounts: (!mount_plan.host_mounts.is_empty())
+                    .then(|| mount_plan.host_mounts.clone()),
+                tmpfs: (!mount_plan.tmpfs.is_empty()).then(|| mount_plan.tmpfs.clone()),
+                volumes_from: (!mount_plan.volumes_from.is_empty())
+                    .then(|| mount_plan.volumes_from.clone()),
                 links: None,
-                restart_policy: RestartPolicy {
-                    name: "no".into(),
-                    maximum_retry_count: 0,
-                },
+                restart_policy: opts.restart_policy.clone(),
+                log_config: log_config(&opts.log_opts)?,
             },
             network_settings: NetworkSettings {
                 sandbox_key: String::new(),
@@ -323,6 +362,9 @@ impl Engine {
                 networks: BTreeMap::new(),
             },
         };
+        if let Some(pid) = opts.owner_pid {
+            crate::shim::owner::record(&dir, pid)?;
+        }
         store.save(&container, durable)?;
         guard.armed = false;
         Ok((container, spec))

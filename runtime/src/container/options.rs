@@ -29,6 +29,16 @@ pub struct CreateOptions {
     pub labels: Vec<String>,
     /// `--rm`.
     pub auto_remove: bool,
+    /// `--restart`.
+    pub restart_policy: super::record::RestartPolicy,
+    /// `--log-opt KEY=VALUE` (json-file: `max-size`, `max-file`).
+    pub log_opts: Vec<String>,
+    /// An owning process: when it dies, the shim stops and removes the container.
+    pub owner_pid: Option<i32>,
+    /// `-v`, `--mount`, `--tmpfs`, parsed (see `volume::mountspec`).
+    pub mounts: Vec<crate::volume::MountSpec>,
+    /// `--volumes-from`.
+    pub volumes_from: Vec<crate::volume::VolumesFrom>,
 }
 
 /// The final (entrypoint, cmd) as Docker computes them: `--entrypoint` replaces the

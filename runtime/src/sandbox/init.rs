@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::sync::{self, InitFailure};
-use super::{Error, RootfsSource, SandboxConfig, Stdio, devices, mounts, tty};
+use super::{Error, RootfsSource, SandboxConfig, Stdio, devices, mounts, tty, volumes};
 
 /// A failure inside the init: what kind, and the message for the user.
 pub(super) type Failure = (InitFailure, String);
@@ -132,6 +132,7 @@ fn setup_rootfs(
     }
     let root = mounts::RootDir::open(root_path)
         .map_err(|e| setup_err(format!("opening the rootfs: {e}")))?;
+    volumes::prepare(&root, &config.spec).map_err(setup_err)?;
     for m in config.spec.mounts().as_deref().unwrap_or_default() {
         mounts::mount_in_root(
             &root,

@@ -21,6 +21,7 @@ pub mod signals;
 mod sync;
 pub mod tty;
 pub mod user;
+mod volumes;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;

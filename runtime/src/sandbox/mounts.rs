@@ -117,26 +117,72 @@ impl RootDir {
         openat2(&self.fd, rel, open_how(OFlag::O_PATH))
     }
 
-    /// Makes the directory `rel` and its parents inside the root (as `mkdir -p`).
+    /// Opens the directory `rel` inside the root for reading (its entries).
+    pub fn open_dir(&self, rel: &Path) -> nix::Result<OwnedFd> {
+        let rel = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        openat2(
+            &self.fd,
+            rel,
+            open_how(OFlag::O_RDONLY | OFlag::O_DIRECTORY),
+        )
+    }
+
+    /// Makes the directory `rel` and its parents inside the root (as `mkdir -p`). A
+    /// dangling symlink on the way is followed inside the root and its target made
+    /// there, as Docker does for a mount target.
     pub fn mkdir_all(&self, rel: &Path, mode: u32) -> nix::Result<OwnedFd> {
-        let mut cur = PathBuf::new();
-        let mut fd = self.open_path(Path::new("."))?;
-        for c in rel.components() {
-            let Component::Normal(name) = c else { continue };
-            cur.push(name);
-            match openat2(&self.fd, &cur, open_how(OFlag::O_PATH | OFlag::O_DIRECTORY)) {
-                Ok(f) => fd = f,
-                Err(Errno::ENOENT) => {
-                    match mkdirat(&fd, name, Mode::from_bits_truncate(mode)) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(e),
+        let parts = |p: &Path| -> Vec<std::ffi::OsString> {
+            p.components()
+                .filter_map(|c| match c {
+                    Component::Normal(n) => Some(n.to_os_string()),
+                    Component::ParentDir => Some("..".into()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut path = parts(rel);
+        let dir_how = || open_how(OFlag::O_PATH | OFlag::O_DIRECTORY);
+        let mut links = 0;
+        'walk: loop {
+            let mut cur = PathBuf::new();
+            let mut fd = self.open_path(Path::new("."))?;
+            for (i, name) in path.iter().enumerate() {
+                cur.push(name);
+                match openat2(&self.fd, &cur, dir_how()) {
+                    Ok(f) => fd = f,
+                    Err(Errno::ENOENT) if name != ".." => {
+                        match mkdirat(&fd, name.as_os_str(), Mode::from_bits_truncate(mode)) {
+                            Ok(()) => fd = openat2(&self.fd, &cur, dir_how())?,
+                            // A dangling symlink: go on from its target, in the root.
+                            Err(Errno::EEXIST) => {
+                                links += 1;
+                                if links > 40 {
+                                    return Err(Errno::ELOOP);
+                                }
+                                let target =
+                                    PathBuf::from(nix::fcntl::readlinkat(&fd, name.as_os_str())?);
+                                let mut next = if target.is_absolute() {
+                                    Vec::new()
+                                } else {
+                                    path[..i].to_vec()
+                                };
+                                next.extend(parts(&target));
+                                next.extend(path[i + 1..].iter().cloned());
+                                path = next;
+                                continue 'walk;
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
-                    fd = openat2(&self.fd, &cur, open_how(OFlag::O_PATH | OFlag::O_DIRECTORY))?;
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
+            return Ok(fd);
         }
-        Ok(fd)
     }
 
     /// Makes the file `rel` (empty, if missing) and its parent dirs inside the root: a
@@ -223,6 +269,14 @@ pub fn mount_in_root(
                 None::<&str>,
             )
             .map_err(|e| format!("{}: remount: {e}", what()))?;
+            // A read-only rbind: the mounts below turn read-only too, where the kernel
+            // can (as Docker does).
+            if o.flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_REC) {
+                match super::volumes::read_only_recursive(&t2) {
+                    Ok(()) | Err(Errno::ENOSYS) => {}
+                    Err(e) => return Err(format!("{}: recursive read-only: {e}", what())),
+                }
+            }
         }
     } else {
         mount(
@@ -343,6 +397,26 @@ mod tests {
         assert_eq!(o.propagation, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
         let o = parse_options(&opts(&["ro", "rw"]));
         assert!(o.flags.is_empty());
+    }
+
+    #[test]
+    fn mkdir_all_follows_dangling_links_inside_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        std::os::unix::fs::symlink("/elsewhere/deep", r.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../up/there", r.join("rel")).unwrap();
+        std::os::unix::fs::symlink("loop", r.join("loop")).unwrap();
+        let root = RootDir::open(r).unwrap();
+        root.mkdir_all(Path::new("abs/sub"), 0o755).unwrap();
+        assert!(r.join("elsewhere/deep/sub").is_dir());
+        root.mkdir_all(Path::new("rel"), 0o755).unwrap();
+        assert!(r.join("up/there").is_dir());
+        assert_eq!(
+            root.mkdir_all(Path::new("loop/x"), 0o755).unwrap_err(),
+            Errno::ELOOP
+        );
+        root.mkdir_all(Path::new("plain/a/b"), 0o755).unwrap();
+        assert!(r.join("plain/a/b").is_dir());
     }
 
     #[test]

@@ -253,3 +253,17 @@ fn set_meta(
     }
     Ok(())
 }
+
+/// Copies the content of the dir `src` into the dir `dst` with the same rules as a layer
+/// copy, and gives `dst` the owner, mode and times of `src`: a volume's copy-up.
+pub(super) fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> io::Result<()> {
+    let mut copy = LayerCopy {
+        dst_root: dst,
+        links: HashMap::new(),
+    };
+    let mut rel = Vec::new();
+    copy.dir(src, dst, &mut rel)?;
+    let st = rustix::fs::fstat(src)?;
+    let xattrs = read_xattrs(&proc_path(src, b""))?;
+    set_meta(dst, b"", &st, &xattrs)
+}

@@ -361,3 +361,13 @@ impl Rootfs {
         copy::copy_layers(&self.lowers, target)
     }
 }
+
+/// Copies the content of the open dir `src` into the open dir `dst`, fd-relative and
+/// never following a symlink, keeping owners, modes, xattrs and times (`dst` takes those
+/// of `src`): how a new volume is filled with the image's content.
+pub fn copy_dir_contents(
+    src: std::os::fd::BorrowedFd<'_>,
+    dst: std::os::fd::BorrowedFd<'_>,
+) -> std::io::Result<()> {
+    copy::copy_tree(src, dst)
+}

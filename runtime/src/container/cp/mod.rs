@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{FileType, Mode, OFlags};
 
 use super::Error;
-use super::commit::with_mounted;
-use super::lifecycle::{is_running, rootfs_source};
+use super::commit::{is_running, with_mounted};
+use super::lifecycle::rootfs_source;
 use super::record::Container;
 use crate::sandbox::RootfsSource;
 use crate::{Engine, layer};

@@ -1,0 +1,49 @@
+//! The volume commands on the [`Engine`]: what `tug volume create|ls|inspect|rm|prune`
+//! and the other faces call.
+
+use super::Error;
+use super::store::{Volume, VolumeOptions};
+use crate::Engine;
+
+impl Engine {
+    /// `volume create`: makes volume `opts.name` (anonymous when `None`), or returns the
+    /// existing one of that name.
+    pub fn create_volume(&self, opts: &VolumeOptions) -> crate::Result<Volume> {
+        Ok(self.volume_store().create(opts)?.0)
+    }
+
+    /// Every volume, by name.
+    pub fn volumes(&self) -> crate::Result<Vec<Volume>> {
+        Ok(self.volume_store().list()?)
+    }
+
+    /// Volume `name`.
+    pub fn volume(&self, name: &str) -> crate::Result<Volume> {
+        Ok(self.volume_store().get(name)?)
+    }
+
+    /// The ids of the containers (running or not) that use volume `name`.
+    pub fn volume_users(&self, name: &str) -> crate::Result<Vec<String>> {
+        Ok(self.volume_store().users(name)?)
+    }
+
+    /// `volume rm`: refuses while any container uses the volume; with `force` a missing
+    /// volume is no error (`Ok(None)`).
+    pub fn remove_volume(&self, name: &str, force: bool) -> crate::Result<Option<Volume>> {
+        match self.volume_store().remove(name) {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::NotFound(_)) if force => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `volume prune`: removes the unused anonymous volumes (every unused one with `all`)
+    /// that `keep` accepts; returns each name with the bytes it held.
+    pub fn prune_volumes(
+        &self,
+        all: bool,
+        keep: impl Fn(&Volume) -> bool,
+    ) -> crate::Result<Vec<(String, u64)>> {
+        Ok(self.volume_store().prune(all, keep)?)
+    }
+}
