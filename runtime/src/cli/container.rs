@@ -48,6 +48,8 @@ pub enum ContainerCommand {
     Attach(AttachArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(super::cp::CpArgs),
 }
 
 pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
@@ -74,6 +76,7 @@ pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
         ContainerCommand::Rename(a) => super::lifecycle::rename(engine, a),
         ContainerCommand::Attach(a) => super::lifecycle::attach(engine, a),
         ContainerCommand::Prune(a) => super::lifecycle::prune(engine, a),
+        ContainerCommand::Cp(a) => super::cp::cp(engine, a),
     }
 }
 

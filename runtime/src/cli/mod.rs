@@ -4,6 +4,7 @@
 
 pub mod commit;
 pub mod container;
+pub mod cp;
 pub mod exec;
 pub mod format;
 pub mod image;
@@ -116,6 +117,8 @@ pub enum Command {
     Diff(commit::DiffArgs),
     /// Export a container's filesystem as a tar archive
     Export(commit::ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::CpArgs),
     /// Download an image from a registry
     Pull(registry::PullArgs),
     /// Upload an image to a registry
@@ -219,6 +222,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Commit(a) => commit::commit(&engine, a),
         Command::Diff(a) => commit::diff(&engine, a),
         Command::Export(a) => commit::export(&engine, a),
+        Command::Cp(a) => cp::cp(&engine, a),
         Command::Pull(a) => registry::pull(&engine, a),
         Command::Push(a) => registry::push(&engine, a),
         Command::Login(a) => registry::login(&engine, a),

@@ -116,7 +116,7 @@ impl Engine {
 
 /// Whether the container's init is alive: the record says running and its pid is the
 /// init (pid 1) of a pid namespace of its own, so a reused pid is never taken for it.
-fn is_running(c: &Container) -> bool {
+pub(crate) fn is_running(c: &Container) -> bool {
     if !c.state.running || c.state.pid <= 0 {
         return false;
     }
@@ -182,7 +182,10 @@ fn image_config_of(c: &Container) -> Map<String, Value> {
 /// Runs `f` with the overlay `r` mounted at a temporary dir, in a thread that has its own
 /// mount namespace (unshared from the process's), so the mount is never visible on the
 /// host and vanishes with the thread even if `f` panics.
-fn with_mounted<T: Send>(r: &Rootfs, f: impl FnOnce(&Path) -> T + Send) -> crate::Result<T> {
+pub(crate) fn with_mounted<T: Send>(
+    r: &Rootfs,
+    f: impl FnOnce(&Path) -> T + Send,
+) -> crate::Result<T> {
     std::thread::scope(|s| {
         s.spawn(|| -> crate::Result<T> {
             // unshare(2) with CLONE_FS gives this thread its own root/cwd, which the kernel

@@ -6,6 +6,7 @@
 
 pub mod attach;
 pub mod commit;
+pub mod cp;
 mod create;
 pub mod etc;
 pub mod exec;

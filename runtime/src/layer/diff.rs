@@ -3,10 +3,10 @@
 //! committing an unchanged container twice gives the same diff id.
 
 use std::io::{self, BufWriter, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 use super::lower::Lowers;
 use super::write::TreeWriter;
@@ -78,6 +78,31 @@ pub fn write_tree(dir: &Path, out: impl Write) -> Result<DiffStats, Error> {
     let (stats, out) = write_tar(dir, None, HashingWriter::new(out))?;
     finish_buf(out)?;
     Ok(stats)
+}
+
+/// Writes the entry `name` of the dir `parent` (not followed) as a tar to `out`, under the
+/// path `as_name`, with a dir's whole content below it (for `tug cp`); with `owner`,
+/// every entry gets that uid and gid instead of its own. Returns the entries written.
+pub(crate) fn write_entry(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+    as_name: &[u8],
+    owner: Option<(u32, u32)>,
+    out: impl Write,
+) -> Result<u64, Error> {
+    let out = BufWriter::with_capacity(BUF_SIZE, out);
+    let mut w = TreeWriter::new(out, None, String::from_utf8_lossy(as_name).into_owned());
+    w.owner = owner;
+    let st = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| Error::Io(w.root_name.clone(), e.into()))?;
+    w.entry(parent, name, &st, &mut as_name.to_vec())?;
+    let entries = w.entries;
+    let out = w
+        .tar
+        .into_inner()
+        .map_err(|e| Error::Io("finishing the tar stream".into(), e))?;
+    finish_buf(out)?;
+    Ok(entries)
 }
 
 /// Writes the paths of `changes` (from [`crate::snapshot::copy_changes`]) as a layer

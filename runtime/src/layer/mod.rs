@@ -48,6 +48,7 @@ use entry::{Meta, ReadOutcome, WriteError};
 use path::{EntryPath, Target};
 use resolve::Resolver;
 
+pub(crate) use diff::write_entry;
 pub use diff::{
     DiffStats, GzipStats, write_changes, write_changes_gzip, write_diff, write_diff_gzip,
     write_tree,
@@ -101,13 +102,48 @@ pub struct ApplyStats {
 /// nothing outside `dest` was touched.
 pub fn apply(reader: impl Read, dest: &Path) -> Result<ApplyStats, Error> {
     let mut hashing = HashingReader::new(decoded(reader)?);
-    let entries = apply_stream(&mut hashing, dest)?;
+    let entries = apply_stream(&mut hashing, dest, &TarKind::LAYER)?;
     let (diff_id, tar_size) = hashing.finish();
     Ok(ApplyStats {
         diff_id: Some(diff_id),
         tar_size,
         entries,
     })
+}
+
+/// Extracts a plain tar (not a layer: `.wh.` names are ordinary files) into `dest`, with
+/// the same refusals as [`apply`]; with `owner`, every entry gets that uid and gid
+/// instead of the tar's (for `tug cp`).
+pub fn extract(
+    reader: impl Read,
+    dest: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<ApplyStats, Error> {
+    let mut hashing = HashingReader::new(decoded(reader)?);
+    let mode = TarKind {
+        whiteouts: false,
+        owner,
+    };
+    let entries = apply_stream(&mut hashing, dest, &mode)?;
+    let (diff_id, tar_size) = hashing.finish();
+    Ok(ApplyStats {
+        diff_id: Some(diff_id),
+        tar_size,
+        entries,
+    })
+}
+
+/// How a tar's entries are taken: as a layer (whiteouts), or as plain files.
+struct TarKind {
+    whiteouts: bool,
+    owner: Option<(u32, u32)>,
+}
+
+impl TarKind {
+    const LAYER: TarKind = TarKind {
+        whiteouts: true,
+        owner: None,
+    };
 }
 
 /// As [`apply`], with the decompression and hashing on a second thread, overlapped with
@@ -141,7 +177,7 @@ pub fn apply_threaded(reader: impl Read + Send, dest: &Path) -> Result<ApplyStat
             pos: 0,
             failed: false,
         };
-        let result = apply_stream(&mut stream, dest);
+        let result = apply_stream(&mut stream, dest, &TarKind::LAYER);
         drop(stream); // unblocks the worker if the writer stopped early
         let hashed = match worker.join() {
             Ok(h) => h,
@@ -233,9 +269,9 @@ fn decoded<'a>(reader: impl Read + 'a) -> Result<Box<dyn Read + 'a>, Error> {
 }
 
 /// Applies the uncompressed tar `stream` into `dest` and reads the stream to its end.
-fn apply_stream(stream: &mut dyn Read, dest: &Path) -> Result<u64, Error> {
+fn apply_stream(stream: &mut dyn Read, dest: &Path, mode: &TarKind) -> Result<u64, Error> {
     let mut res = Resolver::open(dest).map_err(|e| Error::Io(dest.display().to_string(), e))?;
-    let entries = apply_entries(stream, &mut res)?;
+    let entries = apply_entries(stream, &mut res, mode)?;
     // Read what follows the end-of-archive blocks (record padding), so that the digest is
     // that of the whole stream, and a gzip trailer is checked.
     io::copy(stream, &mut io::sink()).map_err(|e| Error::Read {
@@ -246,7 +282,7 @@ fn apply_stream(stream: &mut dyn Read, dest: &Path) -> Result<u64, Error> {
 }
 
 /// Walks the tar's entries and writes each; returns how many there were.
-fn apply_entries(stream: &mut dyn Read, res: &mut Resolver) -> Result<u64, Error> {
+fn apply_entries(stream: &mut dyn Read, res: &mut Resolver, mode: &TarKind) -> Result<u64, Error> {
     let mut archive = tar::Archive::new(stream);
     let mut buf = vec![0u8; BUF_SIZE];
     // Dir mtimes, set at the end (writing into a dir changes its mtime).
@@ -277,10 +313,16 @@ fn apply_entries(stream: &mut dyn Read, res: &mut Resolver) -> Result<u64, Error
             continue;
         }
         count += 1;
-        let meta = read_meta(&mut entry).map_err(malformed)?;
-        let target = EntryPath::parse(&raw)
-            .and_then(EntryPath::classify)
-            .map_err(rejected)?;
+        let mut meta = read_meta(&mut entry).map_err(malformed)?;
+        if let Some((uid, gid)) = mode.owner {
+            (meta.uid, meta.gid) = (uid, gid);
+        }
+        let target = if mode.whiteouts {
+            EntryPath::parse(&raw).and_then(EntryPath::classify)
+        } else {
+            EntryPath::parse(&raw).map(Target::Plain)
+        }
+        .map_err(rejected)?;
         let mut replaced = false;
         let mut written: Option<Vec<u8>> = None;
         let result = match target {
@@ -520,6 +562,28 @@ mod tests {
                 _ => Ok(0),
             }
         }
+    }
+
+    #[test]
+    fn extract_takes_whiteout_names_literally_and_sets_the_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o600);
+        h.set_uid(7);
+        h.set_gid(8);
+        h.set_mtime(5);
+        b.append_data(&mut h, "d/.wh.x", &b"hi"[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("d/x"), "kept").unwrap();
+        extract(&tar[..], dir.path(), Some((0, 0))).unwrap();
+        let m = std::fs::metadata(dir.path().join("d/.wh.x")).unwrap();
+        assert!(m.is_file());
+        assert_eq!((m.uid(), m.gid(), m.mtime()), (0, 0, 5));
+        assert_eq!(std::fs::read(dir.path().join("d/x")).unwrap(), b"kept");
     }
 
     #[test]

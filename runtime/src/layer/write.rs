@@ -46,6 +46,8 @@ pub(super) struct TreeWriter<'a, W: Write> {
     /// Whether a dir's content follows it (not when writing a list of changes, which
     /// names every path itself).
     pub recurse: bool,
+    /// The uid and gid every entry gets instead of its own (`tug cp` without `-a`).
+    pub owner: Option<(u32, u32)>,
 }
 
 impl<'a, W: Write> TreeWriter<'a, W> {
@@ -57,6 +59,7 @@ impl<'a, W: Write> TreeWriter<'a, W> {
             links: HashMap::new(),
             entries: 0,
             recurse: true,
+            owner: None,
         }
     }
 
@@ -116,7 +119,7 @@ impl<'a, W: Write> TreeWriter<'a, W> {
         Ok(())
     }
 
-    fn entry(
+    pub(super) fn entry(
         &mut self,
         dir: BorrowedFd<'_>,
         name: &[u8],
@@ -161,6 +164,10 @@ impl<'a, W: Write> TreeWriter<'a, W> {
             kept.push((format!("SCHILY.xattr.{k}"), v));
         }
         let mut h = header(st);
+        if let Some((uid, gid)) = self.owner {
+            h.set_uid(u64::from(uid));
+            h.set_gid(u64::from(gid));
+        }
         match ft {
             FileType::Directory => {
                 h.set_entry_type(EntryType::Directory);
