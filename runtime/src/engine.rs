@@ -113,6 +113,8 @@ pub enum Error {
     Container(#[from] crate::container::Error),
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::Error),
+    #[error(transparent)]
+    Cgroup(#[from] crate::sandbox::cgroups::Error),
 }
 
 impl Error {
