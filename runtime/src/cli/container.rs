@@ -87,6 +87,8 @@ pub struct ContainerOptions {
     /// Set meta data on a container (KEY=VALUE)
     #[arg(short = 'l', long)]
     pub label: Vec<String>,
+    #[command(flatten)]
+    pub resources: super::resources::ResourceFlags,
     /// The image to run
     pub image: String,
     /// The command and its arguments (overrides the image's CMD)
@@ -178,6 +180,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         security_opt: o.security_opt,
         labels: o.label,
         auto_remove,
+        resources: o.resources.resources(),
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod container;
 pub mod format;
 pub mod image;
+pub mod resources;
 
 use clap::{Parser, Subcommand};
 

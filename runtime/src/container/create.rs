@@ -60,6 +60,13 @@ fn numeric_user(user: &str) -> (u32, u32) {
     }
 }
 
+/// The number of CPUs online (Docker's limit for `--cpus` and `--cpuset-cpus`).
+fn online_cpus() -> usize {
+    // SAFETY: sysconf only reads a system value.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n > 0 { n as usize } else { 1 }
+}
+
 fn write_file(p: &Path, data: &str, durable: bool) -> Result<(), Error> {
     fsutil::write_atomic_opt(p, data.as_bytes(), durable).map_err(|e| Error::io(p, e))
 }
@@ -101,6 +108,7 @@ impl Engine {
             }
         };
         let nnp = no_new_privileges(&opts.security_opt)?;
+        let resources = opts.resources.clone().validate(online_cpus())?;
         if let Some(n) = &opts.name
             && !names::valid_name(n)
         {
@@ -233,7 +241,7 @@ impl Engine {
             ("/etc/hostname", hostname_path.clone()),
             ("/etc/hosts", hosts_path.clone()),
         ];
-        let spec = runtime_spec(&SpecInput {
+        let mut spec = runtime_spec(&SpecInput {
             rootfs: &rootfs_dir,
             args: &argv,
             env: &env,
@@ -246,6 +254,9 @@ impl Engine {
             no_new_privileges: nnp,
             etc_files: &etc_files,
         })?;
+        if let Some(linux) = spec.linux_mut() {
+            linux.set_resources(resources.to_oci());
+        }
         let spec_path = dir.join(SPEC);
         let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::Invalid(e.to_string()))?;
         fsutil::write_atomic_opt(&spec_path, &spec_json, durable)
@@ -314,6 +325,7 @@ impl Engine {
                     name: "no".into(),
                     maximum_retry_count: 0,
                 },
+                resources,
             },
             network_settings: NetworkSettings {
                 sandbox_key: String::new(),

@@ -13,7 +13,7 @@ use super::options::CreateOptions;
 use super::record::{Container, now};
 use super::store::ContainerStore;
 use crate::Engine;
-use crate::sandbox::{self, RootfsSource, SandboxConfig, Stdio};
+use crate::sandbox::{self, RootfsSource, SandboxConfig, Stdio, cgroups};
 use crate::snapshot::Rootfs;
 
 impl Engine {
@@ -104,6 +104,7 @@ impl Engine {
         let mut signals = sandbox::signals::SignalReader::new()
             .map_err(|e| Error::Sys("blocking signals".into(), e.into()))?;
         let mut sb = sandbox::create(&config)?;
+        let cgroup = cgroups::setup_for(self.root(), &c.id, &c.host_config.resources, sb.pid())?;
         let master = sb.take_pty_master();
         if let Some(m) = &master {
             sandbox::tty::copy_window_size(std::os::fd::AsFd::as_fd(m));
@@ -117,9 +118,12 @@ impl Engine {
         c.state.pid = sb.pid();
         c.state.started_at = now();
         c.state.error.clear();
+        c.state.oom_killed = false;
         save_if_present(store, c)?;
         let code = attach::supervise(&mut sb, master, &mut signals, attach);
         drop(raw);
+        c.state.oom_killed = cgroup.oom_killed();
+        cgroup.remove()?;
         code
     }
 

@@ -29,6 +29,8 @@ pub struct CreateOptions {
     pub labels: Vec<String>,
     /// `--rm`.
     pub auto_remove: bool,
+    /// `--memory`, `--cpus`, `--pids-limit`...: the cgroup limits.
+    pub resources: crate::sandbox::cgroups::Resources,
 }
 
 /// The final (entrypoint, cmd) as Docker computes them: `--entrypoint` replaces the

@@ -120,6 +120,9 @@ pub struct HostConfig {
     pub binds: Option<Vec<String>>,
     pub links: Option<Vec<String>>,
     pub restart_policy: RestartPolicy,
+    /// Memory, NanoCpus, CpuShares, PidsLimit...: Docker's resource fields, inline.
+    #[serde(flatten)]
+    pub resources: crate::sandbox::cgroups::Resources,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 mod container;
 pub mod detect;
 mod fs;
+pub mod mount;
 pub mod resources;
 pub mod v1;
 pub mod v2;
