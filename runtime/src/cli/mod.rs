@@ -6,6 +6,7 @@ pub mod container;
 pub mod format;
 pub mod image;
 pub mod resources;
+pub mod stats;
 
 use clap::{Parser, Subcommand};
 
@@ -103,6 +104,12 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(stats::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(stats::PauseArgs),
 }
 
 /// `tug inspect`: a container or an image, whichever the name finds first.
@@ -159,6 +166,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Load(a) => image::load(&engine, a),
         Command::Inspect(a) => inspect(&engine, a),
         Command::Image(c) => image::dispatch(&engine, c),
+        Command::Stats(a) => stats::stats(&engine, a),
+        Command::Pause(a) => stats::pause(&engine, a),
+        Command::Unpause(a) => stats::unpause(&engine, a),
     }
 }
 

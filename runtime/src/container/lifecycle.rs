@@ -143,6 +143,10 @@ impl Engine {
             }
             let pid = Pid::from_raw(c.state.pid);
             let _ = kill(pid, Signal::SIGKILL);
+            // A frozen (paused) process dies of SIGKILL only once thawed (cgroup v1).
+            if c.state.paused {
+                let _ = cgroups::open_for(self.root(), &c.id).and_then(|m| m.thaw());
+            }
             let deadline = Instant::now() + Duration::from_secs(10);
             while kill(pid, None).is_ok() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));

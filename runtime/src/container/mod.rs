@@ -4,6 +4,7 @@
 //! the foreground, remove, inspect).
 
 pub mod attach;
+mod cgroup;
 mod create;
 pub mod etc;
 mod lifecycle;
@@ -16,6 +17,7 @@ pub mod store;
 use std::path::Path;
 
 pub use attach::AttachOptions;
+pub use cgroup::ContainerStats;
 pub use options::CreateOptions;
 pub use record::Container;
 pub use store::ContainerStore;
