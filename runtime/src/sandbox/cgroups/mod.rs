@@ -120,3 +120,6 @@ pub fn host_memory() -> u64 {
         .map(|kb| kb * 1024)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests;
