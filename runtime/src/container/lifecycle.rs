@@ -152,6 +152,8 @@ impl Engine {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
+        // The cgroup is gone when its supervisor cleaned up; if the supervisor died, here.
+        let _ = cgroups::open_for(self.root(), &c.id).and_then(|m| m.remove());
         store.remove(&c)?;
         Ok(c)
     }
