@@ -186,7 +186,7 @@ fn cgroup_mount_plan(spec: &oci_spec::runtime::Spec) -> Vec<cgroups::mount::Cgro
         return Vec::new();
     }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    cgroups::mount::plan(&mountinfo)
+    cgroups::mount::plan(&mountinfo, &cgroups::v1::controllers_for_spec(spec))
 }
 
 /// After the supervisor placed the init in its cgroup: a new cgroup namespace (when the

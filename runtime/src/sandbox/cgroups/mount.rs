@@ -14,11 +14,12 @@ pub struct CgroupMount {
     pub data: String,
 }
 
-/// Which cgroup file systems the host has at `/sys/fs/cgroup`, from a mountinfo text:
-/// cgroup2 at the root (unified), else the v1 controller hierarchies (named ones such as
-/// `name=systemd`, and a hybrid host's `unified/`, are left out: the container's init is
-/// not placed in them).
-pub fn plan(mountinfo: &str) -> Vec<CgroupMount> {
+/// Which cgroup file systems to mount, from the host's mountinfo text: cgroup2 when it
+/// is at /sys/fs/cgroup (unified), else the v1 hierarchies of the `joined` controllers.
+/// The others (named ones such as `name=systemd`, a hybrid host's `unified/`, v1
+/// controllers tug did not place the init in) are left out: the container would see the
+/// host's tree there.
+pub fn plan(mountinfo: &str, joined: &[&str]) -> Vec<CgroupMount> {
     let mut out = Vec::new();
     for line in mountinfo.lines() {
         // id parent major:minor root mountpoint options [optional...] - fstype source super
@@ -48,7 +49,8 @@ pub fn plan(mountinfo: &str) -> Vec<CgroupMount> {
                     .split(',')
                     .filter(|o| super::v1::CONTROLLERS.contains(o) || known_v1(o))
                     .collect();
-                if controllers.is_empty() || dir.contains('/') {
+                let in_it = controllers.iter().any(|c| joined.contains(c));
+                if !in_it || dir.contains('/') {
                     continue;
                 }
                 out.push(CgroupMount {
@@ -130,24 +132,24 @@ mod tests {
 
     #[test]
     fn hybrid_hosts_give_their_v1_controllers() {
-        let p = plan(HYBRID);
+        let p = plan(HYBRID, &["memory", "cpuacct"]);
         let dirs: Vec<(&str, &str)> = p
             .iter()
             .map(|m| (m.dir.as_str(), m.data.as_str()))
             .collect();
         assert_eq!(
             dirs,
-            vec![
-                ("memory", "memory"),
-                ("cpu,cpuacct", "cpu,cpuacct"),
-                ("devices", "devices")
-            ]
+            vec![("memory", "memory"), ("cpu,cpuacct", "cpu,cpuacct")],
+            "devices is left out: the init is not in a devices cgroup of its own"
         );
     }
 
     #[test]
     fn unified_hosts_give_one_cgroup2_mount() {
-        let p = plan("29 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n");
+        let p = plan(
+            "29 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n",
+            &[],
+        );
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].fstype, "cgroup2");
         assert!(p[0].dir.is_empty());

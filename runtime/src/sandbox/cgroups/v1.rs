@@ -28,16 +28,38 @@ pub struct V1Manager {
     wanted: Vec<&'static str>,
 }
 
+/// The controllers a container with these limits is placed in.
+pub fn controllers_for(cpu: bool, cpuset: bool) -> Vec<&'static str> {
+    let mut wanted = ALWAYS.to_vec();
+    if cpu {
+        wanted.push("cpu");
+    }
+    if cpuset {
+        wanted.push("cpuset");
+    }
+    wanted
+}
+
+/// [`controllers_for`] the limits of an OCI runtime spec (the init's view).
+pub fn controllers_for_spec(spec: &oci_spec::runtime::Spec) -> Vec<&'static str> {
+    let cpu = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.cpu().as_ref());
+    controllers_for(
+        cpu.is_some_and(|c| c.shares().is_some() || c.quota().is_some() || c.period().is_some()),
+        cpu.is_some_and(|c| c.cpus().is_some()),
+    )
+}
+
 impl V1Manager {
     /// The cgroup `rel` (relative to each hierarchy) for `resources`.
     pub fn new(root: &Path, rel: PathBuf, resources: &Resources) -> V1Manager {
-        let mut wanted = ALWAYS.to_vec();
-        if resources.cpu_shares > 0 || resources.cfs_quota_period().is_some() {
-            wanted.push("cpu");
-        }
-        if !resources.cpuset_cpus.is_empty() {
-            wanted.push("cpuset");
-        }
+        let wanted = controllers_for(
+            resources.cpu_shares > 0 || resources.cfs_quota_period().is_some(),
+            !resources.cpuset_cpus.is_empty(),
+        );
         V1Manager {
             root: root.to_path_buf(),
             rel,
