@@ -256,6 +256,8 @@ impl Engine {
         })?;
         if let Some(linux) = spec.linux_mut() {
             linux.set_resources(resources.to_oci());
+            let cgroup = crate::sandbox::cgroups::cgroup_path(self.root(), &id);
+            linux.set_cgroups_path(Some(std::path::Path::new("/").join(cgroup)));
         }
         let spec_path = dir.join(SPEC);
         let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::Invalid(e.to_string()))?;

@@ -99,6 +99,7 @@ fn run(config: &SandboxConfig, sock: RawFd) -> Result<std::convert::Infallible, 
         .ok_or_else(|| setup_err("the spec has no root"))?;
 
     let cgroup_mounts = cgroup_mount_plan(spec);
+    let cgroup_join = cgroups::join::prepare(spec).map_err(setup_err)?;
     let console = setup_rootfs(config, &root_path)?;
     mounts::pivot(&root_path).map_err(|e| setup_err(format!("pivot_root: {e}")))?;
     setup_after_pivot(config)?;
@@ -109,6 +110,9 @@ fn run(config: &SandboxConfig, sock: RawFd) -> Result<std::convert::Infallible, 
     let slave = console.map(|(_, s)| s);
     if !sync::wait_start(sock) {
         return Err((InitFailure::Setup, String::new()));
+    }
+    if let Some(plan) = cgroup_join {
+        cgroups::join::join(plan).map_err(setup_err)?;
     }
     enter_cgroup_namespace(spec, &cgroup_mounts)?;
     super::exec::exec_process(config, slave)

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::{CgroupManager, DEFAULT_ROOT, Error, Resources, detect, manager};
 
-/// The cgroup root tug uses: `$TUG_CGROUP_ROOT`, else /sys/fs/cgroup.
+/// The cgroup root tug uses: `$TUG_CGROUP_ROOT`, else /sys/fs/cgroup (a test may point
+/// it at another mount).
 pub fn cgroup_root() -> PathBuf {
     std::env::var_os("TUG_CGROUP_ROOT")
         .map(PathBuf::from)
@@ -55,9 +56,10 @@ impl Drop for ContainerCgroup {
     }
 }
 
-/// Makes container `id`'s cgroup on state root `state_root`, writes its limits and
-/// moves its init (`pid`, waiting on its sync socket) into it. Called between
-/// `sandbox::create` and `Sandbox::start`.
+/// Makes container `id`'s cgroup on state root `state_root` and writes its limits;
+/// on v2 also moves its init (`pid`, waiting on its sync socket) into it. On v1 the init
+/// joins by itself once released, which is much cheaper (see [`super::join`]). Called
+/// between `sandbox::create` and `Sandbox::start`.
 pub fn setup_for(
     state_root: &Path,
     id: &str,
@@ -72,7 +74,9 @@ pub fn setup_for(
     };
     cg.manager.create()?;
     cg.manager.apply(resources)?;
-    cg.manager.add_task(pid)?;
+    if !setup.is_v1() {
+        cg.manager.add_task(pid)?;
+    }
     Ok(cg)
 }
 
