@@ -20,6 +20,7 @@ packages=(
   hyperfine        # benchmarks
   iproute2 nftables iptables  # networking (and its tests)
   docker-registry  # a registry on loopback for push/pull tests
+  apache2-utils openssl  # registry tests: htpasswd (bcrypt) and the token server's key, cert and JWT signatures
   tar gzip ca-certificates procps util-linux gawk
 )
 missing=()

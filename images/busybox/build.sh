@@ -2,20 +2,23 @@
 # Makes the `busybox` image, reproducibly, from Debian's busybox-static: the same busybox
 # binary gives the same rootfs tar, the same layer and the same image digest on every
 # machine. Usage: images/busybox/build.sh [REFERENCE]   (default busybox:latest)
+#        images/busybox/build.sh --rootfs-tar   makes (or finds) the rootfs tar, prints its path
 #   TUG        the tug binary (default: target/release/tug, then target/debug/tug, then PATH)
 #   TUG_CACHE  where the rootfs tar is cached (default: /var/cache/tug, shared by every clone)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 ref=${1:-busybox:latest}
+only_tar=false
+[ "$ref" = --rootfs-tar ] && only_tar=true
 cache=${TUG_CACHE:-/var/cache/tug}
 bb=/bin/busybox
 [ -x "$bb" ] || { echo "images/busybox/build.sh: $bb is missing: apt-get install busybox-static" >&2; exit 1; }
-if [ -z "${TUG:-}" ]; then
+if [ -z "${TUG:-}" ] && ! $only_tar; then
   for c in "$repo/target/release/tug" "$repo/target/debug/tug" "$(command -v tug || true)"; do
     [ -n "$c" ] && [ -x "$c" ] && { TUG=$c; break; }
   done
 fi
-[ -n "${TUG:-}" ] || { echo "images/busybox/build.sh: no tug binary: cargo build first" >&2; exit 1; }
+$only_tar || [ -n "${TUG:-}" ] || { echo "images/busybox/build.sh: no tug binary: cargo build first" >&2; exit 1; }
 
 # The files keep the binary's own mtime (that of Debian's package build), so they and the
 # image's Created date are the same wherever the same package is installed.
@@ -70,6 +73,7 @@ GROUP
     -C "$r" -cf "$stage/rootfs.tar" .
   mv "$stage/rootfs.tar" "$tarball"
 fi
+if $only_tar; then echo "$tarball"; exit 0; fi
 version=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo unknown)
 SOURCE_DATE_EPOCH=$epoch "$TUG" import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

@@ -114,6 +114,8 @@ pub enum Error {
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::Error),
     #[error(transparent)]
+    Registry(#[from] crate::registry::Error),
+    #[error(transparent)]
     Cgroup(#[from] crate::sandbox::cgroups::Error),
 }
 

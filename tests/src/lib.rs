@@ -41,6 +41,26 @@ pub fn tug_bin() -> PathBuf {
     .clone()
 }
 
+/// The busybox rootfs tar that `images/busybox/build.sh` imports (made once, cached under
+/// `$TUG_CACHE`, default /var/cache/tug).
+pub fn busybox_rootfs_tar() -> PathBuf {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo_dir().join("images/busybox/build.sh"))
+            .arg("--rootfs-tar")
+            .output()
+            .expect("run images/busybox/build.sh --rootfs-tar");
+        assert!(
+            out.status.success(),
+            "busybox rootfs tar: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+    .clone()
+}
+
 /// A private state root for one test, removed (with everything in it) on drop.
 pub struct TestRoot {
     dir: tempfile::TempDir,
@@ -186,3 +206,5 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+pub mod registry;

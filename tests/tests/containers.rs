@@ -83,8 +83,11 @@ fn inspect_shows_dockers_fields() {
     assert_eq!(f("{{.Name}}"), "/box");
     assert_eq!(f("{{.Path}} {{json .Args}}"), r#"echo ["hi"]"#);
     assert_eq!(f("{{json .Config.Cmd}}"), r#"["echo","hi"]"#);
-    // Our busybox image has no ENV, so Config.Env holds only what was given.
-    assert_eq!(f("{{json .Config.Env}}"), r#"["A=1"]"#);
+    // The image's ENV first, then what was given.
+    assert_eq!(
+        f("{{json .Config.Env}}"),
+        r#"["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","A=1"]"#
+    );
     assert_eq!(
         f("{{.Config.WorkingDir}} {{.Config.Hostname}} {{.Config.Image}}"),
         "/tmp h1 busybox"

@@ -12,32 +12,9 @@ use tug::Digest;
 use tug::snapshot::{Rootfs, Snapshots, chain_ids};
 use tug_e2e::{TestRoot, repo_dir};
 
-/// The busybox rootfs tar of `images/busybox/build.sh` (made once, cached in `.cache/`).
+/// The busybox rootfs tar of `images/busybox/build.sh`.
 fn busybox_tar() -> PathBuf {
-    let cache = repo_dir().join(".cache");
-    let find = || {
-        std::fs::read_dir(&cache).ok().and_then(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
-                let n = p.file_name().unwrap().to_string_lossy();
-                n.starts_with("busybox-rootfs-") && n.ends_with(".tar")
-            })
-        })
-    };
-    if let Some(p) = find() {
-        return p;
-    }
-    // Only the tar is wanted: a `tug` that does nothing skips the import.
-    let out = Command::new("bash")
-        .arg(repo_dir().join("images/busybox/build.sh"))
-        .env("TUG", "/bin/true")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    find().expect("build.sh made the busybox rootfs tar")
+    tug_e2e::busybox_rootfs_tar()
 }
 
 /// Unmounts (lazily) on drop, so a failing test leaves no mount behind.

@@ -20,6 +20,10 @@ pub enum ContainerCommand {
     Rm(RmArgs),
     /// Display detailed information on one or more containers
     Inspect(InspectArgs),
+    /// Execute a command in a running container
+    Exec(super::exec::ExecArgs),
+    /// Display the running processes of a container
+    Top(super::exec::TopArgs),
 }
 
 pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
@@ -35,6 +39,8 @@ pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
                 ..a
             },
         ),
+        ContainerCommand::Exec(a) => super::exec::exec(engine, a),
+        ContainerCommand::Top(a) => super::exec::top(engine, a),
     }
 }
 

@@ -37,6 +37,8 @@ pub enum ImageCommand {
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Remove unused images
+    Prune(super::system::ImagePruneArgs),
 }
 
 pub fn dispatch(engine: &Engine, c: ImageCommand) -> CliResult {
@@ -49,6 +51,7 @@ pub fn dispatch(engine: &Engine, c: ImageCommand) -> CliResult {
         ImageCommand::Import(a) => import(engine, a),
         ImageCommand::Save(a) => save(engine, a),
         ImageCommand::Load(a) => load(engine, a),
+        ImageCommand::Prune(a) => super::system::image_prune(engine, a),
     }
 }
 

@@ -2,11 +2,15 @@
 //! the mapping of errors to Docker's exit codes. No business logic lives here: every
 //! handler parses its flags into engine types, calls the [`Engine`], and prints.
 
+pub mod commit;
 pub mod container;
+pub mod exec;
 pub mod format;
 pub mod image;
+pub mod registry;
 pub mod resources;
 pub mod stats;
+pub mod system;
 
 use clap::{Parser, Subcommand};
 
@@ -104,6 +108,31 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Create a new image from a container's changes
+    Commit(commit::CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(commit::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(commit::ExportArgs),
+    /// Download an image from a registry
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
+    /// Log in to a registry
+    Login(registry::LoginArgs),
+    /// Log out from a registry
+    Logout(registry::LogoutArgs),
+    /// Show the tug version information
+    Version(system::FormatArgs),
+    /// Display system-wide information
+    Info(system::FormatArgs),
+    /// Manage tug
+    #[command(subcommand)]
+    System(system::SystemCommand),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
+    /// Display the running processes of a container
+    Top(exec::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(stats::StatsArgs),
     /// Pause all processes within one or more containers
@@ -166,6 +195,18 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Load(a) => image::load(&engine, a),
         Command::Inspect(a) => inspect(&engine, a),
         Command::Image(c) => image::dispatch(&engine, c),
+        Command::Commit(a) => commit::commit(&engine, a),
+        Command::Diff(a) => commit::diff(&engine, a),
+        Command::Export(a) => commit::export(&engine, a),
+        Command::Pull(a) => registry::pull(&engine, a),
+        Command::Push(a) => registry::push(&engine, a),
+        Command::Login(a) => registry::login(&engine, a),
+        Command::Logout(a) => registry::logout(&engine, a),
+        Command::Version(a) => system::version(&engine, a),
+        Command::Info(a) => system::info(&engine, a),
+        Command::System(c) => system::dispatch(&engine, c),
+        Command::Exec(a) => exec::exec(&engine, a),
+        Command::Top(a) => exec::top(&engine, a),
         Command::Stats(a) => stats::stats(&engine, a),
         Command::Pause(a) => stats::pause(&engine, a),
         Command::Unpause(a) => stats::unpause(&engine, a),

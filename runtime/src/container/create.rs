@@ -202,8 +202,10 @@ impl Engine {
         let resolv = etc::resolv_conf_from_host(&host_file("/etc/resolv.conf"), host_network);
         write_file(&resolv_path, &resolv, durable)?;
 
-        // The rootfs.
-        let lowers = Snapshots::open(self.root())?.ensure(&image_store, &image)?;
+        // The rootfs: the image's layers, then the container's init layer (the mount
+        // points tug itself needs), then the writable layer.
+        let mut lowers = Snapshots::open(self.root())?.ensure(&image_store, &image)?;
+        lowers.push(super::commit::make_init_layer(&dir)?);
         let rootfs_dir = dir.join("rootfs");
         let mkdir = |p: &Path| std::fs::create_dir(p).map_err(|e| Error::io(p, e));
         mkdir(&rootfs_dir)?;

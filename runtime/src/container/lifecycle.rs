@@ -192,7 +192,7 @@ impl Engine {
 }
 
 /// Whether the container's process is alive.
-fn is_running(c: &Container) -> bool {
+pub(crate) fn is_running(c: &Container) -> bool {
     c.state.running && c.state.pid > 0 && is_namespace_init(c.state.pid)
 }
 
@@ -226,7 +226,7 @@ fn save_if_present(store: &ContainerStore, c: &Container) -> Result<(), Error> {
 }
 
 /// How the container's rootfs is made, from its GraphDriver data.
-fn rootfs_source(c: &Container) -> Result<RootfsSource, Error> {
+pub(crate) fn rootfs_source(c: &Container) -> Result<RootfsSource, Error> {
     let get = |k: &str| {
         c.graph_driver
             .data

@@ -5,19 +5,24 @@
 
 pub mod attach;
 mod cgroup;
+pub mod commit;
 mod create;
 pub mod etc;
+pub mod exec;
+mod exec_relay;
 mod lifecycle;
 pub mod names;
 pub mod options;
 pub mod record;
 pub mod spec;
 pub mod store;
+pub mod top;
 
 use std::path::Path;
 
 pub use attach::AttachOptions;
 pub use cgroup::ContainerStats;
+pub use exec::ExecOptions;
 pub use options::CreateOptions;
 pub use record::Container;
 pub use store::ContainerStore;

@@ -13,9 +13,11 @@
 pub mod archive;
 mod blobs;
 pub mod changes;
+pub mod commit;
 pub mod import;
 mod index;
 pub mod manifest;
+pub mod prune;
 pub mod reference;
 pub mod remove;
 pub mod store;

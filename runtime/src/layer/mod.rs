@@ -29,9 +29,12 @@
 //! entry is never followed: an entry replaces whatever is there, of any kind (a file
 //! over a dir removes the dir), except that a dir over a dir keeps the content.
 
+mod diff;
 mod entry;
+mod lower;
 mod path;
 mod resolve;
+mod write;
 
 use std::collections::HashMap;
 use std::io::{self, BufReader, Read};
@@ -45,7 +48,13 @@ use entry::{Meta, ReadOutcome, WriteError};
 use path::{EntryPath, Target};
 use resolve::Resolver;
 
+pub use diff::{
+    DiffStats, GzipStats, write_changes, write_changes_gzip, write_diff, write_diff_gzip,
+    write_tree,
+};
+pub(crate) use lower::{Lowers, is_opaque};
 pub(crate) use resolve::{clear_dir, list_dir, proc_path, remove_at};
+pub(crate) use write::read_kept_xattrs;
 
 /// The read and write buffer size: large, so big files take few syscalls.
 const BUF_SIZE: usize = 256 * 1024;

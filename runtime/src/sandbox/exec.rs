@@ -108,7 +108,10 @@ fn resolve_user(
     user::resolve(&spec_user, &passwd, &group).map_err(|e| setup_err(e.to_string()))
 }
 
-fn switch_user(process: &oci_spec::runtime::Process, u: &user::ExecUser) -> Result<(), Failure> {
+pub(super) fn switch_user(
+    process: &oci_spec::runtime::Process,
+    u: &user::ExecUser,
+) -> Result<(), Failure> {
     let capabilities = process.capabilities().as_ref();
     let bounding = caps::kernel_set(capabilities.and_then(|c| c.bounding().as_ref()));
     let effective = caps::kernel_set(capabilities.and_then(|c| c.effective().as_ref()));
@@ -180,7 +183,7 @@ pub fn find_executable(cmd: &str, path_env: &str) -> Result<CString, Failure> {
     ))
 }
 
-fn exec_error(cmd: &str, e: nix::Error) -> Failure {
+pub(super) fn exec_error(cmd: &str, e: nix::Error) -> Failure {
     let kind = match e {
         nix::Error::ENOENT => InitFailure::NotFound,
         _ => InitFailure::NotExecutable,

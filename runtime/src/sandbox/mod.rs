@@ -14,6 +14,7 @@
 pub mod caps;
 pub mod cgroups;
 mod devices;
+pub mod enter;
 mod exec;
 mod init;
 pub mod mounts;

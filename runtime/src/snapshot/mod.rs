@@ -7,8 +7,13 @@
 //! that loses the race discards its copy). Removal first renames the dir to
 //! `.del-<random>`, so a half-removed snapshot is never taken for a whole one.
 
+mod changes;
 mod copy;
+mod copy_changes;
 mod overlay;
+
+pub use changes::{Change, ChangeKind, changes};
+pub use copy_changes::copy_changes;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

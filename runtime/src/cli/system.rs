@@ -1,0 +1,432 @@
+//! `tug version`, `tug info`, `tug system df`, and `tug image prune`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::format::{format_rows, human_size, render, table};
+use super::{CliError, CliResult};
+use crate::Engine;
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show tug disk usage
+    Df(DfArgs),
+    /// Display system-wide information
+    Info(FormatArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct FormatArgs {
+    /// Format output using a Go template, or "json"
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Format output using a Go template, or "json"
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImagePruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+pub fn dispatch(engine: &Engine, c: SystemCommand) -> CliResult {
+    match c {
+        SystemCommand::Df(a) => df(engine, a),
+        SystemCommand::Info(a) => info(engine, a),
+    }
+}
+
+fn out_err(e: std::io::Error) -> CliError {
+    CliError::other(format!("writing output: {e}"))
+}
+
+/// Prints `value` through `--format` (`json` for the JSON itself), or returns false when
+/// no format was given.
+fn print_formatted(format: Option<&str>, value: &Value) -> Result<bool, CliError> {
+    let Some(f) = format else { return Ok(false) };
+    let text = if f == "json" {
+        value.to_string()
+    } else {
+        render(f, value)?
+    };
+    println!("{text}");
+    Ok(true)
+}
+
+/// The facts of this build, for `version` and `info`.
+fn version_value(engine: &Engine) -> Value {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let client = json!({
+        "Platform": {"Name": "tug"},
+        "Version": env!("CARGO_PKG_VERSION"),
+        "ApiVersion": "1.47",
+        "Os": std::env::consts::OS,
+        "Arch": go_arch(),
+        "Context": "default",
+    });
+    json!({
+        "Client": client,
+        "Server": {
+            "Platform": {"Name": "tug (daemonless)"},
+            "Version": env!("CARGO_PKG_VERSION"),
+            "Os": std::env::consts::OS,
+            "Arch": go_arch(),
+            "KernelVersion": kernel.trim(),
+            "Root": engine.root().display().to_string(),
+        },
+    })
+}
+
+/// The architecture in Go's (and the OCI's) words.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// `tug version`.
+pub fn version(engine: &Engine, a: FormatArgs) -> CliResult {
+    let v = version_value(engine);
+    if print_formatted(a.format.as_deref(), &v)? {
+        return Ok(0);
+    }
+    let c = &v["Client"];
+    let s = &v["Server"];
+    let text = format!(
+        "Client: tug\n Version:           {}\n API version:       {}\n OS/Arch:           {}/{}\n Context:           default\n\n\
+         Server: tug (daemonless: every command works on the state root directly)\n Version:           {}\n Kernel Version:    {}\n Root Dir:          {}\n",
+        c["Version"].as_str().unwrap_or(""),
+        c["ApiVersion"].as_str().unwrap_or(""),
+        c["Os"].as_str().unwrap_or(""),
+        c["Arch"].as_str().unwrap_or(""),
+        s["Version"].as_str().unwrap_or(""),
+        s["KernelVersion"].as_str().unwrap_or(""),
+        s["Root"].as_str().unwrap_or(""),
+    );
+    print!("{text}");
+    Ok(0)
+}
+
+/// The cgroup version of the host: 2 on a pure cgroup2 mount, else 1.
+fn cgroup_version() -> &'static str {
+    // statfs would be exact; the presence of cgroup.controllers at the root is what
+    // distinguishes a unified hierarchy from v1's tmpfs of controllers.
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    }
+}
+
+fn os_name() -> String {
+    let release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    release
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| "Linux".into())
+}
+
+fn mem_total() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// `tug info`: Docker's field names, so `--format '{{.Containers}}'` works.
+pub fn info(engine: &Engine, a: FormatArgs) -> CliResult {
+    let containers = engine.containers()?;
+    let count = |s: &str| containers.iter().filter(|c| c.state.status == s).count();
+    let running = count("running") + count("restarting");
+    let paused = count("paused");
+    let images = engine
+        .image_store()
+        .map_err(crate::Error::from)?
+        .list()
+        .map_err(crate::Error::from)?;
+    let driver = match engine.config().storage_driver {
+        crate::StorageDriver::Overlay => "overlay",
+        crate::StorageDriver::Vfs => "vfs",
+    };
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let v = json!({
+        "Containers": containers.len(),
+        "ContainersRunning": running,
+        "ContainersPaused": paused,
+        "ContainersStopped": containers.len() - running - paused,
+        "Images": images.len(),
+        "Driver": driver,
+        "DockerRootDir": engine.root().display().to_string(),
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": cgroup_version(),
+        "KernelVersion": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        "OperatingSystem": os_name(),
+        "OSType": std::env::consts::OS,
+        "Architecture": std::env::consts::ARCH,
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "MemTotal": mem_total(),
+        "Name": hostname,
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "DefaultRuntime": "tug",
+        "SecurityOptions": ["name=no-new-privileges"],
+    });
+    if print_formatted(a.format.as_deref(), &v)? {
+        return Ok(0);
+    }
+    let mut out = std::io::stdout().lock();
+    let text = format!(
+        "Client: tug\n Version:    {ver}\n Context:    default\n\n\
+         Server:\n Containers: {c}\n  Running: {r}\n  Paused: {p}\n  Stopped: {s}\n Images: {i}\n Server Version: {ver}\n \
+         Storage Driver: {drv}\n Cgroup Driver: cgroupfs\n Cgroup Version: {cg}\n Kernel Version: {k}\n Operating System: {os}\n \
+         OSType: {ost}\n Architecture: {arch}\n CPUs: {ncpu}\n Total Memory: {mem}\n Name: {name}\n Docker Root Dir: {root}\n",
+        ver = env!("CARGO_PKG_VERSION"),
+        c = v["Containers"],
+        r = v["ContainersRunning"],
+        p = v["ContainersPaused"],
+        s = v["ContainersStopped"],
+        i = v["Images"],
+        drv = driver,
+        cg = v["CgroupVersion"].as_str().unwrap_or(""),
+        k = v["KernelVersion"].as_str().unwrap_or(""),
+        os = v["OperatingSystem"].as_str().unwrap_or(""),
+        ost = v["OSType"].as_str().unwrap_or(""),
+        arch = v["Architecture"].as_str().unwrap_or(""),
+        ncpu = v["NCPU"],
+        mem = human_binary(v["MemTotal"].as_u64().unwrap_or(0)),
+        name = v["Name"].as_str().unwrap_or(""),
+        root = v["DockerRootDir"].as_str().unwrap_or(""),
+    );
+    out.write_all(text.as_bytes()).map_err(out_err)?;
+    Ok(0)
+}
+
+/// Binary units as `docker info` prints memory ("23.47GiB").
+fn human_binary(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    // Go's "%.4g": four significant digits.
+    let int_digits = if v < 1.0 {
+        1
+    } else {
+        v.log10().floor() as usize + 1
+    };
+    let decimals = 4usize.saturating_sub(int_digits);
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    format!("{s}{}", units[i])
+}
+
+/// `tug system df`: the disk used by images and containers, as Docker's table.
+pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
+    let store = engine.image_store().map_err(crate::Error::from)?;
+    let images = store.list().map_err(crate::Error::from)?;
+    let containers = engine.containers()?;
+    let used: std::collections::HashSet<&str> =
+        containers.iter().map(|c| c.image.as_str()).collect();
+    let image_sizes: Vec<u64> = images.iter().map(|i| store.image_size(i)).collect();
+    let images_total: u64 = image_sizes.iter().sum();
+    let images_active = images
+        .iter()
+        .filter(|i| used.contains(i.id.to_string().as_str()))
+        .count();
+    let images_reclaimable: u64 = images
+        .iter()
+        .zip(&image_sizes)
+        .filter(|(i, _)| !used.contains(i.id.to_string().as_str()))
+        .map(|(_, s)| s)
+        .sum();
+    let store_c = engine.container_store();
+    let container_sizes: Vec<u64> = containers
+        .iter()
+        .map(|c| crate::image::prune::dir_size(&store_c.dir(&c.id).join("upper")))
+        .collect();
+    let containers_total: u64 = container_sizes.iter().sum();
+    let containers_active = containers.iter().filter(|c| c.state.running).count();
+    let containers_reclaimable: u64 = containers
+        .iter()
+        .zip(&container_sizes)
+        .filter(|(c, _)| !c.state.running)
+        .map(|(_, s)| s)
+        .sum();
+    let pct = |part: u64, total: u64| if total == 0 { 0 } else { part * 100 / total };
+    let rows = vec![
+        json!({"Type": "Images", "TotalCount": images.len(), "Active": images_active,
+               "Size": human_size(images_total),
+               "Reclaimable": format!("{} ({}%)", human_size(images_reclaimable), pct(images_reclaimable, images_total))}),
+        json!({"Type": "Containers", "TotalCount": containers.len(), "Active": containers_active,
+               "Size": human_size(containers_total),
+               "Reclaimable": format!("{} ({}%)", human_size(containers_reclaimable), pct(containers_reclaimable, containers_total))}),
+        json!({"Type": "Local Volumes", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+    ];
+    let mut out = std::io::stdout().lock();
+    if let Some(f) = a.format.as_deref() {
+        if f == "json" {
+            for r in &rows {
+                writeln!(out, "{r}").map_err(out_err)?;
+            }
+            return Ok(0);
+        }
+        let headers = BTreeMap::from([
+            ("Type", "TYPE"),
+            ("TotalCount", "TOTAL"),
+            ("Active", "ACTIVE"),
+            ("Size", "SIZE"),
+            ("Reclaimable", "RECLAIMABLE"),
+        ]);
+        format_rows(&mut out, f, &headers, &rows)?;
+        return Ok(0);
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            ["Type", "TotalCount", "Active", "Size", "Reclaimable"]
+                .iter()
+                .map(|k| match &r[*k] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    table(
+        &mut out,
+        &["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+        &cells,
+    )
+    .map_err(out_err)?;
+    if a.verbose {
+        writeln!(out, "\nImages space usage:\n").map_err(out_err)?;
+        let cells: Vec<Vec<String>> = images
+            .iter()
+            .zip(&image_sizes)
+            .map(|(i, s)| {
+                let (repo, tag) = match i.names.first() {
+                    Some(r) => (
+                        r.familiar_name(),
+                        r.tag.clone().unwrap_or_else(|| "<none>".into()),
+                    ),
+                    None => ("<none>".into(), "<none>".into()),
+                };
+                let n = containers
+                    .iter()
+                    .filter(|c| c.image == i.id.to_string())
+                    .count();
+                vec![
+                    repo,
+                    tag,
+                    i.id.short().to_string(),
+                    human_size(*s),
+                    n.to_string(),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            &["REPOSITORY", "TAG", "IMAGE ID", "SIZE", "CONTAINERS"],
+            &cells,
+        )
+        .map_err(out_err)?;
+        writeln!(out, "\nContainers space usage:\n").map_err(out_err)?;
+        let cells: Vec<Vec<String>> = containers
+            .iter()
+            .zip(&container_sizes)
+            .map(|(c, s)| {
+                vec![
+                    c.id[..12].to_string(),
+                    c.config.image.clone(),
+                    human_size(*s),
+                    c.state.status.clone(),
+                    c.short_name().to_string(),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            &["CONTAINER ID", "IMAGE", "SIZE", "STATUS", "NAMES"],
+            &cells,
+        )
+        .map_err(out_err)?;
+    }
+    Ok(0)
+}
+
+/// `tug image prune`: Docker's "Deleted Images:" list and the space reclaimed.
+pub fn image_prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
+    if !a.force {
+        confirm(if a.all {
+            "WARNING! This will remove all images without at least one container associated to them."
+        } else {
+            "WARNING! This will remove all dangling images."
+        })?;
+    }
+    let report = engine.prune_images(a.all).map_err(crate::Error::from)?;
+    let mut out = std::io::stdout().lock();
+    if !report.events.is_empty() {
+        writeln!(out, "Deleted Images:").map_err(out_err)?;
+        for e in &report.events {
+            match e {
+                crate::image::remove::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
+                crate::image::remove::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
+            }
+            .map_err(out_err)?;
+        }
+        writeln!(out).map_err(out_err)?;
+    }
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        human_size(report.reclaimed)
+    )
+    .map_err(out_err)?;
+    Ok(0)
+}
+
+/// Asks "Are you sure you want to continue? [y/N]" on the terminal, as Docker's prune
+/// commands do without `-f`; no answer (no terminal) is a no.
+pub fn confirm(warning: &str) -> Result<(), CliError> {
+    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(CliError {
+            code: 1,
+            message: "not confirmed (use -f to skip the question)".into(),
+        })
+    }
+}

@@ -1,0 +1,186 @@
+//! Making layers: a container's overlayfs upper dir as an OCI layer tar (for `commit`),
+//! and a whole dir tree as a tar (for `export`). The same tree gives the same bytes, so
+//! committing an unchanged container twice gives the same diff id.
+
+use std::io::{self, BufWriter, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
+
+use super::lower::Lowers;
+use super::write::TreeWriter;
+use super::{BUF_SIZE, Error};
+use crate::Digest;
+use crate::digest::HashingWriter;
+
+/// What writing a layer tar produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffStats {
+    /// The sha256 of the uncompressed tar: the layer's diff id.
+    pub diff_id: Digest,
+    /// Bytes of the uncompressed tar.
+    pub tar_size: u64,
+    /// Tar entries written (whiteouts and opaque markers included).
+    pub entries: u64,
+}
+
+/// What writing a gzip'd layer produced: the blob's digest and size (for the manifest)
+/// and the uncompressed tar's (for the config's `rootfs.diff_ids`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GzipStats {
+    /// The sha256 of the gzip stream: the layer blob's digest.
+    pub digest: Digest,
+    /// Bytes of the gzip stream.
+    pub size: u64,
+    pub diff: DiffStats,
+}
+
+/// Writes the overlayfs upper dir `upper` as an OCI layer tar to `out`. `lowers` are the
+/// layer dirs under it, bottom first (as [`crate::snapshot::Rootfs::lowers`]); whiteouts
+/// of paths that no lower layer has are left out. Fails (naming the path) on a renamed
+/// dir or a metadata-only copy-up, whose data is not in `upper`: tug's overlay mounts do
+/// not turn those features on.
+pub fn write_diff(upper: &Path, lowers: &[PathBuf], out: impl Write) -> Result<DiffStats, Error> {
+    let lowers =
+        Lowers::open(lowers).map_err(|e| Error::Io("opening the lower layers".into(), e))?;
+    let out = BufWriter::with_capacity(BUF_SIZE, out);
+    let (stats, out) = write_tar(upper, Some(&lowers), HashingWriter::new(out))?;
+    finish_buf(out)?;
+    Ok(stats)
+}
+
+/// As [`write_diff`], gzip-compressed (zlib-rs, default level), hashing the tar and the
+/// gzip stream in the same pass.
+pub fn write_diff_gzip(
+    upper: &Path,
+    lowers: &[PathBuf],
+    out: impl Write,
+) -> Result<GzipStats, Error> {
+    let lowers =
+        Lowers::open(lowers).map_err(|e| Error::Io("opening the lower layers".into(), e))?;
+    let blob = HashingWriter::new(BufWriter::with_capacity(BUF_SIZE, out));
+    let gz = flate2::write::GzEncoder::new(blob, flate2::Compression::default());
+    let (diff, gz) = write_tar(upper, Some(&lowers), HashingWriter::new(gz))?;
+    let blob = gz
+        .finish()
+        .map_err(|e| Error::Io("finishing the gzip stream".into(), e))?;
+    let (digest, size, out) = blob.finish();
+    finish_buf(out)?;
+    Ok(GzipStats { digest, size, diff })
+}
+
+/// Writes the whole tree under `dir` as a tar to `out` (for `tug export` of a container's
+/// merged rootfs): every entry as it is, whiteouts not interpreted; the overlay xattrs
+/// are dropped. The root dir itself has no entry, as in Docker's export.
+pub fn write_tree(dir: &Path, out: impl Write) -> Result<DiffStats, Error> {
+    let out = BufWriter::with_capacity(BUF_SIZE, out);
+    let (stats, out) = write_tar(dir, None, HashingWriter::new(out))?;
+    finish_buf(out)?;
+    Ok(stats)
+}
+
+/// Writes the paths of `changes` (from [`crate::snapshot::copy_changes`]) as a layer
+/// tar: each added or changed path as it is under `root` (a dir without its content:
+/// the list names every path), each deleted one as a whiteout. For the `vfs` driver,
+/// whose containers have no upper dir. `changes` must be in walk order (parents first),
+/// as `copy_changes` gives them.
+pub fn write_changes(
+    root: &Path,
+    changes: &[crate::snapshot::Change],
+    out: impl Write,
+) -> Result<DiffStats, Error> {
+    let out = BufWriter::with_capacity(BUF_SIZE, out);
+    let (stats, out) = write_list(root, changes, HashingWriter::new(out))?;
+    finish_buf(out)?;
+    Ok(stats)
+}
+
+/// As [`write_changes`], gzip-compressed, hashing both streams in the same pass.
+pub fn write_changes_gzip(
+    root: &Path,
+    changes: &[crate::snapshot::Change],
+    out: impl Write,
+) -> Result<GzipStats, Error> {
+    let blob = HashingWriter::new(BufWriter::with_capacity(BUF_SIZE, out));
+    let gz = flate2::write::GzEncoder::new(blob, flate2::Compression::default());
+    let (diff, gz) = write_list(root, changes, HashingWriter::new(gz))?;
+    let blob = gz
+        .finish()
+        .map_err(|e| Error::Io("finishing the gzip stream".into(), e))?;
+    let (digest, size, out) = blob.finish();
+    finish_buf(out)?;
+    Ok(GzipStats { digest, size, diff })
+}
+
+fn write_list<W: Write>(
+    root: &Path,
+    changes: &[crate::snapshot::Change],
+    out: HashingWriter<W>,
+) -> Result<(DiffStats, W), Error> {
+    use crate::snapshot::ChangeKind;
+    use std::os::unix::ffi::OsStrExt;
+    let fd = open_root(root)?;
+    let mut w = TreeWriter::new(out, None, root.display().to_string());
+    w.recurse = false;
+    for c in changes {
+        let bytes = c.path.as_os_str().as_bytes();
+        let rel = bytes.strip_prefix(b"/").unwrap_or(bytes);
+        if rel.is_empty() || rel.split(|b| *b == b'/').any(|p| p == b".." || p == b".") {
+            return Err(Error::Rejected {
+                entry: c.path.display().to_string(),
+                why: "a change must name a path inside the rootfs".into(),
+            });
+        }
+        w.one(fd.as_fd(), rel, c.kind == ChangeKind::Deleted)?;
+    }
+    finish_tar(w)
+}
+
+fn open_root(root: &Path) -> Result<rustix::fd::OwnedFd, Error> {
+    rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::Io(root.display().to_string(), e.into()))
+}
+
+fn finish_tar<W: Write>(w: TreeWriter<'_, HashingWriter<W>>) -> Result<(DiffStats, W), Error> {
+    let entries = w.entries;
+    let hashing = w
+        .tar
+        .into_inner()
+        .map_err(|e| Error::Io("finishing the tar stream".into(), e))?;
+    let (diff_id, tar_size, inner) = hashing.finish();
+    Ok((
+        DiffStats {
+            diff_id,
+            tar_size,
+            entries,
+        },
+        inner,
+    ))
+}
+
+/// Walks `root` into a tar written through `out`; returns the stats and the writer
+/// under the hashing one.
+fn write_tar<W: Write>(
+    root: &Path,
+    lowers: Option<&Lowers>,
+    out: HashingWriter<W>,
+) -> Result<(DiffStats, W), Error> {
+    let fd = open_root(root)?;
+    let mut w = TreeWriter::new(out, lowers, root.display().to_string());
+    w.dir(fd.as_fd(), &mut Vec::new())?;
+    finish_tar(w)
+}
+
+fn finish_buf<W: Write>(out: BufWriter<W>) -> Result<(), Error> {
+    let mut inner = out
+        .into_inner()
+        .map_err(|e| Error::Io("writing the layer".into(), e.into_error()))?;
+    inner
+        .flush()
+        .map_err(|e: io::Error| Error::Io("writing the layer".into(), e))
+}

@@ -1,0 +1,107 @@
+//! The engine's registry operations: what the CLI, testkit and workshop call.
+
+use super::credentials::{self, Credentials};
+use super::endpoint::InsecurePolicy;
+use super::local::{BlobSources, StoreAdapter};
+use super::progress::Observer;
+use super::reference::parse_reference;
+use super::{Client, Error, PullOptions, PullReport, PushOptions, PushReport};
+use crate::Engine;
+
+impl Engine {
+    /// The insecure-registry policy of this engine (loopback plus the config files).
+    pub fn registry_policy(&self) -> Result<InsecurePolicy, Error> {
+        InsecurePolicy::load(self.root())
+    }
+
+    /// Pulls `reference` (`busybox`, `localhost:5000/app:1`, `app@sha256:…`) into the
+    /// image store.
+    pub fn pull(
+        &self,
+        reference: &str,
+        options: &PullOptions,
+        observer: &dyn Observer,
+    ) -> Result<PullReport, Error> {
+        let r = parse_reference(reference)?;
+        let local = StoreAdapter::new(
+            self.image_store()
+                .map_err(|e| Error::Store(e.to_string()))?,
+        );
+        let snapshots = crate::snapshot::Snapshots::open(self.root())
+            .map_err(|e| Error::Unpack(reference.to_string(), e))?;
+        super::pull::pull(
+            &local,
+            options.unpack.then_some(&snapshots),
+            &BlobSources::new(self.root()),
+            &self.registry_policy()?,
+            &r,
+            options,
+            observer,
+        )
+    }
+
+    /// Pushes the stored image `name` to the registry its reference names.
+    pub fn push(
+        &self,
+        name: &str,
+        options: &PushOptions,
+        observer: &dyn Observer,
+    ) -> Result<PushReport, Error> {
+        self.push_as(name, name, options, observer)
+    }
+
+    /// Pushes the stored image `source` as `target` (a reference on a registry).
+    pub fn push_as(
+        &self,
+        source: &str,
+        target: &str,
+        options: &PushOptions,
+        observer: &dyn Observer,
+    ) -> Result<PushReport, Error> {
+        let t = parse_reference(target)?;
+        let local = StoreAdapter::new(
+            self.image_store()
+                .map_err(|e| Error::Store(e.to_string()))?,
+        );
+        super::push::push(
+            &local,
+            &BlobSources::new(self.root()),
+            &self.registry_policy()?,
+            source,
+            &t,
+            options,
+            observer,
+        )
+    }
+
+    /// Checks `credentials` against `server` and stores them in Docker's config.json.
+    pub fn login(&self, server: &str, creds: &Credentials) -> Result<(), Error> {
+        let host = server_host(server);
+        let client = Client::with_credentials(
+            &host,
+            host.clone(),
+            &self.registry_policy()?,
+            Some(creds.clone()),
+        );
+        client.ping()?;
+        credentials::store(&host, creds)
+    }
+
+    /// Removes the stored credentials of `server`; false if there were none.
+    pub fn logout(&self, server: &str) -> Result<bool, Error> {
+        credentials::erase(&server_host(server))
+    }
+}
+
+/// The registry host a `login`/`logout` argument names (`https://host/` → `host`).
+pub fn server_host(server: &str) -> String {
+    let s = server
+        .strip_prefix("https://")
+        .or_else(|| server.strip_prefix("http://"))
+        .unwrap_or(server);
+    let s = s.split('/').next().unwrap_or(s);
+    match s {
+        "" | "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
+        s => s.to_string(),
+    }
+}

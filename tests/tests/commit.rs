@@ -1,0 +1,187 @@
+//! `tug diff`, `tug commit` and `tug export`: a container's changes as Docker lists them,
+//! as a new image that runs, and as a tar.
+
+use std::collections::BTreeSet;
+
+use tug_e2e::{TestRoot, code, text};
+
+const CHANGES: &str =
+    "echo hi > /tmp/new; rm /etc/shadow; mkdir -p /var/www/x; echo motd > /etc/motd";
+
+fn changed_container(t: &TestRoot, name: &str, driver: &str) {
+    let out = t
+        .tug()
+        .args(["run", "--name", name, "busybox", "sh", "-c", CHANGES])
+        .env("TUG_STORAGE_DRIVER", driver)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn diff_lists_added_changed_and_deleted_paths_but_not_tugs_mount_points() {
+    let t = TestRoot::with_busybox();
+    changed_container(&t, "web", "overlay");
+    let diff = t.ok(&["diff", "web"]);
+    insta::assert_snapshot!(diff, @r"
+    C /etc
+    A /etc/motd
+    D /etc/shadow
+    C /tmp
+    A /tmp/new
+    C /var/www
+    A /var/www/x
+    ");
+    t.ok(&["rm", "web"]);
+}
+
+#[test]
+fn committed_image_runs_with_the_changes_and_the_new_config() {
+    let t = TestRoot::with_busybox();
+    changed_container(&t, "web", "overlay");
+    let id = t.ok(&[
+        "commit",
+        "-m",
+        "my message",
+        "-a",
+        "me <me@example.com>",
+        "-c",
+        "CMD [\"cat\", \"/tmp/new\"]",
+        "web",
+        "myimg:1",
+    ]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    assert_eq!(
+        t.ok(&["image", "inspect", "-f", "{{.Id}}", "myimg:1"])
+            .trim(),
+        id.trim()
+    );
+
+    // The new CMD runs and sees the added file; the deleted file stays deleted.
+    assert_eq!(t.ok(&["run", "--rm", "myimg:1"]), "hi\n");
+    let out = t.run(&["run", "--rm", "myimg:1", "cat", "/etc/shadow"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_eq!(
+        t.ok(&["run", "--rm", "myimg:1", "cat", "/etc/motd"]),
+        "motd\n"
+    );
+    // The image's ENV is kept; tug's mount points are not in the new layer.
+    assert!(
+        t.ok(&["image", "inspect", "-f", "{{json .Config.Env}}", "myimg:1"])
+            .contains("PATH=")
+    );
+    let history = t.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}|{{.Comment}}",
+        "myimg:1",
+    ]);
+    let first = history.lines().next().unwrap();
+    assert!(
+        first.starts_with("sh -c echo hi") && first.ends_with("|my message"),
+        "{history}"
+    );
+    let layers = t.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{len .RootFS.Layers}}",
+        "myimg:1",
+    ]);
+    assert_eq!(layers.trim(), "2");
+    // A container of the new image has no changes of its own yet.
+    t.ok(&["create", "--name", "fresh", "myimg:1"]);
+    assert_eq!(t.ok(&["diff", "fresh"]), "");
+    t.ok(&["rm", "fresh"]);
+    t.ok(&["rm", "web"]);
+}
+
+#[test]
+fn vfs_containers_commit_and_diff_too() {
+    let t = TestRoot::with_busybox();
+    changed_container(&t, "web", "vfs");
+    let vfs = |args: &[&str]| {
+        let out = t
+            .tug()
+            .args(args)
+            .env("TUG_STORAGE_DRIVER", "vfs")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let diff = vfs(&["diff", "web"]);
+    for line in ["A /etc/motd", "D /etc/shadow", "A /tmp/new", "A /var/www/x"] {
+        assert!(diff.lines().any(|l| l == line), "{line} missing: {diff}");
+    }
+    assert!(!diff.contains("/etc/hosts"), "{diff}");
+    vfs(&["commit", "web", "vfsimg"]);
+    assert_eq!(vfs(&["run", "--rm", "vfsimg", "cat", "/tmp/new"]), "hi\n");
+    let out = t.run(&["run", "--rm", "vfsimg", "ls", "/etc/shadow"]);
+    assert_ne!(code(&out), 0, "{}", text(&out));
+    vfs(&["rm", "web"]);
+}
+
+#[test]
+fn export_writes_the_whole_file_system_as_a_tar() {
+    let t = TestRoot::with_busybox();
+    changed_container(&t, "web", "overlay");
+    let tar_path = t.path().join("web.tar");
+    t.ok(&["export", "web", "-o", tar_path.to_str().unwrap()]);
+    let mut names = BTreeSet::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(&tar_path).unwrap());
+    for e in archive.entries().unwrap() {
+        let e = e.unwrap();
+        names.insert(
+            e.path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string(),
+        );
+    }
+    for n in ["bin/busybox", "tmp/new", "etc/motd", "etc/passwd"] {
+        assert!(names.contains(n), "{n} missing");
+    }
+    assert!(!names.contains("etc/shadow"), "a deleted file was exported");
+    assert!(
+        !names.iter().any(|n| n.contains(".wh.")),
+        "whiteouts in an export"
+    );
+    // Nothing stayed mounted for the export.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(t.path().to_str().unwrap()), "{mounts}");
+    t.ok(&["rm", "web"]);
+}
+
+#[test]
+fn commit_and_diff_of_a_missing_container_fail_and_change_nothing() {
+    let t = TestRoot::with_busybox();
+    let before = t.ok(&["images", "-q", "--no-trunc"]);
+    for args in [
+        &["commit", "nosuch", "x:1"][..],
+        &["diff", "nosuch"],
+        &["export", "nosuch", "-o", "/dev/null"],
+    ] {
+        let out = t.run(args);
+        assert_eq!(code(&out), 125, "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("No such container: nosuch"),
+            "{}",
+            text(&out)
+        );
+    }
+    assert_eq!(t.ok(&["images", "-q", "--no-trunc"]), before);
+    // A bad --change names itself and stores nothing.
+    changed_container(&t, "web", "overlay");
+    let out = t.run(&["commit", "-c", "FROBNICATE x", "web", "bad:1"]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("FROBNICATE"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(t.ok(&["images", "-q", "--no-trunc"]), before);
+    t.ok(&["rm", "web"]);
+}

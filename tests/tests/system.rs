@@ -1,0 +1,138 @@
+//! `tug version`, `info`, `system df` and `image prune`.
+
+use tug_e2e::{TestRoot, code, text};
+
+#[test]
+fn version_and_info_answer_docker_templates() {
+    let t = TestRoot::with_busybox();
+    assert_eq!(
+        t.ok(&["version", "-f", "{{.Client.Version}}"]).trim(),
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        t.ok(&["version", "--format", "{{.Server.Os}}/{{.Client.Arch}}"])
+            .trim(),
+        "linux/amd64"
+    );
+    t.ok(&["create", "--name", "c1", "busybox", "true"]);
+    let info = t.ok(&[
+        "info",
+        "-f",
+        "{{.Containers}} {{.ContainersStopped}} {{.Images}} {{.Driver}}",
+    ]);
+    assert_eq!(info.trim(), "1 1 1 overlay");
+    let root = t.ok(&["info", "--format", "{{.DockerRootDir}}"]);
+    assert_eq!(root.trim(), t.root().display().to_string());
+    let json: serde_json::Value =
+        serde_json::from_str(&t.ok(&["info", "--format", "json"])).unwrap();
+    assert_eq!(json["OSType"], "linux");
+    t.ok(&["rm", "c1"]);
+}
+
+#[test]
+fn system_df_counts_images_and_containers() {
+    let t = TestRoot::with_busybox();
+    t.ok(&["create", "--name", "c1", "busybox", "true"]);
+    let out = t.ok(&["system", "df"]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    );
+    let images: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(&images[..3], ["Images", "1", "1"], "{out}");
+    let containers: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(&containers[..3], ["Containers", "1", "0"], "{out}");
+    let verbose = t.ok(&["system", "df", "-v"]);
+    assert!(
+        verbose.contains("Images space usage:") && verbose.contains("c1"),
+        "{verbose}"
+    );
+    let f = t.ok(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]);
+    assert!(f.lines().any(|l| l == "Images=1"), "{f}");
+    t.ok(&["rm", "c1"]);
+}
+
+#[test]
+fn image_prune_removes_dangling_then_unused_images_but_not_used_ones() {
+    let t = TestRoot::with_busybox();
+    t.add_busybox("other:1");
+    t.ok(&["tag", "busybox", "keep:1"]);
+    let before = t.ok(&["images", "-q"]);
+    let out = t.ok(&["image", "prune", "-f"]);
+    assert_eq!(
+        out.trim(),
+        "Total reclaimed space: 0B",
+        "nothing dangling: {out}"
+    );
+    assert_eq!(t.ok(&["images", "-q"]), before);
+
+    // A dangling image: imported as moved:1, then moved:1 given to another import.
+    let tar = tug_e2e::busybox_rootfs_tar();
+    let tar = tar.to_str().unwrap();
+    let first = t.ok(&["import", "--change", "ENV A=1", tar, "moved:1"]);
+    t.ok(&["import", "--change", "ENV A=2", tar, "moved:1"]);
+    let out = t.ok(&["image", "prune", "-f"]);
+    assert_eq!(
+        out.lines().take(2).collect::<Vec<_>>(),
+        ["Deleted Images:", &format!("deleted: {}", first.trim())],
+        "{out}"
+    );
+    assert!(t.run(&["image", "inspect", first.trim()]).status.code() == Some(1));
+    t.ok(&["image", "inspect", "moved:1"]);
+
+    // With -a, images that no container uses go; the one a container uses stays.
+    let busybox_id = t.ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"]);
+    let id = t.ok(&["create", "busybox", "true"]);
+    let out = t.ok(&["image", "prune", "-a", "-f"]);
+    assert!(out.contains("untagged: moved:1"), "{out}");
+    assert!(
+        !out.contains(busybox_id.trim()) && !out.contains("busybox"),
+        "busybox is in use: {out}"
+    );
+    assert_eq!(
+        t.ok(&["images", "-q", "--no-trunc"])
+            .lines()
+            .collect::<Vec<_>>(),
+        [busybox_id.trim(); 3]
+    );
+    t.ok(&["rm", id.trim()]);
+    let out = t.ok(&["image", "prune", "-a", "-f"]);
+    assert!(out.starts_with("Deleted Images:\n"), "{out}");
+    for name in [
+        "untagged: busybox:latest",
+        "untagged: other:1",
+        "untagged: keep:1",
+        "deleted: sha256:",
+    ] {
+        assert!(out.contains(name), "{name} missing in {out}");
+    }
+    assert!(
+        out.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("Total reclaimed space: "),
+        "{out}"
+    );
+    assert_eq!(t.ok(&["images", "-q"]), "");
+    assert_eq!(
+        std::fs::read_dir(t.root().join("snapshots"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn image_prune_without_force_and_without_a_terminal_removes_nothing() {
+    let t = TestRoot::with_busybox();
+    let out = t.run(&["image", "prune", "-a"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-f"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(t.ok(&["images", "-q"]).lines().count(), 1);
+}
