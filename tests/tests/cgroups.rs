@@ -100,6 +100,15 @@ fn leftover_cgroups(t: &TestRoot) -> Vec<PathBuf> {
     out
 }
 
+/// The `State:` of a process in /proc.
+fn process_state(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("State:").map(|s| s.trim().to_string()))
+        .unwrap_or_default()
+}
+
 fn is_v1() -> bool {
     tug::sandbox::cgroups::detect(Path::new("/sys/fs/cgroup"))
         .map(|s| s.is_v1())
@@ -220,6 +229,12 @@ fn pause_freezes_and_unpause_thaws() {
     let freezer = v1_dir(&t, "freezer", &id).join("freezer.state");
     assert_eq!(t.ok(&["pause", "sleeper"]).trim(), "sleeper");
     assert_eq!(std::fs::read_to_string(&freezer).unwrap().trim(), "FROZEN");
+    // v1's frozen tasks show as in uninterruptible sleep.
+    assert!(
+        process_state(r.pid()).starts_with('D'),
+        "{}",
+        process_state(r.pid())
+    );
     let state = t.ok(&[
         "inspect",
         "-f",
@@ -233,6 +248,7 @@ fn pause_freezes_and_unpause_thaws() {
 
     t.ok(&["unpause", "sleeper"]);
     assert_eq!(std::fs::read_to_string(&freezer).unwrap().trim(), "THAWED");
+    assert!(!process_state(r.pid()).starts_with('D'));
     let state = t.ok(&[
         "inspect",
         "-f",
@@ -331,4 +347,34 @@ fn a_runs_cgroup_is_removed_after_exit() {
         "{:?}",
         leftover_cgroups(&t)
     );
+}
+
+#[test]
+fn stats_without_no_stream_redraws_every_second() {
+    use std::io::Read;
+    let t = TestRoot::with_busybox();
+    let r = Running::start(&t, "watched", &["busybox", "sh", "-c", "sleep 60; true"]);
+    let mut stats = KillOnDrop(
+        t.tug()
+            .args(["stats", "--format", "{{.Name}} {{.PIDs}}", "watched"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn tug stats"),
+    );
+    let mut out = stats.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 256];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Two frames, each starting with the clear-screen sequence.
+    while seen.matches("\x1b[2J").count() < 2 || !seen.ends_with('\n') {
+        assert!(Instant::now() < deadline, "no second frame: {seen:?}");
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "stats ended: {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    for frame in seen.split("\x1b[2J\x1b[H").filter(|f| !f.is_empty()) {
+        assert_eq!(frame, "watched 2\n");
+    }
+    drop(stats);
+    drop(r);
 }
