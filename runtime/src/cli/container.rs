@@ -1,8 +1,13 @@
 //! `tug run`, `create`, `start`, `rm`, `inspect` of containers, and the `tug container ...`
-//! group.
+//! group (its other commands live in `lifecycle.rs`, `ps.rs` and `logs.rs`).
 
 use clap::{Args, Subcommand};
 
+use super::lifecycle::{
+    AttachArgs, KillArgs, PruneArgs, RenameArgs, RestartArgs, StopArgs, WaitArgs,
+};
+use super::logs::LogsArgs;
+use super::ps::PsArgs;
 use super::{CliError, CliResult, InspectArgs};
 use crate::Engine;
 use crate::container::{self, AttachOptions, CreateOptions, options};
@@ -24,6 +29,25 @@ pub enum ContainerCommand {
     Exec(super::exec::ExecArgs),
     /// Display the running processes of a container
     Top(super::exec::TopArgs),
+    /// List containers
+    #[command(visible_aliases = ["ps", "list"])]
+    Ls(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Restart one or more containers
+    Restart(RestartArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Remove all stopped containers
+    Prune(PruneArgs),
 }
 
 pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
@@ -41,6 +65,15 @@ pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
         ),
         ContainerCommand::Exec(a) => super::exec::exec(engine, a),
         ContainerCommand::Top(a) => super::exec::top(engine, a),
+        ContainerCommand::Ls(a) => super::ps::ps(engine, a),
+        ContainerCommand::Logs(a) => super::logs::logs(engine, a),
+        ContainerCommand::Stop(a) => super::lifecycle::stop(engine, a),
+        ContainerCommand::Kill(a) => super::lifecycle::kill(engine, a),
+        ContainerCommand::Wait(a) => super::lifecycle::wait(engine, a),
+        ContainerCommand::Restart(a) => super::lifecycle::restart(engine, a),
+        ContainerCommand::Rename(a) => super::lifecycle::rename(engine, a),
+        ContainerCommand::Attach(a) => super::lifecycle::attach(engine, a),
+        ContainerCommand::Prune(a) => super::lifecycle::prune(engine, a),
     }
 }
 
@@ -93,6 +126,18 @@ pub struct ContainerOptions {
     /// Set meta data on a container (KEY=VALUE)
     #[arg(short = 'l', long)]
     pub label: Vec<String>,
+    /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Logging driver for the container (json-file)
+    #[arg(long, default_value = "json-file")]
+    pub log_driver: String,
+    /// Log driver options (max-size=10m, max-file=3)
+    #[arg(long)]
+    pub log_opt: Vec<String>,
+    /// An owning process: when it exits, the container is stopped and removed (testkit)
+    #[arg(long, hide = true)]
+    pub owner_pid: Option<i32>,
     #[command(flatten)]
     pub resources: super::resources::ResourceFlags,
     /// The image to run
@@ -108,7 +153,7 @@ pub struct RunArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
-    /// Run container in background and print container ID (needs the shim: not yet)
+    /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     pub detach: bool,
     /// Proxy received signals to the process (default true)
@@ -169,6 +214,15 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
             .iter()
             .filter_map(|e| options::resolve_env_arg(e, lookup)),
     );
+    if o.log_driver != "json-file" {
+        return Err(CliError::usage(format!(
+            "--log-driver {}: only json-file is supported",
+            o.log_driver
+        )));
+    }
+    if o.restart != "no" && auto_remove {
+        return Err(CliError::usage("Conflicting options: --restart and --rm"));
+    }
     Ok(CreateOptions {
         image: o.image,
         name: o.name,
@@ -186,15 +240,20 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         security_opt: o.security_opt,
         labels: o.label,
         auto_remove,
+        restart_policy: container::record::RestartPolicy::parse(&o.restart)
+            .map_err(CliError::usage)?,
+        log_opts: o.log_opt,
+        owner_pid: o.owner_pid,
         resources: o.resources.resources(),
     })
 }
 
 pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
     if a.detach {
-        return Err(CliError::usage(
-            "tug run -d needs the per-container shim, which is not implemented yet",
-        ));
+        let opts = create_options(a.options, a.rm)?;
+        let c = engine.run_detached(&opts)?;
+        println!("{}", c.id);
+        return Ok(0);
     }
     let stdin = a.options.interactive;
     let opts = create_options(a.options, a.rm)?;
@@ -213,10 +272,18 @@ pub fn create(engine: &Engine, a: CreateArgs) -> CliResult {
 }
 
 pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
-    if !a.attach {
-        return Err(CliError::usage(
-            "tug start without -a needs the per-container shim, which is not implemented yet: use tug start -a",
-        ));
+    if !a.attach && !a.interactive {
+        let mut code = 0;
+        for name in &a.containers {
+            match engine.start_detached(name) {
+                Ok(_) => println!("{name}"),
+                Err(e) => {
+                    eprintln!("tug: {}", CliError::from(e).message);
+                    code = 1;
+                }
+            }
+        }
+        return Ok(code);
     }
     if a.containers.len() > 1 {
         return Err(CliError::usage(

@@ -7,6 +7,9 @@ pub mod container;
 pub mod exec;
 pub mod format;
 pub mod image;
+pub mod lifecycle;
+pub mod logs;
+pub mod ps;
 pub mod registry;
 pub mod resources;
 pub mod stats;
@@ -133,6 +136,25 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Display the running processes of a container
     Top(exec::TopArgs),
+    /// List containers
+    Ps(ps::PsArgs),
+    /// Fetch the logs of a container
+    Logs(logs::LogsArgs),
+    /// Stop one or more running containers
+    Stop(lifecycle::StopArgs),
+    /// Kill one or more running containers
+    Kill(lifecycle::KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(lifecycle::WaitArgs),
+    /// Restart one or more containers
+    Restart(lifecycle::RestartArgs),
+    /// Rename a container
+    Rename(lifecycle::RenameArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(lifecycle::AttachArgs),
+    /// The per-container shim (internal)
+    #[command(name = "__shim", hide = true)]
+    Shim { id: String },
     /// Display a live stream of container(s) resource usage statistics
     Stats(stats::StatsArgs),
     /// Pause all processes within one or more containers
@@ -179,6 +201,9 @@ pub fn main() -> i32 {
 
 /// Dispatches a parsed command line.
 pub fn run(cli: Cli) -> CliResult {
+    if let Command::Shim { id } = &cli.command {
+        return Ok(crate::shim::main(id));
+    }
     let engine = Engine::from_env()?;
     match cli.command {
         Command::Run(a) => container::run(&engine, a),
@@ -207,6 +232,15 @@ pub fn run(cli: Cli) -> CliResult {
         Command::System(c) => system::dispatch(&engine, c),
         Command::Exec(a) => exec::exec(&engine, a),
         Command::Top(a) => exec::top(&engine, a),
+        Command::Ps(a) => ps::ps(&engine, a),
+        Command::Logs(a) => logs::logs(&engine, a),
+        Command::Stop(a) => lifecycle::stop(&engine, a),
+        Command::Kill(a) => lifecycle::kill(&engine, a),
+        Command::Wait(a) => lifecycle::wait(&engine, a),
+        Command::Restart(a) => lifecycle::restart(&engine, a),
+        Command::Rename(a) => lifecycle::rename(&engine, a),
+        Command::Attach(a) => lifecycle::attach(&engine, a),
+        Command::Shim { .. } => Ok(125),
         Command::Stats(a) => stats::stats(&engine, a),
         Command::Pause(a) => stats::pause(&engine, a),
         Command::Unpause(a) => stats::unpause(&engine, a),

@@ -1,124 +1,155 @@
-//! Foreground supervision (until the shim takes it over): relays a pty to the caller's
-//! terminal, forwards signals, follows the window size, and reaps the exit.
+//! The CLI's side of an attached container: relays the shim's output frames to stdout
+//! and stderr, the caller's stdin to the shim, the window size, and signals
+//! (`--sig-proxy`); returns the container's exit code.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use super::Error;
 use crate::sandbox::signals::SignalReader;
-use crate::sandbox::{Sandbox, tty};
+use crate::sandbox::tty;
+use crate::shim::{Attach, proto};
 
-/// How the caller attaches to a container it starts in the foreground.
+/// How the caller attaches to a container.
 #[derive(Debug, Clone, Copy)]
 pub struct AttachOptions {
     /// Forward the caller's stdin (`-i`).
     pub stdin: bool,
-    /// Forward signals to the container (`--sig-proxy`); without it a signal to the
-    /// supervisor ends the container (it cannot outlive its supervisor until the shim).
+    /// Forward signals to the container (`--sig-proxy`); without it a signal detaches the
+    /// caller and the container runs on.
     pub sig_proxy: bool,
 }
 
-fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> bool {
-    while !data.is_empty() {
-        match nix::unistd::write(fd, data) {
-            Ok(n) => data = &data[n..],
-            Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => continue,
-            Err(_) => return false,
+impl From<AttachOptions> for Attach {
+    fn from(a: AttachOptions) -> Attach {
+        Attach {
+            output: true,
+            stdin: a.stdin,
         }
     }
-    true
 }
 
-/// Relays and waits until the container's process exits; returns its exit code.
-pub fn supervise(
-    sandbox: &mut Sandbox,
-    master: Option<OwnedFd>,
-    signals: &mut SignalReader,
-    opts: AttachOptions,
-) -> crate::Result<i32> {
+fn io_err(what: &str) -> impl Fn(std::io::Error) -> crate::Error + '_ {
+    move |e| Error::Sys(what.into(), e).into()
+}
+
+/// Relays between the caller and the shim on `sock` until the container exits.
+pub fn relay(sock: UnixStream, opts: AttachOptions, tty_mode: bool) -> crate::Result<i32> {
+    let mut signals =
+        SignalReader::new().map_err(|e| Error::Sys("blocking signals".into(), e.into()))?;
     let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
-    let mut stdin_open = opts.stdin && master.is_some();
-    let mut master_open = master.is_some();
+    let raw = (tty_mode && opts.stdin)
+        .then(tty::RawModeGuard::stdin)
+        .flatten();
+    let mut w = &sock;
+    if tty_mode {
+        send_window_size(&mut w);
+    }
+    let mut stdin_open = opts.stdin;
+    let mut inbuf = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
-    let mut exit = None;
-    let mut discard = false;
-    loop {
-        if let (Some(code), false) = (exit, master_open) {
-            return Ok(code);
-        }
-        let mut fds = vec![PollFd::new(signals.fd().as_fd(), PollFlags::POLLIN)];
-        let mi = match (&master, master_open) {
-            (Some(m), true) => {
-                fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
-                Some(fds.len() - 1)
-            }
-            _ => None,
-        };
-        let si = (stdin_open && exit.is_none()).then(|| {
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let result = loop {
+        let mut fds = vec![
+            PollFd::new(signals.fd().as_fd(), PollFlags::POLLIN),
+            PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+        ];
+        if stdin_open {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-            fds.len() - 1
-        });
+        }
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
             Err(nix::Error::EINTR) => continue,
-            Err(e) => return Err(Error::Sys("poll".into(), e.into()).into()),
+            Err(e) => break Err(Error::Sys("poll".into(), e.into()).into()),
         }
-        let ready = |i: Option<usize>| {
-            i.and_then(|i| fds[i].revents())
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
                 .is_some_and(|r| !r.is_empty())
         };
-        let (m_ready, s_ready, sig_ready) = (ready(mi), ready(si), ready(Some(0)));
+        let (sig_ready, sock_ready, stdin_ready) = (ready(0), ready(1), ready(2));
         drop(fds);
         if sig_ready {
+            let mut detach = None;
             while let Some(sig) = signals.read() {
                 match sig {
-                    Signal::SIGCHLD => {
-                        if let Some(code) = sandbox.try_wait()? {
-                            exit = Some(code);
-                        }
+                    Signal::SIGCHLD => {}
+                    Signal::SIGWINCH => send_window_size(&mut w),
+                    s if opts.sig_proxy => {
+                        let _ = proto::write_frame(&mut w, proto::KILL, &(s as i32).to_le_bytes());
                     }
-                    Signal::SIGWINCH => {
-                        if let Some(m) = &master {
-                            tty::copy_window_size(m.as_fd());
-                        }
-                    }
-                    other if opts.sig_proxy => {
-                        let _ = sandbox.signal(other);
-                    }
-                    // Without the proxy the signal would end tug; the container cannot
-                    // outlive its supervisor yet (no shim), so it ends with it.
-                    _ => {
-                        let _ = sandbox.signal(Signal::SIGKILL);
-                    }
+                    s => detach = Some(128 + s as i32),
                 }
             }
-        }
-        if m_ready && let Some(m) = &master {
-            match nix::unistd::read(m, &mut buf) {
-                Ok(0) | Err(nix::Error::EIO) => master_open = false,
-                Ok(n) => {
-                    // Output nobody can take any more is dropped, so that the container
-                    // never blocks on a full pty.
-                    if !discard && !write_all(stdout.as_fd(), &buf[..n]) {
-                        discard = true;
-                    }
-                }
-                Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => {}
-                Err(_) => master_open = false,
+            if let Some(code) = detach {
+                break Ok(code);
             }
         }
-        if s_ready && let Some(m) = &master {
-            match nix::unistd::read(stdin.as_fd(), &mut buf) {
-                Ok(0) | Err(nix::Error::EIO) => stdin_open = false,
+        if stdin_ready {
+            // SAFETY: fd 0 stays open for the life of the process.
+            let fd0 = unsafe { BorrowedFd::borrow_raw(stdin.as_raw_fd()) };
+            match nix::unistd::read(fd0, &mut buf) {
+                Ok(0) | Err(nix::Error::EIO) => {
+                    stdin_open = false;
+                    let _ = proto::write_frame(&mut w, proto::STDIN_CLOSE, &[]);
+                }
                 Ok(n) => {
-                    write_all(m.as_fd(), &buf[..n]);
+                    let _ = proto::write_frame(&mut w, proto::STDIN, &buf[..n]);
                 }
                 Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => {}
                 Err(_) => stdin_open = false,
             }
         }
+        if sock_ready {
+            let n = match nix::unistd::read(&sock, &mut buf) {
+                Ok(n) => n,
+                Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => continue,
+                Err(e) => break Err(io_err("reading from the shim")(e.into())),
+            };
+            if n == 0 {
+                break Err(Error::Start(
+                    125,
+                    "the container's shim exited without reporting the exit".into(),
+                )
+                .into());
+            }
+            inbuf.extend_from_slice(&buf[..n]);
+            let frames = match proto::split_frames(&mut inbuf) {
+                Ok(f) => f,
+                Err(e) => break Err(Error::Invalid(e).into()),
+            };
+            let mut code = None;
+            for (kind, p) in frames {
+                match kind {
+                    proto::STDOUT => {
+                        let _ = out.write_all(&p).and_then(|_| out.flush());
+                    }
+                    proto::STDERR => {
+                        let _ = err.write_all(&p).and_then(|_| err.flush());
+                    }
+                    proto::EXIT => code = Some(proto::payload_i32(&p)),
+                    _ => {}
+                }
+            }
+            if let Some(c) = code {
+                break Ok(c);
+            }
+        }
+    };
+    drop(raw);
+    result
+}
+
+/// Sends the caller's terminal size (stdin's, else stdout's) to the shim.
+fn send_window_size(w: &mut &UnixStream) {
+    let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
+    if let Some(ws) = tty::window_size(stdin.as_fd()).or_else(|| tty::window_size(stdout.as_fd())) {
+        let mut p = ws.ws_row.to_le_bytes().to_vec();
+        p.extend_from_slice(&ws.ws_col.to_le_bytes());
+        let _ = proto::write_frame(w, proto::RESIZE, &p);
     }
 }

@@ -13,7 +13,7 @@ use crate::snapshot::{Change, Rootfs, Snapshots};
 use crate::{Engine, layer, snapshot};
 
 use super::Error;
-use super::lifecycle::{is_running, rootfs_source};
+use super::lifecycle::rootfs_source;
 use super::record::Container;
 
 /// What `tug commit` takes besides the container.
@@ -112,6 +112,22 @@ impl Engine {
         }
         Ok((image, lowers))
     }
+}
+
+/// Whether the container's init is alive: the record says running and its pid is the
+/// init (pid 1) of a pid namespace of its own, so a reused pid is never taken for it.
+fn is_running(c: &Container) -> bool {
+    if !c.state.running || c.state.pid <= 0 {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/{}/status", c.state.pid))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("NSpid:")).map(|ids| {
+                ids.split_whitespace().count() >= 2 && ids.split_whitespace().last() == Some("1")
+            })
+        })
+        .unwrap_or(false)
 }
 
 /// The name of a container's init layer dir.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::options::{CreateOptions, entrypoint_and_cmd, merge_env, process_env};
 use super::record::{
-    Config, Container, GraphDriver, HostConfig, NetworkSettings, RestartPolicy, State, now,
+    Config, Container, GraphDriver, HostConfig, LogConfig, NetworkSettings, State, now,
 };
 use super::spec::{SpecInput, runtime_spec};
 use super::store::{ContainerStore, SPEC};
@@ -49,6 +49,20 @@ fn no_new_privileges(opts: &[String]) -> Result<bool, Error> {
         }
     }
     Ok(nnp)
+}
+
+/// `--log-opt` pairs, checked: json-file's `max-size` and `max-file`.
+fn log_config(opts: &[String]) -> Result<LogConfig, Error> {
+    let mut lc = LogConfig::default();
+    for o in opts {
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| Error::Invalid(format!("--log-opt {o:?}: use KEY=VALUE")))?;
+        lc.config.insert(k.into(), v.into());
+    }
+    crate::shim::log::Rotation::from_opts(lc.config.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(Error::Invalid)?;
+    Ok(lc)
 }
 
 /// `uid[:gid]` when both are numeric (the spec's user); names resolve at start.
@@ -316,6 +330,7 @@ impl Engine {
                 entrypoint: (!entrypoint.is_empty()).then_some(entrypoint),
                 on_build: None,
                 labels,
+                stop_signal: image_config.stop_signal().clone(),
             },
             host_config: HostConfig {
                 network_mode: if host_network { "host" } else { "none" }.into(),
@@ -325,10 +340,8 @@ impl Engine {
                 auto_remove: opts.auto_remove,
                 binds: None,
                 links: None,
-                restart_policy: RestartPolicy {
-                    name: "no".into(),
-                    maximum_retry_count: 0,
-                },
+                restart_policy: opts.restart_policy.clone(),
+                log_config: log_config(&opts.log_opts)?,
                 resources,
             },
             network_settings: NetworkSettings {
@@ -337,6 +350,9 @@ impl Engine {
                 networks: BTreeMap::new(),
             },
         };
+        if let Some(pid) = opts.owner_pid {
+            crate::shim::owner::record(&dir, pid)?;
+        }
         store.save(&container, durable)?;
         guard.armed = false;
         Ok((container, spec))

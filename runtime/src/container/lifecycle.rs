@@ -1,139 +1,202 @@
-//! The container lifecycle on the engine after create: start in the foreground (sandbox
-//! create → sync → start → attach → wait), remove, inspect.
+//! The container lifecycle on the engine: run and start (through the shim), stop, kill,
+//! wait, restart, rename, remove, prune, and the state as `inspect` and `ps` show it
+//! (repaired when a shim died: the container shows as exited).
 
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use super::Error;
 use super::attach::{self, AttachOptions};
 use super::options::CreateOptions;
-use super::record::{Container, now};
-use super::store::ContainerStore;
+use super::record::Container;
 use crate::Engine;
-use crate::sandbox::{self, RootfsSource, SandboxConfig, Stdio, cgroups};
+use crate::sandbox::RootfsSource;
+use crate::shim::{self, Attach, proto};
 use crate::snapshot::Rootfs;
 
+/// Docker's default `stop` timeout.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Engine {
-    /// `tug run` in the foreground: create, start attached, wait (and remove with `--rm`).
-    /// Returns the container's exit code.
+    /// `tug run` in the foreground: create, start through the shim attached, wait for the
+    /// exit (the shim removes a `--rm` container). Returns the container's exit code.
     pub fn run_container(&self, opts: &CreateOptions, attach: AttachOptions) -> crate::Result<i32> {
-        // The spec just made is used as it is, not read back.
-        let (c, spec) = self.create_with_spec(opts)?;
-        self.start_loaded(c, spec, attach)
+        let c = self.create_container(opts)?;
+        let (sock, _) = self.spawn_shim(&c, attach.into())?;
+        attach::relay(sock, attach, c.config.tty)
     }
 
-    /// `tug start -a`: starts a created (or exited) container attached, and waits for it.
+    /// `tug run -d`: create and start; returns once the process runs.
+    pub fn run_detached(&self, opts: &CreateOptions) -> crate::Result<Container> {
+        let c = self.create_container(opts)?;
+        self.spawn_shim(&c, Attach::default())?;
+        Ok(c)
+    }
+
+    /// `tug start -a`: starts a created or exited container attached, and waits for it.
     pub fn start_container(&self, name: &str, attach: AttachOptions) -> crate::Result<i32> {
+        let c = self.container(name)?;
+        if is_live(&c) {
+            return Err(Error::Conflict(format!(
+                "container {} is already running",
+                c.short_name()
+            ))
+            .into());
+        }
+        let (sock, _) = self.spawn_shim(&c, attach.into())?;
+        attach::relay(sock, attach, c.config.tty)
+    }
+
+    /// `tug start`: starts a container in the background (a running one is left as it is).
+    pub fn start_detached(&self, name: &str) -> crate::Result<Container> {
+        let c = self.container(name)?;
+        if !is_live(&c) {
+            self.spawn_shim(&c, Attach::default())?;
+        }
+        Ok(c)
+    }
+
+    /// Starts the shim of `c`; a `--rm` container whose shim could not even start is
+    /// removed.
+    fn spawn_shim(&self, c: &Container, attach: Attach) -> crate::Result<(UnixStream, i32)> {
+        match shim::spawn(self, &c.id, attach) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                if c.host_config.auto_remove {
+                    let store = self.container_store();
+                    if let Ok(_lock) = store.lock(&c.id) {
+                        let _ = store.remove(c);
+                    }
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// `tug attach`: attaches to a running container's output (and stdin) until it exits.
+    pub fn attach_container(&self, name: &str, attach: AttachOptions) -> crate::Result<i32> {
+        let c = self.container(name)?;
+        let sock = self.connect_live(&c)?.ok_or_else(|| {
+            Error::Conflict("You cannot attach to a stopped container, start it first".into())
+        })?;
+        let mut s = &sock;
+        proto::write_frame(&mut s, proto::ATTACH, &[1, attach.stdin as u8])
+            .map_err(|e| Error::Sys("attaching".into(), e))?;
+        attach::relay(sock, attach, c.config.tty)
+    }
+
+    /// A connection to the shim of `c` if it runs.
+    fn connect_live(&self, c: &Container) -> crate::Result<Option<UnixStream>> {
+        if !is_live(c) {
+            return Ok(None);
+        }
+        Ok(shim::connect(self.run_root(), &c.id).ok())
+    }
+
+    /// `tug stop`: the stop signal (`signal`, else the image's StopSignal, else SIGTERM),
+    /// then SIGKILL after `timeout`; no restart afterwards. A stopped container is left
+    /// as it is.
+    pub fn stop_container(
+        &self,
+        name: &str,
+        timeout: Option<Duration>,
+        signal: Option<&str>,
+    ) -> crate::Result<Container> {
+        let c = self.container(name)?;
+        let Some(mut sock) = self.connect_live(&c)? else {
+            return Ok(c);
+        };
+        let sig = match signal.or(c.config.stop_signal.as_deref()) {
+            Some(s) => parse_signal(s)?,
+            None => Signal::SIGTERM,
+        };
+        send(&mut sock, proto::STOP, sig as i32)?;
+        if wait_exit(&sock, Some(timeout.unwrap_or(DEFAULT_STOP_TIMEOUT))).is_none() {
+            send(&mut sock, proto::STOP, Signal::SIGKILL as i32)?;
+            wait_exit(&sock, None);
+        }
+        self.container(&c.id)
+    }
+
+    /// `tug kill`: sends `signal` (default SIGKILL) to a running container's process.
+    pub fn kill_container(&self, name: &str, signal: Option<&str>) -> crate::Result<Container> {
+        let c = self.container(name)?;
+        let sig = signal
+            .map(parse_signal)
+            .transpose()?
+            .unwrap_or(Signal::SIGKILL);
+        let Some(mut sock) = self.connect_live(&c)? else {
+            return Err(Error::Conflict(format!(
+                "cannot kill container: {name}: container {} is not running",
+                c.id
+            ))
+            .into());
+        };
+        send(&mut sock, proto::KILL, sig as i32)?;
+        if sig == Signal::SIGKILL {
+            wait_exit(&sock, Some(Duration::from_secs(2)));
+        }
+        Ok(c)
+    }
+
+    /// `tug wait`: blocks until the container's process exits; its exit code.
+    pub fn wait_container(&self, name: &str) -> crate::Result<i32> {
+        let c = self.container(name)?;
+        if let Some(sock) = self.connect_live(&c)?
+            && let Some(code) = wait_exit(&sock, None)
+        {
+            return Ok(code);
+        }
+        Ok(self.container(&c.id)?.state.exit_code)
+    }
+
+    /// `tug restart`: stop (if running), then start in the background.
+    pub fn restart_container(
+        &self,
+        name: &str,
+        timeout: Option<Duration>,
+    ) -> crate::Result<Container> {
+        let c = self.stop_container(name, timeout, None)?;
+        self.start_detached(&c.id)
+    }
+
+    /// `tug rename`.
+    pub fn rename_container(&self, name: &str, new_name: &str) -> crate::Result<()> {
+        let new_name = new_name.trim_start_matches('/');
+        if !super::names::valid_name(new_name) {
+            return Err(Error::Invalid(format!(
+                "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            ))
+            .into());
+        }
         let store = self.container_store();
         let id = store.resolve(name)?;
-        let c = {
-            let _lock = store.lock(&id)?;
-            let c = store.load(&id)?;
-            if is_running(&c) {
-                return Err(Error::Conflict(format!(
-                    "container {} is already running",
-                    c.short_name()
-                ))
-                .into());
-            }
-            c
-        };
-        let spec = store.load_spec(&id)?;
-        self.start_loaded(c, spec, attach)
-    }
-
-    /// The named steps of a start: sandbox create → running state → sandbox start →
-    /// supervise → final state (or removal with `--rm`).
-    fn start_loaded(
-        &self,
-        mut c: Container,
-        spec: oci_spec::runtime::Spec,
-        attach: AttachOptions,
-    ) -> crate::Result<i32> {
-        let store = self.container_store();
-        let auto_remove = c.host_config.auto_remove;
-        let result = self.start_and_wait(&store, &mut c, spec, attach);
-        if auto_remove {
-            let _lock = store.lock(&c.id);
-            store.remove(&c)?;
-        } else {
-            let code = match &result {
-                Ok(code) => *code,
-                Err(e) => e.exit_code(),
-            };
-            if let Err(e) = &result {
-                c.state.error = e.to_string();
-            }
-            c.state.exit_code = code;
-            c.state.running = false;
-            c.state.pid = 0;
-            if result.is_ok() || c.state.status == "running" {
-                c.state.status = "exited".into();
-                c.state.finished_at = now();
-            }
-            save_if_present(&store, &c)?;
+        let _lock = store.lock(&id)?;
+        let mut c = store.load(&id)?;
+        let old = c.short_name().to_string();
+        if old == new_name {
+            return Err(Error::Invalid(
+                "Renaming a container with the same name as its current name".into(),
+            )
+            .into());
         }
-        result
-    }
-
-    fn start_and_wait(
-        &self,
-        store: &ContainerStore,
-        c: &mut Container,
-        spec: oci_spec::runtime::Spec,
-        attach: AttachOptions,
-    ) -> crate::Result<i32> {
-        let tty = c.config.tty;
-        let rootfs = rootfs_source(c)?;
-        let config = SandboxConfig {
-            spec,
-            rootfs,
-            user: (!c.config.user.is_empty()).then(|| c.config.user.clone()),
-            stdio: if tty {
-                Stdio::Tty
-            } else {
-                Stdio::Inherit {
-                    stdin: attach.stdin,
-                }
-            },
-        };
-        // Signals are blocked before the clone so that none is lost.
-        let mut signals = sandbox::signals::SignalReader::new()
-            .map_err(|e| Error::Sys("blocking signals".into(), e.into()))?;
-        let mut sb = sandbox::create(&config)?;
-        let cgroup = cgroups::setup_for(self.root(), &c.id, &c.host_config.resources, sb.pid())?;
-        let master = sb.take_pty_master();
-        if let Some(m) = &master {
-            sandbox::tty::copy_window_size(std::os::fd::AsFd::as_fd(m));
+        store.reserve_name(new_name, &id)?;
+        c.name = format!("/{new_name}");
+        if let Err(e) = store.save(&c, true) {
+            store.release_name(new_name, &id);
+            return Err(e.into());
         }
-        let raw = (tty && attach.stdin)
-            .then(sandbox::tty::RawModeGuard::stdin)
-            .flatten();
-        sb.start()?;
-        c.state.status = "running".into();
-        c.state.running = true;
-        c.state.pid = sb.pid();
-        c.state.started_at = now();
-        c.state.error.clear();
-        c.state.oom_killed = false;
-        save_if_present(store, c)?;
-        let code = attach::supervise(&mut sb, master, &mut signals, attach);
-        drop(raw);
-        c.state.oom_killed = cgroup.oom_killed();
-        cgroup.remove()?;
-        code
+        store.release_name(&old, &id);
+        Ok(())
     }
 
     /// Removes a container (`tug rm`); a running one only with `force` (SIGKILL first).
     pub fn remove_container(&self, name: &str, force: bool) -> crate::Result<Container> {
-        let store = self.container_store();
-        let id = store.resolve(name)?;
-        let _lock = store.lock(&id)?;
-        let c = store.load(&id)?;
-        if is_running(&c) {
+        let c = self.container(name)?;
+        if let Some(mut sock) = self.connect_live(&c)? {
             if !force {
                 return Err(Error::Conflict(format!(
                     "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
@@ -141,24 +204,54 @@ impl Engine {
                 ))
                 .into());
             }
-            let pid = Pid::from_raw(c.state.pid);
-            let _ = kill(pid, Signal::SIGKILL);
-            // A frozen (paused) process dies of SIGKILL only once thawed (cgroup v1).
-            if c.state.paused {
-                let _ = cgroups::open_for(self.root(), &c.id).and_then(|m| m.thaw());
-            }
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while kill(pid, None).is_ok() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            send(&mut sock, proto::STOP, Signal::SIGKILL as i32)?;
+            wait_exit(&sock, Some(Duration::from_secs(10)));
         }
-        // The cgroup is gone when its supervisor cleaned up; if the supervisor died, here.
-        let _ = cgroups::open_for(self.root(), &c.id).and_then(|m| m.remove());
+        let store = self.container_store();
+        let _lock = match store.lock(&c.id) {
+            Ok(l) => l,
+            // Removed by its shim (`--rm`).
+            Err(Error::NotFound(_)) => return Ok(c),
+            Err(e) => return Err(e.into()),
+        };
+        // Its shim removes the cgroup; if the shim died, it is removed here.
+        let _ = crate::sandbox::cgroups::open_for(self.root(), &c.id).and_then(|m| m.remove());
         store.remove(&c)?;
+        let run_dir = shim::run_dir(self.run_root(), &c.id);
+        let _ = std::fs::remove_file(run_dir.join(shim::SOCKET));
+        let _ = std::fs::remove_dir(&run_dir);
         Ok(c)
     }
 
-    /// Every container, as `inspect` shows them (for `ps` and the testkit).
+    /// `tug container prune`: removes every container that is not running; their ids and
+    /// the bytes their writable layers held.
+    pub fn prune_containers(&self) -> crate::Result<(Vec<String>, u64)> {
+        let mut ids = Vec::new();
+        let mut reclaimed = 0;
+        for c in self.containers()? {
+            if is_live(&c) {
+                continue;
+            }
+            let size = c
+                .graph_driver
+                .data
+                .get("UpperDir")
+                .or_else(|| c.graph_driver.data.get("Dir"))
+                .map(|d| dir_size(std::path::Path::new(d)))
+                .unwrap_or(0);
+            match self.remove_container(&c.id, false) {
+                Ok(_) => {
+                    ids.push(c.id);
+                    reclaimed += size;
+                }
+                Err(crate::Error::Container(Error::NotFound(_) | Error::Conflict(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((ids, reclaimed))
+    }
+
+    /// Every container, as `inspect` shows them (for `ps` and the testkit), newest first.
     pub fn containers(&self) -> crate::Result<Vec<Container>> {
         let store = self.container_store();
         let mut out = Vec::new();
@@ -174,55 +267,97 @@ impl Engine {
         Ok(out)
     }
 
-    /// The container `name` names (a name, an id or an id prefix), as `inspect` shows it.
+    /// The container `name` names (a name, an id or an id prefix), as `inspect` shows it:
+    /// a container whose shim died (killed, or a reboot) shows as exited, with the reason.
     pub fn container(&self, name: &str) -> crate::Result<Container> {
         let store = self.container_store();
         let id = store.resolve(name)?;
         let mut c = store.load(&id)?;
-        if c.state.running && !is_running(&c) {
-            // Its supervisor died without writing the end: show it as exited.
+        if is_live(&c) && !shim::is_alive(self.run_root(), &id) {
             c.state.running = false;
+            c.state.restarting = false;
+            c.state.paused = false;
             c.state.status = "exited".into();
             c.state.pid = 0;
             c.state.exit_code = 137;
-            c.state.error = "the container's supervisor exited".into();
+            c.state.error = "shim died: the container's supervisor exited".into();
         }
         Ok(c)
     }
 }
 
-/// Whether the container's process is alive.
-pub(crate) fn is_running(c: &Container) -> bool {
-    c.state.running && c.state.pid > 0 && is_namespace_init(c.state.pid)
+/// Whether the record says a shim supervises the container (running, restarting or
+/// paused).
+fn is_live(c: &Container) -> bool {
+    c.state.running || c.state.restarting || c.state.paused
 }
 
-/// Whether `pid` is alive and the init (pid 1) of a pid namespace of its own: a pid the
-/// kernel reused for an unrelated process is never taken for the container (and never
-/// killed by `rm -f`).
-fn is_namespace_init(pid: i32) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("NSpid:"))
-        .map(|ids| {
-            let ids: Vec<&str> = ids.split_whitespace().collect();
-            ids.len() >= 2 && ids.last() == Some(&"1")
-        })
-        .unwrap_or(false)
+fn send(sock: &mut UnixStream, kind: u8, n: i32) -> Result<(), Error> {
+    proto::write_frame(sock, kind, &n.to_le_bytes())
+        .map_err(|e| Error::Sys("talking to the container's shim".into(), e))
 }
 
-/// Writes the record if the container still exists (a concurrent `rm -f` may have removed
-/// it).
-fn save_if_present(store: &ContainerStore, c: &Container) -> Result<(), Error> {
-    let Ok(_lock) = store.lock(&c.id) else {
-        return Ok(());
-    };
-    if !store.dir(&c.id).exists() {
-        return Ok(());
+/// Reads frames until the exit (its code), the end of the stream (`Some(-1)`: the shim is
+/// gone), or `timeout` (`None`).
+fn wait_exit(sock: &UnixStream, timeout: Option<Duration>) -> Option<i32> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut s = sock;
+    loop {
+        let left = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                Some(left)
+            }
+            None => None,
+        };
+        let _ = sock.set_read_timeout(left);
+        match proto::read_frame(&mut s) {
+            Ok(Some((proto::EXIT, p))) => return Some(proto::payload_i32(&p)),
+            Ok(Some(_)) => {}
+            Ok(None) => return Some(-1),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None;
+            }
+            Err(_) => return Some(-1),
+        }
     }
-    store.save(c, !c.host_config.auto_remove)
+}
+
+/// A signal as `-s` takes it: `SIGTERM`, `TERM`, `15`.
+pub fn parse_signal(s: &str) -> Result<Signal, Error> {
+    let bad = || Error::Invalid(format!("invalid signal: {s}"));
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>().map_err(|_| bad())
+}
+
+/// The bytes of the files under `dir` (not following symlinks).
+fn dir_size(dir: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(|e| e.ok())
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 /// How the container's rootfs is made, from its GraphDriver data.
@@ -244,5 +379,18 @@ pub(crate) fn rootfs_source(c: &Container) -> Result<RootfsSource, Error> {
                 work: get("WorkDir")?.into(),
             }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_by_name_and_number() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("hup").unwrap(), Signal::SIGHUP);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(parse_signal("NOPE").is_err());
     }
 }

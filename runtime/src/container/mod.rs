@@ -1,7 +1,8 @@
 //! Containers: the configuration from `run`/`create` flags and the image (Docker's
 //! override rules), the OCI runtime spec made from it, the store of containers with
 //! their metadata and state (Docker's field names), and the lifecycle (create, start in
-//! the foreground, remove, inspect).
+//! the background through the per-container shim, attach, stop, kill, wait, restart,
+//! rename, remove, prune, inspect), and the logs.
 
 pub mod attach;
 mod cgroup;
@@ -11,6 +12,7 @@ pub mod etc;
 pub mod exec;
 mod exec_relay;
 mod lifecycle;
+pub mod logs;
 pub mod names;
 pub mod options;
 pub mod record;
@@ -23,6 +25,8 @@ use std::path::Path;
 pub use attach::AttachOptions;
 pub use cgroup::ContainerStats;
 pub use exec::ExecOptions;
+pub(crate) use lifecycle::rootfs_source;
+pub use lifecycle::{DEFAULT_STOP_TIMEOUT, parse_signal};
 pub use options::CreateOptions;
 pub use record::Container;
 pub use store::ContainerStore;
@@ -44,12 +48,19 @@ pub enum Error {
     Invalid(String),
     #[error("{0}")]
     Unsupported(String),
+    /// The container's process could not be started: the exit code (125, 126, 127) and
+    /// why.
+    #[error("{1}")]
+    Start(i32, String),
 }
 
 impl Error {
     /// The CLI exit code for this error (125 unless the command could not be run).
     pub fn exit_code(&self) -> i32 {
-        125
+        match self {
+            Error::Start(code, _) => *code,
+            _ => 125,
+        }
     }
 
     pub(crate) fn io(path: &Path, e: std::io::Error) -> Error {

@@ -29,6 +29,12 @@ pub struct CreateOptions {
     pub labels: Vec<String>,
     /// `--rm`.
     pub auto_remove: bool,
+    /// `--restart`.
+    pub restart_policy: super::record::RestartPolicy,
+    /// `--log-opt KEY=VALUE` (json-file: `max-size`, `max-file`).
+    pub log_opts: Vec<String>,
+    /// An owning process: when it dies, the shim stops and removes the container.
+    pub owner_pid: Option<i32>,
     /// `--memory`, `--cpus`, `--pids-limit`...: the cgroup limits.
     pub resources: crate::sandbox::cgroups::Resources,
 }

@@ -51,7 +51,7 @@ impl Container {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct State {
-    /// created, running, exited (as Docker).
+    /// created, running, paused, restarting, exited, dead (as Docker).
     pub status: String,
     pub running: bool,
     pub paused: bool,
@@ -106,6 +106,9 @@ pub struct Config {
     pub entrypoint: Option<Vec<String>>,
     pub on_build: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
+    /// The image's STOPSIGNAL, which `stop` sends first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
 }
 
 /// `HostConfig`: how the container runs on the host.
@@ -120,16 +123,92 @@ pub struct HostConfig {
     pub binds: Option<Vec<String>>,
     pub links: Option<Vec<String>>,
     pub restart_policy: RestartPolicy,
+    #[serde(default)]
+    pub log_config: LogConfig,
     /// Memory, NanoCpus, CpuShares, PidsLimit...: Docker's resource fields, inline.
     #[serde(flatten)]
     pub resources: crate::sandbox::cgroups::Resources,
 }
 
+/// `HostConfig.LogConfig`: the log driver (json-file) and its `--log-opt`s.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogConfig {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub config: BTreeMap<String, String>,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            kind: "json-file".into(),
+            config: BTreeMap::new(),
+        }
+    }
+}
+
+/// `HostConfig.RestartPolicy`: `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RestartPolicy {
     pub name: String,
     pub maximum_retry_count: u32,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> RestartPolicy {
+        RestartPolicy {
+            name: "no".into(),
+            maximum_retry_count: 0,
+        }
+    }
+}
+
+impl RestartPolicy {
+    /// Parses `--restart`: `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+    pub fn parse(s: &str) -> Result<RestartPolicy, String> {
+        let (name, count) = match s.split_once(':') {
+            Some((n, c)) => (n, Some(c)),
+            None => (s, None),
+        };
+        let maximum_retry_count = match (name, count) {
+            ("on-failure", Some(c)) => c.parse().map_err(|_| {
+                format!("invalid restart policy: maximum retry count {c:?} must be a number")
+            })?,
+            (_, Some(_)) => {
+                return Err(
+                    "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
+                );
+            }
+            _ => 0,
+        };
+        match name {
+            "no" | "always" | "unless-stopped" | "on-failure" => Ok(RestartPolicy {
+                name: name.into(),
+                maximum_retry_count,
+            }),
+            "" => Ok(RestartPolicy::default()),
+            other => Err(format!(
+                "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+            )),
+        }
+    }
+
+    /// Whether a process that exited with `code` restarts, after `restarts` restarts, and
+    /// unless stopped by hand.
+    pub fn should_restart(&self, code: i32, restarts: u32, manually_stopped: bool) -> bool {
+        if manually_stopped {
+            return false;
+        }
+        match self.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                code != 0 && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// `GraphDriver`: the storage driver and its dirs (`LowerDir` lists the top layer first,
@@ -148,4 +227,29 @@ pub struct NetworkSettings {
     pub sandbox_key: String,
     pub ports: BTreeMap<String, serde_json::Value>,
     pub networks: BTreeMap<String, serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_parse_and_decide() {
+        let p = RestartPolicy::parse("on-failure:3").unwrap();
+        assert_eq!((p.name.as_str(), p.maximum_retry_count), ("on-failure", 3));
+        assert!(p.should_restart(1, 2, false));
+        assert!(!p.should_restart(1, 3, false));
+        assert!(!p.should_restart(0, 0, false));
+        let a = RestartPolicy::parse("always").unwrap();
+        assert!(a.should_restart(0, 100, false));
+        assert!(!a.should_restart(0, 0, true));
+        assert!(
+            !RestartPolicy::parse("no")
+                .unwrap()
+                .should_restart(1, 0, false)
+        );
+        assert!(RestartPolicy::parse("always:3").is_err());
+        assert!(RestartPolicy::parse("sometimes").is_err());
+        assert!(RestartPolicy::parse("on-failure:x").is_err());
+    }
 }

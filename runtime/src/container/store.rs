@@ -158,6 +158,28 @@ impl ContainerStore {
         fsutil::write_atomic_opt(&p, &data, durable).map_err(|e| Error::io(&p, e))
     }
 
+    /// Updates container `id`'s record under its lock: load, `f`, save. `None` when the
+    /// container is gone (removed meanwhile).
+    pub fn update(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Container),
+    ) -> Result<Option<Container>, Error> {
+        let _lock = match self.lock(id) {
+            Ok(l) => l,
+            Err(Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut c = match self.load(id) {
+            Ok(c) => c,
+            Err(Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        f(&mut c);
+        self.save(&c, !c.host_config.auto_remove)?;
+        Ok(Some(c))
+    }
+
     /// Reads container `id`'s runtime spec.
     pub fn load_spec(&self, id: &str) -> Result<oci_spec::runtime::Spec, Error> {
         let p = self.dir(id).join(SPEC);

@@ -1,0 +1,231 @@
+//! `tug ps`: the container table (CONTAINER ID IMAGE COMMAND CREATED STATUS PORTS NAMES),
+//! `-a`, `-q`, `-n`, `-l`, `--no-trunc`, `--filter`, `--format`.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use clap::Args;
+
+use super::format::{self, human_duration};
+use super::{CliError, CliResult};
+use crate::Engine;
+use crate::container::Container;
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last")]
+    pub last: Option<usize>,
+    /// Show the latest created container (includes all states)
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided (name=, id=, status=, label=, ancestor=, exited=)
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Format output using a Go template ("table", "table TEMPLATE" or "TEMPLATE")
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+fn parse_time(t: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(t).ok()
+}
+
+fn since(t: &str) -> String {
+    let d = parse_time(t)
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .unwrap_or_default();
+    human_duration(d)
+}
+
+/// The STATUS column as Docker words it.
+pub fn status(c: &Container) -> String {
+    let s = &c.state;
+    match s.status.as_str() {
+        "running" | "paused" if s.paused => format!("Up {} (Paused)", since(&s.started_at)),
+        "running" | "paused" => format!("Up {}", since(&s.started_at)),
+        "restarting" => format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at)),
+        "exited" => format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at)),
+        "created" => "Created".into(),
+        "dead" => "Dead".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Docker's `.CreatedAt`: Go's time.String() in UTC.
+fn created_at(t: &str) -> String {
+    let Some(t) = parse_time(t) else {
+        return t.to_string();
+    };
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    format!("{} {} +0000 UTC", &s[..10], &s[11..19])
+}
+
+/// The COMMAND column: quoted, cut to 20 characters with an ellipsis unless `no_trunc`.
+fn command(c: &Container, no_trunc: bool) -> String {
+    let mut cmd = c.path.clone();
+    for a in &c.args {
+        cmd.push(' ');
+        cmd.push_str(a);
+    }
+    if !no_trunc && cmd.chars().count() > 20 {
+        cmd = cmd.chars().take(19).collect::<String>() + "…";
+    }
+    serde_json::to_string(&cmd).unwrap_or(cmd)
+}
+
+/// One row as the `--format` fields see it.
+fn row(c: &Container, no_trunc: bool) -> serde_json::Value {
+    let labels: Vec<String> = c
+        .config
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    serde_json::json!({
+        "ID": if no_trunc { c.id.clone() } else { c.id[..12].to_string() },
+        "Image": c.config.image,
+        "Command": command(c, no_trunc),
+        "CreatedAt": created_at(&c.created),
+        "RunningFor": format!("{} ago", since(&c.created)),
+        "Ports": "",
+        "State": c.state.status,
+        "Status": status(c),
+        "Size": "",
+        "Names": c.short_name(),
+        "Labels": labels.join(","),
+        "Mounts": "",
+        "Networks": c.host_config.network_mode,
+    })
+}
+
+/// Whether `c` passes every filter (values of one key or'ed, keys and'ed).
+fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> Result<bool, CliError> {
+    for (key, values) in filters {
+        let ok = values.iter().any(|v| match key.as_str() {
+            "name" => c.short_name().contains(v.trim_start_matches('/')),
+            "id" => c.id.starts_with(v.as_str()),
+            "status" => c.state.status == *v,
+            "label" => match v.split_once('=') {
+                Some((k, val)) => c.config.labels.get(k).is_some_and(|x| x == val),
+                None => c.config.labels.contains_key(v.as_str()),
+            },
+            "ancestor" => {
+                let img = c.config.image.as_str();
+                img == v
+                    || img.strip_suffix(":latest") == Some(v.as_str())
+                    || v.strip_suffix(":latest") == Some(img)
+                    || c.image
+                        .trim_start_matches("sha256:")
+                        .starts_with(v.trim_start_matches("sha256:"))
+            }
+            "exited" => c.state.status == "exited" && v.parse() == Ok(c.state.exit_code),
+            _ => false,
+        });
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn parse_filters(f: &[String]) -> Result<BTreeMap<String, Vec<String>>, CliError> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for item in f {
+        let (k, v) = item.split_once('=').ok_or_else(|| {
+            CliError::usage(format!(
+                "bad format of filter (expected name=value): {item}"
+            ))
+        })?;
+        match k {
+            "name" | "id" | "status" | "label" | "ancestor" | "exited" => {}
+            other => return Err(CliError::usage(format!("invalid filter '{other}'"))),
+        }
+        if k == "status"
+            && ![
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ]
+            .contains(&v)
+        {
+            return Err(CliError::usage(format!(
+                "invalid filter 'status={v}': must be one of created, restarting, running, removing, paused, exited, dead"
+            )));
+        }
+        out.entry(k.to_string()).or_default().push(v.to_string());
+    }
+    Ok(out)
+}
+
+const TABLE: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
+    let filters = parse_filters(&a.filter)?;
+    let last = if a.latest { Some(1) } else { a.last };
+    let mut list: Vec<Container> = engine
+        .containers()?
+        .into_iter()
+        .filter(|c| {
+            a.all
+                || last.is_some()
+                || c.state.running
+                || filters.contains_key("status")
+                || filters.contains_key("exited")
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for c in list.drain(..) {
+        if matches(&c, &filters)? {
+            kept.push(c);
+        }
+    }
+    if let Some(n) = last {
+        kept.truncate(n);
+    }
+    let mut out = std::io::stdout().lock();
+    if a.quiet {
+        use std::io::Write;
+        for c in &kept {
+            let id = if a.no_trunc { &c.id[..] } else { &c.id[..12] };
+            writeln!(out, "{id}").map_err(|e| CliError::other(e.to_string()))?;
+        }
+        return Ok(0);
+    }
+    let rows: Vec<serde_json::Value> = kept.iter().map(|c| row(c, a.no_trunc)).collect();
+    let format = match a.format.as_deref() {
+        None | Some("table") => TABLE,
+        Some(f) => f,
+    };
+    let headers = BTreeMap::from([
+        ("ID", "CONTAINER ID"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("CreatedAt", "CREATED AT"),
+        ("RunningFor", "CREATED"),
+        ("Ports", "PORTS"),
+        ("State", "STATE"),
+        ("Status", "STATUS"),
+        ("Size", "SIZE"),
+        ("Names", "NAMES"),
+        ("Labels", "LABELS"),
+        ("Mounts", "MOUNTS"),
+        ("Networks", "NETWORKS"),
+    ]);
+    format::format_rows(&mut out, format, &headers, &rows)?;
+    Ok(0)
+}

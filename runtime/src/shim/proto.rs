@@ -1,0 +1,118 @@
+//! The attach protocol between the shim and its clients (the CLI attached to a container,
+//! `stop`, `kill`, `wait`, `logs -f`): frames of `[type: u8][length: u32 LE][payload]` on a
+//! unix stream socket.
+
+use std::io::{self, Read, Write};
+
+/// Shim → client: the container's process started (payload: its pid, i32 LE).
+pub const STARTED: u8 = b'S';
+/// Shim → client: the start failed (payload: exit code i32 LE, then the message).
+pub const FAILED: u8 = b'F';
+/// Shim → client: output on the container's stdout (or its terminal).
+pub const STDOUT: u8 = b'1';
+/// Shim → client: output on the container's stderr.
+pub const STDERR: u8 = b'2';
+/// Shim → client: the container's process exited (payload: exit code i32 LE).
+pub const EXIT: u8 = b'X';
+
+/// Client → shim: send me the output (payload: 1 byte, non-zero to attach stdin too).
+pub const ATTACH: u8 = b'A';
+/// Client → shim: bytes for the container's stdin.
+pub const STDIN: u8 = b'0';
+/// Client → shim: the client's stdin ended.
+pub const STDIN_CLOSE: u8 = b'C';
+/// Client → shim: the window size (rows u16 LE, cols u16 LE).
+pub const RESIZE: u8 = b'W';
+/// Client → shim: send a signal (payload: signo i32 LE).
+pub const KILL: u8 = b'K';
+/// Client → shim: stop (payload: signo i32 LE): signal, and no restart afterwards.
+pub const STOP: u8 = b'T';
+
+/// The largest frame either side accepts.
+pub const MAX_FRAME: usize = 1 << 20;
+
+/// Encodes one frame.
+pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(5 + payload.len());
+    v.push(kind);
+    v.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// A frame with an i32 payload.
+pub fn frame_i32(kind: u8, n: i32) -> Vec<u8> {
+    frame(kind, &n.to_le_bytes())
+}
+
+/// The i32 at the start of a payload (0 when too short).
+pub fn payload_i32(p: &[u8]) -> i32 {
+    p.get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map(i32::from_le_bytes)
+        .unwrap_or(0)
+}
+
+/// Splits complete frames off the front of `buf` (bytes received so far); the rest stays.
+pub fn split_frames(buf: &mut Vec<u8>) -> Result<Vec<(u8, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while buf.len() - at >= 5 {
+        let len = u32::from_le_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
+        if len > MAX_FRAME {
+            return Err(format!("frame of {len} bytes is too large"));
+        }
+        if buf.len() - at < 5 + len {
+            break;
+        }
+        out.push((buf[at], buf[at + 5..at + 5 + len].to_vec()));
+        at += 5 + len;
+    }
+    buf.drain(..at);
+    Ok(out)
+}
+
+/// Reads one frame (blocking). `None` at the end of the stream.
+pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
+    let mut head = [0u8; 5];
+    match r.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::other(format!(
+            "frame of {len} bytes is too large"
+        )));
+    }
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    Ok(Some((head[0], payload)))
+}
+
+/// Writes one frame (blocking).
+pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
+    w.write_all(&frame(kind, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_split_whole_and_keep_the_rest() {
+        let mut buf = frame(STDOUT, b"hello");
+        buf.extend(frame_i32(EXIT, 3));
+        let tail = frame(STDERR, b"abc");
+        buf.extend_from_slice(&tail[..4]);
+        let frames = split_frames(&mut buf).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0], (STDOUT, b"hello".to_vec()));
+        assert_eq!(payload_i32(&frames[1].1), 3);
+        assert_eq!(buf, tail[..4].to_vec());
+        let mut big = vec![STDOUT];
+        big.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(split_frames(&mut big).is_err());
+    }
+}

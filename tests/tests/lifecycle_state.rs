@@ -1,0 +1,225 @@
+//! State that survives failures: an owner's death removes its container, a killed shim
+//! leaves a container shown as exited that `rm` cleans up, and many `tug` processes at
+//! once lose nothing.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use support::{Containers, alive, inspect, ppid, wait_for};
+use tug_e2e::{KillOnDrop, TestRoot, code, text};
+
+#[test]
+fn owner_killed_with_sigkill_removes_its_container_within_a_second() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let mut owner = KillOnDrop(
+        std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap(),
+    );
+    let owner_pid = owner.id().to_string();
+    let id = cs.run_d(&["--owner-pid", &owner_pid, "busybox", "sleep", "1000"]);
+    let pid: i32 = inspect(&t, &id, "{{.State.Pid}}").parse().unwrap();
+    assert!(alive(pid));
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    let dir = t.root().join("containers").join(&id);
+    let took = wait_for(
+        "the owned container's removal",
+        Duration::from_secs(1),
+        || !dir.exists() && !alive(pid),
+    );
+    assert!(took < Duration::from_secs(1));
+    assert_eq!(t.ok(&["ps", "-a", "-q"]).trim(), "");
+    let run_dir = t.run_root().join("containers").join(&id);
+    wait_for("the shim's run dir to go", Duration::from_secs(1), || {
+        !run_dir.exists()
+    });
+}
+
+#[test]
+fn an_owner_that_is_gone_refuses_the_start() {
+    let t = TestRoot::with_busybox();
+    let out = t.run(&["run", "-d", "--owner-pid", "999999999", "busybox", "true"]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert_eq!(t.ok(&["ps", "-a", "-q"]).trim(), "");
+}
+
+#[test]
+fn a_killed_shim_leaves_an_exited_container_that_rm_cleans_up() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let id = cs.run_d(&["--name", "orphan", "busybox", "sleep", "1000"]);
+    let pid: i32 = inspect(&t, "orphan", "{{.State.Pid}}").parse().unwrap();
+    let shim = ppid(pid);
+    assert!(
+        std::fs::read_to_string(format!("/proc/{shim}/cmdline"))
+            .unwrap()
+            .contains("__shim"),
+        "the container's parent is its shim"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for(
+        "the container to die with its shim",
+        Duration::from_secs(2),
+        || !alive(pid),
+    );
+    assert_eq!(
+        inspect(
+            &t,
+            "orphan",
+            "{{.State.Status}} {{.State.Running}} {{.State.ExitCode}}"
+        ),
+        "exited false 137"
+    );
+    assert!(inspect(&t, "orphan", "{{.State.Error}}").contains("shim died"));
+    let ps = t.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("orphan Exited (137)"), "{ps}");
+    assert_eq!(t.ok(&["ps", "-q"]).trim(), "");
+    assert_eq!(t.ok(&["rm", "orphan"]).trim(), "orphan");
+    assert!(!t.root().join("containers").join(&id).exists());
+    assert!(!t.run_root().join("containers").join(&id).exists());
+}
+
+#[test]
+fn a_reboot_leaves_exited_containers() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let id = cs.run_d(&["busybox", "sleep", "1000"]);
+    let pid: i32 = inspect(&t, &id, "{{.State.Pid}}").parse().unwrap();
+    let shim = ppid(pid);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for("the container to die", Duration::from_secs(2), || {
+        !alive(pid)
+    });
+    // $TUG_RUN is a tmpfs that a reboot empties.
+    std::fs::remove_dir_all(t.run_root()).unwrap();
+    assert_eq!(inspect(&t, &id, "{{.State.Status}}"), "exited");
+    t.ok(&["rm", &id]);
+    assert_eq!(t.ok(&["ps", "-a", "-q"]).trim(), "");
+}
+
+#[test]
+fn fifty_containers_created_and_removed_in_parallel_lose_nothing() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..10)
+            .map(|th| {
+                let t = &t;
+                s.spawn(move || {
+                    (0..5)
+                        .map(|i| {
+                            t.ok(&["create", "--name", &format!("c{th}-{i}"), "busybox", "true"])
+                                .trim()
+                                .to_string()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    for id in &ids {
+        cs.add(id);
+    }
+    let unique: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 50);
+    let listed: BTreeSet<String> = t
+        .ok(&["ps", "-a", "-q", "--no-trunc"])
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(listed, ids.iter().cloned().collect::<BTreeSet<_>>());
+    let names = t.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(names.lines().collect::<BTreeSet<_>>().len(), 50);
+
+    // One name claimed by ten processes at once: exactly one wins.
+    let wins: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                let t = &t;
+                s.spawn(move || {
+                    let out = t.run(&["create", "--name", "contested", "busybox", "true"]);
+                    if code(&out) == 0 {
+                        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+                    } else {
+                        assert!(String::from_utf8_lossy(&out.stderr).contains("already in use"));
+                        None
+                    }
+                })
+            })
+            .collect();
+        let won: Vec<String> = handles
+            .into_iter()
+            .filter_map(|h| h.join().unwrap())
+            .collect();
+        for id in &won {
+            cs.add(id);
+        }
+        won.len()
+    });
+    assert_eq!(wins, 1);
+
+    std::thread::scope(|s| {
+        for chunk in ids.chunks(5) {
+            let t = &t;
+            s.spawn(move || {
+                for id in chunk {
+                    t.ok(&["rm", id]);
+                }
+            });
+        }
+    });
+    t.ok(&["rm", "contested"]);
+    assert_eq!(t.ok(&["ps", "-a", "-q"]).trim(), "");
+    let names_dir = t.root().join("containers").join("names");
+    assert_eq!(std::fs::read_dir(names_dir).unwrap().count(), 0);
+}
+
+#[test]
+fn the_library_api_runs_an_owned_detached_container() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let engine = t.engine();
+    let mut owner = KillOnDrop(
+        std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap(),
+    );
+    let c = engine
+        .run_detached(&tug::container::CreateOptions {
+            image: "busybox".into(),
+            command: vec!["sleep".into(), "1000".into()],
+            network: "none".into(),
+            owner_pid: Some(owner.id() as i32),
+            ..Default::default()
+        })
+        .unwrap();
+    cs.add(&c.id);
+    let running = engine.container(&c.id).unwrap();
+    assert!(running.state.running);
+    assert!(alive(running.state.pid));
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    wait_for(
+        "the owned container's removal",
+        Duration::from_secs(1),
+        || engine.containers().unwrap().is_empty() && !alive(running.state.pid),
+    );
+}
