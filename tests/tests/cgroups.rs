@@ -378,3 +378,55 @@ fn stats_without_no_stream_redraws_every_second() {
     drop(stats);
     drop(r);
 }
+
+#[test]
+fn detached_container_pauses_and_dies_of_kill_while_paused() {
+    if !is_v1() {
+        return;
+    }
+    let t = TestRoot::with_busybox();
+    let id = t.ok(&["run", "-d", "--name", "bg", "busybox", "sleep", "60"]);
+    let id = id.trim();
+    t.ok(&["pause", "bg"]);
+    let ps = t.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.contains("bg Up") && ps.contains("(Paused)"), "{ps}");
+    // SIGKILL reaches a frozen process once the shim thaws it.
+    t.ok(&["kill", "bg"]);
+    let code = t.ok(&["wait", "bg"]);
+    assert_eq!(code.trim(), "137");
+    let state = t.ok(&["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "bg"]);
+    assert_eq!(state.trim(), "exited false");
+    assert!(!v1_dir(&t, "freezer", id).exists());
+    t.ok(&["rm", "bg"]);
+    assert!(
+        leftover_cgroups(&t).is_empty(),
+        "{:?}",
+        leftover_cgroups(&t)
+    );
+}
+
+#[test]
+fn detached_oom_kill_is_recorded_by_the_shim() {
+    let t = TestRoot::with_busybox();
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hogd",
+        "-m",
+        "32m",
+        "busybox",
+        "tail",
+        "/dev/zero",
+    ]);
+    assert_eq!(t.ok(&["wait", "hogd"]).trim(), "137");
+    let state = t.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.OOMKilled}} {{.State.ExitCode}}",
+        "hogd",
+    ]);
+    assert_eq!(state.trim(), "true 137");
+    t.ok(&["rm", "hogd"]);
+    assert!(leftover_cgroups(&t).is_empty());
+}
