@@ -48,6 +48,12 @@ pub enum ContainerCommand {
     Attach(AttachArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(super::stats::StatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(super::stats::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(super::stats::PauseArgs),
 }
 
 pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
@@ -74,6 +80,9 @@ pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
         ContainerCommand::Rename(a) => super::lifecycle::rename(engine, a),
         ContainerCommand::Attach(a) => super::lifecycle::attach(engine, a),
         ContainerCommand::Prune(a) => super::lifecycle::prune(engine, a),
+        ContainerCommand::Stats(a) => super::stats::stats(engine, a),
+        ContainerCommand::Pause(a) => super::stats::pause(engine, a),
+        ContainerCommand::Unpause(a) => super::stats::unpause(engine, a),
     }
 }
 
