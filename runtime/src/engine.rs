@@ -117,6 +117,8 @@ pub enum Error {
     Registry(#[from] crate::registry::Error),
     #[error(transparent)]
     Volume(#[from] crate::volume::Error),
+    #[error(transparent)]
+    Cgroup(#[from] crate::sandbox::cgroups::Error),
 }
 
 impl Error {

@@ -50,6 +50,12 @@ pub enum ContainerCommand {
     Prune(PruneArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(super::cp::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(super::stats::StatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(super::stats::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(super::stats::PauseArgs),
 }
 
 pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
@@ -77,6 +83,9 @@ pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
         ContainerCommand::Attach(a) => super::lifecycle::attach(engine, a),
         ContainerCommand::Prune(a) => super::lifecycle::prune(engine, a),
         ContainerCommand::Cp(a) => super::cp::cp(engine, a),
+        ContainerCommand::Stats(a) => super::stats::stats(engine, a),
+        ContainerCommand::Pause(a) => super::stats::pause(engine, a),
+        ContainerCommand::Unpause(a) => super::stats::unpause(engine, a),
     }
 }
 
@@ -153,6 +162,8 @@ pub struct ContainerOptions {
     /// Mount volumes from the specified container(s) (CONTAINER[:ro|rw])
     #[arg(long)]
     pub volumes_from: Vec<String>,
+    #[command(flatten)]
+    pub resources: super::resources::ResourceFlags,
     /// The image to run
     pub image: String,
     /// The command and its arguments (overrides the image's CMD)
@@ -276,6 +287,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
             .map_err(CliError::usage)?,
         log_opts: o.log_opt,
         owner_pid: o.owner_pid,
+        resources: o.resources.resources(),
     })
 }
 

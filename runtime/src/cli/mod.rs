@@ -12,6 +12,8 @@ pub mod lifecycle;
 pub mod logs;
 pub mod ps;
 pub mod registry;
+pub mod resources;
+pub mod stats;
 pub mod system;
 pub mod volume;
 
@@ -160,6 +162,12 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(stats::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(stats::PauseArgs),
 }
 
 /// `tug inspect`: a container or an image, whichever the name finds first.
@@ -242,6 +250,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Attach(a) => lifecycle::attach(&engine, a),
         Command::Shim { .. } => Ok(125),
         Command::Volume(c) => volume::dispatch(&engine, c),
+        Command::Stats(a) => stats::stats(&engine, a),
+        Command::Pause(a) => stats::pause(&engine, a),
+        Command::Unpause(a) => stats::unpause(&engine, a),
     }
 }
 

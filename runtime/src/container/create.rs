@@ -80,6 +80,13 @@ fn numeric_user(user: &str) -> (u32, u32) {
     }
 }
 
+/// The number of CPUs online (Docker's limit for `--cpus` and `--cpuset-cpus`).
+fn online_cpus() -> usize {
+    // SAFETY: sysconf only reads a system value.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n > 0 { n as usize } else { 1 }
+}
+
 fn write_file(p: &Path, data: &str, durable: bool) -> Result<(), Error> {
     fsutil::write_atomic_opt(p, data.as_bytes(), durable).map_err(|e| Error::io(p, e))
 }
@@ -121,6 +128,7 @@ impl Engine {
             }
         };
         let nnp = no_new_privileges(&opts.security_opt)?;
+        let resources = opts.resources.clone().validate(online_cpus())?;
         if let Some(n) = &opts.name
             && !names::valid_name(n)
         {
@@ -278,6 +286,11 @@ impl Engine {
             etc_files: &etc_files,
         })?;
         mount_plan.apply_to_spec(&mut spec);
+        if let Some(linux) = spec.linux_mut() {
+            linux.set_resources(resources.to_oci());
+            let cgroup = crate::sandbox::cgroups::cgroup_path(self.root(), &id);
+            linux.set_cgroups_path(Some(std::path::Path::new("/").join(cgroup)));
+        }
         let spec_path = dir.join(SPEC);
         let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::Invalid(e.to_string()))?;
         fsutil::write_atomic_opt(&spec_path, &spec_json, durable)
@@ -355,6 +368,7 @@ impl Engine {
                 links: None,
                 restart_policy: opts.restart_policy.clone(),
                 log_config: log_config(&opts.log_opts)?,
+                resources,
             },
             network_settings: NetworkSettings {
                 sandbox_key: String::new(),

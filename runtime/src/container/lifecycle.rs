@@ -214,6 +214,8 @@ impl Engine {
             Err(Error::NotFound(_)) => return Ok(c),
             Err(e) => return Err(e.into()),
         };
+        // Its shim removes the cgroup; if the shim died, it is removed here.
+        let _ = crate::sandbox::cgroups::open_for(self.root(), &c.id).and_then(|m| m.remove());
         store.remove(&c)?;
         let run_dir = shim::run_dir(self.run_root(), &c.id);
         let _ = std::fs::remove_file(run_dir.join(shim::SOCKET));

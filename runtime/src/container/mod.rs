@@ -5,6 +5,7 @@
 //! rename, remove, prune, inspect), and the logs.
 
 pub mod attach;
+mod cgroup;
 pub mod commit;
 pub mod cp;
 mod create;
@@ -23,6 +24,7 @@ pub mod top;
 use std::path::Path;
 
 pub use attach::AttachOptions;
+pub use cgroup::ContainerStats;
 pub use exec::ExecOptions;
 pub(crate) use lifecycle::rootfs_source;
 pub use lifecycle::{DEFAULT_STOP_TIMEOUT, parse_signal};

@@ -39,6 +39,8 @@ pub struct CreateOptions {
     pub mounts: Vec<crate::volume::MountSpec>,
     /// `--volumes-from`.
     pub volumes_from: Vec<crate::volume::VolumesFrom>,
+    /// `--memory`, `--cpus`, `--pids-limit`...: the cgroup limits.
+    pub resources: crate::sandbox::cgroups::Resources,
 }
 
 /// The final (entrypoint, cmd) as Docker computes them: `--entrypoint` replaces the

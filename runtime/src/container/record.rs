@@ -133,6 +133,9 @@ pub struct HostConfig {
     pub restart_policy: RestartPolicy,
     #[serde(default)]
     pub log_config: LogConfig,
+    /// Memory, NanoCpus, CpuShares, PidsLimit...: Docker's resource fields, inline.
+    #[serde(flatten)]
+    pub resources: crate::sandbox::cgroups::Resources,
 }
 
 /// `HostConfig.LogConfig`: the log driver (json-file) and its `--log-opt`s.

@@ -104,6 +104,12 @@ fn mounts(input: &SpecInput) -> Result<Vec<Mount>, Error> {
             &["nosuid", "noexec", "nodev", "ro"],
         )?,
         mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["ro", "nosuid", "noexec", "nodev"],
+        )?,
+        mount(
             "/dev/mqueue",
             "mqueue",
             "mqueue",

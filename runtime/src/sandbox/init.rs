@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::sync::{self, InitFailure};
-use super::{Error, RootfsSource, SandboxConfig, Stdio, devices, mounts, tty, volumes};
+use super::{Error, RootfsSource, SandboxConfig, Stdio, cgroups, devices, mounts, tty, volumes};
 
 /// A failure inside the init: what kind, and the message for the user.
 pub(super) type Failure = (InitFailure, String);
@@ -56,7 +56,9 @@ pub fn clone_init(
     child_end: &OwnedFd,
     parent_end: &OwnedFd,
 ) -> Result<Pid, Error> {
-    let flags = clone_flags(&config.spec);
+    // The init unshares its cgroup namespace only after the supervisor moved it into the
+    // container's cgroup, so that the container sees that cgroup as its root.
+    let flags = clone_flags(&config.spec) - CloneFlags::CLONE_NEWCGROUP;
     let child_fd = child_end.as_raw_fd();
     let parent_fd = parent_end.as_raw_fd();
     let mut stack = vec![0u8; 1 << 20];
@@ -96,6 +98,8 @@ fn run(config: &SandboxConfig, sock: RawFd) -> Result<std::convert::Infallible, 
         .map(|r| r.path().clone())
         .ok_or_else(|| setup_err("the spec has no root"))?;
 
+    let cgroup_mounts = cgroup_mount_plan(spec);
+    let cgroup_join = cgroups::join::prepare(spec).map_err(setup_err)?;
     let console = setup_rootfs(config, &root_path)?;
     mounts::pivot(&root_path).map_err(|e| setup_err(format!("pivot_root: {e}")))?;
     setup_after_pivot(config)?;
@@ -107,6 +111,10 @@ fn run(config: &SandboxConfig, sock: RawFd) -> Result<std::convert::Infallible, 
     if !sync::wait_start(sock) {
         return Err((InitFailure::Setup, String::new()));
     }
+    if let Some(plan) = cgroup_join {
+        cgroups::join::join(plan).map_err(setup_err)?;
+    }
+    enter_cgroup_namespace(spec, &cgroup_mounts)?;
     super::exec::exec_process(config, slave)
 }
 
@@ -134,6 +142,10 @@ fn setup_rootfs(
         .map_err(|e| setup_err(format!("opening the rootfs: {e}")))?;
     volumes::prepare(&root, &config.spec).map_err(setup_err)?;
     for m in config.spec.mounts().as_deref().unwrap_or_default() {
+        if m.typ().as_deref() == Some("cgroup") {
+            // Mounted after the cgroup namespace exists (enter_cgroup_namespace).
+            continue;
+        }
         mounts::mount_in_root(
             &root,
             m.destination(),
@@ -164,6 +176,35 @@ fn setup_rootfs(
     )
     .map_err(|e| setup_err(format!("mounting /dev/console: {e}")))?;
     Ok(Some((master, slave)))
+}
+
+/// The cgroup file systems to mount at /sys/fs/cgroup when the spec asks for a `cgroup`
+/// mount (read from the host's mount table before pivot_root).
+fn cgroup_mount_plan(spec: &oci_spec::runtime::Spec) -> Vec<cgroups::mount::CgroupMount> {
+    let wanted = spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|m| m.typ().as_deref() == Some("cgroup"));
+    if !wanted {
+        return Vec::new();
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    cgroups::mount::plan(&mountinfo, &cgroups::v1::controllers_for_spec(spec))
+}
+
+/// After the supervisor placed the init in its cgroup: a new cgroup namespace (when the
+/// spec asks for one), then the container's read-only /sys/fs/cgroup.
+fn enter_cgroup_namespace(
+    spec: &oci_spec::runtime::Spec,
+    plan: &[cgroups::mount::CgroupMount],
+) -> Result<(), Failure> {
+    if clone_flags(spec).contains(CloneFlags::CLONE_NEWCGROUP) {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| setup_err(format!("unshare of the cgroup namespace: {e}")))?;
+    }
+    cgroups::mount::mount_all(plan).map_err(setup_err)
 }
 
 /// Masks, read-only paths, a read-only root, the hostname (after pivot_root).

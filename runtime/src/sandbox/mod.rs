@@ -12,6 +12,7 @@
 //! 3. [`Sandbox::wait`]: the exit status, as Docker's exit code.
 
 pub mod caps;
+pub mod cgroups;
 mod devices;
 pub mod enter;
 mod exec;

@@ -20,7 +20,7 @@ use crate::Engine;
 use crate::container::record::{RestartPolicy, now};
 use crate::container::{ContainerStore, Error};
 use crate::sandbox::signals::SignalReader;
-use crate::sandbox::{self, Sandbox, SandboxConfig, Stdio, tty};
+use crate::sandbox::{self, Sandbox, SandboxConfig, Stdio, cgroups, tty};
 
 /// A client whose unsent output grows past this is dropped (it does not read).
 const MAX_OUTBOX: usize = 4 << 20;
@@ -79,6 +79,8 @@ impl Client {
 /// The running container process and the shim's ends of its stdio.
 struct Process {
     sandbox: Sandbox,
+    /// The container's cgroup, removed when the process is done.
+    cgroup: cgroups::ContainerCgroup,
     out: Option<OwnedFd>,
     err: Option<OwnedFd>,
     master: Option<OwnedFd>,
@@ -90,6 +92,8 @@ struct Process {
 struct Shim {
     engine: Engine,
     store: ContainerStore,
+    /// The state root (the container's cgroup path depends on it).
+    root: PathBuf,
     id: String,
     socket: PathBuf,
     run_dir: PathBuf,
@@ -174,6 +178,7 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
     let mut shim = Shim {
         engine: engine.clone(),
         store: store.clone(),
+        root: engine.root().to_path_buf(),
         id: id.to_string(),
         socket,
         run_dir,
@@ -289,9 +294,12 @@ impl Shim {
                 }
             },
         };
+        let resources = c.host_config.resources.clone();
         drop(c);
         let (mut sb, out, err, stdin) =
             create_with_pipes(&config, self.open_stdin).map_err(start_error)?;
+        let cgroup = cgroups::setup_for(&self.root, &self.id, &resources, sb.pid())
+            .map_err(|e| start_error(e.into()))?;
         drop(config);
         let master = sb.take_pty_master();
         let pid = sb.pid();
@@ -309,6 +317,8 @@ impl Shim {
                 c.state.exit_code = 0;
                 c.state.error.clear();
                 c.state.started_at = now();
+                c.state.oom_killed = false;
+                c.state.paused = false;
                 c.log_path = log_path.display().to_string();
             })?
             .is_some();
@@ -318,6 +328,7 @@ impl Shim {
         sb.start().map_err(|e| start_error(e.into()))?;
         self.process = Some(Process {
             sandbox: sb,
+            cgroup,
             out,
             err,
             master,
@@ -359,6 +370,7 @@ impl Shim {
         let _ = self.store.update(&self.id, |c| {
             c.state.running = false;
             c.state.restarting = false;
+            c.state.paused = false;
             c.state.pid = 0;
             c.state.exit_code = code;
             if let Some(e) = error {
@@ -400,11 +412,15 @@ impl Shim {
     /// The process exited and its output is drained: restart it, or finish.
     fn on_exit(&mut self, code: i32) {
         self.log.flush();
-        let ran = self
-            .process
-            .take()
-            .map(|p| p.started.elapsed())
-            .unwrap_or_default();
+        let mut ran = Duration::ZERO;
+        if let Some(p) = self.process.take() {
+            ran = p.started.elapsed();
+            // Read before the cgroup goes: an OOM kill shows as State.OOMKilled.
+            if p.cgroup.oom_killed() {
+                let _ = self.store.update(&self.id, |c| c.state.oom_killed = true);
+            }
+            let _ = p.cgroup.remove();
+        }
         self.last_code = code;
         let restarts = self
             .store
@@ -473,6 +489,10 @@ impl Shim {
         if let Some(p) = &self.process {
             if let Ok(s) = Signal::try_from(sig) {
                 let _ = p.sandbox.signal(s);
+            }
+            // A paused (frozen) process acts on SIGKILL only once thawed (cgroup v1).
+            if sig == Signal::SIGKILL as i32 && p.cgroup.manager().is_frozen().unwrap_or(false) {
+                let _ = p.cgroup.manager().thaw();
             }
         } else if self.manual_stop && self.restart_at.is_some() {
             // Stopped while waiting to restart.

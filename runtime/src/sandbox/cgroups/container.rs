@@ -1,0 +1,108 @@
+//! A container's cgroup: where it goes, the one call that sets it up for a new init, and
+//! a guard that removes it (killing what is left) when the container is done.
+
+use std::path::{Path, PathBuf};
+
+use super::{CgroupManager, DEFAULT_ROOT, Error, Resources, detect, manager};
+
+/// The cgroup root tug uses: `$TUG_CGROUP_ROOT`, else /sys/fs/cgroup (a test may point
+/// it at another mount).
+pub fn cgroup_root() -> PathBuf {
+    std::env::var_os("TUG_CGROUP_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| DEFAULT_ROOT.into())
+}
+
+/// Container `id`'s cgroup path below the hierarchy roots: `tug/<hash>/<id>`, where
+/// `<hash>` is the first 12 hex digits of the SHA-256 of the state root's path, so that
+/// engines on different state roots never share (or remove) each other's parents.
+pub fn cgroup_path(state_root: &Path, id: &str) -> PathBuf {
+    let hash = crate::Digest::of(state_root.as_os_str().as_encoded_bytes());
+    Path::new("tug").join(hash.short()).join(id)
+}
+
+/// A container's cgroup, removed (with every process left in it) on drop unless
+/// [`ContainerCgroup::remove`] already did.
+#[derive(Debug)]
+pub struct ContainerCgroup {
+    manager: Box<dyn CgroupManager>,
+    removed: bool,
+}
+
+impl ContainerCgroup {
+    /// The cgroup's manager: stats, freeze, pids.
+    pub fn manager(&self) -> &dyn CgroupManager {
+        self.manager.as_ref()
+    }
+
+    /// Whether the OOM killer killed a process of the container: call it once the
+    /// container's process has exited, and record it as `State.OOMKilled`.
+    pub fn oom_killed(&self) -> bool {
+        self.manager.oom_killed().unwrap_or(false)
+    }
+
+    /// Kills what is left and removes the cgroup.
+    pub fn remove(mut self) -> Result<(), Error> {
+        self.removed = true;
+        self.manager.remove()
+    }
+}
+
+impl Drop for ContainerCgroup {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = self.manager.remove();
+        }
+    }
+}
+
+/// Makes container `id`'s cgroup on state root `state_root` and writes its limits;
+/// on v2 also moves its init (`pid`, waiting on its sync socket) into it. On v1 the init
+/// joins by itself once released, which is much cheaper (see [`super::join`]). Called
+/// between `sandbox::create` and `Sandbox::start`.
+pub fn setup_for(
+    state_root: &Path,
+    id: &str,
+    resources: &Resources,
+    pid: i32,
+) -> Result<ContainerCgroup, Error> {
+    let root = cgroup_root();
+    let setup = detect(&root)?;
+    let cg = ContainerCgroup {
+        manager: manager(&root, setup, cgroup_path(state_root, id), resources),
+        removed: false,
+    };
+    cg.manager.create()?;
+    cg.manager.apply(resources)?;
+    if !setup.is_v1() {
+        cg.manager.add_task(pid)?;
+    }
+    Ok(cg)
+}
+
+/// The manager of container `id`'s existing cgroup (for `stats`, `pause`, `unpause`).
+pub fn open_for(state_root: &Path, id: &str) -> Result<Box<dyn CgroupManager>, Error> {
+    let root = cgroup_root();
+    let setup = detect(&root)?;
+    Ok(manager(
+        &root,
+        setup,
+        cgroup_path(state_root, id),
+        &Resources::default(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_differ_per_state_root() {
+        let a = cgroup_path(Path::new("/var/lib/tug"), "abc");
+        let b = cgroup_path(Path::new("/var/tmp/tug-tests/t1/root"), "abc");
+        assert_ne!(a, b);
+        assert!(a.starts_with("tug"));
+        assert_eq!(a.file_name().unwrap(), "abc");
+        assert_eq!(a.components().count(), 3);
+    }
+}

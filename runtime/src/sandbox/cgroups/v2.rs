@@ -1,0 +1,210 @@
+//! cgroup v2: one unified hierarchy; controllers are enabled down the tree through
+//! `cgroup.subtree_control`. The core files (`cgroup.procs`, `cgroup.freeze`,
+//! `cgroup.events`, `cgroup.kill`, `cpu.stat`) work even where no controller is enabled.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::resources::shares_to_weight;
+use super::{CgroupManager, Error, Resources, Stats, fs};
+
+/// The controllers tug enables for its cgroups, where the host offers them.
+const WANTED: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
+
+/// A container's cgroup in the unified hierarchy under `root`.
+#[derive(Debug)]
+pub struct V2Manager {
+    root: PathBuf,
+    rel: PathBuf,
+}
+
+impl V2Manager {
+    pub fn new(root: &Path, rel: PathBuf) -> V2Manager {
+        V2Manager {
+            root: root.to_path_buf(),
+            rel,
+        }
+    }
+
+    /// The container's cgroup dir.
+    pub fn dir(&self) -> PathBuf {
+        self.root.join(&self.rel)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir().join(name)
+    }
+
+    /// The file of a controller, or an error saying the controller is missing.
+    fn controller_file(&self, controller: &str, name: &str) -> Result<PathBuf, Error> {
+        let f = self.file(name);
+        if f.exists() {
+            Ok(f)
+        } else {
+            Err(Error::Unsupported(format!(
+                "the {controller} controller is not enabled in {} ({name} is missing)",
+                self.dir().display()
+            )))
+        }
+    }
+}
+
+/// Enables in `dir`'s children the wanted controllers that `dir` has and does not yet
+/// pass down.
+fn enable_controllers(dir: &Path) -> Result<(), Error> {
+    let available = fs::read(&dir.join("cgroup.controllers"))?;
+    let enabled = fs::read(&dir.join("cgroup.subtree_control"))?;
+    let missing: Vec<String> = available
+        .split_whitespace()
+        .filter(|c| WANTED.contains(c) && !enabled.split_whitespace().any(|e| e == *c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    fs::write(&dir.join("cgroup.subtree_control"), &missing.join(" "))
+}
+
+impl CgroupManager for V2Manager {
+    fn path(&self) -> &Path {
+        &self.rel
+    }
+
+    fn create(&self) -> Result<(), Error> {
+        enable_controllers(&self.root)?;
+        let leaf = self.dir();
+        fs::mkdir_all(&self.root, &self.rel, |d| {
+            if d == leaf {
+                Ok(())
+            } else {
+                enable_controllers(d)
+            }
+        })
+    }
+
+    fn add_task(&self, pid: i32) -> Result<(), Error> {
+        fs::write(&self.file("cgroup.procs"), &pid.to_string())
+    }
+
+    fn apply(&self, r: &Resources) -> Result<(), Error> {
+        if r.memory > 0 {
+            let max = self.controller_file("memory", "memory.max")?;
+            fs::write(&max, &r.memory.to_string())?;
+            let swap = self.file("memory.swap.max");
+            if r.memory_swap != 0 && swap.exists() {
+                let v = if r.memory_swap < 0 {
+                    "max".to_string()
+                } else {
+                    (r.memory_swap - r.memory).max(0).to_string()
+                };
+                fs::write(&swap, &v)?;
+            }
+        }
+        if r.memory_reservation > 0 {
+            let low = self.controller_file("memory", "memory.low")?;
+            fs::write(&low, &r.memory_reservation.to_string())?;
+        }
+        if r.cpu_shares > 0 {
+            let w = self.controller_file("cpu", "cpu.weight")?;
+            fs::write(&w, &shares_to_weight(r.cpu_shares as u64).to_string())?;
+        }
+        if let Some((quota, period)) = r.cfs_quota_period() {
+            let max = self.controller_file("cpu", "cpu.max")?;
+            let q = if quota > 0 {
+                quota.to_string()
+            } else {
+                "max".into()
+            };
+            fs::write(&max, &format!("{q} {period}"))?;
+        }
+        if !r.cpuset_cpus.is_empty() {
+            let f = self.controller_file("cpuset", "cpuset.cpus")?;
+            fs::write(&f, &r.cpuset_cpus)?;
+        }
+        if let Some(max) = r.pids_max() {
+            let f = self.controller_file("pids", "pids.max")?;
+            fs::write(&f, &max.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> Result<Stats, Error> {
+        let mut s = Stats {
+            cpu_usage_ns: fs::keyed(&fs::read(&self.file("cpu.stat"))?, "usage_usec") * 1000,
+            ..Stats::default()
+        };
+        if let Ok(Some(current)) = fs::read_u64(&self.file("memory.current")) {
+            let stat = fs::read(&self.file("memory.stat")).unwrap_or_default();
+            s.memory_usage = current.saturating_sub(fs::keyed(&stat, "inactive_file"));
+            s.memory_limit = fs::read_u64(&self.file("memory.max"))?;
+        }
+        s.pids = match fs::read_u64(&self.file("pids.current")) {
+            Ok(n) => n.unwrap_or(0),
+            // Without the pids controller: count the threads.
+            Err(_) => fs::read(&self.file("cgroup.threads"))?.lines().count() as u64,
+        };
+        if let Ok(io) = std::fs::read_to_string(self.file("io.stat")) {
+            for field in io.split_whitespace() {
+                if let Some(v) = field.strip_prefix("rbytes=") {
+                    s.block_read += v.parse::<u64>().unwrap_or(0);
+                } else if let Some(v) = field.strip_prefix("wbytes=") {
+                    s.block_write += v.parse::<u64>().unwrap_or(0);
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    fn freeze(&self) -> Result<(), Error> {
+        fs::write(&self.file("cgroup.freeze"), "1")?;
+        fs::wait_until(Duration::from_secs(5), "the container to freeze", || {
+            self.is_frozen()
+        })
+        .inspect_err(|_| {
+            let _ = fs::write(&self.file("cgroup.freeze"), "0");
+        })
+    }
+
+    fn thaw(&self) -> Result<(), Error> {
+        fs::write(&self.file("cgroup.freeze"), "0")?;
+        fs::wait_until(Duration::from_secs(5), "the container to thaw", || {
+            self.is_frozen().map(|f| !f)
+        })
+    }
+
+    fn is_frozen(&self) -> Result<bool, Error> {
+        let events = self.file("cgroup.events");
+        if !events.exists() {
+            return Ok(false);
+        }
+        Ok(fs::keyed(&fs::read(&events)?, "frozen") == 1)
+    }
+
+    fn oom_killed(&self) -> Result<bool, Error> {
+        let f = self.file("memory.events");
+        if !f.exists() {
+            return Ok(false);
+        }
+        Ok(fs::keyed(&fs::read(&f)?, "oom_kill") > 0)
+    }
+
+    fn pids(&self) -> Result<Vec<i32>, Error> {
+        fs::procs(&self.dir())
+    }
+
+    fn remove(&self) -> Result<(), Error> {
+        let dir = self.dir();
+        if !dir.exists() {
+            fs::rmdir_empty_parents(&self.root, &self.rel);
+            return Ok(());
+        }
+        // cgroup.kill (5.14+) kills every process at once, frozen ones too.
+        let kill = self.file("cgroup.kill");
+        if kill.exists() {
+            let _ = fs::write(&kill, "1");
+        }
+        let r = fs::kill_and_rmdir(&dir, Instant::now() + Duration::from_secs(5));
+        fs::rmdir_empty_parents(&self.root, &self.rel);
+        r
+    }
+}

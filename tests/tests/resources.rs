@@ -1,0 +1,189 @@
+//! Resource flags (`--memory`, `--cpus`, `--pids-limit`, ...): Docker's parsing and
+//! errors, recorded in `inspect` and the runtime spec, and written to the container's
+//! cgroup (read back from the host and from inside the container).
+
+use std::path::Path;
+
+use tug_e2e::{TestRoot, code};
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+fn is_v1() -> bool {
+    tug::sandbox::cgroups::detect(Path::new("/sys/fs/cgroup"))
+        .map(|s| s.is_v1())
+        .unwrap_or(false)
+}
+
+#[test]
+fn bad_resource_flags_are_refused_naming_the_flag() {
+    let t = TestRoot::with_busybox();
+    let cases = [
+        &["-m", "32x"][..],
+        &["--cpus", "lots"],
+        &["--pids-limit", "many"],
+        &["-m", "4m"],
+        &["--memory-swap", "64m"],
+        &["-m", "64m", "--memory-swap", "32m"],
+        &["--cpus", "0.5", "--cpu-quota", "20000"],
+        &["--cpus", "64"],
+        &["--cpuset-cpus", "0-63"],
+    ];
+    let mut results = Vec::new();
+    for flags in cases {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let out = t.run(&args);
+        let first = stderr(&out).lines().next().unwrap_or_default().to_string();
+        results.push(format!("{} → {} {}", flags.join(" "), code(&out), first));
+    }
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    insta::with_settings!({filters => vec![
+        (format!("only {cpus} CPUs").as_str(), "only N CPUs"),
+        (format!("0.01 to {cpus}.00").as_str(), "0.01 to N.00"),
+        (format!("available: 0-{}", cpus - 1).as_str(), "available: 0-M"),
+    ]}, {
+        insta::assert_debug_snapshot!(results);
+    });
+}
+
+#[test]
+fn resources_are_recorded_with_dockers_names_and_in_the_spec() {
+    let t = TestRoot::with_busybox();
+    let id = t.ok(&[
+        "create",
+        "-m",
+        "64m",
+        "--memory-reservation",
+        "32m",
+        "--cpus",
+        "0.5",
+        "--cpu-shares",
+        "512",
+        "--cpuset-cpus",
+        "0",
+        "--pids-limit",
+        "50",
+        "busybox",
+        "true",
+    ]);
+    let id = id.trim();
+    let hc = t.ok(&["inspect", "-f", "{{json .HostConfig}}", id]);
+    let hc: serde_json::Value = serde_json::from_str(&hc).unwrap();
+    let pick: serde_json::Map<String, serde_json::Value> = [
+        "Memory",
+        "MemorySwap",
+        "MemoryReservation",
+        "NanoCpus",
+        "CpuShares",
+        "CpuQuota",
+        "CpuPeriod",
+        "CpusetCpus",
+        "PidsLimit",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), hc[k].clone()))
+    .collect();
+    insta::assert_json_snapshot!(pick);
+    let spec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(t.root().join("containers").join(id).join("config.json")).unwrap(),
+    )
+    .unwrap();
+    insta::assert_json_snapshot!("spec_resources", spec["linux"]["resources"]);
+    t.ok(&["rm", id]);
+}
+
+#[test]
+fn limits_are_written_to_the_containers_cgroup() {
+    if !is_v1() {
+        return;
+    }
+    let t = TestRoot::with_busybox();
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "-m",
+        "64m",
+        "--memory-reservation",
+        "32m",
+        "--cpus",
+        "0.5",
+        "--cpu-shares",
+        "512",
+        "--cpuset-cpus",
+        "0",
+        "--pids-limit",
+        "50",
+        "busybox",
+        "sh",
+        "-c",
+        "cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes memory/memory.soft_limit_in_bytes \
+         cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us cpu/cpu.shares cpuset/cpuset.cpus pids/pids.max",
+    ]);
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        l,
+        ["67108864", "33554432", "50000", "100000", "512", "0", "50"],
+        "{out}"
+    );
+}
+
+#[test]
+fn cpus_half_writes_quota_50000_of_100000_seen_from_the_host() {
+    if !is_v1() {
+        return;
+    }
+    let t = TestRoot::with_busybox();
+    // The container reports its id, then waits on stdin so the host can read its cgroup.
+    let mut child = tug_e2e::KillOnDrop(
+        t.tug()
+            .args([
+                "run",
+                "--rm",
+                "-i",
+                "--name",
+                "half",
+                "--cpus",
+                "0.5",
+                "busybox",
+                "sh",
+                "-c",
+                "echo ready; read x; true",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let id = t
+        .ok(&["inspect", "-f", "{{.Id}}", "half"])
+        .trim()
+        .to_string();
+    let dir =
+        Path::new("/sys/fs/cgroup/cpu").join(tug::sandbox::cgroups::cgroup_path(&t.root(), &id));
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("cpu.cfs_quota_us"), "50000");
+    assert_eq!(read("cpu.cfs_period_us"), "100000");
+    // The init is in the container's cgroup.
+    let pid = t
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "half"])
+        .trim()
+        .to_string();
+    assert!(read("cgroup.procs").lines().any(|p| p == pid));
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    assert!(!dir.exists(), "the cgroup outlived the container");
+}
