@@ -145,8 +145,11 @@ impl Engine {
     /// `tug wait`: blocks until the container's process exits; its exit code.
     pub fn wait_container(&self, name: &str) -> crate::Result<i32> {
         let c = self.container(name)?;
+        // A client that connects after the shim sent the exit sees the stream end instead
+        // (-1): the shim wrote the final state before that, so the record has the code.
         if let Some(sock) = self.connect_live(&c)?
             && let Some(code) = wait_exit(&sock, None)
+            && code >= 0
         {
             return Ok(code);
         }
