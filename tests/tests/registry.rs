@@ -153,6 +153,54 @@ fn platform_is_chosen_in_a_manifest_list() {
     );
 }
 
+/// Through a manifest list, the repo digest is the list's, as Docker records it: shown by
+/// `images --digests` and `RepoDigests`, and `name@<list digest>` finds the image.
+#[test]
+fn a_pull_through_a_manifest_list_records_the_list_digest() {
+    let reg = Registry::start();
+    let src = tempfile::tempdir().expect("tempdir");
+    let layout = Layout::new(src.path());
+    let amd = layout.image(&[layer_tar(&[("arch", b"amd64\n")])], "amd64", 6);
+    let arm = layout.image(&[layer_tar(&[("arch", b"arm64\n")])], "arm64", 6);
+    let index = layout.index(&[(amd.clone(), "linux/amd64"), (arm.clone(), "linux/arm64")]);
+    layout.tag(&index, "multi");
+    skopeo_copy(
+        &format!("oci:{}:multi", src.path().display()),
+        &format!("docker://{}/multi:1", reg.host()),
+        true,
+    );
+    let repo = format!("{}/multi", reg.host());
+    let name = format!("{repo}:1");
+    let by_digest = format!("{repo}@{}", index.digest);
+    let w = World::new();
+    w.ok(&["pull", "--platform", "linux/arm64", &name]);
+    let digests = w.ok(&["images", "--digests", "--format", "{{.Digest}}", &name]);
+    assert_eq!(digests.trim(), index.digest, "{digests}");
+    let repo_digests = w.ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", &name]);
+    assert_eq!(
+        repo_digests.trim(),
+        serde_json::json!([by_digest]).to_string(),
+        "{repo_digests}"
+    );
+    let id = w.ok(&["image", "inspect", "-f", "{{.Id}}", &name]);
+    assert_eq!(w.ok(&["image", "inspect", "-f", "{{.Id}}", &by_digest]), id);
+    let out = w.ok(&["pull", "--platform", "linux/arm64", &by_digest]);
+    assert!(out.contains(&format!("Digest: {}", index.digest)), "{out}");
+    assert!(out.contains("Image is up to date"), "{out}");
+    assert_eq!(w.ok(&["image", "inspect", "-f", "{{.Id}}", &by_digest]), id);
+    assert_eq!(
+        w.store().lookup(&name).as_deref(),
+        Some(arm.digest.as_str())
+    );
+
+    // A fresh store pulled by the list digest alone records it too.
+    let w = World::new();
+    w.ok(&["pull", "--platform", "linux/arm64", &by_digest]);
+    assert_eq!(w.ok(&["image", "inspect", "-f", "{{.Id}}", &by_digest]), id);
+    let digests = w.ok(&["images", "--digests", "--format", "{{.Digest}}", &repo]);
+    assert_eq!(digests.trim(), index.digest, "{digests}");
+}
+
 #[test]
 fn skopeo_pushes_and_tug_pulls() {
     let reg = Registry::start();
@@ -184,6 +232,9 @@ fn skopeo_pushes_and_tug_pulls() {
     let out = w.ok(&["pull", &name]);
     assert!(out.contains(&want), "{out}");
     assert_eq!(w.store().lookup(&name).as_deref(), Some(want.as_str()));
+    // No list: the repo digest is the manifest's.
+    let digests = w.ok(&["images", "--digests", "--format", "{{.Digest}}", &name]);
+    assert_eq!(digests.trim(), want, "{digests}");
 }
 
 #[test]

@@ -33,6 +33,24 @@ impl Descriptor {
         Reference::parse(text).ok().map(|r| r.without_digest())
     }
 
+    /// The digest the registry serves for this descriptor's name, when it is not the
+    /// manifest's own: the index a pull resolved.
+    pub fn repo_digest(&self) -> Option<crate::Digest> {
+        self.annotations
+            .as_ref()?
+            .get(annotation::REPO_DIGEST)?
+            .parse()
+            .ok()
+    }
+
+    /// Whether `r` (a reference with a digest) names this descriptor: its repository
+    /// and either the manifest's digest or the repo digest.
+    pub fn matches_digest_ref(&self, r: &Reference, digest: &crate::Digest) -> bool {
+        let d = digest.to_string();
+        let by_digest = self.digest == d || self.repo_digest().is_some_and(|rd| rd == *digest);
+        by_digest && self.name().is_some_and(|n| n.full_name() == r.full_name())
+    }
+
     /// A descriptor of an image manifest, tagged `name` if given.
     pub fn manifest(digest: &crate::Digest, size: u64, name: Option<&Reference>) -> Descriptor {
         Descriptor {
@@ -124,6 +142,32 @@ impl IndexFile {
         Some(removed.digest)
     }
 
+    /// Records `repo_digest` (the index a pull chose `manifest` from) on the descriptors
+    /// of `manifest` that `name` names: its tag's; for a name without a tag (a pull by
+    /// digest) the repository's untagged one and any tag that has none yet (a tag pulled
+    /// through another index keeps its own). `repo@repo_digest` then finds the image.
+    pub fn set_repo_digest(
+        &mut self,
+        manifest: &crate::Digest,
+        name: &Reference,
+        repo_digest: &crate::Digest,
+    ) {
+        let digest = manifest.to_string();
+        for m in self.manifests.iter_mut().filter(|m| m.digest == digest) {
+            let Some(n) = m.name() else { continue };
+            let wanted = match &name.tag {
+                Some(_) => n.tag == name.tag,
+                None => n.tag.is_none() || m.repo_digest().is_none(),
+            };
+            if n.full_name() != name.full_name() || !wanted {
+                continue;
+            }
+            m.annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(annotation::REPO_DIGEST.to_string(), repo_digest.to_string());
+        }
+    }
+
     /// Removes every descriptor of `digest`, tagged or not.
     pub fn remove_digest(&mut self, digest: &str) {
         self.manifests.retain(|d| d.digest != digest);
@@ -167,6 +211,42 @@ mod tests {
         assert_eq!(idx.untag(&name), Some(b.digest.clone()));
         assert!(idx.has_digest(&b.digest));
         assert_eq!(idx.untag(&name), None);
+    }
+
+    #[test]
+    fn a_repo_digest_names_its_tag_only() {
+        let mut idx = IndexFile::default();
+        let m = desc(b"m");
+        let list = Digest::of(b"list");
+        let one = Reference::parse("reg:5000/app:1").unwrap();
+        let two = Reference::parse("reg:5000/app:2").unwrap();
+        idx.tag(&m, &one);
+        idx.tag(&m, &two);
+        let digest: Digest = m.digest.parse().unwrap();
+        idx.set_repo_digest(&digest, &one, &list);
+        let by_list = Reference::parse(&format!("reg:5000/app@{list}")).unwrap();
+        let other = Reference::parse(&format!("reg:5000/other@{list}")).unwrap();
+        let hits: Vec<_> = idx
+            .manifests
+            .iter()
+            .filter(|d| d.matches_digest_ref(&by_list, &list))
+            .map(|d| d.name().unwrap())
+            .collect();
+        assert_eq!(hits, vec![one.clone()]);
+        assert!(
+            !idx.manifests
+                .iter()
+                .any(|d| d.matches_digest_ref(&other, &list))
+        );
+        // The manifest's own digest still names both.
+        assert!(
+            idx.manifests
+                .iter()
+                .all(|d| d.matches_digest_ref(&one, &digest))
+        );
+        // Retagging drops the old repo digest with the old descriptor.
+        idx.tag(&m, &one);
+        assert!(idx.manifests.iter().all(|d| d.repo_digest().is_none()));
     }
 
     #[test]

@@ -79,4 +79,7 @@ pub mod annotation {
     pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
     /// containerd's (and Docker 25's) full image name.
     pub const IMAGE_NAME: &str = "io.containerd.image.name";
+    /// tug's: the digest the registry serves for the descriptor's name when it differs
+    /// from the manifest's (the index a pull chose the platform manifest from).
+    pub const REPO_DIGEST: &str = "io.tug.image.repo-digest";
 }

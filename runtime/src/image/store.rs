@@ -41,9 +41,22 @@ pub struct Image {
     pub layers: Vec<LayerInfo>,
     /// The references that name this image.
     pub names: Vec<Reference>,
+    /// For names whose registry serves another digest than the manifest's (an index a
+    /// pull chose this platform's manifest from): the name and that digest.
+    pub repo_digests: Vec<(Reference, Digest)>,
 }
 
 impl Image {
+    /// The digest the registry serves for `name` (Docker's repo digest): the index it
+    /// was pulled through, else the manifest's.
+    pub fn repo_digest(&self, name: &Reference) -> &Digest {
+        self.repo_digests
+            .iter()
+            .find(|(n, _)| n.full_name() == name.full_name() && n.tag == name.tag)
+            .map(|(_, d)| d)
+            .unwrap_or(&self.manifest_digest)
+    }
+
     /// The total size of the layers as stored (compressed).
     pub fn size(&self) -> u64 {
         self.layers.iter().map(|l| l.size).sum()
@@ -200,14 +213,7 @@ impl Store {
         r: &Reference,
     ) -> Option<&'i Descriptor> {
         match &r.digest {
-            Some(d) => {
-                let d = d.to_string();
-                let repo = r.full_name();
-                index
-                    .manifests
-                    .iter()
-                    .find(|m| m.digest == d && m.name().is_some_and(|n| n.full_name() == repo))
-            }
+            Some(d) => index.manifests.iter().find(|m| m.matches_digest_ref(r, d)),
             None => index
                 .manifests
                 .iter()
@@ -298,11 +304,16 @@ impl Store {
                 media_type: l.media_type.clone(),
             })
             .collect();
-        let names = index
-            .manifests
-            .iter()
-            .filter(|m| m.digest == desc.digest)
-            .filter_map(|m| m.name())
+        let named = || {
+            index
+                .manifests
+                .iter()
+                .filter(|m| m.digest == desc.digest)
+                .filter_map(|m| m.name().map(|n| (n, m)))
+        };
+        let names = named().map(|(n, _)| n).collect();
+        let repo_digests = named()
+            .filter_map(|(n, m)| Some((n, m.repo_digest()?)))
             .collect();
         Ok(Image {
             id,
@@ -310,6 +321,7 @@ impl Store {
             config,
             layers,
             names,
+            repo_digests,
         })
     }
 

@@ -118,7 +118,7 @@ pub fn inspect(store: &Store, image: &Image, driver: &str) -> Result<Value, Erro
     let mut digests: Vec<String> = image
         .names
         .iter()
-        .map(|r| format!("{}@{}", r.familiar_name(), image.manifest_digest))
+        .map(|r| format!("{}@{}", r.familiar_name(), image.repo_digest(r)))
         .collect();
     digests.sort();
     digests.dedup();

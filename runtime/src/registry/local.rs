@@ -19,12 +19,15 @@ pub trait LocalImages: Sync {
     /// Whether the store has this blob.
     fn has_blob(&self, digest: &Digest) -> bool;
     /// Moves verified blob files into the store, then records `manifest` (stored as a
-    /// blob too) under the reference `name`. Until this returns, the store is unchanged.
+    /// blob too) under the reference `name`, with `repo_digest` (the index the manifest
+    /// was chosen from, if any) as the digest `name`'s registry serves. Until this
+    /// returns, the store is unchanged.
     fn commit(
         &self,
         blobs: &[(Digest, PathBuf)],
         manifest: &RawManifest,
         name: &str,
+        repo_digest: Option<&Digest>,
     ) -> Result<(), Error>;
     /// The manifest of the image `name` (a reference, or an id) names.
     fn manifest(&self, name: &str) -> Result<RawManifest, Error>;
@@ -73,6 +76,7 @@ impl LocalImages for StoreAdapter {
         blobs: &[(Digest, PathBuf)],
         manifest: &RawManifest,
         name: &str,
+        repo_digest: Option<&Digest>,
     ) -> Result<(), Error> {
         let reference = super::reference::parse_reference(name)?;
         let mut txn = self.store.begin().map_err(store_err)?;
@@ -103,6 +107,9 @@ impl LocalImages for StoreAdapter {
             let desc = serde_json::from_value(desc)
                 .map_err(|e| Error::Store(format!("descriptor: {e}")))?;
             txn.index.tag(&desc, &reference);
+            if let Some(rd) = repo_digest {
+                txn.index.set_repo_digest(&manifest.digest, &reference, rd);
+            }
         } else {
             // A pull by digest: no tag; the name with its digest, as Docker keeps a repo
             // digest, so `repo@sha256:…` finds it.
@@ -122,6 +129,9 @@ impl LocalImages for StoreAdapter {
                         .is_some_and(|n| n.full_name() == reference.full_name())
             }) {
                 txn.index.manifests.push(desc);
+            }
+            if let Some(rd) = repo_digest {
+                txn.index.set_repo_digest(&manifest.digest, &reference, rd);
             }
         }
         txn.commit().map_err(store_err)

@@ -190,7 +190,9 @@ pub fn pull(
         Ok(Some((d.digest.clone(), path)))
     })?;
     staged.extend(fetched.into_iter().flatten());
-    local.commit(&staged, &raw, &name)?;
+    // Through an index, the name's repo digest is the index's, as Docker records it.
+    let repo_digest = top.is_index().then_some(&top.digest);
+    local.commit(&staged, &raw, &name, repo_digest)?;
     for (diff_id, size) in sizes.into_inner().unwrap_or_else(|p| p.into_inner()) {
         local.record_layer_size(&diff_id, size);
     }

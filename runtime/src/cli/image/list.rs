@@ -20,6 +20,8 @@ struct Row {
     image: Image,
     created: Option<SystemTime>,
     created_text: String,
+    /// The DIGEST column: the repo digest of the name, `<none>` for an untagged image.
+    digest: String,
 }
 
 /// What `--filter` and the REPOSITORY argument keep.
@@ -203,6 +205,9 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
             if !filters.keep(n.as_ref()) {
                 continue;
             }
+            let digest = n
+                .as_ref()
+                .map_or_else(|| "<none>".into(), |r| image.repo_digest(r).to_string());
             let (repository, tag) = match &n {
                 Some(r) => (
                     r.familiar_name(),
@@ -217,6 +222,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
                 image: image.clone(),
                 created,
                 created_text: created_text.clone(),
+                digest,
             });
         }
     }
@@ -290,13 +296,10 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
 
 use std::io::Write;
 
-/// The DIGEST column: the manifest digest of a named image, `<none>` for an untagged one.
+/// The DIGEST column: the repo digest of a named image (the index it was pulled
+/// through, else its manifest's), `<none>` for an untagged one.
 fn digest_of(r: &Row) -> String {
-    if r.repository == "<none>" {
-        "<none>".into()
-    } else {
-        r.image.manifest_digest.to_string()
-    }
+    r.digest.clone()
 }
 
 /// A row as `--format` sees it: Docker's field names, all strings.
