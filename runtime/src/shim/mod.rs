@@ -99,6 +99,101 @@ pub fn spawn(engine: &Engine, id: &str, attach: Attach) -> Result<(UnixStream, i
     let (mut ours, theirs) =
         UnixStream::pair().map_err(|e| Error::Sys("socketpair for the shim".into(), e))?;
     let theirs_fd = theirs.as_raw_fd();
+    if single_threaded() {
+        fork_shim(engine, id, theirs)?;
+    } else {
+        exec_shim(engine, id, theirs_fd)?;
+        drop(theirs);
+    }
+    proto::write_frame(
+        &mut ours,
+        proto::ATTACH,
+        &[attach.output as u8, attach.stdin as u8],
+    )
+    .map_err(|e| Error::Sys("talking to the shim".into(), e))?;
+    match proto::read_frame(&mut ours) {
+        Ok(Some((proto::STARTED, p))) => Ok((ours, proto::payload_i32(&p))),
+        Ok(Some((proto::FAILED, p))) => Err(Error::Start(
+            proto::payload_i32(&p),
+            String::from_utf8_lossy(p.get(4..).unwrap_or_default()).into_owned(),
+        )),
+        Ok(_) | Err(_) => Err(Error::Start(
+            125,
+            format!(
+                "the shim of container {} exited before the container started: see {}",
+                &id[..12.min(id.len())],
+                engine.container_store().dir(id).join(SHIM_LOG).display()
+            ),
+        )),
+    }
+}
+
+/// Whether this process has one thread only, so that a fork of it is safe to run Rust
+/// code in (no lock another thread holds can be copied in its locked state).
+fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .map(|n| n.trim() == "1")
+        })
+        .unwrap_or(false)
+}
+
+/// Starts the shim by forking this (single-threaded) process, which saves the exec and
+/// start-up of a second `tug` (a few milliseconds of every `tug run`). The child does what
+/// `tug __shim` does: a session of its own, the socket on fd 3, nothing else open.
+fn fork_shim(engine: &Engine, id: &str, theirs: UnixStream) -> Result<(), Error> {
+    // SAFETY: the caller checked that this process has a single thread, so the child
+    // inherits no lock in a locked state and may run ordinary Rust code.
+    match unsafe { nix::unistd::fork() } {
+        Err(e) => Err(Error::Sys("forking the shim".into(), e.into())),
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            drop(theirs);
+            // The first child forks the shim and exits at once.
+            let _ = nix::sys::wait::waitpid(child, None);
+            Ok(())
+        }
+        Ok(nix::unistd::ForkResult::Child) => {
+            let fd = theirs.as_raw_fd();
+            // SAFETY: plain fd and process calls in the child, on fds it owns; the
+            // socket ends up on fd 3 (as `tug __shim` expects) and every other fd
+            // beyond stdio is closed, so the shim holds no lock or file of the CLI's.
+            unsafe {
+                if fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0);
+                } else if libc::dup2(fd, 3) < 0 {
+                    libc::_exit(125);
+                }
+                libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 {
+                    for target in 0..3 {
+                        libc::dup2(null, target);
+                    }
+                    if null > 3 {
+                        libc::close(null);
+                    }
+                }
+                libc::setsid();
+            }
+            std::mem::forget(theirs);
+            // SAFETY: still single-threaded: setting the environment races with nothing.
+            unsafe {
+                std::env::set_var("TUG_ROOT", engine.root());
+                std::env::set_var("TUG_RUN", engine.run_root());
+            }
+            let code = main(id);
+            // SAFETY: _exit skips the CLI's atexit work and stdio buffers, which belong to
+            // the parent.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+/// Starts the shim as `tug __shim <id>`: the safe way from a multi-threaded process.
+fn exec_shim(engine: &Engine, id: &str, theirs_fd: i32) -> Result<(), Error> {
     let mut cmd = std::process::Command::new(shim_binary());
     cmd.arg(SUBCOMMAND)
         .arg(id)
@@ -123,30 +218,9 @@ pub fn spawn(engine: &Engine, id: &str, attach: Attach) -> Result<(UnixStream, i
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::Sys(format!("starting the shim {}", shim_binary().display()), e))?;
-    drop(theirs);
     // The first process forks the shim and exits at once.
     let _ = child.wait();
-    proto::write_frame(
-        &mut ours,
-        proto::ATTACH,
-        &[attach.output as u8, attach.stdin as u8],
-    )
-    .map_err(|e| Error::Sys("talking to the shim".into(), e))?;
-    match proto::read_frame(&mut ours) {
-        Ok(Some((proto::STARTED, p))) => Ok((ours, proto::payload_i32(&p))),
-        Ok(Some((proto::FAILED, p))) => Err(Error::Start(
-            proto::payload_i32(&p),
-            String::from_utf8_lossy(p.get(4..).unwrap_or_default()).into_owned(),
-        )),
-        Ok(_) | Err(_) => Err(Error::Start(
-            125,
-            format!(
-                "the shim of container {} exited before the container started: see {}",
-                &id[..12.min(id.len())],
-                engine.container_store().dir(id).join(SHIM_LOG).display()
-            ),
-        )),
-    }
+    Ok(())
 }
 
 /// The shim's entry point (`tug __shim <id>`): forks once more so that the shim is not a
@@ -158,6 +232,9 @@ pub fn main(id: &str) -> i32 {
         Ok(nix::unistd::ForkResult::Child) => {}
         Err(_) => return 125,
     }
+    // The shim's name in `ps -o comm` and /proc/<pid>/comm, also when it was forked from
+    // the CLI (whose command line it keeps).
+    let _ = nix::sys::prctl::set_name(c"tug-shim");
     let engine = match Engine::from_env() {
         Ok(e) => e,
         Err(_) => std::process::exit(125),
