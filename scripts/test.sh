@@ -9,12 +9,13 @@ cd "$repo"
 TUG_SETUP_PROFILE=${TUG_SETUP_PROFILE:-debug} bash scripts/setup.sh
 cargo build --workspace --all-targets
 status=0
+# Doc tests first, so that the run closes on the main runner's summary.
+cargo test --workspace --doc -q || status=$?
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else
   cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
-cargo test --workspace --doc || status=$?
 # Whatever the outcome, the tests must have cleaned up after themselves.
 bash scripts/check-leaks.sh || status=1
 exit $status
