@@ -15,7 +15,6 @@
 //! pid namespace, so that the orphan is inherited by the container's init (which reaps it
 //! if it reaps at all, as with Docker's own init-less containers).
 
-use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -23,15 +22,14 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
-use nix::sys::stat::{Mode, umask};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-use super::exec::{exec_error, find_executable, switch_user};
+use super::exec::switch_user;
 use super::init::{Failure, setup_err};
 use super::mounts::RootDir;
 use super::sync::{self, InitFailure};
-use super::{Error, Sandbox, Stdio, signals, tty, user};
+use super::{Error, Sandbox, Stdio, tty, user};
 
 /// What to run in a container, and how.
 #[derive(Debug, Clone)]
@@ -413,35 +411,7 @@ fn exec_entered(
     })?;
 
     switch_user(process, &exec_user)?;
-
-    let args = process.args().clone().unwrap_or_default();
-    let Some(cmd) = args.first() else {
-        return Err(setup_err("no command specified"));
-    };
-    let path_env = env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("");
-    let exe = find_executable(cmd, path_env)?;
-    let c = |s: &str| CString::new(s).map_err(|_| setup_err(format!("{s:?} holds a NUL byte")));
-    let argv: Vec<CString> = args.iter().map(|a| c(a)).collect::<Result<_, _>>()?;
-    let envp: Vec<CString> = env.iter().map(|a| c(a)).collect::<Result<_, _>>()?;
-
-    umask(Mode::from_bits_truncate(0o022));
-    // Every fd but stdio closes on exec (the sync socket too: that tells the caller the
-    // exec succeeded).
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on our own fds.
-    unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
-        )
-    };
-    signals::reset_for_exec();
-    let Err(err) = nix::unistd::execve(&exe, &argv, &envp);
-    Err(exec_error(cmd, err))
+    match super::exec::become_process(process, &env, false)? {}
 }
 
 #[cfg(test)]

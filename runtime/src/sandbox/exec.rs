@@ -55,7 +55,18 @@ pub(super) fn exec_process(
     nix::unistd::chdir(cwd).map_err(|e| setup_err(format!("chdir to {}: {e}", cwd.display())))?;
 
     switch_user(process, &exec_user)?;
+    match become_process(process, &env, true)? {}
+}
 
+/// The last steps of every container process (the init's and exec's): the user already
+/// switched, find the command in the container's PATH, close every fd but stdio on exec,
+/// reset signals, and `execve`. With `pdeathsig` the process dies with its supervisor.
+/// Returns only on failure, with the exit code Docker gives it.
+pub(super) fn become_process(
+    process: &oci_spec::runtime::Process,
+    env: &[String],
+    pdeathsig: bool,
+) -> Result<std::convert::Infallible, Failure> {
     let args = process.args().clone().unwrap_or_default();
     let Some(cmd) = args.first() else {
         return Err(setup_err("no command specified"));
@@ -82,8 +93,10 @@ pub(super) fn exec_process(
         )
     };
     signals::reset_for_exec();
-    // The user switch cleared the parent-death signal: set it again.
-    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if pdeathsig {
+        // The user switch cleared the parent-death signal: set it again.
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
     let Err(err) = nix::unistd::execve(&exe, &argv, &envp);
     Err(exec_error(cmd, err))
 }
