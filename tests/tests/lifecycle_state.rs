@@ -56,7 +56,9 @@ fn a_killed_shim_leaves_an_exited_container_that_rm_cleans_up() {
     let pid: i32 = inspect(&t, "orphan", "{{.State.Pid}}").parse().unwrap();
     let shim = ppid(pid);
     assert_eq!(
-        std::fs::read_to_string(format!("/proc/{shim}/comm")).unwrap().trim(),
+        std::fs::read_to_string(format!("/proc/{shim}/comm"))
+            .unwrap()
+            .trim(),
         "tug-shim",
         "the container's parent is its shim"
     );

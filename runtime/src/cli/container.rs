@@ -221,23 +221,32 @@ pub struct RmArgs {
     pub containers: Vec<String>,
 }
 
-/// The engine's description of a container from the shared flags.
-fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOptions, CliError> {
+/// The environment that `--env-file` and `-e` give (files first, then `-e`; a bare `KEY`
+/// takes tug's own value), as `run`, `create` and `exec` read them.
+pub(super) fn env_from_flags(
+    env_files: &[String],
+    env: &[String],
+) -> Result<Vec<String>, CliError> {
     let lookup = |k: &str| std::env::var(k).ok();
-    let mut env = Vec::new();
-    for f in &o.env_file {
+    let mut out = Vec::new();
+    for f in env_files {
         let text = std::fs::read_to_string(f)
             .map_err(|e| CliError::usage(format!("--env-file {f}: {e}")))?;
-        env.extend(
+        out.extend(
             options::parse_env_file(f, &text, lookup)
                 .map_err(|e| CliError::usage(e.to_string()))?,
         );
     }
-    env.extend(
-        o.env
-            .iter()
+    out.extend(
+        env.iter()
             .filter_map(|e| options::resolve_env_arg(e, lookup)),
     );
+    Ok(out)
+}
+
+/// The engine's description of a container from the shared flags.
+fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOptions, CliError> {
+    let env = env_from_flags(&o.env_file, &o.env)?;
     if o.log_driver != "json-file" {
         return Err(CliError::usage(format!(
             "--log-driver {}: only json-file is supported",

@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::{CliError, CliResult};
 use crate::Engine;
-use crate::container::{self, ExecOptions, options};
+use crate::container::{self, ExecOptions};
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
@@ -72,21 +72,7 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
             message: "the input device is not a TTY".into(),
         });
     }
-    let lookup = |k: &str| std::env::var(k).ok();
-    let mut env = Vec::new();
-    for f in &a.env_file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| CliError::usage(format!("--env-file {f}: {e}")))?;
-        env.extend(
-            options::parse_env_file(f, &text, lookup)
-                .map_err(|e| CliError::usage(e.to_string()))?,
-        );
-    }
-    env.extend(
-        a.env
-            .iter()
-            .filter_map(|e| options::resolve_env_arg(e, lookup)),
-    );
+    let env = super::container::env_from_flags(&a.env_file, &a.env)?;
     let opts = ExecOptions {
         command: a.command,
         env,

@@ -297,7 +297,7 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
         .filter(|(c, _)| !c.state.running)
         .map(|(_, s)| s)
         .sum();
-    let pct = |part: u64, total: u64| if total == 0 { 0 } else { part * 100 / total };
+    let pct = |part: u64, total: u64| (part * 100).checked_div(total).unwrap_or(0);
     let volumes = engine.volumes()?;
     let mut volume_rows = Vec::new();
     let (mut volumes_total, mut volumes_active, mut volumes_reclaimable) = (0, 0, 0);
