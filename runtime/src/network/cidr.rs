@@ -76,8 +76,7 @@ impl Cidr {
     /// Whether `a` may be given to a host: in the subnet and neither its network nor its
     /// broadcast address (both allowed on /31 and /32, which have no such addresses).
     pub fn is_host(&self, a: Ipv4Addr) -> bool {
-        self.contains(a)
-            && (self.prefix >= 31 || (a != self.network() && a != self.broadcast()))
+        self.contains(a) && (self.prefix >= 31 || (a != self.network() && a != self.broadcast()))
     }
 }
 
@@ -120,7 +119,14 @@ mod tests {
         assert_eq!(c.broadcast(), Ipv4Addr::new(10, 1, 0, 255));
         assert_eq!(c.nth(1), Some(Ipv4Addr::new(10, 1, 0, 1)));
         assert_eq!(c.nth(256), None);
-        for bad in ["10.1.0/24", "10.1.0.0", "10.1.0.0/33", "x/8", "10.1.0.0/+8", ""] {
+        for bad in [
+            "10.1.0/24",
+            "10.1.0.0",
+            "10.1.0.0/33",
+            "x/8",
+            "10.1.0.0/+8",
+            "",
+        ] {
             assert_eq!(
                 Cidr::parse(bad).unwrap_err().to_string(),
                 format!("invalid CIDR address: {bad}")

@@ -20,7 +20,9 @@ pub enum Error {
     /// The subnet asked for overlaps one another network (of any state root) holds.
     #[error("invalid pool request: Pool overlaps with other one on this address space ({0})")]
     Overlap(String),
-    #[error("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")]
+    #[error(
+        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network"
+    )]
     PoolExhausted,
     #[error("no available IPv4 addresses on network {0}")]
     AddressesExhausted(String),

@@ -72,7 +72,11 @@ impl Pool {
     fn candidates(&self) -> impl Iterator<Item = Cidr> + '_ {
         let step = 1u64 << (32 - u32::from(self.size));
         let n = self.range.size() / step;
-        let start = if *self == Pool::default_pool() { 256 } else { 0 };
+        let start = if *self == Pool::default_pool() {
+            256
+        } else {
+            0
+        };
         let base = u32::from(self.range.network()) as u64;
         (start..n).filter_map(move |i| {
             // In range by construction: base + i*step < base + range size <= 2^32.
@@ -108,7 +112,10 @@ pub fn parse_proc_route(text: &str) -> Vec<Cidr> {
         let (Ok(d), Ok(m)) = (u32::from_str_radix(d, 16), u32::from_str_radix(m, 16)) else {
             continue;
         };
-        let (d, m) = (u32::from_be_bytes(d.to_le_bytes()), u32::from_be_bytes(m.to_le_bytes()));
+        let (d, m) = (
+            u32::from_be_bytes(d.to_le_bytes()),
+            u32::from_be_bytes(m.to_le_bytes()),
+        );
         let prefix = m.leading_ones() as u8;
         if prefix == 0 {
             continue;

@@ -1,8 +1,9 @@
 //! Tests of subnet and address allocation.
 
+use super::super::cidr::mask;
 use super::*;
-use std::collections::BTreeSet;
 use proptest::prelude::*;
+use std::collections::BTreeSet;
 
 fn cidr(s: &str) -> Cidr {
     Cidr::parse(s).unwrap()
@@ -14,7 +15,10 @@ fn default_pool_starts_at_172_17() {
     assert_eq!(pick_subnet(&p, &[], &[]), Some(cidr("172.17.0.0/24")));
     let taken = [cidr("172.17.0.0/24")];
     let routed = [cidr("172.17.1.0/24"), cidr("172.17.2.128/25")];
-    assert_eq!(pick_subnet(&p, &taken, &routed), Some(cidr("172.17.3.0/24")));
+    assert_eq!(
+        pick_subnet(&p, &taken, &routed),
+        Some(cidr("172.17.3.0/24"))
+    );
     assert_eq!(pick_subnet(&p, &[cidr("172.16.0.0/12")], &[]), None);
 }
 
@@ -88,7 +92,10 @@ fn address_book_basics() {
         Err(Error::AddressInUse(..))
     ));
     assert!(b.allocate("c3", Some(Ipv4Addr::new(10, 0, 0, 1))).is_err());
-    assert!(b.allocate("c3", Some(Ipv4Addr::new(10, 0, 0, 255))).is_err());
+    assert!(
+        b.allocate("c3", Some(Ipv4Addr::new(10, 0, 0, 255)))
+            .is_err()
+    );
     assert!(b.allocate("c3", Some(Ipv4Addr::new(10, 0, 1, 5))).is_err());
     assert_eq!(b.allocate("c3", None).unwrap(), Ipv4Addr::new(10, 0, 0, 4));
     assert_eq!(b.release_all("c2"), vec![fixed]);
@@ -99,8 +106,11 @@ fn address_book_basics() {
 fn address_file_parallel_no_duplicates() {
     let d = tempfile::tempdir().unwrap();
     let f = AddressFile::open(&d.path().join("net.addrs.json"));
-    f.init(&AddressBook::new(cidr("10.0.0.0/24"), Ipv4Addr::new(10, 0, 0, 1)))
-        .unwrap();
+    f.init(&AddressBook::new(
+        cidr("10.0.0.0/24"),
+        Ipv4Addr::new(10, 0, 0, 1),
+    ))
+    .unwrap();
     let got: Vec<Ipv4Addr> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..16)
             .map(|i| {

@@ -354,10 +354,18 @@ impl NetworkStore {
         let file = self.file(name);
         self.registry.allocate(subnet, &pool, &file, &id, |s| {
             // A /30 or bigger (checked, or the pool's): .1 exists.
-            let gw = gateway.or_else(|| s.nth(1)).ok_or_else(|| {
-                Error::Invalid(format!("subnet {s} has no room for a gateway"))
-            })?;
-            let mut n = blank(name, "bridge", vec![IpamConfig { subnet: s, gateway: gw }], labels);
+            let gw = gateway
+                .or_else(|| s.nth(1))
+                .ok_or_else(|| Error::Invalid(format!("subnet {s} has no room for a gateway")))?;
+            let mut n = blank(
+                name,
+                "bridge",
+                vec![IpamConfig {
+                    subnet: s,
+                    gateway: gw,
+                }],
+                labels,
+            );
             n.id = id.clone();
             n.internal = internal;
             n.attachable = attachable;

@@ -18,8 +18,14 @@ fn predefined_networks_listed() {
     let d = tempfile::tempdir().unwrap();
     let s = store(d.path(), "r");
     let l = s.list().unwrap();
-    let names: Vec<(&str, &str)> = l.iter().map(|n| (n.name.as_str(), n.driver.as_str())).collect();
-    assert_eq!(names, [("bridge", "bridge"), ("host", "host"), ("none", "null")]);
+    let names: Vec<(&str, &str)> = l
+        .iter()
+        .map(|n| (n.name.as_str(), n.driver.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [("bridge", "bridge"), ("host", "host"), ("none", "null")]
+    );
     let b = &l[0];
     assert_eq!(b.id.len(), 64);
     assert!(b.subnet().is_some());
@@ -61,7 +67,10 @@ fn bad_flags_create_nothing() {
             gateway: gw.map(String::from),
             ..opts("x")
         };
-        assert!(matches!(s.create(&o), Err(Error::Invalid(_))), "{subnet:?} {gw:?}");
+        assert!(
+            matches!(s.create(&o), Err(Error::Invalid(_))),
+            "{subnet:?} {gw:?}"
+        );
     }
     assert_eq!(s.list().unwrap().len(), 3);
 }
@@ -92,7 +101,10 @@ fn two_roots_get_distinct_subnets_and_bridges() {
 
 #[test]
 fn default_root_bridge_is_tug0() {
-    assert_eq!(bridge_name(Path::new(crate::engine::DEFAULT_ROOT), "bridge"), "tug0");
+    assert_eq!(
+        bridge_name(Path::new(crate::engine::DEFAULT_ROOT), "bridge"),
+        "tug0"
+    );
     let other = bridge_name(Path::new("/tmp/x"), "bridge");
     assert_eq!(other.len(), 15);
 }
