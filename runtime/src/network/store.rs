@@ -254,10 +254,10 @@ impl NetworkStore {
     /// The network of that name, full id or unique id prefix (names first, as Docker).
     pub fn get(&self, key: &str) -> Result<Network, Error> {
         self.ensure_predefined()?;
-        if valid_name(key) {
-            if let Some(n) = self.read(key)? {
-                return Ok(n);
-            }
+        if valid_name(key)
+            && let Some(n) = self.read(key)?
+        {
+            return Ok(n);
         }
         let all = self.list_unlocked()?;
         if let Some(n) = all.iter().find(|n| n.id == key) {
@@ -313,12 +313,12 @@ impl NetworkStore {
                 Some(a)
             }
         };
-        if let Some(s) = subnet {
-            if s.size() < 4 {
-                return Err(Error::Invalid(format!(
-                    "invalid subnet {s}: a bridge network needs at least a /30"
-                )));
-            }
+        if let Some(s) = subnet
+            && s.size() < 4
+        {
+            return Err(Error::Invalid(format!(
+                "invalid subnet {s}: a bridge network needs at least a /30"
+            )));
         }
         self.ensure_predefined()?;
         let _l = self.lock()?;
