@@ -70,6 +70,21 @@ pub struct IpamConfig {
     pub gateway: Ipv4Addr,
 }
 
+/// A container's endpoint on a network, as `network inspect` shows it in `Containers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Endpoint {
+    pub name: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    pub mac_address: String,
+    /// `addr/prefix`.
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+    #[serde(rename = "IPv6Address")]
+    pub ipv6_address: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConfigFrom {
@@ -378,6 +393,68 @@ impl NetworkStore {
             }
             Ok(n)
         })
+    }
+
+    /// Gives container `id` (named `name`) an address on bridge network `key` (`fixed`
+    /// for `--ip`) and records its endpoint in `Containers`. State only: the caller makes
+    /// the veth. Attaching again returns the address it holds.
+    pub fn attach(
+        &self,
+        key: &str,
+        id: &str,
+        name: &str,
+        fixed: Option<Ipv4Addr>,
+    ) -> Result<Endpoint, Error> {
+        let n = self.get(key)?;
+        let Some(cfg) = n.subnet().cloned() else {
+            return Err(Error::Invalid(format!(
+                "network {}: only bridge networks give addresses",
+                n.name
+            )));
+        };
+        let _l = self.lock()?;
+        let mut n = self
+            .read(&n.name)?
+            .filter(|m| m.id == n.id)
+            .ok_or_else(|| Error::NotFound(key.to_string()))?;
+        if let Some(e) = n.containers.get(id)
+            && let Ok(e) = serde_json::from_value::<Endpoint>(e.clone())
+        {
+            return Ok(e);
+        }
+        let book = self.addresses(&n);
+        let addr = book.update(|b| b.allocate(id, fixed))?;
+        let e = Endpoint {
+            name: name.into(),
+            endpoint_id: new_id(),
+            mac_address: String::new(),
+            ipv4_address: format!("{addr}/{}", cfg.subnet.prefix()),
+            ipv6_address: String::new(),
+        };
+        // Serializing a struct of strings cannot fail.
+        n.containers
+            .insert(id.into(), serde_json::to_value(&e).expect("plain struct"));
+        if let Err(err) = self.write(&n) {
+            let _ = book.update(|b| Ok(b.release(addr)));
+            return Err(err);
+        }
+        Ok(e)
+    }
+
+    /// Frees the address of container `id` on network `key` and drops its endpoint.
+    pub fn detach(&self, key: &str, id: &str) -> Result<(), Error> {
+        let n = self.get(key)?;
+        let _l = self.lock()?;
+        let Some(mut n) = self.read(&n.name)?.filter(|m| m.id == n.id) else {
+            return Ok(());
+        };
+        if n.subnet().is_some() {
+            self.addresses(&n).update(|b| Ok(b.release_all(id)))?;
+        }
+        if n.containers.remove(id).is_some() {
+            self.write(&n)?;
+        }
+        Ok(())
     }
 
     /// Removes a user network (not a predefined one, nor one with containers) and frees

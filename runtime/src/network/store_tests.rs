@@ -108,3 +108,36 @@ fn default_root_bridge_is_tug0() {
     let other = bridge_name(Path::new("/tmp/x"), "bridge");
     assert_eq!(other.len(), 15);
 }
+
+#[test]
+fn attach_detach_addresses() {
+    let d = tempfile::tempdir().unwrap();
+    let s = store(d.path(), "r");
+    let o = CreateOptions {
+        subnet: Some("10.5.0.0/24".into()),
+        ..opts("app")
+    };
+    s.create(&o).unwrap();
+    let a = s.attach("app", "c1", "one", None).unwrap();
+    assert_eq!(a.ipv4_address, "10.5.0.2/24");
+    assert_eq!(s.attach("app", "c1", "one", None).unwrap(), a);
+    let fixed = Ipv4Addr::new(10, 5, 0, 9);
+    let b = s.attach("app", "c2", "two", Some(fixed)).unwrap();
+    assert_eq!(b.ipv4_address, "10.5.0.9/24");
+    assert!(matches!(
+        s.attach("app", "c3", "three", Some(fixed)),
+        Err(Error::AddressInUse(..))
+    ));
+    assert_eq!(s.get("app").unwrap().containers.len(), 2);
+    assert!(matches!(s.remove("app"), Err(Error::Invalid(_))));
+    assert!(s.prune(|_| true).unwrap().is_empty());
+    s.detach("app", "c1").unwrap();
+    assert_eq!(
+        s.attach("app", "c3", "three", None).unwrap().ipv4_address,
+        "10.5.0.2/24"
+    );
+    s.detach("app", "c2").unwrap();
+    s.detach("app", "c3").unwrap();
+    s.remove("app").unwrap();
+    assert!(s.attach("host", "c1", "one", None).is_err());
+}
