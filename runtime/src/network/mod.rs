@@ -4,6 +4,7 @@
 pub mod cidr;
 pub mod error;
 pub mod ipam;
+pub mod record;
 pub mod store;
 
 pub use error::Error;
