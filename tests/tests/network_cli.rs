@@ -238,3 +238,27 @@ fn rm_and_prune_free_subnets() {
     let names = t.ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert_eq!(names, "bridge\nhost\nnone\n");
 }
+
+#[test]
+fn parallel_creates_in_several_roots_get_distinct_subnets() {
+    let roots: Vec<TestRoot> = (0..4).map(|_| TestRoot::new()).collect();
+    std::thread::scope(|s| {
+        for t in &roots {
+            for i in 0..3 {
+                s.spawn(move || t.ok(&["network", "create", &format!("n{i}")]));
+            }
+        }
+    });
+    let mut subnets = Vec::new();
+    for t in &roots {
+        subnets.push(subnet(t, "bridge"));
+        for i in 0..3 {
+            subnets.push(subnet(t, &format!("n{i}")));
+        }
+    }
+    for i in 0..subnets.len() {
+        for j in 0..i {
+            assert!(!overlaps(&subnets[i], &subnets[j]), "{subnets:?}");
+        }
+    }
+}
