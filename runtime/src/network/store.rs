@@ -15,7 +15,6 @@ use std::io::ErrorKind;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-
 use super::Error;
 use super::cidr::Cidr;
 use super::ipam::{AddressBook, AddressFile, Pool, SubnetRegistry};
