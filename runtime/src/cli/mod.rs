@@ -10,6 +10,7 @@ pub mod format;
 pub mod image;
 pub mod lifecycle;
 pub mod logs;
+pub mod network;
 pub mod ps;
 pub mod registry;
 pub mod resources;
@@ -162,6 +163,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage networks (state only for now: no devices yet)
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Display a live stream of container(s) resource usage statistics
     Stats(stats::StatsArgs),
     /// Pause all processes within one or more containers
@@ -250,6 +254,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Attach(a) => lifecycle::attach(&engine, a),
         Command::Shim { .. } => Ok(125),
         Command::Volume(c) => volume::dispatch(&engine, c),
+        Command::Network(c) => network::dispatch(&engine, c),
         Command::Stats(a) => stats::stats(&engine, a),
         Command::Pause(a) => stats::pause(&engine, a),
         Command::Unpause(a) => stats::unpause(&engine, a),
