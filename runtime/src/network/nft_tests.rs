@@ -1,0 +1,145 @@
+use std::os::fd::AsFd;
+
+use super::*;
+use crate::network::link::run_in_netns;
+use crate::network::testns::TestNetns;
+
+fn net(internal: bool, ports: Vec<PortMap>) -> NatNetwork {
+    NatNetwork {
+        bridge: "tugbr1".into(),
+        subnet: "10.231.8.0".parse().unwrap(),
+        prefix: 24,
+        internal,
+        ports,
+    }
+}
+
+fn web_port() -> PortMap {
+    PortMap {
+        proto: Proto::Tcp,
+        host_ip: None,
+        host_port: 8080,
+        container_ip: "10.231.8.2".parse().unwrap(),
+        container_port: 80,
+    }
+}
+
+fn dns_port() -> PortMap {
+    PortMap {
+        proto: Proto::Udp,
+        host_ip: Some("127.0.0.1".parse().unwrap()),
+        host_port: 5353,
+        container_ip: "10.231.8.3".parse().unwrap(),
+        container_port: 53,
+    }
+}
+
+fn set_forward(ns: &TestNetns, v: &str) {
+    run_in_netns(ns.file.as_fd(), || std::fs::write(IP_FORWARD, v).unwrap()).unwrap();
+}
+
+fn forward(ns: &TestNetns) -> String {
+    run_in_netns(ns.file.as_fd(), || {
+        std::fs::read_to_string(IP_FORWARD).unwrap()
+    })
+    .unwrap()
+    .trim()
+    .to_string()
+}
+
+const NAT_RULES: &str = "\
+table ip tug_tugbr1 {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		iifname \"tugbr1\" accept
+		oifname \"tugbr1\" ct state established,related accept
+		oifname \"tugbr1\" ct status dnat accept
+	}
+
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		ip saddr 10.231.8.0/24 oifname != \"tugbr1\" masquerade
+	}
+
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		fib daddr type local tcp dport 8080 dnat to 10.231.8.2:80
+		ip daddr 127.0.0.1 udp dport 5353 dnat to 10.231.8.3:53
+	}
+
+	chain output {
+		type nat hook output priority -100; policy accept;
+		fib daddr type local tcp dport 8080 dnat to 10.231.8.2:80
+		ip daddr 127.0.0.1 udp dport 5353 dnat to 10.231.8.3:53
+	}
+}
+";
+
+/// Masquerade, forwarding and DNAT rules land in tug's table, applying twice is the same
+/// as once, forwarding gets turned on, and removal (twice) leaves no tug table.
+#[test]
+fn nat_network_rules_apply_replace_and_remove() {
+    let ns = TestNetns::new("n");
+    set_forward(&ns, "0");
+    let n = net(false, vec![web_port(), dns_port()]);
+    run_in_netns(ns.file.as_fd(), || {
+        apply(&n).unwrap();
+        apply(&n).unwrap();
+    })
+    .unwrap();
+    assert_eq!(
+        ns.exec(&["nft", "list", "table", "ip", "tug_tugbr1"]),
+        NAT_RULES
+    );
+    assert_eq!(forward(&ns), "1");
+
+    // Replacing with fewer ports drops the old DNAT rules.
+    let n2 = net(false, vec![]);
+    run_in_netns(ns.file.as_fd(), || apply(&n2).unwrap()).unwrap();
+    let text = ns.exec(&["nft", "list", "table", "ip", "tug_tugbr1"]);
+    assert!(!text.contains("dnat to"), "{text}");
+    assert!(text.contains("masquerade"), "{text}");
+
+    run_in_netns(ns.file.as_fd(), || {
+        assert_eq!(tug_tables().unwrap(), vec!["tug_tugbr1".to_string()]);
+        remove("tugbr1").unwrap();
+        remove("tugbr1").unwrap();
+        assert!(tug_tables().unwrap().is_empty());
+    })
+    .unwrap();
+    assert_eq!(ns.exec(&["nft", "list", "ruleset"]), "");
+}
+
+/// An internal network: no NAT, no ports, forwarding off, traffic only within the bridge.
+#[test]
+fn internal_network_has_no_nat_and_drops_outside() {
+    let ns = TestNetns::new("i");
+    set_forward(&ns, "0");
+    let n = net(true, vec![web_port()]);
+    run_in_netns(ns.file.as_fd(), || apply(&n).unwrap()).unwrap();
+    assert_eq!(
+        ns.exec(&["nft", "list", "table", "ip", "tug_tugbr1"]),
+        "\
+table ip tug_tugbr1 {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		iifname \"tugbr1\" oifname \"tugbr1\" accept
+		iifname \"tugbr1\" drop
+		oifname \"tugbr1\" drop
+	}
+}
+"
+    );
+    assert_eq!(forward(&ns), "0");
+    run_in_netns(ns.file.as_fd(), || remove("tugbr1").unwrap()).unwrap();
+}
+
+/// A bridge name that is not an interface name is refused before nft runs.
+#[test]
+fn bad_bridge_name_is_refused() {
+    let mut n = net(false, vec![]);
+    n.bridge = "x\"; flush ruleset".into();
+    let err = render(&n).unwrap_err().to_string();
+    assert!(err.contains("not a valid interface name"), "{err}");
+    assert!(remove("0bad").is_err());
+}
