@@ -143,3 +143,88 @@ fn bad_bridge_name_is_refused() {
     assert!(err.contains("not a valid interface name"), "{err}");
     assert!(remove("0bad").is_err());
 }
+
+/// Real traffic through the rules: a container namespace behind a bridge reaches an
+/// "outside" namespace with its address masqueraded, and the host reaches the container
+/// through a published port.
+#[test]
+fn masquerade_and_dnat_carry_traffic() {
+    use crate::network::link::{ContainerIface, Netlink, configure_in_netns};
+    use std::io::{Read, Write};
+    use std::net::{IpAddr, TcpListener, TcpStream};
+
+    // A rule missing makes a connect hang (no route back, or forwarding off): fail instead.
+    const DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+    let host = TestNetns::new("mh");
+    let ctr = TestNetns::new("mc");
+    let outside = TestNetns::new("mo");
+    let gw: Ipv4Addr = "10.231.8.1".parse().unwrap();
+    let ip: Ipv4Addr = "10.231.8.2".parse().unwrap();
+    let host_out: Ipv4Addr = "192.0.2.1".parse().unwrap();
+    let far: Ipv4Addr = "192.0.2.2".parse().unwrap();
+
+    run_in_netns(host.file.as_fd(), || -> crate::network::link::Result<()> {
+        let mut nl = Netlink::open()?;
+        nl.ensure_bridge("tugbr1", gw, 24)?;
+        nl.create_veth("vh", "vc")?;
+        nl.attach_to_bridge("vh", "tugbr1")?;
+        nl.move_to_netns("vc", ctr.file.as_fd())?;
+        // The host's "uplink": no route back to 10.231.8.0/24 on the far side.
+        nl.create_veth("up0", "up1")?;
+        let up = nl.link_index("up0")?.unwrap_or_default();
+        nl.add_address(up, "up0", host_out, 24)?;
+        nl.set_up(up, "up0")?;
+        nl.move_to_netns("up1", outside.file.as_fd())?;
+        Ok(())
+    })
+    .unwrap()
+    .unwrap();
+    let iface = |veth: &str, address, gateway| ContainerIface {
+        veth: veth.into(),
+        name: "eth0".into(),
+        mac: None,
+        address,
+        prefix: 24,
+        gateway,
+    };
+    configure_in_netns(ctr.file.as_fd(), &iface("vc", ip, Some(gw))).unwrap();
+    configure_in_netns(outside.file.as_fd(), &iface("up1", far, None)).unwrap();
+
+    let n = net(false, vec![web_port()]);
+    run_in_netns(host.file.as_fd(), || apply(&n).unwrap()).unwrap();
+
+    // Outbound: the far side sees the host's address, not the container's.
+    let far_listener = run_in_netns(outside.file.as_fd(), || {
+        TcpListener::bind((far, 0)).unwrap()
+    })
+    .unwrap();
+    let far_port = far_listener.local_addr().unwrap().port();
+    run_in_netns(ctr.file.as_fd(), || {
+        TcpStream::connect_timeout(&(far, far_port).into(), DEADLINE)
+            .expect("connect out")
+            .write_all(b"out")
+            .unwrap()
+    })
+    .unwrap();
+    let (mut c, peer) = far_listener.accept().unwrap();
+    assert_eq!(peer.ip(), IpAddr::V4(host_out));
+    let mut buf = [0; 3];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"out");
+
+    // Published port: host port 8080 on a host address reaches the container's port 80.
+    let web = run_in_netns(ctr.file.as_fd(), || TcpListener::bind((ip, 80)).unwrap()).unwrap();
+    run_in_netns(host.file.as_fd(), || {
+        TcpStream::connect_timeout(&(host_out, 8080).into(), DEADLINE)
+            .expect("connect to the published port")
+            .write_all(b"in")
+            .unwrap()
+    })
+    .unwrap();
+    let (mut c, _) = web.accept().unwrap();
+    let mut buf = [0; 2];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"in");
+
+    run_in_netns(host.file.as_fd(), || remove("tugbr1").unwrap()).unwrap();
+}
