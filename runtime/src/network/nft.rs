@@ -128,6 +128,13 @@ pub fn render(net: &NatNetwork) -> Result<String> {
         "\t\tip saddr {}/{} oifname != \"{br}\" masquerade",
         net.subnet, net.prefix
     );
+    // Hairpin: a container reaching a published port of another container on the same
+    // bridge; without it the reply would go straight back over the bridge, unNATed.
+    let _ = writeln!(
+        s,
+        "\t\toifname \"{br}\" ip saddr {}/{} ct status dnat masquerade",
+        net.subnet, net.prefix
+    );
     s.push_str("\t}\n");
     if !net.ports.is_empty() {
         let mut rules = String::new();

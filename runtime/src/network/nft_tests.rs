@@ -59,6 +59,7 @@ table ip tug_tugbr1 {
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		ip saddr 10.231.8.0/24 oifname != \"tugbr1\" masquerade
+		oifname \"tugbr1\" ip saddr 10.231.8.0/24 ct status dnat masquerade
 	}
 
 	chain prerouting {
@@ -158,6 +159,8 @@ fn masquerade_and_dnat_carry_traffic() {
     let host = TestNetns::new("mh");
     let ctr = TestNetns::new("mc");
     let outside = TestNetns::new("mo");
+    let ctr2 = TestNetns::new("md");
+    let ip2: Ipv4Addr = "10.231.8.3".parse().unwrap();
     let gw: Ipv4Addr = "10.231.8.1".parse().unwrap();
     let ip: Ipv4Addr = "10.231.8.2".parse().unwrap();
     let host_out: Ipv4Addr = "192.0.2.1".parse().unwrap();
@@ -169,6 +172,9 @@ fn masquerade_and_dnat_carry_traffic() {
         nl.create_veth("vh", "vc")?;
         nl.attach_to_bridge("vh", "tugbr1")?;
         nl.move_to_netns("vc", ctr.file.as_fd())?;
+        nl.create_veth("vh2", "vc2")?;
+        nl.attach_to_bridge("vh2", "tugbr1")?;
+        nl.move_to_netns("vc2", ctr2.file.as_fd())?;
         // The host's "uplink": no route back to 10.231.8.0/24 on the far side.
         nl.create_veth("up0", "up1")?;
         let up = nl.link_index("up0")?.unwrap_or_default();
@@ -188,10 +194,17 @@ fn masquerade_and_dnat_carry_traffic() {
         gateway,
     };
     configure_in_netns(ctr.file.as_fd(), &iface("vc", ip, Some(gw))).unwrap();
+    configure_in_netns(ctr2.file.as_fd(), &iface("vc2", ip2, Some(gw))).unwrap();
     configure_in_netns(outside.file.as_fd(), &iface("up1", far, None)).unwrap();
 
     let n = net(false, vec![web_port()]);
-    run_in_netns(host.file.as_fd(), || apply(&n).unwrap()).unwrap();
+    run_in_netns(host.file.as_fd(), || {
+        // With br_netfilter, bridged replies pass conntrack and hairpin works without
+        // the masquerade rule; turn it off in this namespace so the test needs the rule.
+        let _ = std::fs::write("/proc/sys/net/bridge/bridge-nf-call-iptables", "0");
+        apply(&n).unwrap()
+    })
+    .unwrap();
 
     // Outbound: the far side sees the host's address, not the container's.
     let far_listener = run_in_netns(outside.file.as_fd(), || {
@@ -225,6 +238,18 @@ fn masquerade_and_dnat_carry_traffic() {
     let mut buf = [0; 2];
     c.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"in");
+
+    // Hairpin: another container on the bridge reaches the published port too.
+    run_in_netns(ctr2.file.as_fd(), || {
+        TcpStream::connect_timeout(&(host_out, 8080).into(), DEADLINE)
+            .expect("connect from a neighbour to the published port")
+            .write_all(b"hp")
+            .unwrap()
+    })
+    .unwrap();
+    let (mut c, _) = web.accept().unwrap();
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hp");
 
     run_in_netns(host.file.as_fd(), || remove("tugbr1").unwrap()).unwrap();
 }
