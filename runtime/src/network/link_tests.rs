@@ -68,6 +68,9 @@ fn delete_link_and_error_context() {
         nl.create_veth("va", "vb")?;
         let err = nl.create_veth("va", "vc").unwrap_err().to_string();
         assert!(err.starts_with("create veth va: "), "{err}");
+        let mut names = nl.link_names()?;
+        names.sort();
+        assert_eq!(names, ["lo", "va", "vb"]);
         assert!(nl.delete_link("va")?);
         assert!(!nl.delete_link("va")?);
         // Deleting one end of a veth removes its peer.
