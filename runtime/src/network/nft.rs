@@ -32,6 +32,8 @@ pub enum NftError {
     },
     #[error("net.ipv4.ip_forward: {0}")]
     Forward(#[source] io::Error),
+    #[error("{0}: {1}")]
+    Sysctl(String, #[source] io::Error),
 }
 
 pub type Result<T> = std::result::Result<T, NftError>;
@@ -135,6 +137,11 @@ pub fn render(net: &NatNetwork) -> Result<String> {
         "\t\toifname \"{br}\" ip saddr {}/{} ct status dnat masquerade",
         net.subnet, net.prefix
     );
+    if !net.ports.is_empty() {
+        // The host's own connections to 127.0.0.1: the container must see a source it
+        // can answer (needs route_localnet on the bridge, set by `apply`).
+        let _ = writeln!(s, "\t\toifname \"{br}\" ip saddr 127.0.0.0/8 masquerade");
+    }
     s.push_str("\t}\n");
     if !net.ports.is_empty() {
         let mut rules = String::new();
@@ -192,9 +199,16 @@ fn run_nft(script: &str, op: &'static str, table: &str) -> Result<()> {
 }
 
 /// Installs or replaces the network's rules; applying the same network twice changes
-/// nothing. Turns IP forwarding on for non-internal networks.
+/// nothing. Turns IP forwarding on for non-internal networks. With published ports the
+/// bridge must exist (its route_localnet is set).
 pub fn apply(net: &NatNetwork) -> Result<()> {
     let script = render(net)?;
+    if !net.internal && !net.ports.is_empty() {
+        // Without it the kernel drops packets to or from 127.0.0.0/8 on the bridge, so
+        // published ports would not answer on 127.0.0.1. Turned on before the rules.
+        let path = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge);
+        std::fs::write(&path, "1\n").map_err(|e| NftError::Sysctl(path, e))?;
+    }
     run_nft(&script, "apply", &table_name(&net.bridge))?;
     if !net.internal {
         enable_ip_forward()?;

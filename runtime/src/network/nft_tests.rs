@@ -60,6 +60,7 @@ table ip tug_tugbr1 {
 		type nat hook postrouting priority srcnat; policy accept;
 		ip saddr 10.231.8.0/24 oifname != \"tugbr1\" masquerade
 		oifname \"tugbr1\" ip saddr 10.231.8.0/24 ct status dnat masquerade
+		oifname \"tugbr1\" ip saddr 127.0.0.0/8 masquerade
 	}
 
 	chain prerouting {
@@ -84,6 +85,10 @@ fn nat_network_rules_apply_replace_and_remove() {
     set_forward(&ns, "0");
     let n = net(false, vec![web_port(), dns_port()]);
     run_in_netns(ns.file.as_fd(), || {
+        crate::network::link::Netlink::open()
+            .unwrap()
+            .ensure_bridge("tugbr1", "10.231.8.1".parse().unwrap(), 24)
+            .unwrap();
         apply(&n).unwrap();
         apply(&n).unwrap();
     })
@@ -181,6 +186,8 @@ fn masquerade_and_dnat_carry_traffic() {
         nl.add_address(up, "up0", host_out, 24)?;
         nl.set_up(up, "up0")?;
         nl.move_to_netns("up1", outside.file.as_fd())?;
+        let lo = nl.link_index("lo")?.unwrap_or_default();
+        nl.set_up(lo, "lo")?;
         Ok(())
     })
     .unwrap()
@@ -238,6 +245,19 @@ fn masquerade_and_dnat_carry_traffic() {
     let mut buf = [0; 2];
     c.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"in");
+
+    // From the host on 127.0.0.1.
+    run_in_netns(host.file.as_fd(), || {
+        TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, 8080).into(), DEADLINE)
+            .expect("connect to the published port on 127.0.0.1")
+            .write_all(b"lo")
+            .unwrap()
+    })
+    .unwrap();
+    let (mut c, peer) = web.accept().unwrap();
+    assert_eq!(peer.ip(), IpAddr::V4(gw));
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"lo");
 
     // Hairpin: another container on the bridge reaches the published port too.
     run_in_netns(ctr2.file.as_fd(), || {
