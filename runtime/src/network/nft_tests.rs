@@ -204,7 +204,14 @@ fn masquerade_and_dnat_carry_traffic() {
     configure_in_netns(ctr2.file.as_fd(), &iface("vc2", ip2, Some(gw))).unwrap();
     configure_in_netns(outside.file.as_fd(), &iface("up1", far, None)).unwrap();
 
-    let n = net(false, vec![web_port()]);
+    let udp = PortMap {
+        proto: Proto::Udp,
+        host_ip: Some(host_out),
+        host_port: 5300,
+        container_ip: ip,
+        container_port: 53,
+    };
+    let n = net(false, vec![web_port(), udp]);
     run_in_netns(host.file.as_fd(), || {
         // With br_netfilter, bridged replies pass conntrack and hairpin works without
         // the masquerade rule; turn it off in this namespace so the test needs the rule.
@@ -258,6 +265,22 @@ fn masquerade_and_dnat_carry_traffic() {
     assert_eq!(peer.ip(), IpAddr::V4(gw));
     c.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"lo");
+
+    // UDP to the published host address and port.
+    let dns = run_in_netns(ctr.file.as_fd(), || {
+        std::net::UdpSocket::bind((ip, 53)).unwrap()
+    })
+    .unwrap();
+    dns.set_read_timeout(Some(DEADLINE)).unwrap();
+    run_in_netns(host.file.as_fd(), || {
+        let s = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        s.send_to(b"dg", (host_out, 5300)).unwrap();
+    })
+    .unwrap();
+    let (len, _) = dns
+        .recv_from(&mut buf)
+        .expect("datagram through the published port");
+    assert_eq!(&buf[..len], b"dg");
 
     // Hairpin: another container on the bridge reaches the published port too.
     run_in_netns(ctr2.file.as_fd(), || {
