@@ -1,0 +1,419 @@
+//! Network devices over a blocking rtnetlink socket: the bridge, veth pairs, moving a veth
+//! end into a container's network namespace and configuring it there.
+
+use std::fs::File;
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkBuffer, NetlinkHeader,
+    NetlinkMessage, NetlinkPayload,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+
+/// A failed netlink operation, naming the device and what was tried.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("{op} {dev}: {source}")]
+    Op {
+        op: &'static str,
+        dev: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{op} {dev}: malformed netlink reply: {detail}")]
+    Reply {
+        op: &'static str,
+        dev: String,
+        detail: String,
+    },
+    #[error("network namespace: {what}: {source}")]
+    Netns {
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, LinkError>;
+
+fn op_err(op: &'static str, dev: &str, source: io::Error) -> LinkError {
+    LinkError::Op {
+        op,
+        dev: dev.to_string(),
+        source,
+    }
+}
+
+/// How the container end of a veth is set up inside its namespace.
+#[derive(Debug, Clone)]
+pub struct ContainerIface {
+    /// The veth end's name as it arrives in the namespace.
+    pub veth: String,
+    /// Its name after configuration (`eth0`).
+    pub name: String,
+    pub mac: Option<[u8; 6]>,
+    pub address: Ipv4Addr,
+    pub prefix: u8,
+    /// The default route's next hop; `None` for no default route.
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// A blocking rtnetlink socket in the network namespace of the thread that opened it.
+pub struct Netlink {
+    socket: Socket,
+    seq: u32,
+}
+
+impl Netlink {
+    /// Opens a socket in the calling thread's network namespace.
+    pub fn open() -> Result<Self> {
+        let mut socket = Socket::new(NETLINK_ROUTE).map_err(|e| op_err("open", "rtnetlink", e))?;
+        socket
+            .bind_auto()
+            .map_err(|e| op_err("bind", "rtnetlink", e))?;
+        socket
+            .connect(&SocketAddr::new(0, 0))
+            .map_err(|e| op_err("connect", "rtnetlink", e))?;
+        Ok(Netlink { socket, seq: 0 })
+    }
+
+    /// Sends one request with an ACK flag and collects the replies up to the ACK.
+    fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+        op: &'static str,
+        dev: &str,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        header.sequence_number = self.seq;
+        let mut packet = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+        packet.finalize();
+        let mut buf = vec![0; packet.buffer_len()];
+        packet.serialize(&mut buf);
+        self.socket.send(&buf, 0).map_err(|e| op_err(op, dev, e))?;
+
+        let mut out = Vec::new();
+        loop {
+            let (data, _) = self
+                .socket
+                .recv_from_full()
+                .map_err(|e| op_err(op, dev, e))?;
+            let mut rest = &data[..];
+            while !rest.is_empty() {
+                let len = NetlinkBuffer::new_checked(rest)
+                    .map(|b| b.length() as usize)
+                    .map_err(|e| reply_err(op, dev, e))?;
+                // Netlink messages are 4-byte aligned; the last one may lack padding.
+                let aligned = (len + 3) & !3;
+                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rest[..len])
+                    .map_err(|e| reply_err(op, dev, e))?;
+                rest = &rest[aligned.min(rest.len())..];
+                if msg.header.sequence_number != self.seq {
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(out),
+                            Some(code) => {
+                                Err(op_err(op, dev, io::Error::from_raw_os_error(-code.get())))
+                            }
+                        };
+                    }
+                    NetlinkPayload::Done(_) => return Ok(out),
+                    NetlinkPayload::InnerMessage(m) => out.push(m),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The index of the link named `name`, or `None` when there is none.
+    pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+        match self.request(RouteNetlinkMessage::GetLink(msg), 0, "look up", name) {
+            Ok(replies) => Ok(replies.into_iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+                _ => None,
+            })),
+            Err(LinkError::Op { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The names of every link in this namespace (for leak checks).
+    pub fn link_names(&mut self) -> Result<Vec<String>> {
+        let replies = self.request(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+            "list",
+            "links",
+        )?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => l.attributes.into_iter().find_map(|a| match a {
+                    LinkAttribute::IfName(n) => Some(n),
+                    _ => None,
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn require_index(&mut self, name: &str) -> Result<u32> {
+        self.link_index(name)?
+            .ok_or_else(|| op_err("look up", name, io::Error::from_raw_os_error(libc::ENODEV)))
+    }
+
+    /// Creates the bridge `name` if missing, gives it `gateway/prefix` and sets it up.
+    /// Running it again changes nothing. Returns the bridge's index.
+    pub fn ensure_bridge(&mut self, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<u32> {
+        if self.link_index(name)?.is_none() {
+            let mut msg = LinkMessage::default();
+            msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+            msg.attributes
+                .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                    InfoKind::Bridge,
+                )]));
+            match self.request(
+                RouteNetlinkMessage::NewLink(msg),
+                NLM_F_CREATE | NLM_F_EXCL,
+                "create bridge",
+                name,
+            ) {
+                // Another process created it between our look-up and our request.
+                Err(LinkError::Op { source, .. })
+                    if source.raw_os_error() == Some(libc::EEXIST) => {}
+                r => {
+                    r?;
+                }
+            }
+        }
+        let index = self.require_index(name)?;
+        self.add_address(index, name, gateway, prefix)?;
+        self.set_up(index, name)?;
+        Ok(index)
+    }
+
+    /// Deletes the link `name`; `false` when it did not exist.
+    pub fn delete_link(&mut self, name: &str) -> Result<bool> {
+        let Some(index) = self.link_index(name)? else {
+            return Ok(false);
+        };
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        match self.request(RouteNetlinkMessage::DelLink(msg), 0, "delete", name) {
+            Ok(_) => Ok(true),
+            Err(LinkError::Op { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a veth pair `host` <-> `peer` in this namespace.
+    pub fn create_veth(&mut self, host: &str, peer: &str) -> Result<()> {
+        let mut peer_msg = LinkMessage::default();
+        peer_msg
+            .attributes
+            .push(LinkAttribute::IfName(peer.to_string()));
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(host.to_string()));
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+        ]));
+        self.request(
+            RouteNetlinkMessage::NewLink(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            "create veth",
+            host,
+        )?;
+        Ok(())
+    }
+
+    /// Makes `name` a port of `bridge` and sets it up.
+    pub fn attach_to_bridge(&mut self, name: &str, bridge: &str) -> Result<()> {
+        let bridge_index = self.require_index(bridge)?;
+        let index = self.require_index(name)?;
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::Controller(bridge_index));
+        self.request(
+            RouteNetlinkMessage::SetLink(msg),
+            0,
+            "attach to bridge",
+            name,
+        )?;
+        self.set_up(index, name)
+    }
+
+    /// Moves `name` into the network namespace `netns` (an fd of /proc/<pid>/ns/net,
+    /// or a bind-mounted netns such as /run/netns/<name>).
+    pub fn move_to_netns(&mut self, name: &str, netns: BorrowedFd<'_>) -> Result<()> {
+        let index = self.require_index(name)?;
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes
+            .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        self.request(RouteNetlinkMessage::SetLink(msg), 0, "move to netns", name)?;
+        Ok(())
+    }
+
+    /// Sets the link up.
+    pub fn set_up(&mut self, index: u32, name: &str) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.header.flags = LinkFlags::Up;
+        msg.header.change_mask = LinkFlags::Up;
+        self.request(RouteNetlinkMessage::SetLink(msg), 0, "set up", name)?;
+        Ok(())
+    }
+
+    /// Renames a (down) link and optionally sets its MAC address.
+    pub fn rename(&mut self, index: u32, old: &str, new: &str, mac: Option<[u8; 6]>) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::IfName(new.to_string()));
+        if let Some(mac) = mac {
+            msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        self.request(RouteNetlinkMessage::SetLink(msg), 0, "rename", old)?;
+        Ok(())
+    }
+
+    /// Adds `addr/prefix` to the link; an address already there is not an error.
+    pub fn add_address(
+        &mut self,
+        index: u32,
+        name: &str,
+        addr: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<()> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        msg.header.prefix_len = prefix;
+        msg.header.index = index;
+        msg.attributes.push(AddressAttribute::Local(addr.into()));
+        msg.attributes.push(AddressAttribute::Address(addr.into()));
+        match self.request(
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            "add address",
+            name,
+        ) {
+            Err(LinkError::Op { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {
+                Ok(())
+            }
+            r => r.map(drop),
+        }
+    }
+
+    /// Adds a default route via `gateway` out of the link.
+    pub fn add_default_route(&mut self, index: u32, name: &str, gateway: Ipv4Addr) -> Result<()> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet;
+        msg.header.table = RouteHeader::RT_TABLE_MAIN;
+        msg.header.protocol = RouteProtocol::Boot;
+        msg.header.scope = RouteScope::Universe;
+        msg.header.kind = RouteType::Unicast;
+        msg.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+        msg.attributes.push(RouteAttribute::Oif(index));
+        match self.request(
+            RouteNetlinkMessage::NewRoute(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            "add default route",
+            name,
+        ) {
+            Err(LinkError::Op { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {
+                Ok(())
+            }
+            r => r.map(drop),
+        }
+    }
+
+    /// Inside the container's namespace: renames the veth end, sets its MAC, adds its
+    /// address, brings `lo` and it up and adds the default route.
+    pub fn configure_container_iface(&mut self, iface: &ContainerIface) -> Result<()> {
+        let index = self.require_index(&iface.veth)?;
+        if iface.veth != iface.name || iface.mac.is_some() {
+            self.rename(index, &iface.veth, &iface.name, iface.mac)?;
+        }
+        self.add_address(index, &iface.name, iface.address, iface.prefix)?;
+        let lo = self.require_index("lo")?;
+        self.set_up(lo, "lo")?;
+        self.set_up(index, &iface.name)?;
+        if let Some(gw) = iface.gateway {
+            self.add_default_route(index, &iface.name, gw)?;
+        }
+        Ok(())
+    }
+}
+
+fn reply_err(op: &'static str, dev: &str, e: impl std::fmt::Display) -> LinkError {
+    LinkError::Reply {
+        op,
+        dev: dev.to_string(),
+        detail: e.to_string(),
+    }
+}
+
+/// Runs `f` on a new thread that joined the network namespace `netns`, so the caller's
+/// threads keep their namespace. Sockets `f` opens belong to `netns`, and processes it
+/// spawns start in `netns`.
+pub fn run_in_netns<T: Send>(netns: BorrowedFd<'_>, f: impl FnOnce() -> T + Send) -> Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // The thread's own namespace, to return to before it ends.
+            let own =
+                File::open("/proc/thread-self/ns/net").map_err(|source| LinkError::Netns {
+                    what: "open own netns",
+                    source,
+                })?;
+            nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+                LinkError::Netns {
+                    what: "setns",
+                    source: e.into(),
+                }
+            })?;
+            let out = f();
+            nix::sched::setns(own.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+                LinkError::Netns {
+                    what: "setns back",
+                    source: e.into(),
+                }
+            })?;
+            Ok(out)
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// Configures the container end of a veth inside `netns` (see
+/// [`Netlink::configure_container_iface`]).
+pub fn configure_in_netns(netns: BorrowedFd<'_>, iface: &ContainerIface) -> Result<()> {
+    run_in_netns(netns, || Netlink::open()?.configure_container_iface(iface))?
+}
+
+#[cfg(test)]
+#[path = "link_tests.rs"]
+mod tests;
