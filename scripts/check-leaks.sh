@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fails when the tests left something behind on this machine: a mount or a process under
-# the tests' state roots (/var/tmp/tug-tests), a cgroup or a network namespace of tug's.
+# the tests' state roots (/var/tmp/tug-tests), a cgroup, network namespace, nftables table
+# or link of tug's.
 # scripts/test.sh runs it after the tests.
 set -u
 base=/var/tmp/tug-tests
@@ -16,6 +17,10 @@ c=$(find /sys/fs/cgroup -maxdepth 3 -type d -name 'tug*' 2>/dev/null)
 [ -n "$c" ] && leaks+=$'\ncgroups:\n'"$c"
 n=$(ip netns list 2>/dev/null | grep -i tug || true)
 [ -n "$n" ] && leaks+=$'\nnetwork namespaces:\n'"$n"
+t=$(nft list tables 2>/dev/null | grep -i tug || true)
+[ -n "$t" ] && leaks+=$'\nnftables tables:\n'"$t"
+l=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -E '^tug' || true)
+[ -n "$l" ] && leaks+=$'\nlinks:\n'"$l"
 if [ -n "$leaks" ]; then
   echo "check-leaks: the tests left these behind:$leaks" >&2
   exit 1
