@@ -278,6 +278,31 @@ fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
     }
 }
 
+/// `inspect` of any kind of object: looks each name up with `find`, prints what was found
+/// as Docker does (a JSON array, or each through `--format`), reports each name not found
+/// on stderr, and exits 1 if any was not.
+pub fn inspect_each<T: serde::Serialize, E: Into<CliError>>(
+    names: &[String],
+    format_flag: Option<&str>,
+    mut find: impl FnMut(&str) -> Result<T, E>,
+) -> CliResult {
+    let mut values = Vec::new();
+    let mut code = 0;
+    for n in names {
+        match find(n) {
+            Ok(v) => {
+                values.push(serde_json::to_value(&v).map_err(|e| CliError::other(e.to_string()))?)
+            }
+            Err(e) => {
+                eprintln!("tug: {}", e.into().message);
+                code = 1;
+            }
+        }
+    }
+    print_inspect(&values, format_flag)?;
+    Ok(code)
+}
+
 /// Prints JSON values as Docker's `inspect` does (a pretty array), or each through
 /// `--format`.
 pub fn print_inspect(

@@ -273,21 +273,7 @@ pub fn ls(store: &NetworkStore, a: LsArgs) -> CliResult {
 }
 
 pub fn inspect(store: &NetworkStore, a: InspectArgs) -> CliResult {
-    let mut values = Vec::new();
-    let mut code = 0;
-    for n in &a.names {
-        match store.get(n) {
-            Ok(n) => {
-                values.push(serde_json::to_value(&n).map_err(|e| CliError::other(e.to_string()))?)
-            }
-            Err(e) => {
-                eprintln!("tug: {}", CliError::from(e).message);
-                code = 1;
-            }
-        }
-    }
-    super::print_inspect(&values, a.format.as_deref())?;
-    Ok(code)
+    super::inspect_each(&a.names, a.format.as_deref(), |n| store.get(n))
 }
 
 pub fn rm(store: &NetworkStore, a: RmArgs) -> CliResult {

@@ -276,21 +276,7 @@ pub fn ls(engine: &Engine, a: LsArgs) -> CliResult {
 }
 
 pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
-    let mut values = Vec::new();
-    let mut code = 0;
-    for n in &a.names {
-        match engine.volume(n) {
-            Ok(v) => {
-                values.push(serde_json::to_value(&v).map_err(|e| CliError::other(e.to_string()))?)
-            }
-            Err(e) => {
-                eprintln!("tug: {}", CliError::from(e).message);
-                code = 1;
-            }
-        }
-    }
-    super::print_inspect(&values, a.format.as_deref())?;
-    Ok(code)
+    super::inspect_each(&a.names, a.format.as_deref(), |n| engine.volume(n))
 }
 
 pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
