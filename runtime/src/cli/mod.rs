@@ -188,6 +188,16 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
+/// `image inspect`, `volume inspect`, `network inspect`: names and `--format`.
+#[derive(clap::Args, Debug)]
+pub struct NamesInspectArgs {
+    /// Format output using a Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
 /// Runs the CLI on the process's arguments and returns the exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {

@@ -69,14 +69,7 @@ pub struct LsArgs {
     pub no_trunc: bool,
 }
 
-#[derive(Args, Debug)]
-pub struct InspectArgs {
-    /// Format output using a Go template
-    #[arg(short, long)]
-    pub format: Option<String>,
-    #[arg(required = true)]
-    pub names: Vec<String>,
-}
+pub use super::NamesInspectArgs as InspectArgs;
 
 #[derive(Args, Debug)]
 pub struct RmArgs {

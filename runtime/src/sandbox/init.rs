@@ -88,7 +88,8 @@ fn init_main(config: &SandboxConfig, sock: RawFd) -> i32 {
 }
 
 fn run(config: &SandboxConfig, sock: RawFd) -> Result<std::convert::Infallible, Failure> {
-    // The container dies with its supervisor until the shim supervises it.
+    // The container dies with its supervisor (the shim): no process outlives the one
+    // that reaps it and records its exit.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     umask(Mode::empty());
     let spec = &config.spec;
