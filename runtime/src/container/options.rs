@@ -22,8 +22,29 @@ pub struct CreateOptions {
     pub tty: bool,
     pub read_only: bool,
     pub privileged: bool,
-    /// `none` or `host`.
+    /// `--network`: `bridge` (also when empty), `none`, `host`, `container:<name|id>`,
+    /// or a user network's name or id.
     pub network: String,
+    /// `--network-alias`: more names on a user network.
+    pub network_aliases: Vec<String>,
+    /// `--ip`: a fixed address on the network.
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// `--mac-address`.
+    pub mac_address: Option<String>,
+    /// `-p`/`--publish`, parsed (see `network::ports::parse_publish`).
+    pub publish: Vec<crate::network::ports::PortSpec>,
+    /// `-P`/`--publish-all`: every exposed port on a free host port.
+    pub publish_all: bool,
+    /// `--expose`: more exposed ports (`80`, `80/udp`, `8000-8010`).
+    pub expose: Vec<String>,
+    /// `--dns`, `--dns-search`, `--dns-option`.
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// `--add-host host:ip`.
+    pub extra_hosts: Vec<String>,
+    /// `--link name[:alias]` (default bridge).
+    pub links: Vec<String>,
     pub security_opt: Vec<String>,
     /// `KEY=VALUE` labels.
     pub labels: Vec<String>,

@@ -28,6 +28,14 @@ pub enum Error {
     AddressesExhausted(String),
     #[error("address {0} is already in use on network {1}")]
     AddressInUse(String, String),
+    /// A host port is taken (Docker's message: `Bind for 0.0.0.0:8080 failed: port is
+    /// already allocated`).
+    #[error("Bind for {0} failed: port is already allocated")]
+    PortInUse(String),
+    #[error(transparent)]
+    Link(#[from] super::link::LinkError),
+    #[error(transparent)]
+    Nft(#[from] super::nft::NftError),
 }
 
 impl Error {

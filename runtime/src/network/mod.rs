@@ -4,10 +4,12 @@
 //! then containers run with `--network none` (default) or `host`.
 
 pub mod cidr;
+pub mod endpoint;
 pub mod error;
 pub mod ipam;
 pub mod link;
 pub mod nft;
+pub mod ports;
 pub mod record;
 pub mod store;
 
