@@ -129,9 +129,42 @@ pub struct ContainerOptions {
     /// Give extended privileges to this container (not supported yet)
     #[arg(long)]
     pub privileged: bool,
-    /// Connect a container to a network: none (default) or host
+    /// Connect a container to a network (bridge, none, host, container:<name|id>, or a network's name)
     #[arg(long, alias = "net", default_value = "none")]
     pub network: String,
+    /// Add network-scoped alias for the container
+    #[arg(long, alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub mac_address: Option<String>,
+    /// Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])
+    #[arg(short = 'p', long)]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long)]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long, alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long)]
+    pub add_host: Vec<String>,
+    /// Add link to another container (name[:alias])
+    #[arg(long)]
+    pub link: Vec<String>,
     /// Security options (no-new-privileges[:true|false])
     #[arg(long)]
     pub security_opt: Vec<String>,
@@ -273,7 +306,26 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         .map(|v| crate::volume::mountspec::parse_volumes_from(v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(vol_err)?;
+    let publish = o
+        .publish
+        .iter()
+        .map(|p| {
+            crate::network::ports::parse_publish(p)
+                .map_err(|e| CliError::usage(format!("-p {p}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(CreateOptions {
+        network_aliases: o.network_alias,
+        ip: o.ip,
+        mac_address: o.mac_address,
+        publish,
+        publish_all: o.publish_all,
+        expose: o.expose,
+        dns: o.dns,
+        dns_search: o.dns_search,
+        dns_options: o.dns_option,
+        extra_hosts: o.add_host,
+        links: o.link,
         mounts,
         volumes_from,
         image: o.image,
