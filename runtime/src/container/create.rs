@@ -351,6 +351,7 @@ impl Engine {
                 entrypoint: (!entrypoint.is_empty()).then_some(entrypoint),
                 on_build: None,
                 labels,
+                exposed_ports: None,
                 stop_signal: image_config.stop_signal().clone(),
             },
             host_config: HostConfig {
@@ -366,15 +367,17 @@ impl Engine {
                 volumes_from: (!mount_plan.volumes_from.is_empty())
                     .then(|| mount_plan.volumes_from.clone()),
                 links: None,
+                port_bindings: Default::default(),
+                publish_all_ports: false,
+                dns: Vec::new(),
+                dns_search: Vec::new(),
+                dns_options: Vec::new(),
+                extra_hosts: None,
                 restart_policy: opts.restart_policy.clone(),
                 log_config: log_config(&opts.log_opts)?,
                 resources,
             },
-            network_settings: NetworkSettings {
-                sandbox_key: String::new(),
-                ports: BTreeMap::new(),
-                networks: BTreeMap::new(),
-            },
+            network_settings: NetworkSettings::default(),
         };
         if let Some(pid) = opts.owner_pid {
             crate::shim::owner::record(&dir, pid)?;

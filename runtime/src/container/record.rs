@@ -106,6 +106,9 @@ pub struct Config {
     pub entrypoint: Option<Vec<String>>,
     pub on_build: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
+    /// The image's EXPOSE and `--expose`: port key (`80/tcp`) → `{}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
     /// The image's STOPSIGNAL, which `stop` sends first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
@@ -130,6 +133,21 @@ pub struct HostConfig {
     #[serde(default)]
     pub volumes_from: Option<Vec<String>>,
     pub links: Option<Vec<String>>,
+    /// `-p`: container port key (`80/tcp`) → the requested host bindings.
+    #[serde(default)]
+    pub port_bindings: crate::network::ports::PortBindings,
+    /// `-P`.
+    #[serde(default)]
+    pub publish_all_ports: bool,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// `--add-host`, as `host:ip`.
+    #[serde(default)]
+    pub extra_hosts: Option<Vec<String>>,
     pub restart_policy: RestartPolicy,
     #[serde(default)]
     pub log_config: LogConfig,
@@ -228,13 +246,59 @@ pub struct GraphDriver {
     pub data: BTreeMap<String, String>,
 }
 
-/// `NetworkSettings` (filled in by the networking issue).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `NetworkSettings`: where the container is on its networks. `Ports` holds the actual
+/// host ports while the container runs (exposed but unpublished ports map to null).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NetworkSettings {
+    #[serde(default)]
+    pub bridge: String,
+    #[serde(default, rename = "SandboxID")]
+    pub sandbox_id: String,
     pub sandbox_key: String,
-    pub ports: BTreeMap<String, serde_json::Value>,
-    pub networks: BTreeMap<String, serde_json::Value>,
+    pub ports: crate::network::ports::PortMapJson,
+    /// The default bridge's address, gateway, prefix and MAC (empty on other networks,
+    /// as Docker has them).
+    #[serde(default, rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(default)]
+    pub gateway: String,
+    #[serde(default, rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    #[serde(default)]
+    pub mac_address: String,
+    /// Network name → the container's endpoint on it.
+    pub networks: BTreeMap<String, EndpointSettings>,
+}
+
+/// A container's endpoint on one network (`NetworkSettings.Networks.<name>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointSettings {
+    /// `--ip`, when given: `{"IPv4Address": "..."}`.
+    #[serde(default, rename = "IPAMConfig")]
+    pub ipam_config: Option<BTreeMap<String, String>>,
+    /// `--link`s, as `name:alias`.
+    #[serde(default)]
+    pub links: Option<Vec<String>>,
+    /// `--network-alias`es.
+    #[serde(default)]
+    pub aliases: Option<Vec<String>>,
+    #[serde(default)]
+    pub mac_address: String,
+    #[serde(default, rename = "NetworkID")]
+    pub network_id: String,
+    #[serde(default, rename = "EndpointID")]
+    pub endpoint_id: String,
+    #[serde(default)]
+    pub gateway: String,
+    #[serde(default, rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(default, rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    /// The names other containers reach it by on this network (name, aliases, short id).
+    #[serde(default, rename = "DNSNames")]
+    pub dns_names: Option<Vec<String>>,
 }
 
 #[cfg(test)]
