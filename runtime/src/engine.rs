@@ -63,6 +63,9 @@ impl EngineConfig {
 #[derive(Debug, Clone)]
 pub struct Engine {
     config: EngineConfig,
+    /// The `tug` binary to run as the shim (and for captured execs), when the caller
+    /// chose one (the testkit does); else the shim finds it (see `shim`).
+    tug_binary: Option<PathBuf>,
 }
 
 impl Engine {
@@ -72,7 +75,22 @@ impl Engine {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Io(format!("cannot create {}", dir.display()), e))?;
         }
-        Ok(Engine { config })
+        Ok(Engine {
+            config,
+            tug_binary: None,
+        })
+    }
+
+    /// This engine, starting shims as `<bin> __shim` (always by exec, never by a fork of
+    /// the caller): for library callers such as the testkit, which find `tug` themselves.
+    pub fn with_tug_binary(mut self, bin: impl Into<PathBuf>) -> Engine {
+        self.tug_binary = Some(bin.into());
+        self
+    }
+
+    /// The `tug` binary set by [`Engine::with_tug_binary`].
+    pub fn tug_binary(&self) -> Option<&Path> {
+        self.tug_binary.as_deref()
     }
 
     /// [`Engine::open`] with [`EngineConfig::from_env`].

@@ -134,3 +134,61 @@ impl Engine {
         })
     }
 }
+
+/// What an exec with captured output ([`Engine::exec_output`]) gives back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// The process's exit code (Docker's: 126 not executable, 127 not found, 128+n
+    /// killed by signal n).
+    pub exit_code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Engine {
+    /// Runs `opts.command` in the running container `name` with its stdout and stderr
+    /// captured (no stdin, no tty). It runs as `tug exec` in a child process, because the
+    /// exec clones the caller, which is unsafe in a multi-threaded library caller (a test
+    /// binary) and would share the caller's stdio.
+    pub fn exec_output(&self, name: &str, opts: &ExecOptions) -> crate::Result<ExecOutput> {
+        if opts.command.is_empty() {
+            return Err(Error::Invalid("no command specified".into()).into());
+        }
+        // Docker's errors (no such container, not running) from here, not from the child.
+        let c = self.running_container(name)?;
+        let bin = crate::shim::tug_binary(self);
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.arg("exec")
+            .env("TUG_ROOT", self.root())
+            .env("TUG_RUN", self.run_root())
+            .stdin(std::process::Stdio::null());
+        for e in &opts.env {
+            cmd.arg("--env").arg(e);
+        }
+        if let Some(u) = &opts.user {
+            cmd.arg("--user").arg(u);
+        }
+        if let Some(w) = &opts.workdir {
+            cmd.arg("--workdir").arg(w);
+        }
+        cmd.arg(&c.id).args(&opts.command);
+        let out = cmd
+            .output()
+            .map_err(|e| Error::Sys(format!("running {} exec", bin.display()), e))?;
+        let exit_code = match out.status.code() {
+            Some(code) => code,
+            None => {
+                return Err(Error::Start(
+                    125,
+                    format!("{} exec was killed: {}", bin.display(), out.status),
+                )
+                .into());
+            }
+        };
+        Ok(ExecOutput {
+            exit_code,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+}

@@ -99,7 +99,7 @@ pub fn spawn(engine: &Engine, id: &str, attach: Attach) -> Result<(UnixStream, i
     let (mut ours, theirs) =
         UnixStream::pair().map_err(|e| Error::Sys("socketpair for the shim".into(), e))?;
     let theirs_fd = theirs.as_raw_fd();
-    if single_threaded() {
+    if engine.tug_binary().is_none() && single_threaded() {
         fork_shim(engine, id, theirs)?;
     } else {
         exec_shim(engine, id, theirs_fd)?;
@@ -192,9 +192,19 @@ fn fork_shim(engine: &Engine, id: &str, theirs: UnixStream) -> Result<(), Error>
     }
 }
 
+/// The `tug` binary that `engine` runs as the shim: the one it was given, else
+/// [`shim_binary`]'s choice.
+pub fn tug_binary(engine: &Engine) -> PathBuf {
+    engine
+        .tug_binary()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(shim_binary)
+}
+
 /// Starts the shim as `tug __shim <id>`: the safe way from a multi-threaded process.
 fn exec_shim(engine: &Engine, id: &str, theirs_fd: i32) -> Result<(), Error> {
-    let mut cmd = std::process::Command::new(shim_binary());
+    let bin = tug_binary(engine);
+    let mut cmd = std::process::Command::new(&bin);
     cmd.arg(SUBCOMMAND)
         .arg(id)
         .env("TUG_ROOT", engine.root())
@@ -217,7 +227,7 @@ fn exec_shim(engine: &Engine, id: &str, theirs_fd: i32) -> Result<(), Error> {
     }
     let mut child = cmd
         .spawn()
-        .map_err(|e| Error::Sys(format!("starting the shim {}", shim_binary().display()), e))?;
+        .map_err(|e| Error::Sys(format!("starting the shim {}", bin.display()), e))?;
     // The first process forks the shim and exits at once.
     let _ = child.wait();
     Ok(())

@@ -1,0 +1,461 @@
+//! [`Container`]: a started fixture. Dropping it stops and removes the container.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tug::Engine;
+use tug::container::exec::{ExecOptions, ExecOutput};
+
+use crate::error::{Error, Result};
+use crate::logs::{LogCursor, LogStream, Stream, tail, text_of};
+use crate::wait::{self, Backoff, Matcher, WaitFor};
+
+/// What [`Container::exec`] gives back.
+pub type ExecResult = ExecOutput;
+
+/// A running fixture. Dropped: stopped (SIGKILL) and removed with its anonymous
+/// volumes; if the test process dies first, the container's shim removes it.
+///
+/// ```
+/// use tug_testkit::{GenericImage, ImageExt};
+///
+/// let c = GenericImage::new("busybox", "latest")
+///     .with_cmd(["sleep", "60"])
+///     .with_network("none")
+///     .start()
+///     .unwrap();
+/// let out = c.exec(["sh", "-c", "echo out; echo err >&2; exit 3"]).unwrap();
+/// assert_eq!((out.exit_code, &out.stdout[..], &out.stderr[..]), (3, &b"out\n"[..], &b"err\n"[..]));
+/// c.pause().unwrap();
+/// c.unpause().unwrap();
+/// c.stop_with_timeout(std::time::Duration::ZERO).unwrap();
+/// assert_eq!(c.exit_code().unwrap(), Some(137));
+/// c.start().unwrap();
+/// assert!(c.exec(["true"]).unwrap().exit_code == 0);
+/// c.rm().unwrap();
+/// ```
+#[derive(Debug)]
+pub struct Container {
+    engine: Engine,
+    id: String,
+    name: String,
+    log_path: PathBuf,
+    healthcheck: Option<Vec<String>>,
+    /// The init's pid and the published ports (container port → host port) since the
+    /// last start.
+    live: std::sync::Mutex<Live>,
+    removed: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Live {
+    pid: i32,
+    ports: BTreeMap<u16, u16>,
+}
+
+impl Container {
+    pub(crate) fn new(
+        engine: Engine,
+        record: &tug::container::Container,
+        healthcheck: Option<Vec<String>>,
+    ) -> Container {
+        Container {
+            engine,
+            id: record.id.clone(),
+            name: record.short_name().to_string(),
+            log_path: PathBuf::from(&record.log_path),
+            healthcheck,
+            live: Default::default(),
+            removed: false,
+        }
+    }
+
+    /// The container's id (64 hex digits).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The container's name (given, or generated as Docker does).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The engine the container runs on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The host to reach published ports on: ports are published on 127.0.0.1 only.
+    pub fn host(&self) -> &'static str {
+        "127.0.0.1"
+    }
+
+    /// The host port that container port `port` (tcp) is published on.
+    pub fn host_port(&self, port: u16) -> Result<u16> {
+        self.live()
+            .ports
+            .get(&port)
+            .copied()
+            .ok_or_else(|| Error::PortNotPublished {
+                id: self.id.clone(),
+                port,
+            })
+    }
+
+    /// testcontainers' name for [`Container::host_port`].
+    pub fn get_host_port_ipv4(&self, port: u16) -> Result<u16> {
+        self.host_port(port)
+    }
+
+    /// The container's address on network `network` (while it runs).
+    pub fn ip_address(&self, network: &str) -> Result<Option<String>> {
+        let c = self.inspect()?;
+        Ok(c.network_settings
+            .networks
+            .get(network)
+            .map(|e| e.ip_address.clone())
+            .filter(|a| !a.is_empty()))
+    }
+
+    /// The container's process id on the host (0 when it does not run).
+    pub fn pid(&self) -> i32 {
+        self.live().pid
+    }
+
+    fn live(&self) -> Live {
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The container as `tug inspect` shows it.
+    pub fn inspect(&self) -> Result<tug::container::Container> {
+        self.engine
+            .container(&self.id)
+            .map_err(|e| Error::engine(format!("inspecting container {}", self.name), e))
+    }
+
+    /// Runs `cmd` in the container and returns its exit code, stdout and stderr.
+    pub fn exec<S: Into<String>>(&self, cmd: impl IntoIterator<Item = S>) -> Result<ExecResult> {
+        let opts = ExecOptions {
+            command: cmd.into_iter().map(Into::into).collect(),
+            ..Default::default()
+        };
+        self.exec_with(&opts)
+    }
+
+    /// [`Container::exec`] with the engine's options (env, user, working dir).
+    pub fn exec_with(&self, opts: &ExecOptions) -> Result<ExecResult> {
+        self.engine
+            .exec_output(&self.id, opts)
+            .map_err(|e| Error::engine(format!("exec {:?} in {}", opts.command, self.name), e))
+    }
+
+    /// Everything the container wrote to stdout so far.
+    pub fn stdout(&self) -> Result<Vec<u8>> {
+        Ok(text_of(&self.log_entries(), Stream::Stdout))
+    }
+
+    /// Everything the container wrote to stderr so far.
+    pub fn stderr(&self) -> Result<Vec<u8>> {
+        Ok(text_of(&self.log_entries(), Stream::Stderr))
+    }
+
+    /// [`Container::stdout`] as text (invalid UTF-8 replaced).
+    pub fn stdout_string(&self) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.stdout()?).into_owned())
+    }
+
+    /// [`Container::stderr`] as text (invalid UTF-8 replaced).
+    pub fn stderr_string(&self) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.stderr()?).into_owned())
+    }
+
+    /// The stdout lines, from the first, as they come; the iterator ends once the
+    /// container has exited.
+    pub fn stdout_stream(&self) -> LogStream {
+        self.stream(Stream::Stdout)
+    }
+
+    /// The stderr lines, as [`Container::stdout_stream`].
+    pub fn stderr_stream(&self) -> LogStream {
+        self.stream(Stream::Stderr)
+    }
+
+    fn stream(&self, s: Stream) -> LogStream {
+        let engine = self.engine.clone();
+        let id = self.id.clone();
+        let running = move || {
+            engine
+                .container(&id)
+                .is_ok_and(|c| c.state.running || c.state.restarting)
+        };
+        LogStream::new(self.log_path.clone(), s, Box::new(running))
+    }
+
+    fn log_entries(&self) -> Vec<tug::container::logs::LogEntry> {
+        LogCursor::new(self.log_path.clone()).read_new()
+    }
+
+    /// The last `n` log lines, for error messages.
+    pub(crate) fn log_tail(&self, n: usize) -> String {
+        tail(&self.log_entries(), n)
+    }
+
+    /// The exit code once the container has exited; `None` while it runs.
+    pub fn exit_code(&self) -> Result<Option<i32>> {
+        let c = self.inspect()?;
+        Ok(
+            (!c.state.running && !c.state.restarting && c.state.status != "created")
+                .then_some(c.state.exit_code),
+        )
+    }
+
+    /// Stops the container: SIGTERM (or the image's stop signal), SIGKILL after 10 s.
+    pub fn stop(&self) -> Result<()> {
+        self.stop_with_timeout(tug::container::DEFAULT_STOP_TIMEOUT)
+    }
+
+    /// Stops the container, with SIGKILL after `timeout`.
+    pub fn stop_with_timeout(&self, timeout: Duration) -> Result<()> {
+        self.engine
+            .stop_container(&self.id, Some(timeout), None)
+            .map_err(|e| Error::engine(format!("stopping {}", self.name), e))?;
+        Ok(())
+    }
+
+    /// Starts the stopped container again (its wait strategies are not run again).
+    pub fn start(&self) -> Result<()> {
+        self.start_process()
+    }
+
+    /// Freezes every process of the container.
+    pub fn pause(&self) -> Result<()> {
+        self.engine
+            .pause_container(&self.id)
+            .map_err(|e| Error::engine(format!("pausing {}", self.name), e))?;
+        Ok(())
+    }
+
+    /// Thaws a paused container.
+    pub fn unpause(&self) -> Result<()> {
+        self.engine
+            .unpause_container(&self.id)
+            .map_err(|e| Error::engine(format!("unpausing {}", self.name), e))?;
+        Ok(())
+    }
+
+    /// Removes the container now (force: a running one is killed), with the errors that
+    /// a drop would swallow.
+    pub fn rm(mut self) -> Result<()> {
+        self.removed = true;
+        self.engine
+            .remove_container(&self.id, true)
+            .map_err(|e| Error::engine(format!("removing {}", self.name), e))?;
+        Ok(())
+    }
+
+    /// Starts the container's process and records its pid and published ports.
+    pub(crate) fn start_process(&self) -> Result<()> {
+        let c = self
+            .engine
+            .start_detached(&self.id)
+            .map_err(|e| Error::engine(format!("starting {}", self.name), e))?;
+        // The record returned is from before the start: read it again.
+        let c = match self.engine.container(&c.id) {
+            Ok(c) => c,
+            Err(e) => return Err(Error::engine(format!("inspecting {}", self.name), e)),
+        };
+        let mut ports = BTreeMap::new();
+        for (key, bindings) in &c.network_settings.ports {
+            let Some((port, proto)) = key.split_once('/').or(Some((key.as_str(), "tcp"))) else {
+                continue;
+            };
+            let (Ok(port), "tcp") = (port.parse::<u16>(), proto) else {
+                continue;
+            };
+            if let Some(hp) = bindings
+                .iter()
+                .flatten()
+                .find_map(|b| b.host_port.parse::<u16>().ok())
+            {
+                ports.insert(port, hp);
+            }
+        }
+        *self.live.lock().unwrap_or_else(|p| p.into_inner()) = Live {
+            pid: c.state.pid,
+            ports,
+        };
+        Ok(())
+    }
+
+    /// Waits for `conditions` in order, all within `timeout`.
+    pub(crate) fn wait_ready(&self, conditions: &[WaitFor], timeout: Duration) -> Result<()> {
+        let began = Instant::now();
+        let deadline = began + timeout;
+        let mut cursor = LogCursor::new(self.log_path.clone());
+        let mut entries = Vec::new();
+        for cond in conditions {
+            let mut probe = Probe::new(self, cond)?;
+            let mut backoff = Backoff::new();
+            loop {
+                // The state before the logs: what was written before an exit is read.
+                let state = self.inspect()?.state;
+                entries.extend(cursor.read_new());
+                if probe.ready(self, cond, &entries, &state)? {
+                    break;
+                }
+                let running = state.running || state.restarting;
+                if !running && !matches!(cond, WaitFor::Exit(_)) {
+                    return Err(Error::Exited {
+                        id: self.id.clone(),
+                        condition: cond.to_string(),
+                        code: state.exit_code,
+                        logs: tail(&entries, 20),
+                    });
+                }
+                if Instant::now() >= deadline {
+                    return Err(Error::WaitTimeout {
+                        id: self.id.clone(),
+                        condition: cond.to_string(),
+                        after: began.elapsed(),
+                        logs: tail(&entries, 20),
+                    });
+                }
+                match probe.sleep_until {
+                    Some(t) => std::thread::sleep(t.min(deadline) - Instant::now().min(t)),
+                    None => backoff.pause(deadline),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The state of one wait strategy being checked.
+struct Probe {
+    matcher: Option<Matcher>,
+    scanned: usize,
+    found: usize,
+    health: Option<Vec<String>>,
+    sleep_until: Option<Instant>,
+}
+
+impl Probe {
+    fn new(c: &Container, cond: &WaitFor) -> Result<Probe> {
+        let mut p = Probe {
+            matcher: None,
+            scanned: 0,
+            found: 0,
+            health: None,
+            sleep_until: None,
+        };
+        match cond {
+            WaitFor::Log { pattern, .. } => {
+                p.matcher = Some(Matcher::new(pattern).map_err(Error::Invalid)?);
+            }
+            WaitFor::Healthy => p.health = Some(c.healthcheck_command()?),
+            WaitFor::Duration(d) => p.sleep_until = Some(Instant::now() + *d),
+            _ => {}
+        }
+        Ok(p)
+    }
+
+    fn ready(
+        &mut self,
+        c: &Container,
+        cond: &WaitFor,
+        entries: &[tug::container::logs::LogEntry],
+        state: &tug::container::record::State,
+    ) -> Result<bool> {
+        let running = state.running && !state.paused;
+        Ok(match cond {
+            WaitFor::Log { stream, times, .. } => {
+                if let Some(m) = &self.matcher {
+                    for e in &entries[self.scanned..] {
+                        if stream.matches(&e.stream) && m.is_match(e.log.trim_end_matches('\n')) {
+                            self.found += 1;
+                        }
+                    }
+                }
+                self.scanned = entries.len();
+                self.found >= *times
+            }
+            WaitFor::Port(p) => running && wait::listens_in(state.pid, *p),
+            WaitFor::Http { path, port, status } => {
+                let live = c.live();
+                let port = match port {
+                    Some(p) => *p,
+                    None => match live.ports.keys().next() {
+                        Some(p) => *p,
+                        None => {
+                            return Err(Error::Invalid(format!(
+                                "{cond}: the container publishes no port"
+                            )));
+                        }
+                    },
+                };
+                let hp = c.host_port(port)?;
+                running && wait::http_status(hp, path, Duration::from_secs(1)) == Some(*status)
+            }
+            WaitFor::Healthy | WaitFor::Exec(_) => {
+                let cmd = match cond {
+                    WaitFor::Exec(cmd) => cmd.clone(),
+                    _ => self.health.clone().unwrap_or_default(),
+                };
+                running && c.exec(cmd).is_ok_and(|out| out.exit_code == 0)
+            }
+            WaitFor::Exit(code) => {
+                let exited = !state.running && !state.restarting && state.status == "exited";
+                if exited && code.is_some_and(|want| want != state.exit_code) {
+                    return Err(Error::Exited {
+                        id: c.id.clone(),
+                        condition: cond.to_string(),
+                        code: state.exit_code,
+                        logs: tail(entries, 20),
+                    });
+                }
+                exited
+            }
+            WaitFor::Duration(_) => self.sleep_until.is_some_and(|t| Instant::now() >= t),
+        })
+    }
+}
+
+impl Container {
+    /// The command [`WaitFor::healthy`] runs: the request's, else the image's
+    /// `Healthcheck.Test` (read from the image config as Docker wrote it).
+    fn healthcheck_command(&self) -> Result<Vec<String>> {
+        if let Some(cmd) = &self.healthcheck {
+            return Ok(cmd.clone());
+        }
+        let c = self.inspect()?;
+        let store = self
+            .engine
+            .image_store()
+            .map_err(|e| Error::engine("opening the image store", e))?;
+        let test = store
+            .resolve(&c.image)
+            .and_then(|img| store.read_blob(&img.id))
+            .ok()
+            .and_then(|blob| serde_json::from_slice::<serde_json::Value>(&blob).ok())
+            .and_then(|v| {
+                let t = v.get("config")?.get("Healthcheck")?.get("Test")?.clone();
+                serde_json::from_value::<Vec<String>>(t).ok()
+            })
+            .unwrap_or_default();
+        wait::healthcheck_command(&test).ok_or_else(|| {
+            Error::Invalid(format!(
+                "WaitFor::healthy(): image {} has no healthcheck: give one with with_healthcheck",
+                c.config.image
+            ))
+        })
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = self.engine.remove_container(&self.id, true);
+        }
+    }
+}

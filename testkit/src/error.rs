@@ -1,0 +1,82 @@
+//! The testkit's one error type: each variant says what failed and, for a container
+//! that did not come up, shows its last log lines.
+
+use std::time::Duration;
+
+/// Every error of the testkit.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No `tug` binary to run the containers' shims.
+    #[error(
+        "no tug binary found: set TUG_BIN, or put `tug` beside the test binary ({beside}) or on PATH (cargo build -p tug builds it)"
+    )]
+    NoTugBinary { beside: String },
+    /// The engine could not be opened, or preparing an image failed.
+    #[error("{0}")]
+    Setup(String),
+    /// An engine operation failed.
+    #[error("{what}: {source}")]
+    Engine {
+        what: String,
+        #[source]
+        source: tug::Error,
+    },
+    /// The container was made but did not start; it was removed again.
+    #[error("container {id} did not start: {source}{}", show_logs(logs))]
+    Start {
+        id: String,
+        #[source]
+        source: Box<Error>,
+        logs: String,
+    },
+    /// A wait strategy did not succeed before the startup timeout.
+    #[error(
+        "timed out after {after:?} waiting for {condition} (container {id}){}",
+        show_logs(logs)
+    )]
+    WaitTimeout {
+        id: String,
+        condition: String,
+        after: Duration,
+        logs: String,
+    },
+    /// The container exited while a wait strategy waited for something else.
+    #[error(
+        "container {id} exited with code {code} while waiting for {condition}{}",
+        show_logs(logs)
+    )]
+    Exited {
+        id: String,
+        condition: String,
+        code: i32,
+        logs: String,
+    },
+    /// The container port is not published (no `with_exposed_port`/`with_mapped_port`).
+    #[error("container {id}: port {port}/tcp is not published: use with_exposed_port({port})")]
+    PortNotPublished { id: String, port: u16 },
+    /// A bad argument (a regex, a path).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+}
+
+fn show_logs(logs: &str) -> String {
+    if logs.is_empty() {
+        "\n(no log output)".into()
+    } else {
+        format!("\nlast log lines:\n{logs}")
+    }
+}
+
+impl Error {
+    pub(crate) fn engine(what: impl Into<String>, source: impl Into<tug::Error>) -> Error {
+        Error::Engine {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// The testkit's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
