@@ -61,10 +61,14 @@ impl Container {
         healthcheck: Option<Vec<String>>,
     ) -> Container {
         Container {
-            engine,
             id: record.id.clone(),
             name: record.short_name().to_string(),
-            log_path: PathBuf::from(&record.log_path),
+            // The record's LogPath is set at the first start; the file is always here.
+            log_path: engine
+                .container_store()
+                .dir(&record.id)
+                .join(format!("{}-json.log", record.id)),
+            engine,
             healthcheck,
             live: Default::default(),
             removed: false,

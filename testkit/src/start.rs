@@ -133,6 +133,8 @@ pub(crate) fn files_tar(copies: &[CopyTo]) -> Result<Vec<u8>> {
                 h.set_mode(0o755);
                 h.set_size(0);
                 h.set_mtime(0);
+                h.set_uid(0);
+                h.set_gid(0);
                 b.append_data(&mut h, format!("{dir}/"), std::io::empty())
                     .map_err(io)?;
                 dirs.push(dir);
@@ -143,6 +145,8 @@ pub(crate) fn files_tar(copies: &[CopyTo]) -> Result<Vec<u8>> {
         h.set_mode(f.mode);
         h.set_size(f.data.len() as u64);
         h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
         b.append_data(&mut h, parts.join("/"), f.data.as_slice())
             .map_err(io)?;
     }
