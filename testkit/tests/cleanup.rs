@@ -1,0 +1,90 @@
+//! A test process killed by SIGKILL (a timeout, a CI cancel) leaves no container: the
+//! process owns its containers, and each one's shim removes it when the owner dies.
+//! The "helper binary" is this test binary, run again for its helper test only.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::is_gone;
+use tug_testkit::{GenericImage, ImageExt};
+
+const HELPER_ENV: &str = "TUG_TESTKIT_SIGKILL_HELPER";
+
+/// The helper: starts a container, says its id, and waits to be killed. A no-op when
+/// run as an ordinary test.
+#[test]
+fn helper_holds_a_container_until_killed() {
+    if std::env::var_os(HELPER_ENV).is_none() {
+        return;
+    }
+    let c = GenericImage::new("busybox", "latest")
+        .with_cmd(["sleep", "600"])
+        .with_network("none")
+        .start()
+        .unwrap();
+    println!("container {}", c.id());
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+/// Kills and reaps the helper when the test ends, also when it fails.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn sigkilled_test_process_leaves_no_container() {
+    let exe = std::env::current_exe().unwrap();
+    let mut helper = KillOnDrop(
+        Command::new(exe)
+            .args([
+                "--exact",
+                "helper_holds_a_container_until_killed",
+                "--nocapture",
+            ])
+            .env(HELPER_ENV, "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let out = helper.0.stdout.take().unwrap();
+    // The helper prints the id once its container runs; an EOF means it failed.
+    let id = BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("container ").map(str::to_string))
+        .expect("the helper exited without starting a container");
+    assert!(!is_gone(&id));
+    let pid = tug_testkit::Tug::shared()
+        .unwrap()
+        .engine()
+        .container(&id)
+        .unwrap()
+        .state
+        .pid;
+    // SIGKILL: no destructor, no atexit.
+    helper.0.kill().unwrap();
+    helper.0.wait().unwrap();
+    let killed = Instant::now();
+    let deadline = killed + Duration::from_secs(1);
+    while !is_gone(&id) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        is_gone(&id),
+        "container {id} still there {:?} after its owner was killed",
+        killed.elapsed()
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the container's process {pid} still runs"
+    );
+}
