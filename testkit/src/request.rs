@@ -115,7 +115,7 @@ impl<I: Image> ContainerRequest<I> {
 ///     .with_entrypoint("sh")
 ///     .with_cmd(["-c", "cat /etc/greeting; echo $MODE; exec sleep 60"])
 ///     .with_env("MODE", "test")
-///     .with_copy_to("/etc/greeting", b"hello".to_vec())
+///     .with_copy_to("/etc/greeting", b"hello\n".to_vec())
 ///     .with_mount(Mount::tmpfs("/scratch"))
 ///     .with_label("suite", "doc")
 ///     .with_network("none")
