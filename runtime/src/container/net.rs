@@ -297,7 +297,7 @@ impl Engine {
                 let _ = store.detach(&net.name, &c.id);
                 return Err(e);
             }
-            self.refresh_hosts(&[net.name.clone()], None);
+            self.refresh_hosts(std::slice::from_ref(&net.name), None);
         }
         Ok(())
     }
@@ -328,7 +328,7 @@ impl Engine {
             }
         })?;
         store.detach(&net.name, &c.id)?;
-        self.refresh_hosts(&[net.name.clone()], None);
+        self.refresh_hosts(std::slice::from_ref(&net.name), None);
         Ok(())
     }
 
