@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 
 use super::record::{Container, EndpointSettings, NetworkSettings};
-use super::{ContainerStore, Error};
+use super::Error;
 use crate::Engine;
 use crate::network::endpoint::{self, Attachment};
 use crate::network::nft::PortMap;
@@ -692,16 +692,24 @@ pub fn repair_after_dead_shim(engine: &Engine, c: &Container) {
     }
 }
 
-/// A container store helper: the ids of the containers on network `name`.
-pub fn containers_on(store: &ContainerStore, name: &str) -> Vec<String> {
-    store
-        .ids()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|id| {
-            store
-                .load(id)
-                .is_ok_and(|c| c.network_settings.networks.contains_key(name))
-        })
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_modes_parse_as_docker_names_them() {
+        assert_eq!(NetMode::parse(""), NetMode::Bridge("bridge".into()));
+        assert_eq!(NetMode::parse("default"), NetMode::Bridge("bridge".into()));
+        assert_eq!(NetMode::parse("none"), NetMode::None);
+        assert_eq!(NetMode::parse("host"), NetMode::Host);
+        assert_eq!(
+            NetMode::parse("container:web"),
+            NetMode::Container("web".into())
+        );
+        assert_eq!(NetMode::parse("appnet"), NetMode::Bridge("appnet".into()));
+        assert!(NetMode::parse("appnet").own_netns());
+        assert!(NetMode::parse("none").own_netns());
+        assert!(!NetMode::parse("host").own_netns());
+        assert!(!NetMode::parse("container:x").own_netns());
+    }
 }
