@@ -13,8 +13,8 @@ use std::os::fd::OwnedFd;
 
 use serde::{Deserialize, Serialize};
 
-pub use super::nft::Proto;
 use super::Error;
+pub use super::nft::Proto;
 
 /// One `-p` value: `[ip:][host[-end]:]container[-end][/proto]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,11 @@ pub fn split_key(key: &str) -> Result<(u16, Proto), Error> {
 /// The `HostConfig.PortBindings` of some `-p` values (ranges expanded one port per key;
 /// a host range with one container port stays a range to pick from), merged with `-P`:
 /// every key of `exposed` without a binding gets a random host port when `publish_all`.
-pub fn bindings(specs: &[PortSpec], exposed: &[String], publish_all: bool) -> Result<PortBindings, Error> {
+pub fn bindings(
+    specs: &[PortSpec],
+    exposed: &[String],
+    publish_all: bool,
+) -> Result<PortBindings, Error> {
     let _ = (specs, exposed, publish_all);
     todo!("ports helper")
 }
@@ -114,7 +118,11 @@ pub fn ps_column(ports: &PortMapJson) -> String {
 /// `tug port CONTAINER [PRIVATE_PORT[/PROTO]]`: the lines Docker prints
 /// (`80/tcp -> 0.0.0.0:32768`, or `0.0.0.0:32768` with a port given). An error when
 /// the given port is not published (`Error: No public port '80/tcp' published for web`).
-pub fn port_lines(ports: &PortMapJson, private: Option<&str>, container: &str) -> Result<Vec<String>, Error> {
+pub fn port_lines(
+    ports: &PortMapJson,
+    private: Option<&str>,
+    container: &str,
+) -> Result<Vec<String>, Error> {
     let _ = (ports, private, container);
     todo!("ports helper")
 }
