@@ -38,17 +38,17 @@ fn cli_fixture(tug: &std::path::Path) -> Result<(Duration, String), String> {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let port = Command::new(tug)
-        .args(["port", &id, "8080"])
+    // The published port, from `tug inspect` (NetworkSettings.Ports).
+    let inspect = Command::new(tug)
+        .args(["inspect", &id])
         .output()
         .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&port.stdout).into_owned();
-    let hp: u16 = text
-        .lines()
-        .next()
-        .and_then(|l| l.rsplit(':').next())
-        .and_then(|p| p.trim().parse().ok())
-        .ok_or_else(|| format!("tug port {id}: {text:?}"))?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&inspect.stdout).map_err(|e| format!("tug inspect {id}: {e}"))?;
+    let hp: u16 = json[0]["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
+        .as_str()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| format!("tug inspect {id}: no host port for 8080/tcp"))?;
     let deadline = t + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", hp)).is_err() {
         if Instant::now() > deadline {
