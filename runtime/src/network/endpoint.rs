@@ -7,11 +7,18 @@
 //! lock per bridge (`/run/tug/bridges/<bridge>.lock`), so state roots and processes that
 //! come and go concurrently never remove a bridge in use nor race its creation.
 
+use std::fs::{self, File, OpenOptions};
 use std::net::Ipv4Addr;
 use std::os::fd::BorrowedFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::PathBuf;
+
+use nix::fcntl::{Flock, FlockArg};
+use sha2::{Digest as _, Sha256};
 
 use super::Error;
-use super::nft::PortMap;
+use super::link::{ContainerIface, LinkError, Netlink, configure_in_netns};
+use super::nft::{self, NatNetwork, PortMap};
 
 /// One network interface of a container, as the start path asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,10 +70,82 @@ pub fn parse_mac(s: &str) -> Result<[u8; 6], Error> {
 }
 
 /// The host end's name of container `id`'s veth on `bridge` (unique host-wide: derived
-/// from the random container id and the bridge).
+/// from the random container id and the bridge). `tugv` + 11 hex digits: 15 bytes, the
+/// longest interface name, and never a bridge's name (those are `tug` + hex digits).
 pub fn host_veth_name(id: &str, bridge: &str) -> String {
-    let _ = (id, bridge);
-    todo!("endpoint helper")
+    format!("tugv{}", veth_suffix(id, bridge))
+}
+
+/// The container end's name while it is still on the host (`tugc` + the same 11 hex
+/// digits), before it moves into the container and is renamed.
+fn peer_veth_name(id: &str, bridge: &str) -> String {
+    format!("tugc{}", veth_suffix(id, bridge))
+}
+
+fn veth_suffix(id: &str, bridge: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(id.as_bytes());
+    h.update([0]);
+    h.update(bridge.as_bytes());
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()[..11]
+        .to_string()
+}
+
+/// The host-wide lock of one bridge, held while its devices and network table change.
+/// The holder that removes the bridge also unlinks the lock file (so `/run/tug/bridges`
+/// does not fill up); whoever then gets a lock on the unlinked file sees that its inode is
+/// no longer the path's and starts over.
+struct BridgeLock {
+    _file: Flock<File>,
+    path: PathBuf,
+}
+
+impl BridgeLock {
+    fn take(bridge: &str) -> Result<BridgeLock, Error> {
+        let dir = super::ipam::host_run_dir().join("bridges");
+        fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
+        let path = dir.join(format!("{bridge}.lock"));
+        let err = |e| Error::io(path.display(), e);
+        loop {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(err)?;
+            let file = Flock::lock(f, FlockArg::LockExclusive)
+                .map_err(|(_, e)| err(std::io::Error::from(e)))?;
+            let held = file.metadata().map_err(err)?;
+            match fs::metadata(&path) {
+                Ok(m) if m.ino() == held.ino() && m.dev() == held.dev() => {
+                    return Ok(BridgeLock { _file: file, path });
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+
+    /// Unlinks the lock file (the bridge is gone); the lock is held until drop.
+    fn remove_file(&self) {
+        // A file left behind only costs an entry in a tmpfs directory.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// What one `up` made, so that a failure undoes exactly that.
+#[derive(Default)]
+struct Made {
+    bridge: bool,
+    table: bool,
+    veth: bool,
 }
 
 /// Connects the container whose network namespace is `netns` (container `id`) to one
@@ -74,9 +153,101 @@ pub fn host_veth_name(id: &str, bridge: &str) -> String {
 /// route_localnet) and the network's nftables table when missing, a veth pair, enslaves
 /// the host end, moves the other end into `netns` and configures it there (name, MAC,
 /// address, lo up, default route when asked). Leaves nothing behind on failure.
+///
+/// Runs in the calling thread's network namespace (the host's).
 pub fn up(netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> {
-    let _ = (netns, id, a);
-    todo!("endpoint helper")
+    nft::check_bridge(&a.bridge)?;
+    let lock = BridgeLock::take(&a.bridge)?;
+    let mut nl = Netlink::open()?;
+    let mut made = Made::default();
+    let r = connect(&mut nl, netns, id, a, &mut made);
+    if r.is_err() {
+        // Best effort: the first error is the one to report.
+        if made.veth {
+            let _ = nl.delete_link(&host_veth_name(id, &a.bridge));
+            let _ = nl.delete_link(&peer_veth_name(id, &a.bridge));
+        }
+        if made.bridge || made.table {
+            let _ = remove_if_unused(&mut nl, &a.bridge, &lock);
+        }
+    }
+    r
+}
+
+/// The steps of [`up`], noting in `made` what exists because of them.
+fn connect(
+    nl: &mut Netlink,
+    netns: BorrowedFd<'_>,
+    id: &str,
+    a: &Attachment,
+    made: &mut Made,
+) -> Result<(), Error> {
+    let (_, created) =
+        nl.ensure_bridge_with_mac(&a.bridge, a.gateway, a.subnet.prefix(), mac_for(a.gateway))?;
+    made.bridge = created;
+    let table = nft::table_name(&a.bridge);
+    // A bridge left from a crash between its creation and its table gets the table now.
+    if created || !nft::table_exists(&table)? {
+        made.table = true;
+        nft::set_route_localnet(&a.bridge)?;
+        nft::apply(&NatNetwork {
+            bridge: a.bridge.clone(),
+            subnet: a.subnet.network(),
+            prefix: a.subnet.prefix(),
+            internal: a.internal,
+        })?;
+    } else if !a.internal {
+        // Someone may have turned it off since the table was made; reading is cheap.
+        nft::enable_ip_forward()?;
+    }
+
+    let host = host_veth_name(id, &a.bridge);
+    let peer = peer_veth_name(id, &a.bridge);
+    match nl.create_veth(&host, &peer) {
+        // The peer still on the host: a start that died half-way left the pair behind.
+        // (A live endpoint's peer is inside its container, renamed.)
+        Err(LinkError::Op { source, .. })
+            if source.raw_os_error() == Some(libc::EEXIST) && nl.link_index(&peer)?.is_some() =>
+        {
+            nl.delete_link(&peer)?;
+            nl.delete_link(&host)?;
+            nl.create_veth(&host, &peer)?;
+        }
+        r => r?,
+    }
+    made.veth = true;
+    nl.attach_to_bridge(&host, &a.bridge)?;
+    nl.move_to_netns(&peer, netns)?;
+    configure_in_netns(
+        netns,
+        &ContainerIface {
+            veth: peer,
+            name: a.iface.clone(),
+            mac: Some(a.mac),
+            address: a.address,
+            prefix: a.subnet.prefix(),
+            gateway: a.default_route.then_some(a.gateway),
+        },
+    )?;
+    Ok(())
+}
+
+/// Removes the network's table and the bridge when no port is left on it; `true` when
+/// they are gone. The caller holds the bridge's lock.
+fn remove_if_unused(nl: &mut Netlink, bridge: &str, lock: &BridgeLock) -> Result<bool, Error> {
+    if let Some(index) = nl.link_index(bridge)?
+        && !nl.bridge_ports(index)?.is_empty()
+    {
+        return Ok(false);
+    }
+    // The table first: a bridge without its table is repaired by the next `up`, a table
+    // without its bridge would be found by nobody.
+    if nft::table_exists(&nft::table_name(bridge))? {
+        nft::remove(bridge)?;
+    }
+    nl.delete_link(bridge)?;
+    lock.remove_file();
+    Ok(true)
 }
 
 /// Disconnects container `id` from the network on `a.bridge`: deletes the host end of
@@ -84,25 +255,43 @@ pub fn up(netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> 
 /// network's table and the bridge. Missing devices are not an error (the container's
 /// namespace may already be gone).
 pub fn down(id: &str, a: &Attachment) -> Result<(), Error> {
-    let _ = (id, a);
-    todo!("endpoint helper")
+    nft::check_bridge(&a.bridge)?;
+    let lock = BridgeLock::take(&a.bridge)?;
+    let mut nl = Netlink::open()?;
+    nl.delete_link(&host_veth_name(id, &a.bridge))?;
+    // A peer left on the host by an `up` that died before moving it.
+    nl.delete_link(&peer_veth_name(id, &a.bridge))?;
+    remove_if_unused(&mut nl, &a.bridge, &lock)?;
+    Ok(())
 }
 
 /// The name of container `id`'s own nftables table of published ports (`tug_p` + 16 hex
 /// of the id).
 pub fn ports_table(id: &str) -> String {
-    format!("tug_p{}", &id[..id.len().min(16)])
+    format!("tug_p{}", id.chars().take(16).collect::<String>())
 }
 
-/// Installs (or replaces) the DNAT rules of container `id`'s published ports, from the
-/// host's addresses (incl. 127.0.0.1) and from other containers.
+/// Installs (or replaces, in one transaction) the DNAT rules of container `id`'s
+/// published ports, from the host's addresses (incl. 127.0.0.1) and from other
+/// containers; no ports removes the table.
 pub fn publish(id: &str, ports: &[PortMap]) -> Result<(), Error> {
-    let _ = (id, ports);
-    todo!("endpoint helper")
+    if ports.is_empty() {
+        return unpublish(id);
+    }
+    nft::apply_ports(&ports_table(id), ports)?;
+    Ok(())
 }
 
-/// Removes container `id`'s port table; a missing table is not an error.
+/// Removes container `id`'s port table; a missing table is not an error (and costs no
+/// `nft` run).
 pub fn unpublish(id: &str) -> Result<(), Error> {
-    let _ = id;
-    todo!("endpoint helper")
+    let table = ports_table(id);
+    if nft::table_exists(&table)? {
+        nft::remove_ports(&table)?;
+    }
+    Ok(())
 }
+
+#[cfg(test)]
+#[path = "endpoint_tests.rs"]
+mod tests;

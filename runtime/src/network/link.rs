@@ -212,6 +212,77 @@ impl Netlink {
         Ok(index)
     }
 
+    /// Makes sure the bridge `name` exists with `gateway/prefix`, is up, and, when this
+    /// call creates it, has the fixed MAC `mac` (a bridge whose MAC was never set takes
+    /// the lowest of its ports', so it would change as containers come and go and stale
+    /// the ARP caches of the others). Returns its index and whether this call created it.
+    pub fn ensure_bridge_with_mac(
+        &mut self,
+        name: &str,
+        gateway: Ipv4Addr,
+        prefix: u8,
+        mac: [u8; 6],
+    ) -> Result<(u32, bool)> {
+        let mut created = false;
+        if self.link_index(name)?.is_none() {
+            let mut msg = LinkMessage::default();
+            msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+            msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+            msg.attributes
+                .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                    InfoKind::Bridge,
+                )]));
+            match self.request(
+                RouteNetlinkMessage::NewLink(msg),
+                NLM_F_CREATE | NLM_F_EXCL,
+                "create bridge",
+                name,
+            ) {
+                Ok(_) => created = true,
+                // Another process created it between our look-up and our request.
+                Err(LinkError::Op { source, .. })
+                    if source.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let index = self.require_index(name)?;
+        self.add_address(index, name, gateway, prefix)?;
+        self.set_up(index, name)?;
+        Ok((index, created))
+    }
+
+    /// The names of the links enslaved to the bridge with index `bridge` (its ports).
+    pub fn bridge_ports(&mut self, bridge: u32) -> Result<Vec<String>> {
+        let mut msg = LinkMessage::default();
+        // The kernel filters the dump by controller; the check below keeps the answer
+        // right on a kernel that ignores the filter.
+        msg.attributes.push(LinkAttribute::Controller(bridge));
+        let replies = self.request(
+            RouteNetlinkMessage::GetLink(msg),
+            NLM_F_DUMP,
+            "list ports of",
+            "bridge",
+        )?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => {
+                    let mut name = None;
+                    let mut on_bridge = false;
+                    for a in l.attributes {
+                        match a {
+                            LinkAttribute::IfName(n) => name = Some(n),
+                            LinkAttribute::Controller(c) => on_bridge = c == bridge,
+                            _ => {}
+                        }
+                    }
+                    name.filter(|_| on_bridge)
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Deletes the link `name`; `false` when it did not exist.
     pub fn delete_link(&mut self, name: &str) -> Result<bool> {
         let Some(index) = self.link_index(name)? else {
