@@ -1,7 +1,7 @@
 //! A running container's place on a bridge network: the bridge and the network's
 //! nftables table (made when the first container comes, removed when the last goes), the
-//! veth pair, the container end configured as `eth0`/`eth1`... inside its namespace, and
-//! the DNAT table of its published ports.
+//! veth pair, the container end made and configured as `eth0`/`eth1`... inside its
+//! namespace, and the DNAT table of its published ports.
 //!
 //! Who uses a bridge is read off the kernel (the veths enslaved to it), under a host-wide
 //! lock per bridge (`/run/tug/bridges/<bridge>.lock`), so state roots and processes that
@@ -17,7 +17,7 @@ use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest as _, Sha256};
 
 use super::Error;
-use super::link::{ContainerIface, LinkError, Netlink, configure_in_netns};
+use super::link::{ContainerIface, Netlink, configure_in_netns};
 use super::nft::{self, NatNetwork, PortMap};
 
 /// One network interface of a container, as the start path asks for it.
@@ -74,12 +74,6 @@ pub fn parse_mac(s: &str) -> Result<[u8; 6], Error> {
 /// longest interface name, and never a bridge's name (those are `tug` + hex digits).
 pub fn host_veth_name(id: &str, bridge: &str) -> String {
     format!("tugv{}", veth_suffix(id, bridge))
-}
-
-/// The container end's name while it is still on the host (`tugc` + the same 11 hex
-/// digits), before it moves into the container and is renamed.
-fn peer_veth_name(id: &str, bridge: &str) -> String {
-    format!("tugc{}", veth_suffix(id, bridge))
 }
 
 fn veth_suffix(id: &str, bridge: &str) -> String {
@@ -150,9 +144,10 @@ struct Made {
 
 /// Connects the container whose network namespace is `netns` (container `id`) to one
 /// network: under the bridge's lock, makes the bridge (with the gateway address and
-/// route_localnet) and the network's nftables table when missing, a veth pair, enslaves
-/// the host end, moves the other end into `netns` and configures it there (name, MAC,
-/// address, lo up, default route when asked). Leaves nothing behind on failure.
+/// route_localnet) and the network's nftables table when missing, a veth pair whose
+/// container end is made inside `netns` (name, MAC), enslaves the host end and configures
+/// the container end (address, lo up, default route when asked). Leaves nothing behind on
+/// failure.
 ///
 /// Runs in the calling thread's network namespace (the host's).
 pub fn up(netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> {
@@ -165,7 +160,6 @@ pub fn up(netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> 
         // Best effort: the first error is the one to report.
         if made.veth {
             let _ = nl.delete_link(&host_veth_name(id, &a.bridge));
-            let _ = nl.delete_link(&peer_veth_name(id, &a.bridge));
         }
         if made.bridge || made.table {
             let _ = remove_if_unused(&mut nl, &a.bridge, &lock);
@@ -201,29 +195,18 @@ fn connect(
         nft::enable_ip_forward()?;
     }
 
+    // The container end is made inside the container, named and with its MAC already. A
+    // pair left by a start that died half-way went with that container's namespace.
     let host = host_veth_name(id, &a.bridge);
-    let peer = peer_veth_name(id, &a.bridge);
-    match nl.create_veth(&host, &peer) {
-        // The peer still on the host: a start that died half-way left the pair behind.
-        // (A live endpoint's peer is inside its container, renamed.)
-        Err(LinkError::Op { source, .. })
-            if source.raw_os_error() == Some(libc::EEXIST) && nl.link_index(&peer)?.is_some() =>
-        {
-            nl.delete_link(&peer)?;
-            nl.delete_link(&host)?;
-            nl.create_veth(&host, &peer)?;
-        }
-        r => r?,
-    }
+    nl.create_veth_into(&host, &a.iface, netns, Some(a.mac))?;
     made.veth = true;
     nl.attach_to_bridge(&host, &a.bridge)?;
-    nl.move_to_netns(&peer, netns)?;
     configure_in_netns(
         netns,
         &ContainerIface {
-            veth: peer,
+            veth: a.iface.clone(),
             name: a.iface.clone(),
-            mac: Some(a.mac),
+            mac: None,
             address: a.address,
             prefix: a.subnet.prefix(),
             gateway: a.default_route.then_some(a.gateway),
@@ -242,9 +225,7 @@ fn remove_if_unused(nl: &mut Netlink, bridge: &str, lock: &BridgeLock) -> Result
     }
     // The table first: a bridge without its table is repaired by the next `up`, a table
     // without its bridge would be found by nobody.
-    if nft::table_exists(&nft::table_name(bridge))? {
-        nft::remove(bridge)?;
-    }
+    nft::remove(bridge)?;
     nl.delete_link(bridge)?;
     lock.remove_file();
     Ok(true)
@@ -254,14 +235,20 @@ fn remove_if_unused(nl: &mut Netlink, bridge: &str, lock: &BridgeLock) -> Result
 /// its veth (the other end goes with it) and, when no veth is left on the bridge, the
 /// network's table and the bridge. Missing devices are not an error (the container's
 /// namespace may already be gone).
+///
+/// Under the lock the veth only leaves the bridge (a fraction of a millisecond); deleting
+/// it waits for the kernel's RCU barrier (~15-20 ms), so that happens after the lock is
+/// released, where the deletions of containers stopping together overlap.
 pub fn down(id: &str, a: &Attachment) -> Result<(), Error> {
     nft::check_bridge(&a.bridge)?;
-    let lock = BridgeLock::take(&a.bridge)?;
+    let host = host_veth_name(id, &a.bridge);
     let mut nl = Netlink::open()?;
-    nl.delete_link(&host_veth_name(id, &a.bridge))?;
-    // A peer left on the host by an `up` that died before moving it.
-    nl.delete_link(&peer_veth_name(id, &a.bridge))?;
-    remove_if_unused(&mut nl, &a.bridge, &lock)?;
+    {
+        let lock = BridgeLock::take(&a.bridge)?;
+        nl.detach_from_bridge(&host)?;
+        remove_if_unused(&mut nl, &a.bridge, &lock)?;
+    }
+    nl.delete_link(&host)?;
     Ok(())
 }
 
@@ -283,12 +270,9 @@ pub fn publish(id: &str, ports: &[PortMap]) -> Result<(), Error> {
 }
 
 /// Removes container `id`'s port table; a missing table is not an error (and costs no
-/// `nft` run).
+/// `nft` run: it is deleted over nfnetlink).
 pub fn unpublish(id: &str) -> Result<(), Error> {
-    let table = ports_table(id);
-    if nft::table_exists(&table)? {
-        nft::remove_ports(&table)?;
-    }
+    nft::remove_ports(&ports_table(id))?;
     Ok(())
 }
 

@@ -320,6 +320,43 @@ impl Netlink {
         Ok(())
     }
 
+    /// Creates a veth pair whose `host` end stays in this namespace and whose `peer` end is
+    /// made directly inside `netns` with its final name and MAC: moving a link between
+    /// namespaces waits for an RCU grace period (~15 ms), creating it there does not.
+    pub fn create_veth_into(
+        &mut self,
+        host: &str,
+        peer: &str,
+        netns: BorrowedFd<'_>,
+        mac: Option<[u8; 6]>,
+    ) -> Result<()> {
+        let mut peer_msg = LinkMessage::default();
+        peer_msg
+            .attributes
+            .push(LinkAttribute::IfName(peer.to_string()));
+        peer_msg
+            .attributes
+            .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        if let Some(mac) = mac {
+            peer_msg
+                .attributes
+                .push(LinkAttribute::Address(mac.to_vec()));
+        }
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(host.to_string()));
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+        ]));
+        self.request(
+            RouteNetlinkMessage::NewLink(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            "create veth",
+            host,
+        )?;
+        Ok(())
+    }
+
     /// Makes `name` a port of `bridge` and sets it up.
     pub fn attach_to_bridge(&mut self, name: &str, bridge: &str) -> Result<()> {
         let bridge_index = self.require_index(bridge)?;
@@ -334,6 +371,28 @@ impl Netlink {
             name,
         )?;
         self.set_up(index, name)
+    }
+
+    /// Takes `name` off its bridge; `false` when there is no such link.
+    pub fn detach_from_bridge(&mut self, name: &str) -> Result<bool> {
+        let Some(index) = self.link_index(name)? else {
+            return Ok(false);
+        };
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::Controller(0));
+        match self.request(
+            RouteNetlinkMessage::SetLink(msg),
+            0,
+            "detach from bridge",
+            name,
+        ) {
+            Ok(_) => Ok(true),
+            Err(LinkError::Op { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Moves `name` into the network namespace `netns` (an fd of /proc/<pid>/ns/net,

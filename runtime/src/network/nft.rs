@@ -34,8 +34,9 @@ pub enum NftError {
         table: String,
         stderr: String,
     },
-    #[error("nfnetlink: look up table {table}: {source}")]
-    Query {
+    #[error("nfnetlink: {op} table {table}: {source}")]
+    Netlink {
+        op: &'static str,
         table: String,
         #[source]
         source: io::Error,
@@ -245,7 +246,7 @@ pub fn set_route_localnet(bridge: &str) -> Result<()> {
     std::fs::write(&path, "1\n").map_err(|e| NftError::Sysctl(path, e))
 }
 
-/// Removes the network's table; a missing table is not an error.
+/// Removes the network's table; a missing table is not an error (nor an `nft` run).
 pub fn remove(bridge: &str) -> Result<()> {
     check_bridge(bridge)?;
     delete_table(&table_name(bridge))
@@ -257,20 +258,22 @@ pub fn remove_ports(table: &str) -> Result<()> {
     delete_table(table)
 }
 
-/// Deletes `table` (a checked name); creating it first makes the delete succeed when it
-/// is missing.
-fn delete_table(t: &str) -> Result<()> {
-    run_nft(
-        &format!("add table ip {t}\ndelete table ip {t}\n"),
-        "remove",
-        t,
-    )
+/// Deletes `table` (a checked name) over nfnetlink.
+fn delete_table(table: &str) -> Result<()> {
+    netlink::delete_table(table)
+        .map(drop)
+        .map_err(|source| NftError::Netlink {
+            op: "delete",
+            table: table.to_string(),
+            source,
+        })
 }
 
 /// Whether the `ip` table `table` exists in the calling thread's network namespace,
 /// asked over nfnetlink without spawning `nft`.
 pub fn table_exists(table: &str) -> Result<bool> {
-    query::table_exists(table).map_err(|source| NftError::Query {
+    netlink::table_exists(table).map_err(|source| NftError::Netlink {
+        op: "look up",
         table: table.to_string(),
         source,
     })
@@ -315,8 +318,8 @@ pub fn enable_ip_forward() -> Result<bool> {
     Ok(true)
 }
 
-#[path = "nft_query.rs"]
-mod query;
+#[path = "nft_netlink.rs"]
+mod netlink;
 
 #[cfg(test)]
 #[path = "nft_tests.rs"]
