@@ -134,14 +134,6 @@ impl BridgeLock {
     }
 }
 
-/// What one `up` made, so that a failure undoes exactly that.
-#[derive(Default)]
-struct Made {
-    bridge: bool,
-    table: bool,
-    veth: bool,
-}
-
 /// Connects the container whose network namespace is `netns` (container `id`) to one
 /// network: under the bridge's lock, makes the bridge (with the gateway address and
 /// route_localnet) and the network's nftables table when missing, a veth pair whose
@@ -154,35 +146,33 @@ pub fn up(netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> 
     nft::check_bridge(&a.bridge)?;
     let lock = BridgeLock::take(&a.bridge)?;
     let mut nl = Netlink::open()?;
-    let mut made = Made::default();
-    let r = connect(&mut nl, netns, id, a, &mut made);
+    let mut veth_made = false;
+    let r = connect(&mut nl, netns, id, a, &mut veth_made);
     if r.is_err() {
         // Best effort: the first error is the one to report.
-        if made.veth {
+        if veth_made {
             let _ = nl.delete_link(&host_veth_name(id, &a.bridge));
         }
-        if made.bridge || made.table {
-            let _ = remove_if_unused(&mut nl, &a.bridge, &lock);
-        }
+        // A bridge exists only while a veth is on it: whether this call made it or found
+        // it left from a crash, it goes when it has no port.
+        let _ = remove_if_unused(&mut nl, &a.bridge, &lock);
     }
     r
 }
 
-/// The steps of [`up`], noting in `made` what exists because of them.
+/// The steps of [`up`]; `veth_made` tells a failure whether the veth is this call's.
 fn connect(
     nl: &mut Netlink,
     netns: BorrowedFd<'_>,
     id: &str,
     a: &Attachment,
-    made: &mut Made,
+    veth_made: &mut bool,
 ) -> Result<(), Error> {
     let (_, created) =
         nl.ensure_bridge_with_mac(&a.bridge, a.gateway, a.subnet.prefix(), mac_for(a.gateway))?;
-    made.bridge = created;
     let table = nft::table_name(&a.bridge);
     // A bridge left from a crash between its creation and its table gets the table now.
     if created || !nft::table_exists(&table)? {
-        made.table = true;
         nft::set_route_localnet(&a.bridge)?;
         nft::apply(&NatNetwork {
             bridge: a.bridge.clone(),
@@ -199,7 +189,7 @@ fn connect(
     // pair left by a start that died half-way went with that container's namespace.
     let host = host_veth_name(id, &a.bridge);
     nl.create_veth_into(&host, &a.iface, netns, Some(a.mac))?;
-    made.veth = true;
+    *veth_made = true;
     nl.attach_to_bridge(&host, &a.bridge)?;
     configure_in_netns(
         netns,

@@ -597,3 +597,86 @@ fn up_and_down_timing() {
         );
     });
 }
+
+/// The path the shim takes, on the real host (its firewall, br_netfilter and sysctls as
+/// they are): a container's published port answers on 127.0.0.1 and on the host's own
+/// address, and `down` leaves none of this test's links or tables behind.
+#[test]
+fn published_port_works_on_the_real_host() {
+    let bridge = Bridge::new();
+    let ctr = TestNetns::new("er");
+    let id = container_id();
+    let mut a = attachment(&bridge, 2);
+    // Not a subnet of the address pool, so no network of a state root can hold it.
+    a.subnet = Cidr::new(Ipv4Addr::new(10, 231, 78, 0), 24).unwrap();
+    a.gateway = Ipv4Addr::new(10, 231, 78, 1);
+    a.address = Ipv4Addr::new(10, 231, 78, 2);
+    let ours = |(links, tables): (Vec<String>, Vec<String>)| {
+        let mine = |n: &String| {
+            n.contains(&bridge.0)
+                || n.starts_with(&host_veth_name(&id, &bridge.0))
+                || *n == ports_table(&id)
+        };
+        (
+            links.into_iter().filter(mine).collect::<Vec<_>>(),
+            tables.into_iter().filter(mine).collect::<Vec<_>>(),
+        )
+    };
+    let host_devices = || {
+        let mut links = Netlink::open().unwrap().link_names().unwrap();
+        links.sort();
+        ours((links, nft::tug_tables().unwrap()))
+    };
+    let host_addr = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.contains(" tug"))
+        .find_map(|l| {
+            l.split_whitespace()
+                .nth(3)?
+                .split('/')
+                .next()?
+                .parse::<Ipv4Addr>()
+                .ok()
+        });
+
+    struct Down<'a>(&'a str, &'a Attachment);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = unpublish(self.0);
+            let _ = down(self.0, self.1);
+        }
+    }
+    // A free host port: bound (as the shim reserves it), not listened on.
+    let reserved = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+    let hport = reserved.local_addr().unwrap().port();
+    assert_eq!(host_devices(), (vec![], vec![]));
+    up(ctr.file.as_fd(), &id, &a).unwrap();
+    let _down = Down(&id, &a);
+    let ports = [PortMap {
+        proto: Proto::Tcp,
+        host_ip: None,
+        host_port: hport,
+        container_ip: a.address,
+        container_port: 80,
+    }];
+    publish(&id, &ports).unwrap();
+    let server = within(&ctr, || TcpListener::bind((a.address, 80)).unwrap());
+    let targets: Vec<Ipv4Addr> = [Some(Ipv4Addr::LOCALHOST), host_addr]
+        .into_iter()
+        .flatten()
+        .collect();
+    let server = upper_server(server, targets.len());
+    for to in &targets {
+        let s = TcpStream::connect_timeout(&(*to, hport).into(), DEADLINE)
+            .unwrap_or_else(|e| panic!("connect {to}:{hport}: {e}"));
+        assert_eq!(ask(s, b"real host"), b"REAL HOST", "via {to}");
+    }
+    server.join().unwrap();
+    drop(_down);
+    drop(reserved);
+    assert_eq!(host_devices(), (vec![], vec![]));
+}
