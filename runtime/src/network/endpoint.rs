@@ -191,6 +191,7 @@ fn connect(
     nl.create_veth_into(&host, &a.iface, netns, Some(a.mac))?;
     *veth_made = true;
     nl.attach_to_bridge(&host, &a.bridge)?;
+    nl.set_hairpin(&host)?;
     configure_in_netns(
         netns,
         &ContainerIface {

@@ -183,6 +183,8 @@ fn up_gives_a_working_eth0_and_down_of_the_last_removes_the_bridge() {
         "{links:?}"
     );
     assert_eq!(tables, [nft::table_name(&bridge.0)]);
+    let port = host.exec(&["ip", "-d", "link", "show", "dev", &veth]);
+    assert!(port.contains("hairpin on"), "{port}");
     assert_eq!(bridge_ports(&host, &bridge), Some(vec![veth]));
     let sysctl = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", bridge.0);
     assert_eq!(
@@ -491,21 +493,133 @@ fn published_port_reaches_container_from_a_neighbour() {
     let bridge = Bridge::new();
     let p = Published::new(&host, &bridge);
     let neighbour = Endpoint::up(&host, &bridge, 3);
-    let server = upper_server(p.listen(80), 4);
+    let server = upper_server(p.listen(80), 8);
     let nf_call = "/proc/sys/net/bridge/bridge-nf-call-iptables";
     for hooks in ["0", "1"] {
         // The knob exists when br_netfilter is loaded; without it there are no hooks.
         let _ = within(&host, || std::fs::write(nf_call, hooks));
         for to in [HOST_ADDR, p.ep.a.gateway] {
-            let s = neighbour
-                .connect((to, WEB).into())
-                .unwrap_or_else(|e| panic!("hairpin via {to} (hooks {hooks}): {e}"));
-            assert_eq!(ask(s, b"hairpin"), b"HAIRPIN");
+            // From the neighbour, and from the container to its own published port.
+            for from in [&neighbour, &p.ep] {
+                let s = from
+                    .connect((to, WEB).into())
+                    .unwrap_or_else(|e| panic!("hairpin via {to} (hooks {hooks}): {e}"));
+                assert_eq!(ask(s, b"hairpin"), b"HAIRPIN");
+            }
         }
     }
     // The answer came back through the host: the container saw the gateway, masqueraded.
     let gw = IpAddr::V4(p.ep.a.gateway);
-    assert_eq!(server.join().unwrap(), [gw; 4]);
+    assert_eq!(server.join().unwrap(), [gw; 8]);
+}
+
+/// An internal network: its containers reach each other and the gateway, the table
+/// drops what would be forwarded elsewhere, and IP forwarding is left as it was.
+#[test]
+fn internal_network_connects_containers_without_forwarding() {
+    let host = TestNetns::host("ei");
+    within(&host, || {
+        std::fs::write("/proc/sys/net/ipv4/ip_forward", "0")
+    })
+    .unwrap();
+    let bridge = Bridge::new();
+    let before = devices(&host);
+    let ctrs: Vec<TestNetns> = (0..2).map(|_| TestNetns::new("ei")).collect();
+    let ids = [container_id(), container_id()];
+    let atts: Vec<Attachment> = (0..2)
+        .map(|i| Attachment {
+            internal: true,
+            ..attachment(&bridge, 2 + i as u8)
+        })
+        .collect();
+    for i in 0..2 {
+        within(&host, || up(ctrs[i].file.as_fd(), &ids[i], &atts[i])).unwrap();
+    }
+    let table = host.exec(&["nft", "list", "table", "ip", &nft::table_name(&bridge.0)]);
+    assert!(
+        table.contains("drop") && !table.contains("masquerade"),
+        "{table}"
+    );
+    assert_eq!(
+        within(&host, || std::fs::read_to_string(
+            "/proc/sys/net/ipv4/ip_forward"
+        )
+        .unwrap()),
+        "0\n"
+    );
+    let listener = within(&ctrs[1], || {
+        TcpListener::bind((atts[1].address, 0)).unwrap()
+    });
+    let port = listener.local_addr().unwrap().port();
+    let server = upper_server(listener, 1);
+    let s = within(&ctrs[0], || {
+        TcpStream::connect_timeout(&(atts[1].address, port).into(), DEADLINE)
+    })
+    .unwrap();
+    assert_eq!(ask(s, b"inside"), b"INSIDE");
+    server.join().unwrap();
+    ctrs[0].exec(&["busybox", "ping", "-c", "1", "-W", "5", "10.231.77.1"]);
+    for i in 0..2 {
+        within(&host, || down(&ids[i], &atts[i])).unwrap();
+    }
+    assert_eq!(devices(&host), before);
+}
+
+/// A container on two networks gets `eth0` and `eth1`, the default route only through
+/// the first; each network's bridge goes with its last container.
+#[test]
+fn container_on_two_networks_gets_two_interfaces() {
+    let host = TestNetns::host("e2n");
+    let (b1, b2) = (Bridge::new(), Bridge::new());
+    let before = devices(&host);
+    let ctr = TestNetns::new("e2n");
+    let id = container_id();
+    let first = attachment(&b1, 2);
+    let second = Attachment {
+        subnet: Cidr::new(Ipv4Addr::new(10, 231, 79, 0), 24).unwrap(),
+        gateway: Ipv4Addr::new(10, 231, 79, 1),
+        address: Ipv4Addr::new(10, 231, 79, 2),
+        iface: "eth1".into(),
+        default_route: false,
+        ..attachment(&b2, 2)
+    };
+    within(&host, || up(ctr.file.as_fd(), &id, &first)).unwrap();
+    within(&host, || up(ctr.file.as_fd(), &id, &second)).unwrap();
+    assert_ne!(host_veth_name(&id, &b1.0), host_veth_name(&id, &b2.0));
+    let addrs = ctr.exec(&["ip", "-o", "-4", "addr", "show"]);
+    assert!(addrs.contains("eth0    inet 10.231.77.2/24"), "{addrs}");
+    assert!(addrs.contains("eth1    inet 10.231.79.2/24"), "{addrs}");
+    let routes = ctr.exec(&["ip", "-4", "route", "show", "default"]);
+    assert_eq!(
+        routes.trim(),
+        "default via 10.231.77.1 dev eth0",
+        "{routes}"
+    );
+    ctr.exec(&["busybox", "ping", "-c", "1", "-W", "5", "10.231.79.1"]);
+
+    within(&host, || down(&id, &first)).unwrap();
+    let (links, tables) = devices(&host);
+    assert!(!links.contains(&b1.0) && links.contains(&b2.0), "{links:?}");
+    assert_eq!(tables, [nft::table_name(&b2.0)]);
+    within(&host, || down(&id, &second)).unwrap();
+    assert_eq!(devices(&host), before);
+}
+
+/// `down` after the container's namespace is gone (its veth went with it, now or a bit
+/// later in the kernel's own clean-up) still removes the bridge of the last container.
+#[test]
+fn down_after_the_container_is_gone_removes_the_bridge() {
+    let host = TestNetns::host("eg");
+    let bridge = Bridge::new();
+    let before = devices(&host);
+    let ctr = TestNetns::new("eg");
+    let id = container_id();
+    let a = attachment(&bridge, 2);
+    within(&host, || up(ctr.file.as_fd(), &id, &a)).unwrap();
+    drop(ctr);
+    within(&host, || down(&id, &a)).unwrap();
+    assert_eq!(devices(&host), before);
+    assert!(!bridge.lock_file().exists());
 }
 
 /// `publish` replaces the port table in one go, `unpublish` removes it, twice is fine,
@@ -669,11 +783,19 @@ fn published_port_works_on_the_real_host() {
         .into_iter()
         .flatten()
         .collect();
-    let server = upper_server(server, targets.len());
+    let server = upper_server(server, targets.len() + usize::from(host_addr.is_some()));
     for to in &targets {
         let s = TcpStream::connect_timeout(&(*to, hport).into(), DEADLINE)
             .unwrap_or_else(|e| panic!("connect {to}:{hport}: {e}"));
         assert_eq!(ask(s, b"real host"), b"REAL HOST", "via {to}");
+    }
+    // The container to its own published port through the host (hairpin).
+    if let Some(to) = host_addr {
+        let s = within(&ctr, || {
+            TcpStream::connect_timeout(&(to, hport).into(), DEADLINE)
+        })
+        .unwrap_or_else(|e| panic!("hairpin to {to}:{hport}: {e}"));
+        assert_eq!(ask(s, b"hairpin"), b"HAIRPIN");
     }
     server.join().unwrap();
     drop(_down);

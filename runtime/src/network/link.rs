@@ -12,7 +12,8 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -371,6 +372,24 @@ impl Netlink {
             name,
         )?;
         self.set_up(index, name)
+    }
+
+    /// Turns on hairpin mode of the bridge port `name`: frames may leave by the port they
+    /// came in. With br_netfilter's hooks on bridged traffic, a container's connection to
+    /// its own published port is DNATed back to itself in the bridge, and needs it.
+    pub fn set_hairpin(&mut self, name: &str) -> Result<()> {
+        let index = self.require_index(name)?;
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )])),
+        ]));
+        // Port data is applied by NEWLINK on an existing link, not by SETLINK.
+        self.request(RouteNetlinkMessage::NewLink(msg), 0, "set hairpin", name)?;
+        Ok(())
     }
 
     /// Takes `name` off its bridge; `false` when there is no such link.
