@@ -605,6 +605,54 @@ fn container_on_two_networks_gets_two_interfaces() {
     assert_eq!(devices(&host), before);
 }
 
+/// Containers of different networks do not reach each other's addresses (the host
+/// forwards between the bridges only for published ports); the host is still reached.
+#[test]
+fn networks_are_isolated_from_each_other() {
+    let host = TestNetns::host("es");
+    let (b1, b2) = (Bridge::new(), Bridge::new());
+    let a = Endpoint::up(&host, &b1, 2);
+    let ctr = TestNetns::new("es");
+    let id = container_id();
+    let other = Attachment {
+        subnet: Cidr::new(Ipv4Addr::new(10, 231, 80, 0), 24).unwrap(),
+        gateway: Ipv4Addr::new(10, 231, 80, 1),
+        address: Ipv4Addr::new(10, 231, 80, 2),
+        ..attachment(&b2, 2)
+    };
+    within(&host, || up(ctr.file.as_fd(), &id, &other)).unwrap();
+    let b = Endpoint {
+        host: &host,
+        ctr,
+        id,
+        a: other,
+    };
+    let listener = within(&b.ctr, || {
+        TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap()
+    });
+    let port = listener.local_addr().unwrap().port();
+    let server = upper_server(listener, 1);
+    // A dropped SYN: the connect can only time out; a second is plenty on one host.
+    let t = Instant::now();
+    let err = within(&a.ctr, || {
+        TcpStream::connect_timeout(&(b.a.address, port).into(), Duration::from_secs(1))
+    })
+    .expect_err("another network's container");
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    assert!(t.elapsed() < DEADLINE);
+    // The host itself (its uplink address) is still reached.
+    let out = within(&host, || TcpListener::bind((HOST_ADDR, 0)).unwrap());
+    let out_port = out.local_addr().unwrap().port();
+    let outside = upper_server(out, 1);
+    let s = a.connect((HOST_ADDR, out_port).into()).unwrap();
+    assert_eq!(ask(s, b"out"), b"OUT");
+    outside.join().unwrap();
+    // Unblock the server thread.
+    let s = within(&b.ctr, || TcpStream::connect((b.a.address, port))).unwrap();
+    assert_eq!(ask(s, b"x"), b"X");
+    server.join().unwrap();
+}
+
 /// `down` after the container's namespace is gone (its veth went with it, now or a bit
 /// later in the kernel's own clean-up) still removes the bridge of the last container.
 #[test]

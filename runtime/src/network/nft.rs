@@ -130,6 +130,9 @@ pub fn render(net: &NatNetwork) -> Result<String> {
         "\t\toifname \"{br}\" ct state established,related accept"
     );
     let _ = writeln!(s, "\t\toifname \"{br}\" ct status dnat accept");
+    // Anything else into the bridge: other networks and the outside reach containers
+    // only through published ports (Docker's network isolation).
+    let _ = writeln!(s, "\t\toifname \"{br}\" drop");
     s.push_str("\t}\n");
     s.push_str(
         "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n",

@@ -55,6 +55,7 @@ table ip tug_tugbr1 {
 		iifname \"tugbr1\" accept
 		oifname \"tugbr1\" ct state established,related accept
 		oifname \"tugbr1\" ct status dnat accept
+		oifname \"tugbr1\" drop
 	}
 
 	chain postrouting {
