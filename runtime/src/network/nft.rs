@@ -202,13 +202,27 @@ pub fn apply_ports(table: &str, ports: &[PortMap]) -> Result<()> {
     run_nft(&render_ports(table, ports)?, "apply", table)
 }
 
+/// The `nft` program: found on `$PATH`, else in the sbin directories a shim started from
+/// a user's shell may lack on its `$PATH`.
+fn nft_program() -> &'static std::path::Path {
+    static PROGRAM: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PROGRAM.get_or_init(|| {
+        let dirs = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&dirs)
+            .chain(["/usr/sbin".into(), "/sbin".into(), "/usr/local/sbin".into()])
+            .map(|d| d.join("nft"))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| "nft".into())
+    })
+}
+
 fn run_nft(script: &str, op: &'static str, table: &str) -> Result<()> {
     let spawn = |source| NftError::Spawn {
         op,
         table: table.to_string(),
         source,
     };
-    let mut child = Command::new("nft")
+    let mut child = Command::new(nft_program())
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -284,7 +298,7 @@ pub fn table_exists(table: &str) -> Result<bool> {
 
 /// The names of tug's tables in this network namespace (for leak checks).
 pub fn tug_tables() -> Result<Vec<String>> {
-    let out = Command::new("nft")
+    let out = Command::new(nft_program())
         .args(["list", "tables", "ip"])
         .output()
         .map_err(|source| NftError::Spawn {
