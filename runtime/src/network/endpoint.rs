@@ -168,10 +168,19 @@ fn connect(
     a: &Attachment,
     veth_made: &mut bool,
 ) -> Result<(), Error> {
+    // A bridge without ports is a leftover (of a crash, or of a network since removed and
+    // made again with another subnet): it is made afresh, so that its address and table
+    // are the network's as it is now.
+    if let Some(index) = nl.link_index(&a.bridge)?
+        && nl.bridge_ports(index)?.is_empty()
+    {
+        nft::remove(&a.bridge)?;
+        nl.delete_link(&a.bridge)?;
+    }
     let (_, created) =
         nl.ensure_bridge_with_mac(&a.bridge, a.gateway, a.subnet.prefix(), mac_for(a.gateway))?;
     let table = nft::table_name(&a.bridge);
-    // A bridge left from a crash between its creation and its table gets the table now.
+    // A table deleted behind tug's back is made again.
     if created || !nft::table_exists(&table)? {
         nft::set_route_localnet(&a.bridge)?;
         nft::apply(&NatNetwork {

@@ -653,6 +653,43 @@ fn networks_are_isolated_from_each_other() {
     server.join().unwrap();
 }
 
+/// A bridge left without ports (a crash, or a network removed and made again with
+/// another subnet) is made afresh by the next `up`: only the network's address, and its
+/// table for the current subnet.
+#[test]
+fn leftover_bridge_is_made_afresh() {
+    let host = TestNetns::host("el");
+    let bridge = Bridge::new();
+    let before = devices(&host);
+    within(&host, || {
+        let mut nl = Netlink::open().unwrap();
+        nl.ensure_bridge(&bridge.0, Ipv4Addr::new(10, 9, 9, 1), 24)
+            .unwrap();
+        nft::apply(&NatNetwork {
+            bridge: bridge.0.clone(),
+            subnet: Ipv4Addr::new(10, 9, 9, 0),
+            prefix: 24,
+            internal: false,
+        })
+        .unwrap();
+    });
+    let e = Endpoint::up(&host, &bridge, 2);
+    let addrs = host.exec(&["ip", "-o", "-4", "addr", "show", "dev", &bridge.0]);
+    assert!(
+        addrs.contains("10.231.77.1/24") && !addrs.contains("10.9.9"),
+        "{addrs}"
+    );
+    let table = host.exec(&["nft", "list", "table", "ip", &nft::table_name(&bridge.0)]);
+    assert!(
+        table.contains("10.231.77.0/24") && !table.contains("10.9.9"),
+        "{table}"
+    );
+    e.ctr
+        .exec(&["busybox", "ping", "-c", "1", "-W", "5", "10.231.77.1"]);
+    drop(e);
+    assert_eq!(devices(&host), before);
+}
+
 /// `down` after the container's namespace is gone (its veth went with it, now or a bit
 /// later in the kernel's own clean-up) still removes the bridge of the last container.
 #[test]
