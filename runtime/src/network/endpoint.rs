@@ -168,11 +168,13 @@ fn connect(
     a: &Attachment,
     veth_made: &mut bool,
 ) -> Result<(), Error> {
-    // A bridge without ports is a leftover (of a crash, or of a network since removed and
-    // made again with another subnet): it is made afresh, so that its address and table
-    // are the network's as it is now.
+    // A bridge without ports and without the network's gateway address is a leftover (of
+    // a crash, or of a network since removed and made again with another subnet): it is
+    // made afresh, so that its address and table are the network's as it is now. A
+    // portless bridge that has it is one whose last container just left (see [`gc`]).
     if let Some(index) = nl.link_index(&a.bridge)?
         && nl.bridge_ports(index)?.is_empty()
+        && !nl.has_ipv4(index, a.gateway, a.subnet.prefix())?
     {
         nft::remove(&a.bridge)?;
         nl.delete_link(&a.bridge)?;
@@ -197,6 +199,11 @@ fn connect(
     // The container end is made inside the container, named and with its MAC already. A
     // pair left by a start that died half-way went with that container's namespace.
     let host = host_veth_name(id, &a.bridge);
+    // The pair of this container's previous run (a restart) may not be gone yet: the
+    // kernel removes it with the old namespace, asynchronously.
+    if nl.link_index(&host)?.is_some() {
+        nl.delete_link(&host)?;
+    }
     nl.create_veth_into(&host, &a.iface, netns, Some(a.mac))?;
     *veth_made = true;
     nl.attach_to_bridge(&host, &a.bridge)?;
@@ -250,6 +257,28 @@ pub fn down(id: &str, a: &Attachment) -> Result<(), Error> {
     }
     nl.delete_link(&host)?;
     Ok(())
+}
+
+/// The container's process is gone: its veth leaves the bridge at once (the kernel
+/// deletes the pair with the container's namespace, without making anyone wait for it).
+/// The bridge stays for [`gc`] to remove when it is still unused a little later, so that
+/// containers run one after another do not pay for removing and making it each time.
+pub fn release(id: &str, a: &Attachment) -> Result<(), Error> {
+    nft::check_bridge(&a.bridge)?;
+    let host = host_veth_name(id, &a.bridge);
+    let mut nl = Netlink::open()?;
+    let _lock = BridgeLock::take(&a.bridge)?;
+    nl.detach_from_bridge(&host)?;
+    Ok(())
+}
+
+/// Removes the network's table and bridge when no container uses it (see [`release`]);
+/// `true` when they are gone.
+pub fn gc(bridge: &str) -> Result<bool, Error> {
+    nft::check_bridge(bridge)?;
+    let mut nl = Netlink::open()?;
+    let lock = BridgeLock::take(bridge)?;
+    remove_if_unused(&mut nl, bridge, &lock)
 }
 
 /// The name of container `id`'s own nftables table of published ports (`tug_p` + 16 hex

@@ -253,6 +253,27 @@ impl Netlink {
     }
 
     /// The names of the links enslaved to the bridge with index `bridge` (its ports).
+    /// Whether link `index` has the IPv4 address `addr/prefix`.
+    pub fn has_ipv4(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> Result<bool> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        msg.header.index = index;
+        let replies = self.request(
+            RouteNetlinkMessage::GetAddress(msg),
+            NLM_F_DUMP,
+            "list addresses of",
+            "link",
+        )?;
+        Ok(replies.into_iter().any(|m| match m {
+            RouteNetlinkMessage::NewAddress(a) => a.header.index == index
+                && a.header.prefix_len == prefix
+                && a.attributes.iter().any(
+                    |x| matches!(x, AddressAttribute::Local(std::net::IpAddr::V4(v)) if *v == addr),
+                ),
+            _ => false,
+        }))
+    }
+
     pub fn bridge_ports(&mut self, bridge: u32) -> Result<Vec<String>> {
         let mut msg = LinkMessage::default();
         // The kernel filters the dump by controller; the check below keeps the answer
