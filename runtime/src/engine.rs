@@ -119,6 +119,8 @@ pub enum Error {
     Volume(#[from] crate::volume::Error),
     #[error(transparent)]
     Cgroup(#[from] crate::sandbox::cgroups::Error),
+    #[error(transparent)]
+    Network(#[from] crate::network::Error),
 }
 
 impl Error {

@@ -130,7 +130,7 @@ pub struct ContainerOptions {
     #[arg(long)]
     pub privileged: bool,
     /// Connect a container to a network (bridge, none, host, container:<name|id>, or a network's name)
-    #[arg(long, alias = "net", default_value = "none")]
+    #[arg(long, alias = "net", default_value = "bridge")]
     pub network: String,
     /// Add network-scoped alias for the container
     #[arg(long, alias = "net-alias")]

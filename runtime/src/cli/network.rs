@@ -1,6 +1,6 @@
-//! `tug network create|ls|inspect|rm|prune`, with Docker's flags, columns and messages.
-//! State only for now: networks get a subnet, a gateway and a bridge device name, but no
-//! device or rule is made yet and containers do not attach yet.
+//! `tug network create|ls|inspect|rm|prune|connect|disconnect`, with Docker's flags,
+//! columns and messages. A network's bridge device and rules exist while containers on it
+//! run (see `network::endpoint`).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -16,8 +16,12 @@ use crate::network::store::{CreateOptions, Network, NetworkStore};
 
 #[derive(Subcommand, Debug)]
 pub enum NetworkCommand {
-    /// Create a network (state only for now: no bridge device is made yet)
+    /// Create a network
     Create(CreateArgs),
+    /// Connect a container to a network
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(DisconnectArgs),
     /// List networks
     #[command(visible_alias = "list")]
     Ls(LsArgs),
@@ -41,7 +45,7 @@ pub struct CreateArgs {
     /// IPv4 Gateway for the subnet (its first address when not given)
     #[arg(long)]
     pub gateway: Option<String>,
-    /// Restrict external access to the network (no NAT once devices are made)
+    /// Restrict external access to the network (no NAT, no published ports)
     #[arg(long)]
     pub internal: bool,
     /// Enable manual container attachment
@@ -51,6 +55,27 @@ pub struct CreateArgs {
     #[arg(long)]
     pub label: Vec<String>,
     pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long)]
+    pub alias: Vec<String>,
+    /// IPv4 address (e.g., "172.30.100.104")
+    #[arg(long)]
+    pub ip: Option<std::net::Ipv4Addr>,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
 }
 
 #[derive(Args, Debug)]
@@ -104,6 +129,14 @@ pub fn dispatch(engine: &Engine, c: NetworkCommand) -> CliResult {
     let store = NetworkStore::open(engine.root());
     match c {
         NetworkCommand::Create(a) => create(&store, a),
+        NetworkCommand::Connect(a) => {
+            engine.connect_network(&a.network, &a.container, &a.alias, a.ip)?;
+            Ok(0)
+        }
+        NetworkCommand::Disconnect(a) => {
+            engine.disconnect_network(&a.network, &a.container)?;
+            Ok(0)
+        }
         NetworkCommand::Ls(a) => ls(&store, a),
         NetworkCommand::Inspect(a) => inspect(&store, a),
         NetworkCommand::Rm(a) => rm(&store, a),

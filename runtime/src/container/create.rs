@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::options::{CreateOptions, entrypoint_and_cmd, merge_env, process_env};
-use super::record::{
-    Config, Container, GraphDriver, HostConfig, LogConfig, NetworkSettings, State, now,
-};
+use super::record::{Config, Container, GraphDriver, HostConfig, LogConfig, State, now};
 use super::spec::{SpecInput, runtime_spec};
 use super::store::{ContainerStore, SPEC};
 use super::{Error, etc, names};
@@ -23,6 +21,9 @@ struct CreateGuard<'a> {
     name: Option<String>,
     /// The volumes this create made, removed again on failure.
     volumes: Vec<String>,
+    /// The networks this create took an address on, given back on failure.
+    network_store: crate::network::store::NetworkStore,
+    networks: Vec<String>,
     armed: bool,
 }
 
@@ -35,6 +36,9 @@ impl Drop for CreateGuard<'_> {
             }
             if !self.volumes.is_empty() {
                 let _ = self.volume_store.remove_unused(&self.volumes, false);
+            }
+            for n in &self.networks {
+                let _ = self.network_store.detach_opt(n, &self.id, false);
             }
         }
     }
@@ -117,16 +121,8 @@ impl Engine {
             )
             .into());
         }
-        let host_network = match opts.network.as_str() {
-            "" | "none" => false,
-            "host" => true,
-            other => {
-                return Err(Error::Unsupported(format!(
-                    "--network {other:?} is not supported yet: use none or host"
-                ))
-                .into());
-            }
-        };
+        let net_mode = super::net::NetMode::parse(&opts.network);
+        let host_network = net_mode == super::net::NetMode::Host;
         let nnp = no_new_privileges(&opts.security_opt)?;
         let resources = opts.resources.clone().validate(online_cpus())?;
         if let Some(n) = &opts.name
@@ -148,6 +144,8 @@ impl Engine {
             store: &store,
             volume_store: self.volume_store(),
             volumes: Vec::new(),
+            network_store: self.network_store(),
+            networks: Vec::new(),
             id: id.clone(),
             name: None,
             armed: true,
@@ -177,6 +175,18 @@ impl Engine {
             image_config.volumes().as_deref().unwrap_or_default(),
             &mut guard.volumes,
         )?;
+
+        let durable = !opts.auto_remove;
+        let image_exposed: Vec<String> = image_config
+            .exposed_ports()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|k| crate::network::ports::parse_expose(k).ok())
+            .flatten()
+            .collect();
+        let net_plan = self.plan_network(&id, &name, opts, &image_exposed, durable)?;
+        guard.networks = net_plan.attached.clone();
 
         let (entrypoint, cmd) = entrypoint_and_cmd(
             image_config.entrypoint().as_deref().unwrap_or_default(),
@@ -217,18 +227,33 @@ impl Engine {
             .unwrap_or_default();
 
         // The generated /etc files.
-        let durable = !opts.auto_remove;
         let hostname_path = dir.join("hostname");
         let hosts_path = dir.join("hosts");
         let resolv_path = dir.join("resolv.conf");
         write_file(&hostname_path, &format!("{hostname}\n"), durable)?;
+        let joined = net_plan.mode.strip_prefix("container:");
         let hosts = if host_network {
             host_file("/etc/hosts")
+        } else if let Some(t) = joined {
+            host_file(&self.container(t)?.hosts_path)
         } else {
-            etc::hosts_default()
+            let mut h = etc::hosts_default();
+            if let Some(ep) = net_plan.settings.networks.values().next() {
+                h.push_str(&format!("{}\t{hostname}\n", ep.ip_address));
+            }
+            h
         };
         write_file(&hosts_path, &hosts, durable)?;
-        let resolv = etc::resolv_conf_from_host(&host_file("/etc/resolv.conf"), host_network);
+        let resolv = match joined {
+            Some(t) => host_file(&self.container(t)?.resolv_conf_path),
+            None => etc::resolv_conf(
+                &host_file("/etc/resolv.conf"),
+                host_network,
+                &opts.dns,
+                &opts.dns_search,
+                &opts.dns_options,
+            ),
+        };
         write_file(&resolv_path, &resolv, durable)?;
 
         // The rootfs: the image's layers, then the container's init layer (the mount
@@ -281,7 +306,7 @@ impl Engine {
             terminal: opts.tty,
             hostname: &hostname,
             read_only: opts.read_only,
-            host_network,
+            host_network: !net_mode.own_netns(),
             no_new_privileges: nnp,
             etc_files: &etc_files,
         })?;
@@ -351,11 +376,17 @@ impl Engine {
                 entrypoint: (!entrypoint.is_empty()).then_some(entrypoint),
                 on_build: None,
                 labels,
-                exposed_ports: None,
+                exposed_ports: (!net_plan.exposed.is_empty()).then(|| {
+                    net_plan
+                        .exposed
+                        .iter()
+                        .map(|k| (k.clone(), serde_json::json!({})))
+                        .collect()
+                }),
                 stop_signal: image_config.stop_signal().clone(),
             },
             host_config: HostConfig {
-                network_mode: if host_network { "host" } else { "none" }.into(),
+                network_mode: net_plan.mode.clone(),
                 readonly_rootfs: opts.read_only,
                 privileged: false,
                 security_opt: (!opts.security_opt.is_empty()).then(|| opts.security_opt.clone()),
@@ -366,18 +397,18 @@ impl Engine {
                 tmpfs: (!mount_plan.tmpfs.is_empty()).then(|| mount_plan.tmpfs.clone()),
                 volumes_from: (!mount_plan.volumes_from.is_empty())
                     .then(|| mount_plan.volumes_from.clone()),
-                links: None,
-                port_bindings: Default::default(),
-                publish_all_ports: false,
-                dns: Vec::new(),
-                dns_search: Vec::new(),
-                dns_options: Vec::new(),
-                extra_hosts: None,
+                links: (!net_plan.links.is_empty()).then(|| net_plan.links.clone()),
+                port_bindings: net_plan.port_bindings.clone(),
+                publish_all_ports: opts.publish_all,
+                dns: opts.dns.clone(),
+                dns_search: opts.dns_search.clone(),
+                dns_options: opts.dns_options.clone(),
+                extra_hosts: (!opts.extra_hosts.is_empty()).then(|| opts.extra_hosts.clone()),
                 restart_policy: opts.restart_policy.clone(),
                 log_config: log_config(&opts.log_opts)?,
                 resources,
             },
-            network_settings: NetworkSettings::default(),
+            network_settings: net_plan.settings,
         };
         if let Some(pid) = opts.owner_pid {
             crate::shim::owner::record(&dir, pid)?;

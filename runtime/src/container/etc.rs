@@ -34,6 +34,43 @@ pub fn resolv_conf_from_host(host: &str, keep_loopback: bool) -> String {
     out
 }
 
+/// The container's resolv.conf: the host's (see [`resolv_conf_from_host`]) with
+/// `--dns` replacing its name servers, `--dns-search` its search line and `--dns-option`
+/// its options line.
+pub fn resolv_conf(
+    host: &str,
+    keep_loopback: bool,
+    dns: &[String],
+    search: &[String],
+    options: &[String],
+) -> String {
+    if dns.is_empty() && search.is_empty() && options.is_empty() {
+        return resolv_conf_from_host(host, keep_loopback);
+    }
+    let base = resolv_conf_from_host(host, keep_loopback);
+    let mut out = String::new();
+    for line in base.lines() {
+        let word = line.split_whitespace().next().unwrap_or("");
+        let replaced = (word == "nameserver" && !dns.is_empty())
+            || ((word == "search" || word == "domain") && !search.is_empty())
+            || (word == "options" && !options.is_empty());
+        if !replaced {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    for d in dns {
+        out.push_str(&format!("nameserver {d}\n"));
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +86,24 @@ mod tests {
         assert_eq!(r, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
         let r = resolv_conf_from_host("nameserver 127.0.0.53\n", true);
         assert_eq!(r, "nameserver 127.0.0.53\n");
+    }
+
+    #[test]
+    fn dns_flags_replace_the_hosts_lines() {
+        let host = "search lan\nnameserver 10.0.0.1\noptions ndots:2\n";
+        assert_eq!(resolv_conf(host, false, &[], &[], &[]), host);
+        let r = resolv_conf(
+            host,
+            false,
+            &["1.1.1.1".into()],
+            &["example.com".into()],
+            &["ndots:5".into()],
+        );
+        assert_eq!(
+            r,
+            "nameserver 1.1.1.1\nsearch example.com\noptions ndots:5\n"
+        );
+        let r = resolv_conf(host, false, &["9.9.9.9".into()], &[], &[]);
+        assert_eq!(r, "search lan\noptions ndots:2\nnameserver 9.9.9.9\n");
     }
 }

@@ -69,6 +69,7 @@ impl Engine {
                     let store = self.container_store();
                     if let Ok(_lock) = store.lock(&c.id) {
                         let _ = store.remove(c);
+                        self.release_networks(c);
                     }
                 }
                 Err(e.into())
@@ -219,7 +220,11 @@ impl Engine {
         };
         // Its shim removes the cgroup; if the shim died, it is removed here.
         let _ = crate::sandbox::cgroups::open_for(self.root(), &c.id).and_then(|m| m.remove());
+        if c.state.error.starts_with("shim died") {
+            super::net::repair_after_dead_shim(self, &c);
+        }
         store.remove(&c)?;
+        self.release_networks(&c);
         let run_dir = shim::run_dir(self.run_root(), &c.id);
         let _ = std::fs::remove_file(run_dir.join(shim::SOCKET));
         let _ = std::fs::remove_dir(&run_dir);

@@ -15,6 +15,7 @@ mod exec_relay;
 mod lifecycle;
 pub mod logs;
 pub mod names;
+pub mod net;
 pub mod options;
 pub mod record;
 pub mod spec;

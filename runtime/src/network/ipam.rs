@@ -337,11 +337,23 @@ impl AddressFile {
         &self,
         f: impl FnOnce(&mut AddressBook) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        self.update_opt(f, true)
+    }
+
+    /// As [`AddressFile::update`], with the fsync optional (a `--rm` container's address
+    /// need not survive a crash: the container does not either).
+    pub fn update_opt<T>(
+        &self,
+        f: impl FnOnce(&mut AddressBook) -> Result<T, Error>,
+        durable: bool,
+    ) -> Result<T, Error> {
         let lp = self.path.with_extension("lock");
         let _l = fsutil::lock_exclusive(&lp).map_err(|e| io_err(&lp, e))?;
         let mut book = self.read()?;
         let v = f(&mut book)?;
-        fsutil::write_json_atomic(&self.path, &book).map_err(|e| io_err(&self.path, e))?;
+        let data =
+            serde_json::to_vec(&book).map_err(|e| io_err(&self.path, std::io::Error::other(e)))?;
+        fsutil::write_atomic_opt(&self.path, &data, durable).map_err(|e| io_err(&self.path, e))?;
         Ok(v)
     }
 

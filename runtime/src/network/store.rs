@@ -146,8 +146,14 @@ impl NetworkStore {
     }
 
     fn write(&self, n: &Network) -> Result<(), Error> {
+        self.write_opt(n, true)
+    }
+
+    fn write_opt(&self, n: &Network, durable: bool) -> Result<(), Error> {
         let p = self.file(&n.name);
-        fsutil::write_json_atomic(&p, n).map_err(|e| io_err(&p, e))
+        let data =
+            serde_json::to_vec_pretty(n).map_err(|e| io_err(&p, std::io::Error::other(e)))?;
+        fsutil::write_atomic_opt(&p, &data, durable).map_err(|e| io_err(&p, e))
     }
 
     /// Every network, by name.
@@ -295,6 +301,18 @@ impl NetworkStore {
         name: &str,
         fixed: Option<Ipv4Addr>,
     ) -> Result<Endpoint, Error> {
+        self.attach_opt(key, id, name, fixed, true)
+    }
+
+    /// As [`NetworkStore::attach`], with the fsyncs optional (`--rm` containers).
+    pub fn attach_opt(
+        &self,
+        key: &str,
+        id: &str,
+        name: &str,
+        fixed: Option<Ipv4Addr>,
+        durable: bool,
+    ) -> Result<Endpoint, Error> {
         let n = self.get(key)?;
         let Some(cfg) = n.subnet().cloned() else {
             return Err(Error::Invalid(format!(
@@ -313,7 +331,7 @@ impl NetworkStore {
             return Ok(e);
         }
         let book = self.addresses(&n);
-        let addr = book.update(|b| b.allocate(id, fixed))?;
+        let addr = book.update_opt(|b| b.allocate(id, fixed), durable)?;
         let e = Endpoint {
             name: name.into(),
             endpoint_id: new_id(),
@@ -324,7 +342,7 @@ impl NetworkStore {
         // Serializing a struct of strings cannot fail.
         n.containers
             .insert(id.into(), serde_json::to_value(&e).expect("plain struct"));
-        if let Err(err) = self.write(&n) {
+        if let Err(err) = self.write_opt(&n, durable) {
             let _ = book.update(|b| Ok(b.release(addr)));
             return Err(err);
         }
@@ -333,16 +351,22 @@ impl NetworkStore {
 
     /// Frees the address of container `id` on network `key` and drops its endpoint.
     pub fn detach(&self, key: &str, id: &str) -> Result<(), Error> {
+        self.detach_opt(key, id, true)
+    }
+
+    /// As [`NetworkStore::detach`], with the fsyncs optional (`--rm` containers).
+    pub fn detach_opt(&self, key: &str, id: &str, durable: bool) -> Result<(), Error> {
         let n = self.get(key)?;
         let _l = self.lock()?;
         let Some(mut n) = self.read(&n.name)?.filter(|m| m.id == n.id) else {
             return Ok(());
         };
         if n.subnet().is_some() {
-            self.addresses(&n).update(|b| Ok(b.release_all(id)))?;
+            self.addresses(&n)
+                .update_opt(|b| Ok(b.release_all(id)), durable)?;
         }
         if n.containers.remove(id).is_some() {
-            self.write(&n)?;
+            self.write_opt(&n, durable)?;
         }
         Ok(())
     }

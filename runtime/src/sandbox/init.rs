@@ -75,6 +75,34 @@ pub fn clone_init(
         .map_err(|e| Error::sys("clone of the container init", e))
 }
 
+/// Joins the namespaces the spec gives a path for (`--network container:<id>`) before
+/// anything is set up in them.
+fn join_namespaces(spec: &oci_spec::runtime::Spec) -> Result<(), Failure> {
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in namespaces {
+        let Some(path) = ns.path() else { continue };
+        let flag = match ns.typ() {
+            LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+            LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+            LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+            other => {
+                return Err(setup_err(format!(
+                    "joining a {other:?} namespace by path is not supported"
+                )));
+            }
+        };
+        let fd = std::fs::File::open(path)
+            .map_err(|e| setup_err(format!("opening namespace {}: {e}", path.display())))?;
+        nix::sched::setns(&fd, flag)
+            .map_err(|e| setup_err(format!("joining namespace {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
 /// The init's body: set up, wait, exec. Returns only with an exit code on failure.
 fn init_main(config: &SandboxConfig, sock: RawFd) -> i32 {
     let failure = match run(config, sock) {
@@ -99,6 +127,7 @@ fn run(config: &SandboxConfig, sock: RawFd) -> Result<std::convert::Infallible, 
         .map(|r| r.path().clone())
         .ok_or_else(|| setup_err("the spec has no root"))?;
 
+    join_namespaces(spec)?;
     let cgroup_mounts = cgroup_mount_plan(spec);
     let cgroup_join = cgroups::join::prepare(spec).map_err(setup_err)?;
     let console = setup_rootfs(config, &root_path)?;

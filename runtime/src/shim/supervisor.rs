@@ -17,6 +17,7 @@ use super::log::{LogWriter, Rotation, Stream};
 use super::owner::Owner;
 use super::proto;
 use crate::Engine;
+use crate::container::net;
 use crate::container::record::{RestartPolicy, now};
 use crate::container::{ContainerStore, Error};
 use crate::sandbox::signals::SignalReader;
@@ -87,6 +88,8 @@ struct Process {
     stdin: Option<OwnedFd>,
     started: Instant,
     exit: Option<i32>,
+    /// Its interfaces and host ports, undone when it exits.
+    net: Option<net::LiveNetwork>,
 }
 
 struct Shim {
@@ -280,7 +283,12 @@ impl Shim {
     /// process's pid.
     fn start_process(&mut self) -> Result<i32, Error> {
         let c = self.store.load(&self.id)?;
-        let spec = self.store.load_spec(&self.id)?;
+        let mut spec = self.store.load_spec(&self.id)?;
+        if let Some(path) = net::joined_netns(&self.engine, &c).map_err(start_error)? {
+            join_netns(&mut spec, path)?;
+        }
+        // A taken host port fails the start before anything is made.
+        let reserved = net::reserve_ports(&c).map_err(start_error)?;
         let rootfs = crate::container::rootfs_source(&c)?;
         let config = SandboxConfig {
             spec,
@@ -295,37 +303,48 @@ impl Shim {
             },
         };
         let resources = c.host_config.resources.clone();
-        drop(c);
         let (mut sb, out, err, stdin) =
             create_with_pipes(&config, self.open_stdin).map_err(start_error)?;
         let cgroup = cgroups::setup_for(&self.root, &self.id, &resources, sb.pid())
             .map_err(|e| start_error(e.into()))?;
         drop(config);
+        let live = net::up(&self.engine, &c, sb.pid(), reserved).map_err(start_error)?;
+        let ports = live.ports(&net::exposed_keys(&c));
+        drop(c);
         let master = sb.take_pty_master();
         let pid = sb.pid();
         let log_path = self
             .store
             .dir(&self.id)
             .join(format!("{}-json.log", self.id));
-        let updated = self
-            .store
-            .update(&self.id, |c| {
-                c.state.status = "running".into();
-                c.state.running = true;
-                c.state.restarting = false;
-                c.state.pid = pid;
-                c.state.exit_code = 0;
-                c.state.error.clear();
-                c.state.started_at = now();
-                c.state.oom_killed = false;
-                c.state.paused = false;
-                c.log_path = log_path.display().to_string();
-            })?
-            .is_some();
-        if !updated {
+        let updated = self.store.update(&self.id, |c| {
+            c.state.status = "running".into();
+            c.state.running = true;
+            c.state.restarting = false;
+            c.state.pid = pid;
+            c.state.exit_code = 0;
+            c.state.error.clear();
+            c.state.started_at = now();
+            c.state.oom_killed = false;
+            c.state.paused = false;
+            c.log_path = log_path.display().to_string();
+            c.network_settings.ports = ports.clone();
+            c.network_settings.sandbox_key = format!("/proc/{pid}/ns/net");
+        })?;
+        let Some(updated) = updated else {
+            net::down(&self.engine, &self.id, live);
             return Err(Error::NotFound(self.id.clone()));
+        };
+        if !updated.network_settings.networks.is_empty() {
+            let _ = self.engine.write_hosts(&updated, None);
+            self.engine
+                .refresh_hosts(live.networks(), Some((&self.id, true)));
         }
-        sb.start().map_err(|e| start_error(e.into()))?;
+        if let Err(e) = sb.start() {
+            drop(sb);
+            self.net_down(live);
+            return Err(start_error(e.into()));
+        }
         self.process = Some(Process {
             sandbox: sb,
             cgroup,
@@ -335,6 +354,7 @@ impl Shim {
             stdin,
             started: Instant::now(),
             exit: None,
+            net: Some(live),
         });
         Ok(pid)
     }
@@ -362,6 +382,7 @@ impl Shim {
                 && let Ok(c) = self.store.load(&self.id)
             {
                 let _ = self.store.remove(&c);
+                self.engine.release_networks(&c);
                 // `--rm` takes the container's anonymous volumes with it, as Docker does.
                 let _ = self.engine.remove_anonymous_volumes(&c);
             }
@@ -409,6 +430,21 @@ impl Shim {
         self.finished = true;
     }
 
+    /// The process is gone: its ports and interfaces go, its names leave the hosts files
+    /// of its networks, and the record shows no host port.
+    fn net_down(&mut self, live: net::LiveNetwork) {
+        let networks = live.networks().to_vec();
+        net::down(&self.engine, &self.id, live);
+        let _ = self.store.update(&self.id, |c| {
+            c.network_settings.ports = crate::network::ports::actual(&[], &net::exposed_keys(c));
+            c.network_settings.sandbox_key.clear();
+        });
+        if !networks.is_empty() {
+            self.engine
+                .refresh_hosts(&networks, Some((&self.id, false)));
+        }
+    }
+
     /// The process exited and its output is drained: restart it, or finish.
     fn on_exit(&mut self, code: i32) {
         self.log.flush();
@@ -420,6 +456,9 @@ impl Shim {
                 let _ = self.store.update(&self.id, |c| c.state.oom_killed = true);
             }
             let _ = p.cgroup.remove();
+            if let Some(live) = p.net {
+                self.net_down(live);
+            }
         }
         self.last_code = code;
         let restarts = self
@@ -732,6 +771,26 @@ impl Shim {
 }
 
 /// A sandbox error as a start error with Docker's exit code (125, 126, 127).
+/// Puts the path of the network namespace to join into the spec (`--network
+/// container:<id>`; the init joins it).
+fn join_netns(spec: &mut oci_spec::runtime::Spec, path: String) -> Result<(), Error> {
+    use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
+    let Some(linux) = spec.linux_mut() else {
+        return Ok(());
+    };
+    let mut nss = linux.namespaces().clone().unwrap_or_default();
+    nss.retain(|n| n.typ() != LinuxNamespaceType::Network);
+    nss.push(
+        LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Network)
+            .path(path)
+            .build()
+            .map_err(|e| Error::Invalid(format!("spec: {e}")))?,
+    );
+    linux.set_namespaces(Some(nss));
+    Ok(())
+}
+
 fn start_error(e: crate::Error) -> Error {
     Error::Start(e.exit_code(), e.to_string())
 }

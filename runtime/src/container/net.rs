@@ -1,0 +1,715 @@
+//! Containers on networks: the `--network` mode, the address a container gets at create
+//! (kept until `rm`), its interfaces and published ports while it runs (made by its shim,
+//! see `network::endpoint` and `network::ports`), `/etc/hosts` files kept current so that
+//! names resolve on user networks, and `network connect`/`disconnect`.
+//!
+//! Name resolution is by hosts files rather than a DNS responder: tug has no daemon to
+//! answer queries, and a responder per network would be one more process to supervise.
+//! Every start, stop, connect and disconnect rewrites (in place: the file is bind-mounted)
+//! the hosts file of each running container of the networks concerned, so names follow
+//! containers as they come and go; `/etc/resolv.conf` keeps the host's servers for
+//! outside names.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+
+use super::record::{Container, EndpointSettings, NetworkSettings};
+use super::Error;
+use crate::Engine;
+use crate::network::endpoint::{self, Attachment};
+use crate::network::nft::PortMap;
+use crate::network::ports::{self, PortBindings, Reserved};
+use crate::network::record::Network;
+use crate::network::store::NetworkStore;
+
+/// What `--network` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetMode {
+    None,
+    Host,
+    /// The network namespace of another container (its name or id).
+    Container(String),
+    /// A bridge network: `bridge` (the default) or a user network's name or id.
+    Bridge(String),
+}
+
+impl NetMode {
+    /// Parses `--network` (empty: the default bridge).
+    pub fn parse(s: &str) -> NetMode {
+        match s {
+            "" | "bridge" | "default" => NetMode::Bridge("bridge".into()),
+            "none" => NetMode::None,
+            "host" => NetMode::Host,
+            _ => match s.strip_prefix("container:") {
+                Some(c) => NetMode::Container(c.to_string()),
+                None => NetMode::Bridge(s.to_string()),
+            },
+        }
+    }
+
+    /// Whether the container gets its own network namespace.
+    pub fn own_netns(&self) -> bool {
+        matches!(self, NetMode::None | NetMode::Bridge(_))
+    }
+}
+
+/// The network part of a container's record, decided at create.
+#[derive(Debug, Default)]
+pub struct NetPlan {
+    /// `HostConfig.NetworkMode`.
+    pub mode: String,
+    pub settings: NetworkSettings,
+    pub port_bindings: PortBindings,
+    /// `Config.ExposedPorts` keys.
+    pub exposed: Vec<String>,
+    /// `HostConfig.Links` (`/db:/web/mysql`).
+    pub links: Vec<String>,
+    /// The networks the container got an address on (undone if the create fails).
+    pub attached: Vec<String>,
+}
+
+fn invalid(msg: impl Into<String>) -> crate::Error {
+    Error::Invalid(msg.into()).into()
+}
+
+/// The first 12 hex of an id.
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+impl Engine {
+    /// The network store of this engine's state root.
+    pub fn network_store(&self) -> NetworkStore {
+        NetworkStore::open(self.root())
+    }
+
+    /// Decides the network of a new container `id` named `name`: checks the flags as
+    /// Docker does, gives it its address, and fills the record's network fields.
+    /// `image_exposed`: the image's ExposedPorts keys.
+    pub(super) fn plan_network(
+        &self,
+        id: &str,
+        name: &str,
+        opts: &super::CreateOptions,
+        image_exposed: &[String],
+        durable: bool,
+    ) -> crate::Result<NetPlan> {
+        let mode = NetMode::parse(&opts.network);
+        let mut plan = NetPlan::default();
+        let mut exposed: Vec<String> = image_exposed.to_vec();
+        for e in &opts.expose {
+            for k in
+                ports::parse_expose(e).map_err(|err| invalid(format!("--expose {e}: {err}")))?
+            {
+                if !exposed.contains(&k) {
+                    exposed.push(k);
+                }
+            }
+        }
+        let publishing = !opts.publish.is_empty() || opts.publish_all;
+        match &mode {
+            NetMode::Container(_) | NetMode::Host | NetMode::None => {
+                if !opts.network_aliases.is_empty() {
+                    return Err(invalid(
+                        "network-scoped alias is supported only for containers in user defined networks",
+                    ));
+                }
+                if opts.ip.is_some() {
+                    return Err(invalid(
+                        "user specified IP address is supported on user defined networks only",
+                    ));
+                }
+                if !opts.links.is_empty() && !matches!(mode, NetMode::None) {
+                    return Err(invalid(
+                        "conflicting options: container type network can't be used with links. This would result in undefined behavior",
+                    ));
+                }
+            }
+            NetMode::Bridge(_) => {}
+        }
+        if let NetMode::Container(_) = &mode {
+            if publishing {
+                return Err(invalid(
+                    "conflicting options: port publishing and the container type network mode",
+                ));
+            }
+            if opts.mac_address.is_some() || !opts.dns.is_empty() || !opts.extra_hosts.is_empty() {
+                return Err(invalid(
+                    "conflicting options: dns, mac address and extra hosts cannot be used with the container type network mode",
+                ));
+            }
+        }
+        plan.port_bindings = match &mode {
+            NetMode::Bridge(_) => ports::bindings(&opts.publish, &exposed, opts.publish_all)?,
+            // Docker discards published ports with host networking (and has none to
+            // publish without a network).
+            _ => PortBindings::new(),
+        };
+        for k in plan.port_bindings.keys() {
+            if !exposed.contains(k) {
+                exposed.push(k.clone());
+            }
+        }
+        plan.exposed = exposed;
+        plan.mode = match &mode {
+            NetMode::None => "none".into(),
+            NetMode::Host => "host".into(),
+            NetMode::Container(c) => {
+                let target = self.container(c)?;
+                if target.id == id {
+                    return Err(invalid("cannot join own network namespace"));
+                }
+                format!("container:{}", target.id)
+            }
+            NetMode::Bridge(n) => n.clone(),
+        };
+        let NetMode::Bridge(net_name) = &mode else {
+            return Ok(plan);
+        };
+        let store = self.network_store();
+        let net = store.get(net_name)?;
+        if net.driver != "bridge" {
+            return Err(invalid(format!(
+                "network {} is not a bridge network",
+                net.name
+            )));
+        }
+        let user_defined = net.name != "bridge";
+        if !user_defined && !opts.network_aliases.is_empty() {
+            return Err(invalid(
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
+        }
+        if !user_defined && opts.ip.is_some() {
+            return Err(invalid(
+                "user specified IP address is supported on user defined networks only",
+            ));
+        }
+        let mac = match &opts.mac_address {
+            Some(m) => Some(endpoint::parse_mac(m)?),
+            None => None,
+        };
+        // Links name running containers (checked before the address is taken).
+        let mut endpoint_links = Vec::new();
+        for l in &opts.links {
+            let (target, alias) = l.split_once(':').unwrap_or((l, l));
+            if target.is_empty() || alias.is_empty() {
+                return Err(invalid(format!("invalid link: {l:?} (use name[:alias])")));
+            }
+            let t = self
+                .container(target)
+                .map_err(|_| invalid(format!("could not get container for {target}")))?;
+            if !t.state.running {
+                return Err(invalid(format!(
+                    "Cannot link to a non running container: {} AS /{name}/{alias}",
+                    t.name
+                )));
+            }
+            plan.links.push(format!("{}:/{name}/{alias}", t.name));
+            endpoint_links.push(format!("{}:{alias}", t.short_name()));
+        }
+        let ep = store.attach_opt(&net.name, id, name, opts.ip, durable)?;
+        plan.attached.push(net.name.clone());
+        let settings = endpoint_settings(&net, id, name, &ep, mac, opts, endpoint_links)?;
+        if !user_defined {
+            plan.settings.ip_address = settings.ip_address.clone();
+            plan.settings.gateway = settings.gateway.clone();
+            plan.settings.ip_prefix_len = settings.ip_prefix_len;
+            plan.settings.mac_address = settings.mac_address.clone();
+        }
+        plan.settings.networks.insert(net.name.clone(), settings);
+        Ok(plan)
+    }
+
+    /// Gives back the addresses of container `c` (at `rm`) and what a dead shim left.
+    pub(crate) fn release_networks(&self, c: &Container) {
+        if c.network_settings.networks.is_empty() {
+            return;
+        }
+        let store = self.network_store();
+        for n in c.network_settings.networks.keys() {
+            let _ = store.detach_opt(n, &c.id, !c.host_config.auto_remove);
+        }
+    }
+
+    /// `tug network connect`: gives the container an address on `network` and, when it
+    /// runs, an interface there at once.
+    pub fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        aliases: &[String],
+        ip: Option<Ipv4Addr>,
+    ) -> crate::Result<()> {
+        let c = self.container(container)?;
+        if !NetMode::parse(&c.host_config.network_mode).own_netns()
+            || c.host_config.network_mode == "none"
+        {
+            return Err(invalid(format!(
+                "container {} is not on a bridge network (network mode {}): it cannot be connected",
+                c.short_name(),
+                c.host_config.network_mode
+            )));
+        }
+        let store = self.network_store();
+        let net = store.get(network)?;
+        if c.network_settings.networks.contains_key(&net.name) {
+            return Err(invalid(format!(
+                "endpoint with name {} already exists in network {}",
+                c.short_name(),
+                net.name
+            )));
+        }
+        if net.name == "bridge" && (!aliases.is_empty() || ip.is_some()) {
+            return Err(invalid(
+                "network-scoped alias and user specified IP address are supported only on user defined networks",
+            ));
+        }
+        let ep = store.attach(&net.name, &c.id, c.short_name(), ip)?;
+        let opts = super::CreateOptions {
+            network_aliases: aliases.to_vec(),
+            ip,
+            ..Default::default()
+        };
+        let settings =
+            endpoint_settings(&net, &c.id, c.short_name(), &ep, None, &opts, Vec::new())?;
+        let cstore = self.container_store();
+        let updated = cstore.update(&c.id, |r| {
+            r.network_settings
+                .networks
+                .insert(net.name.clone(), settings.clone());
+        })?;
+        let Some(updated) = updated else {
+            let _ = store.detach(&net.name, &c.id);
+            return Err(Error::NotFound(container.to_string()).into());
+        };
+        if updated.state.running && updated.state.pid > 0 {
+            let index = updated.network_settings.networks.len().saturating_sub(1);
+            let a = attachment(&net, &settings, format!("eth{index}"), false)?;
+            let up = open_netns(updated.state.pid)
+                .and_then(|ns| endpoint::up(ns.as_fd(), &c.id, &a).map_err(Into::into));
+            if let Err(e) = up {
+                let _ = cstore.update(&c.id, |r| {
+                    r.network_settings.networks.remove(&net.name);
+                });
+                let _ = store.detach(&net.name, &c.id);
+                return Err(e);
+            }
+            self.refresh_hosts(std::slice::from_ref(&net.name), None);
+        }
+        Ok(())
+    }
+
+    /// `tug network disconnect`: takes the container off `network` (its interface there
+    /// goes at once when it runs) and frees its address.
+    pub fn disconnect_network(&self, network: &str, container: &str) -> crate::Result<()> {
+        let c = self.container(container)?;
+        let store = self.network_store();
+        let net = store.get(network)?;
+        let Some(settings) = c.network_settings.networks.get(&net.name).cloned() else {
+            return Err(invalid(format!(
+                "container {} is not connected to network {}",
+                c.id, net.name
+            )));
+        };
+        if c.state.running {
+            let a = attachment(&net, &settings, String::new(), false)?;
+            endpoint::down(&c.id, &a)?;
+        }
+        self.container_store().update(&c.id, |r| {
+            r.network_settings.networks.remove(&net.name);
+            if net.name == "bridge" {
+                r.network_settings.ip_address.clear();
+                r.network_settings.gateway.clear();
+                r.network_settings.ip_prefix_len = 0;
+                r.network_settings.mac_address.clear();
+            }
+        })?;
+        store.detach(&net.name, &c.id)?;
+        self.refresh_hosts(std::slice::from_ref(&net.name), None);
+        Ok(())
+    }
+
+    /// Rewrites the hosts file of every running container on `networks` (user networks:
+    /// the default bridge resolves no names but links). `changing`: a container whose
+    /// state is changing right now, and whether it counts as up.
+    pub(crate) fn refresh_hosts(&self, networks: &[String], changing: Option<(&str, bool)>) {
+        let store = self.network_store();
+        let cstore = self.container_store();
+        for n in networks {
+            if n == "bridge" {
+                continue;
+            }
+            let Ok(net) = store.get(n) else { continue };
+            for id in net.containers.keys() {
+                let Ok(c) = cstore.load(id) else { continue };
+                if is_up(&c, changing) {
+                    let _ = self.write_hosts(&c, changing);
+                }
+            }
+        }
+    }
+
+    /// Writes container `c`'s /etc/hosts (in place: it is bind-mounted into the
+    /// container).
+    pub(crate) fn write_hosts(
+        &self,
+        c: &Container,
+        changing: Option<(&str, bool)>,
+    ) -> Result<(), Error> {
+        if c.hosts_path.is_empty() || c.host_config.network_mode == "host" {
+            return Ok(());
+        }
+        let text = self.hosts_text(c, changing);
+        let p = std::path::Path::new(&c.hosts_path);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(p)
+            .map_err(|e| Error::io(p, e))?;
+        f.write_all(text.as_bytes()).map_err(|e| Error::io(p, e))
+    }
+
+    /// The hosts file of `c`: Docker's defaults, its own address and hostname, the names
+    /// of the running containers on its user networks, its links and `--add-host`s.
+    fn hosts_text(&self, c: &Container, changing: Option<(&str, bool)>) -> String {
+        let mut out = super::etc::hosts_default();
+        let mut lines: Vec<String> = Vec::new();
+        let nets = &c.network_settings.networks;
+        if let Some(own) = primary(c).and_then(|n| nets.get(&n)) {
+            lines.push(format!("{}\t{}", own.ip_address, c.config.hostname));
+        }
+        let store = self.network_store();
+        let cstore = self.container_store();
+        for (name, _) in nets.iter().filter(|(n, _)| n.as_str() != "bridge") {
+            let Ok(net) = store.get(name) else { continue };
+            for id in net.containers.keys().filter(|i| i.as_str() != c.id) {
+                let Ok(peer) = cstore.load(id) else { continue };
+                if !is_up(&peer, changing) {
+                    continue;
+                }
+                if let Some(ep) = peer.network_settings.networks.get(name) {
+                    let mut names = vec![peer.short_name().to_string()];
+                    for a in ep.aliases.iter().flatten() {
+                        if !names.contains(a) {
+                            names.push(a.clone());
+                        }
+                    }
+                    names.push(short(&peer.id).to_string());
+                    lines.push(format!("{}\t{}", ep.ip_address, names.join(" ")));
+                }
+            }
+        }
+        for ep in nets.values() {
+            for l in ep.links.iter().flatten() {
+                let (target, alias) = l.split_once(':').unwrap_or((l, l));
+                let Ok(t) = self.container(target) else {
+                    continue;
+                };
+                if !t.state.running {
+                    continue;
+                }
+                let ip = t
+                    .network_settings
+                    .networks
+                    .get("bridge")
+                    .or_else(|| t.network_settings.networks.values().next())
+                    .map(|e| e.ip_address.clone())
+                    .unwrap_or_default();
+                if ip.is_empty() {
+                    continue;
+                }
+                let mut names = vec![alias.to_string()];
+                if alias != t.short_name() {
+                    names.push(t.short_name().to_string());
+                }
+                names.push(short(&t.id).to_string());
+                lines.push(format!("{ip}\t{}", names.join(" ")));
+            }
+        }
+        for h in c.host_config.extra_hosts.iter().flatten() {
+            if let Some((host, ip)) = h.rsplit_once(':').or_else(|| h.split_once('=')) {
+                lines.push(format!("{ip}\t{host}"));
+            }
+        }
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Whether `c` counts as up for name resolution (`changing` overrides its record).
+fn is_up(c: &Container, changing: Option<(&str, bool)>) -> bool {
+    match changing {
+        Some((id, up)) if id == c.id => up,
+        _ => c.state.running && !c.state.restarting,
+    }
+}
+
+/// The network that holds `eth0` and the default route: the one `--network` named, else
+/// the first by name.
+pub fn primary(c: &Container) -> Option<String> {
+    let nets = &c.network_settings.networks;
+    let mode = &c.host_config.network_mode;
+    let mode = if mode.is_empty() || mode == "default" {
+        "bridge"
+    } else {
+        mode
+    };
+    if nets.contains_key(mode) {
+        return Some(mode.to_string());
+    }
+    nets.keys().next().cloned()
+}
+
+fn endpoint_settings(
+    net: &Network,
+    id: &str,
+    name: &str,
+    ep: &crate::network::record::Endpoint,
+    mac: Option<[u8; 6]>,
+    opts: &super::CreateOptions,
+    links: Vec<String>,
+) -> crate::Result<EndpointSettings> {
+    let (addr, prefix) = ep
+        .ipv4_address
+        .split_once('/')
+        .and_then(|(a, p)| Some((a.parse::<Ipv4Addr>().ok()?, p.parse::<u8>().ok()?)))
+        .ok_or_else(|| invalid(format!("network {}: bad endpoint address", net.name)))?;
+    let gateway = net
+        .subnet()
+        .map(|c| c.gateway.to_string())
+        .unwrap_or_default();
+    let mac = mac.unwrap_or_else(|| endpoint::mac_for(addr));
+    let user_defined = net.name != "bridge";
+    let aliases = opts.network_aliases.clone();
+    let mut dns_names = Vec::new();
+    if user_defined {
+        dns_names.push(name.to_string());
+        dns_names.extend(aliases.iter().cloned());
+        dns_names.push(short(id).to_string());
+    }
+    Ok(EndpointSettings {
+        ipam_config: opts
+            .ip
+            .map(|ip| BTreeMap::from([("IPv4Address".to_string(), ip.to_string())])),
+        links: (!links.is_empty()).then_some(links),
+        aliases: (!aliases.is_empty()).then_some(aliases),
+        mac_address: endpoint::format_mac(mac),
+        network_id: net.id.clone(),
+        endpoint_id: ep.endpoint_id.clone(),
+        gateway,
+        ip_address: addr.to_string(),
+        ip_prefix_len: prefix,
+        dns_names: (!dns_names.is_empty()).then_some(dns_names),
+    })
+}
+
+/// The run-time attachment of an endpoint (`iface` is unused by `down`).
+fn attachment(
+    net: &Network,
+    ep: &EndpointSettings,
+    iface: String,
+    default_route: bool,
+) -> crate::Result<Attachment> {
+    let cfg = net
+        .subnet()
+        .ok_or_else(|| invalid(format!("network {} has no subnet", net.name)))?;
+    let bridge = net
+        .bridge_device()
+        .ok_or_else(|| invalid(format!("network {} has no bridge device", net.name)))?;
+    let address: Ipv4Addr = ep.ip_address.parse().map_err(|_| {
+        invalid(format!(
+            "network {}: bad address {:?}",
+            net.name, ep.ip_address
+        ))
+    })?;
+    let mac = endpoint::parse_mac(&ep.mac_address).unwrap_or_else(|_| endpoint::mac_for(address));
+    Ok(Attachment {
+        bridge: bridge.to_string(),
+        subnet: cfg.subnet,
+        gateway: cfg.gateway,
+        internal: net.internal,
+        iface,
+        address,
+        mac,
+        default_route,
+    })
+}
+
+fn open_netns(pid: i32) -> crate::Result<std::fs::File> {
+    let p = format!("/proc/{pid}/ns/net");
+    std::fs::File::open(&p).map_err(|e| Error::io(std::path::Path::new(&p), e).into())
+}
+
+/// A running container's network, held by its shim: the interfaces it made and the host
+/// ports it holds.
+#[derive(Debug, Default)]
+pub struct LiveNetwork {
+    attachments: Vec<Attachment>,
+    reserved: Vec<Reserved>,
+    published: bool,
+    networks: Vec<String>,
+}
+
+/// Before the clone: reserves the container's host ports (a taken port fails the start
+/// before anything is made).
+pub fn reserve_ports(c: &Container) -> crate::Result<Vec<Reserved>> {
+    if c.host_config.port_bindings.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(ports::reserve(&c.host_config.port_bindings)?)
+}
+
+/// The joined network namespace of a `container:<id>` container: the path of its
+/// target's current namespace (the target must run).
+pub fn joined_netns(engine: &Engine, c: &Container) -> crate::Result<Option<String>> {
+    let Some(target) = c.host_config.network_mode.strip_prefix("container:") else {
+        return Ok(None);
+    };
+    let t = engine.container(target)?;
+    if !t.state.running || t.state.pid <= 0 {
+        return Err(Error::Conflict(format!(
+            "cannot join network namespace of a non running container: {}",
+            t.id
+        ))
+        .into());
+    }
+    Ok(Some(format!("/proc/{}/ns/net", t.state.pid)))
+}
+
+/// After the clone, before the release: the container's interfaces in the namespace of
+/// its init `pid`, and the DNAT rules of its reserved ports. Undoes everything on error.
+pub fn up(
+    engine: &Engine,
+    c: &Container,
+    pid: i32,
+    reserved: Vec<Reserved>,
+) -> crate::Result<LiveNetwork> {
+    let mut live = LiveNetwork {
+        reserved,
+        ..Default::default()
+    };
+    if !NetMode::parse(&c.host_config.network_mode).own_netns()
+        || c.network_settings.networks.is_empty()
+    {
+        return Ok(live);
+    }
+    let ns = open_netns(pid)?;
+    let store = engine.network_store();
+    let first = primary(c);
+    let mut order: Vec<&String> = c.network_settings.networks.keys().collect();
+    order.sort_by_key(|n| Some((*n).clone()) != first);
+    for (i, name) in order.into_iter().enumerate() {
+        let ep = &c.network_settings.networks[name];
+        let r = store.get(name).map_err(crate::Error::from).and_then(|net| {
+            let a = attachment(&net, ep, format!("eth{i}"), i == 0)?;
+            endpoint::up(ns.as_fd(), &c.id, &a)?;
+            Ok(a)
+        });
+        match r {
+            Ok(a) => {
+                live.attachments.push(a);
+                live.networks.push(name.clone());
+            }
+            Err(e) => {
+                down(engine, &c.id, live);
+                return Err(e);
+            }
+        }
+    }
+    if let (Some(a), false) = (live.attachments.first(), live.reserved.is_empty()) {
+        let maps: Vec<PortMap> = live
+            .reserved
+            .iter()
+            .map(|r| PortMap {
+                proto: r.proto,
+                host_ip: (!r.host_ip.is_unspecified()).then_some(r.host_ip),
+                host_port: r.host_port,
+                container_ip: a.address,
+                container_port: r.container_port,
+            })
+            .collect();
+        if !a.internal {
+            if let Err(e) = endpoint::publish(&c.id, &maps) {
+                down(engine, &c.id, live);
+                return Err(e.into());
+            }
+            live.published = true;
+        }
+    }
+    Ok(live)
+}
+
+impl LiveNetwork {
+    /// `NetworkSettings.Ports` while running.
+    pub fn ports(&self, exposed: &[String]) -> ports::PortMapJson {
+        ports::actual(&self.reserved, exposed)
+    }
+
+    /// The networks whose hosts files change when this container comes or goes.
+    pub fn networks(&self) -> &[String] {
+        &self.networks
+    }
+}
+
+/// The container's process is gone: its port rules, interfaces and host ports go.
+pub fn down(_engine: &Engine, id: &str, live: LiveNetwork) {
+    if live.published {
+        let _ = endpoint::unpublish(id);
+    }
+    for a in live.attachments.iter().rev() {
+        let _ = endpoint::down(id, a);
+    }
+    drop(live.reserved);
+}
+
+/// The exposed port keys of a record (`Config.ExposedPorts`).
+pub fn exposed_keys(c: &Container) -> Vec<String> {
+    c.config
+        .exposed_ports
+        .as_ref()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Cleans up after a container whose shim died (killed): its port table and host veths
+/// (the kernel removed the container's ends with its namespace), and the bridges left
+/// without users.
+pub fn repair_after_dead_shim(engine: &Engine, c: &Container) {
+    let store = engine.network_store();
+    let _ = endpoint::unpublish(&c.id);
+    for (name, ep) in &c.network_settings.networks {
+        if let Ok(net) = store.get(name)
+            && let Ok(a) = attachment(&net, ep, String::new(), false)
+        {
+            let _ = endpoint::down(&c.id, &a);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_modes_parse_as_docker_names_them() {
+        assert_eq!(NetMode::parse(""), NetMode::Bridge("bridge".into()));
+        assert_eq!(NetMode::parse("default"), NetMode::Bridge("bridge".into()));
+        assert_eq!(NetMode::parse("none"), NetMode::None);
+        assert_eq!(NetMode::parse("host"), NetMode::Host);
+        assert_eq!(
+            NetMode::parse("container:web"),
+            NetMode::Container("web".into())
+        );
+        assert_eq!(NetMode::parse("appnet"), NetMode::Bridge("appnet".into()));
+        assert!(NetMode::parse("appnet").own_netns());
+        assert!(NetMode::parse("none").own_netns());
+        assert!(!NetMode::parse("host").own_netns());
+        assert!(!NetMode::parse("container:x").own_netns());
+    }
+}
