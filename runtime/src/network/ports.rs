@@ -127,6 +127,9 @@ fn range_text((a, b): (u16, u16)) -> String {
 /// Parses one `-p`/`--publish` value. Errors name the value and what is wrong, in
 /// Docker's words (`invalid hostPort: 99999`).
 pub fn parse_publish(s: &str) -> Result<PortSpec, Error> {
+    if s.contains('=') {
+        return parse_publish(&long_syntax(s)?);
+    }
     // `ip:host:container`; an IPv6 address has colons of its own, so the last two
     // parts are the ports and everything before them is the address.
     let parts: Vec<&str> = s.split(':').collect();
@@ -159,6 +162,30 @@ pub fn parse_publish(s: &str) -> Result<PortSpec, Error> {
     };
     check_ranges(&spec)?;
     Ok(spec)
+}
+
+/// Docker's long `-p` syntax (`target=80,published=8080,protocol=udp`) in the short one
+/// (`8080:80/udp`), as Docker's CLI converts it.
+fn long_syntax(s: &str) -> Result<String, Error> {
+    let (mut published, mut target, mut protocol) = ("", "", "tcp");
+    for param in s.split(',') {
+        let (k, v) = param
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "invalid publish opts format (should be name=value but got '{param}')"
+                ))
+            })?;
+        match k {
+            "published" => published = v,
+            "target" => target = v,
+            "protocol" => protocol = v,
+            // Docker ignores other names (mode=host is what it does anyway).
+            _ => {}
+        }
+    }
+    Ok(format!("{published}:{target}/{protocol}"))
 }
 
 /// A host range must be as long as the container range, unless there is one container

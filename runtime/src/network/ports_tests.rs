@@ -115,6 +115,10 @@ fn bad_publish_values_are_refused_in_dockers_words() {
         "::1:80:80",
         "[127.0.0.1:80:80",
         "1.2.3.4:5:6:7",
+        "published=8080",
+        "target=80,published",
+        "target=80,=1",
+        "target=80,protocol=sctp",
     ];
     let out: Vec<String> = bad
         .iter()
