@@ -115,7 +115,8 @@ fn random_host_port_is_reported_by_port_ps_and_inspect() {
     );
     assert_eq!(
         t.ok(&["ps", "--format", "{{.Ports}}"]),
-        format!("0.0.0.0:{host_port}->8080/tcp, 9090/tcp\n")
+        // Docker's order: folded groups (unpublished here) first, then the mappings.
+        format!("9090/tcp, 0.0.0.0:{host_port}->8080/tcp\n")
     );
     assert_eq!(
         inspect(&t, "web", "{{json .NetworkSettings.Ports}}"),
