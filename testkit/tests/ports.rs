@@ -40,6 +40,10 @@ fn exposed_port_answers_on_a_free_host_port() {
     ));
     let out = c.exec(["cat", "/www/index.html"]).unwrap();
     assert_eq!(out.stdout, b"hello");
+    let table = tug::network::endpoint::ports_table(c.id());
+    assert!(common::host_net_names().contains(&table));
+    drop(c);
+    assert_eq!(common::gone_from_host(&[table]), Vec::<String>::new());
 }
 
 #[test]
@@ -110,6 +114,12 @@ fn containers_on_a_test_network_reach_each_other_by_name() {
         );
     }
     assert!(client.ip_address(net.name()).unwrap().is_some());
+    let root = Tug::shared().unwrap().engine().root().to_path_buf();
+    let bridge = tug::network::record::bridge_name(&root, net.name());
+    assert!(
+        common::host_net_names().contains(&bridge),
+        "no bridge {bridge}"
+    );
     // Containers first, then the network (drop order is the reverse of declaration).
     drop(client);
     drop(_server);

@@ -26,3 +26,38 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// The names of the host's network links and nftables tables.
+pub fn host_net_names() -> Vec<String> {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .expect("run ip/nft");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut names: Vec<String> = run(&["ip", "-o", "link", "show"])
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect();
+    names.extend(
+        run(&["nft", "list", "tables"])
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(2))
+            .map(str::to_string),
+    );
+    names
+}
+
+/// Waits (at most 3 s: bridges linger 750 ms after their last container) until none of
+/// `names` (links or nftables tables) is on the host; the ones still there.
+pub fn gone_from_host(names: &[String]) -> Vec<String> {
+    let mut left = Vec::new();
+    eventually(Duration::from_secs(3), || {
+        let now = host_net_names();
+        left = names.iter().filter(|n| now.contains(n)).cloned().collect();
+        left.is_empty()
+    });
+    left
+}
