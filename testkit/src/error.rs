@@ -19,7 +19,7 @@ pub enum Error {
     Engine {
         what: String,
         #[source]
-        source: tug::Error,
+        source: Box<tug::Error>,
     },
     /// The container was made but did not start; it was removed again.
     #[error("container {id} did not start: {source}{}", show_logs(logs))]
@@ -73,7 +73,7 @@ impl Error {
     pub(crate) fn engine(what: impl Into<String>, source: impl Into<tug::Error>) -> Error {
         Error::Engine {
             what: what.into(),
-            source: source.into(),
+            source: Box::new(source.into()),
         }
     }
 }

@@ -1,4 +1,5 @@
 //! Helpers of the testkit's own tests.
+#![allow(dead_code)] // each test binary uses some of the helpers
 
 use std::time::{Duration, Instant};
 
