@@ -1,0 +1,88 @@
+//! What the testkit sets up: the image (made once per process in a fresh state root,
+//! also when threads ask at once) and the `tug` binary (a clear error when missing).
+
+use std::process::Command;
+
+use tug_testkit::{GenericImage, ImageExt, Tug, find_tug_binary};
+
+/// A private state root under /var/tmp (overlayfs needs a disk file system).
+fn private_root() -> tempfile::TempDir {
+    let base = std::path::Path::new("/var/tmp/tug-tests");
+    std::fs::create_dir_all(base).unwrap();
+    tempfile::Builder::new()
+        .prefix("testkit")
+        .tempdir_in(base)
+        .unwrap()
+}
+
+#[test]
+fn a_fresh_root_gets_busybox_once_for_parallel_threads() {
+    let dir = private_root();
+    let tug = Tug::open(tug::EngineConfig {
+        root: dir.path().join("root"),
+        run_root: dir.path().join("run"),
+        storage_driver: tug::StorageDriver::Overlay,
+    })
+    .unwrap();
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| tug.prepare_image("busybox:latest")))
+            .collect();
+        for h in hs {
+            h.join().unwrap().unwrap();
+        }
+    });
+    let images = tug.engine().image_store().unwrap().list().unwrap();
+    assert_eq!(images.len(), 1, "one busybox image, made once");
+    let c = GenericImage::new("busybox", "latest")
+        .with_cmd(["sleep", "60"])
+        .with_network("none")
+        .start_on(&tug)
+        .unwrap();
+    assert_eq!(c.exec(["echo", "private"]).unwrap().stdout, b"private\n");
+    let id = c.id().to_string();
+    drop(c);
+    assert!(tug.engine().container(&id).is_err());
+    // An image that is not there (and not busybox) is a clear error.
+    let err = tug.prepare_image("nosuch:1").unwrap_err().to_string();
+    assert!(
+        err.contains("nosuch:1") && err.contains("pull, load or build"),
+        "{err}"
+    );
+}
+
+const HELPER_ENV: &str = "TUG_TESTKIT_NO_BINARY_HELPER";
+
+/// The helper: run from a copy of this binary in a dir without `tug`, with no TUG_BIN
+/// and an empty PATH.
+#[test]
+fn helper_looks_for_the_tug_binary() {
+    if std::env::var_os(HELPER_ENV).is_none() {
+        return;
+    }
+    let err = find_tug_binary().unwrap_err().to_string();
+    println!("error: {err}");
+}
+
+#[test]
+fn a_missing_tug_binary_is_a_clear_error_naming_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("deps").join("setup-test");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
+    let out = Command::new(&copy)
+        .args(["--exact", "helper_looks_for_the_tug_binary", "--nocapture"])
+        .env(HELPER_ENV, "1")
+        .env_remove("TUG_BIN")
+        .env("PATH", "")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("error: "))
+        .unwrap_or_else(|| panic!("no error line: {text}"));
+    assert!(line.contains("TUG_BIN"), "{line}");
+    assert!(line.contains(&dir.path().display().to_string()), "{line}");
+    assert!(line.contains("PATH"), "{line}");
+}
