@@ -440,12 +440,7 @@ impl Container {
         let test = store
             .resolve(&c.image)
             .and_then(|img| store.read_blob(&img.id))
-            .ok()
-            .and_then(|blob| serde_json::from_slice::<serde_json::Value>(&blob).ok())
-            .and_then(|v| {
-                let t = v.get("config")?.get("Healthcheck")?.get("Test")?.clone();
-                serde_json::from_value::<Vec<String>>(t).ok()
-            })
+            .map(|blob| wait::healthcheck_test(&blob))
             .unwrap_or_default();
         wait::healthcheck_command(&test).ok_or_else(|| {
             Error::Invalid(format!(

@@ -300,6 +300,18 @@ pub fn healthcheck_command(test: &[String]) -> Option<Vec<String>> {
     }
 }
 
+/// The `config.Healthcheck.Test` of an image config blob (Docker's field, which OCI's
+/// config type drops); empty when there is none.
+pub(crate) fn healthcheck_test(config_blob: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<serde_json::Value>(config_blob)
+        .ok()
+        .and_then(|v| {
+            let t = v.get("config")?.get("Healthcheck")?.get("Test")?.clone();
+            serde_json::from_value(t).ok()
+        })
+        .unwrap_or_default()
+}
+
 /// A poll interval that starts at 1 ms and doubles to 20 ms: fast for a quick start,
 /// cheap for a slow one.
 pub(crate) struct Backoff {
@@ -357,6 +369,13 @@ mod tests {
             Some(v(&["/bin/sh", "-c", "test -e /ok"]))
         );
         assert_eq!(healthcheck_command(&v(&["NONE"])), None);
+        let blob = br#"{"config":{"Healthcheck":{"Test":["CMD-SHELL","wget -q localhost"],"Interval":1000000000}}}"#;
+        assert_eq!(
+            healthcheck_test(blob),
+            v(&["CMD-SHELL", "wget -q localhost"])
+        );
+        assert!(healthcheck_test(br#"{"config":{}}"#).is_empty());
+        assert!(healthcheck_test(b"not json").is_empty());
         assert_eq!(healthcheck_command(&[]), None);
     }
 

@@ -47,6 +47,25 @@ fn exposed_port_answers_on_a_free_host_port() {
 }
 
 #[test]
+fn mapped_port_is_the_given_host_port() {
+    // A port that was free a moment ago (the start fails clearly if it was taken since).
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = GenericImage::new("busybox", "latest")
+        .with_cmd(["httpd", "-f", "-p", "8080", "-h", "/www"])
+        .with_copy_to("/www/index.html", b"mapped".to_vec())
+        .with_mapped_port(free, 8080)
+        .with_wait_for(WaitFor::port(8080))
+        .start()
+        .unwrap();
+    assert_eq!(c.host_port(8080).unwrap(), free);
+    assert_eq!(http_get(free), "mapped");
+}
+
+#[test]
 fn http_wait_gets_the_status_through_the_published_port() {
     let c = GenericImage::new("busybox", "latest")
         .with_cmd(["sh", "-c", "sleep 0.2; exec httpd -f -p 8080 -h /www"])
