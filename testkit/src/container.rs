@@ -326,7 +326,9 @@ impl Container {
                     });
                 }
                 match probe.sleep_until {
-                    Some(t) => std::thread::sleep(t.min(deadline) - Instant::now().min(t)),
+                    Some(t) => std::thread::sleep(
+                        t.min(deadline).saturating_duration_since(Instant::now()),
+                    ),
                     None => backoff.pause(deadline),
                 }
             }
