@@ -96,6 +96,25 @@ impl Container {
     }
 
     /// The host port that container port `port` (tcp) is published on.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use tug_testkit::{GenericImage, ImageExt, WaitFor};
+    ///
+    /// let web = GenericImage::new("busybox", "latest")
+    ///     .with_cmd(["httpd", "-f", "-p", "8080", "-h", "/www"])
+    ///     .with_copy_to("/www/index.html", b"hello".to_vec())
+    ///     .with_exposed_port(8080)
+    ///     .with_wait_for(WaitFor::http("/"))
+    ///     .start()
+    ///     .unwrap();
+    /// let port = web.host_port(8080).unwrap();
+    /// let mut s = std::net::TcpStream::connect((web.host(), port)).unwrap();
+    /// s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    /// let mut resp = String::new();
+    /// s.read_to_string(&mut resp).unwrap();
+    /// assert!(resp.starts_with("HTTP/1.1 200") && resp.ends_with("hello"), "{resp}");
+    /// ```
     pub fn host_port(&self, port: u16) -> Result<u16> {
         self.live()
             .ports
@@ -176,6 +195,18 @@ impl Container {
 
     /// The stdout lines, from the first, as they come; the iterator ends once the
     /// container has exited.
+    ///
+    /// ```
+    /// use tug_testkit::{GenericImage, ImageExt};
+    ///
+    /// let c = GenericImage::new("busybox", "latest")
+    ///     .with_cmd(["sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.01; done"])
+    ///     .with_network("none")
+    ///     .start()
+    ///     .unwrap();
+    /// let lines: Vec<String> = c.stdout_stream().collect();
+    /// assert_eq!(lines, ["1\n", "2\n", "3\n"]);
+    /// ```
     pub fn stdout_stream(&self) -> LogStream {
         self.stream(Stream::Stdout)
     }

@@ -6,19 +6,29 @@ use tug::network::store::{CreateOptions, NetworkStore};
 use crate::client::Tug;
 use crate::error::{Error, Result};
 
-/// A user network with a unique name (`tugtest-` and random hex), removed when dropped
-/// (after the containers on it: drop them first, or they are removed with it...).
+/// A user network with a unique name (`tugtest-` and random hex), removed when dropped.
+/// A network with containers cannot be removed: drop them first (declare the network
+/// before them, so that it drops after them).
 ///
-/// ```no_run
+/// ```
 /// use tug_testkit::{GenericImage, ImageExt, Network, WaitFor};
 ///
 /// let net = Network::new().unwrap();
-/// let _db = GenericImage::new("busybox", "latest")
-///     .with_cmd(["sleep", "60"])
+/// let db = GenericImage::new("busybox", "latest")
+///     .with_cmd(["nc", "-ll", "-p", "5432", "-e", "echo", "pong"])
 ///     .with_network(net.name())
-///     .with_name(format!("db-{}", net.name()))
+///     .with_network_alias("db")
+///     .with_wait_for(WaitFor::port(5432))
 ///     .start()
 ///     .unwrap();
+/// let app = GenericImage::new("busybox", "latest")
+///     .with_cmd(["sleep", "60"])
+///     .with_network(net.name())
+///     .start()
+///     .unwrap();
+/// let out = app.exec(["nc", "db", "5432"]).unwrap();
+/// assert_eq!(out.stdout, b"pong\n");
+/// drop((app, db)); // the containers first, then the network
 /// ```
 #[derive(Debug)]
 pub struct Network {
