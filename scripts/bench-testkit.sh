@@ -10,5 +10,6 @@ cd "$repo"
 profile=${BENCH_PROFILE:-release}
 flag=()
 [ "$profile" = release ] && flag=(--release)
-cargo build -q "${flag[@]}" -p tug -p tug-testkit --example bench
+cargo build -q "${flag[@]}" -p tug --bin tug
+cargo build -q "${flag[@]}" -p tug-testkit --example bench
 TUG_BIN="$repo/target/$profile/tug" "$repo/target/$profile/examples/bench"
