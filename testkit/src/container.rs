@@ -375,6 +375,8 @@ struct Probe {
     found: usize,
     health: Option<Vec<String>>,
     sleep_until: Option<Instant>,
+    /// A sock_diag socket in the container's network namespace (port waits).
+    listen: Option<crate::listen::ListenProbe>,
 }
 
 impl Probe {
@@ -385,6 +387,7 @@ impl Probe {
             found: 0,
             health: None,
             sleep_until: None,
+            listen: None,
         };
         match cond {
             WaitFor::Log { pattern, .. } => {
@@ -392,6 +395,8 @@ impl Probe {
             }
             WaitFor::Healthy => p.health = Some(c.healthcheck_command()?),
             WaitFor::Duration(d) => p.sleep_until = Some(Instant::now() + *d),
+            // Where sock_diag cannot be used, /proc/<pid>/net/tcp is read instead.
+            WaitFor::Port(_) => p.listen = crate::listen::ListenProbe::new(c.pid()).ok(),
             _ => {}
         }
         Ok(p)
@@ -417,7 +422,13 @@ impl Probe {
                 self.scanned = entries.len();
                 self.found >= *times
             }
-            WaitFor::Port(p) => running && wait::listens_in(state.pid, *p),
+            WaitFor::Port(p) => {
+                running
+                    && match self.listen.as_mut().map(|l| l.listens(*p)) {
+                        Some(Ok(yes)) => yes,
+                        _ => wait::listens_in(state.pid, *p),
+                    }
+            }
             WaitFor::Http { path, port, status } => {
                 let live = c.live();
                 let port = match port {

@@ -31,6 +31,7 @@ mod client;
 mod container;
 mod error;
 mod image;
+mod listen;
 mod logs;
 mod network;
 mod request;
