@@ -247,3 +247,26 @@ fn published_udp_port_on_loopback_reaches_the_container_and_back() {
         matches!(sock.recv_from(&mut buf), Ok((n, _)) if &buf[..n] == b"PING-OVER-UDP")
     });
 }
+
+#[test]
+fn a_published_port_nobody_listens_on_refuses_at_once() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    cs.run_d(&["--name", "idle", "-p", "8080", "busybox", "sleep", "60"]);
+    let line = t.ok(&["port", "idle", "8080"]);
+    let host_port: u16 = line
+        .trim()
+        .strip_prefix("0.0.0.0:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("port idle 8080: {line:?}"));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], host_port));
+    let start = std::time::Instant::now();
+    let err = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .expect_err("nobody listens in the container");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
