@@ -54,6 +54,8 @@ pub enum ContainerCommand {
     Stats(super::stats::StatsArgs),
     /// Pause all processes within one or more containers
     Pause(super::stats::PauseArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(super::port::PortArgs),
     /// Unpause all processes within one or more containers
     Unpause(super::stats::PauseArgs),
 }
@@ -85,6 +87,7 @@ pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
         ContainerCommand::Cp(a) => super::cp::cp(engine, a),
         ContainerCommand::Stats(a) => super::stats::stats(engine, a),
         ContainerCommand::Pause(a) => super::stats::pause(engine, a),
+        ContainerCommand::Port(a) => super::port::port(engine, a),
         ContainerCommand::Unpause(a) => super::stats::unpause(engine, a),
     }
 }

@@ -445,7 +445,8 @@ impl Shim {
             }
         }
         let _ = self.store.update(&self.id, |c| {
-            c.network_settings.ports = crate::network::ports::actual(&[], &net::exposed_keys(c));
+            // Docker clears them when the container stops (`ps -a` shows no PORTS).
+            c.network_settings.ports.clear();
             c.network_settings.sandbox_key.clear();
         });
         if !networks.is_empty() {
