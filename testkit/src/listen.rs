@@ -168,7 +168,7 @@ mod tests {
             buf.extend_from_slice(&seq.to_ne_bytes());
             buf.extend_from_slice(&[0; 4]);
             buf.extend_from_slice(body);
-            while buf.len() % 4 != 0 {
+            while !buf.len().is_multiple_of(4) {
                 buf.push(0);
             }
         }
