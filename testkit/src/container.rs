@@ -42,6 +42,8 @@ pub struct Container {
     name: String,
     log_path: PathBuf,
     healthcheck: Option<Vec<String>>,
+    /// The wait strategies and the time they may take, for [`Container::start`] too.
+    ready: (Vec<WaitFor>, Duration),
     /// The init's pid and the published ports (container port → host port) since the
     /// last start.
     live: std::sync::Mutex<Live>,
@@ -59,6 +61,7 @@ impl Container {
         engine: Engine,
         record: &tug::container::Container,
         healthcheck: Option<Vec<String>>,
+        ready: (Vec<WaitFor>, Duration),
     ) -> Container {
         Container {
             id: record.id.clone(),
@@ -70,6 +73,7 @@ impl Container {
                 .join(format!("{}-json.log", record.id)),
             engine,
             healthcheck,
+            ready,
             live: Default::default(),
             removed: false,
         }
@@ -258,9 +262,12 @@ impl Container {
         Ok(())
     }
 
-    /// Starts the stopped container again (its wait strategies are not run again).
+    /// Starts the stopped container again, and waits for it as the first start did.
     pub fn start(&self) -> Result<()> {
-        self.start_process()
+        // Log waits look at what this run writes, not at the earlier runs' lines.
+        let from = std::fs::metadata(&self.log_path).map_or(0, |m| m.len());
+        self.start_process()?;
+        self.wait_ready(&self.ready.0, self.ready.1, from)
     }
 
     /// Freezes every process of the container.
@@ -323,11 +330,17 @@ impl Container {
         Ok(())
     }
 
-    /// Waits for `conditions` in order, all within `timeout`.
-    pub(crate) fn wait_ready(&self, conditions: &[WaitFor], timeout: Duration) -> Result<()> {
+    /// Waits for its wait strategies, as the start does.
+    pub(crate) fn wait_until_ready(&self) -> Result<()> {
+        self.wait_ready(&self.ready.0, self.ready.1, 0)
+    }
+
+    /// Waits for `conditions` in order, all within `timeout`; log waits read the log
+    /// from byte `from` on.
+    fn wait_ready(&self, conditions: &[WaitFor], timeout: Duration, from: u64) -> Result<()> {
         let began = Instant::now();
         let deadline = began + timeout;
-        let mut cursor = LogCursor::new(self.log_path.clone());
+        let mut cursor = LogCursor::starting_at(self.log_path.clone(), from);
         let mut entries = Vec::new();
         for cond in conditions {
             let mut probe = Probe::new(self, cond)?;
@@ -500,5 +513,17 @@ impl Drop for Container {
         if !self.removed {
             let _ = self.engine.remove_container(&self.id, true);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Handles move to and are shared between test threads.
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::Container>();
+        check::<crate::Network>();
+        check::<crate::Tug>();
     }
 }

@@ -24,6 +24,9 @@
 //! - Clean-up: dropping a [`Container`] removes it; the test process is the owner of
 //!   every container it starts, so a test binary killed by SIGKILL or a timeout leaves
 //!   nothing running: each container's shim removes it.
+//! - The API is blocking (tests are sync; the engine has no async runtime). An async
+//!   face can sit beside it: every call is a short blocking operation that an async
+//!   runner wraps in `spawn_blocking`, and [`Container`] is `Send + Sync`.
 //! - The state root is `TUG_ROOT` (default `/var/lib/tug`), as for the `tug` CLI; a
 //!   missing `busybox:latest` is made there once per process.
 

@@ -46,9 +46,14 @@ pub(crate) struct LogCursor {
 
 impl LogCursor {
     pub(crate) fn new(path: PathBuf) -> LogCursor {
+        LogCursor::starting_at(path, 0)
+    }
+
+    /// A cursor that reads from byte `offset` (the start of a line) on.
+    pub(crate) fn starting_at(path: PathBuf, offset: u64) -> LogCursor {
         LogCursor {
             path,
-            offset: 0,
+            offset,
             partial: Vec::new(),
         }
     }

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 /// let net = Network::new().unwrap();
 /// let db = GenericImage::new("busybox", "latest")
 ///     .with_cmd(["nc", "-ll", "-p", "5432", "-e", "echo", "pong"])
-///     .with_network(net.name())
+///     .with_network(&net)
 ///     .with_network_alias("db")
 ///     .with_wait_for(WaitFor::port(5432))
 ///     .start()
@@ -76,6 +76,13 @@ impl Network {
             .remove(&self.name)
             .map_err(|e| Error::Setup(format!("removing network {}: {e}", self.name)))?;
         Ok(())
+    }
+}
+
+/// So that `with_network(&net)` reads as well as `with_network(net.name())`.
+impl From<&Network> for String {
+    fn from(n: &Network) -> String {
+        n.name.clone()
     }
 }
 

@@ -24,7 +24,13 @@ pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Con
         .create_container(&opts)
         .map_err(|e| Error::engine(format!("creating a container from {reference}"), e))?;
     // From here on the handle removes the container when dropped, also on an error.
-    let c = Container::new(engine.clone(), &record, req.healthcheck.clone());
+    let timeout = req.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
+    let c = Container::new(
+        engine.clone(),
+        &record,
+        req.healthcheck.clone(),
+        (req.ready_conditions(), timeout),
+    );
     let made = copy_files(&c, &req.copies).and_then(|()| c.start_process());
     if let Err(e) = made {
         return Err(Error::Start {
@@ -33,8 +39,7 @@ pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Con
             source: Box::new(e),
         });
     }
-    let timeout = req.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
-    c.wait_ready(&req.ready_conditions(), timeout)?;
+    c.wait_until_ready()?;
     Ok(c)
 }
 

@@ -83,6 +83,7 @@ fn sigkilled_test_process_leaves_no_container() {
         "container {id} still there {:?} after its owner was killed",
         killed.elapsed()
     );
+    println!("removed {:?} after the SIGKILL", killed.elapsed());
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "the container's process {pid} still runs"

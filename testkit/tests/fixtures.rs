@@ -239,6 +239,19 @@ fn stop_start_pause_and_rm() {
 }
 
 #[test]
+fn a_restart_waits_again_for_this_runs_log_line() {
+    let c = busybox()
+        .with_cmd(["sh", "-c", "sleep 0.1; echo up; exec sleep 60"])
+        .with_network("none")
+        .with_wait_for(WaitFor::stdout("up"))
+        .start()
+        .unwrap();
+    c.stop_with_timeout(Duration::ZERO).unwrap();
+    c.start().unwrap();
+    assert_eq!(c.stdout_string().unwrap(), "up\nup\n");
+}
+
+#[test]
 fn resource_limits_apply() {
     let c = busybox()
         .with_cmd(["sleep", "60"])
