@@ -1,0 +1,95 @@
+//! Many containers at once: 20 started in parallel on one network get distinct addresses
+//! and host ports and each serves its own page; `rm -f` of running containers on several
+//! networks, with published ports and a connected extra network, leaves no bridge, veth,
+//! nftables table or netns behind.
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use tug_e2e::net::{self, NetTest};
+
+#[test]
+fn twenty_containers_start_in_parallel_with_distinct_addresses_and_ports() {
+    const N: usize = 20;
+    let n = NetTest::new();
+    n.network("par-net", &[]);
+    std::thread::scope(|s| {
+        for i in 0..N {
+            let n = &n;
+            s.spawn(move || {
+                let name = format!("par-{i}");
+                let cmd = net::httpd_cmd(80, &format!("page-of-{name}"));
+                n.run_d(&[
+                    "--name",
+                    &name,
+                    "--network",
+                    "par-net",
+                    "-p",
+                    "80",
+                    "busybox",
+                    "sh",
+                    "-c",
+                    &cmd,
+                ]);
+            });
+        }
+    });
+    let mut addrs = BTreeSet::new();
+    let mut ports = BTreeSet::new();
+    for i in 0..N {
+        let name = format!("par-{i}");
+        addrs.insert(n.ip_on(&name, "par-net"));
+        ports.insert(n.host_port(&name, "80/tcp"));
+    }
+    assert_eq!(addrs.len(), N, "{addrs:?}");
+    assert_eq!(ports.len(), N, "{ports:?}");
+    for i in 0..N {
+        let name = format!("par-{i}");
+        let hp = n.host_port(&name, "80/tcp");
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, hp));
+        net::wait_http(addr, &format!("page-of-{name}"), Duration::from_secs(5));
+    }
+    // They see each other by name.
+    let out = n.exec("par-0", &["ping", "-c1", "-W2", &format!("par-{}", N - 1)]);
+    assert!(out.status.success(), "{}", tug_e2e::text(&out));
+    n.finish();
+}
+
+#[test]
+fn rm_f_of_running_containers_leaves_nothing_behind() {
+    let n = NetTest::new();
+    n.network("clean-a", &[]);
+    n.network("clean-b", &[]);
+    n.run_d(&[
+        "--name", "clean-1", "-p", "80", "-p", "53/udp", "busybox", "sleep", "60",
+    ]);
+    n.run_d(&[
+        "--name",
+        "clean-2",
+        "--network",
+        "clean-a",
+        "-p",
+        "80",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    n.run_d(&[
+        "--name",
+        "clean-3",
+        "--network",
+        "clean-b",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    n.ok(&["network", "connect", "clean-b", "clean-2"]);
+    // Three bridges, four veths, two port tables, three network tables exist now.
+    let left = n.leftovers();
+    let count = |what: &str| left.iter().filter(|l| l.starts_with(what)).count();
+    assert_eq!(count("bridge "), 3, "{left:#?}");
+    assert_eq!(count("veth "), 4, "{left:#?}");
+    assert_eq!(count("nft table tug_p"), 2, "{left:#?}");
+    n.finish();
+}
