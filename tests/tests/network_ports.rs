@@ -140,7 +140,7 @@ fn random_host_port_is_reported_by_port_inspect_and_ps() {
     let out = n.run(&["port", "ports-rand", "9999"]);
     assert_ne!(code(&out), 0, "{}", text(&out));
     assert!(
-        text(&out).contains("No public port '9999/tcp' published for ports-rand"),
+        text(&out).contains("No public port '9999' published for ports-rand"),
         "{}",
         text(&out)
     );
