@@ -72,6 +72,10 @@ fn names_aliases_and_ids_resolve_on_a_user_network_and_not_across() {
     // A stopped peer's name goes away.
     n.ok(&["stop", "-t", "0", "names-web"]);
     does_not_resolve(&n, &["exec", "names-db"], "names-web");
+    // And comes back with it, at the same address.
+    n.ok(&["start", "names-web"]);
+    pings(&n, &["exec", "names-db"], "names-web", web_ip);
+    pings(&n, &["exec", "names-web"], "names-db", ip);
     n.finish();
 }
 

@@ -93,3 +93,33 @@ fn rm_f_of_running_containers_leaves_nothing_behind() {
     assert_eq!(count("nft table tug_p"), 2, "{left:#?}");
     n.finish();
 }
+
+#[test]
+fn two_state_roots_run_side_by_side_and_clean_up_apart() {
+    let (a, b) = (NetTest::new(), NetTest::new());
+    let (ba, bb) = (a.bridge_of("bridge"), b.bridge_of("bridge"));
+    assert_ne!(ba, bb);
+    let mut ports = Vec::new();
+    for (n, name) in [(&a, "roots-a"), (&b, "roots-b")] {
+        let cmd = net::httpd_cmd(80, &format!("page-of-{name}"));
+        n.run_d(&["--name", name, "-p", "80", "busybox", "sh", "-c", &cmd]);
+        ports.push(n.host_port(name, "80/tcp"));
+    }
+    assert_ne!(ports[0], ports[1]);
+    let ip_a = a.ip_on("roots-a", "bridge");
+    let ip_b = b.ip_on("roots-b", "bridge");
+    assert_ne!(ip_a, ip_b);
+    for (p, name) in ports.iter().zip(["roots-a", "roots-b"]) {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, *p));
+        net::wait_http(addr, &format!("page-of-{name}"), Duration::from_secs(5));
+    }
+    // One root going leaves the other's bridge and ports working.
+    a.finish();
+    assert!(
+        net::tug_links().iter().any(|(l, _)| *l == bb),
+        "{bb} went with the other root"
+    );
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, ports[1]));
+    net::wait_http(addr, "page-of-roots-b", Duration::from_secs(5));
+    b.finish();
+}

@@ -44,6 +44,71 @@ fn published_tcp_port_reaches_container_from_loopback_host_address_and_container
     let url = format!("http://{host}:{hp}/");
     let out = n.run_rm_ok(&["busybox", "wget", "-qO-", &url]);
     assert_eq!(out.trim(), "hello-tcp");
+    // And the container itself, through its own published port (the frame goes back
+    // out of the bridge port it came in by: hairpin mode on that port).
+    let out = n.exec(
+        "ports-tcp",
+        &["timeout", "-s", "KILL", "3", "wget", "-qO-", &url],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello-tcp");
+    n.finish();
+}
+
+#[test]
+fn port_published_on_one_host_address_and_a_range() {
+    let n = NetTest::new();
+    let hp = net::free_port(false);
+    // Two consecutive free host ports for the range (a neighbour may be taken: retry).
+    let (r0, holders) = loop {
+        let a = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let p = a.local_addr().unwrap().port();
+        if p < u16::MAX {
+            if let Ok(b) = std::net::TcpListener::bind(("0.0.0.0", p + 1)) {
+                break (p, (a, b));
+            }
+        }
+    };
+    drop(holders);
+    let cmd = "mkdir -p /www && echo on-loopback-only > /www/index.html \
+               && httpd -p 9201 -h /www && exec httpd -f -p 80 -h /www";
+    n.run_d(&[
+        "--name",
+        "ports-lo",
+        "-p",
+        &format!("127.0.0.1:{hp}:80"),
+        "-p",
+        &format!("{r0}-{}:9200-9201", r0 + 1),
+        "busybox",
+        "sh",
+        "-c",
+        cmd,
+    ]);
+    assert_eq!(
+        n.ok(&["port", "ports-lo"]),
+        format!(
+            "80/tcp -> 127.0.0.1:{hp}\n9200/tcp -> 0.0.0.0:{r0}\n9201/tcp -> 0.0.0.0:{}\n",
+            r0 + 1
+        )
+    );
+    net::wait_http(
+        sa(LOCALHOST, hp),
+        "on-loopback-only",
+        Duration::from_secs(5),
+    );
+    // Not on the host's other addresses.
+    let err = TcpStream::connect_timeout(&sa(net::host_addr(), hp), Duration::from_secs(2))
+        .expect_err("published on 127.0.0.1 only");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    // The range: 9201 serves the same page; 9200 has no listener.
+    net::wait_http(
+        sa(LOCALHOST, r0 + 1),
+        "on-loopback-only",
+        Duration::from_secs(5),
+    );
+    let err = TcpStream::connect_timeout(&sa(LOCALHOST, r0), Duration::from_secs(2))
+        .expect_err("nothing listens on 9200");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
     n.finish();
 }
 
