@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when the tests left something behind on this machine: a mount or a process under
 # the tests' state roots (/var/tmp/tug-tests), a cgroup, network namespace, nftables table
-# or link of tug's.
+# (tug_<bridge>, tug_p<id>), link (bridges, tugv<hex> veths) or bridge lock file of tug's.
 # scripts/test.sh runs it after the tests.
 set -u
 base=/var/tmp/tug-tests
@@ -21,6 +21,13 @@ t=$(nft list tables 2>/dev/null | grep -i tug || true)
 [ -n "$t" ] && leaks+=$'\nnftables tables:\n'"$t"
 l=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -E '^tug' || true)
 [ -n "$l" ] && leaks+=$'\nlinks:\n'"$l"
+# A bridge's lock file lives as long as the bridge (tests' bridges are tugt<hex>).
+b=$(for f in "${TUG_HOST_RUN:-/run/tug}"/bridges/*.lock; do
+      [ -e "$f" ] || continue
+      br=$(basename "$f" .lock)
+      ip link show "$br" >/dev/null 2>&1 || echo "$f"
+    done)
+[ -n "$b" ] && leaks+=$'\nbridge lock files without their bridge:\n'"$b"
 if [ -n "$leaks" ]; then
   echo "check-leaks: the tests left these behind:$leaks" >&2
   exit 1

@@ -11,6 +11,7 @@ pub mod image;
 pub mod lifecycle;
 pub mod logs;
 pub mod network;
+pub mod port;
 pub mod ps;
 pub mod registry;
 pub mod resources;
@@ -170,6 +171,8 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Pause all processes within one or more containers
     Pause(stats::PauseArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(port::PortArgs),
     /// Unpause all processes within one or more containers
     Unpause(stats::PauseArgs),
 }
@@ -267,6 +270,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Network(c) => network::dispatch(&engine, c),
         Command::Stats(a) => stats::stats(&engine, a),
         Command::Pause(a) => stats::pause(&engine, a),
+        Command::Port(a) => port::port(&engine, a),
         Command::Unpause(a) => stats::unpause(&engine, a),
     }
 }

@@ -302,12 +302,22 @@ pub fn inspect(store: &NetworkStore, a: InspectArgs) -> CliResult {
     super::inspect_each(&a.names, a.format.as_deref(), |n| store.get(n))
 }
 
+/// A removed network's bridge and table, when a container's shim left them lingering.
+fn remove_devices(net: &Network) {
+    if let Some(b) = net.bridge_device() {
+        let _ = crate::network::endpoint::gc(b);
+    }
+}
+
 pub fn rm(store: &NetworkStore, a: RmArgs) -> CliResult {
     let mut out = std::io::stdout().lock();
     let mut code = 0;
     for n in &a.names {
         match store.remove(n) {
-            Ok(_) => writeln!(out, "{n}").map_err(out_err)?,
+            Ok(net) => {
+                remove_devices(&net);
+                writeln!(out, "{n}").map_err(out_err)?
+            }
             Err(Error::NotFound(_)) if a.force => {}
             Err(e) => {
                 eprintln!("tug: {}", CliError::from(e).message);

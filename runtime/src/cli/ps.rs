@@ -97,7 +97,7 @@ fn row(c: &Container, no_trunc: bool) -> serde_json::Value {
         "Command": command(c, no_trunc),
         "CreatedAt": created_at(&c.created),
         "RunningFor": format!("{} ago", since(&c.created)),
-        "Ports": "",
+        "Ports": crate::network::ports::ps_column(&c.network_settings.ports),
         "State": c.state.status,
         "Status": status(c),
         "Size": "",

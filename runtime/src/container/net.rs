@@ -15,8 +15,8 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 
+use super::Error;
 use super::record::{Container, EndpointSettings, NetworkSettings};
-use super::{ContainerStore, Error};
 use crate::Engine;
 use crate::network::endpoint::{self, Attachment};
 use crate::network::nft::PortMap;
@@ -617,7 +617,7 @@ pub fn up(
                 live.networks.push(name.clone());
             }
             Err(e) => {
-                down(engine, &c.id, live);
+                undo(&c.id, live);
                 return Err(e);
             }
         }
@@ -636,13 +636,22 @@ pub fn up(
             .collect();
         if !a.internal {
             if let Err(e) = endpoint::publish(&c.id, &maps) {
-                down(engine, &c.id, live);
+                undo(&c.id, live);
                 return Err(e.into());
             }
             live.published = true;
         }
     }
     Ok(live)
+}
+
+/// A start failed half-way: everything `up` made goes at once (bridges too, when
+/// unused).
+fn undo(id: &str, live: LiveNetwork) {
+    let _ = endpoint::unpublish(id);
+    for a in live.attachments.iter().rev() {
+        let _ = endpoint::down(id, a);
+    }
 }
 
 impl LiveNetwork {
@@ -657,15 +666,37 @@ impl LiveNetwork {
     }
 }
 
-/// The container's process is gone: its port rules, interfaces and host ports go.
-pub fn down(_engine: &Engine, id: &str, live: LiveNetwork) {
+/// The container's process is gone: its port rules and host ports go, its veths leave
+/// their bridges (the kernel deletes them with its namespace). Returns the bridges it
+/// used, for [`gc_bridges`] once the shim is done.
+pub fn down(_engine: &Engine, id: &str, live: LiveNetwork) -> Vec<String> {
+    // The rules go before the ports are free again: no other container's rules for the
+    // same host port may meet these.
     if live.published {
         let _ = endpoint::unpublish(id);
     }
-    for a in live.attachments.iter().rev() {
-        let _ = endpoint::down(id, a);
-    }
     drop(live.reserved);
+    for a in live.attachments.iter().rev() {
+        let _ = endpoint::release(id, a);
+    }
+    live.attachments.into_iter().map(|a| a.bridge).collect()
+}
+
+/// How long a bridge its last container left stays for the next one: containers run one
+/// after another (a test suite, a script) find it there instead of paying ~70 ms to
+/// remove and make it again.
+pub const BRIDGE_LINGER: std::time::Duration = std::time::Duration::from_millis(750);
+
+/// Removes those of `bridges` (and their tables) that no container uses any more, after
+/// [`BRIDGE_LINGER`]. The shim calls it last, when no client waits for it.
+pub fn gc_bridges(bridges: &[String]) {
+    if bridges.is_empty() {
+        return;
+    }
+    std::thread::sleep(BRIDGE_LINGER);
+    for b in bridges {
+        let _ = endpoint::gc(b);
+    }
 }
 
 /// The exposed port keys of a record (`Config.ExposedPorts`).
@@ -692,16 +723,24 @@ pub fn repair_after_dead_shim(engine: &Engine, c: &Container) {
     }
 }
 
-/// A container store helper: the ids of the containers on network `name`.
-pub fn containers_on(store: &ContainerStore, name: &str) -> Vec<String> {
-    store
-        .ids()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|id| {
-            store
-                .load(id)
-                .is_ok_and(|c| c.network_settings.networks.contains_key(name))
-        })
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_modes_parse_as_docker_names_them() {
+        assert_eq!(NetMode::parse(""), NetMode::Bridge("bridge".into()));
+        assert_eq!(NetMode::parse("default"), NetMode::Bridge("bridge".into()));
+        assert_eq!(NetMode::parse("none"), NetMode::None);
+        assert_eq!(NetMode::parse("host"), NetMode::Host);
+        assert_eq!(
+            NetMode::parse("container:web"),
+            NetMode::Container("web".into())
+        );
+        assert_eq!(NetMode::parse("appnet"), NetMode::Bridge("appnet".into()));
+        assert!(NetMode::parse("appnet").own_netns());
+        assert!(NetMode::parse("none").own_netns());
+        assert!(!NetMode::parse("host").own_netns());
+        assert!(!NetMode::parse("container:x").own_netns());
+    }
 }

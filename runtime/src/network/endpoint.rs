@@ -1,17 +1,24 @@
 //! A running container's place on a bridge network: the bridge and the network's
 //! nftables table (made when the first container comes, removed when the last goes), the
-//! veth pair, the container end configured as `eth0`/`eth1`... inside its namespace, and
-//! the DNAT table of its published ports.
+//! veth pair, the container end made and configured as `eth0`/`eth1`... inside its
+//! namespace, and the DNAT table of its published ports.
 //!
 //! Who uses a bridge is read off the kernel (the veths enslaved to it), under a host-wide
 //! lock per bridge (`/run/tug/bridges/<bridge>.lock`), so state roots and processes that
 //! come and go concurrently never remove a bridge in use nor race its creation.
 
+use std::fs::{self, File, OpenOptions};
 use std::net::Ipv4Addr;
 use std::os::fd::BorrowedFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::PathBuf;
+
+use nix::fcntl::{Flock, FlockArg};
+use sha2::{Digest as _, Sha256};
 
 use super::Error;
-use super::nft::PortMap;
+use super::link::{ContainerIface, Netlink, configure_in_netns};
+use super::nft::{self, NatNetwork, PortMap};
 
 /// One network interface of a container, as the start path asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,46 +70,241 @@ pub fn parse_mac(s: &str) -> Result<[u8; 6], Error> {
 }
 
 /// The host end's name of container `id`'s veth on `bridge` (unique host-wide: derived
-/// from the random container id and the bridge).
+/// from the random container id and the bridge). `tugv` + 11 hex digits: 15 bytes, the
+/// longest interface name, and never a bridge's name (those are `tug` + hex digits).
 pub fn host_veth_name(id: &str, bridge: &str) -> String {
-    let _ = (id, bridge);
-    todo!("endpoint helper")
+    format!("tugv{}", veth_suffix(id, bridge))
+}
+
+fn veth_suffix(id: &str, bridge: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(id.as_bytes());
+    h.update([0]);
+    h.update(bridge.as_bytes());
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()[..11]
+        .to_string()
+}
+
+/// The host-wide lock of one bridge, held while its devices and network table change.
+/// The holder that removes the bridge also unlinks the lock file (so `/run/tug/bridges`
+/// does not fill up); whoever then gets a lock on the unlinked file sees that its inode is
+/// no longer the path's and starts over.
+struct BridgeLock {
+    _file: Flock<File>,
+    path: PathBuf,
+}
+
+impl BridgeLock {
+    fn take(bridge: &str) -> Result<BridgeLock, Error> {
+        let dir = super::ipam::host_run_dir().join("bridges");
+        fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
+        let path = dir.join(format!("{bridge}.lock"));
+        let err = |e| Error::io(path.display(), e);
+        loop {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(err)?;
+            let file = Flock::lock(f, FlockArg::LockExclusive)
+                .map_err(|(_, e)| err(std::io::Error::from(e)))?;
+            let held = file.metadata().map_err(err)?;
+            match fs::metadata(&path) {
+                Ok(m) if m.ino() == held.ino() && m.dev() == held.dev() => {
+                    return Ok(BridgeLock { _file: file, path });
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+
+    /// Unlinks the lock file (the bridge is gone); the lock is held until drop.
+    fn remove_file(&self) {
+        // A file left behind only costs an entry in a tmpfs directory.
+        let _ = fs::remove_file(&self.path);
+    }
 }
 
 /// Connects the container whose network namespace is `netns` (container `id`) to one
 /// network: under the bridge's lock, makes the bridge (with the gateway address and
-/// route_localnet) and the network's nftables table when missing, a veth pair, enslaves
-/// the host end, moves the other end into `netns` and configures it there (name, MAC,
-/// address, lo up, default route when asked). Leaves nothing behind on failure.
+/// route_localnet) and the network's nftables table when missing, a veth pair whose
+/// container end is made inside `netns` (name, MAC), enslaves the host end and configures
+/// the container end (address, lo up, default route when asked). Leaves nothing behind on
+/// failure.
+///
+/// Runs in the calling thread's network namespace (the host's).
 pub fn up(netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> {
-    let _ = (netns, id, a);
-    todo!("endpoint helper")
+    nft::check_bridge(&a.bridge)?;
+    let lock = BridgeLock::take(&a.bridge)?;
+    let mut nl = Netlink::open()?;
+    let mut veth_made = false;
+    let r = connect(&mut nl, netns, id, a, &mut veth_made);
+    if r.is_err() {
+        // Best effort: the first error is the one to report.
+        if veth_made {
+            let _ = nl.delete_link(&host_veth_name(id, &a.bridge));
+        }
+        // A bridge exists only while a veth is on it: whether this call made it or found
+        // it left from a crash, it goes when it has no port.
+        let _ = remove_if_unused(&mut nl, &a.bridge, &lock);
+    }
+    r
+}
+
+/// The steps of [`up`]; `veth_made` tells a failure whether the veth is this call's.
+fn connect(
+    nl: &mut Netlink,
+    netns: BorrowedFd<'_>,
+    id: &str,
+    a: &Attachment,
+    veth_made: &mut bool,
+) -> Result<(), Error> {
+    // A bridge without ports and without the network's gateway address is a leftover (of
+    // a crash, or of a network since removed and made again with another subnet): it is
+    // made afresh, so that its address and table are the network's as it is now. A
+    // portless bridge that has it is one whose last container just left (see [`gc`]).
+    if let Some(index) = nl.link_index(&a.bridge)?
+        && nl.bridge_ports(index)?.is_empty()
+        && !nl.has_ipv4(index, a.gateway, a.subnet.prefix())?
+    {
+        nft::remove(&a.bridge)?;
+        nl.delete_link(&a.bridge)?;
+    }
+    let (_, created) =
+        nl.ensure_bridge_with_mac(&a.bridge, a.gateway, a.subnet.prefix(), mac_for(a.gateway))?;
+    let table = nft::table_name(&a.bridge);
+    // A table deleted behind tug's back is made again.
+    if created || !nft::table_exists(&table)? {
+        nft::set_route_localnet(&a.bridge)?;
+        nft::apply(&NatNetwork {
+            bridge: a.bridge.clone(),
+            subnet: a.subnet.network(),
+            prefix: a.subnet.prefix(),
+            internal: a.internal,
+        })?;
+    } else if !a.internal {
+        // Someone may have turned it off since the table was made; reading is cheap.
+        nft::enable_ip_forward()?;
+    }
+
+    // The container end is made inside the container, named and with its MAC already. A
+    // pair left by a start that died half-way went with that container's namespace.
+    let host = host_veth_name(id, &a.bridge);
+    // The pair of this container's previous run (a restart) may not be gone yet: the
+    // kernel removes it with the old namespace, asynchronously.
+    if nl.link_index(&host)?.is_some() {
+        nl.delete_link(&host)?;
+    }
+    nl.create_veth_into(&host, &a.iface, netns, Some(a.mac))?;
+    *veth_made = true;
+    nl.attach_to_bridge(&host, &a.bridge)?;
+    nl.set_hairpin(&host)?;
+    configure_in_netns(
+        netns,
+        &ContainerIface {
+            veth: a.iface.clone(),
+            name: a.iface.clone(),
+            mac: None,
+            address: a.address,
+            prefix: a.subnet.prefix(),
+            gateway: a.default_route.then_some(a.gateway),
+        },
+    )?;
+    Ok(())
+}
+
+/// Removes the network's table and the bridge when no port is left on it; `true` when
+/// they are gone. The caller holds the bridge's lock.
+fn remove_if_unused(nl: &mut Netlink, bridge: &str, lock: &BridgeLock) -> Result<bool, Error> {
+    if let Some(index) = nl.link_index(bridge)?
+        && !nl.bridge_ports(index)?.is_empty()
+    {
+        return Ok(false);
+    }
+    // The table first: a bridge without its table is repaired by the next `up`, a table
+    // without its bridge would be found by nobody.
+    nft::remove(bridge)?;
+    nl.delete_link(bridge)?;
+    lock.remove_file();
+    Ok(true)
 }
 
 /// Disconnects container `id` from the network on `a.bridge`: deletes the host end of
 /// its veth (the other end goes with it) and, when no veth is left on the bridge, the
 /// network's table and the bridge. Missing devices are not an error (the container's
 /// namespace may already be gone).
+///
+/// Under the lock the veth only leaves the bridge (a fraction of a millisecond); deleting
+/// it waits for the kernel's RCU barrier (~15-20 ms), so that happens after the lock is
+/// released, where the deletions of containers stopping together overlap.
 pub fn down(id: &str, a: &Attachment) -> Result<(), Error> {
-    let _ = (id, a);
-    todo!("endpoint helper")
+    nft::check_bridge(&a.bridge)?;
+    let host = host_veth_name(id, &a.bridge);
+    let mut nl = Netlink::open()?;
+    {
+        let lock = BridgeLock::take(&a.bridge)?;
+        nl.detach_from_bridge(&host)?;
+        remove_if_unused(&mut nl, &a.bridge, &lock)?;
+    }
+    nl.delete_link(&host)?;
+    Ok(())
+}
+
+/// The container's process is gone: its veth leaves the bridge at once (the kernel
+/// deletes the pair with the container's namespace, without making anyone wait for it).
+/// The bridge stays for [`gc`] to remove when it is still unused a little later, so that
+/// containers run one after another do not pay for removing and making it each time.
+pub fn release(id: &str, a: &Attachment) -> Result<(), Error> {
+    nft::check_bridge(&a.bridge)?;
+    let host = host_veth_name(id, &a.bridge);
+    let mut nl = Netlink::open()?;
+    let _lock = BridgeLock::take(&a.bridge)?;
+    nl.detach_from_bridge(&host)?;
+    Ok(())
+}
+
+/// Removes the network's table and bridge when no container uses it (see [`release`]);
+/// `true` when they are gone.
+pub fn gc(bridge: &str) -> Result<bool, Error> {
+    nft::check_bridge(bridge)?;
+    let mut nl = Netlink::open()?;
+    let lock = BridgeLock::take(bridge)?;
+    remove_if_unused(&mut nl, bridge, &lock)
 }
 
 /// The name of container `id`'s own nftables table of published ports (`tug_p` + 16 hex
 /// of the id).
 pub fn ports_table(id: &str) -> String {
-    format!("tug_p{}", &id[..id.len().min(16)])
+    format!("tug_p{}", id.chars().take(16).collect::<String>())
 }
 
-/// Installs (or replaces) the DNAT rules of container `id`'s published ports, from the
-/// host's addresses (incl. 127.0.0.1) and from other containers.
+/// Installs (or replaces, in one transaction) the DNAT rules of container `id`'s
+/// published ports, from the host's addresses (incl. 127.0.0.1) and from other
+/// containers; no ports removes the table.
 pub fn publish(id: &str, ports: &[PortMap]) -> Result<(), Error> {
-    let _ = (id, ports);
-    todo!("endpoint helper")
+    if ports.is_empty() {
+        return unpublish(id);
+    }
+    nft::apply_ports(&ports_table(id), ports)?;
+    Ok(())
 }
 
-/// Removes container `id`'s port table; a missing table is not an error.
+/// Removes container `id`'s port table; a missing table is not an error (and costs no
+/// `nft` run: it is deleted over nfnetlink).
 pub fn unpublish(id: &str) -> Result<(), Error> {
-    let _ = id;
-    todo!("endpoint helper")
+    nft::remove_ports(&ports_table(id))?;
+    Ok(())
 }
+
+#[cfg(test)]
+#[path = "endpoint_tests.rs"]
+mod tests;

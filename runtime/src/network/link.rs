@@ -12,7 +12,8 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -212,6 +213,98 @@ impl Netlink {
         Ok(index)
     }
 
+    /// Makes sure the bridge `name` exists with `gateway/prefix`, is up, and, when this
+    /// call creates it, has the fixed MAC `mac` (a bridge whose MAC was never set takes
+    /// the lowest of its ports', so it would change as containers come and go and stale
+    /// the ARP caches of the others). Returns its index and whether this call created it.
+    pub fn ensure_bridge_with_mac(
+        &mut self,
+        name: &str,
+        gateway: Ipv4Addr,
+        prefix: u8,
+        mac: [u8; 6],
+    ) -> Result<(u32, bool)> {
+        let mut created = false;
+        if self.link_index(name)?.is_none() {
+            let mut msg = LinkMessage::default();
+            msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+            msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+            msg.attributes
+                .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                    InfoKind::Bridge,
+                )]));
+            match self.request(
+                RouteNetlinkMessage::NewLink(msg),
+                NLM_F_CREATE | NLM_F_EXCL,
+                "create bridge",
+                name,
+            ) {
+                Ok(_) => created = true,
+                // Another process created it between our look-up and our request.
+                Err(LinkError::Op { source, .. })
+                    if source.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let index = self.require_index(name)?;
+        self.add_address(index, name, gateway, prefix)?;
+        self.set_up(index, name)?;
+        Ok((index, created))
+    }
+
+    /// The names of the links enslaved to the bridge with index `bridge` (its ports).
+    /// Whether link `index` has the IPv4 address `addr/prefix`.
+    pub fn has_ipv4(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> Result<bool> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        msg.header.index = index;
+        let replies = self.request(
+            RouteNetlinkMessage::GetAddress(msg),
+            NLM_F_DUMP,
+            "list addresses of",
+            "link",
+        )?;
+        Ok(replies.into_iter().any(|m| match m {
+            RouteNetlinkMessage::NewAddress(a) => a.header.index == index
+                && a.header.prefix_len == prefix
+                && a.attributes.iter().any(
+                    |x| matches!(x, AddressAttribute::Local(std::net::IpAddr::V4(v)) if *v == addr),
+                ),
+            _ => false,
+        }))
+    }
+
+    pub fn bridge_ports(&mut self, bridge: u32) -> Result<Vec<String>> {
+        let mut msg = LinkMessage::default();
+        // The kernel filters the dump by controller; the check below keeps the answer
+        // right on a kernel that ignores the filter.
+        msg.attributes.push(LinkAttribute::Controller(bridge));
+        let replies = self.request(
+            RouteNetlinkMessage::GetLink(msg),
+            NLM_F_DUMP,
+            "list ports of",
+            "bridge",
+        )?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => {
+                    let mut name = None;
+                    let mut on_bridge = false;
+                    for a in l.attributes {
+                        match a {
+                            LinkAttribute::IfName(n) => name = Some(n),
+                            LinkAttribute::Controller(c) => on_bridge = c == bridge,
+                            _ => {}
+                        }
+                    }
+                    name.filter(|_| on_bridge)
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Deletes the link `name`; `false` when it did not exist.
     pub fn delete_link(&mut self, name: &str) -> Result<bool> {
         let Some(index) = self.link_index(name)? else {
@@ -249,6 +342,43 @@ impl Netlink {
         Ok(())
     }
 
+    /// Creates a veth pair whose `host` end stays in this namespace and whose `peer` end is
+    /// made directly inside `netns` with its final name and MAC: moving a link between
+    /// namespaces waits for an RCU grace period (~15 ms), creating it there does not.
+    pub fn create_veth_into(
+        &mut self,
+        host: &str,
+        peer: &str,
+        netns: BorrowedFd<'_>,
+        mac: Option<[u8; 6]>,
+    ) -> Result<()> {
+        let mut peer_msg = LinkMessage::default();
+        peer_msg
+            .attributes
+            .push(LinkAttribute::IfName(peer.to_string()));
+        peer_msg
+            .attributes
+            .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        if let Some(mac) = mac {
+            peer_msg
+                .attributes
+                .push(LinkAttribute::Address(mac.to_vec()));
+        }
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(host.to_string()));
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+        ]));
+        self.request(
+            RouteNetlinkMessage::NewLink(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            "create veth",
+            host,
+        )?;
+        Ok(())
+    }
+
     /// Makes `name` a port of `bridge` and sets it up.
     pub fn attach_to_bridge(&mut self, name: &str, bridge: &str) -> Result<()> {
         let bridge_index = self.require_index(bridge)?;
@@ -263,6 +393,46 @@ impl Netlink {
             name,
         )?;
         self.set_up(index, name)
+    }
+
+    /// Turns on hairpin mode of the bridge port `name`: frames may leave by the port they
+    /// came in. With br_netfilter's hooks on bridged traffic, a container's connection to
+    /// its own published port is DNATed back to itself in the bridge, and needs it.
+    pub fn set_hairpin(&mut self, name: &str) -> Result<()> {
+        let index = self.require_index(name)?;
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )])),
+        ]));
+        // Port data is applied by NEWLINK on an existing link, not by SETLINK.
+        self.request(RouteNetlinkMessage::NewLink(msg), 0, "set hairpin", name)?;
+        Ok(())
+    }
+
+    /// Takes `name` off its bridge; `false` when there is no such link.
+    pub fn detach_from_bridge(&mut self, name: &str) -> Result<bool> {
+        let Some(index) = self.link_index(name)? else {
+            return Ok(false);
+        };
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::Controller(0));
+        match self.request(
+            RouteNetlinkMessage::SetLink(msg),
+            0,
+            "detach from bridge",
+            name,
+        ) {
+            Ok(_) => Ok(true),
+            Err(LinkError::Op { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Moves `name` into the network namespace `netns` (an fd of /proc/<pid>/ns/net,

@@ -1,7 +1,8 @@
-//! Bridges, veths, IPAM, NAT, name resolution and the port proxy. The pieces exist
-//! (networks and their subnets and addresses, bridge and veth set-up over netlink, tug's
-//! nftables tables) but are not wired into `run` yet: see the networking issue. Until
-//! then containers run with `--network none` (default) or `host`.
+//! Bridges, veths, IPAM, NAT, published ports. Networks and their subnets and addresses
+//! live on disk (`store`, `ipam`); a running container's interfaces and DNAT rules are
+//! made by its shim (`endpoint`, `ports`, called from `container::net`), with bridge
+//! devices and nftables tables that exist while a container uses them. Names resolve
+//! through hosts files that `container::net` keeps current.
 
 pub mod cidr;
 pub mod endpoint;

@@ -1,11 +1,13 @@
 //! NAT, forwarding and published-port rules in nftables, driven through the `nft` program.
 //!
-//! Each network gets its own table, `ip tug_<bridge>`, replaced as a whole in one `nft -f -`
-//! transaction. Bridge names are already unique on the host (every state root allocates
-//! them under the host-wide lock), so tables of several state roots cannot clash, no
-//! shared table needs a reference count or a lock, and removing a network's table removes
-//! all tug rules for it: the last network going leaves no tug table behind. The host's own
-//! tables are never read or written.
+//! Each network gets its own table, `ip tug_<bridge>` (forwarding, masquerade out, the
+//! hairpin and 127.0.0.1 masquerades), and each running container with published ports
+//! its own, `ip tug_p<16 hex of its id>` (the DNAT rules), each replaced as a whole in one
+//! `nft -f -` transaction. Bridge names and container ids are unique on the host, so
+//! tables of several state roots cannot clash, no shared table needs a reference count,
+//! and removing a network's or a container's table removes all tug rules for it. The
+//! host's own tables are never written. Whether a table exists is asked over nfnetlink
+//! (microseconds), so callers spawn `nft` (milliseconds) only to change something.
 
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
@@ -17,6 +19,8 @@ use std::process::{Command, Stdio};
 pub enum NftError {
     #[error("bridge name {0:?} is not a valid interface name")]
     BadBridge(String),
+    #[error("{0:?} is not a container's port table name")]
+    BadTable(String),
     #[error("nft {op} table {table}: {source}")]
     Spawn {
         op: &'static str,
@@ -29,6 +33,13 @@ pub enum NftError {
         op: &'static str,
         table: String,
         stderr: String,
+    },
+    #[error("nfnetlink: {op} table {table}: {source}")]
+    Netlink {
+        op: &'static str,
+        table: String,
+        #[source]
+        source: io::Error,
     },
     #[error("net.ipv4.ip_forward: {0}")]
     Forward(#[source] io::Error),
@@ -73,8 +84,6 @@ pub struct NatNetwork {
     pub prefix: u8,
     /// No masquerade and no forwarding between the bridge and anything else.
     pub internal: bool,
-    /// Ignored on internal networks (as Docker does): nothing may reach them from outside.
-    pub ports: Vec<PortMap>,
 }
 
 /// The table holding the rules of the network on `bridge`.
@@ -84,7 +93,7 @@ pub fn table_name(bridge: &str) -> String {
 
 /// Interface names are at most 15 bytes; allowing only these characters also keeps the
 /// name from ever being read as nft syntax.
-fn check_bridge(bridge: &str) -> Result<()> {
+pub(crate) fn check_bridge(bridge: &str) -> Result<()> {
     let ok = !bridge.is_empty()
         && bridge.len() <= 15
         && bridge
@@ -121,6 +130,9 @@ pub fn render(net: &NatNetwork) -> Result<String> {
         "\t\toifname \"{br}\" ct state established,related accept"
     );
     let _ = writeln!(s, "\t\toifname \"{br}\" ct status dnat accept");
+    // Anything else into the bridge: other networks and the outside reach containers
+    // only through published ports (Docker's network isolation).
+    let _ = writeln!(s, "\t\toifname \"{br}\" drop");
     s.push_str("\t}\n");
     s.push_str(
         "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n",
@@ -137,37 +149,71 @@ pub fn render(net: &NatNetwork) -> Result<String> {
         "\t\toifname \"{br}\" ip saddr {}/{} ct status dnat masquerade",
         net.subnet, net.prefix
     );
-    if !net.ports.is_empty() {
-        // The host's own connections to 127.0.0.1: the container must see a source it
-        // can answer (needs route_localnet on the bridge, set by `apply`).
-        let _ = writeln!(s, "\t\toifname \"{br}\" ip saddr 127.0.0.0/8 masquerade");
+    // The host's own connections to a published port on 127.0.0.1: the container must
+    // see a source it can answer (needs route_localnet on the bridge).
+    let _ = writeln!(s, "\t\toifname \"{br}\" ip saddr 127.0.0.0/8 masquerade");
+    s.push_str("\t}\n}\n");
+    Ok(s)
+}
+
+/// A container's port table name is `tug_p` and 1 to 16 lowercase hex digits; checked so
+/// that it can never be read as nft syntax.
+fn check_ports_table(table: &str) -> Result<()> {
+    let ok = table.strip_prefix("tug_p").is_some_and(|h| {
+        (1..=16).contains(&h.len()) && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(NftError::BadTable(table.to_string()))
     }
-    s.push_str("\t}\n");
-    if !net.ports.is_empty() {
-        let mut rules = String::new();
-        for p in &net.ports {
-            let dst = match p.host_ip {
-                Some(ip) => format!("ip daddr {ip}"),
-                None => "fib daddr type local".to_string(),
-            };
-            let _ = writeln!(
-                rules,
-                "\t\t{dst} {proto} dport {} dnat to {}:{}",
-                p.host_port,
-                p.container_ip,
-                p.container_port,
-                proto = p.proto.as_str()
-            );
-        }
-        // prerouting: from other hosts and containers; output: from the host itself.
-        let _ = write!(
-            s,
-            "\tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{rules}\t}}\n\
-             \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{rules}\t}}\n"
+}
+
+/// The `nft -f` script that replaces a container's port table `table` with the DNAT
+/// rules of `ports`, in one transaction.
+pub fn render_ports(table: &str, ports: &[PortMap]) -> Result<String> {
+    check_ports_table(table)?;
+    let mut rules = String::new();
+    for p in ports {
+        let dst = match p.host_ip {
+            Some(ip) => format!("ip daddr {ip}"),
+            None => "fib daddr type local".to_string(),
+        };
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            rules,
+            "\t\t{dst} {proto} dport {} dnat to {}:{}",
+            p.host_port,
+            p.container_ip,
+            p.container_port,
+            proto = p.proto.as_str()
         );
     }
-    s.push_str("}\n");
-    Ok(s)
+    // prerouting: from other hosts and containers; output: from the host itself.
+    Ok(format!(
+        "add table ip {table}\ndelete table ip {table}\ntable ip {table} {{\n\
+         \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{rules}\t}}\n\
+         \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{rules}\t}}\n}}\n"
+    ))
+}
+
+/// Installs or replaces a container's port table (see [`render_ports`]).
+pub fn apply_ports(table: &str, ports: &[PortMap]) -> Result<()> {
+    run_nft(&render_ports(table, ports)?, "apply", table)
+}
+
+/// The `nft` program: found on `$PATH`, else in the sbin directories a shim started from
+/// a user's shell may lack on its `$PATH`.
+fn nft_program() -> &'static std::path::Path {
+    static PROGRAM: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PROGRAM.get_or_init(|| {
+        let dirs = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&dirs)
+            .chain(["/usr/sbin".into(), "/sbin".into(), "/usr/local/sbin".into()])
+            .map(|d| d.join("nft"))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| "nft".into())
+    })
 }
 
 fn run_nft(script: &str, op: &'static str, table: &str) -> Result<()> {
@@ -176,7 +222,7 @@ fn run_nft(script: &str, op: &'static str, table: &str) -> Result<()> {
         table: table.to_string(),
         source,
     };
-    let mut child = Command::new("nft")
+    let mut child = Command::new(nft_program())
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -199,16 +245,9 @@ fn run_nft(script: &str, op: &'static str, table: &str) -> Result<()> {
 }
 
 /// Installs or replaces the network's rules; applying the same network twice changes
-/// nothing. Turns IP forwarding on for non-internal networks. With published ports the
-/// bridge must exist (its route_localnet is set).
+/// nothing. Turns IP forwarding on for non-internal networks.
 pub fn apply(net: &NatNetwork) -> Result<()> {
     let script = render(net)?;
-    if !net.internal && !net.ports.is_empty() {
-        // Without it the kernel drops packets to or from 127.0.0.0/8 on the bridge, so
-        // published ports would not answer on 127.0.0.1. Turned on before the rules.
-        let path = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge);
-        std::fs::write(&path, "1\n").map_err(|e| NftError::Sysctl(path, e))?;
-    }
     run_nft(&script, "apply", &table_name(&net.bridge))?;
     if !net.internal {
         enable_ip_forward()?;
@@ -216,20 +255,50 @@ pub fn apply(net: &NatNetwork) -> Result<()> {
     Ok(())
 }
 
-/// Removes the network's table; a missing table is not an error.
+/// Lets the bridge carry packets from and to 127.0.0.0/8: without it the kernel drops
+/// them, so published ports would not answer on 127.0.0.1. The bridge must exist.
+pub fn set_route_localnet(bridge: &str) -> Result<()> {
+    check_bridge(bridge)?;
+    let path = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
+    std::fs::write(&path, "1\n").map_err(|e| NftError::Sysctl(path, e))
+}
+
+/// Removes the network's table; a missing table is not an error (nor an `nft` run).
 pub fn remove(bridge: &str) -> Result<()> {
     check_bridge(bridge)?;
-    let t = table_name(bridge);
-    run_nft(
-        &format!("add table ip {t}\ndelete table ip {t}\n"),
-        "remove",
-        &t,
-    )
+    delete_table(&table_name(bridge))
+}
+
+/// Removes a container's port table; a missing table is not an error.
+pub fn remove_ports(table: &str) -> Result<()> {
+    check_ports_table(table)?;
+    delete_table(table)
+}
+
+/// Deletes `table` (a checked name) over nfnetlink.
+fn delete_table(table: &str) -> Result<()> {
+    netlink::delete_table(table)
+        .map(drop)
+        .map_err(|source| NftError::Netlink {
+            op: "delete",
+            table: table.to_string(),
+            source,
+        })
+}
+
+/// Whether the `ip` table `table` exists in the calling thread's network namespace,
+/// asked over nfnetlink without spawning `nft`.
+pub fn table_exists(table: &str) -> Result<bool> {
+    netlink::table_exists(table).map_err(|source| NftError::Netlink {
+        op: "look up",
+        table: table.to_string(),
+        source,
+    })
 }
 
 /// The names of tug's tables in this network namespace (for leak checks).
 pub fn tug_tables() -> Result<Vec<String>> {
-    let out = Command::new("nft")
+    let out = Command::new(nft_program())
         .args(["list", "tables", "ip"])
         .output()
         .map_err(|source| NftError::Spawn {
@@ -265,6 +334,9 @@ pub fn enable_ip_forward() -> Result<bool> {
     std::fs::write(IP_FORWARD, "1\n").map_err(NftError::Forward)?;
     Ok(true)
 }
+
+#[path = "nft_netlink.rs"]
+mod netlink;
 
 #[cfg(test)]
 #[path = "nft_tests.rs"]

@@ -4,15 +4,16 @@ use super::*;
 use crate::network::link::run_in_netns;
 use crate::network::testns::TestNetns;
 
-fn net(internal: bool, ports: Vec<PortMap>) -> NatNetwork {
+fn net(internal: bool) -> NatNetwork {
     NatNetwork {
         bridge: "tugbr1".into(),
         subnet: "10.231.8.0".parse().unwrap(),
         prefix: 24,
         internal,
-        ports,
     }
 }
+
+const PORTS_TABLE: &str = "tug_p0123456789abcdef";
 
 fn web_port() -> PortMap {
     PortMap {
@@ -54,6 +55,7 @@ table ip tug_tugbr1 {
 		iifname \"tugbr1\" accept
 		oifname \"tugbr1\" ct state established,related accept
 		oifname \"tugbr1\" ct status dnat accept
+		oifname \"tugbr1\" drop
 	}
 
 	chain postrouting {
@@ -62,7 +64,11 @@ table ip tug_tugbr1 {
 		oifname \"tugbr1\" ip saddr 10.231.8.0/24 ct status dnat masquerade
 		oifname \"tugbr1\" ip saddr 127.0.0.0/8 masquerade
 	}
+}
+";
 
+const PORT_RULES: &str = "\
+table ip tug_p0123456789abcdef {
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
 		fib daddr type local tcp dport 8080 dnat to 10.231.8.2:80
@@ -77,40 +83,53 @@ table ip tug_tugbr1 {
 }
 ";
 
-/// Masquerade, forwarding and DNAT rules land in tug's table, applying twice is the same
-/// as once, forwarding gets turned on, and removal (twice) leaves no tug table.
+/// Masquerade and forwarding rules land in the network's table, DNAT rules in the
+/// container's; applying twice is the same as once, forwarding gets turned on, the tables
+/// are seen over nfnetlink, and removal (twice) leaves no tug table.
 #[test]
 fn nat_network_rules_apply_replace_and_remove() {
     let ns = TestNetns::new("n");
     set_forward(&ns, "0");
-    let n = net(false, vec![web_port(), dns_port()]);
+    let n = net(false);
     run_in_netns(ns.file.as_fd(), || {
-        crate::network::link::Netlink::open()
-            .unwrap()
-            .ensure_bridge("tugbr1", "10.231.8.1".parse().unwrap(), 24)
-            .unwrap();
+        assert!(!table_exists("tug_tugbr1").unwrap());
         apply(&n).unwrap();
         apply(&n).unwrap();
+        apply_ports(PORTS_TABLE, &[web_port(), dns_port()]).unwrap();
+        apply_ports(PORTS_TABLE, &[web_port(), dns_port()]).unwrap();
+        assert!(table_exists("tug_tugbr1").unwrap());
+        assert!(table_exists(PORTS_TABLE).unwrap());
     })
     .unwrap();
     assert_eq!(
         ns.exec(&["nft", "list", "table", "ip", "tug_tugbr1"]),
         NAT_RULES
     );
+    assert_eq!(
+        ns.exec(&["nft", "list", "table", "ip", PORTS_TABLE]),
+        PORT_RULES
+    );
     assert_eq!(forward(&ns), "1");
 
     // Replacing with fewer ports drops the old DNAT rules.
-    let n2 = net(false, vec![]);
-    run_in_netns(ns.file.as_fd(), || apply(&n2).unwrap()).unwrap();
-    let text = ns.exec(&["nft", "list", "table", "ip", "tug_tugbr1"]);
-    assert!(!text.contains("dnat to"), "{text}");
-    assert!(text.contains("masquerade"), "{text}");
+    run_in_netns(ns.file.as_fd(), || {
+        apply_ports(PORTS_TABLE, &[web_port()]).unwrap()
+    })
+    .unwrap();
+    let text = ns.exec(&["nft", "list", "table", "ip", PORTS_TABLE]);
+    assert!(!text.contains("5353"), "{text}");
+    assert!(text.contains("dport 8080"), "{text}");
 
     run_in_netns(ns.file.as_fd(), || {
-        assert_eq!(tug_tables().unwrap(), vec!["tug_tugbr1".to_string()]);
+        let mut tables = tug_tables().unwrap();
+        tables.sort();
+        assert_eq!(tables, ["tug_p0123456789abcdef", "tug_tugbr1"]);
         remove("tugbr1").unwrap();
         remove("tugbr1").unwrap();
+        remove_ports(PORTS_TABLE).unwrap();
+        remove_ports(PORTS_TABLE).unwrap();
         assert!(tug_tables().unwrap().is_empty());
+        assert!(!table_exists("tug_tugbr1").unwrap());
     })
     .unwrap();
     assert_eq!(ns.exec(&["nft", "list", "ruleset"]), "");
@@ -121,7 +140,7 @@ fn nat_network_rules_apply_replace_and_remove() {
 fn internal_network_has_no_nat_and_drops_outside() {
     let ns = TestNetns::new("i");
     set_forward(&ns, "0");
-    let n = net(true, vec![web_port()]);
+    let n = net(true);
     run_in_netns(ns.file.as_fd(), || apply(&n).unwrap()).unwrap();
     assert_eq!(
         ns.exec(&["nft", "list", "table", "ip", "tug_tugbr1"]),
@@ -143,11 +162,22 @@ table ip tug_tugbr1 {
 /// A bridge name that is not an interface name is refused before nft runs.
 #[test]
 fn bad_bridge_name_is_refused() {
-    let mut n = net(false, vec![]);
+    let mut n = net(false);
     n.bridge = "x\"; flush ruleset".into();
     let err = render(&n).unwrap_err().to_string();
     assert!(err.contains("not a valid interface name"), "{err}");
     assert!(remove("0bad").is_err());
+    for bad in [
+        "tug_p",
+        "tug_pXYZ",
+        "tug_p0123456789abcdef0",
+        "tug_x1",
+        "tug_p1 }",
+    ] {
+        let err = render_ports(bad, &[web_port()]).unwrap_err().to_string();
+        assert!(err.contains("port table name"), "{err}");
+        assert!(remove_ports(bad).is_err());
+    }
 }
 
 /// Real traffic through the rules: a container namespace behind a bridge reaches an
@@ -211,12 +241,14 @@ fn masquerade_and_dnat_carry_traffic() {
         container_ip: ip,
         container_port: 53,
     };
-    let n = net(false, vec![web_port(), udp]);
+    let n = net(false);
     run_in_netns(host.file.as_fd(), || {
         // With br_netfilter, bridged replies pass conntrack and hairpin works without
         // the masquerade rule; turn it off in this namespace so the test needs the rule.
         let _ = std::fs::write("/proc/sys/net/bridge/bridge-nf-call-iptables", "0");
-        apply(&n).unwrap()
+        set_route_localnet("tugbr1").unwrap();
+        apply(&n).unwrap();
+        apply_ports(PORTS_TABLE, &[web_port(), udp]).unwrap();
     })
     .unwrap();
 

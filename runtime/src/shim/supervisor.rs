@@ -117,6 +117,8 @@ struct Shim {
     manual_stop: bool,
     remove: bool,
     finished: bool,
+    /// Bridges this container used: removed at the end when no one uses them.
+    bridges: Vec<String>,
 }
 
 /// What one poll slot is.
@@ -202,6 +204,7 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
         manual_stop: false,
         remove: false,
         finished: false,
+        bridges: Vec::new(),
     };
     drop(c);
     if shim.owner.as_ref().is_some_and(Owner::is_gone) {
@@ -213,6 +216,7 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
         Ok(pid) => shim.broadcast(&proto::frame_i32(proto::STARTED, pid), false),
         Err(e) => {
             shim.fail(e.exit_code(), e.to_string());
+            net::gc_bridges(&shim.bridges);
             return Ok(());
         }
     }
@@ -332,7 +336,8 @@ impl Shim {
             c.network_settings.sandbox_key = format!("/proc/{pid}/ns/net");
         })?;
         let Some(updated) = updated else {
-            net::down(&self.engine, &self.id, live);
+            let used = net::down(&self.engine, &self.id, live);
+            net::gc_bridges(&used);
             return Err(Error::NotFound(self.id.clone()));
         };
         if !updated.network_settings.networks.is_empty() {
@@ -434,7 +439,11 @@ impl Shim {
     /// of its networks, and the record shows no host port.
     fn net_down(&mut self, live: net::LiveNetwork) {
         let networks = live.networks().to_vec();
-        net::down(&self.engine, &self.id, live);
+        for b in net::down(&self.engine, &self.id, live) {
+            if !self.bridges.contains(&b) {
+                self.bridges.push(b);
+            }
+        }
         let _ = self.store.update(&self.id, |c| {
             c.network_settings.ports = crate::network::ports::actual(&[], &net::exposed_keys(c));
             c.network_settings.sandbox_key.clear();
@@ -637,6 +646,8 @@ impl Shim {
                 self.restart();
             }
         }
+        // No client waits any more: the bridges this container leaves unused can go.
+        net::gc_bridges(&self.bridges);
         Ok(())
     }
 
