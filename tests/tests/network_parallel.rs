@@ -1,7 +1,8 @@
-//! Many containers at once: 20 started in parallel on one network get distinct addresses
-//! and host ports and each serves its own page; `rm -f` of running containers on several
-//! networks, with published ports and a connected extra network, leaves no bridge, veth,
-//! nftables table or netns behind.
+//! Many containers at once and cleaning up: 20 started in parallel on one network get
+//! distinct addresses and host ports and each serves its own page; two state roots run
+//! side by side; `rm -f` of running containers on several networks, with published ports
+//! and a connected extra network, leaves no bridge, veth, nftables table or netns behind,
+//! nor does `rm` after a killed shim; addresses are given back on removal.
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -122,4 +123,101 @@ fn two_state_roots_run_side_by_side_and_clean_up_apart() {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, ports[1]));
     net::wait_http(addr, "page-of-roots-b", Duration::from_secs(5));
     b.finish();
+}
+
+/// The parent pid of `pid` (a container's init: its shim).
+fn ppid(pid: i32) -> i32 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    s.lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("PPid")
+}
+
+#[test]
+fn a_killed_shim_leaves_nothing_after_rm() {
+    let n = NetTest::new();
+    n.network("shim-net", &[]);
+    let hp = net::free_port(false);
+    n.run_d(&[
+        "--name",
+        "shim-killed",
+        "--network",
+        "shim-net",
+        "-p",
+        &format!("{hp}:80"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let pid = n.pid("shim-killed");
+    let shim = ppid(pid);
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{shim}/comm"))
+            .unwrap()
+            .trim(),
+        "tug-shim"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the shim");
+    net::wait_until(
+        "the container to die with its shim",
+        Duration::from_secs(3),
+        || !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+    );
+    n.ok(&["rm", "shim-killed"]);
+    n.assert_clean();
+    // Its host port is free again.
+    std::net::TcpListener::bind(("0.0.0.0", hp)).expect("the host port is free after rm");
+    n.finish();
+}
+
+#[test]
+fn addresses_are_freed_on_removal() {
+    let n = NetTest::new();
+    // A /29: gateway .1, five addresses for containers (.2 to .6).
+    n.network("small-net", &["--subnet", "10.214.77.0/29"]);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(n.run_d(&[
+            "--name",
+            &format!("small-{i}"),
+            "--network",
+            "small-net",
+            "busybox",
+            "sleep",
+            "60",
+        ]));
+    }
+    let out = n.run(&[
+        "create",
+        "--name",
+        "small-full",
+        "--network",
+        "small-net",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(tug_e2e::code(&out), 125, "{}", tug_e2e::text(&out));
+    assert!(
+        tug_e2e::text(&out).contains("no available IPv4 addresses"),
+        "{}",
+        tug_e2e::text(&out)
+    );
+    let freed = n.ip_on("small-2", "small-net");
+    n.ok(&["rm", "-f", &ids[2]]);
+    n.run_d(&[
+        "--name",
+        "small-again",
+        "--network",
+        "small-net",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(n.ip_on("small-again", "small-net"), freed);
+    n.finish();
 }
