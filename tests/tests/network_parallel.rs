@@ -178,8 +178,16 @@ fn a_killed_shim_leaves_nothing_after_rm() {
 #[test]
 fn addresses_are_freed_on_removal() {
     let n = NetTest::new();
-    // A /29: gateway .1, five addresses for containers (.2 to .6).
-    n.network("small-net", &["--subnet", "10.214.77.0/29"]);
+    // A /29: gateway .1, five addresses for containers (.2 to .6). Another suite may
+    // hold one: the first free of a few.
+    let free = (0..32u32).find_map(|i| {
+        let subnet = format!("10.214.77.{}/29", i * 8);
+        let out = n.run(&["network", "create", "--subnet", &subnet, "small-probe"]);
+        out.status.success().then_some(subnet)
+    });
+    let subnet = free.expect("a free /29 in 10.214.77.0/24");
+    n.ok(&["network", "rm", "small-probe"]);
+    n.network("small-net", &["--subnet", &subnet]);
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(n.run_d(&[
