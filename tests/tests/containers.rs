@@ -95,7 +95,7 @@ fn inspect_shows_dockers_fields() {
     assert_eq!(f("{{.Config.Labels.k}}"), "v");
     assert_eq!(
         f("{{.HostConfig.NetworkMode}} {{.HostConfig.AutoRemove}}"),
-        "none false"
+        "bridge false"
     );
     assert_eq!(f("{{.State.StartedAt}}"), "0001-01-01T00:00:00Z");
     assert!(f("{{.Image}}").starts_with("sha256:"));

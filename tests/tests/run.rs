@@ -308,8 +308,13 @@ fn privileged_and_unknown_networks_are_refused() {
     let out = t.run(&["run", "--rm", "--privileged", "busybox", "true"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--privileged is not supported"));
-    let out = t.run(&["run", "--rm", "--network", "bridge", "busybox", "true"]);
+    let out = t.run(&["run", "--rm", "--network", "nosuchnet", "busybox", "true"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("network nosuchnet not found"),
+        "{}",
+        text(&out)
+    );
     assert!(container_dirs(&t).is_empty());
 }
 
