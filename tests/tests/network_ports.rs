@@ -1,8 +1,9 @@
 //! Published ports (`-p`, `-P`, `tug port`): TCP and UDP reached from the host on
 //! 127.0.0.1 and on the host's own address and from another container, a random host port
 //! as `port`, `inspect` and `ps` report it, TCP half-close, 200 concurrent connections
-//! with their bytes intact, a refused connection when nothing listens, and a taken host
-//! port failing `run` with Docker's message and leaving nothing behind.
+//! with their bytes intact, a refused connection when nothing listens, a taken host
+//! port failing `run` with Docker's message and leaving nothing behind, a port on one
+//! host address and a range, and ports following stop, start and a restart by policy.
 //!
 //! Servers that busybox cannot be (UDP, half-close, many connections) are sockets the
 //! test opens inside the container's network namespace; they are closed before the
@@ -498,5 +499,52 @@ fn taken_host_port_fails_run_and_leaves_nothing() {
     // The first one still serves.
     net::wait_http(sa(LOCALHOST, hp2), "first", Duration::from_secs(5));
     drop(holder);
+    n.finish();
+}
+
+#[test]
+fn published_port_follows_stop_start_and_a_restart_by_policy() {
+    let n = NetTest::new();
+    let hp = net::free_port(false);
+    let cmd = net::httpd_cmd(80, "follows");
+    n.run_d(&[
+        "--name",
+        "ports-follow",
+        "--restart",
+        "always",
+        "-p",
+        &format!("{hp}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        &cmd,
+    ]);
+    let limit = Duration::from_secs(5);
+    net::wait_http(sa(LOCALHOST, hp), "follows", limit);
+    // Stopped: nothing answers and the host port is free for others.
+    n.ok(&["stop", "-t", "1", "ports-follow"]);
+    let err = TcpStream::connect_timeout(&sa(LOCALHOST, hp), Duration::from_secs(2))
+        .expect_err("stopped");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    drop(std::net::TcpListener::bind(("0.0.0.0", hp)).expect("the port is free when stopped"));
+    n.ok(&["start", "ports-follow"]);
+    net::wait_http(sa(LOCALHOST, hp), "follows", limit);
+    // The process dies (killed from the host): the policy restarts it, ports and all.
+    let pid = n.pid("ports-follow");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the container's init");
+    // (The record shows the restart a moment before its ports: wait for both.)
+    let want = format!("1 true [{{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"{hp}\"}}]");
+    net::wait_until("a restart with its port", limit, || {
+        n.inspect_f(
+            "ports-follow",
+            "{{.RestartCount}} {{.State.Running}} {{json (index .NetworkSettings.Ports \"80/tcp\")}}",
+        ) == want
+    });
+    net::wait_http(sa(LOCALHOST, hp), "follows", limit);
+    net::wait_http(sa(net::host_addr(), hp), "follows", limit);
     n.finish();
 }
