@@ -1,7 +1,8 @@
 //! User-defined networks and names: containers reach each other by name, by
 //! `--network-alias` and by 12-hex id on a user network and not across networks; `--link`
 //! on the default bridge (where names do not resolve); `network connect`/`disconnect` of
-//! a running container change what its peers resolve; `--ip` and `--mac-address`;
+//! a running container change what its peers resolve, a created one joins at start;
+//! `--ip` and `--mac-address`;
 //! `network rm` of a network in use fails.
 
 use std::net::Ipv4Addr;
@@ -227,5 +228,41 @@ fn network_rm_of_a_network_in_use_fails() {
             .any(|l| l == "inuse-app")
     );
     n.ok(&["rm", "-f", &id]);
+    n.finish();
+}
+
+#[test]
+fn a_created_container_connected_to_a_network_joins_it_at_start() {
+    let n = NetTest::new();
+    n.network("late-app", &[]);
+    n.run_d(&[
+        "--name",
+        "late-db",
+        "--network",
+        "late-app",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let id = n.ok(&["create", "--name", "late-web", "busybox", "sleep", "60"]);
+    n.remember(&id);
+    n.ok(&["network", "connect", "late-app", "late-web"]);
+    n.ok(&["start", "late-web"]);
+    let ip = n.ip_on("late-web", "late-app");
+    let bridge_ip = n.ip_on("late-web", "bridge");
+    let out = n.exec("late-web", &["ip", "-o", "-4", "addr", "show"]);
+    assert!(
+        text(&out).contains(&format!("inet {ip}/")),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains(&format!("inet {bridge_ip}/")),
+        "{}",
+        text(&out)
+    );
+    pings(&n, &["exec", "late-db"], "late-web", ip);
+    let db_ip = n.ip_on("late-db", "late-app");
+    pings(&n, &["exec", "late-web"], "late-db", db_ip);
     n.finish();
 }
