@@ -2,8 +2,7 @@
 //! `--network-alias` and by 12-hex id on a user network and not across networks; `--link`
 //! on the default bridge (where names do not resolve); `network connect`/`disconnect` of
 //! a running container change what its peers resolve, a created one joins at start;
-//! `--ip` and `--mac-address`;
-//! `network rm` of a network in use fails.
+//! `--ip` and `--mac-address`; `network rm` of a network in use fails.
 
 use std::net::Ipv4Addr;
 
