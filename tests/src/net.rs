@@ -297,16 +297,35 @@ pub fn named_netns() -> Vec<String> {
 }
 
 /// The host's own address: the source of its route to the internet (only the route
-/// is read; no packet goes there).
+/// is read; no packet goes there), else its first global address outside tug's bridges.
 pub fn host_addr() -> Ipv4Addr {
-    let out = stdout_of(Command::new("ip").args(["-4", "route", "get", "1.1.1.1"]));
-    let mut words = out.split_whitespace();
-    words
+    let route = Command::new("ip")
+        .args(["-4", "route", "get", "1.1.1.1"])
+        .output()
+        .expect("spawn ip");
+    let route = String::from_utf8_lossy(&route.stdout);
+    let mut words = route.split_whitespace();
+    let src = words
         .by_ref()
         .find(|w| *w == "src")
         .and_then(|_| words.next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no src in `ip -4 route get 1.1.1.1`: {out}"))
+        .and_then(|a| a.parse().ok());
+    if let Some(a) = src {
+        return a;
+    }
+    let out = stdout_of(Command::new("ip").args(["-4", "-o", "addr", "show", "scope", "global"]));
+    out.lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|d| !d.starts_with("tug"))
+        })
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            w.find(|x| *x == "inet")?;
+            w.next()?.split('/').next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no address of the host: {route}{out}"))
 }
 
 /// Runs `f` on a thread that has joined the network namespace of process `pid`:
