@@ -42,6 +42,8 @@ pub struct NetTest {
     ids: Mutex<Vec<String>>,
     networks: Mutex<Vec<String>>,
     bridges: Mutex<BTreeSet<String>>,
+    /// [`NetTest::finish`] ran: everything is removed already.
+    finished: bool,
 }
 
 impl std::ops::Deref for NetTest {
@@ -65,6 +67,7 @@ impl NetTest {
             ids: Mutex::new(Vec::new()),
             networks: Mutex::new(Vec::new()),
             bridges: Mutex::new(BTreeSet::new()),
+            finished: false,
         };
         let b = n.bridge_of("bridge");
         n.bridges.lock().unwrap().insert(b);
@@ -225,7 +228,7 @@ impl NetTest {
     /// Removes (`rm -f`) every remembered container, asserting each removal, then
     /// asserts that no device, table or netns of the test is left; removes the test's
     /// networks (freeing their subnets) and checks again.
-    pub fn finish(self) {
+    pub fn finish(mut self) {
         let ids = self.ids.lock().unwrap().clone();
         for id in &ids {
             let out = self.t.run(&["rm", "-f", id]);
@@ -238,11 +241,15 @@ impl NetTest {
             self.t.ok(&["network", "rm", n]);
         }
         self.assert_clean();
+        self.finished = true;
     }
 }
 
 impl Drop for NetTest {
     fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
         for id in self.ids.lock().unwrap().iter() {
             let _ = self.t.run(&["rm", "-f", id]);
         }
