@@ -2,13 +2,16 @@
 # Throughput (iperf3, one TCP stream) and connection rate (ab against busybox httpd, a new
 # connection per request) through a published port (DNAT), from 127.0.0.1 and from the
 # host's own address, vs the same servers reached directly at the container's address, in
-# one run; prints the figures and the ratios. A benchmark, not a test: run it by hand on a
-# quiet machine. iperf3 runs in a busybox container from the host's /usr (read-only).
+# one run; prints the medians of ROUNDS interleaved rounds and their ratios. A benchmark,
+# not a test: run it by hand on a quiet machine. iperf3 runs in a busybox container from
+# the host's /usr (read-only).
+#   ROUNDS       rounds, each measuring every path once (default 3)
 #   SECS         seconds per iperf3 run (default 5)
 #   REQUESTS     requests per ab run (default 5000)
 #   CONCURRENCY  ab's concurrency (default 16)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+rounds=${ROUNDS:-3}
 secs=${SECS:-5}
 requests=${REQUESTS:-5000}
 concurrency=${CONCURRENCY:-16}
@@ -64,13 +67,20 @@ rate() { # host port → requests (connections) per second
 
 rows=("direct $cip|$cip|5201|8080" "published 127.0.0.1|127.0.0.1|$p_iperf|$p_http")
 [ -n "$host_ip" ] && rows+=("published $host_ip|$host_ip|$p_iperf|$p_http")
-d_tp= d_cr=
-printf '%-28s %10s %10s %8s %8s\n' "" "Gbit/s" "conn/s" "tp/dir" "cr/dir"
-for r in "${rows[@]}"; do
-  IFS='|' read -r label addr pi ph <<<"$r"
-  tp=$(gbits "$addr" "$pi")
-  cr=$(rate "$addr" "$ph")
-  [ -z "$d_tp" ] && { d_tp=$tp; d_cr=$cr; }
+# Rounds interleave the paths, so that a slow moment of the machine hits them alike.
+for _ in $(seq "$rounds"); do
+  for i in "${!rows[@]}"; do
+    IFS='|' read -r _ addr pi ph <<<"${rows[$i]}"
+    echo "$(gbits "$addr" "$pi") $(rate "$addr" "$ph")" >>"$work/row$i"
+  done
+done
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+printf '%-28s %10s %10s %8s %8s   (median of %d rounds)\n' "" "Gbit/s" "conn/s" "tp/dir" "cr/dir" "$rounds"
+for i in "${!rows[@]}"; do
+  label=${rows[$i]%%|*}
+  tp=$(cut -d' ' -f1 "$work/row$i" | median)
+  cr=$(cut -d' ' -f2 "$work/row$i" | median)
+  [ "$i" = 0 ] && { d_tp=$tp; d_cr=$cr; }
   awk -v l="$label" -v t="$tp" -v c="$cr" -v dt="$d_tp" -v dc="$d_cr" \
     'BEGIN { printf "%-28s %10.2f %10d %7.2fx %7.2fx\n", l, t, c, t / dt, c / dc }'
 done

@@ -2,9 +2,12 @@
 # Fails when the tests left something behind on this machine: a mount or a process under
 # the tests' state roots (/var/tmp/tug-tests), a cgroup, network namespace, nftables table
 # (tug_<bridge>, tug_p<id>), link (bridges, tugv<hex> veths) or bridge lock file of tug's.
-# scripts/test.sh runs it after the tests.
+# scripts/test.sh runs it after the tests. A container's shim lingers a moment after its
+# container (it removes a bridge left unused 750 ms later), so the checks are repeated
+# for up to 10 s before anything counts as left behind.
 set -u
 base=/var/tmp/tug-tests
+check() {
 leaks=""
 m=$(awk -v b="$base" 'index($5, b) == 1 {print $5}' /proc/self/mountinfo)
 [ -n "$m" ] && leaks+=$'\nmounts:\n'"$m"
@@ -28,6 +31,12 @@ b=$(for f in "${TUG_HOST_RUN:-/run/tug}"/bridges/*.lock; do
       ip link show "$br" >/dev/null 2>&1 || echo "$f"
     done)
 [ -n "$b" ] && leaks+=$'\nbridge lock files without their bridge:\n'"$b"
+}
+for _ in $(seq 50); do
+  check
+  [ -z "$leaks" ] && break
+  sleep 0.2
+done
 if [ -n "$leaks" ]; then
   echo "check-leaks: the tests left these behind:$leaks" >&2
   exit 1

@@ -18,7 +18,7 @@ packages=(
   skopeo umoci     # interop tests: they read and write the OCI layouts tug writes and reads
   runc crun        # the start-time benchmark's peers
   hyperfine        # benchmarks
-  iperf3           # the published-ports benchmark (run in a container from the host's /usr)
+  iperf3 python3   # published ports: the benchmark's server and the UDP test's echo (run in a container from the host's /usr)
   iproute2 nftables iptables  # networking (and its tests)
   docker-registry  # a registry on loopback for push/pull tests
   apache2-utils openssl  # registry tests: htpasswd (bcrypt) and the token server's key, cert and JWT signatures

@@ -80,7 +80,6 @@ fn http_get(port: u16) -> Option<String> {
     Some(body)
 }
 
-// needs the lead's wiring
 #[test]
 fn random_host_port_is_reported_by_port_ps_and_inspect() {
     let t = TestRoot::with_busybox();
@@ -138,7 +137,6 @@ fn random_host_port_is_reported_by_port_ps_and_inspect() {
     TcpListener::bind(("0.0.0.0", host_port)).expect("the host port is free again");
 }
 
-// needs the lead's wiring
 #[test]
 fn publish_all_maps_every_exposed_port() {
     let t = TestRoot::with_busybox();
@@ -165,7 +163,6 @@ fn publish_all_maps_every_exposed_port() {
     }
 }
 
-// needs the lead's wiring
 #[test]
 fn a_host_port_in_use_fails_run_and_holds_nothing() {
     let t = TestRoot::with_busybox();
@@ -196,4 +193,80 @@ fn a_host_port_in_use_fails_run_and_holds_nothing() {
     // Neither port stays held by tug.
     TcpListener::bind(("0.0.0.0", taken)).expect("the clashing port is free");
     TcpListener::bind(("0.0.0.0", other)).expect("the other port is free");
+}
+
+/// A UDP echo server (upper-casing what it gets) on port 5353: the host's python3 run from
+/// its /usr, /lib and /lib64, mounted read-only (busybox has no UDP server).
+const UDP_ECHO: &str = "import socket\n\
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+s.bind(('', 5353))\n\
+while True:\n    d, a = s.recvfrom(2048)\n    s.sendto(d.upper(), a)\n";
+
+#[test]
+fn published_udp_port_on_loopback_reaches_the_container_and_back() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let real = |p: &str| std::fs::canonicalize(p).unwrap().display().to_string();
+    let (lib, lib64) = (real("/lib"), real("/lib64"));
+    let (lib, lib64) = (format!("{lib}:/lib:ro"), format!("{lib64}:/lib64:ro"));
+    cs.run_d(&[
+        "--name",
+        "echo",
+        "-p",
+        "127.0.0.1::5353/udp",
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        &lib,
+        "-v",
+        &lib64,
+        "busybox",
+        "/usr/bin/python3",
+        "-c",
+        UDP_ECHO,
+    ]);
+    let line = t.ok(&["port", "echo", "5353/udp"]);
+    let host_port: u16 = line
+        .trim()
+        .strip_prefix("127.0.0.1:")
+        .unwrap_or_else(|| panic!("port echo 5353/udp: {line:?}"))
+        .parse()
+        .expect("a port number");
+    assert_eq!(
+        t.ok(&["ps", "--format", "{{.Ports}}"]),
+        format!("127.0.0.1:{host_port}->5353/udp\n")
+    );
+    // Datagrams sent before the server binds are lost: send again until one comes back.
+    let sock = std::net::UdpSocket::bind(("127.0.0.1", 0)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    wait_for("the echo of a datagram", Duration::from_secs(10), || {
+        sock.send_to(b"ping-over-udp", ("127.0.0.1", host_port))
+            .unwrap();
+        matches!(sock.recv_from(&mut buf), Ok((n, _)) if &buf[..n] == b"PING-OVER-UDP")
+    });
+}
+
+#[test]
+fn a_published_port_nobody_listens_on_refuses_at_once() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    cs.run_d(&["--name", "idle", "-p", "8080", "busybox", "sleep", "60"]);
+    let line = t.ok(&["port", "idle", "8080"]);
+    let host_port: u16 = line
+        .trim()
+        .strip_prefix("0.0.0.0:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("port idle 8080: {line:?}"));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], host_port));
+    let start = std::time::Instant::now();
+    let err = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .expect_err("nobody listens in the container");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
 }
