@@ -66,5 +66,17 @@ fn internal_network_has_no_way_out() {
     );
     assert!(!out.status.success(), "reached the mirror: {}", text(&out));
     assert!(!text(&out).contains("dists/"), "{}", text(&out));
+    // As Docker: no default route at all, so a connection out fails at once.
+    let out = n.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "nat-internal",
+        "busybox",
+        "ip",
+        "route",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("default"), "{}", text(&out));
     n.finish();
 }
