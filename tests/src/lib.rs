@@ -207,4 +207,5 @@ impl Drop for KillOnDrop {
     }
 }
 
+pub mod net;
 pub mod registry;

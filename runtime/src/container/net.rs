@@ -537,7 +537,9 @@ fn attachment(
         iface,
         address,
         mac,
-        default_route,
+        // As Docker: an internal network gives no default route, so that a connection
+        // out fails at once instead of timing out.
+        default_route: default_route && !net.internal,
     })
 }
 

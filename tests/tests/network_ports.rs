@@ -1,0 +1,550 @@
+//! Published ports (`-p`, `-P`, `tug port`): TCP and UDP reached from the host on
+//! 127.0.0.1 and on the host's own address and from another container, a random host port
+//! as `port`, `inspect` and `ps` report it, TCP half-close, 200 concurrent connections
+//! with their bytes intact, a refused connection when nothing listens, a taken host
+//! port failing `run` with Docker's message and leaving nothing behind, a port on one
+//! host address and a range, and ports following stop, start and a restart by policy.
+//!
+//! Servers that busybox cannot be (UDP, half-close, many connections) are sockets the
+//! test opens inside the container's network namespace; they are closed before the
+//! container is removed (an open socket would keep the namespace, and so its veth, alive).
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use tug_e2e::net::{self, NetTest};
+use tug_e2e::{code, text};
+
+fn sa(ip: Ipv4Addr, port: u16) -> SocketAddr {
+    SocketAddr::from((ip, port))
+}
+
+const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+#[test]
+fn published_tcp_port_reaches_container_from_loopback_host_address_and_containers() {
+    let n = NetTest::new();
+    let hp = net::free_port(false);
+    let cmd = net::httpd_cmd(80, "hello-tcp");
+    n.run_d(&[
+        "--name",
+        "ports-tcp",
+        "-p",
+        &format!("{hp}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        &cmd,
+    ]);
+    let limit = Duration::from_secs(5);
+    net::wait_http(sa(LOCALHOST, hp), "hello-tcp", limit);
+    let host = net::host_addr();
+    net::wait_http(sa(host, hp), "hello-tcp", limit);
+    // Another container reaches it through the host's address (hairpin NAT).
+    let url = format!("http://{host}:{hp}/");
+    let out = n.run_rm_ok(&["busybox", "wget", "-qO-", &url]);
+    assert_eq!(out.trim(), "hello-tcp");
+    // And the container itself, through its own published port (the frame goes back
+    // out of the bridge port it came in by: hairpin mode on that port).
+    let out = n.exec(
+        "ports-tcp",
+        &["timeout", "-s", "KILL", "3", "wget", "-qO-", &url],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello-tcp");
+    n.finish();
+}
+
+#[test]
+fn port_published_on_one_host_address_and_a_range() {
+    let n = NetTest::new();
+    let hp = net::free_port(false);
+    // Two consecutive free host ports for the range (a neighbour may be taken: retry).
+    let (r0, holders) = loop {
+        let a = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let p = a.local_addr().unwrap().port();
+        if p < u16::MAX
+            && let Ok(b) = std::net::TcpListener::bind(("0.0.0.0", p + 1))
+        {
+            break (p, (a, b));
+        }
+    };
+    drop(holders);
+    let cmd = "mkdir -p /www && echo on-loopback-only > /www/index.html \
+               && httpd -p 9201 -h /www && exec httpd -f -p 80 -h /www";
+    n.run_d(&[
+        "--name",
+        "ports-lo",
+        "-p",
+        &format!("127.0.0.1:{hp}:80"),
+        "-p",
+        &format!("{r0}-{}:9200-9201", r0 + 1),
+        "busybox",
+        "sh",
+        "-c",
+        cmd,
+    ]);
+    assert_eq!(
+        n.ok(&["port", "ports-lo"]),
+        format!(
+            "80/tcp -> 127.0.0.1:{hp}\n9200/tcp -> 0.0.0.0:{r0}\n9201/tcp -> 0.0.0.0:{}\n",
+            r0 + 1
+        )
+    );
+    net::wait_http(
+        sa(LOCALHOST, hp),
+        "on-loopback-only",
+        Duration::from_secs(5),
+    );
+    // Not on the host's other addresses.
+    let err = TcpStream::connect_timeout(&sa(net::host_addr(), hp), Duration::from_secs(2))
+        .expect_err("published on 127.0.0.1 only");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    // The range: 9201 serves the same page; 9200 has no listener.
+    net::wait_http(
+        sa(LOCALHOST, r0 + 1),
+        "on-loopback-only",
+        Duration::from_secs(5),
+    );
+    let err = TcpStream::connect_timeout(&sa(LOCALHOST, r0), Duration::from_secs(2))
+        .expect_err("nothing listens on 9200");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    n.finish();
+}
+
+#[test]
+fn published_udp_port_reaches_container() {
+    let n = NetTest::new();
+    let hp = net::free_port(true);
+    n.run_d(&[
+        "--name",
+        "ports-udp",
+        "-p",
+        &format!("{hp}:5353/udp"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let pid = n.pid("ports-udp");
+    let server = net::in_netns(pid, || {
+        let s = UdpSocket::bind("0.0.0.0:5353").expect("bind udp 5353 in the container");
+        s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+        s
+    });
+    std::thread::scope(|sc| {
+        let srv = sc.spawn(|| {
+            // Echoes datagrams until "quit" (or silence: the test failed).
+            let mut buf = [0u8; 1500];
+            while let Ok((len, from)) = server.recv_from(&mut buf) {
+                if &buf[..len] == b"quit" {
+                    break;
+                }
+                let mut reply = b"echo:".to_vec();
+                reply.extend_from_slice(&buf[..len]);
+                server.send_to(&reply, from).expect("udp reply");
+            }
+        });
+        for ip in [LOCALHOST, net::host_addr()] {
+            let c = UdpSocket::bind("0.0.0.0:0").unwrap();
+            c.connect(sa(ip, hp)).unwrap();
+            c.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let msg = format!("hello-udp-{ip}");
+            let mut buf = [0u8; 1500];
+            let mut got = None;
+            // A datagram may be lost: a few tries, each waiting for the reply.
+            for _ in 0..6 {
+                c.send(msg.as_bytes()).unwrap();
+                if let Ok(len) = c.recv(&mut buf) {
+                    got = Some(String::from_utf8_lossy(&buf[..len]).into_owned());
+                    break;
+                }
+            }
+            assert_eq!(
+                got.as_deref(),
+                Some(format!("echo:{msg}").as_str()),
+                "via {ip}"
+            );
+        }
+        let c = UdpSocket::bind("0.0.0.0:0").unwrap();
+        c.send_to(b"quit", sa(LOCALHOST, hp)).unwrap();
+        srv.join().unwrap();
+    });
+    drop(server);
+    n.finish();
+}
+
+#[test]
+fn random_host_port_is_reported_by_port_inspect_and_ps() {
+    let n = NetTest::new();
+    let cmd = net::httpd_cmd(8080, "hello-random");
+    n.run_d(&[
+        "--name",
+        "ports-rand",
+        "-p",
+        "8080",
+        "busybox",
+        "sh",
+        "-c",
+        &cmd,
+    ]);
+    let hp = n.host_port("ports-rand", "8080/tcp");
+    assert_ne!(hp, 0);
+    assert_eq!(
+        n.ok(&["port", "ports-rand"]),
+        format!("8080/tcp -> 0.0.0.0:{hp}\n")
+    );
+    assert_eq!(
+        n.ok(&["port", "ports-rand", "8080"]),
+        format!("0.0.0.0:{hp}\n")
+    );
+    assert_eq!(
+        n.ok(&["port", "ports-rand", "8080/tcp"]),
+        format!("0.0.0.0:{hp}\n")
+    );
+    let out = n.run(&["port", "ports-rand", "9999"]);
+    assert_ne!(code(&out), 0, "{}", text(&out));
+    assert!(
+        text(&out).contains("No public port '9999' published for ports-rand"),
+        "{}",
+        text(&out)
+    );
+    let ps = n.ok(&[
+        "ps",
+        "--filter",
+        "name=ports-rand",
+        "--format",
+        "{{.Ports}}",
+    ]);
+    assert_eq!(ps.trim(), format!("0.0.0.0:{hp}->8080/tcp"));
+    // The request stays as given; the binding shows the port picked.
+    assert_eq!(
+        n.inspect_f(
+            "ports-rand",
+            "{{(index (index .HostConfig.PortBindings \"8080/tcp\") 0).HostPort}}"
+        ),
+        ""
+    );
+    net::wait_http(sa(LOCALHOST, hp), "hello-random", Duration::from_secs(5));
+    n.finish();
+}
+
+#[test]
+fn publish_all_publishes_every_exposed_port() {
+    let n = NetTest::new();
+    n.run_d(&[
+        "--name",
+        "ports-all",
+        "-P",
+        "--expose",
+        "7000",
+        "--expose",
+        "7001/udp",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let tcp = n.host_port("ports-all", "7000/tcp");
+    let udp = n.host_port("ports-all", "7001/udp");
+    assert_eq!(
+        n.ok(&["port", "ports-all"]),
+        format!("7000/tcp -> 0.0.0.0:{tcp}\n7001/udp -> 0.0.0.0:{udp}\n")
+    );
+    assert_eq!(
+        n.inspect_f("ports-all", "{{.HostConfig.PublishAllPorts}}"),
+        "true"
+    );
+    // The published TCP port forwards: a listener in the container answers.
+    let pid = n.pid("ports-all");
+    let l = net::in_netns(pid, || net::tcp_listener(7000, Duration::from_secs(5)));
+    std::thread::scope(|sc| {
+        let srv = sc.spawn(|| {
+            let (mut s, _) = l.accept().expect("accept in the container");
+            s.write_all(b"hello-P").unwrap();
+        });
+        let mut c = TcpStream::connect_timeout(&sa(LOCALHOST, tcp), Duration::from_secs(3))
+            .expect("connect to the -P port");
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut got = String::new();
+        c.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "hello-P");
+        srv.join().unwrap();
+    });
+    drop(l);
+    n.finish();
+}
+
+#[test]
+fn tcp_half_close_passes_through_a_published_port() {
+    let n = NetTest::new();
+    let hp = net::free_port(false);
+    n.run_d(&[
+        "--name",
+        "ports-half",
+        "-p",
+        &format!("{hp}:9000"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let l = net::in_netns(n.pid("ports-half"), || {
+        net::tcp_listener(9000, Duration::from_secs(8))
+    });
+    const LEN: usize = 300_000;
+    std::thread::scope(|sc| {
+        let srv = sc.spawn(|| {
+            // Reads to EOF (the client's FIN), then answers on the still open half.
+            let (mut s, _) = l.accept().expect("accept in the container");
+            s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+            let mut data = Vec::new();
+            s.read_to_end(&mut data).expect("read to EOF");
+            let sum: u64 = data.iter().map(|b| u64::from(*b)).sum();
+            write!(s, "got {} bytes, sum {sum}", data.len()).unwrap();
+        });
+        let data: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+        let sum: u64 = data.iter().map(|b| u64::from(*b)).sum();
+        let mut c = TcpStream::connect_timeout(&sa(LOCALHOST, hp), Duration::from_secs(3))
+            .expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+        c.write_all(&data).unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut reply = String::new();
+        c.read_to_string(&mut reply)
+            .expect("the reply after our FIN");
+        assert_eq!(reply, format!("got {LEN} bytes, sum {sum}"));
+        srv.join().unwrap();
+    });
+    drop(l);
+    n.finish();
+}
+
+#[test]
+fn two_hundred_concurrent_connections_keep_their_bytes() {
+    const CONNS: usize = 200;
+    const BYTES: usize = 4096;
+    let n = NetTest::new();
+    let hp = net::free_port(false);
+    n.run_d(&[
+        "--name",
+        "ports-load",
+        "-p",
+        &format!("{hp}:9100"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let l = net::in_netns(n.pid("ports-load"), || {
+        net::tcp_listener(9100, Duration::from_secs(8))
+    });
+    let start = Instant::now();
+    let barrier = std::sync::Barrier::new(CONNS);
+    std::thread::scope(|sc| {
+        // The server: an echo per connection (copy until EOF, then FIN).
+        let l = &l;
+        sc.spawn(move || {
+            std::thread::scope(|conns| {
+                for _ in 0..CONNS {
+                    let Ok((mut s, _)) = l.accept() else { return };
+                    conns.spawn(move || {
+                        s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+                        let mut r = s.try_clone().unwrap();
+                        let _ = std::io::copy(&mut r, &mut s);
+                        let _ = s.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            });
+        });
+        let clients: Vec<_> = (0..CONNS)
+            .map(|i| {
+                let barrier = &barrier;
+                sc.spawn(move || -> Result<(), String> {
+                    let data: Vec<u8> =
+                        (0..BYTES).map(|j| ((i * 31 + j * 7) % 253) as u8).collect();
+                    barrier.wait();
+                    let mut c =
+                        TcpStream::connect_timeout(&sa(LOCALHOST, hp), Duration::from_secs(5))
+                            .map_err(|e| format!("conn {i}: connect: {e}"))?;
+                    c.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+                    c.write_all(&data)
+                        .map_err(|e| format!("conn {i}: write: {e}"))?;
+                    c.shutdown(std::net::Shutdown::Write).unwrap();
+                    let mut back = Vec::new();
+                    c.read_to_end(&mut back)
+                        .map_err(|e| format!("conn {i}: read: {e}"))?;
+                    if back != data {
+                        return Err(format!("conn {i}: {} bytes back, differ", back.len()));
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        let errors: Vec<String> = clients
+            .into_iter()
+            .filter_map(|h| h.join().unwrap().err())
+            .collect();
+        assert!(errors.is_empty(), "{} failed: {errors:#?}", errors.len());
+    });
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "200 connections took {took:?}"
+    );
+    drop(l);
+    n.finish();
+}
+
+#[test]
+fn connection_is_refused_when_the_container_does_not_listen() {
+    let n = NetTest::new();
+    let hp = net::free_port(false);
+    n.run_d(&[
+        "--name",
+        "ports-refused",
+        "-p",
+        &format!("{hp}:80"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    for ip in [LOCALHOST, net::host_addr()] {
+        let start = Instant::now();
+        let r = TcpStream::connect_timeout(&sa(ip, hp), Duration::from_secs(3));
+        let err = r.expect_err("nothing listens in the container");
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::ConnectionRefused,
+            "via {ip}: {err}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "via {ip}: slow refusal"
+        );
+    }
+    n.finish();
+}
+
+#[test]
+fn taken_host_port_fails_run_and_leaves_nothing() {
+    let n = NetTest::new();
+    // A process of the host (this test) holds the port.
+    let holder = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let hp = holder.local_addr().unwrap().port();
+    let out = n.run(&[
+        "run",
+        "-d",
+        "--name",
+        "ports-taken",
+        "-p",
+        &format!("{hp}:80"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "Bind for 0.0.0.0:{hp} failed: port is already allocated"
+        )),
+        "{}",
+        text(&out)
+    );
+    // Docker keeps the container as created; nothing runs, nothing was set up.
+    assert_eq!(n.ok(&["ps", "-q"]), "");
+    for id in n.ok(&["ps", "-aq", "--no-trunc"]).lines() {
+        n.remember(id);
+        assert_eq!(n.inspect_f(id, "{{.State.Running}}"), "false");
+    }
+    n.assert_clean();
+    // The same with a port held by another container of tug.
+    let cmd = net::httpd_cmd(80, "first");
+    let hp2 = net::free_port(false);
+    n.run_d(&[
+        "--name",
+        "ports-first",
+        "-p",
+        &format!("{hp2}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        &cmd,
+    ]);
+    let out = n.run(&[
+        "run",
+        "-d",
+        "--name",
+        "ports-second",
+        "-p",
+        &format!("{hp2}:80"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "Bind for 0.0.0.0:{hp2} failed: port is already allocated"
+        )),
+        "{}",
+        text(&out)
+    );
+    // Docker keeps it as created, not running.
+    let out = n.run(&["inspect", "-f", "{{.Id}}", "ports-second"]);
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !id.is_empty() {
+        n.remember(&id);
+        assert_eq!(n.inspect_f(&id, "{{.State.Running}}"), "false");
+    }
+    // The first one still serves.
+    net::wait_http(sa(LOCALHOST, hp2), "first", Duration::from_secs(5));
+    drop(holder);
+    n.finish();
+}
+
+#[test]
+fn published_port_follows_stop_start_and_a_restart_by_policy() {
+    let n = NetTest::new();
+    let hp = net::free_port(false);
+    let cmd = net::httpd_cmd(80, "follows");
+    n.run_d(&[
+        "--name",
+        "ports-follow",
+        "--restart",
+        "always",
+        "-p",
+        &format!("{hp}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        &cmd,
+    ]);
+    let limit = Duration::from_secs(5);
+    net::wait_http(sa(LOCALHOST, hp), "follows", limit);
+    // Stopped: nothing answers and the host port is free for others.
+    n.ok(&["stop", "-t", "1", "ports-follow"]);
+    let err = TcpStream::connect_timeout(&sa(LOCALHOST, hp), Duration::from_secs(2))
+        .expect_err("stopped");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    drop(std::net::TcpListener::bind(("0.0.0.0", hp)).expect("the port is free when stopped"));
+    n.ok(&["start", "ports-follow"]);
+    net::wait_http(sa(LOCALHOST, hp), "follows", limit);
+    // The process dies (killed from the host): the policy restarts it, ports and all.
+    let pid = n.pid("ports-follow");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the container's init");
+    // (The record shows the restart a moment before its ports: wait for both.)
+    let want = format!("1 true [{{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"{hp}\"}}]");
+    net::wait_until("a restart with its port", limit, || {
+        n.inspect_f(
+            "ports-follow",
+            "{{.RestartCount}} {{.State.Running}} {{json (index .NetworkSettings.Ports \"80/tcp\")}}",
+        ) == want
+    });
+    net::wait_http(sa(LOCALHOST, hp), "follows", limit);
+    net::wait_http(sa(net::host_addr(), hp), "follows", limit);
+    n.finish();
+}
