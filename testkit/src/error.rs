@@ -42,13 +42,16 @@ pub enum Error {
     },
     /// The container exited while a wait strategy waited for something else.
     #[error(
-        "container {id} exited with code {code} while waiting for {condition}{}",
+        "container {id} exited with code {code}{} while waiting for {condition}{}",
+        show_reason(reason),
         show_logs(logs)
     )]
     Exited {
         id: String,
         condition: String,
         code: i32,
+        /// The engine's word on why (`State.Error`), when it has one.
+        reason: String,
         logs: String,
     },
     /// The container port is not published (no `with_exposed_port`/`with_mapped_port`).
@@ -59,6 +62,14 @@ pub enum Error {
     Invalid(String),
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
+}
+
+fn show_reason(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" ({reason})")
+    }
 }
 
 fn show_logs(logs: &str) -> String {

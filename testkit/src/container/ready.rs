@@ -42,6 +42,7 @@ impl Container {
                         id: self.id.clone(),
                         condition: cond.to_string(),
                         code: state.exit_code,
+                        reason: state.error.clone(),
                         logs: tail(&entries, 20),
                     });
                 }
@@ -156,6 +157,7 @@ impl Probe {
                         id: c.id.clone(),
                         condition: cond.to_string(),
                         code: state.exit_code,
+                        reason: state.error.clone(),
                         logs: tail(entries, 20),
                     });
                 }
