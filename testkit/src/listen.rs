@@ -1,7 +1,7 @@
 //! Whether a TCP port listens inside a container's network namespace, asked of the
 //! kernel with sock_diag (NETLINK_SOCK_DIAG) on a socket made in that namespace: a dump
 //! of listening sockets only, which costs microseconds, where reading
-//! /proc/<pid>/net/tcp walks the host's whole connection table (milliseconds).
+//! `/proc/<pid>/net/tcp` walks the host's whole connection table (milliseconds).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 

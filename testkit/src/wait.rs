@@ -42,7 +42,7 @@ pub enum WaitFor {
         times: usize,
     },
     /// A TCP socket listening on the container port, seen inside the container's network
-    /// namespace (/proc/<init>/net/tcp and tcp6), not a host-side proxy accepting.
+    /// namespace (asked of the kernel by sock_diag there), not a host-side proxy accepting.
     Port(u16),
     /// An HTTP GET of `path` through the published port answers `status`.
     Http {
