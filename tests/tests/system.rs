@@ -143,6 +143,7 @@ fn system_prune_removes_stopped_containers_dangling_images_and_with_volumes_anon
     t.ok(&["run", "--name", "done", "-v", "/data", "busybox", "true"]);
     let id = t.ok(&["inspect", "-f", "{{.Id}}", "done"]);
     t.ok(&["volume", "create", "named"]);
+    t.ok(&["network", "create", "spare"]);
     let tar = tug_e2e::busybox_rootfs_tar();
     let dangling = t.ok(&["import", tar.to_str().unwrap(), "moved:1"]);
     t.ok(&[
@@ -160,16 +161,18 @@ fn system_prune_removes_stopped_containers_dangling_images_and_with_volumes_anon
         format!("Deleted Containers:\n{}", id.trim()),
         "{out}"
     );
+    assert_eq!(sections[1], "Deleted Networks:\nspare", "{out}");
     assert!(
-        sections[1].starts_with("Deleted Volumes:\n") && sections[1].lines().count() == 2,
+        sections[2].starts_with("Deleted Volumes:\n") && sections[2].lines().count() == 2,
         "{out}"
     );
     assert_eq!(
-        sections[2],
+        sections[3],
         format!("Deleted Images:\ndeleted: {}", dangling.trim()),
         "{out}"
     );
-    assert!(sections[3].starts_with("Total reclaimed space: "), "{out}");
+    assert!(sections[4].starts_with("Total reclaimed space: "), "{out}");
+    assert!(!t.ok(&["network", "ls"]).contains("spare"));
     assert_eq!(t.ok(&["ps", "-a", "-q"]), "");
     // The named volume is not anonymous: it stays, as the tagged images do.
     assert_eq!(t.ok(&["volume", "ls", "-q"]).trim(), "named");

@@ -463,11 +463,13 @@ pub fn confirm(warning: &str) -> Result<(), CliError> {
     }
 }
 
-/// `tug system prune`: stopped containers, then unused images (dangling, or all with
+/// `tug system prune`: stopped containers, unused networks, then unused images (dangling, or all with
 /// `-a`), and with `--volumes` unused anonymous volumes, in Docker's words.
 pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
     if !a.force {
-        let mut what = String::from("WARNING! This will remove:\n  - all stopped containers\n");
+        let mut what = String::from(
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
+        );
         if a.volumes {
             what.push_str("  - all anonymous volumes not used by at least one container\n");
         }
@@ -484,6 +486,14 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
         writeln!(out, "Deleted Containers:").map_err(out_err)?;
         for id in &containers {
             writeln!(out, "{id}").map_err(out_err)?;
+        }
+        writeln!(out).map_err(out_err)?;
+    }
+    let networks = engine.network_store().prune(|_| true)?;
+    if !networks.is_empty() {
+        writeln!(out, "Deleted Networks:").map_err(out_err)?;
+        for n in &networks {
+            writeln!(out, "{n}").map_err(out_err)?;
         }
         writeln!(out).map_err(out_err)?;
     }
