@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times `tug run --rm busybox true` beside `runc run` and `crun run` of the same busybox
+# Times `tug run --rm busybox true` (default bridge network, and `--network none`) beside `runc run` and `crun run` of the same busybox
 # rootfs (a prepared bundle), and an unshare+chroot floor, in one run; prints the medians
 # and the ratios. A benchmark, not a test: run it by hand on a quiet machine.
 #   RUNS   runs per command (default 50)
@@ -33,6 +33,8 @@ bench() { # name, command...
   hyperfine -N --warmup 5 --runs "$runs" --export-csv "$json/$name.csv" --command-name "$name" "$@" >/dev/null
 }
 bench tug "$tug run --rm busybox true"
+# runc's and crun's bundle has an empty network namespace: `--network none` is the like.
+bench tugnone "$tug run --rm --network none busybox true"
 bench runc "runc run -b $work/bundle tug-bench-runc"
 # crun 1.8 refuses hybrid cgroups; unmount the cgroup2 part in a private mount namespace.
 if [ -d /sys/fs/cgroup/unified ] && mountpoint -q /sys/fs/cgroup/unified; then
@@ -46,10 +48,11 @@ bench floor "unshare -fmpuin --mount-proc chroot $work/bundle/rootfs /bin/true"
 
 # hyperfine's CSV: command,mean,stddev,median,... in seconds.
 median() { awk -F, 'NR==2 {printf "%.2f", $4*1000}' "$json/$1.csv"; }
-t=$(median tug); r=$(median runc); c=$(median crun); f=$(median floor)
+t=$(median tug); tn=$(median tugnone); r=$(median runc); c=$(median crun); f=$(median floor)
 row() { awk -v n="$1" -v m="$2" -v t="$t" 'BEGIN { printf "%-28s %7.1fms %9.2fx\n", n, m, t/m }'; }
 printf '%-28s %9s %10s\n' "median of $runs runs" "time" "tug/this"
 row "tug run --rm busybox true" "$t"
+row "... --network none" "$tn"
 row "runc run (bundle)" "$r"
 row "crun run (bundle)" "$c"
 row "unshare+chroot floor" "$f"

@@ -10,7 +10,10 @@ use tug_testkit::{GenericImage, ImageExt, WaitFor};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let web = GenericImage::new("busybox", "latest")
         .with_cmd(["httpd", "-f", "-p", "8080", "-h", "/www"])
-        .with_copy_to("/www/index.html", b"hello from a testkit fixture\n".to_vec())
+        .with_copy_to(
+            "/www/index.html",
+            b"hello from a testkit fixture\n".to_vec(),
+        )
         .with_exposed_port(8080)
         .with_wait_for(WaitFor::port(8080))
         .start()?;

@@ -230,7 +230,7 @@ impl Engine {
         }
         let store = self.network_store();
         for n in c.network_settings.networks.keys() {
-            let _ = store.detach_opt(n, &c.id, !c.host_config.auto_remove);
+            let _ = store.detach_opt(n, &c.id, false);
         }
     }
 

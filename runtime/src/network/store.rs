@@ -331,7 +331,21 @@ impl NetworkStore {
             return Ok(e);
         }
         let book = self.addresses(&n);
-        let addr = book.update_opt(|b| b.allocate(id, fixed), durable)?;
+        // Addresses of containers that are gone (their removal's write was lost in a
+        // crash: it is not synced) are taken back when the network runs short.
+        let containers = self.root.join("containers");
+        let gone = |who: &str| who != id && !containers.join(who).exists();
+        let addr = book.update_opt(
+            |b| match b.allocate(id, fixed) {
+                Err(Error::AddressesExhausted(_) | Error::AddressInUse(..)) => {
+                    b.used.retain(|_, who| !gone(who));
+                    b.allocate(id, fixed)
+                }
+                r => r,
+            },
+            durable,
+        )?;
+        n.containers.retain(|who, _| !gone(who));
         let e = Endpoint {
             name: name.into(),
             endpoint_id: new_id(),
@@ -354,7 +368,8 @@ impl NetworkStore {
         self.detach_opt(key, id, true)
     }
 
-    /// As [`NetworkStore::detach`], with the fsyncs optional (`--rm` containers).
+    /// As [`NetworkStore::detach`], with the fsyncs optional: a removal whose write a
+    /// crash loses only holds an address until [`NetworkStore::attach`] takes it back.
     pub fn detach_opt(&self, key: &str, id: &str, durable: bool) -> Result<(), Error> {
         let n = self.get(key)?;
         let _l = self.lock()?;

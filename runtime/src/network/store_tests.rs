@@ -141,3 +141,32 @@ fn attach_detach_addresses() {
     s.remove("app").unwrap();
     assert!(s.attach("host", "c1", "one", None).is_err());
 }
+
+#[test]
+fn addresses_of_containers_that_are_gone_are_taken_back_when_short() {
+    let d = tempfile::tempdir().unwrap();
+    let s = store(d.path(), "r");
+    let n = s
+        .create(&CreateOptions {
+            name: "tiny".into(),
+            subnet: Some("10.250.77.0/30".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let containers = d.path().join("r/containers");
+    for id in ["x", "y"] {
+        std::fs::create_dir_all(containers.join(id)).unwrap();
+    }
+    // A /30 has one address besides the gateway.
+    s.attach_opt(&n.name, "x", "x", None, false).unwrap();
+    assert!(matches!(
+        s.attach_opt(&n.name, "y", "y", None, false),
+        Err(Error::AddressesExhausted(_))
+    ));
+    // x is removed but its detach was lost: its address goes to y.
+    std::fs::remove_dir(containers.join("x")).unwrap();
+    let e = s.attach_opt(&n.name, "y", "y", None, false).unwrap();
+    assert_eq!(e.ipv4_address, "10.250.77.2/30");
+    let n = s.get("tiny").unwrap();
+    assert_eq!(n.containers.keys().collect::<Vec<_>>(), ["y"]);
+}
