@@ -135,6 +135,11 @@ enum Slot {
 /// Runs the shim of container `id` until the container is done; `first` is the spawning
 /// client's connection.
 pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<(), Error> {
+    // The network set-up runs a short-lived thread; one malloc arena keeps it from
+    // leaving a second arena's pages behind in a process that lives as long as its
+    // container.
+    // SAFETY: mallopt only sets an allocator parameter.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     let store = engine.container_store();
     let c = store.load(id)?;
     let run_dir = super::run_dir(engine.run_root(), id);
