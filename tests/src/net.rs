@@ -117,6 +117,27 @@ impl NetTest {
         self.remember(&id)
     }
 
+    /// A busybox container `name` that sleeps, with container port `port` published on a
+    /// free host port, and a listener on `port` made inside its network namespace (by the
+    /// test, since busybox's nc has neither UDP nor `-k`). Returns the host port and the
+    /// listener (drop it before the container goes: it holds the namespace).
+    pub fn published_listener(&self, name: &str, port: u16) -> (u16, std::net::TcpListener) {
+        let hp = free_port(false);
+        self.run_d(&[
+            "--name",
+            name,
+            "-p",
+            &format!("{hp}:{port}"),
+            "busybox",
+            "sleep",
+            "60",
+        ]);
+        let l = in_netns(self.pid(name), || {
+            tcp_listener(port, Duration::from_secs(8))
+        });
+        (hp, l)
+    }
+
     /// `tug run --rm ARGS` in the foreground: its output.
     pub fn run_rm(&self, args: &[&str]) -> Output {
         let mut a = vec!["run", "--rm"];

@@ -278,19 +278,7 @@ fn publish_all_publishes_every_exposed_port() {
 #[test]
 fn tcp_half_close_passes_through_a_published_port() {
     let n = NetTest::new();
-    let hp = net::free_port(false);
-    n.run_d(&[
-        "--name",
-        "ports-half",
-        "-p",
-        &format!("{hp}:9000"),
-        "busybox",
-        "sleep",
-        "60",
-    ]);
-    let l = net::in_netns(n.pid("ports-half"), || {
-        net::tcp_listener(9000, Duration::from_secs(8))
-    });
+    let (hp, l) = n.published_listener("ports-half", 9000);
     const LEN: usize = 300_000;
     std::thread::scope(|sc| {
         let srv = sc.spawn(|| {
@@ -324,19 +312,7 @@ fn two_hundred_concurrent_connections_keep_their_bytes() {
     const CONNS: usize = 200;
     const BYTES: usize = 4096;
     let n = NetTest::new();
-    let hp = net::free_port(false);
-    n.run_d(&[
-        "--name",
-        "ports-load",
-        "-p",
-        &format!("{hp}:9100"),
-        "busybox",
-        "sleep",
-        "60",
-    ]);
-    let l = net::in_netns(n.pid("ports-load"), || {
-        net::tcp_listener(9100, Duration::from_secs(8))
-    });
+    let (hp, l) = n.published_listener("ports-load", 9100);
     let start = Instant::now();
     let barrier = std::sync::Barrier::new(CONNS);
     std::thread::scope(|sc| {

@@ -323,23 +323,7 @@ impl Netlink {
 
     /// Creates a veth pair `host` <-> `peer` in this namespace.
     pub fn create_veth(&mut self, host: &str, peer: &str) -> Result<()> {
-        let mut peer_msg = LinkMessage::default();
-        peer_msg
-            .attributes
-            .push(LinkAttribute::IfName(peer.to_string()));
-        let mut msg = LinkMessage::default();
-        msg.attributes.push(LinkAttribute::IfName(host.to_string()));
-        msg.attributes.push(LinkAttribute::LinkInfo(vec![
-            LinkInfo::Kind(InfoKind::Veth),
-            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
-        ]));
-        self.request(
-            RouteNetlinkMessage::NewLink(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-            "create veth",
-            host,
-        )?;
-        Ok(())
+        self.new_veth(host, peer, None, None)
     }
 
     /// Creates a veth pair whose `host` end stays in this namespace and whose `peer` end is
@@ -352,13 +336,26 @@ impl Netlink {
         netns: BorrowedFd<'_>,
         mac: Option<[u8; 6]>,
     ) -> Result<()> {
+        self.new_veth(host, peer, Some(netns), mac)
+    }
+
+    /// A veth pair; its `peer` end made in `netns` (else here) with `mac` (else random).
+    fn new_veth(
+        &mut self,
+        host: &str,
+        peer: &str,
+        netns: Option<BorrowedFd<'_>>,
+        mac: Option<[u8; 6]>,
+    ) -> Result<()> {
         let mut peer_msg = LinkMessage::default();
         peer_msg
             .attributes
             .push(LinkAttribute::IfName(peer.to_string()));
-        peer_msg
-            .attributes
-            .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        if let Some(ns) = netns {
+            peer_msg
+                .attributes
+                .push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
+        }
         if let Some(mac) = mac {
             peer_msg
                 .attributes

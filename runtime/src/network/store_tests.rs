@@ -118,6 +118,10 @@ fn attach_detach_addresses() {
         ..opts("app")
     };
     s.create(&o).unwrap();
+    // The containers exist (addresses of containers that are gone can be taken back).
+    for id in ["c1", "c2", "c3"] {
+        std::fs::create_dir_all(d.path().join("r/containers").join(id)).unwrap();
+    }
     let a = s.attach("app", "c1", "one", None).unwrap();
     assert_eq!(a.ipv4_address, "10.5.0.2/24");
     assert_eq!(s.attach("app", "c1", "one", None).unwrap(), a);

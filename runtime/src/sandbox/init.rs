@@ -23,15 +23,18 @@ pub(super) fn setup_err(msg: impl Into<String>) -> Failure {
     (InitFailure::Setup, msg.into())
 }
 
+/// The spec's namespaces.
+fn namespaces(spec: &oci_spec::runtime::Spec) -> Vec<oci_spec::runtime::LinuxNamespace> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+}
+
 /// The clone flags for the spec's namespaces (those without a path: new ones).
 pub fn clone_flags(spec: &oci_spec::runtime::Spec) -> CloneFlags {
     let mut flags = CloneFlags::empty();
-    let namespaces = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().clone())
-        .unwrap_or_default();
-    for ns in namespaces {
+    for ns in namespaces(spec) {
         if ns.path().is_some() {
             continue;
         }
@@ -78,12 +81,7 @@ pub fn clone_init(
 /// Joins the namespaces the spec gives a path for (`--network container:<id>`) before
 /// anything is set up in them.
 fn join_namespaces(spec: &oci_spec::runtime::Spec) -> Result<(), Failure> {
-    let namespaces = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().clone())
-        .unwrap_or_default();
-    for ns in namespaces {
+    for ns in namespaces(spec) {
         let Some(path) = ns.path() else { continue };
         let flag = match ns.typ() {
             LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
