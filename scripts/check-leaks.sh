@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when the tests left something behind on this machine: a mount or a process under
 # the tests' state roots (/var/tmp/tug-tests), a cgroup, network namespace, nftables table
-# (tug_<bridge>, tug_p<id>), link (bridges, tugv<hex> veths) or bridge lock file of tug's.
+# (tug_<bridge>, tug_p<id>) or iptables chain (TUG-…), link (bridges, tugv<hex> veths) or bridge lock file of tug's.
 # scripts/test.sh runs it after the tests. A container's shim lingers a moment after its
 # container (it removes a bridge left unused 750 ms later), so the checks are repeated
 # for up to 10 s before anything counts as left behind.
@@ -22,6 +22,8 @@ n=$(ip netns list 2>/dev/null | grep -i tug || true)
 [ -n "$n" ] && leaks+=$'\nnetwork namespaces:\n'"$n"
 t=$(nft list tables 2>/dev/null | grep -i tug || true)
 [ -n "$t" ] && leaks+=$'\nnftables tables:\n'"$t"
+i=$(iptables-save 2>/dev/null | grep -E '^:TUG-' || true)
+[ -n "$i" ] && leaks+=$'\niptables chains:\n'"$i"
 l=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -E '^tug' || true)
 [ -n "$l" ] && leaks+=$'\nlinks:\n'"$l"
 # A bridge's lock file lives as long as the bridge (tests' bridges are tugt<hex>).

@@ -197,6 +197,7 @@ impl NetTest {
         let links = tug_links();
         let tables = tug_tables();
         let netns = named_netns();
+        let chains = tug_chains();
         let mut left = Vec::new();
         for b in &bridges {
             if links.iter().any(|(n, _)| n == b) {
@@ -211,6 +212,10 @@ impl NetTest {
             if tables.contains(&t) {
                 left.push(format!("nft table {t}"));
             }
+            let c = tug::network::iptables::network_chain(b);
+            if chains.contains(&c) {
+                left.push(format!("iptables chain {c}"));
+            }
             for id in &ids {
                 let v = endpoint::host_veth_name(id, b);
                 if links.iter().any(|(n, _)| *n == v) {
@@ -222,6 +227,10 @@ impl NetTest {
             let t = endpoint::ports_table(id);
             if tables.contains(&t) {
                 left.push(format!("nft table {t}"));
+            }
+            let c = tug::network::iptables::ports_chain(&t);
+            if chains.contains(&c) {
+                left.push(format!("iptables chain {c}"));
             }
             if netns.iter().any(|n| n.contains(&id[..12])) {
                 left.push(format!("netns of container {}", &id[..12]));
@@ -284,6 +293,11 @@ fn stdout_of(cmd: &mut Command) -> String {
     let out = cmd.output().expect("spawn a host command");
     assert!(out.status.success(), "{cmd:?}: {}", text(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// tug's iptables chains (`TUG-…`, made when `TUG_FIREWALL=iptables` or `nft` is missing).
+pub fn tug_chains() -> Vec<String> {
+    tug::network::iptables::tug_chains().unwrap_or_default()
 }
 
 /// The host's links whose name starts with `tug`, with their bridge (master) if any.

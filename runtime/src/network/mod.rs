@@ -8,6 +8,7 @@ pub mod cidr;
 pub mod endpoint;
 pub mod error;
 pub mod ipam;
+pub mod iptables;
 pub mod link;
 pub mod nft;
 pub mod ports;

@@ -8,6 +8,9 @@
 //! and removing a network's or a container's table removes all tug rules for it. The
 //! host's own tables are never written. Whether a table exists is asked over nfnetlink
 //! (microseconds), so callers spawn `nft` (milliseconds) only to change something.
+//!
+//! On a host without the `nft` program (or with `TUG_FIREWALL=iptables`) the same rules
+//! go into tug's own iptables chains instead (see `iptables.rs`); [`backend`] decides.
 
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
@@ -199,7 +202,34 @@ pub fn render_ports(table: &str, ports: &[PortMap]) -> Result<String> {
 
 /// Installs or replaces a container's port table (see [`render_ports`]).
 pub fn apply_ports(table: &str, ports: &[PortMap]) -> Result<()> {
+    if backend() == Backend::Iptables {
+        check_ports_table(table)?;
+        return super::iptables::apply_ports(table, ports);
+    }
     run_nft(&render_ports(table, ports)?, "apply", table)
+}
+
+/// Which program writes tug's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Nft,
+    /// `iptables` (iptables-nft or legacy), for hosts without the `nft` program.
+    Iptables,
+}
+
+/// `TUG_FIREWALL` (`nft` or `iptables`) when set, else `nft` when its program is there,
+/// else `iptables` when that is.
+pub fn backend() -> Backend {
+    match std::env::var("TUG_FIREWALL").as_deref() {
+        Ok("iptables") => return Backend::Iptables,
+        Ok("nft") => return Backend::Nft,
+        _ => {}
+    }
+    if !nft_program().is_file() && super::iptables::available() {
+        Backend::Iptables
+    } else {
+        Backend::Nft
+    }
 }
 
 /// The `nft` program: found on `$PATH`, else in the sbin directories a shim started from
@@ -248,7 +278,11 @@ fn run_nft(script: &str, op: &'static str, table: &str) -> Result<()> {
 /// nothing. Turns IP forwarding on for non-internal networks.
 pub fn apply(net: &NatNetwork) -> Result<()> {
     let script = render(net)?;
-    run_nft(&script, "apply", &table_name(&net.bridge))?;
+    if backend() == Backend::Iptables {
+        super::iptables::apply(net)?;
+    } else {
+        run_nft(&script, "apply", &table_name(&net.bridge))?;
+    }
     if !net.internal {
         enable_ip_forward()?;
     }
@@ -266,12 +300,18 @@ pub fn set_route_localnet(bridge: &str) -> Result<()> {
 /// Removes the network's table; a missing table is not an error (nor an `nft` run).
 pub fn remove(bridge: &str) -> Result<()> {
     check_bridge(bridge)?;
+    if backend() == Backend::Iptables {
+        return super::iptables::remove(bridge);
+    }
     delete_table(&table_name(bridge))
 }
 
 /// Removes a container's port table; a missing table is not an error.
 pub fn remove_ports(table: &str) -> Result<()> {
     check_ports_table(table)?;
+    if backend() == Backend::Iptables {
+        return super::iptables::remove_ports(table);
+    }
     delete_table(table)
 }
 
@@ -289,6 +329,11 @@ fn delete_table(table: &str) -> Result<()> {
 /// Whether the `ip` table `table` exists in the calling thread's network namespace,
 /// asked over nfnetlink without spawning `nft`.
 pub fn table_exists(table: &str) -> Result<bool> {
+    if backend() == Backend::Iptables
+        && let Some(bridge) = table.strip_prefix("tug_")
+    {
+        return super::iptables::exists(bridge);
+    }
     netlink::table_exists(table).map_err(|source| NftError::Netlink {
         op: "look up",
         table: table.to_string(),
