@@ -214,3 +214,45 @@ pub fn tug_chains() -> Result<Vec<String>> {
         .map(str::to_string)
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::nft::Proto;
+
+    #[test]
+    fn rules_render_as_iptables_restore_input() {
+        let net = NatNetwork {
+            bridge: "tug0".into(),
+            subnet: "172.17.0.0".parse().unwrap(),
+            prefix: 24,
+            internal: false,
+        };
+        insta::assert_snapshot!("network", render(&net));
+        let internal = NatNetwork {
+            internal: true,
+            ..net
+        };
+        insta::assert_snapshot!("internal", render(&internal));
+        let ports = [
+            PortMap {
+                proto: Proto::Tcp,
+                host_ip: None,
+                host_port: 8080,
+                container_ip: "172.17.0.2".parse().unwrap(),
+                container_port: 80,
+            },
+            PortMap {
+                proto: Proto::Udp,
+                host_ip: Some("127.0.0.1".parse().unwrap()),
+                host_port: 5353,
+                container_ip: "172.17.0.2".parse().unwrap(),
+                container_port: 53,
+            },
+        ];
+        let chain = ports_chain("tug_p0123456789abcdef");
+        assert_eq!(chain, "TUG-P-0123456789abcdef");
+        assert!(chain.len() <= 28, "iptables chain names are at most 28 bytes");
+        insta::assert_snapshot!("ports", render_ports(&chain, &ports));
+    }
+}
