@@ -102,3 +102,58 @@ pub fn dir_size(dir: &Path) -> u64 {
     }
     total
 }
+
+/// An error that may be EAGAIN.
+pub trait MaybeEagain {
+    fn is_eagain(&self) -> bool;
+}
+
+impl MaybeEagain for nix::errno::Errno {
+    fn is_eagain(&self) -> bool {
+        *self == nix::errno::Errno::EAGAIN
+    }
+}
+
+impl MaybeEagain for rustix::io::Errno {
+    fn is_eagain(&self) -> bool {
+        *self == rustix::io::Errno::AGAIN
+    }
+}
+
+/// Calls `f` again while it fails with EAGAIN (a bounded number of times): `openat2` with
+/// `RESOLVE_BENEATH`/`RESOLVE_IN_ROOT` returns it when a rename or a mount anywhere on the
+/// host raced its walk over `..`, and the kernel asks the caller to retry. With
+/// containers starting in parallel (mounts all the time) that happens.
+pub fn retry_eagain<T, E: MaybeEagain>(mut f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(e) if e.is_eagain() && tries < 128 => tries += 1,
+            r => return r,
+        }
+    }
+}
+
+#[cfg(test)]
+mod eagain_tests {
+    use super::*;
+    use nix::errno::Errno;
+
+    #[test]
+    fn eagain_is_retried_a_bounded_number_of_times() {
+        let mut calls = 0;
+        let r: Result<u8, Errno> = retry_eagain(|| {
+            calls += 1;
+            if calls < 3 { Err(Errno::EAGAIN) } else { Ok(7) }
+        });
+        assert_eq!((r, calls), (Ok(7), 3));
+        let mut calls = 0;
+        let r: Result<u8, Errno> = retry_eagain(|| {
+            calls += 1;
+            Err(Errno::EAGAIN)
+        });
+        assert_eq!((r, calls), (Err(Errno::EAGAIN), 129));
+        let r: Result<u8, rustix::io::Errno> = retry_eagain(|| Err(rustix::io::Errno::NOENT));
+        assert_eq!(r, Err(rustix::io::Errno::NOENT));
+    }
+}

@@ -115,13 +115,15 @@ impl Lowers {
             .layers
             .get(layer)
             .ok_or_else(|| io::Error::other("no such layer"))?;
-        Ok(rustix::fs::openat2(
-            root,
-            parent,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        )?)
+        Ok(crate::fsutil::retry_eagain(|| {
+            rustix::fs::openat2(
+                root,
+                parent,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+            )
+        })?)
     }
 }
 

@@ -79,25 +79,29 @@ impl Resolver {
     /// whose path must be the real one).
     pub(crate) fn dir_no_symlinks(&self, rel: &[u8]) -> Result<OwnedFd, ResolveError> {
         let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
-        rustix::fs::openat2(
-            &self.root,
-            rel,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-            BENEATH | ResolveFlags::NO_SYMLINKS,
-        )
+        crate::fsutil::retry_eagain(|| {
+            rustix::fs::openat2(
+                &self.root,
+                rel,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+                BENEATH | ResolveFlags::NO_SYMLINKS,
+            )
+        })
         .map_err(classify)
     }
 }
 
 fn open_beneath(root: &OwnedFd, rel: &[u8]) -> Result<OwnedFd, ResolveError> {
-    rustix::fs::openat2(
-        root,
-        rel,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-        BENEATH,
-    )
+    crate::fsutil::retry_eagain(|| {
+        rustix::fs::openat2(
+            root,
+            rel,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            BENEATH,
+        )
+    })
     .map_err(classify)
 }
 

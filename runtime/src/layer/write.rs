@@ -78,13 +78,15 @@ impl<'a, W: Write> TreeWriter<'a, W> {
             Some(i) => (&rel[..i], &rel[i + 1..]),
             None => (&b"."[..], rel),
         };
-        let dir = rustix::fs::openat2(
-            root,
-            parent,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        )
+        let dir = crate::fsutil::retry_eagain(|| {
+            rustix::fs::openat2(
+                root,
+                parent,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+            )
+        })
         .map_err(|e| self.io_err(rel, e.into()))?;
         let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| self.io_err(rel, e.into()))?;

@@ -252,7 +252,10 @@ mod tests {
         ];
         let chain = ports_chain("tug_p0123456789abcdef");
         assert_eq!(chain, "TUG-P-0123456789abcdef");
-        assert!(chain.len() <= 28, "iptables chain names are at most 28 bytes");
+        assert!(
+            chain.len() <= 28,
+            "iptables chain names are at most 28 bytes"
+        );
         insta::assert_snapshot!("ports", render_ports(&chain, &ports));
     }
 }

@@ -99,11 +99,13 @@ fn open_how(flags: OFlag) -> OpenHow {
 
 impl RootDir {
     pub fn open(path: &Path) -> nix::Result<RootDir> {
-        let fd = openat2(
-            nix::fcntl::AT_FDCWD,
-            path,
-            OpenHow::new().flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC),
-        )?;
+        let fd = crate::fsutil::retry_eagain(|| {
+            openat2(
+                nix::fcntl::AT_FDCWD,
+                path,
+                OpenHow::new().flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC),
+            )
+        })?;
         Ok(RootDir { fd })
     }
 
@@ -114,7 +116,7 @@ impl RootDir {
         } else {
             rel
         };
-        openat2(&self.fd, rel, open_how(OFlag::O_PATH))
+        crate::fsutil::retry_eagain(|| openat2(&self.fd, rel, open_how(OFlag::O_PATH)))
     }
 
     /// Opens the directory `rel` inside the root for reading (its entries).
@@ -124,11 +126,13 @@ impl RootDir {
         } else {
             rel
         };
-        openat2(
-            &self.fd,
-            rel,
-            open_how(OFlag::O_RDONLY | OFlag::O_DIRECTORY),
-        )
+        crate::fsutil::retry_eagain(|| {
+            openat2(
+                &self.fd,
+                rel,
+                open_how(OFlag::O_RDONLY | OFlag::O_DIRECTORY),
+            )
+        })
     }
 
     /// Makes the directory `rel` and its parents inside the root (as `mkdir -p`). A
@@ -152,11 +156,15 @@ impl RootDir {
             let mut fd = self.open_path(Path::new("."))?;
             for (i, name) in path.iter().enumerate() {
                 cur.push(name);
-                match openat2(&self.fd, &cur, dir_how()) {
+                match crate::fsutil::retry_eagain(|| openat2(&self.fd, &cur, dir_how())) {
                     Ok(f) => fd = f,
                     Err(Errno::ENOENT) if name != ".." => {
                         match mkdirat(&fd, name.as_os_str(), Mode::from_bits_truncate(mode)) {
-                            Ok(()) => fd = openat2(&self.fd, &cur, dir_how())?,
+                            Ok(()) => {
+                                fd = crate::fsutil::retry_eagain(|| {
+                                    openat2(&self.fd, &cur, dir_how())
+                                })?
+                            }
                             // A dangling symlink: go on from its target, in the root.
                             Err(Errno::EEXIST) => {
                                 links += 1;
@@ -193,11 +201,13 @@ impl RootDir {
         }
         let parent = rel.parent().unwrap_or(Path::new(""));
         self.mkdir_all(parent, 0o755)?;
-        let f = openat2(
-            &self.fd,
-            rel,
-            open_how(OFlag::O_CREAT | OFlag::O_WRONLY).mode(Mode::from_bits_truncate(0o644)),
-        )?;
+        let f = crate::fsutil::retry_eagain(|| {
+            openat2(
+                &self.fd,
+                rel,
+                open_how(OFlag::O_CREAT | OFlag::O_WRONLY).mode(Mode::from_bits_truncate(0o644)),
+            )
+        })?;
         drop(f);
         self.open_path(rel)
     }

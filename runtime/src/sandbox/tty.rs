@@ -15,13 +15,15 @@ pub fn open_in_container(root: &RootDir) -> Result<(OwnedFd, OwnedFd), String> {
     let dir = root
         .open_path(Path::new("dev/pts"))
         .map_err(|e| format!("opening /dev/pts: {e}"))?;
-    let master = openat2(
-        &dir,
-        "ptmx",
-        OpenHow::new()
-            .flags(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-            .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS),
-    )
+    let master = crate::fsutil::retry_eagain(|| {
+        openat2(
+            &dir,
+            "ptmx",
+            OpenHow::new()
+                .flags(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+                .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS),
+        )
+    })
     .map_err(|e| format!("opening /dev/pts/ptmx: {e}"))?;
     let mut unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads one int from the pointer, which lives across the call.

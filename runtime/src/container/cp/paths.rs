@@ -124,13 +124,9 @@ pub(super) fn open_in_root(root: BorrowedFd<'_>, rel: &[u8], dir: bool) -> io::R
     if dir {
         flags |= OFlags::DIRECTORY;
     }
-    Ok(rustix::fs::openat2(
-        root,
-        rel,
-        flags,
-        Mode::empty(),
-        IN_ROOT,
-    )?)
+    Ok(crate::fsutil::retry_eagain(|| {
+        rustix::fs::openat2(root, rel, flags, Mode::empty(), IN_ROOT)
+    })?)
 }
 
 /// What is at the destination.
