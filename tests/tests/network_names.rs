@@ -126,18 +126,22 @@ fn connect_and_disconnect_change_what_peers_resolve() {
     // And it resolves its new peers.
     let db_ip = n.ip_on("conn-db", "conn-app");
     pings(&n, &["exec", "conn-web"], "conn-db", db_ip);
-
-    n.ok(&["network", "disconnect", "conn-app", "conn-web"]);
+    // A rename: peers find it by its new name, not by the old one.
+    n.ok(&["rename", "conn-web", "conn-site"]);
+    pings(&n, &in_db, "conn-site", ip);
     does_not_resolve(&n, &in_db, "conn-web");
+
+    n.ok(&["network", "disconnect", "conn-app", "conn-site"]);
+    does_not_resolve(&n, &in_db, "conn-site");
     does_not_resolve(&n, &in_db, "webby");
-    let addrs = n.exec("conn-web", &["ip", "-o", "-4", "addr", "show"]);
+    let addrs = n.exec("conn-site", &["ip", "-o", "-4", "addr", "show"]);
     assert!(
         !text(&addrs).contains(&format!("inet {ip}/")),
         "{}",
         text(&addrs)
     );
     let nets = n.inspect_f(
-        "conn-web",
+        "conn-site",
         "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
     );
     assert_eq!(nets, "bridge");

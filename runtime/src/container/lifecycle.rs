@@ -189,11 +189,22 @@ impl Engine {
         }
         store.reserve_name(new_name, &id)?;
         c.name = format!("/{new_name}");
+        for ep in c.network_settings.networks.values_mut() {
+            for n in ep.dns_names.iter_mut().flatten() {
+                if *n == old {
+                    *n = new_name.to_string();
+                }
+            }
+        }
         if let Err(e) = store.save(&c, true) {
             store.release_name(new_name, &id);
             return Err(e.into());
         }
         store.release_name(&old, &id);
+        drop(_lock);
+        // Its peers find it by the new name from now on.
+        let networks: Vec<String> = c.network_settings.networks.keys().cloned().collect();
+        self.refresh_hosts(&networks, None);
         Ok(())
     }
 
