@@ -269,3 +269,23 @@ fn a_created_container_connected_to_a_network_joins_it_at_start() {
     pings(&n, &["exec", "late-web"], "late-db", db_ip);
     n.finish();
 }
+
+#[test]
+fn connecting_after_a_disconnect_takes_a_free_interface_name() {
+    let n = NetTest::new();
+    for net in ["ifn-a", "ifn-b", "ifn-c"] {
+        n.network(net, &[]);
+    }
+    n.run_d(&["--name", "ifn-box", "busybox", "sleep", "60"]);
+    n.ok(&["network", "connect", "ifn-a", "ifn-box"]);
+    n.ok(&["network", "connect", "ifn-b", "ifn-box"]);
+    n.ok(&["network", "disconnect", "ifn-a", "ifn-box"]);
+    // eth1 (ifn-a's) is free again; eth2 is ifn-b's: ifn-c gets eth1.
+    n.ok(&["network", "connect", "ifn-c", "ifn-box"]);
+    let ip_b = n.ip_on("ifn-box", "ifn-b");
+    let ip_c = n.ip_on("ifn-box", "ifn-c");
+    let addrs = text(&n.exec("ifn-box", &["ip", "-o", "-4", "addr", "show"]));
+    assert!(addrs.contains(&format!("eth2    inet {ip_b}/")), "{addrs}");
+    assert!(addrs.contains(&format!("eth1    inet {ip_c}/")), "{addrs}");
+    n.finish();
+}

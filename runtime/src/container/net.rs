@@ -286,10 +286,10 @@ impl Engine {
             return Err(Error::NotFound(container.to_string()).into());
         };
         if updated.state.running && updated.state.pid > 0 {
-            let index = updated.network_settings.networks.len().saturating_sub(1);
-            let a = attachment(&net, &settings, format!("eth{index}"), false)?;
-            let up = open_netns(updated.state.pid)
-                .and_then(|ns| endpoint::up(ns.as_fd(), &c.id, &a).map_err(Into::into));
+            let up = open_netns(updated.state.pid).and_then(|ns| {
+                let a = attachment(&net, &settings, free_iface(ns.as_fd())?, false)?;
+                endpoint::up(ns.as_fd(), &c.id, &a).map_err(Into::into)
+            });
             if let Err(e) = up {
                 let _ = cstore.update(&c.id, |r| {
                     r.network_settings.networks.remove(&net.name);
@@ -543,6 +543,20 @@ fn attachment(
     })
 }
 
+/// The first `ethN` not taken in the network namespace `ns` (a container connected to
+/// more networks while it runs).
+fn free_iface(ns: std::os::fd::BorrowedFd<'_>) -> crate::Result<String> {
+    let names = crate::network::link::run_in_netns(ns, || {
+        crate::network::link::Netlink::open()?.link_names()
+    })
+    .and_then(|r| r)
+    .map_err(crate::network::Error::from)?;
+    Ok((0..)
+        .map(|i| format!("eth{i}"))
+        .find(|n| !names.contains(n))
+        .unwrap_or_default())
+}
+
 fn open_netns(pid: i32) -> crate::Result<std::fs::File> {
     let p = format!("/proc/{pid}/ns/net");
     std::fs::File::open(&p).map_err(|e| Error::io(std::path::Path::new(&p), e).into())
@@ -669,19 +683,40 @@ impl LiveNetwork {
 }
 
 /// The container's process is gone: its port rules and host ports go, its veths leave
-/// their bridges (the kernel deletes them with its namespace). Returns the bridges it
-/// used, for [`gc_bridges`] once the shim is done.
-pub fn down(_engine: &Engine, id: &str, live: LiveNetwork) -> Vec<String> {
+/// their bridges (the kernel deletes them with its namespace). Networks connected while
+/// it ran (`network connect`) count too: they are read from its record. Returns the
+/// bridges it used, for [`gc_bridges`] once the shim is done, and the networks whose
+/// hosts files change.
+pub fn down(engine: &Engine, id: &str, live: LiveNetwork) -> (Vec<String>, Vec<String>) {
     // The rules go before the ports are free again: no other container's rules for the
     // same host port may meet these.
     if live.published {
         let _ = endpoint::unpublish(id);
     }
     drop(live.reserved);
-    for a in live.attachments.iter().rev() {
+    let mut attachments = live.attachments;
+    let mut networks = live.networks;
+    if let Ok(c) = engine.container_store().load(id) {
+        let store = engine.network_store();
+        for (name, ep) in &c.network_settings.networks {
+            if networks.contains(name) {
+                continue;
+            }
+            if let Ok(net) = store.get(name)
+                && let Ok(a) = attachment(&net, ep, String::new(), false)
+            {
+                attachments.push(a);
+                networks.push(name.clone());
+            }
+        }
+    }
+    for a in attachments.iter().rev() {
         let _ = endpoint::release(id, a);
     }
-    live.attachments.into_iter().map(|a| a.bridge).collect()
+    (
+        attachments.into_iter().map(|a| a.bridge).collect(),
+        networks,
+    )
 }
 
 /// How long a bridge its last container left stays for the next one: containers run one

@@ -341,7 +341,7 @@ impl Shim {
             c.network_settings.sandbox_key = format!("/proc/{pid}/ns/net");
         })?;
         let Some(updated) = updated else {
-            let used = net::down(&self.engine, &self.id, live);
+            let (used, _) = net::down(&self.engine, &self.id, live);
             net::gc_bridges(&used);
             return Err(Error::NotFound(self.id.clone()));
         };
@@ -443,8 +443,8 @@ impl Shim {
     /// The process is gone: its ports and interfaces go, its names leave the hosts files
     /// of its networks, and the record shows no host port.
     fn net_down(&mut self, live: net::LiveNetwork) {
-        let networks = live.networks().to_vec();
-        for b in net::down(&self.engine, &self.id, live) {
+        let (bridges, networks) = net::down(&self.engine, &self.id, live);
+        for b in bridges {
             if !self.bridges.contains(&b) {
                 self.bridges.push(b);
             }
