@@ -130,6 +130,9 @@ fn connect_and_disconnect_change_what_peers_resolve() {
     n.ok(&["rename", "conn-web", "conn-site"]);
     pings(&n, &in_db, "conn-site", ip);
     does_not_resolve(&n, &in_db, "conn-web");
+    let id = n.inspect_f("conn-site", "{{.Id}}");
+    let names = n.inspect_network("conn-app")["Containers"][&id]["Name"].clone();
+    assert_eq!(names, "conn-site");
 
     n.ok(&["network", "disconnect", "conn-app", "conn-site"]);
     does_not_resolve(&n, &in_db, "conn-site");

@@ -204,6 +204,10 @@ impl Engine {
         drop(_lock);
         // Its peers find it by the new name from now on.
         let networks: Vec<String> = c.network_settings.networks.keys().cloned().collect();
+        let net_store = self.network_store();
+        for n in &networks {
+            let _ = net_store.rename_endpoint(n, &id, new_name);
+        }
         self.refresh_hosts(&networks, None);
         Ok(())
     }

@@ -363,6 +363,20 @@ impl NetworkStore {
         Ok(e)
     }
 
+    /// Gives container `id`'s endpoint on network `key` its new name (`tug rename`).
+    pub fn rename_endpoint(&self, key: &str, id: &str, name: &str) -> Result<(), Error> {
+        let n = self.get(key)?;
+        let _l = self.lock()?;
+        let Some(mut n) = self.read(&n.name)?.filter(|m| m.id == n.id) else {
+            return Ok(());
+        };
+        let Some(e) = n.containers.get_mut(id) else {
+            return Ok(());
+        };
+        e["Name"] = serde_json::Value::String(name.to_string());
+        self.write(&n)
+    }
+
     /// Frees the address of container `id` on network `key` and drops its endpoint.
     pub fn detach(&self, key: &str, id: &str) -> Result<(), Error> {
         self.detach_opt(key, id, true)
