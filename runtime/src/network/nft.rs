@@ -252,13 +252,25 @@ fn run_nft(script: &str, op: &'static str, table: &str) -> Result<()> {
         table: table.to_string(),
         source,
     };
-    let mut child = Command::new(nft_program())
+    let mut child = match Command::new(nft_program())
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(spawn)?;
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(NftError::Failed {
+                op,
+                table: table.to_string(),
+                stderr: "neither nft nor iptables is installed: install nftables (Debian: \
+                         apt-get install nftables), or run with --network none or host"
+                    .into(),
+            });
+        }
+        Err(e) => return Err(spawn(e)),
+    };
     // stdin was set to piped above.
     let mut stdin = child.stdin.take().expect("piped stdin");
     let written = stdin.write_all(script.as_bytes());
