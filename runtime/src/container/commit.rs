@@ -203,14 +203,10 @@ pub(crate) fn with_mounted<T: Send>(
                 None::<&str>,
             )
             .map_err(|e| Error::Sys("make mounts private for export".into(), e.into()))?;
-            let target = tempfile_dir(&r.work)?;
-            let result = r
-                .mount_overlay(&target)
+            let target = MountDir(tempfile_dir(&r.work)?);
+            r.mount_overlay(&target.0)
                 .map_err(crate::Error::from)
-                .map(|_| f(&target));
-            let _ = nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH);
-            let _ = std::fs::remove_dir(&target);
-            result
+                .map(|_| f(&target.0))
         })
         .join()
         .unwrap_or_else(|_| {
@@ -219,6 +215,17 @@ pub(crate) fn with_mounted<T: Send>(
             ))
         })
     })
+}
+
+/// The mount point of [`with_mounted`]: unmounted and removed when dropped, also when
+/// the callback panics.
+struct MountDir(PathBuf);
+
+impl Drop for MountDir {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&self.0);
+    }
 }
 
 /// A fresh empty dir beside `work` (on the same file system as the container's dirs).
