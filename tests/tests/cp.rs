@@ -426,3 +426,51 @@ fn container_symlinks_never_lead_outside_its_root() {
     assert_nothing_mounted(&t);
     t.ok(&["rm", "web"]);
 }
+
+#[test]
+fn copies_into_a_stopped_container_reach_its_volumes_as_docker_does() {
+    let t = TestRoot::with_busybox();
+    let data = t.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let bind = format!("{}:/bound", data.display());
+    t.ok(&[
+        "run",
+        "--name",
+        "vols",
+        "-v",
+        "cpvol:/vol",
+        "-v",
+        &bind,
+        "busybox",
+        "true",
+    ]);
+    let host = t.path().join("in.txt");
+    std::fs::write(&host, "into the volume\n").unwrap();
+    let src = host.display().to_string();
+    t.ok(&["cp", &src, "vols:/vol/in.txt"]);
+    t.ok(&["cp", &src, "vols:/bound/in.txt"]);
+    // The files are in the volume and the bound dir, not in the container's own layer.
+    assert_eq!(
+        std::fs::read_to_string(data.join("in.txt")).unwrap(),
+        "into the volume\n"
+    );
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "cpvol:/v",
+        "busybox",
+        "cat",
+        "/v/in.txt",
+    ]);
+    assert_eq!(out, "into the volume\n");
+    let diff = t.ok(&["diff", "vols"]);
+    assert!(!diff.contains("in.txt"), "{diff}");
+    // And back out of the stopped container.
+    let back = t.path().join("back.txt");
+    t.ok(&["cp", "vols:/vol/in.txt", &back.display().to_string()]);
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), "into the volume\n");
+    assert_nothing_mounted(&t);
+    t.ok(&["rm", "-v", "vols"]);
+    t.ok(&["volume", "rm", "cpvol"]);
+}

@@ -20,6 +20,7 @@ use super::commit::{is_running, with_mounted};
 use super::lifecycle::rootfs_source;
 use super::record::Container;
 use crate::sandbox::RootfsSource;
+use crate::sandbox::mounts::{RootDir, mount_in_root};
 use crate::{Engine, layer};
 
 mod paths;
@@ -134,7 +135,11 @@ impl<W: Write> Write for Counted<W> {
 
 /// Runs `f` with the container's root: the running container's as its processes see it,
 /// a stopped one's rootfs mounted for the moment (see [`with_mounted`]), or the vfs dir.
+/// A stopped overlay container also gets its volumes and bind mounts mounted over that
+/// rootfs (in the mounting thread's own namespace), so that a copy into `/data` reaches
+/// the volume there, as Docker's does.
 fn with_root<T: Send>(
+    engine: &Engine,
     c: &Container,
     f: impl FnOnce(&Path) -> crate::Result<T> + Send,
 ) -> crate::Result<T> {
@@ -143,8 +148,47 @@ fn with_root<T: Send>(
     }
     match rootfs_source(c)? {
         RootfsSource::Dir(dir) => f(&dir),
-        RootfsSource::Overlay(r) => with_mounted(&r, f)?,
+        RootfsSource::Overlay(r) => {
+            let binds = bind_mounts(engine, c);
+            with_mounted(&r, |root| {
+                if !binds.is_empty() {
+                    let rd = RootDir::open(root).map_err(|e| Error::io(root, e.into()))?;
+                    for m in &binds {
+                        let opts = m.options().clone().unwrap_or_default();
+                        mount_in_root(
+                            &rd,
+                            m.destination(),
+                            m.typ().as_deref(),
+                            m.source().as_deref(),
+                            &opts,
+                        )
+                        .map_err(|e| Error::Invalid(format!("tug cp: {e}")))?;
+                    }
+                }
+                f(root)
+            })?
+        }
     }
+}
+
+/// The bind mounts of container `c`'s spec (volumes, `-v` host dirs), but for tug's
+/// generated /etc files (see [`generated_file`]).
+fn bind_mounts(engine: &Engine, c: &Container) -> Vec<oci_spec::runtime::Mount> {
+    let Ok(spec) = engine.container_store().load_spec(&c.id) else {
+        return Vec::new();
+    };
+    let generated = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"];
+    spec.mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| {
+            let opts = m.options().as_deref().unwrap_or_default();
+            let bind = m.typ().as_deref() == Some("bind")
+                || opts.iter().any(|o| o == "bind" || o == "rbind");
+            bind && !generated.iter().any(|g| m.destination() == Path::new(g))
+        })
+        .collect()
 }
 
 fn open_root(root: &Path) -> Result<OwnedFd, Error> {
@@ -243,7 +287,7 @@ impl Engine {
         };
         match root_path {
             Some(dir) => copy(&dir),
-            None => with_root(&c, copy),
+            None => with_root(self, &c, copy),
         }
     }
 
@@ -264,7 +308,7 @@ impl Engine {
             CopyIn::Tar(_) => None,
         };
         let user = c.config.user.clone();
-        with_root(&c, |root| {
+        with_root(self, &c, |root| {
             let root = open_root(root)?;
             let owner = match (opts.archive, user.as_str()) {
                 (true, u) if !u.is_empty() => Some(container_user(root.as_fd(), u)?),
