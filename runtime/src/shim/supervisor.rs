@@ -399,6 +399,7 @@ impl Shim {
             return;
         }
         let _ = self.store.update(&self.id, |c| {
+            clear_network_state(c);
             c.state.running = false;
             c.state.restarting = false;
             c.state.paused = false;
@@ -449,11 +450,8 @@ impl Shim {
                 self.bridges.push(b);
             }
         }
-        let _ = self.store.update(&self.id, |c| {
-            // Docker clears them when the container stops (`ps -a` shows no PORTS).
-            c.network_settings.ports.clear();
-            c.network_settings.sandbox_key.clear();
-        });
+        // The record's ports and sandbox key are cleared with the state change that
+        // follows (see `clear_network_state`), in the same write.
         if !networks.is_empty() {
             self.engine
                 .refresh_hosts(&networks, Some((&self.id, false)));
@@ -498,6 +496,7 @@ impl Shim {
                 c.state.pid = 0;
                 c.state.exit_code = code;
                 c.state.finished_at = now();
+                clear_network_state(c);
             })
             .map(|c| c.is_none())
             .unwrap_or(true);
@@ -788,6 +787,13 @@ impl Shim {
 }
 
 /// A sandbox error as a start error with Docker's exit code (125, 126, 127).
+/// What a stopped container's record shows of its network: no host ports (Docker
+/// clears them, so `ps -a` shows no PORTS) and no sandbox.
+fn clear_network_state(c: &mut crate::container::Container) {
+    c.network_settings.ports.clear();
+    c.network_settings.sandbox_key.clear();
+}
+
 /// Puts the path of the network namespace to join into the spec (`--network
 /// container:<id>`; the init joins it).
 fn join_netns(spec: &mut oci_spec::runtime::Spec, path: String) -> Result<(), Error> {
