@@ -313,7 +313,7 @@ fn hex(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn unhex(hex: &[u8]) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
