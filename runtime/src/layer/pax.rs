@@ -83,15 +83,27 @@ impl<R: Read> PaxFilter<R> {
             }
         };
         let name = String::from_utf8_lossy(until_nul(&block[..100])).into_owned();
+        // As the tar crate: `L`, `K` and `x` are extension headers only with a ustar or
+        // GNU magic (else they are entries of their own); a PAX `size` never applies to
+        // an extension header; a `g` or any other entry consumes a pending `x`.
+        let recognized = matches!(&block[257..265], b"ustar\x0000" | b"ustar  \x00");
         match kind {
-            b'x' | b'g' => self.pax_entry(block, size, &name)?,
-            b'L' | b'K' => {
+            b'x' if recognized => self.pax_entry(block, size, &name)?,
+            b'L' | b'K' if recognized => {
                 self.out.extend_from_slice(&block);
                 self.remaining = padded(size);
             }
+            b'g' => {
+                self.pending_size = None;
+                self.pax_entry(block, size, &name)?;
+            }
+            b'x' | b'L' | b'K' => {
+                self.pending_size = None;
+                self.out.extend_from_slice(&block);
+                self.remaining = padded(size);
+                self.last = name;
+            }
             _ => {
-                // The tar crate applies a preceding PAX size to this entry; a global
-                // header consumes (and ignores) a preceding local one.
                 let size = self.pending_size.take().unwrap_or(size);
                 self.out.extend_from_slice(&block);
                 self.remaining = padded(size);
@@ -124,11 +136,11 @@ impl<R: Read> PaxFilter<R> {
             ));
         }
         let body = &data[..size as usize];
-        let rewrite = rewrite_records(body).map_err(|why| invalid(format!("{}: {why}", what())))?;
-        if block[156] == b'x' {
+        let local = block[156] == b'x';
+        let rewrite =
+            rewrite_records(body, local).map_err(|why| invalid(format!("{}: {why}", what())))?;
+        if local {
             self.pending_size = pax_size(rewrite.as_ref().map_or(body, |r| &r.records));
-        } else {
-            self.pending_size = None;
         }
         match rewrite {
             None => {
@@ -193,7 +205,9 @@ struct Rewritten {
 }
 
 /// Parses `body`'s records by their length prefixes; `None` if none needs re-encoding.
-fn rewrite_records(body: &[u8]) -> Result<Option<Rewritten>, String> {
+/// Only a `local` entry's path and link path become GNU long names (the tar crate
+/// ignores global ones).
+fn rewrite_records(body: &[u8], local: bool) -> Result<Option<Rewritten>, String> {
     let mut out = Rewritten {
         records: Vec::with_capacity(body.len()),
         path: None,
@@ -211,8 +225,8 @@ fn rewrite_records(body: &[u8]) -> Result<Option<Rewritten>, String> {
         if key.contains(&b'\n') || value.contains(&b'\n') {
             changed = true;
             match key {
-                b"path" => out.path = Some(value.to_vec()),
-                b"linkpath" => out.linkpath = Some(value.to_vec()),
+                b"path" if local => out.path = Some(value.to_vec()),
+                b"linkpath" if local => out.linkpath = Some(value.to_vec()),
                 b"size" | b"uid" | b"gid" => {
                     return Err(format!(
                         "the record at byte {offset}: a newline in a number ({})",

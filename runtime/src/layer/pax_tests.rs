@@ -279,6 +279,58 @@ fn record_lengths_count_their_own_digits() {
     }
 }
 
+/// An `x` header without a ustar magic is, for the tar crate, an entry of its own: its
+/// `size` record does not apply to the next entry, and the filter must agree.
+#[test]
+fn an_x_header_without_magic_is_an_ordinary_entry() {
+    let body = b"12 size=700\n";
+    let mut h = tar::Header::new_old();
+    h.set_path("v7x").unwrap();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_size(body.len() as u64);
+    h.set_cksum();
+    let mut tar = h.as_bytes().to_vec();
+    push_padded(&mut tar, body);
+    let mut b = tar::Builder::new(tar);
+    let mut h = tar::Header::new_ustar();
+    h.set_size(2);
+    h.set_uid(0);
+    h.set_cksum();
+    b.append_data(&mut h, "f", &b"ok"[..]).unwrap();
+    b.append_pax_extensions([("SCHILY.xattr.user.a", &b"\n"[..])])
+        .unwrap();
+    b.append_data(&mut h, "g", &b"ok"[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    let seen = read_back(&filtered(&tar).unwrap());
+    assert_eq!(seen.len(), 3);
+    assert_eq!((&seen[1].0[..], &seen[1].2[..]), (&b"f"[..], &b"ok"[..]));
+    assert_eq!(&seen[2].0, b"g");
+    assert_eq!(seen[2].3, [rec("SCHILY.xattr.user.a", b"\n")]);
+}
+
+#[test]
+fn a_global_path_with_a_newline_is_not_a_long_name() {
+    let tar = tar_with(tar::EntryType::XGlobalHeader, &[("path", b"a\nb")], b"z");
+    let seen = read_back(&filtered(&tar).unwrap());
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].3, [rec("path", b"a\nb")]);
+    assert_eq!(&seen[1].0, b"f");
+}
+
+/// A GNU sparse entry (with its extension blocks) is not parsed: the rest of the stream
+/// passes through as it is, and the tar crate reads it as before.
+#[test]
+fn a_gnu_sparse_entry_passes_the_rest_unchanged() {
+    let mut h = tar::Header::new_gnu();
+    h.set_path("sparse").unwrap();
+    h.set_entry_type(tar::EntryType::GNUSparse);
+    h.set_size(0);
+    h.set_cksum();
+    let mut tar = h.as_bytes().to_vec();
+    tar.extend_from_slice(&raw_pax(b"8 a=b\nc\n"));
+    assert_eq!(filtered(&tar).unwrap(), tar);
+}
+
 proptest! {
     /// Any records (any bytes but '=' in the key) reach the tar crate's reader intact.
     #[test]
