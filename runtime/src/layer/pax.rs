@@ -44,8 +44,8 @@ pub struct PaxFilter<R> {
     pending_size: Option<u64>,
     /// Past the end of the archive, or past something not understood.
     passthrough: bool,
-    /// The name of the last entry header, for errors.
-    last: String,
+    /// The name field of the last entry header, for errors.
+    last: [u8; 100],
 }
 
 impl<R: Read> PaxFilter<R> {
@@ -57,7 +57,7 @@ impl<R: Read> PaxFilter<R> {
             remaining: 0,
             pending_size: None,
             passthrough: false,
-            last: String::from("(none)"),
+            last: [0; 100],
         }
     }
 
@@ -67,9 +67,9 @@ impl<R: Read> PaxFilter<R> {
         self.out_pos = 0;
         let mut block = [0u8; BLOCK];
         let got = read_full(&mut self.inner, &mut block)?;
+        self.out.extend_from_slice(&block[..got]);
         if got < BLOCK || block.iter().all(|b| *b == 0) {
             // The end (or a truncated header): tar sees the same bytes and decides.
-            self.out.extend_from_slice(&block[..got]);
             self.passthrough = true;
             return Ok(());
         }
@@ -77,48 +77,42 @@ impl<R: Read> PaxFilter<R> {
         let size = match (checksum_ok(&block), header_size(&block)) {
             (true, Some(size)) if kind != b'S' => size,
             _ => {
-                self.out.extend_from_slice(&block);
                 self.passthrough = true;
                 return Ok(());
             }
         };
-        let name = String::from_utf8_lossy(until_nul(&block[..100])).into_owned();
         // As the tar crate: `L`, `K` and `x` are extension headers only with a ustar or
         // GNU magic (else they are entries of their own); a PAX `size` never applies to
         // an extension header; a `g` or any other entry consumes a pending `x`.
         let recognized = matches!(&block[257..265], b"ustar\x0000" | b"ustar  \x00");
         match kind {
-            b'x' if recognized => self.pax_entry(block, size, &name)?,
-            b'L' | b'K' if recognized => {
-                self.out.extend_from_slice(&block);
-                self.remaining = padded(size);
-            }
+            b'x' if recognized => self.pax_entry(block, size)?,
+            b'L' | b'K' if recognized => self.remaining = padded(size),
             b'g' => {
                 self.pending_size = None;
-                self.pax_entry(block, size, &name)?;
-            }
-            b'x' | b'L' | b'K' => {
-                self.pending_size = None;
-                self.out.extend_from_slice(&block);
-                self.remaining = padded(size);
-                self.last = name;
+                self.pax_entry(block, size)?;
             }
             _ => {
-                let size = self.pending_size.take().unwrap_or(size);
-                self.out.extend_from_slice(&block);
+                let size = match kind {
+                    b'x' | b'L' | b'K' => size,
+                    _ => self.pending_size.unwrap_or(size),
+                };
+                self.pending_size = None;
                 self.remaining = padded(size);
-                self.last = name;
+                self.last.copy_from_slice(&block[..100]);
             }
         }
         Ok(())
     }
 
-    /// Reads a PAX entry of `size` bytes, rewritten if it must be.
-    fn pax_entry(&mut self, mut block: [u8; BLOCK], size: u64, name: &str) -> io::Result<()> {
+    /// Reads the data of a PAX entry of `size` bytes (its header is in `out`), and
+    /// rewrites the entry if it must be.
+    fn pax_entry(&mut self, mut block: [u8; BLOCK], size: u64) -> io::Result<()> {
         let what = || {
             format!(
-                "the PAX header {name:?} (after entry {:?})",
-                self.last.as_str()
+                "the PAX header {:?} (after entry {:?})",
+                String::from_utf8_lossy(until_nul(&block[..100])),
+                String::from_utf8_lossy(until_nul(&self.last)),
             )
         };
         if size > MAX_PAX {
@@ -128,37 +122,37 @@ impl<R: Read> PaxFilter<R> {
             )));
         }
         // `size` <= MAX_PAX, so it fits a usize.
-        let mut data = vec![0u8; padded(size) as usize];
-        if read_full(&mut self.inner, &mut data)? < data.len() {
+        let (start, size) = (self.out.len(), size as usize);
+        self.out.resize(start + padded(size as u64) as usize, 0);
+        if read_full(&mut self.inner, &mut self.out[start..])? < self.out.len() - start {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("{}: the stream ends inside it", what()),
             ));
         }
-        let body = &data[..size as usize];
+        let body = &self.out[start..start + size];
         let local = block[156] == b'x';
-        let rewrite =
-            rewrite_records(body, local).map_err(|why| invalid(format!("{}: {why}", what())))?;
-        if local {
-            self.pending_size = pax_size(rewrite.as_ref().map_or(body, |r| &r.records));
-        }
-        match rewrite {
-            None => {
-                self.out.extend_from_slice(&block);
-                self.out.extend_from_slice(&data);
+        let fail = |why: String| invalid(format!("{}: {why}", what()));
+        if !needs_rewrite(body).map_err(fail)? {
+            if local {
+                self.pending_size = pax_size(body);
             }
-            Some(r) => {
-                set_size(&mut block, r.records.len() as u64);
-                self.out.extend_from_slice(&block);
-                push_padded(&mut self.out, &r.records);
-                for (flag, bytes) in [(b'L', r.path), (b'K', r.linkpath)] {
-                    if let Some(mut bytes) = bytes {
-                        bytes.push(0);
-                        self.out
-                            .extend_from_slice(&gnu_long_header(flag, bytes.len()));
-                        push_padded(&mut self.out, &bytes);
-                    }
-                }
+            return Ok(());
+        }
+        let r = rewrite_records(body, local).map_err(fail)?;
+        if local {
+            self.pending_size = pax_size(&r.records);
+        }
+        self.out.clear();
+        set_size(&mut block, r.records.len() as u64);
+        self.out.extend_from_slice(&block);
+        push_padded(&mut self.out, &r.records);
+        for (flag, bytes) in [(b'L', r.path), (b'K', r.linkpath)] {
+            if let Some(mut bytes) = bytes {
+                bytes.push(0);
+                self.out
+                    .extend_from_slice(&gnu_long_header(flag, bytes.len()));
+                push_padded(&mut self.out, &bytes);
             }
         }
         Ok(())
@@ -204,16 +198,30 @@ struct Rewritten {
     linkpath: Option<Vec<u8>>,
 }
 
-/// Parses `body`'s records by their length prefixes; `None` if none needs re-encoding.
-/// Only a `local` entry's path and link path become GNU long names (the tar crate
-/// ignores global ones).
-fn rewrite_records(body: &[u8], local: bool) -> Result<Option<Rewritten>, String> {
+/// Parses `body`'s records by their length prefixes: whether one holds a newline.
+fn needs_rewrite(body: &[u8]) -> Result<bool, String> {
+    let mut rest = body;
+    let mut offset = 0usize;
+    while !rest.is_empty() && !rest.iter().all(|b| *b == 0) {
+        let (len, key, value) =
+            parse_record(rest).map_err(|why| format!("the record at byte {offset}: {why}"))?;
+        if key.contains(&b'\n') || value.contains(&b'\n') {
+            return Ok(true);
+        }
+        rest = &rest[len..];
+        offset += len;
+    }
+    Ok(false)
+}
+
+/// Re-encodes `body`'s records (see the module doc). Only a `local` entry's path and
+/// link path become GNU long names (the tar crate ignores global ones).
+fn rewrite_records(body: &[u8], local: bool) -> Result<Rewritten, String> {
     let mut out = Rewritten {
         records: Vec::with_capacity(body.len()),
         path: None,
         linkpath: None,
     };
-    let mut changed = false;
     let mut rest = body;
     let mut offset = 0usize;
     while !rest.is_empty() {
@@ -223,7 +231,6 @@ fn rewrite_records(body: &[u8], local: bool) -> Result<Option<Rewritten>, String
         let (len, key, value) =
             parse_record(rest).map_err(|why| format!("the record at byte {offset}: {why}"))?;
         if key.contains(&b'\n') || value.contains(&b'\n') {
-            changed = true;
             match key {
                 b"path" if local => out.path = Some(value.to_vec()),
                 b"linkpath" if local => out.linkpath = Some(value.to_vec()),
@@ -245,7 +252,7 @@ fn rewrite_records(body: &[u8], local: bool) -> Result<Option<Rewritten>, String
         rest = &rest[len..];
         offset += len;
     }
-    Ok(changed.then_some(out))
+    Ok(out)
 }
 
 /// Parses the record at the start of `data`: its length, key and value.
