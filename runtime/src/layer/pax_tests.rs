@@ -474,3 +474,35 @@ proptest! {
         prop_assert_eq!(seen, want);
     }
 }
+
+/// The filter's own cost: `TUG_BENCH_TAR=/path/to.tar cargo test --release -p tug --lib
+/// layer::pax::tests::filter_speed -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: needs TUG_BENCH_TAR"]
+fn filter_speed() {
+    let Some(path) = std::env::var_os("TUG_BENCH_TAR") else {
+        return;
+    };
+    let tar = std::fs::read(path).unwrap();
+    let mut buf = vec![0u8; 256 * 1024];
+    for filter in [false, true, false, true] {
+        let start = std::time::Instant::now();
+        let mut r: Box<dyn Read> = if filter {
+            Box::new(PaxFilter::new(&tar[..]))
+        } else {
+            Box::new(&tar[..])
+        };
+        let mut n = 0;
+        // Reads as the tar crate does: a header block, then the entry's data.
+        loop {
+            let got = r.read(&mut buf[..BLOCK]).unwrap();
+            if got == 0 {
+                break;
+            }
+            n += got;
+            let got = r.read(&mut buf).unwrap();
+            n += got;
+        }
+        eprintln!("filter={filter}: {n} bytes in {:?}", start.elapsed());
+    }
+}
