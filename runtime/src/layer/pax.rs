@@ -8,7 +8,9 @@
 //! - `path` / `linkpath` become a GNU long name / long link entry (`L` / `K`) right
 //!   after the PAX entry (the tar crate prefers those to PAX anyway);
 //! - any other record becomes `TUG.hex.<hex of key>=<hex of value>`, which
-//!   [`decode_record`] turns back (read_meta takes xattrs and mtime from it);
+//!   [`decode_record`] turns back (read_meta takes xattrs and mtime from it); a
+//!   layer's own `TUG.hex.*` records are re-encoded too, so they decode to themselves
+//!   and are ignored, never taken for an xattr;
 //! - `size`, `uid` and `gid` with a newline are refused: they are numbers.
 //!
 //! Entries without such records pass through byte for byte; entry data is copied
@@ -198,14 +200,20 @@ struct Rewritten {
     linkpath: Option<Vec<u8>>,
 }
 
-/// Parses `body`'s records by their length prefixes: whether one holds a newline.
+/// Whether a record must be re-encoded: it holds a newline, or its key looks like a
+/// re-encoded one (so that [`decode_record`] never takes a layer's own record for one).
+fn must_encode(key: &[u8], value: &[u8]) -> bool {
+    key.contains(&b'\n') || value.contains(&b'\n') || key.starts_with(HEX_PREFIX)
+}
+
+/// Parses `body`'s records by their length prefixes: whether one must be re-encoded.
 fn needs_rewrite(body: &[u8]) -> Result<bool, String> {
     let mut rest = body;
     let mut offset = 0usize;
     while !rest.is_empty() && !rest.iter().all(|b| *b == 0) {
         let (len, key, value) =
             parse_record(rest).map_err(|why| format!("the record at byte {offset}: {why}"))?;
-        if key.contains(&b'\n') || value.contains(&b'\n') {
+        if must_encode(key, value) {
             return Ok(true);
         }
         rest = &rest[len..];
@@ -230,7 +238,7 @@ fn rewrite_records(body: &[u8], local: bool) -> Result<Rewritten, String> {
         }
         let (len, key, value) =
             parse_record(rest).map_err(|why| format!("the record at byte {offset}: {why}"))?;
-        if key.contains(&b'\n') || value.contains(&b'\n') {
+        if must_encode(key, value) {
             match key {
                 b"path" if local => out.path = Some(value.to_vec()),
                 b"linkpath" if local => out.linkpath = Some(value.to_vec()),

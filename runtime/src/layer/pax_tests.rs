@@ -279,6 +279,18 @@ fn record_lengths_count_their_own_digits() {
     }
 }
 
+/// A layer cannot smuggle a record in the filter's own encoding: it decodes to itself.
+#[test]
+fn a_layers_own_tug_hex_record_is_not_decoded() {
+    let smuggled = format!(
+        "TUG.hex.{}",
+        String::from_utf8(hex(b"SCHILY.xattr.user.x")).unwrap()
+    );
+    let tar = tar_with(tar::EntryType::XHeader, &[(&smuggled, b"7676")], b"");
+    let seen = read_back(&filtered(&tar).unwrap());
+    assert_eq!(seen[0].3, [rec(&smuggled, b"7676")]);
+}
+
 /// An `x` header without a ustar magic is, for the tar crate, an entry of its own: its
 /// `size` record does not apply to the next entry, and the filter must agree.
 #[test]
