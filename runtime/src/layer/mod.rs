@@ -28,7 +28,7 @@
 //! (redirects, metacopy), and whiteouts have their own OCI form. The final component of an
 //! entry is never followed: an entry replaces whatever is there, of any kind (a file
 //! over a dir removes the dir), except that a dir over a dir keeps the content.
-//! PAX records holding a newline (an xattr value may) are re-encoded by [`pax`] before
+//! PAX records holding a newline (an xattr value may) are re-encoded by `pax.rs` before
 //! the tar crate, which splits records on newlines, reads them.
 
 mod diff;
