@@ -319,3 +319,49 @@ fn threaded_apply_gives_the_same_tree_and_diff_id() {
         layer_support::tree(&b.root())
     );
 }
+
+/// GNU tar's PAX layers with newlines in xattr values (a file capability can hold one)
+/// and in long paths and link targets (PAX `path`/`linkpath` records) apply whole,
+/// though tar 0.4.46 splits PAX records on newlines (composefs/tar-rs#452).
+#[test]
+fn gnu_tar_pax_records_with_newlines_apply() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new();
+    let src = s.dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let long = format!("a\nb{}", "x".repeat(150));
+    let long = std::ffi::OsStr::from_bytes(long.as_bytes());
+    std::fs::write(src.join(long), b"long").unwrap();
+    std::fs::write(src.join("f"), b"f").unwrap();
+    for (k, v) in [("user.cap", &b"\x01\n\x02\n"[..]), ("user.plain", b"v")] {
+        rustix::fs::lsetxattr(src.join("f"), k, v, rustix::fs::XattrFlags::empty()).unwrap();
+    }
+    std::os::unix::fs::symlink(long, src.join("link")).unwrap();
+    let tar = s.dir.path().join("layer.tar");
+    let status = std::process::Command::new("tar")
+        .args(["--xattrs", "--xattrs-include=*", "--format=pax", "-C"])
+        .arg(&src)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    layer::apply(std::fs::File::open(&tar).unwrap(), &s.root()).unwrap();
+    let root = s.root();
+    assert_eq!(std::fs::read(root.join(long)).unwrap(), b"long");
+    assert_eq!(
+        std::fs::read_link(root.join("link")).unwrap().as_os_str(),
+        long
+    );
+    let mut want = vec![0u8; 64];
+    let n = rustix::fs::lgetxattr(root.join("f"), "user.cap", &mut want).unwrap();
+    assert_eq!(&want[..n], b"\x01\n\x02\n");
+    assert_eq!(
+        xattrs(&root.join("f")),
+        [
+            ("user.cap".to_string(), "\u{1}\n\u{2}\n".to_string()),
+            ("user.plain".to_string(), "v".to_string())
+        ]
+    );
+}

@@ -283,11 +283,10 @@ fn xattr_whiteouts_become_oci_whiteouts_and_sockets_are_skipped() {
     assert_eq!(names, [".wh.f"]);
 }
 
-/// A PAX record may hold any byte, newlines included (a file capability can): the
-/// writer is right, but tar 0.4.46's reader splits records on newlines
-/// (composefs/tar-rs#452), so `layer::apply` refuses the layer.
+/// A PAX record may hold any byte, newlines included (a file capability can): tar
+/// 0.4.46's reader splits records on newlines (composefs/tar-rs#452); `layer::apply`'s
+/// PAX filter re-encodes such records so they are read whole.
 #[test]
-#[ignore = "tar 0.4.46 cannot read PAX values with a newline (composefs/tar-rs#452)"]
 fn xattr_values_with_a_newline_round_trip() {
     let s = Scratch::new();
     let upper = s.dir.path().join("upper");
@@ -366,4 +365,24 @@ fn an_opaque_dir_of_a_layer_hides_the_layers_below_it() {
         .map(|c| c.to_string())
         .collect();
     assert_eq!(lines, ["C /a/b", "A /a/b/new"]);
+}
+
+/// A PAX key ends at its first '=': an xattr name holding one would be read back cut
+/// short (`user.a` = `b=v`), so writing the layer refuses it, naming the file.
+#[test]
+fn an_xattr_name_with_an_equals_sign_is_refused() {
+    let s = Scratch::new();
+    let upper = s.dir.path().join("upper");
+    std::fs::create_dir_all(&upper).unwrap();
+    std::fs::write(upper.join("f"), b"f").unwrap();
+    rustix::fs::lsetxattr(
+        upper.join("f"),
+        "user.a=b",
+        b"v",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    let err = tug::layer::write_diff(&upper, &[], &mut Vec::new()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("f") && msg.contains("'='"), "{msg}");
 }

@@ -28,11 +28,14 @@
 //! (redirects, metacopy), and whiteouts have their own OCI form. The final component of an
 //! entry is never followed: an entry replaces whatever is there, of any kind (a file
 //! over a dir removes the dir), except that a dir over a dir keeps the content.
+//! PAX records holding a newline (an xattr value may) are re-encoded by `pax.rs` before
+//! the tar crate, which splits records on newlines, reads them.
 
 mod diff;
 mod entry;
 mod lower;
 mod path;
+mod pax;
 mod resolve;
 mod write;
 
@@ -271,10 +274,12 @@ fn decoded<'a>(reader: impl Read + 'a) -> Result<Box<dyn Read + 'a>, Error> {
 /// Applies the uncompressed tar `stream` into `dest` and reads the stream to its end.
 fn apply_stream(stream: &mut dyn Read, dest: &Path, mode: &TarKind) -> Result<u64, Error> {
     let mut res = Resolver::open(dest).map_err(|e| Error::Io(dest.display().to_string(), e))?;
-    let entries = apply_entries(stream, &mut res, mode)?;
+    // PAX records with a newline re-encoded, so the tar crate reads them right.
+    let mut stream = pax::PaxFilter::new(stream);
+    let entries = apply_entries(&mut stream, &mut res, mode)?;
     // Read what follows the end-of-archive blocks (record padding), so that the digest is
     // that of the whole stream, and a gzip trailer is checked.
-    io::copy(stream, &mut io::sink()).map_err(|e| Error::Read {
+    io::copy(&mut stream, &mut io::sink()).map_err(|e| Error::Read {
         at: "after the end of the archive".into(),
         source: e,
     })?;
@@ -481,17 +486,21 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
     if let Some(exts) = entry.pax_extensions()? {
         for ext in exts {
             let ext = ext?;
-            let key = ext.key_bytes();
+            // A record the PAX filter re-encoded (it held a newline): decoded here.
+            let decoded = pax::decode_record(ext.key_bytes(), ext.value_bytes()).transpose()?;
+            let (key, value) = match &decoded {
+                Some((k, v)) => (&k[..], &v[..]),
+                None => (ext.key_bytes(), ext.value_bytes()),
+            };
             if key == b"mtime" {
-                if let Some(t) = parse_pax_time(ext.value_bytes()) {
+                if let Some(t) = parse_pax_time(value) {
                     meta.mtime = t;
                 }
             } else if let Some(name) = key.strip_prefix(b"SCHILY.xattr.")
                 && !name.starts_with(b"trusted.overlay.")
                 && !name.is_empty()
             {
-                meta.xattrs
-                    .push((name.to_vec(), ext.value_bytes().to_vec()));
+                meta.xattrs.push((name.to_vec(), value.to_vec()));
             }
         }
     }

@@ -163,6 +163,10 @@ impl<'a, W: Write> TreeWriter<'a, W> {
             let Ok(k) = std::str::from_utf8(k) else {
                 return Err(self.rejected(rel, "an xattr name is not UTF-8"));
             };
+            if k.contains('=') {
+                // A PAX key ends at its first '=': the name would be read back cut short.
+                return Err(self.rejected(rel, "an xattr name holds '='"));
+            }
             kept.push((format!("SCHILY.xattr.{k}"), v));
         }
         let mut h = header(st);
