@@ -9,7 +9,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 
 use super::resolve::{list_dir, proc_path};
 
@@ -115,15 +115,7 @@ impl Lowers {
             .layers
             .get(layer)
             .ok_or_else(|| io::Error::other("no such layer"))?;
-        Ok(crate::fsutil::retry_eagain(|| {
-            rustix::fs::openat2(
-                root,
-                parent,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-            )
-        })?)
+        Ok(super::resolve::open_dir_no_links(root, parent)?)
     }
 }
 

@@ -199,3 +199,21 @@ pub(crate) fn proc_path(dir: BorrowedFd<'_>, name: &[u8]) -> Vec<u8> {
     }
     p
 }
+
+/// Opens the dir `rel` below `root` as an O_PATH handle without following any symlink
+/// (nor `..` out of `root`): for reading an entry's xattrs or link target beside it.
+pub(crate) fn open_dir_no_links(
+    root: impl std::os::fd::AsFd,
+    rel: &[u8],
+) -> rustix::io::Result<OwnedFd> {
+    let root = root.as_fd();
+    crate::fsutil::retry_eagain(|| {
+        rustix::fs::openat2(
+            root,
+            rel,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )
+    })
+}

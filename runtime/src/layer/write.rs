@@ -19,7 +19,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use tar::{EntryType, Header};
 
 use super::Error;
@@ -78,16 +78,8 @@ impl<'a, W: Write> TreeWriter<'a, W> {
             Some(i) => (&rel[..i], &rel[i + 1..]),
             None => (&b"."[..], rel),
         };
-        let dir = crate::fsutil::retry_eagain(|| {
-            rustix::fs::openat2(
-                root,
-                parent,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-            )
-        })
-        .map_err(|e| self.io_err(rel, e.into()))?;
+        let dir = super::resolve::open_dir_no_links(root, parent)
+            .map_err(|e| self.io_err(rel, e.into()))?;
         let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| self.io_err(rel, e.into()))?;
         let mut rel = rel.to_vec();

@@ -7,7 +7,6 @@
 //! and removed with the chain. Nothing of the host's own chains but those jumps is
 //! touched.
 
-use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use super::nft::{NatNetwork, NftError, PortMap, Result};
@@ -53,31 +52,13 @@ fn run(args: &[&str], op: &'static str, chain: &str) -> Result<bool> {
 }
 
 fn restore(script: &str, op: &'static str, chain: &str) -> Result<()> {
-    let spawn = |source| NftError::Spawn {
+    super::nft::feed(
+        &program("iptables-restore"),
+        &["-w", "--noflush"],
+        script,
         op,
-        table: chain.to_string(),
-        source,
-    };
-    let mut child = Command::new(program("iptables-restore"))
-        .args(["-w", "--noflush"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn)?;
-    // stdin was set to piped above.
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let written = stdin.write_all(script.as_bytes());
-    drop(stdin);
-    let out = child.wait_with_output().map_err(spawn)?;
-    if !out.status.success() {
-        return Err(NftError::Failed {
-            op,
-            table: chain.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    written.map_err(spawn)
+        chain,
+    )
 }
 
 /// Adds the jump `from` → `chain` in `table` unless it is there.

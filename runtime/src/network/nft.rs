@@ -247,30 +247,41 @@ fn nft_program() -> &'static std::path::Path {
 }
 
 fn run_nft(script: &str, op: &'static str, table: &str) -> Result<()> {
-    let spawn = |source| NftError::Spawn {
-        op,
-        table: table.to_string(),
-        source,
-    };
-    let mut child = match Command::new(nft_program())
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(NftError::Failed {
+    match feed(nft_program(), &["-f", "-"], script, op, table) {
+        Err(NftError::Spawn { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Err(NftError::Failed {
                 op,
                 table: table.to_string(),
                 stderr: "neither nft nor iptables is installed: install nftables (Debian: \
                          apt-get install nftables), or run with --network none or host"
                     .into(),
-            });
+            })
         }
-        Err(e) => return Err(spawn(e)),
+        r => r,
+    }
+}
+
+/// Runs `program args` with `script` on its stdin (`nft -f -`, `iptables-restore`); its
+/// stderr is the error when it fails. `op` and `table` name what was tried.
+pub(crate) fn feed(
+    program: &std::path::Path,
+    args: &[&str],
+    script: &str,
+    op: &'static str,
+    table: &str,
+) -> Result<()> {
+    let spawn = |source| NftError::Spawn {
+        op,
+        table: table.to_string(),
+        source,
     };
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn)?;
     // stdin was set to piped above.
     let mut stdin = child.stdin.take().expect("piped stdin");
     let written = stdin.write_all(script.as_bytes());
