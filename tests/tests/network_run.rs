@@ -108,6 +108,28 @@ fn network_none_has_only_loopback() {
     let out = n.run_rm_ok(&["--network", "none", "busybox", "ip", "-o", "link"]);
     let names: Vec<&str> = out.lines().filter_map(|l| l.split(": ").nth(1)).collect();
     assert_eq!(names, ["lo"], "{out}");
+    // --add-host works without a network too (and on the host's copy of /etc/hosts).
+    for mode in ["none", "host"] {
+        let hosts = n.run_rm_ok(&[
+            "--network",
+            mode,
+            "--add-host",
+            "extra.test=10.9.8.7",
+            "busybox",
+            "cat",
+            "/etc/hosts",
+        ]);
+        assert!(hosts.ends_with("10.9.8.7\textra.test\n"), "{mode}: {hosts}");
+    }
+    // A bad value is refused before anything is made.
+    let out = n.run(&["run", "--rm", "--add-host", "nocolon", "busybox", "true"]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        text(&out).contains("bad format for add-host"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(n.run(&["ps", "-aq"]).stdout, b"");
     n.finish();
 }
 

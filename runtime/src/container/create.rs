@@ -232,7 +232,8 @@ impl Engine {
         let resolv_path = dir.join("resolv.conf");
         write_file(&hostname_path, &format!("{hostname}\n"), durable)?;
         let joined = net_plan.mode.strip_prefix("container:");
-        let hosts = if host_network {
+        let extra_hosts = etc::extra_host_lines(&opts.extra_hosts).map_err(Error::Invalid)?;
+        let mut hosts = if host_network {
             host_file("/etc/hosts")
         } else if let Some(t) = joined {
             host_file(&self.container(t)?.hosts_path)
@@ -243,6 +244,7 @@ impl Engine {
             }
             h
         };
+        hosts.push_str(&extra_hosts);
         write_file(&hosts_path, &hosts, durable)?;
         let resolv = match joined {
             Some(t) => host_file(&self.container(t)?.resolv_conf_path),

@@ -11,6 +11,27 @@ pub fn hosts_default() -> String {
         .to_string()
 }
 
+/// The /etc/hosts lines of `--add-host` values (`host:ip` or `host=ip`), checked as Docker
+/// checks them.
+pub fn extra_host_lines(values: &[String]) -> Result<String, String> {
+    let mut out = String::new();
+    for v in values {
+        let (host, ip) = v
+            .split_once('=')
+            .or_else(|| v.split_once(':'))
+            .ok_or_else(|| {
+                format!("invalid argument {v:?} for \"--add-host\" flag: bad format for add-host")
+            })?;
+        if host.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!(
+                "invalid argument {v:?} for \"--add-host\" flag: invalid IP address in add-host: {ip:?}"
+            ));
+        }
+        out.push_str(&format!("{ip}\t{host}\n"));
+    }
+    Ok(out)
+}
+
 /// The host's resolv.conf without loopback name servers (unreachable from another
 /// network namespace), or Google's, as Docker falls back to, when none is left.
 pub fn resolv_conf_from_host(host: &str, keep_loopback: bool) -> String {
@@ -105,5 +126,22 @@ mod tests {
         );
         let r = resolv_conf(host, false, &["9.9.9.9".into()], &[], &[]);
         assert_eq!(r, "search lan\noptions ndots:2\nnameserver 9.9.9.9\n");
+    }
+
+    #[test]
+    fn add_host_values_become_hosts_lines_or_errors() {
+        let lines = extra_host_lines(&["db:10.0.0.5".into(), "cache=10.0.0.6".into()]);
+        assert_eq!(lines.unwrap(), "10.0.0.5\tdb\n10.0.0.6\tcache\n");
+        assert!(
+            extra_host_lines(&["nocolon".into()])
+                .unwrap_err()
+                .contains("bad format")
+        );
+        assert!(
+            extra_host_lines(&["db:notanip".into()])
+                .unwrap_err()
+                .contains("invalid IP")
+        );
+        assert!(extra_host_lines(&[":10.0.0.1".into()]).is_err());
     }
 }

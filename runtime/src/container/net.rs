@@ -429,15 +429,13 @@ impl Engine {
                 lines.push(format!("{ip}\t{}", names.join(" ")));
             }
         }
-        for h in c.host_config.extra_hosts.iter().flatten() {
-            if let Some((host, ip)) = h.rsplit_once(':').or_else(|| h.split_once('=')) {
-                lines.push(format!("{ip}\t{host}"));
-            }
-        }
         for l in lines {
             out.push_str(&l);
             out.push('\n');
         }
+        // Checked at create.
+        let extra = c.host_config.extra_hosts.as_deref().unwrap_or_default();
+        out.push_str(&super::etc::extra_host_lines(extra).unwrap_or_default());
         out
     }
 }
