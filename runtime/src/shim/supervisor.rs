@@ -345,8 +345,8 @@ impl Shim {
             net::gc_bridges(&used);
             return Err(Error::NotFound(self.id.clone()));
         };
-        if !updated.network_settings.networks.is_empty() {
-            let _ = self.engine.write_hosts(&updated, None);
+        // A container alone on the default bridge keeps the hosts file `create` wrote.
+        if net::names_peers(&updated) {
             self.engine
                 .refresh_hosts(live.networks(), Some((&self.id, true)));
         }

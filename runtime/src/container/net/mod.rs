@@ -11,7 +11,6 @@
 //! outside names.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 
@@ -23,6 +22,9 @@ use crate::network::nft::PortMap;
 use crate::network::ports::{self, PortBindings, Reserved};
 use crate::network::record::Network;
 use crate::network::store::NetworkStore;
+
+mod hosts;
+pub use hosts::names_peers;
 
 /// What `--network` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +77,7 @@ fn invalid(msg: impl Into<String>) -> crate::Error {
 }
 
 /// The first 12 hex of an id.
-fn short(id: &str) -> &str {
+pub(super) fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
@@ -330,121 +332,6 @@ impl Engine {
         store.detach(&net.name, &c.id)?;
         self.refresh_hosts(std::slice::from_ref(&net.name), None);
         Ok(())
-    }
-
-    /// Rewrites the hosts file of every running container on `networks` (user networks:
-    /// the default bridge resolves no names but links). `changing`: a container whose
-    /// state is changing right now, and whether it counts as up.
-    pub(crate) fn refresh_hosts(&self, networks: &[String], changing: Option<(&str, bool)>) {
-        let store = self.network_store();
-        let cstore = self.container_store();
-        for n in networks {
-            if n == "bridge" {
-                continue;
-            }
-            let Ok(net) = store.get(n) else { continue };
-            for id in net.containers.keys() {
-                let Ok(c) = cstore.load(id) else { continue };
-                if is_up(&c, changing) {
-                    let _ = self.write_hosts(&c, changing);
-                }
-            }
-        }
-    }
-
-    /// Writes container `c`'s /etc/hosts (in place: it is bind-mounted into the
-    /// container).
-    pub(crate) fn write_hosts(
-        &self,
-        c: &Container,
-        changing: Option<(&str, bool)>,
-    ) -> Result<(), Error> {
-        if c.hosts_path.is_empty() || c.host_config.network_mode == "host" {
-            return Ok(());
-        }
-        let text = self.hosts_text(c, changing);
-        let p = std::path::Path::new(&c.hosts_path);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(p)
-            .map_err(|e| Error::io(p, e))?;
-        f.write_all(text.as_bytes()).map_err(|e| Error::io(p, e))
-    }
-
-    /// The hosts file of `c`: Docker's defaults, its own address and hostname, the names
-    /// of the running containers on its user networks, its links and `--add-host`s.
-    fn hosts_text(&self, c: &Container, changing: Option<(&str, bool)>) -> String {
-        let mut out = super::etc::hosts_default();
-        let mut lines: Vec<String> = Vec::new();
-        let nets = &c.network_settings.networks;
-        if let Some(own) = primary(c).and_then(|n| nets.get(&n)) {
-            lines.push(format!("{}\t{}", own.ip_address, c.config.hostname));
-        }
-        let store = self.network_store();
-        let cstore = self.container_store();
-        for (name, _) in nets.iter().filter(|(n, _)| n.as_str() != "bridge") {
-            let Ok(net) = store.get(name) else { continue };
-            for id in net.containers.keys().filter(|i| i.as_str() != c.id) {
-                let Ok(peer) = cstore.load(id) else { continue };
-                if !is_up(&peer, changing) {
-                    continue;
-                }
-                if let Some(ep) = peer.network_settings.networks.get(name) {
-                    let mut names = vec![peer.short_name().to_string()];
-                    for a in ep.aliases.iter().flatten() {
-                        if !names.contains(a) {
-                            names.push(a.clone());
-                        }
-                    }
-                    names.push(short(&peer.id).to_string());
-                    lines.push(format!("{}\t{}", ep.ip_address, names.join(" ")));
-                }
-            }
-        }
-        for ep in nets.values() {
-            for l in ep.links.iter().flatten() {
-                let (target, alias) = l.split_once(':').unwrap_or((l, l));
-                let Ok(t) = self.container(target) else {
-                    continue;
-                };
-                if !t.state.running {
-                    continue;
-                }
-                let ip = t
-                    .network_settings
-                    .networks
-                    .get("bridge")
-                    .or_else(|| t.network_settings.networks.values().next())
-                    .map(|e| e.ip_address.clone())
-                    .unwrap_or_default();
-                if ip.is_empty() {
-                    continue;
-                }
-                let mut names = vec![alias.to_string()];
-                if alias != t.short_name() {
-                    names.push(t.short_name().to_string());
-                }
-                names.push(short(&t.id).to_string());
-                lines.push(format!("{ip}\t{}", names.join(" ")));
-            }
-        }
-        for l in lines {
-            out.push_str(&l);
-            out.push('\n');
-        }
-        // Checked at create.
-        let extra = c.host_config.extra_hosts.as_deref().unwrap_or_default();
-        out.push_str(&super::etc::extra_host_lines(extra).unwrap_or_default());
-        out
-    }
-}
-
-/// Whether `c` counts as up for name resolution (`changing` overrides its record).
-fn is_up(c: &Container, changing: Option<(&str, bool)>) -> bool {
-    match changing {
-        Some((id, up)) if id == c.id => up,
-        _ => c.state.running && !c.state.restarting,
     }
 }
 
