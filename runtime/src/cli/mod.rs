@@ -6,6 +6,7 @@ pub mod commit;
 pub mod container;
 pub mod cp;
 pub mod exec;
+mod filters;
 pub mod format;
 pub mod image;
 pub mod lifecycle;

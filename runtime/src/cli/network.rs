@@ -189,11 +189,7 @@ impl Filters {
     fn parse(specs: &[String], allowed: &[&str]) -> Result<Filters, CliError> {
         let mut f = Filters::default();
         for spec in specs {
-            let (k, v) = spec.split_once('=').ok_or_else(|| {
-                CliError::usage(format!(
-                    "bad format of filter (expected name=value): {spec:?}"
-                ))
-            })?;
+            let (k, v) = super::filters::pair(spec)?;
             if !allowed.contains(&k) {
                 return Err(CliError::usage(format!("invalid filter '{k}'")));
             }
@@ -201,10 +197,7 @@ impl Filters {
                 "name" => f.names.push(v.to_string()),
                 "driver" => f.drivers.push(v.to_string()),
                 "id" => f.ids.push(v.to_string()),
-                "label" => f.labels.push(match v.split_once('=') {
-                    Some((k, val)) => (k.to_string(), Some(val.to_string())),
-                    None => (v.to_string(), None),
-                }),
+                "label" => f.labels.push(super::filters::label(v)),
                 _ => unreachable!("checked against `allowed` above"),
             }
         }
@@ -215,14 +208,7 @@ impl Filters {
         (self.names.is_empty() || self.names.iter().any(|x| n.name.contains(x.as_str())))
             && (self.drivers.is_empty() || self.drivers.contains(&n.driver))
             && (self.ids.is_empty() || self.ids.iter().any(|x| n.id.starts_with(x.as_str())))
-            && self
-                .labels
-                .iter()
-                .all(|(k, want)| match (n.labels.get(k), want) {
-                    (Some(_), None) => true,
-                    (Some(have), Some(w)) => have == w,
-                    (None, _) => false,
-                })
+            && super::filters::labels_match(&self.labels, |k| n.labels.get(k).map(String::as_str))
     }
 }
 

@@ -141,11 +141,7 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> Result<boo
 fn parse_filters(f: &[String]) -> Result<BTreeMap<String, Vec<String>>, CliError> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for item in f {
-        let (k, v) = item.split_once('=').ok_or_else(|| {
-            CliError::usage(format!(
-                "bad format of filter (expected name=value): {item}"
-            ))
-        })?;
+        let (k, v) = super::filters::pair(item)?;
         match k {
             "name" | "id" | "status" | "label" | "ancestor" | "exited" => {}
             other => return Err(CliError::usage(format!("invalid filter '{other}'"))),

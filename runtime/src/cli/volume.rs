@@ -156,32 +156,15 @@ impl Filters {
     fn parse(specs: &[String], allowed: &[&str]) -> Result<Filters, CliError> {
         let mut f = Filters::default();
         for spec in specs {
-            let (k, v) = spec.split_once('=').ok_or_else(|| {
-                CliError::usage(format!(
-                    "bad format of filter (expected name=value): {spec:?}"
-                ))
-            })?;
+            let (k, v) = super::filters::pair(spec)?;
             if !allowed.contains(&k) {
                 return Err(CliError::usage(format!("invalid filter '{k}'")));
             }
             match k {
                 "name" => f.names.push(v.to_string()),
                 "driver" => f.drivers.push(v.to_string()),
-                "label" => f.labels.push(match v.split_once('=') {
-                    Some((k, val)) => (k.to_string(), Some(val.to_string())),
-                    None => (v.to_string(), None),
-                }),
-                "dangling" => {
-                    f.dangling = Some(match v.to_ascii_lowercase().as_str() {
-                        "true" | "1" => true,
-                        "false" | "0" => false,
-                        _ => {
-                            return Err(CliError::usage(format!(
-                                "invalid filter 'dangling={v}': use true or false"
-                            )));
-                        }
-                    })
-                }
+                "label" => f.labels.push(super::filters::label(v)),
+                "dangling" => f.dangling = Some(super::filters::boolean(k, v)?),
                 _ => unreachable!("checked against `allowed` above"),
             }
         }
@@ -190,17 +173,11 @@ impl Filters {
 
     /// Whether `v` passes; `used` says whether a container uses it.
     fn keep(&self, v: &Volume, used: impl FnOnce() -> bool) -> bool {
-        let labels = v.labels.clone().unwrap_or_default();
         (self.names.is_empty() || self.names.iter().any(|n| v.name.contains(n.as_str())))
             && (self.drivers.is_empty() || self.drivers.contains(&v.driver))
-            && self
-                .labels
-                .iter()
-                .all(|(k, want)| match (labels.get(k), want) {
-                    (Some(_), None) => true,
-                    (Some(have), Some(w)) => have == w,
-                    (None, _) => false,
-                })
+            && super::filters::labels_match(&self.labels, |k| {
+                v.labels.as_ref()?.get(k).map(String::as_str)
+            })
             && self.dangling.is_none_or(|d| d != used())
     }
 }

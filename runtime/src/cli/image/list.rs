@@ -41,30 +41,13 @@ impl Filters {
     fn parse(a: &ImagesArgs) -> Result<Filters, CliError> {
         let mut f = Filters::default();
         for spec in &a.filter {
-            let (k, v) = spec.split_once('=').ok_or_else(|| {
-                CliError::usage(format!(
-                    "bad format of filter (expected name=value): {spec:?}"
-                ))
-            })?;
+            let (k, v) = crate::cli::filters::pair(spec)?;
             match k {
                 "reference" => f.references.push(v.to_string()),
-                "label" => f.labels.push(match v.split_once('=') {
-                    Some((k, val)) => (k.to_string(), Some(val.to_string())),
-                    None => (v.to_string(), None),
-                }),
+                "label" => f.labels.push(crate::cli::filters::label(v)),
                 "before" => f.before = Some(v.to_string()),
                 "since" => f.since = Some(v.to_string()),
-                "dangling" => {
-                    f.dangling = Some(match v.to_ascii_lowercase().as_str() {
-                        "true" | "1" => true,
-                        "false" | "0" => false,
-                        _ => {
-                            return Err(CliError::usage(format!(
-                                "invalid filter 'dangling={v}': use true or false"
-                            )));
-                        }
-                    })
-                }
+                "dangling" => f.dangling = Some(crate::cli::filters::boolean(k, v)?),
                 _ => {
                     return Err(CliError::usage(format!(
                         "invalid filter '{k}': images supports reference, dangling, label, before and since"
@@ -91,11 +74,7 @@ impl Filters {
             .as_ref()
             .and_then(|c| c.labels().clone())
             .unwrap_or_default();
-        self.labels.iter().all(|(k, v)| match (labels.get(k), v) {
-            (Some(_), None) => true,
-            (Some(have), Some(want)) => have == want,
-            (None, _) => false,
-        })
+        crate::cli::filters::labels_match(&self.labels, |k| labels.get(k).map(String::as_str))
     }
 
     fn keep(&self, name: Option<&Reference>) -> bool {
