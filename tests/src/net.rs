@@ -122,20 +122,27 @@ impl NetTest {
     /// test, since busybox's nc has neither UDP nor `-k`). Returns the host port and the
     /// listener (drop it before the container goes: it holds the namespace).
     pub fn published_listener(&self, name: &str, port: u16) -> (u16, std::net::TcpListener) {
-        let hp = free_port(false);
-        self.run_d(&[
-            "--name",
-            name,
-            "-p",
-            &format!("{hp}:{port}"),
-            "busybox",
-            "sleep",
-            "60",
-        ]);
+        let hp = self.published_sleeper(name, &port.to_string());
         let l = in_netns(self.pid(name), || {
             tcp_listener(port, Duration::from_secs(8))
         });
         (hp, l)
+    }
+
+    /// A busybox container `name` that sleeps, with `target` (`80`, `5353/udp`) published
+    /// on a free host port of that protocol; returns the host port.
+    pub fn published_sleeper(&self, name: &str, target: &str) -> u16 {
+        let hp = free_port(target.ends_with("/udp"));
+        self.run_d(&[
+            "--name",
+            name,
+            "-p",
+            &format!("{hp}:{target}"),
+            "busybox",
+            "sleep",
+            "60",
+        ]);
+        hp
     }
 
     /// `tug run --rm ARGS` in the foreground: its output.

@@ -116,16 +116,7 @@ fn port_published_on_one_host_address_and_a_range() {
 #[test]
 fn published_udp_port_reaches_container() {
     let n = NetTest::new();
-    let hp = net::free_port(true);
-    n.run_d(&[
-        "--name",
-        "ports-udp",
-        "-p",
-        &format!("{hp}:5353/udp"),
-        "busybox",
-        "sleep",
-        "60",
-    ]);
+    let hp = n.published_sleeper("ports-udp", "5353/udp");
     let pid = n.pid("ports-udp");
     let server = net::in_netns(pid, || {
         let s = UdpSocket::bind("0.0.0.0:5353").expect("bind udp 5353 in the container");
@@ -373,16 +364,7 @@ fn two_hundred_concurrent_connections_keep_their_bytes() {
 #[test]
 fn connection_is_refused_when_the_container_does_not_listen() {
     let n = NetTest::new();
-    let hp = net::free_port(false);
-    n.run_d(&[
-        "--name",
-        "ports-refused",
-        "-p",
-        &format!("{hp}:80"),
-        "busybox",
-        "sleep",
-        "60",
-    ]);
+    let hp = n.published_sleeper("ports-refused", "80");
     for ip in [LOCALHOST, net::host_addr()] {
         let start = Instant::now();
         let r = TcpStream::connect_timeout(&sa(ip, hp), Duration::from_secs(3));
