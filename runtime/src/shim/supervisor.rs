@@ -339,11 +339,16 @@ impl Shim {
             c.log_path = log_path.display().to_string();
             c.network_settings.ports = ports.clone();
             c.network_settings.sandbox_key = format!("/proc/{pid}/ns/net");
-        })?;
-        let Some(updated) = updated else {
-            let (used, _) = net::down(&self.engine, &self.id, live);
-            net::gc_bridges(&used);
-            return Err(Error::NotFound(self.id.clone()));
+        });
+        let updated = match updated {
+            Ok(Some(c)) => c,
+            failed => {
+                // The record is gone or cannot be written: nothing of the start stays.
+                drop(sb);
+                let (used, _) = net::down(&self.engine, &self.id, live);
+                net::gc_bridges(&used);
+                return Err(failed.err().unwrap_or(Error::NotFound(self.id.clone())));
+            }
         };
         // A container alone on the default bridge keeps the hosts file `create` wrote.
         if net::names_peers(&updated) {
