@@ -335,17 +335,24 @@ impl NetworkStore {
         // crash: it is not synced) are taken back when the network runs short.
         let containers = self.root.join("containers");
         let gone = |who: &str| who != id && !containers.join(who).exists();
+        let mut taken_back: Vec<String> = Vec::new();
         let addr = book.update_opt(
             |b| match b.allocate(id, fixed) {
                 Err(Error::AddressesExhausted(_) | Error::AddressInUse(..)) => {
-                    b.used.retain(|_, who| !gone(who));
+                    b.used.retain(|_, who| {
+                        let keep = !gone(who);
+                        if !keep {
+                            taken_back.push(who.clone());
+                        }
+                        keep
+                    });
                     b.allocate(id, fixed)
                 }
                 r => r,
             },
             durable,
         )?;
-        n.containers.retain(|who, _| !gone(who));
+        n.containers.retain(|who, _| !taken_back.contains(who));
         let e = Endpoint {
             name: name.into(),
             endpoint_id: new_id(),
