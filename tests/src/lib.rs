@@ -207,5 +207,6 @@ impl Drop for KillOnDrop {
     }
 }
 
+pub mod image;
 pub mod net;
 pub mod registry;

@@ -4,85 +4,11 @@
 //! `--volumes-from`; hostile image symlinks stay inside the rootfs; bad flags fail with
 //! 125 and make nothing; no mount is left on the host.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use tug_e2e::image::{Entry, import_image};
 use tug_e2e::{TestRoot, code, text};
-
-/// A file of a crafted image.
-enum Entry<'a> {
-    Dir(&'a str),
-    File(&'a str, &'a [u8]),
-    Symlink(&'a str, &'a str),
-}
-
-/// Imports an image of busybox (as `/bin/busybox` and `/bin/sh`) plus `entries`.
-fn import_image(t: &TestRoot, name: &str, entries: &[Entry], changes: &[&str]) {
-    let mut b = tar::Builder::new(Vec::new());
-    let header = |typ: tar::EntryType, path: &str, size: u64, mode: u32| {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(typ);
-        h.set_path(path).unwrap();
-        h.set_size(size);
-        h.set_mode(mode);
-        h.set_mtime(1_700_000_000);
-        h.set_uid(0);
-        h.set_gid(0);
-        h
-    };
-    let bb = std::fs::read("/bin/busybox").expect("busybox-static is installed");
-    let mut h = header(tar::EntryType::Directory, "bin", 0, 0o755);
-    h.set_cksum();
-    b.append(&h, &[][..]).unwrap();
-    h = header(
-        tar::EntryType::Regular,
-        "bin/busybox",
-        bb.len() as u64,
-        0o755,
-    );
-    h.set_cksum();
-    b.append(&h, &bb[..]).unwrap();
-    let mut link = header(tar::EntryType::Symlink, "bin/sh", 0, 0o777);
-    link.set_link_name("busybox").unwrap();
-    link.set_cksum();
-    b.append(&link, &[][..]).unwrap();
-    for e in entries {
-        let mut h = match e {
-            Entry::Dir(p) => header(tar::EntryType::Directory, p, 0, 0o755),
-            Entry::File(p, data) => header(tar::EntryType::Regular, p, data.len() as u64, 0o640),
-            Entry::Symlink(p, target) => {
-                let mut h = header(tar::EntryType::Symlink, p, 0, 0o777);
-                h.set_link_name(target).unwrap();
-                h
-            }
-        };
-        h.set_cksum();
-        let data: &[u8] = match e {
-            Entry::File(_, d) => d,
-            _ => &[],
-        };
-        b.append(&h, data).unwrap();
-    }
-    let tar = b.into_inner().unwrap();
-    let mut args = vec!["import".to_string()];
-    for c in changes {
-        args.push("--change".into());
-        args.push(c.to_string());
-    }
-    args.extend(["-".to_string(), name.to_string()]);
-    let mut child = t
-        .tug()
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&tar).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(code(&out), 0, "import: {}", text(&out));
-}
 
 /// The host's mount table lines under `dir`.
 fn host_mounts_under(dir: &Path) -> Vec<String> {

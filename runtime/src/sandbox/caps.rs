@@ -47,13 +47,13 @@ pub fn mask(set: &CapsHashSet) -> u64 {
 
 /// Drops every capability outside `keep` from the bounding set (needs CAP_SETPCAP: call
 /// it while still root).
+///
+/// It asks the kernel, not `/proc/sys/kernel/cap_last_cap`: inside the container that
+/// file may be the image's (a volume over /proc), and a forged `0` there once kept every
+/// capability in the bounding set. `PR_CAPBSET_DROP` answers EINVAL past the last one.
 pub fn limit_bounding(keep: &CapsHashSet) -> Result<(), String> {
-    let last: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40);
     let keep = mask(keep);
-    for n in 0..=last.min(63) {
+    for n in 0..64u32 {
         if keep & (1u64 << n) != 0 {
             continue;
         }

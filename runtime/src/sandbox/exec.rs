@@ -32,8 +32,15 @@ pub(super) fn exec_process(
         (Stdio::Inherit { stdin }, _) => {
             nix::unistd::setsid().map_err(|e| setup_err(format!("setsid: {e}")))?;
             if !stdin {
-                let null = std::fs::File::open("/dev/null")
-                    .map_err(|e| setup_err(format!("opening /dev/null: {e}")))?;
+                // /dev/null, or an empty pipe where there is none (a host dir on /dev).
+                let null: OwnedFd = match std::fs::File::open("/dev/null") {
+                    Ok(f) => f.into(),
+                    Err(_) => {
+                        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                            .map_err(|e| setup_err(format!("pipe for stdin: {e}")))?
+                            .0
+                    }
+                };
                 // SAFETY: dup2 onto fd 0, which no Rust object owns.
                 unsafe { libc::dup2(null.as_raw_fd(), 0) };
             }

@@ -183,11 +183,28 @@ fn setup_rootfs(
         )
         .map_err(setup_err)?;
     }
-    devices::populate(&root).map_err(setup_err)?;
+    // A /dev bind-mounted from the host is left as it is (as runc does): the nodes and
+    // links would otherwise be made in the host's directory and stay there.
+    let dev_is_bind = config
+        .spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|m| {
+            mounts::relative(m.destination()) == Path::new("dev")
+                && mounts::parse_options(m.options().as_deref().unwrap_or_default()).bind
+        });
+    if !dev_is_bind {
+        devices::populate(&root).map_err(setup_err)?;
+    }
     if config.stdio != Stdio::Tty {
         return Ok(None);
     }
     let (master, slave) = tty::open_in_container(&root).map_err(setup_err)?;
+    if dev_is_bind {
+        return Ok(Some((master, slave)));
+    }
     let n = tty::pty_number(&master).map_err(setup_err)?;
     let console = root
         .touch(Path::new("dev/console"))

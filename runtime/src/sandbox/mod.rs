@@ -19,6 +19,7 @@ mod exec;
 mod init;
 pub mod mounts;
 pub mod signals;
+pub mod special;
 mod sync;
 pub mod tty;
 pub mod user;

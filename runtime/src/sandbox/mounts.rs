@@ -78,11 +78,10 @@ pub fn parse_options(options: &[String]) -> MountOptions {
     o
 }
 
-/// The path of `dest` (absolute, in the container) relative to the rootfs.
+/// The path of `dest` (absolute, in the container) relative to the rootfs, cleaned
+/// lexically (`/a/b/../c` is `a/c`, as Docker cleans it).
 pub fn relative(dest: &Path) -> PathBuf {
-    dest.components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .collect()
+    super::special::clean_relative(dest)
 }
 
 /// An open rootfs: every path inside is resolved with RESOLVE_IN_ROOT, so a symlink in
@@ -107,6 +106,21 @@ impl RootDir {
             )
         })?;
         Ok(RootDir { fd })
+    }
+
+    /// Where `fd` (opened inside the root) really is, relative to the root: the path the
+    /// kernel resolved, symlinks followed.
+    pub fn resolved(&self, fd: &OwnedFd) -> Result<PathBuf, String> {
+        let link = |f: &OwnedFd| {
+            nix::fcntl::readlink(fd_path(f).as_str())
+                .map(PathBuf::from)
+                .map_err(|e| format!("reading {}: {e}", fd_path(f)))
+        };
+        let (root, target) = (link(&self.fd)?, link(fd)?);
+        target
+            .strip_prefix(&root)
+            .map(Path::to_path_buf)
+            .map_err(|_| format!("{} is outside the rootfs", target.display()))
     }
 
     /// Opens `rel` inside the root as an O_PATH handle.
@@ -254,6 +268,16 @@ pub fn mount_in_root(
         root.mkdir_all(&rel, 0o755)
     }
     .map_err(|e| format!("{}: {e}", what()))?;
+    // Checked where the kernel will mount, after the image's symlinks: only the real
+    // procfs and sysfs (and a few binds) may land on /proc and /sys.
+    let at = root
+        .resolved(&target)
+        .map_err(|e| format!("{}: {e}", what()))?;
+    let kind = if o.bind { "bind" } else { typ.unwrap_or("") };
+    super::special::check(&at, kind, o.bind, || {
+        source.map_or(super::special::SourceFs::Other, super::special::source_fs)
+    })
+    .map_err(|e| format!("{}: {e}", what()))?;
     let tpath = fd_path(&target);
     let data = (!o.data.is_empty()).then_some(o.data.as_str());
     if o.bind {
@@ -343,7 +367,12 @@ pub fn mask(paths: &[String]) -> Result<(), String> {
                 None::<&str>,
             ),
         };
-        r.map_err(|e| format!("masking {p}: {e}"))?;
+        match r {
+            // No /dev/null to mask a file with (a host dir bound on /dev): skipped, as
+            // runc does.
+            Err(Errno::ENOENT) => {}
+            r => r.map_err(|e| format!("masking {p}: {e}"))?,
+        }
     }
     Ok(())
 }

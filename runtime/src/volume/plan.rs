@@ -108,6 +108,9 @@ impl Engine {
     ) -> crate::Result<MountPlan> {
         let mut plan = MountPlan::default();
         let planned = self.gather(specs, volumes_from, image_volumes, &mut plan)?;
+        for p in &planned {
+            check_special_target(p)?;
+        }
         let volumes = self.volume_store();
         let (mut copy_up, mut create_sources) = (Vec::new(), Vec::new());
         for p in planned {
@@ -333,6 +336,33 @@ impl MountPlan {
             spec.set_annotations(Some(a));
         }
     }
+}
+
+/// Refuses a mount over /proc or /sys that is not the kernel's own view (see
+/// `sandbox::special`), naming the flag or the image VOLUME that asked for it.
+fn check_special_target(p: &Planned) -> Result<(), Error> {
+    use crate::sandbox::special;
+    let s = &p.spec;
+    let (kind, bind) = match s.kind {
+        MountKind::Bind => ("bind", true),
+        MountKind::Volume => ("volume", false),
+        MountKind::Tmpfs => ("tmpfs", false),
+    };
+    let dest = special::clean_relative(Path::new(&s.target));
+    special::check(&dest, kind, bind, || {
+        s.source.as_deref().map_or(special::SourceFs::Other, |src| {
+            special::source_fs(Path::new(src))
+        })
+    })
+    .map_err(|why| {
+        let what = match (&s.origin, p.implicit) {
+            (_, true) => format!("the volume on {}", s.target),
+            (MountOrigin::VolumeFlag(v), _) => format!("-v {v}"),
+            (MountOrigin::TmpfsFlag(_), _) => format!("--tmpfs {}", s.target),
+            (MountOrigin::MountFlag, _) => format!("--mount target={}", s.target),
+        };
+        Error::Invalid(format!("invalid mount config for {what}: {why}"))
+    })
 }
 
 /// The OCI mount of a bind: recursive, rprivate unless told, read-only on request.

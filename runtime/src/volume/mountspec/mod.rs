@@ -71,7 +71,15 @@ pub struct MountSpec {
 }
 
 impl MountSpec {
+    /// A mount on `target`, which is cleaned lexically (`/a/b/../c` is `/a/c`), as
+    /// Docker does.
     fn new(kind: MountKind, target: String, origin: MountOrigin) -> MountSpec {
+        let target = std::path::Path::new("/")
+            .join(crate::sandbox::special::clean_relative(
+                std::path::Path::new(&target),
+            ))
+            .display()
+            .to_string();
         MountSpec {
             kind,
             source: None,
