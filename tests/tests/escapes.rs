@@ -174,3 +174,208 @@ fn dot_dot_in_a_mount_target_is_resolved_as_docker_does() {
     assert_eq!(dest.trim(), "/a/c");
     t.ok(&["rm", "dots"]);
 }
+
+/// A key in the host root's session keyring, unlinked (and so revoked) on drop.
+struct HostKey(i64);
+
+impl HostKey {
+    fn add(secret: &str) -> HostKey {
+        let ty = c"user";
+        let desc =
+            std::ffi::CString::new(format!("tug-escape-test-{}", std::process::id())).unwrap();
+        // SAFETY: add_key reads the two C strings and `secret`'s bytes, all alive across
+        // the call; KEY_SPEC_SESSION_KEYRING is a constant.
+        let id = unsafe {
+            libc::syscall(
+                libc::SYS_add_key,
+                ty.as_ptr(),
+                desc.as_ptr(),
+                secret.as_ptr(),
+                secret.len(),
+                libc::KEY_SPEC_SESSION_KEYRING,
+            )
+        };
+        assert!(id > 0, "add_key: {}", std::io::Error::last_os_error());
+        HostKey(id)
+    }
+}
+
+impl Drop for HostKey {
+    fn drop(&mut self) {
+        // SAFETY: keyctl(KEYCTL_INVALIDATE, id) takes integers only.
+        unsafe { libc::syscall(libc::SYS_keyctl, libc::KEYCTL_INVALIDATE, self.0) };
+    }
+}
+
+#[test]
+fn seccomp_is_on_in_every_process_and_blocks_keyrings_and_user_namespaces() {
+    let t = TestRoot::with_busybox();
+    let key = HostKey::add("host-secret-42");
+    // busybox has no keyctl: the container reads the key with the raw syscall through
+    // /proc/keys (masked), then tries `unshare -U` (a nested user namespace would give
+    // every capability in it).
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "grep '^Seccomp:' /proc/self/status; unshare -U true 2>/dev/null && echo userns-open; \
+         unshare -n true 2>/dev/null && echo netns-open; cat /proc/keys; echo done",
+    ]);
+    assert_eq!(out, "Seccomp:\t2\ndone\n", "{out}");
+    // A process exec'd into the container is filtered too.
+    let id = t.ok(&["run", "-d", "busybox", "sleep", "30"]);
+    let id = id.trim();
+    let out = t.ok(&[
+        "exec", id, "sh", "-c",
+        "grep '^Seccomp:' /proc/self/status; unshare -U true 2>/dev/null && echo userns-open; echo done",
+    ]);
+    t.ok(&["rm", "-f", id]);
+    assert_eq!(out, "Seccomp:\t2\ndone\n");
+    drop(key);
+}
+
+#[test]
+fn a_keyctl_from_inside_gets_eperm() {
+    // busybox cannot make a raw syscall: the host's python3 (its /usr mounted read-only)
+    // plays the hostile process and calls keyctl(KEYCTL_READ, the session keyring).
+    let t = TestRoot::with_busybox();
+    if !std::path::Path::new("/usr/bin/python3").exists() {
+        eprintln!("skipped: needs python3 on the host");
+        return;
+    }
+    let _key = HostKey::add("host-secret-43");
+    let script = "import ctypes,os\n\
+libc=ctypes.CDLL(None,use_errno=True)\n\
+r=libc.syscall(250,5,-3,0,0)\n\
+print('keyctl', r, os.strerror(ctypes.get_errno()))\n";
+    let py = [
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        "/lib:/lib:ro",
+        "-v",
+        "/lib64:/lib64:ro",
+    ];
+    let mut a = vec!["run", "--rm"];
+    a.extend_from_slice(&py);
+    a.extend(["busybox", "/usr/bin/python3", "-c", script]);
+    let out = t.ok(&a);
+    assert_eq!(out.trim(), "keyctl -1 Operation not permitted", "{out}");
+    let mut a = vec!["run", "--rm", "--security-opt", "seccomp=unconfined"];
+    a.extend_from_slice(&py);
+    a.extend(["busybox", "/usr/bin/python3", "-c", script]);
+    let out = t.ok(&a);
+    assert!(
+        !out.contains("Operation not permitted"),
+        "unconfined: {out}"
+    );
+}
+
+#[test]
+fn seccomp_unconfined_and_a_profile_file_take_effect() {
+    let t = TestRoot::with_busybox();
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "grep",
+        "^Seccomp:",
+        "/proc/self/status",
+    ]);
+    assert_eq!(out, "Seccomp:\t0\n");
+    // Docker's format: everything allowed but mkdir, which gets EACCES.
+    let profile = t.path().join("profile.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let out = t.run(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "mkdir",
+        "/tmp/x",
+    ]);
+    assert_eq!(code(&out), 1);
+    assert!(text(&out).contains("Permission denied"), "{}", text(&out));
+    // A bad profile fails the create and names the file.
+    std::fs::write(&profile, r#"{"defaultAction":"SCMP_ACT_NOPE"}"#).unwrap();
+    let out = t.run(&["run", "--rm", "--security-opt", &opt, "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(text(&out).contains("profile.json"), "{}", text(&out));
+    assert_eq!(containers_left(&t), 0);
+}
+
+#[test]
+fn cap_add_cap_drop_and_privileged_do_what_dockers_do() {
+    let t = TestRoot::with_busybox();
+    let bnd = |args: &[&str]| {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        a.extend([
+            "busybox",
+            "grep",
+            "-E",
+            "^(CapBnd|CapEff|Seccomp):",
+            "/proc/self/status",
+        ]);
+        t.ok(&a)
+    };
+    // NET_ADMIN (bit 12) added, CHOWN (bit 0) dropped.
+    let out = bnd(&["--cap-add", "NET_ADMIN", "--cap-drop", "chown"]);
+    assert!(out.contains("CapBnd:\t00000000a80435fa"), "{out}");
+    let out = bnd(&["--cap-drop", "ALL", "--cap-add", "CAP_KILL"]);
+    assert!(out.contains("CapBnd:\t0000000000000020"), "{out}");
+    // SYS_ADMIN opens the syscalls Docker's profile gates on it.
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        "unshare -n true && echo netns-ok",
+    ]);
+    assert_eq!(out.trim(), "netns-ok");
+    let out = t.run(&["run", "--rm", "--cap-add", "NET_FOO", "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(text(&out).contains("NET_FOO"), "{}", text(&out));
+    // --privileged: every capability tug holds, no seccomp, /sys writable, no masks.
+    let held = std::fs::read_to_string("/proc/self/status").unwrap();
+    let held = held
+        .lines()
+        .find(|l| l.starts_with("CapBnd:"))
+        .unwrap()
+        .to_string();
+    let out = t.ok(&[
+        "run", "--rm", "--privileged", "busybox", "sh", "-c",
+        "grep -E '^(CapBnd|Seccomp):' /proc/self/status; grep ' /sys sysfs' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; \
+         grep -c /proc/kcore /proc/mounts; true",
+    ]);
+    assert_eq!(out, format!("{held}\nSeccomp:\t0\nrw\n0\n"));
+    // exec --privileged: every capability for that process.
+    let id = t.ok(&["run", "-d", "busybox", "sleep", "30"]);
+    let id = id.trim();
+    let out = t.ok(&[
+        "exec",
+        "--privileged",
+        id,
+        "grep",
+        "^CapEff:",
+        "/proc/self/status",
+    ]);
+    let plain = t.ok(&["exec", id, "grep", "^CapEff:", "/proc/self/status"]);
+    t.ok(&["rm", "-f", id]);
+    assert_eq!(out.trim(), held.replace("CapBnd", "CapEff"));
+    assert_eq!(plain.trim(), "CapEff:\t00000000a80425fb");
+}

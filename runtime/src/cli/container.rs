@@ -129,9 +129,15 @@ pub struct ContainerOptions {
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
-    /// Give extended privileges to this container (not supported yet)
+    /// Give extended privileges to this container
     #[arg(long)]
     pub privileged: bool,
+    /// Add Linux capabilities
+    #[arg(long)]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long)]
+    pub cap_drop: Vec<String>,
     /// Connect a container to a network (bridge, none, host, container:<name|id>, or a network's name)
     #[arg(long, alias = "net", default_value = "bridge")]
     pub network: String,
@@ -168,7 +174,7 @@ pub struct ContainerOptions {
     /// Add link to another container (name[:alias])
     #[arg(long)]
     pub link: Vec<String>,
-    /// Security options (no-new-privileges[:true|false])
+    /// Security Options (no-new-privileges, seccomp=unconfined|<profile.json>, systempaths=unconfined, apparmor=..., label=...)
     #[arg(long)]
     pub security_opt: Vec<String>,
     /// Set meta data on a container (KEY=VALUE)
@@ -317,6 +323,12 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
                 .map_err(|e| CliError::usage(format!("-p {p}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Docker's daemon returns these as the create's warnings; the CLI prints them.
+    if let Ok(sec) = container::security::SecurityOptions::parse(&o.security_opt) {
+        for w in sec.warnings() {
+            eprintln!("WARNING: {w}");
+        }
+    }
     Ok(CreateOptions {
         network_aliases: o.network_alias,
         ip: o.ip,
@@ -345,6 +357,8 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         privileged: o.privileged,
         network: o.network,
         security_opt: o.security_opt,
+        cap_add: o.cap_add,
+        cap_drop: o.cap_drop,
         labels: o.label,
         auto_remove,
         restart_policy: container::record::RestartPolicy::parse(&o.restart)

@@ -21,7 +21,7 @@ pub struct ExecArgs {
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     pub interactive: bool,
-    /// Give extended privileges to the command (not supported yet)
+    /// Give extended privileges to the command
     #[arg(long)]
     pub privileged: bool,
     /// Allocate a pseudo-TTY

@@ -44,23 +44,6 @@ impl Drop for CreateGuard<'_> {
     }
 }
 
-/// `--security-opt` values: true when `no-new-privileges` is asked for.
-fn no_new_privileges(opts: &[String]) -> Result<bool, Error> {
-    let mut nnp = false;
-    for o in opts {
-        match o.as_str() {
-            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => nnp = true,
-            "no-new-privileges:false" | "no-new-privileges=false" => nnp = false,
-            other => {
-                return Err(Error::Invalid(format!(
-                    "--security-opt {other:?} is not supported (only no-new-privileges)"
-                )));
-            }
-        }
-    }
-    Ok(nnp)
-}
-
 /// `--log-opt` pairs, checked: json-file's `max-size` and `max-file`.
 fn log_config(opts: &[String]) -> Result<LogConfig, Error> {
     let mut lc = LogConfig::default();
@@ -115,15 +98,12 @@ impl Engine {
         &self,
         opts: &CreateOptions,
     ) -> crate::Result<(Container, oci_spec::runtime::Spec)> {
-        if opts.privileged {
-            return Err(Error::Unsupported(
-                "--privileged is not supported yet: tug runs every container with Docker's default capabilities".into(),
-            )
-            .into());
-        }
+        let security = super::security::SecurityOptions::parse(&opts.security_opt)?;
+        let capabilities =
+            super::security::capabilities(opts.privileged, &opts.cap_add, &opts.cap_drop)?;
+        let seccomp = security.seccomp(opts.privileged, &capabilities)?;
         let net_mode = super::net::NetMode::parse(&opts.network);
         let host_network = net_mode == super::net::NetMode::Host;
-        let nnp = no_new_privileges(&opts.security_opt)?;
         let resources = opts.resources.clone().validate(online_cpus())?;
         if let Some(n) = &opts.name
             && !names::valid_name(n)
@@ -309,7 +289,11 @@ impl Engine {
             hostname: &hostname,
             read_only: opts.read_only,
             host_network: !net_mode.own_netns(),
-            no_new_privileges: nnp,
+            no_new_privileges: security.no_new_privileges,
+            capabilities: &capabilities,
+            seccomp,
+            privileged: opts.privileged,
+            unconfined_paths: security.unconfined_paths,
             etc_files: &etc_files,
         })?;
         mount_plan.apply_to_spec(&mut spec);
@@ -390,8 +374,10 @@ impl Engine {
             host_config: HostConfig {
                 network_mode: net_plan.mode.clone(),
                 readonly_rootfs: opts.read_only,
-                privileged: false,
+                privileged: opts.privileged,
                 security_opt: (!opts.security_opt.is_empty()).then(|| opts.security_opt.clone()),
+                cap_add: (!opts.cap_add.is_empty()).then(|| opts.cap_add.clone()),
+                cap_drop: (!opts.cap_drop.is_empty()).then(|| opts.cap_drop.clone()),
                 auto_remove: opts.auto_remove,
                 binds: (!mount_plan.binds.is_empty()).then(|| mount_plan.binds.clone()),
                 mounts: (!mount_plan.host_mounts.is_empty())

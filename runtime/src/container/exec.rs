@@ -27,7 +27,8 @@ pub struct ExecOptions {
     pub tty: bool,
     /// `-d`: return once the process runs; it goes on without the caller.
     pub detach: bool,
-    /// `--privileged`: refused (as `run` refuses it).
+    /// `--privileged`: every capability for this process (the container's seccomp
+    /// profile still applies, as with Docker).
     pub privileged: bool,
 }
 
@@ -36,12 +37,6 @@ impl Engine {
     /// exit code (0 at once with `detach`). The command's own failures map to Docker's
     /// codes: 127 not found, 126 not executable.
     pub fn exec_container(&self, name: &str, opts: &ExecOptions) -> crate::Result<i32> {
-        if opts.privileged {
-            return Err(Error::Unsupported(
-                "--privileged is not supported yet: tug runs every process with Docker's default capabilities".into(),
-            )
-            .into());
-        }
         if opts.command.is_empty() {
             return Err(Error::Invalid("no command specified".into()).into());
         }
@@ -118,6 +113,15 @@ impl Engine {
         process.set_env(Some(env));
         process.set_cwd(cwd.into());
         process.set_terminal(Some(opts.tty));
+        if opts.privileged {
+            let all: oci_spec::runtime::Capabilities =
+                super::security::all_capabilities().into_iter().collect();
+            let mut caps = process.capabilities().clone().unwrap_or_default();
+            caps.set_bounding(Some(all.clone()));
+            caps.set_effective(Some(all.clone()));
+            caps.set_permitted(Some(all));
+            process.set_capabilities(Some(caps));
+        }
         let user = opts.user.clone().unwrap_or_else(|| c.config.user.clone());
         Ok(EnterConfig {
             init_pid: c.state.pid,
@@ -131,6 +135,7 @@ impl Engine {
                 }
             },
             detach: opts.detach,
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod names;
 pub mod net;
 pub mod options;
 pub mod record;
+pub mod security;
 pub mod spec;
 pub mod store;
 pub mod top;

@@ -46,6 +46,9 @@ pub struct CreateOptions {
     /// `--link name[:alias]` (default bridge).
     pub links: Vec<String>,
     pub security_opt: Vec<String>,
+    /// `--cap-add`, `--cap-drop`: capability names (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`).
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
     /// `KEY=VALUE` labels.
     pub labels: Vec<String>,
     /// `--rm`.

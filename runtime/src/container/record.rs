@@ -122,6 +122,10 @@ pub struct HostConfig {
     pub readonly_rootfs: bool,
     pub privileged: bool,
     pub security_opt: Option<Vec<String>>,
+    #[serde(default)]
+    pub cap_add: Option<Vec<String>>,
+    #[serde(default)]
+    pub cap_drop: Option<Vec<String>>,
     pub auto_remove: bool,
     pub binds: Option<Vec<String>>,
     /// `--mount` flags, as Docker's `mount.Mount` objects (omitted when none, as Docker).

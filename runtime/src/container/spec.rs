@@ -10,7 +10,6 @@ use oci_spec::runtime::{
 };
 
 use super::Error;
-use crate::sandbox::caps::docker_default;
 
 /// The runtime-spec version tug writes.
 pub const OCI_VERSION: &str = "1.2.0";
@@ -56,6 +55,14 @@ pub struct SpecInput<'a> {
     /// `--network host`: keep the host's network namespace.
     pub host_network: bool,
     pub no_new_privileges: bool,
+    /// The capabilities (bounding, permitted and effective alike).
+    pub capabilities: &'a [oci_spec::runtime::Capability],
+    /// The seccomp profile, resolved for this container; `None` when unconfined.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// `--privileged`: no masked or read-only paths, /sys and its cgroups read-write.
+    pub privileged: bool,
+    /// `--security-opt systempaths=unconfined`: no masked or read-only paths.
+    pub unconfined_paths: bool,
     /// The generated /etc files: (destination, source).
     pub etc_files: &'a [(&'a str, PathBuf)],
 }
@@ -76,6 +83,17 @@ fn spec_err(e: oci_spec::OciSpecError) -> Error {
 
 /// Docker's default mounts plus the generated /etc files.
 fn mounts(input: &SpecInput) -> Result<Vec<Mount>, Error> {
+    // Read-only unless --privileged (as Docker).
+    let sys: &[&str] = if input.privileged {
+        &["nosuid", "noexec", "nodev"]
+    } else {
+        &["nosuid", "noexec", "nodev", "ro"]
+    };
+    let cgroup: &[&str] = if input.privileged {
+        &["nosuid", "noexec", "nodev"]
+    } else {
+        &["ro", "nosuid", "noexec", "nodev"]
+    };
     let mut m = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount(
@@ -97,18 +115,8 @@ fn mounts(input: &SpecInput) -> Result<Vec<Mount>, Error> {
                 "gid=5",
             ],
         )?,
-        mount(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
-        )?,
-        mount(
-            "/sys/fs/cgroup",
-            "cgroup",
-            "cgroup",
-            &["ro", "nosuid", "noexec", "nodev"],
-        )?,
+        mount("/sys", "sysfs", "sysfs", sys)?,
+        mount("/sys/fs/cgroup", "cgroup", "cgroup", cgroup)?,
         mount(
             "/dev/mqueue",
             "mqueue",
@@ -135,7 +143,7 @@ fn mounts(input: &SpecInput) -> Result<Vec<Mount>, Error> {
 
 /// Builds the spec.
 pub fn runtime_spec(input: &SpecInput) -> Result<Spec, Error> {
-    let caps = docker_default();
+    let caps: Capabilities = input.capabilities.iter().copied().collect();
     let capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps.clone())
         .effective(caps.clone())
@@ -175,22 +183,21 @@ pub fn runtime_spec(input: &SpecInput) -> Result<Spec, Error> {
         .map(|t| LinuxNamespaceBuilder::default().typ(t).build())
         .collect::<Result<Vec<_>, _>>()
         .map_err(spec_err)?;
-    let linux = LinuxBuilder::default()
+    let confined = !input.privileged && !input.unconfined_paths;
+    let paths = |list: &[&str]| -> Vec<String> {
+        if confined {
+            list.iter().map(|s| s.to_string()).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
-        .masked_paths(
-            MASKED_PATHS
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .readonly_paths(
-            READONLY_PATHS
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-        )
+        .masked_paths(paths(MASKED_PATHS))
+        .readonly_paths(paths(READONLY_PATHS))
         .build()
         .map_err(spec_err)?;
+    linux.set_seccomp(input.seccomp.clone());
     SpecBuilder::default()
         .version(OCI_VERSION)
         .root(
@@ -244,6 +251,10 @@ mod tests {
             read_only: true,
             host_network: false,
             no_new_privileges: true,
+            capabilities: crate::sandbox::caps::DOCKER_DEFAULT,
+            seccomp: None,
+            privileged: false,
+            unconfined_paths: false,
             etc_files: &etc,
         })
         .unwrap();
@@ -263,6 +274,10 @@ mod tests {
             read_only: false,
             host_network: true,
             no_new_privileges: false,
+            capabilities: crate::sandbox::caps::DOCKER_DEFAULT,
+            seccomp: None,
+            privileged: false,
+            unconfined_paths: false,
             etc_files: &[],
         })
         .unwrap();

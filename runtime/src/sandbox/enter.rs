@@ -46,6 +46,8 @@ pub struct EnterConfig {
     pub stdio: Stdio,
     /// `exec -d`: stdio on /dev/null, and no tie to the caller, which may exit at once.
     pub detach: bool,
+    /// The container's seccomp filter (its spec's `linux.seccomp`), `None` if unconfined.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// The namespaces an exec'd process joins (every one tug makes; never the user ns).
@@ -59,6 +61,12 @@ const NAMESPACES: libc::c_int = libc::CLONE_NEWNS
 /// Step 1 of an exec: makes the process inside the container, waiting to be started.
 /// Call [`Sandbox::start`], then wait (or [`Sandbox::detach_exec`]).
 pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
+    let filter = config
+        .seccomp
+        .as_ref()
+        .map(super::seccomp::compile)
+        .transpose()
+        .map_err(Error::Unsupported)?;
     let pidfd = open_pidfd(config.init_pid)?;
     // The pidfd pins the process; checking it afterwards ensures that a reused pid is
     // never taken for the container's init.
@@ -83,6 +91,7 @@ pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
         pid_w: pid_w.as_raw_fd(),
         pid_r: pid_r.as_raw_fd(),
         cgroups: &cgroups,
+        filter: filter.as_ref(),
     };
     let mut stack = vec![0u8; 1 << 20];
     let cb = Box::new(|| intermediate_main(&ctx) as isize);
@@ -253,6 +262,7 @@ struct Intermediate<'a> {
     pid_w: RawFd,
     pid_r: RawFd,
     cgroups: &'a [PathBuf],
+    filter: Option<&'a super::seccomp::Program>,
 }
 
 fn intermediate_main(ctx: &Intermediate) -> i32 {
@@ -352,7 +362,7 @@ fn process_main(ctx: &Intermediate, master: Option<RawFd>, slave: Option<RawFd>)
     }
     // SAFETY: the slave is this process's own copy, owned by nothing else here.
     let slave = slave.map(|s| unsafe { OwnedFd::from_raw_fd(s) });
-    let Err((kind, msg)) = exec_entered(ctx.config, slave);
+    let Err((kind, msg)) = exec_entered(ctx.config, ctx.filter, slave);
     sync::send_failed(ctx.sock, kind, &msg);
     kind.exit_code()
 }
@@ -360,6 +370,7 @@ fn process_main(ctx: &Intermediate, master: Option<RawFd>, slave: Option<RawFd>)
 /// Stdio, user, environment, working dir, capabilities, fds, then `execve`.
 fn exec_entered(
     config: &EnterConfig,
+    filter: Option<&super::seccomp::Program>,
     slave: Option<OwnedFd>,
 ) -> Result<std::convert::Infallible, Failure> {
     let process = &config.process;
@@ -410,7 +421,7 @@ fn exec_entered(
         )
     })?;
 
-    switch_user(process, &exec_user)?;
+    switch_user(process, &exec_user, filter)?;
     match super::exec::become_process(process, &env, false)? {}
 }
 

@@ -13,11 +13,12 @@ use nix::unistd::{Gid, Uid};
 
 use super::init::{Failure, setup_err};
 use super::sync::InitFailure;
-use super::{SandboxConfig, Stdio, caps, signals, tty, user};
+use super::{SandboxConfig, Stdio, caps, seccomp, signals, tty, user};
 
 /// Becomes the user and execs the process: stdio, user, env, cwd, capabilities, fds.
 pub(super) fn exec_process(
     config: &SandboxConfig,
+    filter: Option<&seccomp::Program>,
     slave: Option<OwnedFd>,
 ) -> Result<std::convert::Infallible, Failure> {
     let process = config
@@ -61,7 +62,7 @@ pub(super) fn exec_process(
     }
     nix::unistd::chdir(cwd).map_err(|e| setup_err(format!("chdir to {}: {e}", cwd.display())))?;
 
-    switch_user(process, &exec_user)?;
+    switch_user(process, &exec_user, filter)?;
     match become_process(process, &env, true)? {}
 }
 
@@ -128,10 +129,18 @@ fn resolve_user(
     user::resolve(&spec_user, &passwd, &group).map_err(|e| setup_err(e.to_string()))
 }
 
+/// Becomes the user with the spec's capabilities and loads the seccomp filter: first,
+/// while the process still holds CAP_SYS_ADMIN, unless no_new_privs is asked for, in
+/// which case last (no_new_privs lets an unprivileged process load it), as runc does.
 pub(super) fn switch_user(
     process: &oci_spec::runtime::Process,
     u: &user::ExecUser,
+    filter: Option<&seccomp::Program>,
 ) -> Result<(), Failure> {
+    let nnp = process.no_new_privileges() == Some(true);
+    if let Some(f) = filter.filter(|_| !nnp) {
+        f.load().map_err(setup_err)?;
+    }
     let capabilities = process.capabilities().as_ref();
     let bounding = caps::kernel_set(capabilities.and_then(|c| c.bounding().as_ref()));
     let effective = caps::kernel_set(capabilities.and_then(|c| c.effective().as_ref()));
@@ -162,8 +171,11 @@ pub(super) fn switch_user(
         .map_err(|e| setup_err(format!("setuid {}: {e}", u.uid)))?;
     let _ = nix::sys::prctl::set_keepcaps(false);
     caps::apply(&effective, &permitted, &inheritable).map_err(setup_err)?;
-    if process.no_new_privileges() == Some(true) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().map_err(|e| setup_err(format!("no_new_privs: {e}")))?;
+        if let Some(f) = filter {
+            f.load().map_err(setup_err)?;
+        }
     }
     Ok(())
 }

@@ -14,7 +14,9 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::sync::{self, InitFailure};
-use super::{Error, RootfsSource, SandboxConfig, Stdio, cgroups, devices, mounts, tty, volumes};
+use super::{
+    Error, RootfsSource, SandboxConfig, Stdio, cgroups, devices, mounts, seccomp, tty, volumes,
+};
 
 /// A failure inside the init: what kind, and the message for the user.
 pub(super) type Failure = (InitFailure, String);
@@ -56,6 +58,7 @@ pub fn clone_flags(spec: &oci_spec::runtime::Spec) -> CloneFlags {
 /// reads `config` directly; it never returns into the caller's code.
 pub fn clone_init(
     config: &SandboxConfig,
+    filter: Option<&seccomp::Program>,
     child_end: &OwnedFd,
     parent_end: &OwnedFd,
 ) -> Result<Pid, Error> {
@@ -69,7 +72,7 @@ pub fn clone_init(
         // SAFETY: this is the child's copy of the supervisor's end; closing it lets the
         // init see EOF if the supervisor dies.
         unsafe { libc::close(parent_fd) };
-        init_main(config, child_fd) as isize
+        init_main(config, filter, child_fd) as isize
     });
     // SAFETY: no CLONE_VM: the child gets a copy of our memory (like fork) and runs `cb`
     // on its own copy of `stack`, which is large enough for the init's shallow calls. The
@@ -102,8 +105,8 @@ fn join_namespaces(spec: &oci_spec::runtime::Spec) -> Result<(), Failure> {
 }
 
 /// The init's body: set up, wait, exec. Returns only with an exit code on failure.
-fn init_main(config: &SandboxConfig, sock: RawFd) -> i32 {
-    let failure = match run(config, sock) {
+fn init_main(config: &SandboxConfig, filter: Option<&seccomp::Program>, sock: RawFd) -> i32 {
+    let failure = match run(config, filter, sock) {
         Ok(never) => match never {},
         Err(f) => f,
     };
@@ -113,7 +116,11 @@ fn init_main(config: &SandboxConfig, sock: RawFd) -> i32 {
     failure.0.exit_code()
 }
 
-fn run(config: &SandboxConfig, sock: RawFd) -> Result<std::convert::Infallible, Failure> {
+fn run(
+    config: &SandboxConfig,
+    filter: Option<&seccomp::Program>,
+    sock: RawFd,
+) -> Result<std::convert::Infallible, Failure> {
     // The container dies with its supervisor (the shim): no process outlives the one
     // that reaps it and records its exit.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
@@ -143,7 +150,7 @@ fn run(config: &SandboxConfig, sock: RawFd) -> Result<std::convert::Infallible, 
         cgroups::join::join(plan).map_err(setup_err)?;
     }
     enter_cgroup_namespace(spec, &cgroup_mounts)?;
-    super::exec::exec_process(config, slave)
+    super::exec::exec_process(config, filter, slave)
 }
 
 /// Mounts the rootfs and everything in it (before pivot_root); returns the pty pair when

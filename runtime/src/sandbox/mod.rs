@@ -18,6 +18,7 @@ pub mod enter;
 mod exec;
 mod init;
 pub mod mounts;
+pub mod seccomp;
 pub mod signals;
 pub mod special;
 mod sync;
@@ -109,8 +110,9 @@ pub struct Sandbox {
 /// Step 1 of the start: clones the init in its namespaces and waits until it has set up
 /// the container (mounts, devices, pivot_root) and waits to be started.
 pub fn create(config: &SandboxConfig) -> Result<Sandbox, Error> {
+    let filter = seccomp_filter(&config.spec)?;
     let (parent_end, child_end) = sync::pair()?;
-    let pid = init::clone_init(config, &child_end, &parent_end)?;
+    let pid = init::clone_init(config, filter.as_ref(), &child_end, &parent_end)?;
     drop(child_end);
     let mut sandbox = Sandbox {
         pid,
@@ -131,6 +133,17 @@ pub fn create(config: &SandboxConfig) -> Result<Sandbox, Error> {
             "the container init exited during setup".into(),
         )),
     }
+}
+
+/// The spec's `linux.seccomp` compiled (on the host, before anything enters the
+/// container); `None` when the spec has none (unconfined).
+pub fn seccomp_filter(spec: &oci_spec::runtime::Spec) -> Result<Option<seccomp::Program>, Error> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(seccomp::compile)
+        .transpose()
+        .map_err(Error::Unsupported)
 }
 
 impl Sandbox {
