@@ -379,3 +379,83 @@ fn cap_add_cap_drop_and_privileged_do_what_dockers_do() {
     assert_eq!(out.trim(), held.replace("CapBnd", "CapEff"));
     assert_eq!(plain.trim(), "CapEff:\t00000000a80425fb");
 }
+
+/// The host's kernel log (dmesg), to check that nothing from a container reached it.
+fn host_kernel_log() -> String {
+    let out = std::process::Command::new("dmesg").output().expect("dmesg");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn device_nodes_outside_dockers_list_cannot_be_opened() {
+    let t = TestRoot::new();
+    // An image that ships a world-writable /dev/kmsg-alike and a disk node.
+    import_image(
+        &t,
+        "hostile",
+        &[
+            Entry::Dir("nodes"),
+            Entry::CharDevice("nodes/kmsg", 1, 11, 0o666),
+            Entry::CharDevice("nodes/tty0", 4, 0, 0o666),
+        ],
+        &[],
+    );
+    let marker = format!("tug-escape-{}", std::process::id());
+    let script = format!(
+        "mknod /dev/kmsg c 1 11 && echo mknod; (echo {marker} > /dev/kmsg) 2>/dev/null && echo kmsg; \
+         (echo {marker} > /nodes/kmsg) 2>/dev/null && echo image-kmsg; \
+         (exec 3</nodes/tty0) 2>/dev/null && echo tty0; \
+         mknod /dev/hwrng c 10 183 && (exec 3</dev/hwrng) 2>/dev/null && echo hwrng; \
+         mknod /dev/disk b 8 0 && (exec 3</dev/disk) 2>/dev/null && echo disk; \
+         echo x > /dev/null && echo null; echo end"
+    );
+    let out = t.ok(&["run", "--rm", "hostile", "/bin/sh", "-c", &script]);
+    assert_eq!(out, "mknod\nnull\nend\n");
+    // As a non-root user, the image's 0666 node is refused too.
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "1000",
+        "hostile",
+        "/bin/sh",
+        "-c",
+        &format!("(echo {marker} > /nodes/kmsg) 2>/dev/null && echo image-kmsg; echo end"),
+    ]);
+    assert_eq!(out, "end\n");
+    assert!(
+        !host_kernel_log().contains(&marker),
+        "a container wrote to the host's kernel log"
+    );
+}
+
+#[test]
+fn device_flag_and_privileged_give_devices_as_docker_does() {
+    let t = TestRoot::with_busybox();
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/zero:/dev/z2:r",
+        "busybox",
+        "sh",
+        "-c",
+        "stat -c '%t:%T %a' /dev/z2; head -c 4 /dev/z2 | wc -c",
+    ]);
+    assert_eq!(out, "1:5 666\n4\n");
+    let out = t.run(&["run", "--rm", "--device", "/etc/passwd", "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(text(&out).contains("not a device"), "{}", text(&out));
+    // --privileged: the host's devices are there and open (kmsg needs CAP_SYSLOG, which
+    // a privileged container has).
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        "(exec 3</dev/kmsg) && echo kmsg; test -c /dev/kmsg && echo node",
+    ]);
+    assert_eq!(out, "kmsg\nnode\n");
+}

@@ -132,6 +132,9 @@ pub struct ContainerOptions {
     /// Give extended privileges to this container
     #[arg(long)]
     pub privileged: bool,
+    /// Add a host device to the container (HOST[:CONTAINER][:PERMS])
+    #[arg(long)]
+    pub device: Vec<String>,
     /// Add Linux capabilities
     #[arg(long)]
     pub cap_add: Vec<String>,
@@ -359,6 +362,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         security_opt: o.security_opt,
         cap_add: o.cap_add,
         cap_drop: o.cap_drop,
+        devices: o.device,
         labels: o.label,
         auto_remove,
         restart_policy: container::record::RestartPolicy::parse(&o.restart)

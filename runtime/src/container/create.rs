@@ -102,6 +102,15 @@ impl Engine {
         let capabilities =
             super::security::capabilities(opts.privileged, &opts.cap_add, &opts.cap_drop)?;
         let seccomp = security.seccomp(opts.privileged, &capabilities)?;
+        let device_flags = opts
+            .devices
+            .iter()
+            .map(|d| super::devices::parse_device_flag(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (mut device_nodes, device_rules) = super::devices::requested(&device_flags)?;
+        if opts.privileged {
+            device_nodes.extend(super::devices::host_devices());
+        }
         let net_mode = super::net::NetMode::parse(&opts.network);
         let host_network = net_mode == super::net::NetMode::Host;
         let resources = opts.resources.clone().validate(online_cpus())?;
@@ -298,7 +307,18 @@ impl Engine {
         })?;
         mount_plan.apply_to_spec(&mut spec);
         if let Some(linux) = spec.linux_mut() {
-            linux.set_resources(resources.to_oci());
+            let mut r = resources.to_oci().unwrap_or_default();
+            let mut cgroup_rules = if opts.privileged {
+                crate::sandbox::cgroups::devices::allow_all()
+            } else {
+                crate::sandbox::cgroups::devices::docker_default()
+            };
+            cgroup_rules.extend(device_rules);
+            r.set_devices(Some(cgroup_rules));
+            linux.set_resources(Some(r));
+            if !device_nodes.is_empty() {
+                linux.set_devices(Some(device_nodes));
+            }
             let cgroup = crate::sandbox::cgroups::cgroup_path(self.root(), &id);
             linux.set_cgroups_path(Some(std::path::Path::new("/").join(cgroup)));
         }
@@ -378,6 +398,7 @@ impl Engine {
                 security_opt: (!opts.security_opt.is_empty()).then(|| opts.security_opt.clone()),
                 cap_add: (!opts.cap_add.is_empty()).then(|| opts.cap_add.clone()),
                 cap_drop: (!opts.cap_drop.is_empty()).then(|| opts.cap_drop.clone()),
+                devices: Some(device_flags),
                 auto_remove: opts.auto_remove,
                 binds: (!mount_plan.binds.is_empty()).then(|| mount_plan.binds.clone()),
                 mounts: (!mount_plan.host_mounts.is_empty())

@@ -8,6 +8,8 @@ pub mod attach;
 mod cgroup;
 pub mod commit;
 pub mod cp;
+mod devices;
+pub use devices::DeviceMapping;
 mod create;
 pub mod etc;
 pub mod exec;

@@ -49,6 +49,8 @@ pub struct CreateOptions {
     /// `--cap-add`, `--cap-drop`: capability names (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`).
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
+    /// `--device HOST[:CONTAINER][:PERMS]`, unparsed.
+    pub devices: Vec<String>,
     /// `KEY=VALUE` labels.
     pub labels: Vec<String>,
     /// `--rm`.

@@ -126,6 +126,8 @@ pub struct HostConfig {
     pub cap_add: Option<Vec<String>>,
     #[serde(default)]
     pub cap_drop: Option<Vec<String>>,
+    #[serde(default)]
+    pub devices: Option<Vec<super::DeviceMapping>>,
     pub auto_remove: bool,
     pub binds: Option<Vec<String>>,
     /// `--mount` flags, as Docker's `mount.Mount` objects (omitted when none, as Docker).

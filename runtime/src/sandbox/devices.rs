@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use nix::sys::stat::{Mode, SFlag, makedev, mknodat};
-use nix::unistd::symlinkat;
+use nix::unistd::{Gid, Uid, symlinkat};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
 use super::mounts::RootDir;
 
@@ -48,6 +49,45 @@ pub fn populate(root: &RootDir) -> Result<(), String> {
             Ok(()) | Err(nix::Error::EEXIST) => {}
             Err(e) => return Err(format!("symlink /dev/{name}: {e}")),
         }
+    }
+    Ok(())
+}
+
+/// Makes the spec's `linux.devices` (`--device`, and every host device with
+/// `--privileged`) inside the root: parents as needed, an existing node replaced.
+pub fn create_spec_devices(root: &RootDir, devices: &[LinuxDevice]) -> Result<(), String> {
+    for d in devices {
+        let rel = super::mounts::relative(d.path());
+        let shown = d.path().display();
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return Err(format!("device {shown}: not a path below /"));
+        };
+        let dir = root
+            .mkdir_all(parent, 0o755)
+            .map_err(|e| format!("device {shown}: {e}"))?;
+        let kind = match d.typ() {
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            LinuxDeviceType::A => return Err(format!("device {shown}: no type")),
+        };
+        let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        mknodat(
+            &dir,
+            name,
+            kind,
+            Mode::from_bits_truncate(d.file_mode().unwrap_or(0o666)),
+            makedev(d.major() as u64, d.minor() as u64),
+        )
+        .map_err(|e| format!("mknod {shown}: {e}"))?;
+        nix::unistd::fchownat(
+            &dir,
+            name,
+            d.uid().map(Uid::from_raw),
+            d.gid().map(Gid::from_raw),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| format!("chown {shown}: {e}"))?;
     }
     Ok(())
 }

@@ -205,6 +205,13 @@ fn setup_rootfs(
     if !dev_is_bind {
         devices::populate(&root).map_err(setup_err)?;
     }
+    let spec_devices = config
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone());
+    devices::create_spec_devices(&root, spec_devices.as_deref().unwrap_or_default())
+        .map_err(setup_err)?;
     if config.stdio != Stdio::Tty {
         return Ok(None);
     }

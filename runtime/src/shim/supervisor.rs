@@ -312,9 +312,16 @@ impl Shim {
             },
         };
         let resources = c.host_config.resources.clone();
+        let devices = config
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.devices().clone())
+            .unwrap_or_default();
         let (mut sb, out, err, stdin) =
             create_with_pipes(&config, self.open_stdin).map_err(start_error)?;
-        let cgroup = cgroups::setup_for(&self.root, &self.id, &resources, sb.pid())
+        let cgroup = cgroups::setup_for(&self.root, &self.id, &resources, &devices, sb.pid())
             .map_err(|e| start_error(e.into()))?;
         drop(config);
         let live = net::up(&self.engine, &c, sb.pid(), reserved).map_err(start_error)?;

@@ -64,6 +64,7 @@ pub fn setup_for(
     state_root: &Path,
     id: &str,
     resources: &Resources,
+    devices: &[oci_spec::runtime::LinuxDeviceCgroup],
     pid: i32,
 ) -> Result<ContainerCgroup, Error> {
     let root = cgroup_root();
@@ -74,6 +75,7 @@ pub fn setup_for(
     };
     cg.manager.create()?;
     cg.manager.apply(resources)?;
+    cg.manager.apply_devices(devices)?;
     if !setup.is_v1() {
         cg.manager.add_task(pid)?;
     }

@@ -11,6 +11,7 @@
 
 mod container;
 pub mod detect;
+pub mod devices;
 mod fs;
 pub mod join;
 pub mod mount;
@@ -81,6 +82,8 @@ pub trait CgroupManager: std::fmt::Debug + Send + Sync {
     fn add_task(&self, pid: i32) -> Result<(), Error>;
     /// Writes the resource limits.
     fn apply(&self, resources: &Resources) -> Result<(), Error>;
+    /// Restricts the devices the processes may open (see [`devices`]).
+    fn apply_devices(&self, rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<(), Error>;
     /// Reads the usage counters.
     fn stats(&self) -> Result<Stats, Error>;
     /// Freezes every process and returns once they are frozen.

@@ -272,3 +272,46 @@ fn v2_manager_names_a_missing_controller() {
         "{e}"
     );
 }
+
+/// `sh -c script` run inside cgroup v2 `dir` (it moves itself in before exec).
+fn run_in_v2_cgroup(dir: &Path, script: &str) -> String {
+    use std::os::unix::process::CommandExt;
+    let procs = dir.join("cgroup.procs");
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c").arg(script);
+    // SAFETY: the closure only opens and writes a file (async-signal-safe syscalls).
+    unsafe {
+        cmd.pre_exec(move || std::fs::write(&procs, b"0"));
+    }
+    let out = cmd.output().expect("run sh");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn v2_device_filter_is_enforced_by_the_kernel() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let Some(mnt) = Cgroup2Mount::new() else {
+        eprintln!("skipped: cannot mount cgroup2");
+        return;
+    };
+    let root = mnt.0.path();
+    let rel = unique_rel("v2dev");
+    let m = V2Manager::new(root, rel);
+    let _cleanup = Removes(&m);
+    m.create().unwrap();
+    m.apply_devices(&devices::docker_default()).unwrap();
+    let script = "echo x > /dev/null && echo null; head -c1 /dev/urandom >/dev/null && echo urandom; \
+                  (exec 3</dev/kmsg) 2>/dev/null && echo kmsg; (exec 3</dev/tty0) 2>/dev/null && echo tty0; \
+                  (exec 3</dev/vda) 2>/dev/null && echo disk; echo end";
+    assert_eq!(run_in_v2_cgroup(&m.dir(), script), "null\nurandom\nend\n");
+    // The same process outside the cgroup reaches /dev/kmsg (the test is meaningful).
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kmsg"));
+}

@@ -8,13 +8,13 @@ use super::{CgroupManager, Error, Resources, Stats, fs};
 
 /// Every v1 controller tug knows, in the order it makes them.
 pub const CONTROLLERS: &[&str] = &[
-    "memory", "pids", "freezer", "cpuacct", "blkio", "cpu", "cpuset",
+    "memory", "pids", "freezer", "cpuacct", "blkio", "devices", "cpu", "cpuset",
 ];
 
 /// The controllers made for every container: enough for `stats`, `pause` and OOM
 /// detection. `cpu` and `cpuset` are added only when their limits are set (each
 /// hierarchy costs a mkdir and a migration on every start).
-const ALWAYS: &[&str] = &["memory", "pids", "freezer", "cpuacct", "blkio"];
+const ALWAYS: &[&str] = &["memory", "pids", "freezer", "cpuacct", "blkio", "devices"];
 
 /// A memory limit this large means "unlimited" (the kernel rounds its "-1" down to a page).
 const UNLIMITED: u64 = 1 << 62;
@@ -196,6 +196,14 @@ impl CgroupManager for V1Manager {
             fs::write(&self.file("pids", "pids.max"), &max.to_string())?;
         }
         Ok(())
+    }
+
+    fn apply_devices(&self, rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<(), Error> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let dir = self.existing("devices")?;
+        super::devices::apply_v1(&dir, rules)
     }
 
     fn stats(&self) -> Result<Stats, Error> {

@@ -128,6 +128,13 @@ impl CgroupManager for V2Manager {
         Ok(())
     }
 
+    fn apply_devices(&self, rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<(), Error> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        super::devices::apply_v2(&self.dir(), rules)
+    }
+
     fn stats(&self) -> Result<Stats, Error> {
         let mut s = Stats {
             cpu_usage_ns: fs::keyed(&fs::read(&self.file("cpu.stat"))?, "usage_usec") * 1000,
