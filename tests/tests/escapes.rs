@@ -459,3 +459,156 @@ fn device_flag_and_privileged_give_devices_as_docker_does() {
     ]);
     assert_eq!(out, "kmsg\nnode\n");
 }
+
+/// The SHA-256 of a file, as hex.
+fn sha256_hex(p: &std::path::Path) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(std::fs::read(p).unwrap());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Waits for `file` to exist, for at most `secs` seconds.
+fn wait_for_file(file: &std::path::Path, secs: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if file.exists() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn the_host_binary_cannot_be_overwritten_through_proc_self_exe() {
+    // CVE-2019-5736: the container makes an exec'd process run /proc/self/exe (the
+    // runtime's own binary), keeps an fd of it, and writes it once the process is gone.
+    let t = TestRoot::with_busybox();
+    let bin = t.path().join("tug");
+    std::fs::copy(tug_e2e::tug_bin(), &bin).unwrap();
+    let before = sha256_hex(&bin);
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let attacker = r#"
+while :; do
+  for p in /proc/[0-9]*; do
+    [ "$(cat $p/comm 2>/dev/null)" = exe ] || continue
+    exec 3< $p/exe || continue
+    echo opened > /out/ready
+    while [ -e $p ]; do usleep 10000; done
+    (echo PWNED > /proc/self/fd/3) 2> /out/why && echo written > /out/result || echo refused > /out/result
+    exit 0
+  done
+done"#;
+    let v = format!("{}:/out", out.display());
+    let id = t.ok(&["run", "-d", "-v", &v, "busybox", "sh", "-c", attacker]);
+    let id = id.trim().to_string();
+    let mut victim = std::process::Command::new(&bin)
+        .envs(t.envs())
+        .args(["exec", "-i", &id, "/proc/self/exe", "import", "-", "x"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Either the container manages to run the binary and to open it (then its write
+    // must fail), or the sealed binary cannot even be executed from inside.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let ready = out.join("ready");
+    while !ready.exists()
+        && victim.try_wait().unwrap().is_none()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(victim.stdin.take());
+    let status = victim.wait().unwrap();
+    let opened = ready.exists();
+    let finished = opened && wait_for_file(&out.join("result"), 20);
+    t.ok(&["rm", "-f", &id]);
+    if opened {
+        assert!(finished, "the attacker never tried the write");
+        let result = std::fs::read_to_string(out.join("result")).unwrap();
+        let why = std::fs::read_to_string(out.join("why")).unwrap_or_default();
+        assert_eq!(result.trim(), "refused", "{why}");
+    } else {
+        assert_eq!(
+            status.code(),
+            Some(127),
+            "the exec neither ran nor was refused"
+        );
+    }
+    assert_eq!(sha256_hex(&bin), before, "the host binary was changed");
+}
+
+#[test]
+fn an_exec_waiting_on_the_container_shows_it_nothing_of_the_caller() {
+    // The container turns /etc/passwd into a FIFO: the exec'd process blocks reading it
+    // (to resolve the user) while still the caller's clone, and the container's root
+    // looks at it through /proc meanwhile.
+    let t = TestRoot::with_busybox();
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let attacker = r#"
+rm /etc/passwd; mkfifo /etc/passwd
+while :; do
+  for p in /proc/[0-9]*; do
+    [ "$(cat $p/comm 2>/dev/null)" = tug ] || continue
+    { echo environ:; tr '\0' '\n' < $p/environ; echo cmdline:; tr '\0' ' ' < $p/cmdline; echo;
+      echo fds:; ls -ln $p/fd/; echo exe:; ls -ln $p/exe; cat $p/exe | head -c 4; echo; } > /out/report 2>&1
+    printf 'root:x:0:0:root:/root:/bin/sh\n' > /etc/passwd
+    echo done > /out/done
+    exec sleep 60
+  done
+done"#;
+    let v = format!("{}:/out", out.display());
+    let id = t.ok(&["run", "-d", "-v", &v, "busybox", "sh", "-c", attacker]);
+    let id = id.trim().to_string();
+    // A host directory open on fd 7 of the caller, and a secret in its environment.
+    let host_dir = std::fs::File::open("/etc").unwrap();
+    let dir_fd = std::os::fd::AsRawFd::as_raw_fd(&host_dir);
+    let mut cmd = t.tug();
+    cmd.env("SECRET_TOKEN", "hunter2-from-the-host")
+        .args(["exec", &id, "echo", "ran"]);
+    // SAFETY: dup2 in the child before exec, on fds it owns.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            if libc::dup2(dir_fd, 7) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = wait_for_file(&out.join("done"), 20);
+    let mut child = child;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Removing the container ends the exec'd process too, should it still wait.
+    t.ok(&["rm", "-f", &id]);
+    let res = child.wait_with_output().unwrap();
+    assert!(done, "the container never saw the exec'd process");
+    assert_eq!(
+        String::from_utf8_lossy(&res.stdout),
+        "ran\n",
+        "{}",
+        text(&res)
+    );
+    let report = std::fs::read_to_string(out.join("report")).unwrap();
+    assert!(
+        !report.contains("hunter2"),
+        "the caller's environment leaked: {report}"
+    );
+    assert!(!report.contains("/etc"), "a caller's fd leaked: {report}");
+    assert!(
+        !report.contains("exec"),
+        "the caller's arguments leaked: {report}"
+    );
+    assert!(!report.contains("ELF"), "the binary was readable: {report}");
+}

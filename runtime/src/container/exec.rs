@@ -40,6 +40,12 @@ impl Engine {
         if opts.command.is_empty() {
             return Err(Error::Invalid("no command specified".into()).into());
         }
+        if !crate::sandbox::exeseal::exe_is_protected() {
+            return Err(Error::Unsupported(
+                "exec needs a sealed binary: the exec'd process would run from this process's writable binary (use Engine::exec_output, or re-execute with sandbox::exeseal::reexec_sealed)".into(),
+            )
+            .into());
+        }
         let c = self.running_container(name)?;
         if c.state.paused {
             return Err(Error::Conflict(format!(
@@ -162,7 +168,13 @@ impl Engine {
         // Docker's errors (no such container, not running) from here, not from the child.
         let c = self.running_container(name)?;
         let bin = crate::shim::tug_binary(self);
-        let mut cmd = std::process::Command::new(&bin);
+        let sealed = crate::sandbox::exeseal::seal(&bin, self.run_root()).map_err(|e| {
+            Error::Sys(
+                format!("sealing {}", bin.display()),
+                std::io::Error::other(e),
+            )
+        })?;
+        let mut cmd = crate::sandbox::exeseal::sealed_command(&sealed);
         cmd.arg("exec")
             .env("TUG_ROOT", self.root())
             .env("TUG_RUN", self.run_root())

@@ -282,6 +282,11 @@ fn intermediate_main(ctx: &Intermediate) -> i32 {
 }
 
 fn intermediate(ctx: &Intermediate) -> Result<(), Failure> {
+    // Nothing of the caller's may be reached from inside: no /proc access to this
+    // process, no fd but the ones passed on, no argument or variable of the caller.
+    super::hygiene::make_undumpable().map_err(setup_err)?;
+    super::hygiene::close_fds_except(&[0, 1, 2, ctx.sock, ctx.pid_w, ctx.pidfd]);
+    super::hygiene::scrub_args_and_environ();
     for file in ctx.cgroups {
         std::fs::write(file, b"0")
             .map_err(|e| setup_err(format!("joining the cgroup {}: {e}", file.display())))?;

@@ -124,6 +124,8 @@ fn run(
     // The container dies with its supervisor (the shim): no process outlives the one
     // that reaps it and records its exit.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    // No /proc access to the init for anything in the container before it execs.
+    super::hygiene::make_undumpable().map_err(setup_err)?;
     umask(Mode::empty());
     let spec = &config.spec;
     let root_path = spec

@@ -16,6 +16,8 @@ pub mod cgroups;
 mod devices;
 pub mod enter;
 mod exec;
+pub mod exeseal;
+pub mod hygiene;
 mod init;
 pub mod mounts;
 pub mod seccomp;

@@ -99,7 +99,13 @@ pub fn spawn(engine: &Engine, id: &str, attach: Attach) -> Result<(UnixStream, i
     let (mut ours, theirs) =
         UnixStream::pair().map_err(|e| Error::Sys("socketpair for the shim".into(), e))?;
     let theirs_fd = theirs.as_raw_fd();
-    if engine.tug_binary().is_none() && single_threaded() {
+    // The fork saves an exec, but the shim (and so the container's init) then runs from
+    // this process's binary: only when that cannot be written through /proc (it is
+    // sealed or on a read-only mount) is it safe to hand to a container.
+    if engine.tug_binary().is_none()
+        && single_threaded()
+        && crate::sandbox::exeseal::exe_is_protected()
+    {
         fork_shim(engine, id, theirs)?;
     } else {
         exec_shim(engine, id, theirs_fd)?;
@@ -201,10 +207,14 @@ pub fn tug_binary(engine: &Engine) -> PathBuf {
         .unwrap_or_else(shim_binary)
 }
 
-/// Starts the shim as `tug __shim <id>`: the safe way from a multi-threaded process.
+/// Starts the shim as `tug __shim <id>` from the sealed binary (see
+/// `sandbox::exeseal`): the safe way from a multi-threaded process, and the way that
+/// leaves no writable path to the host's binary in the container.
 fn exec_shim(engine: &Engine, id: &str, theirs_fd: i32) -> Result<(), Error> {
     let bin = tug_binary(engine);
-    let mut cmd = std::process::Command::new(&bin);
+    let sealed = crate::sandbox::exeseal::seal(&bin, engine.run_root())
+        .map_err(|e| Error::Sys(format!("sealing {}", bin.display()), io::Error::other(e)))?;
+    let mut cmd = crate::sandbox::exeseal::sealed_command(&sealed);
     cmd.arg(SUBCOMMAND)
         .arg(id)
         .env("TUG_ROOT", engine.root())

@@ -1,0 +1,223 @@
+//! The running binary, sealed (CVE-2019-5736): a process that enters a container runs
+//! from a file that cannot be written, so that a container that tricks it into executing
+//! itself again (`#!/proc/self/exe`) and then reopens `/proc/PID/exe` for writing gets
+//! EROFS instead of the host's `tug`. As runc 1.2 does, the binary is seen through a
+//! read-only overlayfs mount that is never attached to any path (the new mount API:
+//! fsopen, fsmount), which costs no copy and shares the page cache; where overlayfs
+//! cannot be had, a sealed memfd copy does the same.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+fn last_err(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+fn check(r: libc::c_long, what: &str) -> Result<libc::c_long, String> {
+    if r < 0 { Err(last_err(what)) } else { Ok(r) }
+}
+
+/// An empty directory for overlayfs's second lower layer (it needs two without an upper
+/// one): `<run root>/empty`.
+fn empty_dir(run_root: &Path) -> Result<PathBuf, String> {
+    let d = run_root.join("empty");
+    std::fs::create_dir_all(&d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+    Ok(d)
+}
+
+/// `exe` seen through a detached read-only overlay of its directory: an O_PATH fd.
+fn overlay_seal(exe: &Path, run_root: &Path) -> Result<OwnedFd, String> {
+    let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
+        return Err(format!("{} has no directory", exe.display()));
+    };
+    // overlayfs splits lowerdir on ':' and takes '\' as an escape.
+    let esc = |p: &Path| {
+        p.display()
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace(':', "\\:")
+    };
+    let lower = format!("{}:{}", esc(dir), esc(&empty_dir(run_root)?));
+    let c = |s: &str| CString::new(s).map_err(|_| format!("{s:?} holds a NUL byte"));
+    // SAFETY: each call passes valid NUL-terminated strings that outlive it and plain
+    // integers; the fds returned are new and owned here.
+    unsafe {
+        let fs = check(
+            libc::syscall(
+                libc::SYS_fsopen,
+                c"overlay".as_ptr(),
+                1, /* FSOPEN_CLOEXEC */
+            ),
+            "fsopen overlay",
+        )?;
+        let fs = OwnedFd::from_raw_fd(fs as RawFd);
+        let (key, value) = (c("lowerdir")?, c(&lower)?);
+        // FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6.
+        check(
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                1,
+                key.as_ptr(),
+                value.as_ptr(),
+                0,
+            ),
+            "overlay lowerdir",
+        )?;
+        check(
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                6,
+                std::ptr::null::<u8>(),
+                std::ptr::null::<u8>(),
+                0,
+            ),
+            "creating the overlay",
+        )?;
+        // FSMOUNT_CLOEXEC = 1; MOUNT_ATTR_RDONLY | NOSUID | NODEV = 0x1 | 0x2 | 0x4.
+        let mnt = check(
+            libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), 1, 0x7),
+            "fsmount",
+        )?;
+        let mnt = OwnedFd::from_raw_fd(mnt as RawFd);
+        let name = CString::new(name.as_bytes()).map_err(|_| "a NUL in the name".to_string())?;
+        let f = check(
+            libc::openat(
+                mnt.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_PATH | libc::O_CLOEXEC,
+            ) as libc::c_long,
+            "opening the sealed binary",
+        )?;
+        Ok(OwnedFd::from_raw_fd(f as RawFd))
+    }
+}
+
+/// A sealed memfd copy of `exe` (the fallback: costs a copy of the binary).
+fn memfd_seal(exe: &Path) -> Result<OwnedFd, String> {
+    let mut src = std::fs::File::open(exe).map_err(|e| format!("{}: {e}", exe.display()))?;
+    // SAFETY: memfd_create takes a NUL-terminated name and flags; it returns a new fd.
+    let fd =
+        unsafe { libc::memfd_create(c"tug".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    if fd < 0 {
+        return Err(last_err("memfd_create"));
+    }
+    // SAFETY: the fd is new and owned here.
+    let mem = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut dst = &mem;
+    std::io::copy(&mut src, &mut dst).map_err(|e| format!("copying the binary: {e}"))?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on our own fd with integer arguments.
+    if unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
+        return Err(last_err("sealing the memfd"));
+    }
+    Ok(mem.into())
+}
+
+/// A sealed fd of `exe`: the overlay view, else a memfd copy.
+pub fn seal(exe: &Path, run_root: &Path) -> Result<OwnedFd, String> {
+    overlay_seal(exe, run_root).or_else(|e| memfd_seal(exe).map_err(|e2| format!("{e}; {e2}")))
+}
+
+/// Whether this process's binary cannot be written through `/proc/self/exe`: it runs
+/// from a read-only mount (the sealed overlay, or a binary installed on one) or from a
+/// write-sealed memfd.
+pub fn exe_is_protected() -> bool {
+    use nix::sys::statvfs::{FsFlags, statvfs};
+    if statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
+        return true;
+    }
+    std::fs::File::open("/proc/self/exe").is_ok_and(|f| {
+        // SAFETY: fcntl(F_GET_SEALS) on our own fd; it only reads.
+        let seals = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) };
+        seals > 0 && seals & libc::F_SEAL_WRITE != 0
+    })
+}
+
+/// A command that runs `bin` from its sealed view (`/proc/self/fd/N` of the fd, which
+/// must stay open until the command is spawned), named `tug` in argv[0].
+pub fn sealed_command(fd: &OwnedFd) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    cmd.arg0("tug");
+    cmd
+}
+
+/// Re-executes this process from its sealed binary with the same arguments and
+/// environment, unless its binary is protected already. Returns only if that cannot be
+/// done (with why).
+pub fn reexec_sealed(run_root: &Path) -> Result<(), String> {
+    if exe_is_protected() {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("finding this binary: {e}"))?;
+    let fd = seal(&exe, run_root)?;
+    let args: Vec<CString> = std::env::args_os()
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect();
+    let env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut b = k.as_bytes().to_vec();
+            b.push(b'=');
+            b.extend_from_slice(v.as_bytes());
+            CString::new(b).ok()
+        })
+        .collect();
+    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+        v.iter()
+            .map(|s| s.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    };
+    let (argv, envp) = (ptrs(&args), ptrs(&env));
+    let empty: &CStr = c"";
+    // SAFETY: argv and envp are NULL-terminated arrays of pointers to NUL-terminated
+    // strings that live across the call; the fd is open.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Err(last_err("executing the sealed binary"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sealed_binary_reads_the_same_and_cannot_be_written() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("bin");
+        std::fs::write(&exe, b"#!/bin/sh\necho sealed\n").unwrap();
+        let run_dir = tempfile::tempdir().unwrap();
+        let run = run_dir.path().to_path_buf();
+        for fd in [overlay_seal(&exe, &run).unwrap(), memfd_seal(&exe).unwrap()] {
+            let p = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            assert_eq!(std::fs::read(&p).unwrap(), b"#!/bin/sh\necho sealed\n");
+            // Either the open (the read-only overlay: EROFS) or the write (the memfd's
+            // seals: EPERM) fails.
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, b"x"));
+            assert!(written.is_err(), "the sealed binary was written");
+        }
+        assert_eq!(std::fs::read(&exe).unwrap(), b"#!/bin/sh\necho sealed\n");
+        // Nothing stays mounted.
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains(&dir.path().display().to_string()));
+    }
+}
