@@ -123,8 +123,9 @@ pub fn seal(exe: &Path, run_root: &Path) -> Result<OwnedFd, String> {
 }
 
 /// Whether this process's binary cannot be written through `/proc/self/exe`: it runs
-/// from a read-only mount (the sealed overlay, or a binary installed on one) or from a
-/// write-sealed memfd.
+/// from a read-only mount (the sealed overlay, or a binary installed on one), from a
+/// write-sealed memfd, or from an immutable file (`chattr +i`: changing that flag needs
+/// CAP_LINUX_IMMUTABLE, which no container has unless given it).
 pub fn exe_is_protected() -> bool {
     use nix::sys::statvfs::{FsFlags, statvfs};
     if statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
@@ -133,7 +134,15 @@ pub fn exe_is_protected() -> bool {
     std::fs::File::open("/proc/self/exe").is_ok_and(|f| {
         // SAFETY: fcntl(F_GET_SEALS) on our own fd; it only reads.
         let seals = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) };
-        seals > 0 && seals & libc::F_SEAL_WRITE != 0
+        if seals > 0 && seals & libc::F_SEAL_WRITE != 0 {
+            return true;
+        }
+        const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
+        const FS_IMMUTABLE_FL: libc::c_long = 0x10;
+        let mut flags: libc::c_long = 0;
+        // SAFETY: FS_IOC_GETFLAGS writes one long into `flags`, which outlives the call.
+        let r = unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_GETFLAGS, &mut flags) };
+        r == 0 && flags & FS_IMMUTABLE_FL != 0
     })
 }
 
