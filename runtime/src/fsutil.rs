@@ -157,3 +157,97 @@ mod eagain_tests {
         assert_eq!(r, Err(rustix::io::Errno::NOENT));
     }
 }
+
+/// Locks `f` (a file or a dir) exclusively for as long as it (or a dup of it) is open:
+/// it marks a staging file or dir as in use by a live process (see [`remove_abandoned`]).
+pub fn hold(f: &std::fs::File) -> io::Result<()> {
+    rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
+    Ok(())
+}
+
+/// How old an unlocked staging entry must be before it counts as abandoned: a writer
+/// locks its entry right after making it, so only that instant is unprotected.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Removes the entries of `dir` named `prefix*` that no live process holds (see
+/// [`hold`]): what a killed `pull`, `load`, `commit` or `import` left. Returns the bytes
+/// freed.
+pub fn remove_abandoned(dir: &Path, prefix: &str) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut freed = 0;
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let path = e.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let young = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < ABANDONED_AFTER);
+        if young {
+            continue;
+        }
+        // A lock we can take means no process holds the entry.
+        let Ok(f) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if hold(&f).is_err() {
+            continue;
+        }
+        let size = if meta.is_dir() {
+            dir_size(&path)
+        } else {
+            meta.len()
+        };
+        let removed = if meta.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if removed.is_ok() {
+            freed += size;
+        }
+    }
+    freed
+}
+
+#[cfg(test)]
+mod abandoned_tests {
+    use super::*;
+
+    #[test]
+    fn only_old_unlocked_entries_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let mk = |name: &str, dir: bool| {
+            let p = d.path().join(name);
+            if dir {
+                std::fs::create_dir(&p).unwrap();
+                std::fs::write(p.join("x"), b"12345").unwrap();
+            } else {
+                std::fs::write(&p, b"12345").unwrap();
+            }
+            let f = std::fs::File::open(&p).unwrap();
+            f.set_modified(old).unwrap();
+            p
+        };
+        let dead_file = mk(".tmp-a", false);
+        let dead_dir = mk(".tmp-b", true);
+        let live = mk(".tmp-c", false);
+        let held = std::fs::File::open(&live).unwrap();
+        hold(&held).unwrap();
+        let other = mk("keep", false);
+        let young = d.path().join(".tmp-young");
+        std::fs::write(&young, b"1").unwrap();
+        let freed = remove_abandoned(d.path(), ".tmp-");
+        assert_eq!(freed, 10);
+        assert!(!dead_file.exists() && !dead_dir.exists());
+        assert!(live.exists() && other.exists() && young.exists());
+    }
+}

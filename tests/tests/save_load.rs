@@ -324,3 +324,71 @@ fn load_over_an_existing_tag_says_it_renames_the_old_image() {
     let out = t.ok(&["load", "-i", archive.to_str().unwrap()]);
     assert_eq!(out, "Loaded image: busybox:latest\n");
 }
+
+/// Sets the modification time of every entry of `dir` an hour back.
+fn age_entries(dir: &Path) {
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        std::fs::File::open(e.path())
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_killed_load_leaves_staging_that_the_next_write_and_prune_reclaim() {
+    let t = TestRoot::with_busybox();
+    let out = t.tug().args(["save", "busybox"]).output().unwrap();
+    assert!(out.status.success());
+    let archive = out.stdout;
+    let other = TestRoot::new();
+    let tmp = other.root().join("images/.tmp");
+    // Half of the archive, then kill -9 while the load waits for the rest.
+    let mut child = other
+        .tug()
+        .args(["load"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&archive[..archive.len() / 2]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let staged = || std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+    while staged() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    assert!(staged() > 0, "the load staged nothing before it was killed");
+    // A young leftover might be a live writer's: it stays.
+    other.ok(&["image", "prune", "-f"]);
+    assert!(staged() > 0);
+    // Once old and unlocked, prune takes it.
+    age_entries(&tmp);
+    other.ok(&["image", "prune", "-f"]);
+    assert_eq!(staged(), 0, "prune left the killed load's staging");
+    // And the next store write does too.
+    let mut child = other
+        .tug()
+        .args(["load"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&archive[..archive.len() / 2]).unwrap();
+    while staged() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    age_entries(&tmp);
+    let out = with_stdin(&other, &["load"], &archive);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(staged(), 0, "the next load left the killed one's staging");
+}

@@ -92,6 +92,8 @@ impl BlobWriter {
     /// A new staging file in `tmp_dir` (created if missing).
     pub fn create(tmp_dir: &Path) -> io::Result<BlobWriter> {
         fs::create_dir_all(tmp_dir)?;
+        // What killed writers left (a store write is the moment to collect it).
+        crate::fsutil::remove_abandoned(tmp_dir, "blob-");
         let mut rnd = [0u8; 8];
         crate::fsutil::random_bytes(&mut rnd);
         let path = tmp_dir.join(format!("blob-{}", to_hex(&rnd)));
@@ -99,6 +101,8 @@ impl BlobWriter {
             .write(true)
             .create_new(true)
             .open(&path)?;
+        // Locked while this writer has it open: no one takes it for abandoned.
+        crate::fsutil::hold(&f)?;
         Ok(BlobWriter {
             inner: HashingWriter::new(io::BufWriter::new(f)),
             path: TmpPath(path),

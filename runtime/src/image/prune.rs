@@ -16,7 +16,7 @@ pub struct PruneReport {
 
 impl Engine {
     /// Removes dangling images (no name), or with `all` every image that no container
-    /// uses. The bytes reclaimed are measured on disk (blobs and snapshots), so layers
+    /// uses, and the staging files and dirs that killed commands left. The bytes reclaimed are measured on disk (blobs and snapshots), so layers
     /// that other images share are not counted.
     pub fn prune_images(&self, all: bool) -> Result<PruneReport, Error> {
         let store = self.image_store()?;
@@ -43,7 +43,10 @@ impl Engine {
                 .events
                 .extend(self.remove_image(&image.id.to_string(), true)?);
         }
-        report.reclaimed = before.saturating_sub(disk_usage(self.root()));
+        // What killed pulls, loads, commits and imports left behind.
+        let abandoned = crate::fsutil::remove_abandoned(&store.tmp_dir(), "blob-")
+            + crate::fsutil::remove_abandoned(&self.root().join("snapshots"), ".tmp-");
+        report.reclaimed = before.saturating_sub(disk_usage(self.root())) + abandoned;
         Ok(report)
     }
 }

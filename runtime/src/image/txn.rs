@@ -118,24 +118,9 @@ impl<'a> Txn<'a> {
         Ok(())
     }
 
-    /// Removes staging files older than a day: leftovers of killed commands (a running
-    /// command's stage is younger).
+    /// Removes staging files that no live process holds: leftovers of killed commands.
     fn remove_stale_stages(&self) {
-        let Ok(entries) = fs::read_dir(self.store.tmp_dir()) else {
-            return;
-        };
-        let day = std::time::Duration::from_secs(24 * 3600);
-        for e in entries.flatten() {
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > day);
-            if old {
-                let _ = fs::remove_file(e.path());
-            }
-        }
+        crate::fsutil::remove_abandoned(&self.store.tmp_dir(), "blob-");
     }
 
     /// Adds the config and layers of a manifest to `keep`; false if it cannot be read.

@@ -18,14 +18,9 @@ pub use copy_changes::copy_changes;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
 
 use crate::Digest;
 use crate::image::{Image, LayerInfo, Store};
-
-/// Temporary dirs older than this are left over by a dead process and removed by
-/// [`Snapshots::retain`].
-const STALE_TMP: Duration = Duration::from_secs(10 * 60);
 
 /// An error of the `snapshot` module.
 #[derive(Debug, thiserror::Error)]
@@ -258,6 +253,7 @@ impl Snapshots {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io_err(self.dir.display(), e)),
         };
+        crate::fsutil::remove_abandoned(&self.dir, ".tmp-");
         for entry in entries {
             let entry = entry.map_err(|e| io_err(self.dir.display(), e))?;
             let name = entry.file_name();
@@ -266,15 +262,7 @@ impl Snapshots {
             if name.starts_with(".del-") {
                 remove_tree(&path)?;
             } else if name.starts_with(".tmp-") {
-                let old = entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .is_some_and(|age| age > STALE_TMP);
-                if old {
-                    remove_tree(&path)?;
-                }
+                // Collected below, unless a live process holds it.
             } else if let Ok(d) = Digest::from_hex(&name)
                 && !keep.contains(&d)
             {
@@ -309,15 +297,26 @@ fn random_hex() -> String {
 struct TempDir {
     path: PathBuf,
     keep: bool,
+    /// The dir, open and locked while it is filled: no one takes it for abandoned.
+    _held: std::fs::File,
 }
 
 impl TempDir {
     fn new(parent: &Path, prefix: &str) -> Result<TempDir, Error> {
+        // What killed unpackers left (a store write is the moment to collect it).
+        crate::fsutil::remove_abandoned(parent, prefix);
         let path = parent.join(format!("{prefix}{}", random_hex()));
         std::fs::create_dir(&path).map_err(|e| io_err(path.display(), e))?;
+        let held = std::fs::File::open(&path)
+            .and_then(|f| crate::fsutil::hold(&f).map(|()| f))
+            .map_err(|e| io_err(path.display(), e))?;
         // The layer root's mode, unless the tar sets it (`./`): that of a usual rootfs.
         use std::os::unix::fs::PermissionsExt;
-        let t = TempDir { path, keep: false };
+        let t = TempDir {
+            path,
+            keep: false,
+            _held: held,
+        };
         std::fs::set_permissions(&t.path, std::fs::Permissions::from_mode(0o755))
             .map_err(|e| io_err(t.path.display(), e))?;
         Ok(t)
