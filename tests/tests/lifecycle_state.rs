@@ -224,3 +224,48 @@ fn the_library_api_runs_an_owned_detached_container() {
         || engine.containers().unwrap().is_empty() && !alive(running.state.pid),
     );
 }
+
+/// Whether nftables (or iptables) has the port table of container `id`.
+fn has_port_table(id: &str) -> bool {
+    let out = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    out.contains(&format!("tug_p{}", &id[..16]))
+}
+
+#[test]
+fn a_killed_shim_gives_back_its_port_table_and_cgroup_at_once() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let port = tug_e2e::net::free_port(false);
+    let publish = format!("{port}:80");
+    let id = cs.run_d(&["--name", "held", "-p", &publish, "busybox", "sleep", "1000"]);
+    let pid: i32 = inspect(&t, "held", "{{.State.Pid}}").parse().unwrap();
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let memory = cgroup
+        .lines()
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()));
+    assert!(has_port_table(&id));
+    let shim = ppid(pid);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for("the container to die", Duration::from_secs(2), || !alive(pid));
+    // The first look at it repairs the record and releases what the shim held.
+    assert_eq!(inspect(&t, "held", "{{.State.Status}}"), "exited");
+    assert!(!has_port_table(&id), "the dead shim's DNAT table stayed");
+    assert_eq!(inspect(&t, "held", "{{json .NetworkSettings.Ports}}"), "{}");
+    if let Some(m) = memory {
+        let dir = format!("/sys/fs/cgroup/memory{m}");
+        assert!(!std::path::Path::new(&dir).exists(), "{dir} stayed");
+    }
+    // Another container takes the port; removing both leaves no table.
+    let other = cs.run_d(&["-p", &publish, "busybox", "sleep", "1000"]);
+    t.ok(&["rm", "-f", &other]);
+    t.ok(&["rm", "held"]);
+    assert!(!has_port_table(&id) && !has_port_table(&other));
+}

@@ -295,8 +295,21 @@ impl Engine {
     pub fn container(&self, name: &str) -> crate::Result<Container> {
         let store = self.container_store();
         let id = store.resolve(name)?;
-        let mut c = store.load(&id)?;
+        let c = store.load(&id)?;
         if is_live(&c) && !shim::is_alive(self.run_root(), &id) {
+            return Ok(self.repair_dead_shim(c));
+        }
+        Ok(c)
+    }
+
+    /// A container whose record says live but whose shim is gone (killed, or a reboot):
+    /// recorded as exited (137), and what the shim held is released at once, as the shim
+    /// would have at the exit: its cgroup (and any process left in it), its published
+    /// ports and their DNAT table, its host veths; its peers stop resolving its name.
+    /// Checked again under the container's lock, which the shim's own last write takes,
+    /// so a shim that is merely exiting is never taken for dead.
+    fn repair_dead_shim(&self, mut c: Container) -> Container {
+        let mark = |c: &mut Container| {
             c.state.running = false;
             c.state.restarting = false;
             c.state.paused = false;
@@ -304,8 +317,31 @@ impl Engine {
             c.state.pid = 0;
             c.state.exit_code = 137;
             c.state.error = "shim died: the container's supervisor exited".into();
+        };
+        let store = self.container_store();
+        let Ok(_lock) = store.lock(&c.id) else {
+            mark(&mut c);
+            return c;
+        };
+        match store.load(&c.id) {
+            Ok(now) if is_live(&now) && !shim::is_alive(self.run_root(), &c.id) => c = now,
+            // The shim recorded its own end meanwhile.
+            Ok(now) => return now,
+            Err(_) => {
+                mark(&mut c);
+                return c;
+            }
         }
-        Ok(c)
+        let _ = crate::sandbox::cgroups::open_for(self.root(), &c.id).and_then(|m| m.remove());
+        super::net::repair_after_dead_shim(self, &c);
+        let networks: Vec<String> = c.network_settings.networks.keys().cloned().collect();
+        mark(&mut c);
+        c.network_settings.ports.clear();
+        c.network_settings.sandbox_key.clear();
+        let _ = store.save(&c, true);
+        drop(_lock);
+        self.refresh_hosts(&networks, None);
+        c
     }
 }
 
