@@ -185,3 +185,47 @@ fn commit_and_diff_of_a_missing_container_fail_and_change_nothing() {
     assert_eq!(t.ok(&["images", "-q", "--no-trunc"]), before);
     t.ok(&["rm", "web"]);
 }
+
+#[test]
+fn export_commit_and_cp_keep_symlink_targets_byte_for_byte() {
+    let t = TestRoot::with_busybox();
+    let long = "x/".repeat(80);
+    let script =
+        format!("ln -s / /root1; ln -s a//b /dbl; ln -s ./x/../y/ /dots; ln -s {long} /long");
+    t.ok(&["run", "--name", "links", "busybox", "sh", "-c", &script]);
+    let want = [
+        ("root1", "/"),
+        ("dbl", "a//b"),
+        ("dots", "./x/../y/"),
+        ("long", long.as_str()),
+    ];
+    // export
+    let tar = t.tug().args(["export", "links"]).output().unwrap();
+    assert!(tar.status.success());
+    let mut archive = tar::Archive::new(&tar.stdout[..]);
+    let mut seen = 0;
+    for e in archive.entries().unwrap() {
+        let e = e.unwrap();
+        let path = e.path().unwrap().display().to_string();
+        if let Some((_, target)) = want.iter().find(|(n, _)| path == *n) {
+            assert_eq!(
+                e.link_name_bytes().unwrap().as_ref(),
+                target.as_bytes(),
+                "{path}"
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, want.len());
+    // commit, then read back in a container
+    t.ok(&["commit", "links", "links:img"]);
+    for (name, target) in want {
+        let got = t.ok(&["run", "--rm", "links:img", "readlink", &format!("/{name}")]);
+        assert_eq!(got.trim_end_matches('\n'), target, "{name}");
+    }
+    // cp out
+    let out = t.path().join("dbl");
+    t.ok(&["cp", "links:/dbl", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_link(&out).unwrap().as_os_str(), "a//b");
+    t.ok(&["rm", "links"]);
+}

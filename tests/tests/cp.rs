@@ -474,3 +474,37 @@ fn copies_into_a_stopped_container_reach_its_volumes_as_docker_does() {
     t.ok(&["rm", "-v", "vols"]);
     t.ok(&["volume", "rm", "cpvol"]);
 }
+
+#[test]
+fn a_trailing_slash_or_dot_goes_through_a_symlinked_dir() {
+    let t = TestRoot::with_busybox();
+    t.ok(&[
+        "run",
+        "--name",
+        "links",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /ld; echo hi > /ld/f; ln -s /ld /abs; ln -s ../../ld /rel",
+    ]);
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    for (src, dst) in [
+        ("links:/abs/.", "a"),
+        ("links:/abs/", "b"),
+        ("links:/rel/", "c"),
+    ] {
+        let d = out.join(dst);
+        t.ok(&["cp", src, d.to_str().unwrap()]);
+        assert_eq!(
+            std::fs::read_to_string(d.join("f")).unwrap(),
+            "hi\n",
+            "{src}"
+        );
+    }
+    // Without the slash the link itself is copied.
+    let d = out.join("link");
+    t.ok(&["cp", "links:/abs", d.to_str().unwrap()]);
+    assert_eq!(std::fs::read_link(&d).unwrap(), Path::new("/ld"));
+    t.ok(&["rm", "links"]);
+}

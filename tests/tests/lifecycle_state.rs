@@ -254,7 +254,9 @@ fn a_killed_shim_gives_back_its_port_table_and_cgroup_at_once() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    wait_for("the container to die", Duration::from_secs(2), || !alive(pid));
+    wait_for("the container to die", Duration::from_secs(2), || {
+        !alive(pid)
+    });
     // The first look at it repairs the record and releases what the shim held.
     assert_eq!(inspect(&t, "held", "{{.State.Status}}"), "exited");
     assert!(!has_port_table(&id), "the dead shim's DNAT table stayed");

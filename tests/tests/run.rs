@@ -401,3 +401,32 @@ fn missing_workdir_is_created_and_default_cmd_runs() {
     // The image's CMD (sh) reads an empty stdin and exits 0.
     assert_eq!(code(&t.run(&["run", "--rm", "busybox"])), 0);
 }
+
+#[test]
+fn bad_env_dns_and_names_are_refused_as_docker_does() {
+    let t = TestRoot::with_busybox();
+    for (args, says) in [
+        (vec!["-e", "=x"], "invalid environment variable: =x"),
+        (vec!["--dns", "abc"], "abc is not an ip address"),
+        (vec!["--cpus", "0.001"], "Range of CPUs is from 0.01"),
+    ] {
+        let mut a = vec!["run", "--rm"];
+        a.extend(args.iter());
+        a.extend(["busybox", "true"]);
+        let out = t.run(&a);
+        assert_eq!(code(&out), 125, "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+    let long = "a".repeat(300);
+    let out = t.run(&["run", "--rm", "--name", &long, "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(text(&out).contains("at most"), "{}", text(&out));
+    // A leading slash is Docker's own spelling of a name.
+    t.ok(&["run", "--name", "/slashed", "busybox", "true"]);
+    assert_eq!(
+        t.ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(),
+        "slashed"
+    );
+    t.ok(&["rm", "slashed"]);
+    assert_eq!(t.ok(&["ps", "-a", "-q"]).trim(), "");
+}

@@ -114,13 +114,39 @@ impl Engine {
         let net_mode = super::net::NetMode::parse(&opts.network);
         let host_network = net_mode == super::net::NetMode::Host;
         let resources = opts.resources.clone().validate(online_cpus())?;
-        if let Some(n) = &opts.name
-            && !names::valid_name(n)
-        {
-            return Err(Error::Invalid(format!(
-                "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-            ))
-            .into());
+        // Docker takes `/name` for `name` (its records keep the slash).
+        let wanted_name = opts
+            .name
+            .as_deref()
+            .map(|n| n.strip_prefix('/').unwrap_or(n));
+        if let Some(n) = wanted_name {
+            if !names::valid_name(n) {
+                return Err(Error::Invalid(format!(
+                    "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                ))
+                .into());
+            }
+            if n.len() > names::MAX_NAME_LEN {
+                return Err(Error::Invalid(format!(
+                    "Invalid container name ({}...): a name has at most {} characters",
+                    &n[..32],
+                    names::MAX_NAME_LEN
+                ))
+                .into());
+            }
+        }
+        for e in &opts.env {
+            if e.starts_with('=') || e.is_empty() {
+                return Err(Error::Invalid(format!("invalid environment variable: {e}")).into());
+            }
+        }
+        for d in &opts.dns {
+            if d.parse::<std::net::IpAddr>().is_err() {
+                return Err(Error::Invalid(format!(
+                    "invalid argument \"{d}\" for \"--dns\" flag: {d} is not an ip address"
+                ))
+                .into());
+            }
         }
         let image_store = self.image_store()?;
         let image = image_store.resolve(&opts.image)?;
@@ -139,10 +165,10 @@ impl Engine {
             name: None,
             armed: true,
         };
-        let name = match &opts.name {
+        let name = match wanted_name {
             Some(n) => {
                 store.reserve_name(n, &id)?;
-                n.clone()
+                n.to_string()
             }
             None => {
                 let mut attempt = 0;

@@ -90,6 +90,9 @@ pub fn random_name(attempt: u32) -> String {
 }
 
 /// Checks a user-given name as Docker does: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+/// The longest name tug takes (names are file names in the store).
+pub const MAX_NAME_LEN: usize = 200;
+
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())

@@ -215,7 +215,17 @@ impl<'a, W: Write> TreeWriter<'a, W> {
                     .map_err(|e| self.io_err(rel, e.into()))?;
                 h.set_entry_type(EntryType::Symlink);
                 h.set_size(0);
-                self.append_link(&kept, h, rel, target.as_bytes())?;
+                // The target byte for byte (the tar crate's link setter cleans it: `/`
+                // became `//`): in the header when it fits, else as a PAX linkpath.
+                let target = target.as_bytes();
+                let mut kept = kept;
+                let field = &mut h.as_old_mut().linkname;
+                if target.len() <= field.len() {
+                    field[..target.len()].copy_from_slice(target);
+                } else {
+                    kept.push(("linkpath".to_string(), target));
+                }
+                self.append(&kept, h, rel, std::io::empty())?;
             }
             FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
                 h.set_entry_type(match ft {

@@ -257,7 +257,8 @@ impl Engine {
         );
         let copy = |root: &Path| -> crate::Result<u64> {
             let root = open_root(root)?;
-            let found = locate_in_root(root.as_fd(), &rel, opts.follow_link)
+            // A trailing `/` or `/.` goes through a symlink to a dir, as in Docker.
+            let found = locate_in_root(root.as_fd(), &rel, opts.follow_link || sp.asserts_dir)
                 .map_err(|_| not_found(src.as_bytes(), name))?;
             let src_dir = FileType::from_raw_mode(found.st.st_mode) == FileType::Directory;
             match (dest, host) {

@@ -263,7 +263,8 @@ pub(super) fn host_source(p: &Path, follow: bool) -> Result<(Found, CpPath), Err
             _ => Error::Io(format!("lstat {}", shown.display()), e),
         }
     };
-    let path = if follow {
+    // A trailing `/` or `/.` goes through a symlink to a dir, as in Docker.
+    let path = if follow || sp.asserts_dir {
         std::fs::canonicalize(std::ffi::OsStr::from_bytes(&sp.path)).map_err(missing)?
     } else {
         PathBuf::from(std::ffi::OsStr::from_bytes(&sp.path))

@@ -107,7 +107,11 @@ impl Resources {
             return bad("Conflicting options: Nano CPUs and CPU Quota cannot both be set");
         }
         let max_nano = ncpus as i64 * 1_000_000_000;
-        if self.nano_cpus < 0 || self.nano_cpus > max_nano {
+        // Under 0.01 the CFS quota would be under the kernel's 1 ms minimum.
+        if self.nano_cpus < 0
+            || (1..10_000_000).contains(&self.nano_cpus)
+            || self.nano_cpus > max_nano
+        {
             return Err(Error::Invalid(format!(
                 "Range of CPUs is from 0.01 to {ncpus}.00, as there are only {ncpus} CPUs available"
             )));
@@ -346,6 +350,15 @@ mod tests {
     fn validation_follows_dockers_rules() {
         let mib = 1 << 20;
         let check = |r: Resources| r.validate(2).map_err(|e| e.to_string());
+        // `--cpus 0.001`: refused at create, not by the kernel at start.
+        let tiny = check(Resources {
+            nano_cpus: 1_000_000,
+            ..Default::default()
+        });
+        assert_eq!(
+            tiny.unwrap_err(),
+            "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"
+        );
         let cases = vec![
             check(Resources {
                 memory: 4 * mib,
