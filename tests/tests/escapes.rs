@@ -647,3 +647,27 @@ done"#;
     );
     assert!(!report.contains("ELF"), "the binary was readable: {report}");
 }
+
+#[test]
+fn a_working_dir_through_proc_self_fd_never_lands_outside() {
+    // CVE-2024-21626: `-w /proc/self/fd/N`, N a directory fd the runtime left open.
+    let t = TestRoot::with_busybox();
+    let id = t.ok(&["run", "-d", "busybox", "sleep", "60"]);
+    let id = id.trim().to_string();
+    for n in 3..24 {
+        let w = format!("/proc/self/fd/{n}");
+        for args in [
+            vec!["run", "--rm", "-w", &w, "busybox", "pwd"],
+            vec!["exec", "-w", &w, &id, "pwd"],
+        ] {
+            let out = t.run(&args);
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                !said.contains("unreachable") && (code(&out) != 0 || said.starts_with('/')),
+                "{args:?}: {}",
+                text(&out)
+            );
+        }
+    }
+    t.ok(&["rm", "-f", &id]);
+}

@@ -430,3 +430,25 @@ fn bad_env_dns_and_names_are_refused_as_docker_does() {
     t.ok(&["rm", "slashed"]);
     assert_eq!(t.ok(&["ps", "-a", "-q"]).trim(), "");
 }
+
+#[test]
+fn userns_host_and_unenforced_security_opts_are_accepted_with_a_word() {
+    let t = TestRoot::with_busybox();
+    t.ok(&["run", "--rm", "--userns=host", "busybox", "true"]);
+    let out = t.run(&["run", "--rm", "--userns=private", "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(text(&out).contains("--userns"), "{}", text(&out));
+    let out = t.run(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "apparmor=unconfined",
+        "--security-opt",
+        "label=disable",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("not enforced").count(), 2, "{err}");
+}

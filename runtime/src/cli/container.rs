@@ -135,6 +135,9 @@ pub struct ContainerOptions {
     /// Add a host device to the container (HOST[:CONTAINER][:PERMS])
     #[arg(long)]
     pub device: Vec<String>,
+    /// User namespace to use (only `host`: tug makes no user namespace)
+    #[arg(long)]
+    pub userns: Option<String>,
     /// Add Linux capabilities
     #[arg(long)]
     pub cap_add: Vec<String>,
@@ -326,6 +329,14 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
                 .map_err(|e| CliError::usage(format!("-p {p}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    match o.userns.as_deref() {
+        None | Some("") | Some("host") => {}
+        Some(other) => {
+            return Err(CliError::usage(format!(
+                "--userns {other:?}: only \"host\" is supported (tug runs containers without a user namespace)"
+            )));
+        }
+    }
     // Docker's daemon returns these as the create's warnings; the CLI prints them.
     if let Ok(sec) = container::security::SecurityOptions::parse(&o.security_opt) {
         for w in sec.warnings() {

@@ -425,6 +425,7 @@ fn exec_entered(
             ),
         )
     })?;
+    super::exec::check_cwd_inside(cwd)?;
 
     switch_user(process, &exec_user, filter)?;
     match super::exec::become_process(process, &env, false)? {}

@@ -61,9 +61,23 @@ pub(super) fn exec_process(
             .map_err(|e| setup_err(format!("creating the working dir {}: {e}", cwd.display())))?;
     }
     nix::unistd::chdir(cwd).map_err(|e| setup_err(format!("chdir to {}: {e}", cwd.display())))?;
+    check_cwd_inside(cwd)?;
 
     switch_user(process, &exec_user, filter)?;
     match become_process(process, &env, true)? {}
+}
+
+/// Refuses a working dir outside the container's root (CVE-2024-21626: `-w
+/// /proc/self/fd/N` with N a directory fd of the runtime's). The kernel names a cwd that
+/// the process's root cannot reach `(unreachable)/...`.
+pub(super) fn check_cwd_inside(cwd: &Path) -> Result<(), Failure> {
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err((
+            InitFailure::NotExecutable,
+            format!("the working dir {} is outside the container", cwd.display()),
+        )),
+    }
 }
 
 /// The last steps of every container process (the init's and exec's): the user already
@@ -274,5 +288,37 @@ mod tests {
             exec_error("x", nix::Error::ENOEXEC).1,
             r#"exec: "x": exec format error"#
         );
+    }
+}
+
+#[cfg(test)]
+mod cwd_tests {
+    use super::*;
+
+    #[test]
+    fn a_cwd_outside_the_root_is_refused() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: needs root (chroot)");
+            return;
+        }
+        let inside = tempfile::tempdir().unwrap();
+        // In a forked child: it chroots, keeps a dir fd of the old root, and goes there.
+        // SAFETY: the child makes plain syscalls and exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let outside = std::fs::File::open("/").unwrap();
+                let ok_inside = nix::unistd::chroot(inside.path()).is_ok()
+                    && nix::unistd::chdir("/").is_ok()
+                    && check_cwd_inside(Path::new("/")).is_ok();
+                let refused = nix::unistd::fchdir(&outside).is_ok()
+                    && check_cwd_inside(Path::new("/proc/self/fd/3")).is_err();
+                // SAFETY: _exit in the forked child.
+                unsafe { libc::_exit(if ok_inside && refused { 0 } else { 1 }) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let st = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(st, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
     }
 }
