@@ -24,6 +24,7 @@ packages=(
   apache2-utils openssl  # registry tests: htpasswd (bcrypt) and the token server's key, cert and JWT signatures
   tar gzip ca-certificates procps util-linux gawk
   e2fsprogs        # chattr: the installed binary is immutable (see below)
+  qemu-system-x86 kmod  # the pure cgroup v2 lane (scripts/test-cgroup2.sh): a VM with Debian's kernel
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The README's second command, and what CI runs: every test of the workspace.
 # Installs what the tests need first (scripts/setup.sh, idempotent), builds the `tug`
-# binary the end-to-end tests run, then runs the tests (nextest when installed: one
-# process per test; else cargo test). Extra arguments go to the test runner.
+# binary the end-to-end tests run, runs the cgroup tests in a pure cgroup v2 VM
+# (scripts/test-cgroup2.sh), then every test on the host (nextest when installed: one
+# process per test; else cargo test). Extra arguments go to the host's test runner.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 TUG_SETUP_PROFILE=${TUG_SETUP_PROFILE:-debug} bash scripts/setup.sh
 cargo build --workspace --all-targets
 status=0
+# The pure cgroup v2 lane: the cgroup tests again, in a VM with Debian's kernel.
+bash scripts/test-cgroup2.sh || status=$?
 # Doc tests first, so that the run closes on the main runner's summary.
 cargo test --workspace --doc -q || status=$?
 if cargo nextest --version >/dev/null 2>&1; then

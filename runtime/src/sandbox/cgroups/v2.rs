@@ -72,14 +72,16 @@ impl CgroupManager for V2Manager {
 
     fn create(&self) -> Result<(), Error> {
         enable_controllers(&self.root)?;
-        let leaf = self.dir();
-        fs::mkdir_all(&self.root, &self.rel, |d| {
-            if d == leaf {
-                Ok(())
-            } else {
-                enable_controllers(d)
-            }
-        })
+        fs::mkdir_all(&self.root, &self.rel, |_| Ok(()))?;
+        // Every parent passes the controllers down, whoever made it: a parent that
+        // another engine made a moment ago may not have been given them yet.
+        let mut dir = self.root.clone();
+        let parts: Vec<_> = self.rel.components().collect();
+        for part in &parts[..parts.len().saturating_sub(1)] {
+            dir.push(part);
+            enable_controllers(&dir)?;
+        }
+        Ok(())
     }
 
     fn add_task(&self, pid: i32) -> Result<(), Error> {
