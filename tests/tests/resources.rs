@@ -97,15 +97,38 @@ fn resources_are_recorded_with_dockers_names_and_in_the_spec() {
 
 #[test]
 fn limits_are_written_to_the_containers_cgroup() {
-    if !is_v1() {
-        return;
-    }
     let t = TestRoot::with_busybox();
+    // Seen from inside: the container's own cgroup is its /sys/fs/cgroup.
+    let (files, want): (&str, &[&str]) = if is_v1() {
+        (
+            "memory/memory.limit_in_bytes memory/memory.soft_limit_in_bytes \
+             cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us cpu/cpu.shares cpuset/cpuset.cpus pids/pids.max",
+            &["67108864", "33554432", "50000", "100000", "512", "0", "50"],
+        )
+    } else {
+        // v2: the reservation is memory.low, shares become a weight (runc's formula),
+        // and swap.max is what --memory-swap allows beyond memory.
+        (
+            "memory.max memory.low cpu.max cpu.weight cpuset.cpus pids.max memory.swap.max",
+            &[
+                "67108864",
+                "33554432",
+                "50000 100000",
+                "20",
+                "0",
+                "50",
+                "67108864",
+            ],
+        )
+    };
+    let script = format!("cd /sys/fs/cgroup; cat {files}");
     let out = t.ok(&[
         "run",
         "--rm",
         "-m",
         "64m",
+        "--memory-swap",
+        "128m",
         "--memory-reservation",
         "32m",
         "--cpus",
@@ -119,22 +142,14 @@ fn limits_are_written_to_the_containers_cgroup() {
         "busybox",
         "sh",
         "-c",
-        "cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes memory/memory.soft_limit_in_bytes \
-         cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us cpu/cpu.shares cpuset/cpuset.cpus pids/pids.max",
+        &script,
     ]);
     let l: Vec<&str> = out.lines().collect();
-    assert_eq!(
-        l,
-        ["67108864", "33554432", "50000", "100000", "512", "0", "50"],
-        "{out}"
-    );
+    assert_eq!(l, want, "{out}");
 }
 
 #[test]
 fn cpus_half_writes_quota_50000_of_100000_seen_from_the_host() {
-    if !is_v1() {
-        return;
-    }
     let t = TestRoot::with_busybox();
     // The container reports its id, then waits on stdin so the host can read its cgroup.
     let mut child = tug_e2e::KillOnDrop(
@@ -167,16 +182,24 @@ fn cpus_half_writes_quota_50000_of_100000_seen_from_the_host() {
         .ok(&["inspect", "-f", "{{.Id}}", "half"])
         .trim()
         .to_string();
-    let dir =
-        Path::new("/sys/fs/cgroup/cpu").join(tug::sandbox::cgroups::cgroup_path(&t.root(), &id));
+    let hierarchy = if is_v1() {
+        "/sys/fs/cgroup/cpu"
+    } else {
+        "/sys/fs/cgroup"
+    };
+    let dir = Path::new(hierarchy).join(tug::sandbox::cgroups::cgroup_path(&t.root(), &id));
     let read = |f: &str| {
         std::fs::read_to_string(dir.join(f))
             .unwrap()
             .trim()
             .to_string()
     };
-    assert_eq!(read("cpu.cfs_quota_us"), "50000");
-    assert_eq!(read("cpu.cfs_period_us"), "100000");
+    if is_v1() {
+        assert_eq!(read("cpu.cfs_quota_us"), "50000");
+        assert_eq!(read("cpu.cfs_period_us"), "100000");
+    } else {
+        assert_eq!(read("cpu.max"), "50000 100000");
+    }
     // The init is in the container's cgroup.
     let pid = t
         .ok(&["inspect", "-f", "{{.State.Pid}}", "half"])
