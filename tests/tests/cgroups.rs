@@ -93,9 +93,12 @@ fn leftover_cgroups(t: &TestRoot) -> Vec<PathBuf> {
             out.push(d);
         }
     }
-    let u = Path::new("/sys/fs/cgroup/unified").join(&parent);
-    if u.exists() {
-        out.push(u);
+    // The unified hierarchy: beside v1 (hybrid) or alone (pure v2).
+    for u in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+        let u = Path::new(u).join(&parent);
+        if u.exists() {
+            out.push(u);
+        }
     }
     out
 }
@@ -430,4 +433,79 @@ fn detached_oom_kill_is_recorded_by_the_shim() {
     assert_eq!(state.trim(), "true 137");
     t.ok(&["rm", "hogd"]);
     assert!(leftover_cgroups(&t).is_empty());
+}
+
+/// A cgroup made for a test, removed (with its children) on drop.
+struct TestCgroup(PathBuf);
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // Children first (tug's own parents, if any were left).
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+            if let Ok(es) = std::fs::read_dir(d) {
+                for e in es.flatten() {
+                    if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                        walk(&e.path(), out);
+                    }
+                }
+            }
+            out.push(d.to_path_buf());
+        }
+        walk(&self.0, &mut dirs);
+        for d in dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+#[test]
+fn a_delegated_subtree_is_used_and_a_missing_controller_is_named() {
+    // As under systemd's Delegate=yes: tug's cgroups go below a cgroup whose parent
+    // passed it only some controllers (here pids, not memory). Pure v2 only.
+    if is_v1() {
+        eprintln!("skipped: needs a pure cgroup v2 hierarchy (the v2 lane runs it)");
+        return;
+    }
+    let t = TestRoot::with_busybox();
+    let parent = PathBuf::from(format!(
+        "/sys/fs/cgroup/tug-test-deleg-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir(&parent).unwrap();
+    let _cleanup = TestCgroup(parent.clone());
+    std::fs::write(parent.join("cgroup.subtree_control"), "+pids").unwrap();
+    let delegated = parent.join("service");
+    std::fs::create_dir(&delegated).unwrap();
+    let run = |args: &[&str]| {
+        t.tug()
+            .env("TUG_CGROUP_ROOT", &delegated)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "run",
+        "--rm",
+        "--pids-limit",
+        "10",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /proc/self/cgroup /sys/fs/cgroup/pids.max",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0::/\n10\n");
+    let out = run(&["run", "--rm", "-m", "64m", "busybox", "true"]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("memory controller is not delegated"), "{err}");
+    // Nothing of tug's is left below the delegated cgroup.
+    let left: Vec<_> = std::fs::read_dir(&delegated)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left below the delegated cgroup: {left:?}");
 }

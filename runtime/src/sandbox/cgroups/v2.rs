@@ -39,13 +39,22 @@ impl V2Manager {
     fn controller_file(&self, controller: &str, name: &str) -> Result<PathBuf, Error> {
         let f = self.file(name);
         if f.exists() {
-            Ok(f)
-        } else {
-            Err(Error::Unsupported(format!(
-                "the {controller} controller is not enabled in {} ({name} is missing)",
-                self.dir().display()
-            )))
+            return Ok(f);
         }
+        // Not given to tug's root (a delegated subtree whose parent keeps it back), or
+        // not passed down below it.
+        let available = fs::read(&self.root.join("cgroup.controllers")).unwrap_or_default();
+        if !available.split_whitespace().any(|c| c == controller) {
+            return Err(Error::Unsupported(format!(
+                "the {controller} controller is not delegated to {} (it has: {}): the limit needs it",
+                self.root.display(),
+                available.trim()
+            )));
+        }
+        Err(Error::Unsupported(format!(
+            "the {controller} controller is not enabled in {} ({name} is missing)",
+            self.dir().display()
+        )))
     }
 }
 
