@@ -671,3 +671,39 @@ fn a_working_dir_through_proc_self_fd_never_lands_outside() {
     }
     t.ok(&["rm", "-f", &id]);
 }
+
+#[test]
+fn the_callers_redirected_stdout_never_reaches_the_container() {
+    // Without a terminal an exec's stdio are pipes that tug relays (as Docker's are): the
+    // caller's own file is not the process's stdout, so the container cannot reopen it
+    // through /proc (to read what else it holds, or truncate it).
+    let t = TestRoot::with_busybox();
+    let id = t.ok(&["run", "-d", "busybox", "sleep", "60"]);
+    let id = id.trim().to_string();
+    let file = t.path().join("report.txt");
+    std::fs::write(&file, "host secret\n").unwrap();
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    let status = t
+        .tug()
+        .args([
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "readlink /proc/self/fd/1; readlink /proc/self/fd/2 >&2",
+        ])
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .status()
+        .unwrap();
+    t.ok(&["rm", "-f", &id]);
+    assert!(status.success());
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "host secret");
+    assert!(lines[1..].iter().all(|l| l.starts_with("pipe:")), "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
+}

@@ -60,6 +60,7 @@ impl Engine {
             .map_err(|e| Error::Sys("blocking signals".into(), e.into()))?;
         let mut sb = sandbox::enter::enter(&config)?;
         let master = sb.take_pty_master();
+        let pipes = sb.take_pipes();
         if let Some(m) = &master {
             sandbox::tty::copy_window_size(std::os::fd::AsFd::as_fd(m));
         }
@@ -71,7 +72,7 @@ impl Engine {
             sb.detach_exec();
             return Ok(0);
         }
-        let code = exec_relay::supervise(&mut sb, master, &mut signals, opts.interactive);
+        let code = exec_relay::supervise(&mut sb, master, pipes, &mut signals, opts.interactive);
         drop(raw);
         code
     }

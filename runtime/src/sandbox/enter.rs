@@ -58,6 +58,41 @@ const NAMESPACES: libc::c_int = libc::CLONE_NEWNS
     | libc::CLONE_NEWPID
     | libc::CLONE_NEWCGROUP;
 
+/// The caller's ends of an exec's stdio, which runs through pipes (as Docker's does) so
+/// that no fd of the caller's own (a redirected file, a terminal) reaches the container.
+#[derive(Debug)]
+pub struct ExecPipes {
+    /// To the process's stdin (`-i`), else `None` (its stdin is /dev/null).
+    pub stdin: Option<OwnedFd>,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+/// The pipes of an exec without a terminal: (the caller's ends, the process's ends as
+/// stdin, stdout, stderr; -1 for no stdin).
+fn exec_pipes(stdin: bool) -> Result<(ExecPipes, [OwnedFd; 2], Option<OwnedFd>), Error> {
+    let pipe = || {
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe for the exec's stdio", e))
+    };
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (in_w, in_r) = if stdin {
+        let (r, w) = pipe()?;
+        (Some(w), Some(r))
+    } else {
+        (None, None)
+    };
+    Ok((
+        ExecPipes {
+            stdin: in_w,
+            stdout: out_r,
+            stderr: err_r,
+        },
+        [out_w, err_w],
+        in_r,
+    ))
+}
+
 /// Step 1 of an exec: makes the process inside the container, waiting to be started.
 /// Call [`Sandbox::start`], then wait (or [`Sandbox::detach_exec`]).
 pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
@@ -83,6 +118,17 @@ pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
     let (parent_end, child_end) = sync::pair()?;
     let (pid_r, pid_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| Error::sys("pipe for the exec'd process's pid", e))?;
+    let pipes = match (config.stdio, config.detach) {
+        (Stdio::Inherit { stdin }, false) => Some(exec_pipes(stdin)?),
+        _ => None,
+    };
+    let stdio_fds = pipes.as_ref().map(|(_, [out_w, err_w], in_r)| {
+        [
+            in_r.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            out_w.as_raw_fd(),
+            err_w.as_raw_fd(),
+        ]
+    });
     let ctx = Intermediate {
         config,
         pidfd: pidfd.as_raw_fd(),
@@ -92,6 +138,7 @@ pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
         pid_r: pid_r.as_raw_fd(),
         cgroups: &cgroups,
         filter: filter.as_ref(),
+        stdio_fds,
     };
     let mut stack = vec![0u8; 1 << 20];
     let cb = Box::new(|| intermediate_main(&ctx) as isize);
@@ -103,6 +150,8 @@ pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
     drop(child_end);
     drop(pid_w);
     drop(pidfd);
+    // The process's ends now live in the process only.
+    let mut pipes = pipes.map(|(ours, _theirs, _in)| ours);
     let msg = sync::recv(parent_end.as_raw_fd());
     let _ = waitpid(intermediate, None);
     // The intermediate wrote the process's pid (if it got that far) before any message.
@@ -124,6 +173,7 @@ pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
                 pid,
                 sync: Some(parent_end),
                 pty_master: master,
+                pipes: pipes.take(),
                 exit_code: None,
             }),
             None => failed(InitFailure::Setup, "the exec'd process has no pid".into()),
@@ -263,6 +313,8 @@ struct Intermediate<'a> {
     pid_r: RawFd,
     cgroups: &'a [PathBuf],
     filter: Option<&'a super::seccomp::Program>,
+    /// The process's stdin (-1: none), stdout and stderr pipe ends, put on 0, 1, 2.
+    stdio_fds: Option<[RawFd; 3]>,
 }
 
 fn intermediate_main(ctx: &Intermediate) -> i32 {
@@ -285,6 +337,18 @@ fn intermediate(ctx: &Intermediate) -> Result<(), Failure> {
     // Nothing of the caller's may be reached from inside: no /proc access to this
     // process, no fd but the ones passed on, no argument or variable of the caller.
     super::hygiene::make_undumpable().map_err(setup_err)?;
+    if let Some([i, o, e]) = ctx.stdio_fds {
+        for (from, to) in [(i, 0), (o, 1), (e, 2)] {
+            // SAFETY: dup2 onto a stdio fd of this process (a copy of the caller's
+            // table); the pipe ends are open here.
+            if from >= 0 && unsafe { libc::dup2(from, to) } < 0 {
+                return Err(setup_err(format!(
+                    "stdio of the exec'd process: {}",
+                    std::io::Error::last_os_error()
+                )));
+            }
+        }
+    }
     super::hygiene::close_fds_except(&[0, 1, 2, ctx.sock, ctx.pid_w, ctx.pidfd]);
     super::hygiene::scrub_args_and_environ();
     for file in ctx.cgroups {

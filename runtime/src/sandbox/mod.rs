@@ -106,6 +106,8 @@ pub struct Sandbox {
     pid: Pid,
     sync: Option<OwnedFd>,
     pty_master: Option<OwnedFd>,
+    /// An exec's stdio pipes (the caller's ends), when it has no terminal.
+    pipes: Option<enter::ExecPipes>,
     exit_code: Option<i32>,
 }
 
@@ -120,6 +122,7 @@ pub fn create(config: &SandboxConfig) -> Result<Sandbox, Error> {
         pid,
         sync: Some(parent_end),
         pty_master: None,
+        pipes: None,
         exit_code: None,
     };
     // The Drop of `sandbox` kills and reaps the init if setup fails.
@@ -157,6 +160,11 @@ impl Sandbox {
     /// The pty master, when the container has a terminal (taken once).
     pub fn take_pty_master(&mut self) -> Option<OwnedFd> {
         self.pty_master.take()
+    }
+
+    /// An exec's stdio pipes, when it has no terminal (taken once).
+    pub fn take_pipes(&mut self) -> Option<enter::ExecPipes> {
+        self.pipes.take()
     }
 
     /// Step 2: releases the init to exec the user's process, and returns once the exec
