@@ -13,6 +13,7 @@ tug="$repo/target/release/tug"
 
 work=$(mktemp -d /var/tmp/tug-bench.XXXXXX)
 cleanup() {
+  chattr -i "$work/immutable/tug" 2>/dev/null || true
   runc delete -f tug-bench-runc >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -35,6 +36,12 @@ bench() { # name, command...
 bench tug "$tug run --rm busybox true"
 # runc's and crun's bundle has an empty network namespace: `--network none` is the like.
 bench tugnone "$tug run --rm --network none busybox true"
+# The same binary installed immutable (as scripts/setup.sh does): tug forks its shim from
+# it instead of re-executing a sealed view of the binary first.
+mkdir -p "$work/immutable" && cp "$tug" "$work/immutable/tug"
+if chattr +i "$work/immutable/tug" 2>/dev/null; then
+  bench tugimm "$work/immutable/tug run --rm --network none busybox true"
+fi
 bench runc "runc run -b $work/bundle tug-bench-runc"
 # crun 1.8 refuses hybrid cgroups; unmount the cgroup2 part in a private mount namespace.
 if [ -d /sys/fs/cgroup/unified ] && mountpoint -q /sys/fs/cgroup/unified; then
@@ -48,11 +55,12 @@ bench floor "unshare -fmpuin --mount-proc chroot $work/bundle/rootfs /bin/true"
 
 # hyperfine's CSV: command,mean,stddev,median,... in seconds.
 median() { awk -F, 'NR==2 {printf "%.2f", $4*1000}' "$json/$1.csv"; }
-t=$(median tug); tn=$(median tugnone); r=$(median runc); c=$(median crun); f=$(median floor)
+t=$(median tug); tn=$(median tugnone); ti=$( [ -f "$json/tugimm.csv" ] && median tugimm || echo 0); r=$(median runc); c=$(median crun); f=$(median floor)
 row() { awk -v n="$1" -v m="$2" -v t="$t" 'BEGIN { printf "%-28s %7.1fms %9.2fx\n", n, m, t/m }'; }
 printf '%-28s %9s %10s\n' "median of $runs runs" "time" "tug/this"
 row "tug run --rm busybox true" "$t"
 row "... --network none" "$tn"
+[ "$ti" = 0 ] || row "... none, immutable binary" "$ti"
 row "runc run (bundle)" "$r"
 row "crun run (bundle)" "$c"
 row "unshare+chroot floor" "$f"

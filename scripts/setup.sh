@@ -51,7 +51,7 @@ fi
 bin="$repo/target/$profile/tug"
 # Installed as an immutable copy: a container can never write the binary that started
 # it, so tug forks its shims from it directly instead of re-executing a sealed view of
-# the binary first (which costs about 2 ms a start; see runtime/src/sandbox/exeseal.rs).
+# the binary first (which costs 3 to 6 ms a start; see runtime/src/sandbox/exeseal.rs).
 dest=/usr/local/bin/tug
 if [ -L "$dest" ] || ! cmp -s "$bin" "$dest"; then
   chattr -i "$dest" 2>/dev/null || true
