@@ -251,3 +251,35 @@ mod abandoned_tests {
         assert!(live.exists() && other.exists() && young.exists());
     }
 }
+
+/// The staging files and dirs this process is writing, removed by
+/// [`remove_own_staging`] when a command is interrupted (Ctrl-C, SIGTERM).
+static STAGING: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes `p` as a staging entry of this process (see [`remove_own_staging`]).
+pub fn staging_add(p: &Path) {
+    if let Ok(mut v) = STAGING.lock() {
+        v.push(p.to_path_buf());
+    }
+}
+
+/// Forgets `p` (committed or removed).
+pub fn staging_forget(p: &Path) {
+    if let Ok(mut v) = STAGING.lock()
+        && let Some(i) = v.iter().position(|x| x == p)
+    {
+        v.swap_remove(i);
+    }
+}
+
+/// Removes every staging entry this process still has: the last act of an interrupted
+/// command.
+pub fn remove_own_staging() {
+    let list = match STAGING.lock() {
+        Ok(mut v) => std::mem::take(&mut *v),
+        Err(_) => return,
+    };
+    for p in list {
+        let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+    }
+}

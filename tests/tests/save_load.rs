@@ -392,3 +392,38 @@ fn a_killed_load_leaves_staging_that_the_next_write_and_prune_reclaim() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(staged(), 0, "the next load left the killed one's staging");
 }
+
+#[test]
+fn an_interrupted_load_removes_its_staging_at_once() {
+    let t = TestRoot::with_busybox();
+    let out = t.tug().args(["save", "busybox"]).output().unwrap();
+    let archive = out.stdout;
+    let other = TestRoot::new();
+    let tmp = other.root().join("images/.tmp");
+    let staged = || std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+    for sig in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+    ] {
+        let mut child = other
+            .tug()
+            .args(["load"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&archive[..archive.len() / 2]).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while staged() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(staged() > 0, "the load staged nothing");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+        let status = child.wait().unwrap();
+        drop(stdin);
+        assert_eq!(status.code(), Some(128 + sig as i32));
+        assert_eq!(staged(), 0, "{sig}: the staging stayed");
+    }
+}

@@ -230,6 +230,17 @@ pub fn run(cli: Cli) -> CliResult {
         return Ok(crate::shim::main(id));
     }
     let engine = Engine::from_env()?;
+    if matches!(
+        cli.command,
+        Command::Pull(_)
+            | Command::Push(_)
+            | Command::Load(_)
+            | Command::Import(_)
+            | Command::Commit(_)
+            | Command::Image(_)
+    ) {
+        clean_staging_on_signals();
+    }
     match cli.command {
         Command::Run(a) => container::run(&engine, a),
         Command::Create(a) => container::create(&engine, a),
@@ -274,6 +285,27 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Port(a) => port::port(&engine, a),
         Command::Unpause(a) => stats::unpause(&engine, a),
     }
+}
+
+/// An image command interrupted by Ctrl-C, SIGTERM or SIGHUP removes the staging files
+/// and dirs it was writing before it exits (128 + the signal), instead of leaving them to
+/// the next store write. The signals are blocked here, before any worker thread starts,
+/// and taken by one thread that waits for them.
+fn clean_staging_on_signals() {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    if set.thread_block().is_err() {
+        return;
+    }
+    std::thread::spawn(move || {
+        if let Ok(sig) = set.wait() {
+            crate::fsutil::remove_own_staging();
+            std::process::exit(128 + sig as i32);
+        }
+    });
 }
 
 /// `tug inspect`: tries containers first, then images, as Docker does.

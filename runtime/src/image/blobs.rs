@@ -61,12 +61,15 @@ pub struct Staged {
     pub path: PathBuf,
     pub digest: Digest,
     pub size: u64,
+    /// The staging file, open: its lock says a live process still means to commit it.
+    _held: File,
 }
 
 impl Drop for Staged {
     fn drop(&mut self) {
         // Committed blobs were renamed away; anything left is an abandoned stage.
         let _ = fs::remove_file(&self.path);
+        crate::fsutil::staging_forget(&self.path);
     }
 }
 
@@ -84,6 +87,7 @@ impl Drop for TmpPath {
     fn drop(&mut self) {
         if !self.0.as_os_str().is_empty() {
             let _ = fs::remove_file(&self.0);
+            crate::fsutil::staging_forget(&self.0);
         }
     }
 }
@@ -103,6 +107,7 @@ impl BlobWriter {
             .open(&path)?;
         // Locked while this writer has it open: no one takes it for abandoned.
         crate::fsutil::hold(&f)?;
+        crate::fsutil::staging_add(&path);
         Ok(BlobWriter {
             inner: HashingWriter::new(io::BufWriter::new(f)),
             path: TmpPath(path),
@@ -113,14 +118,19 @@ impl BlobWriter {
     pub fn finish(self) -> io::Result<Staged> {
         let BlobWriter { inner, mut path } = self;
         let (digest, size, buf) = inner.finish();
-        let staged = Staged {
-            path: std::mem::take(&mut path.0),
+        let path = std::mem::take(&mut path.0);
+        let remove = |e: io::Error| {
+            let _ = fs::remove_file(&path);
+            e
+        };
+        let f = buf.into_inner().map_err(|e| remove(e.into_error()))?;
+        f.sync_all().map_err(remove)?;
+        Ok(Staged {
+            path,
             digest,
             size,
-        };
-        let f = buf.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        Ok(staged)
+            _held: f,
+        })
     }
 }
 

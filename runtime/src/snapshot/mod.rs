@@ -312,6 +312,7 @@ impl TempDir {
             .map_err(|e| io_err(path.display(), e))?;
         // The layer root's mode, unless the tar sets it (`./`): that of a usual rootfs.
         use std::os::unix::fs::PermissionsExt;
+        crate::fsutil::staging_add(&path);
         let t = TempDir {
             path,
             keep: false,
@@ -332,6 +333,7 @@ impl Drop for TempDir {
         if !self.keep {
             let _ = std::fs::remove_dir_all(&self.path);
         }
+        crate::fsutil::staging_forget(&self.path);
     }
 }
 
