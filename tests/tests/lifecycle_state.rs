@@ -95,15 +95,7 @@ fn a_reboot_leaves_exited_containers() {
     let cs = Containers::new(&t);
     let id = cs.run_d(&["busybox", "sleep", "1000"]);
     let pid: i32 = inspect(&t, &id, "{{.State.Pid}}").parse().unwrap();
-    let shim = ppid(pid);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(shim),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    wait_for("the container to die", Duration::from_secs(2), || {
-        !alive(pid)
-    });
+    kill_shim_of(pid);
     // $TUG_RUN is a tmpfs that a reboot empties.
     std::fs::remove_dir_all(t.run_root()).unwrap();
     assert_eq!(inspect(&t, &id, "{{.State.Status}}"), "exited");
@@ -248,15 +240,7 @@ fn a_killed_shim_gives_back_its_port_table_and_cgroup_at_once() {
         .lines()
         .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()));
     assert!(has_port_table(&id));
-    let shim = ppid(pid);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(shim),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    wait_for("the container to die", Duration::from_secs(2), || {
-        !alive(pid)
-    });
+    kill_shim_of(pid);
     // The first look at it repairs the record and releases what the shim held.
     assert_eq!(inspect(&t, "held", "{{.State.Status}}"), "exited");
     assert!(!has_port_table(&id), "the dead shim's DNAT table stayed");
@@ -270,4 +254,18 @@ fn a_killed_shim_gives_back_its_port_table_and_cgroup_at_once() {
     t.ok(&["rm", "-f", &other]);
     t.ok(&["rm", "held"]);
     assert!(!has_port_table(&id) && !has_port_table(&other));
+}
+
+/// SIGKILLs the shim of the container whose init is `pid`, and waits for the init to die
+/// with it.
+fn kill_shim_of(pid: i32) {
+    let shim = ppid(pid);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for("the container to die", Duration::from_secs(2), || {
+        !alive(pid)
+    });
 }

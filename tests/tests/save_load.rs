@@ -336,6 +336,39 @@ fn age_entries(dir: &Path) {
     }
 }
 
+/// Starts `tug load` on `t` with the first half of `archive`, waits until it staged a
+/// blob, sends it `sig` and returns its exit status.
+fn interrupt_load(
+    t: &TestRoot,
+    archive: &[u8],
+    sig: nix::sys::signal::Signal,
+) -> std::process::ExitStatus {
+    let tmp = t.root().join("images/.tmp");
+    let staged = || std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+    let mut child = t
+        .tug()
+        .args(["load"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&archive[..archive.len() / 2]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while staged() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        staged() > 0,
+        "the load staged nothing before it was interrupted"
+    );
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    status
+}
+
 #[test]
 fn a_killed_load_leaves_staging_that_the_next_write_and_prune_reclaim() {
     let t = TestRoot::with_busybox();
@@ -344,26 +377,8 @@ fn a_killed_load_leaves_staging_that_the_next_write_and_prune_reclaim() {
     let archive = out.stdout;
     let other = TestRoot::new();
     let tmp = other.root().join("images/.tmp");
-    // Half of the archive, then kill -9 while the load waits for the rest.
-    let mut child = other
-        .tug()
-        .args(["load"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(&archive[..archive.len() / 2]).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let staged = || std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
-    while staged() == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    drop(stdin);
-    assert!(staged() > 0, "the load staged nothing before it was killed");
+    interrupt_load(&other, &archive, nix::sys::signal::Signal::SIGKILL);
     // A young leftover might be a live writer's: it stays.
     other.ok(&["image", "prune", "-f"]);
     assert!(staged() > 0);
@@ -372,21 +387,7 @@ fn a_killed_load_leaves_staging_that_the_next_write_and_prune_reclaim() {
     other.ok(&["image", "prune", "-f"]);
     assert_eq!(staged(), 0, "prune left the killed load's staging");
     // And the next store write does too.
-    let mut child = other
-        .tug()
-        .args(["load"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(&archive[..archive.len() / 2]).unwrap();
-    while staged() == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    drop(stdin);
+    interrupt_load(&other, &archive, nix::sys::signal::Signal::SIGKILL);
     age_entries(&tmp);
     let out = with_stdin(&other, &["load"], &archive);
     assert!(out.status.success(), "{}", text(&out));
@@ -405,24 +406,7 @@ fn an_interrupted_load_removes_its_staging_at_once() {
         nix::sys::signal::Signal::SIGINT,
         nix::sys::signal::Signal::SIGTERM,
     ] {
-        let mut child = other
-            .tug()
-            .args(["load"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(&archive[..archive.len() / 2]).unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while staged() == 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        assert!(staged() > 0, "the load staged nothing");
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
-        let status = child.wait().unwrap();
-        drop(stdin);
+        let status = interrupt_load(&other, &archive, sig);
         assert_eq!(status.code(), Some(128 + sig as i32));
         assert_eq!(staged(), 0, "{sig}: the staging stayed");
     }

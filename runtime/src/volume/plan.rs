@@ -6,7 +6,7 @@
 //! the new container.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Mount, MountBuilder};
 use serde_json::{Value, json};
@@ -48,17 +48,7 @@ pub struct MountPlan {
 /// A path with `.`, `//`, `..` and a trailing `/` resolved lexically, for comparing
 /// destinations.
 fn clean(p: &str) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in Path::new(p).components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
+    Path::new("/").join(crate::sandbox::special::clean_relative(Path::new(p)))
 }
 
 fn depth(p: &str) -> usize {
