@@ -1,7 +1,7 @@
 //! [`Network`]: a user-defined bridge network for a test's containers, removed on drop.
 //! Containers on it reach each other by name and by alias.
 
-use tug::network::store::{CreateOptions, NetworkStore};
+use tug::network::store::CreateOptions;
 
 use crate::client::Tug;
 use crate::error::{Error, Result};
@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 /// ```
 #[derive(Debug)]
 pub struct Network {
-    store: NetworkStore,
+    engine: tug::Engine,
     name: String,
     removed: bool,
 }
@@ -50,15 +50,15 @@ impl Network {
             .map_err(|e| Error::Setup(format!("random network name: {e}")))?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let name = format!("tugtest-{hex}");
-        let store = NetworkStore::open(tug.engine().root());
-        store
-            .create(&CreateOptions {
+        let engine = tug.engine().clone();
+        engine
+            .create_network(&CreateOptions {
                 name: name.clone(),
                 ..Default::default()
             })
             .map_err(|e| Error::Setup(format!("creating network {name}: {e}")))?;
         Ok(Network {
-            store,
+            engine,
             name,
             removed: false,
         })
@@ -72,8 +72,8 @@ impl Network {
     /// Removes the network now, with the error a drop would swallow.
     pub fn rm(mut self) -> Result<()> {
         self.removed = true;
-        self.store
-            .remove(&self.name)
+        self.engine
+            .remove_network(&self.name)
             .map_err(|e| Error::Setup(format!("removing network {}: {e}", self.name)))?;
         Ok(())
     }
@@ -89,7 +89,7 @@ impl From<&Network> for String {
 impl Drop for Network {
     fn drop(&mut self) {
         if !self.removed {
-            let _ = self.store.remove(&self.name);
+            let _ = self.engine.remove_network(&self.name);
         }
     }
 }

@@ -229,3 +229,41 @@ fn addresses_are_freed_on_removal() {
     assert_eq!(n.ip_on("small-again", "small-net"), freed);
     n.finish();
 }
+
+#[test]
+fn network_prune_takes_the_bridge_a_killed_shim_left() {
+    let n = NetTest::new();
+    // Made by hand: the prune removes it, not `finish`.
+    n.ok(&["network", "create", "prune-net"]);
+    let bridge = n.bridge_of("prune-net");
+    n.run_d(&[
+        "--name",
+        "prune-c",
+        "--network",
+        "prune-net",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let pid = n.pid("prune-c");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(ppid(pid)),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the shim");
+    net::wait_until(
+        "the container to die with its shim",
+        Duration::from_secs(3),
+        || !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+    );
+    n.ok(&["rm", "prune-c"]);
+    // No shim is left to take the bridge down: prune must.
+    let out = n.ok(&["network", "prune", "-f"]);
+    assert!(out.contains("prune-net"), "{out}");
+    assert!(
+        !net::tug_links().iter().any(|(l, _)| *l == bridge),
+        "{bridge} outlived its network"
+    );
+    n.assert_clean();
+    n.finish();
+}

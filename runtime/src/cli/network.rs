@@ -12,7 +12,7 @@ use super::format::{format_rows, table};
 use super::{CliError, CliResult};
 use crate::Engine;
 use crate::network::Error;
-use crate::network::store::{CreateOptions, Network, NetworkStore};
+use crate::network::store::{CreateOptions, Network};
 
 #[derive(Subcommand, Debug)]
 pub enum NetworkCommand {
@@ -126,9 +126,8 @@ impl From<Error> for CliError {
 }
 
 pub fn dispatch(engine: &Engine, c: NetworkCommand) -> CliResult {
-    let store = NetworkStore::open(engine.root());
     match c {
-        NetworkCommand::Create(a) => create(&store, a),
+        NetworkCommand::Create(a) => create(engine, a),
         NetworkCommand::Connect(a) => {
             engine.connect_network(&a.network, &a.container, &a.alias, a.ip)?;
             Ok(0)
@@ -137,10 +136,10 @@ pub fn dispatch(engine: &Engine, c: NetworkCommand) -> CliResult {
             engine.disconnect_network(&a.network, &a.container)?;
             Ok(0)
         }
-        NetworkCommand::Ls(a) => ls(&store, a),
-        NetworkCommand::Inspect(a) => inspect(&store, a),
-        NetworkCommand::Rm(a) => rm(&store, a),
-        NetworkCommand::Prune(a) => prune(&store, a),
+        NetworkCommand::Ls(a) => ls(engine, a),
+        NetworkCommand::Inspect(a) => inspect(engine, a),
+        NetworkCommand::Rm(a) => rm(engine, a),
+        NetworkCommand::Prune(a) => prune(engine, a),
     }
 }
 
@@ -162,8 +161,8 @@ fn labels(items: &[String]) -> Result<BTreeMap<String, String>, CliError> {
     Ok(m)
 }
 
-pub fn create(store: &NetworkStore, a: CreateArgs) -> CliResult {
-    let n = store.create(&CreateOptions {
+pub fn create(engine: &Engine, a: CreateArgs) -> CliResult {
+    let n = engine.create_network(&CreateOptions {
         name: a.name,
         driver: Some(a.driver),
         subnet: a.subnet,
@@ -233,10 +232,10 @@ fn ls_row(n: &Network, no_trunc: bool) -> Value {
     })
 }
 
-pub fn ls(store: &NetworkStore, a: LsArgs) -> CliResult {
+pub fn ls(engine: &Engine, a: LsArgs) -> CliResult {
     let filters = Filters::parse(&a.filter, &["name", "driver", "id", "label"])?;
-    let nets: Vec<Network> = store
-        .list()?
+    let nets: Vec<Network> = engine
+        .networks()?
         .into_iter()
         .filter(|n| filters.keep(n))
         .collect();
@@ -284,26 +283,16 @@ pub fn ls(store: &NetworkStore, a: LsArgs) -> CliResult {
     Ok(0)
 }
 
-pub fn inspect(store: &NetworkStore, a: InspectArgs) -> CliResult {
-    super::inspect_each(&a.names, a.format.as_deref(), |n| store.get(n))
+pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
+    super::inspect_each(&a.names, a.format.as_deref(), |n| engine.network(n))
 }
 
-/// A removed network's bridge and table, when a container's shim left them lingering.
-fn remove_devices(net: &Network) {
-    if let Some(b) = net.bridge_device() {
-        let _ = crate::network::endpoint::gc(b);
-    }
-}
-
-pub fn rm(store: &NetworkStore, a: RmArgs) -> CliResult {
+pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
     let mut out = std::io::stdout().lock();
     let mut code = 0;
     for n in &a.names {
-        match store.remove(n) {
-            Ok(net) => {
-                remove_devices(&net);
-                writeln!(out, "{n}").map_err(out_err)?
-            }
+        match engine.remove_network(n) {
+            Ok(_) => writeln!(out, "{n}").map_err(out_err)?,
             Err(Error::NotFound(_)) if a.force => {}
             Err(e) => {
                 eprintln!("tug: {}", CliError::from(e).message);
@@ -314,7 +303,7 @@ pub fn rm(store: &NetworkStore, a: RmArgs) -> CliResult {
     Ok(code)
 }
 
-pub fn prune(store: &NetworkStore, a: PruneArgs) -> CliResult {
+pub fn prune(engine: &Engine, a: PruneArgs) -> CliResult {
     let filters = Filters::parse(&a.filter, &["label"])?;
     if !a.force {
         eprint!(
@@ -326,7 +315,7 @@ pub fn prune(store: &NetworkStore, a: PruneArgs) -> CliResult {
             return Ok(0);
         }
     }
-    let removed = store.prune(|n| filters.keep(n))?;
+    let removed = engine.prune_networks(|n| filters.keep(n))?;
     let mut out = std::io::stdout().lock();
     if !removed.is_empty() {
         writeln!(out, "Deleted Networks:").map_err(out_err)?;

@@ -489,7 +489,7 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
         }
         writeln!(out).map_err(out_err)?;
     }
-    let networks = engine.network_store().prune(|_| true)?;
+    let networks = engine.prune_networks(|_| true)?;
     if !networks.is_empty() {
         writeln!(out, "Deleted Networks:").map_err(out_err)?;
         for n in &networks {

@@ -431,15 +431,15 @@ impl NetworkStore {
         Ok(n)
     }
 
-    /// Removes every user network with no containers that `keep` selects; their names.
-    pub fn prune(&self, keep: impl Fn(&Network) -> bool) -> Result<Vec<String>, Error> {
+    /// Removes every user network with no containers that `keep` selects; what it removed.
+    pub fn prune(&self, keep: impl Fn(&Network) -> bool) -> Result<Vec<Network>, Error> {
         let mut gone = Vec::new();
         for n in self.list()? {
             if n.is_predefined() || !n.containers.is_empty() || !keep(&n) {
                 continue;
             }
             match self.remove(&n.id) {
-                Ok(n) => gone.push(n.name),
+                Ok(n) => gone.push(n),
                 Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
