@@ -134,23 +134,9 @@ fn ppid(pid: i32) -> i32 {
         .expect("PPid")
 }
 
-#[test]
-fn a_killed_shim_leaves_nothing_after_rm() {
-    let n = NetTest::new();
-    n.network("shim-net", &[]);
-    let hp = net::free_port(false);
-    n.run_d(&[
-        "--name",
-        "shim-killed",
-        "--network",
-        "shim-net",
-        "-p",
-        &format!("{hp}:80"),
-        "busybox",
-        "sleep",
-        "60",
-    ]);
-    let pid = n.pid("shim-killed");
+/// SIGKILLs the shim of container `name` and waits for the container to die with it.
+fn kill_shim_of(n: &NetTest, name: &str) {
+    let pid = n.pid(name);
     let shim = ppid(pid);
     assert_eq!(
         std::fs::read_to_string(format!("/proc/{shim}/comm"))
@@ -168,6 +154,25 @@ fn a_killed_shim_leaves_nothing_after_rm() {
         Duration::from_secs(3),
         || !std::path::Path::new(&format!("/proc/{pid}")).exists(),
     );
+}
+
+#[test]
+fn a_killed_shim_leaves_nothing_after_rm() {
+    let n = NetTest::new();
+    n.network("shim-net", &[]);
+    let hp = net::free_port(false);
+    n.run_d(&[
+        "--name",
+        "shim-killed",
+        "--network",
+        "shim-net",
+        "-p",
+        &format!("{hp}:80"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    kill_shim_of(&n, "shim-killed");
     n.ok(&["rm", "shim-killed"]);
     n.assert_clean();
     // Its host port is free again.
@@ -245,17 +250,7 @@ fn network_prune_takes_the_bridge_a_killed_shim_left() {
         "sleep",
         "60",
     ]);
-    let pid = n.pid("prune-c");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(ppid(pid)),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill the shim");
-    net::wait_until(
-        "the container to die with its shim",
-        Duration::from_secs(3),
-        || !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-    );
+    kill_shim_of(&n, "prune-c");
     n.ok(&["rm", "prune-c"]);
     // No shim is left to take the bridge down: prune must.
     let out = n.ok(&["network", "prune", "-f"]);
