@@ -68,8 +68,8 @@ pub struct ExecPipes {
     pub stderr: OwnedFd,
 }
 
-/// The pipes of an exec without a terminal: (the caller's ends, the process's ends as
-/// stdin, stdout, stderr; -1 for no stdin).
+/// The pipes of an exec without a terminal: the caller's ends; the process's stdout and
+/// stderr ends; its stdin end, with `-i`.
 fn exec_pipes(stdin: bool) -> Result<(ExecPipes, [OwnedFd; 2], Option<OwnedFd>), Error> {
     let pipe = || {
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe for the exec's stdio", e))

@@ -79,8 +79,9 @@ pub enum RootfsSource {
 /// The stdio of the container's process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stdio {
-    /// The process inherits the caller's stdout and stderr, and its stdin when `stdin`
-    /// (else /dev/null).
+    /// No terminal: a container's init inherits its supervisor's stdout and stderr (the
+    /// shim's pipes), and its stdin when `stdin` (else /dev/null); an exec gets pipes
+    /// that the caller relays (see [`enter::ExecPipes`]), never the caller's own fds.
     Inherit { stdin: bool },
     /// A pty made inside the container's devpts; the master goes to the supervisor.
     Tty,

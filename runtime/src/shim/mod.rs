@@ -101,7 +101,7 @@ pub fn spawn(engine: &Engine, id: &str, attach: Attach) -> Result<(UnixStream, i
     let theirs_fd = theirs.as_raw_fd();
     // The fork saves an exec, but the shim (and so the container's init) then runs from
     // this process's binary: only when that cannot be written through /proc (it is
-    // sealed or on a read-only mount) is it safe to hand to a container.
+    // sealed, immutable or on a read-only mount) is it safe to hand to a container.
     if engine.tug_binary().is_none()
         && single_threaded()
         && crate::sandbox::exeseal::exe_is_protected()
