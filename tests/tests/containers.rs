@@ -236,7 +236,7 @@ fn engine_reports_containers_using_an_image() {
     let all = engine.containers().unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].name, "/user1");
-    assert_eq!(all[0].state.status, "created");
+    assert_eq!(all[0].state.status.as_str(), "created");
     t.ok(&["rm", "user1"]);
     assert!(engine.containers_using_image(&image.id).unwrap().is_empty());
 }

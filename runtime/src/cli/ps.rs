@@ -50,14 +50,19 @@ fn since(t: &str) -> String {
 /// The STATUS column as Docker words it.
 pub fn status(c: &Container) -> String {
     let s = &c.state;
-    match s.status.as_str() {
-        "running" | "paused" if s.paused => format!("Up {} (Paused)", since(&s.started_at)),
-        "running" | "paused" => format!("Up {}", since(&s.started_at)),
-        "restarting" => format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at)),
-        "exited" => format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at)),
-        "created" => "Created".into(),
-        "dead" => "Dead".into(),
-        other => other.to_string(),
+    use crate::container::record::Status;
+    match s.status {
+        Status::Running | Status::Paused if s.paused => {
+            format!("Up {} (Paused)", since(&s.started_at))
+        }
+        Status::Running | Status::Paused => format!("Up {}", since(&s.started_at)),
+        Status::Restarting => {
+            format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at))
+        }
+        Status::Exited => format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at)),
+        Status::Created => "Created".into(),
+        Status::Dead => "Dead".into(),
+        Status::Removing => "Removal In Progress".into(),
     }
 }
 
@@ -114,7 +119,7 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> Result<boo
         let ok = values.iter().any(|v| match key.as_str() {
             "name" => c.short_name().contains(v.trim_start_matches('/')),
             "id" => c.id.starts_with(v.as_str()),
-            "status" => c.state.status == *v,
+            "status" => c.state.status.as_str() == v,
             "label" => match v.split_once('=') {
                 Some((k, val)) => c.config.labels.get(k).is_some_and(|x| x == val),
                 None => c.config.labels.contains_key(v.as_str()),
@@ -128,7 +133,10 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> Result<boo
                         .trim_start_matches("sha256:")
                         .starts_with(v.trim_start_matches("sha256:"))
             }
-            "exited" => c.state.status == "exited" && v.parse() == Ok(c.state.exit_code),
+            "exited" => {
+                c.state.status == crate::container::record::Status::Exited
+                    && v.parse() == Ok(c.state.exit_code)
+            }
             _ => false,
         });
         if !ok {

@@ -174,7 +174,12 @@ fn mem_total() -> u64 {
 /// `tug info`: Docker's field names, so `--format '{{.Containers}}'` works.
 pub fn info(engine: &Engine, a: FormatArgs) -> CliResult {
     let containers = engine.containers()?;
-    let count = |s: &str| containers.iter().filter(|c| c.state.status == s).count();
+    let count = |s: &str| {
+        containers
+            .iter()
+            .filter(|c| c.state.status.as_str() == s)
+            .count()
+    };
     let running = count("running") + count("restarting");
     let paused = count("paused");
     let images = engine
@@ -401,7 +406,7 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
                     c.id[..12].to_string(),
                     c.config.image.clone(),
                     human_size(*s),
-                    c.state.status.clone(),
+                    c.state.status.to_string(),
                     c.short_name().to_string(),
                 ]
             })

@@ -46,8 +46,7 @@ impl Engine {
         } else {
             cg.thaw()?;
         }
-        c.state.paused = pause;
-        c.state.status = if pause { "paused" } else { "running" }.into();
+        c.state.set_paused(pause);
         store.save(&c, true)?;
         Ok(c)
     }

@@ -310,13 +310,11 @@ impl Engine {
     /// so a shim that is merely exiting is never taken for dead.
     fn repair_dead_shim(&self, mut c: Container) -> Container {
         let mark = |c: &mut Container| {
-            c.state.running = false;
-            c.state.restarting = false;
-            c.state.paused = false;
-            c.state.status = "exited".into();
-            c.state.pid = 0;
-            c.state.exit_code = 137;
-            c.state.error = "shim died: the container's supervisor exited".into();
+            c.state.set_exited(
+                137,
+                Some("shim died: the container's supervisor exited"),
+                true,
+            );
         };
         let store = self.container_store();
         let Ok(_lock) = store.lock(&c.id) else {

@@ -51,8 +51,9 @@ impl Container {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct State {
-    /// created, running, paused, restarting, exited, dead (as Docker).
-    pub status: String,
+    /// created, running, paused, restarting, exited, dead (as Docker). Changed only by
+    /// the transitions below, which keep it and the booleans in step.
+    pub status: Status,
     pub running: bool,
     pub paused: bool,
     pub restarting: bool,
@@ -66,10 +67,95 @@ pub struct State {
     pub finished_at: String,
 }
 
+/// A container's status, as Docker's `State.Status` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    /// Docker's word (`ps --filter status=`, `inspect`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl State {
+    /// The process `pid` runs (started, or restarted), from now.
+    pub fn set_running(&mut self, pid: i32) {
+        self.status = Status::Running;
+        self.running = true;
+        self.restarting = false;
+        self.paused = false;
+        self.pid = pid;
+        self.exit_code = 0;
+        self.error.clear();
+        self.oom_killed = false;
+        self.started_at = now();
+    }
+
+    /// The process is gone with `code` (and `error`, if any). A container that never
+    /// ran (`ran` false, still `created`) stays `created`, as Docker's does.
+    pub fn set_exited(&mut self, code: i32, error: Option<&str>, ran: bool) {
+        self.running = false;
+        self.restarting = false;
+        self.paused = false;
+        self.pid = 0;
+        self.exit_code = code;
+        if let Some(e) = error {
+            self.error = e.to_string();
+        }
+        if ran || self.status != Status::Created {
+            self.status = Status::Exited;
+            self.finished_at = now();
+        }
+    }
+
+    /// The process exited with `code` and the restart policy starts it again after a
+    /// delay (Docker counts such a container as running).
+    pub fn set_restarting(&mut self, code: i32) {
+        self.status = Status::Restarting;
+        self.restarting = true;
+        self.running = true;
+        self.pid = 0;
+        self.exit_code = code;
+        self.finished_at = now();
+    }
+
+    /// Frozen (`pause`) or thawed.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        self.status = if paused {
+            Status::Paused
+        } else {
+            Status::Running
+        };
+    }
+
     pub fn created() -> State {
         State {
-            status: "created".into(),
+            status: Status::Created,
             running: false,
             paused: false,
             restarting: false,
@@ -329,5 +415,47 @@ mod tests {
         assert!(RestartPolicy::parse("always:3").is_err());
         assert!(RestartPolicy::parse("sometimes").is_err());
         assert!(RestartPolicy::parse("on-failure:x").is_err());
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+
+    #[test]
+    fn transitions_keep_status_and_flags_in_step() {
+        let mut s = State::created();
+        // A start that failed before the process ran: still `created`, as Docker's.
+        s.set_exited(127, Some("not found"), false);
+        assert_eq!(
+            (s.status, s.exit_code, s.error.as_str()),
+            (Status::Created, 127, "not found")
+        );
+        s.set_running(42);
+        assert_eq!(
+            (s.status, s.running, s.pid, s.exit_code),
+            (Status::Running, true, 42, 0)
+        );
+        assert!(s.error.is_empty());
+        s.set_paused(true);
+        assert_eq!(
+            (s.status, s.paused, s.running),
+            (Status::Paused, true, true)
+        );
+        s.set_paused(false);
+        assert_eq!(s.status, Status::Running);
+        s.set_restarting(1);
+        assert_eq!(
+            (s.status, s.running, s.restarting, s.pid),
+            (Status::Restarting, true, true, 0)
+        );
+        s.set_running(43);
+        assert!(!s.restarting);
+        s.set_exited(137, None, true);
+        assert_eq!(
+            (s.status, s.running, s.pid, s.exit_code),
+            (Status::Exited, false, 0, 137)
+        );
+        assert_eq!(serde_json::to_value(s.status).unwrap(), "exited");
     }
 }

@@ -18,7 +18,7 @@ use super::owner::Owner;
 use super::proto;
 use crate::Engine;
 use crate::container::net;
-use crate::container::record::{RestartPolicy, now};
+use crate::container::record::RestartPolicy;
 use crate::container::{ContainerStore, Error};
 use crate::sandbox::signals::SignalReader;
 use crate::sandbox::{self, Sandbox, SandboxConfig, Stdio, cgroups, tty};
@@ -334,15 +334,7 @@ impl Shim {
             .dir(&self.id)
             .join(format!("{}-json.log", self.id));
         let updated = self.store.update(&self.id, |c| {
-            c.state.status = "running".into();
-            c.state.running = true;
-            c.state.restarting = false;
-            c.state.pid = pid;
-            c.state.exit_code = 0;
-            c.state.error.clear();
-            c.state.started_at = now();
-            c.state.oom_killed = false;
-            c.state.paused = false;
+            c.state.set_running(pid);
             c.log_path = log_path.display().to_string();
             c.network_settings.ports = ports.clone();
             c.network_settings.sandbox_key = format!("/proc/{pid}/ns/net");
@@ -412,18 +404,7 @@ impl Shim {
         }
         let _ = self.store.update(&self.id, |c| {
             clear_network_state(c);
-            c.state.running = false;
-            c.state.restarting = false;
-            c.state.paused = false;
-            c.state.pid = 0;
-            c.state.exit_code = code;
-            if let Some(e) = error {
-                c.state.error = e.to_string();
-            }
-            if exited || c.state.status != "created" {
-                c.state.status = "exited".into();
-                c.state.finished_at = now();
-            }
+            c.state.set_exited(code, error, exited);
         });
     }
 
@@ -502,12 +483,7 @@ impl Shim {
         let gone = self
             .store
             .update(&self.id, |c| {
-                c.state.status = "restarting".into();
-                c.state.restarting = true;
-                c.state.running = true;
-                c.state.pid = 0;
-                c.state.exit_code = code;
-                c.state.finished_at = now();
+                c.state.set_restarting(code);
                 clear_network_state(c);
             })
             .map(|c| c.is_none())

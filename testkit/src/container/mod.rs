@@ -245,10 +245,10 @@ impl Container {
     /// The exit code once the container has exited; `None` while it runs.
     pub fn exit_code(&self) -> Result<Option<i32>> {
         let c = self.inspect()?;
-        Ok(
-            (!c.state.running && !c.state.restarting && c.state.status != "created")
-                .then_some(c.state.exit_code),
-        )
+        Ok((!c.state.running
+            && !c.state.restarting
+            && c.state.status != tug::container::record::Status::Created)
+            .then_some(c.state.exit_code))
     }
 
     /// Stops the container: SIGTERM (or the image's stop signal), SIGKILL after 10 s.

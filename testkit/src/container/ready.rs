@@ -151,7 +151,9 @@ impl Probe {
                 running && c.exec(cmd).is_ok_and(|out| out.exit_code == 0)
             }
             WaitFor::Exit(code) => {
-                let exited = !state.running && !state.restarting && state.status == "exited";
+                let exited = !state.running
+                    && !state.restarting
+                    && state.status == tug::container::record::Status::Exited;
                 if exited && code.is_some_and(|want| want != state.exit_code) {
                     return Err(Error::Exited {
                         id: c.id.clone(),
