@@ -153,6 +153,14 @@ impl TestRoot {
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
+    /// The first object of what an `inspect` command (`args`) prints, a JSON array.
+    pub fn inspect_first(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.ok(args);
+        let v: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("tug {args:?}: not JSON ({e}): {out}"));
+        v[0].clone()
+    }
+
     /// An engine on this root, for tests that use the library directly.
     pub fn engine(&self) -> tug::Engine {
         tug::Engine::open(tug::EngineConfig {

@@ -65,12 +65,8 @@ impl Drop for Running<'_> {
     }
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    tug_e2e::net::wait_until(what, Duration::from_secs(20), cond);
 }
 
 /// The container's dir in a v1 controller hierarchy on this host.

@@ -56,8 +56,7 @@ fn import(t: &TestRoot, name: &str, files: &[(&str, &[u8])], extra: &[&str]) -> 
 }
 
 fn inspect(t: &TestRoot, name: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&t.ok(&["image", "inspect", name])).unwrap();
-    v[0].clone()
+    t.inspect_first(&["image", "inspect", name])
 }
 
 /// Filters for snapshots: ids and digests, and "N units ago".

@@ -23,8 +23,7 @@ fn skopeo(args: &[&str]) -> String {
 }
 
 fn inspect(t: &TestRoot, name: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&t.ok(&["image", "inspect", name])).unwrap();
-    v[0].clone()
+    t.inspect_first(&["image", "inspect", name])
 }
 
 fn path(p: &Path) -> &str {

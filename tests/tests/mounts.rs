@@ -34,8 +34,7 @@ fn host_dir(t: &TestRoot, name: &str) -> PathBuf {
 }
 
 fn inspect(t: &TestRoot, name: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&t.ok(&["inspect", name])).unwrap();
-    v[0].clone()
+    t.inspect_first(&["inspect", name])
 }
 
 fn containers(t: &TestRoot) -> Vec<String> {

@@ -18,9 +18,7 @@ fn settings() -> insta::Settings {
 }
 
 fn inspect(t: &TestRoot, name: &str) -> Value {
-    let out = t.ok(&["network", "inspect", name]);
-    let v: Value = serde_json::from_str(&out).expect("inspect JSON");
-    v[0].clone()
+    t.inspect_first(&["network", "inspect", name])
 }
 
 fn subnet(t: &TestRoot, name: &str) -> String {

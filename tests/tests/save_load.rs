@@ -8,8 +8,7 @@ use std::process::Stdio;
 use tug_e2e::{TestRoot, code, text};
 
 fn inspect(t: &TestRoot, name: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&t.ok(&["image", "inspect", name])).unwrap();
-    v[0].clone()
+    t.inspect_first(&["image", "inspect", name])
 }
 
 fn with_stdin(t: &TestRoot, args: &[&str], input: &[u8]) -> std::process::Output {

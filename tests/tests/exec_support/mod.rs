@@ -116,12 +116,8 @@ fn start_foreground(t: &TestRoot, name: &str, flags: &[&str], script: &str) -> K
 }
 
 /// Waits until `cond` holds (or panics at the deadline, saying `what`).
-pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+pub fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    tug_e2e::net::wait_until(what, Duration::from_secs(20), cond);
 }
 
 /// A pty pair for driving `tug ... -t` as a terminal emulator does.
