@@ -117,6 +117,20 @@ fn v1_manager_limits_freezes_and_removes_a_process() {
 struct Cgroup2Mount(tempfile::TempDir);
 
 impl Cgroup2Mount {
+    /// A fresh cgroup2 mount for a test that needs one, or `None` (the test is skipped,
+    /// and says why) without root or cgroup2.
+    fn for_test() -> Option<Cgroup2Mount> {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return None;
+        }
+        let m = Cgroup2Mount::new();
+        if m.is_none() {
+            eprintln!("skipped: cannot mount cgroup2");
+        }
+        m
+    }
+
     fn new() -> Option<Cgroup2Mount> {
         let dir = tempfile::tempdir().ok()?;
         nix::mount::mount(
@@ -139,12 +153,7 @@ impl Drop for Cgroup2Mount {
 
 #[test]
 fn v2_manager_freezes_and_removes_on_a_real_cgroup2_mount() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
-    let Some(mnt) = Cgroup2Mount::new() else {
-        eprintln!("skipped: cannot mount cgroup2");
+    let Some(mnt) = Cgroup2Mount::for_test() else {
         return;
     };
     let root = mnt.0.path();
@@ -289,12 +298,7 @@ fn run_in_v2_cgroup(dir: &Path, script: &str) -> String {
 
 #[test]
 fn v2_device_filter_is_enforced_by_the_kernel() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
-    let Some(mnt) = Cgroup2Mount::new() else {
-        eprintln!("skipped: cannot mount cgroup2");
+    let Some(mnt) = Cgroup2Mount::for_test() else {
         return;
     };
     let root = mnt.0.path();
