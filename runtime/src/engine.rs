@@ -128,6 +128,8 @@ pub enum Error {
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::Error),
     #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::Error),
+    #[error(transparent)]
     Container(#[from] crate::container::Error),
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::Error),

@@ -5,9 +5,9 @@
 //!
 //! One module per domain, named in the domain's own words (see `ARCHITECTURE.md`):
 //! [`image`] (references, the OCI layout store, import, save/load), [`layer`] (applying tar
-//! layers safely), [`snapshot`] (unpacked layer chains and a container's rootfs),
-//! [`container`] (config, state, lifecycle), [`sandbox`] (namespaces, mounts, users,
-//! capabilities), and the modules that later issues fill in.
+//! layers safely), [`snapshot`] (unpacked layer chains), [`rootfs`] (a container's rootfs
+//! from them: overlay or copy), [`container`] (config, state, lifecycle), [`sandbox`]
+//! (namespaces, mounts, users, capabilities), and the modules that later issues fill in.
 
 pub mod build;
 pub mod cli;
@@ -20,6 +20,7 @@ pub mod image;
 pub mod layer;
 pub mod network;
 pub mod registry;
+pub mod rootfs;
 pub mod sandbox;
 pub mod shim;
 pub mod snapshot;

@@ -439,7 +439,7 @@ pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
         match engine.remove_container(name, a.force) {
             Ok(c) => {
                 if a.volumes
-                    && let Err(e) = engine.remove_anonymous_volumes(&c)
+                    && let Err(e) = engine.remove_anonymous_volumes(&c.mounts)
                 {
                     eprintln!("tug: {}", CliError::from(e).message);
                     code = 1;

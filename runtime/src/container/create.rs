@@ -275,7 +275,7 @@ impl Engine {
 
         // The rootfs: the image's layers, then the container's init layer (the mount
         // points tug itself needs), then the writable layer.
-        let mut lowers = Snapshots::open(self.root())?.ensure(&image_store, &image)?;
+        let mut lowers = image_store.unpack(&Snapshots::open(self.root())?, &image.layers)?;
         lowers.push(super::commit::make_init_layer(&dir)?);
         let rootfs_dir = dir.join("rootfs");
         let mkdir = |p: &Path| std::fs::create_dir(p).map_err(|e| Error::io(p, e));

@@ -48,8 +48,9 @@ pub enum Error {
     Conflict(String),
     #[error("unpacking the layers: {0}")]
     Snapshot(#[from] crate::snapshot::Error),
-    #[error(transparent)]
-    Container(#[from] crate::container::Error),
+    /// Finding which containers use an image failed (the Engine asks its containers).
+    #[error("finding the containers that use images: {0}")]
+    Users(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Media types the store reads and writes.

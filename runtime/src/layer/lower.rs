@@ -34,7 +34,7 @@ enum Found {
 }
 
 impl Lowers {
-    /// Opens the layer dirs, given bottom first (as [`crate::snapshot::Rootfs`] has them).
+    /// Opens the layer dirs, given bottom first (as a container's rootfs lists them).
     pub(crate) fn open(lowers: &[PathBuf]) -> io::Result<Lowers> {
         let mut layers = Vec::with_capacity(lowers.len());
         for l in lowers.iter().rev() {

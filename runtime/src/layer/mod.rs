@@ -31,6 +31,7 @@
 //! PAX records holding a newline (an xattr value may) are re-encoded by `pax.rs` before
 //! the tar crate, which splits records on newlines, reads them.
 
+mod change;
 mod diff;
 mod entry;
 mod lower;
@@ -51,6 +52,7 @@ use entry::{Meta, ReadOutcome, WriteError};
 use path::{EntryPath, Target};
 use resolve::Resolver;
 
+pub use change::{Change, ChangeKind};
 pub(crate) use diff::write_entry;
 pub use diff::{
     DiffStats, GzipStats, write_changes, write_changes_gzip, write_diff, write_diff_gzip,

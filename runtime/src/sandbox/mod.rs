@@ -35,9 +35,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::snapshot::Rootfs;
+use crate::rootfs::Rootfs;
 
 pub use sync::InitFailure;
+pub use volumes::{COPY_UP_ANNOTATION, CREATE_SOURCE_ANNOTATION};
 
 /// An error of the `sandbox` module.
 #[derive(Debug, thiserror::Error)]

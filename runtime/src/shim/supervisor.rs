@@ -398,7 +398,7 @@ impl Shim {
                 let _ = self.store.remove(&c);
                 self.engine.release_networks(&c);
                 // `--rm` takes the container's anonymous volumes with it, as Docker does.
-                let _ = self.engine.remove_anonymous_volumes(&c);
+                let _ = self.engine.remove_anonymous_volumes(&c.mounts);
             }
             return;
         }
