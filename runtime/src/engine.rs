@@ -4,7 +4,13 @@
 //! holds no open resources, so any number of engines (in threads or processes) may work on
 //! the same root at once: every update takes a file lock.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::network::endpoint::Host;
+use crate::network::firewall::{Backend, Firewall};
+use crate::network::ipam::{DEFAULT_HOST_RUN, Pool};
 
 /// Where the state lives when `TUG_ROOT` is not set.
 pub const DEFAULT_ROOT: &str = "/var/lib/tug";
@@ -21,7 +27,9 @@ pub enum StorageDriver {
     Vfs,
 }
 
-/// The settings of an engine.
+/// The settings of an engine. The environment is read once, by [`EngineConfig::from_env`];
+/// nothing below the engine reads it, so two engines in one process may differ. The
+/// engine's shims get the same settings (see [`EngineConfig::to_env`]).
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// The state root (`$TUG_ROOT`): images, snapshots, containers, volumes.
@@ -30,11 +38,37 @@ pub struct EngineConfig {
     pub run_root: PathBuf,
     /// The storage driver (`$TUG_STORAGE_DRIVER`: `overlay` or `vfs`).
     pub storage_driver: StorageDriver,
+    /// The program that writes the firewall rules (`$TUG_FIREWALL`: `nft` or `iptables`;
+    /// else `nft` when installed, else `iptables` when that is).
+    pub firewall: Backend,
+    /// Where automatic network subnets come from (`$TUG_ADDRESS_POOL`:
+    /// `BASE/PREFIX,SIZE`, e.g. `10.200.0.0/16,24`; default 172.17.0.0/16 up in /24s).
+    pub address_pool: Pool,
+    /// The host-wide run dir (`$TUG_HOST_RUN`, default `/run/tug`): the subnet registry
+    /// and the bridge locks, shared by every state root on the host.
+    pub host_run: PathBuf,
+    /// The cgroup file system root (`$TUG_CGROUP_ROOT`, default `/sys/fs/cgroup`; a test
+    /// may point it at another mount).
+    pub cgroup_root: PathBuf,
 }
 
 impl EngineConfig {
-    /// The settings from the environment (`TUG_ROOT`, `TUG_RUN`, `TUG_STORAGE_DRIVER`), with
-    /// the defaults where unset.
+    /// The settings of an engine on `root` and `run_root`, with the defaults for the rest.
+    pub fn new(root: impl Into<PathBuf>, run_root: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            root: root.into(),
+            run_root: run_root.into(),
+            storage_driver: StorageDriver::Overlay,
+            firewall: Backend::detect(),
+            address_pool: Pool::default_pool(),
+            host_run: DEFAULT_HOST_RUN.into(),
+            cgroup_root: crate::sandbox::cgroups::DEFAULT_ROOT.into(),
+        }
+    }
+
+    /// The settings from the environment (`TUG_ROOT`, `TUG_RUN`, `TUG_STORAGE_DRIVER`,
+    /// `TUG_FIREWALL`, `TUG_ADDRESS_POOL`, `TUG_HOST_RUN`, `TUG_CGROUP_ROOT`), with the
+    /// defaults where unset.
     pub fn from_env() -> Result<EngineConfig> {
         let root = std::env::var_os("TUG_ROOT")
             .map(PathBuf::from)
@@ -51,11 +85,55 @@ impl EngineConfig {
                 )));
             }
         };
+        let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let firewall = match std::env::var("TUG_FIREWALL") {
+            Ok(s) if !s.is_empty() => Backend::parse(&s).ok_or_else(|| {
+                Error::Config(format!(
+                    "TUG_FIREWALL={s:?} is not a firewall backend: use nft or iptables"
+                ))
+            })?,
+            _ => Backend::detect(),
+        };
+        let address_pool = match std::env::var("TUG_ADDRESS_POOL") {
+            Ok(s) if !s.is_empty() => Pool::parse(&s)?,
+            _ => Pool::default_pool(),
+        };
         Ok(EngineConfig {
-            root,
-            run_root,
             storage_driver,
+            firewall,
+            address_pool,
+            host_run: set("TUG_HOST_RUN").map_or_else(|| DEFAULT_HOST_RUN.into(), PathBuf::from),
+            cgroup_root: set("TUG_CGROUP_ROOT").map_or_else(
+                || crate::sandbox::cgroups::DEFAULT_ROOT.into(),
+                PathBuf::from,
+            ),
+            ..EngineConfig::new(root, run_root)
         })
+    }
+
+    /// The settings as the environment that [`EngineConfig::from_env`] reads: how an
+    /// engine's shim (another process) gets the engine's settings, whatever the caller's
+    /// own environment says.
+    pub fn to_env(&self) -> Vec<(&'static str, OsString)> {
+        let driver = match self.storage_driver {
+            StorageDriver::Overlay => "overlay",
+            StorageDriver::Vfs => "vfs",
+        };
+        let pool = format!(
+            "{}/{},{}",
+            self.address_pool.range.network(),
+            self.address_pool.range.prefix(),
+            self.address_pool.size
+        );
+        vec![
+            ("TUG_ROOT", self.root.clone().into()),
+            ("TUG_RUN", self.run_root.clone().into()),
+            ("TUG_STORAGE_DRIVER", driver.into()),
+            ("TUG_FIREWALL", self.firewall.as_str().into()),
+            ("TUG_ADDRESS_POOL", pool.into()),
+            ("TUG_HOST_RUN", self.host_run.clone().into()),
+            ("TUG_CGROUP_ROOT", self.cgroup_root.clone().into()),
+        ]
     }
 }
 
@@ -63,6 +141,8 @@ impl EngineConfig {
 #[derive(Debug, Clone)]
 pub struct Engine {
     config: EngineConfig,
+    /// The firewall of `config.firewall`, made once.
+    firewall: Arc<dyn Firewall>,
     /// The `tug` binary to run as the shim (and for captured execs), when the caller
     /// chose one (the testkit does); else the shim finds it (see `shim`).
     tug_binary: Option<PathBuf>,
@@ -76,6 +156,7 @@ impl Engine {
                 .map_err(|e| Error::Io(format!("cannot create {}", dir.display()), e))?;
         }
         Ok(Engine {
+            firewall: config.firewall.firewall(),
             config,
             tug_binary: None,
         })
@@ -110,6 +191,14 @@ impl Engine {
     /// The run root.
     pub fn run_root(&self) -> &Path {
         &self.config.run_root
+    }
+
+    /// The host side of this engine's networking: its firewall and host-wide run dir.
+    pub fn network_host(&self) -> Host<'_> {
+        Host {
+            firewall: self.firewall.as_ref(),
+            run_dir: &self.config.host_run,
+        }
     }
 }
 

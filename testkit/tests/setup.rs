@@ -18,11 +18,10 @@ fn private_root() -> tempfile::TempDir {
 #[test]
 fn a_fresh_root_gets_busybox_once_for_parallel_threads() {
     let dir = private_root();
-    let tug = Tug::open(tug::EngineConfig {
-        root: dir.path().join("root"),
-        run_root: dir.path().join("run"),
-        storage_driver: tug::StorageDriver::Overlay,
-    })
+    let tug = Tug::open(tug::EngineConfig::new(
+        dir.path().join("root"),
+        dir.path().join("run"),
+    ))
     .unwrap();
     std::thread::scope(|s| {
         let hs: Vec<_> = (0..4)

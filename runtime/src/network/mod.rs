@@ -8,15 +8,15 @@ mod api;
 pub mod cidr;
 pub mod endpoint;
 pub mod error;
+pub mod firewall;
 pub mod ipam;
-pub mod iptables;
 pub mod link;
-pub mod nft;
 pub mod ports;
 pub mod record;
 pub mod store;
 
 pub use error::Error;
+pub use firewall::{iptables, nft};
 
 #[cfg(test)]
 mod testns;

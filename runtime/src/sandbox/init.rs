@@ -136,7 +136,7 @@ fn run(
 
     join_namespaces(spec)?;
     let cgroup_mounts = cgroup_mount_plan(spec);
-    let cgroup_join = cgroups::join::prepare(spec).map_err(setup_err)?;
+    let cgroup_join = cgroups::join::prepare(spec, &config.cgroup_root).map_err(setup_err)?;
     let console = setup_rootfs(config, &root_path)?;
     mounts::pivot(&root_path).map_err(|e| setup_err(format!("pivot_root: {e}")))?;
     setup_after_pivot(config)?;

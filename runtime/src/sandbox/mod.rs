@@ -100,6 +100,9 @@ pub struct SandboxConfig {
     pub user: Option<String>,
     /// The process's stdio.
     pub stdio: Stdio,
+    /// The cgroup file system root (the engine's setting), where a v1 init joins its
+    /// cgroups.
+    pub cgroup_root: PathBuf,
 }
 
 /// A created container init, waiting to be started, running, or exited.
