@@ -17,6 +17,7 @@ mod devices;
 pub mod enter;
 mod exec;
 pub mod exeseal;
+mod failure;
 pub mod hygiene;
 mod init;
 pub mod mounts;
@@ -37,7 +38,7 @@ use nix::unistd::Pid;
 
 use crate::rootfs::Rootfs;
 
-pub use sync::InitFailure;
+pub use failure::InitFailure;
 pub use volumes::{COPY_UP_ANNOTATION, CREATE_SOURCE_ANNOTATION};
 
 /// An error of the `sandbox` module.
