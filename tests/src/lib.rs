@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The repository's top directory.
 pub fn repo_dir() -> PathBuf {
@@ -161,6 +162,13 @@ impl TestRoot {
         v[0].clone()
     }
 
+    /// `inspect -f TEMPLATE NAME`, trimmed.
+    pub fn inspect_f(&self, name: &str, template: &str) -> String {
+        self.ok(&["inspect", "-f", template, name])
+            .trim()
+            .to_string()
+    }
+
     /// An engine on this root, for tests that use the library directly.
     pub fn engine(&self) -> tug::Engine {
         tug::Engine::open(tug::EngineConfig {
@@ -170,6 +178,19 @@ impl TestRoot {
         })
         .expect("open engine")
     }
+}
+
+/// Waits until `cond` holds, failing the test with `what` after `limit`; how long it took.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    start.elapsed()
 }
 
 /// The exit code of a finished command (panics if it was killed by a signal).
@@ -215,6 +236,8 @@ impl Drop for KillOnDrop {
     }
 }
 
+pub mod containers;
 pub mod image;
 pub mod net;
+pub mod pty;
 pub mod registry;

@@ -32,7 +32,9 @@ impl<'a> Running<'a> {
             name: name.to_string(),
             child,
         };
-        wait_for(&format!("{name} to run"), || r.pid() > 0);
+        tug_e2e::wait_for(&format!("{name} to run"), Duration::from_secs(20), || {
+            r.pid() > 0
+        });
         r
     }
 
@@ -63,10 +65,6 @@ impl Drop for Running<'_> {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-}
-
-fn wait_for(what: &str, cond: impl FnMut() -> bool) {
-    tug_e2e::net::wait_until(what, Duration::from_secs(20), cond);
 }
 
 /// The container's dir in a v1 controller hierarchy on this host.

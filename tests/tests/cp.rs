@@ -2,14 +2,12 @@
 //! host with Docker's rules, tar streams for `-`, Docker's errors, and a container whose
 //! symlinks point out of it.
 
-mod exec_support;
-
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Stdio;
 
-use exec_support::Running;
+use tug_e2e::containers::Running;
 use tug_e2e::{TestRoot, code, text};
 
 /// A finished container `name` made with `driver`, after `script` ran in it.

@@ -149,7 +149,7 @@ fn kill_shim_of(n: &NetTest, name: &str) {
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill the shim");
-    net::wait_until(
+    tug_e2e::wait_for(
         "the container to die with its shim",
         Duration::from_secs(3),
         || !std::path::Path::new(&format!("/proc/{pid}")).exists(),
