@@ -176,3 +176,26 @@ pub fn ppid(pid: i32) -> i32 {
         .parse()
         .unwrap()
 }
+
+/// SIGKILLs the shim (`tug-shim`) of the container whose init is `pid`, and waits for the
+/// init to die with it.
+pub fn kill_shim_of(pid: i32) {
+    let shim = ppid(pid);
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{shim}/comm"))
+            .unwrap_or_default()
+            .trim(),
+        "tug-shim",
+        "the parent of {pid} is not a shim"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the shim");
+    wait_for(
+        "the container to die with its shim",
+        Duration::from_secs(3),
+        || !alive(pid),
+    );
+}

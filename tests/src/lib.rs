@@ -162,6 +162,21 @@ impl TestRoot {
         v[0].clone()
     }
 
+    /// Runs `tug ARGS` with `input` on stdin and `envs` added to its environment.
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8], envs: &[(&str, &str)]) -> Output {
+        use std::io::Write;
+        let mut c = self.tug();
+        c.args(args)
+            .envs(envs.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("spawn tug");
+        // tug may fail before it reads all its input (a bad flag): a broken pipe is fine.
+        let _ = child.stdin.take().expect("piped stdin").write_all(input);
+        child.wait_with_output().expect("wait for tug")
+    }
+
     /// `inspect -f TEMPLATE NAME`, trimmed.
     pub fn inspect_f(&self, name: &str, template: &str) -> String {
         self.ok(&["inspect", "-f", template, name])
@@ -208,6 +223,45 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The sha256 of `data`, in hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A tar of regular files `(path, bytes)`, owned by root, with one mode and mtime: the
+/// same bytes for the same files.
+pub fn files_tar(files: &[(&str, &[u8])], mode: u32, mtime: u64) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_mtime(mtime);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, path, *data).expect("append to tar");
+    }
+    b.into_inner().expect("finish tar")
+}
+
+/// Whether this host's cgroups are v1 (or hybrid: v1 controllers) rather than pure v2:
+/// /sys/fs/cgroup is a cgroup2 mount only on a pure v2 host.
+pub fn cgroup_v1() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .map(|s| s.filesystem_type() != nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
 }
 
 /// A spawned process (a foreground `tug run`) that is killed and reaped when the test

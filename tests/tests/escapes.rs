@@ -5,7 +5,7 @@
 //! that it stays closed.
 
 use tug_e2e::image::{Entry, import_image};
-use tug_e2e::{TestRoot, code, text};
+use tug_e2e::{TestRoot, code, sha256_hex, text};
 
 /// Docker's default bounding set, as /proc/self/status prints it.
 const DOCKER_CAPS: &str = "00000000a80425fb";
@@ -461,12 +461,6 @@ fn device_flag_and_privileged_give_devices_as_docker_does() {
 }
 
 /// The SHA-256 of a file, as hex.
-fn sha256_hex(p: &std::path::Path) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(std::fs::read(p).unwrap());
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Waits for `file` to exist, for at most `secs` seconds.
 fn wait_for_file(file: &std::path::Path, secs: u64) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
@@ -521,7 +515,7 @@ fn an_immutable_host_binary_cannot_be_overwritten_either() {
 /// CVE-2019-5736: the container makes an exec'd process run /proc/self/exe (the
 /// runtime's own binary), keeps an fd of it, and writes it once the process is gone.
 fn overwrite_attack(t: &TestRoot, bin: &std::path::Path) {
-    let before = sha256_hex(bin);
+    let before = sha256_hex(&std::fs::read(bin).unwrap());
     let out = t.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let attacker = r#"
@@ -573,7 +567,11 @@ done"#;
             "the exec neither ran nor was refused"
         );
     }
-    assert_eq!(sha256_hex(bin), before, "the host binary was changed");
+    assert_eq!(
+        sha256_hex(&std::fs::read(bin).unwrap()),
+        before,
+        "the host binary was changed"
+    );
 }
 
 #[test]

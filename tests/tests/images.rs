@@ -4,40 +4,11 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use tug_e2e::{TestRoot, code, text};
+use tug_e2e::{TestRoot, code, files_tar, sha256_hex, text};
 
-/// A small rootfs tar, the same bytes for the same files.
+/// A small rootfs tar (mode 0755, a fixed mtime): the same bytes for the same files.
 fn rootfs_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (path, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o755);
-        h.set_mtime(1_700_000_000);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, path, *data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-/// Runs `tug ARGS` with `input` on stdin.
-fn with_stdin(
-    t: &TestRoot,
-    args: &[&str],
-    input: &[u8],
-    envs: &[(&str, &str)],
-) -> std::process::Output {
-    let mut c = t.tug();
-    c.args(args).envs(envs.iter().copied());
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("spawn tug");
-    // tug may fail before it reads its input (a bad flag): a broken pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(input);
-    child.wait_with_output().unwrap()
+    files_tar(files, 0o755, 1_700_000_000)
 }
 
 /// Imports a tar of `files` from stdin as `name`; returns the image id.
@@ -45,8 +16,7 @@ fn import(t: &TestRoot, name: &str, files: &[(&str, &[u8])], extra: &[&str]) -> 
     let mut args = vec!["import"];
     args.extend_from_slice(extra);
     args.extend(["-", name]);
-    let out = with_stdin(
-        t,
+    let out = t.run_with_stdin(
         &args,
         &rootfs_tar(files),
         &[("SOURCE_DATE_EPOCH", "1700000000")],
@@ -394,7 +364,7 @@ fn import_bad_change_names_it_and_adds_nothing() {
         ("CMD [\"sh\"", "not a JSON array"),
         ("EXPOSE 99999", "invalid port"),
     ] {
-        let out = with_stdin(&t, &["import", "--change", change, "-", "x"], &tar, &[]);
+        let out = t.run_with_stdin(&["import", "--change", change, "-", "x"], &tar, &[]);
         assert_eq!(code(&out), 125, "{}", text(&out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(change) && err.contains(why), "{err}");
@@ -419,23 +389,15 @@ fn import_reads_gzip_files_and_stdin_untagged() {
         diff, want,
         "the diff id is the digest of the uncompressed tar"
     );
-    let untagged = with_stdin(&t, &["import", "-"], &tar, &[]);
+    let untagged = t.run_with_stdin(&["import", "-"], &tar, &[]);
     assert_eq!(code(&untagged), 0, "{}", text(&untagged));
     let rows = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(
         rows.contains("<none>:<none>") && rows.contains("gz:1"),
         "{rows}"
     );
-    let empty = with_stdin(&t, &["import", "-", "e"], b"", &[]);
+    let empty = t.run_with_stdin(&["import", "-", "e"], b"", &[]);
     assert_eq!(code(&empty), 125, "{}", text(&empty));
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
 }
 
 #[test]
@@ -483,7 +445,7 @@ fn import_of_a_hostile_tar_fails_and_changes_nothing() {
     tar.extend_from_slice(b"evil");
     tar.resize(512 + 512, 0);
     tar.extend_from_slice(&[0u8; 1024]);
-    let out = with_stdin(&t, &["import", "-", "evil:1"], &tar, &[]);
+    let out = t.run_with_stdin(&["import", "-", "evil:1"], &tar, &[]);
     assert_eq!(code(&out), 125, "{}", text(&out));
     assert!(!t.path().join("escaped").exists());
     assert!(!t.root().join("escaped").exists());
@@ -660,8 +622,7 @@ fn images_filters_by_label_and_creation_order() {
     let t = TestRoot::new();
     let at = |epoch: &str, name: &str, label: &str| {
         let tar = rootfs_tar(&[("f", name.as_bytes())]);
-        let out = with_stdin(
-            &t,
+        let out = t.run_with_stdin(
             &["import", "-c", &format!("LABEL {label}"), "-", name],
             &tar,
             &[("SOURCE_DATE_EPOCH", epoch)],
@@ -690,8 +651,7 @@ fn images_filters_by_label_and_creation_order() {
 fn import_platform_must_be_this_machines() {
     let t = TestRoot::new();
     let tar = rootfs_tar(&[("a", b"a")]);
-    let out = with_stdin(
-        &t,
+    let out = t.run_with_stdin(
         &["import", "--platform", "windows/arm", "-", "p"],
         &tar,
         &[],
@@ -708,12 +668,7 @@ fn import_platform_must_be_this_machines() {
         other => other,
     };
     let platform = format!("linux/{arch}");
-    let out = with_stdin(
-        &t,
-        &["import", "--platform", &platform, "-", "p"],
-        &tar,
-        &[],
-    );
+    let out = t.run_with_stdin(&["import", "--platform", &platform, "-", "p"], &tar, &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(inspect(&t, "p")["Architecture"], arch);
     assert_eq!(inspect(&t, "p")["Os"], "linux");

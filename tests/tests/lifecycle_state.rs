@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use tug_e2e::containers::{Containers, alive, ppid};
+use tug_e2e::containers::{Containers, alive, kill_shim_of, ppid};
 use tug_e2e::wait_for;
 use tug_e2e::{KillOnDrop, TestRoot, code, text};
 
@@ -255,18 +255,4 @@ fn a_killed_shim_gives_back_its_port_table_and_cgroup_at_once() {
     t.ok(&["rm", "-f", &other]);
     t.ok(&["rm", "held"]);
     assert!(!has_port_table(&id) && !has_port_table(&other));
-}
-
-/// SIGKILLs the shim of the container whose init is `pid`, and waits for the init to die
-/// with it.
-fn kill_shim_of(pid: i32) {
-    let shim = ppid(pid);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(shim),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    wait_for("the container to die", Duration::from_secs(2), || {
-        !alive(pid)
-    });
 }

@@ -8,11 +8,7 @@ use std::time::Duration;
 
 use tug_e2e::containers::Containers;
 use tug_e2e::wait_for;
-use tug_e2e::{TestRoot, code, text};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use tug_e2e::{TestRoot, code, stderr, text};
 
 #[test]
 fn port_help_is_dockers() {

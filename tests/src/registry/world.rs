@@ -88,10 +88,6 @@ pub fn add_image(w: &World, name: &str, seed: u64) -> String {
     m.digest
 }
 
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// `skopeo copy` between any two transports, TLS verification off (loopback).
 pub fn skopeo_copy(from: &str, to: &str, all: bool) {
     let mut c = std::process::Command::new("skopeo");
