@@ -1,9 +1,6 @@
 //! Crafted images: busybox (as `/bin/busybox` and `/bin/sh`) plus the entries a test
 //! names (dirs, files, symlinks, device nodes), imported with `tug import`.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use crate::{TestRoot, code, text};
 
 /// A file of a crafted image.
@@ -82,15 +79,8 @@ pub fn import_image(t: &TestRoot, name: &str, entries: &[Entry], changes: &[&str
         args.push(c.to_string());
     }
     args.extend(["-".to_string(), name.to_string()]);
-    let mut child = t
-        .tug()
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&tar).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut c = t.tug();
+    c.args(&args);
+    let out = crate::output_with_stdin(c, &tar);
     assert_eq!(code(&out), 0, "import: {}", text(&out));
 }

@@ -164,17 +164,9 @@ impl TestRoot {
 
     /// Runs `tug ARGS` with `input` on stdin and `envs` added to its environment.
     pub fn run_with_stdin(&self, args: &[&str], input: &[u8], envs: &[(&str, &str)]) -> Output {
-        use std::io::Write;
         let mut c = self.tug();
-        c.args(args)
-            .envs(envs.iter().copied())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = c.spawn().expect("spawn tug");
-        // tug may fail before it reads all its input (a bad flag): a broken pipe is fine.
-        let _ = child.stdin.take().expect("piped stdin").write_all(input);
-        child.wait_with_output().expect("wait for tug")
+        c.args(args).envs(envs.iter().copied());
+        output_with_stdin(c, input)
     }
 
     /// `inspect -f TEMPLATE NAME`, trimmed.
@@ -223,6 +215,21 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Runs `cmd` with `input` on its stdin (then closed) and returns its output. The command
+/// may exit before it reads all its input (a bad flag): a broken pipe is not an error.
+pub fn output_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the command");
+    let _ = child.stdin.take().expect("piped stdin").write_all(input);
+    child.wait_with_output().expect("wait for the command")
 }
 
 /// Stderr as text.

@@ -311,16 +311,9 @@ fn dash_streams_a_tar_both_ways() {
         .unwrap();
     let through_link = b.into_inner().unwrap();
     for hostile in [dotdot, through_link] {
-        let mut child = t
-            .tug()
-            .args(["cp", "-", "web:/tmp"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&hostile).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let mut c = t.tug();
+        c.args(["cp", "-", "web:/tmp"]);
+        let out = tug_e2e::output_with_stdin(c, &hostile);
         assert_eq!(code(&out), 1, "{}", text(&out));
         assert!(text(&out).contains("refused"), "{}", text(&out));
         assert!(!Path::new("/tmp").join(&escape).exists());
