@@ -169,6 +169,50 @@ impl TestRoot {
         output_with_stdin(c, input)
     }
 
+    /// A directory `name` in this test's temporary directory (made if missing), for binds.
+    pub fn host_dir(&self, name: &str) -> PathBuf {
+        let d = self.path().join(name);
+        std::fs::create_dir_all(&d).expect("create a host dir");
+        d
+    }
+
+    /// The ids of the containers this root holds, as its store has them on disk.
+    pub fn container_ids(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.root().join("containers"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.len() == 64)
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// `volume ls -q`, sorted.
+    pub fn volume_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .ok(&["volume", "ls", "-q"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Asserts that no mount below this test's directory is left on the host.
+    pub fn assert_nothing_mounted(&self) {
+        let d = self.path().display().to_string();
+        let left: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .expect("read mountinfo")
+            .lines()
+            .filter(|l| l.contains(&d))
+            .map(str::to_string)
+            .collect();
+        assert!(left.is_empty(), "mounts left on the host: {left:?}");
+    }
+
     /// `inspect -f TEMPLATE NAME`, trimmed.
     pub fn inspect_f(&self, name: &str, template: &str) -> String {
         self.ok(&["inspect", "-f", template, name])
