@@ -395,7 +395,7 @@ fn glob(pattern: &str, text: &str) -> bool {
         Star,
         Any,
         Lit(char),
-        Class(Vec<(char, char)>, bool),
+        Class(Ranges, bool),
     }
     let p: Vec<char> = pattern.chars().collect();
     let mut toks = Vec::new();
@@ -443,9 +443,12 @@ fn glob(pattern: &str, text: &str) -> bool {
     after[0]
 }
 
+/// The character ranges of a bracket expression, ends included.
+type Ranges = Vec<(char, char)>;
+
 /// A bracket expression after its `[`: its ranges, whether it is negated (`!` or `^`), and
 /// how many characters it used (the `]` included); None if it is not closed.
-fn class(p: &[char]) -> Option<(Vec<(char, char)>, bool, usize)> {
+fn class(p: &[char]) -> Option<(Ranges, bool, usize)> {
     let mut i = 0;
     let negated = matches!(p.first(), Some('!' | '^'));
     if negated {
