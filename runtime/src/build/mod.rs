@@ -1,4 +1,6 @@
-//! `tug build`: Dockerfiles into images. The parser ([`dockerfile`]) is here; the builder
-//! comes with the rest of the build issue.
+//! `tug build`: Dockerfiles into images. Here so far: the parser ([`dockerfile`]) and the
+//! build context's `.dockerignore` rules ([`ignore`]); the builder comes with the rest of
+//! the build issue.
 
 pub mod dockerfile;
+pub mod ignore;
