@@ -4,6 +4,8 @@
 //! stop at `/`, `**` crosses directories, `[a-z]` classes, `\` escapes. Patterns are
 //! relative to the context root (a leading `/` is dropped) and cleaned (`a/../b` is `b`).
 
+use super::glob::Glob;
+
 /// The patterns of a `.dockerignore` file, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ignore {
@@ -14,21 +16,7 @@ pub struct Ignore {
 struct Pattern {
     text: String,
     exception: bool,
-    toks: Vec<Tok>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Tok {
-    Lit(char),
-    /// `?`: one character but `/`.
-    One,
-    /// `*`: any run without `/`.
-    Star,
-    /// `**/` (or `**` inside a pattern): nothing, or anything that ends with `/`.
-    Dirs,
-    /// `**` at the end: anything.
-    All,
-    Class(Vec<(char, char)>, bool),
+    glob: Glob,
 }
 
 impl Ignore {
@@ -45,7 +33,7 @@ impl Ignore {
                 };
                 let text = clean(p);
                 (!text.is_empty()).then(|| Pattern {
-                    toks: compile(&text),
+                    glob: Glob::new(&text, true),
                     text,
                     exception,
                 })
@@ -65,7 +53,7 @@ impl Ignore {
             if p.exception != excluded {
                 continue;
             }
-            let hit = matches(&p.toks, &rel) || parents.iter().any(|d| matches(&p.toks, d));
+            let hit = p.glob.matches(&rel) || parents.iter().any(|d| p.glob.matches(d));
             if hit {
                 excluded = !p.exception;
             }
@@ -104,90 +92,6 @@ fn clean(p: &str) -> String {
         }
     }
     parts.join("/")
-}
-
-fn compile(p: &str) -> Vec<Tok> {
-    let c: Vec<char> = p.chars().collect();
-    let mut toks = Vec::new();
-    let mut i = 0;
-    while i < c.len() {
-        let ch = c[i];
-        i += 1;
-        match ch {
-            '*' if c.get(i) == Some(&'*') => {
-                i += 1;
-                if c.get(i) == Some(&'/') {
-                    i += 1;
-                }
-                toks.push(if i >= c.len() { Tok::All } else { Tok::Dirs });
-            }
-            '*' => toks.push(Tok::Star),
-            '?' => toks.push(Tok::One),
-            '\\' if i < c.len() => {
-                toks.push(Tok::Lit(c[i]));
-                i += 1;
-            }
-            '[' => match class(&c[i..]) {
-                Some((ranges, negated, used)) => {
-                    i += used;
-                    toks.push(Tok::Class(ranges, negated));
-                }
-                None => toks.push(Tok::Lit('[')),
-            },
-            ch => toks.push(Tok::Lit(ch)),
-        }
-    }
-    toks
-}
-
-/// A bracket expression after its `[`: ranges, negation, characters used (`]` included).
-fn class(p: &[char]) -> Option<(Vec<(char, char)>, bool, usize)> {
-    let negated = matches!(p.first(), Some('^' | '!'));
-    let mut i = usize::from(negated);
-    let mut ranges = Vec::new();
-    let start = i;
-    while i < p.len() {
-        if p[i] == ']' && i > start {
-            return Some((ranges, negated, i + 1));
-        }
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            ranges.push((p[i], p[i + 2]));
-            i += 3;
-        } else {
-            ranges.push((p[i], p[i]));
-            i += 1;
-        }
-    }
-    None
-}
-
-/// Whether the whole of `text` matches the tokens.
-fn matches(toks: &[Tok], text: &str) -> bool {
-    let t: Vec<char> = text.chars().collect();
-    let n = t.len();
-    // after[j]: the tokens from the current one on match t[j..]; built from the end.
-    let mut after = vec![false; n + 1];
-    after[n] = true;
-    for tok in toks.iter().rev() {
-        let mut cur = vec![false; n + 1];
-        for j in (0..=n).rev() {
-            cur[j] = match tok {
-                Tok::Lit(c) => j < n && t[j] == *c && after[j + 1],
-                Tok::One => j < n && t[j] != '/' && after[j + 1],
-                Tok::Star => after[j] || (j < n && t[j] != '/' && cur[j + 1]),
-                Tok::All => true,
-                Tok::Dirs => after[j] || (j..n).any(|k| t[k] == '/' && after[k + 1]),
-                Tok::Class(ranges, negated) => {
-                    j < n
-                        && t[j] != '/'
-                        && ranges.iter().any(|(a, b)| (*a..=*b).contains(&t[j])) != *negated
-                        && after[j + 1]
-                }
-            };
-        }
-        after = cur;
-    }
-    after[0]
 }
 
 #[cfg(test)]

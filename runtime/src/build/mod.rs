@@ -3,4 +3,5 @@
 //! the build issue.
 
 pub mod dockerfile;
+mod glob;
 pub mod ignore;
