@@ -4,6 +4,7 @@
 //! the build issue.
 
 pub mod config;
+pub mod context;
 pub mod dockerfile;
 mod glob;
 pub mod ignore;
