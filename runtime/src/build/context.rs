@@ -295,6 +295,18 @@ fn join_rel(a: &str, b: &str) -> String {
     }
 }
 
+/// Writes to a hashing sink, which cannot fail.
+trait WriteAllOk {
+    fn write_all_ok(&mut self, bytes: impl AsRef<[u8]>);
+}
+
+impl WriteAllOk for HashingWriter<std::io::Sink> {
+    fn write_all_ok(&mut self, bytes: impl AsRef<[u8]>) {
+        // A sink takes every byte.
+        let _ = std::io::Write::write_all(self, bytes.as_ref());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,17 +412,5 @@ mod tests {
         assert_eq!(clean_rel("."), "");
         assert_eq!(clean_rel("../a"), "../a");
         assert_eq!(clean_rel("a/../../b"), "../b");
-    }
-}
-
-/// Writes to a hashing sink, which cannot fail.
-trait WriteAllOk {
-    fn write_all_ok(&mut self, bytes: impl AsRef<[u8]>);
-}
-
-impl WriteAllOk for HashingWriter<std::io::Sink> {
-    fn write_all_ok(&mut self, bytes: impl AsRef<[u8]>) {
-        // A sink takes every byte.
-        let _ = std::io::Write::write_all(self, bytes.as_ref());
     }
 }
