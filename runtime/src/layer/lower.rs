@@ -174,7 +174,8 @@ fn find(root: BorrowedFd<'_>, rel: &[u8], open_last: bool) -> io::Result<Found> 
     Ok(Found::Missing { opaque })
 }
 
-fn open_dir(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<OwnedFd> {
+/// Opens the dir `name` under `dir`, never following a symlink.
+pub(crate) fn open_dir(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<OwnedFd> {
     Ok(rustix::fs::openat(
         dir,
         name,

@@ -56,9 +56,9 @@ pub use diff::{
     DiffStats, GzipStats, write_changes, write_changes_gzip, write_diff, write_diff_gzip,
     write_tree,
 };
-pub(crate) use lower::{Lowers, is_opaque};
+pub(crate) use lower::{Lowers, is_opaque, open_dir};
 pub(crate) use resolve::{clear_dir, list_dir, proc_path, remove_at};
-pub(crate) use write::read_kept_xattrs;
+pub(crate) use write::{read_kept_xattrs, read_xattrs};
 
 /// The read and write buffer size: large, so big files take few syscalls.
 const BUF_SIZE: usize = 256 * 1024;

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 
 use super::{Error, io_err};
-use crate::layer::{Change, ChangeKind, Lowers, is_opaque, list_dir};
+use crate::layer::{Change, ChangeKind, Lowers, is_opaque, list_dir, open_dir};
 
 /// The changes in the overlay upper dir `upper` over `lowers` (the layer dirs, bottom
 /// first), in `docker diff`'s order.
@@ -177,13 +177,4 @@ pub(super) fn abs(rel: &[u8]) -> PathBuf {
 
 fn is_dir(st: &Stat) -> bool {
     FileType::from_raw_mode(st.st_mode) == FileType::Directory
-}
-
-fn open_dir(dir: BorrowedFd<'_>, path: &[u8]) -> std::io::Result<std::os::fd::OwnedFd> {
-    Ok(rustix::fs::openat(
-        dir,
-        path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?)
 }
