@@ -197,21 +197,13 @@ pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
 
 /// `tug image inspect`: Docker's JSON for each image, or each through `--format`.
 pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
-    let store = engine.image_store().map_err(err)?;
-    let driver = match engine.config().storage_driver {
-        crate::StorageDriver::Overlay => "overlay",
-        crate::StorageDriver::Vfs => "vfs",
-    };
     let mut values = Vec::new();
     let mut code = 0;
     for name in &a.names {
-        match store
-            .resolve(name)
-            .and_then(|i| img::view::inspect(&store, &i, driver))
-        {
+        match engine.inspect_image(name) {
             Ok(v) => values.push(v),
             Err(e) => {
-                eprintln!("tug: {}", err(e).message);
+                eprintln!("tug: {}", CliError::from(e).message);
                 code = 1;
             }
         }

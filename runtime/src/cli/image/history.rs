@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::super::CliResult;
 use super::super::format::{format_rows, human_size, table, time_ago};
 use super::list::created_at;
-use super::{HistoryArgs, err, out_err};
+use super::{HistoryArgs, out_err};
 use crate::Engine;
 use crate::image::view;
 
@@ -25,9 +25,7 @@ fn ellipsis(s: &str, max: usize) -> String {
 
 /// `tug history IMAGE`.
 pub fn history(engine: &Engine, a: HistoryArgs) -> CliResult {
-    let store = engine.image_store().map_err(err)?;
-    let image = store.resolve(&a.image).map_err(err)?;
-    let entries = view::history(&store, &image);
+    let entries = engine.image_history(&a.image)?;
     let mut out = std::io::stdout().lock();
     let id = |e: &view::HistoryEntry| match &e.id {
         Some(d) if a.no_trunc => d.to_string(),

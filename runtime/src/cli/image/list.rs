@@ -157,17 +157,17 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// `tug images`.
 pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
     let filters = Filters::parse(&a)?;
-    let store = engine.image_store().map_err(err)?;
     let created_of = |name: &Option<String>| -> Result<Option<SystemTime>, CliError> {
         let Some(name) = name else { return Ok(None) };
-        let image = store.resolve(name).map_err(err)?;
+        let image = engine.image(name)?;
         let text = image.config.created().clone().unwrap_or_default();
         Ok(view::parse_time(&text))
     };
     let before = created_of(&filters.before)?;
     let since = created_of(&filters.since)?;
     let mut rows = Vec::new();
-    for image in store.list().map_err(err)? {
+    for summary in engine.images()? {
+        let image = summary.image;
         let created_text = image.config.created().clone().unwrap_or_default();
         let created = view::parse_time(&created_text);
         let in_time = before.is_none_or(|b| created.is_some_and(|c| c < b))
@@ -195,7 +195,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
                 None => ("<none>".into(), "<none>".into()),
             };
             rows.push(Row {
-                size: store.image_size(&image),
+                size: summary.size,
                 repository,
                 tag,
                 image: image.clone(),
