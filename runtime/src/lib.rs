@@ -3,6 +3,11 @@
 //! Everything a user can do goes through the [`Engine`]; the `tug` CLI, the testkit and the
 //! workshop grader are thin faces over it. The core is synchronous: no async runtime.
 //!
+//! The CLI is not part of this library: it is the `tug` binary's own modules
+//! (`src/cli`, declared from `src/main.rs`), built with the default `cli` feature, which
+//! brings in its crates (clap, tabwriter, gotmpl, indicatif). A library user depends on
+//! `tug` with `default-features = false` and compiles none of them.
+//!
 //! One module per domain, named in the domain's own words (see `ARCHITECTURE.md`):
 //! [`image`] (references, the OCI layout store, import, save/load), [`layer`] (applying tar
 //! layers safely), [`snapshot`] (unpacked layer chains and a container's rootfs),
@@ -10,7 +15,6 @@
 //! capabilities), and the modules that later issues fill in.
 
 pub mod build;
-pub mod cli;
 pub mod compose;
 pub mod container;
 pub mod digest;

@@ -9,8 +9,8 @@ use super::lifecycle::{
 use super::logs::LogsArgs;
 use super::ps::PsArgs;
 use super::{CliError, CliResult, InspectArgs};
-use crate::Engine;
-use crate::container::{self, AttachOptions, CreateOptions, options};
+use tug::Engine;
+use tug::container::{self, AttachOptions, CreateOptions, options};
 
 #[derive(Subcommand, Debug)]
 pub enum ContainerCommand {
@@ -304,28 +304,28 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
     if o.restart != "no" && auto_remove {
         return Err(CliError::usage("Conflicting options: --restart and --rm"));
     }
-    let vol_err = |e: crate::volume::Error| CliError::usage(e.to_string());
+    let vol_err = |e: tug::volume::Error| CliError::usage(e.to_string());
     let mut mounts = Vec::new();
     for v in &o.volume {
-        mounts.push(crate::volume::mountspec::parse_volume_flag(v).map_err(vol_err)?);
+        mounts.push(tug::volume::mountspec::parse_volume_flag(v).map_err(vol_err)?);
     }
     for m in &o.mount {
-        mounts.push(crate::volume::mountspec::parse_mount_flag(m).map_err(vol_err)?);
+        mounts.push(tug::volume::mountspec::parse_mount_flag(m).map_err(vol_err)?);
     }
     for t in &o.tmpfs {
-        mounts.push(crate::volume::mountspec::parse_tmpfs_flag(t).map_err(vol_err)?);
+        mounts.push(tug::volume::mountspec::parse_tmpfs_flag(t).map_err(vol_err)?);
     }
     let volumes_from = o
         .volumes_from
         .iter()
-        .map(|v| crate::volume::mountspec::parse_volumes_from(v))
+        .map(|v| tug::volume::mountspec::parse_volumes_from(v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(vol_err)?;
     let publish = o
         .publish
         .iter()
         .map(|p| {
-            crate::network::ports::parse_publish(p)
+            tug::network::ports::parse_publish(p)
                 .map_err(|e| CliError::usage(format!("-p {p}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -464,7 +464,7 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
             Ok(c) => {
                 values.push(serde_json::to_value(&c).map_err(|e| CliError::other(e.to_string()))?)
             }
-            Err(crate::Error::Container(container::Error::NotFound(_))) => {
+            Err(tug::Error::Container(container::Error::NotFound(_))) => {
                 missing.push(name.clone())
             }
             Err(e) => return Err(e.into()),

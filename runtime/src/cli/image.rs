@@ -9,10 +9,10 @@ use std::io::{IsTerminal, Write};
 use clap::{Args, Subcommand};
 
 use super::{CliError, CliResult};
-use crate::Engine;
-use crate::image::archive::ArchiveFormat;
-use crate::image::import::ImportOptions;
-use crate::image::{self as img, Reference};
+use tug::Engine;
+use tug::image::archive::ArchiveFormat;
+use tug::image::import::ImportOptions;
+use tug::image::{self as img, Reference};
 
 pub use history::history;
 pub use list::images;
@@ -161,7 +161,7 @@ pub struct LoadArgs {
 
 /// An error of the image module as the CLI prints it.
 fn err(e: img::Error) -> CliError {
-    CliError::from(crate::Error::from(e))
+    CliError::from(tug::Error::from(e))
 }
 
 fn out_err(e: std::io::Error) -> CliError {

@@ -3,8 +3,8 @@
 
 use clap::Args;
 
-use crate::sandbox::cgroups::Resources;
-use crate::sandbox::cgroups::resources::{
+use tug::sandbox::cgroups::Resources;
+use tug::sandbox::cgroups::resources::{
     parse_bytes, parse_cpus, parse_cpuset, parse_pids_limit, parse_swap,
 };
 

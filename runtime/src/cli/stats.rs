@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::{CliError, CliResult, format};
-use crate::Engine;
-use crate::container::ContainerStats;
+use tug::Engine;
+use tug::container::ContainerStats;
 
 #[derive(Args, Debug)]
 pub struct StatsArgs {
@@ -44,7 +44,7 @@ pub fn unpause(engine: &Engine, a: PauseArgs) -> CliResult {
     each(&a.containers, |n| engine.unpause_container(n).map(|_| ()))
 }
 
-fn each(names: &[String], mut f: impl FnMut(&str) -> crate::Result<()>) -> CliResult {
+fn each(names: &[String], mut f: impl FnMut(&str) -> tug::Result<()>) -> CliResult {
     let mut code = 0;
     for n in names {
         match f(n) {
@@ -130,7 +130,7 @@ fn sample(engine: &Engine, a: &StatsArgs) -> Result<Sample, CliError> {
         match engine.container_stats(n) {
             Ok(s) => rows.push(s),
             // Removed between the listing and the read.
-            Err(crate::Error::Container(crate::container::Error::NotFound(_)))
+            Err(tug::Error::Container(tug::container::Error::NotFound(_)))
                 if a.containers.is_empty() => {}
             Err(e) => return Err(e.into()),
         }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::format::{format_rows, human_size, render, table};
 use super::{CliError, CliResult};
-use crate::Engine;
+use tug::Engine;
 
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
@@ -329,14 +329,14 @@ pub fn image_prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
             "WARNING! This will remove all dangling images."
         })?;
     }
-    let report = engine.prune_images(a.all).map_err(crate::Error::from)?;
+    let report = engine.prune_images(a.all).map_err(tug::Error::from)?;
     let mut out = std::io::stdout().lock();
     if !report.events.is_empty() {
         writeln!(out, "Deleted Images:").map_err(out_err)?;
         for e in &report.events {
             match e {
-                crate::image::remove::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
-                crate::image::remove::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
+                tug::image::remove::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
+                tug::image::remove::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
             }
             .map_err(out_err)?;
         }
@@ -412,13 +412,13 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
             writeln!(out).map_err(out_err)?;
         }
     }
-    let report = engine.prune_images(a.all).map_err(crate::Error::from)?;
+    let report = engine.prune_images(a.all).map_err(tug::Error::from)?;
     if !report.events.is_empty() {
         writeln!(out, "Deleted Images:").map_err(out_err)?;
         for e in &report.events {
             match e {
-                crate::image::remove::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
-                crate::image::remove::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
+                tug::image::remove::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
+                tug::image::remove::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
             }
             .map_err(out_err)?;
         }

@@ -9,8 +9,8 @@ use super::super::CliResult;
 use super::super::format::{format_rows, human_size, table, time_ago};
 use super::list::created_at;
 use super::{HistoryArgs, out_err};
-use crate::Engine;
-use crate::image::view;
+use tug::Engine;
+use tug::image::view;
 
 /// Docker's ellipsis: at most `max` characters, the last one `…` when cut.
 fn ellipsis(s: &str, max: usize) -> String {

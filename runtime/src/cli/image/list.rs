@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::super::format::{format_rows, human_size, table, time_ago};
 use super::super::{CliError, CliResult};
 use super::{ImagesArgs, err, out_err};
-use crate::Engine;
-use crate::image::{Image, Reference, view};
+use tug::Engine;
+use tug::image::{Image, Reference, view};
 
 /// One line of the listing: an image under one of its names (or `<none>`).
 struct Row {
