@@ -14,18 +14,22 @@
 //! [`container`] (config, state, lifecycle), [`sandbox`] (namespaces, mounts, users,
 //! capabilities), and the modules that later issues fill in.
 
-pub mod build;
-pub mod compose;
+pub(crate) mod build;
+pub(crate) mod compose;
 pub mod container;
-pub mod digest;
+pub(crate) mod digest;
 pub mod engine;
-pub mod fsutil;
+pub mod entry;
+pub(crate) mod fsutil;
 pub mod image;
+/// The bytes layer (tar in and out): not a face's door; public only for this package's
+/// own integration tests (runtime/tests).
+#[doc(hidden)]
 pub mod layer;
 pub mod network;
 pub mod registry;
 pub mod sandbox;
-pub mod shim;
+pub(crate) mod shim;
 pub mod snapshot;
 pub mod volume;
 

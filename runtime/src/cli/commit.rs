@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::{CliError, CliResult};
 use tug::Engine;
-use tug::container::commit::ContainerCommit;
+use tug::container::ContainerCommit;
 use tug::image::Reference;
 
 #[derive(Args, Debug)]

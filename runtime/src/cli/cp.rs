@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::{CliError, CliResult};
 use tug::Engine;
-use tug::container::cp::{CopyIn, CopyOptions, CopyOut};
+use tug::container::{CopyIn, CopyOptions, CopyOut};
 
 #[derive(Args, Debug)]
 pub struct CpArgs {

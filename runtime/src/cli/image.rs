@@ -10,8 +10,8 @@ use clap::{Args, Subcommand};
 
 use super::{CliError, CliResult};
 use tug::Engine;
-use tug::image::archive::ArchiveFormat;
-use tug::image::import::ImportOptions;
+use tug::image::ArchiveFormat;
+use tug::image::ImportOptions;
 use tug::image::{self as img, Reference};
 
 pub use history::history;
@@ -217,7 +217,7 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
 /// `tug import FILE|- [REPOSITORY[:TAG]]`: prints the new image's id.
 pub fn import(engine: &Engine, a: ImportArgs) -> CliResult {
     if let Some(p) = &a.platform {
-        let host = format!("linux/{}", img::import::host_arch());
+        let host = format!("linux/{}", img::host_arch());
         if *p != host {
             return Err(CliError::usage(format!(
                 "--platform {p:?}: only {host} can be imported on this machine"
@@ -241,7 +241,7 @@ pub fn import(engine: &Engine, a: ImportArgs) -> CliResult {
             s.trim()
                 .parse::<u64>()
                 .ok()
-                .filter(|&n| n <= img::import::MAX_CREATED)
+                .filter(|&n| n <= img::MAX_CREATED)
                 .ok_or_else(|| {
                     CliError::usage(format!(
                         "SOURCE_DATE_EPOCH={s:?} is not a number of seconds between 1970 and 9999"

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{CliError, CliResult};
 use tug::Engine;
-use tug::container::logs::{LogsOptions, parse_time};
+use tug::container::{LogsOptions, parse_log_time as parse_time};
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {

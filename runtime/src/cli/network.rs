@@ -12,7 +12,7 @@ use super::format::{format_rows, table};
 use super::{CliError, CliResult};
 use tug::Engine;
 use tug::network::Error;
-use tug::network::store::{CreateOptions, Network};
+use tug::network::{CreateOptions, Network};
 
 #[derive(Subcommand, Debug)]
 pub enum NetworkCommand {

@@ -9,8 +9,8 @@ use clap::Args;
 
 use super::{CliError, CliResult};
 use tug::Engine;
-use tug::registry::progress::{Event, Observer, Silent};
 use tug::registry::{Credentials, Platform, PullOptions, PushOptions};
+use tug::registry::{Event, Observer, Silent};
 
 #[derive(Args, Debug)]
 pub struct PullArgs {
@@ -66,8 +66,7 @@ pub fn pull(engine: &Engine, a: PullArgs) -> CliResult {
         platform,
         ..PullOptions::default()
     };
-    let r =
-        tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(e.to_string()))?;
+    let r = tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(e.to_string()))?;
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
     if !a.quiet {
@@ -111,8 +110,7 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
         },
         ..PushOptions::default()
     };
-    let r =
-        tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(e.to_string()))?;
+    let r = tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(e.to_string()))?;
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
     if !a.quiet {

@@ -335,8 +335,8 @@ pub fn image_prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
         writeln!(out, "Deleted Images:").map_err(out_err)?;
         for e in &report.events {
             match e {
-                tug::image::remove::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
-                tug::image::remove::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
+                tug::image::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
+                tug::image::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
             }
             .map_err(out_err)?;
         }
@@ -417,8 +417,8 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
         writeln!(out, "Deleted Images:").map_err(out_err)?;
         for e in &report.events {
             match e {
-                tug::image::remove::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
-                tug::image::remove::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
+                tug::image::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
+                tug::image::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
             }
             .map_err(out_err)?;
         }

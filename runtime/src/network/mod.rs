@@ -18,5 +18,10 @@ pub mod store;
 
 pub use error::Error;
 
+// The types and parsers of the Engine's network methods, one level deep
+// (`tug::network::X`).
+pub use ports::{PortSpec, Proto, parse_publish, port_lines, ps_column};
+pub use store::{CreateOptions, Network};
+
 #[cfg(test)]
 mod testns;

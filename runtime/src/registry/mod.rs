@@ -26,6 +26,7 @@ pub use client::Client;
 pub use credentials::Credentials;
 pub use endpoint::{Endpoint, InsecurePolicy};
 pub use manifest::Platform;
+pub use progress::{Event, Observer, Silent};
 pub use pull::{PullOptions, PullReport};
 pub use push::{PushOptions, PushReport};
 pub use reference::{full_name, parse_reference};

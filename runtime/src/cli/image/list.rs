@@ -9,7 +9,7 @@ use super::super::format::{format_rows, human_size, table, time_ago};
 use super::super::{CliError, CliResult};
 use super::{ImagesArgs, err, out_err};
 use tug::Engine;
-use tug::image::{Image, Reference, view};
+use tug::image::{Image, Reference, parse_time};
 
 /// One line of the listing: an image under one of its names (or `<none>`).
 struct Row {
@@ -161,7 +161,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
         let Some(name) = name else { return Ok(None) };
         let image = engine.image(name)?;
         let text = image.config.created().clone().unwrap_or_default();
-        Ok(view::parse_time(&text))
+        Ok(parse_time(&text))
     };
     let before = created_of(&filters.before)?;
     let since = created_of(&filters.since)?;
@@ -169,7 +169,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
     for summary in engine.images()? {
         let image = summary.image;
         let created_text = image.config.created().clone().unwrap_or_default();
-        let created = view::parse_time(&created_text);
+        let created = parse_time(&created_text);
         let in_time = before.is_none_or(|b| created.is_some_and(|c| c < b))
             && since.is_none_or(|s| created.is_some_and(|c| c > s));
         if !in_time || !filters.keep_image(&image) {
@@ -300,7 +300,7 @@ fn row_json(r: &Row, id: &str) -> Value {
 
 /// Go's `time.Time.String()` for a UTC time: `2024-01-02 03:04:05 +0000 UTC`.
 pub fn created_at(rfc3339: &str) -> String {
-    match view::parse_time(rfc3339) {
+    match parse_time(rfc3339) {
         Some(t) => {
             let s = humantime::format_rfc3339_seconds(t).to_string();
             format!("{} +0000 UTC", s.trim_end_matches('Z').replace('T', " "))
