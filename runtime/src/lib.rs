@@ -14,7 +14,7 @@
 //! [`container`] (config, state, lifecycle), [`sandbox`] (namespaces, mounts, users,
 //! capabilities), and the modules that later issues fill in.
 
-pub(crate) mod build;
+pub mod build;
 pub(crate) mod compose;
 pub mod container;
 pub(crate) mod digest;
