@@ -7,7 +7,10 @@
 use std::path::{Path, PathBuf};
 
 mod images;
+mod networks;
+mod registry;
 mod system;
+mod volumes;
 
 pub use images::ImageSummary;
 pub use system::{DiskUsage, HostInfo, Info};

@@ -4,7 +4,6 @@
 //! devices and nftables tables that exist while a container uses them. Names resolve
 //! through hosts files that `container::net` keeps current.
 
-mod api;
 pub mod cidr;
 pub mod endpoint;
 pub mod error;

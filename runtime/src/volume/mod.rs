@@ -5,7 +5,6 @@
 //! `Mounts` records. The mounting itself happens in the container's init
 //! (`sandbox::volumes`).
 
-mod api;
 pub mod mountspec;
 pub mod plan;
 pub mod records;

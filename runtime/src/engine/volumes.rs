@@ -1,8 +1,7 @@
 //! The volume commands on the [`Engine`]: what `tug volume create|ls|inspect|rm|prune`
 //! and the other faces call.
 
-use super::Error;
-use super::store::{Volume, VolumeOptions};
+use crate::volume::{Error, Volume, VolumeOptions};
 use crate::Engine;
 
 impl Engine {
