@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+mod containers;
 mod images;
 mod networks;
 mod registry;

@@ -3,8 +3,8 @@
 //! devices (bridge, firewall table) when a container's shim left them lingering, which
 //! only `network rm` used to do.
 
-use crate::network::{CreateOptions, Error, Network};
 use crate::Engine;
+use crate::network::{CreateOptions, Error, Network};
 
 impl Engine {
     /// `network create`.

@@ -1,12 +1,12 @@
 //! The engine's registry operations: what the CLI, testkit and workshop call.
 
+use crate::Engine;
 use crate::registry::credentials::{self, Credentials};
 use crate::registry::local::{BlobSources, StoreAdapter};
 use crate::registry::{
     Client, Error, InsecurePolicy, Observer, PullOptions, PullReport, PushOptions, PushReport,
     parse_reference, server_host,
 };
-use crate::Engine;
 
 impl Engine {
     /// The insecure-registry policy of this engine (loopback plus the config files).
