@@ -8,3 +8,4 @@ pub mod context;
 pub mod dockerfile;
 mod glob;
 pub mod ignore;
+pub mod plan;
