@@ -12,6 +12,16 @@ use crate::network::endpoint::Host;
 use crate::network::firewall::{Backend, Firewall};
 use crate::network::ipam::{DEFAULT_HOST_RUN, Pool};
 
+mod containers;
+mod images;
+mod networks;
+mod registry;
+mod system;
+mod volumes;
+
+pub use images::ImageSummary;
+pub use system::{DiskUsage, HostInfo, Info};
+
 /// Where the state lives when `TUG_ROOT` is not set.
 pub const DEFAULT_ROOT: &str = "/var/lib/tug";
 /// Where sockets and pids live when `TUG_RUN` is not set.
@@ -25,6 +35,16 @@ pub enum StorageDriver {
     /// A full copy of the layer chain into the container's dir, for file systems without
     /// overlayfs. Slow, but works everywhere.
     Vfs,
+}
+
+impl StorageDriver {
+    /// The driver's name as `info` and `image inspect` print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageDriver::Overlay => "overlay",
+            StorageDriver::Vfs => "vfs",
+        }
+    }
 }
 
 /// The settings of an engine. The environment is read once, by [`EngineConfig::from_env`];
@@ -115,10 +135,6 @@ impl EngineConfig {
     /// engine's shim (another process) gets the engine's settings, whatever the caller's
     /// own environment says.
     pub fn to_env(&self) -> Vec<(&'static str, OsString)> {
-        let driver = match self.storage_driver {
-            StorageDriver::Overlay => "overlay",
-            StorageDriver::Vfs => "vfs",
-        };
         let pool = format!(
             "{}/{},{}",
             self.address_pool.range.network(),
@@ -128,7 +144,7 @@ impl EngineConfig {
         vec![
             ("TUG_ROOT", self.root.clone().into()),
             ("TUG_RUN", self.run_root.clone().into()),
-            ("TUG_STORAGE_DRIVER", driver.into()),
+            ("TUG_STORAGE_DRIVER", self.storage_driver.name().into()),
             ("TUG_FIREWALL", self.firewall.as_str().into()),
             ("TUG_ADDRESS_POOL", pool.into()),
             ("TUG_HOST_RUN", self.host_run.clone().into()),

@@ -3,9 +3,8 @@
 //! devices (bridge, firewall table) when a container's shim left them lingering, which
 //! only `network rm` used to do.
 
-use super::Error;
-use super::store::{CreateOptions, Network};
 use crate::Engine;
+use crate::network::{CreateOptions, Error, Network};
 
 impl Engine {
     /// `network create`.
@@ -43,8 +42,8 @@ impl Engine {
 }
 
 /// A removed network's bridge and table, when a container's shim left them lingering.
-fn remove_devices(host: super::endpoint::Host<'_>, net: &Network) {
+fn remove_devices(host: crate::network::endpoint::Host<'_>, net: &Network) {
     if let Some(b) = net.bridge_device() {
-        let _ = super::endpoint::gc(host, b);
+        let _ = crate::network::endpoint::gc(host, b);
     }
 }
