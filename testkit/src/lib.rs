@@ -34,7 +34,6 @@ mod client;
 mod container;
 mod error;
 mod image;
-mod listen;
 mod logs;
 mod network;
 mod request;

@@ -233,31 +233,6 @@ impl Matcher {
     }
 }
 
-/// The TCP ports in LISTEN state in a /proc/net/tcp or tcp6 text.
-pub(crate) fn listening_ports(text: &str) -> Vec<u16> {
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let local = f.get(1)?;
-            let state = f.get(3)?;
-            if *state != "0A" {
-                return None;
-            }
-            let port = local.rsplit_once(':')?.1;
-            u16::from_str_radix(port, 16).ok()
-        })
-        .collect()
-}
-
-/// Whether a TCP socket listens on `port` in the network namespace of process `pid`.
-pub(crate) fn listens_in(pid: i32, port: u16) -> bool {
-    ["tcp", "tcp6"].iter().any(|f| {
-        std::fs::read_to_string(format!("/proc/{pid}/net/{f}"))
-            .is_ok_and(|t| listening_ports(&t).contains(&port))
-    })
-}
-
 /// The status code of an HTTP GET of `path` on 127.0.0.1:`port`; `None` when nothing
 /// answers (yet) within `timeout`.
 pub(crate) fn http_status(port: u16, path: &str, timeout: Duration) -> Option<u16> {
@@ -336,18 +311,6 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn listening_sockets_are_read_from_proc_net_tcp() {
-        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-           0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0\n\
-           1: 0100007F:0035 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 100 0 0 10 0\n";
-        assert_eq!(listening_ports(text), vec![8080]);
-        let tcp6 = "  sl  local_address                         remote_address                        st\n\
-           0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 0\n";
-        assert_eq!(listening_ports(tcp6), vec![80]);
-        assert!(listening_ports("header only\n").is_empty());
-    }
 
     #[test]
     fn status_lines_parse() {

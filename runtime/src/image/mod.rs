@@ -11,11 +11,13 @@
 //! id is its config digest, as in Docker.
 
 pub mod archive;
+pub mod busybox;
 mod blobs;
 pub mod changes;
 pub mod commit;
 pub mod import;
 mod index;
+mod local;
 pub mod manifest;
 pub mod prune;
 pub mod reference;

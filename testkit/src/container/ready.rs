@@ -73,8 +73,8 @@ struct Probe {
     found: usize,
     health: Option<Vec<String>>,
     sleep_until: Option<Instant>,
-    /// A sock_diag socket in the container's network namespace (port waits).
-    listen: Option<crate::listen::ListenProbe>,
+    /// The engine's probe of the container's listening ports (port waits).
+    listen: Option<tug::container::PortProbe>,
 }
 
 impl Probe {
@@ -93,8 +93,7 @@ impl Probe {
             }
             WaitFor::Healthy => p.health = Some(c.healthcheck_command()?),
             WaitFor::Duration(d) => p.sleep_until = Some(Instant::now() + *d),
-            // Where sock_diag cannot be used, /proc/<pid>/net/tcp is read instead.
-            WaitFor::Port(_) => p.listen = crate::listen::ListenProbe::new(c.pid()).ok(),
+            WaitFor::Port(_) => p.listen = c.engine.port_probe(&c.id).ok(),
             _ => {}
         }
         Ok(p)
@@ -121,11 +120,7 @@ impl Probe {
                 self.found >= *times
             }
             WaitFor::Port(p) => {
-                running
-                    && match self.listen.as_mut().map(|l| l.listens(*p)) {
-                        Some(Ok(yes)) => yes,
-                        _ => wait::listens_in(state.pid, *p),
-                    }
+                running && self.listen.as_mut().is_some_and(|l| l.listens(*p))
             }
             WaitFor::Http { path, port, status } => {
                 let live = c.live();
