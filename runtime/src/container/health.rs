@@ -38,6 +38,34 @@ impl Healthcheck {
         }
     }
 
+    /// No check (`NONE`): turns off the image's.
+    pub fn none() -> Healthcheck {
+        Healthcheck {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        }
+    }
+
+    pub fn with_interval(mut self, interval: Duration) -> Healthcheck {
+        self.interval = Some(interval);
+        self
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Healthcheck {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn with_start_period(mut self, start_period: Duration) -> Healthcheck {
+        self.start_period = Some(start_period);
+        self
+    }
+
+    pub fn with_retries(mut self, retries: u32) -> Healthcheck {
+        self.retries = Some(retries);
+        self
+    }
+
     /// The command the test runs; `None` for `["NONE"]` or an empty test.
     pub fn command(&self) -> Option<Vec<String>> {
         match self.test.split_first() {

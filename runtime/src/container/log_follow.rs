@@ -36,7 +36,9 @@ impl Engine {
 
     /// The json-file log of container `id` (the record's `LogPath` once it started).
     fn log_file(&self, id: &str) -> PathBuf {
-        self.container_store().dir(id).join(format!("{id}-json.log"))
+        self.container_store()
+            .dir(id)
+            .join(format!("{id}-json.log"))
     }
 }
 

@@ -231,7 +231,12 @@ fn rootfs_tar(busybox: &[u8], applets: &[String], epoch: u64) -> Result<Vec<u8>,
     }
     // Depth first, each directory's entries sorted by name: what --sort=name walks.
     entries.sort_by(|(a, _), (b, _)| {
-        let parts = |p: &str| p.split('/').filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>();
+        let parts = |p: &str| {
+            p.split('/')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
         parts(a).cmp(&parts(b))
     });
     let mut out = Vec::with_capacity(busybox.len() + 512 * (entries.len() + 4));
@@ -242,7 +247,14 @@ fn rootfs_tar(busybox: &[u8], applets: &[String], epoch: u64) -> Result<Vec<u8>,
             Entry::File(m, d) => (format!("./{path}"), *m, b'0', d, ""),
             Entry::Link(to) => (format!("./{path}"), 0o755, b'1', &[], to.as_str()),
         };
-        out.extend_from_slice(&gnu_header(&name, mode, data.len() as u64, epoch, kind, link)?);
+        out.extend_from_slice(&gnu_header(
+            &name,
+            mode,
+            data.len() as u64,
+            epoch,
+            kind,
+            link,
+        )?);
         out.extend_from_slice(data);
         out.resize(out.len().next_multiple_of(512), 0);
     }
@@ -316,11 +328,17 @@ mod tests {
                 .unwrap_or_default();
             seen.push(format!("{} {link}", e.path().unwrap().display()));
         }
-        assert_eq!(&seen[..4], ["./ ", "./bin/ ", "./bin/[ ", "./bin/[[ ./bin/["]);
+        assert_eq!(
+            &seen[..4],
+            ["./ ", "./bin/ ", "./bin/[ ", "./bin/[[ ./bin/["]
+        );
         assert!(seen.contains(&"./bin/busybox ./bin/[".to_string()));
         assert!(!seen.iter().any(|s| s.contains("linuxrc")));
         let etc = seen.iter().position(|s| s == "./etc/ ").unwrap();
-        assert_eq!(seen[etc + 1..etc + 4], ["./etc/group ", "./etc/passwd ", "./etc/shadow "]);
+        assert_eq!(
+            seen[etc + 1..etc + 4],
+            ["./etc/group ", "./etc/passwd ", "./etc/shadow "]
+        );
         assert_eq!(seen.last().unwrap(), "./var/www/ ");
     }
 
@@ -336,7 +354,10 @@ mod tests {
     #[test]
     fn dpkg_versions_are_read_from_the_status_file() {
         let status = "Package: busybox\nVersion: 1\n\nPackage: busybox-static\nStatus: install ok installed\nVersion: 1:1.35.0-4\n\n";
-        assert_eq!(dpkg_version(status, "busybox-static").as_deref(), Some("1:1.35.0-4"));
+        assert_eq!(
+            dpkg_version(status, "busybox-static").as_deref(),
+            Some("1:1.35.0-4")
+        );
         assert_eq!(dpkg_version(status, "busybox").as_deref(), Some("1"));
         assert_eq!(dpkg_version(status, "nope"), None);
     }
@@ -357,7 +378,11 @@ mod tests {
             .env("TUG_CACHE", cache.path())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let path = String::from_utf8(out.stdout).unwrap();
         let theirs = std::fs::read(path.trim()).unwrap();
         let ours = src.rootfs_tar().unwrap();
@@ -381,8 +406,14 @@ mod tests {
                     storage_driver: crate::StorageDriver::Vfs,
                 })
                 .unwrap();
-                let img = engine.create_busybox_image_from(&src, "busybox:latest").unwrap();
-                assert!(img.names.iter().any(|n| n.to_string().ends_with("busybox:latest")));
+                let img = engine
+                    .create_busybox_image_from(&src, "busybox:latest")
+                    .unwrap();
+                assert!(
+                    img.names
+                        .iter()
+                        .any(|n| n.to_string().ends_with("busybox:latest"))
+                );
                 (img.id, img.manifest_digest)
             })
             .collect();

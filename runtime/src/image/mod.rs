@@ -11,8 +11,8 @@
 //! id is its config digest, as in Docker.
 
 pub mod archive;
-pub mod busybox;
 mod blobs;
+pub mod busybox;
 pub mod changes;
 pub mod commit;
 pub mod import;

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use super::{Error, MountKind, MountOrigin, MountSpec, check_target, check_tmpfs_option, valid_name};
+use super::{
+    Error, MountKind, MountOrigin, MountSpec, check_target, check_tmpfs_option, valid_name,
+};
 
 const WHAT: &str = "mount";
 
@@ -74,7 +76,10 @@ mod tests {
         );
         assert!(MountSpec::bind("/tmp", "data").is_err());
         assert!(MountSpec::bind("/tmp", "/").is_err());
-        assert_eq!(MountSpec::volume("v1", "/v").unwrap().source.as_deref(), Some("v1"));
+        assert_eq!(
+            MountSpec::volume("v1", "/v").unwrap().source.as_deref(),
+            Some("v1")
+        );
         assert!(MountSpec::volume("bad/name", "/v").is_err());
         let t = MountSpec::tmpfs("/scratch", &["size=1m"]).unwrap();
         assert_eq!(t.tmpfs_options.last().map(String::as_str), Some("size=1m"));
