@@ -5,6 +5,10 @@
 #        images/busybox/build.sh --rootfs-tar   makes (or finds) the rootfs tar, prints its path
 #   TUG        the tug binary (default: target/release/tug, then target/debug/tug, then PATH)
 #   TUG_CACHE  where the rootfs tar is cached (default: /var/cache/tug, shared by every clone)
+# The library makes the same image without this script (Engine::create_busybox_image in
+# runtime/src/image/busybox.rs, which the testkit uses): same files, modes and mtimes, the
+# same tar byte for byte, the same import options. Tests hold the two identical; change
+# both together.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 ref=${1:-busybox:latest}
