@@ -24,34 +24,10 @@ const CHANGES: [&str; 2] = [
     r#"CMD ["sh"]"#,
 ];
 
-const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh
-daemon:x:1:1:daemon:/usr/sbin:/bin/false
-bin:x:2:2:bin:/bin:/bin/false
-sys:x:3:3:sys:/dev:/bin/false
-sync:x:4:100:sync:/bin:/bin/sync
-mail:x:8:8:mail:/var/spool/mail:/bin/false
-www-data:x:33:33:www-data:/var/www:/bin/false
-operator:x:37:37:Operator:/var:/bin/false
-nobody:x:65534:65534:nobody:/home:/bin/false
-";
-
-const GROUP: &str = "root:x:0:
-daemon:x:1:
-bin:x:2:
-sys:x:3:
-adm:x:4:
-tty:x:5:
-disk:x:6:
-wheel:x:10:root
-mail:x:12:
-www-data:x:33:
-operator:x:37:
-staff:x:50:
-users:x:100:
-nogroup:x:65534:
-";
-
-const SHADOW: &str = "root:*:10933:0:99999:7:::\n";
+/// The files of `/etc`, shared with `images/busybox/build.sh`.
+const PASSWD: &str = include_str!("../../../images/busybox/etc/passwd");
+const GROUP: &str = include_str!("../../../images/busybox/etc/group");
+const SHADOW: &str = include_str!("../../../images/busybox/etc/shadow");
 
 /// The directories of the rootfs and their modes.
 const DIRS: [(&str, u32); 15] = [
