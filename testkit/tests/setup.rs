@@ -33,8 +33,18 @@ fn a_fresh_root_gets_busybox_once_for_parallel_threads() {
             h.join().unwrap().unwrap();
         }
     });
-    let images = tug.engine().image_store().unwrap().list().unwrap();
-    assert_eq!(images.len(), 1, "one busybox image, made once");
+    let images = Command::new(find_tug_binary().unwrap())
+        .args(["images", "-q"])
+        .env("TUG_ROOT", tug.engine().root())
+        .env("TUG_RUN", tug.engine().run_root())
+        .output()
+        .unwrap();
+    let ids = String::from_utf8_lossy(&images.stdout);
+    assert_eq!(
+        ids.lines().count(),
+        1,
+        "one busybox image, made once: {ids}"
+    );
     let c = GenericImage::new("busybox", "latest")
         .with_cmd(["sleep", "60"])
         .with_network("none")
