@@ -290,8 +290,8 @@ pub trait ImageExt<I: Image>: Sized {
         r
     }
 
-    /// A resource limit of the container's processes (`nofile`, `nproc`...). tug does not
-    /// set ulimits yet: the start fails with an error saying so.
+    /// A resource limit of the container's processes (`nofile`, `nproc`...; `--ulimit`);
+    /// the hard limit is the soft one when `None`.
     fn with_ulimit(self, name: &str, soft: i64, hard: Option<i64>) -> ContainerRequest<I> {
         let mut r = self.into_request();
         r.ulimits.push(Ulimit {

@@ -25,12 +25,6 @@ pub(crate) const MANAGED_NETWORK_LABEL: &str = "tug.testkit.managed";
 
 /// Starts `req` on `tug`: see [`crate::runners::SyncRunner::start`].
 pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Container<I>> {
-    if let Some(u) = req.ulimits.first() {
-        return Err(Error::Invalid(format!(
-            "with_ulimit({:?}, ..): tug does not set ulimits yet",
-            u.name
-        )));
-    }
     let reference = req.descriptor();
     tug.prepare_image(&reference)?;
     let engine = tug.engine();
@@ -232,6 +226,14 @@ fn create_options<I: Image>(req: &ContainerRequest<I>, reference: &str) -> Resul
         cap_drop: req.cap_drop.clone(),
         read_only: req.readonly_rootfs,
         security_opt: req.security_opts.clone(),
+        ulimits: req
+            .ulimits
+            .iter()
+            .map(|u| {
+                tug::container::ulimit::Ulimit::new(&u.name, u.soft, u.hard.unwrap_or(u.soft))
+                    .map_err(|e| Error::Invalid(format!("with_ulimit: {e}")))
+            })
+            .collect::<Result<_>>()?,
         ..Default::default()
     })
 }

@@ -1,6 +1,6 @@
 //! testcontainers' request options on real busybox containers: capabilities, privileged,
 //! /dev/shm size, read-only rootfs, another image name or tag, typed bind mounts (a host
-//! path with `:` in it), reuse, and what tug refuses (ulimits).
+//! path with `:` in it), reuse, ulimits.
 
 mod common;
 
@@ -146,11 +146,42 @@ fn a_reused_container_outlives_its_handle_and_is_found_again() {
 }
 
 #[test]
-fn ulimits_are_refused_with_a_clear_error() {
+fn ulimits_apply_and_bad_ones_are_refused() {
+    let c = busybox()
+        .with_cmd(["sleep", "60"])
+        .with_network("none")
+        .with_ulimit("nofile", 1024, Some(2048))
+        .with_ulimit("nproc", 77, None)
+        .start()
+        .unwrap();
+    // The container's process and an exec'd one alike.
+    let (_, limits) = sh(&c, "grep -E 'open files|processes' /proc/1/limits");
+    let words: Vec<&str> = limits.split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            "Max",
+            "processes",
+            "77",
+            "77",
+            "processes",
+            "Max",
+            "open",
+            "files",
+            "1024",
+            "2048",
+            "files"
+        ],
+        "{limits}"
+    );
+    assert_eq!(
+        sh(&c, "ulimit -n; ulimit -Hn; ulimit -u").1,
+        "1024\n2048\n77\n"
+    );
     let err = busybox()
         .with_cmd(["true"])
-        .with_ulimit("nofile", 1024, Some(2048))
+        .with_ulimit("bogus", 1, None)
         .start()
         .unwrap_err();
-    assert!(err.to_string().contains("ulimits"), "{err}");
+    assert!(err.to_string().contains("no such limit"), "{err}");
 }

@@ -28,6 +28,7 @@ pub mod security;
 pub mod spec;
 pub mod store;
 pub mod top;
+pub mod ulimit;
 
 use std::path::Path;
 

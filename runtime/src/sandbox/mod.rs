@@ -20,6 +20,7 @@ pub mod exeseal;
 pub mod hygiene;
 mod init;
 pub mod mounts;
+mod rlimits;
 pub mod seccomp;
 pub mod signals;
 pub mod special;
