@@ -20,8 +20,15 @@ impl Engine {
     /// The published ports of container `name` while it runs (none once it stopped), in
     /// container port order.
     pub fn published_ports(&self, name: &str) -> crate::Result<Vec<PublishedPort>> {
-        let c = self.container(name)?;
-        Ok(published(&c.network_settings.ports))
+        Ok(self.container(name)?.published_ports())
+    }
+}
+
+impl super::Container {
+    /// The published ports of this record (see [`Engine::published_ports`]), for a
+    /// caller that has just read it.
+    pub fn published_ports(&self) -> Vec<PublishedPort> {
+        published(&self.network_settings.ports)
     }
 }
 

@@ -408,13 +408,9 @@ impl<I: Image> Container<I> {
     /// Records the running container's pid and published ports.
     pub(crate) fn record_live(&self) -> Result<()> {
         let c = self.inspect()?;
-        let published = self
-            .engine
-            .published_ports(&self.id)
-            .map_err(|e| Error::engine(format!("reading the ports of {}", self.name), e))?;
         *self.live.lock().unwrap_or_else(|p| p.into_inner()) = Live {
             pid: c.state.pid,
-            ports: Ports::from_published(&published),
+            ports: Ports::from_published(&c.published_ports()),
         };
         Ok(())
     }
