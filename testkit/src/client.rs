@@ -10,7 +10,7 @@ use tug::{Engine, EngineConfig};
 use crate::error::{Error, Result};
 
 /// The engine and the `tug` binary that fixtures use. [`Tug::shared`] is the one that
-/// [`crate::ImageExt::start`] uses: the state root of `TUG_ROOT` (default
+/// [`crate::runners::SyncRunner::start`] uses: the state root of `TUG_ROOT` (default
 /// `/var/lib/tug`), as the `tug` CLI has it.
 #[derive(Debug)]
 pub struct Tug {

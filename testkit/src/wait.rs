@@ -350,7 +350,7 @@ impl fmt::Display for WaitFor {
     }
 }
 
-/// When an exec ([`crate::ExecCommand`]) counts as done. tug runs the command to its end
+/// When an exec ([`crate::core::ExecCommand`]) counts as done. tug runs the command to its end
 /// before [`crate::Container::exec`] returns, so each condition is checked on the whole
 /// output and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
