@@ -86,7 +86,7 @@ impl Tug {
                     .pull(
                         reference,
                         &tug::registry::PullOptions::default(),
-                        &tug::registry::progress::Silent,
+                        &tug::registry::Silent,
                     )
                     .map_err(|e| Error::engine(format!("pulling {reference}"), e))?;
             }

@@ -94,8 +94,8 @@ impl ExecResult {
     }
 }
 
-impl From<tug::container::exec::ExecOutput> for ExecResult {
-    fn from(o: tug::container::exec::ExecOutput) -> ExecResult {
+impl From<tug::container::ExecOutput> for ExecResult {
+    fn from(o: tug::container::ExecOutput) -> ExecResult {
         ExecResult {
             exit_code: o.exit_code,
             stdout: o.stdout,

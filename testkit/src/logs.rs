@@ -4,8 +4,8 @@
 
 use std::io::{BufRead, Read};
 
+use tug::container::LogEntry;
 use tug::container::LogFollower;
-use tug::container::logs::LogEntry;
 
 /// Which of a container's output streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

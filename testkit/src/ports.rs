@@ -76,8 +76,8 @@ impl Ports {
         let mut ports = Ports::default();
         for p in published {
             let cp = match p.proto {
-                tug::network::ports::Proto::Tcp => ContainerPort::Tcp(p.container_port),
-                tug::network::ports::Proto::Udp => ContainerPort::Udp(p.container_port),
+                tug::network::Proto::Tcp => ContainerPort::Tcp(p.container_port),
+                tug::network::Proto::Udp => ContainerPort::Udp(p.container_port),
             };
             let map = match p.host_ip {
                 IpAddr::V4(_) => &mut ports.ipv4,
@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(Host::Ipv4(Ipv4Addr::LOCALHOST).to_string(), "127.0.0.1");
         let published = [tug::container::PublishedPort {
             container_port: 80,
-            proto: tug::network::ports::Proto::Tcp,
+            proto: tug::network::Proto::Tcp,
             host_ip: [127, 0, 0, 1].into(),
             host_port: 32768,
         }];

@@ -74,7 +74,7 @@ pub struct ContainerRequest<I: Image> {
     pub(crate) startup_timeout: Option<Duration>,
     pub(crate) ready_conditions: Option<Vec<WaitFor>>,
     pub(crate) health_check: Option<Healthcheck>,
-    pub(crate) resources: tug::sandbox::cgroups::Resources,
+    pub(crate) resources: tug::container::Resources,
     pub(crate) privileged: bool,
     pub(crate) cap_add: Vec<String>,
     pub(crate) cap_drop: Vec<String>,

@@ -7,8 +7,8 @@ use std::hash::{Hash, Hasher};
 use std::net::Ipv4Addr;
 
 use tug::container::CreateOptions;
-use tug::container::cp::{CopyIn, CopyOptions};
-use tug::network::ports::{PortSpec, Proto};
+use tug::container::{CopyIn, CopyOptions};
+use tug::network::{PortSpec, Proto};
 
 use crate::client::Tug;
 use crate::container::{Container, Setup};
@@ -134,7 +134,7 @@ fn managed_network(tug: &Tug, network: Option<&str>) -> Result<Option<String>> {
             .contains_key(MANAGED_NETWORK_LABEL)
             .then(|| name.to_string()));
     }
-    let made = engine.create_network(&tug::network::store::CreateOptions {
+    let made = engine.create_network(&tug::network::CreateOptions {
         name: name.to_string(),
         labels: [(MANAGED_NETWORK_LABEL.to_string(), "true".to_string())].into(),
         ..Default::default()
@@ -230,7 +230,7 @@ fn create_options<I: Image>(req: &ContainerRequest<I>, reference: &str) -> Resul
             .ulimits
             .iter()
             .map(|u| {
-                tug::container::ulimit::Ulimit::new(&u.name, u.soft, u.hard.unwrap_or(u.soft))
+                tug::container::Ulimit::new(&u.name, u.soft, u.hard.unwrap_or(u.soft))
                     .map_err(|e| Error::Invalid(format!("with_ulimit: {e}")))
             })
             .collect::<Result<_>>()?,

@@ -149,9 +149,8 @@ fn containers_on_a_test_network_reach_each_other_by_name() {
     drop(_server);
     let net_name = net.name().to_string();
     drop(net);
-    let store = tug::network::store::NetworkStore::open(Tug::shared().unwrap().engine().root());
     assert!(
-        store.get(&net_name).is_err(),
+        Tug::shared().unwrap().engine().network(&net_name).is_err(),
         "network {net_name} left behind"
     );
 }

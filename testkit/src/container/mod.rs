@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tug::Engine;
-use tug::container::exec::ExecOptions;
+use tug::container::ExecOptions;
 
 use crate::error::{Error, Result};
 use crate::exec::{ExecCommand, ExecResult};
@@ -339,7 +339,7 @@ impl<I: Image> Container<I> {
         let c = self.inspect()?;
         Ok((!c.state.running
             && !c.state.restarting
-            && c.state.status != tug::container::record::Status::Created)
+            && c.state.status != tug::container::Status::Created)
             .then_some(c.state.exit_code.into()))
     }
 

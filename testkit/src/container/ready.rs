@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tug::container::logs::LogEntry;
+use tug::container::LogEntry;
 use tug::container::{Health, LogCursor, PortProbe};
 
 use super::Container;
@@ -139,7 +139,7 @@ impl Probe {
         c: &Container<I>,
         cond: &WaitFor,
         entries: &[LogEntry],
-        state: &tug::container::record::State,
+        state: &tug::container::State,
     ) -> Result<bool> {
         let running = state.running && !state.paused;
         Ok(match cond {
@@ -183,7 +183,7 @@ impl Probe {
             WaitFor::Exit(e) => {
                 let exited = !state.running
                     && !state.restarting
-                    && state.status == tug::container::record::Status::Exited;
+                    && state.status == tug::container::Status::Exited;
                 if exited
                     && e.code
                         .is_some_and(|want| want != i64::from(state.exit_code))
