@@ -332,6 +332,16 @@ impl Engine {
             etc_files: &etc_files,
         })?;
         mount_plan.apply_to_spec(&mut spec);
+        if !opts.ulimits.is_empty() {
+            let rlimits = opts
+                .ulimits
+                .iter()
+                .map(super::ulimit::Ulimit::rlimit)
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(p) = spec.process_mut() {
+                p.set_rlimits(Some(rlimits));
+            }
+        }
         if let Some(linux) = spec.linux_mut() {
             let mut r = resources.to_oci().unwrap_or_default();
             let mut cgroup_rules = if opts.privileged {
@@ -424,6 +434,7 @@ impl Engine {
                 security_opt: (!opts.security_opt.is_empty()).then(|| opts.security_opt.clone()),
                 cap_add: (!opts.cap_add.is_empty()).then(|| opts.cap_add.clone()),
                 cap_drop: (!opts.cap_drop.is_empty()).then(|| opts.cap_drop.clone()),
+                ulimits: (!opts.ulimits.is_empty()).then(|| opts.ulimits.clone()),
                 devices: Some(device_flags),
                 auto_remove: opts.auto_remove,
                 binds: (!mount_plan.binds.is_empty()).then(|| mount_plan.binds.clone()),

@@ -12,10 +12,12 @@
 
 pub mod archive;
 mod blobs;
+pub mod busybox;
 pub mod changes;
 pub mod commit;
 pub mod import;
 mod index;
+mod local;
 pub mod manifest;
 pub mod prune;
 pub mod reference;

@@ -491,6 +491,8 @@ fn exec_entered(
     })?;
     super::exec::check_cwd_inside(cwd)?;
 
+    // The container's limits (the spec's process is the exec's base), as runc does.
+    super::rlimits::apply(process)?;
     switch_user(process, &exec_user, filter)?;
     match super::exec::become_process(process, &env, false)? {}
 }

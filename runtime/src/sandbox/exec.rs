@@ -62,6 +62,7 @@ pub(super) fn exec_process(
     nix::unistd::chdir(cwd).map_err(|e| setup_err(format!("chdir to {}: {e}", cwd.display())))?;
     check_cwd_inside(cwd)?;
 
+    super::rlimits::apply(process)?;
     switch_user(process, &exec_user, filter)?;
     match become_process(process, &env, true)? {}
 }

@@ -21,6 +21,7 @@ mod failure;
 pub mod hygiene;
 mod init;
 pub mod mounts;
+mod rlimits;
 pub mod seccomp;
 pub mod signals;
 pub mod special;
