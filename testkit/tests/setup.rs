@@ -67,10 +67,11 @@ fn a_fresh_root_gets_busybox_once_for_parallel_threads() {
 #[test]
 fn the_library_busybox_is_the_build_sh_image() {
     let dir = private_root();
-    let config = |name: &str| tug::EngineConfig {
-        root: dir.path().join(name).join("root"),
-        run_root: dir.path().join(name).join("run"),
-        storage_driver: tug::StorageDriver::Overlay,
+    let config = |name: &str| {
+        tug::EngineConfig::new(
+            dir.path().join(name).join("root"),
+            dir.path().join(name).join("run"),
+        )
     };
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/busybox/build.sh");

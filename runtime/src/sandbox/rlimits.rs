@@ -4,7 +4,7 @@
 
 use oci_spec::runtime::{PosixRlimitType, Process};
 
-use super::init::{Failure, setup_err};
+use super::failure::{Failure, setup_err};
 
 /// Sets every limit of `process`.
 pub(super) fn apply(process: &Process) -> Result<(), Failure> {
