@@ -13,7 +13,6 @@ pub use devices::DeviceMapping;
 mod create;
 pub mod etc;
 pub mod exec;
-mod exec_relay;
 mod lifecycle;
 pub mod logs;
 pub mod names;

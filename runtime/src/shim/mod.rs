@@ -9,6 +9,7 @@
 //! shim's first client (attached before the process starts, so no output is lost), and
 //! returns once the container's process runs, or with the start's error.
 
+mod exec;
 pub mod log;
 mod memory;
 pub mod owner;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
+use super::exec::{self, Event, Exec};
 use super::log::{LogWriter, Rotation, Stream};
 use super::owner::Owner;
 use super::proto;
@@ -31,6 +32,8 @@ const MAX_DELAY: Duration = Duration::from_secs(60);
 const RESET_AFTER: Duration = Duration::from_secs(10);
 
 struct Client {
+    /// Names the client for the exec it asked for, if any.
+    id: u64,
     sock: UnixStream,
     inbuf: Vec<u8>,
     outbox: Vec<u8>,
@@ -40,9 +43,10 @@ struct Client {
 }
 
 impl Client {
-    fn new(sock: UnixStream, output: bool, stdin: bool) -> Client {
+    fn new(id: u64, sock: UnixStream, output: bool, stdin: bool) -> Client {
         let _ = sock.set_nonblocking(true);
         Client {
+            id,
             sock,
             inbuf: Vec::new(),
             outbox: Vec::new(),
@@ -103,6 +107,10 @@ struct Shim {
     listener: UnixListener,
     _socket_dir: Option<OwnedFd>,
     clients: Vec<Client>,
+    /// The id of the next client.
+    next_client: u64,
+    /// Processes exec'd into the container, running or being relayed.
+    execs: Vec<Exec>,
     signals: SignalReader,
     log: LogWriter,
     owner: Option<Owner>,
@@ -130,6 +138,12 @@ enum Slot {
     Master,
     Client(usize),
     Owner,
+    /// An exec's answer to its release.
+    ExecStarted(usize),
+    /// An exec's stdout (`Some(false)`), stderr (`Some(true)`) or pty (`None`).
+    ExecOutput(usize, Option<bool>),
+    /// An exec's stdin has room.
+    ExecStdin(usize),
 }
 
 /// Runs the shim of container `id` until the container is done; `first` is the spawning
@@ -194,7 +208,9 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
         run_dir,
         listener,
         _socket_dir: socket_dir,
-        clients: vec![Client::new(first, output, stdin)],
+        clients: vec![Client::new(0, first, output, stdin)],
+        next_client: 1,
+        execs: Vec::new(),
         signals,
         log: LogWriter::open(dir.join(format!("{id}-json.log")), rotation),
         owner: Owner::load(&dir),
@@ -454,6 +470,7 @@ impl Shim {
     /// The process exited and its output is drained: restart it, or finish.
     fn on_exit(&mut self, code: i32) {
         self.log.flush();
+        self.end_execs();
         let mut ran = Duration::ZERO;
         if let Some(p) = self.process.take() {
             ran = p.started.elapsed();
@@ -561,11 +578,43 @@ impl Shim {
                 }
             }
             for (i, c) in self.clients.iter().enumerate() {
-                let mut ev = r;
+                // A client whose exec's stdin is full is not read until it drains.
+                let full = self
+                    .execs
+                    .iter()
+                    .any(|e| e.client == Some(c.id) && e.stdin_buf.len() > exec::MAX_STDIN);
+                let mut ev = if full { PollFlags::empty() } else { r };
                 if !c.outbox.is_empty() {
                     ev |= PollFlags::POLLOUT;
                 }
                 slots.push((Slot::Client(i), c.sock.as_raw_fd(), ev));
+            }
+            for (i, e) in self.execs.iter().enumerate() {
+                if let Some(fd) = e.start_fd() {
+                    slots.push((Slot::ExecStarted(i), fd.as_raw_fd(), r));
+                    continue;
+                }
+                if let Some(fd) = e.stdin_waiting() {
+                    slots.push((Slot::ExecStdin(i), fd.as_raw_fd(), PollFlags::POLLOUT));
+                }
+                // Output is read while the client keeps up (or is gone).
+                let queued = self
+                    .clients
+                    .iter()
+                    .find(|c| Some(c.id) == e.client)
+                    .map_or(0, |c| c.outbox.len());
+                if queued > exec::MAX_QUEUED_OUTPUT {
+                    continue;
+                }
+                for (which, fd) in [
+                    (Some(false), &e.out),
+                    (Some(true), &e.err),
+                    (None, &e.master),
+                ] {
+                    if let Some(f) = fd {
+                        slots.push((Slot::ExecOutput(i, which), f.as_raw_fd(), r));
+                    }
+                }
             }
             if let Some(fd) = self.owner.as_ref().and_then(|o| o.pidfd.as_ref()) {
                 slots.push((Slot::Owner, fd.as_raw_fd(), r));
@@ -611,6 +660,16 @@ impl Shim {
                     Slot::Master => self.on_output(None, &mut buf),
                     Slot::Client(i) => self.on_client(i, revents, &mut buf),
                     Slot::Owner => {}
+                    Slot::ExecStarted(i) => {
+                        let ev = self.execs[i].on_started();
+                        self.tell_exec_client(i, &ev);
+                    }
+                    Slot::ExecOutput(i, which) => {
+                        if let Some(ev) = self.execs[i].read_output(which, &mut buf) {
+                            self.tell_exec_client(i, &ev);
+                        }
+                    }
+                    Slot::ExecStdin(i) => self.execs[i].flush_stdin(),
                 }
             }
             if self.finished {
@@ -624,6 +683,7 @@ impl Shim {
                     self.finish(self.last_code, None);
                 }
             }
+            self.finish_execs(&mut buf);
             self.clients.retain(|c| !c.gone);
             if let Some(p) = &self.process
                 && let Some(code) = p.exit
@@ -646,6 +706,11 @@ impl Shim {
 
     fn on_signals(&mut self) {
         while let Some(sig) = self.signals.read() {
+            if sig == Signal::SIGCHLD {
+                for e in &mut self.execs {
+                    e.reap();
+                }
+            }
             if sig == Signal::SIGCHLD
                 && let Some(p) = &mut self.process
                 && p.exit.is_none()
@@ -659,7 +724,11 @@ impl Shim {
     fn accept(&mut self) {
         loop {
             match self.listener.accept() {
-                Ok((s, _)) => self.clients.push(Client::new(s, false, false)),
+                Ok((s, _)) => {
+                    let id = self.next_client;
+                    self.next_client += 1;
+                    self.clients.push(Client::new(id, s, false, false));
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(_) => return,
             }
@@ -708,6 +777,12 @@ impl Shim {
         if n == 0 {
             let c = &mut self.clients[i];
             c.gone = true;
+            let id = c.id;
+            // Its exec runs on, its output discarded (as with Docker).
+            for e in self.execs.iter_mut().filter(|e| e.client == Some(id)) {
+                e.client = None;
+            }
+            let c = &mut self.clients[i];
             if c.stdin && self.stdin_once {
                 self.close_stdin();
             }
@@ -721,8 +796,20 @@ impl Shim {
                 return;
             }
         };
+        let id = self.clients[i].id;
         for (kind, payload) in frames {
+            if let Some(e) = self.execs.iter_mut().find(|e| e.client == Some(id)) {
+                match kind {
+                    proto::STDIN => e.write_stdin(&payload),
+                    proto::STDIN_CLOSE => e.close_stdin(),
+                    proto::RESIZE if payload.len() >= 4 => e.resize(&winsize(&payload)),
+                    proto::KILL => e.signal(proto::payload_i32(&payload)),
+                    _ => {}
+                }
+                continue;
+            }
             match kind {
+                proto::EXEC => self.start_exec(i, &payload),
                 proto::ATTACH => {
                     let c = &mut self.clients[i];
                     c.output = true;
@@ -748,13 +835,7 @@ impl Shim {
                 }
                 proto::RESIZE if payload.len() >= 4 => {
                     if let Some(m) = self.process.as_ref().and_then(|p| p.master.as_ref()) {
-                        let ws = libc::winsize {
-                            ws_row: u16::from_le_bytes([payload[0], payload[1]]),
-                            ws_col: u16::from_le_bytes([payload[2], payload[3]]),
-                            ws_xpixel: 0,
-                            ws_ypixel: 0,
-                        };
-                        tty::set_window_size(m.as_fd(), &ws);
+                        tty::set_window_size(m.as_fd(), &winsize(&payload));
                     }
                 }
                 proto::KILL => self.signal(proto::payload_i32(&payload), false),
@@ -767,6 +848,65 @@ impl Shim {
         }
     }
 
+    /// Client `i` asks for an exec: enter the container and release the process (its
+    /// answer comes through the event loop).
+    fn start_exec(&mut self, i: usize, payload: &[u8]) {
+        let id = self.clients[i].id;
+        let pid = self
+            .process
+            .as_ref()
+            .filter(|p| p.exit.is_none())
+            .map(|p| p.sandbox.pid());
+        let started = match (serde_json::from_slice::<proto::ExecRequest>(payload), pid) {
+            (Err(e), _) => Err((125, format!("a garbled exec request: {e}"))),
+            (Ok(_), None) => Err((125, format!("container {} is not running", self.id))),
+            (Ok(req), Some(pid)) => {
+                Exec::start(req, pid, id).map_err(|e| (e.exit_code(), e.to_string()))
+            }
+        };
+        match started {
+            Ok(e) => self.execs.push(e),
+            Err((code, msg)) => self.clients[i].send(&Event::Failed(code, msg).frame()),
+        }
+    }
+
+    /// Sends `ev` of exec `i` to its client, if it is still there.
+    fn tell_exec_client(&mut self, i: usize, ev: &Event) {
+        let Some(id) = self.execs[i].client else {
+            return;
+        };
+        if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
+            c.send(&ev.frame());
+        }
+    }
+
+    /// Relays the end of the execs that are done, and forgets them.
+    fn finish_execs(&mut self, buf: &mut [u8]) {
+        let mut i = 0;
+        while i < self.execs.len() {
+            if self.execs[i].is_done() {
+                for ev in self.execs[i].finish(buf) {
+                    self.tell_exec_client(i, &ev);
+                }
+                self.execs.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// The container's process exited, and every exec'd process with its pid namespace:
+    /// reap them and tell their clients.
+    fn end_execs(&mut self) {
+        let mut buf = vec![0u8; 16 * 1024];
+        for i in 0..self.execs.len() {
+            for ev in self.execs[i].end(&mut buf) {
+                self.tell_exec_client(i, &ev);
+            }
+        }
+        self.execs.clear();
+    }
+
     fn close_stdin(&mut self) {
         if let Some(p) = &mut self.process {
             p.stdin = None;
@@ -774,7 +914,16 @@ impl Shim {
     }
 }
 
-/// A sandbox error as a start error with Docker's exit code (125, 126, 127).
+/// A RESIZE payload: rows u16 LE, cols u16 LE (the caller checked the length).
+fn winsize(p: &[u8]) -> libc::winsize {
+    libc::winsize {
+        ws_row: u16::from_le_bytes([p[0], p[1]]),
+        ws_col: u16::from_le_bytes([p[2], p[3]]),
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    }
+}
+
 /// What a stopped container's record shows of its network: no host ports (Docker
 /// clears them, so `ps -a` shows no PORTS) and no sandbox.
 fn clear_network_state(c: &mut crate::container::Container) {
