@@ -227,7 +227,7 @@ pub fn main() -> i32 {
 /// Dispatches a parsed command line.
 pub fn run(cli: Cli) -> CliResult {
     if let Command::Shim { id } = &cli.command {
-        return Ok(crate::shim::main(id));
+        return Ok(crate::container::shim_main(id));
     }
     let engine = Engine::from_env()?;
     if matches!(

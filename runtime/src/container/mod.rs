@@ -22,6 +22,7 @@ pub mod record;
 pub mod security;
 pub mod spec;
 pub mod store;
+mod supervised;
 pub mod top;
 
 use std::path::Path;
@@ -34,6 +35,7 @@ pub use lifecycle::{DEFAULT_STOP_TIMEOUT, parse_signal};
 pub use options::CreateOptions;
 pub use record::Container;
 pub use store::ContainerStore;
+pub use supervised::shim_main;
 
 /// An error of the `container` module.
 #[derive(Debug, thiserror::Error)]
