@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The repository's top directory.
 pub fn repo_dir() -> PathBuf {
@@ -161,6 +162,64 @@ impl TestRoot {
         v[0].clone()
     }
 
+    /// Runs `tug ARGS` with `input` on stdin and `envs` added to its environment.
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8], envs: &[(&str, &str)]) -> Output {
+        let mut c = self.tug();
+        c.args(args).envs(envs.iter().copied());
+        output_with_stdin(c, input)
+    }
+
+    /// A directory `name` in this test's temporary directory (made if missing), for binds.
+    pub fn host_dir(&self, name: &str) -> PathBuf {
+        let d = self.path().join(name);
+        std::fs::create_dir_all(&d).expect("create a host dir");
+        d
+    }
+
+    /// The ids of the containers this root holds, as its store has them on disk.
+    pub fn container_ids(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.root().join("containers"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.len() == 64)
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// `volume ls -q`, sorted.
+    pub fn volume_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .ok(&["volume", "ls", "-q"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Asserts that no mount below this test's directory is left on the host.
+    pub fn assert_nothing_mounted(&self) {
+        let d = self.path().display().to_string();
+        let left: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .expect("read mountinfo")
+            .lines()
+            .filter(|l| l.contains(&d))
+            .map(str::to_string)
+            .collect();
+        assert!(left.is_empty(), "mounts left on the host: {left:?}");
+    }
+
+    /// `inspect -f TEMPLATE NAME`, trimmed.
+    pub fn inspect_f(&self, name: &str, template: &str) -> String {
+        self.ok(&["inspect", "-f", template, name])
+            .trim()
+            .to_string()
+    }
+
     /// An engine on this root, for tests that use the library directly.
     pub fn engine(&self) -> tug::Engine {
         tug::Engine::open(tug::EngineConfig {
@@ -170,6 +229,19 @@ impl TestRoot {
         })
         .expect("open engine")
     }
+}
+
+/// Waits until `cond` holds, failing the test with `what` after `limit`; how long it took.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    start.elapsed()
 }
 
 /// The exit code of a finished command (panics if it was killed by a signal).
@@ -187,6 +259,60 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Runs `cmd` with `input` on its stdin (then closed) and returns its output. The command
+/// may exit before it reads all its input (a bad flag): a broken pipe is not an error.
+pub fn output_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the command");
+    let _ = child.stdin.take().expect("piped stdin").write_all(input);
+    child.wait_with_output().expect("wait for the command")
+}
+
+/// Stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The sha256 of `data`, in hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A tar of regular files `(path, bytes)`, owned by root, with one mode and mtime: the
+/// same bytes for the same files.
+pub fn files_tar(files: &[(&str, &[u8])], mode: u32, mtime: u64) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_mtime(mtime);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, path, *data).expect("append to tar");
+    }
+    b.into_inner().expect("finish tar")
+}
+
+/// Whether this host's cgroups are v1 (or hybrid: v1 controllers) rather than pure v2:
+/// /sys/fs/cgroup is a cgroup2 mount only on a pure v2 host.
+pub fn cgroup_v1() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .map(|s| s.filesystem_type() != nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
 }
 
 /// A spawned process (a foreground `tug run`) that is killed and reaped when the test
@@ -215,6 +341,8 @@ impl Drop for KillOnDrop {
     }
 }
 
+pub mod containers;
 pub mod image;
 pub mod net;
+pub mod pty;
 pub mod registry;

@@ -22,18 +22,6 @@ use crate::{TestRoot, text};
 /// How long cleanup (a shim taking down its interfaces) may take after `rm -f`.
 pub const CLEANUP_LIMIT: Duration = Duration::from_secs(5);
 
-/// Waits until `cond` holds, failing the test with `what` after `limit`.
-pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// A networking test's state root, with the busybox image, and what the test made in it:
 /// on drop every remembered container is removed (`rm -f`) and every user network too.
 /// [`NetTest::finish`] does the same and then asserts that nothing of the test is left.
@@ -168,10 +156,7 @@ impl NetTest {
 
     /// `inspect -f TEMPLATE NAME`, trimmed.
     pub fn inspect_f(&self, name: &str, template: &str) -> String {
-        self.t
-            .ok(&["inspect", "-f", template, name])
-            .trim()
-            .to_string()
+        self.t.inspect_f(name, template)
     }
 
     /// The pid of a running container's init.

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tug_e2e::{KillOnDrop, TestRoot, code, text};
+use tug_e2e::{KillOnDrop, TestRoot, cgroup_v1, code, text};
 
 /// A foreground `tug run` in the background: on drop, the container is removed with
 /// `rm -f` (so its supervisor cleans its cgroup up), then tug is reaped.
@@ -32,7 +32,9 @@ impl<'a> Running<'a> {
             name: name.to_string(),
             child,
         };
-        wait_for(&format!("{name} to run"), || r.pid() > 0);
+        tug_e2e::wait_for(&format!("{name} to run"), Duration::from_secs(20), || {
+            r.pid() > 0
+        });
         r
     }
 
@@ -63,10 +65,6 @@ impl Drop for Running<'_> {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-}
-
-fn wait_for(what: &str, cond: impl FnMut() -> bool) {
-    tug_e2e::net::wait_until(what, Duration::from_secs(20), cond);
 }
 
 /// The container's dir in a v1 controller hierarchy on this host.
@@ -106,12 +104,6 @@ fn process_state(pid: i32) -> String {
         .lines()
         .find_map(|l| l.strip_prefix("State:").map(|s| s.trim().to_string()))
         .unwrap_or_default()
-}
-
-fn is_v1() -> bool {
-    tug::sandbox::cgroups::detect(Path::new("/sys/fs/cgroup"))
-        .map(|s| s.is_v1())
-        .unwrap_or(false)
 }
 
 #[test]
@@ -157,7 +149,7 @@ fn pids_limit_stops_a_fork_bomb() {
                   ok=$((ok+1)); else fail=$((fail+1)); fi; done; echo $ok $fail; \
                   cat /sys/fs/cgroup/pids/pids.current /sys/fs/cgroup/pids/pids.max; \
                   cat /sys/fs/cgroup/pids/pids.events";
-    if !is_v1() {
+    if !cgroup_v1() {
         return;
     }
     let out = t.ok(&[
@@ -189,13 +181,13 @@ fn pids_limit_stops_a_fork_bomb() {
 fn container_sees_its_own_cgroup_as_root() {
     let t = TestRoot::with_busybox();
     // v1: the memory hierarchy; v2: the one cgroup2 mount.
-    let script = if is_v1() {
+    let script = if cgroup_v1() {
         "cat /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes; touch /sys/fs/cgroup/memory/x 2>&1 || true"
     } else {
         "cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max; touch /sys/fs/cgroup/x 2>&1 || true"
     };
     let out = t.ok(&["run", "--rm", "-m", "64m", "busybox", "sh", "-c", script]);
-    if !is_v1() {
+    if !cgroup_v1() {
         assert!(
             out.starts_with("0::/\n"),
             "the container sees a path outside it: {out}"
@@ -216,7 +208,7 @@ fn container_sees_its_own_cgroup_as_root() {
 
 #[test]
 fn pause_freezes_and_unpause_thaws() {
-    if !is_v1() {
+    if !cgroup_v1() {
         return;
     }
     let t = TestRoot::with_busybox();
@@ -337,7 +329,7 @@ fn a_runs_cgroup_is_removed_after_exit() {
         .ok(&["inspect", "-f", "{{.Id}}", "done"])
         .trim()
         .to_string();
-    if is_v1() {
+    if cgroup_v1() {
         for c in ["memory", "cpu", "pids", "freezer"] {
             assert!(!v1_dir(&t, c, &id).exists(), "{c} cgroup left");
         }
@@ -381,7 +373,7 @@ fn stats_without_no_stream_redraws_every_second() {
 
 #[test]
 fn detached_container_pauses_and_dies_of_kill_while_paused() {
-    if !is_v1() {
+    if !cgroup_v1() {
         return;
     }
     let t = TestRoot::with_busybox();
@@ -459,7 +451,7 @@ impl Drop for TestCgroup {
 fn a_delegated_subtree_is_used_and_a_missing_controller_is_named() {
     // As under systemd's Delegate=yes: tug's cgroups go below a cgroup whose parent
     // passed it only some controllers (here pids, not memory). Pure v2 only.
-    if is_v1() {
+    if cgroup_v1() {
         eprintln!("skipped: needs a pure cgroup v2 hierarchy (the v2 lane runs it)");
         return;
     }

@@ -5,7 +5,7 @@
 //! that it stays closed.
 
 use tug_e2e::image::{Entry, import_image};
-use tug_e2e::{TestRoot, code, text};
+use tug_e2e::{TestRoot, code, sha256_hex, text};
 
 /// Docker's default bounding set, as /proc/self/status prints it.
 const DOCKER_CAPS: &str = "00000000a80425fb";
@@ -16,12 +16,6 @@ fn cap_bnd(t: &TestRoot, args: &[&str]) -> std::process::Output {
     a.extend_from_slice(args);
     a.extend(["/bin/busybox", "grep", "CapBnd", "/proc/self/status"]);
     t.run(&a)
-}
-
-fn containers_left(t: &TestRoot) -> usize {
-    std::fs::read_dir(t.root().join("containers"))
-        .map(|d| d.flatten().filter(|e| e.file_name().len() == 64).count())
-        .unwrap_or(0)
 }
 
 #[test]
@@ -38,7 +32,7 @@ fn a_forged_proc_never_decides_capabilities() {
     let out = cap_bnd(&t, &["hostile"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
     assert!(text(&out).contains("/proc"), "{}", text(&out));
-    assert_eq!(containers_left(&t), 0);
+    assert_eq!(t.container_ids().len(), 0);
     assert!(
         t.ok(&["volume", "ls", "-q"]).trim().is_empty(),
         "a refused create left a volume"
@@ -76,7 +70,7 @@ fn a_forged_proc_never_decides_capabilities() {
     }
     let out = cap_bnd(&t, &["--tmpfs", "/proc", "shipped"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
-    assert_eq!(containers_left(&t), 0);
+    assert_eq!(t.container_ids().len(), 0);
 }
 
 #[test]
@@ -111,8 +105,7 @@ fn image_symlinks_cannot_steer_a_mount_onto_proc_or_sys() {
         );
     }
     // Nothing is left running or mounted.
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(&t.path().display().to_string()));
+    t.assert_nothing_mounted();
 }
 
 #[test]
@@ -312,7 +305,7 @@ fn seccomp_unconfined_and_a_profile_file_take_effect() {
     let out = t.run(&["run", "--rm", "--security-opt", &opt, "busybox", "true"]);
     assert_eq!(code(&out), 125);
     assert!(text(&out).contains("profile.json"), "{}", text(&out));
-    assert_eq!(containers_left(&t), 0);
+    assert_eq!(t.container_ids().len(), 0);
 }
 
 #[test]
@@ -461,12 +454,6 @@ fn device_flag_and_privileged_give_devices_as_docker_does() {
 }
 
 /// The SHA-256 of a file, as hex.
-fn sha256_hex(p: &std::path::Path) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(std::fs::read(p).unwrap());
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Waits for `file` to exist, for at most `secs` seconds.
 fn wait_for_file(file: &std::path::Path, secs: u64) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
@@ -521,7 +508,7 @@ fn an_immutable_host_binary_cannot_be_overwritten_either() {
 /// CVE-2019-5736: the container makes an exec'd process run /proc/self/exe (the
 /// runtime's own binary), keeps an fd of it, and writes it once the process is gone.
 fn overwrite_attack(t: &TestRoot, bin: &std::path::Path) {
-    let before = sha256_hex(bin);
+    let before = sha256_hex(&std::fs::read(bin).unwrap());
     let out = t.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let attacker = r#"
@@ -573,7 +560,11 @@ done"#;
             "the exec neither ran nor was refused"
         );
     }
-    assert_eq!(sha256_hex(bin), before, "the host binary was changed");
+    assert_eq!(
+        sha256_hex(&std::fs::read(bin).unwrap()),
+        before,
+        "the host binary was changed"
+    );
 }
 
 #[test]

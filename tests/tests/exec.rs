@@ -2,12 +2,11 @@
 //! environment, user and working dir, has its capabilities and cgroups, and returns its
 //! exit code; `-i`, `-t` and `-d` as Docker has them.
 
-mod exec_support;
-
 use std::io::Write;
 use std::process::Stdio;
 
-use exec_support::{Running, wait_for};
+use tug_e2e::containers::Running;
+use tug_e2e::wait_for;
 use tug_e2e::{TestRoot, code, text};
 
 #[test]
@@ -242,11 +241,15 @@ fn exec_d_runs_on_after_the_cli_returns() {
     assert!(out.stdout.is_empty(), "{}", text(&out));
     // The CLI has returned; the process still runs and does its work when told.
     t.ok(&["exec", &c.name, "touch", "/tmp/go"]);
-    wait_for("the detached exec's file", || {
-        t.run(&["exec", &c.name, "cat", "/tmp/done"])
-            .status
-            .success()
-    });
+    wait_for(
+        "the detached exec's file",
+        std::time::Duration::from_secs(20),
+        || {
+            t.run(&["exec", &c.name, "cat", "/tmp/done"])
+                .status
+                .success()
+        },
+    );
     // Orphaned inside the container, it belongs to the container's init.
     assert_eq!(t.ok(&["exec", &c.name, "cat", "/tmp/done"]), "PPid:\t1\n");
     let out = t.run(&["exec", "-d", &c.name, "nosuchcmd"]);
@@ -261,7 +264,7 @@ fn exec_d_runs_on_after_the_cli_returns() {
 
 #[test]
 fn exec_it_runs_a_shell_on_a_pty_in_the_containers_devpts() {
-    use exec_support::pty;
+    use tug_e2e::pty;
     let t = TestRoot::with_busybox();
     let c = Running::start(&t, "tty", &[], "");
     let mut cmd = t.tug();

@@ -2,13 +2,12 @@
 //! `kill`, `wait`, `start`, `restart`, `rename`, `rm -f`, `container prune`, and the
 //! foreground `run` forwarding signals.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{Containers, alive, inspect, wait_for};
+use tug_e2e::containers::{Containers, alive};
+use tug_e2e::wait_for;
 use tug_e2e::{KillOnDrop, TestRoot, code, text};
 
 #[test]
@@ -20,12 +19,12 @@ fn detached_container_survives_the_cli_and_rm_f_removes_it() {
     assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
     // The CLI has exited; the container runs on.
     assert_eq!(
-        inspect(&t, "bg", "{{.State.Status}} {{.State.Running}}"),
+        t.inspect_f("bg", "{{.State.Status}} {{.State.Running}}"),
         "running true"
     );
-    let pid: i32 = inspect(&t, "bg", "{{.State.Pid}}").parse().unwrap();
+    let pid: i32 = t.inspect_f("bg", "{{.State.Pid}}").parse().unwrap();
     assert!(alive(pid), "the container's process {pid} runs");
-    assert!(inspect(&t, "bg", "{{.LogPath}}").ends_with("-json.log"));
+    assert!(t.inspect_f("bg", "{{.LogPath}}").ends_with("-json.log"));
     assert_eq!(t.ok(&["ps", "-q"]).trim(), &id[..12]);
 
     let out = t.run(&["rm", "bg"]);
@@ -58,12 +57,12 @@ fn stop_kills_a_process_ignoring_sigterm_after_the_timeout() {
         "stop -t 1 took {took:?}"
     );
     assert_eq!(
-        inspect(&t, "stubborn", "{{.State.Status}} {{.State.ExitCode}}"),
+        t.inspect_f("stubborn", "{{.State.Status}} {{.State.ExitCode}}"),
         "exited 137"
     );
     assert_eq!(t.ok(&["wait", "stubborn"]).trim(), "137");
     assert_ne!(
-        inspect(&t, "stubborn", "{{.State.FinishedAt}}"),
+        t.inspect_f("stubborn", "{{.State.FinishedAt}}"),
         "0001-01-01T00:00:00Z"
     );
 }
@@ -87,7 +86,7 @@ fn stop_sends_sigterm_first_and_wait_prints_the_code() {
 
     let id = cs.run_d(&["busybox", "sh", "-c", "sleep 0.3; exit 4"]);
     assert_eq!(t.ok(&["wait", &id]).trim(), "4");
-    assert_eq!(inspect(&t, &id, "{{.State.Status}}"), "exited");
+    assert_eq!(t.inspect_f(&id, "{{.State.Status}}"), "exited");
 }
 
 #[test]
@@ -123,18 +122,18 @@ fn start_restart_and_rename() {
     let t = TestRoot::with_busybox();
     let cs = Containers::new(&t);
     let id = cs.add(&t.ok(&["create", "--name", "svc", "busybox", "sleep", "1000"]));
-    assert_eq!(inspect(&t, "svc", "{{.State.Status}}"), "created");
+    assert_eq!(t.inspect_f("svc", "{{.State.Status}}"), "created");
     assert_eq!(t.ok(&["start", "svc"]).trim(), "svc");
-    assert_eq!(inspect(&t, "svc", "{{.State.Status}}"), "running");
-    let started = inspect(&t, "svc", "{{.State.StartedAt}}");
-    let pid = inspect(&t, "svc", "{{.State.Pid}}");
+    assert_eq!(t.inspect_f("svc", "{{.State.Status}}"), "running");
+    let started = t.inspect_f("svc", "{{.State.StartedAt}}");
+    let pid = t.inspect_f("svc", "{{.State.Pid}}");
     assert_eq!(t.ok(&["restart", "-t", "0", "svc"]).trim(), "svc");
-    assert_eq!(inspect(&t, "svc", "{{.State.Status}}"), "running");
-    assert_ne!(inspect(&t, "svc", "{{.State.StartedAt}}"), started);
-    assert_ne!(inspect(&t, "svc", "{{.State.Pid}}"), pid);
+    assert_eq!(t.inspect_f("svc", "{{.State.Status}}"), "running");
+    assert_ne!(t.inspect_f("svc", "{{.State.StartedAt}}"), started);
+    assert_ne!(t.inspect_f("svc", "{{.State.Pid}}"), pid);
 
     t.ok(&["rename", "svc", "www"]);
-    assert_eq!(inspect(&t, &id, "{{.Name}}"), "/www");
+    assert_eq!(t.inspect_f(&id, "{{.Name}}"), "/www");
     assert_ne!(code(&t.run(&["inspect", "svc"])), 0);
     let other = cs.add(&t.ok(&["create", "--name", "svc", "busybox", "true"]));
     assert_ne!(other, id, "the old name is free again");
@@ -164,11 +163,10 @@ fn restart_on_failure_backs_off_and_gives_up_after_n() {
     wait_for(
         "three restarts and the end",
         Duration::from_secs(15),
-        || inspect(&t, "flaky", "{{.State.Status}} {{.RestartCount}}") == "exited 3",
+        || t.inspect_f("flaky", "{{.State.Status}} {{.RestartCount}}") == "exited 3",
     );
     assert_eq!(
-        inspect(
-            &t,
+        t.inspect_f(
             "flaky",
             "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.State.ExitCode}}"
         ),
@@ -191,14 +189,14 @@ fn restart_always_restarts_until_stopped() {
     let cs = Containers::new(&t);
     cs.run_d(&["--name", "loop", "--restart", "always", "busybox", "true"]);
     wait_for("two restarts", Duration::from_secs(10), || {
-        inspect(&t, "loop", "{{.RestartCount}}")
+        t.inspect_f("loop", "{{.RestartCount}}")
             .parse::<u32>()
             .unwrap()
             >= 2
     });
     t.ok(&["stop", "loop"]);
-    assert_eq!(inspect(&t, "loop", "{{.State.Status}}"), "exited");
-    let count = inspect(&t, "loop", "{{.RestartCount}}");
+    assert_eq!(t.inspect_f("loop", "{{.State.Status}}"), "exited");
+    let count = t.inspect_f("loop", "{{.RestartCount}}");
     // Nothing restarts it any more: the next back-off (at most 6.4 s at this count) has
     // no shim left to run it.
     let run_dir = t.run_root().join("containers").join(cs.add("loop"));
@@ -206,7 +204,7 @@ fn restart_always_restarts_until_stopped() {
         !run_dir.exists()
     });
     assert_eq!(
-        inspect(&t, "loop", "{{.RestartCount}} {{.State.Status}}"),
+        t.inspect_f("loop", "{{.RestartCount}} {{.State.Status}}"),
         format!("{count} exited")
     );
 }
@@ -294,7 +292,7 @@ fn without_sig_proxy_a_signal_detaches_the_cli() {
     .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    assert_eq!(inspect(&t, "stay", "{{.State.Status}}"), "running");
+    assert_eq!(t.inspect_f("stay", "{{.State.Status}}"), "running");
 }
 
 #[test]

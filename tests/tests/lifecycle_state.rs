@@ -2,12 +2,11 @@
 //! leaves a container shown as exited that `rm` cleans up, and many `tug` processes at
 //! once lose nothing.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use support::{Containers, alive, inspect, ppid, wait_for};
+use tug_e2e::containers::{Containers, alive, kill_shim_of, ppid};
+use tug_e2e::wait_for;
 use tug_e2e::{KillOnDrop, TestRoot, code, text};
 
 #[test]
@@ -22,7 +21,7 @@ fn owner_killed_with_sigkill_removes_its_container_within_a_second() {
     );
     let owner_pid = owner.id().to_string();
     let id = cs.run_d(&["--owner-pid", &owner_pid, "busybox", "sleep", "1000"]);
-    let pid: i32 = inspect(&t, &id, "{{.State.Pid}}").parse().unwrap();
+    let pid: i32 = t.inspect_f(&id, "{{.State.Pid}}").parse().unwrap();
     assert!(alive(pid));
     owner.kill().unwrap();
     owner.wait().unwrap();
@@ -53,7 +52,7 @@ fn a_killed_shim_leaves_an_exited_container_that_rm_cleans_up() {
     let t = TestRoot::with_busybox();
     let cs = Containers::new(&t);
     let id = cs.run_d(&["--name", "orphan", "busybox", "sleep", "1000"]);
-    let pid: i32 = inspect(&t, "orphan", "{{.State.Pid}}").parse().unwrap();
+    let pid: i32 = t.inspect_f("orphan", "{{.State.Pid}}").parse().unwrap();
     let shim = ppid(pid);
     assert_eq!(
         std::fs::read_to_string(format!("/proc/{shim}/comm"))
@@ -73,14 +72,16 @@ fn a_killed_shim_leaves_an_exited_container_that_rm_cleans_up() {
         || !alive(pid),
     );
     assert_eq!(
-        inspect(
-            &t,
+        t.inspect_f(
             "orphan",
             "{{.State.Status}} {{.State.Running}} {{.State.ExitCode}}"
         ),
         "exited false 137"
     );
-    assert!(inspect(&t, "orphan", "{{.State.Error}}").contains("shim died"));
+    assert!(
+        t.inspect_f("orphan", "{{.State.Error}}")
+            .contains("shim died")
+    );
     let ps = t.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
     assert!(ps.starts_with("orphan Exited (137)"), "{ps}");
     assert_eq!(t.ok(&["ps", "-q"]).trim(), "");
@@ -94,11 +95,11 @@ fn a_reboot_leaves_exited_containers() {
     let t = TestRoot::with_busybox();
     let cs = Containers::new(&t);
     let id = cs.run_d(&["busybox", "sleep", "1000"]);
-    let pid: i32 = inspect(&t, &id, "{{.State.Pid}}").parse().unwrap();
+    let pid: i32 = t.inspect_f(&id, "{{.State.Pid}}").parse().unwrap();
     kill_shim_of(pid);
     // $TUG_RUN is a tmpfs that a reboot empties.
     std::fs::remove_dir_all(t.run_root()).unwrap();
-    assert_eq!(inspect(&t, &id, "{{.State.Status}}"), "exited");
+    assert_eq!(t.inspect_f(&id, "{{.State.Status}}"), "exited");
     t.ok(&["rm", &id]);
     assert_eq!(t.ok(&["ps", "-a", "-q"]).trim(), "");
 }
@@ -234,7 +235,7 @@ fn a_killed_shim_gives_back_its_port_table_and_cgroup_at_once() {
     let port = tug_e2e::net::free_port(false);
     let publish = format!("{port}:80");
     let id = cs.run_d(&["--name", "held", "-p", &publish, "busybox", "sleep", "1000"]);
-    let pid: i32 = inspect(&t, "held", "{{.State.Pid}}").parse().unwrap();
+    let pid: i32 = t.inspect_f("held", "{{.State.Pid}}").parse().unwrap();
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let memory = cgroup
         .lines()
@@ -242,9 +243,9 @@ fn a_killed_shim_gives_back_its_port_table_and_cgroup_at_once() {
     assert!(has_port_table(&id));
     kill_shim_of(pid);
     // The first look at it repairs the record and releases what the shim held.
-    assert_eq!(inspect(&t, "held", "{{.State.Status}}"), "exited");
+    assert_eq!(t.inspect_f("held", "{{.State.Status}}"), "exited");
     assert!(!has_port_table(&id), "the dead shim's DNAT table stayed");
-    assert_eq!(inspect(&t, "held", "{{json .NetworkSettings.Ports}}"), "{}");
+    assert_eq!(t.inspect_f("held", "{{json .NetworkSettings.Ports}}"), "{}");
     if let Some(m) = memory {
         let dir = format!("/sys/fs/cgroup/memory{m}");
         assert!(!std::path::Path::new(&dir).exists(), "{dir} stayed");
@@ -254,18 +255,4 @@ fn a_killed_shim_gives_back_its_port_table_and_cgroup_at_once() {
     t.ok(&["rm", "-f", &other]);
     t.ok(&["rm", "held"]);
     assert!(!has_port_table(&id) && !has_port_table(&other));
-}
-
-/// SIGKILLs the shim of the container whose init is `pid`, and waits for the init to die
-/// with it.
-fn kill_shim_of(pid: i32) {
-    let shim = ppid(pid);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(shim),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    wait_for("the container to die", Duration::from_secs(2), || {
-        !alive(pid)
-    });
 }

@@ -1,11 +1,10 @@
 //! `tug logs`: the json-file log after exit and while running, `-f`, `--tail`, `-t`,
 //! `--since`, `--until`, streams kept apart, rotation by size.
 
-mod support;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use support::{Containers, inspect, wait_for};
+use tug_e2e::containers::Containers;
+use tug_e2e::wait_for;
 use tug_e2e::{KillOnDrop, TestRoot, code, text};
 
 #[test]
@@ -42,7 +41,7 @@ fn logs_keep_stdout_and_stderr_apart_after_the_exit() {
         assert!(["one", "two"].contains(&text), "{line}");
     }
     // The file is Docker's json-file format.
-    let path = inspect(&t, "ll", "{{.LogPath}}");
+    let path = t.inspect_f("ll", "{{.LogPath}}");
     let first: serde_json::Value = serde_json::from_str(
         std::fs::read_to_string(path)
             .unwrap()
@@ -134,14 +133,13 @@ fn logs_rotate_at_max_size() {
         "i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done",
     ]);
     cs.add("rr");
-    let path = inspect(&t, "rr", "{{.LogPath}}");
+    let path = t.inspect_f("rr", "{{.LogPath}}");
     assert!(std::fs::metadata(&path).unwrap().len() <= 1024);
     assert!(std::path::Path::new(&format!("{path}.1")).exists());
     assert!(!std::path::Path::new(&format!("{path}.2")).exists());
     assert_eq!(t.ok(&["logs", "--tail", "1", "rr"]), "line 199\n");
     assert_eq!(
-        inspect(
-            &t,
+        t.inspect_f(
             "rr",
             "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}}"
         ),

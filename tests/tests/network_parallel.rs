@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use tug_e2e::containers::kill_shim_of;
 use tug_e2e::net::{self, NetTest};
 
 #[test]
@@ -125,37 +126,6 @@ fn two_state_roots_run_side_by_side_and_clean_up_apart() {
     b.finish();
 }
 
-/// The parent pid of `pid` (a container's init: its shim).
-fn ppid(pid: i32) -> i32 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    s.lines()
-        .find_map(|l| l.strip_prefix("PPid:"))
-        .and_then(|p| p.trim().parse().ok())
-        .expect("PPid")
-}
-
-/// SIGKILLs the shim of container `name` and waits for the container to die with it.
-fn kill_shim_of(n: &NetTest, name: &str) {
-    let pid = n.pid(name);
-    let shim = ppid(pid);
-    assert_eq!(
-        std::fs::read_to_string(format!("/proc/{shim}/comm"))
-            .unwrap()
-            .trim(),
-        "tug-shim"
-    );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(shim),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill the shim");
-    net::wait_until(
-        "the container to die with its shim",
-        Duration::from_secs(3),
-        || !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-    );
-}
-
 #[test]
 fn a_killed_shim_leaves_nothing_after_rm() {
     let n = NetTest::new();
@@ -172,7 +142,7 @@ fn a_killed_shim_leaves_nothing_after_rm() {
         "sleep",
         "60",
     ]);
-    kill_shim_of(&n, "shim-killed");
+    kill_shim_of(n.pid("shim-killed"));
     n.ok(&["rm", "shim-killed"]);
     n.assert_clean();
     // Its host port is free again.
@@ -250,7 +220,7 @@ fn network_prune_takes_the_bridge_a_killed_shim_left() {
         "sleep",
         "60",
     ]);
-    kill_shim_of(&n, "prune-c");
+    kill_shim_of(n.pid("prune-c"));
     n.ok(&["rm", "prune-c"]);
     // No shim is left to take the bridge down: prune must.
     let out = n.ok(&["network", "prune", "-f"]);

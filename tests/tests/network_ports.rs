@@ -496,7 +496,7 @@ fn published_port_follows_stop_start_and_a_restart_by_policy() {
     .expect("kill the container's init");
     // (The record shows the restart a moment before its ports: wait for both.)
     let want = format!("1 true [{{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"{hp}\"}}]");
-    net::wait_until("a restart with its port", limit, || {
+    tug_e2e::wait_for("a restart with its port", limit, || {
         n.inspect_f(
             "ports-follow",
             "{{.RestartCount}} {{.State.Running}} {{json (index .NetworkSettings.Ports \"80/tcp\")}}",

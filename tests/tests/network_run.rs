@@ -165,7 +165,7 @@ fn network_container_joins_another_containers_namespace() {
     let ip = n.ip_on("join-web", "bridge");
     // Wait (from the host, inside its namespace) until httpd listens.
     let pid = n.pid("join-web");
-    net::wait_until(
+    tug_e2e::wait_for(
         "httpd listening in join-web",
         Duration::from_secs(5),
         || {

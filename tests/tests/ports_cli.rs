@@ -2,18 +2,13 @@
 //! codes and messages; a published port reached from the host; a host port in use fails
 //! `run` and holds nothing.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use support::{Containers, inspect, wait_for};
-use tug_e2e::{TestRoot, code, text};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use tug_e2e::containers::Containers;
+use tug_e2e::wait_for;
+use tug_e2e::{TestRoot, code, stderr, text};
 
 #[test]
 fn port_help_is_dockers() {
@@ -118,7 +113,7 @@ fn random_host_port_is_reported_by_port_ps_and_inspect() {
         format!("9090/tcp, 0.0.0.0:{host_port}->8080/tcp\n")
     );
     assert_eq!(
-        inspect(&t, "web", "{{json .NetworkSettings.Ports}}"),
+        t.inspect_f("web", "{{json .NetworkSettings.Ports}}"),
         format!(
             r#"{{"8080/tcp":[{{"HostIp":"0.0.0.0","HostPort":"{host_port}"}}],"9090/tcp":null}}"#
         )

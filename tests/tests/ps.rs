@@ -1,9 +1,7 @@
 //! `tug ps`: Docker's table and STATUS wording, `-a`, `-q`, `-n`, `-l`, `--no-trunc`,
 //! `--filter`, `--format` (snapshots with ids and times filtered out).
 
-mod support;
-
-use support::Containers;
+use tug_e2e::containers::Containers;
 use tug_e2e::{TestRoot, code};
 
 /// Filters for snapshots: ids and relative times vary from run to run; the padding of a

@@ -66,7 +66,7 @@ fn errors_name_the_reference_and_the_registry() {
         let err = stderr(&out);
         assert!(err.contains(why) && err.contains(&reg.host()), "{r}: {err}");
     }
-    let down = format!("127.0.0.1:{}/app:1", tug_e2e::registry::free_port());
+    let down = format!("127.0.0.1:{}/app:1", tug_e2e::net::free_port(false));
     let out = w.tug(&["pull", &down]);
     assert_eq!(code(&out), 125, "{}", text(&out));
     let err = stderr(&out);

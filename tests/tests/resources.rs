@@ -4,17 +4,7 @@
 
 use std::path::Path;
 
-use tug_e2e::{TestRoot, code};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).trim().to_string()
-}
-
-fn is_v1() -> bool {
-    tug::sandbox::cgroups::detect(Path::new("/sys/fs/cgroup"))
-        .map(|s| s.is_v1())
-        .unwrap_or(false)
-}
+use tug_e2e::{TestRoot, cgroup_v1, code, stderr};
 
 #[test]
 fn bad_resource_flags_are_refused_naming_the_flag() {
@@ -36,7 +26,12 @@ fn bad_resource_flags_are_refused_naming_the_flag() {
         args.extend_from_slice(flags);
         args.extend_from_slice(&["busybox", "true"]);
         let out = t.run(&args);
-        let first = stderr(&out).lines().next().unwrap_or_default().to_string();
+        let first = stderr(&out)
+            .trim()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         results.push(format!("{} → {} {}", flags.join(" "), code(&out), first));
     }
     let cpus = std::thread::available_parallelism().unwrap().get();
@@ -99,7 +94,7 @@ fn resources_are_recorded_with_dockers_names_and_in_the_spec() {
 fn limits_are_written_to_the_containers_cgroup() {
     let t = TestRoot::with_busybox();
     // Seen from inside: the container's own cgroup is its /sys/fs/cgroup.
-    let (files, want): (&str, &[&str]) = if is_v1() {
+    let (files, want): (&str, &[&str]) = if cgroup_v1() {
         (
             "memory/memory.limit_in_bytes memory/memory.soft_limit_in_bytes \
              cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us cpu/cpu.shares cpuset/cpuset.cpus pids/pids.max",
@@ -182,7 +177,7 @@ fn cpus_half_writes_quota_50000_of_100000_seen_from_the_host() {
         .ok(&["inspect", "-f", "{{.Id}}", "half"])
         .trim()
         .to_string();
-    let hierarchy = if is_v1() {
+    let hierarchy = if cgroup_v1() {
         "/sys/fs/cgroup/cpu"
     } else {
         "/sys/fs/cgroup"
@@ -194,7 +189,7 @@ fn cpus_half_writes_quota_50000_of_100000_seen_from_the_host() {
             .trim()
             .to_string()
     };
-    if is_v1() {
+    if cgroup_v1() {
         assert_eq!(read("cpu.cfs_quota_us"), "50000");
         assert_eq!(read("cpu.cfs_period_us"), "100000");
     } else {

@@ -11,18 +11,6 @@ fn inspect(t: &TestRoot, name: &str) -> serde_json::Value {
     t.inspect_first(&["image", "inspect", name])
 }
 
-fn with_stdin(t: &TestRoot, args: &[&str], input: &[u8]) -> std::process::Output {
-    let mut c = t.tug();
-    c.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("spawn tug");
-    // tug may fail before it reads all its input: a broken pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(input);
-    child.wait_with_output().unwrap()
-}
-
 /// Everything under the store, by path, so a test can check that nothing changed.
 fn store_files(t: &TestRoot) -> Vec<(PathBuf, Vec<u8>)> {
     fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
@@ -125,7 +113,7 @@ fn save_to_stdout_and_load_from_stdin_also_gzip() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     let archive = out.stdout;
     t.ok(&["rmi", "busybox"]);
-    let loaded = with_stdin(&t, &["load"], &archive);
+    let loaded = t.run_with_stdin(&["load"], &archive, &[]);
     assert_eq!(code(&loaded), 0, "{}", text(&loaded));
     assert_eq!(
         String::from_utf8_lossy(&loaded.stdout),
@@ -143,7 +131,7 @@ fn save_to_stdout_and_load_from_stdin_also_gzip() {
     gz.write_all(&oci.stdout).unwrap();
     let gz = gz.finish().unwrap();
     t.ok(&["rmi", "busybox"]);
-    let loaded = with_stdin(&t, &["image", "load", "-q"], &gz);
+    let loaded = t.run_with_stdin(&["image", "load", "-q"], &gz, &[]);
     assert_eq!(code(&loaded), 0, "{}", text(&loaded));
     assert_eq!(loaded.stdout, b"");
     assert_eq!(inspect(&t, "busybox")["Id"], id);
@@ -189,23 +177,14 @@ fn import_untagged(t: &TestRoot) {
     h.set_gid(0);
     h.set_mtime(0);
     b.append_data(&mut h, "f", &b"hi"[..]).unwrap();
-    let out = with_stdin(t, &["import", "-"], &b.into_inner().unwrap());
+    let out = t.run_with_stdin(&["import", "-"], &b.into_inner().unwrap(), &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
 }
 
 /// A tar made of `(path, bytes)` entries.
 fn archive_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (p, data) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        b.append_data(&mut h, p, &data[..]).unwrap();
-    }
-    b.into_inner().unwrap()
+    let files: Vec<(&str, &[u8])> = entries.iter().map(|(p, d)| (*p, &d[..])).collect();
+    tug_e2e::files_tar(&files, 0o644, 0)
 }
 
 #[test]
@@ -273,7 +252,7 @@ fn malformed_archives_fail_and_change_nothing() {
     t.ok(&["rmi", "busybox"]);
     let before = store_files(&t);
     for (what, bytes) in cases {
-        let out = with_stdin(&t, &["load"], &bytes);
+        let out = t.run_with_stdin(&["load"], &bytes, &[]);
         assert_eq!(code(&out), 125, "{what}: {}", text(&out));
         assert!(!out.stderr.is_empty(), "{what}");
         assert_eq!(store_files(&t), before, "{what} changed the store");
@@ -289,7 +268,7 @@ fn malformed_archives_fail_and_change_nothing() {
     evil.extend_from_slice(b"{}");
     evil.resize(1024, 0);
     evil.extend_from_slice(&[0u8; 1024]);
-    let out = with_stdin(&t, &["load"], &evil);
+    let out = t.run_with_stdin(&["load"], &evil, &[]);
     assert_eq!(code(&out), 125, "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("outside the archive"),
@@ -388,7 +367,7 @@ fn a_killed_load_leaves_staging_that_the_next_write_and_prune_reclaim() {
     // And the next store write does too.
     interrupt_load(&other, &archive, nix::sys::signal::Signal::SIGKILL);
     age_entries(&tmp);
-    let out = with_stdin(&other, &["load"], &archive);
+    let out = other.run_with_stdin(&["load"], &archive, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(staged(), 0, "the next load left the killed one's staging");
 }

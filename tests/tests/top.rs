@@ -1,9 +1,7 @@
 //! `tug top`: the container's processes, and only them, with host pids, as `ps -ef` (or
 //! the given ps options) prints them.
 
-mod exec_support;
-
-use exec_support::Running;
+use tug_e2e::containers::Running;
 use tug_e2e::{TestRoot, code, text};
 
 fn pid_ns(pid: &str) -> Option<std::path::PathBuf> {

@@ -1,1 +1,4 @@
-//! Dockerfile parsing and `tug build`. Not built yet: see the build issue.
+//! `tug build`: Dockerfiles into images. The parser ([`dockerfile`]) is here; the builder
+//! comes with the rest of the build issue.
+
+pub mod dockerfile;

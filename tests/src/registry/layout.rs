@@ -22,18 +22,7 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
 
 /// An uncompressed tar of regular files (mode 0644, mtime 0).
 pub fn layer_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (path, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, path, *data).expect("append to tar");
-    }
-    b.into_inner().expect("finish tar")
+    crate::files_tar(files, 0o644, 0)
 }
 
 fn sha256(data: &[u8]) -> String {

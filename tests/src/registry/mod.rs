@@ -10,21 +10,16 @@ mod proxy;
 mod token;
 mod world;
 
+pub use crate::stderr;
 pub use layout::{Desc, Layout, layer_tar, noise, tree};
 pub use proxy::Proxy;
 pub use token::TokenServer;
-pub use world::{World, add_image, skopeo_copy, stderr};
+pub use world::{World, add_image, skopeo_copy};
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A free loopback port (bound, then released).
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
-}
 
 /// Waits until something accepts connections on `port`, or panics after `deadline`.
 pub fn wait_for_port(port: u16, deadline: Duration, what: &str) {
@@ -109,7 +104,7 @@ impl Registry {
         // A free port may be taken between our probe and the registry's bind: then the
         // registry exits, and another port is tried.
         for _ in 0..5 {
-            r.port = free_port();
+            r.port = crate::net::free_port(false);
             let config = format!(
                 "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{}\n{auth_yaml}",
                 r.dir.path().join("data").display(),
