@@ -440,3 +440,37 @@ fn exec_i_relays_more_stdin_than_a_pipe_holds() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4194304");
 }
+
+#[test]
+fn an_exec_ends_with_its_container() {
+    // The container's process dies and its pid namespace with it: the shim reaps the
+    // exec'd process too and tells its caller (128 + SIGKILL), who does not hang.
+    let t = TestRoot::with_busybox();
+    let c = Running::start(&t, "ends", &[], "");
+    let mut child = tug_e2e::KillOnDrop(
+        t.tug()
+            .args(["exec", &c.name, "sh", "-c", "touch /tmp/started; sleep 60"])
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(
+        "the exec to start",
+        std::time::Duration::from_secs(20),
+        || {
+            t.run(&["exec", &c.name, "test", "-e", "/tmp/started"])
+                .status
+                .success()
+        },
+    );
+    t.ok(&["kill", &c.name]);
+    let mut code = None;
+    wait_for(
+        "the exec's caller to return",
+        std::time::Duration::from_secs(20),
+        || {
+            code = child.0.try_wait().unwrap().and_then(|s| s.code());
+            code.is_some()
+        },
+    );
+    assert_eq!(code, Some(137));
+}

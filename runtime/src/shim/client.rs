@@ -19,6 +19,9 @@ pub(super) struct Client {
     pub output: bool,
     pub stdin: bool,
     pub gone: bool,
+    /// It asked for an exec: what it sends goes to that exec only, never to the
+    /// container's process (also once the exec is done, or if it never started).
+    pub exec: bool,
 }
 
 impl Client {
@@ -32,6 +35,7 @@ impl Client {
             output,
             stdin,
             gone: false,
+            exec: false,
         }
     }
 

@@ -273,18 +273,24 @@ impl Shim<'_> {
         };
         let id = self.clients[i].id;
         for (kind, payload) in frames {
-            if let Some(e) = self.execs.iter_mut().find(|e| e.client == Some(id)) {
-                match kind {
-                    proto::STDIN => e.write_stdin(&payload),
-                    proto::STDIN_CLOSE => e.close_stdin(),
-                    proto::RESIZE if payload.len() >= 4 => e.resize(&winsize(&payload)),
-                    proto::KILL => e.signal(proto::payload_i32(&payload)),
+            if self.clients[i].exec {
+                let exec = self.execs.iter_mut().find(|e| e.client == Some(id));
+                match (kind, exec) {
+                    (proto::STDIN, Some(e)) => e.write_stdin(&payload),
+                    (proto::STDIN_CLOSE, Some(e)) => e.close_stdin(),
+                    (proto::RESIZE, Some(e)) if payload.len() >= 4 => e.resize(&winsize(&payload)),
+                    (proto::KILL, Some(e)) => e.signal(proto::payload_i32(&payload)),
+                    (proto::EXEC, _) => self.clients[i]
+                        .send(&Event::Failed(125, "one exec per connection".into()).frame()),
                     _ => {}
                 }
                 continue;
             }
             match kind {
-                proto::EXEC => self.start_exec(i, &payload),
+                proto::EXEC => {
+                    self.clients[i].exec = true;
+                    self.start_exec(i, &payload);
+                }
                 proto::ATTACH => {
                     let c = &mut self.clients[i];
                     c.output = true;

@@ -148,8 +148,10 @@ impl Shim<'_> {
         let _ = std::fs::remove_dir(&self.run_dir);
     }
 
+    /// Sends `frame` of the container's process to every client but the execs' (to the
+    /// attached ones only with `output_only`).
     pub fn broadcast(&mut self, frame: &[u8], output_only: bool) {
-        for c in &mut self.clients {
+        for c in self.clients.iter_mut().filter(|c| !c.exec) {
             if !output_only || c.output {
                 c.send(frame);
             }
