@@ -102,8 +102,6 @@ fn run_shim(engine: &Engine, id: &str, first: UnixStream) -> Result<(), Error> {
         rotation,
         owner: Owner::load(&dir),
         policy: c.host_config.restart_policy.clone(),
-        tty: c.config.tty,
-        open_stdin: c.config.open_stdin,
         stdin_once: c.config.stdin_once,
     };
     let mut side = ContainerShim {

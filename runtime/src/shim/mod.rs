@@ -31,9 +31,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-pub use process::{Process, ProcessIo, create_with_pipes};
+pub use process::{Process, create_with_pipes};
 pub use restart::RestartPolicy;
-pub use spawn::{Attach, Launch, daemonize, first_client, log_errors_to, shim_binary, spawn};
+pub use spawn::{Attach, Launch, daemonize, first_client, log_errors_to, spawn};
 pub use supervisor::run;
 
 /// The hidden subcommand that runs a shim.
@@ -82,10 +82,6 @@ pub struct Settings {
     /// The owner whose death stops and removes the container.
     pub owner: Option<owner::Owner>,
     pub policy: RestartPolicy,
-    /// The process has a terminal (its output is the pty's).
-    pub tty: bool,
-    /// Its stdin is a pipe the clients write to (`-i`).
-    pub open_stdin: bool,
     /// Its stdin closes when the first attached client leaves (`--attach stdin` once).
     pub stdin_once: bool,
 }

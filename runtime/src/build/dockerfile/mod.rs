@@ -17,6 +17,7 @@ mod words;
 mod tests;
 
 pub use expand::{ExpandError, expand, expand_words};
+pub use instruction::go_duration_nanos;
 pub use lines::Directives;
 
 /// A position in a Dockerfile: line and column, both 1-based.

@@ -1,0 +1,21 @@
+//! The process-level entry points the `tug` binary needs besides the [`Engine`]: the
+//! hidden shim mode and the clean-up of an interrupted command (an exec needs no sealed
+//! re-exec: the container's shim runs it). They are public on purpose and only for the binary (and other binaries that
+//! act as `tug`); everything else a face does goes through the Engine.
+
+/// The hidden subcommand that runs a shim (`tug __shim <id>`): the engine starts shims
+/// as `<tug binary> __shim <id>`, so a binary that serves as `tug` must route it to
+/// [`shim_main`].
+pub const SHIM_SUBCOMMAND: &str = crate::shim::SUBCOMMAND;
+
+/// The shim's main (`tug __shim <id>`): supervises container `id` until it is gone.
+/// Returns the process's exit code.
+pub fn shim_main(id: &str) -> i32 {
+    crate::container::shim_main(id)
+}
+
+/// Removes the staging files and dirs this process was writing: the last act of an image
+/// command interrupted by a signal.
+pub fn remove_own_staging() {
+    crate::fsutil::remove_own_staging()
+}
