@@ -356,3 +356,121 @@ fn exec_defaults_to_the_containers_user_and_reports_a_missing_workdir() {
         text(&out)
     );
 }
+
+#[test]
+fn the_librarys_exec_captures_output_from_many_threads_at_once() {
+    // `Engine::exec_output` from this multi-threaded test binary: the container's shim
+    // runs every process, nothing forks this one, and concurrent execs into one
+    // container each get their own output and exit code.
+    let t = TestRoot::with_busybox();
+    let c = Running::start(&t, "lib", &[], "");
+    let engine = t.engine();
+    let opts = |script: String| tug::container::ExecOptions {
+        command: vec!["sh".into(), "-c".into(), script],
+        ..Default::default()
+    };
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (engine, name) = (engine.clone(), c.name.clone());
+            let o = opts(format!("echo out-{i}; echo err-{i} >&2; exit {i}"));
+            std::thread::spawn(move || engine.exec_output(&name, &o).unwrap())
+        })
+        .collect();
+    for (i, h) in threads.into_iter().enumerate() {
+        let out = h.join().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("out-{i}\n"));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), format!("err-{i}\n"));
+        assert_eq!(out.exit_code, i as i32);
+    }
+    // More output than the shim queues: relayed whole, at the reader's pace.
+    let big = engine
+        .exec_output(&c.name, &opts("head -c 3000000 /dev/zero".into()))
+        .unwrap();
+    assert_eq!((big.exit_code, big.stdout.len()), (0, 3_000_000));
+    // A command that cannot run is an exit code, as with Docker; a missing user is an
+    // error of the exec itself.
+    let missing = engine
+        .exec_output(&c.name, &opts("exec nosuchcmd".into()))
+        .unwrap();
+    assert_eq!(missing.exit_code, 127, "{missing:?}");
+    let missing = engine
+        .exec_output(
+            &c.name,
+            &tug::container::ExecOptions {
+                command: vec!["nosuchcmd".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(missing.exit_code, 127);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("executable file not found"));
+    let nouser = tug::container::ExecOptions {
+        command: vec!["true".into()],
+        user: Some("nosuchuser".into()),
+        ..Default::default()
+    };
+    assert!(engine.exec_output(&c.name, &nouser).is_err());
+    // The container's own process was never disturbed.
+    assert_eq!(
+        t.ok(&["inspect", "-f", "{{.State.Running}}", &c.name]),
+        "true\n"
+    );
+}
+
+#[test]
+fn exec_i_relays_more_stdin_than_a_pipe_holds() {
+    let t = TestRoot::with_busybox();
+    let c = Running::start(&t, "bigin", &[], "");
+    let mut child = t
+        .tug()
+        .args(["exec", "-i", &c.name, "wc", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..64 {
+            stdin.write_all(&chunk).unwrap();
+        }
+    });
+    writer.join().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4194304");
+}
+
+#[test]
+fn an_exec_ends_with_its_container() {
+    // The container's process dies and its pid namespace with it: the shim reaps the
+    // exec'd process too and tells its caller (128 + SIGKILL), who does not hang.
+    let t = TestRoot::with_busybox();
+    let c = Running::start(&t, "ends", &[], "");
+    let mut child = tug_e2e::KillOnDrop(
+        t.tug()
+            .args(["exec", &c.name, "sh", "-c", "touch /tmp/started; sleep 60"])
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(
+        "the exec to start",
+        std::time::Duration::from_secs(20),
+        || {
+            t.run(&["exec", &c.name, "test", "-e", "/tmp/started"])
+                .status
+                .success()
+        },
+    );
+    t.ok(&["kill", &c.name]);
+    let mut code = None;
+    wait_for(
+        "the exec's caller to return",
+        std::time::Duration::from_secs(20),
+        || {
+            code = child.0.try_wait().unwrap().and_then(|s| s.code());
+            code.is_some()
+        },
+    );
+    assert_eq!(code, Some(137));
+}

@@ -62,10 +62,8 @@ fn daemon_error(e: tug::Error) -> CliError {
 }
 
 pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
-    // The exec'd process is a clone of this one: run it from the sealed binary, so that
-    // nothing in the container can write the host's `tug` (returns only on failure).
-    tug::entry::reexec_sealed(engine.run_root())
-        .map_err(|e| CliError::usage(format!("exec: {e}")))?;
+    // The container's shim runs the process (from its sealed binary): this one only
+    // relays, and is never cloned.
     if a.tty
         && a.interactive
         && !a.detach

@@ -1,4 +1,4 @@
-//! The CLI's side of an attached container: relays the shim's output frames to stdout
+//! The CLI's side of an attached container (or exec): relays the shim's output frames to stdout
 //! and stderr, the caller's stdin to the shim, the window size, and signals
 //! (`--sig-proxy`); returns the container's exit code.
 
@@ -144,12 +144,19 @@ pub fn relay(sock: UnixStream, opts: AttachOptions, tty_mode: bool) -> crate::Re
     result
 }
 
-/// Sends the caller's terminal size (stdin's, else stdout's) to the shim.
-fn send_window_size(w: &mut &UnixStream) {
+/// The caller's terminal size (stdin's, else stdout's) as (rows, cols).
+pub(super) fn window_size() -> Option<(u16, u16)> {
     let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
-    if let Some(ws) = tty::window_size(stdin.as_fd()).or_else(|| tty::window_size(stdout.as_fd())) {
-        let mut p = ws.ws_row.to_le_bytes().to_vec();
-        p.extend_from_slice(&ws.ws_col.to_le_bytes());
+    tty::window_size(stdin.as_fd())
+        .or_else(|| tty::window_size(stdout.as_fd()))
+        .map(|ws| (ws.ws_row, ws.ws_col))
+}
+
+/// Sends the caller's terminal size to the shim.
+fn send_window_size(w: &mut &UnixStream) {
+    if let Some((rows, cols)) = window_size() {
+        let mut p = rows.to_le_bytes().to_vec();
+        p.extend_from_slice(&cols.to_le_bytes());
         let _ = proto::write_frame(w, proto::RESIZE, &p);
     }
 }

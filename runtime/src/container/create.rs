@@ -457,7 +457,7 @@ impl Engine {
             network_settings: net_plan.settings,
         };
         if let Some(pid) = opts.owner_pid {
-            crate::shim::owner::record(&dir, pid)?;
+            crate::shim::owner::record(&dir, pid).map_err(Error::from)?;
         }
         store.save(&container, durable)?;
         guard.armed = false;

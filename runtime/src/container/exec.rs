@@ -1,13 +1,19 @@
 //! `exec`: runs a new process in a running container, with the container's environment,
-//! user, working dir, capabilities and no_new_privs, as Docker does; the sandbox joins
-//! the init's namespaces and cgroups.
+//! user, working dir, capabilities and no_new_privs, as Docker does. The container's shim
+//! runs it (see `shim::exec`): this side makes the request from the container's spec,
+//! sends it over the shim's socket, and relays or captures what comes back. The caller
+//! is never cloned, so any process may exec, a multi-threaded one (a test binary, an API
+//! server) too, and nothing of the caller (its fds, binary, environment) reaches the
+//! container.
+
+use std::os::unix::net::UnixStream;
 
 use super::Error;
-use super::exec_relay;
+use super::attach::{self, AttachOptions};
 use super::options::{merge_env, process_env};
 use super::record::Container;
 use crate::Engine;
-use crate::sandbox::{self, Stdio, enter::EnterConfig};
+use crate::shim::{self, proto};
 
 /// What `tug exec` asks for.
 #[derive(Debug, Clone, Default)]
@@ -33,18 +39,32 @@ pub struct ExecOptions {
 }
 
 impl Engine {
-    /// `tug exec`: runs `opts.command` in the running container `name` and returns its
-    /// exit code (0 at once with `detach`). The command's own failures map to Docker's
-    /// codes: 127 not found, 126 not executable.
+    /// `tug exec`: runs `opts.command` in the running container `name`, relaying the
+    /// caller's stdin (`-i`), stdout, stderr, window size and signals, and returns its
+    /// exit code (0 once it runs with `detach`). The command's own failures map to
+    /// Docker's codes: 127 not found, 126 not executable.
     pub fn exec_container(&self, name: &str, opts: &ExecOptions) -> crate::Result<i32> {
+        let (c, sock) = self.exec_start(name, opts, true)?;
+        if opts.detach {
+            return Ok(0);
+        }
+        let relay = AttachOptions {
+            stdin: opts.interactive,
+            sig_proxy: true,
+        };
+        attach::relay(sock, relay, opts.tty).map_err(|e| exited_shim(e, &c))
+    }
+
+    /// Asks the shim of `name` to run `opts.command`, and waits until it runs. `window`:
+    /// pass the caller's terminal size (with `-t`).
+    fn exec_start(
+        &self,
+        name: &str,
+        opts: &ExecOptions,
+        window: bool,
+    ) -> crate::Result<(Container, UnixStream)> {
         if opts.command.is_empty() {
             return Err(Error::Invalid("no command specified".into()).into());
-        }
-        if !crate::sandbox::exeseal::exe_is_protected() {
-            return Err(Error::Unsupported(
-                "exec needs a sealed binary: the exec'd process would run from this process's writable binary (use Engine::exec_output, or re-execute with sandbox::exeseal::reexec_sealed)".into(),
-            )
-            .into());
         }
         let c = self.running_container(name)?;
         if c.state.paused {
@@ -54,27 +74,25 @@ impl Engine {
             ))
             .into());
         }
-        let config = self.enter_config(&c, opts)?;
-        // Signals are blocked before the clone so that none is lost.
-        let mut signals = sandbox::signals::SignalReader::new()
-            .map_err(|e| Error::Sys("blocking signals".into(), e.into()))?;
-        let mut sb = sandbox::enter::enter(&config)?;
-        let master = sb.take_pty_master();
-        let pipes = sb.take_pipes();
-        if let Some(m) = &master {
-            sandbox::tty::copy_window_size(std::os::fd::AsFd::as_fd(m));
+        let mut request = self.exec_request(&c, opts)?;
+        if window && opts.tty {
+            request.window = attach::window_size();
         }
-        let raw = (opts.tty && opts.interactive && !opts.detach)
-            .then(sandbox::tty::RawModeGuard::stdin)
-            .flatten();
-        sb.start()?;
-        if opts.detach {
-            sb.detach_exec();
-            return Ok(0);
+        let payload = serde_json::to_vec(&request)
+            .map_err(|e| Error::Invalid(format!("the exec request: {e}")))?;
+        let mut sock = shim::connect(self.run_root(), &c.id)
+            .map_err(|_| Error::Conflict(format!("container {} is not running", c.id)))?;
+        let talk = |e| Error::Sys("talking to the container's shim".into(), e);
+        proto::write_frame(&mut sock, proto::EXEC, &payload).map_err(talk)?;
+        match proto::read_frame(&mut sock).map_err(talk)? {
+            Some((proto::STARTED, _)) => Ok((c, sock)),
+            Some((proto::FAILED, p)) => Err(Error::Start(
+                proto::payload_i32(&p),
+                String::from_utf8_lossy(p.get(4..).unwrap_or_default()).into_owned(),
+            )
+            .into()),
+            _ => Err(Error::Conflict(format!("container {} is not running", c.id)).into()),
         }
-        let code = exec_relay::supervise(&mut sb, master, pipes, &mut signals, opts.interactive);
-        drop(raw);
-        code
     }
 
     /// The container `name`, if its init runs (Docker's errors otherwise).
@@ -94,8 +112,8 @@ impl Engine {
     }
 
     /// The exec'd process as Docker makes it: the container's process (capabilities,
-    /// no_new_privs) with the exec's command, environment, working dir and user.
-    fn enter_config(&self, c: &Container, opts: &ExecOptions) -> crate::Result<EnterConfig> {
+    /// no_new_privs, seccomp) with the exec's command, environment, working dir and user.
+    fn exec_request(&self, c: &Container, opts: &ExecOptions) -> crate::Result<proto::ExecRequest> {
         let spec = self.container_store().load_spec(&c.id)?;
         let mut process = spec.process().clone().ok_or_else(|| {
             Error::Invalid(format!("container {}: the spec has no process", c.id))
@@ -130,19 +148,14 @@ impl Engine {
             process.set_capabilities(Some(caps));
         }
         let user = opts.user.clone().unwrap_or_else(|| c.config.user.clone());
-        Ok(EnterConfig {
-            init_pid: c.state.pid,
+        Ok(proto::ExecRequest {
             process,
             user,
-            stdio: if opts.tty {
-                Stdio::Tty
-            } else {
-                Stdio::Inherit {
-                    stdin: opts.interactive,
-                }
-            },
+            tty: opts.tty,
+            stdin: opts.interactive,
             detach: opts.detach,
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+            window: None,
         })
     }
 }
@@ -159,54 +172,59 @@ pub struct ExecOutput {
 
 impl Engine {
     /// Runs `opts.command` in the running container `name` with its stdout and stderr
-    /// captured (no stdin, no tty). It runs as `tug exec` in a child process, because the
-    /// exec clones the caller, which is unsafe in a multi-threaded library caller (a test
-    /// binary) and would share the caller's stdio.
+    /// captured in memory (no stdin, no tty, not detached), from any thread of any
+    /// process: the container's shim runs it.
     pub fn exec_output(&self, name: &str, opts: &ExecOptions) -> crate::Result<ExecOutput> {
-        if opts.command.is_empty() {
-            return Err(Error::Invalid("no command specified".into()).into());
-        }
-        // Docker's errors (no such container, not running) from here, not from the child.
-        let c = self.running_container(name)?;
-        let bin = crate::shim::tug_binary(self);
-        let sealed = crate::sandbox::exeseal::seal(&bin, self.run_root()).map_err(|e| {
-            Error::Sys(
-                format!("sealing {}", bin.display()),
-                std::io::Error::other(e),
-            )
-        })?;
-        let mut cmd = crate::sandbox::exeseal::sealed_command(&sealed);
-        // The child `tug` works with this engine's settings, not the caller's environment.
-        cmd.arg("exec")
-            .envs(self.config().to_env())
-            .stdin(std::process::Stdio::null());
-        for e in &opts.env {
-            cmd.arg("--env").arg(e);
-        }
-        if let Some(u) = &opts.user {
-            cmd.arg("--user").arg(u);
-        }
-        if let Some(w) = &opts.workdir {
-            cmd.arg("--workdir").arg(w);
-        }
-        cmd.arg(&c.id).args(&opts.command);
-        let out = cmd
-            .output()
-            .map_err(|e| Error::Sys(format!("running {} exec", bin.display()), e))?;
-        let exit_code = match out.status.code() {
-            Some(code) => code,
-            None => {
-                return Err(Error::Start(
-                    125,
-                    format!("{} exec was killed: {}", bin.display(), out.status),
-                )
-                .into());
-            }
+        let opts = ExecOptions {
+            interactive: false,
+            tty: false,
+            detach: false,
+            ..opts.clone()
         };
-        Ok(ExecOutput {
-            exit_code,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
+        let mut out = ExecOutput::default();
+        let (c, mut sock) = match self.exec_start(name, &opts, false) {
+            Ok(started) => started,
+            // The command could not run (126, 127): its exit code and why, on stderr, as
+            // Docker's exec reports it.
+            Err(crate::Error::Container(Error::Start(code @ (126 | 127), msg))) => {
+                out.exit_code = code;
+                out.stderr = format!("{msg}\n").into_bytes();
+                return Ok(out);
+            }
+            Err(e) => return Err(e),
+        };
+        loop {
+            let frame = proto::read_frame(&mut sock)
+                .map_err(|e| Error::Sys("reading from the container's shim".into(), e))?;
+            match frame {
+                Some((proto::STDOUT, p)) => out.stdout.extend_from_slice(&p),
+                Some((proto::STDERR, p)) => out.stderr.extend_from_slice(&p),
+                Some((proto::EXIT, p)) => {
+                    out.exit_code = proto::payload_i32(&p);
+                    return Ok(out);
+                }
+                Some(_) => {}
+                None => return Err(exited_shim_error(&c).into()),
+            }
+        }
+    }
+}
+
+/// The shim went away during an exec (killed: the container went with it).
+fn exited_shim_error(c: &Container) -> Error {
+    Error::Start(
+        125,
+        format!(
+            "the shim of container {} exited before the exec'd process",
+            c.short_name()
+        ),
+    )
+}
+
+/// A relay's error, named for the exec when the shim went away.
+fn exited_shim(e: crate::Error, c: &Container) -> crate::Error {
+    match e {
+        crate::Error::Container(Error::Start(125, _)) => exited_shim_error(c).into(),
+        other => other,
     }
 }

@@ -62,7 +62,7 @@ impl Engine {
     /// Starts the shim of `c`; a `--rm` container whose shim could not even start is
     /// removed.
     fn spawn_shim(&self, c: &Container, attach: Attach) -> crate::Result<(UnixStream, i32)> {
-        match shim::spawn(self, &c.id, attach) {
+        match self.launch_shim(&c.id, attach) {
             Ok(r) => Ok(r),
             Err(e) => {
                 if c.host_config.auto_remove {

@@ -13,7 +13,6 @@ pub use devices::DeviceMapping;
 mod create;
 pub mod etc;
 pub mod exec;
-mod exec_relay;
 pub mod health;
 mod lifecycle;
 pub mod listen;
@@ -27,6 +26,7 @@ pub mod record;
 pub mod security;
 pub mod spec;
 pub mod store;
+mod supervised;
 pub mod top;
 pub mod ulimit;
 
@@ -44,6 +44,7 @@ pub use options::CreateOptions;
 pub use published::PublishedPort;
 pub use record::Container;
 pub use store::ContainerStore;
+pub(crate) use supervised::shim_main;
 
 // The types and parsers of the Engine's container methods, one level deep: a face names
 // them `tug::container::X`, never through the submodule that defines them.

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::shim::RestartPolicy;
+
 /// The time Docker prints for "never" (Go's zero time).
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -269,69 +271,6 @@ impl Default for LogConfig {
     }
 }
 
-/// `HostConfig.RestartPolicy`: `no`, `always`, `unless-stopped`, `on-failure[:N]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RestartPolicy {
-    pub name: String,
-    pub maximum_retry_count: u32,
-}
-
-impl Default for RestartPolicy {
-    fn default() -> RestartPolicy {
-        RestartPolicy {
-            name: "no".into(),
-            maximum_retry_count: 0,
-        }
-    }
-}
-
-impl RestartPolicy {
-    /// Parses `--restart`: `no`, `always`, `unless-stopped`, `on-failure[:N]`.
-    pub fn parse(s: &str) -> Result<RestartPolicy, String> {
-        let (name, count) = match s.split_once(':') {
-            Some((n, c)) => (n, Some(c)),
-            None => (s, None),
-        };
-        let maximum_retry_count = match (name, count) {
-            ("on-failure", Some(c)) => c.parse().map_err(|_| {
-                format!("invalid restart policy: maximum retry count {c:?} must be a number")
-            })?,
-            (_, Some(_)) => {
-                return Err(
-                    "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
-                );
-            }
-            _ => 0,
-        };
-        match name {
-            "no" | "always" | "unless-stopped" | "on-failure" => Ok(RestartPolicy {
-                name: name.into(),
-                maximum_retry_count,
-            }),
-            "" => Ok(RestartPolicy::default()),
-            other => Err(format!(
-                "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
-            )),
-        }
-    }
-
-    /// Whether a process that exited with `code` restarts, after `restarts` restarts, and
-    /// unless stopped by hand.
-    pub fn should_restart(&self, code: i32, restarts: u32, manually_stopped: bool) -> bool {
-        if manually_stopped {
-            return false;
-        }
-        match self.name.as_str() {
-            "always" | "unless-stopped" => true,
-            "on-failure" => {
-                code != 0 && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count)
-            }
-            _ => false,
-        }
-    }
-}
-
 /// `GraphDriver`: the storage driver and its dirs (`LowerDir` lists the top layer first,
 /// colon-separated, as Docker's overlay2 does).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -394,31 +333,6 @@ pub struct EndpointSettings {
     /// The names other containers reach it by on this network (name, aliases, short id).
     #[serde(default, rename = "DNSNames")]
     pub dns_names: Option<Vec<String>>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn restart_policies_parse_and_decide() {
-        let p = RestartPolicy::parse("on-failure:3").unwrap();
-        assert_eq!((p.name.as_str(), p.maximum_retry_count), ("on-failure", 3));
-        assert!(p.should_restart(1, 2, false));
-        assert!(!p.should_restart(1, 3, false));
-        assert!(!p.should_restart(0, 0, false));
-        let a = RestartPolicy::parse("always").unwrap();
-        assert!(a.should_restart(0, 100, false));
-        assert!(!a.should_restart(0, 0, true));
-        assert!(
-            !RestartPolicy::parse("no")
-                .unwrap()
-                .should_restart(1, 0, false)
-        );
-        assert!(RestartPolicy::parse("always:3").is_err());
-        assert!(RestartPolicy::parse("sometimes").is_err());
-        assert!(RestartPolicy::parse("on-failure:x").is_err());
-    }
 }
 
 #[cfg(test)]

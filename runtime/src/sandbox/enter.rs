@@ -11,7 +11,9 @@
 //!    the pty master), and exits. The process waits for `start` and execs.
 //!
 //! The result is a [`Sandbox`], so the caller starts, supervises and waits for an exec'd
-//! process as for a container. A detached exec forks once more inside the container's
+//! process as for a container. The caller is the container's shim (`shim::exec`): a
+//! single-threaded process whose binary is sealed, so that the clones run from nothing a
+//! container could write, and no multi-threaded library caller is ever cloned. A detached exec forks once more inside the container's
 //! pid namespace, so that the orphan is inherited by the container's init (which reaps it
 //! if it reaps at all, as with Docker's own init-less containers).
 
@@ -122,13 +124,25 @@ pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
         (Stdio::Inherit { stdin }, false) => Some(exec_pipes(stdin)?),
         _ => None,
     };
-    let stdio_fds = pipes.as_ref().map(|(_, [out_w, err_w], in_r)| {
-        [
+    // Without pipes (a terminal, or detached) the intermediate's stdio is the host's
+    // /dev/null until the process takes its pty or the container's /dev/null: no stdio
+    // fd of the caller (a shim's log, a redirected file) ever goes in.
+    let null = match pipes {
+        None => Some(
+            std::fs::File::open("/dev/null")
+                .map_err(|e| Error::Io("opening /dev/null".into(), e))?,
+        ),
+        Some(_) => None,
+    };
+    let stdio_fds = match (&pipes, &null) {
+        (Some((_, [out_w, err_w], in_r)), _) => Some([
             in_r.as_ref().map_or(-1, |f| f.as_raw_fd()),
             out_w.as_raw_fd(),
             err_w.as_raw_fd(),
-        ]
-    });
+        ]),
+        (None, Some(n)) => Some([n.as_raw_fd(); 3]),
+        (None, None) => None,
+    };
     let ctx = Intermediate {
         config,
         pidfd: pidfd.as_raw_fd(),
@@ -172,6 +186,7 @@ pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
             Some(pid) => Ok(Sandbox {
                 pid,
                 sync: Some(parent_end),
+                releasing: None,
                 pty_master: master,
                 pipes: pipes.take(),
                 exit_code: None,

@@ -4,9 +4,11 @@
 //! EROFS instead of the host's `tug`. As runc 1.2 does, the binary is seen through a
 //! read-only overlayfs mount that is never attached to any path (the new mount API:
 //! fsopen, fsmount), which costs no copy and shares the page cache; where overlayfs
-//! cannot be had, a sealed memfd copy does the same.
+//! cannot be had, a sealed memfd copy does the same. Every process that enters a container
+//! (the init and each exec) is a clone of a shim, which runs from this sealed view, or is
+//! a fork of a CLI whose binary [`exe_is_protected`] already.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -153,49 +155,6 @@ pub fn sealed_command(fd: &OwnedFd) -> std::process::Command {
     let mut cmd = std::process::Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     cmd.arg0("tug");
     cmd
-}
-
-/// Re-executes this process from its sealed binary with the same arguments and
-/// environment, unless its binary is protected already. Returns only if that cannot be
-/// done (with why).
-pub fn reexec_sealed(run_root: &Path) -> Result<(), String> {
-    if exe_is_protected() {
-        return Ok(());
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("finding this binary: {e}"))?;
-    let fd = seal(&exe, run_root)?;
-    let args: Vec<CString> = std::env::args_os()
-        .filter_map(|a| CString::new(a.as_bytes()).ok())
-        .collect();
-    let env: Vec<CString> = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let mut b = k.as_bytes().to_vec();
-            b.push(b'=');
-            b.extend_from_slice(v.as_bytes());
-            CString::new(b).ok()
-        })
-        .collect();
-    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
-        v.iter()
-            .map(|s| s.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect()
-    };
-    let (argv, envp) = (ptrs(&args), ptrs(&env));
-    let empty: &CStr = c"";
-    // SAFETY: argv and envp are NULL-terminated arrays of pointers to NUL-terminated
-    // strings that live across the call; the fd is open.
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    Err(last_err("executing the sealed binary"))
 }
 
 #[cfg(test)]

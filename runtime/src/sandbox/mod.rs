@@ -112,6 +112,8 @@ pub struct SandboxConfig {
 pub struct Sandbox {
     pid: Pid,
     sync: Option<OwnedFd>,
+    /// The sync socket after `release`, until the process's answer is read.
+    releasing: Option<OwnedFd>,
     pty_master: Option<OwnedFd>,
     /// An exec's stdio pipes (the caller's ends), when it has no terminal.
     pipes: Option<enter::ExecPipes>,
@@ -128,6 +130,7 @@ pub fn create(config: &SandboxConfig) -> Result<Sandbox, Error> {
     let mut sandbox = Sandbox {
         pid,
         sync: Some(parent_end),
+        releasing: None,
         pty_master: None,
         pipes: None,
         exit_code: None,
@@ -177,12 +180,35 @@ impl Sandbox {
     /// Step 2: releases the init to exec the user's process, and returns once the exec
     /// succeeded, or with its error (not found: 127, not executable: 126).
     pub fn start(&mut self) -> Result<(), Error> {
+        self.release()?;
+        self.started()
+    }
+
+    /// Step 2 without the wait: releases the process to exec. Its answer comes on
+    /// [`Sandbox::start_fd`] (readable once it exec'd or failed), read with
+    /// [`Sandbox::started`]; a supervisor that must not block (the shim, while the
+    /// process resolves its user in files the container controls) polls it.
+    pub fn release(&mut self) -> Result<(), Error> {
         let Some(sock) = self.sync.take() else {
             return Err(Error::Unsupported(
                 "the container was already started".into(),
             ));
         };
         sync::send_start(sock.as_raw_fd())?;
+        self.releasing = Some(sock);
+        Ok(())
+    }
+
+    /// The fd that becomes readable when a released process exec'd or failed.
+    pub fn start_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.releasing.as_ref().map(std::os::fd::AsFd::as_fd)
+    }
+
+    /// The answer of a released process (blocks until it comes): `Ok` once it exec'd.
+    pub fn started(&mut self) -> Result<(), Error> {
+        let Some(sock) = self.releasing.take() else {
+            return Err(Error::Unsupported("the container was not released".into()));
+        };
         match sync::recv(sock.as_raw_fd())? {
             sync::Message::Closed => Ok(()),
             sync::Message::Failed(kind, msg) => Err(Error::Init(kind, msg)),

@@ -148,7 +148,7 @@ impl LogWriter {
     }
 
     fn entry(&mut self, stream: Stream, line: &[u8]) {
-        let time = crate::container::record::now();
+        let time = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
         let text = String::from_utf8_lossy(line);
         let e = Entry {
             log: &text,

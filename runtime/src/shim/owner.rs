@@ -6,7 +6,7 @@
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 
-use crate::container::Error;
+use super::Error;
 
 /// The owner file in a container's dir.
 pub const OWNER: &str = "owner";
@@ -25,10 +25,11 @@ pub fn record(dir: &Path, pid: i32) -> Result<(), Error> {
         .ok_or_else(|| Error::Invalid(format!("--owner-pid {pid}: no such process")))?;
     let p = dir.join(OWNER);
     crate::fsutil::write_atomic_opt(&p, format!("{pid} {start}\n").as_bytes(), false)
-        .map_err(|e| Error::io(&p, e))
+        .map_err(|e| Error::Io(p.display().to_string(), e))
 }
 
 /// The owner of a container, being watched.
+#[derive(Debug)]
 pub struct Owner {
     pid: i32,
     start: u64,

@@ -1,8 +1,15 @@
-//! The attach protocol between the shim and its clients (the CLI attached to a container,
-//! `stop`, `kill`, `wait`, `logs -f`): frames of `[type: u8][length: u32 LE][payload]` on a
-//! unix stream socket.
+//! The protocol between the shim and its clients (the CLI attached to a container, `stop`,
+//! `kill`, `wait`, `logs -f`, `exec`): frames of `[type: u8][length: u32 LE][payload]` on
+//! a unix stream socket.
+//!
+//! An exec is one connection: the client sends [`EXEC`]; the shim answers [`STARTED`] or
+//! [`FAILED`], relays the process's output as [`STDOUT`]/[`STDERR`] and ends with
+//! [`EXIT`]; [`STDIN`], [`STDIN_CLOSE`], [`RESIZE`] and [`KILL`] on that connection go to
+//! the exec'd process, not to the container's.
 
 use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize};
 
 /// Shim → client: the container's process started (payload: its pid, i32 LE).
 pub const STARTED: u8 = b'S';
@@ -27,6 +34,29 @@ pub const RESIZE: u8 = b'W';
 pub const KILL: u8 = b'K';
 /// Client → shim: stop (payload: signo i32 LE): signal, and no restart afterwards.
 pub const STOP: u8 = b'T';
+/// Client → shim: run a process in the container (payload: an [`ExecRequest`], JSON).
+pub const EXEC: u8 = b'E';
+
+/// What an exec runs, made by the container side from the container's spec and the
+/// exec's options; the shim adds the pid of the container's process it supervises.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecRequest {
+    /// Args, env and cwd of the exec; capabilities, no_new_privileges and additional
+    /// gids as the container's own process has them.
+    pub process: oci_spec::runtime::Process,
+    /// Docker's `--user`, resolved in the container's own /etc/passwd and /etc/group.
+    pub user: String,
+    /// A pty made in the container's devpts (`-t`), relayed by the shim.
+    pub tty: bool,
+    /// The client's STDIN frames go to the process (`-i`); else its stdin is /dev/null.
+    pub stdin: bool,
+    /// `-d`: the process runs on alone; the client goes once it started.
+    pub detach: bool,
+    /// The container's seccomp filter, `None` if unconfined.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The client's window size (rows, cols), set on the pty before the process runs.
+    pub window: Option<(u16, u16)>,
+}
 
 /// The largest frame either side accepts.
 pub const MAX_FRAME: usize = 1 << 20;

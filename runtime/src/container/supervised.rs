@@ -1,0 +1,327 @@
+//! The container's side of its shim: [`shim_main`] (`tug __shim <id>`) reads the
+//! container's record once for the shim's [`Settings`], and [`ContainerShim`] does for
+//! the shim what needs the container's record, spec, network and store: make and record
+//! the process, take its network down, record restarts and the end, remove a `--rm`
+//! container. The shim itself knows nothing of containers.
+
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use super::record::Container;
+use super::{ContainerStore, Error, net};
+use crate::Engine;
+use crate::sandbox::{SandboxConfig, Stdio, cgroups};
+use crate::shim::{self, Process, Settings, Supervised, log::Rotation, owner::Owner};
+
+impl From<shim::Error> for Error {
+    fn from(e: shim::Error) -> Error {
+        match e {
+            shim::Error::Io(what, e) => Error::Sys(what, e),
+            shim::Error::Start(code, msg) => Error::Start(code, msg),
+            shim::Error::Gone(id) => Error::NotFound(id),
+            shim::Error::Invalid(msg) => Error::Invalid(msg),
+        }
+    }
+}
+
+/// A container error as the shim reports it: a gone record, else a failed start with
+/// the error's exit code.
+fn to_shim(e: Error) -> shim::Error {
+    match e {
+        Error::NotFound(id) => shim::Error::Gone(id),
+        other => shim::Error::Start(other.exit_code(), other.to_string()),
+    }
+}
+
+fn start_error(e: crate::Error) -> shim::Error {
+    shim::Error::Start(e.exit_code(), e.to_string())
+}
+
+impl Engine {
+    /// Starts the shim of container `id` (see `shim::spawn`).
+    pub(super) fn launch_shim(
+        &self,
+        id: &str,
+        attach: shim::Attach,
+    ) -> Result<(UnixStream, i32), Error> {
+        let launch = shim::Launch {
+            id,
+            run_root: self.run_root(),
+            env: self.config().to_env(),
+            bin: self.tug_binary(),
+            shim_log: self.container_store().dir(id).join(shim::SHIM_LOG),
+        };
+        Ok(shim::spawn(&launch, attach, || shim_main(id))?)
+    }
+}
+
+/// The shim's entry point (`tug __shim <id>`, or the fork of a CLI): runs the shim of
+/// container `id` until the container is done. Returns the exit code of the first
+/// process (which exits at once).
+pub fn shim_main(id: &str) -> i32 {
+    match shim::daemonize() {
+        Ok(true) => {}
+        Ok(false) => return 0,
+        Err(_) => return 125,
+    }
+    let engine = match Engine::from_env() {
+        Ok(e) => e,
+        Err(_) => std::process::exit(125),
+    };
+    shim::log_errors_to(&engine.container_store().dir(id).join(shim::SHIM_LOG));
+    let first = shim::first_client();
+    let code = match run_shim(&engine, id, first) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{} tug shim {id}: {e}", super::record::now());
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+fn run_shim(engine: &Engine, id: &str, first: UnixStream) -> Result<(), Error> {
+    let store = engine.container_store();
+    let c = store.load(id)?;
+    let dir = store.dir(id);
+    let rotation = Rotation::from_opts(
+        c.host_config
+            .log_config
+            .config
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .unwrap_or(Rotation {
+        max_size: 0,
+        max_files: 1,
+    });
+    let settings = Settings {
+        id: id.to_string(),
+        run_dir: shim::run_dir(engine.run_root(), id),
+        log: dir.join(format!("{id}-json.log")),
+        rotation,
+        owner: Owner::load(&dir),
+        policy: c.host_config.restart_policy.clone(),
+        stdin_once: c.config.stdin_once,
+    };
+    let mut side = ContainerShim {
+        engine: engine.clone(),
+        store: store.clone(),
+        root: engine.root().to_path_buf(),
+        id: id.to_string(),
+        tty: c.config.tty,
+        open_stdin: c.config.open_stdin,
+        live: None,
+        bridges: Vec::new(),
+    };
+    drop(c);
+    Ok(shim::run(settings, &mut side, first)?)
+}
+
+/// The container a shim supervises.
+struct ContainerShim {
+    engine: Engine,
+    store: ContainerStore,
+    /// The state root (the container's cgroup path depends on it).
+    root: PathBuf,
+    id: String,
+    tty: bool,
+    open_stdin: bool,
+    /// The running process's interfaces and host ports, undone when it exits.
+    live: Option<net::LiveNetwork>,
+    /// Bridges this container used: removed at the end when no one uses them.
+    bridges: Vec<String>,
+}
+
+impl Supervised for ContainerShim {
+    fn start(&mut self) -> Result<Process, shim::Error> {
+        let c = self.store.load(&self.id).map_err(to_shim)?;
+        let mut spec = self.store.load_spec(&self.id).map_err(to_shim)?;
+        if let Some(path) = net::joined_netns(&self.engine, &c).map_err(start_error)? {
+            join_netns(&mut spec, path).map_err(to_shim)?;
+        }
+        // A taken host port fails the start before anything is made.
+        let reserved = net::reserve_ports(&c).map_err(start_error)?;
+        let rootfs = super::rootfs_source(&c).map_err(to_shim)?;
+        let config = SandboxConfig {
+            spec,
+            rootfs,
+            user: (!c.config.user.is_empty()).then(|| c.config.user.clone()),
+            stdio: if self.tty {
+                Stdio::Tty
+            } else {
+                Stdio::Inherit {
+                    stdin: self.open_stdin,
+                }
+            },
+            cgroup_root: self.engine.config().cgroup_root.clone(),
+        };
+        let resources = c.host_config.resources.clone();
+        let devices = config
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.devices().clone())
+            .unwrap_or_default();
+        let (mut sb, io) =
+            shim::create_with_pipes(&config, self.open_stdin).map_err(|e| start_error(e.into()))?;
+        let cgroup = cgroups::setup_for(
+            &self.engine.config().cgroup_root,
+            &self.root,
+            &self.id,
+            &resources,
+            &devices,
+            sb.pid(),
+        )
+        .map_err(|e| start_error(e.into()))?;
+        drop(config);
+        let live = net::up(&self.engine, &c, sb.pid(), reserved).map_err(start_error)?;
+        let ports = live.ports(&net::exposed_keys(&c));
+        drop(c);
+        let pid = sb.pid();
+        let log_path = self
+            .store
+            .dir(&self.id)
+            .join(format!("{}-json.log", self.id));
+        let updated = self.store.update(&self.id, |c| {
+            c.state.set_running(pid);
+            c.log_path = log_path.display().to_string();
+            c.network_settings.ports = ports.clone();
+            c.network_settings.sandbox_key = format!("/proc/{pid}/ns/net");
+        });
+        let updated = match updated {
+            Ok(Some(c)) => c,
+            failed => {
+                // The record is gone or cannot be written: nothing of the start stays.
+                drop(sb);
+                let (used, _) = net::down(&self.engine, &self.id, live);
+                net::gc_bridges(&self.engine, &used);
+                return Err(to_shim(
+                    failed.err().unwrap_or(Error::NotFound(self.id.clone())),
+                ));
+            }
+        };
+        // A container alone on the default bridge keeps the hosts file `create` wrote.
+        if net::names_peers(&updated) {
+            self.engine
+                .refresh_hosts(live.networks(), Some((&self.id, true)));
+        }
+        if let Err(e) = sb.start() {
+            drop(sb);
+            self.net_down(live);
+            return Err(start_error(e.into()));
+        }
+        self.live = Some(live);
+        Ok(Process::new(sb, cgroup, io))
+    }
+
+    fn stopped(&mut self, oom_killed: bool) {
+        if oom_killed {
+            let _ = self.store.update(&self.id, |c| c.state.oom_killed = true);
+        }
+        if let Some(live) = self.live.take() {
+            self.net_down(live);
+        }
+    }
+
+    fn restart_count(&self) -> u32 {
+        self.store
+            .load(&self.id)
+            .map(|c| c.restart_count)
+            .unwrap_or(0)
+    }
+
+    fn restarting(&mut self, code: i32) -> bool {
+        self.store
+            .update(&self.id, |c| {
+                c.state.set_restarting(code);
+                clear_network_state(c);
+            })
+            .is_ok_and(|c| c.is_some())
+    }
+
+    fn restart_begins(&mut self) {
+        let _ = self.store.update(&self.id, |c| c.restart_count += 1);
+    }
+
+    fn restart_failed(&mut self, error: &str) {
+        let _ = self
+            .store
+            .update(&self.id, |c| c.state.error = error.to_string());
+    }
+
+    fn ended(&mut self, code: i32, error: Option<&str>, exited: bool, remove: bool) {
+        let auto_remove = self
+            .store
+            .load(&self.id)
+            .map(|c| c.host_config.auto_remove)
+            .unwrap_or(false);
+        if auto_remove || remove {
+            if let Ok(_lock) = self.store.lock(&self.id)
+                && let Ok(c) = self.store.load(&self.id)
+            {
+                let _ = self.store.remove(&c);
+                self.engine.release_networks(&c);
+                // `--rm` takes the container's anonymous volumes with it, as Docker does.
+                let _ = self.engine.remove_anonymous_volumes(&c.mounts);
+            }
+            return;
+        }
+        let _ = self.store.update(&self.id, |c| {
+            clear_network_state(c);
+            c.state.set_exited(code, error, exited);
+        });
+    }
+
+    fn shim_exits(&mut self) {
+        // The bridges this container leaves unused can go.
+        net::gc_bridges(&self.engine, &self.bridges);
+    }
+}
+
+impl ContainerShim {
+    /// The process is gone: its ports and interfaces go, its names leave the hosts files
+    /// of its networks, and the record shows no host port.
+    fn net_down(&mut self, live: net::LiveNetwork) {
+        let (bridges, networks) = net::down(&self.engine, &self.id, live);
+        for b in bridges {
+            if !self.bridges.contains(&b) {
+                self.bridges.push(b);
+            }
+        }
+        // The record's ports and sandbox key are cleared with the state change that
+        // follows (see `clear_network_state`), in the same write.
+        if !networks.is_empty() {
+            self.engine
+                .refresh_hosts(&networks, Some((&self.id, false)));
+        }
+    }
+}
+
+/// What a stopped container's record shows of its network: no host ports (Docker
+/// clears them, so `ps -a` shows no PORTS) and no sandbox.
+fn clear_network_state(c: &mut Container) {
+    c.network_settings.ports.clear();
+    c.network_settings.sandbox_key.clear();
+}
+
+/// Puts the path of the network namespace to join into the spec (`--network
+/// container:<id>`; the init joins it).
+fn join_netns(spec: &mut oci_spec::runtime::Spec, path: String) -> Result<(), Error> {
+    use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
+    let Some(linux) = spec.linux_mut() else {
+        return Ok(());
+    };
+    let mut nss = linux.namespaces().clone().unwrap_or_default();
+    nss.retain(|n| n.typ() != LinuxNamespaceType::Network);
+    nss.push(
+        LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Network)
+            .path(path)
+            .build()
+            .map_err(|e| Error::Invalid(format!("spec: {e}")))?,
+    );
+    linux.set_namespaces(Some(nss));
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! The container's process as the shim holds it: the sandbox, its cgroup and the shim's
+//! ends of its stdio, made by [`create_with_pipes`] for the container side's
+//! [`super::Supervised::start`].
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Instant;
+
+use crate::sandbox::{self, Sandbox, SandboxConfig, Stdio, cgroups};
+
+/// The shim's ends of the process's stdio: its stdout and stderr pipes and its stdin
+/// pipe (`-i`), or the pty master.
+#[derive(Debug, Default)]
+pub struct ProcessIo {
+    pub out: Option<OwnedFd>,
+    pub err: Option<OwnedFd>,
+    pub master: Option<OwnedFd>,
+    pub stdin: Option<OwnedFd>,
+}
+
+/// The running container process.
+pub struct Process {
+    pub(super) sandbox: Sandbox,
+    /// The container's cgroup, removed when the process is done.
+    pub(super) cgroup: cgroups::ContainerCgroup,
+    pub(super) io: ProcessIo,
+    pub(super) started: Instant,
+    pub(super) exit: Option<i32>,
+}
+
+impl Process {
+    /// A process that runs now (released), in `cgroup`, with the shim's ends `io`.
+    pub fn new(sandbox: Sandbox, cgroup: cgroups::ContainerCgroup, io: ProcessIo) -> Process {
+        Process {
+            sandbox,
+            cgroup,
+            io,
+            started: Instant::now(),
+            exit: None,
+        }
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> i32 {
+        self.sandbox.pid()
+    }
+}
+
+/// `sandbox::create` with fresh pipes as the init's stdout and stderr (and stdin when
+/// `stdin`): the init inherits the shim's fds 0-2, so they point at the pipes during the
+/// clone and back at /dev/null and the shim log after. Returns the shim's ends.
+pub fn create_with_pipes(
+    config: &SandboxConfig,
+    stdin: bool,
+) -> Result<(Sandbox, ProcessIo), sandbox::Error> {
+    if config.stdio == Stdio::Tty {
+        let mut sb = sandbox::create(config)?;
+        let master = sb.take_pty_master();
+        let io = ProcessIo {
+            master,
+            ..ProcessIo::default()
+        };
+        return Ok((sb, io));
+    }
+    let pipe = || {
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| sandbox::Error::Io("pipe for the container's stdio".into(), e.into()))
+    };
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let stdin_pipe = if stdin { Some(pipe()?) } else { None };
+    let saved: Vec<RawFd> = (0..3)
+        // SAFETY: dup of the shim's own stdio fds.
+        .map(|fd| unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })
+        .collect();
+    // SAFETY: dup2 onto fds 0-2, which no Rust object owns; the shim is single-threaded.
+    unsafe {
+        if let Some((r, _)) = &stdin_pipe {
+            libc::dup2(r.as_raw_fd(), 0);
+        }
+        libc::dup2(out_w.as_raw_fd(), 1);
+        libc::dup2(err_w.as_raw_fd(), 2);
+    }
+    let result = sandbox::create(config);
+    for (fd, s) in saved.into_iter().enumerate() {
+        if s >= 0 {
+            // SAFETY: `s` is our duplicate of the old fd; it goes back and is closed.
+            unsafe {
+                libc::dup2(s, fd as i32);
+                libc::close(s);
+            }
+        }
+    }
+    let sb = result?;
+    let stdin_w = stdin_pipe.map(|(_, w)| w);
+    if let Some(w) = &stdin_w {
+        let _ = nix::fcntl::fcntl(
+            w,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+    }
+    let io = ProcessIo {
+        out: Some(out_r),
+        err: Some(err_r),
+        master: None,
+        stdin: stdin_w,
+    };
+    Ok((sb, io))
+}

@@ -1,0 +1,242 @@
+//! Starting a shim: [`spawn`] on the CLI's side (a fork of a single-threaded CLI whose
+//! binary is protected, else `tug __shim <id>` from the sealed binary), and the first
+//! steps of the shim process itself ([`daemonize`], [`log_errors_to`], [`first_client`]).
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+use super::{Error, SUBCOMMAND, proto};
+use crate::sandbox::exeseal;
+
+/// How the spawning client attaches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attach {
+    /// Receive the container's output.
+    pub output: bool,
+    /// Send stdin.
+    pub stdin: bool,
+}
+
+/// Where and how to start the shim of a container.
+#[derive(Debug, Clone)]
+pub struct Launch<'a> {
+    pub id: &'a str,
+    /// The run root (where the sealed binary is kept).
+    pub run_root: &'a Path,
+    /// The engine's settings as environment variables (`EngineConfig::to_env`: the roots,
+    /// the firewall, the address pool...): the shim's engine is made from them, not from
+    /// the caller's environment.
+    pub env: Vec<(&'static str, std::ffi::OsString)>,
+    /// The `tug` binary to run as the shim; `None`: a fork of this process when that is
+    /// safe, else [`shim_binary`]'s choice.
+    pub bin: Option<&'a Path>,
+    /// The shim's error log, named when the shim dies before the start.
+    pub shim_log: PathBuf,
+}
+
+/// The `tug` binary to run as the shim: `$TUG_BIN`, this process if it is `tug`, else a
+/// `tug` beside it or one level up (a test binary in `target/<profile>/deps`), else `tug`
+/// from PATH.
+pub fn shim_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("TUG_BIN") {
+        return p.into();
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if exe.file_name().is_some_and(|n| n == "tug") {
+            return exe;
+        }
+        for dir in exe.ancestors().skip(1).take(2) {
+            let p = dir.join("tug");
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    PathBuf::from("tug")
+}
+
+/// Starts the shim of container `launch.id` and waits until the container's process
+/// runs. Returns the connection (attached as `attach` says) and the process's pid. When
+/// the shim is a fork of this process, the child runs `forked` (the container side's
+/// `tug __shim` entry) and exits with its code.
+pub fn spawn(
+    launch: &Launch,
+    attach: Attach,
+    forked: impl FnOnce() -> i32,
+) -> Result<(UnixStream, i32), Error> {
+    let (mut ours, theirs) =
+        UnixStream::pair().map_err(|e| Error::Io("socketpair for the shim".into(), e))?;
+    let theirs_fd = theirs.as_raw_fd();
+    // The fork saves an exec, but the shim (and so the container's init) then runs from
+    // this process's binary: only when that cannot be written through /proc (it is
+    // sealed, immutable or on a read-only mount) is it safe to hand to a container.
+    if launch.bin.is_none() && single_threaded() && exeseal::exe_is_protected() {
+        fork_shim(launch, theirs, forked)?;
+    } else {
+        exec_shim(launch, theirs_fd)?;
+        drop(theirs);
+    }
+    proto::write_frame(
+        &mut ours,
+        proto::ATTACH,
+        &[attach.output as u8, attach.stdin as u8],
+    )
+    .map_err(|e| Error::Io("talking to the shim".into(), e))?;
+    match proto::read_frame(&mut ours) {
+        Ok(Some((proto::STARTED, p))) => Ok((ours, proto::payload_i32(&p))),
+        Ok(Some((proto::FAILED, p))) => Err(Error::Start(
+            proto::payload_i32(&p),
+            String::from_utf8_lossy(p.get(4..).unwrap_or_default()).into_owned(),
+        )),
+        Ok(_) | Err(_) => Err(Error::Start(
+            125,
+            format!(
+                "the shim of container {} exited before the container started: see {}",
+                &launch.id[..12.min(launch.id.len())],
+                launch.shim_log.display()
+            ),
+        )),
+    }
+}
+
+/// Whether this process has one thread only, so that a fork of it is safe to run Rust
+/// code in (no lock another thread holds can be copied in its locked state).
+fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .map(|n| n.trim() == "1")
+        })
+        .unwrap_or(false)
+}
+
+/// Starts the shim by forking this (single-threaded) process, which saves the exec and
+/// start-up of a second `tug` (a few milliseconds of every `tug run`). The child does what
+/// `tug __shim` does: a session of its own, the socket on fd 3, nothing else open.
+fn fork_shim(
+    launch: &Launch,
+    theirs: UnixStream,
+    forked: impl FnOnce() -> i32,
+) -> Result<(), Error> {
+    // SAFETY: the caller checked that this process has a single thread, so the child
+    // inherits no lock in a locked state and may run ordinary Rust code.
+    match unsafe { nix::unistd::fork() } {
+        Err(e) => Err(Error::Io("forking the shim".into(), e.into())),
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            drop(theirs);
+            // The first child forks the shim and exits at once.
+            let _ = nix::sys::wait::waitpid(child, None);
+            Ok(())
+        }
+        Ok(nix::unistd::ForkResult::Child) => {
+            let fd = theirs.as_raw_fd();
+            // SAFETY: plain fd and process calls in the child, on fds it owns; the
+            // socket ends up on fd 3 (as `tug __shim` expects) and every other fd
+            // beyond stdio is closed, so the shim holds no lock or file of the CLI's.
+            unsafe {
+                if fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0);
+                } else if libc::dup2(fd, 3) < 0 {
+                    libc::_exit(125);
+                }
+                libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 {
+                    for target in 0..3 {
+                        libc::dup2(null, target);
+                    }
+                    if null > 3 {
+                        libc::close(null);
+                    }
+                }
+                libc::setsid();
+            }
+            std::mem::forget(theirs);
+            for (key, value) in &launch.env {
+                // SAFETY: still single-threaded: setting the environment races with nothing.
+                unsafe { std::env::set_var(key, value) };
+            }
+            let code = forked();
+            // SAFETY: _exit skips the CLI's atexit work and stdio buffers, which belong to
+            // the parent.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+/// Starts the shim as `tug __shim <id>` from the sealed binary (see
+/// `sandbox::exeseal`): the safe way from a multi-threaded process, and the way that
+/// leaves no writable path to the host's binary in the container.
+fn exec_shim(launch: &Launch, theirs_fd: i32) -> Result<(), Error> {
+    let bin = launch
+        .bin
+        .map(Path::to_path_buf)
+        .unwrap_or_else(shim_binary);
+    let sealed = exeseal::seal(&bin, launch.run_root)
+        .map_err(|e| Error::Io(format!("sealing {}", bin.display()), io::Error::other(e)))?;
+    let mut cmd = exeseal::sealed_command(&sealed);
+    cmd.arg(SUBCOMMAND)
+        .arg(launch.id)
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: between fork and exec the closure calls only async-signal-safe functions
+    // (dup2, fcntl, setsid) on fds this process owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            if theirs_fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0);
+            } else if libc::dup2(theirs_fd, 3) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Io(format!("starting the shim {}", bin.display()), e))?;
+    // The first process forks the shim and exits at once.
+    let _ = child.wait();
+    Ok(())
+}
+
+/// The first step of `tug __shim`: forks once more so that the shim is not a session
+/// leader, and names it `tug-shim`. `Ok(false)` in the parent, which exits at once.
+pub fn daemonize() -> Result<bool, Error> {
+    // SAFETY: the process is single-threaded here (the CLI parsed its arguments only).
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { .. }) => return Ok(false),
+        Ok(nix::unistd::ForkResult::Child) => {}
+        Err(e) => return Err(Error::Io("forking the shim".into(), e.into())),
+    }
+    // The shim's name in `ps -o comm` and /proc/<pid>/comm, also when it was forked from
+    // the CLI (whose command line it keeps).
+    let _ = nix::sys::prctl::set_name(c"tug-shim");
+    Ok(true)
+}
+
+/// Sends the shim's errors (fd 2) to `path`; stdout and stdin stay /dev/null.
+pub fn log_errors_to(path: &Path) {
+    if let Ok(f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        // SAFETY: dup2 onto fd 2, which no Rust object owns.
+        unsafe { libc::dup2(f.as_raw_fd(), 2) };
+    }
+}
+
+/// The spawning client's connection, which [`spawn`] put on fd 3. Call it once.
+pub fn first_client() -> UnixStream {
+    // SAFETY: fd 3 was put there by `spawn` for us; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(3) };
+    fd.into()
+}
