@@ -29,6 +29,7 @@
 pub mod build;
 pub(crate) mod compose;
 pub mod container;
+pub(crate) mod defaults;
 pub(crate) mod digest;
 pub mod engine;
 pub mod entry;

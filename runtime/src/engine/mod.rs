@@ -22,10 +22,7 @@ mod volumes;
 pub use images::ImageSummary;
 pub use system::{DiskUsage, HostInfo, Info};
 
-/// Where the state lives when `TUG_ROOT` is not set.
-pub const DEFAULT_ROOT: &str = "/var/lib/tug";
-/// Where sockets and pids live when `TUG_RUN` is not set.
-pub const DEFAULT_RUN: &str = "/run/tug";
+pub use crate::defaults::{DEFAULT_ROOT, DEFAULT_RUN};
 
 /// How a container's rootfs is assembled from the layer snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

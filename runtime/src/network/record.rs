@@ -112,7 +112,7 @@ pub fn valid_name(n: &str) -> bool {
 
 /// The bridge device of network `name` in state root `root` (see the module doc).
 pub fn bridge_name(root: &Path, name: &str) -> String {
-    if name == "bridge" && root == Path::new(crate::engine::DEFAULT_ROOT) {
+    if name == "bridge" && root == Path::new(crate::defaults::DEFAULT_ROOT) {
         return "tug0".into();
     }
     let mut h = Sha256::new();

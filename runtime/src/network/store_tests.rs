@@ -102,7 +102,7 @@ fn two_roots_get_distinct_subnets_and_bridges() {
 #[test]
 fn default_root_bridge_is_tug0() {
     assert_eq!(
-        bridge_name(Path::new(crate::engine::DEFAULT_ROOT), "bridge"),
+        bridge_name(Path::new(crate::defaults::DEFAULT_ROOT), "bridge"),
         "tug0"
     );
     let other = bridge_name(Path::new("/tmp/x"), "bridge");
