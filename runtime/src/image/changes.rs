@@ -1,215 +1,56 @@
-//! `--change` instructions of `tug import` (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER,
-//! VOLUME, WORKDIR), applied to the `config` object of an image config, whose field
-//! names are Docker's (`Cmd`, `Env`, `ExposedPorts`...).
+//! `--change` instructions of `tug import` and `tug commit` (CMD, ENTRYPOINT, ENV, EXPOSE,
+//! LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR), applied to the `config` object of an
+//! image config (Docker's field names: `Cmd`, `Env`, `ExposedPorts`...). They are parsed by
+//! the Dockerfile parser and applied by the builder's config step, so a change means what
+//! the same line means in a Dockerfile.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::Error;
+use crate::build::config::{self, Scope};
+use crate::build::dockerfile::{self, Instruction};
 
-/// Applies one Dockerfile instruction to `config`. The error names the change.
+/// Applies one Dockerfile instruction to `config`, with the variables of the config's
+/// `Env` substituted as Docker does. The error names the change.
 pub fn apply(config: &mut Map<String, Value>, change: &str) -> Result<(), Error> {
     let bad = |why: String| Error::Change(change.to_string(), why);
-    let trimmed = change.trim();
-    let (word, rest) = match trimmed.split_once(char::is_whitespace) {
-        Some((w, r)) => (w, r.trim()),
-        None => (trimmed, ""),
+    let keyword = change.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    if change.trim().len() == keyword.len() {
+        return Err(bad(format!("{keyword} needs an argument")));
+    }
+    let step = dockerfile::parse_instruction(change).map_err(|e| bad(e.message))?;
+    let allowed = matches!(
+        step.instruction,
+        Instruction::Cmd(_)
+            | Instruction::Entrypoint(_)
+            | Instruction::Env(_)
+            | Instruction::Expose(_)
+            | Instruction::Label(_)
+            | Instruction::Onbuild(_)
+            | Instruction::Stopsignal(_)
+            | Instruction::User(_)
+            | Instruction::Volume(_)
+            | Instruction::Workdir(_)
+    );
+    if !allowed {
+        return Err(bad(format!(
+            "{keyword} is not an instruction import can apply: use CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME or WORKDIR"
+        )));
+    }
+    let env = config
+        .get("Env")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    // A change is applied on its own: an ENTRYPOINT keeps the image's CMD.
+    let mut scope = Scope {
+        env,
+        escape: '\\',
+        cmd_set: true,
+        ..Scope::default()
     };
-    let instr = word.to_ascii_uppercase();
-    if rest.is_empty() {
-        return Err(bad(format!("{instr} needs an argument")));
-    }
-    match instr.as_str() {
-        "CMD" => {
-            config.insert("Cmd".into(), json!(command(rest).map_err(bad)?));
-        }
-        "ENTRYPOINT" => {
-            config.insert("Entrypoint".into(), json!(command(rest).map_err(bad)?));
-        }
-        "ENV" => {
-            for (k, v) in pairs(rest, true).map_err(bad)? {
-                set_env(config, &k, &v);
-            }
-        }
-        "LABEL" => {
-            let labels = object(config, "Labels");
-            for (k, v) in pairs(rest, false).map_err(bad)? {
-                labels.insert(k, Value::String(v));
-            }
-        }
-        "WORKDIR" => {
-            let dir = words(rest).map_err(bad)?.join(" ");
-            let dir = if dir.starts_with('/') {
-                dir
-            } else {
-                let base = config
-                    .get("WorkingDir")
-                    .and_then(Value::as_str)
-                    .unwrap_or("/");
-                format!("{}/{dir}", base.trim_end_matches('/'))
-            };
-            config.insert("WorkingDir".into(), Value::String(dir));
-        }
-        "USER" => {
-            config.insert("User".into(), Value::String(rest.to_string()));
-        }
-        "EXPOSE" => {
-            let mut ports = Vec::new();
-            for p in words(rest).map_err(bad)? {
-                ports.push(port(&p).map_err(bad)?);
-            }
-            let exposed = object(config, "ExposedPorts");
-            for p in ports {
-                exposed.insert(p, json!({}));
-            }
-        }
-        "VOLUME" => {
-            let list = if rest.starts_with('[') {
-                json_array(rest).map_err(bad)?
-            } else {
-                words(rest).map_err(bad)?
-            };
-            let volumes = object(config, "Volumes");
-            for v in list {
-                if v.is_empty() {
-                    return Err(bad("VOLUME needs a non-empty path".into()));
-                }
-                volumes.insert(v, json!({}));
-            }
-        }
-        other => {
-            return Err(bad(format!(
-                "{other} is not an instruction import can apply: use CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME or WORKDIR"
-            )));
-        }
-    }
+    config::apply(config, &step.instruction, &mut scope, &step.original).map_err(bad)?;
     Ok(())
-}
-
-/// The exec form (a JSON array of strings) or the shell form (`/bin/sh -c "..."`).
-fn command(rest: &str) -> Result<Vec<String>, String> {
-    if rest.starts_with('[') {
-        json_array(rest)
-    } else {
-        Ok(vec!["/bin/sh".into(), "-c".into(), rest.to_string()])
-    }
-}
-
-fn json_array(text: &str) -> Result<Vec<String>, String> {
-    serde_json::from_str::<Vec<String>>(text)
-        .map_err(|e| format!("not a JSON array of strings ({e}): {text}"))
-}
-
-fn object<'m>(config: &'m mut Map<String, Value>, key: &str) -> &'m mut Map<String, Value> {
-    let slot = config.entry(key.to_string()).or_insert_with(|| json!({}));
-    if !slot.is_object() {
-        *slot = json!({});
-    }
-    // Made an object just above.
-    slot.as_object_mut().expect("an object")
-}
-
-fn set_env(config: &mut Map<String, Value>, key: &str, value: &str) {
-    let slot = config.entry("Env".to_string()).or_insert_with(|| json!([]));
-    if !slot.is_array() {
-        *slot = json!([]);
-    }
-    // Made an array just above.
-    let env = slot.as_array_mut().expect("an array");
-    let prefix = format!("{key}=");
-    env.retain(|e| !e.as_str().is_some_and(|s| s.starts_with(&prefix)));
-    env.push(Value::String(format!("{key}={value}")));
-}
-
-/// `80`, `80/tcp`, `53/udp`, `8000-8002/tcp` → Docker's `port/proto` keys.
-fn port(p: &str) -> Result<String, String> {
-    let (num, proto) = match p.split_once('/') {
-        Some((n, pr)) => (n, pr.to_ascii_lowercase()),
-        None => (p, "tcp".to_string()),
-    };
-    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(format!(
-            "invalid protocol {proto:?} in port {p:?}: use tcp, udp or sctp"
-        ));
-    }
-    let valid = |s: &str| s.parse::<u16>().is_ok_and(|n| n > 0);
-    let ok = match num.split_once('-') {
-        Some((a, b)) => valid(a) && valid(b),
-        None => valid(num),
-    };
-    if !ok {
-        return Err(format!("invalid port {p:?}: a port is 1 to 65535"));
-    }
-    Ok(format!("{num}/{proto}"))
-}
-
-/// `K=V K2="v 2"` pairs; with `legacy`, also the old `ENV K some value` form.
-fn pairs(rest: &str, legacy: bool) -> Result<Vec<(String, String)>, String> {
-    let w = words(rest)?;
-    if legacy && !w[0].contains('=') {
-        let (k, v) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-        return Ok(vec![(k.to_string(), v.trim().to_string())]);
-    }
-    w.into_iter()
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(format!("{p:?} is not KEY=VALUE")),
-        })
-        .collect()
-}
-
-/// Splits on blanks, with shell-like quotes (`"..."` with backslash escapes, `'...'`)
-/// and backslash escapes.
-fn words(s: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '\\' => {
-                in_word = true;
-                cur.push(chars.next().unwrap_or('\\'));
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => cur.push(c),
-                        None => return Err("unterminated ' quote".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => cur.push(chars.next().unwrap_or('\\')),
-                        Some(c) => cur.push(c),
-                        None => return Err("unterminated \" quote".into()),
-                    }
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        out.push(cur);
-    }
-    if out.is_empty() {
-        return Err("missing argument".into());
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -230,6 +230,21 @@ pub fn parse(src: &str, file: &str) -> Result<Dockerfile, Error> {
     })
 }
 
+/// Parses one instruction on its own (no FROM needed), as `--change` of `import` and
+/// `commit` takes it: the text must hold exactly one instruction.
+pub fn parse_instruction(text: &str) -> Result<Step, Error> {
+    let (directives, logical) = lines::split(text)?;
+    match logical.as_slice() {
+        [one] => instruction::parse(one, directives.escape),
+        [] => Err(Error::at(Pos { line: 1, column: 1 }, text, "no instruction")),
+        [_, second, ..] => Err(Error::at(
+            second.pos,
+            &second.text,
+            "one instruction only",
+        )),
+    }
+}
+
 fn parse_text(src: &str) -> Result<Dockerfile, Error> {
     let (directives, logical) = lines::split(src)?;
     let mut meta_args = Vec::new();
