@@ -20,6 +20,7 @@ pub mod image;
 pub mod layer;
 pub mod network;
 pub mod registry;
+pub mod report;
 pub mod sandbox;
 pub mod shim;
 pub mod snapshot;
@@ -27,3 +28,4 @@ pub mod volume;
 
 pub use digest::Digest;
 pub use engine::{Engine, EngineConfig, Error, Result, StorageDriver};
+pub use report::{Report, report};

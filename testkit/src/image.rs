@@ -153,6 +153,6 @@ impl Mount {
             MountFlag::Volume(v) => tug::volume::mountspec::parse_volume_flag(v),
             MountFlag::Tmpfs(t) => tug::volume::mountspec::parse_tmpfs_flag(t),
         };
-        r.map_err(|e| e.to_string())
+        r.map_err(|e| tug::report(&e))
     }
 }

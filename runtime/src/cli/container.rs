@@ -282,7 +282,7 @@ pub(super) fn env_from_flags(
             .map_err(|e| CliError::usage(format!("--env-file {f}: {e}")))?;
         out.extend(
             options::parse_env_file(f, &text, lookup)
-                .map_err(|e| CliError::usage(e.to_string()))?,
+                .map_err(|e| CliError::usage(crate::report(&e)))?,
         );
     }
     out.extend(
@@ -304,7 +304,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
     if o.restart != "no" && auto_remove {
         return Err(CliError::usage("Conflicting options: --restart and --rm"));
     }
-    let vol_err = |e: crate::volume::Error| CliError::usage(e.to_string());
+    let vol_err = |e: crate::volume::Error| CliError::usage(crate::report(&e));
     let mut mounts = Vec::new();
     for v in &o.volume {
         mounts.push(crate::volume::mountspec::parse_volume_flag(v).map_err(vol_err)?);
@@ -326,7 +326,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         .iter()
         .map(|p| {
             crate::network::ports::parse_publish(p)
-                .map_err(|e| CliError::usage(format!("-p {p}: {e}")))
+                .map_err(|e| CliError::usage(format!("-p {p}: {}", crate::Report(&e))))
         })
         .collect::<Result<Vec<_>, _>>()?;
     match o.userns.as_deref() {

@@ -61,13 +61,13 @@ pub fn pull(engine: &Engine, a: PullArgs) -> CliResult {
         .as_deref()
         .map(Platform::parse)
         .transpose()
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(|e| CliError::usage(crate::report(&e)))?;
     let options = PullOptions {
         platform,
         ..PullOptions::default()
     };
-    let r =
-        crate::registry::parse_reference(&a.name).map_err(|e| CliError::usage(e.to_string()))?;
+    let r = crate::registry::parse_reference(&a.name)
+        .map_err(|e| CliError::usage(crate::report(&e)))?;
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
     if !a.quiet {
@@ -111,8 +111,8 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
         },
         ..PushOptions::default()
     };
-    let r =
-        crate::registry::parse_reference(&a.name).map_err(|e| CliError::usage(e.to_string()))?;
+    let r = crate::registry::parse_reference(&a.name)
+        .map_err(|e| CliError::usage(crate::report(&e)))?;
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
     if !a.quiet {

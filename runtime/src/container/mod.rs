@@ -39,9 +39,9 @@ pub use store::ContainerStore;
 /// An error of the `container` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Sys(String, #[source] std::io::Error),
     #[error("No such container: {0}")]
     NotFound(String),

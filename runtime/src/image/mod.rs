@@ -30,7 +30,7 @@ pub use store::{Image, LayerInfo, Store};
 /// An error of the `image` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     #[error("invalid reference format: {0:?}: {1}")]
     InvalidReference(String, String),
@@ -46,7 +46,7 @@ pub enum Error {
     /// An operation refused, as Docker's "conflict" errors.
     #[error("conflict: {0}")]
     Conflict(String),
-    #[error("unpacking the layers: {0}")]
+    #[error("unpacking the layers")]
     Snapshot(#[from] crate::snapshot::Error),
     #[error(transparent)]
     Container(#[from] crate::container::Error),

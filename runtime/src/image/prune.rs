@@ -25,7 +25,7 @@ impl Engine {
             .map_err(|e| {
                 Error::Io(
                     "listing containers".into(),
-                    std::io::Error::other(e.to_string()),
+                    std::io::Error::other(crate::report(&e)),
                 )
             })?
             .into_iter()

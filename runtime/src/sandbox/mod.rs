@@ -42,7 +42,7 @@ pub use sync::InitFailure;
 /// An error of the `sandbox` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     /// The init failed to set up the container or to run its process; the kind says
     /// which exit code the CLI uses.

@@ -275,7 +275,11 @@ pub fn main(id: &str) -> i32 {
     let code = match supervisor::run(&engine, id, first.into()) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("{} tug shim {id}: {e}", crate::container::record::now());
+            eprintln!(
+                "{} tug shim {id}: {}",
+                crate::container::record::now(),
+                crate::Report(&e)
+            );
             1
         }
     };

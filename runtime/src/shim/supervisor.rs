@@ -220,7 +220,7 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
     match shim.start_process() {
         Ok(pid) => shim.broadcast(&proto::frame_i32(proto::STARTED, pid), false),
         Err(e) => {
-            shim.fail(e.exit_code(), e.to_string());
+            shim.fail(e.exit_code(), crate::report(&e));
             net::gc_bridges(&shim.bridges);
             return Ok(());
         }
@@ -506,7 +506,7 @@ impl Shim {
                 let code = e.exit_code();
                 let _ = self
                     .store
-                    .update(&self.id, |c| c.state.error = e.to_string());
+                    .update(&self.id, |c| c.state.error = crate::report(&e));
                 self.on_exit(code);
             }
         }
@@ -803,5 +803,5 @@ fn join_netns(spec: &mut oci_spec::runtime::Spec, path: String) -> Result<(), Er
 }
 
 fn start_error(e: crate::Error) -> Error {
-    Error::Start(e.exit_code(), e.to_string())
+    Error::Start(e.exit_code(), crate::report(&e))
 }

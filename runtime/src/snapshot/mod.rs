@@ -25,10 +25,10 @@ use crate::image::{Image, LayerInfo, Store};
 /// An error of the `snapshot` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     /// Applying a layer failed (hostile, corrupt or unreadable).
-    #[error("layer {layer}: {source}")]
+    #[error("layer {layer}")]
     Layer {
         layer: Digest,
         #[source]
@@ -42,14 +42,14 @@ pub enum Error {
         actual: Digest,
     },
     /// The layer's blob could not be opened.
-    #[error("layer {layer}: {source}")]
+    #[error("layer {layer}")]
     Blob {
         layer: Digest,
         #[source]
         source: Box<crate::image::Error>,
     },
     /// overlayfs refused the mount.
-    #[error("mounting the overlay rootfs at {target}: {source}")]
+    #[error("mounting the overlay rootfs at {target}")]
     Mount {
         target: PathBuf,
         #[source]

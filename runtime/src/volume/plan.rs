@@ -219,7 +219,10 @@ impl Engine {
             plan.config_volumes.insert(v.clone(), json!({}));
             if taken.insert(clean(&v)) {
                 let mut spec = super::mountspec::parse_volume_flag(&v).map_err(|e| {
-                    Error::Invalid(format!("the image's VOLUME {v:?} is invalid: {e}"))
+                    Error::Invalid(format!(
+                        "the image's VOLUME {v:?} is invalid: {}",
+                        crate::Report(&e)
+                    ))
                 })?;
                 spec.origin = MountOrigin::MountFlag;
                 spec.mode = String::new();

@@ -107,7 +107,7 @@ impl Engine {
         let mut exposed: Vec<String> = image_exposed.to_vec();
         for e in &opts.expose {
             for k in
-                ports::parse_expose(e).map_err(|err| invalid(format!("--expose {e}: {err}")))?
+                ports::parse_expose(e).map_err(|err| invalid(format!("--expose {e}: {}", crate::Report(&err))))?
             {
                 if !exposed.contains(&k) {
                     exposed.push(k);

@@ -31,7 +31,7 @@ pub fn prepare(spec: &oci_spec::runtime::Spec) -> Result<Option<JoinPlan>, Strin
         return Ok(None);
     };
     let root = cgroup_root();
-    if !detect(&root).map_err(|e| e.to_string())?.is_v1() {
+    if !detect(&root).map_err(|e| crate::report(&e))?.is_v1() {
         return Ok(None);
     }
     let rel = path.strip_prefix("/").unwrap_or(&path).to_path_buf();
