@@ -189,7 +189,7 @@ impl Engine {
         if let Some(w) = &opts.workdir {
             cmd.arg("--workdir").arg(w);
         }
-        cmd.arg(&c.id).args(&opts.command);
+        cmd.arg(c.id.as_str()).args(&opts.command);
         let out = cmd
             .output()
             .map_err(|e| Error::Sys(format!("running {} exec", bin.display()), e))?;

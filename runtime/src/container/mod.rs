@@ -13,6 +13,8 @@ pub use devices::DeviceMapping;
 mod create;
 pub mod etc;
 pub mod exec;
+mod id;
+pub use id::{ContainerId, InvalidContainerId};
 mod exec_relay;
 mod lifecycle;
 pub mod logs;
@@ -84,7 +86,7 @@ impl crate::Engine {
             match store.load(&cid) {
                 Ok(c) if c.image == wanted => out.push(c.short_name().to_string()),
                 Ok(_) | Err(Error::NotFound(_)) => {}
-                Err(_) => out.push(cid[..12].to_string()),
+                Err(_) => out.push(cid.short().to_string()),
             }
         }
         Ok(out)

@@ -95,7 +95,11 @@ pub struct Attach {
 
 /// Starts the shim of container `id` and waits until the container's process runs.
 /// Returns the connection (attached as `attach` says) and the process's pid.
-pub fn spawn(engine: &Engine, id: &str, attach: Attach) -> Result<(UnixStream, i32), Error> {
+pub fn spawn(
+    engine: &Engine,
+    id: &crate::container::ContainerId,
+    attach: Attach,
+) -> Result<(UnixStream, i32), Error> {
     let (mut ours, theirs) =
         UnixStream::pair().map_err(|e| Error::Sys("socketpair for the shim".into(), e))?;
     let theirs_fd = theirs.as_raw_fd();
@@ -127,7 +131,7 @@ pub fn spawn(engine: &Engine, id: &str, attach: Attach) -> Result<(UnixStream, i
             125,
             format!(
                 "the shim of container {} exited before the container started: see {}",
-                &id[..12.min(id.len())],
+                id.short(),
                 engine.container_store().dir(id).join(SHIM_LOG).display()
             ),
         )),

@@ -66,7 +66,7 @@ impl Container {
         ready: (Vec<WaitFor>, Duration),
     ) -> Container {
         Container {
-            id: record.id.clone(),
+            id: record.id.to_string(),
             name: record.short_name().to_string(),
             // The record's LogPath is set at the first start; the file is always here.
             log_path: engine
