@@ -17,6 +17,7 @@ pub mod digest;
 pub mod engine;
 pub mod fsutil;
 pub mod image;
+pub mod invalid;
 pub mod layer;
 pub mod network;
 pub mod registry;
@@ -27,5 +28,6 @@ pub mod snapshot;
 pub mod volume;
 
 pub use digest::Digest;
+pub use invalid::InvalidValue;
 pub use engine::{Engine, EngineConfig, Error, Result, StorageDriver};
 pub use report::{Report, report};

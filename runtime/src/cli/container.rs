@@ -377,7 +377,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         labels: o.label,
         auto_remove,
         restart_policy: container::record::RestartPolicy::parse(&o.restart)
-            .map_err(CliError::usage)?,
+            .map_err(|e| CliError::usage(e.to_string()))?,
         log_opts: o.log_opt,
         owner_pid: o.owner_pid,
         resources: o.resources.resources(),

@@ -54,7 +54,7 @@ fn log_config(opts: &[String]) -> Result<LogConfig, Error> {
         lc.config.insert(k.into(), v.into());
     }
     crate::shim::log::Rotation::from_opts(lc.config.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(Error::Invalid)?;
+        .map_err(|e| Error::Invalid(e.to_string()))?;
     Ok(lc)
 }
 
@@ -247,7 +247,8 @@ impl Engine {
         let resolv_path = dir.join("resolv.conf");
         write_file(&hostname_path, &format!("{hostname}\n"), durable)?;
         let joined = net_plan.mode.strip_prefix("container:");
-        let extra_hosts = etc::extra_host_lines(&opts.extra_hosts).map_err(Error::Invalid)?;
+        let extra_hosts =
+            etc::extra_host_lines(&opts.extra_hosts).map_err(|e| Error::Invalid(e.to_string()))?;
         let mut hosts = if host_network {
             host_file("/etc/hosts")
         } else if let Some(t) = joined {

@@ -55,7 +55,7 @@ pub fn apply(config: &mut Map<String, Value>, change: &str) -> Result<(), Error>
         "EXPOSE" => {
             let mut ports = Vec::new();
             for p in words(rest).map_err(bad)? {
-                ports.push(port(&p).map_err(bad)?);
+                ports.push(port(&p).map_err(|e| bad(e.message))?);
             }
             let exposed = object(config, "ExposedPorts");
             for p in ports {
@@ -121,14 +121,15 @@ fn set_env(config: &mut Map<String, Value>, key: &str, value: &str) {
 }
 
 /// `80`, `80/tcp`, `53/udp`, `8000-8002/tcp` → Docker's `port/proto` keys.
-fn port(p: &str) -> Result<String, String> {
+fn port(p: &str) -> Result<String, crate::InvalidValue> {
     let (num, proto) = match p.split_once('/') {
         Some((n, pr)) => (n, pr.to_ascii_lowercase()),
         None => (p, "tcp".to_string()),
     };
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(format!(
-            "invalid protocol {proto:?} in port {p:?}: use tcp, udp or sctp"
+        return Err(crate::InvalidValue::new(
+            p,
+            format!("invalid protocol {proto:?} in port {p:?}: use tcp, udp or sctp"),
         ));
     }
     let valid = |s: &str| s.parse::<u16>().is_ok_and(|n| n > 0);
@@ -137,7 +138,10 @@ fn port(p: &str) -> Result<String, String> {
         None => valid(num),
     };
     if !ok {
-        return Err(format!("invalid port {p:?}: a port is 1 to 65535"));
+        return Err(crate::InvalidValue::new(
+            p,
+            format!("invalid port {p:?}: a port is 1 to 65535"),
+        ));
     }
     Ok(format!("{num}/{proto}"))
 }
