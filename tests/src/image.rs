@@ -1,9 +1,6 @@
 //! Crafted images: busybox (as `/bin/busybox` and `/bin/sh`) plus the entries a test
 //! names (dirs, files, symlinks, device nodes), imported with `tug import`.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use crate::{TestRoot, code, text};
 
 /// A file of a crafted image.
@@ -82,15 +79,47 @@ pub fn import_image(t: &TestRoot, name: &str, entries: &[Entry], changes: &[&str
         args.push(c.to_string());
     }
     args.extend(["-".to_string(), name.to_string()]);
-    let mut child = t
-        .tug()
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&tar).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut c = t.tug();
+    c.args(&args);
+    let out = crate::output_with_stdin(c, &tar);
     assert_eq!(code(&out), 0, "import: {}", text(&out));
+}
+
+/// A small rootfs tar (mode 0755, a fixed mtime): the same bytes for the same files.
+pub fn rootfs_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    crate::files_tar(files, 0o755, 1_700_000_000)
+}
+
+/// Imports a tar of `files` from stdin as `name` (`tug import EXTRA - NAME`, at a fixed
+/// SOURCE_DATE_EPOCH); returns the image id.
+pub fn import_files(t: &TestRoot, name: &str, files: &[(&str, &[u8])], extra: &[&str]) -> String {
+    let mut args = vec!["import"];
+    args.extend_from_slice(extra);
+    args.extend(["-", name]);
+    let out = t.run_with_stdin(
+        &args,
+        &rootfs_tar(files),
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// `image inspect NAME`: its object.
+pub fn image_inspect(t: &TestRoot, name: &str) -> serde_json::Value {
+    t.inspect_first(&["image", "inspect", name])
+}
+
+/// The unpacked layers of a root (chain id dirs).
+pub fn snapshots(t: &TestRoot) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(t.root().join("snapshots"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.retain(|n| !n.starts_with('.'));
+    v.sort();
+    v
 }

@@ -164,17 +164,53 @@ impl TestRoot {
 
     /// Runs `tug ARGS` with `input` on stdin and `envs` added to its environment.
     pub fn run_with_stdin(&self, args: &[&str], input: &[u8], envs: &[(&str, &str)]) -> Output {
-        use std::io::Write;
         let mut c = self.tug();
-        c.args(args)
-            .envs(envs.iter().copied())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = c.spawn().expect("spawn tug");
-        // tug may fail before it reads all its input (a bad flag): a broken pipe is fine.
-        let _ = child.stdin.take().expect("piped stdin").write_all(input);
-        child.wait_with_output().expect("wait for tug")
+        c.args(args).envs(envs.iter().copied());
+        output_with_stdin(c, input)
+    }
+
+    /// A directory `name` in this test's temporary directory (made if missing), for binds.
+    pub fn host_dir(&self, name: &str) -> PathBuf {
+        let d = self.path().join(name);
+        std::fs::create_dir_all(&d).expect("create a host dir");
+        d
+    }
+
+    /// The ids of the containers this root holds, as its store has them on disk.
+    pub fn container_ids(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.root().join("containers"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.len() == 64)
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// `volume ls -q`, sorted.
+    pub fn volume_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .ok(&["volume", "ls", "-q"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Asserts that no mount below this test's directory is left on the host.
+    pub fn assert_nothing_mounted(&self) {
+        let d = self.path().display().to_string();
+        let left: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .expect("read mountinfo")
+            .lines()
+            .filter(|l| l.contains(&d))
+            .map(str::to_string)
+            .collect();
+        assert!(left.is_empty(), "mounts left on the host: {left:?}");
     }
 
     /// `inspect -f TEMPLATE NAME`, trimmed.
@@ -223,6 +259,21 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Runs `cmd` with `input` on its stdin (then closed) and returns its output. The command
+/// may exit before it reads all its input (a bad flag): a broken pipe is not an error.
+pub fn output_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the command");
+    let _ = child.stdin.take().expect("piped stdin").write_all(input);
+    child.wait_with_output().expect("wait for the command")
 }
 
 /// Stderr as text.

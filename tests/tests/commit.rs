@@ -150,8 +150,7 @@ fn export_writes_the_whole_file_system_as_a_tar() {
         "whiteouts in an export"
     );
     // Nothing stayed mounted for the export.
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(t.path().to_str().unwrap()), "{mounts}");
+    t.assert_nothing_mounted();
     t.ok(&["rm", "web"]);
 }
 

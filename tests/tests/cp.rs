@@ -71,13 +71,6 @@ fn owner_in(t: &TestRoot, name: &str, path: &str) -> (u64, u64) {
     (e.header().uid().unwrap(), e.header().gid().unwrap())
 }
 
-/// No mount of this test's root is left behind.
-fn assert_nothing_mounted(t: &TestRoot) {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let root = t.path().display().to_string();
-    assert!(!mounts.contains(&root), "left mounted:\n{mounts}");
-}
-
 #[test]
 fn issue_examples_work_on_a_stopped_container_with_both_drivers() {
     for driver in ["overlay", "vfs"] {
@@ -134,7 +127,7 @@ fn issue_examples_work_on_a_stopped_container_with_both_drivers() {
                 .count(),
             1
         );
-        assert_nothing_mounted(&t);
+        t.assert_nothing_mounted();
         t.ok(&["rm", "web"]);
     }
 }
@@ -211,7 +204,7 @@ fn dirs_and_dir_contents_follow_dockers_rules() {
             .unwrap()
             .is_symlink()
     );
-    assert_nothing_mounted(&t);
+    t.assert_nothing_mounted();
     t.ok(&["rm", "web"]);
 }
 
@@ -311,16 +304,9 @@ fn dash_streams_a_tar_both_ways() {
         .unwrap();
     let through_link = b.into_inner().unwrap();
     for hostile in [dotdot, through_link] {
-        let mut child = t
-            .tug()
-            .args(["cp", "-", "web:/tmp"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&hostile).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let mut c = t.tug();
+        c.args(["cp", "-", "web:/tmp"]);
+        let out = tug_e2e::output_with_stdin(c, &hostile);
         assert_eq!(code(&out), 1, "{}", text(&out));
         assert!(text(&out).contains("refused"), "{}", text(&out));
         assert!(!Path::new("/tmp").join(&escape).exists());
@@ -421,7 +407,7 @@ fn container_symlinks_never_lead_outside_its_root() {
     cp_in(&t, &host, &["cp", "web:/etc/tree", "tree2"]);
     assert_same_tree(&host.join("tree2"));
     assert!(!host_target.exists());
-    assert_nothing_mounted(&t);
+    t.assert_nothing_mounted();
     t.ok(&["rm", "web"]);
 }
 
@@ -468,7 +454,7 @@ fn copies_into_a_stopped_container_reach_its_volumes_as_docker_does() {
     let back = t.path().join("back.txt");
     t.ok(&["cp", "vols:/vol/in.txt", &back.display().to_string()]);
     assert_eq!(std::fs::read_to_string(&back).unwrap(), "into the volume\n");
-    assert_nothing_mounted(&t);
+    t.assert_nothing_mounted();
     t.ok(&["rm", "-v", "vols"]);
     t.ok(&["volume", "rm", "cpvol"]);
 }

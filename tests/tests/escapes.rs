@@ -18,12 +18,6 @@ fn cap_bnd(t: &TestRoot, args: &[&str]) -> std::process::Output {
     t.run(&a)
 }
 
-fn containers_left(t: &TestRoot) -> usize {
-    std::fs::read_dir(t.root().join("containers"))
-        .map(|d| d.flatten().filter(|e| e.file_name().len() == 64).count())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_forged_proc_never_decides_capabilities() {
     let t = TestRoot::new();
@@ -38,7 +32,7 @@ fn a_forged_proc_never_decides_capabilities() {
     let out = cap_bnd(&t, &["hostile"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
     assert!(text(&out).contains("/proc"), "{}", text(&out));
-    assert_eq!(containers_left(&t), 0);
+    assert_eq!(t.container_ids().len(), 0);
     assert!(
         t.ok(&["volume", "ls", "-q"]).trim().is_empty(),
         "a refused create left a volume"
@@ -76,7 +70,7 @@ fn a_forged_proc_never_decides_capabilities() {
     }
     let out = cap_bnd(&t, &["--tmpfs", "/proc", "shipped"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
-    assert_eq!(containers_left(&t), 0);
+    assert_eq!(t.container_ids().len(), 0);
 }
 
 #[test]
@@ -111,8 +105,7 @@ fn image_symlinks_cannot_steer_a_mount_onto_proc_or_sys() {
         );
     }
     // Nothing is left running or mounted.
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(&t.path().display().to_string()));
+    t.assert_nothing_mounted();
 }
 
 #[test]
@@ -312,7 +305,7 @@ fn seccomp_unconfined_and_a_profile_file_take_effect() {
     let out = t.run(&["run", "--rm", "--security-opt", &opt, "busybox", "true"]);
     assert_eq!(code(&out), 125);
     assert!(text(&out).contains("profile.json"), "{}", text(&out));
-    assert_eq!(containers_left(&t), 0);
+    assert_eq!(t.container_ids().len(), 0);
 }
 
 #[test]

@@ -1,33 +1,10 @@
-//! The image commands: `images`, `tag`, `rmi`, `history`, `image inspect`, `import`, and
-//! the store under them (ids, prefixes, locking, verification).
+//! The image commands: `images`, `tag`, `rmi`, `history`, `image inspect`, and the store under
+//! them (ids, prefixes, locking, verification).
 
-use std::io::Write;
 use std::process::Stdio;
 
-use tug_e2e::{TestRoot, code, files_tar, sha256_hex, text};
-
-/// A small rootfs tar (mode 0755, a fixed mtime): the same bytes for the same files.
-fn rootfs_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
-    files_tar(files, 0o755, 1_700_000_000)
-}
-
-/// Imports a tar of `files` from stdin as `name`; returns the image id.
-fn import(t: &TestRoot, name: &str, files: &[(&str, &[u8])], extra: &[&str]) -> String {
-    let mut args = vec!["import"];
-    args.extend_from_slice(extra);
-    args.extend(["-", name]);
-    let out = t.run_with_stdin(
-        &args,
-        &rootfs_tar(files),
-        &[("SOURCE_DATE_EPOCH", "1700000000")],
-    );
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn inspect(t: &TestRoot, name: &str) -> serde_json::Value {
-    t.inspect_first(&["image", "inspect", name])
-}
+use tug_e2e::image::{image_inspect, import_files, rootfs_tar, snapshots};
+use tug_e2e::{TestRoot, code, text};
 
 /// Filters for snapshots: ids and digests, and "N units ago".
 fn settings() -> insta::Settings {
@@ -52,18 +29,21 @@ fn table_settings() -> insta::Settings {
 #[test]
 fn images_table_shows_tags_and_untagged_images() {
     let t = TestRoot::with_busybox();
-    import(&t, "app:1", &[("bin/app", b"one")], &[]);
+    import_files(&t, "app:1", &[("bin/app", b"one")], &[]);
     t.ok(&["tag", "app:1", "localhost:5000/app:v2"]);
     // Importing a new image under an existing tag leaves the old one dangling.
-    import(&t, "app:1", &[("bin/app", b"two")], &[]);
-    import(&t, "localhost:5000/app:v2", &[("bin/app", b"three")], &[]);
+    import_files(&t, "app:1", &[("bin/app", b"two")], &[]);
+    import_files(&t, "localhost:5000/app:v2", &[("bin/app", b"three")], &[]);
     table_settings().bind(|| insta::assert_snapshot!(t.ok(&["images"])));
 }
 
 #[test]
 fn images_flags_quiet_digests_no_trunc() {
     let t = TestRoot::with_busybox();
-    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    let id = image_inspect(&t, "busybox")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let hex = id.trim_start_matches("sha256:");
     assert_eq!(t.ok(&["images", "-q"]).trim(), &hex[..12]);
     assert_eq!(t.ok(&["images", "-q", "--no-trunc"]).trim(), id);
@@ -80,7 +60,7 @@ fn images_flags_quiet_digests_no_trunc() {
         header,
         ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"]
     );
-    let manifest = inspect(&t, "busybox")["RepoDigests"][0]
+    let manifest = image_inspect(&t, "busybox")["RepoDigests"][0]
         .as_str()
         .unwrap()
         .to_string();
@@ -117,10 +97,10 @@ fn images_format_templates_table_and_json() {
 #[test]
 fn images_filters_and_repository_argument() {
     let t = TestRoot::with_busybox();
-    import(&t, "app:1", &[("a", b"1")], &[]);
+    import_files(&t, "app:1", &[("a", b"1")], &[]);
     t.ok(&["tag", "app:1", "app:2"]);
-    import(&t, "app:2", &[("a", b"2")], &[]);
-    import(&t, "app:1", &[("a", b"3")], &[]);
+    import_files(&t, "app:2", &[("a", b"2")], &[]);
+    import_files(&t, "app:1", &[("a", b"3")], &[]);
     let names = |args: &[&str]| -> Vec<String> {
         let mut a = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
         a.extend_from_slice(args);
@@ -154,11 +134,14 @@ fn images_filters_and_repository_argument() {
 #[test]
 fn tag_names_an_image_by_name_or_id() {
     let t = TestRoot::with_busybox();
-    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    let id = image_inspect(&t, "busybox")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     t.ok(&["tag", "busybox", "mybox:v2"]);
     t.ok(&["tag", &id[7..19], "registry.example.com:443/a/b/c:tag"]);
     t.ok(&["image", "tag", &id, "user/app"]);
-    let tags = inspect(&t, "mybox:v2")["RepoTags"].clone();
+    let tags = image_inspect(&t, "mybox:v2")["RepoTags"].clone();
     let mut tags: Vec<String> = serde_json::from_value(tags).unwrap();
     tags.sort();
     assert_eq!(
@@ -188,7 +171,7 @@ fn rmi_untags_then_deletes_and_frees_blobs() {
     let blobs = t.root().join("images/blobs/sha256");
     let count = || std::fs::read_dir(&blobs).unwrap().count();
     let before = count();
-    let id = import(&t, "app:1", &[("bin/app", b"app")], &[]);
+    let id = import_files(&t, "app:1", &[("bin/app", b"app")], &[]);
     t.ok(&["tag", "app:1", "app:2"]);
     assert_eq!(count(), before + 3);
     assert_eq!(t.ok(&["rmi", "app:1"]), "Untagged: app:1\n");
@@ -214,25 +197,14 @@ fn rmi_untags_then_deletes_and_frees_blobs() {
     );
 }
 
-/// The unpacked layers of a root (chain id dirs).
-fn snapshots(t: &TestRoot) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(t.root().join("snapshots"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.retain(|n| !n.starts_with('.'));
-    v.sort();
-    v
-}
-
 #[test]
 fn rmi_by_id_with_several_tags_needs_force() {
     let t = TestRoot::with_busybox();
     t.ok(&["tag", "busybox", "other:1"]);
-    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    let id = image_inspect(&t, "busybox")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let out = t.run(&["rmi", &id[7..19]]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("referenced in multiple repositories"));
@@ -251,7 +223,10 @@ fn history_lists_layers_newest_first() {
         .bind(|| insta::assert_snapshot!("history_busybox", t.ok(&["history", "busybox"])));
     let q = t.ok(&["history", "-q", "busybox"]);
     assert_eq!(q.lines().count(), 1);
-    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    let id = image_inspect(&t, "busybox")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(t.ok(&["history", "-q", "--no-trunc", "busybox"]).trim(), id);
     let raw = t.ok(&[
         "history",
@@ -260,11 +235,11 @@ fn history_lists_layers_newest_first() {
         "{{.Size}} {{.CreatedSince}}",
         "busybox",
     ]);
-    let size = inspect(&t, "busybox")["Size"].as_u64().unwrap();
+    let size = image_inspect(&t, "busybox")["Size"].as_u64().unwrap();
     assert!(raw.starts_with(&format!("{size} ")), "{raw}");
     assert!(raw.trim().ends_with('Z'), "{raw}");
     let long = "x".repeat(60);
-    import(&t, "long", &[("a", b"a")], &["-m", &long]);
+    import_files(&t, "long", &[("a", b"a")], &["-m", &long]);
     let table = t.ok(&[
         "history",
         "--format",
@@ -309,156 +284,6 @@ fn image_inspect_prints_docker_fields() {
 }
 
 #[test]
-fn import_applies_changes_and_message() {
-    let t = TestRoot::new();
-    import(
-        &t,
-        "app:1",
-        &[("bin/app", b"x")],
-        &[
-            "-c",
-            r#"ENTRYPOINT ["/bin/app"]"#,
-            "-c",
-            "CMD --serve",
-            "--change",
-            "ENV A=1 B=\"two words\"",
-            "--change",
-            "WORKDIR /srv",
-            "--change",
-            "USER 1000:1000",
-            "--change",
-            "EXPOSE 80 53/udp",
-            "--change",
-            "LABEL org.example=yes",
-            "--change",
-            "VOLUME /data",
-            "-m",
-            "made for a test",
-        ],
-    );
-    let v = inspect(&t, "app:1");
-    let c = &v["Config"];
-    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/app"]));
-    assert_eq!(c["Cmd"], serde_json::json!(["/bin/sh", "-c", "--serve"]));
-    assert_eq!(c["Env"], serde_json::json!(["A=1", "B=two words"]));
-    assert_eq!(c["WorkingDir"], "/srv");
-    assert_eq!(c["User"], "1000:1000");
-    assert_eq!(
-        c["ExposedPorts"],
-        serde_json::json!({"80/tcp": {}, "53/udp": {}})
-    );
-    assert_eq!(c["Labels"], serde_json::json!({"org.example": "yes"}));
-    assert_eq!(c["Volumes"], serde_json::json!({"/data": {}}));
-    assert_eq!(v["Comment"], "made for a test");
-    assert_eq!(v["Created"], "2023-11-14T22:13:20Z");
-    let h = t.ok(&["history", "--format", "{{.Comment}}", "app:1"]);
-    assert_eq!(h, "made for a test\n");
-}
-
-#[test]
-fn import_bad_change_names_it_and_adds_nothing() {
-    let t = TestRoot::new();
-    let tar = rootfs_tar(&[("a", b"a")]);
-    for (change, why) in [
-        ("RUN echo hi", "RUN is not an instruction import can apply"),
-        ("CMD [\"sh\"", "not a JSON array"),
-        ("EXPOSE 99999", "invalid port"),
-    ] {
-        let out = t.run_with_stdin(&["import", "--change", change, "-", "x"], &tar, &[]);
-        assert_eq!(code(&out), 125, "{}", text(&out));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(change) && err.contains(why), "{err}");
-    }
-    assert_eq!(t.ok(&["images", "-q"]), "");
-}
-
-#[test]
-fn import_reads_gzip_files_and_stdin_untagged() {
-    let t = TestRoot::new();
-    let tar = rootfs_tar(&[("etc/hello", b"hello")]);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&tar).unwrap();
-    let file = t.path().join("rootfs.tar.gz");
-    std::fs::write(&file, gz.finish().unwrap()).unwrap();
-    let from_file = t.ok(&["image", "import", file.to_str().unwrap(), "gz:1"]);
-    assert!(from_file.starts_with("sha256:"), "{from_file}");
-    let v = inspect(&t, "gz:1");
-    let diff = v["RootFS"]["Layers"][0].as_str().unwrap().to_string();
-    let want = format!("sha256:{}", sha256_hex(&tar));
-    assert_eq!(
-        diff, want,
-        "the diff id is the digest of the uncompressed tar"
-    );
-    let untagged = t.run_with_stdin(&["import", "-"], &tar, &[]);
-    assert_eq!(code(&untagged), 0, "{}", text(&untagged));
-    let rows = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-    assert!(
-        rows.contains("<none>:<none>") && rows.contains("gz:1"),
-        "{rows}"
-    );
-    let empty = t.run_with_stdin(&["import", "-", "e"], b"", &[]);
-    assert_eq!(code(&empty), 125, "{}", text(&empty));
-}
-
-#[test]
-fn import_is_reproducible_with_source_date_epoch() {
-    let a = TestRoot::with_busybox();
-    let b = TestRoot::with_busybox();
-    let ia = inspect(&a, "busybox");
-    let ib = inspect(&b, "busybox");
-    assert_eq!(ia["Id"], ib["Id"]);
-    assert_eq!(ia["RepoDigests"], ib["RepoDigests"]);
-    // The same tar, imported again in the same root, gives the same image.
-    let files: &[(&str, &[u8])] = &[("bin/app", b"same")];
-    let one = import(&a, "r:1", files, &["-c", "CMD [\"app\"]"]);
-    let two = import(&b, "r:1", files, &["-c", "CMD [\"app\"]"]);
-    assert_eq!(one, two);
-    assert_eq!(
-        inspect(&a, "r:1")["RepoDigests"],
-        inspect(&b, "r:1")["RepoDigests"]
-    );
-}
-
-#[test]
-fn import_of_a_hostile_tar_fails_and_changes_nothing() {
-    let t = TestRoot::with_busybox();
-    let before = t.ok(&["images", "--no-trunc"]);
-    let blobs = |t: &TestRoot| {
-        let mut v: Vec<_> = std::fs::read_dir(t.root().join("images/blobs/sha256"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        v.sort();
-        v
-    };
-    let blobs_before = blobs(&t);
-    let snapshots_before = snapshots(&t);
-    assert_eq!(snapshots_before.len(), 1, "busybox is unpacked on import");
-    // A `../` entry, written raw (the tar crate refuses to make one).
-    let mut h = tar::Header::new_gnu();
-    h.as_gnu_mut().unwrap().name[..10].copy_from_slice(b"../escaped");
-    h.set_size(4);
-    h.set_mode(0o644);
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_cksum();
-    let mut tar = h.as_bytes().to_vec();
-    tar.extend_from_slice(b"evil");
-    tar.resize(512 + 512, 0);
-    tar.extend_from_slice(&[0u8; 1024]);
-    let out = t.run_with_stdin(&["import", "-", "evil:1"], &tar, &[]);
-    assert_eq!(code(&out), 125, "{}", text(&out));
-    assert!(!t.path().join("escaped").exists());
-    assert!(!t.root().join("escaped").exists());
-    assert_eq!(t.ok(&["images", "--no-trunc"]), before);
-    assert_eq!(blobs(&t), blobs_before);
-    assert_eq!(snapshots(&t), snapshots_before);
-    let leftovers = std::fs::read_dir(t.root().join("images/.tmp"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert_eq!(leftovers, 0);
-}
-
-#[test]
 fn parallel_tags_and_imports_lose_nothing() {
     let t = TestRoot::with_busybox();
     let mut children = Vec::new();
@@ -496,7 +321,7 @@ fn parallel_tags_and_imports_lose_nothing() {
 #[test]
 fn ids_resolve_by_full_id_prefix_and_digest_reference() {
     let t = TestRoot::with_busybox();
-    let v = inspect(&t, "busybox");
+    let v = image_inspect(&t, "busybox");
     let id = v["Id"].as_str().unwrap();
     let hex = &id[7..];
     let repo_digest = v["RepoDigests"][0].as_str().unwrap();
@@ -508,12 +333,12 @@ fn ids_resolve_by_full_id_prefix_and_digest_reference() {
         repo_digest,
         "docker.io/library/busybox:latest",
     ] {
-        assert_eq!(inspect(&t, name)["Id"], id, "{name}");
+        assert_eq!(image_inspect(&t, name)["Id"], id, "{name}");
     }
     // Enough images that two ids share a first hex digit: that prefix is ambiguous.
     let mut ids = vec![id.to_string()];
     for i in 0..20 {
-        ids.push(import(
+        ids.push(import_files(
             &t,
             &format!("amb:{i}"),
             &[("f", format!("{i}").as_bytes())],
@@ -572,7 +397,10 @@ fn a_corrupt_blob_is_detected_on_read() {
 #[test]
 fn rmi_refuses_an_image_a_container_uses_unless_forced() {
     let t = TestRoot::with_busybox();
-    let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
+    let id = image_inspect(&t, "busybox")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     t.ok(&["create", "--name", "user", "busybox", "true"]);
     let out = t.run(&["rmi", "busybox"]);
     assert_eq!(code(&out), 1, "{}", text(&out));
@@ -589,7 +417,7 @@ fn rmi_refuses_an_image_a_container_uses_unless_forced() {
         t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
         "<none>:<none>\n"
     );
-    assert_eq!(inspect(&t, &id)["Id"], id);
+    assert_eq!(image_inspect(&t, &id)["Id"], id);
     t.ok(&["rm", "user"]);
     assert_eq!(t.ok(&["rmi", &id]), format!("Deleted: {id}\n"));
     assert_eq!(snapshots(&t), Vec::<String>::new());
@@ -598,8 +426,11 @@ fn rmi_refuses_an_image_a_container_uses_unless_forced() {
 #[test]
 fn an_image_with_a_corrupt_config_can_still_be_untagged() {
     let t = TestRoot::with_busybox();
-    import(&t, "broken:1", &[("a", b"a")], &[]);
-    let id = inspect(&t, "broken:1")["Id"].as_str().unwrap().to_string();
+    import_files(&t, "broken:1", &[("a", b"a")], &[]);
+    let id = image_inspect(&t, "broken:1")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let config = t.root().join("images/blobs/sha256").join(&id[7..]);
     std::fs::write(&config, b"{\"not\": \"the same\"}").unwrap();
     let out = t.run(&["image", "inspect", "broken:1"]);
@@ -645,36 +476,4 @@ fn images_filters_by_label_and_creation_order() {
     assert_eq!(names(&["-f", "since=old", "-f", "label=tier"]), ["mid"]);
     let out = t.run(&["images", "-f", "before=nosuch"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
-}
-
-#[test]
-fn import_platform_must_be_this_machines() {
-    let t = TestRoot::new();
-    let tar = rootfs_tar(&[("a", b"a")]);
-    let out = t.run_with_stdin(
-        &["import", "--platform", "windows/arm", "-", "p"],
-        &tar,
-        &[],
-    );
-    assert_eq!(code(&out), 125, "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--platform"),
-        "{}",
-        text(&out)
-    );
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    let platform = format!("linux/{arch}");
-    let out = t.run_with_stdin(&["import", "--platform", &platform, "-", "p"], &tar, &[]);
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    assert_eq!(inspect(&t, "p")["Architecture"], arch);
-    assert_eq!(inspect(&t, "p")["Os"], "linux");
-    // `-a` is accepted (tug has no intermediate images to hide).
-    assert_eq!(
-        t.ok(&["images", "-a", "--format", "{{.Repository}}"]),
-        "p\n"
-    );
 }

@@ -119,21 +119,11 @@ fn login_without_docker_config_writes_home_docker_config_json() {
     let t = TestRoot::new();
     let home = tempfile::tempdir().expect("tempdir");
     let run = |args: &[&str], stdin: &str| {
-        use std::io::Write;
-        let mut child = t
-            .tug()
-            .env_remove("DOCKER_CONFIG")
+        let mut c = t.tug();
+        c.env_remove("DOCKER_CONFIG")
             .env("HOME", home.path())
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn tug");
-        let mut input = child.stdin.take().expect("stdin");
-        input.write_all(stdin.as_bytes()).expect("write stdin");
-        drop(input);
-        child.wait_with_output().expect("wait tug")
+            .args(args);
+        tug_e2e::output_with_stdin(c, stdin.as_bytes())
     };
     let out = run(
         &["login", "-u", "bob", "--password-stdin", &reg.host()],

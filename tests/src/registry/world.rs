@@ -38,24 +38,9 @@ impl World {
     }
 
     pub fn tug_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        use std::io::Write;
-        let mut child = self
-            .root
-            .tug()
-            .env("DOCKER_CONFIG", self.docker_config.path())
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn tug");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("write stdin");
-        child.wait_with_output().expect("wait tug")
+        let mut c = self.root.tug();
+        c.env("DOCKER_CONFIG", self.docker_config.path()).args(args);
+        crate::output_with_stdin(c, stdin.as_bytes())
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
