@@ -67,6 +67,45 @@ impl Error {
     }
 }
 
+/// A step of setting a container's process up that failed (a mount, a device node, the
+/// pty, a capability, the seccomp filter): what the step did, and the system's error, when
+/// there is one, as its source. The init sends it to the shim as text ([`crate::report`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{what}")]
+pub struct StepError {
+    pub what: String,
+    #[source]
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StepError {
+    /// A step that failed with the system's error `cause`.
+    pub fn new(
+        what: impl Into<String>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> StepError {
+        StepError {
+            what: what.into(),
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// A step refused for a reason of tug's own (no system error).
+    pub fn msg(what: impl Into<String>) -> StepError {
+        StepError {
+            what: what.into(),
+            cause: None,
+        }
+    }
+}
+
+/// The text the init sends the shim for a failed step: the step and its cause.
+impl From<StepError> for String {
+    fn from(e: StepError) -> String {
+        crate::report(&e)
+    }
+}
+
 /// How the container's root file system is made inside its mount namespace.
 #[derive(Debug, Clone)]
 pub enum RootfsSource {

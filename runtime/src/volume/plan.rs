@@ -354,7 +354,10 @@ fn check_special_target(p: &Planned) -> Result<(), Error> {
             (MountOrigin::TmpfsFlag(_), _) => format!("--tmpfs {}", s.target),
             (MountOrigin::MountFlag, _) => format!("--mount target={}", s.target),
         };
-        Error::Invalid(format!("invalid mount config for {what}: {why}"))
+        Error::Invalid(format!(
+            "invalid mount config for {what}: {}",
+            crate::Report(&why)
+        ))
     })
 }
 

@@ -14,6 +14,7 @@ use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::Mode;
 
 use super::{container::cgroup_root, detect, v1};
+use crate::sandbox::StepError;
 
 /// What the init needs to join its v1 cgroups after pivot_root: a handle on each
 /// controller hierarchy's root, opened before, and the cgroup's path below them.
@@ -26,12 +27,15 @@ pub struct JoinPlan {
 /// Before pivot_root: the plan to join the spec's `linux.cgroupsPath` in the v1
 /// hierarchies of the controllers its limits need; `None` on v2 (the supervisor moves
 /// the init there) or when the spec names no cgroup.
-pub fn prepare(spec: &oci_spec::runtime::Spec) -> Result<Option<JoinPlan>, String> {
+pub fn prepare(spec: &oci_spec::runtime::Spec) -> Result<Option<JoinPlan>, StepError> {
     let Some(path) = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) else {
         return Ok(None);
     };
     let root = cgroup_root();
-    if !detect(&root).map_err(|e| crate::report(&e))?.is_v1() {
+    if !detect(&root)
+        .map_err(|e| StepError::msg(crate::report(&e)))?
+        .is_v1()
+    {
         return Ok(None);
     }
     let rel = path.strip_prefix("/").unwrap_or(&path).to_path_buf();
@@ -46,7 +50,7 @@ pub fn prepare(spec: &oci_spec::runtime::Spec) -> Result<Option<JoinPlan>, Strin
             Ok(fd) => hierarchies.push((c, fd)),
             // The host lacks this hierarchy: the supervisor made no cgroup there either.
             Err(nix::Error::ENOENT) => {}
-            Err(e) => return Err(format!("opening {}: {e}", h.display())),
+            Err(e) => return Err(StepError::new(format!("opening {}", h.display()), e)),
         }
     }
     Ok(Some(JoinPlan { hierarchies, rel }))
@@ -54,7 +58,7 @@ pub fn prepare(spec: &oci_spec::runtime::Spec) -> Result<Option<JoinPlan>, Strin
 
 /// After the start: moves the calling (single-threaded) init into its cgroup in each
 /// hierarchy.
-pub fn join(plan: JoinPlan) -> Result<(), String> {
+pub fn join(plan: JoinPlan) -> Result<(), StepError> {
     let tasks = plan.rel.join("tasks");
     for (c, fd) in &plan.hierarchies {
         let what = || {
@@ -69,10 +73,10 @@ pub fn join(plan: JoinPlan) -> Result<(), String> {
             OFlag::O_WRONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| format!("{}: {e}", what()))?;
+        .map_err(|e| StepError::new(what(), e))?;
         std::fs::File::from(f)
             .write_all(b"0")
-            .map_err(|e| format!("{}: {e}", what()))?;
+            .map_err(|e| StepError::new(what(), e))?;
     }
     Ok(())
 }
