@@ -65,7 +65,7 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
     // The exec'd process is a clone of this one: run it from the sealed binary, so that
     // nothing in the container can write the host's `tug` (returns only on failure).
     crate::sandbox::exeseal::reexec_sealed(engine.run_root())
-        .map_err(|e| CliError::usage(format!("exec: {e}")))?;
+        .map_err(|e| CliError::usage(format!("exec: {}", crate::Report(&e))))?;
     if a.tty
         && a.interactive
         && !a.detach

@@ -188,7 +188,7 @@ pub fn seccomp_filter(spec: &oci_spec::runtime::Spec) -> Result<Option<seccomp::
         .and_then(|l| l.seccomp().as_ref())
         .map(seccomp::compile)
         .transpose()
-        .map_err(Error::Unsupported)
+        .map_err(|e| Error::Unsupported(crate::report(&e)))
 }
 
 impl Sandbox {
