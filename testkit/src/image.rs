@@ -148,11 +148,11 @@ impl Mount {
         self
     }
 
-    pub(crate) fn spec(&self) -> Result<tug::volume::MountSpec, String> {
+    pub(crate) fn spec(&self) -> crate::Result<tug::volume::MountSpec> {
         let r = match &self.flag {
             MountFlag::Volume(v) => tug::volume::mountspec::parse_volume_flag(v),
             MountFlag::Tmpfs(t) => tug::volume::mountspec::parse_tmpfs_flag(t),
         };
-        r.map_err(|e| tug::report(&e))
+        r.map_err(|e| crate::Error::Invalid(tug::report(&e)))
     }
 }

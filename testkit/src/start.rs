@@ -76,7 +76,7 @@ fn create_options<I: Image>(req: &ContainerRequest<I>, reference: &str) -> Resul
     let mounts = req
         .mounts
         .iter()
-        .map(|m| m.spec().map_err(Error::Invalid))
+        .map(|m| m.spec())
         .collect::<Result<Vec<_>>>()?;
     Ok(CreateOptions {
         image: reference.to_string(),

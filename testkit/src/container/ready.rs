@@ -89,7 +89,7 @@ impl Probe {
         };
         match cond {
             WaitFor::Log { pattern, .. } => {
-                p.matcher = Some(Matcher::new(pattern).map_err(Error::Invalid)?);
+                p.matcher = Some(Matcher::new(pattern)?);
             }
             WaitFor::Healthy => p.health = Some(c.healthcheck_command()?),
             WaitFor::Duration(d) => p.sleep_until = Some(Instant::now() + *d),
