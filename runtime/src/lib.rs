@@ -3,31 +3,52 @@
 //! Everything a user can do goes through the [`Engine`]; the `tug` CLI, the testkit and the
 //! workshop grader are thin faces over it. The core is synchronous: no async runtime.
 //!
+//! The CLI is not part of this library: it is the `tug` binary's own modules
+//! (`src/cli`, declared from `src/main.rs`), built with the default `cli` feature, which
+//! brings in its crates (clap, tabwriter, gotmpl, indicatif). A library user depends on
+//! `tug` with `default-features = false` and compiles none of them.
+//!
+//! The public API is the [`Engine`] (its methods live in `engine/`: containers, images,
+//! networks, volumes, registry, system), [`EngineConfig`], [`Error`], and the types in the
+//! methods' signatures, re-exported at the root of their domain module
+//! (`tug::container::CreateOptions`, `tug::image::Reference`, `tug::network::PortSpec`):
+//! a face names a type there, never through the submodule that defines it. [`entry`]
+//! holds the few process-level entry points the `tug` binary needs (the shim mode, the
+//! sealed re-exec). Internals are `pub(crate)`; `runtime/tests/public_api.rs` checks that
+//! the CLI and the testkit use nothing else.
+//!
 //! One module per domain, named in the domain's own words (see `ARCHITECTURE.md`):
-//! [`image`] (references, the OCI layout store, import, save/load), [`layer`] (applying tar
+//! [`image`] (references, the OCI layout store, import, save/load), `layer` (applying tar
 //! layers safely), [`snapshot`] (unpacked layer chains and a container's rootfs),
 //! [`container`] (config, state, lifecycle), [`sandbox`] (namespaces, mounts, users,
-//! capabilities), and the modules that later issues fill in.
+//! capabilities), [`network`], [`volume`], [`registry`], [`build`] (the Dockerfile
+//! parser). `layer`, `snapshot` and `sandbox` are public only for this package's own
+//! integration tests and the e2e tests' checks of kernel state; no face uses them.
 
 pub mod build;
-pub mod cli;
-pub mod compose;
+pub(crate) mod compose;
 pub mod container;
-pub mod digest;
+pub(crate) mod digest;
 pub mod engine;
-pub mod fsutil;
+pub mod entry;
+pub(crate) mod fsutil;
 pub mod image;
-pub mod invalid;
+mod invalid;
+/// The bytes layer (tar in and out): not a face's door; public only for this package's
+/// own integration tests (runtime/tests).
+#[doc(hidden)]
 pub mod layer;
 pub mod network;
 pub mod registry;
-pub mod report;
+mod report;
 pub mod sandbox;
-pub mod shim;
+pub(crate) mod shim;
 pub mod snapshot;
 pub mod volume;
 
 pub use digest::Digest;
+pub use engine::{
+    DiskUsage, Engine, EngineConfig, Error, HostInfo, ImageSummary, Info, Result, StorageDriver,
+};
 pub use invalid::InvalidValue;
-pub use engine::{Engine, EngineConfig, Error, Result, StorageDriver};
 pub use report::{Report, report};

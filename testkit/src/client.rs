@@ -69,11 +69,7 @@ impl Tug {
         if done.contains(reference) {
             return Ok(());
         }
-        let store = self
-            .engine
-            .image_store()
-            .map_err(|e| Error::engine("opening the image store", e))?;
-        if store.resolve(reference).is_err() {
+        if self.engine.image(reference).is_err() {
             if !is_busybox(reference) {
                 return Err(Error::Setup(format!(
                     "image {reference} is not in the state root {}: pull, load or build it first",

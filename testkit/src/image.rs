@@ -150,8 +150,8 @@ impl Mount {
 
     pub(crate) fn spec(&self) -> crate::Result<tug::volume::MountSpec> {
         let r = match &self.flag {
-            MountFlag::Volume(v) => tug::volume::mountspec::parse_volume_flag(v),
-            MountFlag::Tmpfs(t) => tug::volume::mountspec::parse_tmpfs_flag(t),
+            MountFlag::Volume(v) => tug::volume::parse_volume_flag(v),
+            MountFlag::Tmpfs(t) => tug::volume::parse_tmpfs_flag(t),
         };
         r.map_err(|e| crate::Error::Invalid(tug::report(&e)))
     }

@@ -6,7 +6,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tug::container::logs::LogEntry;
+use tug::container::LogEntry;
 
 /// Which of a container's output streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! [`Network`]: a user-defined bridge network for a test's containers, removed on drop.
 //! Containers on it reach each other by name and by alias.
 
-use tug::network::store::CreateOptions;
+use tug::network::CreateOptions;
 
 use crate::client::Tug;
 use crate::error::{Error, Result};

@@ -42,7 +42,7 @@ pub struct ContainerRequest<I: Image> {
     pub(crate) startup_timeout: Option<Duration>,
     pub(crate) wait_for: Vec<WaitFor>,
     pub(crate) healthcheck: Option<Vec<String>>,
-    pub(crate) resources: tug::sandbox::cgroups::Resources,
+    pub(crate) resources: tug::container::Resources,
 }
 
 impl<I: Image> From<I> for ContainerRequest<I> {

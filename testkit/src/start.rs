@@ -5,8 +5,8 @@
 use std::net::Ipv4Addr;
 
 use tug::container::CreateOptions;
-use tug::container::cp::{CopyIn, CopyOptions};
-use tug::network::ports::{PortSpec, Proto};
+use tug::container::{CopyIn, CopyOptions};
+use tug::network::{PortSpec, Proto};
 
 use crate::client::Tug;
 use crate::container::Container;

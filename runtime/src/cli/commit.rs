@@ -5,9 +5,9 @@ use std::io::Write;
 use clap::Args;
 
 use super::{CliError, CliResult};
-use crate::Engine;
-use crate::container::commit::ContainerCommit;
-use crate::image::Reference;
+use tug::Engine;
+use tug::container::ContainerCommit;
+use tug::image::Reference;
 
 #[derive(Args, Debug)]
 pub struct CommitArgs {
@@ -44,7 +44,7 @@ pub struct ExportArgs {
 /// `tug commit`: prints the new image's id, as Docker does.
 pub fn commit(engine: &Engine, a: CommitArgs) -> CliResult {
     let reference = match &a.reference {
-        Some(r) => Some(Reference::parse(r).map_err(crate::Error::from)?),
+        Some(r) => Some(Reference::parse(r).map_err(tug::Error::from)?),
         None => None,
     };
     let image = engine.commit_container(

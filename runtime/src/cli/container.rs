@@ -9,8 +9,8 @@ use super::lifecycle::{
 use super::logs::LogsArgs;
 use super::ps::PsArgs;
 use super::{CliError, CliResult, InspectArgs};
-use crate::Engine;
-use crate::container::{self, AttachOptions, CreateOptions, options};
+use tug::Engine;
+use tug::container::{self, AttachOptions, CreateOptions};
 
 #[derive(Subcommand, Debug)]
 pub enum ContainerCommand {
@@ -281,13 +281,13 @@ pub(super) fn env_from_flags(
         let text = std::fs::read_to_string(f)
             .map_err(|e| CliError::usage(format!("--env-file {f}: {e}")))?;
         out.extend(
-            options::parse_env_file(f, &text, lookup)
-                .map_err(|e| CliError::usage(crate::report(&e)))?,
+            container::parse_env_file(f, &text, lookup)
+                .map_err(|e| CliError::usage(tug::report(&e)))?,
         );
     }
     out.extend(
         env.iter()
-            .filter_map(|e| options::resolve_env_arg(e, lookup)),
+            .filter_map(|e| container::resolve_env_arg(e, lookup)),
     );
     Ok(out)
 }
@@ -304,29 +304,29 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
     if o.restart != "no" && auto_remove {
         return Err(CliError::usage("Conflicting options: --restart and --rm"));
     }
-    let vol_err = |e: crate::volume::Error| CliError::usage(crate::report(&e));
+    let vol_err = |e: tug::volume::Error| CliError::usage(tug::report(&e));
     let mut mounts = Vec::new();
     for v in &o.volume {
-        mounts.push(crate::volume::mountspec::parse_volume_flag(v).map_err(vol_err)?);
+        mounts.push(tug::volume::parse_volume_flag(v).map_err(vol_err)?);
     }
     for m in &o.mount {
-        mounts.push(crate::volume::mountspec::parse_mount_flag(m).map_err(vol_err)?);
+        mounts.push(tug::volume::parse_mount_flag(m).map_err(vol_err)?);
     }
     for t in &o.tmpfs {
-        mounts.push(crate::volume::mountspec::parse_tmpfs_flag(t).map_err(vol_err)?);
+        mounts.push(tug::volume::parse_tmpfs_flag(t).map_err(vol_err)?);
     }
     let volumes_from = o
         .volumes_from
         .iter()
-        .map(|v| crate::volume::mountspec::parse_volumes_from(v))
+        .map(|v| tug::volume::parse_volumes_from(v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(vol_err)?;
     let publish = o
         .publish
         .iter()
         .map(|p| {
-            crate::network::ports::parse_publish(p)
-                .map_err(|e| CliError::usage(format!("-p {p}: {}", crate::Report(&e))))
+            tug::network::parse_publish(p)
+                .map_err(|e| CliError::usage(format!("-p {p}: {}", tug::Report(&e))))
         })
         .collect::<Result<Vec<_>, _>>()?;
     match o.userns.as_deref() {
@@ -338,7 +338,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         }
     }
     // Docker's daemon returns these as the create's warnings; the CLI prints them.
-    if let Ok(sec) = container::security::SecurityOptions::parse(&o.security_opt) {
+    if let Ok(sec) = container::SecurityOptions::parse(&o.security_opt) {
         for w in sec.warnings() {
             eprintln!("WARNING: {w}");
         }
@@ -376,7 +376,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         devices: o.device,
         labels: o.label,
         auto_remove,
-        restart_policy: container::record::RestartPolicy::parse(&o.restart)
+        restart_policy: container::RestartPolicy::parse(&o.restart)
             .map_err(|e| CliError::usage(e.to_string()))?,
         log_opts: o.log_opt,
         owner_pid: o.owner_pid,
@@ -464,9 +464,7 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
             Ok(c) => {
                 values.push(serde_json::to_value(&c).map_err(|e| CliError::other(e.to_string()))?)
             }
-            Err(crate::Error::Container(container::Error::NotFound(_))) => {
-                missing.push(name.clone())
-            }
+            Err(tug::Error::Container(container::Error::NotFound(_))) => missing.push(name.clone()),
             Err(e) => return Err(e.into()),
         }
     }

@@ -5,8 +5,8 @@ use std::path::Path;
 use clap::Args;
 
 use super::{CliError, CliResult};
-use crate::Engine;
-use crate::container::cp::{CopyIn, CopyOptions, CopyOut};
+use tug::Engine;
+use tug::container::{CopyIn, CopyOptions, CopyOut};
 
 #[derive(Args, Debug)]
 pub struct CpArgs {
@@ -50,7 +50,7 @@ pub fn cp(engine: &Engine, a: CpArgs) -> CliResult {
         archive: a.archive,
         follow_link: a.follow_link,
     };
-    let failed = |e: crate::Error| {
+    let failed = |e: tug::Error| {
         let mut e = CliError::from(e);
         e.code = 1;
         e

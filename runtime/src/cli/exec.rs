@@ -4,8 +4,8 @@
 use clap::Args;
 
 use super::{CliError, CliResult};
-use crate::Engine;
-use crate::container::{self, ExecOptions};
+use tug::Engine;
+use tug::container::{self, ExecOptions};
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
@@ -50,9 +50,9 @@ pub struct TopArgs {
 }
 
 /// Docker's CLI exits 1 when the daemon refuses (no such container, not running).
-fn daemon_error(e: crate::Error) -> CliError {
+fn daemon_error(e: tug::Error) -> CliError {
     let code = match &e {
-        crate::Error::Container(container::Error::NotFound(_) | container::Error::Conflict(_)) => 1,
+        tug::Error::Container(container::Error::NotFound(_) | container::Error::Conflict(_)) => 1,
         other => other.exit_code(),
     };
     CliError {
@@ -64,8 +64,8 @@ fn daemon_error(e: crate::Error) -> CliError {
 pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
     // The exec'd process is a clone of this one: run it from the sealed binary, so that
     // nothing in the container can write the host's `tug` (returns only on failure).
-    crate::sandbox::exeseal::reexec_sealed(engine.run_root())
-        .map_err(|e| CliError::usage(format!("exec: {}", crate::Report(&e))))?;
+    tug::entry::reexec_sealed(engine.run_root())
+        .map_err(|e| CliError::usage(format!("exec: {}", tug::Report(&e))))?;
     if a.tty
         && a.interactive
         && !a.detach

@@ -9,10 +9,10 @@ use std::io::{IsTerminal, Write};
 use clap::{Args, Subcommand};
 
 use super::{CliError, CliResult};
-use crate::Engine;
-use crate::image::archive::ArchiveFormat;
-use crate::image::import::ImportOptions;
-use crate::image::{self as img, Reference};
+use tug::Engine;
+use tug::image::ArchiveFormat;
+use tug::image::ImportOptions;
+use tug::image::{self as img, Reference};
 
 pub use history::history;
 pub use list::images;
@@ -161,7 +161,7 @@ pub struct LoadArgs {
 
 /// An error of the image module as the CLI prints it.
 fn err(e: img::Error) -> CliError {
-    CliError::from(crate::Error::from(e))
+    CliError::from(tug::Error::from(e))
 }
 
 fn out_err(e: std::io::Error) -> CliError {
@@ -197,21 +197,13 @@ pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
 
 /// `tug image inspect`: Docker's JSON for each image, or each through `--format`.
 pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
-    let store = engine.image_store().map_err(err)?;
-    let driver = match engine.config().storage_driver {
-        crate::StorageDriver::Overlay => "overlay",
-        crate::StorageDriver::Vfs => "vfs",
-    };
     let mut values = Vec::new();
     let mut code = 0;
     for name in &a.names {
-        match store
-            .resolve(name)
-            .and_then(|i| img::view::inspect(&store, &i, driver))
-        {
+        match engine.inspect_image(name) {
             Ok(v) => values.push(v),
             Err(e) => {
-                eprintln!("tug: {}", err(e).message);
+                eprintln!("tug: {}", CliError::from(e).message);
                 code = 1;
             }
         }
@@ -225,7 +217,7 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
 /// `tug import FILE|- [REPOSITORY[:TAG]]`: prints the new image's id.
 pub fn import(engine: &Engine, a: ImportArgs) -> CliResult {
     if let Some(p) = &a.platform {
-        let host = format!("linux/{}", img::import::host_arch());
+        let host = format!("linux/{}", img::host_arch());
         if *p != host {
             return Err(CliError::usage(format!(
                 "--platform {p:?}: only {host} can be imported on this machine"
@@ -249,7 +241,7 @@ pub fn import(engine: &Engine, a: ImportArgs) -> CliResult {
             s.trim()
                 .parse::<u64>()
                 .ok()
-                .filter(|&n| n <= img::import::MAX_CREATED)
+                .filter(|&n| n <= img::MAX_CREATED)
                 .ok_or_else(|| {
                     CliError::usage(format!(
                         "SOURCE_DATE_EPOCH={s:?} is not a number of seconds between 1970 and 9999"

@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{CliError, CliResult};
-use crate::Engine;
-use crate::container::AttachOptions;
+use tug::Engine;
+use tug::container::AttachOptions;
 
 #[derive(Args, Debug)]
 pub struct StopArgs {
@@ -71,7 +71,7 @@ pub struct PruneArgs {
 
 /// Runs `f` on each name; prints the name on success (as Docker), the error otherwise;
 /// exit 1 if any failed.
-fn each(names: &[String], mut f: impl FnMut(&str) -> crate::Result<()>) -> CliResult {
+fn each(names: &[String], mut f: impl FnMut(&str) -> tug::Result<()>) -> CliResult {
     let mut code = 0;
     for name in names {
         match f(name) {

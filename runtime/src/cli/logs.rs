@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use clap::Args;
 
 use super::{CliError, CliResult};
-use crate::Engine;
-use crate::container::logs::{LogsOptions, parse_time};
+use tug::Engine;
+use tug::container::{LogsOptions, parse_log_time as parse_time};
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {

@@ -22,7 +22,7 @@ pub mod volume;
 
 use clap::{Parser, Subcommand};
 
-use crate::Engine;
+use tug::Engine;
 
 /// An error the CLI prints as `tug: <message>` before exiting with `code`.
 #[derive(Debug)]
@@ -48,11 +48,11 @@ impl CliError {
     }
 }
 
-impl From<crate::Error> for CliError {
-    fn from(e: crate::Error) -> CliError {
+impl From<tug::Error> for CliError {
+    fn from(e: tug::Error) -> CliError {
         CliError {
             code: e.exit_code(),
-            message: crate::report(&e),
+            message: tug::report(&e),
         }
     }
 }
@@ -150,7 +150,7 @@ pub enum Command {
     /// Attach local standard input, output, and error streams to a running container
     Attach(lifecycle::AttachArgs),
     /// The per-container shim (internal)
-    #[command(name = "__shim", hide = true)]
+    #[command(name = tug::entry::SHIM_SUBCOMMAND, hide = true)]
     Shim { id: String },
     /// Manage volumes
     #[command(subcommand)]
@@ -217,7 +217,7 @@ pub fn main() -> i32 {
 /// Dispatches a parsed command line.
 pub fn run(cli: Cli) -> CliResult {
     if let Command::Shim { id } = &cli.command {
-        return Ok(crate::shim::main(id));
+        return Ok(tug::entry::shim_main(id));
     }
     let engine = Engine::from_env()?;
     if matches!(
@@ -292,7 +292,7 @@ fn clean_staging_on_signals() {
     }
     std::thread::spawn(move || {
         if let Ok(sig) = set.wait() {
-            crate::fsutil::remove_own_staging();
+            tug::entry::remove_own_staging();
             std::process::exit(128 + sig as i32);
         }
     });

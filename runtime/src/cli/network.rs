@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use super::format::{format_rows, table};
 use super::{CliError, CliResult};
-use crate::Engine;
-use crate::network::Error;
-use crate::network::store::{CreateOptions, Network};
+use tug::Engine;
+use tug::network::Error;
+use tug::network::{CreateOptions, Network};
 
 #[derive(Subcommand, Debug)]
 pub enum NetworkCommand {
@@ -117,7 +117,7 @@ pub struct PruneArgs {
 
 impl From<Error> for CliError {
     fn from(e: Error) -> CliError {
-        CliError::usage(crate::report(&e))
+        CliError::usage(tug::report(&e))
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use clap::Args;
 
 use super::{CliError, CliResult};
-use crate::Engine;
+use tug::Engine;
 
 #[derive(Args, Debug)]
 pub struct PortArgs {
@@ -23,14 +23,14 @@ pub fn port(engine: &Engine, a: PortArgs) -> CliResult {
         code: 1,
         ..CliError::from(e)
     })?;
-    let lines = crate::network::ports::port_lines(
+    let lines = tug::network::port_lines(
         &c.network_settings.ports,
         a.private_port.as_deref(),
         &a.container,
     )
     .map_err(|e| CliError {
         code: 1,
-        message: crate::report(&e),
+        message: tug::report(&e),
     })?;
     let mut out = std::io::stdout().lock();
     for line in lines {

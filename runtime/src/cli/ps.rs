@@ -8,8 +8,8 @@ use clap::Args;
 
 use super::format::{self, human_duration};
 use super::{CliError, CliResult};
-use crate::Engine;
-use crate::container::Container;
+use tug::Engine;
+use tug::container::Container;
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
@@ -50,7 +50,7 @@ fn since(t: &str) -> String {
 /// The STATUS column as Docker words it.
 pub fn status(c: &Container) -> String {
     let s = &c.state;
-    use crate::container::record::Status;
+    use tug::container::Status;
     match s.status {
         Status::Running | Status::Paused if s.paused => {
             format!("Up {} (Paused)", since(&s.started_at))
@@ -102,7 +102,7 @@ fn row(c: &Container, no_trunc: bool) -> serde_json::Value {
         "Command": command(c, no_trunc),
         "CreatedAt": created_at(&c.created),
         "RunningFor": format!("{} ago", since(&c.created)),
-        "Ports": crate::network::ports::ps_column(&c.network_settings.ports),
+        "Ports": tug::network::ps_column(&c.network_settings.ports),
         "State": c.state.status,
         "Status": status(c),
         "Size": "",
@@ -134,7 +134,7 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> Result<boo
                         .starts_with(v.trim_start_matches("sha256:"))
             }
             "exited" => {
-                c.state.status == crate::container::record::Status::Exited
+                c.state.status == tug::container::Status::Exited
                     && v.parse() == Ok(c.state.exit_code)
             }
             _ => false,

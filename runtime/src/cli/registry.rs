@@ -8,9 +8,9 @@ use std::sync::Mutex;
 use clap::Args;
 
 use super::{CliError, CliResult};
-use crate::Engine;
-use crate::registry::progress::{Event, Observer, Silent};
-use crate::registry::{Credentials, Platform, PullOptions, PushOptions};
+use tug::Engine;
+use tug::registry::{Credentials, Platform, PullOptions, PushOptions};
+use tug::registry::{Event, Observer, Silent};
 
 #[derive(Args, Debug)]
 pub struct PullArgs {
@@ -61,13 +61,13 @@ pub fn pull(engine: &Engine, a: PullArgs) -> CliResult {
         .as_deref()
         .map(Platform::parse)
         .transpose()
-        .map_err(|e| CliError::usage(crate::report(&e)))?;
+        .map_err(|e| CliError::usage(tug::report(&e)))?;
     let options = PullOptions {
         platform,
         ..PullOptions::default()
     };
-    let r = crate::registry::parse_reference(&a.name)
-        .map_err(|e| CliError::usage(crate::report(&e)))?;
+    let r =
+        tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(tug::report(&e)))?;
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
     if !a.quiet {
@@ -86,7 +86,7 @@ pub fn pull(engine: &Engine, a: PullArgs) -> CliResult {
         view.finish();
         r
     }
-    .map_err(|e| CliError::from(crate::Error::from(e)))?;
+    .map_err(|e| CliError::from(tug::Error::from(e)))?;
     if !a.quiet {
         writeln!(out, "Digest: {}", report.repo_digest).map_err(io)?;
         let status = if report.fetched.is_empty() {
@@ -111,8 +111,8 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
         },
         ..PushOptions::default()
     };
-    let r = crate::registry::parse_reference(&a.name)
-        .map_err(|e| CliError::usage(crate::report(&e)))?;
+    let r =
+        tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(tug::report(&e)))?;
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
     if !a.quiet {
@@ -131,7 +131,7 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
         view.finish();
         r
     }
-    .map_err(|e| CliError::from(crate::Error::from(e)))?;
+    .map_err(|e| CliError::from(tug::Error::from(e)))?;
     let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
     if a.quiet {
         writeln!(out, "{}", report.name).map_err(io)?;
@@ -182,7 +182,7 @@ pub fn login(engine: &Engine, a: LoginArgs) -> CliResult {
     let creds = Credentials { username, password };
     engine
         .login(&server, &creds)
-        .map_err(|e| CliError::from(crate::Error::from(e)))?;
+        .map_err(|e| CliError::from(tug::Error::from(e)))?;
     println!("Login Succeeded");
     Ok(0)
 }
@@ -215,10 +215,10 @@ fn prompt(label: &str, echo: bool) -> Result<String, CliError> {
 /// `tug logout`.
 pub fn logout(engine: &Engine, a: LogoutArgs) -> CliResult {
     let server = a.server.unwrap_or_else(|| "docker.io".into());
-    let host = crate::registry::server_host(&server);
+    let host = tug::registry::server_host(&server);
     let removed = engine
         .logout(&server)
-        .map_err(|e| CliError::from(crate::Error::from(e)))?;
+        .map_err(|e| CliError::from(tug::Error::from(e)))?;
     if removed {
         println!("Removing login credentials for {host}");
     } else {

@@ -3,10 +3,8 @@
 
 use clap::Args;
 
-use crate::sandbox::cgroups::Resources;
-use crate::sandbox::cgroups::resources::{
-    parse_bytes, parse_cpus, parse_cpuset, parse_pids_limit, parse_swap,
-};
+use tug::container::Resources;
+use tug::container::{parse_bytes, parse_cpus, parse_cpuset, parse_pids_limit, parse_swap};
 
 /// Docker's resource flags.
 #[derive(Args, Debug, Clone, Default)]

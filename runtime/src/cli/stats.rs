@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::{CliError, CliResult, format};
-use crate::Engine;
-use crate::container::ContainerStats;
-use crate::sandbox::cgroups;
+use tug::Engine;
+use tug::container::ContainerStats;
 
 #[derive(Args, Debug)]
 pub struct StatsArgs {
@@ -45,7 +44,7 @@ pub fn unpause(engine: &Engine, a: PauseArgs) -> CliResult {
     each(&a.containers, |n| engine.unpause_container(n).map(|_| ()))
 }
 
-fn each(names: &[String], mut f: impl FnMut(&str) -> crate::Result<()>) -> CliResult {
+fn each(names: &[String], mut f: impl FnMut(&str) -> tug::Result<()>) -> CliResult {
     let mut code = 0;
     for n in names {
         match f(n) {
@@ -77,12 +76,13 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> CliResult {
         .unwrap_or_else(|| DEFAULT_FORMAT.to_string());
     // Fail on a bad template before sampling.
     format::parse_template(format_str.trim_start_matches("table"))?;
+    let host = engine.host_info();
     let mut prev = sample(engine, &a)?;
     loop {
         let next_at = Instant::now() + INTERVAL;
         std::thread::sleep(next_at.saturating_duration_since(Instant::now()));
         let cur = sample(engine, &a)?;
-        let rows = rows(&prev, &cur, &a);
+        let rows = rows(&prev, &cur, &a, host.mem_total, host.ncpu as f64);
         let mut out = std::io::stdout().lock();
         if !a.no_stream {
             // Clear the screen and go home, as Docker's streaming stats does.
@@ -130,7 +130,7 @@ fn sample(engine: &Engine, a: &StatsArgs) -> Result<Sample, CliError> {
         match engine.container_stats(n) {
             Ok(s) => rows.push(s),
             // Removed between the listing and the read.
-            Err(crate::Error::Container(crate::container::Error::NotFound(_)))
+            Err(tug::Error::Container(tug::container::Error::NotFound(_)))
                 if a.containers.is_empty() => {}
             Err(e) => return Err(e.into()),
         }
@@ -139,11 +139,13 @@ fn sample(engine: &Engine, a: &StatsArgs) -> Result<Sample, CliError> {
 }
 
 /// The rows of the table, as JSON objects with Docker's `--format` field names.
-fn rows(prev: &Sample, cur: &Sample, a: &StatsArgs) -> Vec<serde_json::Value> {
-    let host_mem = cgroups::host_memory();
-    let ncpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1) as f64;
+fn rows(
+    prev: &Sample,
+    cur: &Sample,
+    a: &StatsArgs,
+    host_mem: u64,
+    ncpus: f64,
+) -> Vec<serde_json::Value> {
     let system_delta = cur.at_system_ns.saturating_sub(prev.at_system_ns) as f64;
     let mut out = Vec::new();
     for r in &cur.rows {

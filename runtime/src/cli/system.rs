@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::format::{format_rows, human_size, render, table};
 use super::{CliError, CliResult};
-use crate::Engine;
+use tug::Engine;
 
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
@@ -87,35 +87,26 @@ fn print_formatted(format: Option<&str>, value: &Value) -> Result<bool, CliError
 
 /// The facts of this build, for `version` and `info`.
 fn version_value(engine: &Engine) -> Value {
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let h = engine.host_info();
     let client = json!({
         "Platform": {"Name": "tug"},
-        "Version": env!("CARGO_PKG_VERSION"),
-        "ApiVersion": "1.47",
-        "Os": std::env::consts::OS,
-        "Arch": go_arch(),
+        "Version": h.version,
+        "ApiVersion": h.api_version,
+        "Os": h.os_type,
+        "Arch": h.go_arch,
         "Context": "default",
     });
     json!({
         "Client": client,
         "Server": {
             "Platform": {"Name": "tug (daemonless)"},
-            "Version": env!("CARGO_PKG_VERSION"),
-            "Os": std::env::consts::OS,
-            "Arch": go_arch(),
-            "KernelVersion": kernel.trim(),
-            "Root": engine.root().display().to_string(),
+            "Version": h.version,
+            "Os": h.os_type,
+            "Arch": h.go_arch,
+            "KernelVersion": h.kernel_version,
+            "Root": h.root,
         },
     })
-}
-
-/// The architecture in Go's (and the OCI's) words.
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
 }
 
 /// `tug version`.
@@ -141,77 +132,28 @@ pub fn version(engine: &Engine, a: FormatArgs) -> CliResult {
     Ok(0)
 }
 
-/// The cgroup version of the host: 2 on a pure cgroup2 mount, else 1.
-fn cgroup_version() -> &'static str {
-    // statfs would be exact; the presence of cgroup.controllers at the root is what
-    // distinguishes a unified hierarchy from v1's tmpfs of controllers.
-    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        "2"
-    } else {
-        "1"
-    }
-}
-
-fn os_name() -> String {
-    let release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
-    release
-        .lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-        .map(|v| v.trim_matches('"').to_string())
-        .unwrap_or_else(|| "Linux".into())
-}
-
-fn mem_total() -> u64 {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
-
 /// `tug info`: Docker's field names, so `--format '{{.Containers}}'` works.
 pub fn info(engine: &Engine, a: FormatArgs) -> CliResult {
-    let containers = engine.containers()?;
-    let count = |s: &str| {
-        containers
-            .iter()
-            .filter(|c| c.state.status.as_str() == s)
-            .count()
-    };
-    let running = count("running") + count("restarting");
-    let paused = count("paused");
-    let images = engine
-        .image_store()
-        .map_err(crate::Error::from)?
-        .list()
-        .map_err(crate::Error::from)?;
-    let driver = match engine.config().storage_driver {
-        crate::StorageDriver::Overlay => "overlay",
-        crate::StorageDriver::Vfs => "vfs",
-    };
-    let hostname = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let info = engine.info()?;
+    let h = &info.host;
     let v = json!({
-        "Containers": containers.len(),
-        "ContainersRunning": running,
-        "ContainersPaused": paused,
-        "ContainersStopped": containers.len() - running - paused,
-        "Images": images.len(),
-        "Driver": driver,
-        "DockerRootDir": engine.root().display().to_string(),
+        "Containers": info.containers,
+        "ContainersRunning": info.running,
+        "ContainersPaused": info.paused,
+        "ContainersStopped": info.stopped,
+        "Images": info.images,
+        "Driver": h.storage_driver,
+        "DockerRootDir": h.root,
         "CgroupDriver": "cgroupfs",
-        "CgroupVersion": cgroup_version(),
-        "KernelVersion": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
-        "OperatingSystem": os_name(),
-        "OSType": std::env::consts::OS,
-        "Architecture": std::env::consts::ARCH,
-        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "MemTotal": mem_total(),
-        "Name": hostname,
-        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "CgroupVersion": h.cgroup_version.to_string(),
+        "KernelVersion": h.kernel_version,
+        "OperatingSystem": h.operating_system,
+        "OSType": h.os_type,
+        "Architecture": h.architecture,
+        "NCPU": h.ncpu,
+        "MemTotal": h.mem_total,
+        "Name": h.name,
+        "ServerVersion": h.version,
         "DefaultRuntime": "tug",
         "SecurityOptions": ["name=no-new-privileges"],
     });
@@ -224,20 +166,20 @@ pub fn info(engine: &Engine, a: FormatArgs) -> CliResult {
          Server:\n Containers: {c}\n  Running: {r}\n  Paused: {p}\n  Stopped: {s}\n Images: {i}\n Server Version: {ver}\n \
          Storage Driver: {drv}\n Cgroup Driver: cgroupfs\n Cgroup Version: {cg}\n Kernel Version: {k}\n Operating System: {os}\n \
          OSType: {ost}\n Architecture: {arch}\n CPUs: {ncpu}\n Total Memory: {mem}\n Name: {name}\n Docker Root Dir: {root}\n",
-        ver = env!("CARGO_PKG_VERSION"),
+        ver = h.version,
         c = v["Containers"],
         r = v["ContainersRunning"],
         p = v["ContainersPaused"],
         s = v["ContainersStopped"],
         i = v["Images"],
-        drv = driver,
+        drv = h.storage_driver,
         cg = v["CgroupVersion"].as_str().unwrap_or(""),
         k = v["KernelVersion"].as_str().unwrap_or(""),
         os = v["OperatingSystem"].as_str().unwrap_or(""),
         ost = v["OSType"].as_str().unwrap_or(""),
         arch = v["Architecture"].as_str().unwrap_or(""),
         ncpu = v["NCPU"],
-        mem = human_binary(v["MemTotal"].as_u64().unwrap_or(0)),
+        mem = super::stats::bytes_size(v["MemTotal"].as_u64().unwrap_or(0)),
         name = v["Name"].as_str().unwrap_or(""),
         root = v["DockerRootDir"].as_str().unwrap_or(""),
     );
@@ -245,78 +187,40 @@ pub fn info(engine: &Engine, a: FormatArgs) -> CliResult {
     Ok(0)
 }
 
-/// Binary units as `docker info` prints memory ("23.47GiB").
-fn human_binary(bytes: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < units.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    // Go's "%.4g": four significant digits.
-    let int_digits = if v < 1.0 {
-        1
-    } else {
-        v.log10().floor() as usize + 1
-    };
-    let decimals = 4usize.saturating_sub(int_digits);
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &s
-    };
-    format!("{s}{}", units[i])
-}
-
 /// `tug system df`: the disk used by images and containers, as Docker's table.
 pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
-    let store = engine.image_store().map_err(crate::Error::from)?;
-    let images = store.list().map_err(crate::Error::from)?;
-    let containers = engine.containers()?;
-    let used: std::collections::HashSet<&str> =
-        containers.iter().map(|c| c.image.as_str()).collect();
-    let image_sizes: Vec<u64> = images.iter().map(|i| store.image_size(i)).collect();
-    let images_total: u64 = image_sizes.iter().sum();
-    let images_active = images
+    let usage = engine.disk_usage()?;
+    let images_total: u64 = usage.images.iter().map(|(i, _)| i.size).sum();
+    let images_active = usage.images.iter().filter(|(_, n)| *n > 0).count();
+    let images_reclaimable: u64 = usage
+        .images
         .iter()
-        .filter(|i| used.contains(i.id.to_string().as_str()))
-        .count();
-    let images_reclaimable: u64 = images
-        .iter()
-        .zip(&image_sizes)
-        .filter(|(i, _)| !used.contains(i.id.to_string().as_str()))
-        .map(|(_, s)| s)
+        .filter(|(_, n)| *n == 0)
+        .map(|(i, _)| i.size)
         .sum();
-    let store_c = engine.container_store();
-    let container_sizes: Vec<u64> = containers
+    let containers_total: u64 = usage.containers.iter().map(|(_, s)| s).sum();
+    let containers_active = usage
+        .containers
         .iter()
-        .map(|c| crate::fsutil::dir_size(&store_c.dir(&c.id).join("upper")))
-        .collect();
-    let containers_total: u64 = container_sizes.iter().sum();
-    let containers_active = containers.iter().filter(|c| c.state.running).count();
-    let containers_reclaimable: u64 = containers
+        .filter(|(c, _)| c.state.running)
+        .count();
+    let containers_reclaimable: u64 = usage
+        .containers
         .iter()
-        .zip(&container_sizes)
         .filter(|(c, _)| !c.state.running)
         .map(|(_, s)| s)
         .sum();
     let pct = |part: u64, total: u64| (part * 100).checked_div(total).unwrap_or(0);
-    let volumes = engine.volumes()?;
-    let mut volume_rows = Vec::new();
     let (mut volumes_total, mut volumes_active, mut volumes_reclaimable) = (0, 0, 0);
-    for v in &volumes {
-        let size = crate::fsutil::dir_size(std::path::Path::new(&v.mountpoint));
-        let links = engine.volume_users(&v.name)?.len();
+    for (_, size, links) in &usage.volumes {
         volumes_total += size;
-        if links > 0 {
+        if *links > 0 {
             volumes_active += 1;
         } else {
             volumes_reclaimable += size;
         }
-        volume_rows.push(vec![v.name.clone(), links.to_string(), human_size(size)]);
     }
+    let (images, containers, volumes) = (&usage.images, &usage.containers, &usage.volumes);
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len(), "Active": images_active,
                "Size": human_size(images_total),
@@ -369,8 +273,8 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
         writeln!(out, "\nImages space usage:\n").map_err(out_err)?;
         let cells: Vec<Vec<String>> = images
             .iter()
-            .zip(&image_sizes)
-            .map(|(i, s)| {
+            .map(|(summary, n)| {
+                let i = &summary.image;
                 let (repo, tag) = match i.names.first() {
                     Some(r) => (
                         r.familiar_name(),
@@ -378,15 +282,11 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
                     ),
                     None => ("<none>".into(), "<none>".into()),
                 };
-                let n = containers
-                    .iter()
-                    .filter(|c| c.image == i.id.to_string())
-                    .count();
                 vec![
                     repo,
                     tag,
                     i.id.short().to_string(),
-                    human_size(*s),
+                    human_size(summary.size),
                     n.to_string(),
                 ]
             })
@@ -400,7 +300,6 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
         writeln!(out, "\nContainers space usage:\n").map_err(out_err)?;
         let cells: Vec<Vec<String>> = containers
             .iter()
-            .zip(&container_sizes)
             .map(|(c, s)| {
                 vec![
                     c.id.short().to_string(),
@@ -430,14 +329,14 @@ pub fn image_prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
             "WARNING! This will remove all dangling images."
         })?;
     }
-    let report = engine.prune_images(a.all).map_err(crate::Error::from)?;
+    let report = engine.prune_images(a.all).map_err(tug::Error::from)?;
     let mut out = std::io::stdout().lock();
     if !report.events.is_empty() {
         writeln!(out, "Deleted Images:").map_err(out_err)?;
         for e in &report.events {
             match e {
-                crate::image::remove::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
-                crate::image::remove::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
+                tug::image::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
+                tug::image::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
             }
             .map_err(out_err)?;
         }
@@ -513,13 +412,13 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
             writeln!(out).map_err(out_err)?;
         }
     }
-    let report = engine.prune_images(a.all).map_err(crate::Error::from)?;
+    let report = engine.prune_images(a.all).map_err(tug::Error::from)?;
     if !report.events.is_empty() {
         writeln!(out, "Deleted Images:").map_err(out_err)?;
         for e in &report.events {
             match e {
-                crate::image::remove::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
-                crate::image::remove::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
+                tug::image::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
+                tug::image::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
             }
             .map_err(out_err)?;
         }

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::format::{format_rows, human_size, table};
 use super::{CliError, CliResult};
-use crate::Engine;
-use crate::volume::{Volume, VolumeOptions};
+use tug::Engine;
+use tug::volume::{Volume, VolumeOptions};
 
 #[derive(Subcommand, Debug)]
 pub enum VolumeCommand {

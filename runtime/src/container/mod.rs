@@ -38,6 +38,20 @@ pub use options::CreateOptions;
 pub use record::Container;
 pub use store::ContainerStore;
 
+// The types and parsers of the Engine's container methods, one level deep: a face names
+// them `tug::container::X`, never through the submodule that defines them.
+pub use crate::sandbox::cgroups::Resources;
+pub use crate::sandbox::cgroups::resources::{
+    parse_bytes, parse_cpus, parse_cpuset, parse_pids_limit, parse_swap,
+};
+pub use commit::ContainerCommit;
+pub use cp::{CopyIn, CopyOptions, CopyOut};
+pub use exec::ExecOutput;
+pub use logs::{LogEntry, LogsOptions, parse_time as parse_log_time};
+pub use options::{parse_env_file, resolve_env_arg};
+pub use record::{RestartPolicy, State, Status};
+pub use security::SecurityOptions;
+
 /// An error of the `container` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::{ContainerId, Error};
 use super::record::Container;
+use super::{ContainerId, Error};
 use crate::fsutil;
 
 /// The containers of a state root.

@@ -27,6 +27,12 @@ pub mod view;
 pub use reference::Reference;
 pub use store::{Image, LayerInfo, Store};
 
+// The types of the Engine's image methods, one level deep (`tug::image::X`).
+pub use archive::ArchiveFormat;
+pub use import::{ImportOptions, MAX_CREATED, host_arch};
+pub use remove::RemoveEvent;
+pub use view::{HistoryEntry, parse_time};
+
 /// An error of the `image` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

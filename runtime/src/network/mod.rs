@@ -4,7 +4,6 @@
 //! devices and nftables tables that exist while a container uses them. Names resolve
 //! through hosts files that `container::net` keeps current.
 
-mod api;
 pub mod cidr;
 pub mod endpoint;
 pub mod error;
@@ -17,6 +16,11 @@ pub mod record;
 pub mod store;
 
 pub use error::Error;
+
+// The types and parsers of the Engine's network methods, one level deep
+// (`tug::network::X`).
+pub use ports::{PortSpec, Proto, parse_publish, port_lines, ps_column};
+pub use store::{CreateOptions, Network};
 
 #[cfg(test)]
 mod testns;

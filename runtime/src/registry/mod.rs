@@ -7,7 +7,6 @@
 //! mount), [`pull`] and [`push`] (the orchestration, bounded parallel), and [`local`] (the
 //! store adapter the orchestration fetches into and pushes from).
 
-mod api;
 pub mod auth;
 pub mod blob;
 pub mod client;
@@ -21,11 +20,11 @@ pub mod pull;
 pub mod push;
 mod reference;
 
-pub use api::server_host;
 pub use client::Client;
 pub use credentials::Credentials;
 pub use endpoint::{Endpoint, InsecurePolicy};
 pub use manifest::Platform;
+pub use progress::{Event, Observer, Silent};
 pub use pull::{PullOptions, PullReport};
 pub use push::{PushOptions, PushReport};
 pub use reference::{full_name, parse_reference};
@@ -118,5 +117,18 @@ pub struct Target {
 impl Target {
     pub(crate) fn io(&self, what: impl std::fmt::Display, e: std::io::Error) -> Error {
         Error::Io(format!("{}: {what}", self.reference), e)
+    }
+}
+
+/// The registry host a `login`/`logout` argument names (`https://host/` → `host`).
+pub fn server_host(server: &str) -> String {
+    let s = server
+        .strip_prefix("https://")
+        .or_else(|| server.strip_prefix("http://"))
+        .unwrap_or(server);
+    let s = s.split('/').next().unwrap_or(s);
+    match s {
+        "" | "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
+        s => s.to_string(),
     }
 }

@@ -5,13 +5,15 @@
 //! `Mounts` records. The mounting itself happens in the container's init
 //! (`sandbox::volumes`).
 
-mod api;
 pub mod mountspec;
 pub mod plan;
 pub mod records;
 pub mod store;
 
-pub use mountspec::{MountKind, MountSpec, VolumesFrom};
+pub use mountspec::{
+    MountKind, MountSpec, VolumesFrom, parse_mount_flag, parse_tmpfs_flag, parse_volume_flag,
+    parse_volumes_from,
+};
 pub use plan::MountPlan;
 pub use records::MountPoint;
 pub use store::{Volume, VolumeOptions, VolumeStore};

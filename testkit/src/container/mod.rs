@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tug::Engine;
-use tug::container::exec::{ExecOptions, ExecOutput};
+use tug::container::{ExecOptions, ExecOutput};
 
 use crate::error::{Error, Result};
 mod ready;
@@ -233,7 +233,7 @@ impl Container {
         LogStream::new(self.log_path.clone(), s, Box::new(running))
     }
 
-    fn log_entries(&self) -> Vec<tug::container::logs::LogEntry> {
+    fn log_entries(&self) -> Vec<tug::container::LogEntry> {
         LogCursor::new(self.log_path.clone()).read_new()
     }
 
@@ -247,7 +247,7 @@ impl Container {
         let c = self.inspect()?;
         Ok((!c.state.running
             && !c.state.restarting
-            && c.state.status != tug::container::record::Status::Created)
+            && c.state.status != tug::container::Status::Created)
             .then_some(c.state.exit_code))
     }
 

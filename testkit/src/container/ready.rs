@@ -104,8 +104,8 @@ impl Probe {
         &mut self,
         c: &Container,
         cond: &WaitFor,
-        entries: &[tug::container::logs::LogEntry],
-        state: &tug::container::record::State,
+        entries: &[tug::container::LogEntry],
+        state: &tug::container::State,
     ) -> Result<bool> {
         let running = state.running && !state.paused;
         Ok(match cond {
@@ -153,7 +153,7 @@ impl Probe {
             WaitFor::Exit(code) => {
                 let exited = !state.running
                     && !state.restarting
-                    && state.status == tug::container::record::Status::Exited;
+                    && state.status == tug::container::Status::Exited;
                 if exited && code.is_some_and(|want| want != state.exit_code) {
                     return Err(Error::Exited {
                         id: c.id.clone(),

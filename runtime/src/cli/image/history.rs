@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use super::super::CliResult;
 use super::super::format::{format_rows, human_size, table, time_ago};
 use super::list::created_at;
-use super::{HistoryArgs, err, out_err};
-use crate::Engine;
-use crate::image::view;
+use super::{HistoryArgs, out_err};
+use tug::Engine;
+use tug::image::{HistoryEntry, parse_time};
 
 /// Docker's ellipsis: at most `max` characters, the last one `…` when cut.
 fn ellipsis(s: &str, max: usize) -> String {
@@ -25,11 +25,9 @@ fn ellipsis(s: &str, max: usize) -> String {
 
 /// `tug history IMAGE`.
 pub fn history(engine: &Engine, a: HistoryArgs) -> CliResult {
-    let store = engine.image_store().map_err(err)?;
-    let image = store.resolve(&a.image).map_err(err)?;
-    let entries = view::history(&store, &image);
+    let entries = engine.image_history(&a.image)?;
     let mut out = std::io::stdout().lock();
-    let id = |e: &view::HistoryEntry| match &e.id {
+    let id = |e: &HistoryEntry| match &e.id {
         Some(d) if a.no_trunc => d.to_string(),
         Some(d) => d.short().to_string(),
         None => "<missing>".to_string(),
@@ -40,22 +38,22 @@ pub fn history(engine: &Engine, a: HistoryArgs) -> CliResult {
         }
         return Ok(0);
     }
-    let created = |e: &view::HistoryEntry| {
+    let created = |e: &HistoryEntry| {
         let text = e.created.clone().unwrap_or_default();
-        match view::parse_time(&text) {
+        match parse_time(&text) {
             Some(t) if a.human => time_ago(t),
             Some(t) => humantime::format_rfc3339_seconds(t).to_string(),
             None => "N/A".to_string(),
         }
     };
-    let size = |e: &view::HistoryEntry| {
+    let size = |e: &HistoryEntry| {
         if a.human {
             human_size(e.size)
         } else {
             e.size.to_string()
         }
     };
-    let created_by = |e: &view::HistoryEntry| {
+    let created_by = |e: &HistoryEntry| {
         let s = e.created_by.replace('\t', " ");
         if a.no_trunc { s } else { ellipsis(&s, 45) }
     };

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::super::format::{format_rows, human_size, table, time_ago};
 use super::super::{CliError, CliResult};
 use super::{ImagesArgs, err, out_err};
-use crate::Engine;
-use crate::image::{Image, Reference, view};
+use tug::Engine;
+use tug::image::{Image, Reference, parse_time};
 
 /// One line of the listing: an image under one of its names (or `<none>`).
 struct Row {
@@ -157,19 +157,19 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// `tug images`.
 pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
     let filters = Filters::parse(&a)?;
-    let store = engine.image_store().map_err(err)?;
     let created_of = |name: &Option<String>| -> Result<Option<SystemTime>, CliError> {
         let Some(name) = name else { return Ok(None) };
-        let image = store.resolve(name).map_err(err)?;
+        let image = engine.image(name)?;
         let text = image.config.created().clone().unwrap_or_default();
-        Ok(view::parse_time(&text))
+        Ok(parse_time(&text))
     };
     let before = created_of(&filters.before)?;
     let since = created_of(&filters.since)?;
     let mut rows = Vec::new();
-    for image in store.list().map_err(err)? {
+    for summary in engine.images()? {
+        let image = summary.image;
         let created_text = image.config.created().clone().unwrap_or_default();
-        let created = view::parse_time(&created_text);
+        let created = parse_time(&created_text);
         let in_time = before.is_none_or(|b| created.is_some_and(|c| c < b))
             && since.is_none_or(|s| created.is_some_and(|c| c > s));
         if !in_time || !filters.keep_image(&image) {
@@ -195,7 +195,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
                 None => ("<none>".into(), "<none>".into()),
             };
             rows.push(Row {
-                size: store.image_size(&image),
+                size: summary.size,
                 repository,
                 tag,
                 image: image.clone(),
@@ -300,7 +300,7 @@ fn row_json(r: &Row, id: &str) -> Value {
 
 /// Go's `time.Time.String()` for a UTC time: `2024-01-02 03:04:05 +0000 UTC`.
 pub fn created_at(rfc3339: &str) -> String {
-    match view::parse_time(rfc3339) {
+    match parse_time(rfc3339) {
         Some(t) => {
             let s = humantime::format_rfc3339_seconds(t).to_string();
             format!("{} +0000 UTC", s.trim_end_matches('Z').replace('T', " "))

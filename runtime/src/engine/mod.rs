@@ -6,6 +6,16 @@
 
 use std::path::{Path, PathBuf};
 
+mod containers;
+mod images;
+mod networks;
+mod registry;
+mod system;
+mod volumes;
+
+pub use images::ImageSummary;
+pub use system::{DiskUsage, HostInfo, Info};
+
 /// Where the state lives when `TUG_ROOT` is not set.
 pub const DEFAULT_ROOT: &str = "/var/lib/tug";
 /// Where sockets and pids live when `TUG_RUN` is not set.
@@ -19,6 +29,16 @@ pub enum StorageDriver {
     /// A full copy of the layer chain into the container's dir, for file systems without
     /// overlayfs. Slow, but works everywhere.
     Vfs,
+}
+
+impl StorageDriver {
+    /// The driver's name as `info` and `image inspect` print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageDriver::Overlay => "overlay",
+            StorageDriver::Vfs => "vfs",
+        }
+    }
 }
 
 /// The settings of an engine.

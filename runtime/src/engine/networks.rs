@@ -3,9 +3,8 @@
 //! devices (bridge, firewall table) when a container's shim left them lingering, which
 //! only `network rm` used to do.
 
-use super::Error;
-use super::store::{CreateOptions, Network};
 use crate::Engine;
+use crate::network::{CreateOptions, Error, Network};
 
 impl Engine {
     /// `network create`.
@@ -45,6 +44,6 @@ impl Engine {
 /// A removed network's bridge and table, when a container's shim left them lingering.
 fn remove_devices(net: &Network) {
     if let Some(b) = net.bridge_device() {
-        let _ = super::endpoint::gc(b);
+        let _ = crate::network::endpoint::gc(b);
     }
 }

@@ -1,12 +1,12 @@
 //! The engine's registry operations: what the CLI, testkit and workshop call.
 
-use super::credentials::{self, Credentials};
-use super::endpoint::InsecurePolicy;
-use super::local::{BlobSources, StoreAdapter};
-use super::progress::Observer;
-use super::reference::parse_reference;
-use super::{Client, Error, PullOptions, PullReport, PushOptions, PushReport};
 use crate::Engine;
+use crate::registry::credentials::{self, Credentials};
+use crate::registry::local::{BlobSources, StoreAdapter};
+use crate::registry::{
+    Client, Error, InsecurePolicy, Observer, PullOptions, PullReport, PushOptions, PushReport,
+    parse_reference, server_host,
+};
 
 impl Engine {
     /// The insecure-registry policy of this engine (loopback plus the config files).
@@ -29,7 +29,7 @@ impl Engine {
         );
         let snapshots = crate::snapshot::Snapshots::open(self.root())
             .map_err(|e| Error::Unpack(reference.to_string(), e))?;
-        super::pull::pull(
+        crate::registry::pull::pull(
             &local,
             options.unpack.then_some(&snapshots),
             &BlobSources::new(self.root()),
@@ -63,7 +63,7 @@ impl Engine {
             self.image_store()
                 .map_err(|e| Error::Store(crate::report(&e)))?,
         );
-        super::push::push(
+        crate::registry::push::push(
             &local,
             &BlobSources::new(self.root()),
             &self.registry_policy()?,
@@ -90,18 +90,5 @@ impl Engine {
     /// Removes the stored credentials of `server`; false if there were none.
     pub fn logout(&self, server: &str) -> Result<bool, Error> {
         credentials::erase(&server_host(server))
-    }
-}
-
-/// The registry host a `login`/`logout` argument names (`https://host/` → `host`).
-pub fn server_host(server: &str) -> String {
-    let s = server
-        .strip_prefix("https://")
-        .or_else(|| server.strip_prefix("http://"))
-        .unwrap_or(server);
-    let s = s.split('/').next().unwrap_or(s);
-    match s {
-        "" | "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
-        s => s.to_string(),
     }
 }

@@ -1,9 +1,8 @@
 //! The volume commands on the [`Engine`]: what `tug volume create|ls|inspect|rm|prune`
 //! and the other faces call.
 
-use super::Error;
-use super::store::{Volume, VolumeOptions};
 use crate::Engine;
+use crate::volume::{Error, Volume, VolumeOptions};
 
 impl Engine {
     /// `volume create`: makes volume `opts.name` (anonymous when `None`), or returns the

@@ -1,0 +1,166 @@
+//! What `version`, `info` and `system df` report: the host, counts of the engine's
+//! objects, and the disk they use.
+
+use crate::container::Container;
+use crate::container::record::Status;
+use crate::engine::ImageSummary;
+use crate::volume::Volume;
+use crate::{Engine, Result};
+
+/// Facts of the host and of this build, in the terms `docker version` and `docker info`
+/// use.
+#[derive(Debug, Clone)]
+pub struct HostInfo {
+    /// tug's version.
+    pub version: String,
+    /// The Docker API version tug's outputs follow.
+    pub api_version: String,
+    /// The kernel's release (`uname -r`).
+    pub kernel_version: String,
+    /// The distribution's `PRETTY_NAME`, or "Linux".
+    pub operating_system: String,
+    /// `linux`.
+    pub os_type: String,
+    /// The machine as the kernel names it (`x86_64`).
+    pub architecture: String,
+    /// The machine in Go's and the OCI's words (`amd64`).
+    pub go_arch: String,
+    pub ncpu: usize,
+    /// The host's memory in bytes.
+    pub mem_total: u64,
+    /// The host name.
+    pub name: String,
+    /// 2 on a pure cgroup2 mount, else 1.
+    pub cgroup_version: u8,
+    /// The storage driver's name (`overlay` or `vfs`).
+    pub storage_driver: &'static str,
+    /// The state root.
+    pub root: String,
+}
+
+/// `info`: the host and counts of containers (by state) and images.
+#[derive(Debug, Clone)]
+pub struct Info {
+    pub host: HostInfo,
+    pub containers: usize,
+    pub running: usize,
+    pub paused: usize,
+    pub stopped: usize,
+    pub images: usize,
+}
+
+/// `system df`: the disk each image, container and volume uses.
+#[derive(Debug, Clone)]
+pub struct DiskUsage {
+    /// Each image, with the number of containers made from it.
+    pub images: Vec<(ImageSummary, usize)>,
+    /// Each container, with the size of its writable layer.
+    pub containers: Vec<(Container, u64)>,
+    /// Each volume, with its size and the number of containers that use it.
+    pub volumes: Vec<(Volume, u64, usize)>,
+}
+
+/// The architecture in Go's (and the OCI's) words.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn os_name() -> String {
+    let release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    release
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| "Linux".into())
+}
+
+/// The cgroup version of the host: 2 on a pure cgroup2 mount, else 1.
+fn cgroup_version() -> u8 {
+    // statfs would be exact; the presence of cgroup.controllers at the root is what
+    // distinguishes a unified hierarchy from v1's tmpfs of controllers.
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        2
+    } else {
+        1
+    }
+}
+
+impl Engine {
+    /// The host and this build, for `version` and `info`. Reading it cannot fail: a fact
+    /// that cannot be read is empty.
+    pub fn host_info(&self) -> HostInfo {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        HostInfo {
+            version: env!("CARGO_PKG_VERSION").into(),
+            api_version: "1.47".into(),
+            kernel_version: kernel.trim().into(),
+            operating_system: os_name(),
+            os_type: std::env::consts::OS.into(),
+            architecture: std::env::consts::ARCH.into(),
+            go_arch: go_arch().into(),
+            ncpu: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            mem_total: crate::sandbox::cgroups::host_memory(),
+            name: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            cgroup_version: cgroup_version(),
+            storage_driver: self.config().storage_driver.name(),
+            root: self.root().display().to_string(),
+        }
+    }
+
+    /// `info`: the host, and how many containers (by state) and images there are.
+    pub fn info(&self) -> Result<Info> {
+        let containers = self.containers()?;
+        let count = |s: Status| containers.iter().filter(|c| c.state.status == s).count();
+        let running = count(Status::Running) + count(Status::Restarting);
+        let paused = count(Status::Paused);
+        Ok(Info {
+            host: self.host_info(),
+            containers: containers.len(),
+            running,
+            paused,
+            stopped: containers.len() - running - paused,
+            images: self.image_store()?.list()?.len(),
+        })
+    }
+
+    /// `system df`: every image, container and volume with the disk it uses.
+    pub fn disk_usage(&self) -> Result<DiskUsage> {
+        let containers = self.containers()?;
+        let images = self
+            .images()?
+            .into_iter()
+            .map(|i| {
+                let id = i.image.id.to_string();
+                let n = containers.iter().filter(|c| c.image == id).count();
+                (i, n)
+            })
+            .collect();
+        let store = self.container_store();
+        let containers = containers
+            .into_iter()
+            .map(|c| {
+                let size = crate::fsutil::dir_size(&store.dir(&c.id).join("upper"));
+                (c, size)
+            })
+            .collect();
+        let mut volumes = Vec::new();
+        for v in self.volumes()? {
+            let size = crate::fsutil::dir_size(std::path::Path::new(&v.mountpoint));
+            let links = self.volume_users(&v.name)?.len();
+            volumes.push((v, size, links));
+        }
+        Ok(DiskUsage {
+            images,
+            containers,
+            volumes,
+        })
+    }
+}
