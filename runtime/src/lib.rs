@@ -9,7 +9,8 @@
 //! `tug` with `default-features = false` and compiles none of them.
 //!
 //! The public API is the [`Engine`] (its methods live in `engine/`: containers, images,
-//! networks, volumes, registry, system), [`EngineConfig`], [`Error`], and the types in the
+//! networks, volumes, registry, system), [`EngineConfig`], [`Error`] (its `Display` says
+//! what failed at its own level; [`Report`] shows it with its causes), and the types in the
 //! methods' signatures, re-exported at the root of their domain module
 //! (`tug::container::CreateOptions`, `tug::image::Reference`, `tug::network::PortSpec`):
 //! a face names a type there, never through the submodule that defines it. [`entry`]
