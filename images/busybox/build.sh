@@ -5,6 +5,10 @@
 #        images/busybox/build.sh --rootfs-tar   makes (or finds) the rootfs tar, prints its path
 #   TUG        the tug binary (default: target/release/tug, then target/debug/tug, then PATH)
 #   TUG_CACHE  where the rootfs tar is cached (default: /var/cache/tug, shared by every clone)
+# The library makes the same image without this script (Engine::create_busybox_image in
+# runtime/src/image/busybox.rs, which the testkit uses): same files, modes and mtimes, the
+# same tar byte for byte, the same import options. Tests hold the two identical; change
+# both together.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 ref=${1:-busybox:latest}
@@ -39,35 +43,9 @@ if [ ! -s "$tarball" ]; then
     case "$applet" in busybox|linuxrc) continue ;; esac
     ln "$r/bin/busybox" "$r/bin/$applet"
   done
-  cat > "$r/etc/passwd" <<'PASSWD'
-root:x:0:0:root:/root:/bin/sh
-daemon:x:1:1:daemon:/usr/sbin:/bin/false
-bin:x:2:2:bin:/bin:/bin/false
-sys:x:3:3:sys:/dev:/bin/false
-sync:x:4:100:sync:/bin:/bin/sync
-mail:x:8:8:mail:/var/spool/mail:/bin/false
-www-data:x:33:33:www-data:/var/www:/bin/false
-operator:x:37:37:Operator:/var:/bin/false
-nobody:x:65534:65534:nobody:/home:/bin/false
-PASSWD
-  cat > "$r/etc/group" <<'GROUP'
-root:x:0:
-daemon:x:1:
-bin:x:2:
-sys:x:3:
-adm:x:4:
-tty:x:5:
-disk:x:6:
-wheel:x:10:root
-mail:x:12:
-www-data:x:33:
-operator:x:37:
-staff:x:50:
-users:x:100:
-nogroup:x:65534:
-GROUP
-  echo 'root:*:10933:0:99999:7:::' > "$r/etc/shadow"
-  chmod 640 "$r/etc/shadow"
+  # The files of /etc, shared with the library (runtime/src/image/busybox.rs).
+  install -m 644 "$repo/images/busybox/etc/passwd" "$repo/images/busybox/etc/group" "$r/etc/"
+  install -m 640 "$repo/images/busybox/etc/shadow" "$r/etc/"
   find "$r" -exec touch -h -d "@$epoch" {} +
   tar --sort=name --format=gnu --numeric-owner --owner=0 --group=0 --mtime="@$epoch" \
     -C "$r" -cf "$stage/rootfs.tar" .

@@ -20,11 +20,12 @@
 //!
 //! One module per domain, named in the domain's own words (see `ARCHITECTURE.md`):
 //! [`image`] (references, the OCI layout store, import, save/load), `layer` (applying tar
-//! layers safely), [`snapshot`] (unpacked layer chains and a container's rootfs),
-//! [`container`] (config, state, lifecycle), [`sandbox`] (namespaces, mounts, users,
-//! capabilities), [`network`], [`volume`], [`registry`], [`build`] (the Dockerfile
-//! parser). `layer`, `snapshot` and `sandbox` are public only for this package's own
-//! integration tests and the e2e tests' checks of kernel state; no face uses them.
+//! layers safely), [`snapshot`] (unpacked layer chains), `rootfs` (a container's rootfs
+//! from them: overlay or copy), [`container`] (config, state, lifecycle), [`sandbox`]
+//! (namespaces, mounts, users, capabilities), [`network`], [`volume`], [`registry`],
+//! [`build`] (the Dockerfile parser). `layer`, `rootfs`, `snapshot` and `sandbox` are
+//! public only for this package's own integration tests and the e2e tests' checks of
+//! kernel state; no face uses them.
 
 pub mod build;
 pub(crate) mod compose;
@@ -42,6 +43,10 @@ pub mod layer;
 pub mod network;
 pub mod registry;
 mod report;
+/// A container's rootfs from layer dirs (overlay mount or copy): not a face's door; public
+/// only for this package's own integration tests (through `snapshot::Rootfs`).
+#[doc(hidden)]
+pub mod rootfs;
 pub mod sandbox;
 pub(crate) mod shim;
 pub mod snapshot;

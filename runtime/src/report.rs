@@ -58,14 +58,9 @@ mod tests {
             })
             .into(),
             snapshot::Error::Io("making the snapshot dir".into(), os(28)).into(),
-            snapshot::Error::Blob {
+            snapshot::Error::Open {
                 layer: layer.clone(),
                 source: Box::new(image::Error::Io("opening the blob".into(), os(2))),
-            }
-            .into(),
-            snapshot::Error::Mount {
-                target: "/merged".into(),
-                source: os(22),
             }
             .into(),
             layer::Error::Io("creating the layer dir".into(), os(17)).into(),

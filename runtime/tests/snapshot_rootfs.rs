@@ -303,7 +303,7 @@ fn ensure_layers_unpacks_store_blobs_and_refuses_corrupt_ones() {
         put_blob(s.dir.path(), &gzip(&base), Digest::of(&base)),
         put_blob(s.dir.path(), &top, Digest::of(&top)),
     ];
-    let dirs = snaps.ensure_layers(&store, &layers).unwrap();
+    let dirs = store.unpack(&snaps, &layers).unwrap();
     let chains = chain_ids(&[Digest::of(&base), Digest::of(&top)]);
     assert_eq!(dirs, vec![snaps.path(&chains[0]), snaps.path(&chains[1])]);
     assert!(dirs[1].join("etc/motd").exists());
@@ -322,6 +322,6 @@ fn ensure_layers_unpacks_store_blobs_and_refuses_corrupt_ones() {
     corrupt[600] ^= 1;
     std::fs::write(path, corrupt).unwrap();
     let before = snapshot_names(&s);
-    assert!(snaps.ensure_layers(&store, &[bad]).is_err());
+    assert!(store.unpack(&snaps, &[bad]).is_err());
     assert_eq!(snapshot_names(&s), before);
 }

@@ -6,7 +6,9 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tug_testkit::{GenericImage, ImageExt, Tug, WaitFor};
+use tug_testkit::core::WaitFor;
+use tug_testkit::runners::SyncRunner;
+use tug_testkit::{GenericImage, ImageExt, Tug};
 
 /// Median, fastest and 90th percentile.
 fn summary(mut v: Vec<Duration>) -> String {

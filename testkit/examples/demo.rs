@@ -5,7 +5,9 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use tug_testkit::{GenericImage, ImageExt, WaitFor};
+use tug_testkit::core::WaitFor;
+use tug_testkit::runners::SyncRunner;
+use tug_testkit::{GenericImage, ImageExt};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let web = GenericImage::new("busybox", "latest")
@@ -17,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_exposed_port(8080)
         .with_wait_for(WaitFor::port(8080))
         .start()?;
-    let port = web.host_port(8080)?;
+    let port = web.get_host_port_ipv4(8080)?;
     let mut conn = TcpStream::connect(("127.0.0.1", port))?;
     conn.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")?;
     let mut reply = String::new();

@@ -10,7 +10,7 @@ use tug::{Engine, EngineConfig};
 use crate::error::{Error, Result};
 
 /// The engine and the `tug` binary that fixtures use. [`Tug::shared`] is the one that
-/// [`crate::ImageExt::start`] uses: the state root of `TUG_ROOT` (default
+/// [`crate::runners::SyncRunner::start`] uses: the state root of `TUG_ROOT` (default
 /// `/var/lib/tug`), as the `tug` CLI has it.
 #[derive(Debug)]
 pub struct Tug {
@@ -60,47 +60,38 @@ impl Tug {
     }
 
     /// Makes sure `reference` is in the image store, once per process: a missing
-    /// `busybox:latest` is made from Debian's busybox-static by
-    /// `images/busybox/build.sh` (as scripts/setup.sh does); other images must have been
-    /// pulled, loaded or built. Safe across processes: the image store takes its lock.
+    /// `busybox` is made from the host's busybox-static
+    /// ([`tug::Engine::create_busybox_image`]); any other missing image is pulled. Safe
+    /// across processes: the image store takes its lock.
     pub fn prepare_image(&self, reference: &str) -> Result<()> {
         // Held while preparing, so that threads of one process prepare each image once.
         let mut done = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
         if done.contains(reference) {
             return Ok(());
         }
-        if self.engine.image(reference).is_err() {
-            if !is_busybox(reference) {
-                return Err(Error::Setup(format!(
-                    "image {reference} is not in the state root {}: pull, load or build it first",
-                    self.engine.root().display()
-                )));
+        let engine = &self.engine;
+        let present = engine
+            .has_image(reference)
+            .map_err(|e| Error::engine(format!("looking up image {reference}"), e))?;
+        if !present {
+            if is_busybox(reference) {
+                engine.create_busybox_image(reference).map_err(|e| {
+                    Error::engine(
+                        format!("making {reference} from the host's busybox-static"),
+                        e,
+                    )
+                })?;
+            } else {
+                engine
+                    .pull(
+                        reference,
+                        &tug::registry::PullOptions::default(),
+                        &tug::registry::Silent,
+                    )
+                    .map_err(|e| Error::engine(format!("pulling {reference}"), e))?;
             }
-            self.make_busybox(reference)?;
         }
         done.insert(reference.to_string());
-        Ok(())
-    }
-
-    /// Runs `images/busybox/build.sh REFERENCE` on this client's roots.
-    fn make_busybox(&self, reference: &str) -> Result<()> {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/busybox/build.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .arg(reference)
-            .env("TUG", self.tug_binary())
-            .env("TUG_ROOT", self.engine.root())
-            .env("TUG_RUN", self.engine.run_root())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| Error::Io(format!("running {}", script.display()), e))?;
-        if !out.status.success() {
-            return Err(Error::Setup(format!(
-                "making the {reference} image with {} failed: {}",
-                script.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
         Ok(())
     }
 }

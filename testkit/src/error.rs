@@ -1,5 +1,6 @@
-//! The testkit's one error type: each variant says what failed and, for a container
-//! that did not come up, shows its last log lines.
+//! The testkit's one error type ([`TestcontainersError`] by testcontainers' name): each
+//! variant says what failed and, for a container that did not come up, shows its last
+//! log lines.
 //!
 //! It is what a test prints (`{e}`, or `unwrap`'s message), so its text is the whole story:
 //! an engine error is shown with its causes through [`tug::Report`], the one printer of
@@ -7,6 +8,8 @@
 //! a cause twice.
 
 use std::time::Duration;
+
+use crate::ports::ContainerPort;
 
 /// Every error of the testkit.
 #[derive(Debug, thiserror::Error)]
@@ -58,14 +61,24 @@ pub enum Error {
         logs: String,
     },
     /// The container port is not published (no `with_exposed_port`/`with_mapped_port`).
-    #[error("container {id}: port {port}/tcp is not published: use with_exposed_port({port})")]
-    PortNotPublished { id: String, port: u16 },
-    /// A bad argument (a regex, a path).
+    #[error("container {id}: port {port} is not published: use with_exposed_port({port})")]
+    PortNotExposed { id: String, port: ContainerPort },
+    /// An exec did not do what its [`crate::core::CmdWaitFor`] asked.
+    #[error("exec {cmd:?} in {id}: {why}")]
+    Exec {
+        id: String,
+        cmd: Vec<String>,
+        why: String,
+    },
+    /// A bad argument (a regex, a path, what tug does not support).
     #[error("{0}")]
     Invalid(String),
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
 }
+
+/// testcontainers' name for the error type.
+pub type TestcontainersError = Error;
 
 fn show_reason(reason: &str) -> String {
     if reason.is_empty() {
@@ -89,6 +102,12 @@ impl Error {
             what: what.into(),
             cause: Box::new(source.into()),
         }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Io("reading a container's output".into(), e)
     }
 }
 

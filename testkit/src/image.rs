@@ -1,12 +1,19 @@
-//! [`Image`]: what a module (a redis, a postgres...) says about its image, and
-//! [`GenericImage`], any image by name.
+//! [`Image`]: what a module (a redis, a postgres...) says about its image, with
+//! testcontainers' signatures, and [`GenericImage`], any image by name.
 
+use std::borrow::Cow;
+
+use crate::copy::CopyToContainer;
+use crate::error::{Error, Result};
+use crate::exec::ExecCommand;
+use crate::mounts::Mount;
+use crate::ports::{ContainerPort, Host, Ports};
 use crate::wait::WaitFor;
 
 /// An image and how to run it, as a module describes it. Every method but
-/// [`Image::name`] and [`Image::tag`] has a default, so a module overrides only what
-/// its image needs. A request ([`crate::ImageExt`]) adds to or overrides these.
-pub trait Image {
+/// [`Image::name`] and [`Image::tag`] has a default, so a module overrides only what its
+/// image needs. A request ([`crate::ImageExt`]) adds to or overrides these.
+pub trait Image: Sized + Send + Sync {
     /// The repository (`busybox`, `redis`, `registry.example/app`).
     fn name(&self) -> &str;
     /// The tag (`latest`, `7`).
@@ -16,42 +23,96 @@ pub trait Image {
         Vec::new()
     }
     /// `KEY`, `VALUE` pairs over the image's environment.
-    fn env_vars(&self) -> Vec<(String, String)> {
-        Vec::new()
+    fn env_vars(
+        &self,
+    ) -> impl IntoIterator<Item = (impl Into<Cow<'_, str>>, impl Into<Cow<'_, str>>)> {
+        std::iter::empty::<(String, String)>()
     }
-    /// The command (replaces the image's CMD); empty: the image's.
-    fn cmd(&self) -> Vec<String> {
-        Vec::new()
+    /// Mounts of every container of the image.
+    fn mounts(&self) -> impl IntoIterator<Item = &Mount> {
+        std::iter::empty()
+    }
+    /// Files put into every container of the image before it starts.
+    fn copy_to_sources(&self) -> impl IntoIterator<Item = &CopyToContainer> {
+        std::iter::empty()
     }
     /// The entrypoint (replaces the image's); `None`: the image's.
-    fn entrypoint(&self) -> Option<String> {
+    fn entrypoint(&self) -> Option<&str> {
         None
     }
+    /// The command (replaces the image's CMD); empty: the image's.
+    fn cmd(&self) -> impl IntoIterator<Item = impl Into<Cow<'_, str>>> {
+        std::iter::empty::<String>()
+    }
     /// Container ports to publish on free host ports.
-    fn expose_ports(&self) -> Vec<u16> {
-        Vec::new()
+    fn expose_ports(&self) -> &[ContainerPort] {
+        &[]
+    }
+    /// Commands run once the container started, before its ready conditions are awaited
+    /// again ([`ExecCommand::with_container_ready_conditions`]).
+    fn exec_after_start(&self, cs: ContainerState) -> Result<Vec<ExecCommand>> {
+        let _ = cs;
+        Ok(Vec::new())
+    }
+    /// Commands run once the container started, before its ready conditions.
+    fn exec_before_ready(&self, cs: ContainerState) -> Result<Vec<ExecCommand>> {
+        let _ = cs;
+        Ok(Vec::new())
+    }
+}
+
+/// A started container as [`Image::exec_after_start`] sees it.
+#[derive(Debug)]
+pub struct ContainerState {
+    pub(crate) id: String,
+    pub(crate) ports: Ports,
+}
+
+impl ContainerState {
+    pub fn host(&self) -> &Host {
+        static LOOPBACK: Host = Host::Ipv4(std::net::Ipv4Addr::LOCALHOST);
+        &LOOPBACK
+    }
+
+    pub fn host_port_ipv4(&self, internal_port: ContainerPort) -> Result<u16> {
+        self.ports
+            .map_to_host_port_ipv4(internal_port)
+            .ok_or_else(|| Error::PortNotExposed {
+                id: self.id.clone(),
+                port: internal_port,
+            })
+    }
+
+    pub fn host_port_ipv6(&self, internal_port: ContainerPort) -> Result<u16> {
+        self.ports
+            .map_to_host_port_ipv6(internal_port)
+            .ok_or_else(|| Error::PortNotExposed {
+                id: self.id.clone(),
+                port: internal_port,
+            })
     }
 }
 
 /// Any image, by name and tag, with no knowledge of what it runs.
 ///
 /// ```
-/// use tug_testkit::{GenericImage, ImageExt, WaitFor};
+/// use tug_testkit::{GenericImage, ImageExt, core::WaitFor, runners::SyncRunner};
 ///
 /// let c = GenericImage::new("busybox", "latest")
+///     .with_wait_for(WaitFor::message_on_stdout("ready"))
 ///     .with_cmd(["sh", "-c", "echo ready; exec sleep 60"])
 ///     .with_network("none")
-///     .with_wait_for(WaitFor::stdout("ready"))
 ///     .start()
 ///     .unwrap();
 /// assert!(c.stdout_string().unwrap().contains("ready"));
 /// ```
+#[must_use]
 #[derive(Debug, Clone)]
 pub struct GenericImage {
     name: String,
     tag: String,
     wait_for: Vec<WaitFor>,
-    exposed: Vec<u16>,
+    exposed: Vec<ContainerPort>,
     entrypoint: Option<String>,
 }
 
@@ -73,15 +134,16 @@ impl GenericImage {
         self
     }
 
-    /// This image, with `port` published on a free host port by every request.
-    pub fn with_exposed_port(mut self, port: u16) -> GenericImage {
-        self.exposed.push(port);
+    /// This image, with `port` (`8080.tcp()`, or a bare number for tcp) published on a
+    /// free host port by every request.
+    pub fn with_exposed_port(mut self, port: impl Into<ContainerPort>) -> GenericImage {
+        self.exposed.push(port.into());
         self
     }
 
     /// This image, with its entrypoint replaced.
-    pub fn with_entrypoint(mut self, entrypoint: impl Into<String>) -> GenericImage {
-        self.entrypoint = Some(entrypoint.into());
+    pub fn with_entrypoint(mut self, entrypoint: &str) -> GenericImage {
+        self.entrypoint = Some(entrypoint.to_string());
         self
     }
 }
@@ -96,63 +158,10 @@ impl Image for GenericImage {
     fn ready_conditions(&self) -> Vec<WaitFor> {
         self.wait_for.clone()
     }
-    fn expose_ports(&self) -> Vec<u16> {
-        self.exposed.clone()
+    fn expose_ports(&self) -> &[ContainerPort] {
+        &self.exposed
     }
-    fn entrypoint(&self) -> Option<String> {
-        self.entrypoint.clone()
-    }
-}
-
-/// A mount of a container: a host path, a named volume, or a tmpfs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
-    pub(crate) flag: MountFlag,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum MountFlag {
-    /// `-v` syntax.
-    Volume(String),
-    /// `--tmpfs` syntax.
-    Tmpfs(String),
-}
-
-impl Mount {
-    /// The host path `host` at `target` (read-write).
-    pub fn bind(host: impl AsRef<std::path::Path>, target: &str) -> Mount {
-        Mount {
-            flag: MountFlag::Volume(format!("{}:{target}", host.as_ref().display())),
-        }
-    }
-
-    /// The named volume `name` (made if missing) at `target`.
-    pub fn volume(name: &str, target: &str) -> Mount {
-        Mount {
-            flag: MountFlag::Volume(format!("{name}:{target}")),
-        }
-    }
-
-    /// A fresh tmpfs at `target`.
-    pub fn tmpfs(target: &str) -> Mount {
-        Mount {
-            flag: MountFlag::Tmpfs(target.to_string()),
-        }
-    }
-
-    /// This mount, read-only (a tmpfs stays writable).
-    pub fn read_only(mut self) -> Mount {
-        if let MountFlag::Volume(v) = &mut self.flag {
-            v.push_str(":ro");
-        }
-        self
-    }
-
-    pub(crate) fn spec(&self) -> crate::Result<tug::volume::MountSpec> {
-        let r = match &self.flag {
-            MountFlag::Volume(v) => tug::volume::parse_volume_flag(v),
-            MountFlag::Tmpfs(t) => tug::volume::parse_tmpfs_flag(t),
-        };
-        r.map_err(|e| crate::Error::Invalid(tug::report(&e)))
+    fn entrypoint(&self) -> Option<&str> {
+        self.entrypoint.as_deref()
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// before them, so that it drops after them).
 ///
 /// ```
-/// use tug_testkit::{GenericImage, ImageExt, Network, WaitFor};
+/// use tug_testkit::{GenericImage, ImageExt, Network, core::WaitFor, runners::SyncRunner};
 ///
 /// let net = Network::new().unwrap();
 /// let db = GenericImage::new("busybox", "latest")

@@ -1,54 +1,97 @@
-//! [`ContainerRequest`]: an image plus everything a test asks of its container, built
-//! with the `with_*` methods of [`ImageExt`], and started with [`ImageExt::start`].
+//! [`ContainerRequest`]: an image plus everything a test asks of its container, built with
+//! the `with_*` methods of [`ImageExt`] (testcontainers' names and meanings, plus tug's
+//! extras), and started with [`crate::runners::SyncRunner::start`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::Tug;
-use crate::container::Container;
-use crate::error::Result;
-use crate::image::{Image, Mount};
+use crate::copy::{CopyDataSource, CopyTargetOptions, CopyToContainer};
+use crate::image::Image;
+use crate::logs::LogConsumer;
+use crate::mounts::Mount;
+use crate::ports::ContainerPort;
 use crate::wait::WaitFor;
+
+pub use tug::container::Healthcheck;
 
 /// How long a container may take to become ready unless the request says otherwise.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A file put into the container before it starts.
-#[derive(Debug, Clone)]
-pub(crate) struct CopyTo {
-    pub(crate) path: String,
-    pub(crate) data: Vec<u8>,
-    pub(crate) mode: u32,
+/// Whether a container outlives its handle and is found again by later starts of the
+/// same request (testcontainers' `with_reuse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReuseDirective {
+    /// A new container each start, removed when dropped.
+    #[default]
+    Never,
+    /// Kept running after the test process ends; a later start of the same request (by
+    /// any process) reuses it.
+    Always,
+    /// Kept running while this process lives; later starts of the same request in it
+    /// reuse it.
+    CurrentSession,
+}
+
+/// A process resource limit (`--ulimit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: Option<i64>,
+}
+
+/// The log consumers of a request.
+#[derive(Clone, Default)]
+pub(crate) struct Consumers(pub(crate) Vec<Arc<dyn LogConsumer>>);
+
+impl std::fmt::Debug for Consumers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} log consumers", self.0.len())
+    }
 }
 
 /// An image and what a test asks of its container.
 #[derive(Debug, Clone)]
 pub struct ContainerRequest<I: Image> {
     pub(crate) image: I,
+    pub(crate) image_name: Option<String>,
+    pub(crate) image_tag: Option<String>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) cmd: Option<Vec<String>>,
     pub(crate) entrypoint: Option<String>,
-    pub(crate) exposed: Vec<u16>,
+    pub(crate) exposed: Vec<ContainerPort>,
     /// (host port, container port).
-    pub(crate) mapped: Vec<(u16, u16)>,
+    pub(crate) mapped: Vec<(u16, ContainerPort)>,
     pub(crate) mounts: Vec<Mount>,
-    pub(crate) copies: Vec<CopyTo>,
+    pub(crate) copies: Vec<CopyToContainer>,
     pub(crate) network: Option<String>,
     pub(crate) aliases: Vec<String>,
-    pub(crate) name: Option<String>,
+    pub(crate) container_name: Option<String>,
     pub(crate) hostname: Option<String>,
     pub(crate) user: Option<String>,
     pub(crate) workdir: Option<String>,
     pub(crate) labels: Vec<(String, String)>,
     pub(crate) startup_timeout: Option<Duration>,
-    pub(crate) wait_for: Vec<WaitFor>,
-    pub(crate) healthcheck: Option<Vec<String>>,
+    pub(crate) ready_conditions: Option<Vec<WaitFor>>,
+    pub(crate) health_check: Option<Healthcheck>,
     pub(crate) resources: tug::container::Resources,
+    pub(crate) privileged: bool,
+    pub(crate) cap_add: Vec<String>,
+    pub(crate) cap_drop: Vec<String>,
+    pub(crate) readonly_rootfs: bool,
+    pub(crate) security_opts: Vec<String>,
+    pub(crate) ulimits: Vec<Ulimit>,
+    pub(crate) shm_size: Option<u64>,
+    pub(crate) log_consumers: Consumers,
+    pub(crate) reuse: ReuseDirective,
 }
 
 impl<I: Image> From<I> for ContainerRequest<I> {
     fn from(image: I) -> ContainerRequest<I> {
         ContainerRequest {
             image,
+            image_name: None,
+            image_tag: None,
             env: Vec::new(),
             cmd: None,
             entrypoint: None,
@@ -58,15 +101,24 @@ impl<I: Image> From<I> for ContainerRequest<I> {
             copies: Vec::new(),
             network: None,
             aliases: Vec::new(),
-            name: None,
+            container_name: None,
             hostname: None,
             user: None,
             workdir: None,
             labels: Vec::new(),
             startup_timeout: None,
-            wait_for: Vec::new(),
-            healthcheck: None,
+            ready_conditions: None,
+            health_check: None,
             resources: Default::default(),
+            privileged: false,
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            readonly_rootfs: false,
+            security_opts: Vec::new(),
+            ulimits: Vec::new(),
+            shm_size: None,
+            log_consumers: Consumers::default(),
+            reuse: ReuseDirective::Never,
         }
     }
 }
@@ -77,23 +129,24 @@ impl<I: Image> ContainerRequest<I> {
         &self.image
     }
 
-    /// `name:tag` of the image.
-    pub fn reference(&self) -> String {
-        format!("{}:{}", self.image.name(), self.image.tag())
+    /// `name:tag` of the image (the request's name and tag over the image's).
+    pub fn descriptor(&self) -> String {
+        let name = self.image_name.as_deref().unwrap_or(self.image.name());
+        let tag = self.image_tag.as_deref().unwrap_or(self.image.tag());
+        format!("{name}:{tag}")
     }
 
     /// The wait strategies in force: the request's, else the image's.
     pub(crate) fn ready_conditions(&self) -> Vec<WaitFor> {
-        if self.wait_for.is_empty() {
-            self.image.ready_conditions()
-        } else {
-            self.wait_for.clone()
+        match &self.ready_conditions {
+            Some(c) => c.clone(),
+            None => self.image.ready_conditions(),
         }
     }
 
     /// The container ports published on free host ports: the image's and the request's.
-    pub(crate) fn exposed_ports(&self) -> Vec<u16> {
-        let mut ports = self.image.expose_ports();
+    pub(crate) fn exposed_ports(&self) -> Vec<ContainerPort> {
+        let mut ports = self.image.expose_ports().to_vec();
         for p in &self.exposed {
             if !ports.contains(p) {
                 ports.push(*p);
@@ -105,23 +158,25 @@ impl<I: Image> ContainerRequest<I> {
 }
 
 /// The builder methods of a request, for an [`Image`] (which they turn into a
-/// [`ContainerRequest`]) and for a request. Names as in testcontainers.
+/// [`ContainerRequest`]) and for a request: testcontainers' names and meanings, and
+/// tug's extras (resource limits, network aliases, exposed ports and waits on requests).
 ///
 /// ```
 /// use std::time::Duration;
-/// use tug_testkit::{GenericImage, ImageExt, Mount, WaitFor};
+/// use tug_testkit::core::{Mount, WaitFor};
+/// use tug_testkit::{GenericImage, ImageExt, runners::SyncRunner};
 ///
 /// let c = GenericImage::new("busybox", "latest")
 ///     .with_entrypoint("sh")
 ///     .with_cmd(["-c", "cat /etc/greeting; echo $MODE; exec sleep 60"])
-///     .with_env("MODE", "test")
+///     .with_env_var("MODE", "test")
 ///     .with_copy_to("/etc/greeting", b"hello\n".to_vec())
-///     .with_mount(Mount::tmpfs("/scratch"))
+///     .with_mount(Mount::tmpfs_mount("/scratch"))
 ///     .with_label("suite", "doc")
 ///     .with_network("none")
 ///     .with_memory_limit(64 << 20)
 ///     .with_startup_timeout(Duration::from_secs(10))
-///     .with_wait_for(WaitFor::stdout("test"))
+///     .with_wait_for(WaitFor::message_on_stdout("test"))
 ///     .start()
 ///     .unwrap();
 /// assert_eq!(c.stdout_string().unwrap(), "hello\ntest\n");
@@ -130,107 +185,41 @@ pub trait ImageExt<I: Image>: Sized {
     /// The request this builds on.
     fn into_request(self) -> ContainerRequest<I>;
 
-    /// Sets `KEY=VALUE` in the container's environment.
-    fn with_env(self, key: impl Into<String>, value: impl Into<String>) -> ContainerRequest<I> {
-        let mut r = self.into_request();
-        r.env.push((key.into(), value.into()));
-        r
-    }
-
     /// Replaces the image's CMD.
-    fn with_cmd<S: Into<String>>(self, cmd: impl IntoIterator<Item = S>) -> ContainerRequest<I> {
+    fn with_cmd(self, cmd: impl IntoIterator<Item = impl Into<String>>) -> ContainerRequest<I> {
         let mut r = self.into_request();
         r.cmd = Some(cmd.into_iter().map(Into::into).collect());
         r
     }
 
-    /// Replaces the image's entrypoint (`""` clears it).
-    fn with_entrypoint(self, entrypoint: impl Into<String>) -> ContainerRequest<I> {
+    /// Runs another image name (repository) than the image's, with its tag.
+    fn with_name(self, name: impl Into<String>) -> ContainerRequest<I> {
         let mut r = self.into_request();
-        r.entrypoint = Some(entrypoint.into());
+        r.image_name = Some(name.into());
         r
     }
 
-    /// Publishes container port `port` (tcp) on a free port of 127.0.0.1: see
-    /// [`Container::host_port`]. Parallel tests never get the same host port.
-    fn with_exposed_port(self, port: u16) -> ContainerRequest<I> {
+    /// Runs another tag of the image.
+    fn with_tag(self, tag: impl Into<String>) -> ContainerRequest<I> {
         let mut r = self.into_request();
-        r.exposed.push(port);
-        r
-    }
-
-    /// Publishes container port `container` on host port `host` of 127.0.0.1 (the start
-    /// fails if that port is taken).
-    fn with_mapped_port(self, host: u16, container: u16) -> ContainerRequest<I> {
-        let mut r = self.into_request();
-        r.mapped.push((host, container));
-        r
-    }
-
-    /// Adds a mount (a host path, a volume, a tmpfs).
-    fn with_mount(self, mount: Mount) -> ContainerRequest<I> {
-        let mut r = self.into_request();
-        r.mounts.push(mount);
-        r
-    }
-
-    /// Puts a file (mode 0644, parents made 0755) at the absolute `path` in the
-    /// container before it starts.
-    fn with_copy_to(
-        self,
-        path: impl Into<String>,
-        data: impl Into<Vec<u8>>,
-    ) -> ContainerRequest<I> {
-        let mut r = self.into_request();
-        r.copies.push(CopyTo {
-            path: path.into(),
-            data: data.into(),
-            mode: 0o644,
-        });
-        r
-    }
-
-    /// Runs the container on network `network` (`bridge`, the default; `none`; `host`;
-    /// a user network's name, as [`crate::Network::name`] gives it).
-    fn with_network(self, network: impl Into<String>) -> ContainerRequest<I> {
-        let mut r = self.into_request();
-        r.network = Some(network.into());
-        r
-    }
-
-    /// Another name the container has on its user network.
-    fn with_network_alias(self, alias: impl Into<String>) -> ContainerRequest<I> {
-        let mut r = self.into_request();
-        r.aliases.push(alias.into());
+        r.image_tag = Some(tag.into());
         r
     }
 
     /// Names the container (names are unique per state root: parallel tests should
     /// leave this out, or make them unique).
-    fn with_name(self, name: impl Into<String>) -> ContainerRequest<I> {
+    fn with_container_name(self, name: impl Into<String>) -> ContainerRequest<I> {
         let mut r = self.into_request();
-        r.name = Some(name.into());
+        r.container_name = Some(name.into());
         r
     }
 
-    /// Sets the container's hostname.
-    fn with_hostname(self, hostname: impl Into<String>) -> ContainerRequest<I> {
+    /// Runs the container on network `network`: `bridge` (the default), `none`, `host`,
+    /// or a user network by name, made if missing (and removed with the last container
+    /// the testkit put on it), so that containers on it reach each other by name.
+    fn with_network(self, network: impl Into<String>) -> ContainerRequest<I> {
         let mut r = self.into_request();
-        r.hostname = Some(hostname.into());
-        r
-    }
-
-    /// Runs the process as `user` (`name|uid[:group|gid]`).
-    fn with_user(self, user: impl Into<String>) -> ContainerRequest<I> {
-        let mut r = self.into_request();
-        r.user = Some(user.into());
-        r
-    }
-
-    /// Sets the working directory.
-    fn with_working_dir(self, dir: impl Into<String>) -> ContainerRequest<I> {
-        let mut r = self.into_request();
-        r.workdir = Some(dir.into());
+        r.network = Some(network.into());
         r
     }
 
@@ -241,6 +230,106 @@ pub trait ImageExt<I: Image>: Sized {
         r
     }
 
+    /// Adds labels.
+    fn with_labels(
+        self,
+        labels: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+    ) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.labels
+            .extend(labels.into_iter().map(|(k, v)| (k.into(), v.into())));
+        r
+    }
+
+    /// Sets `name=value` in the container's environment.
+    fn with_env_var(
+        self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.env.push((name.into(), value.into()));
+        r
+    }
+
+    /// Sets the container's hostname.
+    fn with_hostname(self, hostname: impl Into<String>) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.hostname = Some(hostname.into());
+        r
+    }
+
+    /// Adds a mount (a host path, a volume, a tmpfs).
+    fn with_mount(self, mount: impl Into<Mount>) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.mounts.push(mount.into());
+        r
+    }
+
+    /// Puts a file at the absolute path `target` in the container before it starts, from
+    /// bytes (mode 0644) or a host file (its mode); parents are made (0755).
+    fn with_copy_to(
+        self,
+        target: impl Into<CopyTargetOptions>,
+        source: impl Into<CopyDataSource>,
+    ) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.copies.push(CopyToContainer::new(source, target));
+        r
+    }
+
+    /// Publishes container port `container_port` on host port `host_port` of 127.0.0.1
+    /// (the start fails if that port is taken).
+    fn with_mapped_port(
+        self,
+        host_port: u16,
+        container_port: impl Into<ContainerPort>,
+    ) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.mapped.push((host_port, container_port.into()));
+        r
+    }
+
+    /// A resource limit of the container's processes (`nofile`, `nproc`...; `--ulimit`);
+    /// the hard limit is the soft one when `None`.
+    fn with_ulimit(self, name: &str, soft: i64, hard: Option<i64>) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.ulimits.push(Ulimit {
+            name: name.into(),
+            soft,
+            hard,
+        });
+        r
+    }
+
+    /// Every capability, every device, no seccomp profile (`--privileged`).
+    fn with_privileged(self, privileged: bool) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.privileged = privileged;
+        r
+    }
+
+    /// Adds a capability (`NET_ADMIN`).
+    fn with_cap_add(self, capability: impl Into<String>) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.cap_add.push(capability.into());
+        r
+    }
+
+    /// Drops a capability.
+    fn with_cap_drop(self, capability: impl Into<String>) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.cap_drop.push(capability.into());
+        r
+    }
+
+    /// The size of `/dev/shm`, in bytes (`--shm-size`; default 64 MiB).
+    fn with_shm_size(self, bytes: u64) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.shm_size = Some(bytes);
+        r
+    }
+
     /// How long the wait strategies may take together (default 60 s).
     fn with_startup_timeout(self, timeout: Duration) -> ContainerRequest<I> {
         let mut r = self.into_request();
@@ -248,54 +337,114 @@ pub trait ImageExt<I: Image>: Sized {
         r
     }
 
-    /// Adds a wait strategy; the request's strategies replace the image's.
+    /// Sets the working directory.
+    fn with_working_dir(self, working_dir: impl Into<String>) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.workdir = Some(working_dir.into());
+        r
+    }
+
+    /// Hands every line the container writes to `log_consumer`, from its start until it
+    /// exits.
+    fn with_log_consumer(self, log_consumer: impl LogConsumer + 'static) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.log_consumers.0.push(Arc::new(log_consumer));
+        r
+    }
+
+    /// Whether the container outlives its handle, to be reused (see [`ReuseDirective`]).
+    fn with_reuse(self, reuse: ReuseDirective) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.reuse = reuse;
+        r
+    }
+
+    /// Runs the process as `user` (`name|uid[:group|gid]`).
+    fn with_user(self, user: impl Into<String>) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.user = Some(user.into());
+        r
+    }
+
+    /// Mounts the root file system read-only.
+    fn with_readonly_rootfs(self, readonly_rootfs: bool) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.readonly_rootfs = readonly_rootfs;
+        r
+    }
+
+    /// A `--security-opt` (`no-new-privileges`, `seccomp=unconfined`...).
+    fn with_security_opt(self, security_opt: impl Into<String>) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.security_opts.push(security_opt.into());
+        r
+    }
+
+    /// Replaces the wait strategies (the image's and those given before).
+    fn with_ready_conditions(self, ready_conditions: Vec<WaitFor>) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.ready_conditions = Some(ready_conditions);
+        r
+    }
+
+    /// The healthcheck that [`WaitFor::healthcheck`] runs (instead of the image's).
+    fn with_health_check(self, health_check: Healthcheck) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.health_check = Some(health_check);
+        r
+    }
+
+    /// tug: replaces the image's entrypoint (`""` clears it).
+    fn with_entrypoint(self, entrypoint: impl Into<String>) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.entrypoint = Some(entrypoint.into());
+        r
+    }
+
+    /// tug: publishes container port `port` (`8080.tcp()`, or a bare number) on a free
+    /// port of 127.0.0.1: see [`crate::Container::get_host_port_ipv4`]. Parallel tests
+    /// never get the same host port.
+    fn with_exposed_port(self, port: impl Into<ContainerPort>) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.exposed.push(port.into());
+        r
+    }
+
+    /// tug: adds a wait strategy (after the image's, or those given before).
     fn with_wait_for(self, condition: WaitFor) -> ContainerRequest<I> {
         let mut r = self.into_request();
-        r.wait_for.push(condition);
+        let mut all = r.ready_conditions();
+        all.push(condition);
+        r.ready_conditions = Some(all);
         r
     }
 
-    /// The healthcheck command that [`WaitFor::healthy`] runs (instead of the image's
-    /// `Healthcheck.Test`).
-    fn with_healthcheck<S: Into<String>>(
-        self,
-        cmd: impl IntoIterator<Item = S>,
-    ) -> ContainerRequest<I> {
+    /// tug: another name the container has on its user network.
+    fn with_network_alias(self, alias: impl Into<String>) -> ContainerRequest<I> {
         let mut r = self.into_request();
-        r.healthcheck = Some(cmd.into_iter().map(Into::into).collect());
+        r.aliases.push(alias.into());
         r
     }
 
-    /// The memory limit, in bytes (`--memory`).
+    /// tug: the memory limit, in bytes (`--memory`).
     fn with_memory_limit(self, bytes: i64) -> ContainerRequest<I> {
         let mut r = self.into_request();
         r.resources.memory = bytes;
         r
     }
 
-    /// The CPU limit, in CPUs (`--cpus`).
+    /// tug: the CPU limit, in CPUs (`--cpus`).
     fn with_cpus(self, cpus: f64) -> ContainerRequest<I> {
         let mut r = self.into_request();
         r.resources.nano_cpus = (cpus * 1e9) as i64;
         r
     }
 
-    /// The most processes the container may have (`--pids-limit`).
+    /// tug: the most processes the container may have (`--pids-limit`).
     fn with_pids_limit(self, n: i64) -> ContainerRequest<I> {
         let mut r = self.into_request();
         r.resources.pids_limit = Some(n);
         r
-    }
-
-    /// Creates and starts the container on [`Tug::shared`], then waits until it is
-    /// ready. On failure nothing is left behind, and the error shows the last log lines.
-    fn start(self) -> Result<Container> {
-        self.start_on(Tug::shared()?)
-    }
-
-    /// [`ImageExt::start`] on the given client.
-    fn start_on(self, tug: &Tug) -> Result<Container> {
-        crate::start::start(tug, self.into_request())
     }
 }
 

@@ -1,7 +1,9 @@
-//! Starting a request: the image made sure of, the container created (owned by this
-//! process, so that the shim removes it if the process dies), files copied in, started,
-//! and waited for. A failure on the way removes what was made.
+//! Starting a request: the image made sure of (pulled, or busybox made), a user network
+//! made if missing, the container created (owned by this process, so that the shim
+//! removes it if the process dies), files copied in, started, its log consumers fed, and
+//! waited for. A failure on the way removes what was made.
 
+use std::hash::{Hash, Hasher};
 use std::net::Ipv4Addr;
 
 use tug::container::CreateOptions;
@@ -9,29 +11,63 @@ use tug::container::{CopyIn, CopyOptions};
 use tug::network::{PortSpec, Proto};
 
 use crate::client::Tug;
-use crate::container::Container;
+use crate::container::{Container, Setup};
+use crate::copy::{CopyToContainer, files_tar};
 use crate::error::{Error, Result};
-use crate::image::Image;
-use crate::request::{ContainerRequest, CopyTo, DEFAULT_STARTUP_TIMEOUT};
+use crate::image::{ContainerState, Image};
+use crate::ports::ContainerPort;
+use crate::request::{ContainerRequest, DEFAULT_STARTUP_TIMEOUT, ReuseDirective};
 
-/// Starts `req` on `tug`: see [`crate::ImageExt::start`].
-pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Container> {
-    let reference = req.reference();
+/// The label that marks a reusable container with the hash of its request.
+const REUSE_LABEL: &str = "tug.testkit.reuse-hash";
+/// The label of the user networks the testkit made for `with_network(name)`.
+pub(crate) const MANAGED_NETWORK_LABEL: &str = "tug.testkit.managed";
+
+/// Starts `req` on `tug`: see [`crate::runners::SyncRunner::start`].
+pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Container<I>> {
+    let reference = req.descriptor();
     tug.prepare_image(&reference)?;
-    let opts = create_options(&req, &reference)?;
     let engine = tug.engine();
+    let mut opts = create_options(&req, &reference)?;
+    let reuse_key = match req.reuse {
+        ReuseDirective::Never => None,
+        ReuseDirective::Always => {
+            opts.owner_pid = None;
+            Some(reuse_hash(&opts, &req.copies, ""))
+        }
+        ReuseDirective::CurrentSession => Some(reuse_hash(&opts, &req.copies, &session())),
+    };
+    let network = managed_network(tug, req.network.as_deref())?;
+    let timeout = req.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
+    let setup = Setup {
+        healthcheck: req.health_check.clone(),
+        ready: (req.ready_conditions(), timeout),
+        keep: reuse_key.is_some(),
+        network,
+    };
+    if let Some(key) = &reuse_key {
+        let running = engine
+            .containers()
+            .map_err(|e| Error::engine("listing containers", e))?
+            .into_iter()
+            .find(|c| c.state.running && c.config.labels.get(REUSE_LABEL) == Some(key));
+        if let Some(found) = running {
+            let c = Container::new(engine.clone(), &found, req.image, setup);
+            c.record_live()?;
+            return Ok(c);
+        }
+        opts.labels.push(format!("{REUSE_LABEL}={key}"));
+    }
     let record = engine
         .create_container(&opts)
         .map_err(|e| Error::engine(format!("creating a container from {reference}"), e))?;
+    let consumers = req.log_consumers.0.clone();
+    let mut copies: Vec<CopyToContainer> =
+        req.image.copy_to_sources().into_iter().cloned().collect();
+    copies.extend(req.copies.iter().cloned());
     // From here on the handle removes the container when dropped, also on an error.
-    let timeout = req.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
-    let c = Container::new(
-        engine.clone(),
-        &record,
-        req.healthcheck.clone(),
-        (req.ready_conditions(), timeout),
-    );
-    let made = copy_files(&c, &req.copies).and_then(|()| c.start_process());
+    let c = Container::new(engine.clone(), &record, req.image, setup);
+    let made = copy_files(&c, &copies).and_then(|()| c.start_process());
     if let Err(e) = made {
         return Err(Error::Start {
             id: c.id().to_string(),
@@ -39,8 +75,77 @@ pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Con
             cause: Box::new(e),
         });
     }
+    if !consumers.is_empty() {
+        let follower = engine
+            .follow_logs(c.id(), true)
+            .map_err(|e| Error::engine("following the logs", e))?;
+        std::thread::spawn(move || {
+            crate::logs::feed(follower, consumers);
+        });
+    }
+    for cmd in c.image().exec_before_ready(c.state())? {
+        c.exec(cmd)?;
+    }
     c.wait_until_ready()?;
+    for cmd in c.image().exec_after_start(c.state())? {
+        c.exec(cmd)?;
+    }
     Ok(c)
+}
+
+impl<I: Image> Container<I> {
+    /// What [`Image::exec_after_start`] sees.
+    fn state(&self) -> ContainerState {
+        ContainerState {
+            id: self.id().to_string(),
+            ports: self.ports().unwrap_or_default(),
+        }
+    }
+}
+
+/// A key of this process's life: its pid and start time.
+fn session() -> String {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The start time is field 22; fields after the command's closing parenthesis.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let start = after.split_whitespace().nth(19).unwrap_or_default();
+    format!("{}-{start}", std::process::id())
+}
+
+/// The hash of what a reusable container is made of.
+fn reuse_hash(opts: &CreateOptions, copies: &[CopyToContainer], session: &str) -> String {
+    let mut h = std::hash::DefaultHasher::new();
+    format!("{opts:?}{copies:?}{session}").hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// For a user network by name: made (with the testkit's label) if missing. Returns the
+/// name when the network is one the testkit made, to remove with its last container.
+fn managed_network(tug: &Tug, network: Option<&str>) -> Result<Option<String>> {
+    let Some(name) = network.filter(|n| {
+        !matches!(*n, "" | "bridge" | "default" | "none" | "host") && !n.starts_with("container:")
+    }) else {
+        return Ok(None);
+    };
+    let engine = tug.engine();
+    if let Ok(n) = engine.network(name) {
+        return Ok(n
+            .labels
+            .contains_key(MANAGED_NETWORK_LABEL)
+            .then(|| name.to_string()));
+    }
+    let made = engine.create_network(&tug::network::CreateOptions {
+        name: name.to_string(),
+        labels: [(MANAGED_NETWORK_LABEL.to_string(), "true".to_string())].into(),
+        ..Default::default()
+    });
+    // Another test may have made it at the same time: then it is there now.
+    if let Err(e) = made
+        && engine.network(name).is_err()
+    {
+        return Err(Error::engine(format!("creating network {name}"), e));
+    }
+    Ok(Some(name.to_string()))
 }
 
 /// The engine's create options for `req`.
@@ -49,43 +154,65 @@ fn create_options<I: Image>(req: &ContainerRequest<I>, reference: &str) -> Resul
     let env = image
         .env_vars()
         .into_iter()
-        .chain(req.env.iter().cloned())
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{}={}", k.into(), v.into()))
+        .chain(req.env.iter().map(|(k, v)| format!("{k}={v}")))
         .collect();
     let command = match &req.cmd {
         Some(c) => c.clone(),
-        None => image.cmd(),
+        None => image
+            .cmd()
+            .into_iter()
+            .map(|a| a.into().into_owned())
+            .collect(),
     };
     let loopback = Some(Ipv4Addr::LOCALHOST);
-    let mut publish: Vec<PortSpec> = req
-        .exposed_ports()
-        .into_iter()
-        .map(|p| PortSpec {
+    let proto = |p: ContainerPort| match p {
+        ContainerPort::Tcp(_) => Ok(Proto::Tcp),
+        ContainerPort::Udp(_) => Ok(Proto::Udp),
+        ContainerPort::Sctp(_) => Err(Error::Invalid(format!(
+            "port {p}: tug publishes tcp and udp ports only"
+        ))),
+    };
+    let mut publish = Vec::new();
+    for p in req.exposed_ports() {
+        publish.push(PortSpec {
             host_ip: loopback,
             host_ports: None,
-            container_ports: (p, p),
-            proto: Proto::Tcp,
-        })
-        .collect();
-    publish.extend(req.mapped.iter().map(|&(h, c)| PortSpec {
-        host_ip: loopback,
-        host_ports: Some((h, h)),
-        container_ports: (c, c),
-        proto: Proto::Tcp,
-    }));
-    let mounts = req
-        .mounts
-        .iter()
-        .map(|m| m.spec())
+            container_ports: (p.as_u16(), p.as_u16()),
+            proto: proto(p)?,
+        });
+    }
+    for &(h, c) in &req.mapped {
+        publish.push(PortSpec {
+            host_ip: loopback,
+            host_ports: Some((h, h)),
+            container_ports: (c.as_u16(), c.as_u16()),
+            proto: proto(c)?,
+        });
+    }
+    let mut mounts = image
+        .mounts()
+        .into_iter()
+        .chain(&req.mounts)
+        .map(|m| m.spec().map_err(Error::Invalid))
         .collect::<Result<Vec<_>>>()?;
+    if let Some(bytes) = req.shm_size {
+        let size = format!("size={bytes}");
+        let shm = tug::volume::MountSpec::tmpfs("/dev/shm", &["mode=1777", &size])
+            .map_err(|e| Error::Invalid(format!("with_shm_size({bytes}): {e}")))?;
+        mounts.push(shm);
+    }
     Ok(CreateOptions {
         image: reference.to_string(),
-        name: req.name.clone(),
+        name: req.container_name.clone(),
         hostname: req.hostname.clone(),
         env,
         workdir: req.workdir.clone(),
         user: req.user.clone(),
-        entrypoint: req.entrypoint.clone().or_else(|| image.entrypoint()),
+        entrypoint: req
+            .entrypoint
+            .clone()
+            .or_else(|| image.entrypoint().map(String::from)),
         command,
         network: req.network.clone().unwrap_or_default(),
         network_aliases: req.aliases.clone(),
@@ -94,12 +221,25 @@ fn create_options<I: Image>(req: &ContainerRequest<I>, reference: &str) -> Resul
         owner_pid: Some(std::process::id() as i32),
         mounts,
         resources: req.resources.clone(),
+        privileged: req.privileged,
+        cap_add: req.cap_add.clone(),
+        cap_drop: req.cap_drop.clone(),
+        read_only: req.readonly_rootfs,
+        security_opt: req.security_opts.clone(),
+        ulimits: req
+            .ulimits
+            .iter()
+            .map(|u| {
+                tug::container::Ulimit::new(&u.name, u.soft, u.hard.unwrap_or(u.soft))
+                    .map_err(|e| Error::Invalid(format!("with_ulimit: {e}")))
+            })
+            .collect::<Result<_>>()?,
         ..Default::default()
     })
 }
 
 /// Copies the request's files into the created container.
-fn copy_files(c: &Container, copies: &[CopyTo]) -> Result<()> {
+fn copy_files<I: Image>(c: &Container<I>, copies: &[CopyToContainer]) -> Result<()> {
     if copies.is_empty() {
         return Ok(());
     }
@@ -111,81 +251,21 @@ fn copy_files(c: &Container, copies: &[CopyTo]) -> Result<()> {
     Ok(())
 }
 
-/// A tar of `copies` relative to `/`, with each file's parent dirs.
-pub(crate) fn files_tar(copies: &[CopyTo]) -> Result<Vec<u8>> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut dirs: Vec<String> = Vec::new();
-    let io = |e| Error::Io("making the tar of files to copy".into(), e);
-    for f in copies {
-        let rel = f.path.strip_prefix('/').ok_or_else(|| {
-            Error::Invalid(format!(
-                "with_copy_to({:?}): the path must be absolute",
-                f.path
-            ))
-        })?;
-        let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
-        if parts.is_empty() || parts.iter().any(|p| *p == "." || *p == "..") {
-            return Err(Error::Invalid(format!(
-                "with_copy_to({:?}): not a file path",
-                f.path
-            )));
-        }
-        for i in 1..parts.len() {
-            let dir = parts[..i].join("/");
-            if !dirs.contains(&dir) {
-                let mut h = tar::Header::new_gnu();
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(0o755);
-                h.set_size(0);
-                h.set_mtime(0);
-                h.set_uid(0);
-                h.set_gid(0);
-                b.append_data(&mut h, format!("{dir}/"), std::io::empty())
-                    .map_err(io)?;
-                dirs.push(dir);
-            }
-        }
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_mode(f.mode);
-        h.set_size(f.data.len() as u64);
-        h.set_mtime(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        b.append_data(&mut h, parts.join("/"), f.data.as_slice())
-            .map_err(io)?;
-    }
-    b.into_inner().map_err(io)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn copy(path: &str) -> CopyTo {
-        CopyTo {
-            path: path.into(),
-            data: b"hi".to_vec(),
-            mode: 0o644,
-        }
-    }
-
     #[test]
-    fn copies_become_a_tar_with_parent_dirs() {
-        let tar = files_tar(&[copy("/a/b/c.txt"), copy("/a/d.txt")]).unwrap();
-        let mut ar = tar::Archive::new(tar.as_slice());
-        let names: Vec<String> = ar
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .collect();
-        assert_eq!(names, ["a/", "a/b/", "a/b/c.txt", "a/d.txt"]);
-    }
-
-    #[test]
-    fn relative_and_dotted_paths_are_refused() {
-        assert!(files_tar(&[copy("rel")]).is_err());
-        assert!(files_tar(&[copy("/a/../etc/x")]).is_err());
-        assert!(files_tar(&[copy("/")]).is_err());
+    fn reuse_keys_follow_the_request_and_session() {
+        let a = CreateOptions {
+            image: "busybox:latest".into(),
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        assert_eq!(reuse_hash(&a, &[], ""), reuse_hash(&b, &[], ""));
+        b.command = vec!["sleep".into()];
+        assert_ne!(reuse_hash(&a, &[], ""), reuse_hash(&b, &[], ""));
+        assert_ne!(reuse_hash(&a, &[], ""), reuse_hash(&a, &[], &session()));
+        assert_eq!(session(), session());
     }
 }

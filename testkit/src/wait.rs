@@ -1,109 +1,250 @@
-//! Wait strategies: when a started container counts as ready. Each is checked in a loop
-//! with a deadline (the request's startup timeout); a timeout says which one timed out
-//! and shows the container's last log lines.
+//! Wait strategies: when a started container counts as ready ([`WaitFor`], with
+//! testcontainers' names), and when an exec counts as done ([`CmdWaitFor`]). Each is
+//! checked in a loop with a deadline (the request's startup timeout); a timeout says which
+//! one timed out and shows the container's last log lines.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::logs::Stream;
+use crate::logs::LogSource;
+use crate::ports::ContainerPort;
 
 /// What a log wait looks for.
 #[derive(Debug, Clone)]
 pub enum Pattern {
-    /// A substring of one line.
+    /// Text within one line (its newline included).
     Text(String),
-    /// A regular expression matched against one line.
+    /// A regular expression matched against one line (without its newline).
     Regex(String),
+}
+
+/// A log message to wait for: on which stream, what, how many times.
+#[derive(Debug, Clone)]
+pub struct LogWaitStrategy {
+    pub(crate) source: LogSource,
+    pub(crate) pattern: Pattern,
+    pub(crate) times: usize,
+}
+
+impl LogWaitStrategy {
+    /// `message` on stdout.
+    pub fn stdout(message: impl AsRef<[u8]>) -> LogWaitStrategy {
+        LogWaitStrategy::new(LogSource::StdOut, message)
+    }
+
+    /// `message` on stderr.
+    pub fn stderr(message: impl AsRef<[u8]>) -> LogWaitStrategy {
+        LogWaitStrategy::new(LogSource::StdErr, message)
+    }
+
+    /// `message` on stdout or stderr.
+    pub fn stdout_or_stderr(message: impl AsRef<[u8]>) -> LogWaitStrategy {
+        LogWaitStrategy::new(LogSource::BothStd, message)
+    }
+
+    /// `message` on `source`, once.
+    pub fn new(source: LogSource, message: impl AsRef<[u8]>) -> LogWaitStrategy {
+        let text = String::from_utf8_lossy(message.as_ref()).into_owned();
+        LogWaitStrategy {
+            source,
+            pattern: Pattern::Text(text),
+            times: 1,
+        }
+    }
+
+    /// A line of `source` matching the regular expression `re` (checked at start).
+    pub fn regex(source: LogSource, re: impl Into<String>) -> LogWaitStrategy {
+        LogWaitStrategy {
+            source,
+            pattern: Pattern::Regex(re.into()),
+            times: 1,
+        }
+    }
+
+    /// The message `times` times.
+    pub fn with_times(mut self, times: usize) -> LogWaitStrategy {
+        self.times = times.max(1);
+        self
+    }
+}
+
+/// An HTTP GET through a published port that must answer a status.
+#[derive(Debug, Clone)]
+pub struct HttpWaitStrategy {
+    pub(crate) path: String,
+    pub(crate) port: Option<ContainerPort>,
+    pub(crate) status: u16,
+    pub(crate) poll_interval: Option<Duration>,
+}
+
+impl HttpWaitStrategy {
+    /// `GET path` answering 200, on the first published port.
+    pub fn new(path: impl Into<String>) -> HttpWaitStrategy {
+        HttpWaitStrategy {
+            path: path.into(),
+            port: None,
+            status: 200,
+            poll_interval: None,
+        }
+    }
+
+    /// On container port `port` (published).
+    pub fn with_port(mut self, port: ContainerPort) -> HttpWaitStrategy {
+        self.port = Some(port);
+        self
+    }
+
+    pub fn with_expected_status_code(mut self, status: impl Into<u16>) -> HttpWaitStrategy {
+        self.status = status.into();
+        self
+    }
+
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> HttpWaitStrategy {
+        self.poll_interval = Some(poll_interval);
+        self
+    }
+}
+
+impl From<&str> for HttpWaitStrategy {
+    fn from(path: &str) -> HttpWaitStrategy {
+        HttpWaitStrategy::new(path)
+    }
+}
+
+impl From<String> for HttpWaitStrategy {
+    fn from(path: String) -> HttpWaitStrategy {
+        HttpWaitStrategy::new(path)
+    }
+}
+
+/// The container's exit (with a code, when given).
+#[derive(Debug, Clone, Default)]
+pub struct ExitWaitStrategy {
+    pub(crate) code: Option<i64>,
+    pub(crate) poll_interval: Option<Duration>,
+}
+
+impl ExitWaitStrategy {
+    pub fn new() -> ExitWaitStrategy {
+        ExitWaitStrategy::default()
+    }
+
+    pub fn with_exit_code(mut self, code: i64) -> ExitWaitStrategy {
+        self.code = Some(code);
+        self
+    }
+
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> ExitWaitStrategy {
+        self.poll_interval = Some(poll_interval);
+        self
+    }
+}
+
+/// `WaitFor::exit(0)`: the exit with that code.
+impl From<i32> for ExitWaitStrategy {
+    fn from(code: i32) -> ExitWaitStrategy {
+        ExitWaitStrategy::new().with_exit_code(code.into())
+    }
+}
+
+impl From<i64> for ExitWaitStrategy {
+    fn from(code: i64) -> ExitWaitStrategy {
+        ExitWaitStrategy::new().with_exit_code(code)
+    }
+}
+
+/// The healthcheck (the request's, else the image's) passing.
+#[derive(Debug, Clone, Default)]
+pub struct HealthWaitStrategy {
+    pub(crate) poll_interval: Option<Duration>,
+}
+
+impl HealthWaitStrategy {
+    pub fn new() -> HealthWaitStrategy {
+        HealthWaitStrategy::default()
+    }
+
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> HealthWaitStrategy {
+        self.poll_interval = Some(poll_interval);
+        self
+    }
 }
 
 /// A condition for a started container to count as ready.
 ///
 /// ```
 /// use std::time::Duration;
-/// use tug_testkit::WaitFor;
+/// use tug_testkit::core::{IntoContainerPort, WaitFor};
 ///
 /// let _ = [
-///     WaitFor::stdout("ready"),                   // a line on stdout containing "ready"
+///     WaitFor::message_on_stdout("ready"),        // "ready" in a line on stdout
 ///     WaitFor::stderr_regex(r"listening on \d+").times(2), // two such lines on stderr
 ///     WaitFor::port(8080),                        // something listens on 8080 inside
 ///     WaitFor::http("/health").on_port(8080).with_status(204),
-///     WaitFor::healthy(),                         // the healthcheck passes
+///     WaitFor::healthcheck(),                     // the healthcheck passes
 ///     WaitFor::exit(0),                           // the container exited with 0
 ///     WaitFor::exec(["test", "-e", "/ready"]),   // a command in it succeeds
-///     WaitFor::duration(Duration::from_millis(50)),
+///     WaitFor::millis(50),
+///     WaitFor::Nothing,
 /// ];
 /// ```
 #[derive(Debug, Clone)]
 pub enum WaitFor {
-    /// `times` lines of `stream` that match.
-    Log {
-        stream: Stream,
-        pattern: Pattern,
-        times: usize,
-    },
+    /// Nothing: ready once started.
+    Nothing,
+    /// Lines of the container's output.
+    Log(LogWaitStrategy),
+    /// A fixed time.
+    Duration { length: Duration },
+    /// The healthcheck exits 0. tug has no background health monitor: the testkit runs the
+    /// check itself until it passes ([`tug::Engine::run_healthcheck`]).
+    Healthcheck(HealthWaitStrategy),
+    /// An HTTP GET through a published port answers a status.
+    Http(Box<HttpWaitStrategy>),
+    /// The container exited.
+    Exit(ExitWaitStrategy),
     /// A TCP socket listening on the container port, seen inside the container's network
-    /// namespace (asked of the kernel by sock_diag there), not a host-side proxy accepting.
+    /// namespace ([`tug::Engine::port_probe`]), not a host-side proxy accepting.
     Port(u16),
-    /// An HTTP GET of `path` through the published port answers `status`.
-    Http {
-        path: String,
-        port: Option<u16>,
-        status: u16,
-    },
-    /// The healthcheck (the request's, else the image's `Healthcheck.Test`) exits 0.
-    Healthy,
-    /// The container exited (with this code, when given).
-    Exit(Option<i32>),
     /// A command run in the container exits 0.
     Exec(Vec<String>),
-    /// A fixed time.
-    Duration(Duration),
 }
 
 impl WaitFor {
-    /// A line on stdout containing `text`.
-    pub fn stdout(text: impl Into<String>) -> WaitFor {
-        WaitFor::log(Stream::Stdout, Pattern::Text(text.into()))
+    /// `message` in a line on stdout.
+    pub fn message_on_stdout(message: impl AsRef<[u8]>) -> WaitFor {
+        WaitFor::Log(LogWaitStrategy::stdout(message))
     }
 
-    /// A line on stderr containing `text`.
-    pub fn stderr(text: impl Into<String>) -> WaitFor {
-        WaitFor::log(Stream::Stderr, Pattern::Text(text.into()))
+    /// `message` in a line on stderr.
+    pub fn message_on_stderr(message: impl AsRef<[u8]>) -> WaitFor {
+        WaitFor::Log(LogWaitStrategy::stderr(message))
     }
 
-    /// A line on stdout or stderr containing `text`.
-    pub fn log_line(text: impl Into<String>) -> WaitFor {
-        WaitFor::log(Stream::Both, Pattern::Text(text.into()))
+    /// `message` in a line on stdout or stderr.
+    pub fn message_on_either_std(message: impl AsRef<[u8]>) -> WaitFor {
+        WaitFor::Log(LogWaitStrategy::stdout_or_stderr(message))
+    }
+
+    /// A log wait.
+    pub fn log(strategy: LogWaitStrategy) -> WaitFor {
+        WaitFor::Log(strategy)
     }
 
     /// A line on stdout matching the regular expression `re` (checked at start).
     pub fn stdout_regex(re: impl Into<String>) -> WaitFor {
-        WaitFor::log(Stream::Stdout, Pattern::Regex(re.into()))
+        WaitFor::Log(LogWaitStrategy::regex(LogSource::StdOut, re))
     }
 
     /// A line on stderr matching the regular expression `re` (checked at start).
     pub fn stderr_regex(re: impl Into<String>) -> WaitFor {
-        WaitFor::log(Stream::Stderr, Pattern::Regex(re.into()))
-    }
-
-    fn log(stream: Stream, pattern: Pattern) -> WaitFor {
-        WaitFor::Log {
-            stream,
-            pattern,
-            times: 1,
-        }
+        WaitFor::Log(LogWaitStrategy::regex(LogSource::StdErr, re))
     }
 
     /// A log wait that needs `n` matching lines (other waits are left as they are).
     pub fn times(self, n: usize) -> WaitFor {
         match self {
-            WaitFor::Log {
-                stream, pattern, ..
-            } => WaitFor::Log {
-                stream,
-                pattern,
-                times: n.max(1),
-            },
+            WaitFor::Log(l) => WaitFor::Log(l.with_times(n)),
             other => other,
         }
     }
@@ -113,24 +254,16 @@ impl WaitFor {
         WaitFor::Port(port)
     }
 
-    /// An HTTP 200 for `GET path`, through the published port (the first published one
-    /// unless [`WaitFor::on_port`] says which).
-    pub fn http(path: impl Into<String>) -> WaitFor {
-        WaitFor::Http {
-            path: path.into(),
-            port: None,
-            status: 200,
-        }
+    /// An HTTP answer: `WaitFor::http("/")` (200 on the first published port) or
+    /// `WaitFor::http(HttpWaitStrategy::new("/").with_port(8080.tcp()))`.
+    pub fn http(strategy: impl Into<HttpWaitStrategy>) -> WaitFor {
+        WaitFor::Http(Box::new(strategy.into()))
     }
 
     /// An HTTP wait on container port `port`.
     pub fn on_port(self, port: u16) -> WaitFor {
         match self {
-            WaitFor::Http { path, status, .. } => WaitFor::Http {
-                path,
-                port: Some(port),
-                status,
-            },
+            WaitFor::Http(h) => WaitFor::Http(Box::new(h.with_port(ContainerPort::Tcp(port)))),
             other => other,
         }
     }
@@ -138,21 +271,21 @@ impl WaitFor {
     /// An HTTP wait for status `status` instead of 200.
     pub fn with_status(self, status: u16) -> WaitFor {
         match self {
-            WaitFor::Http { path, port, .. } => WaitFor::Http { path, port, status },
+            WaitFor::Http(h) => WaitFor::Http(Box::new(h.with_expected_status_code(status))),
             other => other,
         }
     }
 
-    /// The healthcheck passes. tug has no HEALTHCHECK runner: the testkit runs the
-    /// request's healthcheck ([`crate::ImageExt::with_healthcheck`]), else the image's
-    /// `Healthcheck.Test`, in the container until it exits 0.
-    pub fn healthy() -> WaitFor {
-        WaitFor::Healthy
+    /// The healthcheck passes: the request's ([`crate::ImageExt::with_health_check`]),
+    /// else the image's `HEALTHCHECK`, run in the container until it exits 0.
+    pub fn healthcheck() -> WaitFor {
+        WaitFor::Healthcheck(HealthWaitStrategy::default())
     }
 
-    /// The container exits with `code`.
-    pub fn exit(code: i32) -> WaitFor {
-        WaitFor::Exit(Some(code))
+    /// The container exits: `WaitFor::exit(0)` with that code, or
+    /// `WaitFor::exit(ExitWaitStrategy::new())` with any.
+    pub fn exit(strategy: impl Into<ExitWaitStrategy>) -> WaitFor {
+        WaitFor::Exit(strategy.into())
     }
 
     /// `cmd` run in the container exits 0.
@@ -161,51 +294,107 @@ impl WaitFor {
     }
 
     /// A fixed time.
-    pub fn duration(d: Duration) -> WaitFor {
-        WaitFor::Duration(d)
+    pub fn duration(length: Duration) -> WaitFor {
+        WaitFor::Duration { length }
     }
 
-    /// `n` seconds.
-    pub fn seconds(n: u64) -> WaitFor {
-        WaitFor::Duration(Duration::from_secs(n))
+    /// `length` seconds.
+    pub fn seconds(length: u64) -> WaitFor {
+        WaitFor::duration(Duration::from_secs(length))
     }
 
-    /// `n` milliseconds.
-    pub fn millis(n: u64) -> WaitFor {
-        WaitFor::Duration(Duration::from_millis(n))
+    /// `length` milliseconds.
+    pub fn millis(length: u64) -> WaitFor {
+        WaitFor::duration(Duration::from_millis(length))
+    }
+
+    /// The milliseconds in environment variable `name`; nothing when it is unset or not
+    /// a number.
+    pub fn millis_in_env_var(name: &'static str) -> WaitFor {
+        match std::env::var(name).ok().and_then(|v| v.parse().ok()) {
+            Some(ms) => WaitFor::millis(ms),
+            None => WaitFor::Nothing,
+        }
     }
 }
 
 impl fmt::Display for WaitFor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WaitFor::Log {
-                stream,
-                pattern,
-                times,
-            } => {
-                let what = match pattern {
+            WaitFor::Nothing => write!(f, "nothing"),
+            WaitFor::Log(l) => {
+                let what = match &l.pattern {
                     Pattern::Text(t) => format!("containing {t:?}"),
                     Pattern::Regex(r) => format!("matching /{r}/"),
                 };
-                let n = if *times == 1 {
+                let n = if l.times == 1 {
                     "a line".to_string()
                 } else {
-                    format!("{times} lines")
+                    format!("{} lines", l.times)
                 };
-                write!(f, "{n} on {} {what}", stream.name())
+                write!(f, "{n} on {} {what}", l.source.name())
             }
             WaitFor::Port(p) => write!(f, "port {p}/tcp listening in the container"),
-            WaitFor::Http { path, port, status } => match port {
-                Some(p) => write!(f, "HTTP {status} from GET {path} on port {p}"),
-                None => write!(f, "HTTP {status} from GET {path}"),
+            WaitFor::Http(h) => match h.port {
+                Some(p) => write!(f, "HTTP {} from GET {} on port {p}", h.status, h.path),
+                None => write!(f, "HTTP {} from GET {}", h.status, h.path),
             },
-            WaitFor::Healthy => write!(f, "the healthcheck to pass"),
-            WaitFor::Exit(Some(c)) => write!(f, "the container to exit with {c}"),
-            WaitFor::Exit(None) => write!(f, "the container to exit"),
+            WaitFor::Healthcheck(_) => write!(f, "the healthcheck to pass"),
+            WaitFor::Exit(ExitWaitStrategy { code: Some(c), .. }) => {
+                write!(f, "the container to exit with {c}")
+            }
+            WaitFor::Exit(_) => write!(f, "the container to exit"),
             WaitFor::Exec(cmd) => write!(f, "{cmd:?} to succeed in the container"),
-            WaitFor::Duration(d) => write!(f, "{d:?} to pass"),
+            WaitFor::Duration { length } => write!(f, "{length:?} to pass"),
         }
+    }
+}
+
+/// When an exec ([`crate::core::ExecCommand`]) counts as done. tug runs the command to its end
+/// before [`crate::Container::exec`] returns, so each condition is checked on the whole
+/// output and the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdWaitFor {
+    Nothing,
+    StdOutMessage { message: Vec<u8> },
+    StdErrMessage { message: Vec<u8> },
+    Duration { length: Duration },
+    Exit { code: Option<i64> },
+}
+
+impl CmdWaitFor {
+    pub fn message_on_stdout(message: impl AsRef<[u8]>) -> CmdWaitFor {
+        CmdWaitFor::StdOutMessage {
+            message: message.as_ref().to_vec(),
+        }
+    }
+
+    pub fn message_on_stderr(message: impl AsRef<[u8]>) -> CmdWaitFor {
+        CmdWaitFor::StdErrMessage {
+            message: message.as_ref().to_vec(),
+        }
+    }
+
+    /// The command's exit, with any code.
+    pub fn exit() -> CmdWaitFor {
+        CmdWaitFor::Exit { code: None }
+    }
+
+    /// The command's exit with `code` (another code is an error).
+    pub fn exit_code(code: i64) -> CmdWaitFor {
+        CmdWaitFor::Exit { code: Some(code) }
+    }
+
+    pub fn duration(length: Duration) -> CmdWaitFor {
+        CmdWaitFor::Duration { length }
+    }
+
+    pub fn seconds(secs: u64) -> CmdWaitFor {
+        CmdWaitFor::duration(Duration::from_secs(secs))
+    }
+
+    pub fn millis(millis: u64) -> CmdWaitFor {
+        CmdWaitFor::duration(Duration::from_millis(millis))
     }
 }
 
@@ -225,37 +414,13 @@ impl Matcher {
         }
     }
 
+    /// Whether `line` (with its newline) matches.
     pub(crate) fn is_match(&self, line: &str) -> bool {
         match self {
             Matcher::Text(t) => line.contains(t.as_str()),
-            Matcher::Regex(r) => r.is_match(line),
+            Matcher::Regex(r) => r.is_match(line.trim_end_matches('\n')),
         }
     }
-}
-
-/// The TCP ports in LISTEN state in a /proc/net/tcp or tcp6 text.
-pub(crate) fn listening_ports(text: &str) -> Vec<u16> {
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let local = f.get(1)?;
-            let state = f.get(3)?;
-            if *state != "0A" {
-                return None;
-            }
-            let port = local.rsplit_once(':')?.1;
-            u16::from_str_radix(port, 16).ok()
-        })
-        .collect()
-}
-
-/// Whether a TCP socket listens on `port` in the network namespace of process `pid`.
-pub(crate) fn listens_in(pid: i32, port: u16) -> bool {
-    ["tcp", "tcp6"].iter().any(|f| {
-        std::fs::read_to_string(format!("/proc/{pid}/net/{f}"))
-            .is_ok_and(|t| listening_ports(&t).contains(&port))
-    })
 }
 
 /// The status code of an HTTP GET of `path` on 127.0.0.1:`port`; `None` when nothing
@@ -288,30 +453,6 @@ pub(crate) fn parse_status(head: &str) -> Option<u16> {
     it.next()?.parse().ok()
 }
 
-/// The command a Docker `Healthcheck.Test` runs: `["CMD", args...]`,
-/// `["CMD-SHELL", "cmd"]` (through `/bin/sh -c`); `None` for `["NONE"]` or an empty test.
-pub fn healthcheck_command(test: &[String]) -> Option<Vec<String>> {
-    match test.split_first() {
-        Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => Some(rest.to_vec()),
-        Some((kind, rest)) if kind == "CMD-SHELL" && !rest.is_empty() => {
-            Some(vec!["/bin/sh".into(), "-c".into(), rest.join(" ")])
-        }
-        _ => None,
-    }
-}
-
-/// The `config.Healthcheck.Test` of an image config blob (Docker's field, which OCI's
-/// config type drops); empty when there is none.
-pub(crate) fn healthcheck_test(config_blob: &[u8]) -> Vec<String> {
-    serde_json::from_slice::<serde_json::Value>(config_blob)
-        .ok()
-        .and_then(|v| {
-            let t = v.get("config")?.get("Healthcheck")?.get("Test")?.clone();
-            serde_json::from_value(t).ok()
-        })
-        .unwrap_or_default()
-}
-
 /// A poll interval that starts at 1 ms and doubles to 20 ms: fast for a quick start,
 /// cheap for a slow one.
 pub(crate) struct Backoff {
@@ -338,18 +479,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn listening_sockets_are_read_from_proc_net_tcp() {
-        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-           0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0\n\
-           1: 0100007F:0035 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 100 0 0 10 0\n";
-        assert_eq!(listening_ports(text), vec![8080]);
-        let tcp6 = "  sl  local_address                         remote_address                        st\n\
-           0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 0\n";
-        assert_eq!(listening_ports(tcp6), vec![80]);
-        assert!(listening_ports("header only\n").is_empty());
-    }
-
-    #[test]
     fn status_lines_parse() {
         assert_eq!(parse_status("HTTP/1.1 204 No Content\r\n"), Some(204));
         assert_eq!(parse_status("HTTP/1.0 404 Not Found\r\nX: y"), Some(404));
@@ -358,40 +487,23 @@ mod tests {
     }
 
     #[test]
-    fn healthcheck_tests_become_commands() {
-        let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            healthcheck_command(&v(&["CMD", "true"])),
-            Some(v(&["true"]))
-        );
-        assert_eq!(
-            healthcheck_command(&v(&["CMD-SHELL", "test -e /ok"])),
-            Some(v(&["/bin/sh", "-c", "test -e /ok"]))
-        );
-        assert_eq!(healthcheck_command(&v(&["NONE"])), None);
-        let blob = br#"{"config":{"Healthcheck":{"Test":["CMD-SHELL","wget -q localhost"],"Interval":1000000000}}}"#;
-        assert_eq!(
-            healthcheck_test(blob),
-            v(&["CMD-SHELL", "wget -q localhost"])
-        );
-        assert!(healthcheck_test(br#"{"config":{}}"#).is_empty());
-        assert!(healthcheck_test(b"not json").is_empty());
-        assert_eq!(healthcheck_command(&[]), None);
-    }
-
-    #[test]
     fn waits_describe_themselves() {
         assert_eq!(
-            WaitFor::stdout("up").times(2).to_string(),
+            WaitFor::message_on_stdout("up").times(2).to_string(),
             "2 lines on stdout containing \"up\""
         );
         assert_eq!(
             WaitFor::http("/").on_port(80).to_string(),
-            "HTTP 200 from GET / on port 80"
+            "HTTP 200 from GET / on port 80/tcp"
         );
         assert!(Matcher::new(&Pattern::Regex("(".into())).is_err());
         let m = Matcher::new(&Pattern::Regex(r"^port \d+$".into())).unwrap();
-        assert!(m.is_match("port 80"));
+        assert!(m.is_match("port 80\n"));
+        assert!(
+            Matcher::new(&Pattern::Text("up\n".into()))
+                .unwrap()
+                .is_match("up\n")
+        );
         assert!(!m.is_match("port x"));
     }
 }

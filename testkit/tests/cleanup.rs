@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::is_gone;
+use tug_testkit::runners::SyncRunner;
 use tug_testkit::{GenericImage, ImageExt};
 
 const HELPER_ENV: &str = "TUG_TESTKIT_SIGKILL_HELPER";

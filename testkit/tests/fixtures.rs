@@ -3,10 +3,13 @@
 
 mod common;
 
+use std::io::BufRead;
 use std::time::Duration;
 
 use common::{eventually, is_gone};
-use tug_testkit::{Error, GenericImage, ImageExt, Mount, WaitFor};
+use tug_testkit::core::{Healthcheck, Mount, WaitFor};
+use tug_testkit::runners::SyncRunner;
+use tug_testkit::{Error, GenericImage, ImageExt};
 
 fn busybox() -> GenericImage {
     GenericImage::new("busybox", "latest")
@@ -37,12 +40,12 @@ fn log_waits_count_lines_and_match_regexes() {
             "echo tick; echo tick; echo 'port 8080 open' >&2; echo tick; exec sleep 60",
         ])
         .with_network("none")
-        .with_wait_for(WaitFor::stdout("tick").times(3))
+        .with_wait_for(WaitFor::message_on_stdout("tick").times(3))
         .with_wait_for(WaitFor::stderr_regex(r"^port \d+ open$"))
         .start()
         .unwrap();
     assert_eq!(c.stdout_string().unwrap(), "tick\ntick\ntick\n");
-    assert_eq!(c.stderr().unwrap(), b"port 8080 open\n");
+    assert_eq!(c.stderr_to_vec().unwrap(), b"port 8080 open\n");
 }
 
 #[test]
@@ -50,7 +53,7 @@ fn wait_timeout_names_the_condition_and_shows_logs() {
     let err = busybox()
         .with_cmd(["sh", "-c", "echo 'still booting'; exec sleep 60"])
         .with_network("none")
-        .with_wait_for(WaitFor::stdout("never printed"))
+        .with_wait_for(WaitFor::message_on_stdout("never printed"))
         .with_startup_timeout(Duration::from_millis(300))
         .start()
         .unwrap_err();
@@ -130,8 +133,8 @@ fn healthy_runs_the_healthcheck_until_it_passes() {
     let c = busybox()
         .with_cmd(["sh", "-c", "sleep 0.2; touch /tmp/healthy; exec sleep 60"])
         .with_network("none")
-        .with_healthcheck(["test", "-e", "/tmp/healthy"])
-        .with_wait_for(WaitFor::healthy())
+        .with_health_check(Healthcheck::cmd(["test", "-e", "/tmp/healthy"]))
+        .with_wait_for(WaitFor::healthcheck())
         .start()
         .unwrap();
     assert_eq!(c.exec(["test", "-e", "/tmp/healthy"]).unwrap().exit_code, 0);
@@ -139,7 +142,7 @@ fn healthy_runs_the_healthcheck_until_it_passes() {
     let err = busybox()
         .with_cmd(["sleep", "60"])
         .with_network("none")
-        .with_wait_for(WaitFor::healthy())
+        .with_wait_for(WaitFor::healthcheck())
         .start()
         .unwrap_err();
     assert!(err.to_string().contains("has no healthcheck"), "{err}");
@@ -162,9 +165,9 @@ fn files_env_and_mounts_reach_the_container() {
     let c = busybox()
         .with_cmd(["sleep", "60"])
         .with_network("none")
-        .with_env("MODE", "test")
+        .with_env_var("MODE", "test")
         .with_copy_to("/www/index.html", b"hello".to_vec())
-        .with_mount(Mount::tmpfs("/scratch"))
+        .with_mount(Mount::tmpfs_mount("/scratch"))
         .with_label("suite", "testkit")
         .start()
         .unwrap();
@@ -207,13 +210,13 @@ fn log_stream_follows_until_exit() {
             "for i in 1 2 3; do echo line $i; sleep 0.05; done; echo oops >&2",
         ])
         .with_network("none")
-        .with_wait_for(WaitFor::stdout("line 1"))
+        .with_wait_for(WaitFor::message_on_stdout("line 1"))
         .start()
         .unwrap();
-    let lines: Vec<String> = c.stdout_stream().collect();
-    assert_eq!(lines, ["line 1\n", "line 2\n", "line 3\n"]);
-    let errs: Vec<String> = c.stderr_stream().collect();
-    assert_eq!(errs, ["oops\n"]);
+    let lines: Vec<String> = c.stdout(true).lines().map(Result::unwrap).collect();
+    assert_eq!(lines, ["line 1", "line 2", "line 3"]);
+    let errs: Vec<String> = c.stderr(true).lines().map(Result::unwrap).collect();
+    assert_eq!(errs, ["oops"]);
 }
 
 #[test]
@@ -221,7 +224,7 @@ fn stop_start_pause_and_rm() {
     let c = busybox()
         .with_cmd(["sleep", "60"])
         .with_network("none")
-        .with_name(format!("testkit-life-{}", std::process::id()))
+        .with_container_name(format!("testkit-life-{}", std::process::id()))
         .start()
         .unwrap();
     let id = c.id().to_string();
@@ -229,7 +232,7 @@ fn stop_start_pause_and_rm() {
     c.pause().unwrap();
     assert!(c.inspect().unwrap().state.paused);
     c.unpause().unwrap();
-    c.stop_with_timeout(Duration::ZERO).unwrap();
+    c.stop_with_timeout(Some(0)).unwrap();
     assert_eq!(c.exit_code().unwrap(), Some(137));
     c.start().unwrap();
     assert_eq!(c.exit_code().unwrap(), None);
@@ -243,10 +246,10 @@ fn a_restart_waits_again_for_this_runs_log_line() {
     let c = busybox()
         .with_cmd(["sh", "-c", "sleep 0.1; echo up; exec sleep 60"])
         .with_network("none")
-        .with_wait_for(WaitFor::stdout("up"))
+        .with_wait_for(WaitFor::message_on_stdout("up"))
         .start()
         .unwrap();
-    c.stop_with_timeout(Duration::ZERO).unwrap();
+    c.stop_with_timeout(Some(0)).unwrap();
     c.start().unwrap();
     assert_eq!(c.stdout_string().unwrap(), "up\nup\n");
 }

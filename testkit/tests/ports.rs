@@ -6,7 +6,9 @@ mod common;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use tug_testkit::{Error, GenericImage, ImageExt, Network, Tug, WaitFor};
+use tug_testkit::core::WaitFor;
+use tug_testkit::runners::SyncRunner;
+use tug_testkit::{Error, GenericImage, ImageExt, Network, Tug};
 
 /// The body of `GET /` on 127.0.0.1:`port`.
 fn http_get(port: u16) -> String {
@@ -31,12 +33,15 @@ fn web(body: &str) -> tug_testkit::ContainerRequest<GenericImage> {
 #[test]
 fn exposed_port_answers_on_a_free_host_port() {
     let c = web("hello").start().unwrap();
-    let port = c.host_port(8080).unwrap();
-    assert_eq!(c.host(), "127.0.0.1");
+    let port = c.get_host_port_ipv4(8080).unwrap();
+    assert_eq!(c.get_host().unwrap().to_string(), "127.0.0.1");
     assert_eq!(http_get(port), "hello");
     assert!(matches!(
-        c.host_port(9999),
-        Err(Error::PortNotPublished { port: 9999, .. })
+        c.get_host_port_ipv4(9999),
+        Err(Error::PortNotExposed {
+            port: tug_testkit::core::ContainerPort::Tcp(9999),
+            ..
+        })
     ));
     let out = c.exec(["cat", "/www/index.html"]).unwrap();
     assert_eq!(out.stdout, b"hello");
@@ -61,7 +66,7 @@ fn mapped_port_is_the_given_host_port() {
         .with_wait_for(WaitFor::port(8080))
         .start()
         .unwrap();
-    assert_eq!(c.host_port(8080).unwrap(), free);
+    assert_eq!(c.get_host_port_ipv4(8080).unwrap(), free);
     assert_eq!(http_get(free), "mapped");
 }
 
@@ -75,7 +80,7 @@ fn http_wait_gets_the_status_through_the_published_port() {
         .with_wait_for(WaitFor::http("/missing").on_port(8080).with_status(404))
         .start()
         .unwrap();
-    assert_eq!(http_get(c.host_port(8080).unwrap()), "ok");
+    assert_eq!(http_get(c.get_host_port_ipv4(8080).unwrap()), "ok");
 }
 
 #[test]
@@ -93,7 +98,7 @@ fn thirty_two_parallel_fixtures_get_distinct_ports() {
     let fixtures: Vec<_> = fixtures.into_iter().map(Result::unwrap).collect();
     let mut ports: Vec<u16> = fixtures
         .iter()
-        .map(|c| c.host_port(8080).unwrap())
+        .map(|c| c.get_host_port_ipv4(8080).unwrap())
         .collect();
     for (i, (c, p)) in fixtures.iter().zip(&ports).enumerate() {
         assert_eq!(http_get(*p), format!("fixture {i}"), "fixture {}", c.id());
@@ -112,7 +117,7 @@ fn containers_on_a_test_network_reach_each_other_by_name() {
     let name = format!("web-{}", net.name());
     let _server = web("by name")
         .with_network(net.name())
-        .with_name(&name)
+        .with_container_name(&name)
         .with_network_alias("site")
         .start()
         .unwrap();
@@ -144,9 +149,8 @@ fn containers_on_a_test_network_reach_each_other_by_name() {
     drop(_server);
     let net_name = net.name().to_string();
     drop(net);
-    let store = tug::network::store::NetworkStore::open(Tug::shared().unwrap().engine().root());
     assert!(
-        store.get(&net_name).is_err(),
+        Tug::shared().unwrap().engine().network(&net_name).is_err(),
         "network {net_name} left behind"
     );
 }

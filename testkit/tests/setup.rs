@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+use tug_testkit::runners::SyncRunner;
 use tug_testkit::{GenericImage, ImageExt, Tug, find_tug_binary};
 
 /// A private state root under /var/tmp (overlayfs needs a disk file system).
@@ -18,11 +19,10 @@ fn private_root() -> tempfile::TempDir {
 #[test]
 fn a_fresh_root_gets_busybox_once_for_parallel_threads() {
     let dir = private_root();
-    let tug = Tug::open(tug::EngineConfig {
-        root: dir.path().join("root"),
-        run_root: dir.path().join("run"),
-        storage_driver: tug::StorageDriver::Overlay,
-    })
+    let tug = Tug::open(tug::EngineConfig::new(
+        dir.path().join("root"),
+        dir.path().join("run"),
+    ))
     .unwrap();
     std::thread::scope(|s| {
         let hs: Vec<_> = (0..4)
@@ -32,8 +32,18 @@ fn a_fresh_root_gets_busybox_once_for_parallel_threads() {
             h.join().unwrap().unwrap();
         }
     });
-    let images = tug.engine().image_store().unwrap().list().unwrap();
-    assert_eq!(images.len(), 1, "one busybox image, made once");
+    let images = Command::new(find_tug_binary().unwrap())
+        .args(["images", "-q"])
+        .env("TUG_ROOT", tug.engine().root())
+        .env("TUG_RUN", tug.engine().run_root())
+        .output()
+        .unwrap();
+    let ids = String::from_utf8_lossy(&images.stdout);
+    assert_eq!(
+        ids.lines().count(),
+        1,
+        "one busybox image, made once: {ids}"
+    );
     let c = GenericImage::new("busybox", "latest")
         .with_cmd(["sleep", "60"])
         .with_network("none")
@@ -43,11 +53,57 @@ fn a_fresh_root_gets_busybox_once_for_parallel_threads() {
     let id = c.id().to_string();
     drop(c);
     assert!(tug.engine().container(&id).is_err());
-    // An image that is not there (and not busybox) is a clear error.
-    let err = tug.prepare_image("nosuch:1").unwrap_err().to_string();
+    // An image that is not there (and not busybox) is pulled: here from a registry
+    // that does not answer, a clear error.
+    let err = tug
+        .prepare_image("127.0.0.1:1/nosuch:1")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pulling 127.0.0.1:1/nosuch:1"), "{err}");
+}
+
+/// The library makes the very image `images/busybox/build.sh` makes (what
+/// scripts/setup.sh runs): the same id and manifest digest.
+#[test]
+fn the_library_busybox_is_the_build_sh_image() {
+    let dir = private_root();
+    let config = |name: &str| tug::EngineConfig {
+        storage_driver: tug::StorageDriver::Overlay,
+        ..tug::EngineConfig::new(
+            dir.path().join(name).join("root"),
+            dir.path().join(name).join("run"),
+        )
+    };
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/busybox/build.sh");
+    let (by_script, by_lib) = (config("script"), config("lib"));
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("busybox:latest")
+        .env("TUG", find_tug_binary().unwrap())
+        .env("TUG_ROOT", &by_script.root)
+        .env("TUG_RUN", &by_script.run_root)
+        .env("TUG_CACHE", dir.path().join("cache"))
+        .output()
+        .unwrap();
     assert!(
-        err.contains("nosuch:1") && err.contains("pull, load or build"),
-        "{err}"
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made = tug::Engine::open(by_lib)
+        .unwrap()
+        .create_busybox_image("busybox:latest")
+        .unwrap();
+    let scripted = tug::Engine::open(by_script)
+        .unwrap()
+        .image_store()
+        .unwrap()
+        .resolve("busybox:latest")
+        .unwrap();
+    assert_eq!(
+        (made.id, made.manifest_digest),
+        (scripted.id, scripted.manifest_digest)
     );
 }
 

@@ -222,10 +222,13 @@ impl TestRoot {
 
     /// An engine on this root, for tests that use the library directly.
     pub fn engine(&self) -> tug::Engine {
+        // The other settings as the `tug` binary reads them (TUG_FIREWALL...).
+        let settings = tug::EngineConfig::from_env().expect("engine settings");
         tug::Engine::open(tug::EngineConfig {
             root: self.root(),
             run_root: self.run_root(),
             storage_driver: tug::StorageDriver::Overlay,
+            ..settings
         })
         .expect("open engine")
     }

@@ -186,6 +186,9 @@ pub struct ContainerOptions {
     /// Set meta data on a container (KEY=VALUE)
     #[arg(short = 'l', long)]
     pub label: Vec<String>,
+    /// Ulimit options (name=soft[:hard], e.g. nofile=1024:2048)
+    #[arg(long)]
+    pub ulimit: Vec<String>,
     /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
     #[arg(long, default_value = "no")]
     pub restart: String,
@@ -381,6 +384,12 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         log_opts: o.log_opt,
         owner_pid: o.owner_pid,
         resources: o.resources.resources(),
+        ulimits: o
+            .ulimit
+            .iter()
+            .map(|u| container::Ulimit::parse(u))
+            .collect::<Result<_, _>>()
+            .map_err(|e| CliError::usage(e.to_string()))?,
     })
 }
 
@@ -439,7 +448,7 @@ pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
         match engine.remove_container(name, a.force) {
             Ok(c) => {
                 if a.volumes
-                    && let Err(e) = engine.remove_anonymous_volumes(&c)
+                    && let Err(e) = engine.remove_anonymous_volumes(&c.mounts)
                 {
                     eprintln!("tug: {}", CliError::from(e).message);
                     code = 1;

@@ -105,7 +105,7 @@ impl Engine {
     fn container_image_layers(&self, c: &Container) -> crate::Result<(Image, Vec<PathBuf>)> {
         let store = self.image_store()?;
         let image = store.resolve(&c.image)?;
-        let mut lowers = Snapshots::open(self.root())?.ensure(&store, &image)?;
+        let mut lowers = store.unpack(&Snapshots::open(self.root())?, &image.layers)?;
         let init = self.container_store().dir(&c.id).join(INIT_LAYER);
         if init.is_dir() {
             lowers.push(init);

@@ -276,7 +276,7 @@ impl Engine {
 
         // The rootfs: the image's layers, then the container's init layer (the mount
         // points tug itself needs), then the writable layer.
-        let mut lowers = Snapshots::open(self.root())?.ensure(&image_store, &image)?;
+        let mut lowers = image_store.unpack(&Snapshots::open(self.root())?, &image.layers)?;
         lowers.push(super::commit::make_init_layer(&dir)?);
         let rootfs_dir = dir.join("rootfs");
         let mkdir = |p: &Path| std::fs::create_dir(p).map_err(|e| Error::io(p, e));
@@ -333,6 +333,16 @@ impl Engine {
             etc_files: &etc_files,
         })?;
         mount_plan.apply_to_spec(&mut spec);
+        if !opts.ulimits.is_empty() {
+            let rlimits = opts
+                .ulimits
+                .iter()
+                .map(super::ulimit::Ulimit::rlimit)
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(p) = spec.process_mut() {
+                p.set_rlimits(Some(rlimits));
+            }
+        }
         if let Some(linux) = spec.linux_mut() {
             let mut r = resources.to_oci().unwrap_or_default();
             let mut cgroup_rules = if opts.privileged {
@@ -425,6 +435,7 @@ impl Engine {
                 security_opt: (!opts.security_opt.is_empty()).then(|| opts.security_opt.clone()),
                 cap_add: (!opts.cap_add.is_empty()).then(|| opts.cap_add.clone()),
                 cap_drop: (!opts.cap_drop.is_empty()).then(|| opts.cap_drop.clone()),
+                ulimits: (!opts.ulimits.is_empty()).then(|| opts.ulimits.clone()),
                 devices: Some(device_flags),
                 auto_remove: opts.auto_remove,
                 binds: (!mount_plan.binds.is_empty()).then(|| mount_plan.binds.clone()),

@@ -176,9 +176,9 @@ impl Engine {
             )
         })?;
         let mut cmd = crate::sandbox::exeseal::sealed_command(&sealed);
+        // The child `tug` works with this engine's settings, not the caller's environment.
         cmd.arg("exec")
-            .env("TUG_ROOT", self.root())
-            .env("TUG_RUN", self.run_root())
+            .envs(self.config().to_env())
             .stdin(std::process::Stdio::null());
         for e in &opts.env {
             cmd.arg("--env").arg(e);

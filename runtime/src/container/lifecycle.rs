@@ -234,7 +234,8 @@ impl Engine {
             Err(e) => return Err(e.into()),
         };
         // Its shim removes the cgroup; if the shim died, it is removed here.
-        let _ = crate::sandbox::cgroups::open_for(self.root(), &c.id).and_then(|m| m.remove());
+        let _ = crate::sandbox::cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)
+            .and_then(|m| m.remove());
         if c.state.error.starts_with("shim died") {
             super::net::repair_after_dead_shim(self, &c);
         }
@@ -330,7 +331,8 @@ impl Engine {
                 return c;
             }
         }
-        let _ = crate::sandbox::cgroups::open_for(self.root(), &c.id).and_then(|m| m.remove());
+        let _ = crate::sandbox::cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)
+            .and_then(|m| m.remove());
         super::net::repair_after_dead_shim(self, &c);
         let networks: Vec<String> = c.network_settings.networks.keys().cloned().collect();
         mark(&mut c);

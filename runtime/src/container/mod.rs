@@ -16,25 +16,34 @@ pub mod exec;
 mod id;
 pub use id::{ContainerId, InvalidContainerId};
 mod exec_relay;
+pub mod health;
 mod lifecycle;
+pub mod listen;
+pub mod log_follow;
 pub mod logs;
 pub mod names;
 pub mod net;
 pub mod options;
+pub mod published;
 pub mod record;
 pub mod security;
 pub mod spec;
 pub mod store;
 pub mod top;
+pub mod ulimit;
 
 use std::path::Path;
 
 pub use attach::AttachOptions;
 pub use cgroup::ContainerStats;
 pub use exec::ExecOptions;
+pub use health::{Health, Healthcheck};
 pub(crate) use lifecycle::rootfs_source;
 pub use lifecycle::{DEFAULT_STOP_TIMEOUT, parse_signal};
+pub use listen::PortProbe;
+pub use log_follow::{LogCursor, LogFollower};
 pub use options::CreateOptions;
+pub use published::PublishedPort;
 pub use record::Container;
 pub use store::ContainerStore;
 
@@ -51,6 +60,7 @@ pub use logs::{LogEntry, LogsOptions, parse_time as parse_log_time};
 pub use options::{parse_env_file, resolve_env_arg};
 pub use record::{RestartPolicy, State, Status};
 pub use security::SecurityOptions;
+pub use ulimit::Ulimit;
 
 /// An error of the `container` module.
 #[derive(Debug, thiserror::Error)]

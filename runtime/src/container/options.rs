@@ -67,6 +67,8 @@ pub struct CreateOptions {
     pub volumes_from: Vec<crate::volume::VolumesFrom>,
     /// `--memory`, `--cpus`, `--pids-limit`...: the cgroup limits.
     pub resources: crate::sandbox::cgroups::Resources,
+    /// `--ulimit`: resource limits of the container's processes.
+    pub ulimits: Vec<super::ulimit::Ulimit>,
 }
 
 /// The final (entrypoint, cmd) as Docker computes them: `--entrypoint` replaces the

@@ -224,6 +224,9 @@ pub struct HostConfig {
     pub tmpfs: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub volumes_from: Option<Vec<String>>,
+    /// `--ulimit`: resource limits (null when none, as Docker).
+    #[serde(default)]
+    pub ulimits: Option<Vec<super::ulimit::Ulimit>>,
     pub links: Option<Vec<String>>,
     /// `-p`: container port key (`80/tcp`) → the requested host bindings.
     #[serde(default)]

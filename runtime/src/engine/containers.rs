@@ -31,7 +31,7 @@ impl Engine {
         if !pause && !c.state.paused {
             return Err(Error::Conflict(format!("Container {id} is not paused")).into());
         }
-        let cg = cgroups::open_for(self.root(), &id)?;
+        let cg = cgroups::open_for(&self.config().cgroup_root, self.root(), &id)?;
         if pause {
             cg.freeze()?;
         } else {
@@ -46,7 +46,7 @@ impl Engine {
     pub fn container_stats(&self, name: &str) -> crate::Result<ContainerStats> {
         let c = self.container(name)?;
         let stats = if c.state.running {
-            Some(cgroups::open_for(self.root(), &c.id)?.stats()?)
+            Some(cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)?.stats()?)
         } else {
             None
         };

@@ -4,7 +4,13 @@
 //! holds no open resources, so any number of engines (in threads or processes) may work on
 //! the same root at once: every update takes a file lock.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::network::endpoint::Host;
+use crate::network::firewall::{Backend, Firewall};
+use crate::network::ipam::{DEFAULT_HOST_RUN, Pool};
 
 mod containers;
 mod images;
@@ -41,7 +47,9 @@ impl StorageDriver {
     }
 }
 
-/// The settings of an engine.
+/// The settings of an engine. The environment is read once, by [`EngineConfig::from_env`];
+/// nothing below the engine reads it, so two engines in one process may differ. The
+/// engine's shims get the same settings (see [`EngineConfig::to_env`]).
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// The state root (`$TUG_ROOT`): images, snapshots, containers, volumes.
@@ -50,11 +58,37 @@ pub struct EngineConfig {
     pub run_root: PathBuf,
     /// The storage driver (`$TUG_STORAGE_DRIVER`: `overlay` or `vfs`).
     pub storage_driver: StorageDriver,
+    /// The program that writes the firewall rules (`$TUG_FIREWALL`: `nft` or `iptables`;
+    /// else `nft` when installed, else `iptables` when that is).
+    pub firewall: Backend,
+    /// Where automatic network subnets come from (`$TUG_ADDRESS_POOL`:
+    /// `BASE/PREFIX,SIZE`, e.g. `10.200.0.0/16,24`; default 172.17.0.0/16 up in /24s).
+    pub address_pool: Pool,
+    /// The host-wide run dir (`$TUG_HOST_RUN`, default `/run/tug`): the subnet registry
+    /// and the bridge locks, shared by every state root on the host.
+    pub host_run: PathBuf,
+    /// The cgroup file system root (`$TUG_CGROUP_ROOT`, default `/sys/fs/cgroup`; a test
+    /// may point it at another mount).
+    pub cgroup_root: PathBuf,
 }
 
 impl EngineConfig {
-    /// The settings from the environment (`TUG_ROOT`, `TUG_RUN`, `TUG_STORAGE_DRIVER`), with
-    /// the defaults where unset.
+    /// The settings of an engine on `root` and `run_root`, with the defaults for the rest.
+    pub fn new(root: impl Into<PathBuf>, run_root: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            root: root.into(),
+            run_root: run_root.into(),
+            storage_driver: StorageDriver::Overlay,
+            firewall: Backend::detect(),
+            address_pool: Pool::default_pool(),
+            host_run: DEFAULT_HOST_RUN.into(),
+            cgroup_root: crate::sandbox::cgroups::DEFAULT_ROOT.into(),
+        }
+    }
+
+    /// The settings from the environment (`TUG_ROOT`, `TUG_RUN`, `TUG_STORAGE_DRIVER`,
+    /// `TUG_FIREWALL`, `TUG_ADDRESS_POOL`, `TUG_HOST_RUN`, `TUG_CGROUP_ROOT`), with the
+    /// defaults where unset.
     pub fn from_env() -> Result<EngineConfig> {
         let root = std::env::var_os("TUG_ROOT")
             .map(PathBuf::from)
@@ -71,11 +105,51 @@ impl EngineConfig {
                 )));
             }
         };
+        let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let firewall = match std::env::var("TUG_FIREWALL") {
+            Ok(s) if !s.is_empty() => Backend::parse(&s).ok_or_else(|| {
+                Error::Config(format!(
+                    "TUG_FIREWALL={s:?} is not a firewall backend: use nft or iptables"
+                ))
+            })?,
+            _ => Backend::detect(),
+        };
+        let address_pool = match std::env::var("TUG_ADDRESS_POOL") {
+            Ok(s) if !s.is_empty() => Pool::parse(&s)?,
+            _ => Pool::default_pool(),
+        };
         Ok(EngineConfig {
-            root,
-            run_root,
             storage_driver,
+            firewall,
+            address_pool,
+            host_run: set("TUG_HOST_RUN").map_or_else(|| DEFAULT_HOST_RUN.into(), PathBuf::from),
+            cgroup_root: set("TUG_CGROUP_ROOT").map_or_else(
+                || crate::sandbox::cgroups::DEFAULT_ROOT.into(),
+                PathBuf::from,
+            ),
+            ..EngineConfig::new(root, run_root)
         })
+    }
+
+    /// The settings as the environment that [`EngineConfig::from_env`] reads: how an
+    /// engine's shim (another process) gets the engine's settings, whatever the caller's
+    /// own environment says.
+    pub fn to_env(&self) -> Vec<(&'static str, OsString)> {
+        let pool = format!(
+            "{}/{},{}",
+            self.address_pool.range.network(),
+            self.address_pool.range.prefix(),
+            self.address_pool.size
+        );
+        vec![
+            ("TUG_ROOT", self.root.clone().into()),
+            ("TUG_RUN", self.run_root.clone().into()),
+            ("TUG_STORAGE_DRIVER", self.storage_driver.name().into()),
+            ("TUG_FIREWALL", self.firewall.as_str().into()),
+            ("TUG_ADDRESS_POOL", pool.into()),
+            ("TUG_HOST_RUN", self.host_run.clone().into()),
+            ("TUG_CGROUP_ROOT", self.cgroup_root.clone().into()),
+        ]
     }
 }
 
@@ -83,6 +157,8 @@ impl EngineConfig {
 #[derive(Debug, Clone)]
 pub struct Engine {
     config: EngineConfig,
+    /// The firewall of `config.firewall`, made once.
+    firewall: Arc<dyn Firewall>,
     /// The `tug` binary to run as the shim (and for captured execs), when the caller
     /// chose one (the testkit does); else the shim finds it (see `shim`).
     tug_binary: Option<PathBuf>,
@@ -96,6 +172,7 @@ impl Engine {
                 .map_err(|e| Error::Io(format!("cannot create {}", dir.display()), e))?;
         }
         Ok(Engine {
+            firewall: config.firewall.firewall(),
             config,
             tug_binary: None,
         })
@@ -131,6 +208,14 @@ impl Engine {
     pub fn run_root(&self) -> &Path {
         &self.config.run_root
     }
+
+    /// The host side of this engine's networking: its firewall and host-wide run dir.
+    pub fn network_host(&self) -> Host<'_> {
+        Host {
+            firewall: self.firewall.as_ref(),
+            run_dir: &self.config.host_run,
+        }
+    }
 }
 
 /// Every error the engine returns: one variant per module, each with the context a user
@@ -147,6 +232,8 @@ pub enum Error {
     Layer(#[from] crate::layer::Error),
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::Error),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::Error),
     #[error(transparent)]
     Container(#[from] crate::container::Error),
     #[error(transparent)]

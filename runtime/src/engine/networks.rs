@@ -26,7 +26,7 @@ impl Engine {
     /// table too.
     pub fn remove_network(&self, name: &str) -> Result<Network, Error> {
         let net = self.network_store().remove(name)?;
-        remove_devices(&net);
+        remove_devices(self.network_host(), &net);
         Ok(net)
     }
 
@@ -35,15 +35,15 @@ impl Engine {
     pub fn prune_networks(&self, keep: impl Fn(&Network) -> bool) -> Result<Vec<String>, Error> {
         let gone = self.network_store().prune(keep)?;
         for n in &gone {
-            remove_devices(n);
+            remove_devices(self.network_host(), n);
         }
         Ok(gone.into_iter().map(|n| n.name).collect())
     }
 }
 
 /// A removed network's bridge and table, when a container's shim left them lingering.
-fn remove_devices(net: &Network) {
+fn remove_devices(host: crate::network::endpoint::Host<'_>, net: &Network) {
     if let Some(b) = net.bridge_device() {
-        let _ = crate::network::endpoint::gc(b);
+        let _ = crate::network::endpoint::gc(host, b);
     }
 }

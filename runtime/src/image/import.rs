@@ -165,7 +165,7 @@ impl Engine {
 /// committed image uses, so nothing is left over.
 pub(crate) fn unpack(engine: &Engine, txn: &Txn<'_>, layers: &[LayerInfo]) -> Result<(), Error> {
     let snapshots = crate::snapshot::Snapshots::open(engine.root())?;
-    match snapshots.ensure_layers(txn.store(), layers) {
+    match txn.store().unpack(&snapshots, layers) {
         Ok(_) => Ok(()),
         Err(e) => {
             let committed = txn.store().read_index()?;

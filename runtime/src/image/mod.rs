@@ -12,10 +12,12 @@
 
 pub mod archive;
 mod blobs;
+pub mod busybox;
 pub mod changes;
 pub mod commit;
 pub mod import;
 mod index;
+mod local;
 pub mod manifest;
 pub mod prune;
 pub mod reference;
@@ -54,8 +56,9 @@ pub enum Error {
     Conflict(String),
     #[error("unpacking the layers")]
     Snapshot(#[from] crate::snapshot::Error),
-    #[error(transparent)]
-    Container(#[from] crate::container::Error),
+    /// Finding which containers use an image failed (the Engine asks its containers).
+    #[error("finding the containers that use images: {0}")]
+    Users(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Media types the store reads and writes.

@@ -22,12 +22,7 @@ impl Engine {
         let store = self.image_store()?;
         let in_use: HashSet<String> = self
             .containers()
-            .map_err(|e| {
-                Error::Io(
-                    "listing containers".into(),
-                    std::io::Error::other(crate::report(&e)),
-                )
-            })?
+            .map_err(|e| Error::Users(Box::new(e)))?
             .into_iter()
             .map(|c| c.image)
             .collect();

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::{Digest, Engine};
 
 use super::store::image_descriptors;
-use super::{Error, Reference};
+use super::{Error, Reference, Store};
 
 /// What removing an image did, in Docker's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,86 +49,102 @@ impl Engine {
     /// `force`, which then only untags it. Blobs and snapshots no image needs any more
     /// are removed.
     pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>, Error> {
-        let store = self.image_store()?;
-        let mut txn = store.begin()?;
-        let desc = store.find(&txn.index, name)?.clone();
-        let by_tag = Reference::parse(name)
-            .ok()
-            .filter(|r| r.digest.is_none() && store.find_by_ref(&txn.index, r).is_some());
-        let image = match (store.image(&txn.index, &desc), &by_tag) {
-            (Ok(image), _) => image,
-            // A damaged image (its manifest or config unreadable) can still lose its name.
-            (Err(_), Some(r)) => {
-                txn.index.untag(r);
-                let still_named = txn
-                    .index
-                    .manifests
-                    .iter()
-                    .any(|d| d.digest == desc.digest && d.name().is_some());
-                if !still_named {
-                    txn.index.remove_digest(&desc.digest);
-                }
-                txn.commit()?;
-                txn.collect_garbage()?;
-                return Ok(vec![RemoveEvent::Untagged(r.clone())]);
-            }
-            (Err(e), None) => return Err(e),
+        // Whether an image is in use is the Engine's to say: the image store knows no
+        // containers.
+        let users = |id: &Digest| {
+            self.containers_using_image(id)
+                .map_err(|e| Error::Users(Box::new(e)))
         };
-        let short = image.id.short().to_string();
-        let users = self.containers_using_image(&image.id)?;
-        let mut events = Vec::new();
-        let delete = match by_tag {
-            Some(r) if image.names.len() > 1 => {
-                txn.index.untag(&r);
-                events.push(RemoveEvent::Untagged(r));
-                false
-            }
-            Some(r) => {
-                if let Some(c) = users.first()
-                    && !force
-                {
-                    return Err(Error::Conflict(format!(
-                        "unable to remove repository reference \"{r}\" (must force) - container {c} is using its referenced image {short}"
-                    )));
-                }
-                txn.index.untag(&r);
-                events.push(RemoveEvent::Untagged(r));
-                users.is_empty()
-            }
-            None => {
-                if image.names.len() > 1 && !force {
-                    return Err(Error::Conflict(format!(
-                        "unable to delete {short} (must be forced) - image is referenced in multiple repositories"
-                    )));
-                }
-                if let Some(c) = users.first()
-                    && !force
-                {
-                    return Err(Error::Conflict(format!(
-                        "unable to delete {short} (must be forced) - image is being used by container {c}"
-                    )));
-                }
-                for n in &image.names {
-                    txn.index.untag(n);
-                    events.push(RemoveEvent::Untagged(n.clone()));
-                }
-                users.is_empty()
-            }
-        };
-        if delete {
-            let same_id: Vec<String> = image_descriptors(&txn.index)
-                .filter(|d| store.config_digest(d).as_ref() == Some(&image.id))
-                .map(|d| d.digest.clone())
-                .collect();
-            for d in same_id {
-                txn.index.remove_digest(&d);
-            }
-            events.push(RemoveEvent::Deleted(image.id.clone()));
-        }
-        txn.commit()?;
-        if delete {
-            txn.collect_garbage()?;
-        }
-        Ok(events)
+        remove(&self.image_store()?, name, force, users)
     }
+}
+
+/// Removes `name` from `store` as [`Engine::remove_image`] says; `users` names the
+/// containers that use an image.
+fn remove(
+    store: &Store,
+    name: &str,
+    force: bool,
+    users: impl Fn(&Digest) -> Result<Vec<String>, Error>,
+) -> Result<Vec<RemoveEvent>, Error> {
+    let mut txn = store.begin()?;
+    let desc = store.find(&txn.index, name)?.clone();
+    let by_tag = Reference::parse(name)
+        .ok()
+        .filter(|r| r.digest.is_none() && store.find_by_ref(&txn.index, r).is_some());
+    let image = match (store.image(&txn.index, &desc), &by_tag) {
+        (Ok(image), _) => image,
+        // A damaged image (its manifest or config unreadable) can still lose its name.
+        (Err(_), Some(r)) => {
+            txn.index.untag(r);
+            let still_named = txn
+                .index
+                .manifests
+                .iter()
+                .any(|d| d.digest == desc.digest && d.name().is_some());
+            if !still_named {
+                txn.index.remove_digest(&desc.digest);
+            }
+            txn.commit()?;
+            txn.collect_garbage()?;
+            return Ok(vec![RemoveEvent::Untagged(r.clone())]);
+        }
+        (Err(e), None) => return Err(e),
+    };
+    let short = image.id.short().to_string();
+    let users = users(&image.id)?;
+    let mut events = Vec::new();
+    let delete = match by_tag {
+        Some(r) if image.names.len() > 1 => {
+            txn.index.untag(&r);
+            events.push(RemoveEvent::Untagged(r));
+            false
+        }
+        Some(r) => {
+            if let Some(c) = users.first()
+                && !force
+            {
+                return Err(Error::Conflict(format!(
+                    "unable to remove repository reference \"{r}\" (must force) - container {c} is using its referenced image {short}"
+                )));
+            }
+            txn.index.untag(&r);
+            events.push(RemoveEvent::Untagged(r));
+            users.is_empty()
+        }
+        None => {
+            if image.names.len() > 1 && !force {
+                return Err(Error::Conflict(format!(
+                    "unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+                )));
+            }
+            if let Some(c) = users.first()
+                && !force
+            {
+                return Err(Error::Conflict(format!(
+                    "unable to delete {short} (must be forced) - image is being used by container {c}"
+                )));
+            }
+            for n in &image.names {
+                txn.index.untag(n);
+                events.push(RemoveEvent::Untagged(n.clone()));
+            }
+            users.is_empty()
+        }
+    };
+    if delete {
+        let same_id: Vec<String> = image_descriptors(&txn.index)
+            .filter(|d| store.config_digest(d).as_ref() == Some(&image.id))
+            .map(|d| d.digest.clone())
+            .collect();
+        for d in same_id {
+            txn.index.remove_digest(&d);
+        }
+        events.push(RemoveEvent::Deleted(image.id.clone()));
+    }
+    txn.commit()?;
+    if delete {
+        txn.collect_garbage()?;
+    }
+    Ok(events)
 }

@@ -347,6 +347,24 @@ impl Store {
         )))
     }
 
+    /// Makes sure `layers` (bottom first) are unpacked in `snapshots`, from this store's
+    /// blobs; returns the layer dirs, bottom first. The snapshots get each layer as its
+    /// diff id and an opener of its blob: they know nothing of this store.
+    pub fn unpack(
+        &self,
+        snapshots: &crate::snapshot::Snapshots,
+        layers: &[LayerInfo],
+    ) -> Result<Vec<PathBuf>, crate::snapshot::Error> {
+        let refs: Vec<crate::snapshot::LayerRef> = layers
+            .iter()
+            .map(|l| crate::snapshot::LayerRef {
+                digest: l.digest.clone(),
+                diff_id: l.diff_id.clone(),
+            })
+            .collect();
+        snapshots.ensure_layers(&refs, |l| self.open_blob(&l.digest))
+    }
+
     /// The size of a layer's uncompressed tar, as Docker counts image sizes: from the
     /// record made when the layer entered the store, else the blob's size.
     pub fn layer_size(&self, layer: &LayerInfo) -> u64 {

@@ -37,7 +37,7 @@ pub struct GzipStats {
 }
 
 /// Writes the overlayfs upper dir `upper` as an OCI layer tar to `out`. `lowers` are the
-/// layer dirs under it, bottom first (as [`crate::snapshot::Rootfs::lowers`]); whiteouts
+/// layer dirs under it, bottom first (as a container's rootfs lists them); whiteouts
 /// of paths that no lower layer has are left out. Fails (naming the path) on a renamed
 /// dir or a metadata-only copy-up, whose data is not in `upper`: tug's overlay mounts do
 /// not turn those features on.
@@ -105,14 +105,14 @@ pub(crate) fn write_entry(
     Ok(entries)
 }
 
-/// Writes the paths of `changes` (from [`crate::snapshot::copy_changes`]) as a layer
+/// Writes the paths of `changes` (a copied rootfs compared with its layers) as a layer
 /// tar: each added or changed path as it is under `root` (a dir without its content:
 /// the list names every path), each deleted one as a whiteout. For the `vfs` driver,
 /// whose containers have no upper dir. `changes` must be in walk order (parents first),
 /// as `copy_changes` gives them.
 pub fn write_changes(
     root: &Path,
-    changes: &[crate::snapshot::Change],
+    changes: &[super::Change],
     out: impl Write,
 ) -> Result<DiffStats, Error> {
     let out = BufWriter::with_capacity(BUF_SIZE, out);
@@ -124,7 +124,7 @@ pub fn write_changes(
 /// As [`write_changes`], gzip-compressed, hashing both streams in the same pass.
 pub fn write_changes_gzip(
     root: &Path,
-    changes: &[crate::snapshot::Change],
+    changes: &[super::Change],
     out: impl Write,
 ) -> Result<GzipStats, Error> {
     let blob = HashingWriter::new(BufWriter::with_capacity(BUF_SIZE, out));
@@ -140,10 +140,10 @@ pub fn write_changes_gzip(
 
 fn write_list<W: Write>(
     root: &Path,
-    changes: &[crate::snapshot::Change],
+    changes: &[super::Change],
     out: HashingWriter<W>,
 ) -> Result<(DiffStats, W), Error> {
-    use crate::snapshot::ChangeKind;
+    use super::ChangeKind;
     use std::os::unix::ffi::OsStrExt;
     let fd = open_root(root)?;
     let mut w = TreeWriter::new(out, None, root.display().to_string());

@@ -9,6 +9,7 @@ use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid
 use super::resolve::{self, ResolveError, Resolver};
 
 /// The metadata of an entry, from its header and PAX records.
+#[derive(Clone)]
 pub(crate) struct Meta {
     pub mode: u32,
     pub uid: u32,

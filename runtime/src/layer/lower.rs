@@ -34,7 +34,7 @@ enum Found {
 }
 
 impl Lowers {
-    /// Opens the layer dirs, given bottom first (as [`crate::snapshot::Rootfs`] has them).
+    /// Opens the layer dirs, given bottom first (as a container's rootfs lists them).
     pub(crate) fn open(lowers: &[PathBuf]) -> io::Result<Lowers> {
         let mut layers = Vec::with_capacity(lowers.len());
         for l in lowers.iter().rev() {
@@ -174,7 +174,8 @@ fn find(root: BorrowedFd<'_>, rel: &[u8], open_last: bool) -> io::Result<Found> 
     Ok(Found::Missing { opaque })
 }
 
-fn open_dir(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<OwnedFd> {
+/// Opens the dir `name` under `dir`, never following a symlink.
+pub(crate) fn open_dir(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<OwnedFd> {
     Ok(rustix::fs::openat(
         dir,
         name,

@@ -387,7 +387,7 @@ pub(crate) fn read_kept_xattrs(path: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)
 }
 
 /// The xattrs of the entry at `path` (not followed), sorted by name.
-pub(super) fn read_xattrs(path: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub(crate) fn read_xattrs(path: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let size = match rustix::fs::llistxattr_query(path) {
         Ok(0) => return Ok(Vec::new()),
         Ok(n) => n,

@@ -11,14 +11,23 @@ use std::fs::{self, File, OpenOptions};
 use std::net::Ipv4Addr;
 use std::os::fd::BorrowedFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest as _, Sha256};
 
 use super::Error;
+use super::firewall::Firewall;
 use super::link::{ContainerIface, Netlink, configure_in_netns};
 use super::nft::{self, NatNetwork, PortMap};
+
+/// The host side of an engine's networking, as its settings say: the firewall it picked
+/// and the host-wide run dir that holds the bridge locks (`<run_dir>/bridges`).
+#[derive(Debug, Clone, Copy)]
+pub struct Host<'a> {
+    pub firewall: &'a dyn Firewall,
+    pub run_dir: &'a Path,
+}
 
 /// One network interface of a container, as the start path asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,8 +108,8 @@ struct BridgeLock {
 }
 
 impl BridgeLock {
-    fn take(bridge: &str) -> Result<BridgeLock, Error> {
-        let dir = super::ipam::host_run_dir().join("bridges");
+    fn take(host: Host<'_>, bridge: &str) -> Result<BridgeLock, Error> {
+        let dir = host.run_dir.join("bridges");
         fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
         let path = dir.join(format!("{bridge}.lock"));
         let err = |e| Error::io(path.display(), e);
@@ -142,12 +151,12 @@ impl BridgeLock {
 /// failure.
 ///
 /// Runs in the calling thread's network namespace (the host's).
-pub fn up(netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> {
+pub fn up(host: Host<'_>, netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> {
     nft::check_bridge(&a.bridge)?;
-    let lock = BridgeLock::take(&a.bridge)?;
+    let lock = BridgeLock::take(host, &a.bridge)?;
     let mut nl = Netlink::open()?;
     let mut veth_made = false;
-    let r = connect(&mut nl, netns, id, a, &mut veth_made);
+    let r = connect(host.firewall, &mut nl, netns, id, a, &mut veth_made);
     if r.is_err() {
         // Best effort: the first error is the one to report.
         if veth_made {
@@ -155,13 +164,14 @@ pub fn up(netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> 
         }
         // A bridge exists only while a veth is on it: whether this call made it or found
         // it left from a crash, it goes when it has no port.
-        let _ = remove_if_unused(&mut nl, &a.bridge, &lock);
+        let _ = remove_if_unused(host.firewall, &mut nl, &a.bridge, &lock);
     }
     r
 }
 
 /// The steps of [`up`]; `veth_made` tells a failure whether the veth is this call's.
 fn connect(
+    fw: &dyn Firewall,
     nl: &mut Netlink,
     netns: BorrowedFd<'_>,
     id: &str,
@@ -176,16 +186,15 @@ fn connect(
         && nl.bridge_ports(index)?.is_empty()
         && !nl.has_ipv4(index, a.gateway, a.subnet.prefix())?
     {
-        nft::remove(&a.bridge)?;
+        fw.remove(&a.bridge)?;
         nl.delete_link(&a.bridge)?;
     }
     let (_, created) =
         nl.ensure_bridge_with_mac(&a.bridge, a.gateway, a.subnet.prefix(), mac_for(a.gateway))?;
-    let table = nft::table_name(&a.bridge);
     // A table deleted behind tug's back is made again.
-    if created || !nft::table_exists(&table)? {
+    if created || !fw.exists(&a.bridge)? {
         nft::set_route_localnet(&a.bridge)?;
-        nft::apply(&NatNetwork {
+        fw.apply(&NatNetwork {
             bridge: a.bridge.clone(),
             subnet: a.subnet.network(),
             prefix: a.subnet.prefix(),
@@ -224,7 +233,12 @@ fn connect(
 
 /// Removes the network's table and the bridge when no port is left on it; `true` when
 /// they are gone. The caller holds the bridge's lock.
-fn remove_if_unused(nl: &mut Netlink, bridge: &str, lock: &BridgeLock) -> Result<bool, Error> {
+fn remove_if_unused(
+    fw: &dyn Firewall,
+    nl: &mut Netlink,
+    bridge: &str,
+    lock: &BridgeLock,
+) -> Result<bool, Error> {
     if let Some(index) = nl.link_index(bridge)?
         && !nl.bridge_ports(index)?.is_empty()
     {
@@ -232,7 +246,7 @@ fn remove_if_unused(nl: &mut Netlink, bridge: &str, lock: &BridgeLock) -> Result
     }
     // The table first: a bridge without its table is repaired by the next `up`, a table
     // without its bridge would be found by nobody.
-    nft::remove(bridge)?;
+    fw.remove(bridge)?;
     nl.delete_link(bridge)?;
     lock.remove_file();
     Ok(true)
@@ -246,16 +260,16 @@ fn remove_if_unused(nl: &mut Netlink, bridge: &str, lock: &BridgeLock) -> Result
 /// Under the lock the veth only leaves the bridge (a fraction of a millisecond); deleting
 /// it waits for the kernel's RCU barrier (~15-20 ms), so that happens after the lock is
 /// released, where the deletions of containers stopping together overlap.
-pub fn down(id: &str, a: &Attachment) -> Result<(), Error> {
+pub fn down(host: Host<'_>, id: &str, a: &Attachment) -> Result<(), Error> {
     nft::check_bridge(&a.bridge)?;
-    let host = host_veth_name(id, &a.bridge);
+    let veth = host_veth_name(id, &a.bridge);
     let mut nl = Netlink::open()?;
     {
-        let lock = BridgeLock::take(&a.bridge)?;
-        nl.detach_from_bridge(&host)?;
-        remove_if_unused(&mut nl, &a.bridge, &lock)?;
+        let lock = BridgeLock::take(host, &a.bridge)?;
+        nl.detach_from_bridge(&veth)?;
+        remove_if_unused(host.firewall, &mut nl, &a.bridge, &lock)?;
     }
-    nl.delete_link(&host)?;
+    nl.delete_link(&veth)?;
     Ok(())
 }
 
@@ -263,22 +277,22 @@ pub fn down(id: &str, a: &Attachment) -> Result<(), Error> {
 /// deletes the pair with the container's namespace, without making anyone wait for it).
 /// The bridge stays for [`gc`] to remove when it is still unused a little later, so that
 /// containers run one after another do not pay for removing and making it each time.
-pub fn release(id: &str, a: &Attachment) -> Result<(), Error> {
+pub fn release(host: Host<'_>, id: &str, a: &Attachment) -> Result<(), Error> {
     nft::check_bridge(&a.bridge)?;
-    let host = host_veth_name(id, &a.bridge);
+    let veth = host_veth_name(id, &a.bridge);
     let mut nl = Netlink::open()?;
-    let _lock = BridgeLock::take(&a.bridge)?;
-    nl.detach_from_bridge(&host)?;
+    let _lock = BridgeLock::take(host, &a.bridge)?;
+    nl.detach_from_bridge(&veth)?;
     Ok(())
 }
 
 /// Removes the network's table and bridge when no container uses it (see [`release`]);
 /// `true` when they are gone.
-pub fn gc(bridge: &str) -> Result<bool, Error> {
+pub fn gc(host: Host<'_>, bridge: &str) -> Result<bool, Error> {
     nft::check_bridge(bridge)?;
     let mut nl = Netlink::open()?;
-    let lock = BridgeLock::take(bridge)?;
-    remove_if_unused(&mut nl, bridge, &lock)
+    let lock = BridgeLock::take(host, bridge)?;
+    remove_if_unused(host.firewall, &mut nl, bridge, &lock)
 }
 
 /// The name of container `id`'s own nftables table of published ports (`tug_p` + 16 hex
@@ -290,18 +304,18 @@ pub fn ports_table(id: &str) -> String {
 /// Installs (or replaces, in one transaction) the DNAT rules of container `id`'s
 /// published ports, from the host's addresses (incl. 127.0.0.1) and from other
 /// containers; no ports removes the table.
-pub fn publish(id: &str, ports: &[PortMap]) -> Result<(), Error> {
+pub fn publish(host: Host<'_>, id: &str, ports: &[PortMap]) -> Result<(), Error> {
     if ports.is_empty() {
-        return unpublish(id);
+        return unpublish(host, id);
     }
-    nft::apply_ports(&ports_table(id), ports)?;
+    host.firewall.apply_ports(&ports_table(id), ports)?;
     Ok(())
 }
 
 /// Removes container `id`'s port table; a missing table is not an error (and costs no
 /// `nft` run: it is deleted over nfnetlink).
-pub fn unpublish(id: &str) -> Result<(), Error> {
-    nft::remove_ports(&ports_table(id))?;
+pub fn unpublish(host: Host<'_>, id: &str) -> Result<(), Error> {
+    host.firewall.remove_ports(&ports_table(id))?;
     Ok(())
 }
 

@@ -11,6 +11,34 @@ use crate::network::link::run_in_netns;
 use crate::network::nft::Proto;
 use crate::network::testns::{HOST_ADDR, TestNetns};
 
+/// The host settings of these tests: nftables, and the default host-wide run dir.
+fn host() -> Host<'static> {
+    static FIREWALL: std::sync::OnceLock<std::sync::Arc<dyn Firewall>> = std::sync::OnceLock::new();
+    Host {
+        firewall: FIREWALL
+            .get_or_init(|| crate::network::firewall::Backend::Nft.firewall())
+            .as_ref(),
+        run_dir: std::path::Path::new(crate::network::ipam::DEFAULT_HOST_RUN),
+    }
+}
+
+// The endpoint calls with this host, as the tests make them.
+fn up(netns: std::os::fd::BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> {
+    super::up(host(), netns, id, a)
+}
+
+fn down(id: &str, a: &Attachment) -> Result<(), Error> {
+    super::down(host(), id, a)
+}
+
+fn publish(id: &str, ports: &[PortMap]) -> Result<(), Error> {
+    super::publish(host(), id, ports)
+}
+
+fn unpublish(id: &str) -> Result<(), Error> {
+    super::unpublish(host(), id)
+}
+
 /// A missing rule or route makes a connect hang: fail instead.
 const DEADLINE: Duration = Duration::from_secs(5);
 
@@ -34,7 +62,8 @@ impl Bridge {
     }
 
     fn lock_file(&self) -> PathBuf {
-        crate::network::ipam::host_run_dir()
+        host()
+            .run_dir
             .join("bridges")
             .join(format!("{}.lock", self.0))
     }

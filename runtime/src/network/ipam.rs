@@ -23,13 +23,9 @@ use super::Error;
 use super::cidr::Cidr;
 use crate::fsutil;
 
-/// The host-wide run dir: `$TUG_HOST_RUN`, default `/run/tug` (not `$TUG_RUN`, which is
-/// per state root).
-pub fn host_run_dir() -> PathBuf {
-    std::env::var_os("TUG_HOST_RUN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/run/tug"))
-}
+/// The host-wide run dir when `TUG_HOST_RUN` does not say (`EngineConfig::host_run`); not
+/// `$TUG_RUN`, which is per state root.
+pub const DEFAULT_HOST_RUN: &str = "/run/tug";
 
 /// Where automatic subnets come from: `size`-prefix subnets of `range`, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,14 +44,7 @@ impl Pool {
         }
     }
 
-    /// `$TUG_ADDRESS_POOL` (`BASE/PREFIX,SIZE`, e.g. `10.200.0.0/16,24`), else the default.
-    pub fn from_env() -> Result<Pool, Error> {
-        match std::env::var("TUG_ADDRESS_POOL") {
-            Ok(s) if !s.is_empty() => Pool::parse(&s),
-            _ => Ok(Pool::default_pool()),
-        }
-    }
-
+    /// `BASE/PREFIX,SIZE` (`TUG_ADDRESS_POOL`'s form, e.g. `10.200.0.0/16,24`).
     pub fn parse(s: &str) -> Result<Pool, Error> {
         let bad = || Error::Invalid(format!("TUG_ADDRESS_POOL={s:?}: expected BASE/PREFIX,SIZE"));
         let (r, n) = s.split_once(',').ok_or_else(bad)?;
@@ -150,11 +139,6 @@ fn io_err(p: &Path, e: std::io::Error) -> Error {
 impl SubnetRegistry {
     pub fn open(dir: &Path) -> SubnetRegistry {
         SubnetRegistry { dir: dir.into() }
-    }
-
-    /// The registry in [`host_run_dir`].
-    pub fn host() -> SubnetRegistry {
-        SubnetRegistry::open(&host_run_dir())
     }
 
     fn file(&self) -> PathBuf {

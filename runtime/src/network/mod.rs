@@ -7,15 +7,15 @@
 pub mod cidr;
 pub mod endpoint;
 pub mod error;
+pub mod firewall;
 pub mod ipam;
-pub mod iptables;
 pub mod link;
-pub mod nft;
 pub mod ports;
 pub mod record;
 pub mod store;
 
 pub use error::Error;
+pub use firewall::{iptables, nft};
 
 // The types and parsers of the Engine's network methods, one level deep
 // (`tug::network::X`).

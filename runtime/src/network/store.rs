@@ -44,6 +44,8 @@ pub struct NetworkStore {
     root: PathBuf,
     dir: PathBuf,
     registry: SubnetRegistry,
+    /// Where automatic subnets come from.
+    pool: Pool,
 }
 
 fn io_err(p: &Path, e: std::io::Error) -> Error {
@@ -51,17 +53,27 @@ fn io_err(p: &Path, e: std::io::Error) -> Error {
 }
 
 impl NetworkStore {
-    /// The store of `root`, leasing subnets from the host-wide registry.
+    /// The store of `root`, leasing subnets from the default pool in the registry of the
+    /// default host-wide run dir (an engine uses its own settings: `Engine::network_store`).
     pub fn open(root: &Path) -> NetworkStore {
-        NetworkStore::with_registry(root, SubnetRegistry::host())
+        let registry = SubnetRegistry::open(Path::new(super::ipam::DEFAULT_HOST_RUN));
+        NetworkStore::with_registry(root, registry)
     }
 
+    /// The store of `root`, leasing subnets from the default pool in `registry`.
     pub fn with_registry(root: &Path, registry: SubnetRegistry) -> NetworkStore {
         NetworkStore {
             root: root.into(),
             dir: root.join("networks"),
             registry,
+            pool: Pool::default_pool(),
         }
+    }
+
+    /// This store, taking automatic subnets from `pool`.
+    pub fn with_pool(mut self, pool: Pool) -> NetworkStore {
+        self.pool = pool;
+        self
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -259,7 +271,7 @@ impl NetworkStore {
         labels: BTreeMap<String, String>,
         mut options: BTreeMap<String, String>,
     ) -> Result<Network, Error> {
-        let pool = Pool::from_env()?;
+        let pool = self.pool;
         let id = new_id();
         options.insert(BRIDGE_NAME_OPTION.into(), bridge_name(&self.root, name));
         let file = self.file(name);

@@ -26,9 +26,9 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::exec::switch_user;
-use super::init::{Failure, setup_err};
+use super::failure::{Failure, InitFailure, setup_err};
 use super::mounts::RootDir;
-use super::sync::{self, InitFailure};
+use super::sync;
 use super::{Error, Sandbox, Stdio, tty, user};
 
 /// What to run in a container, and how.
@@ -491,6 +491,8 @@ fn exec_entered(
     })?;
     super::exec::check_cwd_inside(cwd)?;
 
+    // The container's limits (the spec's process is the exec's base), as runc does.
+    super::rlimits::apply(process)?;
     switch_user(process, &exec_user, filter)?;
     match super::exec::become_process(process, &env, false)? {}
 }

@@ -11,8 +11,7 @@ use nix::sys::signal::Signal;
 use nix::sys::stat::{Mode, umask};
 use nix::unistd::{Gid, Uid};
 
-use super::init::{Failure, setup_err};
-use super::sync::InitFailure;
+use super::failure::{Failure, InitFailure, exec_error, setup_err};
 use super::{SandboxConfig, Stdio, caps, seccomp, signals, tty, user};
 
 /// Becomes the user and execs the process: stdio, user, env, cwd, capabilities, fds.
@@ -63,6 +62,7 @@ pub(super) fn exec_process(
     nix::unistd::chdir(cwd).map_err(|e| setup_err(format!("chdir to {}: {e}", cwd.display())))?;
     check_cwd_inside(cwd)?;
 
+    super::rlimits::apply(process)?;
     switch_user(process, &exec_user, filter)?;
     match become_process(process, &env, true)? {}
 }
@@ -227,20 +227,6 @@ pub fn find_executable(cmd: &str, path_env: &str) -> Result<CString, Failure> {
         InitFailure::NotFound,
         format!("exec: \"{cmd}\": executable file not found in $PATH"),
     ))
-}
-
-pub(super) fn exec_error(cmd: &str, e: nix::Error) -> Failure {
-    let kind = match e {
-        nix::Error::ENOENT => InitFailure::NotFound,
-        _ => InitFailure::NotExecutable,
-    };
-    let why = match e {
-        nix::Error::EACCES => "permission denied".to_string(),
-        nix::Error::ENOENT => "no such file or directory".to_string(),
-        nix::Error::ENOEXEC => "exec format error".to_string(),
-        other => other.desc().to_lowercase(),
-    };
-    (kind, format!("exec: \"{cmd}\": {why}"))
 }
 
 #[cfg(test)]

@@ -13,17 +13,11 @@ use nix::sys::stat::{Mode, umask};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType;
 
-use super::sync::{self, InitFailure};
+use super::failure::{Failure, InitFailure, setup_err};
+use super::sync;
 use super::{
     Error, RootfsSource, SandboxConfig, Stdio, cgroups, devices, mounts, seccomp, tty, volumes,
 };
-
-/// A failure inside the init: what kind, and the message for the user.
-pub(super) type Failure = (InitFailure, String);
-
-pub(super) fn setup_err(msg: impl Into<String>) -> Failure {
-    (InitFailure::Setup, msg.into())
-}
 
 /// The spec's namespaces.
 fn namespaces(spec: &oci_spec::runtime::Spec) -> Vec<oci_spec::runtime::LinuxNamespace> {
@@ -136,7 +130,7 @@ fn run(
 
     join_namespaces(spec)?;
     let cgroup_mounts = cgroup_mount_plan(spec);
-    let cgroup_join = cgroups::join::prepare(spec).map_err(setup_err)?;
+    let cgroup_join = cgroups::join::prepare(spec, &config.cgroup_root).map_err(setup_err)?;
     let console = setup_rootfs(config, &root_path)?;
     mounts::pivot(&root_path).map_err(|e| setup_err(format!("pivot_root: {e}")))?;
     setup_after_pivot(config)?;

@@ -17,9 +17,11 @@ mod devices;
 pub mod enter;
 mod exec;
 pub mod exeseal;
+mod failure;
 pub mod hygiene;
 mod init;
 pub mod mounts;
+mod rlimits;
 pub mod seccomp;
 pub mod signals;
 pub mod special;
@@ -35,9 +37,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::snapshot::Rootfs;
+use crate::rootfs::Rootfs;
 
-pub use sync::InitFailure;
+pub use failure::InitFailure;
+pub use volumes::{COPY_UP_ANNOTATION, CREATE_SOURCE_ANNOTATION};
 
 /// An error of the `sandbox` module.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +141,9 @@ pub struct SandboxConfig {
     pub user: Option<String>,
     /// The process's stdio.
     pub stdio: Stdio,
+    /// The cgroup file system root (the engine's setting), where a v1 init joins its
+    /// cgroups.
+    pub cgroup_root: PathBuf,
 }
 
 /// A created container init, waiting to be started, running, or exited.

@@ -11,43 +11,7 @@ use nix::sys::socket::{
 };
 
 use super::Error;
-
-/// Why the init failed, which decides the CLI's exit code as Docker's does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InitFailure {
-    /// Setting up the container failed (125).
-    Setup,
-    /// The command could not be executed: permission denied, a directory... (126).
-    NotExecutable,
-    /// The command was not found (127).
-    NotFound,
-}
-
-impl InitFailure {
-    pub fn exit_code(self) -> i32 {
-        match self {
-            InitFailure::Setup => 125,
-            InitFailure::NotExecutable => 126,
-            InitFailure::NotFound => 127,
-        }
-    }
-
-    fn tag(self) -> u8 {
-        match self {
-            InitFailure::Setup => b's',
-            InitFailure::NotExecutable => b'x',
-            InitFailure::NotFound => b'n',
-        }
-    }
-
-    fn from_tag(t: u8) -> InitFailure {
-        match t {
-            b'x' => InitFailure::NotExecutable,
-            b'n' => InitFailure::NotFound,
-            _ => InitFailure::Setup,
-        }
-    }
-}
+use super::failure::InitFailure;
 
 /// A message from the init to the supervisor.
 #[derive(Debug)]

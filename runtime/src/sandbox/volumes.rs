@@ -1,8 +1,9 @@
 //! The volume step of the container's init, after the rootfs is mounted and before the
 //! spec's mounts and pivot_root: makes the missing `-v` host dirs (as Docker does), and
 //! fills each new, empty volume with the image's content at its destination (copy-up).
-//! What to do comes from the spec's annotations (see `volume::plan`); the image side is
-//! resolved inside the rootfs, so a symlink in the image cannot point the copy elsewhere.
+//! What to do comes from the spec's annotations (defined here, written by `volume::plan`);
+//! the image side is resolved inside the rootfs, so a symlink in the image cannot point
+//! the copy elsewhere.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
@@ -15,7 +16,13 @@ use oci_spec::runtime::Spec;
 
 use super::mounts::{RootDir, relative};
 use crate::sandbox::StepError;
-use crate::volume::plan::{COPY_UP_ANNOTATION, CREATE_SOURCE_ANNOTATION};
+
+/// The spec annotation listing (as a JSON array) the destinations whose new, empty
+/// volume the init fills with the image's content first.
+pub const COPY_UP_ANNOTATION: &str = "io.tug.volume.copy-up";
+/// The spec annotation listing (as a JSON array) the `-v` host dirs the init makes when
+/// missing, as Docker does.
+pub const CREATE_SOURCE_ANNOTATION: &str = "io.tug.bind.create-source";
 
 /// The JSON list in annotation `key`, empty when absent.
 fn annotation_list(spec: &Spec, key: &str) -> Result<Vec<String>, StepError> {
@@ -83,7 +90,7 @@ fn copy_up(root: &RootDir, dest: &Path, data: &Path) -> std::io::Result<()> {
         Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    crate::snapshot::copy_dir_contents(src.as_fd(), dst.as_fd())?;
+    crate::rootfs::copy_dir_contents(src.as_fd(), dst.as_fd())?;
     drop(lock);
     Ok(())
 }

@@ -190,9 +190,10 @@ fn fork_shim(engine: &Engine, id: &str, theirs: UnixStream) -> Result<(), Error>
             }
             std::mem::forget(theirs);
             // SAFETY: still single-threaded: setting the environment races with nothing.
-            unsafe {
-                std::env::set_var("TUG_ROOT", engine.root());
-                std::env::set_var("TUG_RUN", engine.run_root());
+            // The shim's engine is made from it: the settings of this engine, not those
+            // of the caller's environment.
+            for (key, value) in engine.config().to_env() {
+                unsafe { std::env::set_var(key, value) };
             }
             let code = main(id);
             // SAFETY: _exit skips the CLI's atexit work and stdio buffers, which belong to
@@ -221,8 +222,7 @@ fn exec_shim(engine: &Engine, id: &str, theirs_fd: i32) -> Result<(), Error> {
     let mut cmd = crate::sandbox::exeseal::sealed_command(&sealed);
     cmd.arg(SUBCOMMAND)
         .arg(id)
-        .env("TUG_ROOT", engine.root())
-        .env("TUG_RUN", engine.run_root())
+        .envs(engine.config().to_env())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -221,7 +221,7 @@ pub(super) fn run(engine: &Engine, id: &str, mut first: UnixStream) -> Result<()
         Ok(pid) => shim.broadcast(&proto::frame_i32(proto::STARTED, pid), false),
         Err(e) => {
             shim.fail(e.exit_code(), crate::report(&e));
-            net::gc_bridges(&shim.bridges);
+            net::gc_bridges(&shim.engine, &shim.bridges);
             return Ok(());
         }
     }
@@ -310,6 +310,7 @@ impl Shim {
                     stdin: self.open_stdin,
                 }
             },
+            cgroup_root: self.engine.config().cgroup_root.clone(),
         };
         let resources = c.host_config.resources.clone();
         let devices = config
@@ -321,8 +322,15 @@ impl Shim {
             .unwrap_or_default();
         let (mut sb, out, err, stdin) =
             create_with_pipes(&config, self.open_stdin).map_err(start_error)?;
-        let cgroup = cgroups::setup_for(&self.root, &self.id, &resources, &devices, sb.pid())
-            .map_err(|e| start_error(e.into()))?;
+        let cgroup = cgroups::setup_for(
+            &self.engine.config().cgroup_root,
+            &self.root,
+            &self.id,
+            &resources,
+            &devices,
+            sb.pid(),
+        )
+        .map_err(|e| start_error(e.into()))?;
         drop(config);
         let live = net::up(&self.engine, &c, sb.pid(), reserved).map_err(start_error)?;
         let ports = live.ports(&net::exposed_keys(&c));
@@ -345,7 +353,7 @@ impl Shim {
                 // The record is gone or cannot be written: nothing of the start stays.
                 drop(sb);
                 let (used, _) = net::down(&self.engine, &self.id, live);
-                net::gc_bridges(&used);
+                net::gc_bridges(&self.engine, &used);
                 return Err(failed.err().unwrap_or(Error::NotFound(self.id.clone())));
             }
         };
@@ -398,7 +406,7 @@ impl Shim {
                 let _ = self.store.remove(&c);
                 self.engine.release_networks(&c);
                 // `--rm` takes the container's anonymous volumes with it, as Docker does.
-                let _ = self.engine.remove_anonymous_volumes(&c);
+                let _ = self.engine.remove_anonymous_volumes(&c.mounts);
             }
             return;
         }
@@ -640,7 +648,7 @@ impl Shim {
             }
         }
         // No client waits any more: the bridges this container leaves unused can go.
-        net::gc_bridges(&self.bridges);
+        net::gc_bridges(&self.engine, &self.bridges);
         Ok(())
     }
 

@@ -13,7 +13,6 @@
 //! (Docker looks in each layer alone, so it misses whiteouts between layers).
 
 use std::collections::HashSet;
-use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -21,50 +20,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 
 use super::{Error, io_err};
-use crate::layer::{Lowers, is_opaque, list_dir};
-
-/// The kind of a change, with Docker's API codes (`Kind` in `GET /containers/{id}/changes`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChangeKind {
-    Changed,
-    Added,
-    Deleted,
-}
-
-impl ChangeKind {
-    /// The letter `docker diff` prints.
-    pub fn letter(self) -> char {
-        match self {
-            ChangeKind::Changed => 'C',
-            ChangeKind::Added => 'A',
-            ChangeKind::Deleted => 'D',
-        }
-    }
-
-    /// Docker's API code: 0 changed, 1 added, 2 deleted.
-    pub fn code(self) -> u8 {
-        match self {
-            ChangeKind::Changed => 0,
-            ChangeKind::Added => 1,
-            ChangeKind::Deleted => 2,
-        }
-    }
-}
-
-/// One changed path of a container's rootfs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Change {
-    pub kind: ChangeKind,
-    /// The path in the container, absolute (`/etc/hosts`).
-    pub path: PathBuf,
-}
-
-impl fmt::Display for Change {
-    /// `docker diff`'s line: `C /etc`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.kind.letter(), self.path.display())
-    }
-}
+use crate::layer::{Change, ChangeKind, Lowers, is_opaque, list_dir, open_dir};
 
 /// The changes in the overlay upper dir `upper` over `lowers` (the layer dirs, bottom
 /// first), in `docker diff`'s order.
@@ -221,13 +177,4 @@ pub(super) fn abs(rel: &[u8]) -> PathBuf {
 
 fn is_dir(st: &Stat) -> bool {
     FileType::from_raw_mode(st.st_mode) == FileType::Directory
-}
-
-fn open_dir(dir: BorrowedFd<'_>, path: &[u8]) -> std::io::Result<std::os::fd::OwnedFd> {
-    Ok(rustix::fs::openat(
-        dir,
-        path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?)
 }

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 
-use super::changes::{Change, ChangeKind, abs};
+use super::changes::abs;
 use super::{Error, io_err};
+use crate::layer::{Change, ChangeKind};
 use crate::layer::{Lowers, list_dir, proc_path, read_kept_xattrs};
 
 /// The changes in the `vfs` copy `rootfs` over `lowers` (the layer dirs it was copied

@@ -1,6 +1,8 @@
 //! Snapshots: each layer unpacked once into `<root>/snapshots/<chain-id>/`, shared by every
-//! image that has it; and a container's rootfs from them: an overlayfs of the layer dirs
-//! plus the container's upper/work, or a full copy (the `vfs` driver).
+//! image that has it, and what a container changed over them (`docker diff`). A
+//! container's rootfs made from the snapshot dirs is [`crate::rootfs`]'s (re-exported
+//! here as [`Rootfs`]). Layers come in as (diff id, opener): the snapshots know nothing
+//! of the image store.
 //!
 //! A snapshot dir exists only when complete: a layer is applied into
 //! `snapshots/.tmp-<random>/` and renamed into place (`RENAME_NOREPLACE`, so a process
@@ -8,11 +10,11 @@
 //! `.del-<random>`, so a half-removed snapshot is never taken for a whole one.
 
 mod changes;
-mod copy;
 mod copy_changes;
-mod overlay;
 
-pub use changes::{Change, ChangeKind, changes};
+pub use crate::layer::{Change, ChangeKind};
+pub use crate::rootfs::{Rootfs, copy_dir_contents};
+pub use changes::changes;
 pub use copy_changes::copy_changes;
 
 use std::io::Read;
@@ -20,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::Digest;
-use crate::image::{Image, LayerInfo, Store};
 
 /// An error of the `snapshot` module.
 #[derive(Debug, thiserror::Error)]
@@ -41,19 +42,12 @@ pub enum Error {
         expected: Digest,
         actual: Digest,
     },
-    /// The layer's blob could not be opened.
+    /// The layer's content could not be opened (the caller's opener failed).
     #[error("layer {layer}")]
-    Blob {
+    Open {
         layer: Digest,
         #[source]
-        source: Box<crate::image::Error>,
-    },
-    /// overlayfs refused the mount.
-    #[error("mounting the overlay rootfs at {target}")]
-    Mount {
-        target: PathBuf,
-        #[source]
-        source: std::io::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -75,6 +69,16 @@ pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
     out
 }
 
+/// A layer of a chain, as the snapshots know it: the digest of its uncompressed tar (its
+/// diff id, which names its snapshot), and the digest that names it in errors (its
+/// blob's, as stored). Its content comes from the caller's opener: the snapshots know
+/// nothing of where layers are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerRef {
+    pub digest: Digest,
+    pub diff_id: Digest,
+}
+
 /// The snapshots of a state root.
 #[derive(Debug, Clone)]
 pub struct Snapshots {
@@ -94,35 +98,41 @@ impl Snapshots {
         self.dir.join(chain_id.hex())
     }
 
-    /// Makes sure every layer of `image` is unpacked, and returns the layer dirs, bottom
-    /// first (reverse them for overlayfs's lowerdir, which lists the top first).
-    pub fn ensure(&self, store: &Store, image: &Image) -> Result<Vec<PathBuf>, Error> {
-        self.ensure_layers(store, &image.layers)
-    }
-
     /// Makes sure each of `layers` (bottom first) is unpacked, applying the missing ones
-    /// from the store's blobs, and returns the layer dirs, bottom first. Safe to call from
-    /// many processes at once: a layer is unpacked into a temporary dir and renamed into
+    /// from what `open` gives for them, and returns the layer dirs, bottom first (reverse
+    /// them for overlayfs's lowerdir, which lists the top first). Safe to call from many
+    /// processes at once: a layer is unpacked into a temporary dir and renamed into
     /// place. A hostile or corrupt layer fails with an error and leaves nothing behind.
-    pub fn ensure_layers(
+    pub fn ensure_layers<R, E>(
         &self,
-        store: &Store,
-        layers: &[LayerInfo],
-    ) -> Result<Vec<PathBuf>, Error> {
+        layers: &[LayerRef],
+        open: impl Fn(&LayerRef) -> Result<R, E> + Sync,
+    ) -> Result<Vec<PathBuf>, Error>
+    where
+        R: Read + Send,
+        E: std::error::Error + Send + Sync + 'static,
+    {
         let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
         let chains = chain_ids(&diff_ids);
-        let missing: Vec<(&LayerInfo, &Digest)> = layers
+        let missing: Vec<(&LayerRef, &Digest)> = layers
             .iter()
             .zip(&chains)
             .filter(|(_, c)| !self.path(c).exists())
             .collect();
+        let unpack = |layer: &LayerRef, chain_id: &Digest| -> Result<(), Error> {
+            let reader = open(layer).map_err(|e| Error::Open {
+                layer: layer.digest.clone(),
+                source: Box::new(e),
+            })?;
+            self.unpack(chain_id, &layer.digest, &layer.diff_id, reader)
+        };
         // Layers unpack independently of each other: several at once use every core.
         let workers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(missing.len());
         if workers <= 1 {
             for (layer, chain_id) in &missing {
-                self.unpack_blob(store, layer, chain_id)?;
+                unpack(layer, chain_id)?;
             }
         } else {
             let next = AtomicUsize::new(0);
@@ -134,7 +144,7 @@ impl Snapshots {
                         return Ok(());
                     }
                     let (layer, chain_id) = missing[i];
-                    self.unpack_blob(store, layer, chain_id)
+                    unpack(layer, chain_id)
                         .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
                 }
             };
@@ -152,20 +162,6 @@ impl Snapshots {
             })?;
         }
         Ok(chains.iter().map(|c| self.path(c)).collect())
-    }
-
-    /// Unpacks one layer from the store's blob.
-    fn unpack_blob(
-        &self,
-        store: &Store,
-        layer: &LayerInfo,
-        chain_id: &Digest,
-    ) -> Result<(), Error> {
-        let blob = store.open_blob(&layer.digest).map_err(|e| Error::Blob {
-            layer: layer.digest.clone(),
-            source: Box::new(e),
-        })?;
-        self.unpack(chain_id, &layer.digest, &layer.diff_id, blob)
     }
 
     /// Makes sure the snapshot `chain_id` exists, applying it from `reader` (the layer's
@@ -335,40 +331,4 @@ impl Drop for TempDir {
         }
         crate::fsutil::staging_forget(&self.path);
     }
-}
-
-/// A container's rootfs: the layer dirs and the container's own upper and work dirs.
-#[derive(Debug, Clone)]
-pub struct Rootfs {
-    /// The layer dirs, bottom first.
-    pub lowers: Vec<PathBuf>,
-    /// The container's writable layer.
-    pub upper: PathBuf,
-    /// overlayfs's work dir (same file system as `upper`).
-    pub work: PathBuf,
-}
-
-impl Rootfs {
-    /// Mounts the rootfs at `target` as an overlayfs, in the calling process's mount
-    /// namespace (the container's own, so the mount goes away with it). An image without
-    /// layers gets an empty lower dir beside `work` (`<work>-empty`).
-    pub fn mount_overlay(&self, target: &Path) -> Result<(), Error> {
-        overlay::mount(self, target)
-    }
-
-    /// The `vfs` driver: copies the layers, bottom first and whiteouts applied, into
-    /// `target` (done once, when the container is created).
-    pub fn copy_into(&self, target: &Path) -> Result<(), Error> {
-        copy::copy_layers(&self.lowers, target)
-    }
-}
-
-/// Copies the content of the open dir `src` into the open dir `dst`, fd-relative and
-/// never following a symlink, keeping owners, modes, xattrs and times (`dst` takes those
-/// of `src`): how a new volume is filled with the image's content.
-pub fn copy_dir_contents(
-    src: std::os::fd::BorrowedFd<'_>,
-    dst: std::os::fd::BorrowedFd<'_>,
-) -> std::io::Result<()> {
-    copy::copy_tree(src, dst)
 }

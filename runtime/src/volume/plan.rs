@@ -17,12 +17,8 @@ use super::records::{MountPoint, host_mount};
 use super::store::{Volume, VolumeOptions, VolumeStore};
 use crate::Engine;
 
-/// The spec annotation listing (as a JSON array) the destinations whose new, empty
-/// volume the init fills with the image's content first.
-pub const COPY_UP_ANNOTATION: &str = "io.tug.volume.copy-up";
-/// The spec annotation listing (as a JSON array) the `-v` host dirs the init makes when
-/// missing, as Docker does.
-pub const CREATE_SOURCE_ANNOTATION: &str = "io.tug.bind.create-source";
+/// The init's annotations this plan writes (the sandbox reads them, so it defines them).
+pub use crate::sandbox::{COPY_UP_ANNOTATION, CREATE_SOURCE_ANNOTATION};
 
 /// What a container's mounts come to.
 #[derive(Debug, Clone, Default)]
@@ -237,14 +233,11 @@ impl Engine {
         Ok(planned)
     }
 
-    /// Removes the anonymous volumes of a removed container (`rm -v`, `run --rm`) that no
-    /// other container uses; named volumes stay. Returns the names removed.
-    pub fn remove_anonymous_volumes(
-        &self,
-        c: &crate::container::Container,
-    ) -> crate::Result<Vec<String>> {
-        let names: Vec<String> = c
-            .mounts
+    /// Removes the anonymous volumes among `mounts` (a removed container's Docker
+    /// `Mounts` records; `rm -v`, `run --rm`) that no other container uses; named volumes
+    /// stay. Returns the names removed.
+    pub fn remove_anonymous_volumes(&self, mounts: &[Value]) -> crate::Result<Vec<String>> {
+        let names: Vec<String> = mounts
             .iter()
             .filter_map(|m| serde_json::from_value::<MountPoint>(m.clone()).ok())
             .filter(|m| m.kind == "volume")

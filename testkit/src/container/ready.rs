@@ -3,15 +3,20 @@
 
 use std::time::{Duration, Instant};
 
+use tug::container::LogEntry;
+use tug::container::{Health, LogCursor, PortProbe};
+
 use super::Container;
 use crate::error::{Error, Result};
-use crate::logs::{LogCursor, tail};
+use crate::image::Image;
+use crate::logs::tail;
+use crate::request::Healthcheck;
 use crate::wait::{self, Backoff, Matcher, WaitFor};
 
-impl Container {
+impl<I: Image> Container<I> {
     /// Waits for its wait strategies, as the start does.
     pub(crate) fn wait_until_ready(&self) -> Result<()> {
-        self.wait_ready(&self.ready.0, self.ready.1, 0)
+        self.wait_ready(&self.setup.ready.0, self.setup.ready.1, 0)
     }
 
     /// Waits for `conditions` in order, all within `timeout`; log waits read the log
@@ -24,7 +29,7 @@ impl Container {
     ) -> Result<()> {
         let began = Instant::now();
         let deadline = began + timeout;
-        let mut cursor = LogCursor::starting_at(self.log_path.clone(), from);
+        let mut cursor: Option<LogCursor> = None;
         let mut entries = Vec::new();
         for cond in conditions {
             let mut probe = Probe::new(self, cond)?;
@@ -32,7 +37,12 @@ impl Container {
             loop {
                 // The state before the logs: what was written before an exit is read.
                 let state = self.inspect()?.state;
-                entries.extend(cursor.read_new());
+                if cursor.is_none() {
+                    cursor = self.engine.log_cursor(&self.id, from).ok();
+                }
+                if let Some(c) = cursor.as_mut() {
+                    entries.extend(c.read_new());
+                }
                 if probe.ready(self, cond, &entries, &state)? {
                     break;
                 }
@@ -54,15 +64,35 @@ impl Container {
                         logs: tail(&entries, 20),
                     });
                 }
-                match probe.sleep_until {
-                    Some(t) => std::thread::sleep(
+                match (probe.sleep_until, probe.poll_interval) {
+                    (Some(t), _) => std::thread::sleep(
                         t.min(deadline).saturating_duration_since(Instant::now()),
                     ),
-                    None => backoff.pause(deadline),
+                    (None, Some(every)) => std::thread::sleep(
+                        every.min(deadline.saturating_duration_since(Instant::now())),
+                    ),
+                    (None, None) => backoff.pause(deadline),
                 }
             }
         }
         Ok(())
+    }
+
+    /// The healthcheck [`WaitFor::healthcheck`] runs: the request's, else the image's.
+    fn healthcheck(&self) -> Result<Healthcheck> {
+        if let Some(h) = &self.setup.healthcheck {
+            return Ok(h.clone());
+        }
+        let image = self
+            .engine
+            .image_healthcheck(&self.id)
+            .map_err(|e| Error::engine(format!("reading the healthcheck of {}", self.name), e))?;
+        image.filter(|h| h.command().is_some()).ok_or_else(|| {
+            Error::Invalid(format!(
+                "WaitFor::healthcheck(): the image of {} has no healthcheck: give one with with_health_check",
+                self.name
+            ))
+        })
     }
 }
 
@@ -71,67 +101,65 @@ struct Probe {
     matcher: Option<Matcher>,
     scanned: usize,
     found: usize,
-    health: Option<Vec<String>>,
+    health: Option<Healthcheck>,
     sleep_until: Option<Instant>,
-    /// A sock_diag socket in the container's network namespace (port waits).
-    listen: Option<crate::listen::ListenProbe>,
+    poll_interval: Option<Duration>,
+    /// The engine's probe of the container's listening ports (port waits).
+    listen: Option<PortProbe>,
 }
 
 impl Probe {
-    fn new(c: &Container, cond: &WaitFor) -> Result<Probe> {
+    fn new<I: Image>(c: &Container<I>, cond: &WaitFor) -> Result<Probe> {
         let mut p = Probe {
             matcher: None,
             scanned: 0,
             found: 0,
             health: None,
             sleep_until: None,
+            poll_interval: None,
             listen: None,
         };
         match cond {
-            WaitFor::Log { pattern, .. } => {
-                p.matcher = Some(Matcher::new(pattern)?);
+            WaitFor::Log(l) => p.matcher = Some(Matcher::new(&l.pattern)?),
+            WaitFor::Healthcheck(h) => {
+                p.health = Some(c.healthcheck()?);
+                p.poll_interval = h.poll_interval;
             }
-            WaitFor::Healthy => p.health = Some(c.healthcheck_command()?),
-            WaitFor::Duration(d) => p.sleep_until = Some(Instant::now() + *d),
-            // Where sock_diag cannot be used, /proc/<pid>/net/tcp is read instead.
-            WaitFor::Port(_) => p.listen = crate::listen::ListenProbe::new(c.pid()).ok(),
-            _ => {}
+            WaitFor::Http(h) => p.poll_interval = h.poll_interval,
+            WaitFor::Exit(e) => p.poll_interval = e.poll_interval,
+            WaitFor::Duration { length } => p.sleep_until = Some(Instant::now() + *length),
+            WaitFor::Port(_) => p.listen = c.engine.port_probe(&c.id).ok(),
+            WaitFor::Nothing | WaitFor::Exec(_) => {}
         }
         Ok(p)
     }
 
-    fn ready(
+    fn ready<I: Image>(
         &mut self,
-        c: &Container,
+        c: &Container<I>,
         cond: &WaitFor,
-        entries: &[tug::container::LogEntry],
+        entries: &[LogEntry],
         state: &tug::container::State,
     ) -> Result<bool> {
         let running = state.running && !state.paused;
         Ok(match cond {
-            WaitFor::Log { stream, times, .. } => {
+            WaitFor::Nothing => true,
+            WaitFor::Log(l) => {
                 if let Some(m) = &self.matcher {
                     for e in &entries[self.scanned..] {
-                        if stream.matches(&e.stream) && m.is_match(e.log.trim_end_matches('\n')) {
+                        if l.source.matches(&e.stream) && m.is_match(&e.log) {
                             self.found += 1;
                         }
                     }
                 }
                 self.scanned = entries.len();
-                self.found >= *times
+                self.found >= l.times
             }
-            WaitFor::Port(p) => {
-                running
-                    && match self.listen.as_mut().map(|l| l.listens(*p)) {
-                        Some(Ok(yes)) => yes,
-                        _ => wait::listens_in(state.pid, *p),
-                    }
-            }
-            WaitFor::Http { path, port, status } => {
-                let live = c.live();
-                let port = match port {
-                    Some(p) => *p,
-                    None => match live.ports.keys().next() {
+            WaitFor::Port(p) => running && self.listen.as_mut().is_some_and(|l| l.listens(*p)),
+            WaitFor::Http(h) => {
+                let port = match h.port {
+                    Some(p) => p,
+                    None => match c.live().ports.container_ports().first() {
                         Some(p) => *p,
                         None => {
                             return Err(Error::Invalid(format!(
@@ -140,21 +168,26 @@ impl Probe {
                         }
                     },
                 };
-                let hp = c.host_port(port)?;
-                running && wait::http_status(hp, path, Duration::from_secs(1)) == Some(*status)
+                let hp = c.get_host_port_ipv4(port)?;
+                running && wait::http_status(hp, &h.path, Duration::from_secs(1)) == Some(h.status)
             }
-            WaitFor::Healthy | WaitFor::Exec(_) => {
-                let cmd = match cond {
-                    WaitFor::Exec(cmd) => cmd.clone(),
-                    _ => self.health.clone().unwrap_or_default(),
-                };
-                running && c.exec(cmd).is_ok_and(|out| out.exit_code == 0)
+            WaitFor::Healthcheck(_) => {
+                running
+                    && self.health.as_ref().is_some_and(|h| {
+                        matches!(c.engine.run_healthcheck(&c.id, h), Ok(Health::Healthy))
+                    })
             }
-            WaitFor::Exit(code) => {
+            WaitFor::Exec(cmd) => {
+                running && c.exec(cmd.clone()).is_ok_and(|out| out.exit_code == 0)
+            }
+            WaitFor::Exit(e) => {
                 let exited = !state.running
                     && !state.restarting
                     && state.status == tug::container::Status::Exited;
-                if exited && code.is_some_and(|want| want != state.exit_code) {
+                if exited
+                    && e.code
+                        .is_some_and(|want| want != i64::from(state.exit_code))
+                {
                     return Err(Error::Exited {
                         id: c.id.clone(),
                         condition: cond.to_string(),
@@ -165,33 +198,7 @@ impl Probe {
                 }
                 exited
             }
-            WaitFor::Duration(_) => self.sleep_until.is_some_and(|t| Instant::now() >= t),
-        })
-    }
-}
-
-impl Container {
-    /// The command [`WaitFor::healthy`] runs: the request's, else the image's
-    /// `Healthcheck.Test` (read from the image config as Docker wrote it).
-    fn healthcheck_command(&self) -> Result<Vec<String>> {
-        if let Some(cmd) = &self.healthcheck {
-            return Ok(cmd.clone());
-        }
-        let c = self.inspect()?;
-        let store = self
-            .engine
-            .image_store()
-            .map_err(|e| Error::engine("opening the image store", e))?;
-        let test = store
-            .resolve(&c.image)
-            .and_then(|img| store.read_blob(&img.id))
-            .map(|blob| wait::healthcheck_test(&blob))
-            .unwrap_or_default();
-        wait::healthcheck_command(&test).ok_or_else(|| {
-            Error::Invalid(format!(
-                "WaitFor::healthy(): image {} has no healthcheck: give one with with_healthcheck",
-                c.config.image
-            ))
+            WaitFor::Duration { .. } => self.sleep_until.is_some_and(|t| Instant::now() >= t),
         })
     }
 }

@@ -74,7 +74,7 @@ pub fn up(
         let ep = &c.network_settings.networks[name];
         let r = store.get(name).map_err(crate::Error::from).and_then(|net| {
             let a = attachment(&net, ep, format!("eth{i}"), i == 0)?;
-            endpoint::up(ns.as_fd(), &c.id, &a)?;
+            endpoint::up(engine.network_host(), ns.as_fd(), &c.id, &a)?;
             Ok(a)
         });
         match r {
@@ -83,7 +83,7 @@ pub fn up(
                 live.networks.push(name.clone());
             }
             Err(e) => {
-                undo(&c.id, live);
+                undo(engine, &c.id, live);
                 return Err(e);
             }
         }
@@ -101,8 +101,8 @@ pub fn up(
             })
             .collect();
         if !a.internal {
-            if let Err(e) = endpoint::publish(&c.id, &maps) {
-                undo(&c.id, live);
+            if let Err(e) = endpoint::publish(engine.network_host(), &c.id, &maps) {
+                undo(engine, &c.id, live);
                 return Err(e.into());
             }
             live.published = true;
@@ -113,10 +113,11 @@ pub fn up(
 
 /// A start failed half-way: everything `up` made goes at once (bridges too, when
 /// unused).
-fn undo(id: &str, live: LiveNetwork) {
-    let _ = endpoint::unpublish(id);
+fn undo(engine: &Engine, id: &str, live: LiveNetwork) {
+    let host = engine.network_host();
+    let _ = endpoint::unpublish(host, id);
     for a in live.attachments.iter().rev() {
-        let _ = endpoint::down(id, a);
+        let _ = endpoint::down(host, id, a);
     }
 }
 
@@ -141,7 +142,7 @@ pub fn down(engine: &Engine, id: &str, live: LiveNetwork) -> (Vec<String>, Vec<S
     // The rules go before the ports are free again: no other container's rules for the
     // same host port may meet these.
     if live.published {
-        let _ = endpoint::unpublish(id);
+        let _ = endpoint::unpublish(engine.network_host(), id);
     }
     drop(live.reserved);
     let mut attachments = live.attachments;
@@ -161,7 +162,7 @@ pub fn down(engine: &Engine, id: &str, live: LiveNetwork) -> (Vec<String>, Vec<S
         }
     }
     for a in attachments.iter().rev() {
-        let _ = endpoint::release(id, a);
+        let _ = endpoint::release(engine.network_host(), id, a);
     }
     (
         attachments.into_iter().map(|a| a.bridge).collect(),
@@ -176,13 +177,13 @@ pub const BRIDGE_LINGER: std::time::Duration = std::time::Duration::from_millis(
 
 /// Removes those of `bridges` (and their tables) that no container uses any more, after
 /// [`BRIDGE_LINGER`]. The shim calls it last, when no client waits for it.
-pub fn gc_bridges(bridges: &[String]) {
+pub fn gc_bridges(engine: &Engine, bridges: &[String]) {
     if bridges.is_empty() {
         return;
     }
     std::thread::sleep(BRIDGE_LINGER);
     for b in bridges {
-        let _ = endpoint::gc(b);
+        let _ = endpoint::gc(engine.network_host(), b);
     }
 }
 
@@ -200,12 +201,13 @@ pub fn exposed_keys(c: &Container) -> Vec<String> {
 /// without users.
 pub fn repair_after_dead_shim(engine: &Engine, c: &Container) {
     let store = engine.network_store();
-    let _ = endpoint::unpublish(&c.id);
+    let host = engine.network_host();
+    let _ = endpoint::unpublish(host, &c.id);
     for (name, ep) in &c.network_settings.networks {
         if let Ok(net) = store.get(name)
             && let Ok(a) = attachment(&net, ep, String::new(), false)
         {
-            let _ = endpoint::down(&c.id, &a);
+            let _ = endpoint::down(host, &c.id, &a);
         }
     }
 }

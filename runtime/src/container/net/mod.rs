@@ -86,9 +86,11 @@ pub(super) fn short(id: &str) -> &str {
 }
 
 impl Engine {
-    /// The network store of this engine's state root.
+    /// The network store of this engine's state root, leasing subnets from the engine's
+    /// address pool in its host-wide registry.
     pub fn network_store(&self) -> NetworkStore {
-        NetworkStore::open(self.root())
+        let registry = crate::network::ipam::SubnetRegistry::open(&self.config().host_run);
+        NetworkStore::with_registry(self.root(), registry).with_pool(self.config().address_pool)
     }
 
     /// Decides the network of a new container `id` named `name`: checks the flags as
@@ -294,7 +296,7 @@ impl Engine {
         if updated.state.running && updated.state.pid > 0 {
             let up = open_netns(updated.state.pid).and_then(|ns| {
                 let a = attachment(&net, &settings, free_iface(ns.as_fd())?, false)?;
-                endpoint::up(ns.as_fd(), &c.id, &a).map_err(Into::into)
+                endpoint::up(self.network_host(), ns.as_fd(), &c.id, &a).map_err(Into::into)
             });
             if let Err(e) = up {
                 let _ = cstore.update(&c.id, |r| {
@@ -322,7 +324,7 @@ impl Engine {
         };
         if c.state.running {
             let a = attachment(&net, &settings, String::new(), false)?;
-            endpoint::down(&c.id, &a)?;
+            endpoint::down(self.network_host(), &c.id, &a)?;
         }
         self.container_store().update(&c.id, |r| {
             r.network_settings.networks.remove(&net.name);

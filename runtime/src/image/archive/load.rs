@@ -365,9 +365,8 @@ mod tests {
 
     fn engine(dir: &Path) -> Engine {
         Engine::open(crate::EngineConfig {
-            root: dir.join("root"),
-            run_root: dir.join("run"),
             storage_driver: crate::StorageDriver::Vfs,
+            ..crate::EngineConfig::new(dir.join("root"), dir.join("run"))
         })
         .unwrap()
     }

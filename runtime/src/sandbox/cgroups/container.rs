@@ -3,15 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{CgroupManager, DEFAULT_ROOT, Error, Resources, detect, manager};
-
-/// The cgroup root tug uses: `$TUG_CGROUP_ROOT`, else /sys/fs/cgroup (a test may point
-/// it at another mount).
-pub fn cgroup_root() -> PathBuf {
-    std::env::var_os("TUG_CGROUP_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| DEFAULT_ROOT.into())
-}
+use super::{CgroupManager, Error, Resources, detect, manager};
 
 /// Container `id`'s cgroup path below the hierarchy roots: `tug/<hash>/<id>`, where
 /// `<hash>` is the first 12 hex digits of the SHA-256 of the state root's path, so that
@@ -56,21 +48,23 @@ impl Drop for ContainerCgroup {
     }
 }
 
-/// Makes container `id`'s cgroup on state root `state_root` and writes its limits;
+/// Makes container `id`'s cgroup on state root `state_root`, in the cgroup file system
+/// at `cgroup_root` (the engine's setting), and writes its limits;
 /// on v2 also moves its init (`pid`, waiting on its sync socket) into it. On v1 the init
 /// joins by itself once released, which is much cheaper (see [`super::join`]). Called
 /// between `sandbox::create` and `Sandbox::start`.
 pub fn setup_for(
+    cgroup_root: &Path,
     state_root: &Path,
     id: &str,
     resources: &Resources,
     devices: &[oci_spec::runtime::LinuxDeviceCgroup],
     pid: i32,
 ) -> Result<ContainerCgroup, Error> {
-    let root = cgroup_root();
-    let setup = detect(&root)?;
+    let root = cgroup_root;
+    let setup = detect(root)?;
     let cg = ContainerCgroup {
-        manager: manager(&root, setup, cgroup_path(state_root, id), resources),
+        manager: manager(root, setup, cgroup_path(state_root, id), resources),
         removed: false,
     };
     cg.manager.create()?;
@@ -83,11 +77,15 @@ pub fn setup_for(
 }
 
 /// The manager of container `id`'s existing cgroup (for `stats`, `pause`, `unpause`).
-pub fn open_for(state_root: &Path, id: &str) -> Result<Box<dyn CgroupManager>, Error> {
-    let root = cgroup_root();
-    let setup = detect(&root)?;
+pub fn open_for(
+    cgroup_root: &Path,
+    state_root: &Path,
+    id: &str,
+) -> Result<Box<dyn CgroupManager>, Error> {
+    let root = cgroup_root;
+    let setup = detect(root)?;
     Ok(manager(
-        &root,
+        root,
         setup,
         cgroup_path(state_root, id),
         &Resources::default(),

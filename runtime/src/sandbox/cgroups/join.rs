@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::Mode;
 
-use super::{container::cgroup_root, detect, v1};
+use super::{detect, v1};
 use crate::sandbox::StepError;
 
 /// What the init needs to join its v1 cgroups after pivot_root: a handle on each
@@ -24,15 +24,18 @@ pub struct JoinPlan {
     rel: PathBuf,
 }
 
-/// Before pivot_root: the plan to join the spec's `linux.cgroupsPath` in the v1
+/// Before pivot_root: the plan to join the spec's `linux.cgroupsPath` (below the cgroup
+/// file system at `root`, the engine's setting) in the v1
 /// hierarchies of the controllers its limits need; `None` on v2 (the supervisor moves
 /// the init there) or when the spec names no cgroup.
-pub fn prepare(spec: &oci_spec::runtime::Spec) -> Result<Option<JoinPlan>, StepError> {
+pub fn prepare(
+    spec: &oci_spec::runtime::Spec,
+    root: &std::path::Path,
+) -> Result<Option<JoinPlan>, StepError> {
     let Some(path) = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) else {
         return Ok(None);
     };
-    let root = cgroup_root();
-    if !detect(&root)
+    if !detect(root)
         .map_err(|e| StepError::msg(crate::report(&e)))?
         .is_v1()
     {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{Error, valid_name};
 
 mod mount_flag;
+mod typed;
 
 pub use mount_flag::{parse_mount_flag, parse_size};
 

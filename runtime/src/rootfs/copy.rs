@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{
@@ -15,7 +15,7 @@ use rustix::fs::{
 };
 
 use super::{Error, io_err};
-use crate::layer::{clear_dir, list_dir, proc_path, remove_at};
+use crate::layer::{clear_dir, list_dir, open_dir, proc_path, read_xattrs, remove_at};
 
 /// State of the copy of one layer.
 struct LayerCopy<'a> {
@@ -55,15 +55,6 @@ pub(super) fn copy_layers(lowers: &[PathBuf], target: &Path) -> Result<(), Error
         set_meta(dst.as_fd(), b"", &st, &xattrs).map_err(|e| ctx(e, b""))?;
     }
     Ok(())
-}
-
-fn open_dir(dir: BorrowedFd<'_>, path: &[u8]) -> io::Result<OwnedFd> {
-    Ok(rustix::fs::openat(
-        dir,
-        path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?)
 }
 
 impl LayerCopy<'_> {
@@ -167,27 +158,6 @@ impl LayerCopy<'_> {
         }
         set_meta(dst, name, &st, &xattrs)
     }
-}
-
-/// The xattrs of the entry at `path` (not followed), without the overlay ones.
-fn read_xattrs(path: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let size = match rustix::fs::llistxattr_query(path) {
-        Ok(0) => return Ok(Vec::new()),
-        Ok(n) => n,
-        Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
-    let mut names = vec![0u8; size];
-    let n = rustix::fs::llistxattr(path, &mut names[..])?;
-    let mut out = Vec::new();
-    for k in names[..n].split(|b| *b == 0).filter(|k| !k.is_empty()) {
-        let len = rustix::fs::lgetxattr_query(path, k)?;
-        let mut v = vec![0u8; len];
-        let len = rustix::fs::lgetxattr(path, k, &mut v[..])?;
-        v.truncate(len);
-        out.push((k.to_vec(), v));
-    }
-    Ok(out)
 }
 
 /// Sets owner, mode, xattrs and times of `dir/name` (or `dir` itself for an empty name)

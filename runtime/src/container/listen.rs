@@ -1,9 +1,16 @@
-//! Whether a TCP port listens inside a container's network namespace, asked of the
-//! kernel with sock_diag (NETLINK_SOCK_DIAG) on a socket made in that namespace: a dump
-//! of listening sockets only, which costs microseconds, where reading
-//! `/proc/<pid>/net/tcp` walks the host's whole connection table (milliseconds).
+//! Whether a TCP port listens inside a container's network namespace ([`PortProbe`]),
+//! asked of the kernel with sock_diag (NETLINK_SOCK_DIAG) on a socket made in that
+//! namespace: a dump of listening sockets only, which costs microseconds, where reading
+//! `/proc/<pid>/net/tcp` walks the host's whole connection table (milliseconds). Where
+//! sock_diag cannot be used, `/proc/<pid>/net/tcp{,6}` is read instead.
+//!
+//! The caller's threads never change namespace: the socket is made on a short-lived
+//! thread of its own (setns of a network namespace affects the calling thread only), so
+//! a multi-threaded caller (a test binary) is safe.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use crate::Engine;
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const NLMSG_ERROR: u16 = 2;
@@ -12,16 +19,83 @@ const TCP_LISTEN: u32 = 10;
 /// nlmsghdr (16 bytes) + inet_diag_req_v2 (56 bytes).
 const REQ_LEN: usize = 16 + 56;
 
+impl Engine {
+    /// A probe of the TCP ports listening in running container `name`, kept for
+    /// repeated questions (a wait loop): see [`PortProbe::listens`].
+    pub fn port_probe(&self, name: &str) -> crate::Result<PortProbe> {
+        let c = self.running_container(name)?;
+        Ok(PortProbe::new(c.state.pid))
+    }
+
+    /// Whether a TCP socket (IPv4 or IPv6) listens on `port` inside running container
+    /// `name` (its own network namespace: not a published host port).
+    pub fn is_port_listening(&self, name: &str, port: u16) -> crate::Result<bool> {
+        Ok(self.port_probe(name)?.listens(port))
+    }
+}
+
+/// Asks whether TCP ports listen in the network namespace of a container's process.
+#[derive(Debug)]
+pub struct PortProbe {
+    pid: i32,
+    /// The sock_diag socket; `None` where it could not be made (then procfs is read).
+    diag: Option<SockDiag>,
+}
+
+impl PortProbe {
+    /// A probe in the network namespace of process `pid`.
+    pub fn new(pid: i32) -> PortProbe {
+        PortProbe {
+            pid,
+            diag: SockDiag::new(pid).ok(),
+        }
+    }
+
+    /// Whether a TCP socket (IPv4 or IPv6) listens on `port` in the namespace.
+    pub fn listens(&mut self, port: u16) -> bool {
+        match self.diag.as_mut().map(|d| d.listens(port)) {
+            Some(Ok(yes)) => yes,
+            _ => listens_in_procfs(self.pid, port),
+        }
+    }
+}
+
+/// The TCP ports in LISTEN state in a /proc/net/tcp or tcp6 text.
+fn listening_ports(text: &str) -> Vec<u16> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local = f.get(1)?;
+            let state = f.get(3)?;
+            if *state != "0A" {
+                return None;
+            }
+            let port = local.rsplit_once(':')?.1;
+            u16::from_str_radix(port, 16).ok()
+        })
+        .collect()
+}
+
+/// Whether a TCP socket listens on `port` in the network namespace of process `pid`,
+/// read from procfs.
+fn listens_in_procfs(pid: i32, port: u16) -> bool {
+    ["tcp", "tcp6"].iter().any(|f| {
+        std::fs::read_to_string(format!("/proc/{pid}/net/{f}"))
+            .is_ok_and(|t| listening_ports(&t).contains(&port))
+    })
+}
+
 /// A sock_diag socket in the network namespace of a process.
 #[derive(Debug)]
-pub(crate) struct ListenProbe {
+struct SockDiag {
     sock: OwnedFd,
     seq: u32,
 }
 
-impl ListenProbe {
-    /// A probe in the network namespace of process `pid`.
-    pub(crate) fn new(pid: i32) -> std::io::Result<ListenProbe> {
+impl SockDiag {
+    /// A socket in the network namespace of process `pid`.
+    fn new(pid: i32) -> std::io::Result<SockDiag> {
         let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
         // A netlink socket belongs to the namespace it was made in: make it on a thread
         // that joined the container's namespace (setns of a net ns affects that thread
@@ -49,11 +123,11 @@ impl ListenProbe {
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("the sock_diag thread panicked")))
         })?;
-        Ok(ListenProbe { sock, seq: 0 })
+        Ok(SockDiag { sock, seq: 0 })
     }
 
     /// Whether a TCP socket (IPv4 or IPv6) listens on `port` in the namespace.
-    pub(crate) fn listens(&mut self, port: u16) -> std::io::Result<bool> {
+    fn listens(&mut self, port: u16) -> std::io::Result<bool> {
         for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
             if self.dump(family)?.contains(&port) {
                 return Ok(true);
@@ -152,10 +226,26 @@ mod tests {
     fn finds_a_listener_of_this_process_namespace() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let mut p = ListenProbe::new(std::process::id() as i32).unwrap();
+        let me = std::process::id() as i32;
+        let mut p = SockDiag::new(me).unwrap();
         assert!(p.listens(port).unwrap());
+        assert!(PortProbe::new(me).listens(port));
+        assert!(listens_in_procfs(me, port));
         drop(l);
         assert!(!p.listens(port).unwrap());
+        assert!(!listens_in_procfs(me, port));
+    }
+
+    #[test]
+    fn listening_sockets_are_read_from_proc_net_tcp() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+           0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0\n\
+           1: 0100007F:0035 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 100 0 0 10 0\n";
+        assert_eq!(listening_ports(text), vec![8080]);
+        let tcp6 = "  sl  local_address                         remote_address                        st\n\
+           0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 0\n";
+        assert_eq!(listening_ports(tcp6), vec![80]);
+        assert!(listening_ports("header only\n").is_empty());
     }
 
     #[test]

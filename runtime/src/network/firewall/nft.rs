@@ -10,7 +10,8 @@
 //! (microseconds), so callers spawn `nft` (milliseconds) only to change something.
 //!
 //! On a host without the `nft` program (or with `TUG_FIREWALL=iptables`) the same rules
-//! go into tug's own iptables chains instead (see `iptables.rs`); [`backend`] decides.
+//! go into tug's own iptables chains instead (see `iptables.rs`); the engine picks the
+//! backend once (see [`super::Backend`]).
 
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
@@ -161,7 +162,7 @@ pub fn render(net: &NatNetwork) -> Result<String> {
 
 /// A container's port table name is `tug_p` and 1 to 16 lowercase hex digits; checked so
 /// that it can never be read as nft syntax.
-fn check_ports_table(table: &str) -> Result<()> {
+pub(super) fn check_ports_table(table: &str) -> Result<()> {
     let ok = table.strip_prefix("tug_p").is_some_and(|h| {
         (1..=16).contains(&h.len()) && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     });
@@ -202,39 +203,12 @@ pub fn render_ports(table: &str, ports: &[PortMap]) -> Result<String> {
 
 /// Installs or replaces a container's port table (see [`render_ports`]).
 pub fn apply_ports(table: &str, ports: &[PortMap]) -> Result<()> {
-    if backend() == Backend::Iptables {
-        check_ports_table(table)?;
-        return super::iptables::apply_ports(table, ports);
-    }
     run_nft(&render_ports(table, ports)?, "apply", table)
-}
-
-/// Which program writes tug's rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Nft,
-    /// `iptables` (iptables-nft or legacy), for hosts without the `nft` program.
-    Iptables,
-}
-
-/// `TUG_FIREWALL` (`nft` or `iptables`) when set, else `nft` when its program is there,
-/// else `iptables` when that is.
-pub fn backend() -> Backend {
-    match std::env::var("TUG_FIREWALL").as_deref() {
-        Ok("iptables") => return Backend::Iptables,
-        Ok("nft") => return Backend::Nft,
-        _ => {}
-    }
-    if !nft_program().is_file() && super::iptables::available() {
-        Backend::Iptables
-    } else {
-        Backend::Nft
-    }
 }
 
 /// The `nft` program: found on `$PATH`, else in the sbin directories a shim started from
 /// a user's shell may lack on its `$PATH`.
-fn nft_program() -> &'static std::path::Path {
+pub(super) fn nft_program() -> &'static std::path::Path {
     static PROGRAM: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     PROGRAM.get_or_init(|| {
         let dirs = std::env::var_os("PATH").unwrap_or_default();
@@ -301,11 +275,7 @@ pub(crate) fn feed(
 /// nothing. Turns IP forwarding on for non-internal networks.
 pub fn apply(net: &NatNetwork) -> Result<()> {
     let script = render(net)?;
-    if backend() == Backend::Iptables {
-        super::iptables::apply(net)?;
-    } else {
-        run_nft(&script, "apply", &table_name(&net.bridge))?;
-    }
+    run_nft(&script, "apply", &table_name(&net.bridge))?;
     if !net.internal {
         enable_ip_forward()?;
     }
@@ -323,18 +293,12 @@ pub fn set_route_localnet(bridge: &str) -> Result<()> {
 /// Removes the network's table; a missing table is not an error (nor an `nft` run).
 pub fn remove(bridge: &str) -> Result<()> {
     check_bridge(bridge)?;
-    if backend() == Backend::Iptables {
-        return super::iptables::remove(bridge);
-    }
     delete_table(&table_name(bridge))
 }
 
 /// Removes a container's port table; a missing table is not an error.
 pub fn remove_ports(table: &str) -> Result<()> {
     check_ports_table(table)?;
-    if backend() == Backend::Iptables {
-        return super::iptables::remove_ports(table);
-    }
     delete_table(table)
 }
 
@@ -352,11 +316,6 @@ fn delete_table(table: &str) -> Result<()> {
 /// Whether the `ip` table `table` exists in the calling thread's network namespace,
 /// asked over nfnetlink without spawning `nft`.
 pub fn table_exists(table: &str) -> Result<bool> {
-    if backend() == Backend::Iptables
-        && let Some(bridge) = table.strip_prefix("tug_")
-    {
-        return super::iptables::exists(bridge);
-    }
     netlink::table_exists(table).map_err(|source| NftError::Netlink {
         op: "look up",
         table: table.to_string(),
