@@ -63,6 +63,17 @@ mod tests {
                 source: Box::new(image::Error::Io("opening the blob".into(), os(2))),
             }
             .into(),
+            crate::rootfs::Error::Io("making the upper dir".into(), os(28)).into(),
+            crate::rootfs::Error::Mount {
+                target: "/merged".into(),
+                source: os(22),
+            }
+            .into(),
+            image::Error::Users(Box::new(container::Error::Io(
+                "reading the record".into(),
+                os(2),
+            )))
+            .into(),
             layer::Error::Io("creating the layer dir".into(), os(17)).into(),
             layer_read().into(),
             layer::Error::Write {

@@ -57,7 +57,7 @@ pub enum Error {
     #[error("unpacking the layers")]
     Snapshot(#[from] crate::snapshot::Error),
     /// Finding which containers use an image failed (the Engine asks its containers).
-    #[error("finding the containers that use images: {0}")]
+    #[error("finding the containers that use images")]
     Users(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
