@@ -67,9 +67,8 @@ fn a_fresh_root_gets_busybox_once_for_parallel_threads() {
 #[test]
 fn the_library_busybox_is_the_build_sh_image() {
     let dir = private_root();
-    let config = |name: &str| tug::EngineConfig {
-        storage_driver: tug::StorageDriver::Overlay,
-        ..tug::EngineConfig::new(
+    let config = |name: &str| {
+        tug::EngineConfig::new(
             dir.path().join(name).join("root"),
             dir.path().join(name).join("run"),
         )

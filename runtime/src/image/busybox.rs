@@ -376,11 +376,10 @@ mod tests {
         let ids: Vec<_> = (0..2)
             .map(|_| {
                 let dir = tempfile::tempdir().unwrap();
-                let engine = Engine::open(crate::EngineConfig {
-                    storage_driver: crate::StorageDriver::Vfs,
-                    ..crate::EngineConfig::new(dir.path().join("root"), dir.path().join("run"))
-                })
-                .unwrap();
+                let mut config =
+                    crate::EngineConfig::new(dir.path().join("root"), dir.path().join("run"));
+                config.storage_driver = crate::StorageDriver::Vfs;
+                let engine = Engine::open(config).unwrap();
                 let img = engine
                     .create_busybox_image_from(&src, "busybox:latest")
                     .unwrap();
