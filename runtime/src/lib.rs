@@ -9,7 +9,8 @@
 //! `tug` with `default-features = false` and compiles none of them.
 //!
 //! The public API is the [`Engine`] (its methods live in `engine/`: containers, images,
-//! networks, volumes, registry, system), [`EngineConfig`], [`Error`], and the types in the
+//! networks, volumes, registry, system), [`EngineConfig`], [`Error`] (its `Display` says
+//! what failed at its own level; [`Report`] shows it with its causes), and the types in the
 //! methods' signatures, re-exported at the root of their domain module
 //! (`tug::container::CreateOptions`, `tug::image::Reference`, `tug::network::PortSpec`):
 //! a face names a type there, never through the submodule that defines it. [`entry`]
@@ -35,12 +36,14 @@ pub mod engine;
 pub mod entry;
 pub(crate) mod fsutil;
 pub mod image;
+mod invalid;
 /// The bytes layer (tar in and out): not a face's door; public only for this package's
 /// own integration tests (runtime/tests).
 #[doc(hidden)]
 pub mod layer;
 pub mod network;
 pub mod registry;
+mod report;
 /// A container's rootfs from layer dirs (overlay mount or copy): not a face's door; public
 /// only for this package's own integration tests (through `snapshot::Rootfs`).
 #[doc(hidden)]
@@ -54,3 +57,5 @@ pub use digest::Digest;
 pub use engine::{
     DiskUsage, Engine, EngineConfig, Error, HostInfo, ImageSummary, Info, Result, StorageDriver,
 };
+pub use invalid::InvalidValue;
+pub use report::{Report, report};

@@ -20,6 +20,10 @@ const ROOT: &[&str] = &[
     "DiskUsage",
     "HostInfo",
     "Info",
+    // The one printer of an error's chain (`what: why: why`), and the parsers' error.
+    "Report",
+    "report",
+    "InvalidValue",
     "entry",
     "container",
     "image",

@@ -32,7 +32,7 @@ impl Tug {
 
     /// A client on the roots of the environment, as the `tug` CLI finds them.
     pub fn from_env() -> Result<Tug> {
-        let config = EngineConfig::from_env().map_err(|e| Error::Setup(e.to_string()))?;
+        let config = EngineConfig::from_env().map_err(|e| Error::Setup(tug::report(&e)))?;
         Tug::open(config)
     }
 

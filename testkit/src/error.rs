@@ -1,6 +1,11 @@
 //! The testkit's one error type ([`TestcontainersError`] by testcontainers' name): each
 //! variant says what failed and, for a container that did not come up, shows its last
 //! log lines.
+//!
+//! It is what a test prints (`{e}`, or `unwrap`'s message), so its text is the whole story:
+//! an engine error is shown with its causes through [`tug::Report`], the one printer of
+//! tug's error chains, and is kept as a field (not a `source()`), so that nothing prints
+//! a cause twice.
 
 use std::time::Duration;
 
@@ -18,18 +23,16 @@ pub enum Error {
     #[error("{0}")]
     Setup(String),
     /// An engine operation failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", tug::Report(&**cause))]
     Engine {
         what: String,
-        #[source]
-        source: Box<tug::Error>,
+        cause: Box<tug::Error>,
     },
     /// The container was made but did not start; it was removed again.
-    #[error("container {id} did not start: {source}{}", show_logs(logs))]
+    #[error("container {id} did not start: {cause}{}", show_logs(logs))]
     Start {
         id: String,
-        #[source]
-        source: Box<Error>,
+        cause: Box<Error>,
         logs: String,
     },
     /// A wait strategy did not succeed before the startup timeout.
@@ -71,7 +74,7 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     #[error("{0}: {1}")]
-    Io(String, #[source] std::io::Error),
+    Io(String, std::io::Error),
 }
 
 /// testcontainers' name for the error type.
@@ -97,7 +100,7 @@ impl Error {
     pub(crate) fn engine(what: impl Into<String>, source: impl Into<tug::Error>) -> Error {
         Error::Engine {
             what: what.into(),
-            source: Box::new(source.into()),
+            cause: Box::new(source.into()),
         }
     }
 }

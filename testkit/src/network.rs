@@ -56,7 +56,7 @@ impl Network {
                 name: name.clone(),
                 ..Default::default()
             })
-            .map_err(|e| Error::Setup(format!("creating network {name}: {e}")))?;
+            .map_err(|e| Error::engine(format!("creating network {name}"), e))?;
         Ok(Network {
             engine,
             name,
@@ -74,7 +74,7 @@ impl Network {
         self.removed = true;
         self.engine
             .remove_network(&self.name)
-            .map_err(|e| Error::Setup(format!("removing network {}: {e}", self.name)))?;
+            .map_err(|e| Error::engine(format!("removing network {}", self.name), e))?;
         Ok(())
     }
 }

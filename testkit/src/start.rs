@@ -72,7 +72,7 @@ pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Con
         return Err(Error::Start {
             id: c.id().to_string(),
             logs: c.log_tail(20),
-            source: Box::new(e),
+            cause: Box::new(e),
         });
     }
     if !consumers.is_empty() {

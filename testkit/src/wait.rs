@@ -405,12 +405,12 @@ pub(crate) enum Matcher {
 }
 
 impl Matcher {
-    pub(crate) fn new(p: &Pattern) -> Result<Matcher, String> {
+    pub(crate) fn new(p: &Pattern) -> crate::Result<Matcher> {
         match p {
             Pattern::Text(t) => Ok(Matcher::Text(t.clone())),
             Pattern::Regex(r) => regex::Regex::new(r)
                 .map(Matcher::Regex)
-                .map_err(|e| format!("bad regex in a log wait: {e}")),
+                .map_err(|e| crate::Error::Invalid(format!("bad regex in a log wait: {e}"))),
         }
     }
 

@@ -230,10 +230,11 @@ fn hostile_layers_fail_and_leave_the_store_as_it_was() {
     for (what, entries, expect) in cases {
         let tar = raw_tar(&entries);
         let diff = Digest::of(&tar);
-        let err = snaps
-            .ensure_from_reader(&diff, &diff, &tar[..])
-            .expect_err(what)
-            .to_string();
+        let err = tug::report(
+            &snaps
+                .ensure_from_reader(&diff, &diff, &tar[..])
+                .expect_err(what),
+        );
         assert!(
             err.contains(expect),
             "{what}: {err:?} should say {expect:?}"

@@ -285,7 +285,7 @@ pub(super) fn env_from_flags(
             .map_err(|e| CliError::usage(format!("--env-file {f}: {e}")))?;
         out.extend(
             container::parse_env_file(f, &text, lookup)
-                .map_err(|e| CliError::usage(e.to_string()))?,
+                .map_err(|e| CliError::usage(tug::report(&e)))?,
         );
     }
     out.extend(
@@ -307,7 +307,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
     if o.restart != "no" && auto_remove {
         return Err(CliError::usage("Conflicting options: --restart and --rm"));
     }
-    let vol_err = |e: tug::volume::Error| CliError::usage(e.to_string());
+    let vol_err = |e: tug::volume::Error| CliError::usage(tug::report(&e));
     let mut mounts = Vec::new();
     for v in &o.volume {
         mounts.push(tug::volume::parse_volume_flag(v).map_err(vol_err)?);
@@ -328,7 +328,8 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         .publish
         .iter()
         .map(|p| {
-            tug::network::parse_publish(p).map_err(|e| CliError::usage(format!("-p {p}: {e}")))
+            tug::network::parse_publish(p)
+                .map_err(|e| CliError::usage(format!("-p {p}: {}", tug::Report(&e))))
         })
         .collect::<Result<Vec<_>, _>>()?;
     match o.userns.as_deref() {
@@ -378,7 +379,8 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         devices: o.device,
         labels: o.label,
         auto_remove,
-        restart_policy: container::RestartPolicy::parse(&o.restart).map_err(CliError::usage)?,
+        restart_policy: container::RestartPolicy::parse(&o.restart)
+            .map_err(|e| CliError::usage(e.to_string()))?,
         log_opts: o.log_opt,
         owner_pid: o.owner_pid,
         resources: o.resources.resources(),

@@ -50,19 +50,9 @@ impl CliError {
 
 impl From<tug::Error> for CliError {
     fn from(e: tug::Error) -> CliError {
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            let text = s.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = s.source();
-        }
         CliError {
             code: e.exit_code(),
-            message,
+            message: tug::report(&e),
         }
     }
 }

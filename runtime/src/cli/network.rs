@@ -117,11 +117,7 @@ pub struct PruneArgs {
 
 impl From<Error> for CliError {
     fn from(e: Error) -> CliError {
-        let mut message = e.to_string();
-        if let Some(s) = std::error::Error::source(&e) {
-            message = format!("{message}: {s}");
-        }
-        CliError::usage(message)
+        CliError::usage(tug::report(&e))
     }
 }
 

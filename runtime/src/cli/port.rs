@@ -30,7 +30,7 @@ pub fn port(engine: &Engine, a: PortArgs) -> CliResult {
     )
     .map_err(|e| CliError {
         code: 1,
-        message: e.to_string(),
+        message: tug::report(&e),
     })?;
     let mut out = std::io::stdout().lock();
     for line in lines {

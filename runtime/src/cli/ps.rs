@@ -97,7 +97,7 @@ fn row(c: &Container, no_trunc: bool) -> serde_json::Value {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     serde_json::json!({
-        "ID": if no_trunc { c.id.clone() } else { c.id[..12].to_string() },
+        "ID": if no_trunc { c.id.to_string() } else { c.id.short().to_string() },
         "Image": c.config.image,
         "Command": command(c, no_trunc),
         "CreatedAt": created_at(&c.created),
@@ -205,7 +205,11 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
     if a.quiet {
         use std::io::Write;
         for c in &kept {
-            let id = if a.no_trunc { &c.id[..] } else { &c.id[..12] };
+            let id = if a.no_trunc {
+                c.id.as_str()
+            } else {
+                c.id.short()
+            };
             writeln!(out, "{id}").map_err(|e| CliError::other(e.to_string()))?;
         }
         return Ok(0);

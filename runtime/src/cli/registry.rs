@@ -61,12 +61,13 @@ pub fn pull(engine: &Engine, a: PullArgs) -> CliResult {
         .as_deref()
         .map(Platform::parse)
         .transpose()
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(|e| CliError::usage(tug::report(&e)))?;
     let options = PullOptions {
         platform,
         ..PullOptions::default()
     };
-    let r = tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(e.to_string()))?;
+    let r =
+        tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(tug::report(&e)))?;
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
     if !a.quiet {
@@ -110,7 +111,8 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
         },
         ..PushOptions::default()
     };
-    let r = tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(e.to_string()))?;
+    let r =
+        tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(tug::report(&e)))?;
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
     if !a.quiet {

@@ -119,7 +119,7 @@ fn sample(engine: &Engine, a: &StatsArgs) -> Result<Sample, CliError> {
             .containers()?
             .into_iter()
             .filter(|c| a.all || c.state.running)
-            .map(|c| c.id)
+            .map(|c| c.id.into())
             .collect()
     } else {
         a.containers.clone()
@@ -175,9 +175,9 @@ fn rows(
             0.0
         };
         let id = if a.no_trunc {
-            c.id.clone()
+            c.id.to_string()
         } else {
-            c.id[..12.min(c.id.len())].to_string()
+            c.id.short().to_string()
         };
         let container = a
             .containers

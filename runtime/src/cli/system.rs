@@ -302,7 +302,7 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
             .iter()
             .map(|(c, s)| {
                 vec![
-                    c.id[..12].to_string(),
+                    c.id.short().to_string(),
                     c.config.image.clone(),
                     human_size(*s),
                     c.state.status.to_string(),

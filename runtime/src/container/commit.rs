@@ -154,8 +154,11 @@ pub(crate) fn make_init_layer(dir: &Path) -> Result<PathBuf, Error> {
     Ok(init)
 }
 
-fn to_image_error(e: impl std::fmt::Display) -> crate::image::Error {
-    crate::image::Error::Invalid(format!("cannot write the container's layer: {e}"))
+fn to_image_error(e: impl std::error::Error + 'static) -> crate::image::Error {
+    crate::image::Error::Invalid(format!(
+        "cannot write the container's layer: {}",
+        crate::Report(&e)
+    ))
 }
 
 /// The container's config in the image config's field names, for `commit`.

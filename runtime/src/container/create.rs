@@ -17,7 +17,7 @@ use crate::{Engine, StorageDriver, fsutil};
 struct CreateGuard<'a> {
     store: &'a ContainerStore,
     volume_store: crate::volume::VolumeStore,
-    id: String,
+    id: super::ContainerId,
     name: Option<String>,
     /// The volumes this create made, removed again on failure.
     volumes: Vec<String>,
@@ -54,7 +54,7 @@ fn log_config(opts: &[String]) -> Result<LogConfig, Error> {
         lc.config.insert(k.into(), v.into());
     }
     crate::shim::log::Rotation::from_opts(lc.config.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(Error::Invalid)?;
+        .map_err(|e| Error::Invalid(e.to_string()))?;
     Ok(lc)
 }
 
@@ -153,7 +153,7 @@ impl Engine {
         let image_config = image.config.config().clone().unwrap_or_default();
 
         let store = self.container_store();
-        let id = names::new_id();
+        let id = super::ContainerId::random();
         let dir = store.create_dir(&id)?;
         let mut guard = CreateGuard {
             store: &store,
@@ -218,8 +218,8 @@ impl Engine {
             (None, true) => nix::unistd::gethostname()
                 .ok()
                 .and_then(|h| h.into_string().ok())
-                .unwrap_or_else(|| id[..12].to_string()),
-            (None, false) => id[..12].to_string(),
+                .unwrap_or_else(|| id.short().to_string()),
+            (None, false) => id.short().to_string(),
         };
         let config_env = merge_env(image_config.env().as_deref().unwrap_or_default(), &opts.env);
         let env = process_env(&hostname, opts.tty, &config_env);
@@ -247,7 +247,8 @@ impl Engine {
         let resolv_path = dir.join("resolv.conf");
         write_file(&hostname_path, &format!("{hostname}\n"), durable)?;
         let joined = net_plan.mode.strip_prefix("container:");
-        let extra_hosts = etc::extra_host_lines(&opts.extra_hosts).map_err(Error::Invalid)?;
+        let extra_hosts =
+            etc::extra_host_lines(&opts.extra_hosts).map_err(|e| Error::Invalid(e.to_string()))?;
         let mut hosts = if host_network {
             host_file("/etc/hosts")
         } else if let Some(t) = joined {

@@ -13,18 +13,26 @@ pub fn hosts_default() -> String {
 
 /// The /etc/hosts lines of `--add-host` values (`host:ip` or `host=ip`), checked as Docker
 /// checks them.
-pub fn extra_host_lines(values: &[String]) -> Result<String, String> {
+pub fn extra_host_lines(values: &[String]) -> Result<String, crate::InvalidValue> {
     let mut out = String::new();
     for v in values {
         let (host, ip) = v
             .split_once('=')
             .or_else(|| v.split_once(':'))
             .ok_or_else(|| {
-                format!("invalid argument {v:?} for \"--add-host\" flag: bad format for add-host")
+                crate::InvalidValue::new(
+                    v,
+                    format!(
+                        "invalid argument {v:?} for \"--add-host\" flag: bad format for add-host"
+                    ),
+                )
             })?;
         if host.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
-            return Err(format!(
-                "invalid argument {v:?} for \"--add-host\" flag: invalid IP address in add-host: {ip:?}"
+            return Err(crate::InvalidValue::new(
+                v,
+                format!(
+                    "invalid argument {v:?} for \"--add-host\" flag: invalid IP address in add-host: {ip:?}"
+                ),
             ));
         }
         out.push_str(&format!("{ip}\t{host}\n"));
@@ -135,11 +143,13 @@ mod tests {
         assert!(
             extra_host_lines(&["nocolon".into()])
                 .unwrap_err()
+                .message
                 .contains("bad format")
         );
         assert!(
             extra_host_lines(&["db:notanip".into()])
                 .unwrap_err()
+                .message
                 .contains("invalid IP")
         );
         assert!(extra_host_lines(&[":10.0.0.1".into()]).is_err());

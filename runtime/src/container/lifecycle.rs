@@ -249,7 +249,7 @@ impl Engine {
 
     /// `tug container prune`: removes every container that is not running; their ids and
     /// the bytes their writable layers held.
-    pub fn prune_containers(&self) -> crate::Result<(Vec<String>, u64)> {
+    pub fn prune_containers(&self) -> crate::Result<(Vec<super::ContainerId>, u64)> {
         let mut ids = Vec::new();
         let mut reclaimed = 0;
         for c in self.containers()? {

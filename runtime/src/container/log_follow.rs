@@ -28,7 +28,7 @@ impl Engine {
             cursor: LogCursor::starting_at(self.log_file(&c.id), 0),
             pending: Default::default(),
             engine: self.clone(),
-            id: c.id,
+            id: c.id.into(),
             follow,
             done: false,
         })

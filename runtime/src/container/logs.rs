@@ -44,8 +44,13 @@ impl LogEntry {
 /// Parses a time as Docker's `--since`/`--until` take it: RFC 3339 (a date, a date and
 /// time with or without zone: UTC), Unix seconds (`1700000000[.nanos]`), or a duration
 /// before `now` (`10m`, `1h30m`, `2.5s`).
-pub fn parse_time(s: &str, now: SystemTime) -> Result<SystemTime, String> {
-    let bad = || format!("invalid time {s:?}: use RFC 3339, Unix seconds, or a duration like 10m");
+pub fn parse_time(s: &str, now: SystemTime) -> Result<SystemTime, crate::InvalidValue> {
+    let bad = || {
+        crate::InvalidValue::new(
+            s,
+            format!("invalid time {s:?}: use RFC 3339, Unix seconds, or a duration like 10m"),
+        )
+    };
     if let Ok(d) = parse_go_duration(s) {
         return now.checked_sub(d).ok_or_else(bad);
     }

@@ -13,6 +13,8 @@ pub use devices::DeviceMapping;
 mod create;
 pub mod etc;
 pub mod exec;
+mod id;
+pub use id::{ContainerId, InvalidContainerId};
 pub mod health;
 mod lifecycle;
 pub mod listen;
@@ -64,9 +66,9 @@ pub use ulimit::Ulimit;
 /// An error of the `container` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Sys(String, #[source] std::io::Error),
     #[error("No such container: {0}")]
     NotFound(String),
@@ -109,7 +111,7 @@ impl crate::Engine {
             match store.load(&cid) {
                 Ok(c) if c.image == wanted => out.push(c.short_name().to_string()),
                 Ok(_) | Err(Error::NotFound(_)) => {}
-                Err(_) => out.push(cid[..12].to_string()),
+                Err(_) => out.push(cid.short().to_string()),
             }
         }
         Ok(out)

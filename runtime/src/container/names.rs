@@ -1,13 +1,6 @@
-//! Container ids (64 random hex digits) and Docker-like random names (`brave_turing`).
+//! Docker-like random names (`brave_turing`).
 
 use crate::fsutil::random_bytes;
-
-/// A new random container id.
-pub fn new_id() -> String {
-    let mut b = [0u8; 32];
-    random_bytes(&mut b);
-    crate::digest::to_hex(&b)
-}
 
 const ADJECTIVES: &[&str] = &[
     "admiring",
@@ -103,14 +96,6 @@ pub fn valid_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_are_64_hex() {
-        let id = new_id();
-        assert_eq!(id.len(), 64);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(id, new_id());
-    }
 
     #[test]
     fn names_follow_dockers_rule() {

@@ -19,7 +19,7 @@ pub fn now() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Container {
-    pub id: String,
+    pub id: super::ContainerId,
     pub created: String,
     pub path: String,
     pub args: Vec<String>,

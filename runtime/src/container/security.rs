@@ -63,7 +63,7 @@ impl SecurityOptions {
                 "seccomp" => {
                     let text = std::fs::read_to_string(v)
                         .map_err(|e| bad(&format!("reading the seccomp profile: {e}")))?;
-                    let p = Profile::from_json(v, &text).map_err(|e| bad(&e))?;
+                    let p = Profile::from_json(v, &text).map_err(|e| bad(&crate::report(&e)))?;
                     s.seccomp = SeccompChoice::Profile(p);
                 }
                 "systempaths" if v == "unconfined" => s.unconfined_paths = true,
@@ -103,7 +103,10 @@ impl SecurityOptions {
             caps: &caps,
             kernel: Target::running_kernel(),
         };
-        profile.resolve(&target).map(Some).map_err(Error::Invalid)
+        profile
+            .resolve(&target)
+            .map(Some)
+            .map_err(|e| Error::Invalid(crate::report(&e)))
     }
 }
 

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::Error;
 use super::record::Container;
+use super::{ContainerId, Error};
 use crate::fsutil;
 
 /// The containers of a state root.
@@ -85,16 +85,19 @@ impl ContainerStore {
 
     /// The id of the container `name_or_id` names: a full id, a name, or an unambiguous
     /// id prefix.
-    pub fn resolve(&self, name_or_id: &str) -> Result<String, Error> {
+    pub fn resolve(&self, name_or_id: &str) -> Result<ContainerId, Error> {
         let n = name_or_id.trim_start_matches('/');
         let not_found = || Error::NotFound(name_or_id.to_string());
         if n.is_empty() || n.contains('/') || n.starts_with('.') {
             return Err(not_found());
         }
-        if n.len() == 64 && self.dir(n).join(RECORD).exists() {
-            return Ok(n.to_string());
+        if let Ok(id) = ContainerId::parse(n)
+            && self.dir(&id).join(RECORD).exists()
+        {
+            return Ok(id);
         }
         if let Ok(id) = fs::read_to_string(self.names_dir().join(n))
+            && let Ok(id) = ContainerId::parse(&id)
             && self.dir(&id).join(RECORD).exists()
         {
             return Ok(id);
@@ -116,7 +119,7 @@ impl ContainerStore {
     }
 
     /// Every container id.
-    pub fn ids(&self) -> Result<Vec<String>, Error> {
+    pub fn ids(&self) -> Result<Vec<ContainerId>, Error> {
         let rd = match fs::read_dir(&self.dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
@@ -124,8 +127,7 @@ impl ContainerStore {
         };
         Ok(rd
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| n.len() == 64 && n.chars().all(|c| c.is_ascii_hexdigit()))
+            .filter_map(|e| ContainerId::parse(e.file_name().to_str()?).ok())
             .collect())
     }
 

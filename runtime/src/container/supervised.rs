@@ -29,12 +29,12 @@ impl From<shim::Error> for Error {
 fn to_shim(e: Error) -> shim::Error {
     match e {
         Error::NotFound(id) => shim::Error::Gone(id),
-        other => shim::Error::Start(other.exit_code(), other.to_string()),
+        other => shim::Error::Start(other.exit_code(), crate::report(&other)),
     }
 }
 
 fn start_error(e: crate::Error) -> shim::Error {
-    shim::Error::Start(e.exit_code(), e.to_string())
+    shim::Error::Start(e.exit_code(), crate::report(&e))
 }
 
 impl Engine {
@@ -73,7 +73,11 @@ pub fn shim_main(id: &str) -> i32 {
     let code = match run_shim(&engine, id, first) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("{} tug shim {id}: {e}", super::record::now());
+            eprintln!(
+                "{} tug shim {id}: {}",
+                super::record::now(),
+                crate::Report(&e)
+            );
             1
         }
     };

@@ -221,7 +221,7 @@ impl Engine {
 pub enum Error {
     #[error("{0}")]
     Config(String),
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     #[error(transparent)]
     Image(#[from] crate::image::Error),

@@ -25,7 +25,7 @@ impl Engine {
         let r = parse_reference(reference)?;
         let local = StoreAdapter::new(
             self.image_store()
-                .map_err(|e| Error::Store(e.to_string()))?,
+                .map_err(|e| Error::Store(crate::report(&e)))?,
         );
         let snapshots = crate::snapshot::Snapshots::open(self.root())
             .map_err(|e| Error::Unpack(reference.to_string(), e))?;
@@ -61,7 +61,7 @@ impl Engine {
         let t = parse_reference(target)?;
         let local = StoreAdapter::new(
             self.image_store()
-                .map_err(|e| Error::Store(e.to_string()))?,
+                .map_err(|e| Error::Store(crate::report(&e)))?,
         );
         crate::registry::push::push(
             &local,

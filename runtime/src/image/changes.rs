@@ -14,7 +14,11 @@ use crate::build::dockerfile::{self, Instruction};
 /// `Env` substituted as Docker does. The error names the change.
 pub fn apply(config: &mut Map<String, Value>, change: &str) -> Result<(), Error> {
     let bad = |why: String| Error::Change(change.to_string(), why);
-    let keyword = change.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    let keyword = change
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
     if change.trim().len() == keyword.len() {
         return Err(bad(format!("{keyword} needs an argument")));
     }
@@ -40,7 +44,11 @@ pub fn apply(config: &mut Map<String, Value>, change: &str) -> Result<(), Error>
     let env = config
         .get("Env")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     // A change is applied on its own: an ENTRYPOINT keeps the image's CMD.
     let mut scope = Scope {

@@ -38,7 +38,7 @@ pub use view::{HistoryEntry, parse_time};
 /// An error of the `image` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     #[error("invalid reference format: {0:?}: {1}")]
     InvalidReference(String, String),
@@ -54,10 +54,10 @@ pub enum Error {
     /// An operation refused, as Docker's "conflict" errors.
     #[error("conflict: {0}")]
     Conflict(String),
-    #[error("unpacking the layers: {0}")]
+    #[error("unpacking the layers")]
     Snapshot(#[from] crate::snapshot::Error),
     /// Finding which containers use an image failed (the Engine asks its containers).
-    #[error("finding the containers that use images: {0}")]
+    #[error("finding the containers that use images")]
     Users(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 

@@ -61,7 +61,7 @@ impl Reference {
             None => (rest, None),
         };
         if let Some(tag) = tag {
-            check_tag(tag).map_err(|why| bad(&why))?;
+            check_tag(tag).map_err(|why| bad(&why.message))?;
         }
         if name.is_empty() {
             return Err(bad("missing repository name"));
@@ -73,9 +73,9 @@ impl Reference {
         }
         let (registry, path) = split_registry(name);
         if let Some(r) = registry {
-            check_registry(r).map_err(|why| bad(&why))?;
+            check_registry(r).map_err(|why| bad(&why.message))?;
         }
-        check_path(path).map_err(|why| bad(&why))?;
+        check_path(path).map_err(|why| bad(&why.message))?;
         if name.len() > NAME_MAX {
             return Err(bad(&format!(
                 "repository name must not be longer than {NAME_MAX} characters"
@@ -178,7 +178,7 @@ fn split_registry(name: &str) -> (Option<&str>, &str) {
 }
 
 /// A tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-fn check_tag(tag: &str) -> Result<(), String> {
+fn check_tag(tag: &str) -> Result<(), crate::InvalidValue> {
     let ok_first = tag
         .bytes()
         .next()
@@ -187,8 +187,11 @@ fn check_tag(tag: &str) -> Result<(), String> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
     if !ok_first || !ok_rest || tag.len() > 128 {
-        return Err(format!(
-            "invalid tag {tag:?}: a tag is up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+        return Err(crate::InvalidValue::new(
+            tag,
+            format!(
+                "invalid tag {tag:?}: a tag is up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+            ),
         ));
     }
     Ok(())
@@ -196,8 +199,8 @@ fn check_tag(tag: &str) -> Result<(), String> {
 
 /// A registry: host names joined by dots (or a bracketed IPv6 address), an optional
 /// `:port`.
-fn check_registry(r: &str) -> Result<(), String> {
-    let err = || format!("invalid registry {r:?}");
+fn check_registry(r: &str) -> Result<(), crate::InvalidValue> {
+    let err = || crate::InvalidValue::new(r, format!("invalid registry {r:?}"));
     let (host, port) = if let Some(v6) = r.strip_prefix('[') {
         let (addr, after) = v6.split_once(']').ok_or_else(err)?;
         if addr.is_empty() || !addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
@@ -227,20 +230,29 @@ fn check_registry(r: &str) -> Result<(), String> {
     if let Some(p) = port
         && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
     {
-        return Err(format!("invalid port {p:?} in registry {r:?}"));
+        return Err(crate::InvalidValue::new(
+            r,
+            format!("invalid port {p:?} in registry {r:?}"),
+        ));
     }
     Ok(())
 }
 
 /// The path: components `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` joined by `/`.
-fn check_path(path: &str) -> Result<(), String> {
+fn check_path(path: &str) -> Result<(), crate::InvalidValue> {
     if path.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err(format!("repository name ({path}) must be lowercase"));
+        return Err(crate::InvalidValue::new(
+            path,
+            format!("repository name ({path}) must be lowercase"),
+        ));
     }
     for c in path.split('/') {
         if !component_ok(c) {
-            return Err(format!(
-                "invalid repository name component {c:?}: use lowercase letters and digits, joined by '.', '_', '__' or '-'"
+            return Err(crate::InvalidValue::new(
+                path,
+                format!(
+                    "invalid repository name component {c:?}: use lowercase letters and digits, joined by '.', '_', '__' or '-'"
+                ),
             ));
         }
     }

@@ -66,21 +66,21 @@ const BUF_SIZE: usize = 256 * 1024;
 /// An error of the `layer` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     /// A hostile or unusable entry, refused before it could write anything.
     #[error("layer entry {entry:?} refused: {why}")]
     Rejected { entry: String, why: String },
     /// The stream is not a well-formed (gzip'd) tar: truncated, bad checksum, bad gzip,
     /// or its blob failed verification.
-    #[error("reading the layer stream ({at}): {source}")]
+    #[error("reading the layer stream ({at})")]
     Read {
         at: String,
         #[source]
         source: io::Error,
     },
     /// Writing an entry to disk failed.
-    #[error("writing layer entry {entry:?}: {source}")]
+    #[error("writing layer entry {entry:?}")]
     Write {
         entry: String,
         #[source]

@@ -134,7 +134,7 @@ impl<R: Read> PaxFilter<R> {
         }
         let body = &self.out[start..start + size];
         let local = block[156] == b'x';
-        let fail = |why: String| invalid(format!("{}: {why}", what()));
+        let fail = |why: BadRecord| invalid(format!("{}: {why}", what()));
         if !needs_rewrite(body).map_err(fail)? {
             if local {
                 self.pending_size = pax_size(body);
@@ -206,13 +206,23 @@ fn must_encode(key: &[u8], value: &[u8]) -> bool {
     key.contains(&b'\n') || value.contains(&b'\n') || key.starts_with(HEX_PREFIX)
 }
 
+/// A pax record that does not parse: where it starts in the header's body, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("the record at byte {offset}: {why}")]
+struct BadRecord {
+    offset: usize,
+    why: String,
+}
+
 /// Parses `body`'s records by their length prefixes: whether one must be re-encoded.
-fn needs_rewrite(body: &[u8]) -> Result<bool, String> {
+fn needs_rewrite(body: &[u8]) -> Result<bool, BadRecord> {
     let mut rest = body;
     let mut offset = 0usize;
     while !rest.is_empty() && !rest.iter().all(|b| *b == 0) {
-        let (len, key, value) =
-            parse_record(rest).map_err(|why| format!("the record at byte {offset}: {why}"))?;
+        let (len, key, value) = parse_record(rest).map_err(|why| BadRecord {
+            offset,
+            why: why.into(),
+        })?;
         if must_encode(key, value) {
             return Ok(true);
         }
@@ -224,7 +234,7 @@ fn needs_rewrite(body: &[u8]) -> Result<bool, String> {
 
 /// Re-encodes `body`'s records (see the module doc). Only a `local` entry's path and
 /// link path become GNU long names (the tar crate ignores global ones).
-fn rewrite_records(body: &[u8], local: bool) -> Result<Rewritten, String> {
+fn rewrite_records(body: &[u8], local: bool) -> Result<Rewritten, BadRecord> {
     let mut out = Rewritten {
         records: Vec::with_capacity(body.len()),
         path: None,
@@ -236,17 +246,19 @@ fn rewrite_records(body: &[u8], local: bool) -> Result<Rewritten, String> {
         if rest.iter().all(|b| *b == 0) {
             break; // NUL padding some writers leave: not a record
         }
-        let (len, key, value) =
-            parse_record(rest).map_err(|why| format!("the record at byte {offset}: {why}"))?;
+        let (len, key, value) = parse_record(rest).map_err(|why| BadRecord {
+            offset,
+            why: why.into(),
+        })?;
         if must_encode(key, value) {
             match key {
                 b"path" if local => out.path = Some(value.to_vec()),
                 b"linkpath" if local => out.linkpath = Some(value.to_vec()),
                 b"size" | b"uid" | b"gid" => {
-                    return Err(format!(
-                        "the record at byte {offset}: a newline in a number ({})",
-                        String::from_utf8_lossy(key)
-                    ));
+                    return Err(BadRecord {
+                        offset,
+                        why: format!("a newline in a number ({})", String::from_utf8_lossy(key)),
+                    });
                 }
                 _ => {
                     let mut k = HEX_PREFIX.to_vec();

@@ -104,7 +104,7 @@ impl serde::Serialize for Cidr {
 impl<'de> serde::Deserialize<'de> for Cidr {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Cidr, D::Error> {
         let s = String::deserialize(d)?;
-        Cidr::parse(&s).map_err(serde::de::Error::custom)
+        Cidr::parse(&s).map_err(|e| serde::de::Error::custom(crate::Report(&e)))
     }
 }
 

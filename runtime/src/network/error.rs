@@ -4,7 +4,7 @@
 /// What can go wrong with networks and their addresses.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     /// A bad flag or value (bad CIDR, gateway outside the subnet, bad name).
     #[error("{0}")]

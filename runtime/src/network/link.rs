@@ -24,7 +24,7 @@ use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 /// A failed netlink operation, naming the device and what was tried.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
-    #[error("{op} {dev}: {source}")]
+    #[error("{op} {dev}")]
     Op {
         op: &'static str,
         dev: String,
@@ -37,7 +37,7 @@ pub enum LinkError {
         dev: String,
         detail: String,
     },
-    #[error("network namespace: {what}: {source}")]
+    #[error("network namespace: {what}")]
     Netns {
         what: &'static str,
         #[source]

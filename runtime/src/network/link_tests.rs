@@ -66,7 +66,7 @@ fn delete_link_and_error_context() {
     run_in_netns(ns.file.as_fd(), || -> Result<()> {
         let mut nl = Netlink::open()?;
         nl.create_veth("va", "vb")?;
-        let err = nl.create_veth("va", "vc").unwrap_err().to_string();
+        let err = crate::report(&nl.create_veth("va", "vc").unwrap_err());
         assert!(err.starts_with("create veth va: "), "{err}");
         let mut names = nl.link_names()?;
         names.sort();

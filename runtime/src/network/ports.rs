@@ -56,21 +56,27 @@ fn invalid(message: impl Into<String>) -> Error {
 
 /// A decimal port number, digits only (as Go's `ParseUint(s, 10, 16)`: no sign, no
 /// spaces); the error says why in Go's words.
-fn port_number(s: &str) -> Result<u16, String> {
+fn port_number(s: &str) -> Result<u16, crate::InvalidValue> {
     if s.is_empty() {
-        return Err("value is empty".into());
+        return Err(crate::InvalidValue::new(s, "value is empty"));
     }
     if !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("parsing {s:?}: invalid syntax"));
+        return Err(crate::InvalidValue::new(
+            s,
+            format!("parsing {s:?}: invalid syntax"),
+        ));
     }
     s.parse()
-        .map_err(|_| format!("parsing {s:?}: value out of range"))
+        .map_err(|_| crate::InvalidValue::new(s, format!("parsing {s:?}: value out of range")))
 }
 
 /// `80` or `8000-8010` (inclusive, start ≤ end).
-fn port_range(s: &str) -> Result<(u16, u16), String> {
+fn port_range(s: &str) -> Result<(u16, u16), crate::InvalidValue> {
     if s.is_empty() {
-        return Err("empty string specified for ports".into());
+        return Err(crate::InvalidValue::new(
+            s,
+            "empty string specified for ports",
+        ));
     }
     let Some((a, b)) = s.split_once('-') else {
         let p = port_number(s)?;
@@ -78,7 +84,10 @@ fn port_range(s: &str) -> Result<(u16, u16), String> {
     };
     let (a, b) = (port_number(a)?, port_number(b)?);
     if b < a {
-        return Err(format!("invalid range specified for port: {s}"));
+        return Err(crate::InvalidValue::new(
+            s,
+            format!("invalid range specified for port: {s}"),
+        ));
     }
     Ok((a, b))
 }
@@ -242,7 +251,7 @@ pub fn parse_expose(s: &str) -> Result<Vec<String>, Error> {
     let proto = parse_proto(proto)?;
     let (first, last) = port_range(ports)
         .and_then(|r| match r.0 {
-            0 => Err("port 0 cannot be exposed".to_string()),
+            0 => Err(crate::InvalidValue::new(ports, "port 0 cannot be exposed")),
             _ => Ok(r),
         })
         .map_err(|why| {

@@ -57,7 +57,7 @@ fn io_err(what: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 }
 
 fn store_err(e: crate::image::Error) -> Error {
-    Error::Store(e.to_string())
+    Error::Store(crate::report(&e))
 }
 
 impl LocalImages for StoreAdapter {

@@ -95,9 +95,9 @@ pub enum Error {
         registry: String,
         detail: String,
     },
-    #[error("{0}: unpacking: {1}")]
+    #[error("{0}: unpacking")]
     Unpack(String, #[source] crate::snapshot::Error),
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     #[error("{0}")]
     Config(String),

@@ -9,7 +9,7 @@ use super::Error;
 pub fn parse_reference(s: &str) -> Result<Reference, Error> {
     Reference::parse(s).map_err(|e| match e {
         crate::image::Error::InvalidReference(r, why) => Error::InvalidReference(r, why),
-        other => Error::InvalidReference(s.to_string(), other.to_string()),
+        other => Error::InvalidReference(s.to_string(), crate::report(&other)),
     })
 }
 

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 /// An error of the `rootfs` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     /// overlayfs refused the mount.
-    #[error("mounting the overlay rootfs at {target}: {source}")]
+    #[error("mounting the overlay rootfs at {target}")]
     Mount {
         target: PathBuf,
         #[source]

@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 
+use crate::sandbox::StepError;
 use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::{Capabilities, Capability as OciCap};
 
@@ -51,7 +52,7 @@ pub fn mask(set: &CapsHashSet) -> u64 {
 /// It asks the kernel, not `/proc/sys/kernel/cap_last_cap`: inside the container that
 /// file may be the image's (a volume over /proc), and a forged `0` there once kept every
 /// capability in the bounding set. `PR_CAPBSET_DROP` answers EINVAL past the last one.
-pub fn limit_bounding(keep: &CapsHashSet) -> Result<(), String> {
+pub fn limit_bounding(keep: &CapsHashSet) -> Result<(), StepError> {
     let keep = mask(keep);
     for n in 0..64u32 {
         if keep & (1u64 << n) != 0 {
@@ -62,8 +63,9 @@ pub fn limit_bounding(keep: &CapsHashSet) -> Result<(), String> {
         if r != 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() != Some(libc::EINVAL) {
-                return Err(format!(
-                    "dropping capability {n} from the bounding set: {e}"
+                return Err(StepError::new(
+                    format!("dropping capability {n} from the bounding set"),
+                    e,
                 ));
             }
         }
@@ -78,8 +80,10 @@ pub fn apply(
     effective: &CapsHashSet,
     permitted: &CapsHashSet,
     inheritable: &CapsHashSet,
-) -> Result<(), String> {
-    let err = |what: &str, e: caps::errors::CapsError| format!("setting {what} capabilities: {e}");
+) -> Result<(), StepError> {
+    let err = |what: &str, e: caps::errors::CapsError| {
+        StepError::new(format!("setting {what} capabilities"), e)
+    };
     // The effective set must stay within the permitted one at every step.
     let current_p = caps::read(None, CapSet::Permitted).map_err(|e| err("permitted", e))?;
     let e_now: CapsHashSet = effective.intersection(&current_p).copied().collect();

@@ -8,6 +8,7 @@ use nix::unistd::{Gid, Uid, symlinkat};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
 use super::mounts::RootDir;
+use crate::sandbox::StepError;
 
 /// The device nodes every container gets: (name, major, minor), all mode 0666.
 pub const DEVICES: &[(&str, u64, u64)] = &[
@@ -30,10 +31,10 @@ pub const LINKS: &[(&str, &str)] = &[
 ];
 
 /// Creates the nodes and links in the rootfs's /dev (a tmpfs just mounted, so empty).
-pub fn populate(root: &RootDir) -> Result<(), String> {
+pub fn populate(root: &RootDir) -> Result<(), StepError> {
     let dev = root
         .mkdir_all(Path::new("dev"), 0o755)
-        .map_err(|e| format!("opening /dev: {e}"))?;
+        .map_err(|e| StepError::new("opening /dev", e))?;
     for (name, major, minor) in DEVICES {
         mknodat(
             &dev,
@@ -42,12 +43,12 @@ pub fn populate(root: &RootDir) -> Result<(), String> {
             Mode::from_bits_truncate(0o666),
             makedev(*major, *minor),
         )
-        .map_err(|e| format!("mknod /dev/{name}: {e}"))?;
+        .map_err(|e| StepError::new(format!("mknod /dev/{name}"), e))?;
     }
     for (name, target) in LINKS {
         match symlinkat(*target, &dev, *name) {
             Ok(()) | Err(nix::Error::EEXIST) => {}
-            Err(e) => return Err(format!("symlink /dev/{name}: {e}")),
+            Err(e) => return Err(StepError::new(format!("symlink /dev/{name}"), e)),
         }
     }
     Ok(())
@@ -55,21 +56,23 @@ pub fn populate(root: &RootDir) -> Result<(), String> {
 
 /// Makes the spec's `linux.devices` (`--device`, and every host device with
 /// `--privileged`) inside the root: parents as needed, an existing node replaced.
-pub fn create_spec_devices(root: &RootDir, devices: &[LinuxDevice]) -> Result<(), String> {
+pub fn create_spec_devices(root: &RootDir, devices: &[LinuxDevice]) -> Result<(), StepError> {
     for d in devices {
         let rel = super::mounts::relative(d.path());
         let shown = d.path().display();
         let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
-            return Err(format!("device {shown}: not a path below /"));
+            return Err(StepError::msg(format!(
+                "device {shown}: not a path below /"
+            )));
         };
         let dir = root
             .mkdir_all(parent, 0o755)
-            .map_err(|e| format!("device {shown}: {e}"))?;
+            .map_err(|e| StepError::new(format!("device {shown}"), e))?;
         let kind = match d.typ() {
             LinuxDeviceType::B => SFlag::S_IFBLK,
             LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
             LinuxDeviceType::P => SFlag::S_IFIFO,
-            LinuxDeviceType::A => return Err(format!("device {shown}: no type")),
+            LinuxDeviceType::A => return Err(StepError::msg(format!("device {shown}: no type"))),
         };
         let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
         mknodat(
@@ -79,7 +82,7 @@ pub fn create_spec_devices(root: &RootDir, devices: &[LinuxDevice]) -> Result<()
             Mode::from_bits_truncate(d.file_mode().unwrap_or(0o666)),
             makedev(d.major() as u64, d.minor() as u64),
         )
-        .map_err(|e| format!("mknod {shown}: {e}"))?;
+        .map_err(|e| StepError::new(format!("mknod {shown}"), e))?;
         nix::unistd::fchownat(
             &dir,
             name,
@@ -87,7 +90,7 @@ pub fn create_spec_devices(root: &RootDir, devices: &[LinuxDevice]) -> Result<()
             d.gid().map(Gid::from_raw),
             nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         )
-        .map_err(|e| format!("chown {shown}: {e}"))?;
+        .map_err(|e| StepError::new(format!("chown {shown}"), e))?;
     }
     Ok(())
 }

@@ -103,7 +103,7 @@ pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
         .as_ref()
         .map(super::seccomp::compile)
         .transpose()
-        .map_err(Error::Unsupported)?;
+        .map_err(|e| Error::Unsupported(crate::report(&e)))?;
     let pidfd = open_pidfd(config.init_pid)?;
     // The pidfd pins the process; checking it afterwards ensures that a reused pid is
     // never taken for the container's init.

@@ -13,26 +13,32 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-fn last_err(what: &str) -> String {
-    format!("{what}: {}", std::io::Error::last_os_error())
+use crate::sandbox::StepError;
+
+fn last_err(what: &str) -> StepError {
+    StepError::new(what, std::io::Error::last_os_error())
 }
 
-fn check(r: libc::c_long, what: &str) -> Result<libc::c_long, String> {
+fn check(r: libc::c_long, what: &str) -> Result<libc::c_long, StepError> {
     if r < 0 { Err(last_err(what)) } else { Ok(r) }
 }
 
 /// An empty directory for overlayfs's second lower layer (it needs two without an upper
 /// one): `<run root>/empty`.
-fn empty_dir(run_root: &Path) -> Result<PathBuf, String> {
+fn empty_dir(run_root: &Path) -> Result<PathBuf, StepError> {
     let d = run_root.join("empty");
-    std::fs::create_dir_all(&d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+    std::fs::create_dir_all(&d)
+        .map_err(|e| StepError::new(format!("creating {}", d.display()), e))?;
     Ok(d)
 }
 
 /// `exe` seen through a detached read-only overlay of its directory: an O_PATH fd.
-fn overlay_seal(exe: &Path, run_root: &Path) -> Result<OwnedFd, String> {
+fn overlay_seal(exe: &Path, run_root: &Path) -> Result<OwnedFd, StepError> {
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
-        return Err(format!("{} has no directory", exe.display()));
+        return Err(StepError::msg(format!(
+            "{} has no directory",
+            exe.display()
+        )));
     };
     // overlayfs splits lowerdir on ':' and takes '\' as an escape.
     let esc = |p: &Path| {
@@ -42,7 +48,8 @@ fn overlay_seal(exe: &Path, run_root: &Path) -> Result<OwnedFd, String> {
             .replace(':', "\\:")
     };
     let lower = format!("{}:{}", esc(dir), esc(&empty_dir(run_root)?));
-    let c = |s: &str| CString::new(s).map_err(|_| format!("{s:?} holds a NUL byte"));
+    let c =
+        |s: &str| CString::new(s).map_err(|_| StepError::msg(format!("{s:?} holds a NUL byte")));
     // SAFETY: each call passes valid NUL-terminated strings that outlive it and plain
     // integers; the fds returned are new and owned here.
     unsafe {
@@ -85,7 +92,8 @@ fn overlay_seal(exe: &Path, run_root: &Path) -> Result<OwnedFd, String> {
             "fsmount",
         )?;
         let mnt = OwnedFd::from_raw_fd(mnt as RawFd);
-        let name = CString::new(name.as_bytes()).map_err(|_| "a NUL in the name".to_string())?;
+        let name =
+            CString::new(name.as_bytes()).map_err(|_| StepError::msg("a NUL in the name"))?;
         let f = check(
             libc::openat(
                 mnt.as_raw_fd(),
@@ -99,8 +107,9 @@ fn overlay_seal(exe: &Path, run_root: &Path) -> Result<OwnedFd, String> {
 }
 
 /// A sealed memfd copy of `exe` (the fallback: costs a copy of the binary).
-fn memfd_seal(exe: &Path) -> Result<OwnedFd, String> {
-    let mut src = std::fs::File::open(exe).map_err(|e| format!("{}: {e}", exe.display()))?;
+fn memfd_seal(exe: &Path) -> Result<OwnedFd, StepError> {
+    let mut src =
+        std::fs::File::open(exe).map_err(|e| StepError::new(exe.display().to_string(), e))?;
     // SAFETY: memfd_create takes a NUL-terminated name and flags; it returns a new fd.
     let fd =
         unsafe { libc::memfd_create(c"tug".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
@@ -110,7 +119,7 @@ fn memfd_seal(exe: &Path) -> Result<OwnedFd, String> {
     // SAFETY: the fd is new and owned here.
     let mem = unsafe { std::fs::File::from_raw_fd(fd) };
     let mut dst = &mem;
-    std::io::copy(&mut src, &mut dst).map_err(|e| format!("copying the binary: {e}"))?;
+    std::io::copy(&mut src, &mut dst).map_err(|e| StepError::new("copying the binary", e))?;
     let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
     // SAFETY: fcntl on our own fd with integer arguments.
     if unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
@@ -120,8 +129,11 @@ fn memfd_seal(exe: &Path) -> Result<OwnedFd, String> {
 }
 
 /// A sealed fd of `exe`: the overlay view, else a memfd copy.
-pub fn seal(exe: &Path, run_root: &Path) -> Result<OwnedFd, String> {
-    overlay_seal(exe, run_root).or_else(|e| memfd_seal(exe).map_err(|e2| format!("{e}; {e2}")))
+pub fn seal(exe: &Path, run_root: &Path) -> Result<OwnedFd, StepError> {
+    overlay_seal(exe, run_root).or_else(|e| {
+        memfd_seal(exe)
+            .map_err(|e2| StepError::msg(format!("{}; {}", crate::report(&e), crate::report(&e2))))
+    })
 }
 
 /// Whether this process's binary cannot be written through `/proc/self/exe`: it runs

@@ -4,11 +4,12 @@
 //! lack by default), closes every fd it was not told to keep, and wipes the caller's
 //! arguments and environment from its memory (what /proc/PID/cmdline and environ show).
 
+use crate::sandbox::StepError;
 use std::os::fd::RawFd;
 
 /// `prctl(PR_SET_DUMPABLE, 0)`; an `execve` makes the process dumpable again.
-pub fn make_undumpable() -> Result<(), String> {
-    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE: {e}"))
+pub fn make_undumpable() -> Result<(), StepError> {
+    nix::sys::prctl::set_dumpable(false).map_err(|e| StepError::new("PR_SET_DUMPABLE", e))
 }
 
 /// Closes every fd but those in `keep`.

@@ -159,7 +159,7 @@ fn setup_rootfs(
     match &config.rootfs {
         RootfsSource::Overlay(r) => r
             .mount_overlay(root_path)
-            .map_err(|e| setup_err(format!("mounting the rootfs: {e}")))?,
+            .map_err(|e| setup_err(format!("mounting the rootfs: {}", crate::Report(&e))))?,
         RootfsSource::Dir(dir) => mount(
             Some(dir.as_path()),
             root_path,

@@ -45,7 +45,7 @@ pub use volumes::{COPY_UP_ANNOTATION, CREATE_SOURCE_ANNOTATION};
 /// An error of the `sandbox` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     /// The init failed to set up the container or to run its process; the kind says
     /// which exit code the CLI uses.
@@ -67,6 +67,45 @@ impl Error {
 
     pub(crate) fn sys(what: impl Into<String>, e: nix::Error) -> Error {
         Error::Io(what.into(), e.into())
+    }
+}
+
+/// A step of setting a container's process up that failed (a mount, a device node, the
+/// pty, a capability, the seccomp filter): what the step did, and the system's error, when
+/// there is one, as its source. The init sends it to the shim as text ([`crate::report`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{what}")]
+pub struct StepError {
+    pub what: String,
+    #[source]
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StepError {
+    /// A step that failed with the system's error `cause`.
+    pub fn new(
+        what: impl Into<String>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> StepError {
+        StepError {
+            what: what.into(),
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// A step refused for a reason of tug's own (no system error).
+    pub fn msg(what: impl Into<String>) -> StepError {
+        StepError {
+            what: what.into(),
+            cause: None,
+        }
+    }
+}
+
+/// The text the init sends the shim for a failed step: the step and its cause.
+impl From<StepError> for String {
+    fn from(e: StepError) -> String {
+        crate::report(&e)
     }
 }
 
@@ -158,7 +197,7 @@ pub fn seccomp_filter(spec: &oci_spec::runtime::Spec) -> Result<Option<seccomp::
         .and_then(|l| l.seccomp().as_ref())
         .map(seccomp::compile)
         .transpose()
-        .map_err(Error::Unsupported)
+        .map_err(|e| Error::Unsupported(crate::report(&e)))
 }
 
 impl Sandbox {

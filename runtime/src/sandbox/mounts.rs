@@ -5,6 +5,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
+use crate::sandbox::StepError;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
@@ -110,17 +111,17 @@ impl RootDir {
 
     /// Where `fd` (opened inside the root) really is, relative to the root: the path the
     /// kernel resolved, symlinks followed.
-    pub fn resolved(&self, fd: &OwnedFd) -> Result<PathBuf, String> {
+    pub fn resolved(&self, fd: &OwnedFd) -> Result<PathBuf, StepError> {
         let link = |f: &OwnedFd| {
             nix::fcntl::readlink(fd_path(f).as_str())
                 .map(PathBuf::from)
-                .map_err(|e| format!("reading {}: {e}", fd_path(f)))
+                .map_err(|e| StepError::new(format!("reading {}", fd_path(f)), e))
         };
         let (root, target) = (link(&self.fd)?, link(fd)?);
         target
             .strip_prefix(&root)
             .map(Path::to_path_buf)
-            .map_err(|_| format!("{} is outside the rootfs", target.display()))
+            .map_err(|_| StepError::msg(format!("{} is outside the rootfs", target.display())))
     }
 
     /// Opens `rel` inside the root as an O_PATH handle.
@@ -250,14 +251,14 @@ pub fn mount_in_root(
     typ: Option<&str>,
     source: Option<&Path>,
     options: &[String],
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let o = parse_options(options);
     let rel = relative(dest);
     let what = || format!("mounting {} on {}", typ.unwrap_or("bind"), dest.display());
     let target = if o.bind {
-        let src = source.ok_or_else(|| format!("{}: no source", what()))?;
+        let src = source.ok_or_else(|| StepError::msg(format!("{}: no source", what())))?;
         let is_dir = std::fs::metadata(src)
-            .map_err(|e| format!("{}: {}: {e}", what(), src.display()))?
+            .map_err(|e| StepError::new(format!("{}: {}", what(), src.display()), e))?
             .is_dir();
         if is_dir {
             root.mkdir_all(&rel, 0o755)
@@ -267,17 +268,17 @@ pub fn mount_in_root(
     } else {
         root.mkdir_all(&rel, 0o755)
     }
-    .map_err(|e| format!("{}: {e}", what()))?;
+    .map_err(|e| StepError::new(what(), e))?;
     // Checked where the kernel will mount, after the image's symlinks: only the real
     // procfs and sysfs (and a few binds) may land on /proc and /sys.
     let at = root
         .resolved(&target)
-        .map_err(|e| format!("{}: {e}", what()))?;
+        .map_err(|e| StepError::new(what(), e))?;
     let kind = if o.bind { "bind" } else { typ.unwrap_or("") };
     super::special::check(&at, kind, o.bind, || {
         source.map_or(super::special::SourceFs::Other, super::special::source_fs)
     })
-    .map_err(|e| format!("{}: {e}", what()))?;
+    .map_err(|e| StepError::new(what(), e))?;
     let tpath = fd_path(&target);
     let data = (!o.data.is_empty()).then_some(o.data.as_str());
     if o.bind {
@@ -288,13 +289,13 @@ pub fn mount_in_root(
             o.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
             None::<&str>,
         )
-        .map_err(|e| format!("{}: {e}", what()))?;
+        .map_err(|e| StepError::new(what(), e))?;
         let extra = o.flags - (MsFlags::MS_BIND | MsFlags::MS_REC);
         if !extra.is_empty() {
             // The fd still names the old (covered) inode; remount through the path.
             let t2 = root
                 .open_path(&rel)
-                .map_err(|e| format!("{}: {e}", what()))?;
+                .map_err(|e| StepError::new(what(), e))?;
             mount(
                 None::<&str>,
                 fd_path(&t2).as_str(),
@@ -302,13 +303,18 @@ pub fn mount_in_root(
                 extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
                 None::<&str>,
             )
-            .map_err(|e| format!("{}: remount: {e}", what()))?;
+            .map_err(|e| StepError::new(format!("{}: remount", what()), e))?;
             // A read-only rbind: the mounts below turn read-only too, where the kernel
             // can (as Docker does).
             if o.flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_REC) {
                 match super::volumes::read_only_recursive(&t2) {
                     Ok(()) | Err(Errno::ENOSYS) => {}
-                    Err(e) => return Err(format!("{}: recursive read-only: {e}", what())),
+                    Err(e) => {
+                        return Err(StepError::new(
+                            format!("{}: recursive read-only", what()),
+                            e,
+                        ));
+                    }
                 }
             }
         }
@@ -320,12 +326,12 @@ pub fn mount_in_root(
             o.flags,
             data,
         )
-        .map_err(|e| format!("{}: {e}", what()))?;
+        .map_err(|e| StepError::new(what(), e))?;
     }
     if !o.propagation.is_empty() {
         let t2 = root
             .open_path(&rel)
-            .map_err(|e| format!("{}: {e}", what()))?;
+            .map_err(|e| StepError::new(what(), e))?;
         mount(
             None::<&str>,
             fd_path(&t2).as_str(),
@@ -333,7 +339,7 @@ pub fn mount_in_root(
             o.propagation,
             None::<&str>,
         )
-        .map_err(|e| format!("{}: propagation: {e}", what()))?;
+        .map_err(|e| StepError::new(format!("{}: propagation", what()), e))?;
     }
     Ok(())
 }
@@ -348,7 +354,7 @@ pub fn pivot(root: &Path) -> nix::Result<()> {
 
 /// Hides `paths` (after pivot_root): a dir gets an empty read-only tmpfs, a file
 /// /dev/null. Missing paths are skipped, as runc does.
-pub fn mask(paths: &[String]) -> Result<(), String> {
+pub fn mask(paths: &[String]) -> Result<(), StepError> {
     for p in paths {
         let r = match std::fs::metadata(p) {
             Err(_) => continue,
@@ -371,14 +377,14 @@ pub fn mask(paths: &[String]) -> Result<(), String> {
             // No /dev/null to mask a file with (a host dir bound on /dev): skipped, as
             // runc does.
             Err(Errno::ENOENT) => {}
-            r => r.map_err(|e| format!("masking {p}: {e}"))?,
+            r => r.map_err(|e| StepError::new(format!("masking {p}"), e))?,
         }
     }
     Ok(())
 }
 
 /// Makes `paths` read-only (after pivot_root). Missing paths are skipped.
-pub fn read_only(paths: &[String]) -> Result<(), String> {
+pub fn read_only(paths: &[String]) -> Result<(), StepError> {
     for p in paths {
         if std::fs::symlink_metadata(p).is_err() {
             continue;
@@ -391,7 +397,7 @@ pub fn read_only(paths: &[String]) -> Result<(), String> {
             None::<&str>,
         )
         .and_then(|_| remount_read_only(p))
-        .map_err(|e| format!("making {p} read-only: {e}"))?;
+        .map_err(|e| StepError::new(format!("making {p} read-only"), e))?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! create with the flag's words and again in the init on the destination as resolved
 //! inside the rootfs (a symlink in the image cannot steer a mount onto /proc).
 
+use crate::sandbox::StepError;
 use std::path::{Component, Path, PathBuf};
 
 /// The /proc files a bind mount may cover (runc's list: what lxcfs and similar provide).
@@ -73,7 +74,7 @@ pub fn check(
     typ: &str,
     bind: bool,
     source: impl FnOnce() -> SourceFs,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let shown = Path::new("/").join(dest);
     let shown = shown.display();
     let in_proc = dest.starts_with("proc");
@@ -81,37 +82,41 @@ pub fn check(
     match typ {
         "proc" if dest == Path::new("proc") => return Ok(()),
         "proc" => {
-            return Err(format!(
+            return Err(StepError::msg(format!(
                 "procfs can only be mounted on /proc, not on {shown}"
-            ));
+            )));
         }
         "sysfs" if dest == Path::new("sys") => return Ok(()),
-        "sysfs" => return Err(format!("sysfs can only be mounted on /sys, not on {shown}")),
+        "sysfs" => {
+            return Err(StepError::msg(format!(
+                "sysfs can only be mounted on /sys, not on {shown}"
+            )));
+        }
         "cgroup" | "cgroup2" if in_sys => return Ok(()),
         _ => {}
     }
     if dest == Path::new("proc") || dest == Path::new("sys") {
-        return Err(format!(
+        return Err(StepError::msg(format!(
             "{shown} cannot be mounted over: it is the container's own {}",
             if in_proc { "procfs" } else { "sysfs" }
-        ));
+        )));
     }
     if in_proc {
         let d = dest.to_string_lossy();
         if bind && PROC_FILES_ALLOWED.contains(&d.as_ref()) {
             return Ok(());
         }
-        return Err(format!(
+        return Err(StepError::msg(format!(
             "{shown} cannot be mounted: it is inside /proc (only files such as /proc/cpuinfo and /proc/meminfo may be bind-mounted there)"
-        ));
+        )));
     }
     if in_sys {
         if bind && source() == SourceFs::KernelView {
             return Ok(());
         }
-        return Err(format!(
+        return Err(StepError::msg(format!(
             "{shown} cannot be mounted: it is inside /sys (only the host's own sysfs or cgroup files may be bind-mounted there)"
-        ));
+        )));
     }
     Ok(())
 }

@@ -9,12 +9,13 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 
 use super::mounts::RootDir;
+use crate::sandbox::StepError;
 
 /// Opens a new pty in the rootfs's /dev/pts (a newinstance devpts): (master, slave).
-pub fn open_in_container(root: &RootDir) -> Result<(OwnedFd, OwnedFd), String> {
+pub fn open_in_container(root: &RootDir) -> Result<(OwnedFd, OwnedFd), StepError> {
     let dir = root
         .open_path(Path::new("dev/pts"))
-        .map_err(|e| format!("opening /dev/pts: {e}"))?;
+        .map_err(|e| StepError::new("opening /dev/pts", e))?;
     let master = crate::fsutil::retry_eagain(|| {
         openat2(
             &dir,
@@ -24,13 +25,13 @@ pub fn open_in_container(root: &RootDir) -> Result<(OwnedFd, OwnedFd), String> {
                 .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS),
         )
     })
-    .map_err(|e| format!("opening /dev/pts/ptmx: {e}"))?;
+    .map_err(|e| StepError::new("opening /dev/pts/ptmx", e))?;
     let mut unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads one int from the pointer, which lives across the call.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) } != 0 {
-        return Err(format!(
-            "unlocking the pty: {}",
-            std::io::Error::last_os_error()
+        return Err(StepError::new(
+            "unlocking the pty",
+            std::io::Error::last_os_error(),
         ));
     }
     // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd (or -1).
@@ -42,9 +43,9 @@ pub fn open_in_container(root: &RootDir) -> Result<(OwnedFd, OwnedFd), String> {
         )
     };
     if slave < 0 {
-        return Err(format!(
-            "opening the pty slave: {}",
-            std::io::Error::last_os_error()
+        return Err(StepError::new(
+            "opening the pty slave",
+            std::io::Error::last_os_error(),
         ));
     }
     // SAFETY: the ioctl just returned this new fd; we are its only owner.
@@ -52,13 +53,13 @@ pub fn open_in_container(root: &RootDir) -> Result<(OwnedFd, OwnedFd), String> {
 }
 
 /// The pty number of a master (`/dev/pts/<n>`).
-pub fn pty_number(master: &OwnedFd) -> Result<u32, String> {
+pub fn pty_number(master: &OwnedFd) -> Result<u32, StepError> {
     let mut n: libc::c_uint = 0;
     // SAFETY: TIOCGPTN writes one unsigned int to the pointer, which lives across the call.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) } != 0 {
-        return Err(format!(
-            "reading the pty number: {}",
-            std::io::Error::last_os_error()
+        return Err(StepError::new(
+            "reading the pty number",
+            std::io::Error::last_os_error(),
         ));
     }
     Ok(n)
@@ -66,20 +67,23 @@ pub fn pty_number(master: &OwnedFd) -> Result<u32, String> {
 
 /// Makes `slave` the controlling terminal and stdio of the calling process (in a new
 /// session).
-pub fn make_controlling(slave: &OwnedFd) -> Result<(), String> {
-    nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+pub fn make_controlling(slave: &OwnedFd) -> Result<(), StepError> {
+    nix::unistd::setsid().map_err(|e| StepError::new("setsid", e))?;
     // SAFETY: TIOCSCTTY takes an int by value; the fd is open.
     if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
-        return Err(format!(
-            "setting the controlling terminal: {}",
-            std::io::Error::last_os_error()
+        return Err(StepError::new(
+            "setting the controlling terminal",
+            std::io::Error::last_os_error(),
         ));
     }
     for target in 0..3 {
         // SAFETY: dup2 onto the stdio fds, which the process owns; no Rust object holds
         // them.
         if unsafe { libc::dup2(slave.as_raw_fd(), target) } < 0 {
-            return Err(format!("dup2 the pty: {}", std::io::Error::last_os_error()));
+            return Err(StepError::new(
+                "dup2 the pty",
+                std::io::Error::last_os_error(),
+            ));
         }
     }
     Ok(())

@@ -15,6 +15,7 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::Spec;
 
 use super::mounts::{RootDir, relative};
+use crate::sandbox::StepError;
 
 /// The spec annotation listing (as a JSON array) the destinations whose new, empty
 /// volume the init fills with the image's content first.
@@ -24,21 +25,23 @@ pub const COPY_UP_ANNOTATION: &str = "io.tug.volume.copy-up";
 pub const CREATE_SOURCE_ANNOTATION: &str = "io.tug.bind.create-source";
 
 /// The JSON list in annotation `key`, empty when absent.
-fn annotation_list(spec: &Spec, key: &str) -> Result<Vec<String>, String> {
+fn annotation_list(spec: &Spec, key: &str) -> Result<Vec<String>, StepError> {
     match spec.annotations().as_ref().and_then(|a| a.get(key)) {
         None => Ok(Vec::new()),
-        Some(v) => serde_json::from_str(v).map_err(|e| format!("annotation {key}: {e}")),
+        Some(v) => {
+            serde_json::from_str(v).map_err(|e| StepError::new(format!("annotation {key}"), e))
+        }
     }
 }
 
 /// Makes the missing `-v` host dirs and copies the image's content into new volumes.
-pub fn prepare(root: &RootDir, spec: &Spec) -> Result<(), String> {
+pub fn prepare(root: &RootDir, spec: &Spec) -> Result<(), StepError> {
     for src in annotation_list(spec, CREATE_SOURCE_ANNOTATION)? {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o755)
             .create(&src)
-            .map_err(|e| format!("creating the host directory {src} for -v: {e}"))?;
+            .map_err(|e| StepError::new(format!("creating the host directory {src} for -v"), e))?;
     }
     let mounts = spec.mounts().as_deref().unwrap_or_default();
     for dest in annotation_list(spec, COPY_UP_ANNOTATION)? {
@@ -50,9 +53,12 @@ pub fn prepare(root: &RootDir, spec: &Spec) -> Result<(), String> {
             continue;
         };
         copy_up(root, Path::new(&dest), &source).map_err(|e| {
-            format!(
-                "copying the image's {dest} into its volume {}: {e}",
-                source.display()
+            StepError::new(
+                format!(
+                    "copying the image's {dest} into its volume {}",
+                    source.display()
+                ),
+                e,
             )
         })?;
     }

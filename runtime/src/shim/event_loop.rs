@@ -342,7 +342,7 @@ impl Shim<'_> {
             (Err(e), _) => Err((125, format!("a garbled exec request: {e}"))),
             (Ok(_), None) => Err((125, format!("container {} is not running", self.id))),
             (Ok(req), Some(pid)) => {
-                Exec::start(req, pid, id).map_err(|e| (e.exit_code(), e.to_string()))
+                Exec::start(req, pid, id).map_err(|e| (e.exit_code(), crate::report(&e)))
             }
         };
         match started {

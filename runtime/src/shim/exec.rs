@@ -142,7 +142,7 @@ impl Exec {
             Ok(()) => Event::Started(self.sandbox.pid()),
             Err(e) => {
                 self.failed = true;
-                Event::Failed(e.exit_code(), e.to_string())
+                Event::Failed(e.exit_code(), crate::report(&e))
             }
         }
     }

@@ -6,6 +6,8 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::InvalidValue;
+
 /// Docker's json-file splits a line longer than this into several entries.
 const MAX_LINE: usize = 16 * 1024;
 
@@ -36,7 +38,7 @@ impl Rotation {
     /// From `--log-opt` pairs (`max-size=10m`, `max-file=3`); Docker's defaults: no bound.
     pub fn from_opts<'a>(
         opts: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Rotation, String> {
+    ) -> Result<Rotation, InvalidValue> {
         let mut r = Rotation {
             max_size: 0,
             max_files: 1,
@@ -45,27 +47,33 @@ impl Rotation {
             match k {
                 "max-size" => r.max_size = parse_size(v)?,
                 "max-file" => {
-                    r.max_files =
-                        v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                            format!("--log-opt max-file={v}: must be a number ≥ 1")
-                        })?
+                    r.max_files = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        InvalidValue::new(
+                            v,
+                            format!("--log-opt max-file={v}: must be a number ≥ 1"),
+                        )
+                    })?
                 }
                 other => {
-                    return Err(format!(
-                        "--log-opt {other}: unknown log option for json-file"
+                    return Err(InvalidValue::new(
+                        other,
+                        format!("--log-opt {other}: unknown log option for json-file"),
                     ));
                 }
             }
         }
         if r.max_files > 1 && r.max_size == 0 {
-            return Err("--log-opt max-file needs max-size".into());
+            return Err(InvalidValue::new(
+                format!("max-file={}", r.max_files),
+                "--log-opt max-file needs max-size",
+            ));
         }
         Ok(r)
     }
 }
 
 /// A size like Docker's `10m`, `512k`, `1g`, `100` (bytes; binary units).
-pub fn parse_size(v: &str) -> Result<u64, String> {
+pub fn parse_size(v: &str) -> Result<u64, InvalidValue> {
     let t = v.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').unwrap_or(&t);
     let (num, mul) = match t.char_indices().last() {
@@ -78,7 +86,7 @@ pub fn parse_size(v: &str) -> Result<u64, String> {
         .ok()
         .filter(|n| *n > 0.0)
         .map(|n| (n * mul as f64) as u64)
-        .ok_or_else(|| format!("invalid size {v:?}: use e.g. 10m"))
+        .ok_or_else(|| InvalidValue::new(v, format!("invalid size {v:?}: use e.g. 10m")))
 }
 
 /// One entry as written (field order as Docker's).

@@ -46,7 +46,7 @@ pub const SHIM_LOG: &str = "shim.log";
 /// An error of the shim.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] io::Error),
     /// The container's process could not be started: Docker's exit code (125, 126, 127)
     /// and why.

@@ -118,7 +118,7 @@ pub fn run(
             shim.process = Some(p);
         }
         Err(e) => {
-            shim.fail(e.exit_code(), e.to_string());
+            shim.fail(e.exit_code(), crate::report(&e));
             shim.side.shim_exits();
             return Ok(());
         }
@@ -205,7 +205,7 @@ impl Shim<'_> {
             }
             Err(Error::Gone(_)) => self.finish(self.last_code, None),
             Err(e) => {
-                self.side.restart_failed(&e.to_string());
+                self.side.restart_failed(&crate::report(&e));
                 self.on_exit(e.exit_code());
             }
         }

@@ -26,10 +26,10 @@ use crate::Digest;
 /// An error of the `snapshot` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     /// Applying a layer failed (hostile, corrupt or unreadable).
-    #[error("layer {layer}: {source}")]
+    #[error("layer {layer}")]
     Layer {
         layer: Digest,
         #[source]
@@ -43,7 +43,7 @@ pub enum Error {
         actual: Digest,
     },
     /// The layer's content could not be opened (the caller's opener failed).
-    #[error("layer {layer}: {source}")]
+    #[error("layer {layer}")]
     Open {
         layer: Digest,
         #[source]

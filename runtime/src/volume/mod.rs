@@ -24,7 +24,7 @@ pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 /// An error of the `volume` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
     /// A bad flag value or volume name; the text names the flag and the value.
     #[error("{0}")]

@@ -215,7 +215,10 @@ impl Engine {
             plan.config_volumes.insert(v.clone(), json!({}));
             if taken.insert(clean(&v)) {
                 let mut spec = super::mountspec::parse_volume_flag(&v).map_err(|e| {
-                    Error::Invalid(format!("the image's VOLUME {v:?} is invalid: {e}"))
+                    Error::Invalid(format!(
+                        "the image's VOLUME {v:?} is invalid: {}",
+                        crate::Report(&e)
+                    ))
                 })?;
                 spec.origin = MountOrigin::MountFlag;
                 spec.mode = String::new();
@@ -344,7 +347,10 @@ fn check_special_target(p: &Planned) -> Result<(), Error> {
             (MountOrigin::TmpfsFlag(_), _) => format!("--tmpfs {}", s.target),
             (MountOrigin::MountFlag, _) => format!("--mount target={}", s.target),
         };
-        Error::Invalid(format!("invalid mount config for {what}: {why}"))
+        Error::Invalid(format!(
+            "invalid mount config for {what}: {}",
+            crate::Report(&why)
+        ))
     })
 }
 

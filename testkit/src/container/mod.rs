@@ -80,7 +80,7 @@ impl<I: Image> Container<I> {
         setup: Setup,
     ) -> Container<I> {
         Container {
-            id: record.id.clone(),
+            id: record.id.to_string(),
             name: record.short_name().to_string(),
             engine,
             image,

@@ -120,7 +120,7 @@ impl Probe {
             listen: None,
         };
         match cond {
-            WaitFor::Log(l) => p.matcher = Some(Matcher::new(&l.pattern).map_err(Error::Invalid)?),
+            WaitFor::Log(l) => p.matcher = Some(Matcher::new(&l.pattern)?),
             WaitFor::Healthcheck(h) => {
                 p.health = Some(c.healthcheck()?);
                 p.poll_interval = h.poll_interval;

@@ -236,12 +236,12 @@ pub fn parse_instruction(text: &str) -> Result<Step, Error> {
     let (directives, logical) = lines::split(text)?;
     match logical.as_slice() {
         [one] => instruction::parse(one, directives.escape),
-        [] => Err(Error::at(Pos { line: 1, column: 1 }, text, "no instruction")),
-        [_, second, ..] => Err(Error::at(
-            second.pos,
-            &second.text,
-            "one instruction only",
+        [] => Err(Error::at(
+            Pos { line: 1, column: 1 },
+            text,
+            "no instruction",
         )),
+        [_, second, ..] => Err(Error::at(second.pos, &second.text, "one instruction only")),
     }
 }
 

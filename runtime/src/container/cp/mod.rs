@@ -162,7 +162,7 @@ fn with_root<T: Send>(
                             m.source().as_deref(),
                             &opts,
                         )
-                        .map_err(|e| Error::Invalid(format!("tug cp: {e}")))?;
+                        .map_err(|e| Error::Invalid(format!("tug cp: {}", crate::Report(&e))))?;
                     }
                 }
                 f(root)

@@ -108,8 +108,8 @@ impl Engine {
         let mut plan = NetPlan::default();
         let mut exposed: Vec<String> = image_exposed.to_vec();
         for e in &opts.expose {
-            for k in
-                ports::parse_expose(e).map_err(|err| invalid(format!("--expose {e}: {err}")))?
+            for k in ports::parse_expose(e)
+                .map_err(|err| invalid(format!("--expose {e}: {}", crate::Report(&err))))?
             {
                 if !exposed.contains(&k) {
                     exposed.push(k);

@@ -25,7 +25,7 @@ pub enum NftError {
     BadBridge(String),
     #[error("{0:?} is not a container's port table name")]
     BadTable(String),
-    #[error("nft {op} table {table}: {source}")]
+    #[error("nft {op} table {table}")]
     Spawn {
         op: &'static str,
         table: String,
@@ -38,16 +38,16 @@ pub enum NftError {
         table: String,
         stderr: String,
     },
-    #[error("nfnetlink: {op} table {table}: {source}")]
+    #[error("nfnetlink: {op} table {table}")]
     Netlink {
         op: &'static str,
         table: String,
         #[source]
         source: io::Error,
     },
-    #[error("net.ipv4.ip_forward: {0}")]
+    #[error("net.ipv4.ip_forward")]
     Forward(#[source] io::Error),
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Sysctl(String, #[source] io::Error),
 }
 

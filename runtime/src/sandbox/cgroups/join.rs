@@ -14,6 +14,7 @@ use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::Mode;
 
 use super::{detect, v1};
+use crate::sandbox::StepError;
 
 /// What the init needs to join its v1 cgroups after pivot_root: a handle on each
 /// controller hierarchy's root, opened before, and the cgroup's path below them.
@@ -30,11 +31,14 @@ pub struct JoinPlan {
 pub fn prepare(
     spec: &oci_spec::runtime::Spec,
     root: &std::path::Path,
-) -> Result<Option<JoinPlan>, String> {
+) -> Result<Option<JoinPlan>, StepError> {
     let Some(path) = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) else {
         return Ok(None);
     };
-    if !detect(root).map_err(|e| e.to_string())?.is_v1() {
+    if !detect(root)
+        .map_err(|e| StepError::msg(crate::report(&e)))?
+        .is_v1()
+    {
         return Ok(None);
     }
     let rel = path.strip_prefix("/").unwrap_or(&path).to_path_buf();
@@ -49,7 +53,7 @@ pub fn prepare(
             Ok(fd) => hierarchies.push((c, fd)),
             // The host lacks this hierarchy: the supervisor made no cgroup there either.
             Err(nix::Error::ENOENT) => {}
-            Err(e) => return Err(format!("opening {}: {e}", h.display())),
+            Err(e) => return Err(StepError::new(format!("opening {}", h.display()), e)),
         }
     }
     Ok(Some(JoinPlan { hierarchies, rel }))
@@ -57,7 +61,7 @@ pub fn prepare(
 
 /// After the start: moves the calling (single-threaded) init into its cgroup in each
 /// hierarchy.
-pub fn join(plan: JoinPlan) -> Result<(), String> {
+pub fn join(plan: JoinPlan) -> Result<(), StepError> {
     let tasks = plan.rel.join("tasks");
     for (c, fd) in &plan.hierarchies {
         let what = || {
@@ -72,10 +76,10 @@ pub fn join(plan: JoinPlan) -> Result<(), String> {
             OFlag::O_WRONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| format!("{}: {e}", what()))?;
+        .map_err(|e| StepError::new(what(), e))?;
         std::fs::File::from(f)
             .write_all(b"0")
-            .map_err(|e| format!("{}: {e}", what()))?;
+            .map_err(|e| StepError::new(what(), e))?;
     }
     Ok(())
 }

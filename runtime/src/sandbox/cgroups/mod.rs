@@ -31,9 +31,9 @@ pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
 /// An error of the `cgroups` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Io(String, #[source] std::io::Error),
-    #[error("writing {value:?} to {file}: {source}")]
+    #[error("writing {value:?} to {file}")]
     Write {
         file: String,
         value: String,

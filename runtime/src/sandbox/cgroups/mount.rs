@@ -3,6 +3,7 @@
 //! namespace. On v2 one cgroup2 mount; on v1 a tmpfs holding each controller hierarchy
 //! of the host (as Docker does).
 
+use crate::sandbox::StepError;
 use nix::mount::{MsFlags, mount};
 
 /// One cgroupfs to mount under /sys/fs/cgroup: the dir name (empty: /sys/fs/cgroup
@@ -75,14 +76,14 @@ fn known_v1(o: &str) -> bool {
 
 /// Mounts `plan` at /sys/fs/cgroup, read-only (inside the container, after pivot_root
 /// and the cgroup namespace unshare).
-pub fn mount_all(plan: &[CgroupMount]) -> Result<(), String> {
+pub fn mount_all(plan: &[CgroupMount]) -> Result<(), StepError> {
     let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let base = "/sys/fs/cgroup";
     if let [m] = plan
         && m.dir.is_empty()
     {
         return mount(Some("cgroup"), base, Some(m.fstype), ro, None::<&str>)
-            .map_err(|e| format!("mounting cgroup2 on {base}: {e}"));
+            .map_err(|e| StepError::new(format!("mounting cgroup2 on {base}"), e));
     }
     if plan.is_empty() {
         return Ok(());
@@ -94,10 +95,10 @@ pub fn mount_all(plan: &[CgroupMount]) -> Result<(), String> {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         Some("mode=755,size=64k"),
     )
-    .map_err(|e| format!("mounting a tmpfs on {base}: {e}"))?;
+    .map_err(|e| StepError::new(format!("mounting a tmpfs on {base}"), e))?;
     for m in plan {
         let target = format!("{base}/{}", m.dir);
-        std::fs::create_dir(&target).map_err(|e| format!("mkdir {target}: {e}"))?;
+        std::fs::create_dir(&target).map_err(|e| StepError::new(format!("mkdir {target}"), e))?;
         mount(
             Some("cgroup"),
             target.as_str(),
@@ -105,7 +106,7 @@ pub fn mount_all(plan: &[CgroupMount]) -> Result<(), String> {
             ro,
             Some(m.data.as_str()),
         )
-        .map_err(|e| format!("mounting cgroup {} on {target}: {e}", m.data))?;
+        .map_err(|e| StepError::new(format!("mounting cgroup {} on {target}", m.data), e))?;
     }
     mount(
         None::<&str>,
@@ -114,7 +115,7 @@ pub fn mount_all(plan: &[CgroupMount]) -> Result<(), String> {
         MsFlags::MS_REMOUNT | ro,
         Some("mode=755,size=64k"),
     )
-    .map_err(|e| format!("making {base} read-only: {e}"))
+    .map_err(|e| StepError::new(format!("making {base} read-only"), e))
 }
 
 #[cfg(test)]

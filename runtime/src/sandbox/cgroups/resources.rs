@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Error;
+use crate::InvalidValue;
 
 /// Docker's smallest memory limit and reservation (6 MiB).
 pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
@@ -176,8 +177,8 @@ impl Resources {
 /// Parses a size as Docker's `RAMInBytes` does: a number with an optional binary unit
 /// (`b`, `k`, `m`, `g`, `t`, `p`, optionally followed by `b` or `ib`): `32m`, `1.5g`,
 /// `512`, `64MiB`.
-pub fn parse_bytes(s: &str) -> Result<i64, String> {
-    let invalid = || format!("invalid size: '{s}'");
+pub fn parse_bytes(s: &str) -> Result<i64, InvalidValue> {
+    let invalid = || InvalidValue::new(s, format!("invalid size: '{s}'"));
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -203,13 +204,13 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
     };
     let bytes = value * mult;
     if !bytes.is_finite() || bytes >= i64::MAX as f64 {
-        return Err(format!("size too large: '{s}'"));
+        return Err(InvalidValue::new(s, format!("size too large: '{s}'")));
     }
     Ok(bytes as i64)
 }
 
 /// Parses `--memory-swap`: a size, or -1 for unlimited swap.
-pub fn parse_swap(s: &str) -> Result<i64, String> {
+pub fn parse_swap(s: &str) -> Result<i64, InvalidValue> {
     if s.trim() == "-1" {
         return Ok(-1);
     }
@@ -217,33 +218,34 @@ pub fn parse_swap(s: &str) -> Result<i64, String> {
 }
 
 /// Parses `--cpus` (a decimal number of CPUs) into billionths of a CPU.
-pub fn parse_cpus(s: &str) -> Result<i64, String> {
-    let v: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("failed to parse {s} as a rational number"))?;
+pub fn parse_cpus(s: &str) -> Result<i64, InvalidValue> {
+    let not_rational = || InvalidValue::new(s, format!("failed to parse {s} as a rational number"));
+    let v: f64 = s.trim().parse().map_err(|_| not_rational())?;
     if !v.is_finite() || v < 0.0 {
-        return Err(format!("failed to parse {s} as a rational number"));
+        return Err(not_rational());
     }
     let nano = (v * 1e9).round();
     if nano >= i64::MAX as f64 {
-        return Err(format!("value is too precise or too large: {s}"));
+        return Err(InvalidValue::new(
+            s,
+            format!("value is too precise or too large: {s}"),
+        ));
     }
     Ok(nano as i64)
 }
 
 /// Parses `--pids-limit`: an integer; 0 and -1 mean unlimited (stored as -1).
-pub fn parse_pids_limit(s: &str) -> Result<i64, String> {
+pub fn parse_pids_limit(s: &str) -> Result<i64, InvalidValue> {
     let v: i64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("invalid pids limit: '{s}': not an integer"))?;
+        .map_err(|_| InvalidValue::new(s, format!("invalid pids limit: '{s}': not an integer")))?;
     Ok(if v <= 0 { -1 } else { v })
 }
 
 /// Parses a CPU list (`0-3,5`) into its CPU numbers.
-pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
-    let invalid = || format!("invalid value {s} for cpuset cpus");
+pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, InvalidValue> {
+    let invalid = || InvalidValue::new(s, format!("invalid value {s} for cpuset cpus"));
     let mut out = Vec::new();
     for part in s.split(',') {
         let part = part.trim();
@@ -263,7 +265,7 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
 }
 
 /// Parses `--cpuset-cpus`, keeping the list as given once it reads as one.
-pub fn parse_cpuset(s: &str) -> Result<String, String> {
+pub fn parse_cpuset(s: &str) -> Result<String, InvalidValue> {
     parse_cpu_list(s)?;
     Ok(s.trim().to_string())
 }
@@ -301,7 +303,7 @@ mod tests {
             "99999999999p",
         ]
         .into_iter()
-        .map(|s| (s, parse_bytes(s)))
+        .map(|s| (s, parse_bytes(s).map_err(|e| e.message)))
         .collect();
         insta::assert_debug_snapshot!(cases);
     }
@@ -311,7 +313,12 @@ mod tests {
         assert_eq!(parse_cpus("0.5"), Ok(500_000_000));
         assert_eq!(parse_cpus("1.25"), Ok(1_250_000_000));
         assert_eq!(parse_cpus("2"), Ok(2_000_000_000));
-        assert!(parse_cpus("half").unwrap_err().contains("rational number"));
+        assert!(
+            parse_cpus("half")
+                .unwrap_err()
+                .message
+                .contains("rational number")
+        );
         assert!(parse_cpus("-1").is_err());
         assert_eq!(parse_swap("-1"), Ok(-1));
         assert_eq!(parse_swap("64m"), Ok(64 << 20));

@@ -8,6 +8,8 @@ use std::str::FromStr;
 
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompOperator};
 
+use crate::sandbox::StepError;
+
 /// A compiled filter, ready to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program {
@@ -133,7 +135,7 @@ impl Asm {
         self.ops.push(Op::Mark(l));
     }
 
-    fn finish(self) -> Result<Vec<libc::sock_filter>, String> {
+    fn finish(self) -> Result<Vec<libc::sock_filter>, StepError> {
         let mut at = vec![usize::MAX; self.labels];
         let mut n = 0;
         for op in &self.ops {
@@ -143,19 +145,19 @@ impl Asm {
             }
         }
         if n > libc::BPF_MAXINSNS as usize {
-            return Err(format!(
+            return Err(StepError::msg(format!(
                 "the seccomp filter needs {n} instructions, more than the kernel's {}",
                 libc::BPF_MAXINSNS
-            ));
+            )));
         }
         let mut out = Vec::with_capacity(n);
         for op in self.ops {
             let pc = out.len();
-            let rel = |to: To| -> Result<u8, String> {
+            let rel = |to: To| -> Result<u8, StepError> {
                 match to {
                     To::Next(k) => Ok(k),
                     To::L(l) => u8::try_from(at[l] - pc - 1)
-                        .map_err(|_| "a seccomp rule is too long to compile".to_string()),
+                        .map_err(|_| StepError::msg("a seccomp rule is too long to compile")),
                 }
             };
             let insn = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
@@ -171,11 +173,11 @@ impl Asm {
 }
 
 /// The action's return value for the filter.
-fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<u32, String> {
+fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<u32, StepError> {
     match a {
-        LinuxSeccompAction::ScmpActNotify => {
-            Err("the seccomp action SCMP_ACT_NOTIFY is not supported".into())
-        }
+        LinuxSeccompAction::ScmpActNotify => Err(StepError::msg(
+            "the seccomp action SCMP_ACT_NOTIFY is not supported",
+        )),
         LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace => {
             Ok(a.as_u32(Some(errno.unwrap_or(libc::EPERM as u32) & 0xffff)))
         }
@@ -191,17 +193,17 @@ struct Rule<'a> {
 
 /// Compiles `seccomp` for the native architecture. Syscall names this architecture does
 /// not have are skipped (as runc does with profiles written for many).
-pub fn compile(seccomp: &LinuxSeccomp) -> Result<Program, String> {
+pub fn compile(seccomp: &LinuxSeccomp) -> Result<Program, StepError> {
     let default = action(seccomp.default_action(), seccomp.default_errno_ret())?;
     let mut by_nr: BTreeMap<u32, Vec<Rule>> = BTreeMap::new();
     for s in seccomp.syscalls().iter().flatten() {
         let ret = action(s.action(), s.errno_ret())?;
         let args = s.args().as_deref().unwrap_or_default();
         if let Some(a) = args.iter().find(|a| a.index() > 5) {
-            return Err(format!(
+            return Err(StepError::msg(format!(
                 "seccomp: argument index {} is out of range",
                 a.index()
-            ));
+            )));
         }
         for name in s.names() {
             let Ok(nr) = syscalls::Sysno::from_str(name) else {

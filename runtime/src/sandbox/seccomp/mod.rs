@@ -11,10 +11,12 @@ pub use bpf::{Program, compile, native_arch};
 pub use default::default_profile;
 pub use profile::{Arg, Filter, Profile, Rule, Target, parse_kernel};
 
+use crate::sandbox::StepError;
+
 impl Program {
     /// Installs the filter on the calling thread (single-threaded here: the init or an
     /// exec'd process just before `execve`). Needs CAP_SYS_ADMIN or no_new_privs.
-    pub fn load(&self) -> Result<(), String> {
+    pub fn load(&self) -> Result<(), StepError> {
         let prog = libc::sock_fprog {
             len: self.insns.len() as u16,
             filter: self.insns.as_ptr() as *mut libc::sock_filter,
@@ -30,9 +32,9 @@ impl Program {
             )
         };
         if r != 0 {
-            return Err(format!(
-                "loading the seccomp filter: {}",
-                std::io::Error::last_os_error()
+            return Err(StepError::new(
+                "loading the seccomp filter",
+                std::io::Error::last_os_error(),
             ));
         }
         Ok(())

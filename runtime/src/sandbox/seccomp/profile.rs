@@ -10,6 +10,8 @@ use oci_spec::runtime::{
 };
 use serde::Deserialize;
 
+use crate::sandbox::StepError;
+
 /// A seccomp profile in Docker's JSON format.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -118,9 +120,9 @@ pub fn parse_kernel(s: &str) -> Option<(u32, u32)> {
 
 impl Profile {
     /// Parses a profile; `origin` names the file in errors.
-    pub fn from_json(origin: &str, text: &str) -> Result<Profile, String> {
-        let p: Profile =
-            serde_json::from_str(text).map_err(|e| format!("seccomp profile {origin}: {e}"))?;
+    pub fn from_json(origin: &str, text: &str) -> Result<Profile, StepError> {
+        let p: Profile = serde_json::from_str(text)
+            .map_err(|e| StepError::new(format!("seccomp profile {origin}"), e))?;
         if p.listener_path.as_deref().is_some_and(|l| !l.is_empty())
             || p.default_action == LinuxSeccompAction::ScmpActNotify
             || p.syscalls
@@ -128,29 +130,29 @@ impl Profile {
                 .flatten()
                 .any(|r| r.action == LinuxSeccompAction::ScmpActNotify)
         {
-            return Err(format!(
+            return Err(StepError::msg(format!(
                 "seccomp profile {origin}: SCMP_ACT_NOTIFY and listenerPath are not supported"
-            ));
+            )));
         }
         for r in p.syscalls.iter().flatten() {
             if r.name.is_none() && r.names.as_deref().unwrap_or_default().is_empty() {
-                return Err(format!(
+                return Err(StepError::msg(format!(
                     "seccomp profile {origin}: a syscalls entry has neither name nor names"
-                ));
+                )));
             }
             if let Some(a) = r.args.iter().flatten().find(|a| a.index > 5) {
-                return Err(format!(
+                return Err(StepError::msg(format!(
                     "seccomp profile {origin}: argument index {} is out of range (0 to 5)",
                     a.index
-                ));
+                )));
             }
         }
         Ok(p)
     }
 
     /// The profile for one container, in the runtime spec's terms.
-    pub fn resolve(&self, target: &Target) -> Result<LinuxSeccomp, String> {
-        let err = |e: oci_spec::OciSpecError| format!("seccomp: {e}");
+    pub fn resolve(&self, target: &Target) -> Result<LinuxSeccomp, StepError> {
+        let err = |e: oci_spec::OciSpecError| StepError::new("seccomp", e);
         let mut syscalls = Vec::new();
         for r in self.syscalls.iter().flatten() {
             if !applies(r, target) {

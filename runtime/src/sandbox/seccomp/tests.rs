@@ -216,7 +216,7 @@ fn profiles_in_dockers_format_parse_and_bad_ones_say_why() {
             "out of range",
         ),
     ] {
-        let e = Profile::from_json("p.json", bad).unwrap_err();
+        let e = crate::report(&Profile::from_json("p.json", bad).unwrap_err());
         assert!(e.contains(why) && e.contains("p.json"), "{bad}: {e}");
     }
 }

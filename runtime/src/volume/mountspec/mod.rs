@@ -186,7 +186,7 @@ pub fn parse_volume_flag(value: &str) -> Result<MountSpec, Error> {
         ));
     }
     check_target(FLAG, value, dst)?;
-    let m = parse_mode(mode).map_err(|why| bad(FLAG, value, why))?;
+    let m = parse_mode(mode).map_err(|why| bad(FLAG, value, why.message))?;
     let kind = match src {
         Some(s) if s.starts_with('/') || s.starts_with('.') => MountKind::Bind,
         _ => MountKind::Volume,
@@ -246,7 +246,7 @@ struct Mode {
     nocopy: bool,
 }
 
-fn parse_mode(mode: &str) -> Result<Mode, String> {
+fn parse_mode(mode: &str) -> Result<Mode, crate::InvalidValue> {
     let mut m = Mode::default();
     if mode.is_empty() {
         return Ok(m);
@@ -265,14 +265,17 @@ fn parse_mode(mode: &str) -> Result<Mode, String> {
             _ => true,
         };
         if dup {
-            return Err(format!("invalid mode: {mode}"));
+            return Err(crate::InvalidValue::new(
+                mode,
+                format!("invalid mode: {mode}"),
+            ));
         }
     }
     Ok(m)
 }
 
 /// tmpfs options `--tmpfs` passes to the kernel: flags, and keys with a checked value.
-fn check_tmpfs_option(o: &str) -> Result<(), String> {
+fn check_tmpfs_option(o: &str) -> Result<(), crate::InvalidValue> {
     const FLAGS: &[&str] = &[
         "ro",
         "rw",
@@ -296,7 +299,7 @@ fn check_tmpfs_option(o: &str) -> Result<(), String> {
     }
     let (k, v) = o
         .split_once('=')
-        .ok_or_else(|| format!("invalid tmpfs option {o:?}"))?;
+        .ok_or_else(|| crate::InvalidValue::new(o, format!("invalid tmpfs option {o:?}")))?;
     let ok = match k {
         "size" => {
             let num = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G', '%']);
@@ -305,12 +308,20 @@ fn check_tmpfs_option(o: &str) -> Result<(), String> {
         "mode" => !v.is_empty() && v.bytes().all(|b| (b'0'..=b'7').contains(&b)),
         "uid" | "gid" | "nr_inodes" | "nr_blocks" => v.parse::<u64>().is_ok(),
         "mpol" => !v.is_empty(),
-        _ => return Err(format!("invalid tmpfs option {o:?}")),
+        _ => {
+            return Err(crate::InvalidValue::new(
+                o,
+                format!("invalid tmpfs option {o:?}"),
+            ));
+        }
     };
     if ok {
         Ok(())
     } else {
-        Err(format!("invalid value for tmpfs option {k}: {v:?}"))
+        Err(crate::InvalidValue::new(
+            o,
+            format!("invalid value for tmpfs option {k}: {v:?}"),
+        ))
     }
 }
 
@@ -327,7 +338,7 @@ pub fn parse_tmpfs_flag(value: &str) -> Result<MountSpec, Error> {
     // Docker's defaults for --tmpfs; the given options come after and win.
     spec.tmpfs_options = vec!["noexec".into(), "nosuid".into(), "nodev".into()];
     for o in opts.split(',').filter(|o| !o.is_empty()) {
-        check_tmpfs_option(o).map_err(|why| bad(FLAG, value, why))?;
+        check_tmpfs_option(o).map_err(|why| bad(FLAG, value, why.message))?;
         if o == "ro" {
             spec.read_only = true;
         }
