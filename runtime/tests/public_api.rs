@@ -91,7 +91,7 @@ fn tug_paths(text: &str) -> Vec<String> {
         if after.starts_with('{') && path.matches("::").count() >= 1 {
             let close = after.find('}').unwrap_or(after.len());
             for item in after[1..close].split(',') {
-                let item = item.trim().split_whitespace().next().unwrap_or("");
+                let item = item.split_whitespace().next().unwrap_or("");
                 if !item.is_empty() && item != "self" {
                     out.push(format!("{path}::{item}"));
                 }

@@ -80,7 +80,13 @@ mod tests {
         let cases: Vec<Vec<&str>> = vec![
             vec![r#"CMD ["sh"]"#],
             vec!["CMD echo hi there"],
-            vec![r#"ENTRYPOINT ["/bin/app", "-v"]"#, "cmd --x"],
+            vec![
+                r#"ENTRYPOINT ["/bin/app", "-v"]"#,
+                "cmd run x",
+                "ENV HOME=/root",
+                "WORKDIR $HOME/app",
+            ],
+            vec!["CMD --x"],
             vec!["ENV A=1 B=\"two words\" C=it\\'s", "ENV A 3 4"],
             vec!["WORKDIR /srv", "WORKDIR app"],
             vec!["USER 1000:1000"],

@@ -32,19 +32,22 @@ impl Default for RestartPolicy {
 
 impl RestartPolicy {
     /// Parses `--restart`: `no`, `always`, `unless-stopped`, `on-failure[:N]`.
-    pub fn parse(s: &str) -> Result<RestartPolicy, String> {
+    pub fn parse(s: &str) -> Result<RestartPolicy, crate::InvalidValue> {
+        let invalid = |message: String| crate::InvalidValue::new(s, message);
         let (name, count) = match s.split_once(':') {
             Some((n, c)) => (n, Some(c)),
             None => (s, None),
         };
         let maximum_retry_count = match (name, count) {
             ("on-failure", Some(c)) => c.parse().map_err(|_| {
-                format!("invalid restart policy: maximum retry count {c:?} must be a number")
+                invalid(format!(
+                    "invalid restart policy: maximum retry count {c:?} must be a number"
+                ))
             })?,
             (_, Some(_)) => {
-                return Err(
+                return Err(invalid(
                     "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
-                );
+                ));
             }
             _ => 0,
         };
@@ -54,9 +57,9 @@ impl RestartPolicy {
                 maximum_retry_count,
             }),
             "" => Ok(RestartPolicy::default()),
-            other => Err(format!(
+            other => Err(invalid(format!(
                 "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
-            )),
+            ))),
         }
     }
 
