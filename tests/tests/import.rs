@@ -18,7 +18,7 @@ fn import_applies_changes_and_message() {
             "-c",
             r#"ENTRYPOINT ["/bin/app"]"#,
             "-c",
-            "CMD --serve",
+            "CMD app --serve $A",
             "--change",
             "ENV A=1 B=\"two words\"",
             "--change",
@@ -38,7 +38,8 @@ fn import_applies_changes_and_message() {
     let v = image_inspect(&t, "app:1");
     let c = &v["Config"];
     assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/app"]));
-    assert_eq!(c["Cmd"], serde_json::json!(["/bin/sh", "-c", "--serve"]));
+    // A shell-form CMD is run by the shell, which expands $A: the builder does not.
+    assert_eq!(c["Cmd"], serde_json::json!(["/bin/sh", "-c", "app --serve $A"]));
     assert_eq!(c["Env"], serde_json::json!(["A=1", "B=two words"]));
     assert_eq!(c["WorkingDir"], "/srv");
     assert_eq!(c["User"], "1000:1000");
@@ -60,7 +61,9 @@ fn import_bad_change_names_it_and_adds_nothing() {
     let tar = rootfs_tar(&[("a", b"a")]);
     for (change, why) in [
         ("RUN echo hi", "RUN is not an instruction import can apply"),
-        ("CMD [\"sh\"", "not a JSON array"),
+        // As in a Dockerfile: a leading `--word` is a flag, and CMD has none.
+        ("CMD --serve", "unknown flag: --serve"),
+        ("ENV ONLYNAME", "ENV must have two arguments"),
         ("EXPOSE 99999", "invalid port"),
     ] {
         let out = t.run_with_stdin(&["import", "--change", change, "-", "x"], &tar, &[]);
