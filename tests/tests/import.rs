@@ -39,7 +39,10 @@ fn import_applies_changes_and_message() {
     let c = &v["Config"];
     assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/app"]));
     // A shell-form CMD is run by the shell, which expands $A: the builder does not.
-    assert_eq!(c["Cmd"], serde_json::json!(["/bin/sh", "-c", "app --serve $A"]));
+    assert_eq!(
+        c["Cmd"],
+        serde_json::json!(["/bin/sh", "-c", "app --serve $A"])
+    );
     assert_eq!(c["Env"], serde_json::json!(["A=1", "B=two words"]));
     assert_eq!(c["WorkingDir"], "/srv");
     assert_eq!(c["User"], "1000:1000");
