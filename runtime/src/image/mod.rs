@@ -17,7 +17,6 @@ pub mod changes;
 pub mod commit;
 pub mod import;
 mod index;
-mod local;
 pub mod manifest;
 pub mod prune;
 pub mod reference;

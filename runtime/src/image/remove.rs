@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::{Digest, Engine};
+use crate::Digest;
 
 use super::store::image_descriptors;
 use super::{Error, Reference, Store};
@@ -26,42 +26,25 @@ impl fmt::Display for RemoveEvent {
     }
 }
 
-impl Engine {
-    /// Names the image `source` (a reference or id) `target` too.
-    pub fn tag_image(&self, source: &str, target: &str) -> Result<(), Error> {
-        let target_ref = Reference::parse(target)?;
-        if target_ref.digest.is_some() {
-            return Err(Error::InvalidReference(
-                target.to_string(),
-                "refusing to create a tag with a digest reference".into(),
-            ));
-        }
-        let store = self.image_store()?;
-        let mut txn = store.begin()?;
-        let mut desc = store.find(&txn.index, source)?.clone();
-        desc.annotations = None;
-        txn.index.tag(&desc, &target_ref);
-        txn.commit()
+/// Names the image `source` (a reference or id) `target` too.
+pub(crate) fn tag(store: &Store, source: &str, target: &str) -> Result<(), Error> {
+    let target_ref = Reference::parse(target)?;
+    if target_ref.digest.is_some() {
+        return Err(Error::InvalidReference(
+            target.to_string(),
+            "refusing to create a tag with a digest reference".into(),
+        ));
     }
-
-    /// Removes `name`: a tag is untagged (and the image deleted with its last tag); an id
-    /// deletes the image with all its tags. An image a container uses is refused unless
-    /// `force`, which then only untags it. Blobs and snapshots no image needs any more
-    /// are removed.
-    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>, Error> {
-        // Whether an image is in use is the Engine's to say: the image store knows no
-        // containers.
-        let users = |id: &Digest| {
-            self.containers_using_image(id)
-                .map_err(|e| Error::Users(Box::new(e)))
-        };
-        remove(&self.image_store()?, name, force, users)
-    }
+    let mut txn = store.begin()?;
+    let mut desc = store.find(&txn.index, source)?.clone();
+    desc.annotations = None;
+    txn.index.tag(&desc, &target_ref);
+    txn.commit()
 }
 
-/// Removes `name` from `store` as [`Engine::remove_image`] says; `users` names the
+/// Removes `name` from `store` as [`crate::Engine::remove_image`] says; `users` names the
 /// containers that use an image.
-fn remove(
+pub(crate) fn remove(
     store: &Store,
     name: &str,
     force: bool,
