@@ -1,7 +1,8 @@
-//! The process-level entry points the `tug` binary needs besides the [`Engine`]: the
+//! The process-level entry points the `tug` binary needs besides the [`Engine`](crate::Engine): the
 //! hidden shim mode and the clean-up of an interrupted command (an exec needs no sealed
-//! re-exec: the container's shim runs it). They are public on purpose and only for the binary (and other binaries that
-//! act as `tug`); everything else a face does goes through the Engine.
+//! re-exec: the container's shim runs it). They are public on purpose and only for the
+//! binary (and other binaries that act as `tug`); everything else a face does goes
+//! through the Engine.
 
 /// The hidden subcommand that runs a shim (`tug __shim <id>`): the engine starts shims
 /// as `<tug binary> __shim <id>`, so a binary that serves as `tug` must route it to

@@ -15,7 +15,7 @@
 //! (`tug::container::CreateOptions`, `tug::image::Reference`, `tug::network::PortSpec`):
 //! a face names a type there, never through the submodule that defines it. [`entry`]
 //! holds the few process-level entry points the `tug` binary needs (the shim mode, the
-//! sealed re-exec). Internals are `pub(crate)`; `runtime/tests/public_api.rs` checks that
+//! clean-up of an interrupted command). Internals are `pub(crate)`; `runtime/tests/public_api.rs` checks that
 //! the CLI and the testkit use nothing else.
 //!
 //! One module per domain, named in the domain's own words (see `ARCHITECTURE.md`):

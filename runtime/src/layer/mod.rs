@@ -32,7 +32,7 @@
 //! the tar crate, which splits records on newlines, reads them.
 //!
 //! `decode.rs` turns the byte stream into the hashed, uncompressed tar (on a second
-//! thread for [`apply_threaded`]); `apply.rs` walks its entries; `entry.rs` writes one.
+//! thread for [`apply_threaded`](crate::layer::apply_threaded)); `apply.rs` walks its entries; `entry.rs` writes one.
 
 mod apply;
 mod change;
@@ -109,7 +109,7 @@ pub fn apply(reader: impl Read, dest: &Path) -> Result<ApplyStats, Error> {
 }
 
 /// Extracts a plain tar (not a layer: `.wh.` names are ordinary files) into `dest`, with
-/// the same refusals as [`apply`]; with `owner`, every entry gets that uid and gid
+/// the same refusals as [`apply`](fn@apply); with `owner`, every entry gets that uid and gid
 /// instead of the tar's (for `tug cp`).
 pub fn extract(
     reader: impl Read,
@@ -124,7 +124,7 @@ pub fn extract(
     Ok(ApplyStats::from(d))
 }
 
-/// As [`apply`], with the decompression and hashing on a second thread, overlapped with
+/// As [`apply`](fn@apply), with the decompression and hashing on a second thread, overlapped with
 /// the writes (a gzip layer unpacks faster on a machine with a spare core).
 pub fn apply_threaded(reader: impl Read + Send, dest: &Path) -> Result<ApplyStats, Error> {
     let d = decode::threaded(reader, |s| apply::apply_stream(s, dest, &TarKind::LAYER))?;

@@ -432,8 +432,8 @@ impl Netlink {
         }
     }
 
-    /// Moves `name` into the network namespace `netns` (an fd of /proc/<pid>/ns/net,
-    /// or a bind-mounted netns such as /run/netns/<name>).
+    /// Moves `name` into the network namespace `netns` (an fd of `/proc/<pid>/ns/net`,
+    /// or a bind-mounted netns such as `/run/netns/<name>`).
     pub fn move_to_netns(&mut self, name: &str, netns: BorrowedFd<'_>) -> Result<()> {
         let index = self.require_index(name)?;
         let mut msg = LinkMessage::default();

@@ -41,7 +41,7 @@ pub fn kernel_set(set: Option<&Capabilities>) -> CapsHashSet {
         .unwrap_or_default()
 }
 
-/// The bitmask of a set, as /proc/<pid>/status prints it (`CapBnd: 00000000a80425fb`).
+/// The bitmask of a set, as `/proc/<pid>/status` prints it (`CapBnd: 00000000a80425fb`).
 pub fn mask(set: &CapsHashSet) -> u64 {
     set.iter().fold(0, |m, c| m | c.bitmask())
 }

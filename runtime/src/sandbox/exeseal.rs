@@ -161,7 +161,7 @@ pub fn exe_is_protected() -> bool {
 }
 
 /// A command that runs `bin` from its sealed view (`/proc/self/fd/N` of the fd, which
-/// must stay open until the command is spawned), named `tug` in argv[0].
+/// must stay open until the command is spawned), named `tug` in `argv[0]`.
 pub fn sealed_command(fd: &OwnedFd) -> std::process::Command {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()));

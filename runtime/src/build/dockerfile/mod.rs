@@ -2,8 +2,8 @@
 //! the file, line and column, the instruction and what was expected. Hand-written after the
 //! Dockerfile reference and BuildKit's behaviour; it never panics on any input.
 //!
-//! Parsing is in three passes: [`lines`] (parser directives, comments, continuations,
-//! heredoc bodies), [`instruction`] (each logical line's keyword, flags and arguments), and
+//! Parsing is in three passes: `lines` (parser directives, comments, continuations,
+//! heredoc bodies), `instruction` (each logical line's keyword, flags and arguments), and
 //! the grouping into stages here. Variable substitution (`$VAR`, `${VAR:-x}`) is not done
 //! here: it needs the build's ARG and ENV values, so the builder calls [`expand`] on the
 //! words where Docker applies it; the words keep their quotes until then.

@@ -1,5 +1,5 @@
 //! cgroups: one [`CgroupManager`] interface with a [`v1`] and a [`v2`] implementation side
-//! by side (as youki's libcgroups), chosen by [`detect`]ing the host's set-up. A
+//! by side (as youki's libcgroups), chosen by [`detect`](fn@detect)ing the host's set-up. A
 //! container's cgroup is `<hierarchy>/tug/<hash of the state root>/<container id>`, so
 //! that engines on different state roots (parallel test suites) never collide; the
 //! `tug/<hash>` parents are removed again when the last container's cgroup goes.
