@@ -2,7 +2,9 @@
 # Installs what tug, its tests and its benchmarks need on a Debian machine, builds tug, and
 # makes the default `busybox` image. Idempotent: a second run only checks, so it is fast.
 # Run as root. Environment:
-#   TUG_SETUP_PROFILE  release (default) or debug: which build of tug to install as `tug`
+#   TUG_SETUP_PROFILE  release (default) or debug: which build of tug to install as `tug`;
+#                      none: install nothing of tug (what scripts/test.sh asks: the tests
+#                      use their own build, and the user's `tug` stays the release one)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -41,7 +43,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# mdbook 0.5, which builds the workshop's book (a test runs `mdbook build book`): once,
+# with cargo, into ~/.cargo/bin.
+if ! mdbook --version 2>/dev/null | grep -q ' v0\.5\.'; then
+  log "installing mdbook 0.5 (cargo install, once: a few minutes)"
+  cargo install -q mdbook --locked --version '^0.5' --no-default-features
+fi
+
 profile=${TUG_SETUP_PROFILE:-release}
+if [ "$profile" = none ]; then
+  # The tests' run (scripts/test.sh): they use their own build of tug, so the installed
+  # `tug` (the release build of the README's first command) is left as it is.
+  log "ready (the installed tug is left as it is)"
+  exit 0
+fi
 log "building tug ($profile)"
 if [ "$profile" = release ]; then
   cargo build -q --release -p tug
@@ -59,6 +74,9 @@ if [ -L "$dest" ] || ! cmp -s "$bin" "$dest"; then
   install -m 0755 "$bin" "$dest"
   chattr +i "$dest" 2>/dev/null || log "chattr +i $dest failed: tug will re-execute itself sealed on every start"
 fi
+# `tug-compose` is tug called by another name: it runs `tug compose` (for scripts
+# written for docker-compose v1).
+ln -sfn "$dest" /usr/local/bin/tug-compose
 
 # The default image, in the default state root (or $TUG_ROOT).
 if ! tug image inspect busybox:latest >/dev/null 2>&1; then

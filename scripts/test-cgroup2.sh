@@ -83,6 +83,7 @@ exe() { awk -v n="$1" '$1 == n {print $2}' <<<"$exes"; }
   echo "$(exe tug/lib) sandbox::cgroups"
   echo "$(exe cgroups/test)"
   echo "$(exe resources/test)"
+  echo "$(exe stats/test)"
   echo "$(exe escapes/test) device"
   echo "$(exe exec/test) exec_joins"
 } > "$cache/tests.txt"

@@ -7,8 +7,12 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-TUG_SETUP_PROFILE=${TUG_SETUP_PROFILE:-debug} bash scripts/setup.sh
+TUG_SETUP_PROFILE=${TUG_SETUP_PROFILE:-none} bash scripts/setup.sh
 cargo build --workspace --all-targets
+# The base of the testkit's database images (debootstrap; kept in the default state root,
+# so made once).
+"$repo/target/debug/tug" image inspect debian:bookworm-slim >/dev/null 2>&1 \
+  || TUG="$repo/target/debug/tug" bash images/debian/build.sh >/dev/null
 status=0
 # The pure cgroup v2 lane: the cgroup tests again, in a VM with Debian's kernel.
 bash scripts/test-cgroup2.sh || status=$?

@@ -20,3 +20,10 @@ pub fn shim_main(id: &str) -> i32 {
 pub fn remove_own_staging() {
     crate::fsutil::remove_own_staging()
 }
+
+/// Says that the running executable is `tug` (whatever its file is named), so that a
+/// shim started by exec (from a multi-threaded command such as `build`) runs this very
+/// binary, not a `tug` found beside it or on PATH. The `tug` binary calls it first.
+pub fn running_as_tug() {
+    crate::shim::RUNNING_AS_TUG.store(true, std::sync::atomic::Ordering::Relaxed);
+}

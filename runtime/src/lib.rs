@@ -8,8 +8,9 @@
 //! brings in its crates (clap, tabwriter, gotmpl, indicatif). A library user depends on
 //! `tug` with `default-features = false` and compiles none of them.
 //!
-//! The public API is the [`Engine`] (its methods live in `engine/`: containers, images,
-//! networks, volumes, registry, system), [`EngineConfig`], [`Error`] (its `Display` says
+//! The public API is the [`Engine`] (its methods live in `engine/`: containers, exec,
+//! logs, images, networks, volumes, registry, build, system; each hands the work to its
+//! domain, which never names the Engine: `runtime/tests/layering.rs`), [`EngineConfig`], [`Error`] (its `Display` says
 //! what failed at its own level; [`Report`] shows it with its causes), and the types in the
 //! methods' signatures, re-exported at the root of their domain module
 //! (`tug::container::CreateOptions`, `tug::image::Reference`, `tug::network::PortSpec`):
@@ -28,10 +29,11 @@
 //! kernel state; no face uses them.
 
 pub mod build;
-pub(crate) mod compose;
+pub mod compose;
 pub mod container;
 pub(crate) mod defaults;
 pub(crate) mod digest;
+pub(crate) mod duration;
 pub mod engine;
 pub mod entry;
 pub(crate) mod fsutil;
@@ -49,6 +51,7 @@ mod report;
 #[doc(hidden)]
 pub mod rootfs;
 pub mod sandbox;
+mod settings;
 pub(crate) mod shim;
 pub mod snapshot;
 pub mod volume;

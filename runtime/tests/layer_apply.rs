@@ -197,7 +197,7 @@ fn diff_id_covers_gzip_input_and_record_padding() {
 #[test]
 fn busybox_rootfs_applies_with_its_hardlinks() {
     // The rootfs tar of the busybox image, made by the library from the host's busybox.
-    let tar = tug::image::busybox::BusyboxSource::host()
+    let tar = tug::image::BusyboxSource::host()
         .and_then(|b| b.rootfs_tar())
         .unwrap();
     let s = Scratch::new();

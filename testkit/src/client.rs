@@ -8,6 +8,7 @@ use std::sync::{Mutex, OnceLock};
 use tug::{Engine, EngineConfig};
 
 use crate::error::{Error, Result};
+use crate::request::PullPolicy;
 
 /// The engine and the `tug` binary that fixtures use. [`Tug::shared`] is the one that
 /// [`crate::runners::SyncRunner::start`] uses: the state root of `TUG_ROOT` (default
@@ -64,6 +65,13 @@ impl Tug {
     /// ([`tug::Engine::create_busybox_image`]); any other missing image is pulled. Safe
     /// across processes: the image store takes its lock.
     pub fn prepare_image(&self, reference: &str) -> Result<()> {
+        self.prepare_image_with(reference, PullPolicy::Missing)
+    }
+
+    /// [`Tug::prepare_image`] with a pull policy: `Always` pulls once per process even
+    /// when the image is there (but `busybox`, made locally); `Never` fails when it is
+    /// missing.
+    pub fn prepare_image_with(&self, reference: &str, policy: PullPolicy) -> Result<()> {
         // Held while preparing, so that threads of one process prepare each image once.
         let mut done = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
         if done.contains(reference) {
@@ -73,28 +81,129 @@ impl Tug {
         let present = engine
             .has_image(reference)
             .map_err(|e| Error::engine(format!("looking up image {reference}"), e))?;
-        if !present {
-            if is_busybox(reference) {
+        let local = is_busybox(reference);
+        match policy {
+            PullPolicy::Never if !present => {
+                return Err(Error::Setup(format!(
+                    "image {reference} is not in the store, and the pull policy is never"
+                )));
+            }
+            PullPolicy::Always if !local => self.pull(reference)?,
+            _ if present => {}
+            _ if local => {
                 engine.create_busybox_image(reference).map_err(|e| {
                     Error::engine(
                         format!("making {reference} from the host's busybox-static"),
                         e,
                     )
                 })?;
-            } else {
-                engine
-                    .pull(
-                        reference,
-                        &tug::registry::PullOptions::default(),
-                        &tug::registry::Silent,
-                    )
-                    .map_err(|e| Error::engine(format!("pulling {reference}"), e))?;
             }
+            _ => self.pull(reference)?,
         }
         done.insert(reference.to_string());
         Ok(())
     }
+
+    fn pull(&self, reference: &str) -> Result<()> {
+        self.engine
+            .pull(
+                reference,
+                &tug::registry::PullOptions::default(),
+                &tug::registry::Silent,
+            )
+            .map(|_| ())
+            .map_err(|e| Error::engine(format!("pulling {reference}"), e))
+    }
+
+    /// The containers kept for reuse across runs ([`crate::ReuseDirective::Always`], or
+    /// `TUG_REUSE=1`), running or not: what `tug ps -a --filter
+    /// label=tug.testkit.reuse-hash` lists.
+    pub fn kept_containers(&self) -> Result<Vec<tug::container::Container>> {
+        Ok(self
+            .engine
+            .containers()
+            .map_err(|e| Error::engine("listing containers", e))?
+            .into_iter()
+            .filter(|c| c.config.labels.contains_key(crate::start::REUSE_LABEL))
+            .collect())
+    }
+
+    /// Removes every kept container ([`Tug::kept_containers`]) and returns their
+    /// names. The next start of their requests starts new ones.
+    pub fn remove_kept(&self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for c in self.kept_containers()? {
+            self.engine
+                .remove_container(c.id.as_ref(), true)
+                .map_err(|e| Error::engine(format!("removing {}", c.short_name()), e))?;
+            removed.push(c.short_name().to_string());
+        }
+        Ok(removed)
+    }
 }
+
+impl Tug {
+    /// Makes sure a module's image is in the store: built from its recipe when missing,
+    /// once per process and, through a lock file in the state root, by one process at a
+    /// time (the others then find it built). Its base, `debian:bookworm-slim`, must be in
+    /// the store: `images/debian/build.sh` makes it with debootstrap.
+    pub(crate) fn prepare_built(
+        &self,
+        recipe: crate::buildable::GenericBuildableImage,
+    ) -> Result<()> {
+        let reference = recipe.reference();
+        let mut done = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        if done.contains(&reference) {
+            return Ok(());
+        }
+        let engine = &self.engine;
+        let has = |r: &str| {
+            engine
+                .has_image(r)
+                .map_err(|e| Error::engine(format!("looking up image {r}"), e))
+        };
+        // The image must be this recipe's: a module whose Dockerfile changed (a new
+        // version of the crate) builds again, from the build cache where it can.
+        let hash = recipe.content_hash()?;
+        let recipe = recipe.with_label(RECIPE_LABEL, hash.clone());
+        let current = || {
+            engine.image(&reference).is_ok_and(|img| {
+                img.config
+                    .config()
+                    .as_ref()
+                    .and_then(|c| c.labels().as_ref())
+                    .and_then(|l| l.get(RECIPE_LABEL))
+                    == Some(&hash)
+            })
+        };
+        if !current() {
+            let lock_path = engine.root().join("testkit-build.lock");
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(|e| Error::Setup(format!("{}: {e}", lock_path.display())))?;
+            lock.lock()
+                .map_err(|e| Error::Setup(format!("locking {}: {e}", lock_path.display())))?;
+            if !current() {
+                if !has(crate::modules::DEBIAN)? {
+                    return Err(Error::Setup(format!(
+                        "building {reference} needs the {} image in the store: make it \
+                         once with images/debian/build.sh (debootstrap)",
+                        crate::modules::DEBIAN
+                    )));
+                }
+                let _built = crate::buildable::SyncBuilder::build_image_on(recipe, self)?;
+            }
+        }
+        done.insert(reference);
+        Ok(())
+    }
+}
+
+/// The label of a module's image: the hash of the recipe it was built from.
+const RECIPE_LABEL: &str = "tug.testkit.recipe";
 
 fn is_busybox(reference: &str) -> bool {
     matches!(

@@ -59,6 +59,11 @@ pub trait Image: Sized + Send + Sync {
         let _ = cs;
         Ok(Vec::new())
     }
+    /// tug: how to make the image when the store lacks it (a module's Dockerfile, built
+    /// once and then taken from the build cache); `None`: it is pulled.
+    fn recipe(&self) -> Option<crate::buildable::GenericBuildableImage> {
+        None
+    }
 }
 
 /// A started container as [`Image::exec_after_start`] sees it.

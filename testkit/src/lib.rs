@@ -39,6 +39,7 @@
 //!   runner wraps in `spawn_blocking`, and [`Container`] is `Send + Sync`.
 //! - The state root is `TUG_ROOT` (default `/var/lib/tug`), as for the `tug` CLI.
 
+mod buildable;
 mod client;
 mod container;
 mod copy;
@@ -46,6 +47,7 @@ mod error;
 mod exec;
 mod image;
 mod logs;
+pub mod modules;
 mod mounts;
 mod network;
 mod ports;
@@ -61,7 +63,7 @@ pub mod core {
     pub use crate::image::{ContainerState, Image};
     pub use crate::mounts::{AccessMode, Mount, MountType};
     pub use crate::ports::{ContainerPort, Host, IntoContainerPort, Ports};
-    pub use crate::request::{Healthcheck, ImageExt, ReuseDirective};
+    pub use crate::request::{Healthcheck, ImageExt, PullPolicy, ReuseDirective};
     pub use crate::wait::{CmdWaitFor, WaitFor};
 
     /// The errors.
@@ -87,6 +89,7 @@ pub mod core {
     }
 }
 
+pub use buildable::GenericBuildableImage;
 pub use client::{Tug, find_tug_binary};
 pub use container::Container;
 pub use copy::{CopyDataSource, CopyTargetOptions, CopyToContainer};
@@ -94,5 +97,6 @@ pub use error::{Error, Result, TestcontainersError};
 pub use image::{GenericImage, Image};
 pub use network::Network;
 pub use request::{
-    ContainerRequest, DEFAULT_STARTUP_TIMEOUT, Healthcheck, ImageExt, ReuseDirective, Ulimit,
+    ContainerRequest, DEFAULT_STARTUP_TIMEOUT, Healthcheck, ImageExt, PullPolicy, ReuseDirective,
+    Ulimit,
 };

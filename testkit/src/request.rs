@@ -30,6 +30,48 @@ pub enum ReuseDirective {
     /// Kept running while this process lives; later starts of the same request in it
     /// reuse it.
     CurrentSession,
+    /// tug: kept running while the test run lives, and shared by all its tests: under
+    /// `cargo nextest` (a process per test), every process of the run, until nextest
+    /// ends; under `cargo test`, the test binary's threads, until it ends. Also when the
+    /// run or the binary is killed: the container's shim removes it. See
+    /// [`ImageExt::shared`].
+    TestRun,
+}
+
+impl From<bool> for ReuseDirective {
+    /// `true`: [`ReuseDirective::Always`]; `false`: [`ReuseDirective::Never`].
+    fn from(reuse: bool) -> ReuseDirective {
+        if reuse {
+            ReuseDirective::Always
+        } else {
+            ReuseDirective::Never
+        }
+    }
+}
+
+impl ReuseDirective {
+    /// The directive of a request that does not say: [`ReuseDirective::Always`] when
+    /// `TUG_REUSE` is `1` or `true` (opt-in reuse across runs for a whole suite), else
+    /// [`ReuseDirective::Never`].
+    pub fn from_env() -> ReuseDirective {
+        match std::env::var("TUG_REUSE").as_deref() {
+            Ok("1" | "true") => ReuseDirective::Always,
+            _ => ReuseDirective::Never,
+        }
+    }
+}
+
+/// When the image of a request is pulled (tug; Docker's `--pull`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// Pulled when it is not in the store (a module's own image: built).
+    #[default]
+    Missing,
+    /// Pulled on every start, so a moving tag is fresh (a module's own image and
+    /// `busybox`, which are made locally, are made when missing, as with `Missing`).
+    Always,
+    /// Never pulled nor built: a missing image is an error.
+    Never,
 }
 
 /// A process resource limit (`--ulimit`).
@@ -83,7 +125,9 @@ pub struct ContainerRequest<I: Image> {
     pub(crate) ulimits: Vec<Ulimit>,
     pub(crate) shm_size: Option<u64>,
     pub(crate) log_consumers: Consumers,
-    pub(crate) reuse: ReuseDirective,
+    /// `None`: [`ReuseDirective::from_env`].
+    pub(crate) reuse: Option<ReuseDirective>,
+    pub(crate) pull: PullPolicy,
 }
 
 impl<I: Image> From<I> for ContainerRequest<I> {
@@ -118,7 +162,8 @@ impl<I: Image> From<I> for ContainerRequest<I> {
             ulimits: Vec::new(),
             shm_size: None,
             log_consumers: Consumers::default(),
-            reuse: ReuseDirective::Never,
+            reuse: None,
+            pull: PullPolicy::Missing,
         }
     }
 }
@@ -352,10 +397,40 @@ pub trait ImageExt<I: Image>: Sized {
         r
     }
 
-    /// Whether the container outlives its handle, to be reused (see [`ReuseDirective`]).
-    fn with_reuse(self, reuse: ReuseDirective) -> ContainerRequest<I> {
+    /// Whether the container outlives its handle, to be reused (see [`ReuseDirective`];
+    /// `true` is [`ReuseDirective::Always`]). A kept container has the label
+    /// `tug.testkit.reuse-hash`: `tug ps --filter label=tug.testkit.reuse-hash` lists
+    /// them, [`crate::Tug::remove_kept`] removes them.
+    fn with_reuse(self, reuse: impl Into<ReuseDirective>) -> ContainerRequest<I> {
         let mut r = self.into_request();
-        r.reuse = reuse;
+        r.reuse = Some(reuse.into());
+        r
+    }
+
+    /// tug: one container for the whole test run ([`ReuseDirective::TestRun`]): every
+    /// start of the same request, in any test (thread or process) of the run, gets the
+    /// same container, started once (processes take turns through a lock file under the
+    /// run root) and removed when the run ends, killed or not.
+    ///
+    /// ```
+    /// use tug_testkit::{GenericImage, ImageExt, runners::SyncRunner};
+    ///
+    /// let req = GenericImage::new("busybox", "latest")
+    ///     .with_cmd(["sleep", "600"])
+    ///     .with_network("none")
+    ///     .shared();
+    /// let a = req.clone().start().unwrap();
+    /// let b = req.start().unwrap();
+    /// assert_eq!(a.id(), b.id());
+    /// ```
+    fn shared(self) -> ContainerRequest<I> {
+        self.with_reuse(ReuseDirective::TestRun)
+    }
+
+    /// tug: when the image is pulled ([`PullPolicy`]; default: when missing).
+    fn with_pull_policy(self, policy: PullPolicy) -> ContainerRequest<I> {
+        let mut r = self.into_request();
+        r.pull = policy;
         r
     }
 
@@ -387,7 +462,9 @@ pub trait ImageExt<I: Image>: Sized {
         r
     }
 
-    /// The healthcheck that [`WaitFor::healthcheck`] runs (instead of the image's).
+    /// The container's healthcheck (Docker's `--health-*`): set settings replace the
+    /// image's `HEALTHCHECK`'s, one by one; its shim runs it, and [`WaitFor::healthcheck`]
+    /// waits for it to pass.
     fn with_health_check(self, health_check: Healthcheck) -> ContainerRequest<I> {
         let mut r = self.into_request();
         r.health_check = Some(health_check);

@@ -1,6 +1,7 @@
 //! Starting requests, as testcontainers' blocking runner does: `use
 //! tug_testkit::runners::SyncRunner;` and `.start()`.
 
+pub use crate::buildable::SyncBuilder;
 use crate::client::Tug;
 use crate::container::Container;
 use crate::error::Result;

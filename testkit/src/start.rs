@@ -5,6 +5,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use tug::container::CreateOptions;
 use tug::container::{CopyIn, CopyOptions};
@@ -16,31 +17,71 @@ use crate::copy::{CopyToContainer, files_tar};
 use crate::error::{Error, Result};
 use crate::image::{ContainerState, Image};
 use crate::ports::ContainerPort;
-use crate::request::{ContainerRequest, DEFAULT_STARTUP_TIMEOUT, ReuseDirective};
+use crate::request::{
+    ContainerRequest, DEFAULT_STARTUP_TIMEOUT, Healthcheck, PullPolicy, ReuseDirective,
+};
+use crate::wait::WaitFor;
 
-/// The label that marks a reusable container with the hash of its request.
-const REUSE_LABEL: &str = "tug.testkit.reuse-hash";
+/// The label that marks a container kept across runs with the hash of its request.
+pub(crate) const REUSE_LABEL: &str = "tug.testkit.reuse-hash";
+/// The label of a container kept for a process or a test run (it goes with them).
+const SESSION_LABEL: &str = "tug.testkit.session-hash";
 /// The label of the user networks the testkit made for `with_network(name)`.
 pub(crate) const MANAGED_NETWORK_LABEL: &str = "tug.testkit.managed";
 
 /// Starts `req` on `tug`: see [`crate::runners::SyncRunner::start`].
 pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Container<I>> {
     let reference = req.descriptor();
-    tug.prepare_image(&reference)?;
+    match req.image().recipe() {
+        // A module's own image (not renamed by the request): built if missing.
+        Some(r) if r.reference() == reference => {
+            if req.pull == PullPolicy::Never {
+                tug.prepare_image_with(&reference, PullPolicy::Never)?;
+            } else {
+                tug.prepare_built(r)?;
+            }
+        }
+        _ => tug.prepare_image_with(&reference, req.pull)?,
+    }
     let engine = tug.engine();
     let mut opts = create_options(&req, &reference)?;
-    let reuse_key = match req.reuse {
+    // What a kept container is told apart by: the request, the image it runs (a module
+    // rebuilt by a new version of the crate gets a new one) and how long it is kept.
+    let image_id = engine
+        .image(&reference)
+        .map(|i| i.id.to_string())
+        .unwrap_or_default();
+    let directive = req.reuse.unwrap_or_else(ReuseDirective::from_env);
+    let label = match directive {
+        ReuseDirective::Always => REUSE_LABEL,
+        _ => SESSION_LABEL,
+    };
+    let reuse_key = match directive {
         ReuseDirective::Never => None,
         ReuseDirective::Always => {
             opts.owner_pid = None;
-            Some(reuse_hash(&opts, &req.copies, ""))
+            Some(reuse_hash(&opts, &req.copies, &image_id))
         }
-        ReuseDirective::CurrentSession => Some(reuse_hash(&opts, &req.copies, &session())),
+        ReuseDirective::CurrentSession => Some(reuse_hash(
+            &opts,
+            &req.copies,
+            &format!("{image_id} {}", session()),
+        )),
+        ReuseDirective::TestRun => {
+            let (owner, run) = test_run();
+            opts.owner_pid = Some(owner);
+            Some(reuse_hash(&opts, &req.copies, &format!("{image_id} {run}")))
+        }
+    };
+    // Processes that start the same kept container take turns, so that one starts it and
+    // the others find it running and ready.
+    let _turn = match &reuse_key {
+        Some(key) => Some(take_turn(tug, key)?),
+        None => None,
     };
     let network = managed_network(tug, req.network.as_deref())?;
     let timeout = req.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
     let setup = Setup {
-        healthcheck: req.health_check.clone(),
         ready: (req.ready_conditions(), timeout),
         keep: reuse_key.is_some(),
         network,
@@ -50,13 +91,13 @@ pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Con
             .containers()
             .map_err(|e| Error::engine("listing containers", e))?
             .into_iter()
-            .find(|c| c.state.running && c.config.labels.get(REUSE_LABEL) == Some(key));
+            .find(|c| c.state.running && c.config.labels.get(label) == Some(key));
         if let Some(found) = running {
             let c = Container::new(engine.clone(), &found, req.image, setup);
             c.record_live()?;
             return Ok(c);
         }
-        opts.labels.push(format!("{REUSE_LABEL}={key}"));
+        opts.labels.push(format!("{label}={key}"));
     }
     let record = engine
         .create_container(&opts)
@@ -65,9 +106,28 @@ pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Con
     let mut copies: Vec<CopyToContainer> =
         req.image.copy_to_sources().into_iter().cloned().collect();
     copies.extend(req.copies.iter().cloned());
-    // From here on the handle removes the container when dropped, also on an error.
+    // From here on the handle removes the container when dropped, also on an error; a
+    // kept one is removed here, so that no later start finds it half made.
     let c = Container::new(engine.clone(), &record, req.image, setup);
-    let made = copy_files(&c, &copies).and_then(|()| c.start_process());
+    match make_ready(&c, &copies, consumers) {
+        Ok(()) => Ok(c),
+        Err(e) => {
+            if reuse_key.is_some() {
+                let _ = engine.remove_container(c.id(), true);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Copies the files in, starts the process, feeds the log consumers, runs the image's
+/// commands and waits for the ready conditions.
+fn make_ready<I: Image>(
+    c: &Container<I>,
+    copies: &[CopyToContainer],
+    consumers: Vec<std::sync::Arc<dyn crate::logs::LogConsumer>>,
+) -> Result<()> {
+    let made = copy_files(c, copies).and_then(|()| c.start_process());
     if let Err(e) = made {
         return Err(Error::Start {
             id: c.id().to_string(),
@@ -76,7 +136,8 @@ pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Con
         });
     }
     if !consumers.is_empty() {
-        let follower = engine
+        let follower = c
+            .engine()
             .follow_logs(c.id(), true)
             .map_err(|e| Error::engine("following the logs", e))?;
         std::thread::spawn(move || {
@@ -90,7 +151,36 @@ pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Con
     for cmd in c.image().exec_after_start(c.state())? {
         c.exec(cmd)?;
     }
-    Ok(c)
+    Ok(())
+}
+
+/// The lock of one kept container's key, under the run root (`TUG_RUN`), held while a
+/// process finds or starts it.
+fn take_turn(tug: &Tug, key: &str) -> Result<std::fs::File> {
+    let dir = tug.engine().run_root().join("testkit");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Setup(format!("{}: {e}", dir.display())))?;
+    let path = dir.join(format!("{key}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::Setup(format!("{}: {e}", path.display())))?;
+    file.lock()
+        .map_err(|e| Error::Setup(format!("locking {}: {e}", path.display())))?;
+    Ok(file)
+}
+
+/// The test run this process is part of: its owner's pid (the process whose end
+/// removes the run's shared containers) and a key of the run. Under `cargo nextest`
+/// (`NEXTEST_RUN_ID` set; each test is a process, started by nextest) the owner is
+/// nextest, the parent; else this process.
+fn test_run() -> (i32, String) {
+    if let Ok(run) = std::env::var("NEXTEST_RUN_ID") {
+        let parent = std::os::unix::process::parent_id() as i32;
+        return (parent, format!("nextest-{run}-{parent}"));
+    }
+    (std::process::id() as i32, session())
 }
 
 impl<I: Image> Container<I> {
@@ -203,6 +293,7 @@ fn create_options<I: Image>(req: &ContainerRequest<I>, reference: &str) -> Resul
         mounts.push(shm);
     }
     Ok(CreateOptions {
+        healthcheck: healthcheck(req),
         image: reference.to_string(),
         name: req.container_name.clone(),
         hostname: req.hostname.clone(),
@@ -236,6 +327,30 @@ fn create_options<I: Image>(req: &ContainerRequest<I>, reference: &str) -> Resul
             .collect::<Result<_>>()?,
         ..Default::default()
     })
+}
+
+/// The container's healthcheck: the request's over the image's. A wait on it
+/// ([`WaitFor::healthcheck`]) wants the first result soon: unless the request sets them,
+/// the shim probes every poll interval (100 ms by default) during a start period as long
+/// as the startup timeout (Docker's start interval and start period: failures there do
+/// not count, the first success makes the container healthy), and the image's or
+/// Docker's interval after that.
+fn healthcheck<I: Image>(req: &ContainerRequest<I>) -> Option<Healthcheck> {
+    let wait = req.ready_conditions().into_iter().find_map(|w| match w {
+        WaitFor::Healthcheck(h) => Some(h),
+        _ => None,
+    });
+    let Some(wait) = wait else {
+        return req.health_check.clone();
+    };
+    let mut h = req.health_check.clone().unwrap_or_default();
+    if h.start_period.is_none() {
+        h.start_period = Some(req.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT));
+    }
+    if h.start_interval.is_none() {
+        h.start_interval = Some(wait.poll_interval.unwrap_or(Duration::from_millis(100)));
+    }
+    Some(h)
 }
 
 /// Copies the request's files into the created container.

@@ -153,7 +153,9 @@ impl From<i64> for ExitWaitStrategy {
     }
 }
 
-/// The healthcheck (the request's, else the image's) passing.
+/// The container's healthcheck (the request's over the image's, run by its shim)
+/// passing; the poll interval is also the check's start interval unless the request's
+/// check sets one.
 #[derive(Debug, Clone, Default)]
 pub struct HealthWaitStrategy {
     pub(crate) poll_interval: Option<Duration>,
@@ -196,8 +198,8 @@ pub enum WaitFor {
     Log(LogWaitStrategy),
     /// A fixed time.
     Duration { length: Duration },
-    /// The healthcheck exits 0. tug has no background health monitor: the testkit runs the
-    /// check itself until it passes ([`tug::Engine::run_healthcheck`]).
+    /// The container is `healthy`: its shim runs the healthcheck, and the wait reads the
+    /// state it writes ([`tug::Engine::health`]); `unhealthy` fails the wait.
     Healthcheck(HealthWaitStrategy),
     /// An HTTP GET through a published port answers a status.
     Http(Box<HttpWaitStrategy>),
@@ -276,8 +278,11 @@ impl WaitFor {
         }
     }
 
-    /// The healthcheck passes: the request's ([`crate::ImageExt::with_health_check`]),
-    /// else the image's `HEALTHCHECK`, run in the container until it exits 0.
+    /// The container becomes healthy: its healthcheck (the request's
+    /// [`crate::ImageExt::with_health_check`] over the image's `HEALTHCHECK`), run by its
+    /// shim, passes. Unless the request sets them, the check runs every poll interval
+    /// (100 ms) during a start period as long as the startup timeout, so the first
+    /// success ends the wait at once and earlier failures do not make it unhealthy.
     pub fn healthcheck() -> WaitFor {
         WaitFor::Healthcheck(HealthWaitStrategy::default())
     }

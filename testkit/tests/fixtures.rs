@@ -146,6 +146,31 @@ fn healthy_runs_the_healthcheck_until_it_passes() {
         .start()
         .unwrap_err();
     assert!(err.to_string().contains("has no healthcheck"), "{err}");
+    // The shim ran the check: the container's own state says healthy.
+    let h = c.engine().health(c.id()).unwrap().unwrap();
+    assert_eq!(h.status, tug::container::HealthStatus::Healthy);
+}
+
+#[test]
+fn an_unhealthy_container_fails_the_healthcheck_wait_with_the_checks_output() {
+    // A start period of its own (shorter than the startup timeout): after it, two
+    // failures make the container unhealthy, and the wait says so at once.
+    let err = busybox()
+        .with_cmd(["sleep", "60"])
+        .with_network("none")
+        .with_health_check(
+            Healthcheck::cmd_shell("echo not ready; exit 1")
+                .with_start_period(Duration::from_millis(200))
+                .with_interval(Duration::from_millis(50))
+                .with_retries(2),
+        )
+        .with_wait_for(WaitFor::healthcheck())
+        .with_startup_timeout(Duration::from_secs(30))
+        .start()
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("is unhealthy after 2 failed checks"), "{msg}");
+    assert!(msg.contains("exited 1: not ready"), "{msg}");
 }
 
 #[test]

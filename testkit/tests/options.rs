@@ -185,3 +185,23 @@ fn ulimits_apply_and_bad_ones_are_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("no such limit"), "{err}");
 }
+
+#[test]
+fn kept_containers_are_listed_and_removed() {
+    let tug = tug_testkit::Tug::shared().unwrap();
+    let req = GenericImage::new("busybox", "latest")
+        .with_cmd(["sleep", "600"])
+        .with_network("none")
+        .with_label("tug.test", "kept-containers")
+        .with_reuse(true);
+    let first = req.clone().start().unwrap();
+    let id = first.id().to_string();
+    drop(first);
+    // Kept after its handle, found again by the same request.
+    assert_eq!(req.clone().start().unwrap().id(), id);
+    let kept = tug.kept_containers().unwrap();
+    assert!(kept.iter().any(|c| c.id.as_ref() == id));
+    let removed = tug.remove_kept().unwrap();
+    assert!(!removed.is_empty());
+    assert!(common::is_gone(&id));
+}

@@ -95,16 +95,27 @@ impl TestRoot {
 
     /// Makes the busybox image under `reference` in this root.
     pub fn add_busybox(&self, reference: &str) {
+        self.run_image_script("images/busybox/build.sh", reference);
+    }
+
+    /// Makes `debian:bookworm-slim` in this root (its rootfs tar is cached under
+    /// `$TUG_CACHE`: only the first one on a machine runs debootstrap).
+    pub fn add_debian(&self) {
+        self.run_image_script("images/debian/build.sh", "debian:bookworm-slim");
+    }
+
+    /// Runs an image recipe of `images/` (`script REFERENCE`) on this root.
+    fn run_image_script(&self, script: &str, reference: &str) {
         let out = Command::new("bash")
-            .arg(repo_dir().join("images/busybox/build.sh"))
+            .arg(repo_dir().join(script))
             .arg(reference)
             .env("TUG", tug_bin())
             .envs(self.envs())
             .output()
-            .expect("run images/busybox/build.sh");
+            .unwrap_or_else(|e| panic!("run {script}: {e}"));
         assert!(
             out.status.success(),
-            "building busybox failed: {}",
+            "{script} {reference} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
@@ -344,8 +355,11 @@ impl Drop for KillOnDrop {
     }
 }
 
+pub mod build;
+pub mod compose;
 pub mod containers;
 pub mod image;
 pub mod net;
 pub mod pty;
 pub mod registry;
+pub mod transcript;

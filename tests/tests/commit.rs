@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use tug_e2e::containers::Running;
 use tug_e2e::{TestRoot, code, text};
 
 const CHANGES: &str =
@@ -227,4 +228,132 @@ fn export_commit_and_cp_keep_symlink_targets_byte_for_byte() {
     t.ok(&["cp", "links:/dbl", out.to_str().unwrap()]);
     assert_eq!(std::fs::read_link(&out).unwrap().as_os_str(), "a//b");
     t.ok(&["rm", "links"]);
+}
+
+/// Docker exports a running container too: its root file system with the changes so
+/// far, not what is mounted in it (/proc, /sys, /dev, the hosts files, volumes).
+#[test]
+fn export_of_a_running_container_is_its_rootfs_without_its_mounts() {
+    let t = TestRoot::with_busybox();
+    t.ok(&[
+        "run", "-d", "--name", "live", "-v", "/data", "busybox", "sh", "-c",
+        "echo changed > /etc/motd; rm /etc/shadow; echo v > /data/in-volume; touch /ready; sleep 600",
+    ]);
+    tug_e2e::wait_for(
+        "the container's changes",
+        std::time::Duration::from_secs(10),
+        || code(&t.run(&["exec", "live", "test", "-e", "/ready"])) == 0,
+    );
+    let out = t.tug().args(["export", "live"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let mut ar = tar::Archive::new(&out.stdout[..]);
+    let mut names = BTreeSet::new();
+    let mut motd = String::new();
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().display().to_string();
+        if name == "etc/motd" {
+            std::io::Read::read_to_string(&mut e, &mut motd).unwrap();
+        }
+        names.insert(name);
+    }
+    assert_eq!(motd, "changed\n");
+    assert!(!names.contains("etc/shadow"), "deleted in the container");
+    assert!(
+        names.contains("proc/") || names.contains("proc"),
+        "the mount point only"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("proc/1") || n.starts_with("sys/kernel"))
+    );
+    assert!(
+        !names.contains("data/in-volume"),
+        "a volume is not the rootfs"
+    );
+    t.ok(&["rm", "-f", "-v", "live"]);
+    t.assert_nothing_mounted();
+}
+
+/// Runs `tug commit ARGS` while polling the container's `State.Paused`: the commit's
+/// output and whether it was ever seen paused.
+fn commit_watching_pause(t: &TestRoot, name: &str, args: &[&str]) -> (std::process::Output, bool) {
+    // The commit ends by itself: no guard needed.
+    let mut child = t
+        .tug()
+        .arg("commit")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn tug commit");
+    let mut seen_paused = false;
+    while child.try_wait().unwrap().is_none() {
+        seen_paused |= t.inspect_f(name, "{{.State.Paused}}") == "true";
+    }
+    let out = child.wait_with_output().unwrap();
+    (out, seen_paused)
+}
+
+#[test]
+fn commit_pauses_a_running_container_unless_told_not_to() {
+    let t = TestRoot::with_busybox();
+    // A layer big enough that the commit takes a while (random data does not compress).
+    let c = Running::start(&t, "busy", &[], "head -c 16000000 /dev/urandom > /big");
+    let (out, seen) = commit_watching_pause(&t, "busy", &["busy", "snap:1"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(seen, "the container was never paused during the commit");
+    assert_eq!(
+        t.inspect_f(&c.name, "{{.State.Status}} {{.State.Paused}}"),
+        "running false"
+    );
+
+    for flag in ["--pause=false", "-p=false"] {
+        let (out, seen) = commit_watching_pause(&t, "busy", &[flag, "busy", "snap:2"]);
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        assert!(!seen, "{flag}: paused anyway");
+    }
+}
+
+#[test]
+fn a_paused_container_stays_paused_after_a_commit() {
+    let t = TestRoot::with_busybox();
+    let c = Running::start(&t, "frozen", &[], "echo data > /data");
+    t.ok(&["pause", "frozen"]);
+    t.ok(&["commit", "frozen", "frozen:1"]);
+    assert_eq!(
+        t.inspect_f(&c.name, "{{.State.Status}} {{.State.Paused}}"),
+        "paused true"
+    );
+    t.ok(&["unpause", "frozen"]);
+    let out = t.ok(&["run", "--rm", "frozen:1", "cat", "/data"]);
+    assert_eq!(out, "data\n");
+}
+
+#[test]
+fn commit_change_takes_healthcheck_and_onbuild_as_docker() {
+    let t = TestRoot::with_busybox();
+    t.ok(&["create", "--name", "hc", "busybox", "true"]);
+    t.ok(&[
+        "commit",
+        "-c",
+        "HEALTHCHECK --interval=5s --retries=2 CMD wget -q localhost",
+        "-c",
+        "ONBUILD RUN make",
+        "hc",
+        "hc:1",
+    ]);
+    let config = t.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Healthcheck}} {{json .Config.OnBuild}}",
+        "hc:1",
+    ]);
+    assert_eq!(
+        config.trim(),
+        r#"{"Interval":5000000000,"Retries":2,"Test":["CMD-SHELL","wget -q localhost"]} ["RUN make"]"#
+    );
+    t.ok(&["rm", "hc"]);
 }

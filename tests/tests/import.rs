@@ -63,7 +63,7 @@ fn import_bad_change_names_it_and_adds_nothing() {
     let t = TestRoot::new();
     let tar = rootfs_tar(&[("a", b"a")]);
     for (change, why) in [
-        ("RUN echo hi", "RUN is not an instruction import can apply"),
+        ("RUN echo hi", "RUN is not a valid change command"),
         // As in a Dockerfile: a leading `--word` is a flag, and CMD has none.
         ("CMD --serve", "unknown flag: --serve"),
         ("ENV ONLYNAME", "ENV must have two arguments"),

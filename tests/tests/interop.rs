@@ -133,6 +133,29 @@ fn skopeo_reads_tugs_docker_archive() {
 }
 
 #[test]
+fn skopeo_reads_tugs_docker_archive_as_an_oci_archive_too() {
+    let t = TestRoot::with_busybox();
+    let archive = t.path().join("both.tar");
+    t.ok(&["save", "-o", path(&archive), "busybox"]);
+    let oci = format!("oci-archive:{}", path(&archive));
+    let v: serde_json::Value = serde_json::from_str(&skopeo(&["inspect", &oci])).unwrap();
+    let ours = inspect(&t, "busybox");
+    // Docker 25+'s layout: the layers uncompressed, named by their diff ids.
+    assert_eq!(v["Layers"], ours["RootFS"]["Layers"]);
+    let config: serde_json::Value =
+        serde_json::from_str(&skopeo(&["inspect", "--config", &oci])).unwrap();
+    assert_eq!(config["rootfs"]["diff_ids"], ours["RootFS"]["Layers"]);
+    // skopeo copies it out by its tag, too.
+    let dir = t.path().join("copy");
+    skopeo(&[
+        "copy",
+        "--quiet",
+        &format!("{oci}:docker.io/library/busybox:latest"),
+        &format!("oci:{}:x", path(&dir)),
+    ]);
+}
+
+#[test]
 fn tug_loads_an_archive_that_skopeo_wrote() {
     let t = TestRoot::with_busybox();
     let id = inspect(&t, "busybox")["Id"].clone();

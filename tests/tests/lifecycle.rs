@@ -52,8 +52,10 @@ fn stop_kills_a_process_ignoring_sigterm_after_the_timeout() {
     let start = Instant::now();
     assert_eq!(t.ok(&["stop", "-t", "1", "stubborn"]).trim(), "stubborn");
     let took = start.elapsed();
+    // Not the default 10 s: killed after the 1 s asked for (the upper bound leaves room
+    // for a loaded machine; 4 s was too tight under the whole suite on 2 cores).
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        took >= Duration::from_millis(900) && took < Duration::from_secs(9),
         "stop -t 1 took {took:?}"
     );
     assert_eq!(

@@ -93,6 +93,95 @@ fn link_resolves_on_the_default_bridge_where_names_do_not() {
     n.finish();
 }
 
+/// `env` of a container, as sorted lines.
+fn env_lines(out: &std::process::Output) -> Vec<String> {
+    assert!(out.status.success(), "{}", text(out));
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_legacy_link_sets_dockers_environment_variables() {
+    let n = NetTest::new();
+    n.run_d(&[
+        "--name",
+        "linkenv-db",
+        "--expose",
+        "6379",
+        "--expose",
+        "53/udp",
+        "-e",
+        "REDIS_VERSION=7.2",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let ip = n.ip_on("linkenv-db", "bridge");
+    let out = n.run(&[
+        "run",
+        "--rm",
+        "--name",
+        "linkenv-web",
+        "--link",
+        "linkenv-db:my-db",
+        "-e",
+        "MY_DB_ENV_REDIS_VERSION=mine",
+        "busybox",
+        "env",
+    ]);
+    let env: Vec<String> = env_lines(&out)
+        .into_iter()
+        .filter(|l| l.starts_with("MY_DB_"))
+        .collect();
+    let want = [
+        "MY_DB_ENV_REDIS_VERSION=mine".to_string(),
+        "MY_DB_NAME=/linkenv-web/my-db".to_string(),
+        format!("MY_DB_PORT=udp://{ip}:53"),
+        format!("MY_DB_PORT_53_UDP=udp://{ip}:53"),
+        format!("MY_DB_PORT_53_UDP_ADDR={ip}"),
+        "MY_DB_PORT_53_UDP_PORT=53".to_string(),
+        "MY_DB_PORT_53_UDP_PROTO=udp".to_string(),
+        format!("MY_DB_PORT_6379_TCP=tcp://{ip}:6379"),
+        format!("MY_DB_PORT_6379_TCP_ADDR={ip}"),
+        "MY_DB_PORT_6379_TCP_PORT=6379".to_string(),
+        "MY_DB_PORT_6379_TCP_PROTO=tcp".to_string(),
+    ];
+    assert_eq!(env, want, "the config's -e wins over a link's variable");
+
+    // An exec sees them too (as Docker's); a container without links has none.
+    n.run_d(&[
+        "--name",
+        "linkenv-app",
+        "--link",
+        "linkenv-db",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let out = n.run(&["exec", "linkenv-app", "env"]);
+    let env = env_lines(&out);
+    assert!(
+        env.contains(&"LINKENV_DB_ENV_REDIS_VERSION=7.2".to_string()),
+        "{env:?}"
+    );
+    assert!(
+        env.contains(&"LINKENV_DB_NAME=/linkenv-app/linkenv-db".to_string()),
+        "{env:?}"
+    );
+    assert!(
+        !env.iter()
+            .any(|l| l.contains("_ENV_PATH=") || l.contains("_ENV_HOME=")),
+        "{env:?}"
+    );
+    let plain = env_lines(&n.run(&["exec", "linkenv-db", "env"]));
+    assert!(!plain.iter().any(|l| l.contains("_PORT")), "{plain:?}");
+    n.finish();
+}
+
 #[test]
 fn connect_and_disconnect_change_what_peers_resolve() {
     let n = NetTest::new();

@@ -366,3 +366,48 @@ fn two_pulls_of_one_image_into_one_root_at_once_both_succeed() {
     assert_eq!(b.store().lookup(&name).as_deref(), Some(m.digest.as_str()));
     b.ok(&["image", "inspect", &name]);
 }
+
+/// `run` and `create` pull a missing image, as Docker's do (`--pull missing`, the
+/// default), or always, or never; the default busybox is made locally.
+#[test]
+fn run_pulls_a_missing_image_and_honours_the_pull_policy() {
+    let reg = Registry::start();
+    let name = format!("{}/tools/box:1", reg.host());
+    let a = TestRoot::with_busybox();
+    a.ok(&["tag", "busybox", &name]);
+    a.ok(&["push", "-q", &name]);
+
+    let b = TestRoot::new();
+    // never: refused, nothing pulled.
+    let out = b.run(&["run", "--rm", "--pull", "never", &name, "true"]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    // missing: pulled, saying so on stderr, then run.
+    let out = b.run(&["run", "--rm", &name, "echo", "pulled and ran"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pulled and ran\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("Unable to find image '{name}' locally")),
+        "{err}"
+    );
+    assert!(err.contains("Downloaded newer image"), "{err}");
+    // Present now: no pull.
+    let out = b.run(&["create", &name]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(!stderr(&out).contains("Unable to find"), "{}", text(&out));
+    // always: pulled again (nothing new to fetch).
+    let out = b.run(&["run", "--rm", "--pull", "always", &name, "true"]);
+    assert!(
+        stderr(&out).contains("Image is up to date"),
+        "{}",
+        text(&out)
+    );
+    // The default busybox needs no registry.
+    let c = TestRoot::new();
+    assert_eq!(c.ok(&["run", "--rm", "busybox", "echo", "hi"]), "hi\n");
+    for t in [&b, &c] {
+        for id in t.container_ids() {
+            t.ok(&["rm", "-f", &id]);
+        }
+    }
+}

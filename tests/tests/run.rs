@@ -74,7 +74,8 @@ fn exit_codes_follow_docker() {
     let out = t.run(&["run", "--rm", "busybox", "/no/such/file"]);
     assert_eq!(code(&out), 127, "{}", text(&out));
 
-    let out = t.run(&["run", "--rm", "nosuchimage"]);
+    // --pull never: offline, a missing image is an error at once.
+    let out = t.run(&["run", "--rm", "--pull", "never", "nosuchimage"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
     assert!(
         container_dirs(&t).is_empty(),

@@ -98,7 +98,8 @@ fn docker_archive_has_docker_load_layout() {
     }
     let m = manifest.expect("manifest.json");
     let id = inspect(&t, "busybox")["Id"].as_str().unwrap().to_string();
-    assert_eq!(m[0]["Config"], format!("{}.json", &id[7..]));
+    // Docker 25+'s paths, inside its OCI layout.
+    assert_eq!(m[0]["Config"], format!("blobs/sha256/{}", &id[7..]));
     assert_eq!(m[0]["RepoTags"], serde_json::json!(["busybox:latest"]));
     let layer = m[0]["Layers"][0].as_str().unwrap();
     assert!(names.iter().any(|n| n == layer), "{names:?}");
@@ -181,6 +182,23 @@ fn import_untagged(t: &TestRoot) {
     assert_eq!(code(&out), 0, "{}", text(&out));
 }
 
+/// The files of a tar archive: (path, bytes), dirs left out.
+fn archive_parts(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut parts = Vec::new();
+    let mut a = tar::Archive::new(std::fs::File::open(path).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.header().entry_type().is_dir() {
+            continue;
+        }
+        let p = e.path().unwrap().to_string_lossy().into_owned();
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+        parts.push((p, v));
+    }
+    parts
+}
+
 /// A tar made of `(path, bytes)` entries.
 fn archive_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let files: Vec<(&str, &[u8])> = entries.iter().map(|(p, d)| (*p, &d[..])).collect();
@@ -193,22 +211,19 @@ fn malformed_archives_fail_and_change_nothing() {
     let good = t.path().join("good.tar");
     t.ok(&["save", "-o", good.to_str().unwrap(), "busybox"]);
     // The parts of a good archive, to make bad ones from.
-    let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut a = tar::Archive::new(std::fs::File::open(&good).unwrap());
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        if e.header().entry_type().is_dir() {
-            continue;
-        }
-        let p = e.path().unwrap().to_string_lossy().into_owned();
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut v).unwrap();
-        parts.push((p, v));
-    }
-    let without = |name: &str| -> Vec<(&str, Vec<u8>)> {
+    let parts = archive_parts(&good);
+    // The paths manifest.json names (the layout Docker 25+ writes: blobs/sha256/...).
+    let docker_manifest: serde_json::Value =
+        serde_json::from_slice(&parts.iter().find(|p| p.0 == "manifest.json").unwrap().1).unwrap();
+    let layer = docker_manifest[0]["Layers"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let config = docker_manifest[0]["Config"].as_str().unwrap().to_string();
+    let without = |names: &[&str]| -> Vec<(&str, Vec<u8>)> {
         parts
             .iter()
-            .filter(|(p, _)| !p.ends_with(name))
+            .filter(|(p, _)| !names.contains(&p.as_str()))
             .map(|(p, v)| (p.as_str(), v.clone()))
             .collect()
     };
@@ -216,35 +231,22 @@ fn malformed_archives_fail_and_change_nothing() {
         .iter()
         .map(|(p, v)| {
             let mut v = v.clone();
-            if p.ends_with("layer.tar") {
+            if *p == layer {
                 v[600] ^= 1;
             }
             (p.as_str(), v)
         })
         .collect();
-    let mut bad_manifest = without("manifest.json");
+    let mut bad_manifest = without(&["manifest.json"]);
     bad_manifest.push(("manifest.json", b"[{\"Config\": 7}]".to_vec()));
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("not a tar", b"this is not an archive at all".repeat(40)),
-        ("no manifest", archive_of(&without("manifest.json"))),
-        ("no layer", archive_of(&without("layer.tar"))),
         (
-            "no config",
-            archive_of(
-                &without(".json")
-                    .into_iter()
-                    .chain([(
-                        "manifest.json",
-                        parts
-                            .iter()
-                            .find(|p| p.0 == "manifest.json")
-                            .unwrap()
-                            .1
-                            .clone(),
-                    )])
-                    .collect::<Vec<_>>(),
-            ),
+            "neither manifest",
+            archive_of(&without(&["manifest.json", "index.json"])),
         ),
+        ("no layer", archive_of(&without(&[&layer]))),
+        ("no config", archive_of(&without(&[&config]))),
         ("bad manifest", archive_of(&bad_manifest)),
         ("tampered layer", archive_of(&tampered)),
         ("truncated", std::fs::read(&good).unwrap()[..4000].to_vec()),
@@ -276,6 +278,69 @@ fn malformed_archives_fail_and_change_nothing() {
         text(&out)
     );
     assert_eq!(store_files(&t), before);
+}
+
+#[test]
+fn a_saved_archive_is_a_docker_archive_and_an_oci_layout_and_loads_as_either() {
+    let t = TestRoot::with_busybox();
+    let id = inspect(&t, "busybox")["Id"].clone();
+    let archive = t.path().join("both.tar");
+    t.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    let parts = archive_parts(&archive);
+    let file = |name: &str| -> serde_json::Value {
+        let bytes = &parts.iter().find(|p| p.0 == name).expect(name).1;
+        serde_json::from_slice(bytes).unwrap()
+    };
+    assert_eq!(
+        file("oci-layout"),
+        serde_json::json!({"imageLayoutVersion": "1.0.0"})
+    );
+    let index = file("index.json");
+    let m = &index["manifests"][0];
+    assert_eq!(
+        m["annotations"]["io.containerd.image.name"],
+        "docker.io/library/busybox:latest"
+    );
+    // The index's manifest names the same config and layers as manifest.json.
+    let manifest = file(&format!(
+        "blobs/sha256/{}",
+        &m["digest"].as_str().unwrap()[7..]
+    ));
+    let docker = file("manifest.json");
+    assert_eq!(
+        format!(
+            "blobs/sha256/{}",
+            &manifest["config"]["digest"].as_str().unwrap()[7..]
+        ),
+        docker[0]["Config"]
+    );
+    assert_eq!(manifest["config"]["digest"], id);
+    let layers: Vec<String> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("blobs/sha256/{}", &l["digest"].as_str().unwrap()[7..]))
+        .collect();
+    assert_eq!(serde_json::json!(layers), docker[0]["Layers"]);
+
+    // Loaded through its OCI layout alone (manifest.json left out): the same image.
+    let oci_only: Vec<(&str, Vec<u8>)> = parts
+        .iter()
+        .filter(|(p, _)| p != "manifest.json" && p != "repositories")
+        .map(|(p, v)| (p.as_str(), v.clone()))
+        .collect();
+    let fresh = TestRoot::new();
+    let out = fresh.run_with_stdin(&["load"], &archive_of(&oci_only), &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Loaded image: busybox:latest\n"
+    );
+    assert_eq!(inspect(&fresh, "busybox")["Id"], id);
+    // And as the docker-archive it also is.
+    let fresh = TestRoot::new();
+    fresh.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert_eq!(inspect(&fresh, "busybox")["Id"], id);
 }
 
 #[test]

@@ -107,9 +107,15 @@ pub fn apply(
 ) -> Result<bool, String> {
     match instruction {
         Instruction::Env(pairs) => {
+            // Every pair is expanded with the values from before the line, as Docker
+            // does: `ENV abc=bye def=$abc` sets def to the old abc.
+            let mut expanded = Vec::new();
             for kv in pairs {
                 let key = scope.expand(&kv.key)?;
                 let value = scope.expand(kv.value.as_deref().unwrap_or(""))?;
+                expanded.push((key, value));
+            }
+            for (key, value) in expanded {
                 set_env(config, &key, &value);
                 scope.env.retain(|e| !e.starts_with(&format!("{key}=")));
                 scope.env.push(format!("{key}={value}"));
@@ -408,6 +414,16 @@ mod tests {
         )
         .unwrap();
         insta::assert_json_snapshot!(c);
+    }
+
+    #[test]
+    fn one_env_line_sees_the_values_from_before_it() {
+        let c = build_config(
+            "FROM a\nENV abc=hello\nENV abc=bye def=$abc\nENV ghi=$abc\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c["Env"], json!(["abc=bye", "def=hello", "ghi=bye"]));
     }
 
     #[test]

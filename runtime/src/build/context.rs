@@ -62,6 +62,15 @@ impl Context {
         })
     }
 
+    /// A tree read as a context without ignore rules: another stage's or image's rootfs,
+    /// which `COPY --from` reads.
+    pub fn plain(root: &Path) -> Context {
+        Context {
+            root: root.to_path_buf(),
+            ignore: Ignore::default(),
+        }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

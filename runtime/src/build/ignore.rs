@@ -81,17 +81,7 @@ impl Ignore {
 /// A path cleaned as Go's `filepath.Clean` does, relative: no `.` parts, `..` resolved
 /// (never above the root), no leading, trailing or doubled `/`.
 fn clean(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in p.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            _ => parts.push(part),
-        }
-    }
-    parts.join("/")
+    super::copy::rel(p)
 }
 
 #[cfg(test)]

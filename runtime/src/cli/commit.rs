@@ -20,7 +20,7 @@ pub struct CommitArgs {
     /// Commit message
     #[arg(short, long)]
     pub message: Option<String>,
-    /// Pause the container during commit (accepted; tug commits without pausing for now)
+    /// Pause container during commit
     #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub pause: bool,
     pub container: String,
@@ -54,6 +54,7 @@ pub fn commit(engine: &Engine, a: CommitArgs) -> CliResult {
             changes: a.change,
             message: a.message,
             author: a.author,
+            pause: a.pause,
         },
     )?;
     println!("{}", image.id);
@@ -64,7 +65,7 @@ pub fn commit(engine: &Engine, a: CommitArgs) -> CliResult {
 pub fn diff(engine: &Engine, a: DiffArgs) -> CliResult {
     let mut out = std::io::stdout().lock();
     for c in engine.container_changes(&a.container)? {
-        writeln!(out, "{c}").map_err(|e| CliError::other(format!("writing output: {e}")))?;
+        writeln!(out, "{c}").map_err(CliError::output)?;
     }
     Ok(0)
 }

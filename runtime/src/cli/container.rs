@@ -99,6 +99,12 @@ pub struct ContainerOptions {
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    /// Set platform if server is multi-platform capable (os/arch[/variant])
+    #[arg(long)]
+    pub platform: Option<String>,
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
@@ -189,6 +195,18 @@ pub struct ContainerOptions {
     /// Ulimit options (name=soft[:hard], e.g. nofile=1024:2048)
     #[arg(long)]
     pub ulimit: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long, allow_hyphen_values = true)]
+    pub stop_timeout: Option<i64>,
+    /// Size of /dev/shm
+    #[arg(long, value_name = "bytes", value_parser = container::parse_bytes)]
+    pub shm_size: Option<i64>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
     /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
     #[arg(long, default_value = "no")]
     pub restart: String,
@@ -215,11 +233,18 @@ pub struct ContainerOptions {
     pub volumes_from: Vec<String>,
     #[command(flatten)]
     pub resources: super::resources::ResourceFlags,
-    /// The image to run
-    pub image: String,
-    /// The command and its arguments (overrides the image's CMD)
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    #[command(flatten)]
+    pub health: super::health::HealthFlags,
+    /// The image to run, then the command and its arguments (overriding the image's
+    /// CMD). One list, so that flags stop at the image as Docker's do: in `run busybox
+    /// -c 'echo hi'`, `-c` is the command's.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "IMAGE [COMMAND] [ARG...]"
+    )]
+    pub image_and_command: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -234,6 +259,9 @@ pub struct RunArgs {
     /// Proxy received signals to the process (default true)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     #[command(flatten)]
     pub options: ContainerOptions,
 }
@@ -256,6 +284,9 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -296,7 +327,68 @@ pub(super) fn env_from_flags(
 }
 
 /// The engine's description of a container from the shared flags.
+/// `--pull`: the image pulled when it is missing (the default, as Docker's `run` and
+/// `create`, saying so on STDERR), always, or never. The default `busybox` is made from the
+/// host's busybox-static when missing, as the testkit makes it, so it needs no registry.
+fn ensure_image(engine: &Engine, o: &ContainerOptions) -> Result<(), CliError> {
+    use std::io::Write;
+    let Some(image) = o.image_and_command.first() else {
+        return Ok(());
+    };
+    if image.starts_with('-') {
+        // An unknown flag in the image's place: create_options says so.
+        return Ok(());
+    }
+    let missing =
+        || -> Result<bool, CliError> { Ok(!engine.has_image(image).map_err(tug::Error::from)?) };
+    let pull = match o.pull.as_str() {
+        "always" => true,
+        "missing" => missing()?,
+        "never" => false,
+        other => {
+            return Err(CliError::usage(format!(
+                "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
+            )));
+        }
+    };
+    if !pull {
+        return Ok(());
+    }
+    let full = tug::registry::parse_reference(image)
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| image.clone());
+    // Not locked: the pull's progress view writes to STDERR from its own thread.
+    let mut err = std::io::stderr();
+    if o.pull != "always" {
+        let _ = writeln!(err, "Unable to find image '{}' locally", familiar(&full));
+    }
+    if matches!(image.as_str(), "busybox" | "busybox:latest") && missing()? {
+        engine
+            .create_busybox_image(image)
+            .map_err(tug::Error::from)?;
+        let _ = writeln!(err, "Made {image} from the host's busybox-static");
+        return Ok(());
+    }
+    super::registry::pull_to(engine, image, o.platform.as_deref(), false, &mut err)?;
+    Ok(())
+}
+
+/// `docker.io/library/redis:7` as Docker says it in messages: `redis:7`.
+fn familiar(full: &str) -> String {
+    full.strip_prefix("docker.io/library/")
+        .or_else(|| full.strip_prefix("docker.io/"))
+        .unwrap_or(full)
+        .to_string()
+}
+
 fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOptions, CliError> {
+    let mut words = o.image_and_command.into_iter();
+    let image = words.next().unwrap_or_default();
+    if image.starts_with('-') {
+        // A flag clap did not know, taken as the image's place: say it as Docker does.
+        return Err(CliError::usage(format!("unknown flag: {image}")));
+    }
+    let command: Vec<String> = words.collect();
     let env = env_from_flags(&o.env_file, &o.env)?;
     if o.log_driver != "json-file" {
         return Err(CliError::usage(format!(
@@ -352,6 +444,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         mac_address: o.mac_address,
         publish,
         publish_all: o.publish_all,
+        port_group: None,
         expose: o.expose,
         dns: o.dns,
         dns_search: o.dns_search,
@@ -360,14 +453,14 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         links: o.link,
         mounts,
         volumes_from,
-        image: o.image,
+        image,
         name: o.name,
         hostname: o.hostname,
         env,
         workdir: o.workdir,
         user: o.user,
         entrypoint: o.entrypoint,
-        command: o.command,
+        command,
         interactive: o.interactive,
         tty: o.tty,
         read_only: o.read_only,
@@ -390,10 +483,38 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
             .map(|u| container::Ulimit::parse(u))
             .collect::<Result<_, _>>()
             .map_err(|e| CliError::usage(e.to_string()))?,
+        stop_signal: o.stop_signal,
+        stop_timeout: o.stop_timeout,
+        shm_size: o.shm_size,
+        init: o.init,
+        healthcheck: o.health.healthcheck()?,
     })
 }
 
+/// The detach keys of an attached session: `--detach-keys`, else `detachKeys` of the
+/// client's config.json (`$DOCKER_CONFIG` or `~/.docker`, the file `login` writes), else
+/// `None` (Ctrl-P Ctrl-Q).
+pub fn detach_keys(flag: Option<&str>) -> Result<Option<container::DetachKeys>, CliError> {
+    let from_config = || {
+        let text = std::fs::read_to_string(tug::registry::config_path()).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v.get("detachKeys")?.as_str().map(str::to_string)
+    };
+    match flag.map(str::to_string).or_else(from_config) {
+        Some(keys) if !keys.is_empty() => container::DetachKeys::parse(&keys)
+            .map(Some)
+            .map_err(|e| CliError::usage(e.to_string())),
+        _ => Ok(None),
+    }
+}
+
+/// An error that Docker's daemon (not its CLI) would report: exit 1.
+pub fn daemon_side(e: CliError) -> CliError {
+    CliError { code: 1, ..e }
+}
+
 pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
+    ensure_image(engine, &a.options)?;
     if a.detach {
         let opts = create_options(a.options, a.rm)?;
         let c = engine.run_detached(&opts)?;
@@ -401,15 +522,18 @@ pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
         return Ok(0);
     }
     let stdin = a.options.interactive;
+    let detach_keys = detach_keys(a.detach_keys.as_deref())?;
     let opts = create_options(a.options, a.rm)?;
     let attach = AttachOptions {
         stdin,
         sig_proxy: a.sig_proxy,
+        detach_keys,
     };
     Ok(engine.run_container(&opts, attach)?)
 }
 
 pub fn create(engine: &Engine, a: CreateArgs) -> CliResult {
+    ensure_image(engine, &a.options)?;
     let opts = create_options(a.options, a.rm)?;
     let c = engine.create_container(&opts)?;
     println!("{}", c.id);
@@ -435,9 +559,11 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
             "you cannot start and attach multiple containers at once",
         ));
     }
+    let detach_keys = detach_keys(a.detach_keys.as_deref()).map_err(daemon_side)?;
     let attach = AttachOptions {
         stdin: a.interactive,
         sig_proxy: true,
+        detach_keys,
     };
     Ok(engine.start_container(&a.containers[0], attach)?)
 }
@@ -466,6 +592,9 @@ pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
 
 /// `tug inspect` (containers first, then images) and `tug container inspect`.
 pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
+    // Without --type, each name is a container if one has it, else an image, as Docker
+    // looks them up; a name that is neither is "No such object".
+    let any = a.kind.is_none();
     let mut values = Vec::new();
     let mut missing = Vec::new();
     for name in &a.names {
@@ -473,25 +602,26 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
             Ok(c) => {
                 values.push(serde_json::to_value(&c).map_err(|e| CliError::other(e.to_string()))?)
             }
+            Err(tug::Error::Container(container::Error::NotFound(_))) if any => {
+                match engine.inspect_image(name) {
+                    Ok(v) => values.push(v),
+                    Err(tug::Error::Image(tug::image::Error::NotFound(_))) => {
+                        missing.push(name.clone())
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             Err(tug::Error::Container(container::Error::NotFound(_))) => missing.push(name.clone()),
             Err(e) => return Err(e.into()),
         }
-    }
-    if a.kind.is_none() && values.is_empty() {
-        return super::image::inspect(
-            engine,
-            super::image::InspectArgs {
-                format: a.format,
-                names: a.names,
-            },
-        );
     }
     super::print_inspect(&values, a.format.as_deref())?;
     if missing.is_empty() {
         return Ok(0);
     }
+    let what = if any { "object" } else { "container" };
     for m in &missing {
-        eprintln!("Error: No such container: {m}");
+        eprintln!("Error: No such {what}: {m}");
     }
     Ok(1)
 }

@@ -12,6 +12,9 @@ pub struct ExecArgs {
     /// Detached mode: run command in the background
     #[arg(short, long)]
     pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     /// Set environment variables (KEY=VALUE, or KEY to take it from tug's environment)
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
@@ -75,7 +78,10 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
         });
     }
     let env = super::container::env_from_flags(&a.env_file, &a.env)?;
+    let detach_keys = super::container::detach_keys(a.detach_keys.as_deref())
+        .map_err(super::container::daemon_side)?;
     let opts = ExecOptions {
+        detach_keys,
         command: a.command,
         env,
         user: a.user,
@@ -103,7 +109,7 @@ pub fn top(engine: &Engine, a: TopArgs) -> CliResult {
     let mut tw = tabwriter::TabWriter::new(Vec::new())
         .minwidth(17)
         .padding(3);
-    let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
+    let io = CliError::output;
     writeln!(tw, "{}", top.titles.join("\t")).map_err(io)?;
     for p in &top.processes {
         writeln!(tw, "{}", p.join("\t")).map_err(io)?;

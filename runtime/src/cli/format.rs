@@ -174,14 +174,20 @@ pub fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std:
 
 /// Prints rows through `--format`: a plain template renders one line per row; a template
 /// starting with `table` prints a header (from `headers`, keyed by field name) and aligns
-/// the columns.
+/// the columns; `json` prints each row as one JSON object per line (as `{{json .}}`).
 pub fn format_rows(
     out: &mut dyn Write,
     format: &str,
     headers: &BTreeMap<&str, &str>,
     rows: &[serde_json::Value],
 ) -> Result<(), CliError> {
-    let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
+    let io = CliError::output;
+    if format == "json" {
+        for r in rows {
+            writeln!(out, "{r}").map_err(io)?;
+        }
+        return Ok(());
+    }
     if let Some(rest) = format.strip_prefix("table") {
         let body = rest.trim_start();
         let body = if body.is_empty() {

@@ -165,7 +165,7 @@ fn err(e: img::Error) -> CliError {
 }
 
 fn out_err(e: std::io::Error) -> CliError {
-    CliError::other(format!("writing output: {e}"))
+    CliError::output(e)
 }
 
 /// `tug tag SOURCE TARGET`.

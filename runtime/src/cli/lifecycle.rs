@@ -59,6 +59,9 @@ pub struct AttachArgs {
     /// Proxy all received signals to the process
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     pub container: String,
 }
 
@@ -128,9 +131,12 @@ pub fn rename(engine: &Engine, a: RenameArgs) -> CliResult {
 
 pub fn attach(engine: &Engine, a: AttachArgs) -> CliResult {
     let c = engine.container(&a.container)?;
+    let detach_keys = super::container::detach_keys(a.detach_keys.as_deref())
+        .map_err(super::container::daemon_side)?;
     let attach = AttachOptions {
         stdin: !a.no_stdin && c.config.open_stdin,
         sig_proxy: a.sig_proxy,
+        detach_keys,
     };
     Ok(engine.attach_container(&a.container, attach)?)
 }

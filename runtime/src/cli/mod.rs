@@ -2,12 +2,15 @@
 //! the mapping of errors to Docker's exit codes. No business logic lives here: every
 //! handler parses its flags into engine types, calls the [`Engine`], and prints.
 
+pub mod build;
 pub mod commit;
+pub mod compose;
 pub mod container;
 pub mod cp;
 pub mod exec;
 mod filters;
 pub mod format;
+pub mod health;
 pub mod image;
 pub mod lifecycle;
 pub mod logs;
@@ -46,6 +49,23 @@ impl CliError {
             message: message.into(),
         }
     }
+
+    /// Writing to STDOUT failed. When its reader went away (`tug inspect x | head`),
+    /// tug ends quietly, as a program killed by SIGPIPE does (and as Docker's CLI does).
+    pub fn output(e: std::io::Error) -> CliError {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return CliError {
+                code: 128 + libc_sigpipe(),
+                message: String::new(),
+            };
+        }
+        CliError::other(format!("writing output: {e}"))
+    }
+}
+
+/// SIGPIPE's number.
+fn libc_sigpipe() -> i32 {
+    nix::sys::signal::Signal::SIGPIPE as i32
 }
 
 impl From<tug::Error> for CliError {
@@ -77,6 +97,11 @@ pub struct Cli {
 pub enum Command {
     /// Create and run a new container from an image
     Run(container::RunArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Create a new container
     Create(container::CreateArgs),
     /// Start one or more stopped containers
@@ -166,6 +191,8 @@ pub enum Command {
     Port(port::PortArgs),
     /// Unpause all processes within one or more containers
     Unpause(stats::PauseArgs),
+    /// Define and run multi-container applications (the compose spec)
+    Compose(compose::ComposeArgs),
 }
 
 /// `tug inspect`: a container or an image, whichever the name finds first.
@@ -194,7 +221,19 @@ pub struct NamesInspectArgs {
 
 /// Runs the CLI on the process's arguments and returns the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    tug::entry::running_as_tug();
+    // Called as `tug-compose` (a link to tug, for scripts written for docker-compose
+    // v1): the arguments are those of `tug compose`.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let called = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == "tug-compose");
+    if called {
+        args[0] = "tug".into();
+        args.insert(1, "compose".into());
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = match e.kind() {
@@ -208,7 +247,9 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("tug: {}", e.message);
+            if !e.message.is_empty() {
+                eprintln!("tug: {}", e.message);
+            }
             e.code
         }
     }
@@ -227,12 +268,15 @@ pub fn run(cli: Cli) -> CliResult {
             | Command::Load(_)
             | Command::Import(_)
             | Command::Commit(_)
+            | Command::Build(_)
             | Command::Image(_)
     ) {
         clean_staging_on_signals();
     }
     match cli.command {
         Command::Run(a) => container::run(&engine, a),
+        Command::Build(a) => build::build(&engine, a),
+        Command::Builder(c) => build::builder(&engine, c),
         Command::Create(a) => container::create(&engine, a),
         Command::Start(a) => container::start(&engine, a),
         Command::Rm(a) => container::rm(&engine, a),
@@ -274,6 +318,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Pause(a) => stats::pause(&engine, a),
         Command::Port(a) => port::port(&engine, a),
         Command::Unpause(a) => stats::unpause(&engine, a),
+        Command::Compose(a) => compose::dispatch(&engine, a),
     }
 }
 
@@ -348,7 +393,7 @@ pub fn print_inspect(
 ) -> Result<(), CliError> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
+    let io = CliError::output;
     match format_flag {
         None => {
             let s =

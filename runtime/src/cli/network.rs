@@ -140,7 +140,7 @@ pub fn dispatch(engine: &Engine, c: NetworkCommand) -> CliResult {
 }
 
 fn out_err(e: std::io::Error) -> CliError {
-    CliError::other(format!("writing output: {e}"))
+    CliError::output(e)
 }
 
 fn labels(items: &[String]) -> Result<BTreeMap<String, String>, CliError> {

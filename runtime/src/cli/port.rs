@@ -34,7 +34,7 @@ pub fn port(engine: &Engine, a: PortArgs) -> CliResult {
     })?;
     let mut out = std::io::stdout().lock();
     for line in lines {
-        writeln!(out, "{line}").map_err(|e| CliError::other(format!("writing output: {e}")))?;
+        writeln!(out, "{line}").map_err(CliError::output)?;
     }
     Ok(0)
 }

@@ -28,7 +28,7 @@ pub struct PsArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
-    /// Filter output based on conditions provided (name=, id=, status=, label=, ancestor=, exited=)
+    /// Filter output based on conditions provided (name=, id=, status=, label=, ancestor=, exited=, health=)
     #[arg(short, long)]
     pub filter: Vec<String>,
     /// Format output using a Go template ("table", "table TEMPLATE" or "TEMPLATE")
@@ -47,15 +47,22 @@ fn since(t: &str) -> String {
     human_duration(d)
 }
 
-/// The STATUS column as Docker words it.
+/// The STATUS column as Docker words it: a running container's health after its uptime
+/// (`Up 3 seconds (healthy)`, `(health: starting)`, `(unhealthy)`).
 pub fn status(c: &Container) -> String {
     let s = &c.state;
-    use tug::container::Status;
+    use tug::container::{HealthStatus, Status};
     match s.status {
         Status::Running | Status::Paused if s.paused => {
             format!("Up {} (Paused)", since(&s.started_at))
         }
-        Status::Running | Status::Paused => format!("Up {}", since(&s.started_at)),
+        Status::Running | Status::Paused => match s.health.as_ref().map(|h| h.status) {
+            None => format!("Up {}", since(&s.started_at)),
+            Some(HealthStatus::Starting) => {
+                format!("Up {} (health: starting)", since(&s.started_at))
+            }
+            Some(h) => format!("Up {} ({h})", since(&s.started_at)),
+        },
         Status::Restarting => {
             format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at))
         }
@@ -137,6 +144,13 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> Result<boo
                 c.state.status == tug::container::Status::Exited
                     && v.parse() == Ok(c.state.exit_code)
             }
+            "health" => {
+                c.state
+                    .health
+                    .as_ref()
+                    .map_or("none", |h| h.status.as_str())
+                    == v
+            }
             _ => false,
         });
         if !ok {
@@ -151,8 +165,13 @@ fn parse_filters(f: &[String]) -> Result<BTreeMap<String, Vec<String>>, CliError
     for item in f {
         let (k, v) = super::filters::pair(item)?;
         match k {
-            "name" | "id" | "status" | "label" | "ancestor" | "exited" => {}
+            "name" | "id" | "status" | "label" | "ancestor" | "exited" | "health" => {}
             other => return Err(CliError::usage(format!("invalid filter '{other}'"))),
+        }
+        if k == "health" && !["starting", "healthy", "unhealthy", "none"].contains(&v) {
+            return Err(CliError::usage(format!(
+                "Unrecognised filter value for health: {v}"
+            )));
         }
         if k == "status"
             && ![

@@ -56,9 +56,24 @@ pub struct LogoutArgs {
 
 /// `tug pull`.
 pub fn pull(engine: &Engine, a: PullArgs) -> CliResult {
-    let platform = a
-        .platform
-        .as_deref()
+    let mut out = std::io::stdout().lock();
+    let name = pull_to(engine, &a.name, a.platform.as_deref(), a.quiet, &mut out)?;
+    // As `docker pull`: the image's full name last, also with -q.
+    writeln!(out, "{name}").map_err(CliError::output)?;
+    Ok(0)
+}
+
+/// Pulls `name` as `tug pull` does, writing its progress lines to `out` (STDOUT for
+/// `pull`, STDERR for a `run` that pulls a missing image) and, unless `quiet`, its
+/// digest and status. Returns the image's full name.
+pub fn pull_to(
+    engine: &Engine,
+    name: &str,
+    platform: Option<&str>,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> Result<String, CliError> {
+    let platform = platform
         .map(Platform::parse)
         .transpose()
         .map_err(|e| CliError::usage(tug::report(&e)))?;
@@ -66,11 +81,9 @@ pub fn pull(engine: &Engine, a: PullArgs) -> CliResult {
         platform,
         ..PullOptions::default()
     };
-    let r =
-        tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(tug::report(&e)))?;
-    let mut out = std::io::stdout().lock();
-    let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
-    if !a.quiet {
+    let r = tug::registry::parse_reference(name).map_err(|e| CliError::usage(tug::report(&e)))?;
+    let io = CliError::output;
+    if !quiet {
         let what = match (&r.tag, &r.digest) {
             (Some(t), _) => t.clone(),
             (None, Some(d)) => d.to_string(),
@@ -78,26 +91,25 @@ pub fn pull(engine: &Engine, a: PullArgs) -> CliResult {
         };
         writeln!(out, "{what}: Pulling from {}", r.repository).map_err(io)?;
     }
-    let report = if a.quiet {
-        engine.pull(&a.name, &options, &Silent)
+    let report = if quiet {
+        engine.pull(name, &options, &Silent)
     } else {
         let view = View::new("Downloading");
-        let r = engine.pull(&a.name, &options, &view);
+        let r = engine.pull(name, &options, &view);
         view.finish();
         r
     }
     .map_err(|e| CliError::from(tug::Error::from(e)))?;
-    if !a.quiet {
+    if !quiet {
         writeln!(out, "Digest: {}", report.repo_digest).map_err(io)?;
         let status = if report.fetched.is_empty() {
             "Image is up to date for"
         } else {
             "Downloaded newer image for"
         };
-        writeln!(out, "Status: {status} {}", a.name).map_err(io)?;
+        writeln!(out, "Status: {status} {name}").map_err(io)?;
     }
-    writeln!(out, "{}", report.name).map_err(io)?;
-    Ok(0)
+    Ok(report.name.to_string())
 }
 
 /// `tug push`.
@@ -114,7 +126,7 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
     let r =
         tug::registry::parse_reference(&a.name).map_err(|e| CliError::usage(tug::report(&e)))?;
     let mut out = std::io::stdout().lock();
-    let io = |e: std::io::Error| CliError::other(format!("writing output: {e}"));
+    let io = CliError::output;
     if !a.quiet {
         writeln!(
             out,

@@ -70,10 +70,10 @@ struct Sample {
 /// `tug stats`: a table of usage, redrawn every second until Ctrl-C, or once with
 /// `--no-stream`.
 pub fn stats(engine: &Engine, a: StatsArgs) -> CliResult {
-    let format_str = a
-        .format
-        .clone()
-        .unwrap_or_else(|| DEFAULT_FORMAT.to_string());
+    let format_str = match a.format.as_deref() {
+        None | Some("") | Some("table") => DEFAULT_FORMAT.to_string(),
+        Some(f) => f.to_string(),
+    };
     // Fail on a bad template before sampling.
     format::parse_template(format_str.trim_start_matches("table"))?;
     let host = engine.host_info();
@@ -192,7 +192,7 @@ fn rows(
             "CPUPerc": format!("{cpu:.2}%"),
             "MemUsage": format!("{} / {}", bytes_size(s.memory_usage), bytes_size(limit)),
             "MemPerc": format!("{mem_perc:.2}%"),
-            "NetIO": "0B / 0B",
+            "NetIO": format!("{} / {}", format::human_size(r.net.rx_bytes), format::human_size(r.net.tx_bytes)),
             "BlockIO": format!("{} / {}", format::human_size(s.block_read), format::human_size(s.block_write)),
             "PIDs": s.pids.to_string(),
         }));

@@ -69,7 +69,7 @@ pub fn dispatch(engine: &Engine, c: SystemCommand) -> CliResult {
 }
 
 fn out_err(e: std::io::Error) -> CliError {
-    CliError::other(format!("writing output: {e}"))
+    CliError::output(e)
 }
 
 /// Prints `value` through `--format` (`json` for the JSON itself), or returns false when
@@ -221,6 +221,7 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
         }
     }
     let (images, containers, volumes) = (&usage.images, &usage.containers, &usage.volumes);
+    let (cache_count, cache_bytes) = engine.build_cache_usage()?;
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len(), "Active": images_active,
                "Size": human_size(images_total),
@@ -231,7 +232,8 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
         json!({"Type": "Local Volumes", "TotalCount": volumes.len(), "Active": volumes_active,
                "Size": human_size(volumes_total),
                "Reclaimable": format!("{} ({}%)", human_size(volumes_reclaimable), pct(volumes_reclaimable, volumes_total))}),
-        json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Build Cache", "TotalCount": cache_count, "Active": 0,
+               "Size": human_size(cache_bytes), "Reclaimable": human_size(cache_bytes)}),
     ];
     let mut out = std::io::stdout().lock();
     if let Some(f) = a.format.as_deref() {
@@ -378,10 +380,11 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
             what.push_str("  - all anonymous volumes not used by at least one container\n");
         }
         what.push_str(if a.all {
-            "  - all images without at least one container associated to them"
+            "  - all images without at least one container associated to them\n"
         } else {
-            "  - all dangling images"
+            "  - all dangling images\n"
         });
+        what.push_str("  - unused build cache");
         confirm(&what)?;
     }
     let mut out = std::io::stdout().lock();
@@ -425,6 +428,17 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
         writeln!(out).map_err(out_err)?;
     }
     reclaimed += report.reclaimed;
+    // The build cache goes too, as with Docker's `system prune`.
+    let (_, cache_bytes) = engine.build_cache_usage()?;
+    let cache = engine.prune_build_cache()?;
+    if !cache.images.is_empty() {
+        writeln!(out, "Deleted build cache objects:").map_err(out_err)?;
+        for id in &cache.images {
+            writeln!(out, "{id}").map_err(out_err)?;
+        }
+        writeln!(out).map_err(out_err)?;
+        reclaimed += cache_bytes;
+    }
     writeln!(out, "Total reclaimed space: {}", human_size(reclaimed)).map_err(out_err)?;
     Ok(0)
 }

@@ -93,7 +93,7 @@ pub fn dispatch(engine: &Engine, c: VolumeCommand) -> CliResult {
 }
 
 fn out_err(e: std::io::Error) -> CliError {
-    CliError::other(format!("writing output: {e}"))
+    CliError::output(e)
 }
 
 /// `KEY=VALUE` flags as a map (`KEY` alone gets an empty value).

@@ -1,6 +1,7 @@
 //! The CLI's side of an attached container (or exec): relays the shim's output frames to stdout
 //! and stderr, the caller's stdin to the shim, the window size, and signals
-//! (`--sig-proxy`); returns the container's exit code.
+//! (`--sig-proxy`); returns the container's exit code, or 0 when the user typed the
+//! detach keys in a TTY session (the container runs on).
 
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -10,22 +11,26 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use super::Error;
+use super::detach_keys::{DetachKeys, DetachWatch, Watched};
 use crate::sandbox::signals::SignalReader;
 use crate::sandbox::tty;
 use crate::shim::{Attach, proto};
 
 /// How the caller attaches to a container.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct AttachOptions {
     /// Forward the caller's stdin (`-i`).
     pub stdin: bool,
-    /// Forward signals to the container (`--sig-proxy`); without it a signal detaches the
-    /// caller and the container runs on.
+    /// Forward signals to the container (`--sig-proxy`), not in TTY mode; without it a
+    /// signal detaches the caller (exit 128 + its number) and the container runs on.
     pub sig_proxy: bool,
+    /// The keys that detach a TTY session with stdin attached (`--detach-keys`; `None`:
+    /// Ctrl-P Ctrl-Q). As Docker, a session without a TTY has none.
+    pub detach_keys: Option<DetachKeys>,
 }
 
-impl From<AttachOptions> for Attach {
-    fn from(a: AttachOptions) -> Attach {
+impl From<&AttachOptions> for Attach {
+    fn from(a: &AttachOptions) -> Attach {
         Attach {
             output: true,
             stdin: a.stdin,
@@ -33,12 +38,16 @@ impl From<AttachOptions> for Attach {
     }
 }
 
-fn io_err(what: &str) -> impl Fn(std::io::Error) -> crate::Error + '_ {
-    move |e| Error::Sys(what.into(), e).into()
+fn io_err(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Sys(what.into(), e)
 }
 
 /// Relays between the caller and the shim on `sock` until the container exits.
-pub fn relay(sock: UnixStream, opts: AttachOptions, tty_mode: bool) -> crate::Result<i32> {
+pub fn relay(
+    sock: UnixStream,
+    opts: AttachOptions,
+    tty_mode: bool,
+) -> crate::container::Result<i32> {
     let mut signals =
         SignalReader::new().map_err(|e| Error::Sys("blocking signals".into(), e.into()))?;
     let stdin = std::io::stdin();
@@ -49,6 +58,8 @@ pub fn relay(sock: UnixStream, opts: AttachOptions, tty_mode: bool) -> crate::Re
     if tty_mode {
         send_window_size(&mut w);
     }
+    let mut watch = (tty_mode && opts.stdin)
+        .then(|| DetachWatch::new(opts.detach_keys.clone().unwrap_or_default()));
     let mut stdin_open = opts.stdin;
     let mut inbuf = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
@@ -64,7 +75,7 @@ pub fn relay(sock: UnixStream, opts: AttachOptions, tty_mode: bool) -> crate::Re
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
             Err(nix::Error::EINTR) => continue,
-            Err(e) => break Err(Error::Sys("poll".into(), e.into()).into()),
+            Err(e) => break Err(Error::Sys("poll".into(), e.into())),
         }
         let ready = |i: usize| {
             fds.get(i)
@@ -79,7 +90,9 @@ pub fn relay(sock: UnixStream, opts: AttachOptions, tty_mode: bool) -> crate::Re
                 match sig {
                     Signal::SIGCHLD => {}
                     Signal::SIGWINCH => send_window_size(&mut w),
-                    s if opts.sig_proxy => {
+                    // As Docker's CLI: signals are proxied only without a TTY; a
+                    // terminal sends its own (Ctrl-C is a byte on the pty).
+                    s if opts.sig_proxy && !tty_mode => {
                         let _ = proto::write_frame(&mut w, proto::KILL, &(s as i32).to_le_bytes());
                     }
                     s => detach = Some(128 + s as i32),
@@ -95,11 +108,30 @@ pub fn relay(sock: UnixStream, opts: AttachOptions, tty_mode: bool) -> crate::Re
             match nix::unistd::read(fd0, &mut buf) {
                 Ok(0) | Err(nix::Error::EIO) => {
                     stdin_open = false;
+                    if let Some(held) = watch.as_mut().map(DetachWatch::flush)
+                        && !held.is_empty()
+                    {
+                        let _ = proto::write_frame(&mut w, proto::STDIN, &held);
+                    }
                     let _ = proto::write_frame(&mut w, proto::STDIN_CLOSE, &[]);
                 }
-                Ok(n) => {
-                    let _ = proto::write_frame(&mut w, proto::STDIN, &buf[..n]);
-                }
+                Ok(n) => match watch.as_mut().map(|d| d.feed(&buf[..n])) {
+                    None => {
+                        let _ = proto::write_frame(&mut w, proto::STDIN, &buf[..n]);
+                    }
+                    Some(Watched::Forward(data)) => {
+                        if !data.is_empty() {
+                            let _ = proto::write_frame(&mut w, proto::STDIN, &data);
+                        }
+                    }
+                    Some(Watched::Detach(data)) => {
+                        if !data.is_empty() {
+                            let _ = proto::write_frame(&mut w, proto::STDIN, &data);
+                        }
+                        // Docker's CLI exits 0 and leaves the container running.
+                        break Ok(0);
+                    }
+                },
                 Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => {}
                 Err(_) => stdin_open = false,
             }
@@ -114,13 +146,12 @@ pub fn relay(sock: UnixStream, opts: AttachOptions, tty_mode: bool) -> crate::Re
                 break Err(Error::Start(
                     125,
                     "the container's shim exited without reporting the exit".into(),
-                )
-                .into());
+                ));
             }
             inbuf.extend_from_slice(&buf[..n]);
             let frames = match proto::split_frames(&mut inbuf) {
                 Ok(f) => f,
-                Err(e) => break Err(Error::Invalid(e).into()),
+                Err(e) => break Err(Error::Invalid(e)),
             };
             let mut code = None;
             for (kind, p) in frames {

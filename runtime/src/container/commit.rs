@@ -6,15 +6,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use crate::image::commit::{CommitOptions, LayerStats};
+use crate::image::commit::{CommitOptions, LayerStats, StagedLayer};
 use crate::image::{Image, Reference};
 use crate::sandbox::RootfsSource;
 use crate::snapshot::{Change, Rootfs, Snapshots};
-use crate::{Engine, layer, snapshot};
+use crate::{layer, snapshot};
 
-use super::Error;
+use super::ctx::Ctx;
 use super::lifecycle::rootfs_source;
 use super::record::Container;
+use super::{Error, Result};
 
 /// What `tug commit` takes besides the container.
 #[derive(Debug, Clone, Default)]
@@ -23,17 +24,20 @@ pub struct ContainerCommit {
     pub changes: Vec<String>,
     pub message: Option<String>,
     pub author: Option<String>,
+    /// Freeze a running container during the commit (Docker's default, `--pause`), so
+    /// that the layer is one consistent moment; a container paused already stays so.
+    pub pause: bool,
 }
 
-impl Engine {
+impl Ctx<'_> {
     /// Commits a container's changes as a new image: its image's layers plus one layer
     /// made from the container's writable layer (overlay whiteouts become OCI whiteouts),
     /// the container's config with `changes` applied, and a history entry.
-    pub fn commit_container(&self, name: &str, opts: &ContainerCommit) -> crate::Result<Image> {
+    pub(crate) fn commit_container(&self, name: &str, opts: &ContainerCommit) -> Result<Image> {
         let c = self.container(name)?;
         let (parent, lowers) = self.container_image_layers(&c)?;
         let source = rootfs_source(&c)?;
-        let write = |out: &mut dyn Write| -> Result<LayerStats, crate::image::Error> {
+        let write = |out: &mut dyn Write| -> std::result::Result<LayerStats, crate::image::Error> {
             let stats = match &source {
                 RootfsSource::Overlay(r) => layer::write_diff_gzip(&r.upper, &lowers, out),
                 RootfsSource::Dir(dir) => {
@@ -52,7 +56,9 @@ impl Engine {
             cmd.push(' ');
             cmd.push_str(a);
         }
-        let image = self.commit_image(
+        let image = crate::image::commit::commit_image(
+            self.root(),
+            &self.image_store()?,
             &parent,
             write,
             &CommitOptions {
@@ -68,9 +74,35 @@ impl Engine {
         Ok(image)
     }
 
+    /// Writes a container's changes as a layer into the image store's staging dir (a
+    /// build's RUN step), every mtime after `clamp_mtime` written as `clamp_mtime`.
+    pub(crate) fn stage_container_layer(
+        &self,
+        name: &str,
+        clamp_mtime: Option<u64>,
+    ) -> Result<StagedLayer> {
+        let c = self.container(name)?;
+        let (_, lowers) = self.container_image_layers(&c)?;
+        let RootfsSource::Overlay(r) = rootfs_source(&c)? else {
+            return Err(Error::Unsupported(
+                "a build needs the overlay storage driver".into(),
+            ));
+        };
+        let layer =
+            crate::image::commit::stage_layer(&self.image_store()?, |out: &mut dyn Write| {
+                let stats = layer::write_diff_gzip_clamped(&r.upper, &lowers, clamp_mtime, out)
+                    .map_err(to_image_error)?;
+                Ok(LayerStats {
+                    tar_size: content_size(&stats.diff),
+                    diff_id: stats.diff.diff_id,
+                })
+            })?;
+        Ok(layer)
+    }
+
     /// The changes of a container's file system against its image, as `docker diff`
     /// lists them.
-    pub fn container_changes(&self, name: &str) -> crate::Result<Vec<Change>> {
+    pub(crate) fn container_changes(&self, name: &str) -> Result<Vec<Change>> {
         let c = self.container(name)?;
         let (_, lowers) = self.container_image_layers(&c)?;
         Ok(match rootfs_source(&c)? {
@@ -82,19 +114,34 @@ impl Engine {
     /// Writes a container's whole file system as a tar (`docker export`): the running
     /// container's root as its processes see it, or a stopped one's rootfs mounted for
     /// the moment in a private mount namespace of a helper thread.
-    pub fn export_container(&self, name: &str, out: impl Write + Send) -> crate::Result<()> {
+    pub(crate) fn export_container(&self, name: &str, out: impl Write + Send) -> Result<()> {
         let c = self.container(name)?;
-        if is_running(&c) {
-            let root = PathBuf::from(format!("/proc/{}/root", c.state.pid));
-            layer::write_tree(&root, out)?;
-            return Ok(());
-        }
         match rootfs_source(&c)? {
+            // The vfs driver's rootfs dir holds the files; the container's mounts (/proc,
+            // /sys, /dev, volumes) are in its own mount namespace, not there.
             RootfsSource::Dir(dir) => {
                 layer::write_tree(&dir, out)?;
             }
-            RootfsSource::Overlay(r) => {
+            // A stopped container: its rootfs mounted for the moment.
+            RootfsSource::Overlay(r) if !is_running(&c) => {
                 with_mounted(&r, |merged| layer::write_tree(merged, out).map(|_| ()))??
+            }
+            // A running one: overlayfs refuses a second mount on an upper dir in use, so
+            // its upper dir is mounted as the top lower dir of a throwaway overlay. Like
+            // Docker, this exports the rootfs, not the container's mounts.
+            RootfsSource::Overlay(r) => {
+                let dir = self.container_store().dir(&c.id);
+                let view = Rootfs {
+                    lowers: r.lowers.iter().chain([&r.upper]).cloned().collect(),
+                    upper: dir.join("export-upper"),
+                    work: dir.join("export-work"),
+                };
+                let written =
+                    with_mounted(&view, |merged| layer::write_tree(merged, out).map(|_| ()));
+                for d in [&view.upper, &view.work] {
+                    let _ = std::fs::remove_dir_all(d);
+                }
+                written??
             }
         }
         Ok(())
@@ -102,7 +149,7 @@ impl Engine {
 
     /// The container's image and the dirs its changes are measured against, bottom
     /// first: the image's layers and the container's init layer.
-    fn container_image_layers(&self, c: &Container) -> crate::Result<(Image, Vec<PathBuf>)> {
+    fn container_image_layers(&self, c: &Container) -> Result<(Image, Vec<PathBuf>)> {
         let store = self.image_store()?;
         let image = store.resolve(&c.image)?;
         let mut lowers = store.unpack(&Snapshots::open(self.root())?, &image.layers)?;
@@ -111,6 +158,16 @@ impl Engine {
             lowers.push(init);
         }
         Ok((image, lowers))
+    }
+}
+
+/// The size a layer counts for in `history` and `images`: its tar's, or 0 for a layer
+/// with no entry (a RUN that changed nothing), as Docker shows it.
+pub(crate) fn content_size(stats: &layer::DiffStats) -> u64 {
+    if stats.entries == 0 {
+        0
+    } else {
+        stats.tar_size
     }
 }
 
@@ -178,64 +235,17 @@ fn image_config_of(c: &Container) -> Map<String, Value> {
     if let Some(v) = &cfg.volumes {
         m.insert("Volumes".into(), v.clone());
     }
+    // The check the container ran with (the image's under its --health-* flags), as
+    // Docker's commit keeps it.
+    if let Some(h) = &cfg.healthcheck {
+        m.insert("Healthcheck".into(), json!(h));
+    }
     m.retain(|_, v| !v.is_null());
     m
 }
 
-/// Runs `f` with the overlay `r` mounted at a temporary dir, in a thread that has its own
-/// mount namespace (unshared from the process's), so the mount is never visible on the
-/// host and vanishes with the thread even if `f` panics.
-pub(crate) fn with_mounted<T: Send>(
-    r: &Rootfs,
-    f: impl FnOnce(&Path) -> T + Send,
-) -> crate::Result<T> {
-    std::thread::scope(|s| {
-        s.spawn(|| -> crate::Result<T> {
-            // unshare(2) with CLONE_FS gives this thread its own root/cwd, which the kernel
-            // requires before a thread of a multi-threaded process can take a new mount
-            // namespace; nothing else in the process changes.
-            nix::sched::unshare(
-                nix::sched::CloneFlags::CLONE_FS | nix::sched::CloneFlags::CLONE_NEWNS,
-            )
-            .map_err(|e| Error::Sys("unshare a mount namespace for export".into(), e.into()))?;
-            nix::mount::mount(
-                None::<&str>,
-                "/",
-                None::<&str>,
-                nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
-                None::<&str>,
-            )
-            .map_err(|e| Error::Sys("make mounts private for export".into(), e.into()))?;
-            let target = MountDir(tempfile_dir(&r.work)?);
-            r.mount_overlay(&target.0)
-                .map_err(crate::Error::from)
-                .map(|_| f(&target.0))
-        })
-        .join()
-        .unwrap_or_else(|_| {
-            Err(crate::Error::Config(
-                "export: the mounting thread panicked".into(),
-            ))
-        })
-    })
-}
-
-/// The mount point of [`with_mounted`]: unmounted and removed when dropped, also when
-/// the callback panics.
-struct MountDir(PathBuf);
-
-impl Drop for MountDir {
-    fn drop(&mut self) {
-        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
-/// A fresh empty dir beside `work` (on the same file system as the container's dirs).
-fn tempfile_dir(work: &Path) -> crate::Result<PathBuf> {
-    let mut rnd = [0u8; 6];
-    crate::fsutil::random_bytes(&mut rnd);
-    let dir = work.with_file_name(format!("export-{}", crate::digest::to_hex(&rnd)));
-    std::fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-    Ok(dir)
+/// Runs `f` with the overlay `r` mounted at a temporary dir, in a thread of its own mount
+/// namespace (see [`crate::rootfs::with_mounted`]).
+pub(crate) fn with_mounted<T: Send>(r: &Rootfs, f: impl FnOnce(&Path) -> T + Send) -> Result<T> {
+    Ok(crate::rootfs::with_mounted(r, f)?)
 }

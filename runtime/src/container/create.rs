@@ -9,9 +9,11 @@ use super::options::{CreateOptions, entrypoint_and_cmd, merge_env, process_env};
 use super::record::{Config, Container, GraphDriver, HostConfig, LogConfig, State, now};
 use super::spec::{SpecInput, runtime_spec};
 use super::store::{ContainerStore, SPEC};
-use super::{Error, etc, names};
+use super::{Error, Healthcheck, etc, names};
+use crate::container::Ctx;
+use crate::fsutil;
+use crate::settings::StorageDriver;
 use crate::snapshot::{Rootfs, Snapshots};
-use crate::{Engine, StorageDriver, fsutil};
 
 /// Removes a half-made container unless disarmed: setup failing midway leaves nothing.
 struct CreateGuard<'a> {
@@ -82,22 +84,19 @@ fn host_file(p: &str) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
 
-impl Engine {
-    /// The container store of this engine.
-    pub fn container_store(&self) -> ContainerStore {
-        ContainerStore::open(self.root())
-    }
-
-    /// Creates a container (`tug create`): resolves the image, applies Docker's override
-    /// rules, writes the runtime spec and the metadata, and prepares the rootfs.
-    pub fn create_container(&self, opts: &CreateOptions) -> crate::Result<Container> {
+impl Ctx<'_> {
+    /// The work of `Engine::create_container`.
+    pub(crate) fn create_container(
+        &self,
+        opts: &CreateOptions,
+    ) -> crate::container::Result<Container> {
         self.create_with_spec(opts).map(|(c, _)| c)
     }
 
     pub(super) fn create_with_spec(
         &self,
         opts: &CreateOptions,
-    ) -> crate::Result<(Container, oci_spec::runtime::Spec)> {
+    ) -> crate::container::Result<(Container, oci_spec::runtime::Spec)> {
         let security = super::security::SecurityOptions::parse(&opts.security_opt)?;
         let capabilities =
             super::security::capabilities(opts.privileged, &opts.cap_add, &opts.cap_drop)?;
@@ -123,34 +122,50 @@ impl Engine {
             if !names::valid_name(n) {
                 return Err(Error::Invalid(format!(
                     "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-                ))
-                .into());
+                )));
             }
             if n.len() > names::MAX_NAME_LEN {
                 return Err(Error::Invalid(format!(
                     "Invalid container name ({}...): a name has at most {} characters",
                     &n[..32],
                     names::MAX_NAME_LEN
-                ))
-                .into());
+                )));
             }
         }
         for e in &opts.env {
             if e.starts_with('=') || e.is_empty() {
-                return Err(Error::Invalid(format!("invalid environment variable: {e}")).into());
+                return Err(Error::Invalid(format!("invalid environment variable: {e}")));
             }
+        }
+        if opts.shm_size.is_some_and(|s| s < 0) {
+            return Err(Error::Invalid("SHM size can not be less than 0".into()));
+        }
+        if let Some(sig) = &opts.stop_signal {
+            super::lifecycle::parse_signal(sig)
+                .map_err(|_| Error::Invalid(format!("Invalid signal: {sig}")))?;
         }
         for d in &opts.dns {
             if d.parse::<std::net::IpAddr>().is_err() {
                 return Err(Error::Invalid(format!(
                     "invalid argument \"{d}\" for \"--dns\" flag: {d} is not an ip address"
-                ))
-                .into());
+                )));
             }
         }
         let image_store = self.image_store()?;
         let image = image_store.resolve(&opts.image)?;
         let image_config = image.config.config().clone().unwrap_or_default();
+        // What OCI's config type drops: the image's HEALTHCHECK and SHELL.
+        let image_blob = image_store.read_blob(&image.id)?;
+        let healthcheck = match (
+            &opts.healthcheck,
+            Healthcheck::from_image_config(&image_blob),
+        ) {
+            (Some(flags), Some(image)) => Some(flags.merged_over(&image)),
+            (flags, image) => flags.clone().or(image),
+        };
+        if let Some(h) = &healthcheck {
+            h.validate().map_err(Error::Invalid)?;
+        }
 
         let store = self.container_store();
         let id = super::ContainerId::random();
@@ -177,16 +192,22 @@ impl Engine {
                     match store.reserve_name(&n, &id) {
                         Ok(()) => break n,
                         Err(Error::Conflict(_)) if attempt < 20 => attempt += 1,
-                        Err(e) => return Err(e.into()),
+                        Err(e) => return Err(e),
                     }
                 }
             }
         };
         guard.name = Some(name.clone());
-        let mount_plan = self.plan_mounts(
+        let mut volumes_from = Vec::new();
+        for vf in &opts.volumes_from {
+            let other = store.load(&store.resolve(&vf.container)?)?;
+            volumes_from.push((vf.clone(), other.mounts));
+        }
+        let mount_plan = crate::volume::plan::plan_mounts(
+            &guard.volume_store,
             &id,
             &opts.mounts,
-            &opts.volumes_from,
+            &volumes_from,
             image_config.volumes().as_deref().unwrap_or_default(),
             &mut guard.volumes,
         )?;
@@ -211,7 +232,7 @@ impl Engine {
         );
         let argv: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
         let Some((path, args)) = argv.split_first() else {
-            return Err(Error::Invalid("no command specified".into()).into());
+            return Err(Error::Invalid("no command specified".into()));
         };
         let hostname = match (&opts.hostname, host_network) {
             (Some(h), _) => h.clone(),
@@ -222,7 +243,7 @@ impl Engine {
             (None, false) => id.short().to_string(),
         };
         let config_env = merge_env(image_config.env().as_deref().unwrap_or_default(), &opts.env);
-        let env = process_env(&hostname, opts.tty, &config_env);
+        let env = process_env(&hostname, opts.tty, &net_plan.link_env, &config_env);
         let workdir = opts
             .workdir
             .clone()
@@ -232,8 +253,7 @@ impl Engine {
         if !workdir.starts_with('/') {
             return Err(Error::Invalid(format!(
                 "the working directory '{workdir}' is invalid, it needs to be an absolute path"
-            ))
-            .into());
+            )));
         }
         let user = opts
             .user
@@ -247,8 +267,12 @@ impl Engine {
         let resolv_path = dir.join("resolv.conf");
         write_file(&hostname_path, &format!("{hostname}\n"), durable)?;
         let joined = net_plan.mode.strip_prefix("container:");
-        let extra_hosts =
-            etc::extra_host_lines(&opts.extra_hosts).map_err(|e| Error::Invalid(e.to_string()))?;
+        let gateway = self.host_gateway_for(
+            &opts.extra_hosts,
+            net_plan.settings.networks.values().next(),
+        );
+        let extra_hosts = etc::extra_host_lines(&opts.extra_hosts, gateway.as_deref())
+            .map_err(|e| Error::Invalid(e.to_string()))?;
         let mut hosts = if host_network {
             host_file("/etc/hosts")
         } else if let Some(t) = joined {
@@ -262,8 +286,15 @@ impl Engine {
         };
         hosts.push_str(&extra_hosts);
         write_file(&hosts_path, &hosts, durable)?;
+        let user_network = net_plan.settings.networks.keys().any(|n| n != "bridge");
         let resolv = match joined {
             Some(t) => host_file(&self.container(t)?.resolv_conf_path),
+            // The embedded DNS server answers on a user network (see `network::dns`).
+            None if user_network => etc::resolv_conf_embedded(
+                &host_file("/etc/resolv.conf"),
+                &opts.dns_search,
+                &opts.dns_options,
+            ),
             None => etc::resolv_conf(
                 &host_file("/etc/resolv.conf"),
                 host_network,
@@ -331,17 +362,20 @@ impl Engine {
             privileged: opts.privileged,
             unconfined_paths: security.unconfined_paths,
             etc_files: &etc_files,
+            shm_size: opts.shm_size.unwrap_or(0).max(0) as u64,
         })?;
         mount_plan.apply_to_spec(&mut spec);
-        if !opts.ulimits.is_empty() {
-            let rlimits = opts
-                .ulimits
-                .iter()
-                .map(super::ulimit::Ulimit::rlimit)
-                .collect::<Result<Vec<_>, _>>()?;
-            if let Some(p) = spec.process_mut() {
-                p.set_rlimits(Some(rlimits));
-            }
+        let rlimits = super::ulimit::with_docker_defaults(&opts.ulimits)
+            .iter()
+            .map(super::ulimit::Ulimit::rlimit)
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(p) = spec.process_mut() {
+            p.set_rlimits(Some(rlimits));
+        }
+        if opts.init {
+            let mut a = spec.annotations().clone().unwrap_or_default();
+            a.insert(crate::sandbox::pid1::ANNOTATION.into(), "true".into());
+            spec.set_annotations(Some(a));
         }
         if let Some(linux) = spec.linux_mut() {
             let mut r = resources.to_oci().unwrap_or_default();
@@ -408,6 +442,7 @@ impl Engine {
                 stdin_once: opts.interactive,
                 env: config_env,
                 cmd: (!cmd.is_empty()).then_some(cmd),
+                healthcheck,
                 image: opts.image.clone(),
                 volumes: (!mount_plan.config_volumes.is_empty())
                     .then(|| serde_json::json!(mount_plan.config_volumes)),
@@ -426,7 +461,12 @@ impl Engine {
                         .map(|k| (k.clone(), serde_json::json!({})))
                         .collect()
                 }),
-                stop_signal: image_config.stop_signal().clone(),
+                stop_signal: opts
+                    .stop_signal
+                    .clone()
+                    .or_else(|| image_config.stop_signal().clone()),
+                stop_timeout: opts.stop_timeout,
+                shell: super::health::shell_from_image_config(&image_blob),
             },
             host_config: HostConfig {
                 network_mode: net_plan.mode.clone(),
@@ -447,10 +487,16 @@ impl Engine {
                 links: (!net_plan.links.is_empty()).then(|| net_plan.links.clone()),
                 port_bindings: net_plan.port_bindings.clone(),
                 publish_all_ports: opts.publish_all,
+                port_group: opts.port_group.clone(),
                 dns: opts.dns.clone(),
                 dns_search: opts.dns_search.clone(),
                 dns_options: opts.dns_options.clone(),
                 extra_hosts: (!opts.extra_hosts.is_empty()).then(|| opts.extra_hosts.clone()),
+                init: opts.init.then_some(true),
+                shm_size: match opts.shm_size {
+                    Some(n) if n > 0 => n,
+                    _ => super::spec::DEFAULT_SHM_SIZE as i64,
+                },
                 restart_policy: opts.restart_policy.clone(),
                 log_config: log_config(&opts.log_opts)?,
                 resources,

@@ -11,9 +11,16 @@ pub fn hosts_default() -> String {
         .to_string()
 }
 
+/// The special `--add-host` address that stands for the host (`host.docker.internal:
+/// host-gateway`).
+pub const HOST_GATEWAY: &str = "host-gateway";
+
 /// The /etc/hosts lines of `--add-host` values (`host:ip` or `host=ip`), checked as Docker
-/// checks them.
-pub fn extra_host_lines(values: &[String]) -> Result<String, crate::InvalidValue> {
+/// checks them; `host-gateway` is `gateway`, the host's address the container reaches.
+pub fn extra_host_lines(
+    values: &[String],
+    gateway: Option<&str>,
+) -> Result<String, crate::InvalidValue> {
     let mut out = String::new();
     for v in values {
         let (host, ip) = v
@@ -27,6 +34,16 @@ pub fn extra_host_lines(values: &[String]) -> Result<String, crate::InvalidValue
                     ),
                 )
             })?;
+        let ip = match (ip, gateway) {
+            (HOST_GATEWAY, Some(g)) => g,
+            (HOST_GATEWAY, None) => {
+                return Err(crate::InvalidValue::new(
+                    v,
+                    "unable to derive the IP value for host-gateway: the container has no bridge network",
+                ));
+            }
+            _ => ip,
+        };
         if host.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
             return Err(crate::InvalidValue::new(
                 v,
@@ -100,9 +117,49 @@ pub fn resolv_conf(
     out
 }
 
+/// The resolv.conf of a container on a user network, as Docker writes it: the embedded
+/// server at 127.0.0.11 as the only name server (it forwards to the host's or `--dns`
+/// ones), the host's search and options lines (or `--dns-search`, `--dns-option`), and
+/// `ndots:0` added to the options.
+pub fn resolv_conf_embedded(host: &str, search: &[String], options: &[String]) -> String {
+    let mut out = format!("nameserver {}\n", crate::network::dns::ADDRESS);
+    let mut opts: Vec<String> = options.to_vec();
+    for line in host.lines() {
+        let mut f = line.split_whitespace();
+        match f.next() {
+            Some("search" | "domain") if search.is_empty() => {
+                out.push_str(&format!("search {}\n", f.collect::<Vec<_>>().join(" ")));
+            }
+            Some("options") if options.is_empty() => opts.extend(f.map(str::to_string)),
+            _ => {}
+        }
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !opts.iter().any(|o| o.starts_with("ndots:")) {
+        opts.push("ndots:0".into());
+    }
+    out.push_str(&format!("options {}\n", opts.join(" ")));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_networks_ask_the_embedded_server() {
+        let host = "search lan\nnameserver 10.0.0.1\noptions edns0\n";
+        assert_eq!(
+            resolv_conf_embedded(host, &[], &[]),
+            "nameserver 127.0.0.11\nsearch lan\noptions edns0 ndots:0\n"
+        );
+        assert_eq!(
+            resolv_conf_embedded(host, &["x.org".into()], &["ndots:2".into()]),
+            "nameserver 127.0.0.11\nsearch x.org\noptions ndots:2\n"
+        );
+    }
 
     #[test]
     fn loopback_servers_are_dropped() {
@@ -138,20 +195,31 @@ mod tests {
 
     #[test]
     fn add_host_values_become_hosts_lines_or_errors() {
-        let lines = extra_host_lines(&["db:10.0.0.5".into(), "cache=10.0.0.6".into()]);
+        let lines = extra_host_lines(&["db:10.0.0.5".into(), "cache=10.0.0.6".into()], None);
         assert_eq!(lines.unwrap(), "10.0.0.5\tdb\n10.0.0.6\tcache\n");
         assert!(
-            extra_host_lines(&["nocolon".into()])
+            extra_host_lines(&["nocolon".into()], None)
                 .unwrap_err()
                 .message
                 .contains("bad format")
         );
         assert!(
-            extra_host_lines(&["db:notanip".into()])
+            extra_host_lines(&["db:notanip".into()], None)
                 .unwrap_err()
                 .message
                 .contains("invalid IP")
         );
-        assert!(extra_host_lines(&[":10.0.0.1".into()]).is_err());
+        assert!(extra_host_lines(&[":10.0.0.1".into()], None).is_err());
+        let gw = extra_host_lines(
+            &["host.docker.internal:host-gateway".into()],
+            Some("172.17.0.1"),
+        );
+        assert_eq!(gw.unwrap(), "172.17.0.1\thost.docker.internal\n");
+        assert!(
+            extra_host_lines(&["h:host-gateway".into()], None)
+                .unwrap_err()
+                .message
+                .contains("host-gateway")
+        );
     }
 }

@@ -12,7 +12,7 @@ use super::Error;
 use super::attach::{self, AttachOptions};
 use super::options::{merge_env, process_env};
 use super::record::Container;
-use crate::Engine;
+use crate::container::Ctx;
 use crate::shim::{self, proto};
 
 /// What `tug exec` asks for.
@@ -36,14 +36,17 @@ pub struct ExecOptions {
     /// `--privileged`: every capability for this process (the container's seccomp
     /// profile still applies, as with Docker).
     pub privileged: bool,
+    /// `--detach-keys` of an `-it` exec (`None`: Ctrl-P Ctrl-Q).
+    pub detach_keys: Option<super::DetachKeys>,
 }
 
-impl Engine {
-    /// `tug exec`: runs `opts.command` in the running container `name`, relaying the
-    /// caller's stdin (`-i`), stdout, stderr, window size and signals, and returns its
-    /// exit code (0 once it runs with `detach`). The command's own failures map to
-    /// Docker's codes: 127 not found, 126 not executable.
-    pub fn exec_container(&self, name: &str, opts: &ExecOptions) -> crate::Result<i32> {
+impl Ctx<'_> {
+    /// The work of `Engine::exec_container`.
+    pub(crate) fn exec_container(
+        &self,
+        name: &str,
+        opts: &ExecOptions,
+    ) -> crate::container::Result<i32> {
         let (c, sock) = self.exec_start(name, opts, true)?;
         if opts.detach {
             return Ok(0);
@@ -51,6 +54,7 @@ impl Engine {
         let relay = AttachOptions {
             stdin: opts.interactive,
             sig_proxy: true,
+            detach_keys: opts.detach_keys.clone(),
         };
         attach::relay(sock, relay, opts.tty).map_err(|e| exited_shim(e, &c))
     }
@@ -62,17 +66,16 @@ impl Engine {
         name: &str,
         opts: &ExecOptions,
         window: bool,
-    ) -> crate::Result<(Container, UnixStream)> {
+    ) -> crate::container::Result<(Container, UnixStream)> {
         if opts.command.is_empty() {
-            return Err(Error::Invalid("no command specified".into()).into());
+            return Err(Error::Invalid("no command specified".into()));
         }
         let c = self.running_container(name)?;
         if c.state.paused {
             return Err(Error::Conflict(format!(
                 "container {} is paused, unpause the container before exec",
                 c.id
-            ))
-            .into());
+            )));
         }
         let mut request = self.exec_request(&c, opts)?;
         if window && opts.tty {
@@ -89,37 +92,59 @@ impl Engine {
             Some((proto::FAILED, p)) => Err(Error::Start(
                 proto::payload_i32(&p),
                 String::from_utf8_lossy(p.get(4..).unwrap_or_default()).into_owned(),
-            )
-            .into()),
-            _ => Err(Error::Conflict(format!("container {} is not running", c.id)).into()),
+            )),
+            _ => Err(Error::Conflict(format!(
+                "container {} is not running",
+                c.id
+            ))),
         }
     }
 
     /// The container `name`, if its init runs (Docker's errors otherwise).
-    pub(super) fn running_container(&self, name: &str) -> crate::Result<Container> {
+    pub(super) fn running_container(&self, name: &str) -> crate::container::Result<Container> {
         let c = self.container(name)?;
         if c.state.restarting {
             return Err(Error::Conflict(format!(
                 "container {} is restarting, wait until the container is running",
                 c.id
-            ))
-            .into());
+            )));
         }
         if !c.state.running || c.state.pid <= 0 {
-            return Err(Error::Conflict(format!("container {} is not running", c.id)).into());
+            return Err(Error::Conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
         }
         Ok(c)
     }
 
     /// The exec'd process as Docker makes it: the container's process (capabilities,
     /// no_new_privs, seccomp) with the exec's command, environment, working dir and user.
-    fn exec_request(&self, c: &Container, opts: &ExecOptions) -> crate::Result<proto::ExecRequest> {
+    pub(super) fn exec_request(
+        &self,
+        c: &Container,
+        opts: &ExecOptions,
+    ) -> crate::container::Result<proto::ExecRequest> {
         let spec = self.container_store().load_spec(&c.id)?;
         let mut process = spec.process().clone().ok_or_else(|| {
             Error::Invalid(format!("container {}: the spec has no process", c.id))
         })?;
+        // The init's environment is the defaults, the links' variables (Docker gives
+        // them to execs too) and the config's: the links' are what the others leave.
+        let key = |e: &String| e.split('=').next().unwrap_or_default().to_string();
+        let own: Vec<String> = c.config.env.iter().map(key).collect();
+        let links: Vec<String> = process
+            .env()
+            .iter()
+            .flatten()
+            .filter(|e| {
+                let k = key(e);
+                !["PATH", "HOSTNAME", "TERM"].contains(&k.as_str()) && !own.contains(&k)
+            })
+            .cloned()
+            .collect();
         let env = merge_env(
-            &process_env(&c.config.hostname, opts.tty, &c.config.env),
+            &process_env(&c.config.hostname, opts.tty, &links, &c.config.env),
             &opts.env,
         );
         let cwd = opts
@@ -131,8 +156,7 @@ impl Engine {
         if !cwd.starts_with('/') {
             return Err(Error::Invalid(format!(
                 "the working directory '{cwd}' is invalid, it needs to be an absolute path"
-            ))
-            .into());
+            )));
         }
         process.set_args(Some(opts.command.clone()));
         process.set_env(Some(env));
@@ -160,7 +184,8 @@ impl Engine {
     }
 }
 
-/// What an exec with captured output ([`Engine::exec_output`]) gives back.
+/// What an exec with captured output
+/// ([`Engine::exec_output`](crate::Engine::exec_output)) gives back.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecOutput {
     /// The process's exit code (Docker's: 126 not executable, 127 not found, 128+n
@@ -170,11 +195,13 @@ pub struct ExecOutput {
     pub stderr: Vec<u8>,
 }
 
-impl Engine {
-    /// Runs `opts.command` in the running container `name` with its stdout and stderr
-    /// captured in memory (no stdin, no tty, not detached), from any thread of any
-    /// process: the container's shim runs it.
-    pub fn exec_output(&self, name: &str, opts: &ExecOptions) -> crate::Result<ExecOutput> {
+impl Ctx<'_> {
+    /// The work of `Engine::exec_output`.
+    pub(crate) fn exec_output(
+        &self,
+        name: &str,
+        opts: &ExecOptions,
+    ) -> crate::container::Result<ExecOutput> {
         let opts = ExecOptions {
             interactive: false,
             tty: false,
@@ -186,7 +213,7 @@ impl Engine {
             Ok(started) => started,
             // The command could not run (126, 127): its exit code and why, on stderr, as
             // Docker's exec reports it.
-            Err(crate::Error::Container(Error::Start(code @ (126 | 127), msg))) => {
+            Err(Error::Start(code @ (126 | 127), msg)) => {
                 out.exit_code = code;
                 out.stderr = format!("{msg}\n").into_bytes();
                 return Ok(out);
@@ -204,7 +231,7 @@ impl Engine {
                     return Ok(out);
                 }
                 Some(_) => {}
-                None => return Err(exited_shim_error(&c).into()),
+                None => return Err(exited_shim_error(&c)),
             }
         }
     }
@@ -222,9 +249,9 @@ fn exited_shim_error(c: &Container) -> Error {
 }
 
 /// A relay's error, named for the exec when the shim went away.
-fn exited_shim(e: crate::Error, c: &Container) -> crate::Error {
+fn exited_shim(e: Error, c: &Container) -> Error {
     match e {
-        crate::Error::Container(Error::Start(125, _)) => exited_shim_error(c).into(),
+        Error::Start(125, _) => exited_shim_error(c),
         other => other,
     }
 }

@@ -12,7 +12,7 @@ use super::Error;
 use super::attach::{self, AttachOptions};
 use super::options::CreateOptions;
 use super::record::Container;
-use crate::Engine;
+use crate::container::Ctx;
 use crate::sandbox::RootfsSource;
 use crate::shim::{self, Attach, proto};
 use crate::snapshot::Rootfs;
@@ -20,38 +20,44 @@ use crate::snapshot::Rootfs;
 /// Docker's default `stop` timeout.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-impl Engine {
-    /// `tug run` in the foreground: create, start through the shim attached, wait for the
-    /// exit (the shim removes a `--rm` container). Returns the container's exit code.
-    pub fn run_container(&self, opts: &CreateOptions, attach: AttachOptions) -> crate::Result<i32> {
+impl Ctx<'_> {
+    /// The work of `Engine::run_container`.
+    pub(crate) fn run_container(
+        &self,
+        opts: &CreateOptions,
+        attach: AttachOptions,
+    ) -> crate::container::Result<i32> {
         let c = self.create_container(opts)?;
-        let (sock, _) = self.spawn_shim(&c, attach.into())?;
+        let (sock, _) = self.spawn_shim(&c, (&attach).into())?;
         attach::relay(sock, attach, c.config.tty)
     }
 
-    /// `tug run -d`: create and start; returns once the process runs.
-    pub fn run_detached(&self, opts: &CreateOptions) -> crate::Result<Container> {
+    /// The work of `Engine::run_detached`.
+    pub(crate) fn run_detached(&self, opts: &CreateOptions) -> crate::container::Result<Container> {
         let c = self.create_container(opts)?;
         self.spawn_shim(&c, Attach::default())?;
         Ok(c)
     }
 
-    /// `tug start -a`: starts a created or exited container attached, and waits for it.
-    pub fn start_container(&self, name: &str, attach: AttachOptions) -> crate::Result<i32> {
+    /// The work of `Engine::start_container`.
+    pub(crate) fn start_container(
+        &self,
+        name: &str,
+        attach: AttachOptions,
+    ) -> crate::container::Result<i32> {
         let c = self.container(name)?;
         if is_live(&c) {
             return Err(Error::Conflict(format!(
                 "container {} is already running",
                 c.short_name()
-            ))
-            .into());
+            )));
         }
-        let (sock, _) = self.spawn_shim(&c, attach.into())?;
+        let (sock, _) = self.spawn_shim(&c, (&attach).into())?;
         attach::relay(sock, attach, c.config.tty)
     }
 
-    /// `tug start`: starts a container in the background (a running one is left as it is).
-    pub fn start_detached(&self, name: &str) -> crate::Result<Container> {
+    /// The work of `Engine::start_detached`.
+    pub(crate) fn start_detached(&self, name: &str) -> crate::container::Result<Container> {
         let c = self.container(name)?;
         if !is_live(&c) {
             self.spawn_shim(&c, Attach::default())?;
@@ -61,7 +67,11 @@ impl Engine {
 
     /// Starts the shim of `c`; a `--rm` container whose shim could not even start is
     /// removed.
-    fn spawn_shim(&self, c: &Container, attach: Attach) -> crate::Result<(UnixStream, i32)> {
+    fn spawn_shim(
+        &self,
+        c: &Container,
+        attach: Attach,
+    ) -> crate::container::Result<(UnixStream, i32)> {
         match self.launch_shim(&c.id, attach) {
             Ok(r) => Ok(r),
             Err(e) => {
@@ -72,13 +82,17 @@ impl Engine {
                         self.release_networks(c);
                     }
                 }
-                Err(e.into())
+                Err(e)
             }
         }
     }
 
-    /// `tug attach`: attaches to a running container's output (and stdin) until it exits.
-    pub fn attach_container(&self, name: &str, attach: AttachOptions) -> crate::Result<i32> {
+    /// The work of `Engine::attach_container`.
+    pub(crate) fn attach_container(
+        &self,
+        name: &str,
+        attach: AttachOptions,
+    ) -> crate::container::Result<i32> {
         let c = self.container(name)?;
         let sock = self.connect_live(&c)?.ok_or_else(|| {
             Error::Conflict("You cannot attach to a stopped container, start it first".into())
@@ -90,22 +104,20 @@ impl Engine {
     }
 
     /// A connection to the shim of `c` if it runs.
-    fn connect_live(&self, c: &Container) -> crate::Result<Option<UnixStream>> {
+    fn connect_live(&self, c: &Container) -> crate::container::Result<Option<UnixStream>> {
         if !is_live(c) {
             return Ok(None);
         }
         Ok(shim::connect(self.run_root(), &c.id).ok())
     }
 
-    /// `tug stop`: the stop signal (`signal`, else the image's StopSignal, else SIGTERM),
-    /// then SIGKILL after `timeout`; no restart afterwards. A stopped container is left
-    /// as it is.
-    pub fn stop_container(
+    /// The work of `Engine::stop_container`.
+    pub(crate) fn stop_container(
         &self,
         name: &str,
         timeout: Option<Duration>,
         signal: Option<&str>,
-    ) -> crate::Result<Container> {
+    ) -> crate::container::Result<Container> {
         let c = self.container(name)?;
         let Some(mut sock) = self.connect_live(&c)? else {
             return Ok(c);
@@ -115,15 +127,27 @@ impl Engine {
             None => Signal::SIGTERM,
         };
         send(&mut sock, proto::STOP, sig as i32)?;
-        if wait_exit(&sock, Some(timeout.unwrap_or(DEFAULT_STOP_TIMEOUT))).is_none() {
+        // `-t`, else the container's `--stop-timeout` (negative: wait as long as it takes),
+        // else Docker's 10 s.
+        let limit = match (timeout, c.config.stop_timeout) {
+            (Some(t), _) => Some(t),
+            (None, Some(s)) if s < 0 => None,
+            (None, Some(s)) => Some(Duration::from_secs(s as u64)),
+            (None, None) => Some(DEFAULT_STOP_TIMEOUT),
+        };
+        if wait_exit(&sock, limit).is_none() {
             send(&mut sock, proto::STOP, Signal::SIGKILL as i32)?;
             wait_exit(&sock, None);
         }
         self.container(&c.id)
     }
 
-    /// `tug kill`: sends `signal` (default SIGKILL) to a running container's process.
-    pub fn kill_container(&self, name: &str, signal: Option<&str>) -> crate::Result<Container> {
+    /// The work of `Engine::kill_container`.
+    pub(crate) fn kill_container(
+        &self,
+        name: &str,
+        signal: Option<&str>,
+    ) -> crate::container::Result<Container> {
         let c = self.container(name)?;
         let sig = signal
             .map(parse_signal)
@@ -133,8 +157,7 @@ impl Engine {
             return Err(Error::Conflict(format!(
                 "cannot kill container: {name}: container {} is not running",
                 c.id
-            ))
-            .into());
+            )));
         };
         send(&mut sock, proto::KILL, sig as i32)?;
         if sig == Signal::SIGKILL {
@@ -143,8 +166,8 @@ impl Engine {
         Ok(c)
     }
 
-    /// `tug wait`: blocks until the container's process exits; its exit code.
-    pub fn wait_container(&self, name: &str) -> crate::Result<i32> {
+    /// The work of `Engine::wait_container`.
+    pub(crate) fn wait_container(&self, name: &str) -> crate::container::Result<i32> {
         let c = self.container(name)?;
         // A client that connects after the shim sent the exit sees the stream end instead
         // (-1): the shim wrote the final state before that, so the record has the code.
@@ -157,24 +180,27 @@ impl Engine {
         Ok(self.container(&c.id)?.state.exit_code)
     }
 
-    /// `tug restart`: stop (if running), then start in the background.
-    pub fn restart_container(
+    /// The work of `Engine::restart_container`.
+    pub(crate) fn restart_container(
         &self,
         name: &str,
         timeout: Option<Duration>,
-    ) -> crate::Result<Container> {
+    ) -> crate::container::Result<Container> {
         let c = self.stop_container(name, timeout, None)?;
         self.start_detached(&c.id)
     }
 
-    /// `tug rename`.
-    pub fn rename_container(&self, name: &str, new_name: &str) -> crate::Result<()> {
+    /// The work of `Engine::rename_container`.
+    pub(crate) fn rename_container(
+        &self,
+        name: &str,
+        new_name: &str,
+    ) -> crate::container::Result<()> {
         let new_name = new_name.trim_start_matches('/');
         if !super::names::valid_name(new_name) {
             return Err(Error::Invalid(format!(
                 "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-            ))
-            .into());
+            )));
         }
         let store = self.container_store();
         let id = store.resolve(name)?;
@@ -184,8 +210,7 @@ impl Engine {
         if old == new_name {
             return Err(Error::Invalid(
                 "Renaming a container with the same name as its current name".into(),
-            )
-            .into());
+            ));
         }
         store.reserve_name(new_name, &id)?;
         c.name = format!("/{new_name}");
@@ -198,7 +223,7 @@ impl Engine {
         }
         if let Err(e) = store.save(&c, true) {
             store.release_name(new_name, &id);
-            return Err(e.into());
+            return Err(e);
         }
         store.release_name(&old, &id);
         drop(_lock);
@@ -212,16 +237,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Removes a container (`tug rm`); a running one only with `force` (SIGKILL first).
-    pub fn remove_container(&self, name: &str, force: bool) -> crate::Result<Container> {
+    /// The work of `Engine::remove_container`.
+    pub(crate) fn remove_container(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> crate::container::Result<Container> {
         let c = self.container(name)?;
         if let Some(mut sock) = self.connect_live(&c)? {
             if !force {
                 return Err(Error::Conflict(format!(
                     "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
                     c.name
-                ))
-                .into());
+                )));
             }
             send(&mut sock, proto::STOP, Signal::SIGKILL as i32)?;
             wait_exit(&sock, Some(Duration::from_secs(10)));
@@ -231,7 +259,7 @@ impl Engine {
             Ok(l) => l,
             // Removed by its shim (`--rm`).
             Err(Error::NotFound(_)) => return Ok(c),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
         // Its shim removes the cgroup; if the shim died, it is removed here.
         let _ = crate::sandbox::cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)
@@ -247,9 +275,10 @@ impl Engine {
         Ok(c)
     }
 
-    /// `tug container prune`: removes every container that is not running; their ids and
-    /// the bytes their writable layers held.
-    pub fn prune_containers(&self) -> crate::Result<(Vec<super::ContainerId>, u64)> {
+    /// The work of `Engine::prune_containers`.
+    pub(crate) fn prune_containers(
+        &self,
+    ) -> crate::container::Result<(Vec<super::ContainerId>, u64)> {
         let mut ids = Vec::new();
         let mut reclaimed = 0;
         for c in self.containers()? {
@@ -268,22 +297,22 @@ impl Engine {
                     ids.push(c.id);
                     reclaimed += size;
                 }
-                Err(crate::Error::Container(Error::NotFound(_) | Error::Conflict(_))) => {}
+                Err(Error::NotFound(_) | Error::Conflict(_)) => {}
                 Err(e) => return Err(e),
             }
         }
         Ok((ids, reclaimed))
     }
 
-    /// Every container, as `inspect` shows them (for `ps` and the testkit), newest first.
-    pub fn containers(&self) -> crate::Result<Vec<Container>> {
+    /// The work of `Engine::containers`.
+    pub(crate) fn containers(&self) -> crate::container::Result<Vec<Container>> {
         let store = self.container_store();
         let mut out = Vec::new();
         for id in store.ids()? {
             match self.container(&id) {
                 Ok(c) => out.push(c),
                 // Removed while we looked.
-                Err(crate::Error::Container(Error::NotFound(_))) => {}
+                Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -291,15 +320,16 @@ impl Engine {
         Ok(out)
     }
 
-    /// The container `name` names (a name, an id or an id prefix), as `inspect` shows it:
-    /// a container whose shim died (killed, or a reboot) shows as exited, with the reason.
-    pub fn container(&self, name: &str) -> crate::Result<Container> {
+    /// The work of `Engine::container`.
+    pub(crate) fn container(&self, name: &str) -> crate::container::Result<Container> {
         let store = self.container_store();
         let id = store.resolve(name)?;
-        let c = store.load(&id)?;
+        let mut c = store.load(&id)?;
         if is_live(&c) && !shim::is_alive(self.run_root(), &id) {
-            return Ok(self.repair_dead_shim(c));
+            c = self.repair_dead_shim(c);
         }
+        let monitored = c.state.running && !c.state.paused;
+        c.state.health = super::health::read_state(&store.dir(&id), monitored);
         Ok(c)
     }
 

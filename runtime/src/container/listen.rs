@@ -10,7 +10,7 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::Engine;
+use crate::container::Ctx;
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const NLMSG_ERROR: u16 = 2;
@@ -19,17 +19,19 @@ const TCP_LISTEN: u32 = 10;
 /// nlmsghdr (16 bytes) + inet_diag_req_v2 (56 bytes).
 const REQ_LEN: usize = 16 + 56;
 
-impl Engine {
-    /// A probe of the TCP ports listening in running container `name`, kept for
-    /// repeated questions (a wait loop): see [`PortProbe::listens`].
-    pub fn port_probe(&self, name: &str) -> crate::Result<PortProbe> {
+impl Ctx<'_> {
+    /// The work of `Engine::port_probe`.
+    pub(crate) fn port_probe(&self, name: &str) -> crate::container::Result<PortProbe> {
         let c = self.running_container(name)?;
         Ok(PortProbe::new(c.state.pid))
     }
 
-    /// Whether a TCP socket (IPv4 or IPv6) listens on `port` inside running container
-    /// `name` (its own network namespace: not a published host port).
-    pub fn is_port_listening(&self, name: &str, port: u16) -> crate::Result<bool> {
+    /// The work of `Engine::is_port_listening`.
+    pub(crate) fn is_port_listening(
+        &self,
+        name: &str,
+        port: u16,
+    ) -> crate::container::Result<bool> {
         Ok(self.port_probe(name)?.listens(port))
     }
 }

@@ -9,25 +9,26 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::logs::LogEntry;
-use crate::Engine;
+use crate::container::{Ctx, OwnedCtx};
 
-impl Engine {
-    /// A cursor on container `name`'s log from byte `from` (0: the start; a value of
-    /// [`LogCursor::position`]: what came after it).
-    pub fn log_cursor(&self, name: &str, from: u64) -> crate::Result<LogCursor> {
+impl Ctx<'_> {
+    /// The work of `Engine::log_cursor`.
+    pub(crate) fn log_cursor(&self, name: &str, from: u64) -> crate::container::Result<LogCursor> {
         let c = self.container(name)?;
         Ok(LogCursor::starting_at(self.log_file(&c.id), from))
     }
 
-    /// Container `name`'s log entries from the first, as an iterator. With `follow`, it
-    /// waits for new entries while the container runs (or restarts) and ends once it
-    /// has exited and every entry was read; without, it ends at the end of the log.
-    pub fn follow_logs(&self, name: &str, follow: bool) -> crate::Result<LogFollower> {
+    /// The work of `Engine::follow_logs`.
+    pub(crate) fn follow_logs(
+        &self,
+        name: &str,
+        follow: bool,
+    ) -> crate::container::Result<LogFollower> {
         let c = self.container(name)?;
         Ok(LogFollower {
             cursor: LogCursor::starting_at(self.log_file(&c.id), 0),
             pending: Default::default(),
-            engine: self.clone(),
+            cx: self.owned(),
             id: c.id.into(),
             follow,
             done: false,
@@ -98,12 +99,13 @@ impl LogCursor {
     }
 }
 
-/// A container's log entries as they come ([`Engine::follow_logs`]).
+/// A container's log entries as they come
+/// ([`Engine::follow_logs`](crate::Engine::follow_logs)).
 #[derive(Debug)]
 pub struct LogFollower {
     cursor: LogCursor,
     pending: std::collections::VecDeque<LogEntry>,
-    engine: Engine,
+    cx: OwnedCtx,
     id: String,
     follow: bool,
     done: bool,
@@ -124,7 +126,8 @@ impl Iterator for LogFollower {
             // Checked before the read, so that what was written before an exit is read.
             let running = self.follow
                 && self
-                    .engine
+                    .cx
+                    .cx()
                     .container(&self.id)
                     .is_ok_and(|c| c.state.running || c.state.restarting);
             self.pending.extend(self.cursor.read_new());

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::Error;
-use crate::Engine;
+use crate::container::Ctx;
 use crate::shim::{self, proto};
 
 /// What `logs` shows.
@@ -123,15 +123,14 @@ fn parse_line(line: &str) -> Option<LogEntry> {
     serde_json::from_str(line.trim_end_matches('\n')).ok()
 }
 
-impl Engine {
-    /// Emits container `name`'s log entries to `sink`, as `opts` says. With `follow`, it
-    /// returns once the container exited (or was never running).
-    pub fn container_logs(
+impl Ctx<'_> {
+    /// The work of `Engine::container_logs`.
+    pub(crate) fn container_logs(
         &self,
         name: &str,
         opts: &LogsOptions,
         sink: &mut dyn FnMut(&LogEntry),
-    ) -> crate::Result<()> {
+    ) -> crate::container::Result<()> {
         let c = self.container(name)?;
         let path = self
             .container_store()
@@ -194,7 +193,7 @@ impl Engine {
                             sink(&e);
                         }
                     }
-                    Err(e) => return Err(Error::io(&path, e).into()),
+                    Err(e) => return Err(Error::io(&path, e)),
                 }
             }
             let now_ino = std::fs::metadata(&path).map(|m| m.ino()).unwrap_or(ino);

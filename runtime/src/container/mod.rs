@@ -4,40 +4,48 @@
 //! the background through the per-container shim, attach, stop, kill, wait, restart,
 //! rename, remove, prune, inspect), and the logs.
 
-pub mod attach;
+pub(crate) mod attach;
 mod cgroup;
-pub mod commit;
-pub mod cp;
+pub(crate) mod commit;
+pub(crate) mod cp;
+mod detach_keys;
+pub use detach_keys::DetachKeys;
 mod devices;
 pub use devices::DeviceMapping;
 mod create;
-pub mod etc;
-pub mod exec;
+mod ctx;
+pub(crate) use ctx::{Ctx, OwnedCtx};
+pub(crate) mod etc;
+pub(crate) mod exec;
 mod id;
 pub use id::{ContainerId, InvalidContainerId};
-pub mod health;
+pub(crate) mod health;
 mod lifecycle;
-pub mod listen;
-pub mod log_follow;
-pub mod logs;
-pub mod names;
-pub mod net;
-pub mod options;
-pub mod published;
-pub mod record;
-pub mod security;
-pub mod spec;
-pub mod store;
+pub(crate) mod listen;
+pub(crate) mod log_follow;
+pub(crate) mod logs;
+pub(crate) mod names;
+pub(crate) mod net;
+pub(crate) mod options;
+pub(crate) mod published;
+pub(crate) mod record;
+pub(crate) mod security;
+pub(crate) mod spec;
+pub(crate) mod store;
 mod supervised;
-pub mod top;
-pub mod ulimit;
+pub(crate) mod top;
+pub(crate) mod ulimit;
 
 use std::path::Path;
 
+pub use crate::duration::{format_go_duration, parse_go_duration};
 pub use attach::AttachOptions;
-pub use cgroup::ContainerStats;
+pub(crate) use cgroup::net_io;
+pub use cgroup::{ContainerStats, NetIo};
 pub use exec::ExecOptions;
-pub use health::{Health, Healthcheck};
+pub use health::{
+    Health, HealthState, HealthStatus, Healthcheck, HealthcheckResult, shell_from_image_config,
+};
 pub(crate) use lifecycle::rootfs_source;
 pub use lifecycle::{DEFAULT_STOP_TIMEOUT, parse_signal};
 pub use listen::PortProbe;
@@ -84,13 +92,35 @@ pub enum Error {
     /// why.
     #[error("{1}")]
     Start(i32, String),
+    // The failures of the modules the container work uses, as they say them (the
+    // Engine's error has the same variants: `engine::Error::from` moves them there).
+    #[error(transparent)]
+    Image(#[from] crate::image::Error),
+    #[error(transparent)]
+    Network(#[from] crate::network::Error),
+    #[error(transparent)]
+    Volume(#[from] crate::volume::Error),
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::Error),
+    #[error(transparent)]
+    Cgroup(#[from] crate::sandbox::cgroups::Error),
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::Error),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::Error),
+    #[error(transparent)]
+    Layer(#[from] crate::layer::Error),
 }
+
+/// The result of the container module's work.
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// The CLI exit code for this error (125 unless the command could not be run).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Start(code, _) => *code,
+            Error::Sandbox(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -100,10 +130,9 @@ impl Error {
     }
 }
 
-impl crate::Engine {
-    /// The names (or short ids) of the containers created from image `id`, so that `rmi`
-    /// can refuse to remove an image in use.
-    pub fn containers_using_image(&self, id: &crate::Digest) -> Result<Vec<String>, Error> {
+impl Ctx<'_> {
+    /// The work of `Engine::containers_using_image`.
+    pub(crate) fn containers_using_image(&self, id: &crate::Digest) -> Result<Vec<String>, Error> {
         let store = self.container_store();
         let wanted = id.to_string();
         let mut out = Vec::new();

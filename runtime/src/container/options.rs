@@ -35,6 +35,10 @@ pub struct CreateOptions {
     pub publish: Vec<crate::network::ports::PortSpec>,
     /// `-P`/`--publish-all`: every exposed port on a free host port.
     pub publish_all: bool,
+    /// Containers with the same group share their published host ports, balanced over
+    /// the running ones (compose's replicas behind one port); `None`: a port is one
+    /// container's.
+    pub port_group: Option<String>,
     /// `--expose`: more exposed ports (`80`, `80/udp`, `8000-8010`).
     pub expose: Vec<String>,
     /// `--dns`, `--dns-search`, `--dns-option`.
@@ -69,6 +73,20 @@ pub struct CreateOptions {
     pub resources: crate::sandbox::cgroups::Resources,
     /// `--ulimit`: resource limits of the container's processes.
     pub ulimits: Vec<super::ulimit::Ulimit>,
+    /// `--stop-signal`: what `stop` sends first (else the image's STOPSIGNAL, else
+    /// SIGTERM).
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL when not told (`-1`: no
+    /// limit; unset: 10).
+    pub stop_timeout: Option<i64>,
+    /// `--shm-size` in bytes (unset or 0: Docker's 64 MiB).
+    pub shm_size: Option<i64>,
+    /// `--init`: run the process under a small PID 1 that forwards signals and reaps
+    /// zombies.
+    pub init: bool,
+    /// `--health-*`, `--no-healthcheck`: over the image's `HEALTHCHECK`, setting by
+    /// setting (an empty test keeps the image's command).
+    pub healthcheck: Option<super::Healthcheck>,
 }
 
 /// The final (entrypoint, cmd) as Docker computes them: `--entrypoint` replaces the
@@ -115,7 +133,12 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 
 /// The process's environment: PATH, HOSTNAME, TERM (with a tty), then the container's
 /// env overriding them, as Docker builds it.
-pub fn process_env(hostname: &str, tty: bool, config_env: &[String]) -> Vec<String> {
+pub fn process_env(
+    hostname: &str,
+    tty: bool,
+    link_env: &[String],
+    config_env: &[String],
+) -> Vec<String> {
     let mut base = vec![
         format!("PATH={DEFAULT_PATH}"),
         format!("HOSTNAME={hostname}"),
@@ -123,7 +146,8 @@ pub fn process_env(hostname: &str, tty: bool, config_env: &[String]) -> Vec<Stri
     if tty {
         base.push("TERM=xterm".into());
     }
-    merge_env(&base, config_env)
+    // As Docker: the links' variables, then the config's, which win.
+    merge_env(&merge_env(&base, link_env), config_env)
 }
 
 /// One `-e` value: `KEY=VALUE` as it is; `KEY` alone takes the value from `lookup` (tug's
@@ -192,7 +216,7 @@ mod tests {
     fn env_overrides_by_key_in_place() {
         let env = merge_env(&v(&["PATH=/bin", "A=1"]), &v(&["A=2", "B=3"]));
         assert_eq!(env, v(&["PATH=/bin", "A=2", "B=3"]));
-        let env = process_env("box", true, &v(&["PATH=/x", "HOME=/h"]));
+        let env = process_env("box", true, &[], &v(&["PATH=/x", "HOME=/h"]));
         assert_eq!(
             env,
             v(&["PATH=/x", "HOSTNAME=box", "TERM=xterm", "HOME=/h"])

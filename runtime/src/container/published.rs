@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::Engine;
+use crate::container::Ctx;
 use crate::network::ports::{PortMapJson, Proto};
 
 /// One container port published on one host address and port.
@@ -16,17 +16,20 @@ pub struct PublishedPort {
     pub host_port: u16,
 }
 
-impl Engine {
-    /// The published ports of container `name` while it runs (none once it stopped), in
-    /// container port order.
-    pub fn published_ports(&self, name: &str) -> crate::Result<Vec<PublishedPort>> {
+impl Ctx<'_> {
+    /// The work of `Engine::published_ports`.
+    pub(crate) fn published_ports(
+        &self,
+        name: &str,
+    ) -> crate::container::Result<Vec<PublishedPort>> {
         Ok(self.container(name)?.published_ports())
     }
 }
 
 impl super::Container {
-    /// The published ports of this record (see [`Engine::published_ports`]), for a
-    /// caller that has just read it.
+    /// The published ports of this record (see
+    /// [`Engine::published_ports`](crate::Engine::published_ports)), for a caller that
+    /// has just read it.
     pub fn published_ports(&self) -> Vec<PublishedPort> {
         published(&self.network_settings.ports)
     }

@@ -67,6 +67,11 @@ pub struct State {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// The healthcheck's state (Docker's `State.Health`): read from the shim's state
+    /// file each time the container is read, never stored in the record; absent without
+    /// a check.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::HealthState>,
 }
 
 /// A container's status, as Docker's `State.Status` names it.
@@ -168,6 +173,7 @@ impl State {
             error: String::new(),
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
+            health: None,
         }
     }
 }
@@ -187,6 +193,9 @@ pub struct Config {
     pub stdin_once: bool,
     pub env: Vec<String>,
     pub cmd: Option<Vec<String>>,
+    /// The healthcheck: the image's `HEALTHCHECK` under the `--health-*` flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::Healthcheck>,
     /// The image as the user named it.
     pub image: String,
     pub volumes: Option<serde_json::Value>,
@@ -197,9 +206,15 @@ pub struct Config {
     /// The image's EXPOSE and `--expose`: port key (`80/tcp`) → `{}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
-    /// The image's STOPSIGNAL, which `stop` sends first.
+    /// `--stop-signal`, else the image's STOPSIGNAL: what `stop` sends first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    /// `--stop-timeout`: seconds `stop` waits by default (`-1`: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+    /// The image's `SHELL`, which runs `CMD-SHELL` healthchecks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
 }
 
 /// `HostConfig`: how the container runs on the host.
@@ -236,6 +251,11 @@ pub struct HostConfig {
     /// `-P`.
     #[serde(default)]
     pub publish_all_ports: bool,
+    /// tug's own: the replicas of one group (compose's service with a fixed host port)
+    /// share their host ports, which the kernel balances over the group's running
+    /// members (as Swarm's routing mesh does on one node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_group: Option<String>,
     #[serde(default)]
     pub dns: Vec<String>,
     #[serde(default)]
@@ -245,12 +265,22 @@ pub struct HostConfig {
     /// `--add-host`, as `host:ip`.
     #[serde(default)]
     pub extra_hosts: Option<Vec<String>>,
+    /// `--init`: a tug PID 1 runs the process (`null` without).
+    #[serde(default)]
+    pub init: Option<bool>,
+    /// `--shm-size`: the size of /dev/shm in bytes.
+    #[serde(default = "default_shm_size")]
+    pub shm_size: i64,
     pub restart_policy: RestartPolicy,
     #[serde(default)]
     pub log_config: LogConfig,
     /// Memory, NanoCpus, CpuShares, PidsLimit...: Docker's resource fields, inline.
     #[serde(flatten)]
     pub resources: crate::sandbox::cgroups::Resources,
+}
+
+fn default_shm_size() -> i64 {
+    super::spec::DEFAULT_SHM_SIZE as i64
 }
 
 /// `HostConfig.LogConfig`: the log driver (json-file) and its `--log-opt`s.

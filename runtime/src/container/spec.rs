@@ -65,7 +65,12 @@ pub struct SpecInput<'a> {
     pub unconfined_paths: bool,
     /// The generated /etc files: (destination, source).
     pub etc_files: &'a [(&'a str, PathBuf)],
+    /// The size of /dev/shm in bytes (`--shm-size`; Docker's default is 64 MiB).
+    pub shm_size: u64,
 }
+
+/// Docker's default size of /dev/shm.
+pub const DEFAULT_SHM_SIZE: u64 = 64 << 20;
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount, Error> {
     MountBuilder::default()
@@ -93,6 +98,15 @@ fn mounts(input: &SpecInput) -> Result<Vec<Mount>, Error> {
         &["nosuid", "noexec", "nodev"]
     } else {
         &["ro", "nosuid", "noexec", "nodev"]
+    };
+    let shm_size = match input.shm_size {
+        0 => DEFAULT_SHM_SIZE,
+        n => n,
+    };
+    let shm_size = if shm_size % 1024 == 0 {
+        format!("size={}k", shm_size / 1024)
+    } else {
+        format!("size={shm_size}")
     };
     let mut m = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
@@ -127,7 +141,7 @@ fn mounts(input: &SpecInput) -> Result<Vec<Mount>, Error> {
             "/dev/shm",
             "tmpfs",
             "shm",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            &["nosuid", "noexec", "nodev", "mode=1777", &shm_size],
         )?,
     ];
     for (dest, source) in input.etc_files {
@@ -256,6 +270,7 @@ mod tests {
             privileged: false,
             unconfined_paths: false,
             etc_files: &etc,
+            shm_size: 0,
         })
         .unwrap();
         insta::assert_json_snapshot!(stable_json(&spec));
@@ -279,6 +294,7 @@ mod tests {
             privileged: false,
             unconfined_paths: false,
             etc_files: &[],
+            shm_size: 0,
         })
         .unwrap();
         let ns = spec.linux().as_ref().unwrap().namespaces().clone().unwrap();

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::record::Container;
 use super::{ContainerStore, Error, net};
-use crate::Engine;
+use crate::container::{Ctx, OwnedCtx};
 use crate::sandbox::{SandboxConfig, Stdio, cgroups};
 use crate::shim::{self, Process, Settings, Supervised, log::Rotation, owner::Owner};
 
@@ -33,11 +33,11 @@ fn to_shim(e: Error) -> shim::Error {
     }
 }
 
-fn start_error(e: crate::Error) -> shim::Error {
+fn start_error(e: Error) -> shim::Error {
     shim::Error::Start(e.exit_code(), crate::report(&e))
 }
 
-impl Engine {
+impl Ctx<'_> {
     /// Starts the shim of container `id` (see `shim::spawn`).
     pub(super) fn launch_shim(
         &self,
@@ -64,13 +64,13 @@ pub fn shim_main(id: &str) -> i32 {
         Ok(false) => return 0,
         Err(_) => return 125,
     }
-    let engine = match Engine::from_env() {
-        Ok(e) => e,
+    let cx = match crate::settings::EngineConfig::from_env() {
+        Ok(config) => OwnedCtx::new(config),
         Err(_) => std::process::exit(125),
     };
-    shim::log_errors_to(&engine.container_store().dir(id).join(shim::SHIM_LOG));
+    shim::log_errors_to(&cx.cx().container_store().dir(id).join(shim::SHIM_LOG));
     let first = shim::first_client();
-    let code = match run_shim(&engine, id, first) {
+    let code = match run_shim(&cx.cx(), id, first) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!(
@@ -84,8 +84,8 @@ pub fn shim_main(id: &str) -> i32 {
     std::process::exit(code)
 }
 
-fn run_shim(engine: &Engine, id: &str, first: UnixStream) -> Result<(), Error> {
-    let store = engine.container_store();
+fn run_shim(cx: &Ctx<'_>, id: &str, first: UnixStream) -> Result<(), Error> {
+    let store = cx.container_store();
     let c = store.load(id)?;
     let dir = store.dir(id);
     let rotation = Rotation::from_opts(
@@ -101,17 +101,27 @@ fn run_shim(engine: &Engine, id: &str, first: UnixStream) -> Result<(), Error> {
     });
     let settings = Settings {
         id: id.to_string(),
-        run_dir: shim::run_dir(engine.run_root(), id),
+        run_dir: shim::run_dir(cx.run_root(), id),
         log: dir.join(format!("{id}-json.log")),
         rotation,
         owner: Owner::load(&dir),
         policy: c.host_config.restart_policy.clone(),
         stdin_once: c.config.stdin_once,
+        // A check that cannot be set up leaves the container unmonitored, said in the
+        // shim's log; the container itself runs.
+        health: cx.health_settings(&c).unwrap_or_else(|e| {
+            eprintln!(
+                "{} tug shim {id}: the healthcheck: {}",
+                super::record::now(),
+                crate::Report(&e)
+            );
+            None
+        }),
     };
     let mut side = ContainerShim {
-        engine: engine.clone(),
+        cx: cx.owned(),
         store: store.clone(),
-        root: engine.root().to_path_buf(),
+        root: cx.root().to_path_buf(),
         id: id.to_string(),
         tty: c.config.tty,
         open_stdin: c.config.open_stdin,
@@ -124,7 +134,7 @@ fn run_shim(engine: &Engine, id: &str, first: UnixStream) -> Result<(), Error> {
 
 /// The container a shim supervises.
 struct ContainerShim {
-    engine: Engine,
+    cx: OwnedCtx,
     store: ContainerStore,
     /// The state root (the container's cgroup path depends on it).
     root: PathBuf,
@@ -141,7 +151,7 @@ impl Supervised for ContainerShim {
     fn start(&mut self) -> Result<Process, shim::Error> {
         let c = self.store.load(&self.id).map_err(to_shim)?;
         let mut spec = self.store.load_spec(&self.id).map_err(to_shim)?;
-        if let Some(path) = net::joined_netns(&self.engine, &c).map_err(start_error)? {
+        if let Some(path) = net::joined_netns(&self.cx.cx(), &c).map_err(start_error)? {
             join_netns(&mut spec, path).map_err(to_shim)?;
         }
         // A taken host port fails the start before anything is made.
@@ -158,7 +168,7 @@ impl Supervised for ContainerShim {
                     stdin: self.open_stdin,
                 }
             },
-            cgroup_root: self.engine.config().cgroup_root.clone(),
+            cgroup_root: self.cx.cx().config().cgroup_root.clone(),
         };
         let resources = c.host_config.resources.clone();
         let devices = config
@@ -171,7 +181,7 @@ impl Supervised for ContainerShim {
         let (mut sb, io) =
             shim::create_with_pipes(&config, self.open_stdin).map_err(|e| start_error(e.into()))?;
         let cgroup = cgroups::setup_for(
-            &self.engine.config().cgroup_root,
+            &self.cx.cx().config().cgroup_root,
             &self.root,
             &self.id,
             &resources,
@@ -180,7 +190,7 @@ impl Supervised for ContainerShim {
         )
         .map_err(|e| start_error(e.into()))?;
         drop(config);
-        let live = net::up(&self.engine, &c, sb.pid(), reserved).map_err(start_error)?;
+        let mut live = net::up(&self.cx.cx(), &c, sb.pid(), reserved).map_err(start_error)?;
         let ports = live.ports(&net::exposed_keys(&c));
         drop(c);
         let pid = sb.pid();
@@ -199,8 +209,8 @@ impl Supervised for ContainerShim {
             failed => {
                 // The record is gone or cannot be written: nothing of the start stays.
                 drop(sb);
-                let (used, _) = net::down(&self.engine, &self.id, live);
-                net::gc_bridges(&self.engine, &used);
+                let (used, _) = net::down(&self.cx.cx(), &self.id, live);
+                net::gc_bridges(&self.cx.cx(), &used);
                 return Err(to_shim(
                     failed.err().unwrap_or(Error::NotFound(self.id.clone())),
                 ));
@@ -208,7 +218,8 @@ impl Supervised for ContainerShim {
         };
         // A container alone on the default bridge keeps the hosts file `create` wrote.
         if net::names_peers(&updated) {
-            self.engine
+            self.cx
+                .cx()
                 .refresh_hosts(live.networks(), Some((&self.id, true)));
         }
         if let Err(e) = sb.start() {
@@ -216,8 +227,9 @@ impl Supervised for ContainerShim {
             self.net_down(live);
             return Err(start_error(e.into()));
         }
+        let dns = live.take_dns();
         self.live = Some(live);
-        Ok(Process::new(sb, cgroup, io))
+        Ok(Process::new(sb, cgroup, io).with_service(dns))
     }
 
     fn stopped(&mut self, oom_killed: bool) {
@@ -266,9 +278,9 @@ impl Supervised for ContainerShim {
                 && let Ok(c) = self.store.load(&self.id)
             {
                 let _ = self.store.remove(&c);
-                self.engine.release_networks(&c);
+                self.cx.cx().release_networks(&c);
                 // `--rm` takes the container's anonymous volumes with it, as Docker does.
-                let _ = self.engine.remove_anonymous_volumes(&c.mounts);
+                let _ = self.cx.cx().remove_anonymous_volumes(&c.mounts);
             }
             return;
         }
@@ -280,7 +292,7 @@ impl Supervised for ContainerShim {
 
     fn shim_exits(&mut self) {
         // The bridges this container leaves unused can go.
-        net::gc_bridges(&self.engine, &self.bridges);
+        net::gc_bridges(&self.cx.cx(), &self.bridges);
     }
 }
 
@@ -288,7 +300,7 @@ impl ContainerShim {
     /// The process is gone: its ports and interfaces go, its names leave the hosts files
     /// of its networks, and the record shows no host port.
     fn net_down(&mut self, live: net::LiveNetwork) {
-        let (bridges, networks) = net::down(&self.engine, &self.id, live);
+        let (bridges, networks) = net::down(&self.cx.cx(), &self.id, live);
         for b in bridges {
             if !self.bridges.contains(&b) {
                 self.bridges.push(b);
@@ -297,7 +309,8 @@ impl ContainerShim {
         // The record's ports and sandbox key are cleared with the state change that
         // follows (see `clear_network_state`), in the same write.
         if !networks.is_empty() {
-            self.engine
+            self.cx
+                .cx()
                 .refresh_hosts(&networks, Some((&self.id, false)));
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::Error;
-use crate::Engine;
+use crate::container::Ctx;
 
 /// The table `top` prints: `ps`'s column titles and the container's rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,9 +14,13 @@ pub struct TopOutput {
     pub processes: Vec<Vec<String>>,
 }
 
-impl Engine {
-    /// `tug top CONTAINER [ps OPTIONS]`.
-    pub fn top(&self, name: &str, ps_args: &[String]) -> crate::Result<TopOutput> {
+impl Ctx<'_> {
+    /// The work of `Engine::top`.
+    pub(crate) fn top(
+        &self,
+        name: &str,
+        ps_args: &[String],
+    ) -> crate::container::Result<TopOutput> {
         let c = self.running_container(name)?;
         let pids = pids_in_pid_namespace(c.state.pid)?;
         let args: Vec<String> = if ps_args.is_empty() {
@@ -34,10 +38,9 @@ impl Engine {
                 "ps: {}: {}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
-            ))
-            .into());
+            )));
         }
-        Ok(parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)?)
+        parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)
     }
 }
 

@@ -93,6 +93,43 @@ impl Ulimit {
     }
 }
 
+/// Docker's limits: those its daemon under systemd hands every container (`nofile`
+/// 1024:524288, `nproc` and `core` unlimited), each capped at the caller's hard limit
+/// (raising one needs CAP_SYS_RESOURCE), then the user's `--ulimit`s over them. So a
+/// container never inherits the soft limits of the shell that ran tug.
+pub fn with_docker_defaults(user: &[Ulimit]) -> Vec<Ulimit> {
+    use nix::sys::resource::{Resource, getrlimit};
+    let defaults = [
+        ("nofile", Resource::RLIMIT_NOFILE, 1024, 524_288),
+        ("nproc", Resource::RLIMIT_NPROC, -1, -1),
+        ("core", Resource::RLIMIT_CORE, -1, -1),
+    ];
+    let mut out: Vec<Ulimit> = Vec::new();
+    for (name, resource, soft, hard) in defaults {
+        if user.iter().any(|u| u.name == name) {
+            continue;
+        }
+        // The caller's hard limit, as -1 when unlimited.
+        let cap = match getrlimit(resource) {
+            Ok((_, h)) if h == libc::RLIM_INFINITY => -1,
+            Ok((_, h)) => h.min(i64::MAX as u64) as i64,
+            Err(_) => continue,
+        };
+        let capped = |v: i64| match (v, cap) {
+            (_, -1) => v,
+            (-1, c) => c,
+            (v, c) => v.min(c),
+        };
+        out.push(Ulimit {
+            name: name.to_string(),
+            soft: capped(soft),
+            hard: capped(hard),
+        });
+    }
+    out.extend(user.iter().cloned());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +150,22 @@ mod tests {
         );
         for bad in ["nofile", "bogus=1", "nofile=2:1", "nofile=x", "nofile=-2"] {
             assert!(Ulimit::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn docker_defaults_stay_under_the_callers_hard_limits_and_yield_to_the_users() {
+        use nix::sys::resource::{Resource, getrlimit};
+        let all = with_docker_defaults(&[Ulimit::parse("core=0").unwrap()]);
+        let names: Vec<&str> = all.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["nofile", "nproc", "core"]);
+        assert_eq!(all[2].hard, 0, "the user's core limit, not the default");
+        let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        let nofile = &all[0];
+        assert_eq!(nofile.soft as u64, 1024.min(hard));
+        assert_eq!(nofile.hard as u64, 524_288.min(hard));
+        for u in &all {
+            u.rlimit().unwrap();
         }
     }
 }

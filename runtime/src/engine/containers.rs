@@ -1,9 +1,118 @@
-//! The container commands that work on its cgroup: `pause`, `unpause` (the freezer) and
-//! `stats` (usage counters).
+//! The container commands on the [`Engine`]: create, the lifecycle (run, start, attach,
+//! stop, kill, wait, restart, rename, rm, prune, inspect), and those that work on its
+//! cgroup: `pause`, `unpause` (the freezer) and `stats` (usage counters). The lifecycle's
+//! work is the container module's (`container::Ctx`); the engine hands it its settings.
+
+use std::time::Duration;
 
 use crate::Engine;
-use crate::container::{Container, ContainerStats, Error};
+use crate::container::{
+    AttachOptions, Container, ContainerId, ContainerStats, ContainerStore, CreateOptions, Error,
+};
 use crate::sandbox::cgroups;
+
+impl Engine {
+    /// The container store of this engine.
+    pub(crate) fn container_store(&self) -> ContainerStore {
+        self.cx().container_store()
+    }
+
+    /// Creates a container (`tug create`): resolves the image, applies Docker's override
+    /// rules, writes the runtime spec and the metadata, and prepares the rootfs.
+    pub fn create_container(&self, opts: &CreateOptions) -> crate::Result<Container> {
+        Ok(self.cx().create_container(opts)?)
+    }
+
+    /// `tug run` in the foreground: create, start through the shim attached, wait for the
+    /// exit (the shim removes a `--rm` container). Returns the container's exit code.
+    pub fn run_container(&self, opts: &CreateOptions, attach: AttachOptions) -> crate::Result<i32> {
+        Ok(self.cx().run_container(opts, attach)?)
+    }
+
+    /// `tug run -d`: create and start; returns once the process runs.
+    pub fn run_detached(&self, opts: &CreateOptions) -> crate::Result<Container> {
+        Ok(self.cx().run_detached(opts)?)
+    }
+
+    /// `tug start -a`: starts a created or exited container attached, and waits for it.
+    pub fn start_container(&self, name: &str, attach: AttachOptions) -> crate::Result<i32> {
+        Ok(self.cx().start_container(name, attach)?)
+    }
+
+    /// `tug start`: starts a container in the background (a running one is left as it is).
+    pub fn start_detached(&self, name: &str) -> crate::Result<Container> {
+        Ok(self.cx().start_detached(name)?)
+    }
+
+    /// `tug attach`: attaches to a running container's output (and stdin) until it exits.
+    pub fn attach_container(&self, name: &str, attach: AttachOptions) -> crate::Result<i32> {
+        Ok(self.cx().attach_container(name, attach)?)
+    }
+
+    /// `tug stop`: the stop signal (`signal`, else the image's StopSignal, else SIGTERM),
+    /// then SIGKILL after `timeout`; no restart afterwards. A stopped container is left
+    /// as it is.
+    pub fn stop_container(
+        &self,
+        name: &str,
+        timeout: Option<Duration>,
+        signal: Option<&str>,
+    ) -> crate::Result<Container> {
+        Ok(self.cx().stop_container(name, timeout, signal)?)
+    }
+
+    /// `tug kill`: sends `signal` (default SIGKILL) to a running container's process.
+    pub fn kill_container(&self, name: &str, signal: Option<&str>) -> crate::Result<Container> {
+        Ok(self.cx().kill_container(name, signal)?)
+    }
+
+    /// `tug wait`: blocks until the container's process exits; its exit code.
+    pub fn wait_container(&self, name: &str) -> crate::Result<i32> {
+        Ok(self.cx().wait_container(name)?)
+    }
+
+    /// `tug restart`: stop (if running), then start in the background.
+    pub fn restart_container(
+        &self,
+        name: &str,
+        timeout: Option<Duration>,
+    ) -> crate::Result<Container> {
+        Ok(self.cx().restart_container(name, timeout)?)
+    }
+
+    /// `tug rename`.
+    pub fn rename_container(&self, name: &str, new_name: &str) -> crate::Result<()> {
+        Ok(self.cx().rename_container(name, new_name)?)
+    }
+
+    /// Removes a container (`tug rm`); a running one only with `force` (SIGKILL first).
+    pub fn remove_container(&self, name: &str, force: bool) -> crate::Result<Container> {
+        Ok(self.cx().remove_container(name, force)?)
+    }
+
+    /// `tug container prune`: removes every container that is not running; their ids and
+    /// the bytes their writable layers held.
+    pub fn prune_containers(&self) -> crate::Result<(Vec<ContainerId>, u64)> {
+        Ok(self.cx().prune_containers()?)
+    }
+
+    /// Every container, as `inspect` shows them (for `ps` and the testkit), newest first.
+    pub fn containers(&self) -> crate::Result<Vec<Container>> {
+        Ok(self.cx().containers()?)
+    }
+
+    /// The container `name` names (a name, an id or an id prefix), as `inspect` shows it:
+    /// a container whose shim died (killed, or a reboot) shows as exited, with the reason.
+    pub fn container(&self, name: &str) -> crate::Result<Container> {
+        Ok(self.cx().container(name)?)
+    }
+
+    /// The names (or short ids) of the containers created from image `id`, so that `rmi`
+    /// can refuse to remove an image in use.
+    pub fn containers_using_image(&self, id: &crate::Digest) -> Result<Vec<String>, Error> {
+        self.cx().containers_using_image(id)
+    }
+}
 
 impl Engine {
     /// `tug pause`: freezes every process of a running container.
@@ -45,14 +154,75 @@ impl Engine {
     /// `tug stats`: the usage of container `name` (zeros when it is not running).
     pub fn container_stats(&self, name: &str) -> crate::Result<ContainerStats> {
         let c = self.container(name)?;
-        let stats = if c.state.running {
-            Some(cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)?.stats()?)
+        let (stats, net) = if c.state.running {
+            let cg = cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)?;
+            (Some(cg.stats()?), crate::container::net_io(c.state.pid))
         } else {
-            None
+            (None, Default::default())
         };
         Ok(ContainerStats {
             container: c,
             stats,
+            net,
         })
+    }
+}
+
+impl Engine {
+    /// Commits a container's changes as a new image: its image's layers plus one layer
+    /// made from the container's writable layer (overlay whiteouts become OCI whiteouts),
+    /// the container's config with `changes` applied, and a history entry.
+    ///
+    /// With `opts.pause`, a running container is paused for the commit and unpaused after
+    /// it (its state shows `Paused` meanwhile, as Docker's); one paused before stays
+    /// paused.
+    pub fn commit_container(
+        &self,
+        name: &str,
+        opts: &crate::container::ContainerCommit,
+    ) -> crate::Result<crate::image::Image> {
+        let pause_here = opts.pause && {
+            let c = self.container(name)?;
+            c.state.running && !c.state.paused
+        };
+        if pause_here {
+            self.pause_container(name)?;
+        }
+        let committed = self.cx().commit_container(name, opts);
+        if pause_here {
+            let thawed = self.unpause_container(name);
+            // The commit's error first; else a container left frozen is the news.
+            let image = committed?;
+            thawed?;
+            return Ok(image);
+        }
+        Ok(committed?)
+    }
+
+    /// Writes a container's changes as a layer into the image store's staging dir (a
+    /// build's RUN step), every mtime after `clamp_mtime` written as `clamp_mtime`.
+    pub fn stage_container_layer(
+        &self,
+        name: &str,
+        clamp_mtime: Option<u64>,
+    ) -> crate::Result<crate::image::commit::StagedLayer> {
+        Ok(self.cx().stage_container_layer(name, clamp_mtime)?)
+    }
+
+    /// The changes of a container's file system against its image, as `docker diff`
+    /// lists them.
+    pub fn container_changes(&self, name: &str) -> crate::Result<Vec<crate::layer::Change>> {
+        Ok(self.cx().container_changes(name)?)
+    }
+
+    /// Writes a container's whole file system as a tar (`docker export`): the running
+    /// container's root as its processes see it, or a stopped one's rootfs mounted for
+    /// the moment in a private mount namespace of a helper thread.
+    pub fn export_container(
+        &self,
+        name: &str,
+        out: impl std::io::Write + Send,
+    ) -> crate::Result<()> {
+        Ok(self.cx().export_container(name, out)?)
     }
 }

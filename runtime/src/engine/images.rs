@@ -2,7 +2,12 @@
 //! images, so that a face never opens the store itself.
 
 use std::collections::HashSet;
+use std::io::{Read, Write};
 
+use crate::image::archive::{self, ArchiveFormat, Loaded};
+use crate::image::busybox::{self, BusyboxSource};
+use crate::image::commit::{CommitOptions, LayerStats, StagedLayer};
+use crate::image::import::{self, ImportOptions};
 use crate::image::prune::{PruneReport, disk_usage};
 use crate::image::remove::{self, RemoveEvent};
 use crate::image::view::{self, HistoryEntry};
@@ -18,6 +23,11 @@ pub struct ImageSummary {
 }
 
 impl Engine {
+    /// The image store of this engine.
+    pub fn image_store(&self) -> Result<Store, Error> {
+        Store::open(self.root())
+    }
+
     fn images_in(&self, store: &Store) -> Result<Vec<ImageSummary>> {
         Ok(store
             .list()?
@@ -102,8 +112,14 @@ impl Engine {
             .collect();
         let before = disk_usage(self.root());
         let mut report = PruneReport::default();
+        // A build's intermediate images are not dangling: `tug builder prune` removes
+        // them.
+        let intermediate = self
+            .intermediate_images()
+            .map_err(|e| Error::Users(Box::new(e)))?;
         for image in store.list()? {
-            if in_use.contains(&image.id.to_string()) || (!all && !image.names.is_empty()) {
+            let kept = !image.names.is_empty() || intermediate.contains(&image.id);
+            if in_use.contains(&image.id.to_string()) || (!all && kept) {
                 continue;
             }
             // Removing by id deletes every name; `force` only matters for images in use,
@@ -117,5 +133,103 @@ impl Engine {
             + crate::fsutil::remove_abandoned(&self.root().join("snapshots"), ".tmp-");
         report.reclaimed = before.saturating_sub(disk_usage(self.root())) + abandoned;
         Ok(report)
+    }
+}
+
+/// Images in and out: import, the busybox image, save and load.
+impl Engine {
+    /// Imports a rootfs tar (plain or gzip) as a one-layer image, unpacks its layer, and
+    /// tags it. A tar that does not unpack (corrupt, hostile) fails and leaves the store
+    /// as it was.
+    pub fn import_image(
+        &self,
+        input: impl Read + Send,
+        opts: &ImportOptions,
+    ) -> Result<Image, Error> {
+        import::import(self.root(), input, opts)
+    }
+
+    /// Makes the `busybox` image from the host's busybox-static and tags it `reference`
+    /// (`busybox:latest`, say): the image `images/busybox/build.sh` makes, without the
+    /// repository. Making it again gives the same image.
+    pub fn create_busybox_image(&self, reference: &str) -> Result<Image, Error> {
+        self.create_busybox_image_from(&BusyboxSource::host()?, reference)
+    }
+
+    /// [`Engine::create_busybox_image`] from a given busybox.
+    pub fn create_busybox_image_from(
+        &self,
+        source: &BusyboxSource,
+        reference: &str,
+    ) -> Result<Image, Error> {
+        busybox::create(self.root(), source, reference)
+    }
+
+    /// Writes the images `names` (references or ids) to `out` as an archive. A name that
+    /// is a tag saves that tag; an id saves every tag of the image.
+    pub fn save_images(
+        &self,
+        names: &[String],
+        format: ArchiveFormat,
+        out: impl Write,
+    ) -> Result<(), Error> {
+        archive::save(&self.image_store()?, names, format, out)
+    }
+
+    /// Loads the images of an archive (docker-archive or oci-archive, plain or gzip),
+    /// unpacks their layers and tags them.
+    pub fn load_images(&self, input: impl Read + Send) -> Result<Vec<Loaded>, Error> {
+        archive::load(self.root(), input)
+    }
+}
+
+impl Engine {
+    /// Writes a new gzip layer with `write_layer` (which returns its diff id and tar
+    /// size) into the image store's staging dir. Dropped unused, it is removed.
+    pub fn stage_layer(
+        &self,
+        write_layer: impl FnOnce(&mut dyn std::io::Write) -> Result<LayerStats, Error>,
+    ) -> Result<StagedLayer, Error> {
+        crate::image::commit::stage_layer(&self.image_store()?, write_layer)
+    }
+
+    /// Stores a new image: `parent`'s layers plus one layer that `write_layer` writes
+    /// (returning its diff id and tar size), with `opts`' config, changes and history.
+    /// The layer is unpacked before the image is named, so a failure leaves the store as
+    /// it was.
+    pub fn commit_image(
+        &self,
+        parent: &Image,
+        write_layer: impl FnOnce(&mut dyn std::io::Write) -> Result<LayerStats, Error>,
+        opts: &CommitOptions,
+    ) -> Result<Image, Error> {
+        crate::image::commit::commit_image(
+            self.root(),
+            &self.image_store()?,
+            parent,
+            write_layer,
+            opts,
+        )
+    }
+
+    /// Stores an image made of `base` layers plus `layer` (if any), with `config` (a whole
+    /// image config; the new layer's diff id is appended to its `rootfs.diff_ids`, and its
+    /// null fields are dropped), named `reference` or untagged. The layers are unpacked
+    /// before the image is listed, so a failure leaves the store as it was.
+    pub fn store_image(
+        &self,
+        base: &[crate::image::LayerInfo],
+        layer: Option<StagedLayer>,
+        config: serde_json::Value,
+        reference: Option<&crate::image::Reference>,
+    ) -> Result<Image, Error> {
+        crate::image::commit::store_image(
+            self.root(),
+            &self.image_store()?,
+            base,
+            layer,
+            config,
+            reference,
+        )
     }
 }

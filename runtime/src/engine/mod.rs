@@ -4,16 +4,17 @@
 //! holds no open resources, so any number of engines (in threads or processes) may work on
 //! the same root at once: every update takes a file lock.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::network::endpoint::Host;
-use crate::network::firewall::{Backend, Firewall};
-use crate::network::ipam::{DEFAULT_HOST_RUN, Pool};
+use crate::network::firewall::Firewall;
 
+mod build;
 mod containers;
+mod exec;
 mod images;
+mod logs;
 mod networks;
 mod registry;
 mod system;
@@ -24,131 +25,7 @@ pub use system::{DiskUsage, HostInfo, Info};
 
 pub use crate::defaults::{DEFAULT_ROOT, DEFAULT_RUN};
 
-/// How a container's rootfs is assembled from the layer snapshots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageDriver {
-    /// overlayfs: the layer dirs as lowerdirs plus the container's upper/work.
-    Overlay,
-    /// A full copy of the layer chain into the container's dir, for file systems without
-    /// overlayfs. Slow, but works everywhere.
-    Vfs,
-}
-
-impl StorageDriver {
-    /// The driver's name as `info` and `image inspect` print it.
-    pub fn name(self) -> &'static str {
-        match self {
-            StorageDriver::Overlay => "overlay",
-            StorageDriver::Vfs => "vfs",
-        }
-    }
-}
-
-/// The settings of an engine. The environment is read once, by [`EngineConfig::from_env`];
-/// nothing below the engine reads it, so two engines in one process may differ. The
-/// engine's shims get the same settings (see [`EngineConfig::to_env`]).
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    /// The state root (`$TUG_ROOT`): images, snapshots, containers, volumes.
-    pub root: PathBuf,
-    /// The run root (`$TUG_RUN`): sockets, pid files, host-wide locks.
-    pub run_root: PathBuf,
-    /// The storage driver (`$TUG_STORAGE_DRIVER`: `overlay` or `vfs`).
-    pub storage_driver: StorageDriver,
-    /// The program that writes the firewall rules (`$TUG_FIREWALL`: `nft` or `iptables`;
-    /// else `nft` when installed, else `iptables` when that is).
-    pub firewall: Backend,
-    /// Where automatic network subnets come from (`$TUG_ADDRESS_POOL`:
-    /// `BASE/PREFIX,SIZE`, e.g. `10.200.0.0/16,24`; default 172.17.0.0/16 up in /24s).
-    pub address_pool: Pool,
-    /// The host-wide run dir (`$TUG_HOST_RUN`, default `/run/tug`): the subnet registry
-    /// and the bridge locks, shared by every state root on the host.
-    pub host_run: PathBuf,
-    /// The cgroup file system root (`$TUG_CGROUP_ROOT`, default `/sys/fs/cgroup`; a test
-    /// may point it at another mount).
-    pub cgroup_root: PathBuf,
-}
-
-impl EngineConfig {
-    /// The settings of an engine on `root` and `run_root`, with the defaults for the rest.
-    pub fn new(root: impl Into<PathBuf>, run_root: impl Into<PathBuf>) -> EngineConfig {
-        EngineConfig {
-            root: root.into(),
-            run_root: run_root.into(),
-            storage_driver: StorageDriver::Overlay,
-            firewall: Backend::detect(),
-            address_pool: Pool::default_pool(),
-            host_run: DEFAULT_HOST_RUN.into(),
-            cgroup_root: crate::sandbox::cgroups::DEFAULT_ROOT.into(),
-        }
-    }
-
-    /// The settings from the environment (`TUG_ROOT`, `TUG_RUN`, `TUG_STORAGE_DRIVER`,
-    /// `TUG_FIREWALL`, `TUG_ADDRESS_POOL`, `TUG_HOST_RUN`, `TUG_CGROUP_ROOT`), with the
-    /// defaults where unset.
-    pub fn from_env() -> Result<EngineConfig> {
-        let root = std::env::var_os("TUG_ROOT")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| DEFAULT_ROOT.into());
-        let run_root = std::env::var_os("TUG_RUN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| DEFAULT_RUN.into());
-        let storage_driver = match std::env::var("TUG_STORAGE_DRIVER").as_deref() {
-            Err(_) | Ok("") | Ok("overlay") | Ok("overlay2") => StorageDriver::Overlay,
-            Ok("vfs") => StorageDriver::Vfs,
-            Ok(other) => {
-                return Err(Error::Config(format!(
-                    "TUG_STORAGE_DRIVER={other:?} is not a storage driver: use overlay or vfs"
-                )));
-            }
-        };
-        let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        let firewall = match std::env::var("TUG_FIREWALL") {
-            Ok(s) if !s.is_empty() => Backend::parse(&s).ok_or_else(|| {
-                Error::Config(format!(
-                    "TUG_FIREWALL={s:?} is not a firewall backend: use nft or iptables"
-                ))
-            })?,
-            _ => Backend::detect(),
-        };
-        let address_pool = match std::env::var("TUG_ADDRESS_POOL") {
-            Ok(s) if !s.is_empty() => Pool::parse(&s)?,
-            _ => Pool::default_pool(),
-        };
-        Ok(EngineConfig {
-            storage_driver,
-            firewall,
-            address_pool,
-            host_run: set("TUG_HOST_RUN").map_or_else(|| DEFAULT_HOST_RUN.into(), PathBuf::from),
-            cgroup_root: set("TUG_CGROUP_ROOT").map_or_else(
-                || crate::sandbox::cgroups::DEFAULT_ROOT.into(),
-                PathBuf::from,
-            ),
-            ..EngineConfig::new(root, run_root)
-        })
-    }
-
-    /// The settings as the environment that [`EngineConfig::from_env`] reads: how an
-    /// engine's shim (another process) gets the engine's settings, whatever the caller's
-    /// own environment says.
-    pub fn to_env(&self) -> Vec<(&'static str, OsString)> {
-        let pool = format!(
-            "{}/{},{}",
-            self.address_pool.range.network(),
-            self.address_pool.range.prefix(),
-            self.address_pool.size
-        );
-        vec![
-            ("TUG_ROOT", self.root.clone().into()),
-            ("TUG_RUN", self.run_root.clone().into()),
-            ("TUG_STORAGE_DRIVER", self.storage_driver.name().into()),
-            ("TUG_FIREWALL", self.firewall.as_str().into()),
-            ("TUG_ADDRESS_POOL", pool.into()),
-            ("TUG_HOST_RUN", self.host_run.clone().into()),
-            ("TUG_CGROUP_ROOT", self.cgroup_root.clone().into()),
-        ]
-    }
-}
+pub use crate::settings::{EngineConfig, StorageDriver};
 
 /// The engine: every operation on images and containers starts here.
 #[derive(Debug, Clone)]
@@ -206,12 +83,18 @@ impl Engine {
         &self.config.run_root
     }
 
-    /// The host side of this engine's networking: its firewall and host-wide run dir.
-    pub fn network_host(&self) -> Host<'_> {
-        Host {
-            firewall: self.firewall.as_ref(),
-            run_dir: &self.config.host_run,
+    /// What the container module's work needs of this engine, borrowed.
+    pub(crate) fn cx(&self) -> crate::container::Ctx<'_> {
+        crate::container::Ctx {
+            config: &self.config,
+            firewall: &self.firewall,
+            tug_binary: self.tug_binary.as_deref(),
         }
+    }
+
+    /// The host side of this engine's networking: its firewall and host-wide run dir.
+    pub(crate) fn network_host(&self) -> Host<'_> {
+        self.cx().network_host()
     }
 }
 
@@ -232,7 +115,7 @@ pub enum Error {
     #[error(transparent)]
     Rootfs(#[from] crate::rootfs::Error),
     #[error(transparent)]
-    Container(#[from] crate::container::Error),
+    Container(crate::container::Error),
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::Error),
     #[error(transparent)]
@@ -243,6 +126,29 @@ pub enum Error {
     Cgroup(#[from] crate::sandbox::cgroups::Error),
     #[error(transparent)]
     Network(#[from] crate::network::Error),
+    #[error(transparent)]
+    Build(#[from] crate::build::Error),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::Error),
+}
+
+/// A container error that carries another module's failure becomes that module's
+/// variant, so a caller matches `Error::Image(..)` whichever operation met it.
+impl From<crate::container::Error> for Error {
+    fn from(e: crate::container::Error) -> Error {
+        use crate::container::Error as C;
+        match e {
+            C::Image(e) => Error::Image(e),
+            C::Network(e) => Error::Network(e),
+            C::Volume(e) => Error::Volume(e),
+            C::Sandbox(e) => Error::Sandbox(e),
+            C::Cgroup(e) => Error::Cgroup(e),
+            C::Snapshot(e) => Error::Snapshot(e),
+            C::Rootfs(e) => Error::Rootfs(e),
+            C::Layer(e) => Error::Layer(e),
+            e => Error::Container(e),
+        }
+    }
 }
 
 impl Error {
@@ -252,9 +158,32 @@ impl Error {
         match self {
             Error::Container(e) => e.exit_code(),
             Error::Sandbox(e) => e.exit_code(),
+            // `docker build` exits 1 when the build fails.
+            Error::Build(_) => 1,
             _ => 125,
         }
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+    use crate::{container, image};
+
+    /// Another module's failure met by the container work reaches a caller as that
+    /// module's variant (so `Error::Image(NotFound)` means a missing image whichever
+    /// operation met it), with its own exit code; the container's own stay `Container`.
+    #[test]
+    fn container_errors_carrying_another_modules_become_its_variant() {
+        let e: Error = container::Error::from(image::Error::NotFound("busybox".into())).into();
+        assert!(
+            matches!(e, Error::Image(image::Error::NotFound(_))),
+            "{e:?}"
+        );
+        let e: Error = container::Error::Start(127, "not found".into()).into();
+        assert!(matches!(e, Error::Container(_)), "{e:?}");
+        assert_eq!(e.exit_code(), 127);
+    }
+}

@@ -3,7 +3,11 @@
 //! devices (bridge, firewall table) when a container's shim left them lingering, which
 //! only `network rm` used to do.
 
+use std::net::Ipv4Addr;
+
 use crate::Engine;
+use crate::container::{PortProbe, PublishedPort};
+use crate::network::store::NetworkStore;
 use crate::network::{CreateOptions, Error, Network};
 
 impl Engine {
@@ -45,5 +49,51 @@ impl Engine {
 fn remove_devices(host: crate::network::endpoint::Host<'_>, net: &Network) {
     if let Some(b) = net.bridge_device() {
         let _ = crate::network::endpoint::gc(host, b);
+    }
+}
+
+/// A container on networks: connect, disconnect, its published ports, and whether a port
+/// listens inside it.
+impl Engine {
+    /// The network store of this engine's state root, leasing subnets from the engine's
+    /// address pool in its host-wide registry.
+    pub(crate) fn network_store(&self) -> NetworkStore {
+        self.cx().network_store()
+    }
+
+    /// `tug network connect`: gives the container an address on `network` and, when it
+    /// runs, an interface there at once.
+    pub fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        aliases: &[String],
+        ip: Option<Ipv4Addr>,
+    ) -> crate::Result<()> {
+        Ok(self.cx().connect_network(network, container, aliases, ip)?)
+    }
+
+    /// `tug network disconnect`: takes the container off `network` (its interface there
+    /// goes at once when it runs) and frees its address.
+    pub fn disconnect_network(&self, network: &str, container: &str) -> crate::Result<()> {
+        Ok(self.cx().disconnect_network(network, container)?)
+    }
+
+    /// The published ports of container `name` while it runs (none once it stopped), in
+    /// container port order.
+    pub fn published_ports(&self, name: &str) -> crate::Result<Vec<PublishedPort>> {
+        Ok(self.cx().published_ports(name)?)
+    }
+
+    /// A probe of the TCP ports listening in running container `name`, kept for
+    /// repeated questions (a wait loop): see [`PortProbe::listens`].
+    pub fn port_probe(&self, name: &str) -> crate::Result<PortProbe> {
+        Ok(self.cx().port_probe(name)?)
+    }
+
+    /// Whether a TCP socket (IPv4 or IPv6) listens on `port` inside running container
+    /// `name` (its own network namespace: not a published host port).
+    pub fn is_port_listening(&self, name: &str, port: u16) -> crate::Result<bool> {
+        Ok(self.cx().is_port_listening(name, port)?)
     }
 }

@@ -1,10 +1,17 @@
 //! The volume commands on the [`Engine`]: what `tug volume create|ls|inspect|rm|prune`
 //! and the other faces call.
 
+use serde_json::Value;
+
 use crate::Engine;
-use crate::volume::{Error, Volume, VolumeOptions};
+use crate::volume::{Error, Volume, VolumeOptions, VolumeStore, plan};
 
 impl Engine {
+    /// The volume store of this engine.
+    pub(crate) fn volume_store(&self) -> VolumeStore {
+        VolumeStore::open(self.root())
+    }
+
     /// `volume create`: makes volume `opts.name` (anonymous when `None`), or returns the
     /// existing one of that name.
     pub fn create_volume(&self, opts: &VolumeOptions) -> crate::Result<Volume> {
@@ -44,5 +51,12 @@ impl Engine {
         keep: impl Fn(&Volume) -> bool,
     ) -> crate::Result<Vec<(String, u64)>> {
         Ok(self.volume_store().prune(all, keep)?)
+    }
+
+    /// Removes the anonymous volumes among `mounts` (a removed container's Docker
+    /// `Mounts` records; `rm -v`, `run --rm`) that no other container uses; named volumes
+    /// stay. Returns the names removed.
+    pub fn remove_anonymous_volumes(&self, mounts: &[Value]) -> crate::Result<Vec<String>> {
+        Ok(plan::remove_anonymous(&self.volume_store(), mounts)?)
     }
 }

@@ -13,7 +13,6 @@ use std::time::UNIX_EPOCH;
 
 use super::import::ImportOptions;
 use super::{Error, Image, Reference};
-use crate::Engine;
 
 /// Where Debian's busybox-static installs the binary.
 pub const HOST_BUSYBOX: &str = "/bin/busybox";
@@ -62,7 +61,7 @@ pub struct BusyboxSource {
 }
 
 impl BusyboxSource {
-    /// The host's busybox-static: [`HOST_BUSYBOX`], its applets, mtime and package version.
+    /// The host's busybox-static: `/bin/busybox`, its applets, mtime and package version.
     pub fn host() -> Result<BusyboxSource, Error> {
         BusyboxSource::from_binary(Path::new(HOST_BUSYBOX))
     }
@@ -134,24 +133,16 @@ impl BusyboxSource {
     }
 }
 
-impl Engine {
-    /// Makes the `busybox` image from the host's busybox-static and tags it `reference`
-    /// (`busybox:latest`, say): the image `images/busybox/build.sh` makes, without the
-    /// repository. Making it again gives the same image.
-    pub fn create_busybox_image(&self, reference: &str) -> Result<Image, Error> {
-        self.create_busybox_image_from(&BusyboxSource::host()?, reference)
-    }
-
-    /// [`Engine::create_busybox_image`] from a given busybox.
-    pub fn create_busybox_image_from(
-        &self,
-        source: &BusyboxSource,
-        reference: &str,
-    ) -> Result<Image, Error> {
-        let reference = Reference::parse(reference)?;
-        let tar = source.rootfs_tar()?;
-        self.import_image(tar.as_slice(), &source.import_options(Some(reference)))
-    }
+/// Makes the `busybox` image from `source` in the store of state root `root` and tags it
+/// `reference`: the image `images/busybox/build.sh` makes, without the repository.
+pub(crate) fn create(root: &Path, source: &BusyboxSource, reference: &str) -> Result<Image, Error> {
+    let reference = Reference::parse(reference)?;
+    let tar = source.rootfs_tar()?;
+    super::import::import(
+        root,
+        tar.as_slice(),
+        &source.import_options(Some(reference)),
+    )
 }
 
 /// The `Version` of package `name` in a dpkg status file.
@@ -376,13 +367,7 @@ mod tests {
         let ids: Vec<_> = (0..2)
             .map(|_| {
                 let dir = tempfile::tempdir().unwrap();
-                let mut config =
-                    crate::EngineConfig::new(dir.path().join("root"), dir.path().join("run"));
-                config.storage_driver = crate::StorageDriver::Vfs;
-                let engine = Engine::open(config).unwrap();
-                let img = engine
-                    .create_busybox_image_from(&src, "busybox:latest")
-                    .unwrap();
+                let img = create(&dir.path().join("root"), &src, "busybox:latest").unwrap();
                 assert!(
                     img.names
                         .iter()

@@ -1,8 +1,8 @@
 //! `--change` instructions of `tug import` and `tug commit` (CMD, ENTRYPOINT, ENV, EXPOSE,
-//! LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR), applied to the `config` object of an
-//! image config (Docker's field names: `Cmd`, `Env`, `ExposedPorts`...). They are parsed by
-//! the Dockerfile parser and applied by the builder's config step, so a change means what
-//! the same line means in a Dockerfile.
+//! HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR: Docker's commit set),
+//! applied to the `config` object of an image config (Docker's field names: `Cmd`, `Env`,
+//! `ExposedPorts`...). They are parsed by the Dockerfile parser and applied by the
+//! builder's config step, so a change means what the same line means in a Dockerfile.
 
 use serde_json::{Map, Value};
 
@@ -29,6 +29,7 @@ pub fn apply(config: &mut Map<String, Value>, change: &str) -> Result<(), Error>
             | Instruction::Entrypoint(_)
             | Instruction::Env(_)
             | Instruction::Expose(_)
+            | Instruction::Healthcheck(_)
             | Instruction::Label(_)
             | Instruction::Onbuild(_)
             | Instruction::Stopsignal(_)
@@ -38,7 +39,7 @@ pub fn apply(config: &mut Map<String, Value>, change: &str) -> Result<(), Error>
     );
     if !allowed {
         return Err(bad(format!(
-            "{keyword} is not an instruction import can apply: use CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME or WORKDIR"
+            "{keyword} is not a valid change command: use CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME or WORKDIR"
         )));
     }
     let env = config
@@ -93,6 +94,11 @@ mod tests {
             vec!["EXPOSE 80 53/udp 8000-8002/tcp"],
             vec!["LABEL a=b \"c d\"=e"],
             vec![r#"VOLUME ["/data", "/logs"]"#, "VOLUME /x /y"],
+            vec![
+                "HEALTHCHECK --interval=5s --retries=2 CMD wget -q localhost",
+                "ONBUILD RUN make",
+            ],
+            vec!["HEALTHCHECK NONE"],
             vec!["RUN echo"],
             vec!["CMD"],
             vec!["CMD [\"sh\""],

@@ -3,11 +3,11 @@
 //! the same image id and manifest digest on every run.
 
 use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, json};
 
-use crate::Engine;
 use crate::digest::HashingReader;
 
 use super::blobs::{BlobWriter, Staged};
@@ -90,81 +90,84 @@ pub fn rfc3339(secs: u64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-impl Engine {
-    /// Imports a rootfs tar (plain or gzip) as a one-layer image, unpacks its layer, and
-    /// tags it. A tar that does not unpack (corrupt, hostile) fails and leaves the store
-    /// as it was.
-    pub fn import_image(
-        &self,
-        input: impl Read + Send,
-        opts: &ImportOptions,
-    ) -> Result<Image, Error> {
-        let store = self.image_store()?;
-        let created = opts.created.unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        });
-        let mut config_obj = Map::new();
-        for c in &opts.changes {
-            changes::apply(&mut config_obj, c)?;
-        }
-        let (layer, diff_id) = stage_layer(&store, input, &opts.source)?;
-        let comment = opts
-            .message
-            .clone()
-            .unwrap_or_else(|| format!("Imported from {}", opts.source));
-        let created = rfc3339(created);
-        let config = json!({
-            "architecture": host_arch(),
-            "os": "linux",
-            "created": created,
-            "comment": comment,
-            "config": config_obj,
-            "rootfs": {"type": "layers", "diff_ids": [diff_id.to_string()]},
-            "history": [{"created": created, "comment": comment}],
-        });
-        let layer_info = LayerInfo {
-            digest: layer.digest.clone(),
-            diff_id,
-            size: layer.size,
-            media_type: media::OCI_LAYER_GZIP.to_string(),
-        };
-        let config_blob = stage_bytes(&store, &super::manifest::canonical_json(&config))?;
-        let manifest = Manifest::oci(
-            BlobRef {
-                media_type: media::OCI_CONFIG.to_string(),
-                digest: config_blob.digest.clone(),
-                size: config_blob.size,
-            },
-            vec![BlobRef {
-                media_type: layer_info.media_type.clone(),
-                digest: layer_info.digest.clone(),
-                size: layer_info.size,
-            }],
-        );
-        let manifest_blob = stage_bytes(&store, &super::manifest::canonical_json(&manifest))?;
-        let desc = Descriptor::manifest(&manifest_blob.digest, manifest_blob.size, None);
-
-        let mut txn = store.begin()?;
-        for b in [layer, config_blob, manifest_blob] {
-            txn.add_blob(b)?;
-        }
-        unpack(self, &txn, &[layer_info])?;
-        match &opts.reference {
-            Some(r) => txn.index.tag(&desc, r),
-            None => txn.index.add_untagged(&desc),
-        }
-        txn.commit()?;
-        store.image(&txn.index, &desc)
+/// Imports a rootfs tar (plain or gzip) into the store of state root `root` as a
+/// one-layer image, unpacks its layer, and tags it. A tar that does not unpack (corrupt,
+/// hostile) fails and leaves the store as it was.
+pub(crate) fn import(
+    root: &Path,
+    input: impl Read + Send,
+    opts: &ImportOptions,
+) -> Result<Image, Error> {
+    let store = Store::open(root)?;
+    let created = opts.created.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    let mut config_obj = Map::new();
+    for c in &opts.changes {
+        changes::apply(&mut config_obj, c)?;
     }
+    let (layer, diff_id) = stage_layer(&store, input, &opts.source)?;
+    let comment = opts
+        .message
+        .clone()
+        .unwrap_or_else(|| format!("Imported from {}", opts.source));
+    let created = rfc3339(created);
+    let config = json!({
+        "architecture": host_arch(),
+        "os": "linux",
+        "created": created,
+        "comment": comment,
+        "config": config_obj,
+        "rootfs": {"type": "layers", "diff_ids": [diff_id.to_string()]},
+        "history": [{"created": created, "comment": comment}],
+    });
+    let layer_info = LayerInfo {
+        digest: layer.digest.clone(),
+        diff_id,
+        size: layer.size,
+        media_type: media::OCI_LAYER_GZIP.to_string(),
+    };
+    let config_blob = stage_bytes(&store, &super::manifest::canonical_json(&config))?;
+    let manifest = Manifest::oci(
+        BlobRef {
+            media_type: media::OCI_CONFIG.to_string(),
+            digest: config_blob.digest.clone(),
+            size: config_blob.size,
+        },
+        vec![BlobRef {
+            media_type: layer_info.media_type.clone(),
+            digest: layer_info.digest.clone(),
+            size: layer_info.size,
+        }],
+    );
+    let manifest_blob = stage_bytes(&store, &super::manifest::canonical_json(&manifest))?;
+    let desc = Descriptor::manifest(&manifest_blob.digest, manifest_blob.size, None);
+
+    let mut txn = store.begin()?;
+    for b in [layer, config_blob, manifest_blob] {
+        txn.add_blob(b)?;
+    }
+    unpack(root, &txn, &[layer_info])?;
+    match &opts.reference {
+        Some(r) => txn.index.tag(&desc, r),
+        None => txn.index.add_untagged(&desc),
+    }
+    txn.commit()?;
+    store.image(&txn.index, &desc)
 }
 
-/// Unpacks `layers` through the snapshots; on failure, also drops the snapshots no
-/// committed image uses, so nothing is left over.
-pub(crate) fn unpack(engine: &Engine, txn: &Txn<'_>, layers: &[LayerInfo]) -> Result<(), Error> {
-    let snapshots = crate::snapshot::Snapshots::open(engine.root())?;
+/// Unpacks `layers` through the snapshots of state root `root`; on failure, also drops
+/// the snapshots no committed image uses, so nothing is left over. (`root` is any
+/// `AsRef<Path>`, so a caller holding the engine may pass it: its state root.)
+pub(crate) fn unpack(
+    root: impl AsRef<Path>,
+    txn: &Txn<'_>,
+    layers: &[LayerInfo],
+) -> Result<(), Error> {
+    let snapshots = crate::snapshot::Snapshots::open(root.as_ref())?;
     match txn.store().unpack(&snapshots, layers) {
         Ok(_) => Ok(()),
         Err(e) => {

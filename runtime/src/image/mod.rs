@@ -10,26 +10,27 @@
 //! `skopeo inspect oci:<root>/images:docker.io/library/busybox:latest` finds it. An image's
 //! id is its config digest, as in Docker.
 
-pub mod archive;
+pub(crate) mod archive;
 mod blobs;
-pub mod busybox;
-pub mod changes;
-pub mod commit;
-pub mod import;
+pub(crate) mod busybox;
+pub(crate) mod changes;
+pub(crate) mod commit;
+pub(crate) mod import;
 mod index;
-pub mod manifest;
-pub mod prune;
-pub mod reference;
-pub mod remove;
-pub mod store;
+pub(crate) mod manifest;
+pub(crate) mod prune;
+pub(crate) mod reference;
+pub(crate) mod remove;
+pub(crate) mod store;
 mod txn;
-pub mod view;
+pub(crate) mod view;
 
 pub use reference::Reference;
 pub use store::{Image, LayerInfo, Store};
 
 // The types of the Engine's image methods, one level deep (`tug::image::X`).
-pub use archive::ArchiveFormat;
+pub use archive::{ArchiveFormat, Loaded};
+pub use busybox::BusyboxSource;
 pub use import::{ImportOptions, MAX_CREATED, host_arch};
 pub use remove::RemoveEvent;
 pub use view::{HistoryEntry, parse_time};
@@ -61,7 +62,7 @@ pub enum Error {
 }
 
 /// Media types the store reads and writes.
-pub mod media {
+pub(crate) mod media {
     pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
     pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
     pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
@@ -82,7 +83,7 @@ pub mod media {
 }
 
 /// Annotation keys of the index.
-pub mod annotation {
+pub(crate) mod annotation {
     /// The OCI tag annotation that skopeo and umoci read.
     pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
     /// containerd's (and Docker 25's) full image name.

@@ -7,7 +7,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::{Digest, Engine};
+use crate::Digest;
 
 use super::index::{Descriptor, IndexFile};
 use super::manifest::{self, Manifest};
@@ -131,10 +131,10 @@ impl Store {
             .map_err(|e| Error::Io(format!("cannot lock {}", p.display()), e))
     }
 
-    /// A shared lock on the store: while it is held, no [`Txn`] (tag, import, load,
+    /// A shared lock on the store: while it is held, no `Txn` (tag, import, load,
     /// `rmi` and its garbage collection) can change the store. A container create holds
     /// it from resolving its image until its record names the image, so that `rmi` cannot
-    /// remove the image's layers in between. Never begin a [`Txn`] while holding it.
+    /// remove the image's layers in between. Never begin a `Txn` while holding it.
     pub fn read_lock(&self) -> Result<crate::fsutil::LockGuard, Error> {
         let p = self.dir.join(".lock");
         crate::fsutil::lock_shared(&p)
@@ -159,7 +159,7 @@ impl Store {
             .map_err(|e| Error::Io(format!("cannot write {}", p.display()), e))
     }
 
-    /// Starts a change of the store: takes the store's lock until the [`Txn`] ends.
+    /// Starts a change of the store: takes the store's lock until the `Txn` ends.
     pub fn begin(&self) -> Result<Txn<'_>, Error> {
         Txn::begin(self)
     }
@@ -412,11 +412,4 @@ fn ids_with_prefix(store: &Store, index: &IndexFile, hex: &str) -> usize {
         .filter(|id| id.hex().starts_with(hex))
         .collect();
     ids.len()
-}
-
-impl Engine {
-    /// The image store of this engine.
-    pub fn image_store(&self) -> Result<Store, Error> {
-        Store::open(self.root())
-    }
 }

@@ -111,8 +111,11 @@ pub fn inspect(store: &Store, image: &Image, driver: &str) -> Result<Value, Erro
     if let Some(p) = c.get("ExposedPorts").filter(|p| !p.is_null()) {
         config["ExposedPorts"] = p.clone();
     }
-    if let Some(s) = c.get("StopSignal").filter(|p| !p.is_null()) {
-        config["StopSignal"] = s.clone();
+    // Set only when the image has them, as Docker's `omitempty` fields.
+    for k in ["StopSignal", "Healthcheck", "Shell", "ArgsEscaped"] {
+        if let Some(v) = c.get(k).filter(|p| !p.is_null()) {
+            config[k] = v.clone();
+        }
     }
     let tags: Vec<String> = image.names.iter().map(|r| r.to_string()).collect();
     let mut digests: Vec<String> = image

@@ -45,7 +45,7 @@ pub fn write_diff(upper: &Path, lowers: &[PathBuf], out: impl Write) -> Result<D
     let lowers =
         Lowers::open(lowers).map_err(|e| Error::Io("opening the lower layers".into(), e))?;
     let out = BufWriter::with_capacity(BUF_SIZE, out);
-    let (stats, out) = write_tar(upper, Some(&lowers), HashingWriter::new(out))?;
+    let (stats, out) = write_tar(upper, Some(&lowers), None, HashingWriter::new(out))?;
     finish_buf(out)?;
     Ok(stats)
 }
@@ -57,11 +57,23 @@ pub fn write_diff_gzip(
     lowers: &[PathBuf],
     out: impl Write,
 ) -> Result<GzipStats, Error> {
+    write_diff_gzip_clamped(upper, lowers, None, out)
+}
+
+/// As [`write_diff_gzip`], with every mtime later than `clamp_mtime` written as
+/// `clamp_mtime` (a build with `SOURCE_DATE_EPOCH`: the same tree gives the same bytes
+/// whenever it was made).
+pub fn write_diff_gzip_clamped(
+    upper: &Path,
+    lowers: &[PathBuf],
+    clamp_mtime: Option<u64>,
+    out: impl Write,
+) -> Result<GzipStats, Error> {
     let lowers =
         Lowers::open(lowers).map_err(|e| Error::Io("opening the lower layers".into(), e))?;
     let blob = HashingWriter::new(BufWriter::with_capacity(BUF_SIZE, out));
     let gz = flate2::write::GzEncoder::new(blob, flate2::Compression::default());
-    let (diff, gz) = write_tar(upper, Some(&lowers), HashingWriter::new(gz))?;
+    let (diff, gz) = write_tar(upper, Some(&lowers), clamp_mtime, HashingWriter::new(gz))?;
     let blob = gz
         .finish()
         .map_err(|e| Error::Io("finishing the gzip stream".into(), e))?;
@@ -75,7 +87,7 @@ pub fn write_diff_gzip(
 /// are dropped. The root dir itself has no entry, as in Docker's export.
 pub fn write_tree(dir: &Path, out: impl Write) -> Result<DiffStats, Error> {
     let out = BufWriter::with_capacity(BUF_SIZE, out);
-    let (stats, out) = write_tar(dir, None, HashingWriter::new(out))?;
+    let (stats, out) = write_tar(dir, None, None, HashingWriter::new(out))?;
     finish_buf(out)?;
     Ok(stats)
 }
@@ -193,10 +205,12 @@ fn finish_tar<W: Write>(w: TreeWriter<'_, HashingWriter<W>>) -> Result<(DiffStat
 fn write_tar<W: Write>(
     root: &Path,
     lowers: Option<&Lowers>,
+    clamp_mtime: Option<u64>,
     out: HashingWriter<W>,
 ) -> Result<(DiffStats, W), Error> {
     let fd = open_root(root)?;
     let mut w = TreeWriter::new(out, lowers, root.display().to_string());
+    w.clamp_mtime = clamp_mtime;
     w.dir(fd.as_fd(), &mut Vec::new())?;
     finish_tar(w)
 }

@@ -54,7 +54,7 @@ pub use change::{Change, ChangeKind};
 pub(crate) use diff::write_entry;
 pub use diff::{
     DiffStats, GzipStats, write_changes, write_changes_gzip, write_diff, write_diff_gzip,
-    write_tree,
+    write_diff_gzip_clamped, write_tree,
 };
 pub(crate) use lower::{Lowers, is_opaque, open_dir};
 pub(crate) use resolve::{clear_dir, list_dir, proc_path, remove_at};

@@ -48,6 +48,9 @@ pub(super) struct TreeWriter<'a, W: Write> {
     pub recurse: bool,
     /// The uid and gid every entry gets instead of its own (`tug cp` without `-a`).
     pub owner: Option<(u32, u32)>,
+    /// The latest mtime an entry may carry (`SOURCE_DATE_EPOCH` of a reproducible
+    /// build): later ones are clamped to it.
+    pub clamp_mtime: Option<u64>,
 }
 
 impl<'a, W: Write> TreeWriter<'a, W> {
@@ -60,6 +63,7 @@ impl<'a, W: Write> TreeWriter<'a, W> {
             entries: 0,
             recurse: true,
             owner: None,
+            clamp_mtime: None,
         }
     }
 
@@ -282,6 +286,7 @@ impl<'a, W: Write> TreeWriter<'a, W> {
         data: impl Read,
     ) -> Result<(), Error> {
         self.entries += 1;
+        self.clamp(&mut h);
         self.pax(pax, path)?;
         self.tar
             .append_data(&mut h, OsStr::from_bytes(path), data)
@@ -296,10 +301,19 @@ impl<'a, W: Write> TreeWriter<'a, W> {
         target: &[u8],
     ) -> Result<(), Error> {
         self.entries += 1;
+        self.clamp(&mut h);
         self.pax(pax, path)?;
         self.tar
             .append_link(&mut h, OsStr::from_bytes(path), OsStr::from_bytes(target))
             .map_err(|e| self.write_err(path, e))
+    }
+
+    fn clamp(&self, h: &mut Header) {
+        if let (Some(max), Ok(t)) = (self.clamp_mtime, h.mtime())
+            && t > max
+        {
+            h.set_mtime(max);
+        }
     }
 
     fn pax(&mut self, pax: &[(String, &[u8])], path: &[u8]) -> Result<(), Error> {

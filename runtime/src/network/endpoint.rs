@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 use super::Error;
 use super::firewall::Firewall;
 use super::link::{ContainerIface, Netlink, configure_in_netns};
-use super::nft::{self, NatNetwork, PortMap};
+use super::nft::{self, GroupPortMap, NatNetwork, PortMap};
 
 /// The host side of an engine's networking, as its settings say: the firewall it picked
 /// and the host-wide run dir that holds the bridge locks (`<run_dir>/bridges`).
@@ -310,6 +310,59 @@ pub fn publish(host: Host<'_>, id: &str, ports: &[PortMap]) -> Result<(), Error>
     }
     host.firewall.apply_ports(&ports_table(id), ports)?;
     Ok(())
+}
+
+/// The nftables table of port group `group`'s shared host ports (`tug_g` + 16 hex of
+/// its hash).
+pub fn group_table(group: &str) -> String {
+    format!("tug_g{}", &crate::Digest::of(group.as_bytes()).hex()[..16])
+}
+
+/// Installs (or replaces) the DNAT rules of port group `group`'s shared host ports over
+/// its running members; no member removes the table.
+pub fn publish_group(host: Host<'_>, group: &str, ports: &[GroupPortMap]) -> Result<(), Error> {
+    let table = group_table(group);
+    let dir = host.run_dir.join("port-groups");
+    fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
+    let lock = dir.join(".lock");
+    let _lock = crate::fsutil::lock_exclusive(&lock).map_err(|e| Error::io(lock.display(), e))?;
+    if ports.iter().all(|p| p.backends.is_empty()) {
+        host.firewall.remove_ports(&table)?;
+        release_group_ports(&dir, &table);
+    } else {
+        claim_group_ports(&dir, &table, ports)?;
+        host.firewall.apply_group_ports(&table, ports)?;
+    }
+    Ok(())
+}
+
+/// Claims `ports` for group table `table`, host-wide: the groups of every state root hold
+/// their ports with SO_REUSEPORT, so the kernel would let two groups share one. A port
+/// whose claim names another group whose table still exists is taken.
+fn claim_group_ports(dir: &Path, table: &str, ports: &[GroupPortMap]) -> Result<(), Error> {
+    for p in ports {
+        let claim = dir.join(format!("{}-{}", p.proto.as_str(), p.host_port));
+        if let Ok(owner) = fs::read_to_string(&claim)
+            && owner != table
+            && nft::check_ports_table(&owner).is_ok()
+            && nft::table_exists(&owner).unwrap_or(false)
+        {
+            let ip = p.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string());
+            return Err(Error::PortInUse(format!("{ip}:{}", p.host_port)));
+        }
+        fs::write(&claim, table).map_err(|e| Error::io(claim.display(), e))?;
+    }
+    Ok(())
+}
+
+/// Removes the claims of group table `table` (its last member left).
+fn release_group_ports(dir: &Path, table: &str) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        if fs::read_to_string(e.path()).is_ok_and(|owner| owner == table) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Removes container `id`'s port table; a missing table is not an error (and costs no

@@ -2,9 +2,11 @@
 //! live on disk (`store`, `ipam`); a running container's interfaces and DNAT rules are
 //! made by its shim (`endpoint`, `ports`, called from `container::net`), with bridge
 //! devices and nftables tables that exist while a container uses them. Names resolve
-//! through hosts files that `container::net` keeps current.
+//! through hosts files that `container::net` keeps current and, on user networks, through
+//! the embedded DNS server at 127.0.0.11 that each container's shim serves (`dns`).
 
 pub mod cidr;
+pub mod dns;
 pub mod endpoint;
 pub mod error;
 pub mod firewall;

@@ -19,7 +19,7 @@ pub use super::nft::Proto;
 mod reserve;
 mod view;
 
-pub use reserve::{Reserved, actual, reserve};
+pub use reserve::{Reserved, actual, reserve, reserve_with};
 pub use view::{port_lines, ps_column};
 
 /// One `-p` value: `[ip:][host[-end]:]container[-end][/proto]`.

@@ -1,27 +1,27 @@
 //! The distribution API client: pull, push and login against OCI / Docker registries.
 //!
-//! Split by concept: [`endpoint`] (which URL and scheme a registry host means, the insecure
-//! policy), [`credentials`] (Docker's `config.json` `auths`), [`auth`] (Basic and the
-//! Bearer token flow), [`client`] (HTTP with auth and retries), [`manifest`] (manifest
-//! and index types, platform choice), [`blob`] (verified downloads, uploads with skip and
-//! mount), [`pull`] and [`push`] (the orchestration, bounded parallel), and [`local`] (the
+//! Split by concept: `endpoint` (which URL and scheme a registry host means, the insecure
+//! policy), `credentials` (Docker's `config.json` `auths`), `auth` (Basic and the
+//! Bearer token flow), `client` (HTTP with auth and retries), [`manifest`] (manifest
+//! and index types, platform choice), `blob` (verified downloads, uploads with skip and
+//! mount), `pull` and `push` (the orchestration, bounded parallel), and `local` (the
 //! store adapter the orchestration fetches into and pushes from).
 
-pub mod auth;
-pub mod blob;
-pub mod client;
-pub mod credentials;
-pub mod endpoint;
-pub mod local;
+pub(crate) mod auth;
+pub(crate) mod blob;
+pub(crate) mod client;
+pub(crate) mod credentials;
+pub(crate) mod endpoint;
+pub(crate) mod local;
 pub mod manifest;
 mod parallel;
-pub mod progress;
-pub mod pull;
-pub mod push;
+pub(crate) mod progress;
+pub(crate) mod pull;
+pub(crate) mod push;
 mod reference;
 
 pub use client::Client;
-pub use credentials::Credentials;
+pub use credentials::{Credentials, config_path};
 pub use endpoint::{Endpoint, InsecurePolicy};
 pub use manifest::Platform;
 pub use progress::{Event, Observer, Silent};

@@ -53,6 +53,62 @@ impl Rootfs {
     }
 }
 
+/// Runs `f` with the overlay `r` mounted at a temporary dir beside `r.work`, in a thread
+/// that has its own mount namespace (unshared from the process's), so the mount is never
+/// visible on the host and vanishes with the thread even if `f` panics. For `export` and
+/// `cp` of a stopped container, and the build steps that write a layer without a
+/// container (COPY, ADD).
+pub fn with_mounted<T: Send>(r: &Rootfs, f: impl FnOnce(&Path) -> T + Send) -> Result<T, Error> {
+    std::thread::scope(|s| {
+        s.spawn(|| -> Result<T, Error> {
+            // unshare(2) with CLONE_FS gives this thread its own root/cwd, which the kernel
+            // requires before a thread of a multi-threaded process can take a new mount
+            // namespace; nothing else in the process changes.
+            nix::sched::unshare(
+                nix::sched::CloneFlags::CLONE_FS | nix::sched::CloneFlags::CLONE_NEWNS,
+            )
+            .map_err(|e| io_err("unshare a mount namespace", e.into()))?;
+            nix::mount::mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .map_err(|e| io_err("make mounts private", e.into()))?;
+            let target = MountDir(fresh_dir_beside(&r.work)?);
+            r.mount_overlay(&target.0).map(|_| f(&target.0))
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(io_err(
+                "the thread that mounted the rootfs",
+                std::io::Error::other("panicked"),
+            ))
+        })
+    })
+}
+
+/// The mount point of [`with_mounted`]: unmounted and removed when dropped, also when
+/// the callback panics.
+struct MountDir(PathBuf);
+
+impl Drop for MountDir {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// A fresh empty dir beside `work` (on the same file system as the rootfs's dirs).
+fn fresh_dir_beside(work: &Path) -> Result<PathBuf, Error> {
+    let mut rnd = [0u8; 6];
+    crate::fsutil::random_bytes(&mut rnd);
+    let dir = work.with_file_name(format!("mnt-{}", crate::digest::to_hex(&rnd)));
+    std::fs::create_dir(&dir).map_err(|e| io_err(dir.display(), e))?;
+    Ok(dir)
+}
+
 /// Copies the content of the open dir `src` into the open dir `dst`, fd-relative and
 /// never following a symlink, keeping owners, modes, xattrs and times (`dst` takes those
 /// of `src`): how a new volume is filled with the image's content.

@@ -509,7 +509,7 @@ fn exec_entered(
     // The container's limits (the spec's process is the exec's base), as runc does.
     super::rlimits::apply(process)?;
     switch_user(process, &exec_user, filter)?;
-    match super::exec::become_process(process, &env, false)? {}
+    match super::exec::become_process(process, &env, false, false)? {}
 }
 
 #[cfg(test)]

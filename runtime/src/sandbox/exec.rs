@@ -56,7 +56,12 @@ pub(super) fn exec_process(
     }
     let cwd = process.cwd();
     if std::fs::metadata(cwd).is_err() {
-        std::fs::create_dir_all(cwd)
+        // Made 0755 whatever the umask, as Docker makes a missing working dir.
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(cwd)
             .map_err(|e| setup_err(format!("creating the working dir {}: {e}", cwd.display())))?;
     }
     nix::unistd::chdir(cwd).map_err(|e| setup_err(format!("chdir to {}: {e}", cwd.display())))?;
@@ -64,7 +69,12 @@ pub(super) fn exec_process(
 
     super::rlimits::apply(process)?;
     switch_user(process, &exec_user, filter)?;
-    match become_process(process, &env, true)? {}
+    let init = config
+        .spec
+        .annotations()
+        .as_ref()
+        .is_some_and(|a| a.get(super::pid1::ANNOTATION).is_some_and(|v| v == "true"));
+    match become_process(process, &env, true, init)? {}
 }
 
 /// Refuses a working dir outside the container's root (CVE-2024-21626: `-w
@@ -83,11 +93,13 @@ pub(super) fn check_cwd_inside(cwd: &Path) -> Result<(), Failure> {
 /// The last steps of every container process (the init's and exec's): the user already
 /// switched, find the command in the container's PATH, close every fd but stdio on exec,
 /// reset signals, and `execve`. With `pdeathsig` the process dies with its supervisor.
+/// With `init` (`--init`) it forks the command and stays as its PID 1 ([`super::pid1`]).
 /// Returns only on failure, with the exit code Docker gives it.
 pub(super) fn become_process(
     process: &oci_spec::runtime::Process,
     env: &[String],
     pdeathsig: bool,
+    init: bool,
 ) -> Result<std::convert::Infallible, Failure> {
     let args = process.args().clone().unwrap_or_default();
     let Some(cmd) = args.first() else {
@@ -103,8 +115,26 @@ pub(super) fn become_process(
     let envp: Vec<CString> = env.iter().map(|a| c(a)).collect::<Result<_, _>>()?;
 
     umask(Mode::from_bits_truncate(0o022));
+    if init {
+        if pdeathsig {
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+        }
+        return super::pid1::run(&exe, &argv, &envp);
+    }
     // Every fd but stdio closes on exec (the sync socket too: that tells the supervisor
     // the exec succeeded).
+    cloexec_all_but_stdio();
+    signals::reset_for_exec();
+    if pdeathsig {
+        // The user switch cleared the parent-death signal: set it again.
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
+    let Err(err) = nix::unistd::execve(&exe, &argv, &envp);
+    Err(exec_error(cmd, err))
+}
+
+/// Marks every fd but stdio close-on-exec.
+pub(super) fn cloexec_all_but_stdio() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on our own fds.
     unsafe {
         libc::syscall(
@@ -114,13 +144,6 @@ pub(super) fn become_process(
             libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
         )
     };
-    signals::reset_for_exec();
-    if pdeathsig {
-        // The user switch cleared the parent-death signal: set it again.
-        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    }
-    let Err(err) = nix::unistd::execve(&exe, &argv, &envp);
-    Err(exec_error(cmd, err))
 }
 
 fn resolve_user(

@@ -21,6 +21,7 @@ mod failure;
 pub mod hygiene;
 mod init;
 pub mod mounts;
+pub mod pid1;
 mod rlimits;
 pub mod seccomp;
 pub mod signals;
@@ -263,6 +264,19 @@ impl Sandbox {
         if self.exit_code.is_some() {
             return Ok(());
         }
+        kill(self.pid, signal).map_err(|e| Error::sys(format!("kill {}", self.pid), e))
+    }
+
+    /// Sends `signal` to the process and to its process group: an exec'd process leads
+    /// its own session (setsid), so what it started goes too (a healthcheck's shell and
+    /// its children, on a timeout). Until reaped, the leader's pid keeps the group's id
+    /// from being reused.
+    pub fn signal_group(&self, signal: Signal) -> Result<(), Error> {
+        if self.exit_code.is_some() {
+            return Ok(());
+        }
+        // No group yet (the process has not called setsid): ESRCH, and `kill` below acts.
+        let _ = nix::sys::signal::killpg(self.pid, signal);
         kill(self.pid, signal).map_err(|e| Error::sys(format!("kill {}", self.pid), e))
     }
 

@@ -12,6 +12,7 @@ use nix::sys::signal::Signal;
 
 use super::client::{Client, winsize};
 use super::exec::{self, Event, Exec};
+use super::health::ProbeFd;
 use super::log::Stream;
 use super::owner::Owner;
 use super::supervisor::Shim;
@@ -33,6 +34,10 @@ enum Slot {
     ExecOutput(usize, Option<bool>),
     /// An exec's stdin has room.
     ExecStdin(usize),
+    /// The healthcheck probe's release answer or output.
+    Health(ProbeFd),
+    /// A socket of the process's service.
+    Service(RawFd),
 }
 
 impl Shim<'_> {
@@ -52,6 +57,9 @@ impl Shim<'_> {
                 }
                 if let Some(f) = &p.io.master {
                     slots.push((Slot::Master, f.as_raw_fd(), r));
+                }
+                for fd in p.service.iter().flat_map(|s| s.fds()) {
+                    slots.push((Slot::Service(fd), fd, r));
                 }
             }
             for (i, c) in self.clients.iter().enumerate() {
@@ -96,9 +104,25 @@ impl Shim<'_> {
             if let Some(fd) = self.owner.as_ref().and_then(|o| o.pidfd.as_ref()) {
                 slots.push((Slot::Owner, fd.as_raw_fd(), r));
             }
-            let mut timeout = self
-                .restart_at
-                .map(|t| t.saturating_duration_since(Instant::now()));
+            if let Some(h) = &self.health {
+                for (which, fd) in h.fds() {
+                    slots.push((Slot::Health(which), fd, r));
+                }
+            }
+            let service_wake = self
+                .process
+                .as_ref()
+                .and_then(|p| p.service.as_ref())
+                .and_then(|s| s.wake_at());
+            let wake = [
+                self.restart_at,
+                self.health.as_ref().and_then(|h| h.wake_at()),
+                service_wake,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let mut timeout = wake.map(|t| t.saturating_duration_since(Instant::now()));
             if self.owner.as_ref().is_some_and(|o| o.pidfd.is_none()) {
                 let poll_owner = Duration::from_millis(100);
                 timeout = Some(timeout.map_or(poll_owner, |t| t.min(poll_owner)));
@@ -147,6 +171,16 @@ impl Shim<'_> {
                         }
                     }
                     Slot::ExecStdin(i) => self.execs[i].flush_stdin(),
+                    Slot::Health(which) => {
+                        if let Some(h) = &mut self.health {
+                            h.on_ready(which, &mut buf);
+                        }
+                    }
+                    Slot::Service(fd) => {
+                        if let Some(s) = self.process.as_mut().and_then(|p| p.service.as_mut()) {
+                            s.on_ready(fd);
+                        }
+                    }
                 }
             }
             if self.finished {
@@ -161,6 +195,10 @@ impl Shim<'_> {
                 }
             }
             self.finish_execs(&mut buf);
+            self.health_tick(&mut buf);
+            if let Some(s) = self.process.as_mut().and_then(|p| p.service.as_mut()) {
+                s.tick(Instant::now());
+            }
             self.clients.retain(|c| !c.gone);
             if let Some(p) = &self.process
                 && let Some(code) = p.exit
@@ -181,17 +219,31 @@ impl Shim<'_> {
 
     fn on_signals(&mut self) {
         while let Some(sig) = self.signals.read() {
-            if sig == Signal::SIGCHLD {
-                for e in &mut self.execs {
-                    e.reap();
-                }
+            if sig != Signal::SIGCHLD {
+                continue;
             }
-            if sig == Signal::SIGCHLD
-                && let Some(p) = &mut self.process
+            if let Some(p) = &mut self.process
                 && p.exit.is_none()
                 && let Ok(Some(code)) = p.sandbox.try_wait()
             {
                 p.exit = Some(code);
+            }
+            let mut exec_killed = false;
+            for e in &mut self.execs {
+                let before = e.exit;
+                e.reap();
+                exec_killed |= before.is_none() && e.exit == Some(137);
+            }
+            if let Some(h) = &mut self.health {
+                exec_killed |= h.reap();
+            }
+            // An exec that died of SIGKILL while the container's process runs on: the OOM
+            // kills counted so far are the execs' (Docker's OOMKilled is the init's).
+            if exec_killed
+                && let Some(p) = &mut self.process
+                && p.exit.is_none()
+            {
+                p.exec_oom_kills = p.cgroup.oom_kills();
             }
         }
     }
@@ -342,7 +394,7 @@ impl Shim<'_> {
             (Err(e), _) => Err((125, format!("a garbled exec request: {e}"))),
             (Ok(_), None) => Err((125, format!("container {} is not running", self.id))),
             (Ok(req), Some(pid)) => {
-                Exec::start(req, pid, id).map_err(|e| (e.exit_code(), crate::report(&e)))
+                Exec::start(req, pid, Some(id)).map_err(|e| (e.exit_code(), crate::report(&e)))
             }
         };
         match started {
@@ -386,6 +438,20 @@ impl Shim<'_> {
             }
         }
         self.execs.clear();
+    }
+
+    /// The healthcheck's timers and ends; a probe runs only while the process runs and
+    /// is not frozen (`pause`).
+    fn health_tick(&mut self, buf: &mut [u8]) {
+        let Some(h) = &mut self.health else { return };
+        let process = self.process.as_ref();
+        let running = || {
+            process
+                .filter(|p| p.exit.is_none())
+                .filter(|p| !p.cgroup.manager().is_frozen().unwrap_or(false))
+                .map(|p| p.sandbox.pid())
+        };
+        h.tick(running, buf);
     }
 
     fn close_stdin(&mut self) {

@@ -72,8 +72,13 @@ fn nonblocking(fd: &OwnedFd) {
 
 impl Exec {
     /// Enters the container of the process `init_pid` as `req` says and releases the
-    /// process; its answer comes on [`Exec::start_fd`].
-    pub fn start(req: ExecRequest, init_pid: i32, client: u64) -> Result<Exec, sandbox::Error> {
+    /// process; its answer comes on [`Exec::start_fd`]. `client`: the connection that
+    /// asked (none for the shim's own healthcheck probes).
+    pub fn start(
+        req: ExecRequest,
+        init_pid: i32,
+        client: Option<u64>,
+    ) -> Result<Exec, sandbox::Error> {
         let config = EnterConfig {
             init_pid,
             process: req.process,
@@ -116,7 +121,7 @@ impl Exec {
         }
         sb.release()?;
         Ok(Exec {
-            client: Some(client),
+            client,
             sandbox: sb,
             starting: true,
             failed: false,
@@ -240,6 +245,11 @@ impl Exec {
         if let Ok(s) = Signal::try_from(sig) {
             let _ = self.sandbox.signal(s);
         }
+    }
+
+    /// Kills the process and its process group (a healthcheck past its timeout).
+    pub fn kill_group(&self) {
+        let _ = self.sandbox.signal_group(Signal::SIGKILL);
     }
 
     /// Whether the process is done and its output relayed: its pty is drained (the pipes

@@ -3,7 +3,8 @@
 //! `<container>/shim.log`). It starts the container's process, relays its stdio to the
 //! log (`log`) and to attached clients over a unix socket (`proto`, `client`), forwards
 //! signals, reaps the exit, applies the restart policy (`restart`), watches the owner
-//! (`owner`), runs execs (`exec`) and ends (`supervisor`, `event_loop`).
+//! (`owner`), runs execs (`exec`) and the healthcheck (`health`), and ends (`supervisor`,
+//! `event_loop`).
 //!
 //! The shim knows nothing of container records, networks or stores: the container side
 //! implements [`Supervised`] (make and record the process, undo its network, record the
@@ -17,9 +18,14 @@
 mod client;
 mod event_loop;
 mod exec;
+pub mod health;
 pub mod log;
 mod memory;
 pub mod owner;
+
+/// Set by [`crate::entry::running_as_tug`]: the running executable is the `tug` binary.
+pub(crate) static RUNNING_AS_TUG: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 mod process;
 pub mod proto;
 pub mod restart;
@@ -31,7 +37,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-pub use process::{Process, create_with_pipes};
+pub use process::{Process, Service, create_with_pipes};
 pub use restart::RestartPolicy;
 pub use spawn::{Attach, Launch, daemonize, first_client, log_errors_to, spawn};
 pub use supervisor::run;
@@ -84,6 +90,8 @@ pub struct Settings {
     pub policy: RestartPolicy,
     /// Its stdin closes when the first attached client leaves (`--attach stdin` once).
     pub stdin_once: bool,
+    /// The healthcheck to run while the process runs (`health`), if any.
+    pub health: Option<health::HealthSettings>,
 }
 
 /// The container side of a shim: what the shim asks at each step of the container's

@@ -25,9 +25,35 @@ pub struct Process {
     pub(super) io: ProcessIo,
     pub(super) started: Instant,
     pub(super) exit: Option<i32>,
+    /// The cgroup's OOM kills that were execs' (each seen when an exec died of SIGKILL
+    /// while this process ran on): they do not make `State.OOMKilled`.
+    pub(super) exec_oom_kills: u64,
+    /// What the shim serves for the process while it runs (the embedded DNS server).
+    pub(super) service: Option<Box<dyn Service>>,
+}
+
+/// A server the shim answers from its event loop while the container's process runs
+/// (the container's embedded DNS server): its sockets are polled with the shim's other
+/// fds, so the shim stays one thread, and they close when the process ends.
+pub trait Service {
+    /// The fds to poll for reading.
+    fn fds(&self) -> Vec<RawFd>;
+    /// `fd` is readable.
+    fn on_ready(&mut self, fd: RawFd);
+    /// When [`Service::tick`] is due (a deadline of its own), if ever.
+    fn wake_at(&self) -> Option<Instant>;
+    /// Called after every poll: the deadlines that passed.
+    fn tick(&mut self, now: Instant);
 }
 
 impl Process {
+    /// Whether the OOM killer killed this process (not an exec), as `State.OOMKilled`
+    /// says it, Docker's way: it died of SIGKILL (`code` 137) and the cgroup counts an OOM
+    /// kill that no exec's death explains. Call it once the process has exited.
+    pub fn oom_killed(&self, code: i32) -> bool {
+        code == 137 && self.cgroup.oom_kills() > self.exec_oom_kills
+    }
+
     /// A process that runs now (released), in `cgroup`, with the shim's ends `io`.
     pub fn new(sandbox: Sandbox, cgroup: cgroups::ContainerCgroup, io: ProcessIo) -> Process {
         Process {
@@ -36,7 +62,15 @@ impl Process {
             io,
             started: Instant::now(),
             exit: None,
+            exec_oom_kills: 0,
+            service: None,
         }
+    }
+
+    /// The process, with `service` answered while it runs.
+    pub fn with_service(mut self, service: Option<Box<dyn Service>>) -> Process {
+        self.service = service;
+        self
     }
 
     /// Its pid.

@@ -45,7 +45,8 @@ pub fn shim_binary() -> PathBuf {
         return p.into();
     }
     if let Ok(exe) = std::env::current_exe() {
-        if exe.file_name().is_some_and(|n| n == "tug") {
+        let is_tug = super::RUNNING_AS_TUG.load(std::sync::atomic::Ordering::Relaxed);
+        if is_tug || exe.file_name().is_some_and(|n| n == "tug") {
             return exe;
         }
         for dir in exe.ancestors().skip(1).take(2) {
@@ -179,6 +180,16 @@ fn exec_shim(launch: &Launch, theirs_fd: i32) -> Result<(), Error> {
         .unwrap_or_else(shim_binary);
     let sealed = exeseal::seal(&bin, launch.run_root)
         .map_err(|e| Error::Io(format!("sealing {}", bin.display()), io::Error::other(e)))?;
+    // The child runs `/proc/self/fd/N` after its pre_exec has put the shim's socket on fd
+    // 3: a sealed fd numbered 3 would be the socket by then, and exec would fail with
+    // EACCES. Keep it above 3 (a free fd 3 happens in a process whose other threads
+    // just closed theirs).
+    let sealed = if sealed.as_raw_fd() <= 3 {
+        rustix::io::fcntl_dupfd_cloexec(&sealed, 10)
+            .map_err(|e| Error::Io(format!("sealing {}", bin.display()), e.into()))?
+    } else {
+        sealed
+    };
     let mut cmd = exeseal::sealed_command(&sealed);
     cmd.arg(SUBCOMMAND)
         .arg(launch.id)

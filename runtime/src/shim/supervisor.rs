@@ -13,6 +13,7 @@ use nix::sys::signal::Signal;
 
 use super::client::Client;
 use super::exec::{Event, Exec};
+use super::health::Monitor;
 use super::log::LogWriter;
 use super::owner::Owner;
 use super::process::Process;
@@ -31,6 +32,8 @@ pub(super) struct Shim<'a> {
     pub next_client: u64,
     /// Processes exec'd into the container, running or being relayed.
     pub execs: Vec<Exec>,
+    /// The healthcheck monitor, when the container has a check.
+    pub health: Option<Monitor>,
     pub signals: SignalReader,
     pub log: LogWriter,
     pub owner: Option<Owner>,
@@ -93,6 +96,7 @@ pub fn run(
         clients: vec![Client::new(0, first, output, stdin)],
         next_client: 1,
         execs: Vec::new(),
+        health: settings.health.map(Monitor::new),
         signals,
         log: LogWriter::open(settings.log, settings.rotation),
         owner: settings.owner,
@@ -114,6 +118,10 @@ pub fn run(
     }
     match shim.side.start() {
         Ok(p) => {
+            // The health state says `starting` before anyone hears of the start.
+            if let Some(h) = &mut shim.health {
+                h.start();
+            }
             shim.broadcast(&Event::Started(p.pid()).frame(), false);
             shim.process = Some(p);
         }
@@ -170,12 +178,17 @@ impl Shim<'_> {
     /// The process exited and its output is drained: restart it, or finish.
     pub fn on_exit(&mut self, code: i32) {
         self.log.flush();
+        if let Some(h) = &mut self.health {
+            h.stop(&mut [0u8; 4096]);
+        }
         self.end_execs();
         let mut ran = Duration::ZERO;
-        if let Some(p) = self.process.take() {
+        if let Some(mut p) = self.process.take() {
+            // Its sockets close before its network goes.
+            drop(p.service.take());
             ran = p.started.elapsed();
             // Read before the cgroup goes: an OOM kill shows as State.OOMKilled.
-            let oom_killed = p.cgroup.oom_killed();
+            let oom_killed = p.oom_killed(code);
             let _ = p.cgroup.remove();
             self.side.stopped(oom_killed);
         }
@@ -200,6 +213,9 @@ impl Shim<'_> {
         self.side.restart_begins();
         match self.side.start() {
             Ok(p) => {
+                if let Some(h) = &mut self.health {
+                    h.start();
+                }
                 self.broadcast(&Event::Started(p.pid()).frame(), false);
                 self.process = Some(p);
             }

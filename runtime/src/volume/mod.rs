@@ -5,14 +5,14 @@
 //! `Mounts` records. The mounting itself happens in the container's init
 //! (`sandbox::volumes`).
 
-pub mod mountspec;
-pub mod plan;
-pub mod records;
-pub mod store;
+pub(crate) mod mountspec;
+pub(crate) mod plan;
+pub(crate) mod records;
+pub(crate) mod store;
 
 pub use mountspec::{
-    MountKind, MountSpec, VolumesFrom, parse_mount_flag, parse_tmpfs_flag, parse_volume_flag,
-    parse_volumes_from,
+    MountKind, MountOrigin, MountSpec, VolumesFrom, parse_mount_flag, parse_tmpfs_flag,
+    parse_volume_flag, parse_volumes_from,
 };
 pub use plan::MountPlan;
 pub use records::MountPoint;

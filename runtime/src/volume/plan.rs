@@ -15,7 +15,6 @@ use super::Error;
 use super::mountspec::{MountKind, MountOrigin, MountSpec, VolumesFrom};
 use super::records::{MountPoint, host_mount};
 use super::store::{Volume, VolumeOptions, VolumeStore};
-use crate::Engine;
 
 /// The init's annotations this plan writes (the sandbox reads them, so it defines them).
 pub use crate::sandbox::{COPY_UP_ANNOTATION, CREATE_SOURCE_ANNOTATION};
@@ -75,176 +74,171 @@ struct Planned {
     implicit: bool,
 }
 
-impl Engine {
-    /// The volume store of this engine.
-    pub fn volume_store(&self) -> VolumeStore {
-        VolumeStore::open(self.root())
+/// Plans the mounts of new container `id` with the volumes of `volumes`: checks every flag
+/// first (nothing is made when one is bad), then makes or finds the volumes, recording
+/// each use by `id`. Each `--volumes-from` comes with the other container's Docker
+/// `Mounts` records. The names of the volumes made go to `made`, so that a failed create
+/// can remove them.
+pub(crate) fn plan_mounts(
+    volumes: &VolumeStore,
+    id: &str,
+    specs: &[MountSpec],
+    volumes_from: &[(VolumesFrom, Vec<Value>)],
+    image_volumes: &[String],
+    made: &mut Vec<String>,
+) -> Result<MountPlan, Error> {
+    let mut plan = MountPlan::default();
+    let planned = gather(specs, volumes_from, image_volumes, &mut plan)?;
+    for p in &planned {
+        check_special_target(p)?;
     }
-
-    /// Plans the mounts of new container `id`: checks every flag first (nothing is made
-    /// when one is bad), then makes or finds the volumes, recording each use by `id`. The
-    /// names of the volumes made go to `made`, so that a failed create can remove them.
-    pub fn plan_mounts(
-        &self,
-        id: &str,
-        specs: &[MountSpec],
-        volumes_from: &[VolumesFrom],
-        image_volumes: &[String],
-        made: &mut Vec<String>,
-    ) -> crate::Result<MountPlan> {
-        let mut plan = MountPlan::default();
-        let planned = self.gather(specs, volumes_from, image_volumes, &mut plan)?;
-        for p in &planned {
-            check_special_target(p)?;
+    let (mut copy_up, mut create_sources) = (Vec::new(), Vec::new());
+    for p in planned {
+        let s = &p.spec;
+        if !p.implicit {
+            record_flag(s, &mut plan);
         }
-        let volumes = self.volume_store();
-        let (mut copy_up, mut create_sources) = (Vec::new(), Vec::new());
-        for p in planned {
-            let s = &p.spec;
-            if !p.implicit {
-                record_flag(s, &mut plan);
-            }
-            let (mount, point) = match s.kind {
-                MountKind::Bind => {
-                    let src = s.source.clone().unwrap_or_default();
-                    if matches!(s.origin, MountOrigin::VolumeFlag(_))
-                        && std::fs::symlink_metadata(&src).is_err()
-                    {
-                        create_sources.push(src);
-                    }
-                    (bind_mount(s)?, Some(MountPoint::new(s, None)))
-                }
-                MountKind::Volume => {
-                    let opts = VolumeOptions {
-                        name: s.source.clone(),
-                        driver: None,
-                        labels: (!s.volume_labels.is_empty()).then(|| s.volume_labels.clone()),
-                        options: (!s.volume_options.is_empty()).then(|| s.volume_options.clone()),
-                    };
-                    let (v, new) = volumes.acquire(&opts, id)?;
-                    if new {
-                        made.push(v.name.clone());
-                    }
-                    if !s.nocopy && driver_mount(&v).is_none() {
-                        copy_up.push(s.target.clone());
-                    }
-                    (volume_mount(&v, s)?, Some(MountPoint::new(s, Some(&v))))
-                }
-                MountKind::Tmpfs => {
-                    let mut options = s.tmpfs_options.clone();
-                    if s.read_only && !options.iter().any(|o| o == "ro") {
-                        options.push("ro".into());
-                    }
-                    // Docker lists `--mount type=tmpfs` in Mounts, not `--tmpfs`.
-                    let point =
-                        (s.origin == MountOrigin::MountFlag).then(|| MountPoint::new(s, None));
-                    (oci_mount(&s.target, "tmpfs", "tmpfs", options)?, point)
-                }
-            };
-            plan.mounts.push(mount);
-            plan.points.extend(point);
-        }
-        for (key, list) in [
-            (COPY_UP_ANNOTATION, copy_up),
-            (CREATE_SOURCE_ANNOTATION, create_sources),
-        ] {
-            if !list.is_empty() {
-                // A list of strings always serialises.
-                let text = serde_json::to_string(&list).unwrap_or_default();
-                plan.annotations.insert(key.into(), text);
-            }
-        }
-        Ok(plan)
-    }
-
-    /// Every mount to make, checked, parents first: the flags' (no two on one
-    /// destination; a `--mount` bind source must exist), then `--volumes-from`'s and the
-    /// image VOLUMEs' where no flag covers their destination.
-    fn gather(
-        &self,
-        specs: &[MountSpec],
-        volumes_from: &[VolumesFrom],
-        image_volumes: &[String],
-        plan: &mut MountPlan,
-    ) -> crate::Result<Vec<Planned>> {
-        let mut planned = Vec::new();
-        let mut taken = HashSet::new();
-        for s in specs {
-            if !taken.insert(clean(&s.target)) {
-                return Err(Error::Invalid(format!("Duplicate mount point: {}", s.target)).into());
-            }
-            if s.kind == MountKind::Bind
-                && s.origin == MountOrigin::MountFlag
-                && let Some(src) = &s.source
-                && std::fs::symlink_metadata(src).is_err()
-            {
-                return Err(Error::Invalid(format!(
-                    "invalid mount config for type \"bind\": bind source path does not exist: {src}"
-                ))
-                .into());
-            }
-            planned.push(Planned {
-                spec: s.clone(),
-                implicit: false,
-            });
-        }
-        let store = self.container_store();
-        for vf in volumes_from {
-            let other = store.load(&store.resolve(&vf.container)?)?;
-            for p in &other.mounts {
-                let Ok(mp) = serde_json::from_value::<MountPoint>(p.clone()) else {
-                    continue;
-                };
-                if let Some(spec) = shared_mount(&mp, vf)
-                    && taken.insert(clean(&spec.target))
+        let (mount, point) = match s.kind {
+            MountKind::Bind => {
+                let src = s.source.clone().unwrap_or_default();
+                if matches!(s.origin, MountOrigin::VolumeFlag(_))
+                    && std::fs::symlink_metadata(&src).is_err()
                 {
-                    planned.push(Planned {
-                        spec,
-                        implicit: true,
-                    });
+                    create_sources.push(src);
                 }
+                (bind_mount(s)?, Some(MountPoint::new(s, None)))
             }
-            plan.volumes_from.push(match vf.read_only {
-                None => vf.container.clone(),
-                Some(ro) => format!("{}:{}", vf.container, if ro { "ro" } else { "rw" }),
-            });
+            MountKind::Volume => {
+                let opts = VolumeOptions {
+                    name: s.source.clone(),
+                    driver: None,
+                    labels: (!s.volume_labels.is_empty()).then(|| s.volume_labels.clone()),
+                    options: (!s.volume_options.is_empty()).then(|| s.volume_options.clone()),
+                };
+                let (v, new) = volumes.acquire(&opts, id)?;
+                if new {
+                    made.push(v.name.clone());
+                }
+                if !s.nocopy && driver_mount(&v).is_none() {
+                    copy_up.push(s.target.clone());
+                }
+                (volume_mount(&v, s)?, Some(MountPoint::new(s, Some(&v))))
+            }
+            MountKind::Tmpfs => {
+                let mut options = s.tmpfs_options.clone();
+                if s.read_only && !options.iter().any(|o| o == "ro") {
+                    options.push("ro".into());
+                }
+                // Docker lists `--mount type=tmpfs` in Mounts, not `--tmpfs`.
+                let point = (s.origin == MountOrigin::MountFlag).then(|| MountPoint::new(s, None));
+                (oci_mount(&s.target, "tmpfs", "tmpfs", options)?, point)
+            }
+        };
+        plan.mounts.push(mount);
+        plan.points.extend(point);
+    }
+    for (key, list) in [
+        (COPY_UP_ANNOTATION, copy_up),
+        (CREATE_SOURCE_ANNOTATION, create_sources),
+    ] {
+        if !list.is_empty() {
+            // A list of strings always serialises.
+            let text = serde_json::to_string(&list).unwrap_or_default();
+            plan.annotations.insert(key.into(), text);
         }
-        let mut image_volumes = image_volumes.to_vec();
-        image_volumes.sort();
-        for v in image_volumes {
-            plan.config_volumes.insert(v.clone(), json!({}));
-            if taken.insert(clean(&v)) {
-                let mut spec = super::mountspec::parse_volume_flag(&v).map_err(|e| {
-                    Error::Invalid(format!(
-                        "the image's VOLUME {v:?} is invalid: {}",
-                        crate::Report(&e)
-                    ))
-                })?;
-                spec.origin = MountOrigin::MountFlag;
-                spec.mode = String::new();
+    }
+    Ok(plan)
+}
+
+/// Every mount to make, checked, parents first: the flags' (no two on one
+/// destination; a `--mount` bind source must exist), then `--volumes-from`'s and the
+/// image VOLUMEs' where no flag covers their destination.
+fn gather(
+    specs: &[MountSpec],
+    volumes_from: &[(VolumesFrom, Vec<Value>)],
+    image_volumes: &[String],
+    plan: &mut MountPlan,
+) -> Result<Vec<Planned>, Error> {
+    let mut planned = Vec::new();
+    let mut taken = HashSet::new();
+    for s in specs {
+        if !taken.insert(clean(&s.target)) {
+            return Err(Error::Invalid(format!(
+                "Duplicate mount point: {}",
+                s.target
+            )));
+        }
+        if s.kind == MountKind::Bind
+            && s.origin == MountOrigin::MountFlag
+            && let Some(src) = &s.source
+            && std::fs::symlink_metadata(src).is_err()
+        {
+            return Err(Error::Invalid(format!(
+                "invalid mount config for type \"bind\": bind source path does not exist: {src}"
+            )));
+        }
+        planned.push(Planned {
+            spec: s.clone(),
+            implicit: false,
+        });
+    }
+    for (vf, their_mounts) in volumes_from {
+        for p in their_mounts {
+            let Ok(mp) = serde_json::from_value::<MountPoint>(p.clone()) else {
+                continue;
+            };
+            if let Some(spec) = shared_mount(&mp, vf)
+                && taken.insert(clean(&spec.target))
+            {
                 planned.push(Planned {
                     spec,
                     implicit: true,
                 });
             }
         }
-        // Parents before children, as Docker sorts them.
-        planned.sort_by_key(|p| depth(&p.spec.target));
-        Ok(planned)
+        plan.volumes_from.push(match vf.read_only {
+            None => vf.container.clone(),
+            Some(ro) => format!("{}:{}", vf.container, if ro { "ro" } else { "rw" }),
+        });
     }
+    let mut image_volumes = image_volumes.to_vec();
+    image_volumes.sort();
+    for v in image_volumes {
+        plan.config_volumes.insert(v.clone(), json!({}));
+        if taken.insert(clean(&v)) {
+            let mut spec = super::mountspec::parse_volume_flag(&v).map_err(|e| {
+                Error::Invalid(format!(
+                    "the image's VOLUME {v:?} is invalid: {}",
+                    crate::Report(&e)
+                ))
+            })?;
+            spec.origin = MountOrigin::MountFlag;
+            spec.mode = String::new();
+            planned.push(Planned {
+                spec,
+                implicit: true,
+            });
+        }
+    }
+    // Parents before children, as Docker sorts them.
+    planned.sort_by_key(|p| depth(&p.spec.target));
+    Ok(planned)
+}
 
-    /// Removes the anonymous volumes among `mounts` (a removed container's Docker
-    /// `Mounts` records; `rm -v`, `run --rm`) that no other container uses; named volumes
-    /// stay. Returns the names removed.
-    pub fn remove_anonymous_volumes(&self, mounts: &[Value]) -> crate::Result<Vec<String>> {
-        let names: Vec<String> = mounts
-            .iter()
-            .filter_map(|m| serde_json::from_value::<MountPoint>(m.clone()).ok())
-            .filter(|m| m.kind == "volume")
-            .map(|m| m.name)
-            .collect();
-        Ok(self.volume_store().remove_anonymous(&names)?)
-    }
+/// Removes from `store` the anonymous volumes among `mounts` (a removed container's Docker
+/// `Mounts` records; `rm -v`, `run --rm`) that no other container uses; named volumes
+/// stay. Returns the names removed.
+pub(crate) fn remove_anonymous(
+    store: &VolumeStore,
+    mounts: &[Value],
+) -> Result<Vec<String>, Error> {
+    let names: Vec<String> = mounts
+        .iter()
+        .filter_map(|m| serde_json::from_value::<MountPoint>(m.clone()).ok())
+        .filter(|m| m.kind == "volume")
+        .map(|m| m.name)
+        .collect();
+    store.remove_anonymous(&names)
 }
 
 /// The `HostConfig` entry of a mount from a flag.

@@ -13,7 +13,6 @@ use crate::exec::{ExecCommand, ExecResult};
 use crate::image::{GenericImage, Image};
 use crate::logs::{LogReader, LogSource, tail};
 use crate::ports::{ContainerPort, Host, Ports};
-use crate::request::Healthcheck;
 use crate::wait::{CmdWaitFor, WaitFor};
 
 mod ready;
@@ -21,8 +20,6 @@ mod ready;
 /// How a started container is handled, beyond its record.
 #[derive(Debug)]
 pub(crate) struct Setup {
-    /// The request's healthcheck (else the image's) for [`WaitFor::healthcheck`].
-    pub(crate) healthcheck: Option<Healthcheck>,
     /// The wait strategies and the time they may take, for [`Container::start`] too.
     pub(crate) ready: (Vec<WaitFor>, Duration),
     /// Kept (not removed) when dropped: a reusable container.

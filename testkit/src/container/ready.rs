@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use tug::container::LogEntry;
-use tug::container::{Health, LogCursor, PortProbe};
+use tug::container::{HealthStatus, LogCursor, PortProbe};
 
 use super::Container;
 use crate::error::{Error, Result};
@@ -78,21 +78,20 @@ impl<I: Image> Container<I> {
         Ok(())
     }
 
-    /// The healthcheck [`WaitFor::healthcheck`] runs: the request's, else the image's.
-    fn healthcheck(&self) -> Result<Healthcheck> {
-        if let Some(h) = &self.setup.healthcheck {
-            return Ok(h.clone());
-        }
-        let image = self
+    /// Checks that the container has a healthcheck for [`WaitFor::healthcheck`] to wait
+    /// on (the request's over the image's, which its shim runs).
+    fn has_healthcheck(&self) -> Result<()> {
+        let c = self
             .engine
-            .image_healthcheck(&self.id)
+            .container(&self.id)
             .map_err(|e| Error::engine(format!("reading the healthcheck of {}", self.name), e))?;
-        image.filter(|h| h.command().is_some()).ok_or_else(|| {
-            Error::Invalid(format!(
+        match c.config.healthcheck.as_ref().and_then(Healthcheck::command) {
+            Some(_) => Ok(()),
+            None => Err(Error::Invalid(format!(
                 "WaitFor::healthcheck(): the image of {} has no healthcheck: give one with with_health_check",
                 self.name
-            ))
-        })
+            ))),
+        }
     }
 }
 
@@ -101,7 +100,6 @@ struct Probe {
     matcher: Option<Matcher>,
     scanned: usize,
     found: usize,
-    health: Option<Healthcheck>,
     sleep_until: Option<Instant>,
     poll_interval: Option<Duration>,
     /// The engine's probe of the container's listening ports (port waits).
@@ -114,7 +112,6 @@ impl Probe {
             matcher: None,
             scanned: 0,
             found: 0,
-            health: None,
             sleep_until: None,
             poll_interval: None,
             listen: None,
@@ -122,7 +119,7 @@ impl Probe {
         match cond {
             WaitFor::Log(l) => p.matcher = Some(Matcher::new(&l.pattern)?),
             WaitFor::Healthcheck(h) => {
-                p.health = Some(c.healthcheck()?);
+                c.has_healthcheck()?;
                 p.poll_interval = h.poll_interval;
             }
             WaitFor::Http(h) => p.poll_interval = h.poll_interval,
@@ -171,12 +168,23 @@ impl Probe {
                 let hp = c.get_host_port_ipv4(port)?;
                 running && wait::http_status(hp, &h.path, Duration::from_secs(1)) == Some(h.status)
             }
-            WaitFor::Healthcheck(_) => {
-                running
-                    && self.health.as_ref().is_some_and(|h| {
-                        matches!(c.engine.run_healthcheck(&c.id, h), Ok(Health::Healthy))
-                    })
-            }
+            WaitFor::Healthcheck(_) => match state.health.as_ref() {
+                Some(h) if h.status == HealthStatus::Healthy => running,
+                Some(h) if h.status == HealthStatus::Unhealthy && running => {
+                    let last = h.log.last().map_or(String::new(), |r| {
+                        format!(
+                            ": the last check exited {}: {}",
+                            r.exit_code,
+                            r.output.trim()
+                        )
+                    });
+                    return Err(Error::Invalid(format!(
+                        "{cond}: container {} is unhealthy after {} failed checks{last}",
+                        c.name, h.failing_streak
+                    )));
+                }
+                _ => false,
+            },
             WaitFor::Exec(cmd) => {
                 running && c.exec(cmd.clone()).is_ok_and(|out| out.exit_code == 0)
             }

@@ -62,3 +62,28 @@ pub fn gone_from_host(names: &[String]) -> Vec<String> {
     });
     left
 }
+
+/// Makes `debian:bookworm-slim` in the default state root once (the modules' base).
+pub fn debian_base() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let have = std::process::Command::new(tug_testkit::find_tug_binary().unwrap())
+            .args(["image", "inspect", "debian:bookworm-slim"])
+            .output()
+            .unwrap();
+        if have.status.success() {
+            return;
+        }
+        let out = std::process::Command::new("bash")
+            .arg(repo.join("images/debian/build.sh"))
+            .env("TUG", tug_testkit::find_tug_binary().unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "images/debian/build.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}

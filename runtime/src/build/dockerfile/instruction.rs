@@ -370,44 +370,7 @@ fn healthcheck(flags: &mut Flags, args: &str) -> Result<Instruction, String> {
     }
 }
 
-/// A Go duration (`300ms`, `1.5h`, `1m30s`, `0`) in nanoseconds, as Docker reads
-/// HEALTHCHECK's flags; None if it is not one.
-pub fn go_duration_nanos(s: &str) -> Option<u128> {
-    if s == "0" {
-        return Some(0);
-    }
-    let mut rest = s;
-    let mut total: f64 = 0.0;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (num, after) = rest.split_at(num_len);
-        if num.is_empty() || num == "." {
-            return None;
-        }
-        let n: f64 = num.parse().ok()?;
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let scale = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += n * scale;
-        rest = next;
-    }
-    (total.is_finite() && total < 1e30).then_some(total as u128)
-}
+pub use crate::duration::go_duration_nanos;
 
 /// The `--flags` of one instruction: each read once by name; what is left is unknown.
 struct Flags {

@@ -305,19 +305,6 @@ fn words_keep_quotes_for_substitution() {
     assert_eq!(got, [("A", "\"x y\""), ("B", "c\\ d"), ("C", "'$e'")]);
 }
 
-#[test]
-fn go_durations() {
-    use super::instruction::go_duration_nanos as d;
-    assert_eq!(d("30s"), Some(30_000_000_000));
-    assert_eq!(d("1m30s"), Some(90_000_000_000));
-    assert_eq!(d("1.5h"), Some(5_400_000_000_000));
-    assert_eq!(d("300ms"), Some(300_000_000));
-    assert_eq!(d("0"), Some(0));
-    for bad in ["", "5", "s", "1x", "-1s", "1.2.3s"] {
-        assert_eq!(d(bad), None, "{bad}");
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 

@@ -166,8 +166,17 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
     let before = created_of(&filters.before)?;
     let since = created_of(&filters.since)?;
     let mut rows = Vec::new();
+    // A build's intermediate images are shown with `-a` only.
+    let intermediate = if a.all {
+        Vec::new()
+    } else {
+        engine.intermediate_images()?
+    };
     for summary in engine.images()? {
         let image = summary.image;
+        if image.names.is_empty() && intermediate.contains(&image.id) {
+            continue;
+        }
         let created_text = image.config.created().clone().unwrap_or_default();
         let created = parse_time(&created_text);
         let in_time = before.is_none_or(|b| created.is_some_and(|c| c < b))

@@ -19,9 +19,10 @@ use super::Error;
 use super::commit::{is_running, with_mounted};
 use super::lifecycle::rootfs_source;
 use super::record::Container;
+use crate::container::Ctx;
+use crate::layer;
 use crate::sandbox::RootfsSource;
 use crate::sandbox::mounts::{RootDir, mount_in_root};
-use crate::{Engine, layer};
 
 mod paths;
 
@@ -70,7 +71,7 @@ fn copy_through_pipe(
     as_name: &[u8],
     owner: Option<(u32, u32)>,
     dir: BorrowedFd<'_>,
-) -> crate::Result<u64> {
+) -> super::Result<u64> {
     let (reader, writer) = io::pipe().map_err(|e| Error::Sys("make a pipe".into(), e))?;
     let target = fd_path(dir);
     std::thread::scope(|s| {
@@ -139,17 +140,17 @@ impl<W: Write> Write for Counted<W> {
 /// rootfs (in the mounting thread's own namespace), so that a copy into `/data` reaches
 /// the volume there, as Docker's does.
 fn with_root<T: Send>(
-    engine: &Engine,
+    cx: &Ctx<'_>,
     c: &Container,
-    f: impl FnOnce(&Path) -> crate::Result<T> + Send,
-) -> crate::Result<T> {
+    f: impl FnOnce(&Path) -> super::Result<T> + Send,
+) -> super::Result<T> {
     if is_running(c) {
         return f(Path::new(&format!("/proc/{}/root", c.state.pid)));
     }
     match rootfs_source(c)? {
         RootfsSource::Dir(dir) => f(&dir),
         RootfsSource::Overlay(r) => {
-            let binds = bind_mounts(engine, c);
+            let binds = bind_mounts(cx, c);
             with_mounted(&r, |root| {
                 if !binds.is_empty() {
                     let rd = RootDir::open(root).map_err(|e| Error::io(root, e.into()))?;
@@ -173,8 +174,8 @@ fn with_root<T: Send>(
 
 /// The bind mounts of container `c`'s spec (volumes, `-v` host dirs), but for tug's
 /// generated /etc files (see [`generated_file`]).
-fn bind_mounts(engine: &Engine, c: &Container) -> Vec<oci_spec::runtime::Mount> {
-    let Ok(spec) = engine.container_store().load_spec(&c.id) else {
+fn bind_mounts(cx: &Ctx<'_>, c: &Container) -> Vec<oci_spec::runtime::Mount> {
+    let Ok(spec) = cx.container_store().load_spec(&c.id) else {
         return Vec::new();
     };
     let generated = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"];
@@ -219,18 +220,15 @@ fn generated_file(c: &Container, rel: &[u8]) -> Option<PathBuf> {
     (!p.is_empty() && Path::new(p).is_file()).then(|| PathBuf::from(p))
 }
 
-impl Engine {
-    /// Copies `src` (a path in container `name`) to `dest`, as `docker cp` does: to a
-    /// host path with Docker's rules (the copy owned by the caller), or as a tar stream
-    /// (with the container's owners). With `follow_link`, a symlink at `src` is copied as
-    /// what it points to (inside the container). Returns the size of the tar copied.
-    pub fn copy_from_container(
+impl Ctx<'_> {
+    /// The work of `Engine::copy_from_container`.
+    pub(crate) fn copy_from_container(
         &self,
         name: &str,
         src: &str,
         dest: CopyOut<'_>,
         opts: CopyOptions,
-    ) -> crate::Result<u64> {
+    ) -> super::Result<u64> {
         let c = self.container(name)?;
         let sp = CpPath::parse(src.as_bytes());
         let rel = sp.in_root();
@@ -255,7 +253,7 @@ impl Engine {
             nix::unistd::geteuid().as_raw(),
             nix::unistd::getegid().as_raw(),
         );
-        let copy = |root: &Path| -> crate::Result<u64> {
+        let copy = |root: &Path| -> super::Result<u64> {
             let root = open_root(root)?;
             // A trailing `/` or `/.` goes through a symlink to a dir, as in Docker.
             let found = locate_in_root(root.as_fd(), &rel, opts.follow_link || sp.asserts_dir)
@@ -292,16 +290,14 @@ impl Engine {
         }
     }
 
-    /// Copies `src` (a host path, or a tar stream) into container `name` at `dest`, as
-    /// `docker cp` does; ownership as [`CopyOptions::archive`] says. Returns the size of
-    /// the tar copied.
-    pub fn copy_to_container(
+    /// The work of `Engine::copy_to_container`.
+    pub(crate) fn copy_to_container(
         &self,
         name: &str,
         src: CopyIn<'_>,
         dest: &str,
         opts: CopyOptions,
-    ) -> crate::Result<u64> {
+    ) -> super::Result<u64> {
         let c = self.container(name)?;
         let dp = CpPath::parse(dest.as_bytes());
         let source = match &src {
@@ -402,4 +398,35 @@ fn read_in_root(root: BorrowedFd<'_>, rel: &[u8]) -> String {
         Ok(text)
     };
     read().unwrap_or_default()
+}
+
+impl Ctx<'_> {
+    /// The work of `Engine::connect_unix`: a unix socket at `path` in running container
+    /// `name`, found with the container's root as `/` (no symlink of the image can point
+    /// the host at a socket of its own), and connected through its `O_PATH` fd.
+    pub(crate) fn connect_unix(
+        &self,
+        name: &str,
+        path: &str,
+    ) -> super::Result<std::os::unix::net::UnixStream> {
+        let c = self.container(name)?;
+        if !is_running(&c) {
+            return Err(Error::Invalid(format!(
+                "container {} is not running",
+                c.short_name()
+            )));
+        }
+        let root = open_root(Path::new(&format!("/proc/{}/root", c.state.pid)))?;
+        let fd = paths::open_in_root(root.as_fd(), path.as_bytes(), false)
+            .map_err(|e| Error::io(Path::new(path), e))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| Error::io(Path::new(path), e.into()))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::Socket {
+            return Err(Error::Invalid(format!(
+                "{path} in container {} is not a socket",
+                c.short_name()
+            )));
+        }
+        let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        std::os::unix::net::UnixStream::connect(&via).map_err(|e| Error::io(Path::new(path), e))
+    }
 }

@@ -1,35 +1,36 @@
 //! The hosts files that `container::net` keeps current: rewritten in place (they are
 //! bind-mounted) when a container comes up or goes down on a user network, connects,
-//! disconnects or is renamed.
+//! disconnects or is renamed; and beside each, the names file of the container's
+//! embedded DNS server (see `network::dns::names`), rewritten at the same moments.
 
 use std::collections::HashMap;
 use std::io::Write;
 
 use super::{primary, short};
-use crate::Engine;
+use crate::container::Ctx;
 use crate::container::Error;
-use crate::container::record::Container;
+use crate::container::record::{Container, EndpointSettings};
 use crate::network::record::Network;
 
 /// The records one refresh reads, each read once (a refresh writes the file of every
 /// container of a network, and each file names every other one).
 struct Records<'a> {
-    engine: &'a Engine,
+    cx: &'a Ctx<'a>,
     containers: HashMap<String, Option<Container>>,
     networks: HashMap<String, Option<Network>>,
 }
 
 impl<'a> Records<'a> {
-    fn new(engine: &'a Engine) -> Records<'a> {
+    fn new(cx: &'a Ctx<'a>) -> Records<'a> {
         Records {
-            engine,
+            cx,
             containers: HashMap::new(),
             networks: HashMap::new(),
         }
     }
 
     fn container(&mut self, id: &str) -> Option<&Container> {
-        let store = self.engine.container_store();
+        let store = self.cx.container_store();
         self.containers
             .entry(id.to_string())
             .or_insert_with(|| store.load(id).ok())
@@ -37,13 +38,16 @@ impl<'a> Records<'a> {
     }
 
     fn network(&mut self, name: &str) -> Option<Network> {
-        let store = self.engine.network_store();
+        let store = self.cx.network_store();
         self.networks
             .entry(name.to_string())
             .or_insert_with(|| store.get(name).ok())
             .clone()
     }
 }
+
+/// The names file of a container's embedded DNS server, in its dir.
+pub(super) const DNS_NAMES: &str = "dns-names";
 
 /// Whether `c` counts as up for name resolution (`changing` overrides its record).
 fn is_up(c: &Container, changing: Option<(&str, bool)>) -> bool {
@@ -62,7 +66,7 @@ pub fn names_peers(c: &Container) -> bool {
         .any(|(n, ep)| n != "bridge" || ep.links.as_ref().is_some_and(|l| !l.is_empty()))
 }
 
-impl Engine {
+impl Ctx<'_> {
     /// Rewrites the hosts files that change: those of the running containers on
     /// `networks` (user networks: the default bridge resolves no names but links), and
     /// the own file of `changing` when it comes up. `changing`: a container whose state
@@ -87,6 +91,7 @@ impl Engine {
             };
             let text = self.hosts_text(&mut r, &c, changing);
             let _ = write_in_place(&c, &text);
+            let _ = write_dns_names(&c, &dns_names_text(&mut r, &c, changing));
         }
     }
 
@@ -114,13 +119,7 @@ impl Engine {
                     continue;
                 }
                 if let Some(ep) = peer.network_settings.networks.get(name) {
-                    let mut names = vec![peer.short_name().to_string()];
-                    for a in ep.aliases.iter().flatten() {
-                        if !names.contains(a) {
-                            names.push(a.clone());
-                        }
-                    }
-                    names.push(short(&peer.id).to_string());
+                    let names = endpoint_names(peer, ep);
                     lines.push(format!("{}\t{}", ep.ip_address, names.join(" ")));
                 }
             }
@@ -158,9 +157,84 @@ impl Engine {
         }
         // Checked at create.
         let extra = c.host_config.extra_hosts.as_deref().unwrap_or_default();
-        out.push_str(&crate::container::etc::extra_host_lines(extra).unwrap_or_default());
+        let own = primary(c).and_then(|n| nets.get(&n));
+        let gateway = self.host_gateway_for(extra, own);
+        out.push_str(
+            &crate::container::etc::extra_host_lines(extra, gateway.as_deref()).unwrap_or_default(),
+        );
         out
     }
+
+    /// The address `--add-host NAME:host-gateway` stands for: the gateway of the
+    /// container's own bridge network (the host's address there, which it reaches), else
+    /// the default bridge's, as Docker's default host-gateway IP is docker0's.
+    /// (Looked up only when an `extra_hosts` value asks for it.)
+    pub(crate) fn host_gateway_for(
+        &self,
+        extra_hosts: &[String],
+        own: Option<&EndpointSettings>,
+    ) -> Option<String> {
+        let asked = extra_hosts
+            .iter()
+            .any(|h| h.ends_with(crate::container::etc::HOST_GATEWAY));
+        if !asked {
+            return None;
+        }
+        if let Some(ep) = own.filter(|e| !e.gateway.is_empty()) {
+            return Some(ep.gateway.clone());
+        }
+        let bridge = self.network_store().get("bridge").ok()?;
+        Some(bridge.subnet()?.gateway.to_string())
+    }
+}
+
+/// The names of `c` on a user network where its endpoint is `ep`: its name, its aliases
+/// there, its short id.
+fn endpoint_names(c: &Container, ep: &EndpointSettings) -> Vec<String> {
+    let mut names = vec![c.short_name().to_string()];
+    for a in ep.aliases.iter().flatten() {
+        if !names.contains(a) {
+            names.push(a.clone());
+        }
+    }
+    names.push(short(&c.id).to_string());
+    names
+}
+
+/// The names file of `c`'s DNS server: a line `network<TAB>address<TAB>names` for each
+/// running container on each of its user networks, itself included (Docker's server
+/// answers a container's own name too).
+fn dns_names_text(r: &mut Records<'_>, c: &Container, changing: Option<(&str, bool)>) -> String {
+    let mut out = String::new();
+    for name in c.network_settings.networks.keys() {
+        if name == "bridge" {
+            continue;
+        }
+        let Some(net) = r.network(name) else { continue };
+        for id in net.containers.keys() {
+            let peer = if *id == c.id {
+                Some(c)
+            } else {
+                r.container(id).filter(|p| is_up(p, changing))
+            };
+            let Some(ep) = peer.and_then(|p| p.network_settings.networks.get(name)) else {
+                continue;
+            };
+            let names = endpoint_names(peer.expect("checked above"), ep);
+            out.push_str(&format!("{name}\t{}\t{}\n", ep.ip_address, names.join(" ")));
+        }
+    }
+    out
+}
+
+/// Replaces (write and rename: the DNS server sees a new inode) the names file of `c`'s
+/// DNS server; a container on no user network has none.
+fn write_dns_names(c: &Container, text: &str) -> Result<(), Error> {
+    if c.hosts_path.is_empty() || !c.network_settings.networks.keys().any(|n| n != "bridge") {
+        return Ok(());
+    }
+    let p = std::path::Path::new(&c.hosts_path).with_file_name(DNS_NAMES);
+    crate::fsutil::write_atomic_opt(&p, text.as_bytes(), false).map_err(|e| Error::io(&p, e))
 }
 
 /// Writes container `c`'s /etc/hosts in place (it is bind-mounted into the container).

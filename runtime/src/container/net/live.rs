@@ -5,11 +5,11 @@
 use std::os::fd::AsFd;
 
 use super::{NetMode, attachment, open_netns, primary};
-use crate::Engine;
+use crate::container::Ctx;
 use crate::container::Error;
 use crate::container::record::Container;
 use crate::network::endpoint::{self, Attachment};
-use crate::network::nft::PortMap;
+use crate::network::nft::{GroupPortMap, PortMap};
 use crate::network::ports::{self, Reserved};
 
 /// A running container's network, held by its shim: the interfaces it made and the host
@@ -19,43 +19,51 @@ pub struct LiveNetwork {
     attachments: Vec<Attachment>,
     reserved: Vec<Reserved>,
     published: bool,
+    /// The port group whose table counts this container as a member.
+    group: Option<String>,
     networks: Vec<String>,
+    /// The embedded DNS server (a container on a user network), handed to the shim's
+    /// process by [`LiveNetwork::take_dns`].
+    dns: Option<crate::network::dns::DnsServer>,
 }
 
 /// Before the clone: reserves the container's host ports (a taken port fails the start
 /// before anything is made).
-pub fn reserve_ports(c: &Container) -> crate::Result<Vec<Reserved>> {
+pub fn reserve_ports(c: &Container) -> crate::container::Result<Vec<Reserved>> {
     if c.host_config.port_bindings.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(ports::reserve(&c.host_config.port_bindings)?)
+    let shared = c.host_config.port_group.is_some();
+    Ok(ports::reserve_with(&c.host_config.port_bindings, shared)?)
 }
 
 /// The joined network namespace of a `container:<id>` container: the path of its
 /// target's current namespace (the target must run).
-pub fn joined_netns(engine: &Engine, c: &Container) -> crate::Result<Option<String>> {
+pub(crate) fn joined_netns(
+    cx: &Ctx<'_>,
+    c: &Container,
+) -> crate::container::Result<Option<String>> {
     let Some(target) = c.host_config.network_mode.strip_prefix("container:") else {
         return Ok(None);
     };
-    let t = engine.container(target)?;
+    let t = cx.container(target)?;
     if !t.state.running || t.state.pid <= 0 {
         return Err(Error::Conflict(format!(
             "cannot join network namespace of a non running container: {}",
             t.id
-        ))
-        .into());
+        )));
     }
     Ok(Some(format!("/proc/{}/ns/net", t.state.pid)))
 }
 
 /// After the clone, before the release: the container's interfaces in the namespace of
 /// its init `pid`, and the DNAT rules of its reserved ports. Undoes everything on error.
-pub fn up(
-    engine: &Engine,
+pub(crate) fn up(
+    cx: &Ctx<'_>,
     c: &Container,
     pid: i32,
     reserved: Vec<Reserved>,
-) -> crate::Result<LiveNetwork> {
+) -> crate::container::Result<LiveNetwork> {
     let mut live = LiveNetwork {
         reserved,
         ..Default::default()
@@ -66,15 +74,15 @@ pub fn up(
         return Ok(live);
     }
     let ns = open_netns(pid)?;
-    let store = engine.network_store();
+    let store = cx.network_store();
     let first = primary(c);
     let mut order: Vec<&String> = c.network_settings.networks.keys().collect();
     order.sort_by_key(|n| Some((*n).clone()) != first);
     for (i, name) in order.into_iter().enumerate() {
         let ep = &c.network_settings.networks[name];
-        let r = store.get(name).map_err(crate::Error::from).and_then(|net| {
+        let r = store.get(name).map_err(Error::from).and_then(|net| {
             let a = attachment(&net, ep, format!("eth{i}"), i == 0)?;
-            endpoint::up(engine.network_host(), ns.as_fd(), &c.id, &a)?;
+            endpoint::up(cx.network_host(), ns.as_fd(), &c.id, &a)?;
             Ok(a)
         });
         match r {
@@ -83,7 +91,7 @@ pub fn up(
                 live.networks.push(name.clone());
             }
             Err(e) => {
-                undo(engine, &c.id, live);
+                undo(cx, &c.id, live);
                 return Err(e);
             }
         }
@@ -101,20 +109,53 @@ pub fn up(
             })
             .collect();
         if !a.internal {
-            if let Err(e) = endpoint::publish(engine.network_host(), &c.id, &maps) {
-                undo(engine, &c.id, live);
+            if let Some(group) = &c.host_config.port_group {
+                if let Err(e) = sync_group(cx, group, Some((c, a.address)), None) {
+                    let _ = sync_group(cx, group, None, Some(&c.id));
+                    undo(cx, &c.id, live);
+                    return Err(e);
+                }
+                live.group = Some(group.clone());
+            } else if let Err(e) = endpoint::publish(cx.network_host(), &c.id, &maps) {
+                undo(cx, &c.id, live);
                 return Err(e.into());
+            } else {
+                live.published = true;
             }
-            live.published = true;
+        }
+    }
+    if c.network_settings.networks.keys().any(|n| n != "bridge") {
+        match open_dns(cx, c, &ns) {
+            Ok(server) => live.dns = Some(server),
+            Err(e) => {
+                undo(cx, &c.id, live);
+                return Err(e);
+            }
         }
     }
     Ok(live)
 }
 
+/// The embedded DNS server of `c`, its sockets opened in the namespace `ns`: it answers
+/// from the names file beside its hosts file and forwards to its `--dns` servers, or
+/// the engine's, or the host's.
+fn open_dns(
+    cx: &Ctx<'_>,
+    c: &Container,
+    ns: &std::fs::File,
+) -> crate::container::Result<crate::network::dns::DnsServer> {
+    use crate::network::dns;
+    let names = std::path::Path::new(&c.hosts_path).with_file_name(super::hosts::DNS_NAMES);
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let upstreams = dns::upstreams(&c.host_config.dns, &cx.config().dns_upstream, &host);
+    dns::DnsServer::open(ns.as_fd(), names, upstreams)
+        .map_err(|e| Error::Sys(format!("starting the DNS server at {}:53", dns::ADDRESS), e))
+}
+
 /// A start failed half-way: everything `up` made goes at once (bridges too, when
 /// unused).
-fn undo(engine: &Engine, id: &str, live: LiveNetwork) {
-    let host = engine.network_host();
+fn undo(cx: &Ctx<'_>, id: &str, live: LiveNetwork) {
+    let host = cx.network_host();
     let _ = endpoint::unpublish(host, id);
     for a in live.attachments.iter().rev() {
         let _ = endpoint::down(host, id, a);
@@ -125,6 +166,13 @@ impl LiveNetwork {
     /// `NetworkSettings.Ports` while running.
     pub fn ports(&self, exposed: &[String]) -> ports::PortMapJson {
         ports::actual(&self.reserved, exposed)
+    }
+
+    /// The embedded DNS server, for the shim to serve while the process runs.
+    pub fn take_dns(&mut self) -> Option<Box<dyn crate::shim::Service>> {
+        self.dns
+            .take()
+            .map(|s| Box::new(s) as Box<dyn crate::shim::Service>)
     }
 
     /// The networks whose hosts files change when this container comes or goes.
@@ -138,17 +186,20 @@ impl LiveNetwork {
 /// it ran (`network connect`) count too: they are read from its record. Returns the
 /// bridges it used, for [`gc_bridges`] once the shim is done, and the networks whose
 /// hosts files change.
-pub fn down(engine: &Engine, id: &str, live: LiveNetwork) -> (Vec<String>, Vec<String>) {
+pub(crate) fn down(cx: &Ctx<'_>, id: &str, live: LiveNetwork) -> (Vec<String>, Vec<String>) {
     // The rules go before the ports are free again: no other container's rules for the
     // same host port may meet these.
     if live.published {
-        let _ = endpoint::unpublish(engine.network_host(), id);
+        let _ = endpoint::unpublish(cx.network_host(), id);
+    }
+    if let Some(group) = &live.group {
+        let _ = sync_group(cx, group, None, Some(id));
     }
     drop(live.reserved);
     let mut attachments = live.attachments;
     let mut networks = live.networks;
-    if let Ok(c) = engine.container_store().load(id) {
-        let store = engine.network_store();
+    if let Ok(c) = cx.container_store().load(id) {
+        let store = cx.network_store();
         for (name, ep) in &c.network_settings.networks {
             if networks.contains(name) {
                 continue;
@@ -162,7 +213,7 @@ pub fn down(engine: &Engine, id: &str, live: LiveNetwork) -> (Vec<String>, Vec<S
         }
     }
     for a in attachments.iter().rev() {
-        let _ = endpoint::release(engine.network_host(), id, a);
+        let _ = endpoint::release(cx.network_host(), id, a);
     }
     (
         attachments.into_iter().map(|a| a.bridge).collect(),
@@ -177,13 +228,13 @@ pub const BRIDGE_LINGER: std::time::Duration = std::time::Duration::from_millis(
 
 /// Removes those of `bridges` (and their tables) that no container uses any more, after
 /// [`BRIDGE_LINGER`]. The shim calls it last, when no client waits for it.
-pub fn gc_bridges(engine: &Engine, bridges: &[String]) {
+pub(crate) fn gc_bridges(cx: &Ctx<'_>, bridges: &[String]) {
     if bridges.is_empty() {
         return;
     }
     std::thread::sleep(BRIDGE_LINGER);
     for b in bridges {
-        let _ = endpoint::gc(engine.network_host(), b);
+        let _ = endpoint::gc(cx.network_host(), b);
     }
 }
 
@@ -199,10 +250,13 @@ pub fn exposed_keys(c: &Container) -> Vec<String> {
 /// Cleans up after a container whose shim died (killed): its port table and host veths
 /// (the kernel removed the container's ends with its namespace), and the bridges left
 /// without users.
-pub fn repair_after_dead_shim(engine: &Engine, c: &Container) {
-    let store = engine.network_store();
-    let host = engine.network_host();
+pub(crate) fn repair_after_dead_shim(cx: &Ctx<'_>, c: &Container) {
+    let store = cx.network_store();
+    let host = cx.network_host();
     let _ = endpoint::unpublish(host, &c.id);
+    if let Some(group) = &c.host_config.port_group {
+        let _ = sync_group(cx, group, None, Some(&c.id));
+    }
     for (name, ep) in &c.network_settings.networks {
         if let Ok(net) = store.get(name)
             && let Ok(a) = attachment(&net, ep, String::new(), false)
@@ -210,4 +264,124 @@ pub fn repair_after_dead_shim(engine: &Engine, c: &Container) {
             let _ = endpoint::down(host, &c.id, &a);
         }
     }
+}
+
+/// Rewrites port group `group`'s table over its running members: the containers of this
+/// root in the group that run, with `joining` (a container starting, with its address)
+/// and without `leaving` (one whose process is gone). Each shared host port goes to every
+/// member in turn. Under the group's lock, so that members starting and stopping at once
+/// each see the others.
+fn sync_group(
+    cx: &Ctx<'_>,
+    group: &str,
+    joining: Option<(&Container, std::net::Ipv4Addr)>,
+    leaving: Option<&str>,
+) -> crate::container::Result<()> {
+    // nftables tables are host-wide: the group's name is scoped to this state root.
+    let key = format!("{}:{group}", cx.config.root.display());
+    let table = endpoint::group_table(&key);
+    let dir = cx.config.run_root.join("port-groups");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let lock_path = dir.join(format!("{table}.lock"));
+    let _lock = crate::fsutil::lock_exclusive(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+    let store = cx.container_store();
+    let skip = |id: &str| leaving == Some(id) || joining.is_some_and(|(j, _)| j.id.as_str() == id);
+    let mut members: Vec<(Container, std::net::Ipv4Addr)> = Vec::new();
+    for id in store.ids()? {
+        let id = id.to_string();
+        if skip(&id) {
+            continue;
+        }
+        let Ok(c) = store.load(&id) else { continue };
+        if !c.state.running {
+            continue;
+        }
+        if c.host_config.port_group.as_deref() != Some(group) {
+            // Another group holding one of the joining container's host ports (both
+            // bound them with SO_REUSEPORT): the port is taken, as for any container.
+            if let Some((j, _)) = joining
+                && c.host_config.port_group.is_some()
+                && let Some(port) = shared_host_port(j, &c)
+            {
+                return Err(crate::network::Error::PortInUse(port).into());
+            }
+            continue;
+        }
+        let ip = primary(&c)
+            .and_then(|n| c.network_settings.networks.get(&n))
+            .and_then(|ep| ep.ip_address.parse().ok());
+        if let Some(ip) = ip {
+            members.push((c, ip));
+        }
+    }
+    if let Some((c, ip)) = joining {
+        members.push((c.clone(), ip));
+    }
+    members.sort_by_key(|(_, ip)| *ip);
+    let backends: Vec<std::net::Ipv4Addr> = members.iter().map(|(_, ip)| *ip).collect();
+    // The shared ports: the fixed host ports of the members' bindings (all alike).
+    let mut maps = Vec::new();
+    if let Some((c, _)) = members.first() {
+        for (key, list) in &c.host_config.port_bindings {
+            let (container_port, proto) = ports::split_key(key)?;
+            for b in list {
+                let Ok(host_port) = b.host_port.parse::<u16>() else {
+                    continue;
+                };
+                maps.push(GroupPortMap {
+                    proto,
+                    host_ip: b
+                        .host_ip
+                        .parse()
+                        .ok()
+                        .filter(|ip: &std::net::Ipv4Addr| !ip.is_unspecified()),
+                    host_port,
+                    backends: backends.clone(),
+                    container_port,
+                });
+            }
+        }
+    }
+    endpoint::publish_group(cx.network_host(), &key, &maps)?;
+    Ok(())
+}
+
+/// A fixed host port (`ip:port`) that both `a` and `b` publish, if any.
+fn shared_host_port(a: &Container, b: &Container) -> Option<String> {
+    let fixed = |c: &Container| -> Vec<(String, String, String)> {
+        c.host_config
+            .port_bindings
+            .iter()
+            .flat_map(|(key, list)| {
+                let proto = key.rsplit('/').next().unwrap_or("tcp").to_string();
+                list.iter()
+                    .map(move |b| (proto.clone(), b.host_ip.clone(), b.host_port.clone()))
+            })
+            .filter(|(_, _, port)| !port.is_empty())
+            .collect()
+    };
+    let theirs = fixed(b);
+    fixed(a).into_iter().find_map(|(proto, ip, port)| {
+        theirs
+            .iter()
+            .any(|(p2, ip2, port2)| {
+                *p2 == proto
+                    && *port2 == port
+                    && (ip == *ip2
+                        || ip.is_empty()
+                        || ip2.is_empty()
+                        || ip == "0.0.0.0"
+                        || ip2 == "0.0.0.0")
+            })
+            .then(|| {
+                format!(
+                    "{}:{port}",
+                    if ip.is_empty() {
+                        "0.0.0.0"
+                    } else {
+                        ip.as_str()
+                    }
+                )
+            })
+    })
 }

@@ -3,12 +3,13 @@
 //! see `network::endpoint` and `network::ports`), `/etc/hosts` files kept current so that
 //! names resolve on user networks, and `network connect`/`disconnect`.
 //!
-//! Name resolution is by hosts files rather than a DNS responder: tug has no daemon to
-//! answer queries, and a responder per network would be one more process to supervise.
-//! Every start, stop, connect and disconnect rewrites (in place: the file is bind-mounted)
-//! the hosts file of each running container of the networks concerned, so names follow
-//! containers as they come and go; `/etc/resolv.conf` keeps the host's servers for
-//! outside names.
+//! Names resolve two ways, with no daemon: every start, stop, connect and disconnect
+//! rewrites (in place: the file is bind-mounted) the hosts file of each running container
+//! of the networks concerned, and beside it the names file of the container's embedded
+//! DNS server (`network::dns`, served at 127.0.0.11 by the container's own shim), so names
+//! follow containers as they come and go. On a user network `/etc/resolv.conf` names
+//! 127.0.0.11, which forwards outside names; on the default bridge it keeps the host's
+//! servers.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -16,19 +17,17 @@ use std::os::fd::AsFd;
 
 use super::Error;
 use super::record::{Container, EndpointSettings, NetworkSettings};
-use crate::Engine;
+use crate::container::Ctx;
 use crate::network::endpoint::{self, Attachment};
 use crate::network::ports::{self, PortBindings};
 use crate::network::record::Network;
-use crate::network::store::NetworkStore;
 
 mod hosts;
+mod link_env;
 mod live;
 pub use hosts::names_peers;
-pub use live::{
-    BRIDGE_LINGER, LiveNetwork, down, exposed_keys, gc_bridges, joined_netns,
-    repair_after_dead_shim, reserve_ports, up,
-};
+pub use live::{LiveNetwork, exposed_keys, reserve_ports};
+pub(crate) use live::{down, gc_bridges, joined_netns, repair_after_dead_shim, up};
 
 /// What `--network` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,12 +71,15 @@ pub struct NetPlan {
     pub exposed: Vec<String>,
     /// `HostConfig.Links` (`/db:/web/mysql`).
     pub links: Vec<String>,
+    /// The variables of the legacy links on the default bridge (`DB_PORT_6379_TCP`...),
+    /// for the process's environment.
+    pub link_env: Vec<String>,
     /// The networks the container got an address on (undone if the create fails).
     pub attached: Vec<String>,
 }
 
-fn invalid(msg: impl Into<String>) -> crate::Error {
-    Error::Invalid(msg.into()).into()
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::Invalid(msg.into())
 }
 
 /// The first 12 hex of an id.
@@ -85,14 +87,7 @@ pub(super) fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-impl Engine {
-    /// The network store of this engine's state root, leasing subnets from the engine's
-    /// address pool in its host-wide registry.
-    pub fn network_store(&self) -> NetworkStore {
-        let registry = crate::network::ipam::SubnetRegistry::open(&self.config().host_run);
-        NetworkStore::with_registry(self.root(), registry).with_pool(self.config().address_pool)
-    }
-
+impl Ctx<'_> {
     /// Decides the network of a new container `id` named `name`: checks the flags as
     /// Docker does, gives it its address, and fills the record's network fields.
     /// `image_exposed`: the image's ExposedPorts keys.
@@ -103,7 +98,7 @@ impl Engine {
         opts: &super::CreateOptions,
         image_exposed: &[String],
         durable: bool,
-    ) -> crate::Result<NetPlan> {
+    ) -> crate::container::Result<NetPlan> {
         let mode = NetMode::parse(&opts.network);
         let mut plan = NetPlan::default();
         let mut exposed: Vec<String> = image_exposed.to_vec();
@@ -216,6 +211,25 @@ impl Engine {
                 )));
             }
             plan.links.push(format!("{}:/{name}/{alias}", t.name));
+            // Docker's link variables are for the default bridge only.
+            if let Some(ep) = t.network_settings.networks.get("bridge")
+                && net.name == "bridge"
+            {
+                let exposed: Vec<String> = t
+                    .config
+                    .exposed_ports
+                    .iter()
+                    .flatten()
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                plan.link_env.extend(link_env::link_env(
+                    name,
+                    alias,
+                    &ep.ip_address,
+                    &exposed,
+                    &t.config.env,
+                ));
+            }
             endpoint_links.push(format!("{}:{alias}", t.short_name()));
         }
         let ep = store.attach_opt(&net.name, id, name, opts.ip, durable)?;
@@ -242,15 +256,14 @@ impl Engine {
         }
     }
 
-    /// `tug network connect`: gives the container an address on `network` and, when it
-    /// runs, an interface there at once.
-    pub fn connect_network(
+    /// The work of `Engine::connect_network`.
+    pub(crate) fn connect_network(
         &self,
         network: &str,
         container: &str,
         aliases: &[String],
         ip: Option<Ipv4Addr>,
-    ) -> crate::Result<()> {
+    ) -> crate::container::Result<()> {
         let c = self.container(container)?;
         if !NetMode::parse(&c.host_config.network_mode).own_netns()
             || c.host_config.network_mode == "none"
@@ -291,7 +304,7 @@ impl Engine {
         })?;
         let Some(updated) = updated else {
             let _ = store.detach(&net.name, &c.id);
-            return Err(Error::NotFound(container.to_string()).into());
+            return Err(Error::NotFound(container.to_string()));
         };
         if updated.state.running && updated.state.pid > 0 {
             let up = open_netns(updated.state.pid).and_then(|ns| {
@@ -310,9 +323,12 @@ impl Engine {
         Ok(())
     }
 
-    /// `tug network disconnect`: takes the container off `network` (its interface there
-    /// goes at once when it runs) and frees its address.
-    pub fn disconnect_network(&self, network: &str, container: &str) -> crate::Result<()> {
+    /// The work of `Engine::disconnect_network`.
+    pub(crate) fn disconnect_network(
+        &self,
+        network: &str,
+        container: &str,
+    ) -> crate::container::Result<()> {
         let c = self.container(container)?;
         let store = self.network_store();
         let net = store.get(network)?;
@@ -365,7 +381,7 @@ fn endpoint_settings(
     mac: Option<[u8; 6]>,
     opts: &super::CreateOptions,
     links: Vec<String>,
-) -> crate::Result<EndpointSettings> {
+) -> crate::container::Result<EndpointSettings> {
     let (addr, prefix) = ep
         .ipv4_address
         .split_once('/')
@@ -406,7 +422,7 @@ pub(super) fn attachment(
     ep: &EndpointSettings,
     iface: String,
     default_route: bool,
-) -> crate::Result<Attachment> {
+) -> crate::container::Result<Attachment> {
     let cfg = net
         .subnet()
         .ok_or_else(|| invalid(format!("network {} has no subnet", net.name)))?;
@@ -436,7 +452,7 @@ pub(super) fn attachment(
 
 /// The first `ethN` not taken in the network namespace `ns` (a container connected to
 /// more networks while it runs).
-pub(super) fn free_iface(ns: std::os::fd::BorrowedFd<'_>) -> crate::Result<String> {
+pub(super) fn free_iface(ns: std::os::fd::BorrowedFd<'_>) -> crate::container::Result<String> {
     let names = crate::network::link::run_in_netns(ns, || {
         crate::network::link::Netlink::open()?.link_names()
     })
@@ -448,9 +464,9 @@ pub(super) fn free_iface(ns: std::os::fd::BorrowedFd<'_>) -> crate::Result<Strin
         .unwrap_or_default())
 }
 
-pub(super) fn open_netns(pid: i32) -> crate::Result<std::fs::File> {
+pub(super) fn open_netns(pid: i32) -> crate::container::Result<std::fs::File> {
     let p = format!("/proc/{pid}/ns/net");
-    std::fs::File::open(&p).map_err(|e| Error::io(std::path::Path::new(&p), e).into())
+    std::fs::File::open(&p).map_err(|e| Error::io(std::path::Path::new(&p), e))
 }
 
 #[cfg(test)]

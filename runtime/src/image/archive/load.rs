@@ -5,11 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, Read};
+use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::Digest;
 use crate::digest::HashingReader;
-use crate::{Digest, Engine};
 
 use super::super::blobs::Staged;
 use super::super::import::{Compression, decompressed, detect, host_arch, stage_bytes, unpack};
@@ -55,90 +56,88 @@ struct DockerEntry {
     layers: Vec<String>,
 }
 
-impl Engine {
-    /// Loads the images of an archive (docker-archive or oci-archive, plain or gzip),
-    /// unpacks their layers and tags them.
-    pub fn load_images(&self, input: impl Read + Send) -> Result<Vec<Loaded>, Error> {
-        let store = self.image_store()?;
-        let mut files = Files::extract(&store, input)?;
-        let mut extra = Vec::new();
-        let mut sizes = Sizes::new();
-        let mut found = if files.get("manifest.json").is_ok() {
-            docker_images(&store, &files, &mut extra, &mut sizes)?
-        } else if files.get("index.json").is_ok() {
-            oci_images(&files, &mut sizes)?
-        } else {
-            return Err(bad(
-                "neither manifest.json (docker-archive) nor index.json (oci-archive) found",
-            ));
+/// Loads the images of an archive (docker-archive or oci-archive, plain or gzip) into the
+/// store of state root `root`, unpacks their layers and tags them.
+pub(crate) fn load(root: &Path, input: impl Read + Send) -> Result<Vec<Loaded>, Error> {
+    let store = Store::open(root)?;
+    let mut files = Files::extract(&store, input)?;
+    let mut extra = Vec::new();
+    let mut sizes = Sizes::new();
+    let mut found = if files.get("manifest.json").is_ok() {
+        docker_images(&store, &files, &mut extra, &mut sizes)?
+    } else if files.get("index.json").is_ok() {
+        oci_images(&files, &mut sizes)?
+    } else {
+        return Err(bad(
+            "neither manifest.json (docker-archive) nor index.json (oci-archive) found",
+        ));
+    };
+    if found.is_empty() {
+        return Err(bad("it holds no image"));
+    }
+    let mut txn = store.begin()?;
+    // An image the store has already (the same id) keeps its manifest and blobs: an
+    // id names one image, whatever archive it came in.
+    for f in &mut found {
+        let Ok(existing) = store.find(&txn.index, &f.id.to_string()) else {
+            continue;
         };
-        if found.is_empty() {
-            return Err(bad("it holds no image"));
+        let (size, media_type) = (existing.size, existing.media_type.clone());
+        let image = store.image(&txn.index, existing)?;
+        f.manifest = image.manifest_digest;
+        f.manifest_size = size;
+        f.manifest_type = media_type;
+        f.layers = image.layers;
+    }
+    for s in extra {
+        if found.iter().any(|f| f.manifest == s.digest) {
+            txn.add_blob(s)?;
         }
-        let mut txn = store.begin()?;
-        // An image the store has already (the same id) keeps its manifest and blobs: an
-        // id names one image, whatever archive it came in.
-        for f in &mut found {
-            let Ok(existing) = store.find(&txn.index, &f.id.to_string()) else {
-                continue;
-            };
-            let (size, media_type) = (existing.size, existing.media_type.clone());
-            let image = store.image(&txn.index, existing)?;
-            f.manifest = image.manifest_digest;
-            f.manifest_size = size;
-            f.manifest_type = media_type;
-            f.layers = image.layers;
-        }
-        for s in extra {
-            if found.iter().any(|f| f.manifest == s.digest) {
+    }
+    for f in &found {
+        let digests = [&f.manifest, &f.id]
+            .into_iter()
+            .chain(f.layers.iter().map(|l| &l.digest));
+        for d in digests {
+            if let Some(s) = files.take(d) {
                 txn.add_blob(s)?;
             }
-        }
-        for f in &found {
-            let digests = [&f.manifest, &f.id]
-                .into_iter()
-                .chain(f.layers.iter().map(|l| &l.digest));
-            for d in digests {
-                if let Some(s) = files.take(d) {
-                    txn.add_blob(s)?;
-                }
-                if !store.has_blob(d) {
-                    return Err(bad(format!("blob {d} is missing")));
-                }
+            if !store.has_blob(d) {
+                return Err(bad(format!("blob {d} is missing")));
             }
         }
-        for f in &found {
-            unpack(self, &txn, &f.layers)?;
-        }
-        let mut loaded = Vec::new();
-        for f in found {
-            let mut desc = Descriptor::manifest(&f.manifest, f.manifest_size, None);
-            desc.media_type = f.manifest_type;
-            if f.names.is_empty() {
-                txn.index.add_untagged(&desc);
-            }
-            let mut replaced = Vec::new();
-            for n in &f.names {
-                let old = store
-                    .find_by_ref(&txn.index, n)
-                    .and_then(|d| store.config_digest(d));
-                if let Some(old) = old.filter(|old| *old != f.id) {
-                    replaced.push((n.clone(), old));
-                }
-                txn.index.tag(&desc, n);
-            }
-            loaded.push(Loaded {
-                id: f.id,
-                names: f.names,
-                replaced,
-            });
-        }
-        txn.commit()?;
-        for (diff_id, size) in sizes {
-            store.record_layer_size(&diff_id, size);
-        }
-        Ok(loaded)
     }
+    for f in &found {
+        unpack(root, &txn, &f.layers)?;
+    }
+    let mut loaded = Vec::new();
+    for f in found {
+        let mut desc = Descriptor::manifest(&f.manifest, f.manifest_size, None);
+        desc.media_type = f.manifest_type;
+        if f.names.is_empty() {
+            txn.index.add_untagged(&desc);
+        }
+        let mut replaced = Vec::new();
+        for n in &f.names {
+            let old = store
+                .find_by_ref(&txn.index, n)
+                .and_then(|d| store.config_digest(d));
+            if let Some(old) = old.filter(|old| *old != f.id) {
+                replaced.push((n.clone(), old));
+            }
+            txn.index.tag(&desc, n);
+        }
+        loaded.push(Loaded {
+            id: f.id,
+            names: f.names,
+            replaced,
+        });
+    }
+    txn.commit()?;
+    for (diff_id, size) in sizes {
+        store.record_layer_size(&diff_id, size);
+    }
+    Ok(loaded)
 }
 
 /// The images of a docker-archive's `manifest.json`. Their OCI manifests are made here
@@ -327,7 +326,6 @@ mod tests {
     use super::super::files::clean;
     use super::*;
     use proptest::prelude::*;
-    use std::path::Path;
 
     /// A docker-archive of one tiny image, made by hand.
     fn tiny_archive() -> Vec<u8> {
@@ -363,14 +361,6 @@ mod tests {
         b.into_inner().unwrap()
     }
 
-    fn engine(dir: &Path) -> Engine {
-        Engine::open(crate::EngineConfig {
-            storage_driver: crate::StorageDriver::Vfs,
-            ..crate::EngineConfig::new(dir.join("root"), dir.join("run"))
-        })
-        .unwrap()
-    }
-
     #[test]
     fn paths_are_cleaned_inside_the_archive() {
         assert_eq!(clean(Path::new("./a/b/../c")).as_deref(), Some("a/c"));
@@ -382,8 +372,7 @@ mod tests {
     #[test]
     fn the_tiny_archive_loads() {
         let dir = tempfile::tempdir().unwrap();
-        let e = engine(dir.path());
-        let loaded = e.load_images(&tiny_archive()[..]).unwrap();
+        let loaded = load(dir.path(), &tiny_archive()[..]).unwrap();
         assert_eq!(loaded[0].names[0].to_string(), "tiny:1");
     }
 
@@ -394,8 +383,7 @@ mod tests {
         #[test]
         fn damaged_archives_fail_cleanly(flips in proptest::collection::vec((0usize..4096, any::<u8>()), 1..6), cut in proptest::option::of(0usize..4096)) {
             let dir = tempfile::tempdir().unwrap();
-            let e = engine(dir.path());
-            let store = e.image_store().unwrap();
+            let store = Store::open(dir.path()).unwrap();
             let index_before = std::fs::read(store.dir().join("index.json")).unwrap();
             let mut bytes = tiny_archive();
             for (at, x) in flips {
@@ -405,7 +393,7 @@ mod tests {
             if let Some(c) = cut {
                 bytes.truncate(c);
             }
-            if e.load_images(&bytes[..]).is_err() {
+            if load(dir.path(), &bytes[..]).is_err() {
                 prop_assert_eq!(std::fs::read(store.dir().join("index.json")).unwrap(), index_before);
                 let blobs = std::fs::read_dir(store.dir().join("blobs/sha256")).unwrap().count();
                 prop_assert_eq!(blobs, 0);

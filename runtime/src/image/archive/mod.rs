@@ -1,12 +1,17 @@
 //! Image archives for `save` and `load`: docker-archive (`manifest.json`, one config and
-//! one uncompressed `layer.tar` per layer, `repositories`: what `docker load` reads) and
-//! oci-archive (an OCI image layout in a tar: what `skopeo` reads as `oci-archive:`).
+//! one uncompressed layer tar per layer, `repositories`: what `docker load` reads; as
+//! Docker 25+ writes it, also an OCI layout with `index.json` and `oci-layout`) and
+//! oci-archive (an OCI image layout in a tar, the layers as stored: what `skopeo` reads
+//! as `oci-archive:`). `load` reads both, and the docker-archives of older Dockers
+//! (`<diff id>/layer.tar`).
 
 mod files;
 mod load;
 mod save;
 
 pub use load::Loaded;
+pub(crate) use load::load;
+pub(crate) use save::save;
 
 use super::Error;
 

@@ -5,7 +5,6 @@ use std::io::{self, Read, Write};
 
 use serde_json::json;
 
-use crate::Engine;
 use crate::digest::HashingReader;
 
 use super::super::index::{Descriptor, IndexFile};
@@ -19,48 +18,45 @@ struct Saved {
     tags: Vec<Reference>,
 }
 
-impl Engine {
-    /// Writes the images `names` (references or ids) to `out` as an archive. A name that
-    /// is a tag saves that tag; an id saves every tag of the image.
-    pub fn save_images(
-        &self,
-        names: &[String],
-        format: ArchiveFormat,
-        out: impl Write,
-    ) -> Result<(), Error> {
-        let store = self.image_store()?;
-        let index = store.read_index()?;
-        let mut saved: Vec<Saved> = Vec::new();
-        for n in names {
-            let desc = store.find(&index, n)?;
-            let image = store.image(&index, desc)?;
-            let tags = match Reference::parse(n) {
-                Ok(r) if r.digest.is_none() && store.find_by_ref(&index, &r).is_some() => vec![r],
-                _ => image.names.clone(),
-            };
-            match saved
-                .iter_mut()
-                .find(|s| s.image.manifest_digest == image.manifest_digest)
-            {
-                Some(s) => {
-                    for t in tags {
-                        if !s.tags.contains(&t) {
-                            s.tags.push(t);
-                        }
+/// Writes the images `names` (references or ids) of `store` to `out` as an archive. A
+/// name that is a tag saves that tag; an id saves every tag of the image.
+pub(crate) fn save(
+    store: &Store,
+    names: &[String],
+    format: ArchiveFormat,
+    out: impl Write,
+) -> Result<(), Error> {
+    let index = store.read_index()?;
+    let mut saved: Vec<Saved> = Vec::new();
+    for n in names {
+        let desc = store.find(&index, n)?;
+        let image = store.image(&index, desc)?;
+        let tags = match Reference::parse(n) {
+            Ok(r) if r.digest.is_none() && store.find_by_ref(&index, &r).is_some() => vec![r],
+            _ => image.names.clone(),
+        };
+        match saved
+            .iter_mut()
+            .find(|s| s.image.manifest_digest == image.manifest_digest)
+        {
+            Some(s) => {
+                for t in tags {
+                    if !s.tags.contains(&t) {
+                        s.tags.push(t);
                     }
                 }
-                None => saved.push(Saved { image, tags }),
             }
+            None => saved.push(Saved { image, tags }),
         }
-        let mut tar = tar::Builder::new(out);
-        match format {
-            ArchiveFormat::Docker => write_docker(&store, &saved, &mut tar)?,
-            ArchiveFormat::Oci => write_oci(&store, &saved, &mut tar)?,
-        }
-        tar.into_inner()
-            .and_then(|mut w| w.flush())
-            .map_err(|e| Error::Io("cannot write the archive".into(), e))
     }
+    let mut tar = tar::Builder::new(out);
+    match format {
+        ArchiveFormat::Docker => write_docker(store, &saved, &mut tar)?,
+        ArchiveFormat::Oci => write_oci(store, &saved, &mut tar)?,
+    }
+    tar.into_inner()
+        .and_then(|mut w| w.flush())
+        .map_err(|e| Error::Io("cannot write the archive".into(), e))
 }
 
 fn io_err(e: io::Error) -> Error {
@@ -76,33 +72,82 @@ fn append_bytes<W: Write>(
     tar.append_data(&mut h, path, bytes).map_err(io_err)
 }
 
-/// docker-archive: `<id>.json`, `<diff id>/layer.tar` (uncompressed), `manifest.json`,
-/// `repositories`.
+/// docker-archive as Docker 25+ writes it, which is an OCI image layout too:
+/// `blobs/sha256/` holds each layer uncompressed (named by its diff id), each config and
+/// an OCI manifest of those; `manifest.json` and `repositories` point into it for
+/// `docker load`, `index.json` and `oci-layout` for OCI tools (`skopeo inspect
+/// oci-archive:`).
 fn write_docker<W: Write>(
     store: &Store,
     saved: &[Saved],
     tar: &mut tar::Builder<W>,
 ) -> Result<(), Error> {
-    let mut written = HashSet::new();
+    tar.append_data(&mut dir_header(), "blobs/", io::empty())
+        .map_err(io_err)?;
+    tar.append_data(&mut dir_header(), "blobs/sha256/", io::empty())
+        .map_err(io_err)?;
+    // Blob path → its size, for the blobs written already.
+    let mut written: BTreeMap<String, u64> = BTreeMap::new();
     let mut manifest = Vec::new();
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut index = IndexFile::default();
     for s in saved {
         let mut layer_paths = Vec::new();
+        let mut layers = Vec::new();
         for l in &s.image.layers {
-            let dir = l.diff_id.hex().to_string();
-            let path = format!("{dir}/layer.tar");
-            if written.insert(dir.clone()) {
-                tar.append_data(&mut dir_header(), format!("{dir}/"), io::empty())
-                    .map_err(io_err)?;
-                append_bytes(tar, &format!("{dir}/VERSION"), b"1.0")?;
-                append_layer_tar(store, l, &path, tar)?;
-            }
+            let path = format!("blobs/sha256/{}", l.diff_id.hex());
+            let size = match written.get(&path) {
+                Some(size) => *size,
+                None => {
+                    let size = append_layer_tar(store, l, &path, tar)?;
+                    written.insert(path.clone(), size);
+                    size
+                }
+            };
+            layers.push(json!({
+                "mediaType": media::OCI_LAYER_TAR,
+                "digest": l.diff_id.to_string(),
+                "size": size,
+            }));
             layer_paths.push(path);
         }
-        let config_path = format!("{}.json", s.image.id.hex());
-        if written.insert(config_path.clone()) {
-            append_bytes(tar, &config_path, &store.read_blob(&s.image.id)?)?;
+        let config = store.read_blob(&s.image.id)?;
+        let config_path = format!("blobs/sha256/{}", s.image.id.hex());
+        if !written.contains_key(&config_path) {
+            append_bytes(tar, &config_path, &config)?;
+            written.insert(config_path.clone(), config.len() as u64);
         }
+        // The OCI manifest of the uncompressed layers (the stored one names the
+        // compressed blobs, which are not in this archive).
+        let oci_manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_MANIFEST,
+            "config": {
+                "mediaType": media::OCI_CONFIG,
+                "digest": s.image.id.to_string(),
+                "size": config.len(),
+            },
+            "layers": layers,
+        }))
+        .unwrap_or_default();
+        let digest = crate::Digest::of(&oci_manifest);
+        let manifest_path = format!("blobs/sha256/{}", digest.hex());
+        if let std::collections::btree_map::Entry::Vacant(e) = written.entry(manifest_path) {
+            append_bytes(tar, e.key(), &oci_manifest)?;
+            e.insert(oci_manifest.len() as u64);
+        }
+        let desc = Descriptor::manifest(&digest, oci_manifest.len() as u64, None);
+        if s.tags.is_empty() {
+            index.add_untagged(&desc);
+        }
+        for t in &s.tags {
+            index.manifests.push(Descriptor::manifest(
+                &digest,
+                oci_manifest.len() as u64,
+                Some(t),
+            ));
+        }
+
         let tags: Vec<String> = s.tags.iter().map(|t| t.to_string()).collect();
         if let Some(top) = s.image.layers.last() {
             for t in &s.tags {
@@ -118,11 +163,18 @@ fn write_docker<W: Write>(
             "Layers": layer_paths,
         }));
     }
+    index.media_type = Some(media::OCI_INDEX.to_string());
+    append_bytes(
+        tar,
+        "index.json",
+        &serde_json::to_vec(&index).unwrap_or_default(),
+    )?;
     append_bytes(
         tar,
         "manifest.json",
         &serde_json::to_vec(&manifest).unwrap_or_default(),
     )?;
+    append_bytes(tar, "oci-layout", OCI_LAYOUT)?;
     if !repositories.is_empty() {
         append_bytes(
             tar,
@@ -133,14 +185,17 @@ fn write_docker<W: Write>(
     Ok(())
 }
 
-/// Appends a layer uncompressed. A gzip layer is read twice: once to learn its size (and
-/// check its diff id), once to write it.
+/// The `oci-layout` file of an OCI image layout.
+const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// Appends a layer uncompressed; its size. A gzip layer is read twice: once to learn its
+/// size (and check its diff id), once to write it.
 fn append_layer_tar<W: Write>(
     store: &Store,
     l: &LayerInfo,
     path: &str,
     tar: &mut tar::Builder<W>,
-) -> Result<(), Error> {
+) -> Result<u64, Error> {
     let read_err = |e: io::Error| Error::Io(format!("cannot read layer {}", l.digest), e);
     let gzip = l.media_type.ends_with("+gzip") || l.media_type.ends_with(".tar.gzip");
     if !gzip && !l.media_type.ends_with(".tar") && !l.media_type.ends_with("tar") {
@@ -170,7 +225,8 @@ fn append_layer_tar<W: Write>(
         )));
     }
     let mut h = file_header(size);
-    tar.append_data(&mut h, path, open()?).map_err(io_err)
+    tar.append_data(&mut h, path, open()?).map_err(io_err)?;
+    Ok(size)
 }
 
 /// oci-archive: `oci-layout`, `index.json`, `blobs/sha256/*` as stored.
@@ -179,7 +235,7 @@ fn write_oci<W: Write>(
     saved: &[Saved],
     tar: &mut tar::Builder<W>,
 ) -> Result<(), Error> {
-    append_bytes(tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    append_bytes(tar, "oci-layout", OCI_LAYOUT)?;
     tar.append_data(&mut dir_header(), "blobs/", io::empty())
         .map_err(io_err)?;
     tar.append_data(&mut dir_header(), "blobs/sha256/", io::empty())

@@ -10,7 +10,7 @@ pub mod nft;
 
 use std::sync::Arc;
 
-pub use nft::{NatNetwork, NftError, PortMap, Proto, Result};
+pub use nft::{GroupPortMap, NatNetwork, NftError, PortMap, Proto, Result};
 
 /// Which program writes tug's rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +78,36 @@ pub trait Firewall: std::fmt::Debug + Send + Sync {
     /// Installs or replaces the DNAT rules of a container's published ports.
     fn apply_ports(&self, table: &str, ports: &[PortMap]) -> Result<()>;
 
-    /// Removes a container's published-port rules.
+    /// Removes a container's (or a port group's) published-port rules.
     fn remove_ports(&self, table: &str) -> Result<()>;
+
+    /// Installs or replaces the DNAT rules of a port group's shared host ports. A backend
+    /// that cannot balance takes groups of one member as plain published ports.
+    fn apply_group_ports(&self, table: &str, ports: &[GroupPortMap]) -> Result<()> {
+        if ports.iter().any(|p| p.backends.len() > 1) {
+            return Err(NftError::Failed {
+                op: "apply",
+                table: table.to_string(),
+                stderr: format!(
+                    "replicas sharing a host port need nftables (the {} backend cannot balance)",
+                    self.backend().as_str()
+                ),
+            });
+        }
+        let single: Vec<PortMap> = ports
+            .iter()
+            .filter_map(|p| {
+                Some(PortMap {
+                    proto: p.proto,
+                    host_ip: p.host_ip,
+                    host_port: p.host_port,
+                    container_ip: *p.backends.first()?,
+                    container_port: p.container_port,
+                })
+            })
+            .collect();
+        self.apply_ports(table, &single)
+    }
 }
 
 /// nftables: one table per network and per container with published ports.
@@ -110,6 +138,10 @@ impl Firewall for Nft {
 
     fn remove_ports(&self, table: &str) -> Result<()> {
         nft::remove_ports(table)
+    }
+
+    fn apply_group_ports(&self, table: &str, ports: &[GroupPortMap]) -> Result<()> {
+        nft::apply_group_ports(table, ports)
     }
 }
 

@@ -80,6 +80,19 @@ pub struct PortMap {
     pub container_port: u16,
 }
 
+/// A host port shared by a group of replicas: new connections go to each running
+/// member in turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPortMap {
+    pub proto: Proto,
+    /// Only connections to this host address; `None` for every local address.
+    pub host_ip: Option<Ipv4Addr>,
+    pub host_port: u16,
+    /// The members' addresses (at least one).
+    pub backends: Vec<Ipv4Addr>,
+    pub container_port: u16,
+}
+
 /// What one network needs from nftables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatNetwork {
@@ -160,10 +173,13 @@ pub fn render(net: &NatNetwork) -> Result<String> {
     Ok(s)
 }
 
-/// A container's port table name is `tug_p` and 1 to 16 lowercase hex digits; checked so
-/// that it can never be read as nft syntax.
-pub(super) fn check_ports_table(table: &str) -> Result<()> {
-    let ok = table.strip_prefix("tug_p").is_some_and(|h| {
+/// A container's port table name is `tug_p` (a port group's: `tug_g`) and 1 to 16
+/// lowercase hex digits; checked so that it can never be read as nft syntax.
+pub(crate) fn check_ports_table(table: &str) -> Result<()> {
+    let hex = table
+        .strip_prefix("tug_p")
+        .or_else(|| table.strip_prefix("tug_g"));
+    let ok = hex.is_some_and(|h| {
         (1..=16).contains(&h.len()) && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     });
     if ok {
@@ -179,26 +195,69 @@ pub fn render_ports(table: &str, ports: &[PortMap]) -> Result<String> {
     check_ports_table(table)?;
     let mut rules = String::new();
     for p in ports {
-        let dst = match p.host_ip {
-            Some(ip) => format!("ip daddr {ip}"),
-            None => "fib daddr type local".to_string(),
-        };
         // Writing to a String cannot fail.
         let _ = writeln!(
             rules,
-            "\t\t{dst} {proto} dport {} dnat to {}:{}",
+            "\t\t{} {proto} dport {} dnat to {}:{}",
+            match_destination(p.host_ip),
             p.host_port,
             p.container_ip,
             p.container_port,
             proto = p.proto.as_str()
         );
     }
-    // prerouting: from other hosts and containers; output: from the host itself.
-    Ok(format!(
+    Ok(nat_table_script(table, &rules))
+}
+
+/// The match of a published port's destination: one host address, or any local one.
+fn match_destination(host_ip: Option<Ipv4Addr>) -> String {
+    match host_ip {
+        Some(ip) => format!("ip daddr {ip}"),
+        None => "fib daddr type local".to_string(),
+    }
+}
+
+/// The script that replaces NAT table `table` with `rules` in its prerouting chain (from
+/// other hosts and containers) and its output chain (from the host itself).
+fn nat_table_script(table: &str, rules: &str) -> String {
+    format!(
         "add table ip {table}\ndelete table ip {table}\ntable ip {table} {{\n\
          \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{rules}\t}}\n\
          \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{rules}\t}}\n}}\n"
-    ))
+    )
+}
+
+/// The `nft -f` script that replaces a port group's table `table`: each port DNATs new
+/// connections to the group's members in turn (`numgen inc`), as Swarm's routing mesh
+/// spreads a published port over a service's tasks.
+pub fn render_group_ports(table: &str, ports: &[GroupPortMap]) -> Result<String> {
+    check_ports_table(table)?;
+    let mut rules = String::new();
+    for p in ports.iter().filter(|p| !p.backends.is_empty()) {
+        let map: Vec<String> = p
+            .backends
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| format!("{i} : {ip}"))
+            .collect();
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            rules,
+            "\t\t{} {proto} dport {} dnat to numgen inc mod {} map {{ {} }} : {}",
+            match_destination(p.host_ip),
+            p.host_port,
+            p.backends.len(),
+            map.join(", "),
+            p.container_port,
+            proto = p.proto.as_str()
+        );
+    }
+    Ok(nat_table_script(table, &rules))
+}
+
+/// Installs or replaces a port group's table (see [`render_group_ports`]).
+pub fn apply_group_ports(table: &str, ports: &[GroupPortMap]) -> Result<()> {
+    run_nft(&render_group_ports(table, ports)?, "apply", table)
 }
 
 /// Installs or replaces a container's port table (see [`render_ports`]).

@@ -180,6 +180,27 @@ fn bad_bridge_name_is_refused() {
     }
 }
 
+/// A port group's table: each shared port goes to the members in turn; a bad group
+/// table name is refused like a container's.
+#[test]
+fn group_ports_render_a_round_robin_map() {
+    let p = GroupPortMap {
+        proto: Proto::Tcp,
+        host_ip: None,
+        host_port: 4000,
+        backends: vec!["10.231.8.2".parse().unwrap(), "10.231.8.3".parse().unwrap()],
+        container_port: 80,
+    };
+    let script = render_group_ports("tug_g0123456789abcdef", std::slice::from_ref(&p)).unwrap();
+    assert!(
+        script.contains(
+            "fib daddr type local tcp dport 4000 dnat to numgen inc mod 2 map { 0 : 10.231.8.2, 1 : 10.231.8.3 } : 80"
+        ),
+        "{script}"
+    );
+    assert!(render_group_ports("tug_gX }", &[p]).is_err());
+}
+
 /// Real traffic through the rules: a container namespace behind a bridge reaches an
 /// "outside" namespace with its address masqueraded, and the host reaches the container
 /// through a published port.

@@ -29,18 +29,30 @@ pub struct Reserved {
 /// (`Bind for 0.0.0.0:8080 failed: port is already allocated`) when one is taken; then
 /// nothing stays reserved.
 pub fn reserve(bindings: &PortBindings) -> Result<Vec<Reserved>, Error> {
+    reserve_with(bindings, false)
+}
+
+/// [`reserve`]; with `shared` (a port group's replicas), the ports are bound with
+/// SO_REUSEPORT, so that every member of the group holds them together (and no one else
+/// without it).
+pub fn reserve_with(bindings: &PortBindings, shared: bool) -> Result<Vec<Reserved>, Error> {
     let mut held = Vec::new();
     for (key, list) in bindings {
         let (container_port, proto) = split_key(key)?;
         for binding in list {
             // On an error, `held` is dropped on return: every socket bound so far closes.
-            held.push(reserve_one(proto, container_port, binding)?);
+            held.push(reserve_one(proto, container_port, binding, shared)?);
         }
     }
     Ok(held)
 }
 
-fn reserve_one(proto: Proto, container_port: u16, b: &HostBinding) -> Result<Reserved, Error> {
+fn reserve_one(
+    proto: Proto,
+    container_port: u16,
+    b: &HostBinding,
+    shared: bool,
+) -> Result<Reserved, Error> {
     let host_ip = match b.host_ip.as_str() {
         "" => Ipv4Addr::UNSPECIFIED,
         ip => parse_host_ip(ip)?.unwrap_or(Ipv4Addr::UNSPECIFIED),
@@ -50,7 +62,7 @@ fn reserve_one(proto: Proto, container_port: u16, b: &HostBinding) -> Result<Res
         hp => port_range(hp).map_err(|why| invalid(format!("invalid hostPort: {hp}: {why}")))?,
     };
     for port in first..=last {
-        match bind_port(proto, host_ip, port) {
+        match bind_port_with(proto, host_ip, port, shared) {
             Ok((socket, host_port)) => {
                 return Ok(Reserved {
                     proto,
@@ -80,12 +92,26 @@ fn reserve_one(proto: Proto, container_port: u16, b: &HostBinding) -> Result<Res
 /// Binds (without listening) a close-on-exec socket to `ip:port` (port 0: the kernel
 /// picks a free one) and returns it with the port it got. No SO_REUSEADDR: no other
 /// socket can then bind the port, listening or not.
+#[cfg(test)]
 pub(super) fn bind_port(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(OwnedFd, u16), Errno> {
+    bind_port_with(proto, ip, port, false)
+}
+
+/// [`bind_port`], with SO_REUSEPORT when `shared` (see [`reserve`]).
+fn bind_port_with(
+    proto: Proto,
+    ip: Ipv4Addr,
+    port: u16,
+    shared: bool,
+) -> Result<(OwnedFd, u16), Errno> {
     let ty = match proto {
         Proto::Tcp => SockType::Stream,
         Proto::Udp => SockType::Datagram,
     };
     let fd = nix::sys::socket::socket(AddressFamily::Inet, ty, SockFlag::SOCK_CLOEXEC, None)?;
+    if shared {
+        nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReusePort, &true)?;
+    }
     let addr = SockaddrIn::from(SocketAddrV4::new(ip, port));
     nix::sys::socket::bind(fd.as_raw_fd(), &addr)?;
     let bound: SockaddrIn = nix::sys::socket::getsockname(fd.as_raw_fd())?;

@@ -27,10 +27,9 @@ impl ContainerCgroup {
         self.manager.as_ref()
     }
 
-    /// Whether the OOM killer killed a process of the container: call it once the
-    /// container's process has exited, and record it as `State.OOMKilled`.
-    pub fn oom_killed(&self) -> bool {
-        self.manager.oom_killed().unwrap_or(false)
+    /// How many processes of the container the OOM killer killed so far.
+    pub fn oom_kills(&self) -> u64 {
+        self.manager.oom_kills().unwrap_or(0)
     }
 
     /// Kills what is left and removes the cgroup.

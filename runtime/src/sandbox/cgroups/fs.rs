@@ -147,6 +147,23 @@ pub fn wait_until(
     }
 }
 
+/// Bytes read from and written to storage by the processes in `dir` (and the children
+/// they reaped), summed from each one's task I/O accounting (`/proc/PID/io`:
+/// `read_bytes`, `write_bytes`). The fallback for a cgroup whose block I/O files count
+/// nothing: a v1 `blkio` on a kernel that counts `blkio.throttle.*` only on a queue with
+/// throttling configured (Linux 6.10+) and no BFQ, or a v2 cgroup without `io`.
+pub fn task_io(dir: &Path) -> (u64, u64) {
+    let (mut read, mut write) = (0, 0);
+    for pid in procs(dir).unwrap_or_default() {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/io")) else {
+            continue; // exited meanwhile
+        };
+        read += keyed(&text, "read_bytes:");
+        write += keyed(&text, "write_bytes:");
+    }
+    (read, write)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

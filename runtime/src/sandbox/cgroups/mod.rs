@@ -92,8 +92,12 @@ pub trait CgroupManager: std::fmt::Debug + Send + Sync {
     fn thaw(&self) -> Result<(), Error>;
     /// Whether the cgroup is frozen.
     fn is_frozen(&self) -> Result<bool, Error>;
+    /// How many processes of this cgroup the kernel's OOM killer killed.
+    fn oom_kills(&self) -> Result<u64, Error>;
     /// Whether the kernel's OOM killer killed a process of this cgroup.
-    fn oom_killed(&self) -> Result<bool, Error>;
+    fn oom_killed(&self) -> Result<bool, Error> {
+        Ok(self.oom_kills()? > 0)
+    }
     /// The pids in the cgroup.
     fn pids(&self) -> Result<Vec<i32>, Error>;
     /// Kills what is left in the cgroup and removes it, retrying until a deadline while

@@ -222,9 +222,12 @@ impl CgroupManager for V1Manager {
             s.pids = fs::read_u64(&self.file("pids", "pids.current"))?.unwrap_or(0);
         }
         if self.dir("blkio").is_dir() {
+            // CFQ's file (old kernels), then the throttle's and BFQ's; the first that
+            // counts anything.
             for name in [
-                "blkio.throttle.io_service_bytes_recursive",
                 "blkio.io_service_bytes_recursive",
+                "blkio.throttle.io_service_bytes_recursive",
+                "blkio.bfq.io_service_bytes_recursive",
             ] {
                 let Ok(text) = std::fs::read_to_string(self.file("blkio", name)) else {
                     continue;
@@ -241,7 +244,12 @@ impl CgroupManager for V1Manager {
                         _ => {}
                     }
                 }
-                break;
+                if s.block_read + s.block_write > 0 {
+                    break;
+                }
+            }
+            if s.block_read + s.block_write == 0 {
+                (s.block_read, s.block_write) = fs::task_io(&self.dir("blkio"));
             }
         }
         Ok(s)
@@ -275,12 +283,12 @@ impl CgroupManager for V1Manager {
         Ok(fs::read(&state)?.trim() != "THAWED")
     }
 
-    fn oom_killed(&self) -> Result<bool, Error> {
+    fn oom_kills(&self) -> Result<u64, Error> {
         let f = self.file("memory", "memory.oom_control");
         if !f.exists() {
-            return Ok(false);
+            return Ok(0);
         }
-        Ok(fs::keyed(&fs::read(&f)?, "oom_kill") > 0)
+        Ok(fs::keyed(&fs::read(&f)?, "oom_kill"))
     }
 
     fn pids(&self) -> Result<Vec<i32>, Error> {

@@ -161,14 +161,18 @@ impl CgroupManager for V2Manager {
             // Without the pids controller: count the threads.
             Err(_) => fs::read(&self.file("cgroup.threads"))?.lines().count() as u64,
         };
-        if let Ok(io) = std::fs::read_to_string(self.file("io.stat")) {
-            for field in io.split_whitespace() {
-                if let Some(v) = field.strip_prefix("rbytes=") {
-                    s.block_read += v.parse::<u64>().unwrap_or(0);
-                } else if let Some(v) = field.strip_prefix("wbytes=") {
-                    s.block_write += v.parse::<u64>().unwrap_or(0);
+        match std::fs::read_to_string(self.file("io.stat")) {
+            Ok(io) => {
+                for field in io.split_whitespace() {
+                    if let Some(v) = field.strip_prefix("rbytes=") {
+                        s.block_read += v.parse::<u64>().unwrap_or(0);
+                    } else if let Some(v) = field.strip_prefix("wbytes=") {
+                        s.block_write += v.parse::<u64>().unwrap_or(0);
+                    }
                 }
             }
+            // No io controller here (a delegated subtree without it).
+            Err(_) => (s.block_read, s.block_write) = fs::task_io(&self.dir()),
         }
         Ok(s)
     }
@@ -198,12 +202,12 @@ impl CgroupManager for V2Manager {
         Ok(fs::keyed(&fs::read(&events)?, "frozen") == 1)
     }
 
-    fn oom_killed(&self) -> Result<bool, Error> {
+    fn oom_kills(&self) -> Result<u64, Error> {
         let f = self.file("memory.events");
         if !f.exists() {
-            return Ok(false);
+            return Ok(0);
         }
-        Ok(fs::keyed(&fs::read(&f)?, "oom_kill") > 0)
+        Ok(fs::keyed(&fs::read(&f)?, "oom_kill"))
     }
 
     fn pids(&self) -> Result<Vec<i32>, Error> {

@@ -12,7 +12,9 @@ use super::{Error, valid_name};
 mod mount_flag;
 mod typed;
 
-pub use mount_flag::{parse_mount_flag, parse_size};
+pub use mount_flag::parse_mount_flag;
+#[cfg(test)]
+use mount_flag::parse_size;
 
 /// What kind of mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

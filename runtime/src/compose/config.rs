@@ -1,0 +1,529 @@
+//! `compose config`: the normalised model as YAML, in the shape `docker compose` v2
+//! prints (compose-go's field names; long forms of ports, volumes and `depends_on`;
+//! durations as Go prints them; sizes in bytes as strings; the project's resource names).
+//! Keys come in compose-go's field order (checked against its `types/types.go`).
+
+use yaml_serde::{Mapping, Value};
+
+use super::model::*;
+use super::node::format_duration;
+
+fn s(x: impl Into<String>) -> Value {
+    Value::String(x.into())
+}
+
+fn list(items: &[String]) -> Value {
+    Value::Sequence(items.iter().map(|i| s(i.as_str())).collect())
+}
+
+fn map<'a>(entries: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
+    Value::Mapping(entries.into_iter().map(|(k, v)| (s(k), v)).collect())
+}
+
+fn str_map(m: &std::collections::BTreeMap<String, String>) -> Value {
+    map(m.iter().map(|(k, v)| (k.as_str(), s(v.as_str()))))
+}
+
+fn num(n: impl Into<yaml_serde::Number>) -> Value {
+    Value::Number(n.into())
+}
+
+/// The project as `compose config` prints it.
+pub fn to_value(p: &Project) -> Value {
+    let mut top = Mapping::new();
+    top.insert(s("name"), s(p.name.as_str()));
+    top.insert(
+        s("services"),
+        map(p.services.iter().map(|(n, svc)| (n.as_str(), service(svc)))),
+    );
+    if !p.networks.is_empty() {
+        top.insert(
+            s("networks"),
+            map(p.networks.iter().map(|(k, n)| (k.as_str(), network(n)))),
+        );
+    }
+    if !p.volumes.is_empty() {
+        top.insert(
+            s("volumes"),
+            map(p.volumes.iter().map(|(k, v)| (k.as_str(), volume(v)))),
+        );
+    }
+    Value::Mapping(top)
+}
+
+/// The YAML text of [`to_value`], laid out as compose (Go's yaml.v3) writes it: two
+/// spaces per level, list items indented under their key, strings double-quoted when
+/// they would otherwise read as something else.
+pub fn to_yaml(p: &Project) -> String {
+    let mut out = String::new();
+    emit(&to_value(p), 0, &mut out);
+    out
+}
+
+fn emit(v: &Value, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Mapping(m) => {
+            for (k, x) in m {
+                out.push_str(&pad);
+                out.push_str(&scalar(k, indent));
+                out.push(':');
+                emit_after_key(x, indent, out);
+            }
+        }
+        Value::Sequence(items) => {
+            for x in items {
+                out.push_str(&pad);
+                out.push_str("- ");
+                match x {
+                    Value::Mapping(m) if !m.is_empty() => {
+                        let mut inner = String::new();
+                        emit(x, indent + 2, &mut inner);
+                        out.push_str(inner.trim_start());
+                    }
+                    Value::Sequence(s) if !s.is_empty() => {
+                        let mut inner = String::new();
+                        emit(x, indent + 2, &mut inner);
+                        out.push_str(inner.trim_start());
+                    }
+                    _ => {
+                        out.push_str(&scalar(x, indent + 2));
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        other => {
+            out.push_str(&pad);
+            out.push_str(&scalar(other, indent));
+            out.push('\n');
+        }
+    }
+}
+
+fn emit_after_key(x: &Value, indent: usize, out: &mut String) {
+    match x {
+        Value::Mapping(m) if !m.is_empty() => {
+            out.push('\n');
+            emit(x, indent + 2, out);
+        }
+        Value::Sequence(s) if !s.is_empty() => {
+            out.push('\n');
+            emit(x, indent + 2, out);
+        }
+        _ => {
+            out.push(' ');
+            out.push_str(&scalar(x, indent + 2));
+            out.push('\n');
+        }
+    }
+}
+
+/// A scalar (or an empty collection) as one YAML token; a multi-line string as a block.
+fn scalar(v: &Value, indent: usize) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if s.contains('\n') => {
+            let chomp = if s.ends_with('\n') { "" } else { "-" };
+            let pad = " ".repeat(indent);
+            let body: Vec<String> = s
+                .trim_end_matches('\n')
+                .lines()
+                .map(|l| {
+                    if l.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{pad}{l}")
+                    }
+                })
+                .collect();
+            format!("|{chomp}\n{}", body.join("\n"))
+        }
+        Value::String(s) if plain(s) => s.clone(),
+        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        Value::Mapping(_) => "{}".into(),
+        Value::Sequence(_) => "[]".into(),
+        Value::Tagged(t) => scalar(&t.value, indent),
+    }
+}
+
+/// Whether `s` reads back as the same string without quotes.
+fn plain(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    let reserved = matches!(
+        s.to_ascii_lowercase().as_str(),
+        "null" | "~" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+    );
+    let numeric = s.parse::<f64>().is_ok()
+        || s.starts_with("0x")
+        || s.starts_with("0o")
+        || s.chars()
+            .all(|c| c.is_ascii_digit() || c == ':' || c == '_');
+    !reserved
+        && !numeric
+        && (!"-?:,[]{}#&*!|>'\"%@` ".contains(first)
+            // `-x`, `?x`, `:x` are plain; `- x` is a list item.
+            || ("-?:".contains(first) && s.len() > 1 && !s[1..].starts_with(' ')))
+        && !s.ends_with(' ')
+        && !s.ends_with(':')
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.contains('\t')
+        && !s.chars().any(|c| c.is_control())
+}
+
+/// A service's keys in compose-go's field order (alphabetical but for `profiles`).
+fn service(x: &Service) -> Value {
+    let mut m: Vec<(&str, Value)> = Vec::new();
+    if !x.profiles.is_empty() {
+        m.push(("profiles", list(&x.profiles)));
+    }
+    if let Some(b) = &x.build {
+        let mut e = vec![("context", s(b.context.as_str()))];
+        if let Some(i) = &b.dockerfile_inline {
+            e.push(("dockerfile_inline", s(i.as_str())));
+        } else {
+            e.push((
+                "dockerfile",
+                s(b.dockerfile.as_deref().unwrap_or("Dockerfile")),
+            ));
+        }
+        if !b.args.is_empty() {
+            e.push(("args", opt_map(&b.args)));
+        }
+        if let Some(t) = &b.target {
+            e.push(("target", s(t.as_str())));
+        }
+        m.push(("build", map(e)));
+    }
+    if !x.cap_add.is_empty() {
+        m.push(("cap_add", list(&x.cap_add)));
+    }
+    if !x.cap_drop.is_empty() {
+        m.push(("cap_drop", list(&x.cap_drop)));
+    }
+    if let Some(c) = &x.command {
+        m.push(("command", list(c)));
+    }
+    if let Some(c) = &x.container_name {
+        m.push(("container_name", s(c.as_str())));
+    }
+    if !x.depends_on.is_empty() {
+        m.push((
+            "depends_on",
+            map(x.depends_on.iter().map(|(k, d)| {
+                let mut e = vec![("condition", s(d.condition.as_str()))];
+                if d.restart {
+                    e.push(("restart", Value::Bool(true)));
+                }
+                e.push(("required", Value::Bool(d.required)));
+                (k.as_str(), map(e))
+            })),
+        ));
+    }
+    if let Some(d) = &x.deploy {
+        m.push(("deploy", deploy(d)));
+    }
+    if !x.dns.is_empty() {
+        m.push(("dns", list(&x.dns)));
+    }
+    if let Some(e) = &x.entrypoint {
+        m.push(("entrypoint", list(e)));
+    }
+    if !x.environment.is_empty() {
+        m.push(("environment", opt_map(&x.environment)));
+    }
+    if !x.expose.is_empty() {
+        m.push(("expose", list(&x.expose)));
+    }
+    if !x.extra_hosts.is_empty() {
+        m.push(("extra_hosts", list(&x.extra_hosts)));
+    }
+    if let Some(h) = &x.healthcheck {
+        m.push(("healthcheck", healthcheck(h)));
+    }
+    if let Some(h) = &x.hostname {
+        m.push(("hostname", s(h.as_str())));
+    }
+    if let Some(i) = &x.image {
+        m.push(("image", s(i.as_str())));
+    }
+    if let Some(i) = x.init {
+        m.push(("init", Value::Bool(i)));
+    }
+    if !x.labels.is_empty() {
+        m.push(("labels", str_map(&x.labels)));
+    }
+    if !x.links.is_empty() {
+        m.push(("links", list(&x.links)));
+    }
+    if let Some(l) = &x.logging {
+        m.push(("logging", l.clone()));
+    }
+    if let Some(n) = &x.network_mode {
+        m.push(("network_mode", s(n.as_str())));
+    }
+    if x.network_mode.is_none() {
+        let nets: Vec<(String, Value)> = x
+            .network_names()
+            .into_iter()
+            .map(|n| {
+                let sn = x.networks.get(&n).cloned().unwrap_or_default();
+                let v = if sn == ServiceNetwork::default() {
+                    Value::Null
+                } else {
+                    let mut e = Vec::new();
+                    if !sn.aliases.is_empty() {
+                        e.push(("aliases", list(&sn.aliases)));
+                    }
+                    if let Some(ip) = &sn.ipv4_address {
+                        e.push(("ipv4_address", s(ip.as_str())));
+                    }
+                    map(e)
+                };
+                (n, v)
+            })
+            .collect();
+        m.push((
+            "networks",
+            map(nets.iter().map(|(k, v)| (k.as_str(), v.clone()))),
+        ));
+    }
+    if !x.ports.is_empty() {
+        m.push(("ports", Value::Sequence(x.ports.iter().map(port).collect())));
+    }
+    if x.privileged {
+        m.push(("privileged", Value::Bool(true)));
+    }
+    if let Some(p) = &x.pull_policy {
+        m.push(("pull_policy", s(p.as_str())));
+    }
+    if x.read_only {
+        m.push(("read_only", Value::Bool(true)));
+    }
+    if let Some(r) = &x.restart {
+        m.push(("restart", s(r.as_str())));
+    }
+    if let Some(n) = x.scale {
+        m.push(("scale", num(n)));
+    }
+    if let Some(n) = x.shm_size {
+        m.push(("shm_size", s(n.to_string())));
+    }
+    if x.stdin_open {
+        m.push(("stdin_open", Value::Bool(true)));
+    }
+    if let Some(d) = x.stop_grace_period {
+        m.push(("stop_grace_period", s(format_duration(d))));
+    }
+    if let Some(sig) = &x.stop_signal {
+        m.push(("stop_signal", s(sig.as_str())));
+    }
+    if !x.tmpfs.is_empty() {
+        m.push(("tmpfs", list(&x.tmpfs)));
+    }
+    if x.tty {
+        m.push(("tty", Value::Bool(true)));
+    }
+    if !x.ulimits.is_empty() {
+        m.push((
+            "ulimits",
+            map(x.ulimits.iter().map(|(k, (soft, hard))| {
+                let v = if soft == hard {
+                    num(*soft)
+                } else {
+                    map([("soft", num(*soft)), ("hard", num(*hard))])
+                };
+                (k.as_str(), v)
+            })),
+        ));
+    }
+    if let Some(u) = &x.user {
+        m.push(("user", s(u.as_str())));
+    }
+    if !x.volumes.is_empty() {
+        m.push((
+            "volumes",
+            Value::Sequence(x.volumes.iter().map(mount).collect()),
+        ));
+    }
+    if let Some(w) = &x.working_dir {
+        m.push(("working_dir", s(w.as_str())));
+    }
+    map(m)
+}
+
+fn opt_map(m: &std::collections::BTreeMap<String, Option<String>>) -> Value {
+    map(m.iter().map(|(k, v)| {
+        (
+            k.as_str(),
+            v.as_ref().map_or(Value::Null, |v| s(v.as_str())),
+        )
+    }))
+}
+
+fn port(p: &Port) -> Value {
+    let mut e = vec![("mode", s(p.mode.as_str()))];
+    if let Some(ip) = &p.host_ip {
+        e.push(("host_ip", s(ip.as_str())));
+    }
+    e.push(("target", num(p.target)));
+    if let Some(pb) = &p.published {
+        e.push(("published", s(pb.as_str())));
+    }
+    e.push(("protocol", s(p.protocol.as_str())));
+    map(e)
+}
+
+fn mount(m: &Mount) -> Value {
+    let mut e = vec![("type", s(m.kind.as_str()))];
+    if let Some(src) = &m.source {
+        e.push(("source", s(src.as_str())));
+    }
+    e.push(("target", s(m.target.as_str())));
+    if m.read_only {
+        e.push(("read_only", Value::Bool(true)));
+    }
+    match m.kind {
+        MountType::Bind => {
+            e.push((
+                "bind",
+                map([("create_host_path", Value::Bool(m.create_host_path))]),
+            ));
+        }
+        MountType::Volume => e.push(("volume", Value::Mapping(Mapping::new()))),
+        MountType::Tmpfs => {
+            if let Some(n) = m.tmpfs_size {
+                e.push(("tmpfs", map([("size", num(n))])));
+            }
+        }
+    }
+    map(e)
+}
+
+fn healthcheck(h: &Healthcheck) -> Value {
+    let mut e = Vec::new();
+    if !h.test.is_empty() {
+        e.push(("test", list(&h.test)));
+    }
+    let d = |x: Option<std::time::Duration>| x.map(|d| s(format_duration(d)));
+    for (k, v) in [
+        ("timeout", d(h.timeout)),
+        ("interval", d(h.interval)),
+        ("retries", h.retries.map(num)),
+        ("start_period", d(h.start_period)),
+        ("start_interval", d(h.start_interval)),
+    ] {
+        if let Some(v) = v {
+            e.push((k, v));
+        }
+    }
+    if h.disable {
+        e.push(("disable", Value::Bool(true)));
+    }
+    map(e)
+}
+
+fn resources(r: &Resources) -> Value {
+    let mut e = Vec::new();
+    if let Some(c) = r.cpus {
+        e.push(("cpus", num(c)));
+    }
+    if let Some(m) = r.memory {
+        e.push(("memory", s(m.to_string())));
+    }
+    if let Some(p) = r.pids {
+        e.push(("pids", num(p)));
+    }
+    map(e)
+}
+
+fn deploy(d: &Deploy) -> Value {
+    let mut e = Vec::new();
+    if let Some(r) = d.replicas {
+        e.push(("replicas", num(r)));
+    }
+    if !d.limits.is_empty() || !d.reservations.is_empty() {
+        let mut r = Vec::new();
+        if !d.limits.is_empty() {
+            r.push(("limits", resources(&d.limits)));
+        }
+        if !d.reservations.is_empty() {
+            r.push(("reservations", resources(&d.reservations)));
+        }
+        e.push(("resources", map(r)));
+    }
+    if let Some(p) = &d.restart_policy {
+        let mut r = Vec::new();
+        if let Some(c) = &p.condition {
+            r.push(("condition", s(c.as_str())));
+        }
+        if let Some(x) = p.delay {
+            r.push(("delay", s(format_duration(x))));
+        }
+        if let Some(x) = p.max_attempts {
+            r.push(("max_attempts", num(x)));
+        }
+        if let Some(x) = p.window {
+            r.push(("window", s(format_duration(x))));
+        }
+        e.push(("restart_policy", map(r)));
+    }
+    map(e)
+}
+
+fn network(n: &Network) -> Value {
+    let mut e = vec![("name", s(n.name.as_str()))];
+    if let Some(d) = &n.driver {
+        e.push(("driver", s(d.as_str())));
+    }
+    if !n.driver_opts.is_empty() {
+        e.push(("driver_opts", str_map(&n.driver_opts)));
+    }
+    if !n.subnets.is_empty() {
+        let cfg = n
+            .subnets
+            .iter()
+            .enumerate()
+            .map(|(i, sub)| {
+                let mut c = vec![("subnet", s(sub.as_str()))];
+                if let Some(g) = n.gateways.get(i) {
+                    c.push(("gateway", s(g.as_str())));
+                }
+                map(c)
+            })
+            .collect();
+        e.push(("ipam", map([("config", Value::Sequence(cfg))])));
+    }
+    if n.external {
+        e.push(("external", Value::Bool(true)));
+    }
+    if n.internal {
+        e.push(("internal", Value::Bool(true)));
+    }
+    if !n.labels.is_empty() {
+        e.push(("labels", str_map(&n.labels)));
+    }
+    map(e)
+}
+
+fn volume(v: &Volume) -> Value {
+    let mut e = vec![("name", s(v.name.as_str()))];
+    if let Some(d) = &v.driver {
+        e.push(("driver", s(d.as_str())));
+    }
+    if !v.driver_opts.is_empty() {
+        e.push(("driver_opts", str_map(&v.driver_opts)));
+    }
+    if v.external {
+        e.push(("external", Value::Bool(true)));
+    }
+    if !v.labels.is_empty() {
+        e.push(("labels", str_map(&v.labels)));
+    }
+    map(e)
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# tug's Postgres fixture side by side with testcontainers-rs on Docker (issue #11): the
+# same image (tug-postgres:15, moved to Docker by `tug save | docker load`), started by
+# the testcontainers crate's blocking runner until its ready line, then dropped; and by
+# tug's testkit (`Postgres::default().start()`). Medians of BENCH_RUNS (default 10) and
+# the ratio. A benchmark, not a test; run as root after scripts/setup.sh.
+#
+# Docker is Debian's docker.io, installed here if missing (not started by apt), run with
+# roots, socket and network namespace of its own, and stopped at the end. The
+# testcontainers program is made in target/bench-testcontainers (crates from crates.io).
+#   BENCH_RUNS     starts of each (default 10)
+#   BENCH_PROFILE  release (default) or debug, for tug's side
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+runs=${BENCH_RUNS:-10}
+profile=${BENCH_PROFILE:-release}
+flag=()
+[ "$profile" = release ] && flag=(--release)
+
+if ! command -v dockerd >/dev/null; then
+  # apt must not start the daemon on the host's own network and roots.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+  trap - EXIT
+fi
+
+cargo build -q "${flag[@]}" -p tug --bin tug
+cargo build -q "${flag[@]}" -p tug-testkit --example bench_modules
+tug="$repo/target/$profile/tug"
+"$tug" image inspect debian:bookworm-slim >/dev/null 2>&1 || TUG="$tug" bash images/debian/build.sh >/dev/null
+# tug's side first: it also builds tug-postgres:15 when missing.
+tug_line=$(BENCH_RUNS=$runs BENCH_ONLY=postgres TUG_BIN="$tug" "$repo/target/$profile/examples/bench_modules" | grep 'Postgres::default()')
+tug_ms=$(echo "$tug_line" | awk '{print $2}')
+
+# Docker, in a network namespace of its own.
+ns=tugbench-docker
+state=/var/tmp/tugbench-docker
+run=/run/tugbench-docker
+sock="unix://$run/docker.sock"
+mkdir -p "$state" "$run"
+ip netns add "$ns" 2>/dev/null || true
+ip netns exec "$ns" ip link set lo up
+dockerd_pid=
+cleanup() {
+  if [ -n "$dockerd_pid" ]; then
+    kill "$dockerd_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  ip netns delete "$ns" 2>/dev/null || true
+  rm -rf "$run"
+}
+trap cleanup EXIT
+# nsenter, not `ip netns exec`: that one remounts /sys, and dockerd would find no cgroups.
+nsenter --net="/run/netns/$ns" dockerd --data-root "$state/root" --exec-root "$run/exec" \
+  --pidfile "$run/dockerd.pid" -H "$sock" --iptables=false \
+  --log-level warn >"$state/dockerd.log" 2>&1 &
+dockerd_pid=$!
+for _ in $(seq 300); do
+  DOCKER_HOST=$sock docker version >/dev/null 2>&1 && break
+  sleep 0.1
+done
+DOCKER_HOST=$sock docker version >/dev/null 2>&1 || { cat "$state/dockerd.log" >&2; exit 1; }
+if ! DOCKER_HOST=$sock docker image inspect tug-postgres:15 >/dev/null 2>&1; then
+  "$tug" save tug-postgres:15 | DOCKER_HOST=$sock docker load >/dev/null
+fi
+
+# The testcontainers program: its own small crate, outside the workspace.
+proj="$repo/target/bench-testcontainers"
+mkdir -p "$proj/src"
+cat > "$proj/Cargo.toml" <<'EOF'
+[package]
+name = "bench-testcontainers"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+testcontainers = { version = "0.28", features = ["blocking"] }
+
+[workspace]
+EOF
+cat > "$proj/src/main.rs" <<'EOF'
+// Start-to-ready of tug-postgres:15 by testcontainers-rs (blocking runner), median.
+use std::time::{Duration, Instant};
+use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::runners::SyncRunner;
+use testcontainers::{GenericImage, ImageExt};
+
+fn main() {
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let start = || {
+        GenericImage::new("tug-postgres", "15")
+            .with_exposed_port(5432.tcp())
+            .with_wait_for(WaitFor::message_on_stderr("database system is ready to accept connections"))
+            .with_env_var("POSTGRES_PASSWORD", "postgres")
+            .start()
+            .expect("start")
+    };
+    drop(start());
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let c = start();
+            let d = t.elapsed();
+            let port = c.get_host_port_ipv4(5432.tcp()).expect("port");
+            std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            drop(c);
+            d
+        })
+        .collect();
+    times.sort();
+    println!("{:.1}", times[times.len() / 2].as_secs_f64() * 1000.0);
+}
+EOF
+(cd "$proj" && cargo build -q --release)
+docker_ms=$(nsenter --net="/run/netns/$ns" env DOCKER_HOST="$sock" TESTCONTAINERS_RYUK_DISABLED=true \
+  BENCH_RUNS="$runs" "$proj/target/release/bench-testcontainers")
+
+echo "Postgres (tug-postgres:15) start-to-ready, median of $runs"
+printf '  %-44s %8s ms\n' "tug testkit (Postgres::default().start())" "$tug_ms"
+printf '  %-44s %8s ms\n' "testcontainers-rs on Docker $(dockerd --version | awk '{print $3}' | tr -d ,)" "$docker_ms"
+awk -v a="$tug_ms" -v b="$docker_ms" 'BEGIN { printf "  tug is %.1fx faster\n", b / a }'
