@@ -17,7 +17,9 @@ status=0
 # The pure cgroup v2 lane: the cgroup tests again, in a VM with Debian's kernel.
 bash scripts/test-cgroup2.sh || status=$?
 # Doc tests first, so that the run closes on the main runner's summary.
-cargo test --workspace --doc -q || status=$?
+# (A doc test's binary lives in a temporary dir: the testkit finds tug through TUG_BIN,
+# not beside it, and not on PATH, where a fresh machine has none.)
+TUG_BIN="$repo/target/debug/tug" cargo test --workspace --doc -q || status=$?
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else

@@ -67,6 +67,21 @@ pub struct TestRoot {
     dir: tempfile::TempDir,
 }
 
+/// The last guard: containers a failed test left (its own guards never ran, or it had
+/// none, as an interactive `run --rm` killed with its CLI) are removed with their shims,
+/// so that nothing of the test outlives its root.
+impl Drop for TestRoot {
+    fn drop(&mut self) {
+        let ids = self.container_ids();
+        if ids.is_empty() {
+            return;
+        }
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.iter().map(String::as_str));
+        let _ = self.run(&args);
+    }
+}
+
 impl Default for TestRoot {
     fn default() -> Self {
         Self::new()

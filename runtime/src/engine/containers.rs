@@ -185,15 +185,26 @@ impl Engine {
             let c = self.container(name)?;
             c.state.running && !c.state.paused
         };
-        if pause_here {
-            self.pause_container(name)?;
-        }
+        // The process may exit between the look and the freeze (`commit $(run -d sh -c
+        // 'echo x > f')`): a container that is no longer running is committed unpaused,
+        // as Docker commits a stopped one.
+        let pause_here = pause_here
+            && match self.pause_container(name) {
+                Ok(_) => true,
+                Err(_) if !self.container(name)?.state.running => false,
+                Err(e) => return Err(e),
+            };
         let committed = self.cx().commit_container(name, opts);
         if pause_here {
             let thawed = self.unpause_container(name);
             // The commit's error first; else a container left frozen is the news.
             let image = committed?;
-            thawed?;
+            // A container that exited while frozen (killed) has nothing left to thaw.
+            if let Err(e) = thawed {
+                if self.container(name)?.state.running {
+                    return Err(e);
+                }
+            }
             return Ok(image);
         }
         Ok(committed?)
