@@ -108,14 +108,16 @@ fn run_it_with_init_keeps_the_terminal_and_job_control() {
     );
     read_until(&master, &mut seen, "jc-0");
     assert!(seen.contains("pid-2"), "{seen:?}");
-    // Ctrl-C reaches the foreground job, not the shell's parent.
-    write(&master, "sleep 30\n");
+    // Ctrl-C reaches the foreground job, not the shell's parent. (Another length than
+    // the background job's: that one may still be dying, and a Ctrl-C typed before the
+    // foreground job runs would reach the shell instead.)
+    write(&master, "sleep 37\n");
     tug_e2e::wait_for(
         "the foreground sleep",
         std::time::Duration::from_secs(20),
         || {
             let ps = t.run(&["exec", "ttyinit", "ps", "-o", "args"]);
-            String::from_utf8_lossy(&ps.stdout).contains("sleep 30")
+            String::from_utf8_lossy(&ps.stdout).contains("sleep 37")
         },
     );
     write(&master, "\x03echo after-$((1+1))\n");
