@@ -75,7 +75,8 @@ fn sigkilled_test_process_leaves_no_container() {
     helper.0.kill().unwrap();
     helper.0.wait().unwrap();
     let killed = Instant::now();
-    let deadline = killed + Duration::from_secs(1);
+    // (Quick in practice: the time is printed; the deadline is for a loaded CI machine.)
+    let deadline = killed + Duration::from_secs(10);
     let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
     let (mut process_gone, mut record_gone) = (None, None);
     while (process_gone.is_none() || record_gone.is_none()) && Instant::now() < deadline {
@@ -90,10 +91,10 @@ fn sigkilled_test_process_leaves_no_container() {
     println!("after the SIGKILL: process gone {process_gone:?}, container removed {record_gone:?}");
     assert!(
         process_gone.is_some(),
-        "the container's process {pid} still runs after 1 s"
+        "the container's process {pid} still runs 10 s after its owner was killed"
     );
     assert!(
         record_gone.is_some(),
-        "container {id} still there 1 s after its owner was killed"
+        "container {id} still there 10 s after its owner was killed"
     );
 }

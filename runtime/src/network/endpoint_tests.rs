@@ -641,14 +641,11 @@ fn up_and_down_timing() {
             ms(first_up),
             ms(last_down),
         );
-        // Generous for a loaded machine; catches an `nft` run or a sleep creeping in.
-        assert!(ups[N / 2] < Duration::from_millis(10), "{:?}", ups[N / 2]);
-        assert!(
-            downs[N / 2] < Duration::from_millis(80),
-            "{:?}",
-            downs[N / 2]
-        );
     });
+    // Timings are printed, not asserted (a loaded CI machine is no benchmark): what is
+    // asserted is that 30 rounds on a shared bridge work and that the last `down`
+    // removes the bridge.
+    assert_eq!(bridge_ports(&host, &bridge), None);
 }
 
 /// The published-port tests (their own file to keep this one small).
