@@ -210,12 +210,45 @@ pub struct ContainerOptions {
     /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
     #[arg(long, default_value = "no")]
     pub restart: String,
-    /// Logging driver for the container (json-file)
+    /// Logging driver for the container (json-file, local, none)
     #[arg(long, default_value = "json-file")]
     pub log_driver: String,
     /// Log driver options (max-size=10m, max-file=3)
     #[arg(long)]
     pub log_opt: Vec<String>,
+    /// PID namespace to use (host, container:<name|id>)
+    #[arg(long, default_value = "")]
+    pub pid: String,
+    /// IPC mode to use (private, shareable, none, host, container:<name|id>)
+    #[arg(long, default_value = "")]
+    pub ipc: String,
+    /// UTS namespace to use (host)
+    #[arg(long, default_value = "")]
+    pub uts: String,
+    /// Cgroup namespace to use (host|private)
+    #[arg(long, default_value = "")]
+    pub cgroupns: String,
+    /// Sysctl options (namespaced ones: net.*, kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*)
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Add additional groups to join
+    #[arg(long)]
+    pub group_add: Vec<String>,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long, allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i64>,
+    /// Add a rule to the cgroup allowed devices list (TYPE MAJOR:MINOR ACCESS)
+    #[arg(long)]
+    pub device_cgroup_rule: Vec<String>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long)]
+    pub label_file: Vec<String>,
     /// An owning process: when it exits, the container is stopped and removed (testkit)
     #[arg(long, hide = true)]
     pub owner_pid: Option<i32>,
@@ -390,12 +423,18 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
     }
     let command: Vec<String> = words.collect();
     let env = env_from_flags(&o.env_file, &o.env)?;
-    if o.log_driver != "json-file" {
-        return Err(CliError::usage(format!(
-            "--log-driver {}: only json-file is supported",
-            o.log_driver
-        )));
+    let mut labels = Vec::new();
+    for f in &o.label_file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| CliError::usage(format!("--label-file {f}: {e}")))?;
+        labels.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
     }
+    labels.extend(o.label);
     if o.restart != "no" && auto_remove {
         return Err(CliError::usage("Conflicting options: --restart and --rm"));
     }
@@ -470,7 +509,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         cap_add: o.cap_add,
         cap_drop: o.cap_drop,
         devices: o.device,
-        labels: o.label,
+        labels,
         auto_remove,
         restart_policy: container::RestartPolicy::parse(&o.restart)
             .map_err(|e| CliError::usage(e.to_string()))?,
@@ -488,6 +527,18 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         shm_size: o.shm_size,
         init: o.init,
         healthcheck: o.health.healthcheck()?,
+        pid_mode: o.pid,
+        ipc_mode: o.ipc,
+        uts_mode: o.uts,
+        cgroupns_mode: o.cgroupns,
+        sysctls: o.sysctl,
+        domainname: o.domainname,
+        group_add: o.group_add,
+        oom_score_adj: o.oom_score_adj,
+        cgroup_parent: None,
+        device_cgroup_rules: o.device_cgroup_rule,
+        log_driver: Some(o.log_driver),
+        cidfile: o.cidfile.map(Into::into),
     })
 }
 

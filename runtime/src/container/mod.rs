@@ -26,6 +26,7 @@ pub(crate) mod log_follow;
 pub(crate) mod logs;
 pub(crate) mod names;
 pub(crate) mod net;
+pub(crate) mod namespaces;
 pub(crate) mod options;
 pub(crate) mod published;
 pub(crate) mod record;

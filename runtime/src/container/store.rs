@@ -192,6 +192,11 @@ impl ContainerStore {
     /// Removes container `id`'s dir and its name.
     pub fn remove(&self, c: &Container) -> Result<(), Error> {
         let d = self.dir(&c.id);
+        // A shareable /dev/shm its shim left mounted (the shim died) goes first.
+        let _ = nix::mount::umount2(
+            &d.join(super::namespaces::SHM_DIR),
+            nix::mount::MntFlags::MNT_DETACH,
+        );
         match fs::remove_dir_all(&d) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}
