@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::namespaces::{IpcMode, NamespacePlan, PidMode, SHM_DIR};
 use super::options::{CreateOptions, entrypoint_and_cmd, merge_env, process_env};
 use super::record::{Config, Container, GraphDriver, HostConfig, LogConfig, State, now};
 use super::spec::{SpecInput, runtime_spec};
 use super::store::{ContainerStore, SPEC};
-use super::namespaces::{IpcMode, NamespacePlan, PidMode, SHM_DIR};
 use super::{Error, Healthcheck, etc, names};
 use crate::container::Ctx;
 use crate::fsutil;
@@ -239,9 +239,8 @@ impl Ctx<'_> {
             .device_cgroup_rules
             .iter()
             .map(|r| {
-                crate::sandbox::cgroups::devices::parse_rule(r).ok_or_else(|| {
-                    Error::Invalid(format!("invalid device cgroup format '{r}'"))
-                })
+                crate::sandbox::cgroups::devices::parse_rule(r)
+                    .ok_or_else(|| Error::Invalid(format!("invalid device cgroup format '{r}'")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         if opts.privileged {
@@ -646,8 +645,17 @@ impl Ctx<'_> {
                 log_config: log_config(opts.log_driver.as_deref(), &opts.log_opts)?,
                 pid_mode: ns.pid.record(),
                 ipc_mode: ns.ipc.record(),
-                uts_mode: if ns.uts_host { "host".into() } else { String::new() },
-                cgroupns_mode: if ns.cgroupns_private { "private" } else { "host" }.into(),
+                uts_mode: if ns.uts_host {
+                    "host".into()
+                } else {
+                    String::new()
+                },
+                cgroupns_mode: if ns.cgroupns_private {
+                    "private"
+                } else {
+                    "host"
+                }
+                .into(),
                 sysctls: (!ns.sysctls.is_empty()).then(|| ns.sysctls.clone()),
                 group_add: (!opts.group_add.is_empty()).then(|| opts.group_add.clone()),
                 oom_score_adj: ns.oom_score_adj.unwrap_or(0),

@@ -134,7 +134,9 @@ pub fn parse_sysctl(s: &str) -> Result<(String, String), Error> {
     if !(is_ipc_sysctl(k) || k.starts_with("net.")) {
         return Err(refused());
     }
-    if k.split('.').any(|p| p.is_empty() || p == ".." || p.contains('/')) {
+    if k.split('.')
+        .any(|p| p.is_empty() || p == ".." || p.contains('/'))
+    {
         return Err(refused());
     }
     Ok((k.to_string(), v.to_string()))

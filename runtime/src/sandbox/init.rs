@@ -293,7 +293,9 @@ fn apply_sysctls(spec: &oci_spec::runtime::Spec) -> Result<(), Failure> {
         return Ok(());
     };
     for (k, v) in sysctls {
-        if k.split('.').any(|p| p.is_empty() || p == ".." || p.contains('/')) {
+        if k.split('.')
+            .any(|p| p.is_empty() || p == ".." || p.contains('/'))
+        {
             return Err(setup_err(format!("sysctl {k:?}: not a sysctl name")));
         }
         let path = format!("/proc/sys/{}", k.replace('.', "/"));

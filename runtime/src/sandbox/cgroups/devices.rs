@@ -73,14 +73,12 @@ pub fn parse_rule(s: &str) -> Option<LinuxDeviceCgroup> {
     let number = |n: &str| -> Option<Option<i64>> {
         match n {
             "*" => Some(None),
-            _ if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
-                n.parse().ok().map(Some)
-            }
+            _ if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => n.parse().ok().map(Some),
             _ => None,
         }
     };
-    let ok_access = (1..=3).contains(&access.len())
-        && access.bytes().all(|b| matches!(b, b'r' | b'w' | b'm'));
+    let ok_access =
+        (1..=3).contains(&access.len()) && access.bytes().all(|b| matches!(b, b'r' | b'w' | b'm'));
     if !ok_access {
         return None;
     }
