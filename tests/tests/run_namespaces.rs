@@ -474,7 +474,7 @@ fn label_file_labels_come_first_and_label_flags_win() {
     t.ok(&[
         "create",
         "--name",
-        "l",
+        "lab",
         "--label-file",
         f.to_str().unwrap(),
         "-l",
