@@ -719,6 +719,8 @@ fn pid_host_sees_host_processes_but_cannot_reach_into_them() {
          head -c 1 /proc/{me}/exe >/dev/null 2>&1 && echo exe; \
          ls /proc/1/root/ >/dev/null 2>&1 && echo init-root; true"
     );
-    let out = t.ok(&["run", "--rm", "--pid", "host", "busybox", "sh", "-c", &script]);
+    let out = t.ok(&[
+        "run", "--rm", "--pid", "host", "busybox", "sh", "-c", &script,
+    ]);
     assert_eq!(out, "visible\n");
 }

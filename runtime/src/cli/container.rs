@@ -564,10 +564,18 @@ pub fn daemon_side(e: CliError) -> CliError {
     CliError { code: 1, ..e }
 }
 
+/// Prints the create's warnings as Docker's CLI does.
+fn warn(engine: &Engine, opts: &CreateOptions) {
+    for w in engine.create_warnings(opts) {
+        eprintln!("WARNING: {w}");
+    }
+}
+
 pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
     ensure_image(engine, &a.options)?;
     if a.detach {
         let opts = create_options(a.options, a.rm)?;
+        warn(engine, &opts);
         let c = engine.run_detached(&opts)?;
         println!("{}", c.id);
         return Ok(0);
@@ -575,6 +583,7 @@ pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
     let stdin = a.options.interactive;
     let detach_keys = detach_keys(a.detach_keys.as_deref())?;
     let opts = create_options(a.options, a.rm)?;
+    warn(engine, &opts);
     let attach = AttachOptions {
         stdin,
         sig_proxy: a.sig_proxy,
@@ -586,6 +595,7 @@ pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
 pub fn create(engine: &Engine, a: CreateArgs) -> CliResult {
     ensure_image(engine, &a.options)?;
     let opts = create_options(a.options, a.rm)?;
+    warn(engine, &opts);
     let c = engine.create_container(&opts)?;
     println!("{}", c.id);
     Ok(0)

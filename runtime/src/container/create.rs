@@ -249,7 +249,8 @@ impl Ctx<'_> {
         let net_mode = super::net::NetMode::parse(&opts.network);
         let host_network = net_mode == super::net::NetMode::Host;
         let ns = self.namespace_plan(opts, net_mode.own_netns())?;
-        let resources = opts.resources.clone().validate(online_cpus())?;
+        let mut resources = opts.resources.clone().validate(online_cpus())?;
+        crate::sandbox::cgroups::discard_unsupported(&self.config().cgroup_root, &mut resources);
         // Docker takes `/name` for `name` (its records keep the slash).
         let wanted_name = opts
             .name

@@ -23,6 +23,16 @@ impl Engine {
         Ok(self.cx().create_container(opts)?)
     }
 
+    /// The warnings Docker's create gives for `opts` on this host (limits its cgroups
+    /// cannot apply, which the create discards).
+    pub fn create_warnings(&self, opts: &CreateOptions) -> Vec<String> {
+        // Bad values are the create's errors, not warnings.
+        let Ok(mut r) = opts.resources.clone().validate(1 << 16) else {
+            return Vec::new();
+        };
+        cgroups::discard_unsupported(&self.config().cgroup_root, &mut r)
+    }
+
     /// `tug run` in the foreground: create, start through the shim attached, wait for the
     /// exit (the shim removes a `--rm` container). Returns the container's exit code.
     pub fn run_container(&self, opts: &CreateOptions, attach: AttachOptions) -> crate::Result<i32> {
