@@ -565,3 +565,39 @@ fn log_driver_none_keeps_no_log_but_attaches_and_local_keeps_one() {
         "logging driver \"syslog\" is not supported",
     );
 }
+
+#[test]
+fn attach_flag_relays_only_the_streams_named() {
+    let t = TestRoot::with_busybox();
+    let script = "echo out; echo err >&2";
+    let out = t.run(&["run", "--rm", "-a", "stderr", "busybox", "sh", "-c", script]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(
+        (
+            String::from_utf8_lossy(&out.stdout).as_ref(),
+            stderr(&out).as_str()
+        ),
+        ("", "err\n")
+    );
+    let out = t.run(&["run", "--rm", "-a", "STDOUT", "busybox", "sh", "-c", script]);
+    assert_eq!(
+        (
+            String::from_utf8_lossy(&out.stdout).as_ref(),
+            stderr(&out).as_str()
+        ),
+        ("out\n", "")
+    );
+    refused(
+        &t,
+        &["-a", "stdtv", "busybox", "true"],
+        "invalid argument \"stdtv\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR",
+    );
+    let out = t.run(&["run", "-d", "-a", "stdout", "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(
+        stderr(&out).contains("Conflicting options: -a and -d"),
+        "{}",
+        text(&out)
+    );
+    assert!(t.container_ids().is_empty());
+}

@@ -295,8 +295,33 @@ pub struct RunArgs {
     /// Override the key sequence for detaching a container
     #[arg(long)]
     pub detach_keys: Option<String>,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long)]
+    pub attach: Vec<String>,
     #[command(flatten)]
     pub options: ContainerOptions,
+}
+
+/// `-a/--attach`: the streams (stdin, stdout, stderr; any case) a foreground `run` is
+/// attached to; all of them when none is named.
+fn attach_streams(names: &[String]) -> Result<[bool; 3], CliError> {
+    if names.is_empty() {
+        return Ok([true; 3]);
+    }
+    let mut on = [false; 3];
+    for n in names {
+        match n.to_ascii_lowercase().as_str() {
+            "stdin" => on[0] = true,
+            "stdout" => on[1] = true,
+            "stderr" => on[2] = true,
+            _ => {
+                return Err(CliError::usage(format!(
+                    "invalid argument \"{n}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+                )));
+            }
+        }
+    }
+    Ok(on)
 }
 
 #[derive(Args, Debug)]
@@ -572,6 +597,10 @@ fn warn(engine: &Engine, opts: &CreateOptions) {
 }
 
 pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
+    let streams = attach_streams(&a.attach)?;
+    if a.detach && !a.attach.is_empty() {
+        return Err(CliError::usage("Conflicting options: -a and -d"));
+    }
     ensure_image(engine, &a.options)?;
     if a.detach {
         let opts = create_options(a.options, a.rm)?;
@@ -580,7 +609,7 @@ pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
         println!("{}", c.id);
         return Ok(0);
     }
-    let stdin = a.options.interactive;
+    let stdin = a.options.interactive && streams[0];
     let detach_keys = detach_keys(a.detach_keys.as_deref())?;
     let opts = create_options(a.options, a.rm)?;
     warn(engine, &opts);
@@ -588,6 +617,8 @@ pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
         stdin,
         sig_proxy: a.sig_proxy,
         detach_keys,
+        skip_stdout: !streams[1],
+        skip_stderr: !streams[2],
     };
     Ok(engine.run_container(&opts, attach)?)
 }
@@ -625,6 +656,7 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
         stdin: a.interactive,
         sig_proxy: true,
         detach_keys,
+        ..Default::default()
     };
     Ok(engine.start_container(&a.containers[0], attach)?)
 }
