@@ -58,6 +58,8 @@ pub enum ContainerCommand {
     Port(super::port::PortArgs),
     /// Unpause all processes within one or more containers
     Unpause(super::stats::PauseArgs),
+    /// Update configuration of one or more containers
+    Update(super::update::UpdateArgs),
 }
 
 pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
@@ -89,6 +91,7 @@ pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
         ContainerCommand::Pause(a) => super::stats::pause(engine, a),
         ContainerCommand::Port(a) => super::port::port(engine, a),
         ContainerCommand::Unpause(a) => super::stats::unpause(engine, a),
+        ContainerCommand::Update(a) => super::update::update(engine, a),
     }
 }
 

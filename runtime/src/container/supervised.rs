@@ -329,6 +329,13 @@ impl Supervised for ContainerShim {
         });
     }
 
+    fn restart_policy(&self) -> Option<shim::RestartPolicy> {
+        self.store
+            .load(&self.id)
+            .ok()
+            .map(|c| c.host_config.restart_policy)
+    }
+
     fn shim_exits(&mut self) {
         // The bridges this container leaves unused can go.
         net::gc_bridges(&self.cx.cx(), &self.bridges);

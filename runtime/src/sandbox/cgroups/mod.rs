@@ -21,7 +21,7 @@ pub mod v2;
 
 use std::path::{Path, PathBuf};
 
-pub use container::{ContainerCgroup, cgroup_path, open_for, setup_for};
+pub use container::{ContainerCgroup, cgroup_path, open_for, setup_for, update_for};
 pub use detect::{CgroupSetup, detect};
 pub use resources::Resources;
 
