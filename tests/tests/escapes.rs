@@ -704,3 +704,23 @@ fn the_callers_redirected_stdout_never_reaches_the_container() {
     assert!(lines[1..].iter().all(|l| l.starts_with("pipe:")), "{text}");
     assert_eq!(lines.len(), 3, "{text}");
 }
+
+/// `--pid host` shows the host's processes, as Docker's does, and no more: without
+/// CAP_SYS_PTRACE the container's root cannot read their environment, their root or
+/// their binary (tug's own shim among them).
+#[test]
+fn pid_host_sees_host_processes_but_cannot_reach_into_them() {
+    let t = TestRoot::with_busybox();
+    let me = std::process::id();
+    let script = format!(
+        "test -d /proc/{me} && echo visible; \
+         cat /proc/{me}/environ >/dev/null 2>&1 && echo environ; \
+         ls /proc/{me}/root/ >/dev/null 2>&1 && echo root; \
+         head -c 1 /proc/{me}/exe >/dev/null 2>&1 && echo exe; \
+         ls /proc/1/root/ >/dev/null 2>&1 && echo init-root; true"
+    );
+    let out = t.ok(&[
+        "run", "--rm", "--pid", "host", "busybox", "sh", "-c", &script,
+    ]);
+    assert_eq!(out, "visible\n");
+}

@@ -205,3 +205,90 @@ fn cpus_half_writes_quota_50000_of_100000_seen_from_the_host() {
     assert!(child.wait().unwrap().success());
     assert!(!dir.exists(), "the cgroup outlived the container");
 }
+
+/// `--oom-kill-disable` and `--memory-swappiness` reach the container's memory cgroup on
+/// v1; on v2 (and `--blkio-weight` without an I/O scheduler that has weights) Docker
+/// warns and discards them, and so does tug. Out-of-range values are refused.
+#[test]
+fn oom_kill_disable_swappiness_and_blkio_weight_as_the_kernel_allows() {
+    let t = TestRoot::with_busybox();
+    let out = t.run(&[
+        "run",
+        "--rm",
+        "-m",
+        "64m",
+        "--oom-kill-disable",
+        "--memory-swappiness",
+        "10",
+        "busybox",
+        "sh",
+        "-c",
+        "head -1 /sys/fs/cgroup/memory/memory.oom_control; cat /sys/fs/cgroup/memory/memory.swappiness",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    if cgroup_v1() {
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "oom_kill_disable 1\n10\n"
+        );
+    } else {
+        assert!(
+            stderr(&out).contains("OomKillDisable discarded"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("Memory swappiness discarded"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = t.run(&["run", "--rm", "--oom-kill-disable", "busybox", "true"]);
+    if cgroup_v1() {
+        assert!(
+            stderr(&out).contains("WARNING: Disabling the OOM killer on containers without setting a '-m/--memory' limit may be dangerous."),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // The weight: applied where the scheduler has weights, else warned about.
+    let out = t.run(&[
+        "create",
+        "--name",
+        "weighted",
+        "--blkio-weight",
+        "300",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let weight = t.inspect_f("weighted", "{{.HostConfig.BlkioWeight}}");
+    if weight == "0" {
+        assert!(
+            stderr(&out).contains("Weight discarded"),
+            "{}",
+            stderr(&out)
+        );
+    } else {
+        assert_eq!(weight, "300");
+    }
+    t.ok(&["rm", "weighted"]);
+    for (flags, message) in [
+        (
+            &["--memory-swappiness", "101"][..],
+            "Invalid value: 101, valid memory swappiness range is 0-100",
+        ),
+        (
+            &["--blkio-weight", "5"],
+            "Range of blkio weight is from 10 to 1000",
+        ),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend(["busybox", "true"]);
+        let out = t.run(&args);
+        assert_eq!(code(&out), 125);
+        assert!(stderr(&out).contains(message), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("WARNING"), "{}", stderr(&out));
+    }
+}

@@ -58,6 +58,8 @@ pub enum ContainerCommand {
     Port(super::port::PortArgs),
     /// Unpause all processes within one or more containers
     Unpause(super::stats::PauseArgs),
+    /// Update configuration of one or more containers
+    Update(super::update::UpdateArgs),
 }
 
 pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
@@ -89,6 +91,7 @@ pub fn dispatch(engine: &Engine, c: ContainerCommand) -> CliResult {
         ContainerCommand::Pause(a) => super::stats::pause(engine, a),
         ContainerCommand::Port(a) => super::port::port(engine, a),
         ContainerCommand::Unpause(a) => super::stats::unpause(engine, a),
+        ContainerCommand::Update(a) => super::update::update(engine, a),
     }
 }
 
@@ -210,12 +213,45 @@ pub struct ContainerOptions {
     /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
     #[arg(long, default_value = "no")]
     pub restart: String,
-    /// Logging driver for the container (json-file)
+    /// Logging driver for the container (json-file, local, none)
     #[arg(long, default_value = "json-file")]
     pub log_driver: String,
     /// Log driver options (max-size=10m, max-file=3)
     #[arg(long)]
     pub log_opt: Vec<String>,
+    /// PID namespace to use (host, container:<name|id>)
+    #[arg(long, default_value = "")]
+    pub pid: String,
+    /// IPC mode to use (private, shareable, none, host, container:<name|id>)
+    #[arg(long, default_value = "")]
+    pub ipc: String,
+    /// UTS namespace to use (host)
+    #[arg(long, default_value = "")]
+    pub uts: String,
+    /// Cgroup namespace to use (host|private)
+    #[arg(long, default_value = "")]
+    pub cgroupns: String,
+    /// Sysctl options (namespaced ones: net.*, kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*)
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Add additional groups to join
+    #[arg(long)]
+    pub group_add: Vec<String>,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long, allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i64>,
+    /// Add a rule to the cgroup allowed devices list (TYPE MAJOR:MINOR ACCESS)
+    #[arg(long)]
+    pub device_cgroup_rule: Vec<String>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long)]
+    pub label_file: Vec<String>,
     /// An owning process: when it exits, the container is stopped and removed (testkit)
     #[arg(long, hide = true)]
     pub owner_pid: Option<i32>,
@@ -262,8 +298,33 @@ pub struct RunArgs {
     /// Override the key sequence for detaching a container
     #[arg(long)]
     pub detach_keys: Option<String>,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long)]
+    pub attach: Vec<String>,
     #[command(flatten)]
     pub options: ContainerOptions,
+}
+
+/// `-a/--attach`: the streams (stdin, stdout, stderr; any case) a foreground `run` is
+/// attached to; all of them when none is named.
+fn attach_streams(names: &[String]) -> Result<[bool; 3], CliError> {
+    if names.is_empty() {
+        return Ok([true; 3]);
+    }
+    let mut on = [false; 3];
+    for n in names {
+        match n.to_ascii_lowercase().as_str() {
+            "stdin" => on[0] = true,
+            "stdout" => on[1] = true,
+            "stderr" => on[2] = true,
+            _ => {
+                return Err(CliError::usage(format!(
+                    "invalid argument \"{n}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+                )));
+            }
+        }
+    }
+    Ok(on)
 }
 
 #[derive(Args, Debug)]
@@ -390,12 +451,18 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
     }
     let command: Vec<String> = words.collect();
     let env = env_from_flags(&o.env_file, &o.env)?;
-    if o.log_driver != "json-file" {
-        return Err(CliError::usage(format!(
-            "--log-driver {}: only json-file is supported",
-            o.log_driver
-        )));
+    let mut labels = Vec::new();
+    for f in &o.label_file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| CliError::usage(format!("--label-file {f}: {e}")))?;
+        labels.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
     }
+    labels.extend(o.label);
     if o.restart != "no" && auto_remove {
         return Err(CliError::usage("Conflicting options: --restart and --rm"));
     }
@@ -470,7 +537,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         cap_add: o.cap_add,
         cap_drop: o.cap_drop,
         devices: o.device,
-        labels: o.label,
+        labels,
         auto_remove,
         restart_policy: container::RestartPolicy::parse(&o.restart)
             .map_err(|e| CliError::usage(e.to_string()))?,
@@ -488,6 +555,18 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         shm_size: o.shm_size,
         init: o.init,
         healthcheck: o.health.healthcheck()?,
+        pid_mode: o.pid,
+        ipc_mode: o.ipc,
+        uts_mode: o.uts,
+        cgroupns_mode: o.cgroupns,
+        sysctls: o.sysctl,
+        domainname: o.domainname,
+        group_add: o.group_add,
+        oom_score_adj: o.oom_score_adj,
+        cgroup_parent: None,
+        device_cgroup_rules: o.device_cgroup_rule,
+        log_driver: Some(o.log_driver),
+        cidfile: o.cidfile.map(Into::into),
     })
 }
 
@@ -513,21 +592,36 @@ pub fn daemon_side(e: CliError) -> CliError {
     CliError { code: 1, ..e }
 }
 
+/// Prints the create's warnings as Docker's CLI does.
+fn warn(engine: &Engine, opts: &CreateOptions) {
+    for w in engine.create_warnings(opts) {
+        eprintln!("WARNING: {w}");
+    }
+}
+
 pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
+    let streams = attach_streams(&a.attach)?;
+    if a.detach && !a.attach.is_empty() {
+        return Err(CliError::usage("Conflicting options: -a and -d"));
+    }
     ensure_image(engine, &a.options)?;
     if a.detach {
         let opts = create_options(a.options, a.rm)?;
+        warn(engine, &opts);
         let c = engine.run_detached(&opts)?;
         println!("{}", c.id);
         return Ok(0);
     }
-    let stdin = a.options.interactive;
+    let stdin = a.options.interactive && streams[0];
     let detach_keys = detach_keys(a.detach_keys.as_deref())?;
     let opts = create_options(a.options, a.rm)?;
+    warn(engine, &opts);
     let attach = AttachOptions {
         stdin,
         sig_proxy: a.sig_proxy,
         detach_keys,
+        skip_stdout: !streams[1],
+        skip_stderr: !streams[2],
     };
     Ok(engine.run_container(&opts, attach)?)
 }
@@ -535,6 +629,7 @@ pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
 pub fn create(engine: &Engine, a: CreateArgs) -> CliResult {
     ensure_image(engine, &a.options)?;
     let opts = create_options(a.options, a.rm)?;
+    warn(engine, &opts);
     let c = engine.create_container(&opts)?;
     println!("{}", c.id);
     Ok(0)
@@ -564,6 +659,7 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
         stdin: a.interactive,
         sig_proxy: true,
         detach_keys,
+        ..Default::default()
     };
     Ok(engine.start_container(&a.containers[0], attach)?)
 }

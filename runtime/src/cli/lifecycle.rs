@@ -137,6 +137,7 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> CliResult {
         stdin: !a.no_stdin && c.config.open_stdin,
         sig_proxy: a.sig_proxy,
         detach_keys,
+        ..Default::default()
     };
     Ok(engine.attach_container(&a.container, attach)?)
 }

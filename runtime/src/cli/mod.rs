@@ -21,6 +21,7 @@ pub mod registry;
 pub mod resources;
 pub mod stats;
 pub mod system;
+pub mod update;
 pub mod volume;
 
 use clap::{Parser, Subcommand};
@@ -191,6 +192,8 @@ pub enum Command {
     Port(port::PortArgs),
     /// Unpause all processes within one or more containers
     Unpause(stats::PauseArgs),
+    /// Update configuration of one or more containers
+    Update(update::UpdateArgs),
     /// Define and run multi-container applications (the compose spec)
     Compose(compose::ComposeArgs),
 }
@@ -315,6 +318,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Volume(c) => volume::dispatch(&engine, c),
         Command::Network(c) => network::dispatch(&engine, c),
         Command::Stats(a) => stats::stats(&engine, a),
+        Command::Update(a) => update::update(&engine, a),
         Command::Pause(a) => stats::pause(&engine, a),
         Command::Port(a) => port::port(&engine, a),
         Command::Unpause(a) => stats::unpause(&engine, a),

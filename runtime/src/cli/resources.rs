@@ -36,6 +36,15 @@ pub struct ResourceFlags {
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long, value_name = "int", value_parser = parse_pids_limit, allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
+    /// Disable OOM Killer
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long, value_name = "uint16")]
+    pub blkio_weight: Option<u16>,
 }
 
 impl ResourceFlags {
@@ -51,6 +60,9 @@ impl ResourceFlags {
             cpu_period: self.cpu_period.unwrap_or(0),
             cpuset_cpus: self.cpuset_cpus.clone().unwrap_or_default(),
             pids_limit: self.pids_limit,
+            oom_kill_disable: self.oom_kill_disable.then_some(true),
+            memory_swappiness: self.memory_swappiness,
+            blkio_weight: self.blkio_weight.unwrap_or(0),
         }
     }
 }

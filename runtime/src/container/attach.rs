@@ -27,6 +27,9 @@ pub struct AttachOptions {
     /// The keys that detach a TTY session with stdin attached (`--detach-keys`; `None`:
     /// Ctrl-P Ctrl-Q). As Docker, a session without a TTY has none.
     pub detach_keys: Option<DetachKeys>,
+    /// `-a` without `stdout` / without `stderr`: that stream is not relayed.
+    pub skip_stdout: bool,
+    pub skip_stderr: bool,
 }
 
 impl From<&AttachOptions> for Attach {
@@ -156,6 +159,8 @@ pub fn relay(
             let mut code = None;
             for (kind, p) in frames {
                 match kind {
+                    proto::STDOUT if opts.skip_stdout => {}
+                    proto::STDERR if opts.skip_stderr => {}
                     proto::STDOUT => {
                         let _ = out.write_all(&p).and_then(|_| out.flush());
                     }

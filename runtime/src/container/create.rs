@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::namespaces::{IpcMode, NamespacePlan, PidMode, SHM_DIR};
 use super::options::{CreateOptions, entrypoint_and_cmd, merge_env, process_env};
 use super::record::{Config, Container, GraphDriver, HostConfig, LogConfig, State, now};
 use super::spec::{SpecInput, runtime_spec};
@@ -46,9 +47,26 @@ impl Drop for CreateGuard<'_> {
     }
 }
 
-/// `--log-opt` pairs, checked: json-file's `max-size` and `max-file`.
-fn log_config(opts: &[String]) -> Result<LogConfig, Error> {
+/// `--log-driver` and its `--log-opt` pairs, checked: `json-file` (the default) and
+/// `local` keep the log (`max-size`, `max-file`); `none` keeps nothing and takes no
+/// option.
+fn log_config(driver: Option<&str>, opts: &[String]) -> Result<LogConfig, Error> {
     let mut lc = LogConfig::default();
+    match driver.unwrap_or("json-file") {
+        "json-file" => {}
+        d @ ("local" | "none") => lc.kind = d.into(),
+        d => {
+            return Err(Error::Invalid(format!(
+                "failed to create task for container: logging driver \"{d}\" is not supported by tug (json-file, local, none)"
+            )));
+        }
+    }
+    if lc.kind == "none" && !opts.is_empty() {
+        return Err(Error::Invalid(format!(
+            "unknown log opt '{}' for none log driver",
+            opts[0].split_once('=').map(|(k, _)| k).unwrap_or(&opts[0])
+        )));
+    }
     for o in opts {
         let (k, v) = o
             .split_once('=')
@@ -85,6 +103,79 @@ fn host_file(p: &str) -> String {
 }
 
 impl Ctx<'_> {
+    /// The namespace flags checked with Docker's rules, the containers they join
+    /// resolved to ids.
+    fn namespace_plan(
+        &self,
+        opts: &CreateOptions,
+        own_netns: bool,
+    ) -> crate::container::Result<NamespacePlan> {
+        use super::namespaces as ns;
+        let mut pid = PidMode::parse(&opts.pid_mode)?;
+        let mut ipc = IpcMode::parse(&opts.ipc_mode)?;
+        let uts_host = ns::parse_uts(&opts.uts_mode)?;
+        let cgroupns_private = ns::parse_cgroupns(&opts.cgroupns_mode, true)?;
+        if uts_host && opts.hostname.is_some() {
+            return Err(Error::Invalid(
+                "conflicting options: hostname and the UTS mode".into(),
+            ));
+        }
+        if let PidMode::Container(t) = &pid {
+            pid = PidMode::Container(self.container(t)?.id.to_string());
+        }
+        let mut shm_dir = None;
+        if let IpcMode::Container(t) = &ipc {
+            let donor = self.container(t)?;
+            if !matches!(donor.host_config.ipc_mode.as_str(), "shareable" | "host") {
+                return Err(Error::Invalid(format!(
+                    "container {}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
+                    donor.id
+                )));
+            }
+            shm_dir = Some(if donor.host_config.ipc_mode == "host" {
+                "/dev/shm".into()
+            } else {
+                self.container_store().dir(&donor.id).join(SHM_DIR)
+            });
+            ipc = IpcMode::Container(donor.id.to_string());
+        }
+        let mut sysctls = BTreeMap::new();
+        for s in &opts.sysctls {
+            let (k, v) = ns::parse_sysctl(s)?;
+            sysctls.insert(k, v);
+        }
+        ns::check_sysctls(&sysctls, own_netns, ipc == IpcMode::Host)?;
+        let oom_score_adj = match opts.oom_score_adj {
+            Some(a) if !(-1000..=1000).contains(&a) => {
+                return Err(Error::Invalid(format!(
+                    "Invalid value {a}, range for oom score adj is [-1000, 1000]"
+                )));
+            }
+            a => a.map(|a| a as i32),
+        };
+        if let Some(d) = &opts.domainname
+            && (d.len() > 64 || d.contains(['/', '\0']))
+        {
+            return Err(Error::Invalid(format!("invalid domainname: {d:?}")));
+        }
+        for g in &opts.group_add {
+            if g.is_empty() || g.contains([',', ':']) {
+                return Err(Error::Invalid(format!("--group-add: invalid group {g:?}")));
+            }
+        }
+        Ok(NamespacePlan {
+            pid,
+            ipc,
+            uts_host,
+            cgroupns_private,
+            shm_dir,
+            sysctls,
+            domainname: opts.domainname.clone(),
+            group_add: opts.group_add.clone(),
+            oom_score_adj,
+        })
+    }
+
     /// The work of `Engine::create_container`.
     pub(crate) fn create_container(
         &self,
@@ -94,6 +185,43 @@ impl Ctx<'_> {
     }
 
     pub(super) fn create_with_spec(
+        &self,
+        opts: &CreateOptions,
+    ) -> crate::container::Result<(Container, oci_spec::runtime::Spec)> {
+        let Some(cidfile) = &opts.cidfile else {
+            return self.create_made(opts);
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(cidfile)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::Invalid(format!(
+                    "Container ID file found, make sure the other container isn't running or delete {}",
+                    cidfile.display()
+                )));
+            }
+            Err(e) => {
+                return Err(Error::Invalid(format!(
+                    "failed to create the container ID file: {e}"
+                )));
+            }
+        }
+        let made = self.create_made(opts).and_then(|(c, spec)| {
+            std::fs::write(cidfile, c.id.as_str())
+                .map_err(|e| Error::io(cidfile, e))
+                .map(|()| (c, spec))
+        });
+        if made.is_err() {
+            let _ = std::fs::remove_file(cidfile);
+        }
+        made
+    }
+
+    /// The create itself (under `--cidfile`'s handling).
+    fn create_made(
         &self,
         opts: &CreateOptions,
     ) -> crate::container::Result<(Container, oci_spec::runtime::Spec)> {
@@ -107,12 +235,22 @@ impl Ctx<'_> {
             .map(|d| super::devices::parse_device_flag(d))
             .collect::<Result<Vec<_>, _>>()?;
         let (mut device_nodes, device_rules) = super::devices::requested(&device_flags)?;
+        let cgroup_rule_flags = opts
+            .device_cgroup_rules
+            .iter()
+            .map(|r| {
+                crate::sandbox::cgroups::devices::parse_rule(r)
+                    .ok_or_else(|| Error::Invalid(format!("invalid device cgroup format '{r}'")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if opts.privileged {
             device_nodes.extend(super::devices::host_devices());
         }
         let net_mode = super::net::NetMode::parse(&opts.network);
         let host_network = net_mode == super::net::NetMode::Host;
-        let resources = opts.resources.clone().validate(online_cpus())?;
+        let ns = self.namespace_plan(opts, net_mode.own_netns())?;
+        let mut resources = opts.resources.clone().validate(online_cpus())?;
+        crate::sandbox::cgroups::discard_unsupported(&self.config().cgroup_root, &mut resources);
         // Docker takes `/name` for `name` (its records keep the slash).
         let wanted_name = opts
             .name
@@ -234,7 +372,7 @@ impl Ctx<'_> {
         let Some((path, args)) = argv.split_first() else {
             return Err(Error::Invalid("no command specified".into()));
         };
-        let hostname = match (&opts.hostname, host_network) {
+        let hostname = match (&opts.hostname, host_network || ns.uts_host) {
             (Some(h), _) => h.clone(),
             (None, true) => nix::unistd::gethostname()
                 .ok()
@@ -365,6 +503,12 @@ impl Ctx<'_> {
             shm_size: opts.shm_size.unwrap_or(0).max(0) as u64,
         })?;
         mount_plan.apply_to_spec(&mut spec);
+        let mut ns = ns;
+        if ns.ipc == IpcMode::Shareable {
+            ns.shm_dir = Some(dir.join(SHM_DIR));
+            std::fs::create_dir(dir.join(SHM_DIR)).map_err(|e| Error::io(&dir, e))?;
+        }
+        ns.apply_to_spec(&mut spec);
         let rlimits = super::ulimit::with_docker_defaults(&opts.ulimits)
             .iter()
             .map(super::ulimit::Ulimit::rlimit)
@@ -385,6 +529,7 @@ impl Ctx<'_> {
                 crate::sandbox::cgroups::devices::docker_default()
             };
             cgroup_rules.extend(device_rules);
+            cgroup_rules.extend(cgroup_rule_flags);
             r.set_devices(Some(cgroup_rules));
             linux.set_resources(Some(r));
             if !device_nodes.is_empty() {
@@ -432,7 +577,7 @@ impl Ctx<'_> {
                 .collect(),
             config: Config {
                 hostname: hostname.clone(),
-                domainname: String::new(),
+                domainname: opts.domainname.clone().unwrap_or_default(),
                 user,
                 attach_stdin: opts.interactive,
                 attach_stdout: true,
@@ -498,7 +643,26 @@ impl Ctx<'_> {
                     _ => super::spec::DEFAULT_SHM_SIZE as i64,
                 },
                 restart_policy: opts.restart_policy.clone(),
-                log_config: log_config(&opts.log_opts)?,
+                log_config: log_config(opts.log_driver.as_deref(), &opts.log_opts)?,
+                pid_mode: ns.pid.record(),
+                ipc_mode: ns.ipc.record(),
+                uts_mode: if ns.uts_host {
+                    "host".into()
+                } else {
+                    String::new()
+                },
+                cgroupns_mode: if ns.cgroupns_private {
+                    "private"
+                } else {
+                    "host"
+                }
+                .into(),
+                sysctls: (!ns.sysctls.is_empty()).then(|| ns.sysctls.clone()),
+                group_add: (!opts.group_add.is_empty()).then(|| opts.group_add.clone()),
+                oom_score_adj: ns.oom_score_adj.unwrap_or(0),
+                cgroup_parent: opts.cgroup_parent.clone().unwrap_or_default(),
+                device_cgroup_rules: (!opts.device_cgroup_rules.is_empty())
+                    .then(|| opts.device_cgroup_rules.clone()),
                 resources,
             },
             network_settings: net_plan.settings,

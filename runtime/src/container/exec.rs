@@ -55,6 +55,7 @@ impl Ctx<'_> {
             stdin: opts.interactive,
             sig_proxy: true,
             detach_keys: opts.detach_keys.clone(),
+            ..Default::default()
         };
         attach::relay(sock, relay, opts.tty).map_err(|e| exited_shim(e, &c))
     }

@@ -132,6 +132,11 @@ impl Ctx<'_> {
         sink: &mut dyn FnMut(&LogEntry),
     ) -> crate::container::Result<()> {
         let c = self.container(name)?;
+        if c.host_config.log_config.kind == "none" {
+            return Err(Error::Invalid(
+                "configured logging driver does not support reading".into(),
+            ));
+        }
         let path = self
             .container_store()
             .dir(&c.id)

@@ -25,6 +25,7 @@ pub(crate) mod listen;
 pub(crate) mod log_follow;
 pub(crate) mod logs;
 pub(crate) mod names;
+pub(crate) mod namespaces;
 pub(crate) mod net;
 pub(crate) mod options;
 pub(crate) mod published;
@@ -35,6 +36,7 @@ pub(crate) mod store;
 mod supervised;
 pub(crate) mod top;
 pub(crate) mod ulimit;
+pub(crate) mod update;
 
 use std::path::Path;
 
@@ -70,6 +72,7 @@ pub use options::{parse_env_file, resolve_env_arg};
 pub use record::{RestartPolicy, State, Status};
 pub use security::SecurityOptions;
 pub use ulimit::Ulimit;
+pub use update::UpdateOptions;
 
 /// An error of the `container` module.
 #[derive(Debug, thiserror::Error)]

@@ -84,6 +84,28 @@ pub struct CreateOptions {
     /// `--init`: run the process under a small PID 1 that forwards signals and reaps
     /// zombies.
     pub init: bool,
+    /// `--pid`, `--ipc`, `--uts`, `--cgroupns` (empty: Docker's defaults).
+    pub pid_mode: String,
+    pub ipc_mode: String,
+    pub uts_mode: String,
+    pub cgroupns_mode: String,
+    /// `--sysctl KEY=VALUE` (namespaced ones only).
+    pub sysctls: Vec<String>,
+    /// `--domainname`.
+    pub domainname: Option<String>,
+    /// `--group-add`: group names or gids.
+    pub group_add: Vec<String>,
+    /// `--oom-score-adj` (-1000 to 1000).
+    pub oom_score_adj: Option<i64>,
+    /// `--cgroup-parent`.
+    pub cgroup_parent: Option<String>,
+    /// `--device-cgroup-rule`: `TYPE MAJOR:MINOR ACCESS` (`c 42:* rmw`).
+    pub device_cgroup_rules: Vec<String>,
+    /// `--cidfile`: a file made before the container (one that exists is refused) that
+    /// gets its id.
+    pub cidfile: Option<std::path::PathBuf>,
+    /// `--log-driver`: `json-file` (unset), `local` or `none`.
+    pub log_driver: Option<String>,
     /// `--health-*`, `--no-healthcheck`: over the image's `HEALTHCHECK`, setting by
     /// setting (an empty test keeps the image's command).
     pub healthcheck: Option<super::Healthcheck>,

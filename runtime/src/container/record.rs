@@ -274,9 +274,41 @@ pub struct HostConfig {
     pub restart_policy: RestartPolicy,
     #[serde(default)]
     pub log_config: LogConfig,
+    /// `--pid`: empty (its own), `host`, `container:<id>`.
+    #[serde(default)]
+    pub pid_mode: String,
+    /// `--ipc`: `private` (Docker's default), `shareable`, `none`, `host`,
+    /// `container:<id>`.
+    #[serde(default = "default_ipc_mode")]
+    pub ipc_mode: String,
+    /// `--uts`: empty or `host`.
+    #[serde(default, rename = "UTSMode")]
+    pub uts_mode: String,
+    /// `--cgroupns`: `private` or `host`.
+    #[serde(default)]
+    pub cgroupns_mode: String,
+    /// `--sysctl`s (namespaced only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sysctls: Option<BTreeMap<String, String>>,
+    /// `--group-add`: more groups of the process (names or gids).
+    #[serde(default)]
+    pub group_add: Option<Vec<String>>,
+    /// `--oom-score-adj`.
+    #[serde(default)]
+    pub oom_score_adj: i32,
+    /// `--cgroup-parent`: the cgroup the container's own is made under.
+    #[serde(default)]
+    pub cgroup_parent: String,
+    /// `--device-cgroup-rule`s (`c 42:* rmw`).
+    #[serde(default)]
+    pub device_cgroup_rules: Option<Vec<String>>,
     /// Memory, NanoCpus, CpuShares, PidsLimit...: Docker's resource fields, inline.
     #[serde(flatten)]
     pub resources: crate::sandbox::cgroups::Resources,
+}
+
+fn default_ipc_mode() -> String {
+    "private".into()
 }
 
 fn default_shm_size() -> i64 {

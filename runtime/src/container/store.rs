@@ -189,9 +189,21 @@ impl ContainerStore {
         serde_json::from_slice(&data).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))
     }
 
+    /// Replaces container `id`'s runtime spec (atomically).
+    pub fn save_spec(&self, id: &str, spec: &oci_spec::runtime::Spec) -> Result<(), Error> {
+        let p = self.dir(id).join(SPEC);
+        let data = serde_json::to_vec(spec).map_err(|e| Error::Invalid(e.to_string()))?;
+        crate::fsutil::write_atomic_opt(&p, &data, true).map_err(|e| Error::io(&p, e))
+    }
+
     /// Removes container `id`'s dir and its name.
     pub fn remove(&self, c: &Container) -> Result<(), Error> {
         let d = self.dir(&c.id);
+        // A shareable /dev/shm its shim left mounted (the shim died) goes first.
+        let _ = nix::mount::umount2(
+            &d.join(super::namespaces::SHM_DIR),
+            nix::mount::MntFlags::MNT_DETACH,
+        );
         match fs::remove_dir_all(&d) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}

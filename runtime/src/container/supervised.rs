@@ -7,6 +7,9 @@
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::namespaces::{SHM_DIR, join_namespace};
 use super::record::Container;
 use super::{ContainerStore, Error, net};
 use crate::container::{Ctx, OwnedCtx};
@@ -88,21 +91,29 @@ fn run_shim(cx: &Ctx<'_>, id: &str, first: UnixStream) -> Result<(), Error> {
     let store = cx.container_store();
     let c = store.load(id)?;
     let dir = store.dir(id);
-    let rotation = Rotation::from_opts(
-        c.host_config
-            .log_config
-            .config
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    )
-    .unwrap_or(Rotation {
-        max_size: 0,
-        max_files: 1,
-    });
+    let lc = &c.host_config.log_config;
+    let rotation = match lc.kind.as_str() {
+        // Docker's `local` driver keeps 5 files of 20 MB unless told otherwise.
+        "local" if lc.config.is_empty() => Rotation {
+            max_size: 20 << 20,
+            max_files: 5,
+        },
+        _ => Rotation::from_opts(lc.config.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .unwrap_or(Rotation {
+                max_size: 0,
+                max_files: 1,
+            }),
+    };
+    // `--log-driver none`: the output still reaches attached clients, but is not kept.
+    let log = if lc.kind == "none" {
+        PathBuf::from("/dev/null")
+    } else {
+        dir.join(format!("{id}-json.log"))
+    };
     let settings = Settings {
         id: id.to_string(),
         run_dir: shim::run_dir(cx.run_root(), id),
-        log: dir.join(format!("{id}-json.log")),
+        log,
         rotation,
         owner: Owner::load(&dir),
         policy: c.host_config.restart_policy.clone(),
@@ -152,7 +163,29 @@ impl Supervised for ContainerShim {
         let c = self.store.load(&self.id).map_err(to_shim)?;
         let mut spec = self.store.load_spec(&self.id).map_err(to_shim)?;
         if let Some(path) = net::joined_netns(&self.cx.cx(), &c).map_err(start_error)? {
-            join_netns(&mut spec, path).map_err(to_shim)?;
+            join_namespace(&mut spec, LinuxNamespaceType::Network, path).map_err(to_shim)?;
+        }
+        for (typ, mode, what) in [
+            (LinuxNamespaceType::Pid, &c.host_config.pid_mode, "pid"),
+            (LinuxNamespaceType::Ipc, &c.host_config.ipc_mode, "ipc"),
+        ] {
+            let Some(target) = mode.strip_prefix("container:") else {
+                continue;
+            };
+            let t = self.cx.cx().container(target).map_err(start_error)?;
+            if !t.state.running || t.state.pid <= 0 {
+                return Err(start_error(Error::Conflict(format!(
+                    "cannot join {} of a non running container: {}",
+                    what.to_uppercase(),
+                    t.id
+                ))));
+            }
+            join_namespace(&mut spec, typ, format!("/proc/{}/ns/{what}", t.state.pid))
+                .map_err(to_shim)?;
+        }
+        if c.host_config.ipc_mode == "shareable" {
+            let dir = self.store.dir(&self.id).join(SHM_DIR);
+            mount_shm(&dir, c.host_config.shm_size).map_err(start_error)?;
         }
         // A taken host port fails the start before anything is made.
         let reserved = net::reserve_ports(&c).map_err(start_error)?;
@@ -178,8 +211,13 @@ impl Supervised for ContainerShim {
             .and_then(|l| l.resources().as_ref())
             .and_then(|r| r.devices().clone())
             .unwrap_or_default();
-        let (mut sb, io) =
-            shim::create_with_pipes(&config, self.open_stdin).map_err(|e| start_error(e.into()))?;
+        let (mut sb, io) = match shim::create_with_pipes(&config, self.open_stdin) {
+            Ok(v) => v,
+            Err(e) => {
+                self.unmount_shm();
+                return Err(start_error(e.into()));
+            }
+        };
         let cgroup = cgroups::setup_for(
             &self.cx.cx().config().cgroup_root,
             &self.root,
@@ -236,6 +274,7 @@ impl Supervised for ContainerShim {
         if oom_killed {
             let _ = self.store.update(&self.id, |c| c.state.oom_killed = true);
         }
+        self.unmount_shm();
         if let Some(live) = self.live.take() {
             self.net_down(live);
         }
@@ -290,6 +329,13 @@ impl Supervised for ContainerShim {
         });
     }
 
+    fn restart_policy(&self) -> Option<shim::RestartPolicy> {
+        self.store
+            .load(&self.id)
+            .ok()
+            .map(|c| c.host_config.restart_policy)
+    }
+
     fn shim_exits(&mut self) {
         // The bridges this container leaves unused can go.
         net::gc_bridges(&self.cx.cx(), &self.bridges);
@@ -297,6 +343,12 @@ impl Supervised for ContainerShim {
 }
 
 impl ContainerShim {
+    /// Unmounts a shareable /dev/shm (lazily: a joiner may still hold it).
+    fn unmount_shm(&self) {
+        let dir = self.store.dir(&self.id).join(SHM_DIR);
+        let _ = nix::mount::umount2(&dir, nix::mount::MntFlags::MNT_DETACH);
+    }
+
     /// The process is gone: its ports and interfaces go, its names leave the hosts files
     /// of its networks, and the record shows no host port.
     fn net_down(&mut self, live: net::LiveNetwork) {
@@ -323,22 +375,22 @@ fn clear_network_state(c: &mut Container) {
     c.network_settings.sandbox_key.clear();
 }
 
-/// Puts the path of the network namespace to join into the spec (`--network
-/// container:<id>`; the init joins it).
-fn join_netns(spec: &mut oci_spec::runtime::Spec, path: String) -> Result<(), Error> {
-    use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
-    let Some(linux) = spec.linux_mut() else {
-        return Ok(());
+/// Mounts a shareable container's /dev/shm on the host (a tmpfs of `size` bytes at
+/// `dir`), for it and its `--ipc container:` joiners to bind-mount.
+fn mount_shm(dir: &std::path::Path, size: i64) -> Result<(), Error> {
+    use nix::mount::{MsFlags, mount};
+    let _ = std::fs::create_dir(dir);
+    let size = if size > 0 {
+        size
+    } else {
+        crate::container::spec::DEFAULT_SHM_SIZE as i64
     };
-    let mut nss = linux.namespaces().clone().unwrap_or_default();
-    nss.retain(|n| n.typ() != LinuxNamespaceType::Network);
-    nss.push(
-        LinuxNamespaceBuilder::default()
-            .typ(LinuxNamespaceType::Network)
-            .path(path)
-            .build()
-            .map_err(|e| Error::Invalid(format!("spec: {e}")))?,
-    );
-    linux.set_namespaces(Some(nss));
-    Ok(())
+    mount(
+        Some("shm"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some(format!("mode=1777,size={size}").as_str()),
+    )
+    .map_err(|e| Error::Sys(format!("mounting /dev/shm at {}", dir.display()), e.into()))
 }

@@ -23,6 +23,28 @@ impl Engine {
         Ok(self.cx().create_container(opts)?)
     }
 
+    /// `tug update`: new limits and restart policy for container `name`, applied to its
+    /// cgroup when it runs.
+    pub fn update_container(
+        &self,
+        name: &str,
+        opts: &crate::container::UpdateOptions,
+    ) -> crate::Result<Container> {
+        // SAFETY: sysconf only reads a system value.
+        let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        Ok(self.cx().update_container(name, opts, n.max(1) as usize)?)
+    }
+
+    /// The warnings Docker's create gives for `opts` on this host (limits its cgroups
+    /// cannot apply, which the create discards).
+    pub fn create_warnings(&self, opts: &CreateOptions) -> Vec<String> {
+        // Bad values are the create's errors, not warnings.
+        let Ok(mut r) = opts.resources.clone().validate(1 << 16) else {
+            return Vec::new();
+        };
+        cgroups::discard_unsupported(&self.config().cgroup_root, &mut r)
+    }
+
     /// `tug run` in the foreground: create, start through the shim attached, wait for the
     /// exit (the shim removes a `--rm` container). Returns the container's exit code.
     pub fn run_container(&self, opts: &CreateOptions, attach: AttachOptions) -> crate::Result<i32> {

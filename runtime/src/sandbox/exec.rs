@@ -163,7 +163,21 @@ fn resolve_user(
     };
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    user::resolve(&spec_user, &passwd, &group).map_err(|e| setup_err(e.to_string()))
+    let mut u = user::resolve(&spec_user, &passwd, &group).map_err(|e| setup_err(e.to_string()))?;
+    // `--group-add`: more groups, names resolved in the container's /etc/group.
+    let added = config
+        .spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(user::GROUP_ADD_ANNOTATION).cloned())
+        .unwrap_or_default();
+    for g in added.split(',').filter(|g| !g.is_empty()) {
+        let gid = user::group_id(g, &group).map_err(|e| setup_err(e.to_string()))?;
+        if gid != u.gid && !u.sgids.contains(&gid) {
+            u.sgids.push(gid);
+        }
+    }
+    Ok(u)
 }
 
 /// Becomes the user with the spec's capabilities and loads the seccomp filter: first,

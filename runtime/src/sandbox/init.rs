@@ -84,6 +84,9 @@ fn join_namespaces(spec: &oci_spec::runtime::Spec) -> Result<(), Failure> {
             LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
             LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
             LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+            // Joined by the supervisor before the clone (a PID namespace is entered by
+            // the children of the process that joins it): see `pid_namespace_to_join`.
+            LinuxNamespaceType::Pid => continue,
             other => {
                 return Err(setup_err(format!(
                     "joining a {other:?} namespace by path is not supported"
@@ -146,6 +149,10 @@ fn run(
         cgroups::join::join(plan).map_err(setup_err)?;
     }
     enter_cgroup_namespace(spec, &cgroup_mounts)?;
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| setup_err(format!("writing oom_score_adj {adj}: {e}")))?;
+    }
     super::exec::exec_process(config, filter, slave)
 }
 
@@ -262,9 +269,45 @@ fn enter_cgroup_namespace(
     cgroups::mount::mount_all(plan).map_err(setup_err)
 }
 
-/// Masks, read-only paths, a read-only root, the hostname (after pivot_root).
+/// The PID namespace the spec asks to join (`--pid container:<id>`): its path.
+pub(super) fn pid_namespace_to_join(spec: &oci_spec::runtime::Spec) -> Option<PathBuf> {
+    namespaces(spec)
+        .into_iter()
+        .find(|n| n.typ() == LinuxNamespaceType::Pid)
+        .and_then(|n| n.path().clone())
+}
+
+/// Whether the container has a UTS namespace of its own (else its hostname and domain
+/// name are the host's, and never set: `--uts host`).
+fn own_uts(spec: &oci_spec::runtime::Spec) -> bool {
+    namespaces(spec)
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Uts && n.path().is_none())
+}
+
+/// Writes the spec's sysctls under the container's /proc/sys (before it is made
+/// read-only). `create` admits only namespaced ones (`--sysctl`), so these change the
+/// container's namespaces, never the host.
+fn apply_sysctls(spec: &oci_spec::runtime::Spec) -> Result<(), Failure> {
+    let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else {
+        return Ok(());
+    };
+    for (k, v) in sysctls {
+        if k.split('.')
+            .any(|p| p.is_empty() || p == ".." || p.contains('/'))
+        {
+            return Err(setup_err(format!("sysctl {k:?}: not a sysctl name")));
+        }
+        let path = format!("/proc/sys/{}", k.replace('.', "/"));
+        std::fs::write(&path, &v).map_err(|e| setup_err(format!("sysctl {k}={v}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Sysctls, masks, read-only paths, a read-only root, the hostname (after pivot_root).
 fn setup_after_pivot(config: &SandboxConfig) -> Result<(), Failure> {
     let spec = &config.spec;
+    apply_sysctls(spec)?;
     if let Some(linux) = spec.linux() {
         mounts::mask(linux.masked_paths().as_deref().unwrap_or_default()).map_err(setup_err)?;
         mounts::read_only(linux.readonly_paths().as_deref().unwrap_or_default())
@@ -274,8 +317,19 @@ fn setup_after_pivot(config: &SandboxConfig) -> Result<(), Failure> {
         mounts::remount_read_only("/")
             .map_err(|e| setup_err(format!("making the rootfs read-only: {e}")))?;
     }
+    if !own_uts(spec) {
+        return Ok(());
+    }
     if let Some(h) = spec.hostname() {
         nix::unistd::sethostname(h).map_err(|e| setup_err(format!("sethostname: {e}")))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        // SAFETY: the pointer and length describe `d`'s bytes, which outlive the call.
+        let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(setup_err(format!("setdomainname: {e}")));
+        }
     }
     Ok(())
 }

@@ -165,7 +165,12 @@ pub struct Sandbox {
 pub fn create(config: &SandboxConfig) -> Result<Sandbox, Error> {
     let filter = seccomp_filter(&config.spec)?;
     let (parent_end, child_end) = sync::pair()?;
-    let pid = init::clone_init(config, filter.as_ref(), &child_end, &parent_end)?;
+    let pid = match init::pid_namespace_to_join(&config.spec) {
+        Some(path) => in_pid_namespace(&path, || {
+            init::clone_init(config, filter.as_ref(), &child_end, &parent_end)
+        })?,
+        None => init::clone_init(config, filter.as_ref(), &child_end, &parent_end)?,
+    };
     drop(child_end);
     let mut sandbox = Sandbox {
         pid,
@@ -188,6 +193,28 @@ pub fn create(config: &SandboxConfig) -> Result<Sandbox, Error> {
             "the container init exited during setup".into(),
         )),
     }
+}
+
+/// Runs `clone` with this thread's children in the PID namespace at `path` (`--pid
+/// container:<id>`), then puts the thread's children back in its own namespace.
+fn in_pid_namespace<T>(
+    path: &std::path::Path,
+    clone: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let open = |p: &std::path::Path| {
+        std::fs::File::open(p).map_err(|e| Error::Io(format!("opening {}", p.display()), e))
+    };
+    let own = open(std::path::Path::new("/proc/thread-self/ns/pid"))?;
+    let target = open(path)?;
+    nix::sched::setns(&target, nix::sched::CloneFlags::CLONE_NEWPID)
+        .map_err(|e| Error::sys(format!("joining the PID namespace {}", path.display()), e))?;
+    let r = clone();
+    // Back to the thread's own namespace, so that later children (execs go through
+    // setns) are not made in the other container's.
+    let back = nix::sched::setns(&own, nix::sched::CloneFlags::CLONE_NEWPID);
+    let value = r?;
+    back.map_err(|e| Error::sys("returning to the shim's PID namespace", e))?;
+    Ok(value)
 }
 
 /// The spec's `linux.seccomp` compiled (on the host, before anything enters the

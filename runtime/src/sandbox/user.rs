@@ -69,6 +69,20 @@ fn group_entries(text: &str) -> impl Iterator<Item = GroupEntry<'_>> {
     })
 }
 
+/// The spec annotation that carries `--group-add` (comma-separated names or gids).
+pub const GROUP_ADD_ANNOTATION: &str = "org.tug.group-add";
+
+/// The gid of `--group-add` value `g`: a number as it is, a name through the group file.
+pub fn group_id(g: &str, group: &str) -> Result<u32, UserError> {
+    if let Ok(n) = g.parse() {
+        return Ok(n);
+    }
+    group_entries(group)
+        .find(|e| e.name == g)
+        .map(|e| e.gid)
+        .ok_or_else(|| UserError::NoGroup(g.to_string()))
+}
+
 /// Resolves `spec` (`""` for the default, root) with the contents of passwd and group
 /// (empty when the files are missing).
 pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser, UserError> {

@@ -118,6 +118,11 @@ pub trait Supervised {
     fn ended(&mut self, code: i32, error: Option<&str>, exited: bool, remove: bool);
     /// The shim exits next (no client waits any more): last clean-up.
     fn shim_exits(&mut self);
+    /// The restart policy as it is now (`tug update --restart` changes it while the
+    /// shim runs); `None`: the one the shim started with.
+    fn restart_policy(&self) -> Option<RestartPolicy> {
+        None
+    }
 }
 
 /// The run-time dir of container `id`: `$TUG_RUN/containers/<id>`.

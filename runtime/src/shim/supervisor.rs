@@ -195,6 +195,9 @@ impl Shim<'_> {
         self.last_code = code;
         let restarts = self.side.restart_count();
         let stopped = self.remove || self.manual_stop;
+        if let Some(p) = self.side.restart_policy() {
+            self.policy = p;
+        }
         let delay = match restart::decide(&self.policy, code, restarts, stopped, ran, self.delay) {
             Decision::Stop => return self.finish(code, None),
             Decision::RestartAfter(d) => d,

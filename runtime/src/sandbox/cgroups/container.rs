@@ -91,6 +91,28 @@ pub fn open_for(
     ))
 }
 
+/// Changes the limits of container `id`'s running cgroup to `resources` (`tug update`):
+/// on v1 the hierarchies the new limits need are made and the container's processes
+/// moved into them first.
+pub fn update_for(
+    cgroup_root: &Path,
+    state_root: &Path,
+    id: &str,
+    resources: &Resources,
+) -> Result<(), Error> {
+    let setup = detect(cgroup_root)?;
+    let m = manager(cgroup_root, setup, cgroup_path(state_root, id), resources);
+    if setup.is_v1() {
+        let pids = m.pids()?;
+        m.create()?;
+        for pid in pids {
+            // A process that exited meanwhile is no error.
+            let _ = m.add_task(pid);
+        }
+    }
+    m.apply(resources)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,6 +55,36 @@ pub fn docker_default() -> Vec<LinuxDeviceCgroup> {
     v
 }
 
+/// Parses a `--device-cgroup-rule` (`c 42:* rmw`, `a *:* rwm`, `b 8:0 r`) as Docker
+/// does; `None` when it is not one.
+pub fn parse_rule(s: &str) -> Option<LinuxDeviceCgroup> {
+    let mut words = s.split(' ');
+    let (typ, numbers, access) = (words.next()?, words.next()?, words.next()?);
+    if words.next().is_some() {
+        return None;
+    }
+    let typ = match typ {
+        "a" => LinuxDeviceType::A,
+        "c" => LinuxDeviceType::C,
+        "b" => LinuxDeviceType::B,
+        _ => return None,
+    };
+    let (major, minor) = numbers.split_once(':')?;
+    let number = |n: &str| -> Option<Option<i64>> {
+        match n {
+            "*" => Some(None),
+            _ if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => n.parse().ok().map(Some),
+            _ => None,
+        }
+    };
+    let ok_access =
+        (1..=3).contains(&access.len()) && access.bytes().all(|b| matches!(b, b'r' | b'w' | b'm'));
+    if !ok_access {
+        return None;
+    }
+    Some(rule(true, typ, number(major)?, number(minor)?, access))
+}
+
 /// `--privileged`: every device.
 pub fn allow_all() -> Vec<LinuxDeviceCgroup> {
     vec![rule(true, LinuxDeviceType::A, None, None, "rwm")]

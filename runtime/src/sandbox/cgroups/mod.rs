@@ -21,7 +21,7 @@ pub mod v2;
 
 use std::path::{Path, PathBuf};
 
-pub use container::{ContainerCgroup, cgroup_path, open_for, setup_for};
+pub use container::{ContainerCgroup, cgroup_path, open_for, setup_for, update_for};
 pub use detect::{CgroupSetup, detect};
 pub use resources::Resources;
 
@@ -119,6 +119,57 @@ pub fn manager(
             Box::new(v1::V1Manager::new(root, rel, resources))
         }
     }
+}
+
+/// What the host's cgroups cannot do of `r`, as Docker's warnings, with `r` less those
+/// settings (Docker discards them): OOM-killer control and swappiness exist on cgroup
+/// v1 only, weights only with an I/O scheduler that has them.
+pub fn discard_unsupported(root: &Path, r: &mut Resources) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let v1 = detect(root).map(|s| s.is_v1()).unwrap_or(false);
+    if r.oom_kill_disable == Some(true) {
+        if !v1 || !root.join("memory/memory.oom_control").exists() {
+            warnings.push(
+                "Your kernel does not support OomKillDisable. OomKillDisable discarded.".into(),
+            );
+            r.oom_kill_disable = None;
+        } else if r.memory == 0 {
+            warnings.push(
+                "Disabling the OOM killer on containers without setting a '-m/--memory' limit may be dangerous."
+                    .into(),
+            );
+        }
+    }
+    if r.memory_swappiness.is_some() && (!v1 || !root.join("memory/memory.swappiness").exists()) {
+        warnings.push(
+            "Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded."
+                .into(),
+        );
+        r.memory_swappiness = None;
+    }
+    if r.blkio_weight > 0 {
+        let files: &[&str] = if v1 {
+            &["blkio/blkio.weight", "blkio/blkio.bfq.weight"]
+        } else {
+            &["io.weight", "io.bfq.weight"]
+        };
+        let base = if v1 {
+            root.to_path_buf()
+        } else {
+            root.join("tug")
+        };
+        let has = files
+            .iter()
+            .any(|f| base.join(f).exists() || root.join(f).exists());
+        if !has {
+            warnings.push(
+                "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
+                    .into(),
+            );
+            r.blkio_weight = 0;
+        }
+    }
+    warnings
 }
 
 /// The host's memory in bytes (the limit `stats` shows for an unlimited container).

@@ -35,6 +35,13 @@ pub struct Resources {
     pub cpuset_cpus: String,
     /// `--pids-limit`; `None` (Docker's null) when not set, -1 for unlimited.
     pub pids_limit: Option<i64>,
+    /// `--oom-kill-disable` (cgroup v1 only, as Docker's).
+    pub oom_kill_disable: Option<bool>,
+    /// `--memory-swappiness` (0 to 100; cgroup v1 only).
+    pub memory_swappiness: Option<i64>,
+    /// `--blkio-weight` (10 to 1000; 0: not set), where the kernel's I/O scheduler has
+    /// weights.
+    pub blkio_weight: u16,
 }
 
 impl Resources {
@@ -127,6 +134,19 @@ impl Resources {
         }
         if self.cpu_shares < 0 {
             return bad("--cpu-shares cannot be negative");
+        }
+        if let Some(s) = self.memory_swappiness
+            && !(-1..=100).contains(&s)
+        {
+            return Err(Error::Invalid(format!(
+                "Invalid value: {s}, valid memory swappiness range is 0-100"
+            )));
+        }
+        if self.memory_swappiness == Some(-1) {
+            self.memory_swappiness = None;
+        }
+        if self.blkio_weight != 0 && !(10..=1000).contains(&self.blkio_weight) {
+            return bad("Range of blkio weight is from 10 to 1000");
         }
         if !self.cpuset_cpus.is_empty() {
             let cpus = parse_cpu_list(&self.cpuset_cpus)

@@ -195,6 +195,22 @@ impl CgroupManager for V1Manager {
             self.existing("pids")?;
             fs::write(&self.file("pids", "pids.max"), &max.to_string())?;
         }
+        if r.oom_kill_disable == Some(true) {
+            fs::write(&self.file("memory", "memory.oom_control"), "1")?;
+        }
+        if let Some(s) = r.memory_swappiness {
+            fs::write(&self.file("memory", "memory.swappiness"), &s.to_string())?;
+        }
+        if r.blkio_weight > 0 {
+            let dir = self.dir("blkio");
+            let f = ["blkio.weight", "blkio.bfq.weight"]
+                .iter()
+                .map(|n| dir.join(n))
+                .find(|f| f.exists());
+            if let Some(f) = f {
+                fs::write(&f, &r.blkio_weight.to_string())?;
+            }
+        }
         Ok(())
     }
 

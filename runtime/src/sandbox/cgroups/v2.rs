@@ -136,6 +136,17 @@ impl CgroupManager for V2Manager {
             let f = self.controller_file("pids", "pids.max")?;
             fs::write(&f, &max.to_string())?;
         }
+        if r.blkio_weight > 0 {
+            // Docker's conversion of a blkio weight (10-1000) to io.weight (1-10000).
+            let w = 1 + (u64::from(r.blkio_weight) - 10) * 9999 / 990;
+            for (name, value) in [("io.bfq.weight", r.blkio_weight as u64), ("io.weight", w)] {
+                let f = self.file(name);
+                if f.exists() {
+                    fs::write(&f, &value.to_string())?;
+                    break;
+                }
+            }
+        }
         Ok(())
     }
 
