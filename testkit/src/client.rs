@@ -177,15 +177,7 @@ impl Tug {
             })
         };
         if !current() {
-            let lock_path = engine.root().join("testkit-build.lock");
-            let lock = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_path)
-                .map_err(|e| Error::Setup(format!("{}: {e}", lock_path.display())))?;
-            lock.lock()
-                .map_err(|e| Error::Setup(format!("locking {}: {e}", lock_path.display())))?;
+            let _lock = self.build_lock()?;
             if !current() {
                 if !has(crate::modules::DEBIAN)? {
                     return Err(Error::Setup(format!(
@@ -199,6 +191,23 @@ impl Tug {
         }
         done.insert(reference);
         Ok(())
+    }
+}
+
+impl Tug {
+    /// The testkit's build lock (a lock file in the state root), held while it is kept:
+    /// one process at a time builds the images of modules and compose projects.
+    pub(crate) fn build_lock(&self) -> Result<std::fs::File> {
+        let lock_path = self.engine.root().join("testkit-build.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::Setup(format!("{}: {e}", lock_path.display())))?;
+        lock.lock()
+            .map_err(|e| Error::Setup(format!("locking {}: {e}", lock_path.display())))?;
+        Ok(lock)
     }
 }
 

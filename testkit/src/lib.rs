@@ -34,6 +34,9 @@
 //! - Clean-up: dropping a [`Container`] removes it; the test process is the owner of
 //!   every container it starts, so a test binary killed by SIGKILL or a timeout leaves
 //!   nothing running: each container's shim removes it.
+//! - A whole compose project: [`Compose`] brings a `docker-compose.yml` up under a
+//!   unique project name, with per-service wait strategies, and down with its volumes on
+//!   drop (or, if the test binary is killed, by a reaper process).
 //! - The API is blocking (tests are sync; the engine has no async runtime). An async
 //!   face can sit beside it: every call is a short blocking operation that an async
 //!   runner wraps in `spawn_blocking`, and [`Container`] is `Send + Sync`.
@@ -41,6 +44,7 @@
 
 mod buildable;
 mod client;
+mod compose;
 mod container;
 mod copy;
 mod error;
@@ -91,6 +95,7 @@ pub mod core {
 
 pub use buildable::GenericBuildableImage;
 pub use client::{Tug, find_tug_binary};
+pub use compose::{Compose, ComposeRequest};
 pub use container::Container;
 pub use copy::{CopyDataSource, CopyTargetOptions, CopyToContainer};
 pub use error::{Error, Result, TestcontainersError};

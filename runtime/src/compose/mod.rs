@@ -1,8 +1,8 @@
 //! Compose: the compose file model as `docker compose` v2 reads it (loading, variable
 //! interpolation, merging of several files, validation with file:line errors), `config`'s
 //! normalised YAML, the start order of services, and what a service's containers are
-//! (names, labels, create options). Pure: nothing here touches the engine; the faces
-//! (the CLI's `compose` command) run a project through the engine's public methods.
+//! (names, labels, create options). Pure: nothing here touches the engine; the engine's
+//! `compose_*` methods (`engine/compose.rs`) run a project.
 
 mod config;
 mod containers;
@@ -56,6 +56,10 @@ pub enum Error {
     /// A service's value that the engine cannot take (a bad port, a bad mount).
     #[error("service {service:?}: {message}")]
     Service { service: String, message: String },
+    /// Running a project failed (a dependency unhealthy, a wait timed out, a missing
+    /// image or service).
+    #[error("{0}")]
+    Run(String),
 }
 
 fn invalid_message(file: &str, line: &Option<usize>, path: &str, message: &str) -> String {

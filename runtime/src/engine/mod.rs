@@ -11,6 +11,7 @@ use crate::network::endpoint::Host;
 use crate::network::firewall::Firewall;
 
 mod build;
+pub mod compose;
 mod containers;
 mod exec;
 mod images;
@@ -130,6 +131,8 @@ pub enum Error {
     Build(#[from] crate::build::Error),
     #[error(transparent)]
     Settings(#[from] crate::settings::Error),
+    #[error(transparent)]
+    Compose(#[from] crate::compose::Error),
 }
 
 /// A container error that carries another module's failure becomes that module's

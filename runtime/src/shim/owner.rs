@@ -66,6 +66,33 @@ impl Owner {
     }
 }
 
+/// Blocks until process `pid` is gone (at once if it is already): through a pidfd, or by
+/// polling /proc every 100 ms where pidfds are missing. The pid's start time is read
+/// first, so a pid reused meanwhile counts as gone.
+pub fn wait_gone(pid: i32) {
+    let Some(start) = start_time(pid) else { return };
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: the syscall just returned this new fd; we are its only owner.
+    let pidfd = (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) });
+    let owner = Owner { pid, start, pidfd };
+    if start_time(pid) != Some(start) {
+        return;
+    }
+    while !owner.is_gone() {
+        match &owner.pidfd {
+            Some(fd) => {
+                let mut p = [nix::poll::PollFd::new(
+                    std::os::fd::AsFd::as_fd(fd),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                let _ = nix::poll::poll(&mut p, nix::poll::PollTimeout::NONE);
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,8 @@ mod ex11_registry;
 mod ex12_testing;
 #[path = "13_under_the_hood.rs"]
 mod ex13_under_the_hood;
+#[path = "14_compose.rs"]
+mod ex14_compose;
 
 /// Exercise name → its checks (one line per exercise).
 const GRADERS: &[(&str, GradeFn)] = &[
@@ -51,6 +53,7 @@ const GRADERS: &[(&str, GradeFn)] = &[
     ("11-registry", ex11_registry::grade),
     ("12-testing", ex12_testing::grade),
     ("13-under-the-hood", ex13_under_the_hood::grade),
+    ("14-compose", ex14_compose::grade),
 ];
 
 /// Exercise name → what runs before the answer (one line per exercise that has one): a

@@ -7,9 +7,8 @@ use std::sync::mpsc;
 
 use clap::Args;
 
-use super::up::{build_service, image_of, pull_image};
 use super::{
-    Member, ProjectFlags, check_services, load, members, members_of, out_err, progress,
+    Member, ProjectFlags, check_services, events, load, members_of, out_err, progress,
     project_name,
 };
 use crate::cli::{CliError, CliResult, format};
@@ -435,23 +434,6 @@ pub fn attach_logs(
     }
 }
 
-/// The container of replica `index` of `service`.
-pub(super) fn replica(
-    engine: &Engine,
-    project: &str,
-    service: &str,
-    index: u32,
-) -> Result<Member, CliError> {
-    members(engine, project, false)?
-        .into_iter()
-        .find(|m| m.service == service && m.number == index)
-        .ok_or_else(|| {
-            CliError::other(format!(
-                "service {service:?} is not running container #{index}"
-            ))
-        })
-}
-
 fn env_args(env: &[String]) -> Vec<String> {
     env.iter()
         .filter_map(|e| tug::container::resolve_env_arg(e, |k| std::env::var(k).ok()))
@@ -461,7 +443,7 @@ fn env_args(env: &[String]) -> Vec<String> {
 pub fn exec(engine: &Engine, flags: &ProjectFlags, a: ExecArgs) -> CliResult {
     use std::io::IsTerminal;
     let name = project_name(flags)?;
-    let m = replica(engine, &name, &a.service, a.index)?;
+    let m = engine.compose_replica(&name, &a.service, a.index)?;
     let tty = !a.no_tty && !a.detach && std::io::stdin().is_terminal();
     let opts = ExecOptions {
         command: a.command,
@@ -489,26 +471,16 @@ pub fn run(engine: &Engine, flags: &ProjectFlags, a: RunArgs) -> CliResult {
         d
     };
     if !deps.is_empty() {
-        super::up::up(
-            engine,
-            flags,
-            super::up::UpArgs {
-                detach: true,
-                pull: "missing".into(),
-                services: deps,
-                ..Default::default()
-            },
-        )?;
+        let o = tug::engine::compose::UpOptions {
+            services: deps,
+            ..Default::default()
+        };
+        engine.compose_up(&p, &o, &events)?;
     }
-    let image = image_of(&p, &a.service);
-    if !engine.has_image(&image).map_err(tug::Error::from)? {
-        if p.services[&a.service].build.is_some() {
-            build_service(engine, &p, &a.service)?;
-        } else {
-            pull_image(engine, &image)?;
-        }
-    }
-    super::up::ensure_resources(engine, &p, std::slice::from_ref(&a.service))?;
+    let image = tug::engine::compose::image_of(&p, &a.service);
+    let o = tug::engine::compose::UpOptions::default();
+    engine.compose_ensure_image(&p, &a.service, &o, &events)?;
+    engine.compose_ensure_resources(&p, std::slice::from_ref(&a.service), &events)?;
     let mut opts = compose::create_options(&p, &a.service, 1, &image)
         .map_err(|e| CliError::other(tug::report(&e)))?;
     // compose names a one-off `<project>-<service>-run-<12 random hex>`.

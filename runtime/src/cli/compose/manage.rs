@@ -7,10 +7,8 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::cmds::replica;
-use super::up::{build_service, pull_image};
 use super::{
-    Member, ProjectFlags, check_services, load, members, members_of, out_err, progress,
+    Member, ProjectFlags, check_services, events, load, members, members_of, out_err, progress,
     project_name, stop as stop_one, stop_how,
 };
 use crate::cli::{CliError, CliResult, format};
@@ -87,7 +85,7 @@ fn services_or_all(p: &Project, names: &[String]) -> Result<Vec<String>, CliErro
 pub fn build(engine: &Engine, flags: &ProjectFlags, a: ServicesArgs) -> CliResult {
     let p = load(flags)?;
     for s in services_or_all(&p, &a.services)? {
-        build_service(engine, &p, &s)?;
+        engine.compose_build(&p, &s, &events)?;
     }
     Ok(0)
 }
@@ -98,9 +96,7 @@ pub fn pull(engine: &Engine, flags: &ProjectFlags, a: ServicesArgs) -> CliResult
         if let Some(img) = &p.services[&s].image
             && p.services[&s].build.is_none()
         {
-            progress("Image", img, "Pulling");
-            pull_image(engine, img)?;
-            progress("Image", img, "Pulled");
+            engine.compose_pull_image(img, &events)?;
         }
     }
     Ok(0)
@@ -235,7 +231,7 @@ pub fn top(engine: &Engine, flags: &ProjectFlags, a: ServicesArgs) -> CliResult 
 
 pub fn port(engine: &Engine, flags: &ProjectFlags, a: PortArgs) -> CliResult {
     let name = project_name(flags)?;
-    let m = replica(engine, &name, &a.service, a.index)?;
+    let m = engine.compose_replica(&name, &a.service, a.index)?;
     let private = format!("{}/{}", a.private_port, a.protocol);
     let lines = tug::network::port_lines(&m.c.network_settings.ports, Some(&private), m.name())
         .map_err(|e| CliError::other(tug::report(&e)))?;
@@ -313,5 +309,19 @@ pub fn ls(engine: &Engine, a: LsArgs) -> CliResult {
         return Ok(0);
     }
     format::table(&mut out, &["NAME", "STATUS", "CONFIG FILES"], &rows).map_err(out_err)?;
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct ReapArgs {
+    /// The process whose end takes the project down
+    #[arg(long)]
+    pub owner_pid: i32,
+}
+
+/// `compose -p NAME reap --owner-pid PID`: waits for PID to end, then `down -v`.
+pub fn reap(engine: &Engine, flags: &ProjectFlags, a: ReapArgs) -> CliResult {
+    let name = project_name(flags)?;
+    engine.compose_reap(&name, a.owner_pid)?;
     Ok(0)
 }

@@ -1,7 +1,7 @@
 //! `tug compose` (and `tug-compose`, for scripts written for docker-compose v1): the
-//! compose model of `tug::compose` run through the Engine's public methods. The
-//! orchestration (dependency order, convergence, waiting) lives here in the face, so that
-//! the compose module stays pure and below the engine.
+//! compose model of `tug::compose` run through the Engine's `compose_*` methods
+//! (`engine/compose.rs`: dependency order, convergence, waiting, down, the reaper). This
+//! face parses the arguments and prints.
 
 mod cmds;
 mod manage;
@@ -14,8 +14,9 @@ use clap::{Args, Subcommand};
 
 use super::{CliError, CliResult};
 use tug::Engine;
-use tug::compose::{self, LABEL_NUMBER, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE, Project};
-use tug::container::Container;
+use tug::compose::{self, Project};
+pub use tug::engine::compose::ComposeMember as Member;
+use tug::engine::compose::{ComposeEvent, stop_how};
 
 /// Compose's global flags.
 #[derive(Args, Debug, Clone, Default)]
@@ -86,6 +87,10 @@ pub enum ComposeCommand {
     Images(manage::ServicesArgs),
     /// List running compose projects
     Ls(manage::LsArgs),
+    /// Takes the project down (`down -v`) once process OWNER_PID is gone: the testkit's
+    /// reaper, run beside a test so that a SIGKILLed test binary leaves nothing.
+    #[command(hide = true)]
+    Reap(manage::ReapArgs),
 }
 
 /// The process environment as a map (what interpolation reads).
@@ -118,54 +123,12 @@ fn project_name(flags: &ProjectFlags) -> Result<String, CliError> {
 
 /// Checks that every named service exists.
 fn check_services(p: &Project, names: &[String]) -> Result<(), CliError> {
-    for n in names {
-        if !p.services.contains_key(n) {
-            return Err(CliError::other(format!("no such service: {n}")));
-        }
-    }
-    Ok(())
-}
-
-/// A container of a project, with what its labels say.
-#[derive(Debug, Clone)]
-pub struct Member {
-    pub c: Container,
-    pub service: String,
-    pub number: u32,
-    pub oneoff: bool,
-}
-
-impl Member {
-    pub fn name(&self) -> &str {
-        self.c.short_name()
-    }
-    pub fn running(&self) -> bool {
-        self.c.state.running
-    }
+    Ok(tug::engine::compose::check_services(p, names)?)
 }
 
 /// The containers of project `name` (one-offs with `oneoff`), by service then number.
 pub fn members(engine: &Engine, name: &str, oneoff: bool) -> Result<Vec<Member>, CliError> {
-    let mut out: Vec<Member> = engine
-        .containers()?
-        .into_iter()
-        .filter(|c| c.config.labels.get(LABEL_PROJECT).map(String::as_str) == Some(name))
-        .map(|c| {
-            let l = &c.config.labels;
-            Member {
-                service: l.get(LABEL_SERVICE).cloned().unwrap_or_default(),
-                number: l
-                    .get(LABEL_NUMBER)
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0),
-                oneoff: l.get(LABEL_ONEOFF).is_some_and(|o| o == "True"),
-                c,
-            }
-        })
-        .filter(|m| oneoff || !m.oneoff)
-        .collect();
-    out.sort_by(|a, b| (&a.service, a.number).cmp(&(&b.service, b.number)));
-    Ok(out)
+    Ok(engine.compose_members(name, oneoff)?)
 }
 
 /// `members` of the named services (all when none is named).
@@ -175,25 +138,7 @@ fn members_of(
     services: &[String],
     oneoff: bool,
 ) -> Result<Vec<Member>, CliError> {
-    let mut m = members(engine, name, oneoff)?;
-    if !services.is_empty() {
-        m.retain(|x| services.contains(&x.service));
-    }
-    Ok(m)
-}
-
-/// How long `service`'s containers get to stop (`-t` over its `stop_grace_period`), and
-/// the signal that asks them (its `stop_signal`, else the image's).
-fn stop_how(
-    p: Option<&Project>,
-    service: &str,
-    flag: Option<u64>,
-) -> (Option<std::time::Duration>, Option<String>) {
-    let s = p.and_then(|p| p.services.get(service));
-    let timeout = flag
-        .map(std::time::Duration::from_secs)
-        .or_else(|| s.and_then(|s| s.stop_grace_period));
-    (timeout, s.and_then(|s| s.stop_signal.clone()))
+    Ok(engine.compose_members_of(name, services, oneoff)?)
 }
 
 /// Stops container `name` of `service` as [`stop_how`] says.
@@ -204,9 +149,7 @@ fn stop(
     name: &str,
     flag: Option<u64>,
 ) -> Result<(), CliError> {
-    let (timeout, signal) = stop_how(p, service, flag);
-    engine.stop_container(name, timeout, signal.as_deref())?;
-    Ok(())
+    Ok(engine.compose_stop(p, service, name, flag)?)
 }
 
 fn out_err(e: std::io::Error) -> CliError {
@@ -216,6 +159,14 @@ fn out_err(e: std::io::Error) -> CliError {
 /// Compose's `Container <name>  <What>` progress lines, on STDERR.
 fn progress(kind: &str, name: &str, what: &str) {
     eprintln!(" {kind} {name}  {what}");
+}
+
+/// Prints the engine's compose events as compose does, on STDERR.
+fn events(e: ComposeEvent<'_>) {
+    match e {
+        ComposeEvent::Step { kind, name, what } => progress(kind, name, what),
+        ComposeEvent::Warning(w) => eprintln!("WARN: {w}"),
+    }
 }
 
 pub fn dispatch(engine: &Engine, a: ComposeArgs) -> CliResult {
@@ -240,5 +191,6 @@ pub fn dispatch(engine: &Engine, a: ComposeArgs) -> CliResult {
         ComposeCommand::Port(c) => manage::port(engine, f, c),
         ComposeCommand::Images(c) => manage::images(engine, f, c),
         ComposeCommand::Ls(c) => manage::ls(engine, c),
+        ComposeCommand::Reap(c) => manage::reap(engine, f, c),
     }
 }
