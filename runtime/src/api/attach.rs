@@ -94,24 +94,25 @@ where
     let sock = tokio::net::UnixStream::from_std(sock).ok()?;
     let (mut shim_r, mut shim_w) = sock.into_split();
     let (mut client_r, mut client_w) = tokio::io::split(io);
+    // The write half lives as long as the relay: dropping it would shut the socket's
+    // write side, which the shim reads as the client gone.
     let input = tokio::spawn(async move {
-        if !stdin {
-            return;
-        }
         let mut buf = vec![0u8; 32 * 1024];
-        loop {
+        while stdin {
             match client_r.read(&mut buf).await {
                 Ok(0) | Err(_) => {
                     let _ = shim_w.write_all(&stdin_close_message()).await;
-                    return;
+                    break;
                 }
                 Ok(n) => {
                     if shim_w.write_all(&stdin_message(&buf[..n])).await.is_err() {
-                        return;
+                        break;
                     }
                 }
             }
         }
+        std::future::pending::<()>().await;
+        drop(shim_w);
     });
     let mut pending = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];

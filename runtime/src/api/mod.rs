@@ -39,6 +39,8 @@ pub struct Server {
     exits: broadcast::Sender<(String, i32)>,
     /// The execs created (`POST /containers/{id}/exec`), by id.
     execs: Mutex<HashMap<String, exec::ExecRecord>>,
+    /// Print each request and its status on stderr (`TUG_API_LOG=1`).
+    log_requests: bool,
 }
 
 /// An attach made before its container started: the start hands it the shim's stream.
@@ -56,6 +58,7 @@ pub fn serve(engine: Engine, listen: Listen) -> Result<(), String> {
         pending: Mutex::new(HashMap::new()),
         exits: broadcast::channel(256).0,
         execs: Mutex::new(HashMap::new()),
+        log_requests: std::env::var_os("TUG_API_LOG").is_some_and(|v| v == "1"),
     });
     let thread = std::thread::Builder::new()
         .name("api".into())

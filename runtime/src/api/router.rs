@@ -13,10 +13,17 @@ use super::{containers, exec, images, system};
 
 /// The request, routed; every failure answered as Docker's JSON error.
 pub async fn route(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
-    match dispatch(server, req).await {
+    let line = server
+        .log_requests
+        .then(|| format!("{} {}", req.method(), req.uri()));
+    let response = match dispatch(server, req).await {
         Ok(r) => r,
         Err(e) => e.response(),
+    };
+    if let Some(line) = line {
+        eprintln!("{line} -> {}", response.status().as_u16());
     }
+    response
 }
 
 /// `/v1.43/containers/json` → `/containers/json`; a version below the minimum is refused.
