@@ -54,10 +54,12 @@ pub async fn attach(
                 Err(_) => return,
             },
         };
-        let code = relay(TokioIo::new(upgraded), sock, tty, stdin).await;
-        if let Some(code) = code {
-            let _ = server.exits.send((cid, code));
-        }
+        relay(TokioIo::new(upgraded), sock, tty, stdin, |code| {
+            if let Some(code) = code {
+                let _ = server.exits.send((cid, code));
+            }
+        })
+        .await;
     });
     Ok(upgrade_response(tty))
 }
@@ -85,13 +87,24 @@ pub fn upgrade_response(tty: bool) -> Response<Body> {
 }
 
 /// Relays the shim's stream `sock` and the client's connection `io` until the process
-/// exits (its code) or either side goes (`None`).
-pub async fn relay<I>(io: I, sock: UnixStream, tty: bool, stdin: bool) -> Option<i32>
-where
+/// exits or either side goes. `on_exit` hears the exit code (`None`: the stream ended
+/// without one) before the client's connection closes, so that what the client asks
+/// next (`wait`, an exec's inspect) knows it.
+pub async fn relay<I>(
+    io: I,
+    sock: UnixStream,
+    tty: bool,
+    stdin: bool,
+    on_exit: impl FnOnce(Option<i32>),
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    sock.set_nonblocking(true).ok()?;
-    let sock = tokio::net::UnixStream::from_std(sock).ok()?;
+    let Ok(()) = sock.set_nonblocking(true) else {
+        return on_exit(None);
+    };
+    let Ok(sock) = tokio::net::UnixStream::from_std(sock) else {
+        return on_exit(None);
+    };
     let (mut shim_r, mut shim_w) = sock.into_split();
     let (mut client_r, mut client_w) = tokio::io::split(io);
     // The write half lives as long as the relay: dropping it would shut the socket's
@@ -138,14 +151,16 @@ where
         }
     };
     input.abort();
+    on_exit(code);
     let _ = client_w.flush().await;
     let _ = client_w.shutdown().await;
-    code
 }
 
 /// Reads a started container's stream (no output asked) until its exit, for `wait`.
 pub async fn watch_exit(server: Arc<Server>, cid: String, sock: UnixStream) {
-    let Ok(()) = sock.set_nonblocking(true) else { return };
+    let Ok(()) = sock.set_nonblocking(true) else {
+        return;
+    };
     let Ok(mut sock) = tokio::net::UnixStream::from_std(sock) else {
         return;
     };

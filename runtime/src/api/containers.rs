@@ -42,7 +42,10 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
 }
 
 /// Docker's `label`, `name`, `id` and `status` filters (each key: any of its values).
-fn matches_filters(c: &Container, filters: &std::collections::BTreeMap<String, Vec<String>>) -> bool {
+fn matches_filters(
+    c: &Container,
+    filters: &std::collections::BTreeMap<String, Vec<String>>,
+) -> bool {
     filters.iter().all(|(key, values)| {
         values.is_empty()
             || values.iter().any(|v| match key.as_str() {
@@ -86,7 +89,12 @@ fn summary(c: &Container, now: SystemTime) -> Value {
         .network_settings
         .networks
         .iter()
-        .map(|(name, ep)| (name.clone(), serde_json::to_value(ep).unwrap_or(Value::Null)))
+        .map(|(name, ep)| {
+            (
+                name.clone(),
+                serde_json::to_value(ep).unwrap_or(Value::Null),
+            )
+        })
         .collect();
     json!({
         "Id": c.id.to_string(),
@@ -124,7 +132,11 @@ fn status_text(c: &Container, now: SystemTime) -> String {
     };
     let s = &c.state;
     if s.restarting {
-        return format!("Restarting ({}) {} ago", s.exit_code, human(since(&s.finished_at)));
+        return format!(
+            "Restarting ({}) {} ago",
+            s.exit_code,
+            human(since(&s.finished_at))
+        );
     }
     if s.running {
         let paused = if s.paused { " (Paused)" } else { "" };
@@ -133,7 +145,11 @@ fn status_text(c: &Container, now: SystemTime) -> String {
     match s.status.as_str() {
         "created" => "Created".into(),
         "dead" => "Dead".into(),
-        _ => format!("Exited ({}) {} ago", s.exit_code, human(since(&s.finished_at))),
+        _ => format!(
+            "Exited ({}) {} ago",
+            s.exit_code,
+            human(since(&s.finished_at))
+        ),
     }
 }
 
@@ -159,7 +175,10 @@ fn human(d: Duration) -> String {
 pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -> ApiResult {
     let body = json_body(req).await?;
     let mut opts = create_options(&body)?;
-    opts.name = query.get("name").filter(|n| !n.is_empty()).map(str::to_string);
+    opts.name = query
+        .get("name")
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
     let c = blocking(&server, move |e| Ok(e.create_container(&opts)?)).await?;
     Ok(json(
         StatusCode::CREATED,
@@ -169,7 +188,10 @@ pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -
 
 fn strings(v: &Value) -> Vec<String> {
     match v {
-        Value::Array(a) => a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect(),
         Value::String(s) => vec![s.clone()],
         _ => Vec::new(),
     }
@@ -220,7 +242,11 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
     if let Some(map) = hc["PortBindings"].as_object() {
         for (port, bindings) in map {
             let list = bindings.as_array().cloned().unwrap_or_default();
-            let list = if list.is_empty() { vec![json!({})] } else { list };
+            let list = if list.is_empty() {
+                vec![json!({})]
+            } else {
+                list
+            };
             for b in list {
                 let ip = b["HostIp"].as_str().unwrap_or_default();
                 let host_port = b["HostPort"].as_str().unwrap_or_default();
@@ -230,7 +256,10 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
                     (false, _) => format!("{ip}:{host_port}:{port}"),
                 };
                 publish.push(tug::network::parse_publish(&spec).map_err(|e| {
-                    bad(format!("HostConfig.PortBindings {port}: {}", tug::report(&e)))
+                    bad(format!(
+                        "HostConfig.PortBindings {port}: {}",
+                        tug::report(&e)
+                    ))
                 })?);
             }
         }
@@ -242,7 +271,9 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
     let restart_policy = match hc["RestartPolicy"]["Name"].as_str().unwrap_or_default() {
         "" | "no" => tug::container::RestartPolicy::default(),
         name => {
-            let n = hc["RestartPolicy"]["MaximumRetryCount"].as_u64().unwrap_or(0);
+            let n = hc["RestartPolicy"]["MaximumRetryCount"]
+                .as_u64()
+                .unwrap_or(0);
             let text = if name == "on-failure" && n > 0 {
                 format!("{name}:{n}")
             } else {
@@ -383,8 +414,14 @@ pub async fn restart(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
 /// `POST /containers/{id}/kill?signal=`.
 pub async fn kill(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
-    let signal = query.get("signal").filter(|s| !s.is_empty()).map(str::to_string);
-    blocking(&server, move |e| Ok(e.kill_container(&name, signal.as_deref())?)).await?;
+    let signal = query
+        .get("signal")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    blocking(&server, move |e| {
+        Ok(e.kill_container(&name, signal.as_deref())?)
+    })
+    .await?;
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -426,7 +463,10 @@ pub async fn remove(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
 /// once, the body (`{"StatusCode": N}`) when the condition is met.
 pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let condition = query.get("condition").unwrap_or("not-running").to_string();
-    if !matches!(condition.as_str(), "" | "not-running" | "next-exit" | "removed") {
+    if !matches!(
+        condition.as_str(),
+        "" | "not-running" | "next-exit" | "removed"
+    ) {
         return Err(ApiError::bad_request(format!(
             "invalid condition: {condition:?}"
         )));
@@ -461,7 +501,21 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
                                 let id = cid.clone();
                                 code = blocking(&server, move |e| Ok(e.wait_container(&id)?)).await.ok();
                             }
-                            Ok(None) => break,
+                            // Removed (`--rm`) before this saw it run: its stream's
+                            // exit, if this server holds it, comes at once.
+                            Ok(None) => {
+                                let wait = tokio::time::timeout(Duration::from_secs(2), async {
+                                    loop {
+                                        match exits.recv().await {
+                                            Ok((id, c)) if id == cid => return Some(c),
+                                            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                                            Err(_) => return None,
+                                        }
+                                    }
+                                });
+                                code = wait.await.ok().flatten();
+                                break;
+                            }
                             _ => {}
                         }
                     }

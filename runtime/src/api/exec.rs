@@ -43,17 +43,30 @@ pub async fn create(server: Arc<Server>, id: &str, req: Request<Incoming>) -> Ap
     let body = json_body(req).await?;
     let command: Vec<String> = body["Cmd"]
         .as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     if command.is_empty() {
         return Err(ApiError::bad_request("No exec command specified"));
     }
-    let text = |k: &str| body[k].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let text = |k: &str| {
+        body[k]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     let opts = ExecOptions {
         command,
         env: body["Env"]
             .as_array()
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default(),
         user: text("User"),
         workdir: text("WorkingDir"),
@@ -97,7 +110,10 @@ pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) ->
     let upgrade = hyper::upgrade::on(&mut req);
     let body = json_body(req).await?;
     let detach = body["Detach"].as_bool().unwrap_or(false);
-    let record = lock(&server)?.get(id).cloned().ok_or_else(|| no_such_exec(id))?;
+    let record = lock(&server)?
+        .get(id)
+        .cloned()
+        .ok_or_else(|| no_such_exec(id))?;
     if record.running || record.exit_code.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -125,13 +141,15 @@ pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) ->
     let exec_id = id.to_string();
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
-        let code = super::attach::relay(TokioIo::new(upgraded), sock, tty, stdin).await;
-        if let Ok(mut execs) = server.execs.lock()
-            && let Some(r) = execs.get_mut(&exec_id)
-        {
-            r.running = false;
-            r.exit_code = Some(code.unwrap_or(126));
-        }
+        super::attach::relay(TokioIo::new(upgraded), sock, tty, stdin, |code| {
+            if let Ok(mut execs) = server.execs.lock()
+                && let Some(r) = execs.get_mut(&exec_id)
+            {
+                r.running = false;
+                r.exit_code = Some(code.unwrap_or(126));
+            }
+        })
+        .await;
     });
     let _ = (record.attach_stdout, record.attach_stderr);
     Ok(super::attach::upgrade_response(tty))
@@ -139,7 +157,10 @@ pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) ->
 
 /// `GET /exec/{id}/json`.
 pub async fn inspect(server: Arc<Server>, id: &str) -> ApiResult {
-    let r = lock(&server)?.get(id).cloned().ok_or_else(|| no_such_exec(id))?;
+    let r = lock(&server)?
+        .get(id)
+        .cloned()
+        .ok_or_else(|| no_such_exec(id))?;
     let entrypoint = r.opts.command.first().cloned().unwrap_or_default();
     let args = r.opts.command.get(1..).unwrap_or_default();
     let v = json!({

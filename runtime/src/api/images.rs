@@ -22,10 +22,18 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
     let mut out = Vec::new();
     for s in images {
         let img = &s.image;
-        let tags: Vec<String> = img.names.iter().map(|r| r.familiar_name()).collect();
+        let tags: Vec<String> = img
+            .names
+            .iter()
+            .filter(|r| r.tag.is_some())
+            .map(|r| r.to_string())
+            .collect();
         if let Some(refs) = filters.get("reference")
             && !refs.is_empty()
-            && !refs.iter().any(|r| tags.iter().any(|t| t == r || t.starts_with(&format!("{r}:"))))
+            && !refs.iter().any(|r| {
+                tags.iter()
+                    .any(|t| t == r || t.starts_with(&format!("{r}:")))
+            })
         {
             continue;
         }
@@ -46,7 +54,7 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
             "Id": img.id.to_string(),
             "ParentId": "",
             "RepoTags": tags,
-            "RepoDigests": img.names.iter().map(|r| format!("{}@{}", r.full_name(), img.repo_digest(r))).collect::<Vec<_>>(),
+            "RepoDigests": img.names.iter().map(|r| format!("{}@{}", r.familiar_name(), img.repo_digest(r))).collect::<Vec<_>>(),
             "Created": created,
             "Size": s.size,
             "SharedSize": -1,
@@ -85,7 +93,7 @@ pub async fn remove(server: Arc<Server>, name: String, query: Query) -> ApiResul
     let out: Vec<Value> = events
         .iter()
         .map(|ev| match ev {
-            tug::image::RemoveEvent::Untagged(r) => json!({ "Untagged": r.familiar_name() }),
+            tug::image::RemoveEvent::Untagged(r) => json!({ "Untagged": r.to_string() }),
             tug::image::RemoveEvent::Deleted(d) => json!({ "Deleted": d.to_string() }),
         })
         .collect();

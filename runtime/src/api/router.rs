@@ -63,9 +63,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET, ["containers", id, "json"]) => containers::inspect(server, id).await,
         (&M::POST, ["containers", id, "start"]) => containers::start(server, id).await,
         (&M::POST, ["containers", id, "stop"]) => containers::stop(server, id, query).await,
-        (&M::POST, ["containers", id, "restart"]) => {
-            containers::restart(server, id, query).await
-        }
+        (&M::POST, ["containers", id, "restart"]) => containers::restart(server, id, query).await,
         (&M::POST, ["containers", id, "kill"]) => containers::kill(server, id, query).await,
         (&M::POST, ["containers", id, "wait"]) => containers::wait(server, id, query).await,
         (&M::DELETE, ["containers", id]) => containers::remove(server, id, query).await,
@@ -143,8 +141,14 @@ pub async fn json_body(req: Request<Incoming>) -> Result<serde_json::Value, ApiE
 mod tests {
     #[test]
     fn versions_are_stripped() {
-        assert_eq!(super::strip_version("/v1.43/containers/json").unwrap(), "/containers/json");
-        assert_eq!(super::strip_version("/containers/json").unwrap(), "/containers/json");
+        assert_eq!(
+            super::strip_version("/v1.43/containers/json").unwrap(),
+            "/containers/json"
+        );
+        assert_eq!(
+            super::strip_version("/containers/json").unwrap(),
+            "/containers/json"
+        );
         assert_eq!(super::strip_version("/volumes").unwrap(), "/volumes");
         assert!(super::strip_version("/v1.12/info").is_err());
     }

@@ -12,7 +12,11 @@ use super::router::{blocking, json as json_response};
 
 /// `GET|HEAD /_ping`: `OK` and the headers the client negotiates with.
 pub fn ping(method: &Method) -> Response<Body> {
-    let body = if method == Method::HEAD { empty() } else { full("OK") };
+    let body = if method == Method::HEAD {
+        empty()
+    } else {
+        full("OK")
+    };
     Response::builder()
         .status(StatusCode::OK)
         .header("API-Version", super::API_VERSION)

@@ -55,9 +55,7 @@ pub use options::CreateOptions;
 pub use published::PublishedPort;
 pub use record::Container;
 pub use store::ContainerStore;
-pub use stream::{
-    StreamOutput, resize_message, split_output, stdin_close_message, stdin_message,
-};
+pub use stream::{StreamOutput, resize_message, split_output, stdin_close_message, stdin_message};
 pub(crate) use supervised::shim_main;
 
 // The types and parsers of the Engine's container methods, one level deep: a face names
