@@ -4,6 +4,7 @@
 //! public API (the [`tug::Engine`] and the types of its methods), so a library user (the
 //! testkit) compiles none of it, nor clap, tabwriter, gotmpl or indicatif.
 
+mod api;
 mod cli;
 
 fn main() {

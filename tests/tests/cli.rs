@@ -9,6 +9,16 @@ fn help_lists_docker_commands() {
     insta::assert_snapshot!(out);
 }
 
+/// `tug system` lists `service`, the Docker Engine API server, and its `--host`.
+#[test]
+fn system_help_lists_the_api_service() {
+    let t = TestRoot::new();
+    let out = t.ok(&["system", "--help"]);
+    insta::assert_snapshot!(out);
+    let out = t.ok(&["system", "service", "--help"]);
+    insta::assert_snapshot!("system_service_help", out);
+}
+
 #[test]
 fn version_prints_the_crate_version() {
     let t = TestRoot::new();

@@ -18,6 +18,17 @@ pub enum SystemCommand {
     Info(FormatArgs),
     /// Remove unused data
     Prune(SystemPruneArgs),
+    /// Serve the Docker Engine API on a unix socket (root-equivalent: guard it)
+    Service(ServiceArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServiceArgs {
+    /// Where to listen: unix:///path/to/socket, or tcp://HOST:PORT (unencrypted: only
+    /// when you must)
+    #[arg(short = 'H', long = "host", visible_alias = "socket", value_name = "URI",
+          default_value = crate::api::DEFAULT_SOCKET)]
+    pub host: String,
 }
 
 #[derive(Args, Debug)]
@@ -65,7 +76,15 @@ pub fn dispatch(engine: &Engine, c: SystemCommand) -> CliResult {
         SystemCommand::Df(a) => df(engine, a),
         SystemCommand::Info(a) => info(engine, a),
         SystemCommand::Prune(a) => system_prune(engine, a),
+        SystemCommand::Service(a) => service(engine, a),
     }
+}
+
+/// `tug system service`: serves the Docker Engine API until killed.
+fn service(engine: &Engine, a: ServiceArgs) -> CliResult {
+    let listen = crate::api::Listen::parse(&a.host).map_err(CliError::usage)?;
+    crate::api::serve(engine.clone(), listen).map_err(CliError::other)?;
+    Ok(0)
 }
 
 fn out_err(e: std::io::Error) -> CliError {

@@ -62,7 +62,7 @@ impl Ctx<'_> {
 
     /// Asks the shim of `name` to run `opts.command`, and waits until it runs. `window`:
     /// pass the caller's terminal size (with `-t`).
-    fn exec_start(
+    pub(super) fn exec_start(
         &self,
         name: &str,
         opts: &ExecOptions,

@@ -65,6 +65,15 @@ impl Ctx<'_> {
         Ok(c)
     }
 
+    /// Starts the shim of `c` (see `spawn_shim`), for the attached streams.
+    pub(super) fn launch_shim_for(
+        &self,
+        c: &Container,
+        attach: Attach,
+    ) -> crate::container::Result<(UnixStream, i32)> {
+        self.spawn_shim(c, attach)
+    }
+
     /// Starts the shim of `c`; a `--rm` container whose shim could not even start is
     /// removed.
     fn spawn_shim(

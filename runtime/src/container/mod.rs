@@ -33,6 +33,7 @@ pub(crate) mod record;
 pub(crate) mod security;
 pub(crate) mod spec;
 pub(crate) mod store;
+mod stream;
 mod supervised;
 pub(crate) mod top;
 pub(crate) mod ulimit;
@@ -56,6 +57,7 @@ pub use options::CreateOptions;
 pub use published::PublishedPort;
 pub use record::Container;
 pub use store::ContainerStore;
+pub use stream::{StreamOutput, resize_message, split_output, stdin_close_message, stdin_message};
 pub(crate) use supervised::shim_main;
 
 // The types and parsers of the Engine's container methods, one level deep: a face names

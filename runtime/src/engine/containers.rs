@@ -71,6 +71,30 @@ impl Engine {
         Ok(self.cx().attach_container(name, attach)?)
     }
 
+    /// Starts container `name` (created or exited) through its shim and returns the
+    /// shim's connection, for a caller that relays the stream itself (the Docker API's
+    /// hijacked attach): read it with [`split_output`](crate::container::split_output)
+    /// (the output when `output`, always the exit), write stdin to it when `stdin`. A
+    /// running container is a conflict.
+    pub fn start_container_stream(
+        &self,
+        name: &str,
+        output: bool,
+        stdin: bool,
+    ) -> crate::Result<std::os::unix::net::UnixStream> {
+        Ok(self.cx().start_stream(name, output, stdin)?)
+    }
+
+    /// A connection attached to running container `name`'s output (and stdin when
+    /// `stdin`), as [`Engine::start_container_stream`] gives one.
+    pub fn attach_stream(
+        &self,
+        name: &str,
+        stdin: bool,
+    ) -> crate::Result<std::os::unix::net::UnixStream> {
+        Ok(self.cx().attach_stream(name, stdin)?)
+    }
+
     /// `tug stop`: the stop signal (`signal`, else the image's StopSignal, else SIGTERM),
     /// then SIGKILL after `timeout`; no restart afterwards. A stopped container is left
     /// as it is.

@@ -16,6 +16,18 @@ impl Engine {
         Ok(self.cx().exec_container(name, opts)?)
     }
 
+    /// Runs `opts.command` in running container `name` (never detached) and returns the
+    /// shim's connection once it runs, for a caller that relays the stream itself (the
+    /// Docker API's exec start): read with [`split_output`](crate::container::split_output),
+    /// which ends with the exit code.
+    pub fn exec_stream(
+        &self,
+        name: &str,
+        opts: &ExecOptions,
+    ) -> crate::Result<std::os::unix::net::UnixStream> {
+        Ok(self.cx().exec_stream(name, opts)?)
+    }
+
     /// Runs `opts.command` in the running container `name` with its stdout and stderr
     /// captured in memory (no stdin, no tty, not detached), from any thread of any
     /// process: the container's shim runs it.

@@ -1,0 +1,185 @@
+//! Hijacked streams: `POST /containers/{id}/attach` and an attached exec start answer
+//! `101 Upgrade: tcp`, then relay the shim's stream over the connection: output as
+//! Docker's multiplexed frames (raw bytes with a TTY), the client's bytes to stdin.
+
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+use tug::container::{StreamOutput, split_output, stdin_close_message, stdin_message};
+
+use super::body::{Body, empty, mux_frame};
+use super::error::{ApiError, ApiResult};
+use super::query::Query;
+use super::router::blocking;
+use super::{PendingAttach, Server};
+
+/// `POST /containers/{id}/attach?stream=1&stdin=&stdout=&stderr=`: attaches to a running
+/// container, or waits for the start of a created one (`docker run` attaches first).
+pub async fn attach(
+    server: Arc<Server>,
+    id: &str,
+    query: Query,
+    mut req: Request<Incoming>,
+) -> ApiResult {
+    let name = id.to_string();
+    let c = blocking(&server, move |e| Ok(e.container(&name)?)).await?;
+    let stdin = query.flag("stdin", false);
+    let cid = c.id.to_string();
+    let live = c.state.running || c.state.paused || c.state.restarting;
+    let stream = if live {
+        let id = cid.clone();
+        Source::Now(blocking(&server, move |e| Ok(e.attach_stream(&id, stdin)?)).await?)
+    } else {
+        let (tx, rx) = oneshot::channel();
+        server
+            .pending
+            .lock()
+            .map_err(|_| ApiError::internal("a lock of the server was poisoned"))?
+            .insert(cid.clone(), PendingAttach { stdin, stream: tx });
+        Source::AtStart(rx)
+    };
+    let upgrade = hyper::upgrade::on(&mut req);
+    let tty = c.config.tty;
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let sock = match stream {
+            Source::Now(s) => s,
+            Source::AtStart(rx) => match rx.await {
+                Ok(s) => s,
+                Err(_) => return,
+            },
+        };
+        relay(TokioIo::new(upgraded), sock, tty, stdin, |code| {
+            if let Some(code) = code {
+                let _ = server.exits.send((cid, code));
+            }
+        })
+        .await;
+    });
+    Ok(upgrade_response(tty))
+}
+
+/// Where an attach's stream comes from.
+enum Source {
+    Now(UnixStream),
+    AtStart(oneshot::Receiver<UnixStream>),
+}
+
+/// The `101 Switching Protocols` answer of a hijacked endpoint.
+pub fn upgrade_response(tty: bool) -> Response<Body> {
+    let kind = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("Content-Type", kind)
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "tcp")
+        .body(empty())
+        .unwrap_or_else(|_| Response::new(empty()))
+}
+
+/// Relays the shim's stream `sock` and the client's connection `io` until the process
+/// exits or either side goes. `on_exit` hears the exit code (`None`: the stream ended
+/// without one) before the client's connection closes, so that what the client asks
+/// next (`wait`, an exec's inspect) knows it.
+pub async fn relay<I>(
+    io: I,
+    sock: UnixStream,
+    tty: bool,
+    stdin: bool,
+    on_exit: impl FnOnce(Option<i32>),
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let Ok(()) = sock.set_nonblocking(true) else {
+        return on_exit(None);
+    };
+    let Ok(sock) = tokio::net::UnixStream::from_std(sock) else {
+        return on_exit(None);
+    };
+    let (mut shim_r, mut shim_w) = sock.into_split();
+    let (mut client_r, mut client_w) = tokio::io::split(io);
+    // The write half lives as long as the relay: dropping it would shut the socket's
+    // write side, which the shim reads as the client gone.
+    let input = tokio::spawn(async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        while stdin {
+            match client_r.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = shim_w.write_all(&stdin_close_message()).await;
+                    break;
+                }
+                Ok(n) => {
+                    if shim_w.write_all(&stdin_message(&buf[..n])).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        std::future::pending::<()>().await;
+        drop(shim_w);
+    });
+    let mut pending = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    let code = 'relay: loop {
+        let n = match shim_r.read(&mut buf).await {
+            Ok(0) | Err(_) => break None,
+            Ok(n) => n,
+        };
+        pending.extend_from_slice(&buf[..n]);
+        let Ok(messages) = split_output(&mut pending) else {
+            break None;
+        };
+        for m in messages {
+            let (stream, data) = match m {
+                StreamOutput::Stdout(d) => (1, d),
+                StreamOutput::Stderr(d) => (2, d),
+                StreamOutput::Exit(code) => break 'relay Some(code),
+            };
+            let chunk = if tty { data } else { mux_frame(stream, &data) };
+            if client_w.write_all(&chunk).await.is_err() {
+                break 'relay None;
+            }
+        }
+    };
+    input.abort();
+    on_exit(code);
+    let _ = client_w.flush().await;
+    let _ = client_w.shutdown().await;
+}
+
+/// Reads a started container's stream (no output asked) until its exit, for `wait`.
+pub async fn watch_exit(server: Arc<Server>, cid: String, sock: UnixStream) {
+    let Ok(()) = sock.set_nonblocking(true) else {
+        return;
+    };
+    let Ok(mut sock) = tokio::net::UnixStream::from_std(sock) else {
+        return;
+    };
+    let mut pending = Vec::new();
+    let mut buf = vec![0u8; 8 * 1024];
+    loop {
+        let n = match sock.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        pending.extend_from_slice(&buf[..n]);
+        let Ok(messages) = split_output(&mut pending) else {
+            return;
+        };
+        for m in messages {
+            if let StreamOutput::Exit(code) = m {
+                let _ = server.exits.send((cid, code));
+                return;
+            }
+        }
+    }
+}

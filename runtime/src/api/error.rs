@@ -1,0 +1,76 @@
+//! Errors as Docker's daemon answers them: `{"message": "..."}` with its status codes.
+
+use hyper::{Response, StatusCode};
+
+use super::body::{Body, full};
+
+/// A failed request.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+pub type ApiResult = Result<Response<Body>, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// The response: Docker's JSON error body.
+    pub fn response(&self) -> Response<Body> {
+        let body = serde_json::json!({ "message": self.message }).to_string();
+        Response::builder()
+            .status(self.status)
+            .header("Content-Type", "application/json")
+            .body(full(body))
+            .unwrap_or_else(|_| Response::new(full("")))
+    }
+}
+
+/// The engine's errors, with the status Docker gives the same failure.
+impl From<tug::Error> for ApiError {
+    fn from(e: tug::Error) -> ApiError {
+        use tug::container::Error as C;
+        let status = match &e {
+            tug::Error::Container(C::NotFound(_)) => StatusCode::NOT_FOUND,
+            tug::Error::Image(tug::image::Error::NotFound(_)) => StatusCode::NOT_FOUND,
+            tug::Error::Volume(tug::volume::Error::NotFound(_)) => StatusCode::NOT_FOUND,
+            tug::Error::Container(C::Conflict(_)) => StatusCode::CONFLICT,
+            tug::Error::Container(C::Invalid(_) | C::Ambiguous(_) | C::Unsupported(_)) => {
+                StatusCode::BAD_REQUEST
+            }
+            tug::Error::Config(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, tug::report(&e))
+    }
+}
+
+impl From<tug::image::Error> for ApiError {
+    fn from(e: tug::image::Error) -> ApiError {
+        tug::Error::from(e).into()
+    }
+}
+
+impl From<tug::container::Error> for ApiError {
+    fn from(e: tug::container::Error) -> ApiError {
+        tug::Error::from(e).into()
+    }
+}

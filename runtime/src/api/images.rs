@@ -1,0 +1,178 @@
+//! The image endpoints: list, inspect, tag, remove, and create (a pull, with Docker's
+//! progress JSON lines).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tug::registry::{Event, Observer, PullOptions};
+
+use super::Server;
+use super::body::channel;
+use super::error::{ApiError, ApiResult};
+use super::query::Query;
+use super::router::{blocking, json};
+
+/// `GET /images/json`.
+pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
+    let filters = query.filters().map_err(ApiError::bad_request)?;
+    let images = blocking(&server, |e| Ok(e.images()?)).await?;
+    let mut out = Vec::new();
+    for s in images {
+        let img = &s.image;
+        let tags: Vec<String> = img
+            .names
+            .iter()
+            .filter(|r| r.tag.is_some())
+            .map(|r| r.to_string())
+            .collect();
+        if let Some(refs) = filters.get("reference")
+            && !refs.is_empty()
+            && !refs.iter().any(|r| {
+                tags.iter()
+                    .any(|t| t == r || t.starts_with(&format!("{r}:")))
+            })
+        {
+            continue;
+        }
+        let created = img
+            .config
+            .created()
+            .as_deref()
+            .and_then(|c| humantime::parse_rfc3339_weak(c).ok())
+            .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        let labels = img
+            .config
+            .config()
+            .as_ref()
+            .and_then(|c| c.labels().clone())
+            .unwrap_or_default();
+        out.push(json!({
+            "Id": img.id.to_string(),
+            "ParentId": "",
+            "RepoTags": tags,
+            "RepoDigests": img.names.iter().map(|r| format!("{}@{}", r.familiar_name(), img.repo_digest(r))).collect::<Vec<_>>(),
+            "Created": created,
+            "Size": s.size,
+            "SharedSize": -1,
+            "VirtualSize": s.size,
+            "Labels": labels,
+            "Containers": -1,
+        }));
+    }
+    Ok(json(StatusCode::OK, &Value::Array(out)))
+}
+
+/// `GET /images/{name}/json`.
+pub async fn inspect(server: Arc<Server>, name: String) -> ApiResult {
+    let v = blocking(&server, move |e| Ok(e.inspect_image(&name)?)).await?;
+    Ok(json(StatusCode::OK, &v))
+}
+
+/// `POST /images/{name}/tag?repo=&tag=`.
+pub async fn tag(server: Arc<Server>, name: String, query: Query) -> ApiResult {
+    let repo = query
+        .get("repo")
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ApiError::bad_request("repository name (repo) is required"))?;
+    let target = match query.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo.to_string(),
+    };
+    blocking(&server, move |e| Ok(e.tag_image(&name, &target)?)).await?;
+    Ok(super::router::ok_empty(StatusCode::CREATED))
+}
+
+/// `DELETE /images/{name}?force=`: what was untagged and deleted.
+pub async fn remove(server: Arc<Server>, name: String, query: Query) -> ApiResult {
+    let force = query.flag("force", false);
+    let events = blocking(&server, move |e| Ok(e.remove_image(&name, force)?)).await?;
+    let out: Vec<Value> = events
+        .iter()
+        .map(|ev| match ev {
+            tug::image::RemoveEvent::Untagged(r) => json!({ "Untagged": r.to_string() }),
+            tug::image::RemoveEvent::Deleted(d) => json!({ "Deleted": d.to_string() }),
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &Value::Array(out)))
+}
+
+/// Sends a pull's progress as Docker's JSON lines.
+struct Progress(mpsc::Sender<Bytes>);
+
+impl Progress {
+    fn line(&self, v: Value) {
+        let _ = self.0.blocking_send(Bytes::from(v.to_string() + "\r\n"));
+    }
+}
+
+fn short(d: &tug::Digest) -> String {
+    let s = d.to_string();
+    let hex = s.split_once(':').map_or(s.as_str(), |(_, h)| h);
+    hex.chars().take(12).collect()
+}
+
+impl Observer for Progress {
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::Start { digest, size } => self.line(json!({
+                "status": "Downloading", "id": short(digest),
+                "progressDetail": { "current": 0, "total": size },
+            })),
+            Event::Advance { .. } => {}
+            Event::Done { digest, status } => {
+                self.line(json!({ "status": status, "id": short(digest), "progressDetail": {} }))
+            }
+        }
+    }
+}
+
+/// `POST /images/create?fromImage=&tag=`: a pull; the progress streams, an error ends
+/// the stream as Docker's `errorDetail`.
+pub async fn pull(server: Arc<Server>, query: Query) -> ApiResult {
+    if query.get("fromSrc").is_some() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "importing with fromSrc is not supported yet by tug's API",
+        ));
+    }
+    let from = query
+        .get("fromImage")
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| ApiError::bad_request("fromImage is required"))?;
+    let reference = match query.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) if t.starts_with("sha256:") => format!("{from}@{t}"),
+        Some(t) => format!("{from}:{t}"),
+        None => from.to_string(),
+    };
+    let (tx, body) = channel();
+    let engine = server.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let progress = Progress(tx);
+        progress.line(json!({ "status": format!("Pulling from {reference}") }));
+        let opts = PullOptions {
+            unpack: true,
+            ..Default::default()
+        };
+        match engine.pull(&reference, &opts, &progress) {
+            Ok(r) => {
+                progress.line(json!({ "status": format!("Digest: {}", r.repo_digest) }));
+                progress.line(json!({
+                    "status": format!("Status: Downloaded newer image for {reference}")
+                }));
+            }
+            Err(e) => {
+                let message = tug::report(&e);
+                progress.line(json!({ "errorDetail": { "message": message }, "error": message }));
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .unwrap_or_else(|_| Response::new(super::body::empty())))
+}

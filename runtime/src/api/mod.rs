@@ -1,0 +1,76 @@
+//! The Docker Engine API server (`tug system service`): a thin face over the [`Engine`].
+//!
+//! Every handler parses the request, calls Engine methods on a blocking thread
+//! (`spawn_blocking`: the engine is synchronous) and writes Docker's JSON. The server runs
+//! hyper on a current-thread tokio runtime of its own thread. What it keeps in memory is
+//! only what Docker's daemon keeps there too: the execs created and not yet inspected,
+//! attaches waiting for their container's start, and the exits it saw (for `wait`).
+
+mod attach;
+mod body;
+mod containers;
+mod error;
+mod exec;
+mod images;
+mod listen;
+mod query;
+mod router;
+mod system;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, oneshot};
+use tug::Engine;
+
+pub use listen::{DEFAULT_SOCKET, Listen};
+
+/// The newest API version served; clients negotiate down to it.
+pub const API_VERSION: &str = "1.47";
+/// The oldest API version accepted.
+pub const MIN_API_VERSION: &str = "1.24";
+
+/// What the handlers share.
+pub struct Server {
+    engine: Engine,
+    /// Container id → an attach that waits for the container's start.
+    pending: Mutex<HashMap<String, PendingAttach>>,
+    /// (container id, exit code) of every exit seen on a stream this server holds.
+    exits: broadcast::Sender<(String, i32)>,
+    /// The execs created (`POST /containers/{id}/exec`), by id.
+    execs: Mutex<HashMap<String, exec::ExecRecord>>,
+    /// Print each request and its status on stderr (`TUG_API_LOG=1`).
+    log_requests: bool,
+}
+
+/// An attach made before its container started: the start hands it the shim's stream.
+pub struct PendingAttach {
+    stdin: bool,
+    stream: oneshot::Sender<std::os::unix::net::UnixStream>,
+}
+
+/// Serves the API on `listen` until the process ends (on its own thread, a
+/// current-thread tokio runtime).
+pub fn serve(engine: Engine, listen: Listen) -> Result<(), String> {
+    let listener = listen.bind()?;
+    let server = Arc::new(Server {
+        engine,
+        pending: Mutex::new(HashMap::new()),
+        exits: broadcast::channel(256).0,
+        execs: Mutex::new(HashMap::new()),
+        log_requests: std::env::var_os("TUG_API_LOG").is_some_and(|v| v == "1"),
+    });
+    let thread = std::thread::Builder::new()
+        .name("api".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("starting the API server's runtime: {e}"))?;
+            rt.block_on(listen::accept_loop(listener, server))
+        })
+        .map_err(|e| format!("starting the API server's thread: {e}"))?;
+    thread
+        .join()
+        .map_err(|_| "the API server's thread panicked".to_string())?
+}

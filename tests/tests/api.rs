@@ -1,0 +1,314 @@
+//! The Docker Engine API (`tug system service`): Docker's own `docker` CLI, unchanged,
+//! runs containers on tug through the socket, and the raw HTTP answers (`/_ping`, the
+//! errors) are Docker's. Each test serves its own socket on its own state root; the
+//! `docker` tests are skipped (with a message) where no `docker` client is on PATH.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use tug_e2e::{KillOnDrop, TestRoot, code, text, wait_for};
+
+/// A running `tug system service` on a socket in the test's directory, killed (by its
+/// pid) when the test ends.
+struct Service {
+    socket: PathBuf,
+    config: PathBuf,
+    _server: KillOnDrop,
+}
+
+impl Service {
+    fn start(t: &TestRoot) -> Service {
+        let socket = t.path().join("docker.sock");
+        let log = std::fs::File::create(t.path().join("service.log")).expect("service log");
+        let child = t
+            .tug()
+            .args(["system", "service", "--host"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn tug system service");
+        let server = KillOnDrop(child);
+        wait_for("the API socket", Duration::from_secs(10), || {
+            UnixStream::connect(&socket).is_ok()
+        });
+        let config = t.path().join("docker-config");
+        std::fs::create_dir_all(&config).expect("docker config dir");
+        Service {
+            socket,
+            config,
+            _server: server,
+        }
+    }
+
+    /// `docker ARGS` against this server (its own config dir: no context of the host's).
+    fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
+            .env("DOCKER_CONFIG", &self.config)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn docker")
+    }
+
+    /// `docker ARGS`, asserted to succeed; its stdout.
+    fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(out.status.success(), "docker {args:?}: {}", text(&out));
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// One raw HTTP/1.1 request; the whole answer (head and body) as text.
+    fn http(&self, method: &str, path: &str, body: Option<&str>) -> String {
+        let mut s = UnixStream::connect(&self.socket).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let body = body.unwrap_or("");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: api\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read the answer");
+        out
+    }
+}
+
+/// The test's server, or `None` (and a message) when there is no `docker` client here.
+fn with_docker(t: &TestRoot) -> Option<Service> {
+    let found = Command::new("docker")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("skipped: no `docker` client on PATH to run against tug's API");
+        return None;
+    }
+    Some(Service::start(t))
+}
+
+fn body_of(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+#[test]
+fn ping_answers_ok_with_the_api_version() {
+    let t = TestRoot::new();
+    let s = Service::start(&t);
+    let get = s.http("GET", "/_ping", None);
+    assert!(get.starts_with("HTTP/1.1 200"), "{get}");
+    assert!(get.to_lowercase().contains("api-version: 1.47"), "{get}");
+    assert!(get.to_lowercase().contains("ostype: linux"), "{get}");
+    assert_eq!(body_of(&get), "OK");
+    let head = s.http("HEAD", "/v1.43/_ping", None);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body_of(&head), "");
+    let version: serde_json::Value =
+        serde_json::from_str(body_of(&s.http("GET", "/v1.47/version", None))).unwrap();
+    assert_eq!(version["ApiVersion"], "1.47");
+    assert_eq!(version["MinAPIVersion"], "1.24");
+}
+
+#[test]
+fn errors_are_dockers_json_with_dockers_status() {
+    let t = TestRoot::with_busybox();
+    let s = Service::start(&t);
+    let missing = s.http("GET", "/v1.43/containers/nosuch/json", None);
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    let v: serde_json::Value = serde_json::from_str(body_of(&missing)).unwrap();
+    assert_eq!(v["message"], "No such container: nosuch");
+    let removed = s.http("DELETE", "/containers/nosuch", None);
+    assert!(removed.starts_with("HTTP/1.1 404"), "{removed}");
+    let unknown = s.http("GET", "/v1.43/no/such/endpoint", None);
+    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
+    assert!(body_of(&unknown).contains("\"message\""), "{unknown}");
+    let no_image = s.http("POST", "/containers/create", Some("{}"));
+    assert!(no_image.starts_with("HTTP/1.1 400"), "{no_image}");
+    let old = s.http("GET", "/v1.12/info", None);
+    assert!(old.starts_with("HTTP/1.1 400"), "{old}");
+    let no_image = s.http(
+        "POST",
+        "/containers/create",
+        Some(r#"{"Image":"nosuchimage:1"}"#),
+    );
+    assert!(no_image.starts_with("HTTP/1.1 404"), "{no_image}");
+
+    // A started container: starting it again is 304, stopping it twice the same.
+    let created = s.http(
+        "POST",
+        "/containers/create?name=twice",
+        Some(r#"{"Image":"busybox","Cmd":["sleep","60"]}"#),
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let start = s.http("POST", "/containers/twice/start", None);
+    assert!(start.starts_with("HTTP/1.1 204"), "{start}");
+    let again = s.http("POST", "/containers/twice/start", None);
+    assert!(again.starts_with("HTTP/1.1 304"), "{again}");
+    let busy = s.http("DELETE", "/containers/twice", None);
+    assert!(busy.starts_with("HTTP/1.1 409"), "{busy}");
+    let stop = s.http("POST", "/containers/twice/stop?t=0", None);
+    assert!(stop.starts_with("HTTP/1.1 204"), "{stop}");
+    let stopped = s.http("POST", "/containers/twice/stop?t=0", None);
+    assert!(stopped.starts_with("HTTP/1.1 304"), "{stopped}");
+    let rm = s.http("DELETE", "/containers/twice?force=1", None);
+    assert!(rm.starts_with("HTTP/1.1 204"), "{rm}");
+    assert!(t.container_ids().is_empty());
+}
+
+#[test]
+fn docker_version_negotiates_with_tug() {
+    let t = TestRoot::new();
+    let Some(s) = with_docker(&t) else { return };
+    let out = s.docker_ok(&[
+        "version",
+        "--format",
+        "{{.Server.APIVersion}} {{.Server.Platform.Name}}",
+    ]);
+    assert_eq!(out.trim(), "1.47 tug");
+}
+
+#[test]
+fn docker_run_rm_prints_the_output_and_returns_the_exit_code() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    for _ in 0..3 {
+        assert_eq!(
+            s.docker_ok(&["run", "--rm", "busybox", "echo", "hi"]),
+            "hi\n"
+        );
+    }
+    let out = s.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo oops >&2; exit 3",
+    ]);
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+    wait_for("the --rm containers to go", Duration::from_secs(10), || {
+        t.container_ids().is_empty()
+    });
+}
+
+#[test]
+fn docker_detached_container_lists_logs_execs_inspects_and_goes() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let id = s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--label",
+        "app=api-test",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; echo warn >&2; exec sleep 60",
+    ]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+    let ps = s.docker_ok(&["ps", "--format", "{{.Names}} {{.Image}} {{.State}}"]);
+    assert_eq!(ps.trim(), "web busybox running");
+    let by_label = s.docker_ok(&["ps", "-q", "--filter", "label=app=api-test"]);
+    assert_eq!(by_label.trim(), &id.trim()[..12]);
+    assert_eq!(
+        s.docker_ok(&["ps", "-q", "--filter", "label=app=other"]),
+        ""
+    );
+    wait_for("the container's logs", Duration::from_secs(10), || {
+        let out = s.docker(&["logs", "web"]);
+        String::from_utf8_lossy(&out.stdout) == "started\n"
+            && String::from_utf8_lossy(&out.stderr) == "warn\n"
+    });
+    assert_eq!(s.docker_ok(&["exec", "web", "echo", "hi"]), "hi\n");
+    let failed = s.docker(&["exec", "web", "sh", "-c", "exit 4"]);
+    assert_eq!(code(&failed), 4, "{}", text(&failed));
+    s.docker_ok(&["exec", "-d", "web", "touch", "/tmp/detached"]);
+    wait_for("the detached exec", Duration::from_secs(10), || {
+        s.docker(&["exec", "web", "test", "-e", "/tmp/detached"])
+            .status
+            .success()
+    });
+    let running = s.docker_ok(&["inspect", "-f", "{{.State.Running}} {{.Name}}", "web"]);
+    assert_eq!(running.trim(), "true /web");
+    s.docker_ok(&["rm", "-f", "web"]);
+    assert_eq!(s.docker_ok(&["ps", "-aq"]), "");
+    assert!(t.container_ids().is_empty());
+}
+
+#[test]
+fn docker_run_publishes_a_port_on_loopback() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let publish = format!("127.0.0.1:{port}:80");
+    s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "served",
+        "-p",
+        &publish,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /www && echo hello-from-tug > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    let port_line = s.docker_ok(&["port", "served", "80"]);
+    assert_eq!(port_line.trim(), format!("127.0.0.1:{port}"));
+    let mut page = String::new();
+    wait_for(
+        "the published port to answer",
+        Duration::from_secs(10),
+        || {
+            let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                return false;
+            };
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = c.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            page.clear();
+            let _ = c.read_to_string(&mut page);
+            page.contains("hello-from-tug")
+        },
+    );
+    s.docker_ok(&["rm", "-f", "served"]);
+}
+
+#[test]
+fn docker_images_lists_the_store() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let out = s.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(out.trim(), "busybox:latest");
+    let id = s.docker_ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    s.docker_ok(&["tag", "busybox", "mine:1"]);
+    let out = s.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(out.lines().any(|l| l == "mine:1"), "{out}");
+    s.docker_ok(&["rmi", "mine:1"]);
+}
+
+#[test]
+fn docker_rm_of_an_unknown_container_says_no_such_container() {
+    let t = TestRoot::new();
+    let Some(s) = with_docker(&t) else { return };
+    let out = s.docker(&["rm", "nosuch"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "Error response from daemon: No such container: nosuch"
+    );
+}
