@@ -358,7 +358,11 @@ impl Compose {
                         command: cmd.clone(),
                         ..Default::default()
                     };
-                    running && self.engine.exec_output(name, &opts).is_ok_and(|o| o.exit_code == 0)
+                    running
+                        && self
+                            .engine
+                            .exec_output(name, &opts)
+                            .is_ok_and(|o| o.exit_code == 0)
                 }
                 WaitFor::Http(h) => {
                     let port = h.port.map(|p| p.as_u16()).or_else(|| {
@@ -369,13 +373,14 @@ impl Compose {
                     });
                     let host = port.and_then(|cp| {
                         self.engine.published_ports(name).ok().and_then(|ps| {
-                            ps.iter().find(|p| p.container_port == cp).map(|p| p.host_port)
+                            ps.iter()
+                                .find(|p| p.container_port == cp)
+                                .map(|p| p.host_port)
                         })
                     });
                     running
                         && host.is_some_and(|hp| {
-                            wait::http_status(hp, &h.path, Duration::from_secs(1))
-                                == Some(h.status)
+                            wait::http_status(hp, &h.path, Duration::from_secs(1)) == Some(h.status)
                         })
                 }
                 WaitFor::Exit(e) => {
@@ -439,8 +444,12 @@ fn spawn_reaper(tug: &Tug, name: &str) -> Result<Child> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0);
-    cmd.spawn()
-        .map_err(|e| Error::Io(format!("starting the reaper {}", tug.tug_binary().display()), e))
+    cmd.spawn().map_err(|e| {
+        Error::Io(
+            format!("starting the reaper {}", tug.tug_binary().display()),
+            e,
+        )
+    })
 }
 
 fn show(files: &[PathBuf]) -> String {
