@@ -2,24 +2,43 @@
 # Times a 5-service project's whole life: `tug compose up -d --wait` (network, five
 # containers in dependency order, each healthy) and `tug compose down`, beside the same
 # five services made one by one with `tug network create`, `tug run -d` and a `tug exec`
-# of each healthcheck, then removed; and `docker-compose` on Docker's daemon when both
-# are there. A benchmark, not a test: run it by hand on a quiet machine.
-#   RUNS   runs per command (default 5)
+# of each healthcheck, then removed; and Debian's `docker-compose` (1.29) on Debian's
+# docker.io doing the same (`up -d`, then waiting for the last service's health, then
+# `down`). A benchmark, not a test: run it by hand on a quiet machine.
+#
+# docker.io and docker-compose are installed with apt when missing (the daemon not
+# started by apt); dockerd runs with roots, socket and network namespace of its own,
+# gets busybox from tug (`tug save | docker load`, offline), and is stopped at the end.
+#   RUNS       runs per command (default 5)
+#   NO_DOCKER  set: tug only
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 runs=${RUNS:-5}
 [ "$(id -u)" = 0 ] || { echo "bench-compose.sh: run as root" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "bench-compose.sh: hyperfine missing: run scripts/setup.sh" >&2; exit 1; }
 cargo build -q --release -p tug --manifest-path "$repo/Cargo.toml"
-tug="$repo/target/release/tug"
+tug="${CARGO_TARGET_DIR:-$repo/target}/release/tug"
 
 work=$(mktemp -d /var/tmp/tug-bench.XXXXXX)
 export TUG_ROOT="$work/root" TUG_RUN="$work/run"
+# Docker's side (see start_docker).
+ns=tugbench-compose
+dstate=/var/tmp/tugbench-compose-docker
+drun=/run/tugbench-compose-docker
+dsock="unix://$drun/docker.sock"
+dockerd_pid=
 cleanup() {
   (cd "$work/proj" 2>/dev/null && "$tug" compose down -t 0 >/dev/null 2>&1) || true
   for n in $("$tug" ps -a -q 2>/dev/null); do "$tug" rm -f "$n" >/dev/null 2>&1 || true; done
   "$tug" network rm benchnet >/dev/null 2>&1 || true
   rm -rf "$work"
+  if [ -n "$dockerd_pid" ]; then
+    (cd /tmp && DOCKER_HOST=$dsock docker-compose -p tugbench -f "$dstate/compose.yml" down -t 0 >/dev/null 2>&1) || true
+    kill "$dockerd_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+    ip netns delete "$ns" 2>/dev/null || true
+    rm -rf "$drun"
+  fi
 }
 trap cleanup EXIT
 TUG="$tug" bash "$repo/images/busybox/build.sh" >/dev/null
@@ -51,10 +70,50 @@ cmds=(
   --command-name "tug compose up -d --wait + down" "$tug compose up -d --wait 2>/dev/null && $tug compose down -t 0 2>/dev/null"
   --command-name "tug run one by one + rm" "$one_by_one"
 )
-if command -v docker-compose >/dev/null && docker info >/dev/null 2>&1; then
-  docker pull -q busybox >/dev/null
-  cmds+=(--command-name "docker-compose up -d + down" "docker-compose -p tugbench up -d >/dev/null 2>&1 && docker-compose -p tugbench down -t 0 >/dev/null 2>&1")
-else
-  echo "(docker-compose or Docker's daemon is not here: tug only)"
+# Debian's docker.io and docker-compose, installed when missing; apt must not start the
+# daemon on the host's own network and roots.
+install_docker() {
+  command -v dockerd >/dev/null && command -v docker-compose >/dev/null && return
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    docker.io docker-compose >/dev/null || true
+  rm -f /usr/sbin/policy-rc.d
+}
+
+# dockerd in a network namespace of its own, with its own roots and socket.
+start_docker() {
+  mkdir -p "$dstate" "$drun"
+  ip netns add "$ns" 2>/dev/null || true
+  ip netns exec "$ns" ip link set lo up
+  # nsenter, not `ip netns exec`: that one remounts /sys, and dockerd finds no cgroups.
+  nsenter --net="/run/netns/$ns" dockerd --data-root "$dstate/root" --exec-root "$drun/exec" \
+    --pidfile "$drun/dockerd.pid" -H "$dsock" --iptables=false \
+    --log-level warn >"$dstate/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  for _ in $(seq 300); do
+    DOCKER_HOST=$dsock docker version >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  DOCKER_HOST=$dsock docker version >/dev/null 2>&1 || { cat "$dstate/dockerd.log" >&2; return 1; }
+  if ! DOCKER_HOST=$dsock docker image inspect busybox:latest >/dev/null 2>&1; then
+    "$tug" save busybox:latest | DOCKER_HOST=$dsock docker load >/dev/null
+  fi
+}
+
+if [ -z "${NO_DOCKER:-}" ]; then
+  install_docker
+  if command -v docker-compose >/dev/null && command -v dockerd >/dev/null && start_docker; then
+    cp "$work/proj/compose.yml" "$dstate/compose.yml"
+    dc="DOCKER_HOST=$dsock docker-compose -p tugbench -f $dstate/compose.yml"
+    # docker-compose 1.x has no --wait: `up -d` waits for the dependencies' health, then
+    # the last service's health is polled.
+    healthy="until [ \"\$(DOCKER_HOST=$dsock docker inspect -f '{{.State.Health.Status}}' tugbench_web_1)\" = healthy ]; do sleep 0.02; done"
+    cmds+=(--command-name "docker-compose $(docker-compose version --short 2>/dev/null) up -d, web healthy + down (Docker $(dockerd --version | awk '{print $3}' | tr -d ,))"
+      "$dc up -d >/dev/null 2>&1 && $healthy && $dc down -t 0 >/dev/null 2>&1")
+  else
+    echo "(docker-compose or Docker's daemon could not be installed or started: tug only)"
+  fi
 fi
 hyperfine --warmup 1 --runs "$runs" "${cmds[@]}"

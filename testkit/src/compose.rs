@@ -25,20 +25,22 @@ use crate::wait::{self, Backoff, Matcher, WaitFor};
 /// SIGKILL (a timeout, a CI cancel) leaves nothing either: `up` starts a reaper (the `tug`
 /// binary, `tug compose reap`) that takes the project down once the test process is gone.
 ///
-/// ```no_run
+/// ```
 /// use tug_testkit::{Compose, core::WaitFor};
 ///
-/// // tests/compose/docker-compose.yml: a `web` service publishing port 80, and a `db`.
+/// // The testkit's own tests/compose/docker-compose.yml: `web` (busybox httpd, port 80
+/// // published) counts its visits in `kv`, a redis-like store with a healthcheck.
 /// let project = Compose::new(["tests/compose/docker-compose.yml"])
 ///     .with_env("GREETING", "hello")
-///     .with_wait("db", WaitFor::healthcheck())
+///     .with_wait("kv", WaitFor::healthcheck())
 ///     .with_wait("web", WaitFor::port(80))
 ///     .up()
 ///     .unwrap();
 /// let port = project.service_host_port("web", 80).unwrap();
-/// let out = project.exec("db", ["echo", "hi"]).unwrap();
-/// assert_eq!(out.stdout, b"hi\n");
-/// println!("web on 127.0.0.1:{port}; its logs: {}", project.logs("web").unwrap());
+/// assert!(port > 0);
+/// let out = project.exec("kv", ["sh", "-c", "echo PING | nc 127.0.0.1 6379"]).unwrap();
+/// assert_eq!((out.exit_code, out.stdout.as_slice()), (0, &b"+PONG\n"[..]));
+/// assert!(project.logs("kv").unwrap().contains("kv ready"));
 /// // Dropped: down -v.
 /// ```
 #[derive(Debug)]
@@ -358,7 +360,11 @@ impl Compose {
                         command: cmd.clone(),
                         ..Default::default()
                     };
-                    running && self.engine.exec_output(name, &opts).is_ok_and(|o| o.exit_code == 0)
+                    running
+                        && self
+                            .engine
+                            .exec_output(name, &opts)
+                            .is_ok_and(|o| o.exit_code == 0)
                 }
                 WaitFor::Http(h) => {
                     let port = h.port.map(|p| p.as_u16()).or_else(|| {
@@ -369,13 +375,14 @@ impl Compose {
                     });
                     let host = port.and_then(|cp| {
                         self.engine.published_ports(name).ok().and_then(|ps| {
-                            ps.iter().find(|p| p.container_port == cp).map(|p| p.host_port)
+                            ps.iter()
+                                .find(|p| p.container_port == cp)
+                                .map(|p| p.host_port)
                         })
                     });
                     running
                         && host.is_some_and(|hp| {
-                            wait::http_status(hp, &h.path, Duration::from_secs(1))
-                                == Some(h.status)
+                            wait::http_status(hp, &h.path, Duration::from_secs(1)) == Some(h.status)
                         })
                 }
                 WaitFor::Exit(e) => {
@@ -439,8 +446,12 @@ fn spawn_reaper(tug: &Tug, name: &str) -> Result<Child> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0);
-    cmd.spawn()
-        .map_err(|e| Error::Io(format!("starting the reaper {}", tug.tug_binary().display()), e))
+    cmd.spawn().map_err(|e| {
+        Error::Io(
+            format!("starting the reaper {}", tug.tug_binary().display()),
+            e,
+        )
+    })
 }
 
 fn show(files: &[PathBuf]) -> String {

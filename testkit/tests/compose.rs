@@ -24,7 +24,9 @@ fn get(port: u16, path: &str) -> String {
     write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
     let mut r = String::new();
     s.read_to_string(&mut r).unwrap();
-    r.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or(r)
+    r.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or(r)
 }
 
 /// What the engine still has of project `name`: containers, networks, volumes.
@@ -110,7 +112,10 @@ fn a_wait_on_a_service_the_files_lack_is_an_error_naming_it() {
         .up()
         .unwrap_err()
         .to_string();
-    assert!(e.contains("with_wait(\"db\")") && e.contains("docker-compose.yml"), "{e}");
+    assert!(
+        e.contains("with_wait(\"db\")") && e.contains("docker-compose.yml"),
+        "{e}"
+    );
     let e = Compose::new(["tests/compose/missing.yml"])
         .up()
         .unwrap_err()
@@ -147,7 +152,11 @@ fn sigkilled_test_process_leaves_no_container_network_or_volume() {
     let exe = std::env::current_exe().unwrap();
     let mut helper = KillOnDrop(
         Command::new(exe)
-            .args(["--exact", "helper_holds_a_project_until_killed", "--nocapture"])
+            .args([
+                "--exact",
+                "helper_holds_a_project_until_killed",
+                "--nocapture",
+            ])
             .env(HELPER_ENV, "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -192,7 +192,11 @@ impl Engine {
         self.compose_members(name, false)?
             .into_iter()
             .find(|m| m.service == service && m.number == index)
-            .ok_or_else(|| fail(format!("service {service:?} is not running container #{index}")))
+            .ok_or_else(|| {
+                fail(format!(
+                    "service {service:?} is not running container #{index}"
+                ))
+            })
     }
 
     /// Stops container `name` of `service` as [`stop_how`] says.

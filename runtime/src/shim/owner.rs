@@ -107,4 +107,17 @@ mod tests {
         assert!(!o.is_gone());
         assert!(record(dir.path(), i32::MAX).is_err());
     }
+
+    #[test]
+    fn wait_gone_returns_when_the_process_ends_and_at_once_for_none() {
+        wait_gone(i32::MAX);
+        let mut child = std::process::Command::new("sleep")
+            .arg("0.2")
+            .spawn()
+            .unwrap();
+        let began = std::time::Instant::now();
+        wait_gone(child.id() as i32);
+        assert!(began.elapsed() >= std::time::Duration::from_millis(150));
+        child.wait().unwrap();
+    }
 }

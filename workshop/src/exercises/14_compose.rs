@@ -8,8 +8,14 @@ const PORT: u16 = 48084;
 const NOTES: &str = "3 notes in the database";
 
 pub fn grade(ctx: &Ctx<'_>) -> Result<(), Failure> {
-    let db = ctx.must_run("notes-db-1", "container notes-db-1 (service db) to be running")?;
-    ctx.must_run("notes-web-1", "container notes-web-1 (service web) to be running")?;
+    let db = ctx.must_run(
+        "notes-db-1",
+        "container notes-db-1 (service db) to be running",
+    )?;
+    ctx.must_run(
+        "notes-web-1",
+        "container notes-web-1 (service web) to be running",
+    )?;
     ctx.pass("containers notes-db-1 and notes-web-1 are running");
     let Some(health) = db.state.health.as_ref() else {
         return Err(Failure::new(
@@ -21,7 +27,13 @@ pub fn grade(ctx: &Ctx<'_>) -> Result<(), Failure> {
         let last = health
             .log
             .last()
-            .map(|r| format!("; its last check exited {}: {}", r.exit_code, r.output.trim()))
+            .map(|r| {
+                format!(
+                    "; its last check exited {}: {}",
+                    r.exit_code,
+                    r.output.trim()
+                )
+            })
             .unwrap_or_default();
         return Err(Failure::new(
             "db to be healthy",

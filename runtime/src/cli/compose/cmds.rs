@@ -8,8 +8,7 @@ use std::sync::mpsc;
 use clap::Args;
 
 use super::{
-    Member, ProjectFlags, check_services, events, load, members_of, out_err, progress,
-    project_name,
+    Member, ProjectFlags, check_services, events, load, members_of, out_err, progress, project_name,
 };
 use crate::cli::{CliError, CliResult, format};
 use tug::Engine;
