@@ -114,6 +114,7 @@ fn run_shim(cx: &Ctx<'_>, id: &str, first: UnixStream) -> Result<(), Error> {
         id: id.to_string(),
         run_dir: shim::run_dir(cx.run_root(), id),
         log,
+        log_attrs: log_attrs(&c),
         rotation,
         owner: Owner::load(&dir),
         policy: c.host_config.restart_policy.clone(),
@@ -373,6 +374,32 @@ impl ContainerShim {
 fn clear_network_state(c: &mut Container) {
     c.network_settings.ports.clear();
     c.network_settings.sandbox_key.clear();
+}
+
+/// The attributes of each log entry: the labels and environment variables that
+/// `--log-opt labels=a,b` and `env=C,D` name, when the container has them.
+fn log_attrs(c: &Container) -> std::collections::BTreeMap<String, String> {
+    let mut attrs = std::collections::BTreeMap::new();
+    let opt = |k: &str| {
+        c.host_config
+            .log_config
+            .config
+            .get(k)
+            .map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    for k in opt("labels") {
+        if let Some(v) = c.config.labels.get(&k) {
+            attrs.insert(k, v.clone());
+        }
+    }
+    for k in opt("env") {
+        let prefix = format!("{k}=");
+        if let Some(v) = c.config.env.iter().find_map(|e| e.strip_prefix(&prefix)) {
+            attrs.insert(k, v.to_string());
+        }
+    }
+    attrs
 }
 
 /// Mounts a shareable container's /dev/shm on the host (a tmpfs of `size` bytes at

@@ -35,6 +35,29 @@ impl Engine {
         Ok(self.cx().update_container(name, opts, n.max(1) as usize)?)
     }
 
+    /// `ps -s`: the sizes of containers `cs` as Docker's `SizeRw` (what the container
+    /// wrote: its upper dir) and `SizeRootFs` (that plus its image), in the same order.
+    pub fn container_sizes(&self, cs: &[Container]) -> crate::Result<Vec<(u64, u64)>> {
+        let images = self.images()?;
+        let store = self.container_store();
+        Ok(cs
+            .iter()
+            .map(|c| {
+                let image = images
+                    .iter()
+                    .find(|i| i.image.id.to_string() == c.image)
+                    .map_or(0, |i| i.size);
+                let rw = match c.graph_driver.data.get("UpperDir") {
+                    Some(d) => crate::fsutil::dir_size(std::path::Path::new(d)),
+                    // vfs: the copy holds the image too; what it wrote is the rest.
+                    None => crate::fsutil::dir_size(&store.dir(&c.id).join("rootfs"))
+                        .saturating_sub(image),
+                };
+                (rw, rw + image)
+            })
+            .collect())
+    }
+
     /// The warnings Docker's create gives for `opts` on this host (limits its cgroups
     /// cannot apply, which the create discards).
     pub fn create_warnings(&self, opts: &CreateOptions) -> Vec<String> {
