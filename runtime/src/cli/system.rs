@@ -18,6 +18,8 @@ pub enum SystemCommand {
     Info(FormatArgs),
     /// Remove unused data
     Prune(SystemPruneArgs),
+    /// Get real time events from the server
+    Events(super::events::EventsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -65,6 +67,7 @@ pub fn dispatch(engine: &Engine, c: SystemCommand) -> CliResult {
         SystemCommand::Df(a) => df(engine, a),
         SystemCommand::Info(a) => info(engine, a),
         SystemCommand::Prune(a) => system_prune(engine, a),
+        SystemCommand::Events(a) => super::events::events(engine, a),
     }
 }
 

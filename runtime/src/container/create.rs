@@ -672,6 +672,7 @@ impl Ctx<'_> {
         }
         store.save(&container, durable)?;
         guard.armed = false;
+        super::journal::emit(self.root(), &container, "create", &[]);
         Ok((container, spec))
     }
 }

@@ -135,11 +135,20 @@ impl Ctx<'_> {
             (None, Some(s)) => Some(Duration::from_secs(s as u64)),
             (None, None) => Some(DEFAULT_STOP_TIMEOUT),
         };
+        super::journal::emit(
+            self.root(),
+            &c,
+            "kill",
+            &[("signal", (sig as i32).to_string())],
+        );
         if wait_exit(&sock, limit).is_none() {
+            super::journal::emit(self.root(), &c, "kill", &[("signal", "9".into())]);
             send(&mut sock, proto::STOP, Signal::SIGKILL as i32)?;
             wait_exit(&sock, None);
         }
-        self.container(&c.id)
+        let c = self.container(&c.id)?;
+        super::journal::emit(self.root(), &c, "stop", &[]);
+        Ok(c)
     }
 
     /// The work of `Engine::kill_container`.
@@ -160,6 +169,12 @@ impl Ctx<'_> {
             )));
         };
         send(&mut sock, proto::KILL, sig as i32)?;
+        super::journal::emit(
+            self.root(),
+            &c,
+            "kill",
+            &[("signal", (sig as i32).to_string())],
+        );
         if sig == Signal::SIGKILL {
             wait_exit(&sock, Some(Duration::from_secs(2)));
         }
@@ -187,7 +202,9 @@ impl Ctx<'_> {
         timeout: Option<Duration>,
     ) -> crate::container::Result<Container> {
         let c = self.stop_container(name, timeout, None)?;
-        self.start_detached(&c.id)
+        let c = self.start_detached(&c.id)?;
+        super::journal::emit(self.root(), &c, "restart", &[]);
+        Ok(c)
     }
 
     /// The work of `Engine::rename_container`.
@@ -234,6 +251,7 @@ impl Ctx<'_> {
             let _ = net_store.rename_endpoint(n, &id, new_name);
         }
         self.refresh_hosts(&networks, None);
+        super::journal::emit(self.root(), &c, "rename", &[("oldName", format!("/{old}"))]);
         Ok(())
     }
 
@@ -268,6 +286,7 @@ impl Ctx<'_> {
             super::net::repair_after_dead_shim(self, &c);
         }
         store.remove(&c)?;
+        super::journal::emit(self.root(), &c, "destroy", &[]);
         self.release_networks(&c);
         let run_dir = shim::run_dir(self.run_root(), &c.id);
         let _ = std::fs::remove_file(run_dir.join(shim::SOCKET));

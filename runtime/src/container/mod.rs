@@ -20,6 +20,7 @@ pub(crate) mod exec;
 mod id;
 pub use id::{ContainerId, InvalidContainerId};
 pub(crate) mod health;
+pub(crate) mod journal;
 mod lifecycle;
 pub(crate) mod listen;
 pub(crate) mod log_follow;

@@ -266,14 +266,17 @@ impl Supervised for ContainerShim {
             self.net_down(live);
             return Err(start_error(e.into()));
         }
+        super::journal::emit(&self.root, &updated, "start", &[]);
         let dns = live.take_dns();
         self.live = Some(live);
         Ok(Process::new(sb, cgroup, io).with_service(dns))
     }
 
     fn stopped(&mut self, oom_killed: bool) {
-        if oom_killed {
-            let _ = self.store.update(&self.id, |c| c.state.oom_killed = true);
+        if oom_killed
+            && let Ok(Some(c)) = self.store.update(&self.id, |c| c.state.oom_killed = true)
+        {
+            super::journal::emit(&self.root, &c, "oom", &[]);
         }
         self.unmount_shm();
         if let Some(live) = self.live.take() {
@@ -289,12 +292,17 @@ impl Supervised for ContainerShim {
     }
 
     fn restarting(&mut self, code: i32) -> bool {
-        self.store
-            .update(&self.id, |c| {
-                c.state.set_restarting(code);
-                clear_network_state(c);
-            })
-            .is_ok_and(|c| c.is_some())
+        let updated = self.store.update(&self.id, |c| {
+            c.state.set_restarting(code);
+            clear_network_state(c);
+        });
+        match updated {
+            Ok(Some(c)) => {
+                super::journal::emit(&self.root, &c, "die", &[("exitCode", code.to_string())]);
+                true
+            }
+            _ => false,
+        }
     }
 
     fn restart_begins(&mut self) {
@@ -317,17 +325,24 @@ impl Supervised for ContainerShim {
             if let Ok(_lock) = self.store.lock(&self.id)
                 && let Ok(c) = self.store.load(&self.id)
             {
+                if exited {
+                    super::journal::emit(&self.root, &c, "die", &[("exitCode", code.to_string())]);
+                }
                 let _ = self.store.remove(&c);
+                super::journal::emit(&self.root, &c, "destroy", &[]);
                 self.cx.cx().release_networks(&c);
                 // `--rm` takes the container's anonymous volumes with it, as Docker does.
                 let _ = self.cx.cx().remove_anonymous_volumes(&c.mounts);
             }
             return;
         }
-        let _ = self.store.update(&self.id, |c| {
+        let updated = self.store.update(&self.id, |c| {
             clear_network_state(c);
             c.state.set_exited(code, error, exited);
         });
+        if exited && let Ok(Some(c)) = updated {
+            super::journal::emit(&self.root, &c, "die", &[("exitCode", code.to_string())]);
+        }
     }
 
     fn restart_policy(&self) -> Option<shim::RestartPolicy> {

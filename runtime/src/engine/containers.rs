@@ -193,6 +193,8 @@ impl Engine {
         }
         c.state.set_paused(pause);
         store.save(&c, true)?;
+        let action = if pause { "pause" } else { "unpause" };
+        crate::container::journal::emit(self.root(), &c, action, &[]);
         Ok(c)
     }
 
