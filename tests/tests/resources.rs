@@ -292,3 +292,67 @@ fn oom_kill_disable_swappiness_and_blkio_weight_as_the_kernel_allows() {
         assert!(!stderr(&out).contains("WARNING"), "{}", stderr(&out));
     }
 }
+
+/// `--cpuset-mems` and the block device limits (`--device-read-bps` and its kin) reach
+/// the container's cgroup, named by the device's numbers; a path that is not a block
+/// device, or a memory node the host has not, is refused.
+#[test]
+fn cpuset_mems_and_device_io_limits_reach_the_cgroup() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let t = TestRoot::with_busybox();
+    let Some((dev, numbers)) = std::fs::read_dir("/dev").unwrap().flatten().find_map(|e| {
+        let m = e.metadata().ok()?;
+        m.file_type().is_block_device().then(|| {
+            let r = m.rdev();
+            (
+                e.path().display().to_string(),
+                format!("{}:{}", libc::major(r), libc::minor(r)),
+            )
+        })
+    }) else {
+        eprintln!("no block device on this host: the I/O limits are not checked");
+        return;
+    };
+    let files = if cgroup_v1() {
+        "cpuset/cpuset.mems blkio/blkio.throttle.read_bps_device blkio/blkio.throttle.write_iops_device"
+    } else {
+        "cpuset.mems io.max"
+    };
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "--cpuset-mems",
+        "0",
+        "--device-read-bps",
+        &format!("{dev}:1mb"),
+        "--device-write-iops",
+        &format!("{dev}:100"),
+        "busybox",
+        "sh",
+        "-c",
+        &format!("cd /sys/fs/cgroup; cat {files}"),
+    ]);
+    let want = if cgroup_v1() {
+        format!("0\n{numbers} 1048576\n{numbers} 100\n")
+    } else {
+        format!("0\n{numbers} rbps=1048576 wbps=max riops=max wiops=100\n")
+    };
+    assert_eq!(out, want);
+    for (flags, message) in [
+        (
+            ["--cpuset-mems", "7"],
+            "Requested memory nodes are not available - requested 7, available:",
+        ),
+        (
+            ["--device-read-bps", "/dev/null:1mb"],
+            "/dev/null is not a block device",
+        ),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(&flags);
+        args.extend(["busybox", "true"]);
+        let out = t.run(&args);
+        assert_eq!(code(&out), 125);
+        assert!(stderr(&out).contains(message), "{}", stderr(&out));
+    }
+}
