@@ -280,8 +280,13 @@ impl Ctx<'_> {
             Err(e) => return Err(e),
         };
         // Its shim removes the cgroup; if the shim died, it is removed here.
-        let _ = crate::sandbox::cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)
-            .and_then(|m| m.remove());
+        let _ = crate::sandbox::cgroups::open_for(
+            &self.config().cgroup_root,
+            self.root(),
+            &c.id,
+            &c.host_config.cgroup_parent,
+        )
+        .and_then(|m| m.remove());
         if c.state.error.starts_with("shim died") {
             super::net::repair_after_dead_shim(self, &c);
         }
@@ -380,8 +385,13 @@ impl Ctx<'_> {
                 return c;
             }
         }
-        let _ = crate::sandbox::cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)
-            .and_then(|m| m.remove());
+        let _ = crate::sandbox::cgroups::open_for(
+            &self.config().cgroup_root,
+            self.root(),
+            &c.id,
+            &c.host_config.cgroup_parent,
+        )
+        .and_then(|m| m.remove());
         super::net::repair_after_dead_shim(self, &c);
         let networks: Vec<String> = c.network_settings.networks.keys().cloned().collect();
         mark(&mut c);

@@ -223,6 +223,7 @@ impl Supervised for ContainerShim {
             &self.cx.cx().config().cgroup_root,
             &self.root,
             &self.id,
+            &c.host_config.cgroup_parent,
             &resources,
             &devices,
             sb.pid(),

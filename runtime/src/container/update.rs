@@ -84,14 +84,20 @@ impl Ctx<'_> {
         let _lock = store.lock(&c.id)?;
         let mut c = store.load(&c.id)?;
         if c.state.running && !c.state.restarting {
-            cgroups::update_for(&self.config().cgroup_root, self.root(), &c.id, &resources)
-                .map_err(|e| {
-                    Error::Invalid(format!(
-                        "Cannot update container {}: {}",
-                        c.id,
-                        crate::Report(&e)
-                    ))
-                })?;
+            cgroups::update_for(
+                &self.config().cgroup_root,
+                self.root(),
+                &c.id,
+                &c.host_config.cgroup_parent,
+                &resources,
+            )
+            .map_err(|e| {
+                Error::Invalid(format!(
+                    "Cannot update container {}: {}",
+                    c.id,
+                    crate::Report(&e)
+                ))
+            })?;
         }
         // The spec's limits too: a v1 init joins the hierarchies they name at its next
         // start.

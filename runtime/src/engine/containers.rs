@@ -185,7 +185,12 @@ impl Engine {
         if !pause && !c.state.paused {
             return Err(Error::Conflict(format!("Container {id} is not paused")).into());
         }
-        let cg = cgroups::open_for(&self.config().cgroup_root, self.root(), &id)?;
+        let cg = cgroups::open_for(
+            &self.config().cgroup_root,
+            self.root(),
+            &id,
+            &c.host_config.cgroup_parent,
+        )?;
         if pause {
             cg.freeze()?;
         } else {
@@ -202,7 +207,12 @@ impl Engine {
     pub fn container_stats(&self, name: &str) -> crate::Result<ContainerStats> {
         let c = self.container(name)?;
         let (stats, net) = if c.state.running {
-            let cg = cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)?;
+            let cg = cgroups::open_for(
+                &self.config().cgroup_root,
+                self.root(),
+                &c.id,
+                &c.host_config.cgroup_parent,
+            )?;
             (Some(cg.stats()?), crate::container::net_io(c.state.pid))
         } else {
             (None, Default::default())

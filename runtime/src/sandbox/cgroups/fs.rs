@@ -112,11 +112,12 @@ pub fn kill_and_rmdir(dir: &Path, deadline: Instant) -> Result<(), Error> {
 }
 
 /// Removes `base/rel`'s parents up to `base` while they are empty (another container's
-/// cgroup keeps them: that is not an error).
+/// cgroup keeps them: that is not an error). Only tug's own (`tug/...`): a
+/// `--cgroup-parent` is the user's, and stays, as Docker leaves it.
 pub fn rmdir_empty_parents(base: &Path, rel: &Path) {
     let mut p = rel.parent();
     while let Some(r) = p {
-        if r.as_os_str().is_empty() {
+        if r.as_os_str().is_empty() || !r.starts_with("tug") {
             break;
         }
         if std::fs::remove_dir(base.join(r)).is_err() {
