@@ -181,24 +181,29 @@ mod tests {
     fn mkdir_all_makes_each_level_once() {
         let d = tempfile::tempdir().unwrap();
         let mut made = Vec::new();
-        mkdir_all(d.path(), Path::new("a/b/c"), |p| {
+        mkdir_all(d.path(), Path::new("tug/b/c"), |p| {
             made.push(p.to_path_buf());
             Ok(())
         })
         .unwrap();
         assert_eq!(made.len(), 3);
         made.clear();
-        mkdir_all(d.path(), Path::new("a/b/d"), |p| {
+        mkdir_all(d.path(), Path::new("tug/b/d"), |p| {
             made.push(p.to_path_buf());
             Ok(())
         })
         .unwrap();
-        assert_eq!(made, vec![d.path().join("a/b/d")]);
-        rmdir_empty_parents(d.path(), Path::new("a/b/d"));
-        assert!(d.path().join("a/b").exists(), "b still holds c");
-        std::fs::remove_dir(d.path().join("a/b/c")).unwrap();
-        std::fs::remove_dir(d.path().join("a/b/d")).unwrap();
-        rmdir_empty_parents(d.path(), Path::new("a/b/d"));
-        assert!(!d.path().join("a").exists());
+        assert_eq!(made, vec![d.path().join("tug/b/d")]);
+        rmdir_empty_parents(d.path(), Path::new("tug/b/d"));
+        assert!(d.path().join("tug/b").exists(), "b still holds c");
+        std::fs::remove_dir(d.path().join("tug/b/c")).unwrap();
+        std::fs::remove_dir(d.path().join("tug/b/d")).unwrap();
+        rmdir_empty_parents(d.path(), Path::new("tug/b/d"));
+        assert!(!d.path().join("tug").exists());
+        // A parent that is not tug's (`--cgroup-parent`) stays.
+        mkdir_all(d.path(), Path::new("user/c1"), |_| Ok(())).unwrap();
+        std::fs::remove_dir(d.path().join("user/c1")).unwrap();
+        rmdir_empty_parents(d.path(), Path::new("user/c1"));
+        assert!(d.path().join("user").exists());
     }
 }
