@@ -50,6 +50,9 @@ fn merged(old: &Resources, new: &Resources, ncpus: usize) -> Result<Resources, E
     if !new.cpuset_cpus.is_empty() {
         r.cpuset_cpus = new.cpuset_cpus.clone();
     }
+    if !new.cpuset_mems.is_empty() {
+        r.cpuset_mems = new.cpuset_mems.clone();
+    }
     if new.pids_limit.is_some() {
         r.pids_limit = new.pids_limit;
     }
