@@ -79,6 +79,15 @@ fn pid_host_shares_the_hosts_pid_namespace_and_nothing_else() {
         &["--pid", "hots", "busybox", "true"],
         "--pid: invalid PID mode",
     );
+    // `top` lists the container's processes only, not the host's it can see.
+    let cs = Containers::new(&t);
+    cs.run_d(&[
+        "--name", "hostpid", "--pid", "host", "busybox", "sleep", "1000",
+    ]);
+    let top = t.ok(&["top", "hostpid"]);
+    let rows: Vec<&str> = top.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{top}");
+    assert!(rows[0].ends_with("sleep 1000"), "{top}");
 }
 
 #[test]
