@@ -173,6 +173,19 @@ fn ipc_shareable_shares_namespace_and_dev_shm_with_its_joiners() {
     assert_eq!(joined, format!("{}\nsecret", donor_ns.trim()));
     assert_eq!(t.inspect_f("donor", "{{.HostConfig.IpcMode}}"), "shareable");
 
+    // The joined namespace's sysctls are its owner's to set.
+    refused(
+        &t,
+        &[
+            "--ipc",
+            "container:donor",
+            "--sysctl",
+            "kernel.shmmax=1",
+            "busybox",
+            "true",
+        ],
+        "is not allowed in the IPC namespace of container",
+    );
     // A private one (Docker's default) cannot be joined.
     cs.run_d(&["--name", "private", "busybox", "sleep", "1000"]);
     assert_eq!(t.inspect_f("private", "{{.HostConfig.IpcMode}}"), "private");

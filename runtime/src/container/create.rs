@@ -144,7 +144,7 @@ impl Ctx<'_> {
             let (k, v) = ns::parse_sysctl(s)?;
             sysctls.insert(k, v);
         }
-        ns::check_sysctls(&sysctls, own_netns, ipc == IpcMode::Host)?;
+        ns::check_sysctls(&sysctls, own_netns, &ipc)?;
         let oom_score_adj = match opts.oom_score_adj {
             Some(a) if !(-1000..=1000).contains(&a) => {
                 return Err(Error::Invalid(format!(
