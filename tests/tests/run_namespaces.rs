@@ -312,6 +312,8 @@ fn cgroupns_private_hides_the_hosts_cgroup_paths_and_host_shows_them() {
             &name,
             "--cgroupns",
             mode,
+            "-m",
+            "64m",
             "busybox",
             "sh",
             "-c",
@@ -322,6 +324,26 @@ fn cgroupns_private_hides_the_hosts_cgroup_paths_and_host_shows_them() {
         let cg = t.ok(&["exec", &name, "cat", "/proc/self/cgroup"]);
         assert_eq!(!cg.contains(&id), own, "--cgroupns {mode}: {cg}");
         assert_eq!(t.inspect_f(&name, "{{.HostConfig.CgroupnsMode}}"), mode);
+        // Either way /sys/fs/cgroup shows the container's own cgroup, never the host's
+        // tree (runc binds it over the hierarchy in the host's namespace).
+        let (dir, limit) = if tug_e2e::cgroup_v1() {
+            (
+                "/sys/fs/cgroup/memory",
+                "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            )
+        } else {
+            ("/sys/fs/cgroup", "/sys/fs/cgroup/memory.max")
+        };
+        assert_eq!(
+            t.ok(&["exec", &name, "cat", limit]),
+            "67108864\n",
+            "--cgroupns {mode}"
+        );
+        let listed = t.ok(&["exec", &name, "ls", dir]);
+        assert!(
+            !listed.lines().any(|l| l == "tug"),
+            "--cgroupns {mode}: {listed}"
+        );
     }
     refused(
         &t,
