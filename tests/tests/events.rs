@@ -89,6 +89,21 @@ fn events_show_a_containers_life_and_image_tags_as_docker_prints_them() {
         (Some("image"), Some("tag"), Some("tag"))
     );
     assert!(v["timeNano"].as_i64().is_some());
+    // Docker's templates name the Go fields: {{.TimeNano}}, {{.ID}}, {{.Status}}.
+    let out = t.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "event=create",
+        "--format",
+        "{{.Status}} {{.ID}} {{.TimeNano}}",
+    ]);
+    let f: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!((f[0], f[1]), ("create", id.as_str()), "{out}");
+    assert!(f[2].parse::<i64>().is_ok(), "{out}");
     let bad = t.run(&["events", "--until", "0s", "--filter", "colour=red"]);
     assert_eq!(code(&bad), 125);
     assert!(

@@ -42,12 +42,14 @@ pub fn events(engine: &Engine, a: EventsArgs) -> CliResult {
         Some(f) => Some(super::format::parse_template(f)?),
     };
     let source = a.format.clone().unwrap_or_default();
+    let json = matches!(source.trim(), "json" | "{{json .}}");
     let mut failed = None;
     engine.events(&filter, since, until, &mut |e| {
         let line = match &template {
             None => Ok(e.line()),
             Some(t) => serde_json::to_value(e)
                 .map_err(|err| CliError::other(err.to_string()))
+                .map(|v| if json { v } else { with_go_names(v) })
                 .and_then(|v| super::format::execute(t, &source, &v)),
         };
         let written = line.and_then(|l| {
@@ -68,4 +70,23 @@ pub fn events(engine: &Engine, a: EventsArgs) -> CliResult {
         Some(e) => Err(e),
         None => Ok(0),
     }
+}
+
+/// The event with the Go field names Docker's templates use (`{{.TimeNano}}`,
+/// `{{.ID}}`, `{{.Status}}`) beside its JSON names (`timeNano`, `id`, `status`).
+fn with_go_names(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        for (json, go) in [
+            ("status", "Status"),
+            ("id", "ID"),
+            ("from", "From"),
+            ("scope", "Scope"),
+            ("time", "Time"),
+            ("timeNano", "TimeNano"),
+        ] {
+            let value = o.get(json).cloned().unwrap_or_else(|| "".into());
+            o.insert(go.into(), value);
+        }
+    }
+    v
 }
