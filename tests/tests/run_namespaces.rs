@@ -432,6 +432,19 @@ fn sysctl_sets_namespaced_ones_and_refuses_the_rest_as_docker() {
 #[test]
 fn group_add_and_oom_score_adj_reach_the_process() {
     let t = TestRoot::with_busybox();
+    // The container's execs join the added groups too, as Docker's.
+    let cs = Containers::new(&t);
+    cs.run_d(&[
+        "--name",
+        "grouped",
+        "--group-add",
+        "4321",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let groups = t.ok(&["exec", "-u", "1000", "grouped", "id", "-G"]);
+    assert!(groups.split_whitespace().any(|g| g == "4321"), "{groups}");
     let id = run(
         &t,
         &[
