@@ -257,10 +257,10 @@ impl Engine {
             // The commit's error first; else a container left frozen is the news.
             let image = committed?;
             // A container that exited while frozen (killed) has nothing left to thaw.
-            if let Err(e) = thawed {
-                if self.container(name)?.state.running {
-                    return Err(e);
-                }
+            if let Err(e) = thawed
+                && self.container(name)?.state.running
+            {
+                return Err(e);
             }
             return Ok(image);
         }
