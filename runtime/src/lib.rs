@@ -36,6 +36,7 @@ pub(crate) mod digest;
 pub(crate) mod duration;
 pub mod engine;
 pub mod entry;
+pub mod events;
 pub(crate) mod fsutil;
 pub mod image;
 mod invalid;

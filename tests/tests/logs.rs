@@ -148,3 +148,38 @@ fn logs_rotate_at_max_size() {
     let out = t.run(&["run", "--log-opt", "max-size=lots", "busybox", "true"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
 }
+
+/// `logs --details`: the attributes `--log-opt labels=`/`env=` put on each entry, as
+/// Docker prints them (`k=v,k=v`, then a space); none: just the space.
+#[test]
+fn logs_details_show_the_attributes_the_log_opts_name() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    t.ok(&[
+        "run",
+        "--name",
+        "attrs",
+        "-l",
+        "tier=web app",
+        "-l",
+        "other=x",
+        "-e",
+        "REGION=eu",
+        "--log-opt",
+        "labels=tier",
+        "--log-opt",
+        "env=REGION,MISSING",
+        "busybox",
+        "echo",
+        "hello",
+    ]);
+    cs.add("attrs");
+    assert_eq!(
+        t.ok(&["logs", "--details", "attrs"]),
+        "REGION=eu,tier=web+app hello\n"
+    );
+    assert_eq!(t.ok(&["logs", "attrs"]), "hello\n");
+    t.ok(&["run", "--name", "plain", "busybox", "echo", "hi"]);
+    cs.add("plain");
+    assert_eq!(t.ok(&["logs", "--details", "plain"]), " hi\n");
+}

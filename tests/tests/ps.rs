@@ -99,3 +99,34 @@ fn ps_filters_like_docker() {
     let out = t.run(&["ps", "--filter", "status=sleepy"]);
     assert_eq!(code(&out), 125);
 }
+
+/// `ps -s`: what the container wrote, and that plus its image, as Docker's SIZE column.
+#[test]
+fn ps_size_shows_the_written_bytes_and_the_virtual_size() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    t.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 300000 /dev/zero > /big",
+    ]);
+    cs.add("writer");
+    let line = t.ok(&["ps", "-a", "-s", "--format", "{{.Names}}|{{.Size}}"]);
+    let (name, size) = line.trim().split_once('|').unwrap();
+    assert_eq!(name, "writer");
+    let (rw, virt) = size
+        .strip_suffix(')')
+        .and_then(|s| s.split_once(" (virtual "))
+        .unwrap_or_else(|| panic!("{size}"));
+    assert_eq!(rw, "300kB", "{size}");
+    assert!(virt.ends_with("MB"), "{size}");
+    // The table gets a SIZE column last; without -s there is none.
+    let table = t.ok(&["ps", "-a", "-s"]);
+    let header = table.lines().next().unwrap();
+    assert!(header.trim_end().ends_with("NAMES     SIZE"), "{header}");
+    assert!(!t.ok(&["ps", "-a"]).contains("SIZE"));
+}

@@ -292,3 +292,149 @@ fn oom_kill_disable_swappiness_and_blkio_weight_as_the_kernel_allows() {
         assert!(!stderr(&out).contains("WARNING"), "{}", stderr(&out));
     }
 }
+
+/// `--cpuset-mems` and the block device limits (`--device-read-bps` and its kin) reach
+/// the container's cgroup, named by the device's numbers; a path that is not a block
+/// device, or a memory node the host has not, is refused.
+#[test]
+fn cpuset_mems_and_device_io_limits_reach_the_cgroup() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let t = TestRoot::with_busybox();
+    let Some((dev, numbers)) = std::fs::read_dir("/dev").unwrap().flatten().find_map(|e| {
+        let m = e.metadata().ok()?;
+        m.file_type().is_block_device().then(|| {
+            let r = m.rdev();
+            (
+                e.path().display().to_string(),
+                format!("{}:{}", libc::major(r), libc::minor(r)),
+            )
+        })
+    }) else {
+        eprintln!("no block device on this host: the I/O limits are not checked");
+        return;
+    };
+    let files = if cgroup_v1() {
+        "cpuset/cpuset.mems blkio/blkio.throttle.read_bps_device blkio/blkio.throttle.write_iops_device"
+    } else {
+        "cpuset.mems io.max"
+    };
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "--cpuset-mems",
+        "0",
+        "--device-read-bps",
+        &format!("{dev}:1mb"),
+        "--device-write-iops",
+        &format!("{dev}:100"),
+        "busybox",
+        "sh",
+        "-c",
+        &format!("cd /sys/fs/cgroup; cat {files}"),
+    ]);
+    let want = if cgroup_v1() {
+        format!("0\n{numbers} 1048576\n{numbers} 100\n")
+    } else {
+        format!("0\n{numbers} rbps=1048576 wbps=max riops=max wiops=100\n")
+    };
+    assert_eq!(out, want);
+    for (flags, message) in [
+        (
+            ["--cpuset-mems", "7"],
+            "Requested memory nodes are not available - requested 7, available:",
+        ),
+        (
+            ["--device-read-bps", "/dev/null:1mb"],
+            "/dev/null is not a block device",
+        ),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(&flags);
+        args.extend(["busybox", "true"]);
+        let out = t.run(&args);
+        assert_eq!(code(&out), 125);
+        assert!(stderr(&out).contains(message), "{}", stderr(&out));
+    }
+}
+
+/// `--cgroup-parent`: the container's cgroup is `<parent>/<id>` in every hierarchy (as
+/// Docker's cgroupfs driver), its limits there; `rm` removes the container's cgroup and
+/// leaves the parent, as Docker does. A parent with `..` is refused.
+#[test]
+fn cgroup_parent_places_the_container_below_it() {
+    let t = TestRoot::with_busybox();
+    let parent = format!("tug-e2e-parent-{}", std::process::id());
+    // The parent dirs this test leaves (as Docker leaves them) go at its end.
+    struct Parent(String);
+    impl Drop for Parent {
+        fn drop(&mut self) {
+            for h in std::fs::read_dir("/sys/fs/cgroup")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let _ = std::fs::remove_dir(h.path().join(&self.0));
+            }
+            let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&self.0));
+        }
+    }
+    let _cleanup = Parent(parent.clone());
+    let id = t
+        .ok(&[
+            "run",
+            "-d",
+            "--cgroup-parent",
+            &format!("/{parent}"),
+            "-m",
+            "64m",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    let pid = t.inspect_f(&id, "{{.State.Pid}}");
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let want = format!("/{parent}/{id}");
+    let memory_line = cgroups
+        .lines()
+        .find(|l| l.contains(":memory:") || l.starts_with("0::"))
+        .unwrap_or_else(|| panic!("{cgroups}"));
+    assert!(memory_line.ends_with(&want), "{cgroups}");
+    let limit = if cgroup_v1() {
+        "memory/memory.limit_in_bytes"
+    } else {
+        "memory.max"
+    };
+    assert_eq!(
+        t.ok(&["exec", &id, "cat", &format!("/sys/fs/cgroup/{limit}")]),
+        "67108864\n"
+    );
+    assert_eq!(
+        t.inspect_f(&id, "{{.HostConfig.CgroupParent}}"),
+        format!("/{parent}")
+    );
+    t.ok(&["rm", "-f", &id]);
+    let hierarchy = if cgroup_v1() {
+        "/sys/fs/cgroup/memory"
+    } else {
+        "/sys/fs/cgroup"
+    };
+    let parent_dir = Path::new(hierarchy).join(&parent);
+    assert!(parent_dir.is_dir());
+    assert!(!parent_dir.join(&id).exists());
+    let out = t.run(&[
+        "run",
+        "--rm",
+        "--cgroup-parent",
+        "../escape",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code(&out), 125);
+    assert!(
+        stderr(&out).contains("a cgroup path without . or .. components"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -79,6 +79,15 @@ fn pid_host_shares_the_hosts_pid_namespace_and_nothing_else() {
         &["--pid", "hots", "busybox", "true"],
         "--pid: invalid PID mode",
     );
+    // `top` lists the container's processes only, not the host's it can see.
+    let cs = Containers::new(&t);
+    cs.run_d(&[
+        "--name", "hostpid", "--pid", "host", "busybox", "sleep", "1000",
+    ]);
+    let top = t.ok(&["top", "hostpid"]);
+    let rows: Vec<&str> = top.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{top}");
+    assert!(rows[0].ends_with("sleep 1000"), "{top}");
 }
 
 #[test]
@@ -164,6 +173,19 @@ fn ipc_shareable_shares_namespace_and_dev_shm_with_its_joiners() {
     assert_eq!(joined, format!("{}\nsecret", donor_ns.trim()));
     assert_eq!(t.inspect_f("donor", "{{.HostConfig.IpcMode}}"), "shareable");
 
+    // The joined namespace's sysctls are its owner's to set.
+    refused(
+        &t,
+        &[
+            "--ipc",
+            "container:donor",
+            "--sysctl",
+            "kernel.shmmax=1",
+            "busybox",
+            "true",
+        ],
+        "is not allowed in the IPC namespace of container",
+    );
     // A private one (Docker's default) cannot be joined.
     cs.run_d(&["--name", "private", "busybox", "sleep", "1000"]);
     assert_eq!(t.inspect_f("private", "{{.HostConfig.IpcMode}}"), "private");
@@ -290,6 +312,8 @@ fn cgroupns_private_hides_the_hosts_cgroup_paths_and_host_shows_them() {
             &name,
             "--cgroupns",
             mode,
+            "-m",
+            "64m",
             "busybox",
             "sh",
             "-c",
@@ -300,6 +324,26 @@ fn cgroupns_private_hides_the_hosts_cgroup_paths_and_host_shows_them() {
         let cg = t.ok(&["exec", &name, "cat", "/proc/self/cgroup"]);
         assert_eq!(!cg.contains(&id), own, "--cgroupns {mode}: {cg}");
         assert_eq!(t.inspect_f(&name, "{{.HostConfig.CgroupnsMode}}"), mode);
+        // Either way /sys/fs/cgroup shows the container's own cgroup, never the host's
+        // tree (runc binds it over the hierarchy in the host's namespace).
+        let (dir, limit) = if tug_e2e::cgroup_v1() {
+            (
+                "/sys/fs/cgroup/memory",
+                "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            )
+        } else {
+            ("/sys/fs/cgroup", "/sys/fs/cgroup/memory.max")
+        };
+        assert_eq!(
+            t.ok(&["exec", &name, "cat", limit]),
+            "67108864\n",
+            "--cgroupns {mode}"
+        );
+        let listed = t.ok(&["exec", &name, "ls", dir]);
+        assert!(
+            !listed.lines().any(|l| l == "tug"),
+            "--cgroupns {mode}: {listed}"
+        );
     }
     refused(
         &t,
@@ -388,6 +432,19 @@ fn sysctl_sets_namespaced_ones_and_refuses_the_rest_as_docker() {
 #[test]
 fn group_add_and_oom_score_adj_reach_the_process() {
     let t = TestRoot::with_busybox();
+    // The container's execs join the added groups too, as Docker's.
+    let cs = Containers::new(&t);
+    cs.run_d(&[
+        "--name",
+        "grouped",
+        "--group-add",
+        "4321",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let groups = t.ok(&["exec", "-u", "1000", "grouped", "id", "-G"]);
+    assert!(groups.split_whitespace().any(|g| g == "4321"), "{groups}");
     let id = run(
         &t,
         &[

@@ -243,6 +243,9 @@ pub struct ContainerOptions {
     /// Tune host's OOM preferences (-1000 to 1000)
     #[arg(long, allow_hyphen_values = true)]
     pub oom_score_adj: Option<i64>,
+    /// Optional parent cgroup for the container
+    #[arg(long)]
+    pub cgroup_parent: Option<String>,
     /// Add a rule to the cgroup allowed devices list (TYPE MAJOR:MINOR ACCESS)
     #[arg(long)]
     pub device_cgroup_rule: Vec<String>,
@@ -563,7 +566,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         domainname: o.domainname,
         group_add: o.group_add,
         oom_score_adj: o.oom_score_adj,
-        cgroup_parent: None,
+        cgroup_parent: o.cgroup_parent.filter(|p| !p.is_empty()),
         device_cgroup_rules: o.device_cgroup_rule,
         log_driver: Some(o.log_driver),
         cidfile: o.cidfile.map(Into::into),

@@ -7,6 +7,7 @@ pub mod commit;
 pub mod compose;
 pub mod container;
 pub mod cp;
+pub mod events;
 pub mod exec;
 mod filters;
 pub mod format;
@@ -194,6 +195,8 @@ pub enum Command {
     Unpause(stats::PauseArgs),
     /// Update configuration of one or more containers
     Update(update::UpdateArgs),
+    /// Get real time events from the server
+    Events(events::EventsArgs),
     /// Define and run multi-container applications (the compose spec)
     Compose(compose::ComposeArgs),
 }
@@ -319,6 +322,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Network(c) => network::dispatch(&engine, c),
         Command::Stats(a) => stats::stats(&engine, a),
         Command::Update(a) => update::update(&engine, a),
+        Command::Events(a) => events::events(&engine, a),
         Command::Pause(a) => stats::pause(&engine, a),
         Command::Port(a) => port::port(&engine, a),
         Command::Unpause(a) => stats::unpause(&engine, a),

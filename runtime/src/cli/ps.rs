@@ -34,6 +34,9 @@ pub struct PsArgs {
     /// Format output using a Go template ("table", "table TEMPLATE" or "TEMPLATE")
     #[arg(long)]
     pub format: Option<String>,
+    /// Display total file sizes
+    #[arg(short, long)]
+    pub size: bool,
 }
 
 fn parse_time(t: &str) -> Option<SystemTime> {
@@ -96,7 +99,7 @@ fn command(c: &Container, no_trunc: bool) -> String {
 }
 
 /// One row as the `--format` fields see it.
-fn row(c: &Container, no_trunc: bool) -> serde_json::Value {
+fn row(c: &Container, no_trunc: bool, size: Option<(u64, u64)>) -> serde_json::Value {
     let labels: Vec<String> = c
         .config
         .labels
@@ -112,7 +115,11 @@ fn row(c: &Container, no_trunc: bool) -> serde_json::Value {
         "Ports": tug::network::ps_column(&c.network_settings.ports),
         "State": c.state.status,
         "Status": status(c),
-        "Size": "",
+        "Size": size.map_or(String::new(), |(rw, virt)| format!(
+            "{} (virtual {})",
+            format::human_size(rw),
+            format::human_size(virt)
+        )),
         "Names": c.short_name(),
         "Labels": labels.join(","),
         "Mounts": "",
@@ -233,10 +240,25 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
         }
         return Ok(0);
     }
-    let rows: Vec<serde_json::Value> = kept.iter().map(|c| row(c, a.no_trunc)).collect();
-    let format = match a.format.as_deref() {
-        None | Some("table") => TABLE,
-        Some(f) => f,
+    let sizes = if a.size {
+        engine
+            .container_sizes(&kept)?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![None; kept.len()]
+    };
+    let rows: Vec<serde_json::Value> = kept
+        .iter()
+        .zip(sizes)
+        .map(|(c, s)| row(c, a.no_trunc, s))
+        .collect();
+    let table_with_size = format!("{TABLE}\t{{{{.Size}}}}");
+    let format = match (a.format.as_deref(), a.size) {
+        (None | Some("table"), false) => TABLE,
+        (None | Some("table"), true) => table_with_size.as_str(),
+        (Some(f), _) => f,
     };
     let headers = BTreeMap::from([
         ("ID", "CONTAINER ID"),

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use tug::container::Resources;
+use tug::container::{Resources, ThrottleDevice};
 use tug::container::{parse_bytes, parse_cpus, parse_cpuset, parse_pids_limit, parse_swap};
 
 /// Docker's resource flags.
@@ -45,6 +45,21 @@ pub struct ResourceFlags {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable
     #[arg(long, value_name = "uint16")]
     pub blkio_weight: Option<u16>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long, value_name = "string", value_parser = parse_cpuset)]
+    pub cpuset_mems: Option<String>,
+    /// Limit read rate (bytes per second) from a device (PATH:RATE, e.g. /dev/sda:1mb)
+    #[arg(long, value_name = "list", value_parser = |s: &str| ThrottleDevice::parse(s, true))]
+    pub device_read_bps: Vec<ThrottleDevice>,
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long, value_name = "list", value_parser = |s: &str| ThrottleDevice::parse(s, true))]
+    pub device_write_bps: Vec<ThrottleDevice>,
+    /// Limit read rate (IO per second) from a device
+    #[arg(long, value_name = "list", value_parser = |s: &str| ThrottleDevice::parse(s, false))]
+    pub device_read_iops: Vec<ThrottleDevice>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long, value_name = "list", value_parser = |s: &str| ThrottleDevice::parse(s, false))]
+    pub device_write_iops: Vec<ThrottleDevice>,
 }
 
 impl ResourceFlags {
@@ -63,6 +78,11 @@ impl ResourceFlags {
             oom_kill_disable: self.oom_kill_disable.then_some(true),
             memory_swappiness: self.memory_swappiness,
             blkio_weight: self.blkio_weight.unwrap_or(0),
+            cpuset_mems: self.cpuset_mems.clone().unwrap_or_default(),
+            device_read_bps: self.device_read_bps.clone(),
+            device_write_bps: self.device_write_bps.clone(),
+            device_read_iops: self.device_read_iops.clone(),
+            device_write_iops: self.device_write_iops.clone(),
         }
     }
 }

@@ -14,6 +14,8 @@ use tug::Engine;
 pub enum SystemCommand {
     /// Show tug disk usage
     Df(DfArgs),
+    /// Get real time events from the server
+    Events(super::events::EventsArgs),
     /// Display system-wide information
     Info(FormatArgs),
     /// Remove unused data
@@ -76,6 +78,7 @@ pub fn dispatch(engine: &Engine, c: SystemCommand) -> CliResult {
         SystemCommand::Df(a) => df(engine, a),
         SystemCommand::Info(a) => info(engine, a),
         SystemCommand::Prune(a) => system_prune(engine, a),
+        SystemCommand::Events(a) => super::events::events(engine, a),
         SystemCommand::Service(a) => service(engine, a),
     }
 }

@@ -29,6 +29,9 @@ pub struct UpdateArgs {
     /// CPUs in which to allow execution (0-3, 0,1)
     #[arg(long, value_name = "string", value_parser = parse_cpuset)]
     pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long, value_name = "string", value_parser = parse_cpuset)]
+    pub cpuset_mems: Option<String>,
     /// Memory limit
     #[arg(short = 'm', long, value_name = "bytes", value_parser = parse_bytes)]
     pub memory: Option<i64>,
@@ -64,6 +67,7 @@ pub fn update(engine: &Engine, a: UpdateArgs) -> CliResult {
         cpu_quota: a.cpu_quota.unwrap_or(0),
         cpu_period: a.cpu_period.unwrap_or(0),
         cpuset_cpus: a.cpuset_cpus.unwrap_or_default(),
+        cpuset_mems: a.cpuset_mems.unwrap_or_default(),
         pids_limit: a.pids_limit,
         blkio_weight: a.blkio_weight.unwrap_or(0),
         ..Default::default()

@@ -144,7 +144,7 @@ impl Ctx<'_> {
             let (k, v) = ns::parse_sysctl(s)?;
             sysctls.insert(k, v);
         }
-        ns::check_sysctls(&sysctls, own_netns, ipc == IpcMode::Host)?;
+        ns::check_sysctls(&sysctls, own_netns, &ipc)?;
         let oom_score_adj = match opts.oom_score_adj {
             Some(a) if !(-1000..=1000).contains(&a) => {
                 return Err(Error::Invalid(format!(
@@ -249,6 +249,9 @@ impl Ctx<'_> {
         let net_mode = super::net::NetMode::parse(&opts.network);
         let host_network = net_mode == super::net::NetMode::Host;
         let ns = self.namespace_plan(opts, net_mode.own_netns())?;
+        if let Some(p) = &opts.cgroup_parent {
+            crate::sandbox::cgroups::check_parent(p)?;
+        }
         let mut resources = opts.resources.clone().validate(online_cpus())?;
         crate::sandbox::cgroups::discard_unsupported(&self.config().cgroup_root, &mut resources);
         // Docker takes `/name` for `name` (its records keep the slash).
@@ -535,7 +538,11 @@ impl Ctx<'_> {
             if !device_nodes.is_empty() {
                 linux.set_devices(Some(device_nodes));
             }
-            let cgroup = crate::sandbox::cgroups::cgroup_path(self.root(), &id);
+            let cgroup = crate::sandbox::cgroups::container_cgroup_path(
+                self.root(),
+                &id,
+                opts.cgroup_parent.as_deref().unwrap_or(""),
+            );
             linux.set_cgroups_path(Some(std::path::Path::new("/").join(cgroup)));
         }
         let spec_path = dir.join(SPEC);
@@ -672,6 +679,7 @@ impl Ctx<'_> {
         }
         store.save(&container, durable)?;
         guard.armed = false;
+        super::journal::emit(self.root(), &container, "create", &[]);
         Ok((container, spec))
     }
 }

@@ -181,6 +181,7 @@ impl Ctx<'_> {
             detach: opts.detach,
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
             window: None,
+            group_add: c.host_config.group_add.clone().unwrap_or_default(),
         })
     }
 }

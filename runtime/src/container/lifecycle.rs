@@ -144,11 +144,20 @@ impl Ctx<'_> {
             (None, Some(s)) => Some(Duration::from_secs(s as u64)),
             (None, None) => Some(DEFAULT_STOP_TIMEOUT),
         };
+        super::journal::emit(
+            self.root(),
+            &c,
+            "kill",
+            &[("signal", (sig as i32).to_string())],
+        );
         if wait_exit(&sock, limit).is_none() {
+            super::journal::emit(self.root(), &c, "kill", &[("signal", "9".into())]);
             send(&mut sock, proto::STOP, Signal::SIGKILL as i32)?;
             wait_exit(&sock, None);
         }
-        self.container(&c.id)
+        let c = self.container(&c.id)?;
+        super::journal::emit(self.root(), &c, "stop", &[]);
+        Ok(c)
     }
 
     /// The work of `Engine::kill_container`.
@@ -169,6 +178,12 @@ impl Ctx<'_> {
             )));
         };
         send(&mut sock, proto::KILL, sig as i32)?;
+        super::journal::emit(
+            self.root(),
+            &c,
+            "kill",
+            &[("signal", (sig as i32).to_string())],
+        );
         if sig == Signal::SIGKILL {
             wait_exit(&sock, Some(Duration::from_secs(2)));
         }
@@ -196,7 +211,9 @@ impl Ctx<'_> {
         timeout: Option<Duration>,
     ) -> crate::container::Result<Container> {
         let c = self.stop_container(name, timeout, None)?;
-        self.start_detached(&c.id)
+        let c = self.start_detached(&c.id)?;
+        super::journal::emit(self.root(), &c, "restart", &[]);
+        Ok(c)
     }
 
     /// The work of `Engine::rename_container`.
@@ -243,6 +260,7 @@ impl Ctx<'_> {
             let _ = net_store.rename_endpoint(n, &id, new_name);
         }
         self.refresh_hosts(&networks, None);
+        super::journal::emit(self.root(), &c, "rename", &[("oldName", format!("/{old}"))]);
         Ok(())
     }
 
@@ -271,12 +289,18 @@ impl Ctx<'_> {
             Err(e) => return Err(e),
         };
         // Its shim removes the cgroup; if the shim died, it is removed here.
-        let _ = crate::sandbox::cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)
-            .and_then(|m| m.remove());
+        let _ = crate::sandbox::cgroups::open_for(
+            &self.config().cgroup_root,
+            self.root(),
+            &c.id,
+            &c.host_config.cgroup_parent,
+        )
+        .and_then(|m| m.remove());
         if c.state.error.starts_with("shim died") {
             super::net::repair_after_dead_shim(self, &c);
         }
         store.remove(&c)?;
+        super::journal::emit(self.root(), &c, "destroy", &[]);
         self.release_networks(&c);
         let run_dir = shim::run_dir(self.run_root(), &c.id);
         let _ = std::fs::remove_file(run_dir.join(shim::SOCKET));
@@ -370,8 +394,13 @@ impl Ctx<'_> {
                 return c;
             }
         }
-        let _ = crate::sandbox::cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)
-            .and_then(|m| m.remove());
+        let _ = crate::sandbox::cgroups::open_for(
+            &self.config().cgroup_root,
+            self.root(),
+            &c.id,
+            &c.host_config.cgroup_parent,
+        )
+        .and_then(|m| m.remove());
         super::net::repair_after_dead_shim(self, &c);
         let networks: Vec<String> = c.network_settings.networks.keys().cloned().collect();
         mark(&mut c);

@@ -33,6 +33,9 @@ pub struct LogEntry {
     pub stream: String,
     /// RFC 3339 with nanoseconds.
     pub time: String,
+    /// The attributes the log driver was told to add (`--log-opt labels=`, `env=`).
+    #[serde(default)]
+    pub attrs: std::collections::BTreeMap<String, String>,
 }
 
 impl LogEntry {

@@ -20,6 +20,7 @@ pub(crate) mod exec;
 mod id;
 pub use id::{ContainerId, InvalidContainerId};
 pub(crate) mod health;
+pub(crate) mod journal;
 mod lifecycle;
 pub(crate) mod listen;
 pub(crate) mod log_follow;
@@ -63,6 +64,7 @@ pub(crate) use supervised::shim_main;
 // The types and parsers of the Engine's container methods, one level deep: a face names
 // them `tug::container::X`, never through the submodule that defines them.
 pub use crate::sandbox::cgroups::Resources;
+pub use crate::sandbox::cgroups::resources::ThrottleDevice;
 pub use crate::sandbox::cgroups::resources::{
     parse_bytes, parse_cpus, parse_cpuset, parse_pids_limit, parse_swap,
 };

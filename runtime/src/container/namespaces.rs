@@ -148,7 +148,7 @@ pub fn parse_sysctl(s: &str) -> Result<(String, String), Error> {
 pub fn check_sysctls(
     sysctls: &BTreeMap<String, String>,
     own_netns: bool,
-    host_ipc: bool,
+    ipc: &IpcMode,
 ) -> Result<(), Error> {
     for k in sysctls.keys() {
         if k.starts_with("net.") && !own_netns {
@@ -156,10 +156,19 @@ pub fn check_sysctls(
                 "sysctl {k:?} not allowed in host network namespace"
             )));
         }
-        if is_ipc_sysctl(k) && host_ipc {
-            return Err(Error::Invalid(format!(
-                "sysctl {k:?} is not allowed in host IPC namespace"
-            )));
+        match ipc {
+            IpcMode::Host if is_ipc_sysctl(k) => {
+                return Err(Error::Invalid(format!(
+                    "sysctl {k:?} is not allowed in host IPC namespace"
+                )));
+            }
+            // The joined namespace is its owner's to set (and may be the host's).
+            IpcMode::Container(c) if is_ipc_sysctl(k) => {
+                return Err(Error::Invalid(format!(
+                    "sysctl {k:?} is not allowed in the IPC namespace of container {c}"
+                )));
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -321,9 +330,11 @@ mod tests {
         assert!(parse_sysctl("net.ipv4").is_err());
         assert!(parse_sysctl("net.../x=1").is_err());
         let m: BTreeMap<_, _> = [("net.ipv4.ip_forward".to_string(), "1".to_string())].into();
-        assert!(check_sysctls(&m, true, false).is_ok());
-        assert!(check_sysctls(&m, false, false).is_err());
+        assert!(check_sysctls(&m, true, &IpcMode::Private).is_ok());
+        assert!(check_sysctls(&m, false, &IpcMode::Private).is_err());
         let m: BTreeMap<_, _> = [("kernel.sem".to_string(), "1 2 3 4".to_string())].into();
-        assert!(check_sysctls(&m, false, true).is_err());
+        assert!(check_sysctls(&m, false, &IpcMode::Shareable).is_ok());
+        assert!(check_sysctls(&m, false, &IpcMode::Host).is_err());
+        assert!(check_sysctls(&m, false, &IpcMode::Container("c".into())).is_err());
     }
 }

@@ -114,6 +114,7 @@ fn run_shim(cx: &Ctx<'_>, id: &str, first: UnixStream) -> Result<(), Error> {
         id: id.to_string(),
         run_dir: shim::run_dir(cx.run_root(), id),
         log,
+        log_attrs: log_attrs(&c),
         rotation,
         owner: Owner::load(&dir),
         policy: c.host_config.restart_policy.clone(),
@@ -222,6 +223,7 @@ impl Supervised for ContainerShim {
             &self.cx.cx().config().cgroup_root,
             &self.root,
             &self.id,
+            &c.host_config.cgroup_parent,
             &resources,
             &devices,
             sb.pid(),
@@ -265,14 +267,17 @@ impl Supervised for ContainerShim {
             self.net_down(live);
             return Err(start_error(e.into()));
         }
+        super::journal::emit(&self.root, &updated, "start", &[]);
         let dns = live.take_dns();
         self.live = Some(live);
         Ok(Process::new(sb, cgroup, io).with_service(dns))
     }
 
     fn stopped(&mut self, oom_killed: bool) {
-        if oom_killed {
-            let _ = self.store.update(&self.id, |c| c.state.oom_killed = true);
+        if oom_killed
+            && let Ok(Some(c)) = self.store.update(&self.id, |c| c.state.oom_killed = true)
+        {
+            super::journal::emit(&self.root, &c, "oom", &[]);
         }
         self.unmount_shm();
         if let Some(live) = self.live.take() {
@@ -288,12 +293,17 @@ impl Supervised for ContainerShim {
     }
 
     fn restarting(&mut self, code: i32) -> bool {
-        self.store
-            .update(&self.id, |c| {
-                c.state.set_restarting(code);
-                clear_network_state(c);
-            })
-            .is_ok_and(|c| c.is_some())
+        let updated = self.store.update(&self.id, |c| {
+            c.state.set_restarting(code);
+            clear_network_state(c);
+        });
+        match updated {
+            Ok(Some(c)) => {
+                super::journal::emit(&self.root, &c, "die", &[("exitCode", code.to_string())]);
+                true
+            }
+            _ => false,
+        }
     }
 
     fn restart_begins(&mut self) {
@@ -316,17 +326,24 @@ impl Supervised for ContainerShim {
             if let Ok(_lock) = self.store.lock(&self.id)
                 && let Ok(c) = self.store.load(&self.id)
             {
+                if exited {
+                    super::journal::emit(&self.root, &c, "die", &[("exitCode", code.to_string())]);
+                }
                 let _ = self.store.remove(&c);
+                super::journal::emit(&self.root, &c, "destroy", &[]);
                 self.cx.cx().release_networks(&c);
                 // `--rm` takes the container's anonymous volumes with it, as Docker does.
                 let _ = self.cx.cx().remove_anonymous_volumes(&c.mounts);
             }
             return;
         }
-        let _ = self.store.update(&self.id, |c| {
+        let updated = self.store.update(&self.id, |c| {
             clear_network_state(c);
             c.state.set_exited(code, error, exited);
         });
+        if exited && let Ok(Some(c)) = updated {
+            super::journal::emit(&self.root, &c, "die", &[("exitCode", code.to_string())]);
+        }
     }
 
     fn restart_policy(&self) -> Option<shim::RestartPolicy> {
@@ -373,6 +390,32 @@ impl ContainerShim {
 fn clear_network_state(c: &mut Container) {
     c.network_settings.ports.clear();
     c.network_settings.sandbox_key.clear();
+}
+
+/// The attributes of each log entry: the labels and environment variables that
+/// `--log-opt labels=a,b` and `env=C,D` name, when the container has them.
+fn log_attrs(c: &Container) -> std::collections::BTreeMap<String, String> {
+    let mut attrs = std::collections::BTreeMap::new();
+    let opt = |k: &str| {
+        c.host_config
+            .log_config
+            .config
+            .get(k)
+            .map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    for k in opt("labels") {
+        if let Some(v) = c.config.labels.get(&k) {
+            attrs.insert(k, v.clone());
+        }
+    }
+    for k in opt("env") {
+        let prefix = format!("{k}=");
+        if let Some(v) = c.config.env.iter().find_map(|e| e.strip_prefix(&prefix)) {
+            attrs.insert(k, v.to_string());
+        }
+    }
+    attrs
 }
 
 /// Mounts a shareable container's /dev/shm on the host (a tmpfs of `size` bytes at

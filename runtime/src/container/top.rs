@@ -1,6 +1,6 @@
 //! `top`: the processes of a running container, as Docker lists them: the host's `ps`
 //! (with the user's options, `-ef` by default) filtered to the pids in the container's pid
-//! namespace, host pids shown.
+//! namespace (its cgroup's when it shares one), host pids shown.
 
 use std::collections::BTreeSet;
 
@@ -22,7 +22,21 @@ impl Ctx<'_> {
         ps_args: &[String],
     ) -> crate::container::Result<TopOutput> {
         let c = self.running_container(name)?;
-        let pids = pids_in_pid_namespace(c.state.pid)?;
+        // A container that shares a PID namespace (`--pid host`, `container:`) is told
+        // apart by its cgroup, as runc's `ps` does.
+        let pids = if c.host_config.pid_mode.is_empty() {
+            pids_in_pid_namespace(c.state.pid)?
+        } else {
+            crate::sandbox::cgroups::open_for(
+                &self.config().cgroup_root,
+                self.root(),
+                &c.id,
+                &c.host_config.cgroup_parent,
+            )?
+            .pids()?
+            .into_iter()
+            .collect()
+        };
         let args: Vec<String> = if ps_args.is_empty() {
             vec!["-ef".into()]
         } else {

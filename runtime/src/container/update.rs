@@ -50,6 +50,9 @@ fn merged(old: &Resources, new: &Resources, ncpus: usize) -> Result<Resources, E
     if !new.cpuset_cpus.is_empty() {
         r.cpuset_cpus = new.cpuset_cpus.clone();
     }
+    if !new.cpuset_mems.is_empty() {
+        r.cpuset_mems = new.cpuset_mems.clone();
+    }
     if new.pids_limit.is_some() {
         r.pids_limit = new.pids_limit;
     }
@@ -84,14 +87,20 @@ impl Ctx<'_> {
         let _lock = store.lock(&c.id)?;
         let mut c = store.load(&c.id)?;
         if c.state.running && !c.state.restarting {
-            cgroups::update_for(&self.config().cgroup_root, self.root(), &c.id, &resources)
-                .map_err(|e| {
-                    Error::Invalid(format!(
-                        "Cannot update container {}: {}",
-                        c.id,
-                        crate::Report(&e)
-                    ))
-                })?;
+            cgroups::update_for(
+                &self.config().cgroup_root,
+                self.root(),
+                &c.id,
+                &c.host_config.cgroup_parent,
+                &resources,
+            )
+            .map_err(|e| {
+                Error::Invalid(format!(
+                    "Cannot update container {}: {}",
+                    c.id,
+                    crate::Report(&e)
+                ))
+            })?;
         }
         // The spec's limits too: a v1 init joins the hierarchies they name at its next
         // start.

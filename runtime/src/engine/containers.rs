@@ -35,6 +35,29 @@ impl Engine {
         Ok(self.cx().update_container(name, opts, n.max(1) as usize)?)
     }
 
+    /// `ps -s`: the sizes of containers `cs` as Docker's `SizeRw` (what the container
+    /// wrote: its upper dir) and `SizeRootFs` (that plus its image), in the same order.
+    pub fn container_sizes(&self, cs: &[Container]) -> crate::Result<Vec<(u64, u64)>> {
+        let images = self.images()?;
+        let store = self.container_store();
+        Ok(cs
+            .iter()
+            .map(|c| {
+                let image = images
+                    .iter()
+                    .find(|i| i.image.id.to_string() == c.image)
+                    .map_or(0, |i| i.size);
+                let rw = match c.graph_driver.data.get("UpperDir") {
+                    Some(d) => crate::fsutil::dir_size(std::path::Path::new(d)),
+                    // vfs: the copy holds the image too; what it wrote is the rest.
+                    None => crate::fsutil::dir_size(&store.dir(&c.id).join("rootfs"))
+                        .saturating_sub(image),
+                };
+                (rw, rw + image)
+            })
+            .collect())
+    }
+
     /// The warnings Docker's create gives for `opts` on this host (limits its cgroups
     /// cannot apply, which the create discards).
     pub fn create_warnings(&self, opts: &CreateOptions) -> Vec<String> {
@@ -186,7 +209,12 @@ impl Engine {
         if !pause && !c.state.paused {
             return Err(Error::Conflict(format!("Container {id} is not paused")).into());
         }
-        let cg = cgroups::open_for(&self.config().cgroup_root, self.root(), &id)?;
+        let cg = cgroups::open_for(
+            &self.config().cgroup_root,
+            self.root(),
+            &id,
+            &c.host_config.cgroup_parent,
+        )?;
         if pause {
             cg.freeze()?;
         } else {
@@ -194,6 +222,8 @@ impl Engine {
         }
         c.state.set_paused(pause);
         store.save(&c, true)?;
+        let action = if pause { "pause" } else { "unpause" };
+        crate::container::journal::emit(self.root(), &c, action, &[]);
         Ok(c)
     }
 
@@ -201,7 +231,12 @@ impl Engine {
     pub fn container_stats(&self, name: &str) -> crate::Result<ContainerStats> {
         let c = self.container(name)?;
         let (stats, net) = if c.state.running {
-            let cg = cgroups::open_for(&self.config().cgroup_root, self.root(), &c.id)?;
+            let cg = cgroups::open_for(
+                &self.config().cgroup_root,
+                self.root(),
+                &c.id,
+                &c.host_config.cgroup_parent,
+            )?;
             (Some(cg.stats()?), crate::container::net_io(c.state.pid))
         } else {
             (None, Default::default())
@@ -246,10 +281,10 @@ impl Engine {
             // The commit's error first; else a container left frozen is the news.
             let image = committed?;
             // A container that exited while frozen (killed) has nothing left to thaw.
-            if let Err(e) = thawed {
-                if self.container(name)?.state.running {
-                    return Err(e);
-                }
+            if let Err(e) = thawed
+                && self.container(name)?.state.running
+            {
+                return Err(e);
             }
             return Ok(image);
         }

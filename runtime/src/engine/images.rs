@@ -83,7 +83,12 @@ impl Engine {
 
     /// Names the image `source` (a reference or id) `target` too.
     pub fn tag_image(&self, source: &str, target: &str) -> Result<(), Error> {
-        remove::tag(&self.image_store()?, source, target)
+        let store = self.image_store()?;
+        remove::tag(&store, source, target)?;
+        if let Ok(image) = store.resolve(target) {
+            image_event(self.root(), "tag", &image.id.to_string(), target);
+        }
+        Ok(())
     }
 
     /// Removes `name`: a tag is untagged (and the image deleted with its last tag); an id
@@ -95,7 +100,18 @@ impl Engine {
             self.containers_using_image(id)
                 .map_err(|e| Error::Users(Box::new(e)))
         };
-        remove::remove(&self.image_store()?, name, force, users)
+        let events = remove::remove(&self.image_store()?, name, force, users)?;
+        for e in &events {
+            match e {
+                RemoveEvent::Untagged(r) => {
+                    image_event(self.root(), "untag", &r.to_string(), &r.to_string())
+                }
+                RemoveEvent::Deleted(d) => {
+                    image_event(self.root(), "delete", &d.to_string(), &d.to_string())
+                }
+            }
+        }
+        Ok(events)
     }
 
     /// Removes dangling images (no name), or with `all` every image that no container
@@ -146,7 +162,14 @@ impl Engine {
         input: impl Read + Send,
         opts: &ImportOptions,
     ) -> Result<Image, Error> {
-        import::import(self.root(), input, opts)
+        let image = import::import(self.root(), input, opts)?;
+        image_event(
+            self.root(),
+            "import",
+            &image.id.to_string(),
+            &image.id.to_string(),
+        );
+        Ok(image)
     }
 
     /// Makes the `busybox` image from the host's busybox-static and tags it `reference`
@@ -179,7 +202,15 @@ impl Engine {
     /// Loads the images of an archive (docker-archive or oci-archive, plain or gzip),
     /// unpacks their layers and tags them.
     pub fn load_images(&self, input: impl Read + Send) -> Result<Vec<Loaded>, Error> {
-        archive::load(self.root(), input)
+        let loaded = archive::load(self.root(), input)?;
+        for l in &loaded {
+            let name = l
+                .names
+                .first()
+                .map_or_else(|| l.id.to_string(), |n| n.to_string());
+            image_event(self.root(), "load", &l.id.to_string(), &name);
+        }
+        Ok(loaded)
     }
 }
 
@@ -232,4 +263,10 @@ impl Engine {
             reference,
         )
     }
+}
+
+/// Records an image event: the actor is the image (`id`), its attribute the `name`.
+fn image_event(root: &std::path::Path, action: &str, id: &str, name: &str) {
+    let attrs = [("name".to_string(), name.to_string())].into();
+    crate::events::emit(root, "image", action, id, attrs);
 }

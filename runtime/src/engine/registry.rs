@@ -29,7 +29,7 @@ impl Engine {
         );
         let snapshots = crate::snapshot::Snapshots::open(self.root())
             .map_err(|e| Error::Unpack(reference.to_string(), e))?;
-        crate::registry::pull::pull(
+        let report = crate::registry::pull::pull(
             &local,
             options.unpack.then_some(&snapshots),
             &BlobSources::new(self.root()),
@@ -37,7 +37,10 @@ impl Engine {
             &r,
             options,
             observer,
-        )
+        )?;
+        let attrs = [("name".to_string(), r.to_string())].into();
+        crate::events::emit(self.root(), "image", "pull", &r.to_string(), attrs);
+        Ok(report)
     }
 
     /// Pushes the stored image `name` to the registry its reference names.

@@ -164,3 +164,37 @@ impl Engine {
         })
     }
 }
+
+impl Engine {
+    /// `tug events`: the journal's events that pass `filter`, from `since` (else those
+    /// from now on) to `until`, given to `sink` in order; without `until` it follows the
+    /// journal until `sink` returns false. No daemon: every tug process appends to the
+    /// journal (see [`crate::events`]).
+    pub fn events(
+        &self,
+        filter: &crate::events::EventFilter,
+        since: Option<std::time::SystemTime>,
+        until: Option<std::time::SystemTime>,
+        sink: &mut dyn FnMut(&crate::events::Event) -> bool,
+    ) -> Result<()> {
+        let start = since.unwrap_or_else(std::time::SystemTime::now);
+        let mut reader = crate::events::JournalReader::open(self.root());
+        loop {
+            // Read after the clock: an event written meanwhile is read next round.
+            let now = std::time::SystemTime::now();
+            for e in reader.read_new() {
+                let t = e.at();
+                if t < start || until.is_some_and(|u| t > u) || !filter.matches(&e) {
+                    continue;
+                }
+                if !sink(&e) {
+                    return Ok(());
+                }
+            }
+            if until.is_some_and(|u| now > u) {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}

@@ -50,6 +50,8 @@ pub struct EnterConfig {
     pub detach: bool,
     /// The container's seccomp filter (its spec's `linux.seccomp`), `None` if unconfined.
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The container's `--group-add` groups, resolved in its /etc/group.
+    pub group_add: Vec<String>,
 }
 
 /// The namespaces an exec'd process joins (every one tug makes; never the user ns).
@@ -487,8 +489,14 @@ fn exec_entered(
 
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let exec_user =
+    let mut exec_user =
         user::resolve(&config.user, &passwd, &group).map_err(|e| setup_err(e.to_string()))?;
+    for g in &config.group_add {
+        let gid = user::group_id(g, &group).map_err(|e| setup_err(e.to_string()))?;
+        if gid != exec_user.gid && !exec_user.sgids.contains(&gid) {
+            exec_user.sgids.push(gid);
+        }
+    }
     let mut env: Vec<String> = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", exec_user.home));

@@ -262,11 +262,19 @@ fn enter_cgroup_namespace(
     spec: &oci_spec::runtime::Spec,
     plan: &[cgroups::mount::CgroupMount],
 ) -> Result<(), Failure> {
-    if clone_flags(spec).contains(CloneFlags::CLONE_NEWCGROUP) {
+    let private = clone_flags(spec).contains(CloneFlags::CLONE_NEWCGROUP);
+    if private {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| setup_err(format!("unshare of the cgroup namespace: {e}")))?;
     }
-    cgroups::mount::mount_all(plan).map_err(setup_err)
+    // In the host's cgroup namespace (`--cgroupns host`) a cgroupfs shows the whole
+    // tree: the container's own cgroup is bound over it, as runc does.
+    let own = if private {
+        None
+    } else {
+        Some(std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default())
+    };
+    cgroups::mount::mount_all(plan, own.as_deref()).map_err(setup_err)
 }
 
 /// The PID namespace the spec asks to join (`--pid container:<id>`): its path.

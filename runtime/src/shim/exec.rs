@@ -90,6 +90,7 @@ impl Exec {
             },
             detach: req.detach,
             seccomp: req.seccomp,
+            group_add: req.group_add,
         };
         let mut sb = enter::enter(&config)?;
         let master = sb.take_pty_master();

@@ -54,6 +54,9 @@ impl Rotation {
                         )
                     })?
                 }
+                // The attributes each entry carries (`logs --details`): the shim reads
+                // them from the container's labels and environment.
+                "labels" | "env" => {}
                 other => {
                     return Err(InvalidValue::new(
                         other,
@@ -94,6 +97,8 @@ pub fn parse_size(v: &str) -> Result<u64, InvalidValue> {
 struct Entry<'a> {
     log: &'a str,
     stream: &'a str,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    attrs: &'a std::collections::BTreeMap<String, String>,
     time: &'a str,
 }
 
@@ -105,6 +110,8 @@ pub struct LogWriter {
     rotation: Rotation,
     /// The unfinished line of each stream.
     partial: [Vec<u8>; 2],
+    /// The attributes every entry carries (`--log-opt labels=...,env=...`).
+    attrs: std::collections::BTreeMap<String, String>,
 }
 
 impl LogWriter {
@@ -126,7 +133,14 @@ impl LogWriter {
             size,
             rotation,
             partial: [Vec::new(), Vec::new()],
+            attrs: Default::default(),
         }
+    }
+
+    /// Every entry carries `attrs` (shown by `logs --details`).
+    pub fn with_attrs(mut self, attrs: std::collections::BTreeMap<String, String>) -> LogWriter {
+        self.attrs = attrs;
+        self
     }
 
     /// Logs output of `stream`: every complete line becomes an entry.
@@ -161,6 +175,7 @@ impl LogWriter {
         let e = Entry {
             log: &text,
             stream: stream.name(),
+            attrs: &self.attrs,
             time: &time,
         };
         let Ok(mut json) = serde_json::to_vec(&e) else {

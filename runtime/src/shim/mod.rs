@@ -85,6 +85,8 @@ pub struct Settings {
     /// The json-file log and its rotation.
     pub log: PathBuf,
     pub rotation: log::Rotation,
+    /// The attributes of each log entry (`--log-opt labels=`, `env=`).
+    pub log_attrs: std::collections::BTreeMap<String, String>,
     /// The owner whose death stops and removes the container.
     pub owner: Option<owner::Owner>,
     pub policy: RestartPolicy,

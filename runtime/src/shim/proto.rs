@@ -56,6 +56,9 @@ pub struct ExecRequest {
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     /// The client's window size (rows, cols), set on the pty before the process runs.
     pub window: Option<(u16, u16)>,
+    /// The container's `--group-add` groups (names or gids), which its execs join too.
+    #[serde(default)]
+    pub group_add: Vec<String>,
 }
 
 /// The largest frame either side accepts.

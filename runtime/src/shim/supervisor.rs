@@ -98,7 +98,7 @@ pub fn run(
         execs: Vec::new(),
         health: settings.health.map(Monitor::new),
         signals,
-        log: LogWriter::open(settings.log, settings.rotation),
+        log: LogWriter::open(settings.log, settings.rotation).with_attrs(settings.log_attrs),
         owner: settings.owner,
         process: None,
         policy: settings.policy,

@@ -13,6 +13,33 @@ pub fn cgroup_path(state_root: &Path, id: &str) -> PathBuf {
     Path::new("tug").join(hash.short()).join(id)
 }
 
+/// Container `id`'s cgroup path with `--cgroup-parent` `parent` (`<parent>/<id>`, as
+/// Docker's cgroupfs driver makes it), or without one (`parent` empty) [`cgroup_path`].
+pub fn container_cgroup_path(state_root: &Path, id: &str, parent: &str) -> PathBuf {
+    let parent = parent.trim_matches('/');
+    if parent.is_empty() {
+        cgroup_path(state_root, id)
+    } else {
+        Path::new(parent).join(id)
+    }
+}
+
+/// Checks a `--cgroup-parent`: a path below the hierarchies' roots, never above.
+pub fn check_parent(parent: &str) -> Result<(), Error> {
+    let bad = Path::new(parent).components().any(|c| {
+        matches!(
+            c,
+            std::path::Component::ParentDir | std::path::Component::CurDir
+        )
+    });
+    if bad || parent.contains('\0') {
+        return Err(Error::Invalid(format!(
+            "--cgroup-parent {parent:?}: a cgroup path without . or .. components"
+        )));
+    }
+    Ok(())
+}
+
 /// A container's cgroup, removed (with every process left in it) on drop unless
 /// [`ContainerCgroup::remove`] already did.
 #[derive(Debug)]
@@ -56,6 +83,7 @@ pub fn setup_for(
     cgroup_root: &Path,
     state_root: &Path,
     id: &str,
+    parent: &str,
     resources: &Resources,
     devices: &[oci_spec::runtime::LinuxDeviceCgroup],
     pid: i32,
@@ -63,7 +91,12 @@ pub fn setup_for(
     let root = cgroup_root;
     let setup = detect(root)?;
     let cg = ContainerCgroup {
-        manager: manager(root, setup, cgroup_path(state_root, id), resources),
+        manager: manager(
+            root,
+            setup,
+            container_cgroup_path(state_root, id, parent),
+            resources,
+        ),
         removed: false,
     };
     cg.manager.create()?;
@@ -80,13 +113,14 @@ pub fn open_for(
     cgroup_root: &Path,
     state_root: &Path,
     id: &str,
+    parent: &str,
 ) -> Result<Box<dyn CgroupManager>, Error> {
     let root = cgroup_root;
     let setup = detect(root)?;
     Ok(manager(
         root,
         setup,
-        cgroup_path(state_root, id),
+        container_cgroup_path(state_root, id, parent),
         &Resources::default(),
     ))
 }
@@ -98,10 +132,12 @@ pub fn update_for(
     cgroup_root: &Path,
     state_root: &Path,
     id: &str,
+    parent: &str,
     resources: &Resources,
 ) -> Result<(), Error> {
     let setup = detect(cgroup_root)?;
-    let m = manager(cgroup_root, setup, cgroup_path(state_root, id), resources);
+    let rel = container_cgroup_path(state_root, id, parent);
+    let m = manager(cgroup_root, setup, rel, resources);
     if setup.is_v1() {
         let pids = m.pids()?;
         m.create()?;

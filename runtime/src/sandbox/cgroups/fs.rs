@@ -112,11 +112,12 @@ pub fn kill_and_rmdir(dir: &Path, deadline: Instant) -> Result<(), Error> {
 }
 
 /// Removes `base/rel`'s parents up to `base` while they are empty (another container's
-/// cgroup keeps them: that is not an error).
+/// cgroup keeps them: that is not an error). Only tug's own (`tug/...`): a
+/// `--cgroup-parent` is the user's, and stays, as Docker leaves it.
 pub fn rmdir_empty_parents(base: &Path, rel: &Path) {
     let mut p = rel.parent();
     while let Some(r) = p {
-        if r.as_os_str().is_empty() {
+        if r.as_os_str().is_empty() || !r.starts_with("tug") {
             break;
         }
         if std::fs::remove_dir(base.join(r)).is_err() {
@@ -180,24 +181,29 @@ mod tests {
     fn mkdir_all_makes_each_level_once() {
         let d = tempfile::tempdir().unwrap();
         let mut made = Vec::new();
-        mkdir_all(d.path(), Path::new("a/b/c"), |p| {
+        mkdir_all(d.path(), Path::new("tug/b/c"), |p| {
             made.push(p.to_path_buf());
             Ok(())
         })
         .unwrap();
         assert_eq!(made.len(), 3);
         made.clear();
-        mkdir_all(d.path(), Path::new("a/b/d"), |p| {
+        mkdir_all(d.path(), Path::new("tug/b/d"), |p| {
             made.push(p.to_path_buf());
             Ok(())
         })
         .unwrap();
-        assert_eq!(made, vec![d.path().join("a/b/d")]);
-        rmdir_empty_parents(d.path(), Path::new("a/b/d"));
-        assert!(d.path().join("a/b").exists(), "b still holds c");
-        std::fs::remove_dir(d.path().join("a/b/c")).unwrap();
-        std::fs::remove_dir(d.path().join("a/b/d")).unwrap();
-        rmdir_empty_parents(d.path(), Path::new("a/b/d"));
-        assert!(!d.path().join("a").exists());
+        assert_eq!(made, vec![d.path().join("tug/b/d")]);
+        rmdir_empty_parents(d.path(), Path::new("tug/b/d"));
+        assert!(d.path().join("tug/b").exists(), "b still holds c");
+        std::fs::remove_dir(d.path().join("tug/b/c")).unwrap();
+        std::fs::remove_dir(d.path().join("tug/b/d")).unwrap();
+        rmdir_empty_parents(d.path(), Path::new("tug/b/d"));
+        assert!(!d.path().join("tug").exists());
+        // A parent that is not tug's (`--cgroup-parent`) stays.
+        mkdir_all(d.path(), Path::new("user/c1"), |_| Ok(())).unwrap();
+        std::fs::remove_dir(d.path().join("user/c1")).unwrap();
+        rmdir_empty_parents(d.path(), Path::new("user/c1"));
+        assert!(d.path().join("user").exists());
     }
 }

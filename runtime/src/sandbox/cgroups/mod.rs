@@ -21,7 +21,10 @@ pub mod v2;
 
 use std::path::{Path, PathBuf};
 
-pub use container::{ContainerCgroup, cgroup_path, open_for, setup_for, update_for};
+pub use container::{
+    ContainerCgroup, cgroup_path, check_parent, container_cgroup_path, open_for, setup_for,
+    update_for,
+};
 pub use detect::{CgroupSetup, detect};
 pub use resources::Resources;
 

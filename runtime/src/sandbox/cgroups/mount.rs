@@ -1,7 +1,8 @@
 //! /sys/fs/cgroup inside a container: read-only, and rooted at the container's own cgroup
 //! because the init mounts it after it joined its cgroup and unshared its cgroup
 //! namespace. On v2 one cgroup2 mount; on v1 a tmpfs holding each controller hierarchy
-//! of the host (as Docker does).
+//! of the host (as Docker does). In the host's cgroup namespace (`--cgroupns host`) the
+//! container's own cgroup is bound over each mount, as runc does.
 
 use crate::sandbox::StepError;
 use nix::mount::{MsFlags, mount};
@@ -74,16 +75,67 @@ fn known_v1(o: &str) -> bool {
     )
 }
 
+/// The process's cgroup in the hierarchy of `m`, from `/proc/self/cgroup` text
+/// (`4:memory:/tug/...`, `0::/...` on v2).
+fn own_path(proc_cgroup: &str, m: &CgroupMount) -> Option<String> {
+    let want: std::collections::BTreeSet<&str> =
+        m.data.split(',').filter(|c| !c.is_empty()).collect();
+    proc_cgroup.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        let have: std::collections::BTreeSet<&str> =
+            controllers.split(',').filter(|c| !c.is_empty()).collect();
+        (have == want).then(|| path.to_string())
+    })
+}
+
+/// Binds the process's own cgroup of the cgroupfs at `target` over it, read-only: what
+/// a container in the host's cgroup namespace sees of the tree (runc's way).
+fn bind_own(target: &str, proc_cgroup: &str, m: &CgroupMount) -> Result<(), StepError> {
+    let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let path = own_path(proc_cgroup, m).ok_or_else(|| {
+        StepError::msg(format!(
+            "no cgroup of the container's for {target} in /proc/self/cgroup"
+        ))
+    })?;
+    let rel = path.trim_start_matches('/');
+    if rel.split('/').any(|p| p == "..") {
+        return Err(StepError::msg(format!("cgroup path {path:?}")));
+    }
+    let source = format!("{target}/{rel}");
+    mount(
+        Some(source.as_str()),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| StepError::new(format!("binding {source} on {target}"), e))?;
+    mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | ro,
+        None::<&str>,
+    )
+    .map_err(|e| StepError::new(format!("making {target} read-only"), e))
+}
+
 /// Mounts `plan` at /sys/fs/cgroup, read-only (inside the container, after pivot_root
-/// and the cgroup namespace unshare).
-pub fn mount_all(plan: &[CgroupMount]) -> Result<(), StepError> {
+/// and the cgroup namespace unshare). With `own` (the process's `/proc/self/cgroup`,
+/// when it stays in the host's cgroup namespace) each mount shows its own cgroup only.
+pub fn mount_all(plan: &[CgroupMount], own: Option<&str>) -> Result<(), StepError> {
     let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let base = "/sys/fs/cgroup";
     if let [m] = plan
         && m.dir.is_empty()
     {
-        return mount(Some("cgroup"), base, Some(m.fstype), ro, None::<&str>)
-            .map_err(|e| StepError::new(format!("mounting cgroup2 on {base}"), e));
+        mount(Some("cgroup"), base, Some(m.fstype), ro, None::<&str>)
+            .map_err(|e| StepError::new(format!("mounting cgroup2 on {base}"), e))?;
+        if let Some(own) = own {
+            bind_own(base, own, m)?;
+        }
+        return Ok(());
     }
     if plan.is_empty() {
         return Ok(());
@@ -107,6 +159,9 @@ pub fn mount_all(plan: &[CgroupMount]) -> Result<(), StepError> {
             Some(m.data.as_str()),
         )
         .map_err(|e| StepError::new(format!("mounting cgroup {} on {target}", m.data), e))?;
+        if let Some(own) = own {
+            bind_own(&target, own, m)?;
+        }
     }
     mount(
         None::<&str>,
@@ -121,6 +176,23 @@ pub fn mount_all(plan: &[CgroupMount]) -> Result<(), StepError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_paths_are_found_per_hierarchy() {
+        let proc = "6:cpu,cpuacct:/tug/h/c\n4:memory:/tug/h/c\n1:name=systemd:/\n0::/x\n";
+        let m = |data: &str| CgroupMount {
+            dir: "d".into(),
+            fstype: "cgroup",
+            data: data.into(),
+        };
+        assert_eq!(own_path(proc, &m("memory")).as_deref(), Some("/tug/h/c"));
+        assert_eq!(
+            own_path(proc, &m("cpuacct,cpu")).as_deref(),
+            Some("/tug/h/c")
+        );
+        assert_eq!(own_path(proc, &m("")).as_deref(), Some("/x"));
+        assert_eq!(own_path(proc, &m("pids")), None);
+    }
 
     const HYBRID: &str = "\
 30 25 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755

@@ -42,6 +42,61 @@ pub struct Resources {
     /// `--blkio-weight` (10 to 1000; 0: not set), where the kernel's I/O scheduler has
     /// weights.
     pub blkio_weight: u16,
+    /// `--cpuset-mems`: the memory nodes (`0-1`, `0,2`).
+    pub cpuset_mems: String,
+    /// `--device-read-bps`, `--device-write-bps`: bytes per second of a block device.
+    #[serde(rename = "BlkioDeviceReadBps")]
+    pub device_read_bps: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceWriteBps")]
+    pub device_write_bps: Vec<ThrottleDevice>,
+    /// `--device-read-iops`, `--device-write-iops`: operations per second.
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    pub device_read_iops: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    pub device_write_iops: Vec<ThrottleDevice>,
+}
+
+/// A block device's I/O limit (`/dev/sda:1mb`), as Docker's `ThrottleDevice`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
+}
+
+impl ThrottleDevice {
+    /// Parses `PATH:RATE`: a size (`1mb`) with `bytes`, else a plain number.
+    pub fn parse(s: &str, bytes: bool) -> Result<ThrottleDevice, InvalidValue> {
+        let bad = |why: &str| InvalidValue::new(s, format!("invalid value {s:?}: {why}"));
+        let (path, rate) = s.rsplit_once(':').ok_or_else(|| bad("use PATH:RATE"))?;
+        if !path.starts_with("/dev/") {
+            return Err(bad(&format!("{path} is not a device path (/dev/...)")));
+        }
+        let rate = if bytes {
+            parse_bytes(rate).map_err(|_| bad("the rate is not a size"))? as u64
+        } else {
+            rate.parse().map_err(|_| bad("the rate is not a number"))?
+        };
+        Ok(ThrottleDevice {
+            path: path.into(),
+            rate,
+        })
+    }
+
+    /// The device's `major:minor` (it must be a block device).
+    pub fn numbers(&self) -> Result<String, Error> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let m = std::fs::metadata(&self.path)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", self.path)))?;
+        if !m.file_type().is_block_device() {
+            return Err(Error::Invalid(format!(
+                "{} is not a block device",
+                self.path
+            )));
+        }
+        let rdev = m.rdev();
+        Ok(format!("{}:{}", libc::major(rdev), libc::minor(rdev)))
+    }
 }
 
 impl Resources {
@@ -148,6 +203,29 @@ impl Resources {
         if self.blkio_weight != 0 && !(10..=1000).contains(&self.blkio_weight) {
             return bad("Range of blkio weight is from 10 to 1000");
         }
+        for d in self
+            .device_read_bps
+            .iter()
+            .chain(&self.device_write_bps)
+            .chain(&self.device_read_iops)
+            .chain(&self.device_write_iops)
+        {
+            d.numbers()?;
+        }
+        if !self.cpuset_mems.is_empty() {
+            let wanted = parse_cpu_list(&self.cpuset_mems)
+                .map_err(|e| Error::Invalid(format!("--cpuset-mems: {e}")))?;
+            let online = std::fs::read_to_string("/sys/devices/system/node/online")
+                .unwrap_or_else(|_| "0".into());
+            let have = parse_cpu_list(online.trim()).unwrap_or_else(|_| vec![0]);
+            if wanted.iter().any(|n| !have.contains(n)) {
+                return Err(Error::Invalid(format!(
+                    "Requested memory nodes are not available - requested {}, available: {}",
+                    self.cpuset_mems,
+                    online.trim()
+                )));
+            }
+        }
         if !self.cpuset_cpus.is_empty() {
             let cpus = parse_cpu_list(&self.cpuset_cpus)
                 .map_err(|e| Error::Invalid(format!("--cpuset-cpus: {e}")))?;
@@ -177,12 +255,17 @@ impl Resources {
             r.set_memory(Some(m));
         }
         let cfs = self.cfs_quota_period();
-        if cfs.is_some() || self.cpu_shares > 0 || !self.cpuset_cpus.is_empty() {
+        if cfs.is_some()
+            || self.cpu_shares > 0
+            || !self.cpuset_cpus.is_empty()
+            || !self.cpuset_mems.is_empty()
+        {
             let mut c = LinuxCpu::default();
             c.set_shares((self.cpu_shares > 0).then_some(self.cpu_shares as u64));
             c.set_quota(cfs.map(|(q, _)| q));
             c.set_period(cfs.map(|(_, p)| p as u64));
             c.set_cpus((!self.cpuset_cpus.is_empty()).then(|| self.cpuset_cpus.clone()));
+            c.set_mems((!self.cpuset_mems.is_empty()).then(|| self.cpuset_mems.clone()));
             r.set_cpu(Some(c));
         }
         if let Some(l) = self.pids_limit {

@@ -49,7 +49,7 @@ pub fn controllers_for_spec(spec: &oci_spec::runtime::Spec) -> Vec<&'static str>
         .and_then(|r| r.cpu().as_ref());
     controllers_for(
         cpu.is_some_and(|c| c.shares().is_some() || c.quota().is_some() || c.period().is_some()),
-        cpu.is_some_and(|c| c.cpus().is_some()),
+        cpu.is_some_and(|c| c.cpus().is_some() || c.mems().is_some()),
     )
 }
 
@@ -58,7 +58,7 @@ impl V1Manager {
     pub fn new(root: &Path, rel: PathBuf, resources: &Resources) -> V1Manager {
         let wanted = controllers_for(
             resources.cpu_shares > 0 || resources.cfs_quota_period().is_some(),
-            !resources.cpuset_cpus.is_empty(),
+            !resources.cpuset_cpus.is_empty() || !resources.cpuset_mems.is_empty(),
         );
         V1Manager {
             root: root.to_path_buf(),
@@ -194,6 +194,21 @@ impl CgroupManager for V1Manager {
         if let Some(max) = r.pids_max() {
             self.existing("pids")?;
             fs::write(&self.file("pids", "pids.max"), &max.to_string())?;
+        }
+        if !r.cpuset_mems.is_empty() {
+            self.existing("cpuset")?;
+            fs::write(&self.file("cpuset", "cpuset.mems"), &r.cpuset_mems)?;
+        }
+        for (list, file) in [
+            (&r.device_read_bps, "blkio.throttle.read_bps_device"),
+            (&r.device_write_bps, "blkio.throttle.write_bps_device"),
+            (&r.device_read_iops, "blkio.throttle.read_iops_device"),
+            (&r.device_write_iops, "blkio.throttle.write_iops_device"),
+        ] {
+            for d in list {
+                let line = format!("{} {}", d.numbers()?, d.rate);
+                fs::write(&self.file("blkio", file), &line)?;
+            }
         }
         if r.oom_kill_disable == Some(true) {
             fs::write(&self.file("memory", "memory.oom_control"), "1")?;

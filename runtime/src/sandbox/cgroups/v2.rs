@@ -136,6 +136,21 @@ impl CgroupManager for V2Manager {
             let f = self.controller_file("pids", "pids.max")?;
             fs::write(&f, &max.to_string())?;
         }
+        if !r.cpuset_mems.is_empty() {
+            let f = self.controller_file("cpuset", "cpuset.mems")?;
+            fs::write(&f, &r.cpuset_mems)?;
+        }
+        for (list, key) in [
+            (&r.device_read_bps, "rbps"),
+            (&r.device_write_bps, "wbps"),
+            (&r.device_read_iops, "riops"),
+            (&r.device_write_iops, "wiops"),
+        ] {
+            for d in list {
+                let f = self.controller_file("io", "io.max")?;
+                fs::write(&f, &format!("{} {key}={}", d.numbers()?, d.rate))?;
+            }
+        }
         if r.blkio_weight > 0 {
             // Docker's conversion of a blkio weight (10-1000) to io.weight (1-10000).
             let w = 1 + (u64::from(r.blkio_weight) - 10) * 9999 / 990;

@@ -1,0 +1,166 @@
+//! `tug events`: container and image events from the journal every tug process appends
+//! to (no daemon), in Docker's line form, with `--filter`, `--since`/`--until` and
+//! `--format`, and following new events while it runs.
+
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tug_e2e::containers::Containers;
+use tug_e2e::{KillOnDrop, TestRoot, code, stderr};
+
+fn unix_now() -> String {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+#[test]
+fn events_show_a_containers_life_and_image_tags_as_docker_prints_them() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let since = unix_now();
+    t.run(&[
+        "run", "--name", "evented", "-l", "tier=web", "busybox", "sh", "-c", "exit 3",
+    ]);
+    let id = cs.add(&t.inspect_f("evented", "{{.Id}}"));
+    t.ok(&["tag", "busybox", "evtag:1"]);
+    t.ok(&["rmi", "evtag:1"]);
+    t.ok(&["rm", "evented"]);
+    let until = unix_now();
+    let out = t.ok(&["events", "--since", &since, "--until", &until]);
+    let lines: Vec<&str> = out.lines().collect();
+    // `<RFC 3339 nanos> <type> <action> <id> (<attributes, sorted>)`.
+    let shape: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let (time, rest) = l.split_once(' ').unwrap();
+            assert!(time.len() == 30 && time.ends_with('Z'), "{l}");
+            rest.replace(&id, "ID")
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            "container create ID (image=busybox, name=evented, tier=web)",
+            "container start ID (image=busybox, name=evented, tier=web)",
+            "container die ID (exitCode=3, image=busybox, name=evented, tier=web)",
+            &format!(
+                "image tag {} (name=evtag:1)",
+                t.inspect_f("busybox", "{{.Id}}")
+            ),
+            "image untag evtag:1 (name=evtag:1)",
+            "container destroy ID (image=busybox, name=evented, tier=web)",
+        ]
+    );
+    // Filters: keys and'ed, values of a key or'ed; --format with Docker's fields.
+    let out = t.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=evented",
+        "--filter",
+        "event=die",
+        "--filter",
+        "event=destroy",
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.Attributes.exitCode}}",
+    ]);
+    assert_eq!(out, "container die 3\ncontainer destroy <no value>\n");
+    let out = t.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=image",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (
+            v["Type"].as_str(),
+            v["Action"].as_str(),
+            v["status"].as_str()
+        ),
+        (Some("image"), Some("tag"), Some("tag"))
+    );
+    assert!(v["timeNano"].as_i64().is_some());
+    // Docker's templates name the Go fields: {{.TimeNano}}, {{.ID}}, {{.Status}}.
+    let out = t.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "event=create",
+        "--format",
+        "{{.Status}} {{.ID}} {{.TimeNano}}",
+    ]);
+    let f: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!((f[0], f[1]), ("create", id.as_str()), "{out}");
+    assert!(f[2].parse::<i64>().is_ok(), "{out}");
+    let bad = t.run(&["events", "--until", "0s", "--filter", "colour=red"]);
+    assert_eq!(code(&bad), 125);
+    assert!(
+        stderr(&bad).contains("invalid filter 'colour'"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn events_without_until_follow_what_other_tug_processes_do() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let mut follower = KillOnDrop(
+        t.tug()
+            .args([
+                "events",
+                "--filter",
+                "type=container",
+                "--format",
+                "{{.Action}} {{.Actor.Attributes.name}}",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(follower.0.stdout.take().unwrap()).lines();
+    // Events from before it started are not shown; what happens next is.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.by_ref().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    // Until the follower reads the journal, retry the event it must see.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 0;
+    let first = loop {
+        let name = format!("follow{n}");
+        t.ok(&["create", "--name", &name, "busybox", "true"]);
+        cs.add(&name);
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
+            break l;
+        }
+        assert!(std::time::Instant::now() < deadline, "no event followed");
+        n += 1;
+    };
+    assert!(first.starts_with("create follow"), "{first}");
+    t.ok(&["rm", "follow0"]);
+    let next: Vec<String> = (0..20)
+        .map_while(|_| rx.recv_timeout(Duration::from_secs(10)).ok())
+        .take_while(|l| l != "destroy follow0")
+        .collect();
+    assert!(
+        next.iter().all(|l| l.starts_with("create follow")),
+        "{next:?}"
+    );
+}
