@@ -312,3 +312,69 @@ fn docker_rm_of_an_unknown_container_says_no_such_container() {
         "Error response from daemon: No such container: nosuch"
     );
 }
+
+#[test]
+fn docker_lifecycle_commands_follow_logs_and_wait() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line$i; sleep 0.2; done; exit 5",
+    ]);
+    // `logs -f` ends when the container exits, with every line.
+    assert_eq!(
+        s.docker_ok(&["logs", "-f", "counter"]),
+        "line1\nline2\nline3\n"
+    );
+    assert_eq!(s.docker_ok(&["wait", "counter"]).trim(), "5");
+    assert_eq!(s.docker_ok(&["logs", "--tail", "1", "counter"]), "line3\n");
+    s.docker_ok(&["start", "counter"]);
+    s.docker_ok(&["stop", "-t", "0", "counter"]);
+    let state = s.docker_ok(&["inspect", "-f", "{{.State.Status}}", "counter"]);
+    assert_eq!(state.trim(), "exited");
+    s.docker_ok(&["restart", "-t", "0", "counter"]);
+    s.docker_ok(&["kill", "counter"]);
+    let gone = s.docker_ok(&["wait", "counter"]);
+    assert!(["5", "137"].contains(&gone.trim()), "{gone}");
+    s.docker_ok(&["rm", "counter"]);
+    assert!(t.container_ids().is_empty());
+}
+
+#[test]
+fn docker_network_and_volume_commands_work_on_tug() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["network", "create", "apinet"]);
+    let ls = s.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(ls.lines().any(|l| l == "apinet"), "{ls}");
+    let driver = s.docker_ok(&["network", "inspect", "-f", "{{.Driver}}", "apinet"]);
+    assert_eq!(driver.trim(), "bridge");
+    s.docker_ok(&["volume", "create", "apidata"]);
+    let out = s.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "apinet",
+        "-v",
+        "apidata:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f && cat /data/f",
+    ]);
+    assert_eq!(out, "kept\n");
+    let vols = s.docker_ok(&["volume", "ls", "--format", "{{.Name}}"]);
+    assert!(vols.lines().any(|l| l == "apidata"), "{vols}");
+    s.docker_ok(&["volume", "rm", "apidata"]);
+    s.docker_ok(&["network", "rm", "apinet"]);
+    let out = s.docker(&["network", "rm", "apinet"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let out = s.docker(&["volume", "inspect", "apidata"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+}

@@ -482,9 +482,11 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         let code = if !live(&c) && matches!(condition.as_str(), "" | "not-running") {
             c.state.exit_code
         } else {
-            // The exit this server saw on a stream it holds, or, for a container started
-            // elsewhere, the shim's own report once it is seen running.
+            // The exit this server saw on a stream it holds, or the state the shim
+            // wrote: the container seen running and now not, or a new finish time.
             let mut code = None;
+            let mut seen_live = live(&c);
+            let finished_before = c.state.finished_at.clone();
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             while code.is_none() {
                 tokio::select! {
@@ -494,14 +496,16 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
                         Err(_) => break,
                     },
                     _ = tick.tick() => {
+                        if tx.is_closed() {
+                            return;
+                        }
                         let id = cid.clone();
-                        let now = blocking(&server, move |e| Ok(e.container(&id).ok())).await;
-                        match now {
-                            Ok(Some(c)) if live(&c) => {
-                                let id = cid.clone();
-                                code = blocking(&server, move |e| Ok(e.wait_container(&id)?)).await.ok();
+                        match blocking(&server, move |e| Ok(e.container(&id).ok())).await {
+                            Ok(Some(c)) if live(&c) => seen_live = true,
+                            Ok(Some(c)) if seen_live || c.state.finished_at != finished_before => {
+                                code = Some(c.state.exit_code);
                             }
-                            // Removed (`--rm`) before this saw it run: its stream's
+                            // Removed (`--rm`) before this saw it end: its stream's
                             // exit, if this server holds it, comes at once.
                             Ok(None) => {
                                 let wait = tokio::time::timeout(Duration::from_secs(2), async {

@@ -14,6 +14,7 @@ mod exec;
 mod images;
 mod listen;
 mod query;
+mod resources;
 mod router;
 mod system;
 

@@ -9,7 +9,7 @@ use super::Server;
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
 use super::query::Query;
-use super::{containers, exec, images, system};
+use super::{containers, exec, images, resources, system};
 
 /// The request, routed; every failure answered as Docker's JSON error.
 pub async fn route(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
@@ -88,6 +88,15 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::DELETE, ["images", name @ ..]) if !name.is_empty() => {
             images::remove(server, name.join("/"), query).await
         }
+
+        (&M::GET, ["networks"]) => resources::networks(server, query).await,
+        (&M::POST, ["networks", "create"]) => resources::create_network(server, req).await,
+        (&M::GET, ["networks", id]) => resources::network(server, id).await,
+        (&M::DELETE, ["networks", id]) => resources::remove_network(server, id).await,
+        (&M::GET, ["volumes"]) => resources::volumes(server, query).await,
+        (&M::POST, ["volumes", "create"]) => resources::create_volume(server, req).await,
+        (&M::GET, ["volumes", name]) => resources::volume(server, name).await,
+        (&M::DELETE, ["volumes", name]) => resources::remove_volume(server, name, query).await,
         _ => Err(ApiError::not_found(format!(
             "page not found: {method} {path} is not served by tug"
         ))),
