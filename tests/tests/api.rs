@@ -378,3 +378,90 @@ fn docker_network_and_volume_commands_work_on_tug() {
     let out = s.docker(&["volume", "inspect", "apidata"]);
     assert_eq!(code(&out), 1, "{}", text(&out));
 }
+
+#[test]
+fn docker_run_relays_stdin_and_a_terminal() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let mut child = Command::new("docker")
+        .args(["run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done"])
+        .env("DOCKER_HOST", format!("unix://{}", s.socket.display()))
+        .env("DOCKER_CONFIG", &s.config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn docker");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"piped input\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "piped input\ndone\n",
+        "{}",
+        text(&out)
+    );
+
+    // `-it` through `script` (a terminal for the CLI): the size follows the client's.
+    let cmd = format!(
+        "stty rows 33 cols 77; DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker run --rm -it busybox sh -c 'sleep 0.2; stty size; tty; exit 6'",
+        s.socket.display(),
+        s.config.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn script");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("33 77"), "{}", text(&out));
+    assert!(shown.contains("/dev/pts/"), "{}", text(&out));
+    assert_eq!(code(&out), 6, "{}", text(&out));
+}
+
+#[test]
+fn containers_outlive_the_server_and_a_new_one_sees_them() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["run", "-d", "--name", "lasting", "busybox", "sleep", "60"]);
+    drop(s);
+    let s = Service::start(&t);
+    let ps = s.docker_ok(&["ps", "--format", "{{.Names}} {{.State}}"]);
+    assert_eq!(ps.trim(), "lasting running");
+    assert_eq!(
+        s.docker_ok(&["exec", "lasting", "echo", "still"]),
+        "still\n"
+    );
+    s.docker_ok(&["rm", "-f", "lasting"]);
+}
+
+#[test]
+fn the_socket_is_for_root_and_the_docker_group_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TestRoot::new();
+    let s = Service::start(&t);
+    let mode = std::fs::metadata(&s.socket).unwrap().permissions().mode() & 0o777;
+    let docker_group = std::fs::read_to_string("/etc/group")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("docker:"));
+    assert_eq!(mode, if docker_group { 0o660 } else { 0o600 });
+    // A second server on the same socket is refused; the first one keeps it.
+    let out = t.run(&[
+        "system",
+        "service",
+        "--host",
+        &format!("unix://{}", s.socket.display()),
+    ]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already listens"),
+        "{}",
+        text(&out)
+    );
+    assert!(s.http("GET", "/_ping", None).starts_with("HTTP/1.1 200"));
+}

@@ -425,11 +425,17 @@ pub async fn kill(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
-/// `POST /containers/{id}/resize`: the size of a container's terminal (accepted; the
-/// shim's terminal keeps its size in this first version).
-pub async fn resize(server: Arc<Server>, id: &str, _query: Query) -> ApiResult {
+/// `POST /containers/{id}/resize?h=&w=`: the size of a container's terminal.
+pub async fn resize(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
-    blocking(&server, move |e| Ok(e.container(&name)?)).await?;
+    let size = |k: &str| {
+        query
+            .get(k)
+            .and_then(|v| v.parse::<u16>().ok())
+            .unwrap_or(0)
+    };
+    let (rows, cols) = (size("h"), size("w"));
+    blocking(&server, move |e| Ok(e.resize_container(&name, rows, cols)?)).await?;
     Ok(ok_empty(StatusCode::OK))
 }
 
