@@ -465,3 +465,33 @@ fn the_socket_is_for_root_and_the_docker_group_only() {
     );
     assert!(s.http("GET", "/_ping", None).starts_with("HTTP/1.1 200"));
 }
+
+#[test]
+fn docker_pulls_from_a_loopback_registry_with_progress() {
+    let t = TestRoot::new();
+    let Some(s) = with_docker(&t) else { return };
+    let reg = tug_e2e::registry::Registry::start();
+    let name = format!("{}/apibox:1", reg.host());
+    let source = TestRoot::with_busybox();
+    source.ok(&["tag", "busybox", &name]);
+    source.ok(&["push", &name]);
+
+    let out = s.docker_ok(&["pull", &name]);
+    assert!(out.contains("1: Pulling from apibox"), "{out}");
+    assert!(out.contains(": Pull complete"), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{out}"
+    );
+    // A missing image is pulled by `run` (create answers 404, the CLI pulls, creates).
+    s.docker_ok(&["rmi", &name]);
+    let out = s.docker(&["run", "--rm", &name, "echo", "pulled"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pulled\n",
+        "{}",
+        text(&out)
+    );
+    let missing = s.docker(&["pull", &format!("{}/nosuch:1", reg.host())]);
+    assert_eq!(code(&missing), 1, "{}", text(&missing));
+}

@@ -152,7 +152,17 @@ pub async fn pull(server: Arc<Server>, query: Query) -> ApiResult {
     let engine = server.engine.clone();
     tokio::task::spawn_blocking(move || {
         let progress = Progress(tx);
-        progress.line(json!({ "status": format!("Pulling from {reference}") }));
+        // Docker's first line: `{"status": "Pulling from REPO", "id": TAG}`.
+        let last = reference.rsplit('/').next().unwrap_or(&reference);
+        let tag = last.split_once(':').map_or("latest", |(_, t)| t);
+        let repo = reference
+            .strip_suffix(&format!(":{tag}"))
+            .unwrap_or(&reference);
+        let repo = repo
+            .split_once('/')
+            .filter(|(host, _)| host.contains(['.', ':']) || *host == "localhost")
+            .map_or(repo, |(_, path)| path);
+        progress.line(json!({ "status": format!("Pulling from {repo}"), "id": tag }));
         let opts = PullOptions {
             unpack: true,
             ..Default::default()
