@@ -111,15 +111,17 @@ pub async fn relay<I>(
     // write side, which the shim reads as the client gone.
     let input = tokio::spawn(async move {
         let mut buf = vec![0u8; 32 * 1024];
-        while stdin {
-            match client_r.read(&mut buf).await {
-                Ok(0) | Err(_) => {
-                    let _ = shim_w.write_all(&stdin_close_message()).await;
-                    break;
-                }
-                Ok(n) => {
-                    if shim_w.write_all(&stdin_message(&buf[..n])).await.is_err() {
+        if stdin {
+            loop {
+                match client_r.read(&mut buf).await {
+                    Ok(0) | Err(_) => {
+                        let _ = shim_w.write_all(&stdin_close_message()).await;
                         break;
+                    }
+                    Ok(n) => {
+                        if shim_w.write_all(&stdin_message(&buf[..n])).await.is_err() {
+                            break;
+                        }
                     }
                 }
             }

@@ -25,9 +25,12 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
     let now = SystemTime::now();
     let mut out = Vec::new();
     for c in containers {
-        if !(all || c.state.running || c.state.paused || c.state.restarting)
-            && !filters.contains_key("status")
-        {
+        let listed = all
+            || c.state.running
+            || c.state.paused
+            || c.state.restarting
+            || filters.contains_key("status");
+        if !listed {
             continue;
         }
         if !matches_filters(&c, &filters) {
@@ -357,10 +360,7 @@ pub async fn start(server: Arc<Server>, id: &str) -> ApiResult {
     })
     .await?;
     let sock = match pending {
-        Some(p) => match p.stream.send(sock) {
-            Ok(()) => None,
-            Err(sock) => Some(sock),
-        },
+        Some(p) => p.stream.send(sock).err(),
         None => Some(sock),
     };
     if let Some(sock) = sock {
