@@ -495,3 +495,23 @@ fn docker_pulls_from_a_loopback_registry_with_progress() {
     let missing = s.docker(&["pull", &format!("{}/nosuch:1", reg.host())]);
     assert_eq!(code(&missing), 1, "{}", text(&missing));
 }
+
+#[test]
+fn docker_pause_rename_top_and_prune() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["run", "-d", "--name", "first", "busybox", "sleep", "60"]);
+    s.docker_ok(&["pause", "first"]);
+    let state = s.docker_ok(&["inspect", "-f", "{{.State.Status}}", "first"]);
+    assert_eq!(state.trim(), "paused");
+    s.docker_ok(&["unpause", "first"]);
+    s.docker_ok(&["rename", "first", "second"]);
+    let top = s.docker_ok(&["top", "second"]);
+    assert!(top.lines().any(|l| l.contains("sleep 60")), "{top}");
+    s.docker_ok(&["run", "--name", "done", "busybox", "true"]);
+    let pruned = s.docker_ok(&["container", "prune", "-f"]);
+    assert!(pruned.contains("Deleted Containers:"), "{pruned}");
+    let left = s.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left.trim(), "second");
+    s.docker_ok(&["rm", "-f", "second"]);
+}

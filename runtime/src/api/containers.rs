@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tug::container::{Container, CreateOptions, LogsOptions};
 
 use super::Server;
-use super::body::{Body, channel, mux_frame};
+use super::body::{channel, mux_frame};
 use super::error::{ApiError, ApiResult};
 use super::query::Query;
 use super::router::{blocking, json, json_body, ok_empty};
@@ -621,9 +621,59 @@ pub async fn logs(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         .unwrap_or_else(|_| Response::new(super::body::empty())))
 }
 
-/// The body type, for the handlers' signatures.
-#[allow(dead_code)]
-type _B = Body;
+/// `POST /containers/{id}/pause` and `/unpause`.
+pub async fn pause(server: Arc<Server>, id: &str, pause: bool) -> ApiResult {
+    let name = id.to_string();
+    blocking(&server, move |e| {
+        if pause {
+            e.pause_container(&name)?;
+        } else {
+            e.unpause_container(&name)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(ok_empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /containers/{id}/rename?name=`.
+pub async fn rename(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
+    let name = id.to_string();
+    let new_name = query
+        .get("name")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the new name (name) is required"))?
+        .to_string();
+    blocking(&server, move |e| Ok(e.rename_container(&name, &new_name)?)).await?;
+    Ok(ok_empty(StatusCode::NO_CONTENT))
+}
+
+/// `GET /containers/{id}/top?ps_args=`.
+pub async fn top(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
+    let name = id.to_string();
+    let args: Vec<String> = query
+        .get("ps_args")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let out = blocking(&server, move |e| {
+        let t = e.top(&name, &args)?;
+        Ok(json!({ "Titles": t.titles, "Processes": t.processes }))
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &out))
+}
+
+/// `POST /containers/prune`: every container that does not run.
+pub async fn prune(server: Arc<Server>) -> ApiResult {
+    let (ids, bytes) = blocking(&server, |e| Ok(e.prune_containers()?)).await?;
+    let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "ContainersDeleted": ids, "SpaceReclaimed": bytes }),
+    ))
+}
 
 #[cfg(test)]
 mod tests {

@@ -60,6 +60,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
 
         (&M::GET, ["containers", "json"]) => containers::list(server, query).await,
         (&M::POST, ["containers", "create"]) => containers::create(server, query, req).await,
+        (&M::POST, ["containers", "prune"]) => containers::prune(server).await,
         (&M::GET, ["containers", id, "json"]) => containers::inspect(server, id).await,
         (&M::POST, ["containers", id, "start"]) => containers::start(server, id).await,
         (&M::POST, ["containers", id, "stop"]) => containers::stop(server, id, query).await,
@@ -72,6 +73,10 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
             super::attach::attach(server, id, query, req).await
         }
         (&M::POST, ["containers", id, "resize"]) => containers::resize(server, id, query).await,
+        (&M::POST, ["containers", id, "pause"]) => containers::pause(server, id, true).await,
+        (&M::POST, ["containers", id, "unpause"]) => containers::pause(server, id, false).await,
+        (&M::POST, ["containers", id, "rename"]) => containers::rename(server, id, query).await,
+        (&M::GET, ["containers", id, "top"]) => containers::top(server, id, query).await,
         (&M::POST, ["containers", id, "exec"]) => exec::create(server, id, req).await,
         (&M::POST, ["exec", id, "start"]) => exec::start(server, id, req).await,
         (&M::POST, ["exec", _, "resize"]) => Ok(ok_empty(StatusCode::OK)),
