@@ -334,6 +334,7 @@ fn docker_lifecycle_commands_follow_logs_and_wait() {
     );
     assert_eq!(s.docker_ok(&["wait", "counter"]).trim(), "5");
     assert_eq!(s.docker_ok(&["logs", "--tail", "1", "counter"]), "line3\n");
+    assert_eq!(s.docker_ok(&["logs", "-f", "--tail", "2", "counter"]), "line2\nline3\n");
     s.docker_ok(&["start", "counter"]);
     s.docker_ok(&["stop", "-t", "0", "counter"]);
     let state = s.docker_ok(&["inspect", "-f", "{{.State.Status}}", "counter"]);
