@@ -334,7 +334,10 @@ fn docker_lifecycle_commands_follow_logs_and_wait() {
     );
     assert_eq!(s.docker_ok(&["wait", "counter"]).trim(), "5");
     assert_eq!(s.docker_ok(&["logs", "--tail", "1", "counter"]), "line3\n");
-    assert_eq!(s.docker_ok(&["logs", "-f", "--tail", "2", "counter"]), "line2\nline3\n");
+    assert_eq!(
+        s.docker_ok(&["logs", "-f", "--tail", "2", "counter"]),
+        "line2\nline3\n"
+    );
     s.docker_ok(&["start", "counter"]);
     s.docker_ok(&["stop", "-t", "0", "counter"]);
     let state = s.docker_ok(&["inspect", "-f", "{{.State.Status}}", "counter"]);
@@ -515,4 +518,40 @@ fn docker_pause_rename_top_and_prune() {
     let left = s.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert_eq!(left.trim(), "second");
     s.docker_ok(&["rm", "-f", "second"]);
+}
+
+#[test]
+fn docker_cp_copies_both_ways() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let dir = t.host_dir("cp");
+    std::fs::write(dir.join("in.txt"), "from-the-host\n").unwrap();
+    let src = dir.join("in.txt");
+    let src = src.to_str().unwrap();
+    s.docker_ok(&["run", "-d", "--name", "copied", "busybox", "sleep", "60"]);
+    s.docker_ok(&["cp", src, "copied:/tmp/"]);
+    s.docker_ok(&["cp", src, "copied:/tmp/renamed.txt"]);
+    let inside = s.docker_ok(&["exec", "copied", "cat", "/tmp/in.txt", "/tmp/renamed.txt"]);
+    assert_eq!(inside, "from-the-host\nfrom-the-host\n");
+    s.docker_ok(&[
+        "exec",
+        "copied",
+        "sh",
+        "-c",
+        "echo from-the-container > /tmp/out.txt",
+    ]);
+    let out = dir.join("out.txt");
+    s.docker_ok(&["cp", "copied:/tmp/out.txt", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "from-the-container\n"
+    );
+    let missing = s.docker(&["cp", "copied:/nosuch", out.to_str().unwrap()]);
+    assert_eq!(code(&missing), 1, "{}", text(&missing));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("Could not find the file /nosuch"),
+        "{}",
+        text(&missing)
+    );
+    s.docker_ok(&["rm", "-f", "copied"]);
 }

@@ -6,6 +6,7 @@
 //! only what Docker's daemon keeps there too: the execs created and not yet inspected,
 //! attaches waiting for their container's start, and the exits it saw (for `wait`).
 
+mod archive;
 mod attach;
 mod body;
 mod containers;

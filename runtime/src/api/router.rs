@@ -77,6 +77,12 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::POST, ["containers", id, "unpause"]) => containers::pause(server, id, false).await,
         (&M::POST, ["containers", id, "rename"]) => containers::rename(server, id, query).await,
         (&M::GET, ["containers", id, "top"]) => containers::top(server, id, query).await,
+        (&M::GET | &M::HEAD, ["containers", id, "archive"]) => {
+            super::archive::get(server, id, query, &method).await
+        }
+        (&M::PUT, ["containers", id, "archive"]) => {
+            super::archive::put(server, id, query, req).await
+        }
         (&M::POST, ["containers", id, "exec"]) => exec::create(server, id, req).await,
         (&M::POST, ["exec", id, "start"]) => exec::start(server, id, req).await,
         (&M::POST, ["exec", _, "resize"]) => Ok(ok_empty(StatusCode::OK)),
