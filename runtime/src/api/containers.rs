@@ -1,20 +1,20 @@
-//! The container endpoints: list, create, inspect, start, stop, restart, kill, wait,
-//! remove, logs, resize. Each calls the Engine; the shapes are Docker's.
+//! The container endpoints: list, inspect, start, stop, restart, kill, wait, remove,
+//! resize, pause, rename, top, prune (create and logs have their own files). Each calls
+//! the Engine; the shapes are Docker's.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
-use tug::container::{Container, CreateOptions, LogEntry, LogsOptions};
+use tug::container::Container;
 
 use super::Server;
-use super::body::{channel, mux_frame};
+use super::body::channel;
 use super::error::{ApiError, ApiResult};
 use super::query::Query;
-use super::router::{blocking, json, json_body, ok_empty};
+use super::router::{blocking, json, ok_empty};
 
 /// `GET /containers/json`.
 pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
@@ -172,166 +172,6 @@ fn human(d: Duration) -> String {
         5259600..63115200 => format!("{} months", s / 2629800),
         _ => format!("{} years", s / 31557600),
     }
-}
-
-/// `POST /containers/create?name=`.
-pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -> ApiResult {
-    let body = json_body(req).await?;
-    let mut opts = create_options(&body)?;
-    opts.name = query
-        .get("name")
-        .filter(|n| !n.is_empty())
-        .map(str::to_string);
-    let c = blocking(&server, move |e| Ok(e.create_container(&opts)?)).await?;
-    Ok(json(
-        StatusCode::CREATED,
-        &json!({ "Id": c.id.to_string(), "Warnings": [] }),
-    ))
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect(),
-        Value::String(s) => vec![s.clone()],
-        _ => Vec::new(),
-    }
-}
-
-fn string(v: &Value) -> Option<String> {
-    v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
-}
-
-/// The body of a create (Config with HostConfig inside) as the options `tug run` builds.
-fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
-    let bad = |m: String| ApiError::bad_request(m);
-    let image = string(&body["Image"]).ok_or_else(|| bad("config.Image: no image given".into()))?;
-    let hc = &body["HostConfig"];
-    let mut command = strings(&body["Cmd"]);
-    // The API's Entrypoint is a list: its first word is the program, the rest go before
-    // Cmd; a given entrypoint drops the image's CMD, as `--entrypoint` does.
-    let entrypoint = match &body["Entrypoint"] {
-        Value::Null => None,
-        v => {
-            let mut words = strings(v);
-            if words.is_empty() {
-                Some(String::new())
-            } else {
-                let first = words.remove(0);
-                words.append(&mut command);
-                command = words;
-                Some(first)
-            }
-        }
-    };
-    let labels = body["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut mounts = Vec::new();
-    for b in strings(&hc["Binds"]) {
-        mounts.push(
-            tug::volume::parse_volume_flag(&b)
-                .map_err(|e| bad(format!("HostConfig.Binds {b:?}: {}", tug::report(&e))))?,
-        );
-    }
-    let mut publish = Vec::new();
-    if let Some(map) = hc["PortBindings"].as_object() {
-        for (port, bindings) in map {
-            let list = bindings.as_array().cloned().unwrap_or_default();
-            let list = if list.is_empty() {
-                vec![json!({})]
-            } else {
-                list
-            };
-            for b in list {
-                let ip = b["HostIp"].as_str().unwrap_or_default();
-                let host_port = b["HostPort"].as_str().unwrap_or_default();
-                let spec = match (ip.is_empty(), host_port.is_empty()) {
-                    (true, true) => port.clone(),
-                    (true, false) => format!("{host_port}:{port}"),
-                    (false, _) => format!("{ip}:{host_port}:{port}"),
-                };
-                publish.push(tug::network::parse_publish(&spec).map_err(|e| {
-                    bad(format!(
-                        "HostConfig.PortBindings {port}: {}",
-                        tug::report(&e)
-                    ))
-                })?);
-            }
-        }
-    }
-    let expose = body["ExposedPorts"]
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    let restart_policy = match hc["RestartPolicy"]["Name"].as_str().unwrap_or_default() {
-        "" | "no" => tug::container::RestartPolicy::default(),
-        name => {
-            let n = hc["RestartPolicy"]["MaximumRetryCount"]
-                .as_u64()
-                .unwrap_or(0);
-            let text = if name == "on-failure" && n > 0 {
-                format!("{name}:{n}")
-            } else {
-                name.to_string()
-            };
-            tug::container::RestartPolicy::parse(&text)
-                .map_err(|e| bad(format!("HostConfig.RestartPolicy: {e}")))?
-        }
-    };
-    let auto_remove = hc["AutoRemove"].as_bool().unwrap_or(false);
-    let network = match hc["NetworkMode"].as_str().unwrap_or_default() {
-        "" | "default" => "bridge".to_string(),
-        other => other.to_string(),
-    };
-    let resources = tug::container::Resources {
-        memory: hc["Memory"].as_i64().unwrap_or(0),
-        memory_swap: hc["MemorySwap"].as_i64().unwrap_or(0),
-        nano_cpus: hc["NanoCpus"].as_i64().unwrap_or(0),
-        cpu_shares: hc["CpuShares"].as_i64().unwrap_or(0),
-        pids_limit: hc["PidsLimit"].as_i64().filter(|p| *p != 0),
-        ..Default::default()
-    };
-    Ok(CreateOptions {
-        image,
-        hostname: string(&body["Hostname"]),
-        env: strings(&body["Env"]),
-        workdir: string(&body["WorkingDir"]),
-        user: string(&body["User"]),
-        entrypoint,
-        command,
-        interactive: body["OpenStdin"].as_bool().unwrap_or(false),
-        tty: body["Tty"].as_bool().unwrap_or(false),
-        read_only: hc["ReadonlyRootfs"].as_bool().unwrap_or(false),
-        privileged: hc["Privileged"].as_bool().unwrap_or(false),
-        network,
-        publish,
-        publish_all: hc["PublishAllPorts"].as_bool().unwrap_or(false),
-        expose,
-        dns: strings(&hc["Dns"]),
-        dns_search: strings(&hc["DnsSearch"]),
-        dns_options: strings(&hc["DnsOptions"]),
-        extra_hosts: strings(&hc["ExtraHosts"]),
-        cap_add: strings(&hc["CapAdd"]),
-        cap_drop: strings(&hc["CapDrop"]),
-        security_opt: strings(&hc["SecurityOpt"]),
-        labels,
-        auto_remove,
-        restart_policy,
-        mounts,
-        resources,
-        stop_signal: string(&body["StopSignal"]),
-        stop_timeout: body["StopTimeout"].as_i64(),
-        init: hc["Init"].as_bool().unwrap_or(false),
-        ..Default::default()
-    })
 }
 
 /// `GET /containers/{id}/json`: the JSON `tug inspect` prints.
@@ -553,80 +393,6 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         .unwrap_or_else(|_| Response::new(super::body::empty())))
 }
 
-/// `GET /containers/{id}/logs?stdout=&stderr=&follow=&timestamps=&tail=&since=&until=`:
-/// multiplexed frames, or the raw bytes of a TTY container.
-pub async fn logs(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
-    let (stdout, stderr) = (query.flag("stdout", false), query.flag("stderr", false));
-    if !stdout && !stderr {
-        return Err(ApiError::bad_request(
-            "Bad parameters: you must choose at least one stream",
-        ));
-    }
-    let timestamps = query.flag("timestamps", false);
-    let now = SystemTime::now();
-    let time = |key: &str| -> Result<Option<SystemTime>, ApiError> {
-        match query.get(key).filter(|s| !s.is_empty() && *s != "0") {
-            None => Ok(None),
-            Some(s) => tug::container::parse_log_time(s, now)
-                .map(Some)
-                .map_err(|e| ApiError::bad_request(e.to_string())),
-        }
-    };
-    let opts = LogsOptions {
-        follow: query.flag("follow", false),
-        tail: query
-            .get("tail")
-            .filter(|t| *t != "all")
-            .and_then(|t| t.parse().ok()),
-        since: time("since")?,
-        until: time("until")?,
-    };
-    let name = id.to_string();
-    let c = blocking(&server, move |e| Ok(e.container(&name)?)).await?;
-    let tty = c.config.tty;
-    let (tx, body) = channel();
-    let cid = c.id.to_string();
-    let frame = move |entry: &LogEntry| -> Option<Bytes> {
-        let is_err = entry.stream == "stderr";
-        if (is_err && !stderr) || (!is_err && !stdout) {
-            return None;
-        }
-        let mut text = Vec::new();
-        if timestamps {
-            text.extend_from_slice(entry.time.as_bytes());
-            text.push(b' ');
-        }
-        text.extend_from_slice(entry.log.as_bytes());
-        Some(Bytes::from(if tty {
-            text
-        } else {
-            mux_frame(if is_err { 2 } else { 1 }, &text)
-        }))
-    };
-    if opts.follow {
-        tokio::spawn(follow_logs(server, cid, opts, tx, frame));
-    } else {
-        let engine = server.engine.clone();
-        tokio::task::spawn_blocking(move || {
-            let _ = engine.container_logs(&cid, &opts, &mut |entry| {
-                if let Some(chunk) = frame(entry) {
-                    let _ = tx.blocking_send(chunk);
-                }
-            });
-        });
-    }
-    let kind = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header("Content-Type", kind)
-        .body(body)
-        .unwrap_or_else(|_| Response::new(super::body::empty())))
-}
-
 /// `POST /containers/{id}/pause` and `/unpause`.
 pub async fn pause(server: Arc<Server>, id: &str, pause: bool) -> ApiResult {
     let name = id.to_string();
@@ -686,99 +452,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn create_body_maps_to_run_options() {
-        let body = json!({
-            "Image": "busybox",
-            "Cmd": ["echo", "hi"],
-            "Entrypoint": ["/bin/sh", "-c"],
-            "Env": ["A=1"],
-            "Labels": {"a": "b"},
-            "Tty": false,
-            "OpenStdin": true,
-            "ExposedPorts": {"80/tcp": {}},
-            "HostConfig": {
-                "AutoRemove": true,
-                "NetworkMode": "default",
-                "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]},
-                "Memory": 1048576,
-                "RestartPolicy": {"Name": "", "MaximumRetryCount": 0}
-            }
-        });
-        let o = create_options(&body).unwrap();
-        assert_eq!(o.image, "busybox");
-        assert_eq!(o.entrypoint.as_deref(), Some("/bin/sh"));
-        assert_eq!(o.command, vec!["-c", "echo", "hi"]);
-        assert_eq!(o.labels, vec!["a=b"]);
-        assert!(o.auto_remove && o.interactive && !o.tty);
-        assert_eq!(o.network, "bridge");
-        assert_eq!(o.publish.len(), 1);
-        assert_eq!(o.resources.memory, 1048576);
-        assert!(create_options(&json!({})).is_err());
-    }
-
-    #[test]
     fn durations_read_as_dockers() {
         assert_eq!(human(Duration::from_secs(0)), "Less than a second");
         assert_eq!(human(Duration::from_secs(5)), "5 seconds");
         assert_eq!(human(Duration::from_secs(90)), "About a minute");
         assert_eq!(human(Duration::from_secs(600)), "10 minutes");
-    }
-}
-
-/// `logs?follow=1`: the current log file's entries (`tail`, `since`, `until` applied),
-/// then each new one while the container runs; it stops when the client goes, also
-/// while the container is quiet (a cursor polled, no thread held).
-async fn follow_logs(
-    server: Arc<Server>,
-    cid: String,
-    opts: LogsOptions,
-    tx: tokio::sync::mpsc::Sender<Bytes>,
-    frame: impl Fn(&LogEntry) -> Option<Bytes> + Send + 'static,
-) {
-    let id = cid.clone();
-    let Ok(mut cursor) = blocking(&server, move |e| Ok(e.log_cursor(&id, 0)?)).await else {
-        return;
-    };
-    let in_range = |e: &LogEntry| {
-        let at = humantime::parse_rfc3339_weak(&e.time).ok();
-        opts.since.is_none_or(|s| at.is_none_or(|t| t >= s))
-            && opts.until.is_none_or(|u| at.is_none_or(|t| t <= u))
-    };
-    let mut first = true;
-    loop {
-        let id = cid.clone();
-        let running = blocking(&server, move |e| {
-            Ok(e.container(&id)
-                .is_ok_and(|c| c.state.running || c.state.restarting))
-        })
-        .await
-        .unwrap_or(false);
-        // Read after the look at the state, so that what came before an exit is sent.
-        let Ok((entries, back)) = tokio::task::spawn_blocking(move || {
-            let entries = cursor.read_new();
-            (entries, cursor)
-        })
-        .await
-        else {
-            return;
-        };
-        cursor = back;
-        let mut entries: Vec<LogEntry> = entries.into_iter().filter(|e| in_range(e)).collect();
-        if first && let Some(n) = opts.tail {
-            let skip = entries.len().saturating_sub(n);
-            entries.drain(..skip);
-        }
-        first = false;
-        for e in &entries {
-            if let Some(chunk) = frame(e)
-                && tx.send(chunk).await.is_err()
-            {
-                return;
-            }
-        }
-        if !running || tx.is_closed() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

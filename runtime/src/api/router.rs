@@ -59,7 +59,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET, ["info"]) => system::info(server).await,
 
         (&M::GET, ["containers", "json"]) => containers::list(server, query).await,
-        (&M::POST, ["containers", "create"]) => containers::create(server, query, req).await,
+        (&M::POST, ["containers", "create"]) => super::create::create(server, query, req).await,
         (&M::POST, ["containers", "prune"]) => containers::prune(server).await,
         (&M::GET, ["containers", id, "json"]) => containers::inspect(server, id).await,
         (&M::POST, ["containers", id, "start"]) => containers::start(server, id).await,
@@ -68,7 +68,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::POST, ["containers", id, "kill"]) => containers::kill(server, id, query).await,
         (&M::POST, ["containers", id, "wait"]) => containers::wait(server, id, query).await,
         (&M::DELETE, ["containers", id]) => containers::remove(server, id, query).await,
-        (&M::GET, ["containers", id, "logs"]) => containers::logs(server, id, query).await,
+        (&M::GET, ["containers", id, "logs"]) => super::logs::logs(server, id, query).await,
         (&M::POST, ["containers", id, "attach"]) => {
             super::attach::attach(server, id, query, req).await
         }
