@@ -555,3 +555,23 @@ fn docker_cp_copies_both_ways() {
     );
     s.docker_ok(&["rm", "-f", "copied"]);
 }
+
+#[test]
+fn docker_stats_no_stream_reads_the_cgroup() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&[
+        "run", "-d", "--name", "measured", "-m", "64m", "busybox", "sleep", "60",
+    ]);
+    let out = s.docker_ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}} {{.MemUsage}}",
+        "measured",
+    ]);
+    let fields: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(fields[..2], ["measured", "1"], "{out}");
+    assert!(out.trim().ends_with("/ 64MiB"), "{out}");
+    s.docker_ok(&["rm", "-f", "measured"]);
+}

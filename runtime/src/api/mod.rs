@@ -19,6 +19,7 @@ mod logs;
 mod query;
 mod resources;
 mod router;
+mod stats;
 mod system;
 
 use std::collections::HashMap;

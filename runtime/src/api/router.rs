@@ -76,6 +76,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::POST, ["containers", id, "pause"]) => containers::pause(server, id, true).await,
         (&M::POST, ["containers", id, "unpause"]) => containers::pause(server, id, false).await,
         (&M::POST, ["containers", id, "rename"]) => containers::rename(server, id, query).await,
+        (&M::GET, ["containers", id, "stats"]) => super::stats::stats(server, id, query).await,
         (&M::GET, ["containers", id, "top"]) => containers::top(server, id, query).await,
         (&M::GET | &M::HEAD, ["containers", id, "archive"]) => {
             super::archive::get(server, id, query, &method).await
