@@ -575,3 +575,37 @@ fn docker_stats_no_stream_reads_the_cgroup() {
     assert!(out.trim().ends_with("/ 64MiB"), "{out}");
     s.docker_ok(&["rm", "-f", "measured"]);
 }
+
+#[test]
+fn docker_run_takes_aliases_mounts_and_tmpfs() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let host = t.host_dir("shared");
+    std::fs::write(host.join("f"), "on-the-host\n").unwrap();
+    s.docker_ok(&["network", "create", "aliasnet"]);
+    s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "aliasnet",
+        "--network-alias",
+        "database",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let mount = format!(
+        "type=bind,source={},target=/shared,readonly",
+        host.display()
+    );
+    let out = s.docker_ok(&[
+        "run", "--rm", "--network", "aliasnet", "--mount", &mount, "--tmpfs", "/scratch",
+        "busybox", "sh", "-c",
+        "cat /shared/f; grep -c database /etc/hosts; grep -c ' /scratch tmpfs' /proc/mounts; touch /shared/x 2>/dev/null || echo read-only",
+    ]);
+    assert_eq!(out, "on-the-host\n1\n1\nread-only\n");
+    s.docker_ok(&["rm", "-f", "db"]);
+    s.docker_ok(&["network", "rm", "aliasnet"]);
+}

@@ -44,6 +44,36 @@ fn string(v: &Value) -> Option<String> {
     v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
 }
 
+/// A `HostConfig.Mounts` entry as the `--mount` flag says it.
+fn mount_flag(m: &Value) -> String {
+    let mut parts = vec![format!("type={}", m["Type"].as_str().unwrap_or("volume"))];
+    if let Some(src) = m["Source"].as_str().filter(|s| !s.is_empty()) {
+        parts.push(format!("source={src}"));
+    }
+    parts.push(format!(
+        "target={}",
+        m["Target"].as_str().unwrap_or_default()
+    ));
+    if m["ReadOnly"].as_bool().unwrap_or(false) {
+        parts.push("readonly".into());
+    }
+    if let Some(size) = m["TmpfsOptions"]["SizeBytes"].as_i64() {
+        parts.push(format!("tmpfs-size={size}"));
+    }
+    parts.join(",")
+}
+
+/// A JSON object of strings as `KEY=VALUE` pairs.
+fn labels_list(v: &Value) -> Vec<String> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The body of a create (Config with HostConfig inside) as the options `tug run` builds.
 fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
     let bad = |m: String| ApiError::bad_request(m);
@@ -66,14 +96,7 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
             }
         }
     };
-    let labels = body["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let labels = labels_list(&body["Labels"]);
     let mut mounts = Vec::new();
     for b in strings(&hc["Binds"]) {
         mounts.push(
@@ -81,6 +104,96 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
                 .map_err(|e| bad(format!("HostConfig.Binds {b:?}: {}", tug::report(&e))))?,
         );
     }
+    // Config.Volumes: anonymous volumes at these paths (as `-v /path`).
+    if let Some(map) = body["Volumes"].as_object() {
+        for path in map.keys() {
+            mounts.push(
+                tug::volume::parse_volume_flag(path)
+                    .map_err(|e| bad(format!("Volumes {path:?}: {}", tug::report(&e))))?,
+            );
+        }
+    }
+    if let Some(list) = hc["Mounts"].as_array() {
+        for m in list {
+            let flag = mount_flag(m);
+            mounts.push(
+                tug::volume::parse_mount_flag(&flag)
+                    .map_err(|e| bad(format!("HostConfig.Mounts {m}: {}", tug::report(&e))))?,
+            );
+        }
+    }
+    if let Some(map) = hc["Tmpfs"].as_object() {
+        for (path, opts) in map {
+            let flag = match opts.as_str().unwrap_or_default() {
+                "" => path.clone(),
+                o => format!("{path}:{o}"),
+            };
+            mounts.push(
+                tug::volume::parse_tmpfs_flag(&flag)
+                    .map_err(|e| bad(format!("HostConfig.Tmpfs {path}: {}", tug::report(&e))))?,
+            );
+        }
+    }
+    let volumes_from = strings(&hc["VolumesFrom"])
+        .iter()
+        .map(|v| tug::volume::parse_volumes_from(v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("HostConfig.VolumesFrom: {}", tug::report(&e))))?;
+    let mut ulimits = Vec::new();
+    for u in hc["Ulimits"].as_array().into_iter().flatten() {
+        let text = format!(
+            "{}={}:{}",
+            u["Name"].as_str().unwrap_or_default(),
+            u["Soft"].as_i64().unwrap_or(0),
+            u["Hard"].as_i64().unwrap_or(0)
+        );
+        ulimits.push(
+            tug::container::Ulimit::parse(&text)
+                .map_err(|e| bad(format!("HostConfig.Ulimits {text}: {e}")))?,
+        );
+    }
+    let devices = hc["Devices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let host = d["PathOnHost"].as_str().unwrap_or_default();
+            let inside = d["PathInContainer"]
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .unwrap_or(host);
+            let perms = d["CgroupPermissions"]
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .unwrap_or("rwm");
+            format!("{host}:{inside}:{perms}")
+        })
+        .collect();
+    match hc["LogConfig"]["Type"].as_str().unwrap_or_default() {
+        "" | "json-file" => {}
+        other => {
+            return Err(bad(format!(
+                "HostConfig.LogConfig: only json-file is supported, not {other}"
+            )));
+        }
+    }
+    let log_opts = labels_list(&hc["LogConfig"]["Config"]);
+    // NetworkingConfig: the aliases and fixed address on the network the container joins.
+    let endpoint = body["NetworkingConfig"]["EndpointsConfig"]
+        .as_object()
+        .and_then(|m| m.values().next().cloned())
+        .unwrap_or(Value::Null);
+    let network_aliases = strings(&endpoint["Aliases"]);
+    let ip = match endpoint["IPAMConfig"]["IPv4Address"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(a) => Some(
+            a.parse()
+                .map_err(|_| bad(format!("NetworkingConfig: invalid IPv4Address {a:?}")))?,
+        ),
+    };
     let mut publish = Vec::new();
     if let Some(map) = hc["PortBindings"].as_object() {
         for (port, bindings) in map {
@@ -170,6 +283,15 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         stop_signal: string(&body["StopSignal"]),
         stop_timeout: body["StopTimeout"].as_i64(),
         init: hc["Init"].as_bool().unwrap_or(false),
+        volumes_from,
+        ulimits,
+        devices,
+        log_opts,
+        network_aliases,
+        ip,
+        links: strings(&hc["Links"]),
+        mac_address: string(&body["MacAddress"]),
+        shm_size: hc["ShmSize"].as_i64().filter(|s| *s > 0),
         ..Default::default()
     })
 }
@@ -207,5 +329,28 @@ mod tests {
         assert_eq!(o.publish.len(), 1);
         assert_eq!(o.resources.memory, 1048576);
         assert!(create_options(&json!({})).is_err());
+        let body = json!({
+            "Image": "busybox",
+            "Volumes": {"/data": {}},
+            "HostConfig": {
+                "NetworkMode": "appnet",
+                "Mounts": [{"Type": "bind", "Source": "/tmp", "Target": "/host", "ReadOnly": true}],
+                "Tmpfs": {"/run": "size=1m"},
+                "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048}],
+                "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}}
+            },
+            "NetworkingConfig": {"EndpointsConfig": {"appnet": {
+                "Aliases": ["db"], "IPAMConfig": {"IPv4Address": "10.9.0.5"}
+            }}}
+        });
+        let o = create_options(&body).unwrap();
+        assert_eq!(o.mounts.len(), 3);
+        assert_eq!(o.network, "appnet");
+        assert_eq!(o.network_aliases, vec!["db"]);
+        assert_eq!(o.ip, Some("10.9.0.5".parse().unwrap()));
+        assert_eq!(o.ulimits.len(), 1);
+        assert_eq!(o.log_opts, vec!["max-size=1m"]);
+        let syslog = json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "syslog"}}});
+        assert!(create_options(&syslog).is_err());
     }
 }
