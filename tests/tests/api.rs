@@ -27,6 +27,7 @@ impl Service {
             .tug()
             .args(["system", "service", "--host"])
             .arg(format!("unix://{}", socket.display()))
+            .env("TUG_API_LOG", "1")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -608,4 +609,61 @@ fn docker_run_takes_aliases_mounts_and_tmpfs() {
     assert_eq!(out, "on-the-host\n1\n1\nread-only\n");
     s.docker_ok(&["rm", "-f", "db"]);
     s.docker_ok(&["network", "rm", "aliasnet"]);
+}
+
+#[test]
+fn docker_events_streams_what_happens() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let log = t.path().join("events.txt");
+    let child = Command::new("docker")
+        .args([
+            "events",
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .env("DOCKER_HOST", format!("unix://{}", s.socket.display()))
+        .env("DOCKER_CONFIG", &s.config)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn docker events");
+    let _events = KillOnDrop(child);
+    // The stream is open once the server logged its request (after subscribing).
+    wait_for("the events request", Duration::from_secs(10), || {
+        std::fs::read_to_string(t.path().join("service.log"))
+            .unwrap_or_default()
+            .contains("/events")
+    });
+    let run = s.docker(&[
+        "run", "--rm", "--name", "seen", "busybox", "sh", "-c", "exit 3",
+    ]);
+    assert_eq!(code(&run), 3, "{}", text(&run));
+    s.docker_ok(&["volume", "create", "not-a-container"]);
+    let want = "create seen\nstart seen\ndie seen\ndestroy seen\n";
+    wait_for("the events", Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).unwrap_or_default() == want
+    });
+    s.docker_ok(&["volume", "rm", "not-a-container"]);
+    // `--until` a moment ahead: the history, then the stream until that time.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let past = s.docker_ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "event=die",
+        "--format",
+        "{{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}",
+    ]);
+    assert_eq!(past, "seen 3\n");
 }

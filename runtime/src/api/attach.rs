@@ -56,6 +56,7 @@ pub async fn attach(
         };
         relay(TokioIo::new(upgraded), sock, tty, stdin, |code| {
             if let Some(code) = code {
+                server.container_exited(&c, code);
                 let _ = server.exits.send((cid, code));
             }
         })
@@ -159,7 +160,8 @@ pub async fn relay<I>(
 }
 
 /// Reads a started container's stream (no output asked) until its exit, for `wait`.
-pub async fn watch_exit(server: Arc<Server>, cid: String, sock: UnixStream) {
+pub async fn watch_exit(server: Arc<Server>, c: tug::container::Container, sock: UnixStream) {
+    let cid = c.id.to_string();
     let Ok(()) = sock.set_nonblocking(true) else {
         return;
     };
@@ -179,6 +181,7 @@ pub async fn watch_exit(server: Arc<Server>, cid: String, sock: UnixStream) {
         };
         for m in messages {
             if let StreamOutput::Exit(code) = m {
+                server.container_exited(&c, code);
                 let _ = server.exits.send((cid, code));
                 return;
             }

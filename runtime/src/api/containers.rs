@@ -203,8 +203,9 @@ pub async fn start(server: Arc<Server>, id: &str) -> ApiResult {
         Some(p) => p.stream.send(sock).err(),
         None => Some(sock),
     };
+    server.container_event("start", &c, &[]);
     if let Some(sock) = sock {
-        tokio::spawn(super::attach::watch_exit(server.clone(), cid, sock));
+        tokio::spawn(super::attach::watch_exit(server.clone(), c, sock));
     }
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
@@ -230,13 +231,15 @@ pub async fn stop(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let stopped = blocking(&server, move |e| {
         let c = e.container(&name)?;
         if !(c.state.running || c.state.paused || c.state.restarting) {
-            return Ok(false);
+            return Ok(None);
         }
-        e.stop_container(&name, t, signal.as_deref())?;
-        Ok(true)
+        Ok(Some(e.stop_container(&name, t, signal.as_deref())?))
     })
     .await?;
-    Ok(ok_empty(if stopped {
+    if let Some(c) = &stopped {
+        server.container_event("stop", c, &[]);
+    }
+    Ok(ok_empty(if stopped.is_some() {
         StatusCode::NO_CONTENT
     } else {
         StatusCode::NOT_MODIFIED
@@ -247,7 +250,8 @@ pub async fn stop(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
 pub async fn restart(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
     let t = timeout(&query);
-    blocking(&server, move |e| Ok(e.restart_container(&name, t)?)).await?;
+    let c = blocking(&server, move |e| Ok(e.restart_container(&name, t)?)).await?;
+    server.container_event("restart", &c, &[]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -258,10 +262,12 @@ pub async fn kill(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         .get("signal")
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    blocking(&server, move |e| {
+    let shown = signal.clone().unwrap_or_else(|| "SIGKILL".into());
+    let c = blocking(&server, move |e| {
         Ok(e.kill_container(&name, signal.as_deref())?)
     })
     .await?;
+    server.container_event("kill", &c, &[("signal", &shown)]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -284,7 +290,7 @@ pub async fn remove(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
     let force = query.flag("force", false);
     let volumes = query.flag("v", false);
-    blocking(&server, move |e| {
+    let c = blocking(&server, move |e| {
         let c = e.container(&name)?;
         if (c.state.running || c.state.paused || c.state.restarting) && !force {
             return Err(ApiError::new(
@@ -299,9 +305,10 @@ pub async fn remove(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         if volumes {
             e.remove_anonymous_volumes(&c.mounts)?;
         }
-        Ok(())
+        Ok(c)
     })
     .await?;
+    server.container_event("destroy", &c, &[]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -396,15 +403,15 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
 /// `POST /containers/{id}/pause` and `/unpause`.
 pub async fn pause(server: Arc<Server>, id: &str, pause: bool) -> ApiResult {
     let name = id.to_string();
-    blocking(&server, move |e| {
-        if pause {
-            e.pause_container(&name)?;
+    let c = blocking(&server, move |e| {
+        Ok(if pause {
+            e.pause_container(&name)?
         } else {
-            e.unpause_container(&name)?;
-        }
-        Ok(())
+            e.unpause_container(&name)?
+        })
     })
     .await?;
+    server.container_event(if pause { "pause" } else { "unpause" }, &c, &[]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -416,7 +423,12 @@ pub async fn rename(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::bad_request("the new name (name) is required"))?
         .to_string();
-    blocking(&server, move |e| Ok(e.rename_container(&name, &new_name)?)).await?;
+    let c = blocking(&server, move |e| {
+        e.rename_container(&name, &new_name)?;
+        Ok(e.container(&new_name)?)
+    })
+    .await?;
+    server.container_event("rename", &c, &[("oldName", id)]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -440,6 +452,11 @@ pub async fn top(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
 /// `POST /containers/prune`: every container that does not run.
 pub async fn prune(server: Arc<Server>) -> ApiResult {
     let (ids, bytes) = blocking(&server, |e| Ok(e.prune_containers()?)).await?;
+    for id in &ids {
+        server
+            .events
+            .emit("container", "destroy", &id.to_string(), &[]);
+    }
     let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     Ok(json(
         StatusCode::OK,

@@ -74,6 +74,13 @@ pub async fn create_network(server: Arc<Server>, req: Request<Incoming>) -> ApiR
     };
     let n = blocking(&server, move |e| Ok(e.create_network(&opts)?)).await?;
     let v = to_json(&n)?;
+    let (nid, nname) = (
+        v["Id"].as_str().unwrap_or_default(),
+        v["Name"].as_str().unwrap_or_default(),
+    );
+    server
+        .events
+        .emit("network", "create", nid, &[("name", nname)]);
     Ok(json(
         StatusCode::CREATED,
         &json!({ "Id": v["Id"], "Warning": "" }),
@@ -83,7 +90,15 @@ pub async fn create_network(server: Arc<Server>, req: Request<Incoming>) -> ApiR
 /// `DELETE /networks/{id}`.
 pub async fn remove_network(server: Arc<Server>, id: &str) -> ApiResult {
     let id = id.to_string();
-    blocking(&server, move |e| Ok(e.remove_network(&id)?)).await?;
+    let n = blocking(&server, move |e| Ok(e.remove_network(&id)?)).await?;
+    let v = to_json(&n)?;
+    let (nid, nname) = (
+        v["Id"].as_str().unwrap_or_default(),
+        v["Name"].as_str().unwrap_or_default(),
+    );
+    server
+        .events
+        .emit("network", "destroy", nid, &[("name", nname)]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -132,6 +147,9 @@ pub async fn create_volume(server: Arc<Server>, req: Request<Incoming>) -> ApiRe
             .then(|| labels(&body["DriverOpts"])),
     };
     let v = blocking(&server, move |e| Ok(e.create_volume(&opts)?)).await?;
+    server
+        .events
+        .emit("volume", "create", &v.name, &[("driver", &v.driver)]);
     Ok(json(StatusCode::CREATED, &to_json(&v)?))
 }
 
@@ -139,6 +157,8 @@ pub async fn create_volume(server: Arc<Server>, req: Request<Incoming>) -> ApiRe
 pub async fn remove_volume(server: Arc<Server>, name: &str, query: Query) -> ApiResult {
     let name = name.to_string();
     let force = query.flag("force", false);
+    let shown = name.clone();
     blocking(&server, move |e| Ok(e.remove_volume(&name, force)?)).await?;
+    server.events.emit("volume", "destroy", &shown, &[]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }

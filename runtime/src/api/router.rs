@@ -58,6 +58,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET, ["version"]) => system::version(server).await,
         (&M::GET, ["info"]) => system::info(server).await,
 
+        (&M::GET, ["events"]) => super::events::events(server, query).await,
         (&M::GET, ["containers", "json"]) => containers::list(server, query).await,
         (&M::POST, ["containers", "create"]) => super::create::create(server, query, req).await,
         (&M::POST, ["containers", "prune"]) => containers::prune(server).await,
