@@ -455,7 +455,7 @@ pub async fn prune(server: Arc<Server>) -> ApiResult {
     for id in &ids {
         server
             .events
-            .emit("container", "destroy", &id.to_string(), &[]);
+            .emit("container", "destroy", id.as_ref(), &[]);
     }
     let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     Ok(json(
