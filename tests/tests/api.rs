@@ -484,6 +484,13 @@ fn docker_pulls_from_a_loopback_registry_with_progress() {
     let out = s.docker_ok(&["pull", &name]);
     assert!(out.contains("1: Pulling from apibox"), "{out}");
     assert!(out.contains(": Pull complete"), "{out}");
+    // And back up under another name.
+    let again = format!("{}/apibox:2", reg.host());
+    s.docker_ok(&["tag", &name, &again]);
+    let pushed = s.docker_ok(&["push", &again]);
+    assert!(pushed.contains("2: digest: sha256:"), "{pushed}");
+    source.ok(&["pull", &again]);
+    assert!(out.contains(": Pull complete"), "{out}");
     assert!(
         out.contains(&format!("Status: Downloaded newer image for {name}")),
         "{out}"

@@ -453,9 +453,7 @@ pub async fn top(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
 pub async fn prune(server: Arc<Server>) -> ApiResult {
     let (ids, bytes) = blocking(&server, |e| Ok(e.prune_containers()?)).await?;
     for id in &ids {
-        server
-            .events
-            .emit("container", "destroy", id.as_ref(), &[]);
+        server.events.emit("container", "destroy", id.as_ref(), &[]);
     }
     let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     Ok(json(

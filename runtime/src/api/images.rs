@@ -7,7 +7,7 @@ use bytes::Bytes;
 use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tug::registry::{Event, Observer, PullOptions};
+use tug::registry::{Event, Observer, PullOptions, PushOptions};
 
 use super::Server;
 use super::body::channel;
@@ -192,6 +192,52 @@ pub async fn pull(server: Arc<Server>, query: Query) -> ApiResult {
                 progress.line(json!({
                     "status": format!("Status: Downloaded newer image for {reference}")
                 }));
+            }
+            Err(e) => {
+                let message = tug::report(&e);
+                progress.line(json!({ "errorDetail": { "message": message }, "error": message }));
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .unwrap_or_else(|_| Response::new(super::body::empty())))
+}
+
+/// `POST /images/{name}/push?tag=`: the push's progress as Docker's JSON lines. The
+/// `X-Registry-Auth` header is not read yet: the credentials of `tug login` apply.
+pub async fn push(server: Arc<Server>, name: String, query: Query) -> ApiResult {
+    let reference = match query.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{name}:{t}"),
+        None => name.clone(),
+    };
+    let check = reference.clone();
+    blocking(&server, move |e| Ok(e.image(&check)?)).await?;
+    let (tx, body) = channel();
+    let engine = server.engine.clone();
+    let events = server.clone();
+    tokio::task::spawn_blocking(move || {
+        let progress = Progress(tx);
+        let repo = reference
+            .rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .map_or(reference.as_str(), |(r, _)| r);
+        progress.line(json!({ "status": format!("The push refers to repository [{repo}]") }));
+        match engine.push(&reference, &PushOptions::default(), &progress) {
+            Ok(r) => {
+                let tag = reference.rsplit_once(':').map_or("latest", |(_, t)| t);
+                progress.line(json!({
+                    "status": format!("{tag}: digest: {} size: {}", r.manifest_digest, r.manifest_size)
+                }));
+                progress.line(json!({
+                    "progressDetail": {},
+                    "aux": { "Tag": tag, "Digest": r.manifest_digest.to_string(), "Size": r.manifest_size },
+                }));
+                events
+                    .events
+                    .emit("image", "push", &reference, &[("name", &reference)]);
             }
             Err(e) => {
                 let message = tug::report(&e);

@@ -95,6 +95,9 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             images::inspect(server, name.join("/")).await
         }
+        (&M::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
+            images::push(server, name.join("/"), query).await
+        }
         (&M::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
             images::tag(server, name.join("/"), query).await
         }
