@@ -378,6 +378,16 @@ fn docker_network_and_volume_commands_work_on_tug() {
     assert!(vols.lines().any(|l| l == "apidata"), "{vols}");
     s.docker_ok(&["volume", "rm", "apidata"]);
     s.docker_ok(&["network", "rm", "apinet"]);
+    s.docker_ok(&["network", "create", "unused"]);
+    s.docker_ok(&["volume", "create", "unused-data"]);
+    let pruned = s.docker_ok(&["network", "prune", "-f"]);
+    assert!(pruned.contains("unused"), "{pruned}");
+    let pruned = s.docker_ok(&["volume", "prune", "-af"]);
+    assert!(pruned.contains("unused-data"), "{pruned}");
+    s.docker_ok(&["tag", "busybox", "spare:1"]);
+    s.docker_ok(&["image", "prune", "-af"]);
+    let images = s.docker_ok(&["images", "-q"]);
+    assert_eq!(images, "", "every image was unused");
     let out = s.docker(&["network", "rm", "apinet"]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     let out = s.docker(&["volume", "inspect", "apidata"]);

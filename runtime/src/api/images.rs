@@ -251,3 +251,25 @@ pub async fn push(server: Arc<Server>, name: String, query: Query) -> ApiResult 
         .body(body)
         .unwrap_or_else(|_| Response::new(super::body::empty())))
 }
+
+/// `POST /images/prune?filters={"dangling":["false"]}`: unused images (all of them when
+/// not only the dangling ones are asked for).
+pub async fn prune(server: Arc<Server>, query: Query) -> ApiResult {
+    let filters = query.filters().map_err(ApiError::bad_request)?;
+    let all = filters
+        .get("dangling")
+        .is_some_and(|v| v.iter().any(|d| matches!(d.as_str(), "false" | "0")));
+    let report = blocking(&server, move |e| Ok(e.prune_images(all)?)).await?;
+    let deleted: Vec<Value> = report
+        .events
+        .iter()
+        .map(|ev| match ev {
+            tug::image::RemoveEvent::Untagged(r) => json!({ "Untagged": r.to_string() }),
+            tug::image::RemoveEvent::Deleted(d) => json!({ "Deleted": d.to_string() }),
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "ImagesDeleted": deleted, "SpaceReclaimed": report.reclaimed }),
+    ))
+}

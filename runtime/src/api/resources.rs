@@ -162,3 +162,31 @@ pub async fn remove_volume(server: Arc<Server>, name: &str, query: Query) -> Api
     server.events.emit("volume", "destroy", &shown, &[]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
+
+/// `POST /networks/prune`: user networks without containers.
+pub async fn prune_networks(server: Arc<Server>) -> ApiResult {
+    let gone = blocking(&server, |e| Ok(e.prune_networks(|_| true)?)).await?;
+    for n in &gone {
+        server.events.emit("network", "destroy", n, &[("name", n)]);
+    }
+    Ok(json(StatusCode::OK, &json!({ "NetworksDeleted": gone })))
+}
+
+/// `POST /volumes/prune?filters={"all":["true"]}`: unused anonymous volumes, or every
+/// unused one with `all`.
+pub async fn prune_volumes(server: Arc<Server>, query: Query) -> ApiResult {
+    let filters = query.filters().map_err(ApiError::bad_request)?;
+    let all = filters
+        .get("all")
+        .is_some_and(|v| v.iter().any(|d| matches!(d.as_str(), "true" | "1")));
+    let gone = blocking(&server, move |e| Ok(e.prune_volumes(all, |_| true)?)).await?;
+    for (n, _) in &gone {
+        server.events.emit("volume", "destroy", n, &[]);
+    }
+    let names: Vec<&String> = gone.iter().map(|(n, _)| n).collect();
+    let bytes: u64 = gone.iter().map(|(_, b)| b).sum();
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "VolumesDeleted": names, "SpaceReclaimed": bytes }),
+    ))
+}

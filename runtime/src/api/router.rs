@@ -92,6 +92,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
 
         (&M::GET, ["images", "json"]) => images::list(server, query).await,
         (&M::POST, ["images", "create"]) => images::pull(server, query).await,
+        (&M::POST, ["images", "prune"]) => images::prune(server, query).await,
         (&M::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             images::inspect(server, name.join("/")).await
         }
@@ -107,10 +108,12 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
 
         (&M::GET, ["networks"]) => resources::networks(server, query).await,
         (&M::POST, ["networks", "create"]) => resources::create_network(server, req).await,
+        (&M::POST, ["networks", "prune"]) => resources::prune_networks(server).await,
         (&M::GET, ["networks", id]) => resources::network(server, id).await,
         (&M::DELETE, ["networks", id]) => resources::remove_network(server, id).await,
         (&M::GET, ["volumes"]) => resources::volumes(server, query).await,
         (&M::POST, ["volumes", "create"]) => resources::create_volume(server, req).await,
+        (&M::POST, ["volumes", "prune"]) => resources::prune_volumes(server, query).await,
         (&M::GET, ["volumes", name]) => resources::volume(server, name).await,
         (&M::DELETE, ["volumes", name]) => resources::remove_volume(server, name, query).await,
         _ => Err(ApiError::not_found(format!(
