@@ -684,3 +684,53 @@ fn docker_events_streams_what_happens() {
     ]);
     assert_eq!(past, "seen 3\n");
 }
+
+#[test]
+fn docker_diff_export_and_network_connect() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["network", "create", "late"]);
+    s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "changed",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /made; exec sleep 60",
+    ]);
+    wait_for("the new file", Duration::from_secs(10), || {
+        s.docker(&["exec", "changed", "test", "-e", "/made"])
+            .status
+            .success()
+    });
+    let diff = s.docker_ok(&["diff", "changed"]);
+    assert!(diff.lines().any(|l| l == "A /made"), "{diff}");
+    let tar = t.path().join("export.tar");
+    s.docker_ok(&["export", "-o", tar.to_str().unwrap(), "changed"]);
+    let names = Command::new("tar").arg("-tf").arg(&tar).output().unwrap();
+    let names = String::from_utf8_lossy(&names.stdout);
+    assert!(
+        names.lines().any(|l| l.trim_start_matches("./") == "made"),
+        "{names}"
+    );
+    s.docker_ok(&["network", "connect", "--alias", "joined", "late", "changed"]);
+    let nets = s.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        "changed",
+    ]);
+    assert!(nets.split_whitespace().any(|n| n == "late"), "{nets}");
+    s.docker_ok(&["network", "disconnect", "late", "changed"]);
+    let nets = s.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        "changed",
+    ]);
+    assert!(!nets.split_whitespace().any(|n| n == "late"), "{nets}");
+    s.docker_ok(&["rm", "-f", "changed"]);
+    s.docker_ok(&["network", "rm", "late"]);
+}

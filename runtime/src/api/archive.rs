@@ -132,7 +132,7 @@ pub async fn put(server: Arc<Server>, id: &str, query: Query, req: Request<Incom
 }
 
 /// A `Write` that sends what it is given to a response body.
-struct ChannelWriter(mpsc::Sender<Bytes>);
+pub struct ChannelWriter(pub mpsc::Sender<Bytes>);
 
 impl std::io::Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

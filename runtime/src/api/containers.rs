@@ -474,3 +474,38 @@ mod tests {
         assert_eq!(human(Duration::from_secs(600)), "10 minutes");
     }
 }
+
+/// `GET /containers/{id}/changes`: Docker's kinds, 0 changed, 1 added, 2 deleted.
+pub async fn changes(server: Arc<Server>, id: &str) -> ApiResult {
+    let name = id.to_string();
+    let list = blocking(&server, move |e| Ok(e.container_changes(&name)?)).await?;
+    let out: Vec<Value> = list
+        .iter()
+        .map(|c| {
+            let kind = match c.kind {
+                tug::layer::ChangeKind::Changed => 0,
+                tug::layer::ChangeKind::Added => 1,
+                tug::layer::ChangeKind::Deleted => 2,
+            };
+            json!({ "Path": c.path, "Kind": kind })
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &Value::Array(out)))
+}
+
+/// `GET /containers/{id}/export`: the container's file system as a tar.
+pub async fn export(server: Arc<Server>, id: &str) -> ApiResult {
+    let name = id.to_string();
+    let check = name.clone();
+    blocking(&server, move |e| Ok(e.container(&check)?)).await?;
+    let (tx, body) = channel();
+    let engine = server.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let _ = engine.export_container(&name, super::archive::ChannelWriter(tx));
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/x-tar")
+        .body(body)
+        .unwrap_or_else(|_| Response::new(super::body::empty())))
+}

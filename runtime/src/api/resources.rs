@@ -190,3 +190,54 @@ pub async fn prune_volumes(server: Arc<Server>, query: Query) -> ApiResult {
         &json!({ "VolumesDeleted": names, "SpaceReclaimed": bytes }),
     ))
 }
+
+/// `POST /networks/{id}/connect` with `{"Container": ..., "EndpointConfig": {...}}`.
+pub async fn connect(server: Arc<Server>, id: &str, req: Request<Incoming>) -> ApiResult {
+    let body = json_body(req).await?;
+    let container = body["Container"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the container (Container) is required"))?
+        .to_string();
+    let ep = &body["EndpointConfig"];
+    let aliases: Vec<String> = ep["Aliases"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ip = match ep["IPAMConfig"]["IPv4Address"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(a) => Some(
+            a.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid IPv4Address {a:?}")))?,
+        ),
+    };
+    let network = id.to_string();
+    blocking(&server, move |e| {
+        Ok(e.connect_network(&network, &container, &aliases, ip)?)
+    })
+    .await?;
+    Ok(ok_empty(StatusCode::OK))
+}
+
+/// `POST /networks/{id}/disconnect` with `{"Container": ..., "Force": bool}`.
+pub async fn disconnect(server: Arc<Server>, id: &str, req: Request<Incoming>) -> ApiResult {
+    let body = json_body(req).await?;
+    let container = body["Container"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the container (Container) is required"))?
+        .to_string();
+    let network = id.to_string();
+    blocking(&server, move |e| {
+        Ok(e.disconnect_network(&network, &container)?)
+    })
+    .await?;
+    Ok(ok_empty(StatusCode::OK))
+}

@@ -78,6 +78,8 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::POST, ["containers", id, "unpause"]) => containers::pause(server, id, false).await,
         (&M::POST, ["containers", id, "rename"]) => containers::rename(server, id, query).await,
         (&M::GET, ["containers", id, "stats"]) => super::stats::stats(server, id, query).await,
+        (&M::GET, ["containers", id, "changes"]) => containers::changes(server, id).await,
+        (&M::GET, ["containers", id, "export"]) => containers::export(server, id).await,
         (&M::GET, ["containers", id, "top"]) => containers::top(server, id, query).await,
         (&M::GET | &M::HEAD, ["containers", id, "archive"]) => {
             super::archive::get(server, id, query, &method).await
@@ -109,6 +111,8 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET, ["networks"]) => resources::networks(server, query).await,
         (&M::POST, ["networks", "create"]) => resources::create_network(server, req).await,
         (&M::POST, ["networks", "prune"]) => resources::prune_networks(server).await,
+        (&M::POST, ["networks", id, "connect"]) => resources::connect(server, id, req).await,
+        (&M::POST, ["networks", id, "disconnect"]) => resources::disconnect(server, id, req).await,
         (&M::GET, ["networks", id]) => resources::network(server, id).await,
         (&M::DELETE, ["networks", id]) => resources::remove_network(server, id).await,
         (&M::GET, ["volumes"]) => resources::volumes(server, query).await,
