@@ -436,6 +436,26 @@ fn docker_run_relays_stdin_and_a_terminal() {
     assert!(shown.contains("33 77"), "{}", text(&out));
     assert!(shown.contains("/dev/pts/"), "{}", text(&out));
     assert_eq!(code(&out), 6, "{}", text(&out));
+
+    // `exec -it`: its own terminal, sized as the client's.
+    s.docker_ok(&["run", "-d", "--name", "term", "busybox", "sleep", "60"]);
+    let cmd = format!(
+        "stty rows 40 cols 90; DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker exec -it term sh -c 'sleep 0.2; stty size; exit 4'",
+        s.socket.display(),
+        s.config.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn script");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("40 90"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(code(&out), 4, "{}", text(&out));
+    s.docker_ok(&["rm", "-f", "term"]);
 }
 
 #[test]

@@ -89,7 +89,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         }
         (&M::POST, ["containers", id, "exec"]) => exec::create(server, id, req).await,
         (&M::POST, ["exec", id, "start"]) => exec::start(server, id, req).await,
-        (&M::POST, ["exec", _, "resize"]) => Ok(ok_empty(StatusCode::OK)),
+        (&M::POST, ["exec", id, "resize"]) => exec::resize(server, id, query).await,
         (&M::GET, ["exec", id, "json"]) => exec::inspect(server, id).await,
 
         (&M::GET, ["images", "json"]) => images::list(server, query).await,
