@@ -27,6 +27,7 @@ impl Service {
             .tug()
             .args(["system", "service", "--host"])
             .arg(format!("unix://{}", socket.display()))
+            .env("TUG_API_LOG", "1")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -311,4 +312,445 @@ fn docker_rm_of_an_unknown_container_says_no_such_container() {
         String::from_utf8_lossy(&out.stderr).trim(),
         "Error response from daemon: No such container: nosuch"
     );
+}
+
+#[test]
+fn docker_lifecycle_commands_follow_logs_and_wait() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line$i; sleep 0.2; done; exit 5",
+    ]);
+    // `logs -f` ends when the container exits, with every line.
+    assert_eq!(
+        s.docker_ok(&["logs", "-f", "counter"]),
+        "line1\nline2\nline3\n"
+    );
+    assert_eq!(s.docker_ok(&["wait", "counter"]).trim(), "5");
+    assert_eq!(s.docker_ok(&["logs", "--tail", "1", "counter"]), "line3\n");
+    assert_eq!(
+        s.docker_ok(&["logs", "-f", "--tail", "2", "counter"]),
+        "line2\nline3\n"
+    );
+    s.docker_ok(&["start", "counter"]);
+    s.docker_ok(&["stop", "-t", "0", "counter"]);
+    let state = s.docker_ok(&["inspect", "-f", "{{.State.Status}}", "counter"]);
+    assert_eq!(state.trim(), "exited");
+    s.docker_ok(&["restart", "-t", "0", "counter"]);
+    s.docker_ok(&["kill", "counter"]);
+    let gone = s.docker_ok(&["wait", "counter"]);
+    assert!(["5", "137"].contains(&gone.trim()), "{gone}");
+    s.docker_ok(&["rm", "counter"]);
+    assert!(t.container_ids().is_empty());
+}
+
+#[test]
+fn docker_network_and_volume_commands_work_on_tug() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["network", "create", "apinet"]);
+    let ls = s.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(ls.lines().any(|l| l == "apinet"), "{ls}");
+    let driver = s.docker_ok(&["network", "inspect", "-f", "{{.Driver}}", "apinet"]);
+    assert_eq!(driver.trim(), "bridge");
+    s.docker_ok(&["volume", "create", "apidata"]);
+    let out = s.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "apinet",
+        "-v",
+        "apidata:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f && cat /data/f",
+    ]);
+    assert_eq!(out, "kept\n");
+    let vols = s.docker_ok(&["volume", "ls", "--format", "{{.Name}}"]);
+    assert!(vols.lines().any(|l| l == "apidata"), "{vols}");
+    s.docker_ok(&["volume", "rm", "apidata"]);
+    s.docker_ok(&["network", "rm", "apinet"]);
+    s.docker_ok(&["network", "create", "unused"]);
+    s.docker_ok(&["volume", "create", "unused-data"]);
+    let pruned = s.docker_ok(&["network", "prune", "-f"]);
+    assert!(pruned.contains("unused"), "{pruned}");
+    let pruned = s.docker_ok(&["volume", "prune", "-af"]);
+    assert!(pruned.contains("unused-data"), "{pruned}");
+    s.docker_ok(&["tag", "busybox", "spare:1"]);
+    s.docker_ok(&["image", "prune", "-af"]);
+    let images = s.docker_ok(&["images", "-q"]);
+    assert_eq!(images, "", "every image was unused");
+    let out = s.docker(&["network", "rm", "apinet"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let out = s.docker(&["volume", "inspect", "apidata"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+}
+
+#[test]
+fn docker_run_relays_stdin_and_a_terminal() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let mut child = Command::new("docker")
+        .args(["run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done"])
+        .env("DOCKER_HOST", format!("unix://{}", s.socket.display()))
+        .env("DOCKER_CONFIG", &s.config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn docker");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"piped input\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "piped input\ndone\n",
+        "{}",
+        text(&out)
+    );
+
+    // `-it` through `script` (a terminal for the CLI): the size follows the client's.
+    let cmd = format!(
+        "stty rows 33 cols 77; DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker run --rm -it busybox sh -c 'sleep 0.2; stty size; tty; exit 6'",
+        s.socket.display(),
+        s.config.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn script");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("33 77"), "{}", text(&out));
+    assert!(shown.contains("/dev/pts/"), "{}", text(&out));
+    assert_eq!(code(&out), 6, "{}", text(&out));
+
+    // `exec -it`: its own terminal, sized as the client's.
+    s.docker_ok(&["run", "-d", "--name", "term", "busybox", "sleep", "60"]);
+    let cmd = format!(
+        "stty rows 40 cols 90; DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker exec -it term sh -c 'sleep 0.2; stty size; exit 4'",
+        s.socket.display(),
+        s.config.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn script");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("40 90"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(code(&out), 4, "{}", text(&out));
+    s.docker_ok(&["rm", "-f", "term"]);
+}
+
+#[test]
+fn containers_outlive_the_server_and_a_new_one_sees_them() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["run", "-d", "--name", "lasting", "busybox", "sleep", "60"]);
+    drop(s);
+    let s = Service::start(&t);
+    let ps = s.docker_ok(&["ps", "--format", "{{.Names}} {{.State}}"]);
+    assert_eq!(ps.trim(), "lasting running");
+    assert_eq!(
+        s.docker_ok(&["exec", "lasting", "echo", "still"]),
+        "still\n"
+    );
+    s.docker_ok(&["rm", "-f", "lasting"]);
+}
+
+#[test]
+fn the_socket_is_for_root_and_the_docker_group_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TestRoot::new();
+    let s = Service::start(&t);
+    let mode = std::fs::metadata(&s.socket).unwrap().permissions().mode() & 0o777;
+    let docker_group = std::fs::read_to_string("/etc/group")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("docker:"));
+    assert_eq!(mode, if docker_group { 0o660 } else { 0o600 });
+    // A second server on the same socket is refused; the first one keeps it.
+    let out = t.run(&[
+        "system",
+        "service",
+        "--host",
+        &format!("unix://{}", s.socket.display()),
+    ]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already listens"),
+        "{}",
+        text(&out)
+    );
+    assert!(s.http("GET", "/_ping", None).starts_with("HTTP/1.1 200"));
+}
+
+#[test]
+fn docker_pulls_from_a_loopback_registry_with_progress() {
+    let t = TestRoot::new();
+    let Some(s) = with_docker(&t) else { return };
+    let reg = tug_e2e::registry::Registry::start();
+    let name = format!("{}/apibox:1", reg.host());
+    let source = TestRoot::with_busybox();
+    source.ok(&["tag", "busybox", &name]);
+    source.ok(&["push", &name]);
+
+    let out = s.docker_ok(&["pull", &name]);
+    assert!(out.contains("1: Pulling from apibox"), "{out}");
+    assert!(out.contains(": Pull complete"), "{out}");
+    // And back up under another name.
+    let again = format!("{}/apibox:2", reg.host());
+    s.docker_ok(&["tag", &name, &again]);
+    let pushed = s.docker_ok(&["push", &again]);
+    assert!(pushed.contains("2: digest: sha256:"), "{pushed}");
+    source.ok(&["pull", &again]);
+    assert!(out.contains(": Pull complete"), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{out}"
+    );
+    // A missing image is pulled by `run` (create answers 404, the CLI pulls, creates).
+    s.docker_ok(&["rmi", &name]);
+    let out = s.docker(&["run", "--rm", &name, "echo", "pulled"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pulled\n",
+        "{}",
+        text(&out)
+    );
+    let missing = s.docker(&["pull", &format!("{}/nosuch:1", reg.host())]);
+    assert_eq!(code(&missing), 1, "{}", text(&missing));
+}
+
+#[test]
+fn docker_pause_rename_top_and_prune() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["run", "-d", "--name", "first", "busybox", "sleep", "60"]);
+    s.docker_ok(&["pause", "first"]);
+    let state = s.docker_ok(&["inspect", "-f", "{{.State.Status}}", "first"]);
+    assert_eq!(state.trim(), "paused");
+    s.docker_ok(&["unpause", "first"]);
+    s.docker_ok(&["rename", "first", "second"]);
+    let top = s.docker_ok(&["top", "second"]);
+    assert!(top.lines().any(|l| l.contains("sleep 60")), "{top}");
+    s.docker_ok(&["run", "--name", "done", "busybox", "true"]);
+    let pruned = s.docker_ok(&["container", "prune", "-f"]);
+    assert!(pruned.contains("Deleted Containers:"), "{pruned}");
+    let left = s.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left.trim(), "second");
+    s.docker_ok(&["rm", "-f", "second"]);
+}
+
+#[test]
+fn docker_cp_copies_both_ways() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let dir = t.host_dir("cp");
+    std::fs::write(dir.join("in.txt"), "from-the-host\n").unwrap();
+    let src = dir.join("in.txt");
+    let src = src.to_str().unwrap();
+    s.docker_ok(&["run", "-d", "--name", "copied", "busybox", "sleep", "60"]);
+    s.docker_ok(&["cp", src, "copied:/tmp/"]);
+    s.docker_ok(&["cp", src, "copied:/tmp/renamed.txt"]);
+    let inside = s.docker_ok(&["exec", "copied", "cat", "/tmp/in.txt", "/tmp/renamed.txt"]);
+    assert_eq!(inside, "from-the-host\nfrom-the-host\n");
+    s.docker_ok(&[
+        "exec",
+        "copied",
+        "sh",
+        "-c",
+        "echo from-the-container > /tmp/out.txt",
+    ]);
+    let out = dir.join("out.txt");
+    s.docker_ok(&["cp", "copied:/tmp/out.txt", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "from-the-container\n"
+    );
+    let missing = s.docker(&["cp", "copied:/nosuch", out.to_str().unwrap()]);
+    assert_eq!(code(&missing), 1, "{}", text(&missing));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("Could not find the file /nosuch"),
+        "{}",
+        text(&missing)
+    );
+    s.docker_ok(&["rm", "-f", "copied"]);
+}
+
+#[test]
+fn docker_stats_no_stream_reads_the_cgroup() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&[
+        "run", "-d", "--name", "measured", "-m", "64m", "busybox", "sleep", "60",
+    ]);
+    let out = s.docker_ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}} {{.MemUsage}}",
+        "measured",
+    ]);
+    let fields: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(fields[..2], ["measured", "1"], "{out}");
+    assert!(out.trim().ends_with("/ 64MiB"), "{out}");
+    s.docker_ok(&["rm", "-f", "measured"]);
+}
+
+#[test]
+fn docker_run_takes_aliases_mounts_and_tmpfs() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let host = t.host_dir("shared");
+    std::fs::write(host.join("f"), "on-the-host\n").unwrap();
+    s.docker_ok(&["network", "create", "aliasnet"]);
+    s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "aliasnet",
+        "--network-alias",
+        "database",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let mount = format!(
+        "type=bind,source={},target=/shared,readonly",
+        host.display()
+    );
+    let out = s.docker_ok(&[
+        "run", "--rm", "--network", "aliasnet", "--mount", &mount, "--tmpfs", "/scratch",
+        "busybox", "sh", "-c",
+        "cat /shared/f; grep -c database /etc/hosts; grep -c ' /scratch tmpfs' /proc/mounts; touch /shared/x 2>/dev/null || echo read-only",
+    ]);
+    assert_eq!(out, "on-the-host\n1\n1\nread-only\n");
+    s.docker_ok(&["rm", "-f", "db"]);
+    s.docker_ok(&["network", "rm", "aliasnet"]);
+}
+
+#[test]
+fn docker_events_streams_what_happens() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let log = t.path().join("events.txt");
+    let child = Command::new("docker")
+        .args([
+            "events",
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .env("DOCKER_HOST", format!("unix://{}", s.socket.display()))
+        .env("DOCKER_CONFIG", &s.config)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn docker events");
+    let _events = KillOnDrop(child);
+    // The stream is open once the server logged its request (after subscribing).
+    wait_for("the events request", Duration::from_secs(10), || {
+        std::fs::read_to_string(t.path().join("service.log"))
+            .unwrap_or_default()
+            .contains("/events")
+    });
+    let run = s.docker(&[
+        "run", "--rm", "--name", "seen", "busybox", "sh", "-c", "exit 3",
+    ]);
+    assert_eq!(code(&run), 3, "{}", text(&run));
+    s.docker_ok(&["volume", "create", "not-a-container"]);
+    let want = "create seen\nstart seen\ndie seen\ndestroy seen\n";
+    wait_for("the events", Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).unwrap_or_default() == want
+    });
+    s.docker_ok(&["volume", "rm", "not-a-container"]);
+    // `--until` a moment ahead: the history, then the stream until that time.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let past = s.docker_ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "event=die",
+        "--format",
+        "{{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}",
+    ]);
+    assert_eq!(past, "seen 3\n");
+}
+
+#[test]
+fn docker_diff_export_and_network_connect() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["network", "create", "late"]);
+    s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "changed",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /made; exec sleep 60",
+    ]);
+    wait_for("the new file", Duration::from_secs(10), || {
+        s.docker(&["exec", "changed", "test", "-e", "/made"])
+            .status
+            .success()
+    });
+    let diff = s.docker_ok(&["diff", "changed"]);
+    assert!(diff.lines().any(|l| l == "A /made"), "{diff}");
+    let tar = t.path().join("export.tar");
+    s.docker_ok(&["export", "-o", tar.to_str().unwrap(), "changed"]);
+    let names = Command::new("tar").arg("-tf").arg(&tar).output().unwrap();
+    let names = String::from_utf8_lossy(&names.stdout);
+    assert!(
+        names.lines().any(|l| l.trim_start_matches("./") == "made"),
+        "{names}"
+    );
+    s.docker_ok(&["network", "connect", "--alias", "joined", "late", "changed"]);
+    let nets = s.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        "changed",
+    ]);
+    assert!(nets.split_whitespace().any(|n| n == "late"), "{nets}");
+    s.docker_ok(&["network", "disconnect", "late", "changed"]);
+    let nets = s.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        "changed",
+    ]);
+    assert!(!nets.split_whitespace().any(|n| n == "late"), "{nets}");
+    s.docker_ok(&["rm", "-f", "changed"]);
+    s.docker_ok(&["network", "rm", "late"]);
 }

@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tug::container::{StreamOutput, split_output, stdin_close_message, stdin_message};
 
 use super::body::{Body, empty, mux_frame};
@@ -54,8 +54,9 @@ pub async fn attach(
                 Err(_) => return,
             },
         };
-        relay(TokioIo::new(upgraded), sock, tty, stdin, |code| {
+        relay(TokioIo::new(upgraded), sock, tty, stdin, None, |code| {
             if let Some(code) = code {
+                server.container_exited(&c, code);
                 let _ = server.exits.send((cid, code));
             }
         })
@@ -95,6 +96,7 @@ pub async fn relay<I>(
     sock: UnixStream,
     tty: bool,
     stdin: bool,
+    control: Option<mpsc::Receiver<Vec<u8>>>,
     on_exit: impl FnOnce(Option<i32>),
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -108,24 +110,33 @@ pub async fn relay<I>(
     let (mut shim_r, mut shim_w) = sock.into_split();
     let (mut client_r, mut client_w) = tokio::io::split(io);
     // The write half lives as long as the relay: dropping it would shut the socket's
-    // write side, which the shim reads as the client gone.
+    // write side, which the shim reads as the client gone. It carries the client's
+    // bytes (as stdin) and the messages of `control` (an exec's resizes).
     let input = tokio::spawn(async move {
         let mut buf = vec![0u8; 32 * 1024];
-        while stdin {
-            match client_r.read(&mut buf).await {
-                Ok(0) | Err(_) => {
-                    let _ = shim_w.write_all(&stdin_close_message()).await;
-                    break;
-                }
-                Ok(n) => {
-                    if shim_w.write_all(&stdin_message(&buf[..n])).await.is_err() {
-                        break;
+        let mut reading = stdin;
+        let mut control = control;
+        loop {
+            tokio::select! {
+                r = client_r.read(&mut buf), if reading => match r {
+                    Ok(0) | Err(_) => {
+                        let _ = shim_w.write_all(&stdin_close_message()).await;
+                        reading = false;
                     }
-                }
+                    Ok(n) => {
+                        if shim_w.write_all(&stdin_message(&buf[..n])).await.is_err() {
+                            reading = false;
+                        }
+                    }
+                },
+                m = next_control(&mut control) => match m {
+                    Some(bytes) => {
+                        let _ = shim_w.write_all(&bytes).await;
+                    }
+                    None => control = None,
+                },
             }
         }
-        std::future::pending::<()>().await;
-        drop(shim_w);
     });
     let mut pending = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
@@ -157,7 +168,8 @@ pub async fn relay<I>(
 }
 
 /// Reads a started container's stream (no output asked) until its exit, for `wait`.
-pub async fn watch_exit(server: Arc<Server>, cid: String, sock: UnixStream) {
+pub async fn watch_exit(server: Arc<Server>, c: tug::container::Container, sock: UnixStream) {
+    let cid = c.id.to_string();
     let Ok(()) = sock.set_nonblocking(true) else {
         return;
     };
@@ -177,9 +189,18 @@ pub async fn watch_exit(server: Arc<Server>, cid: String, sock: UnixStream) {
         };
         for m in messages {
             if let StreamOutput::Exit(code) = m {
+                server.container_exited(&c, code);
                 let _ = server.exits.send((cid, code));
                 return;
             }
         }
+    }
+}
+
+/// The next control message, or never when there is no channel.
+async fn next_control(control: &mut Option<mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>> {
+    match control {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }

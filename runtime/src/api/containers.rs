@@ -1,20 +1,20 @@
-//! The container endpoints: list, create, inspect, start, stop, restart, kill, wait,
-//! remove, logs, resize. Each calls the Engine; the shapes are Docker's.
+//! The container endpoints: list, inspect, start, stop, restart, kill, wait, remove,
+//! resize, pause, rename, top, prune (create and logs have their own files). Each calls
+//! the Engine; the shapes are Docker's.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
-use tug::container::{Container, CreateOptions, LogsOptions};
+use tug::container::Container;
 
 use super::Server;
-use super::body::{Body, channel, mux_frame};
+use super::body::channel;
 use super::error::{ApiError, ApiResult};
 use super::query::Query;
-use super::router::{blocking, json, json_body, ok_empty};
+use super::router::{blocking, json, ok_empty};
 
 /// `GET /containers/json`.
 pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
@@ -25,9 +25,12 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
     let now = SystemTime::now();
     let mut out = Vec::new();
     for c in containers {
-        if !(all || c.state.running || c.state.paused || c.state.restarting)
-            && !filters.contains_key("status")
-        {
+        let listed = all
+            || c.state.running
+            || c.state.paused
+            || c.state.restarting
+            || filters.contains_key("status");
+        if !listed {
             continue;
         }
         if !matches_filters(&c, &filters) {
@@ -171,166 +174,6 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// `POST /containers/create?name=`.
-pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -> ApiResult {
-    let body = json_body(req).await?;
-    let mut opts = create_options(&body)?;
-    opts.name = query
-        .get("name")
-        .filter(|n| !n.is_empty())
-        .map(str::to_string);
-    let c = blocking(&server, move |e| Ok(e.create_container(&opts)?)).await?;
-    Ok(json(
-        StatusCode::CREATED,
-        &json!({ "Id": c.id.to_string(), "Warnings": [] }),
-    ))
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect(),
-        Value::String(s) => vec![s.clone()],
-        _ => Vec::new(),
-    }
-}
-
-fn string(v: &Value) -> Option<String> {
-    v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
-}
-
-/// The body of a create (Config with HostConfig inside) as the options `tug run` builds.
-fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
-    let bad = |m: String| ApiError::bad_request(m);
-    let image = string(&body["Image"]).ok_or_else(|| bad("config.Image: no image given".into()))?;
-    let hc = &body["HostConfig"];
-    let mut command = strings(&body["Cmd"]);
-    // The API's Entrypoint is a list: its first word is the program, the rest go before
-    // Cmd; a given entrypoint drops the image's CMD, as `--entrypoint` does.
-    let entrypoint = match &body["Entrypoint"] {
-        Value::Null => None,
-        v => {
-            let mut words = strings(v);
-            if words.is_empty() {
-                Some(String::new())
-            } else {
-                let first = words.remove(0);
-                words.append(&mut command);
-                command = words;
-                Some(first)
-            }
-        }
-    };
-    let labels = body["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut mounts = Vec::new();
-    for b in strings(&hc["Binds"]) {
-        mounts.push(
-            tug::volume::parse_volume_flag(&b)
-                .map_err(|e| bad(format!("HostConfig.Binds {b:?}: {}", tug::report(&e))))?,
-        );
-    }
-    let mut publish = Vec::new();
-    if let Some(map) = hc["PortBindings"].as_object() {
-        for (port, bindings) in map {
-            let list = bindings.as_array().cloned().unwrap_or_default();
-            let list = if list.is_empty() {
-                vec![json!({})]
-            } else {
-                list
-            };
-            for b in list {
-                let ip = b["HostIp"].as_str().unwrap_or_default();
-                let host_port = b["HostPort"].as_str().unwrap_or_default();
-                let spec = match (ip.is_empty(), host_port.is_empty()) {
-                    (true, true) => port.clone(),
-                    (true, false) => format!("{host_port}:{port}"),
-                    (false, _) => format!("{ip}:{host_port}:{port}"),
-                };
-                publish.push(tug::network::parse_publish(&spec).map_err(|e| {
-                    bad(format!(
-                        "HostConfig.PortBindings {port}: {}",
-                        tug::report(&e)
-                    ))
-                })?);
-            }
-        }
-    }
-    let expose = body["ExposedPorts"]
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    let restart_policy = match hc["RestartPolicy"]["Name"].as_str().unwrap_or_default() {
-        "" | "no" => tug::container::RestartPolicy::default(),
-        name => {
-            let n = hc["RestartPolicy"]["MaximumRetryCount"]
-                .as_u64()
-                .unwrap_or(0);
-            let text = if name == "on-failure" && n > 0 {
-                format!("{name}:{n}")
-            } else {
-                name.to_string()
-            };
-            tug::container::RestartPolicy::parse(&text)
-                .map_err(|e| bad(format!("HostConfig.RestartPolicy: {e}")))?
-        }
-    };
-    let auto_remove = hc["AutoRemove"].as_bool().unwrap_or(false);
-    let network = match hc["NetworkMode"].as_str().unwrap_or_default() {
-        "" | "default" => "bridge".to_string(),
-        other => other.to_string(),
-    };
-    let resources = tug::container::Resources {
-        memory: hc["Memory"].as_i64().unwrap_or(0),
-        memory_swap: hc["MemorySwap"].as_i64().unwrap_or(0),
-        nano_cpus: hc["NanoCpus"].as_i64().unwrap_or(0),
-        cpu_shares: hc["CpuShares"].as_i64().unwrap_or(0),
-        pids_limit: hc["PidsLimit"].as_i64().filter(|p| *p != 0),
-        ..Default::default()
-    };
-    Ok(CreateOptions {
-        image,
-        hostname: string(&body["Hostname"]),
-        env: strings(&body["Env"]),
-        workdir: string(&body["WorkingDir"]),
-        user: string(&body["User"]),
-        entrypoint,
-        command,
-        interactive: body["OpenStdin"].as_bool().unwrap_or(false),
-        tty: body["Tty"].as_bool().unwrap_or(false),
-        read_only: hc["ReadonlyRootfs"].as_bool().unwrap_or(false),
-        privileged: hc["Privileged"].as_bool().unwrap_or(false),
-        network,
-        publish,
-        publish_all: hc["PublishAllPorts"].as_bool().unwrap_or(false),
-        expose,
-        dns: strings(&hc["Dns"]),
-        dns_search: strings(&hc["DnsSearch"]),
-        dns_options: strings(&hc["DnsOptions"]),
-        extra_hosts: strings(&hc["ExtraHosts"]),
-        cap_add: strings(&hc["CapAdd"]),
-        cap_drop: strings(&hc["CapDrop"]),
-        security_opt: strings(&hc["SecurityOpt"]),
-        labels,
-        auto_remove,
-        restart_policy,
-        mounts,
-        resources,
-        stop_signal: string(&body["StopSignal"]),
-        stop_timeout: body["StopTimeout"].as_i64(),
-        init: hc["Init"].as_bool().unwrap_or(false),
-        ..Default::default()
-    })
-}
-
 /// `GET /containers/{id}/json`: the JSON `tug inspect` prints.
 pub async fn inspect(server: Arc<Server>, id: &str) -> ApiResult {
     let id = id.to_string();
@@ -357,14 +200,12 @@ pub async fn start(server: Arc<Server>, id: &str) -> ApiResult {
     })
     .await?;
     let sock = match pending {
-        Some(p) => match p.stream.send(sock) {
-            Ok(()) => None,
-            Err(sock) => Some(sock),
-        },
+        Some(p) => p.stream.send(sock).err(),
         None => Some(sock),
     };
+    server.container_event("start", &c, &[]);
     if let Some(sock) = sock {
-        tokio::spawn(super::attach::watch_exit(server.clone(), cid, sock));
+        tokio::spawn(super::attach::watch_exit(server.clone(), c, sock));
     }
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
@@ -390,13 +231,15 @@ pub async fn stop(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let stopped = blocking(&server, move |e| {
         let c = e.container(&name)?;
         if !(c.state.running || c.state.paused || c.state.restarting) {
-            return Ok(false);
+            return Ok(None);
         }
-        e.stop_container(&name, t, signal.as_deref())?;
-        Ok(true)
+        Ok(Some(e.stop_container(&name, t, signal.as_deref())?))
     })
     .await?;
-    Ok(ok_empty(if stopped {
+    if let Some(c) = &stopped {
+        server.container_event("stop", c, &[]);
+    }
+    Ok(ok_empty(if stopped.is_some() {
         StatusCode::NO_CONTENT
     } else {
         StatusCode::NOT_MODIFIED
@@ -407,7 +250,8 @@ pub async fn stop(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
 pub async fn restart(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
     let t = timeout(&query);
-    blocking(&server, move |e| Ok(e.restart_container(&name, t)?)).await?;
+    let c = blocking(&server, move |e| Ok(e.restart_container(&name, t)?)).await?;
+    server.container_event("restart", &c, &[]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -418,18 +262,26 @@ pub async fn kill(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         .get("signal")
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    blocking(&server, move |e| {
+    let shown = signal.clone().unwrap_or_else(|| "SIGKILL".into());
+    let c = blocking(&server, move |e| {
         Ok(e.kill_container(&name, signal.as_deref())?)
     })
     .await?;
+    server.container_event("kill", &c, &[("signal", &shown)]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
-/// `POST /containers/{id}/resize`: the size of a container's terminal (accepted; the
-/// shim's terminal keeps its size in this first version).
-pub async fn resize(server: Arc<Server>, id: &str, _query: Query) -> ApiResult {
+/// `POST /containers/{id}/resize?h=&w=`: the size of a container's terminal.
+pub async fn resize(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
-    blocking(&server, move |e| Ok(e.container(&name)?)).await?;
+    let size = |k: &str| {
+        query
+            .get(k)
+            .and_then(|v| v.parse::<u16>().ok())
+            .unwrap_or(0)
+    };
+    let (rows, cols) = (size("h"), size("w"));
+    blocking(&server, move |e| Ok(e.resize_container(&name, rows, cols)?)).await?;
     Ok(ok_empty(StatusCode::OK))
 }
 
@@ -438,7 +290,7 @@ pub async fn remove(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
     let force = query.flag("force", false);
     let volumes = query.flag("v", false);
-    blocking(&server, move |e| {
+    let c = blocking(&server, move |e| {
         let c = e.container(&name)?;
         if (c.state.running || c.state.paused || c.state.restarting) && !force {
             return Err(ApiError::new(
@@ -453,9 +305,10 @@ pub async fn remove(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         if volumes {
             e.remove_anonymous_volumes(&c.mounts)?;
         }
-        Ok(())
+        Ok(c)
     })
     .await?;
+    server.container_event("destroy", &c, &[]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -482,9 +335,11 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         let code = if !live(&c) && matches!(condition.as_str(), "" | "not-running") {
             c.state.exit_code
         } else {
-            // The exit this server saw on a stream it holds, or, for a container started
-            // elsewhere, the shim's own report once it is seen running.
+            // The exit this server saw on a stream it holds, or the state the shim
+            // wrote: the container seen running and now not, or a new finish time.
             let mut code = None;
+            let mut seen_live = live(&c);
+            let finished_before = c.state.finished_at.clone();
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             while code.is_none() {
                 tokio::select! {
@@ -494,14 +349,16 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
                         Err(_) => break,
                     },
                     _ = tick.tick() => {
+                        if tx.is_closed() {
+                            return;
+                        }
                         let id = cid.clone();
-                        let now = blocking(&server, move |e| Ok(e.container(&id).ok())).await;
-                        match now {
-                            Ok(Some(c)) if live(&c) => {
-                                let id = cid.clone();
-                                code = blocking(&server, move |e| Ok(e.wait_container(&id)?)).await.ok();
+                        match blocking(&server, move |e| Ok(e.container(&id).ok())).await {
+                            Ok(Some(c)) if live(&c) => seen_live = true,
+                            Ok(Some(c)) if seen_live || c.state.finished_at != finished_before => {
+                                code = Some(c.state.exit_code);
                             }
-                            // Removed (`--rm`) before this saw it run: its stream's
+                            // Removed (`--rm`) before this saw it end: its stream's
                             // exit, if this server holds it, comes at once.
                             Ok(None) => {
                                 let wait = tokio::time::timeout(Duration::from_secs(2), async {
@@ -543,112 +400,71 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         .unwrap_or_else(|_| Response::new(super::body::empty())))
 }
 
-/// `GET /containers/{id}/logs?stdout=&stderr=&follow=&timestamps=&tail=&since=&until=`:
-/// multiplexed frames, or the raw bytes of a TTY container.
-pub async fn logs(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
-    let (stdout, stderr) = (query.flag("stdout", false), query.flag("stderr", false));
-    if !stdout && !stderr {
-        return Err(ApiError::bad_request(
-            "Bad parameters: you must choose at least one stream",
-        ));
-    }
-    let timestamps = query.flag("timestamps", false);
-    let now = SystemTime::now();
-    let time = |key: &str| -> Result<Option<SystemTime>, ApiError> {
-        match query.get(key).filter(|s| !s.is_empty() && *s != "0") {
-            None => Ok(None),
-            Some(s) => tug::container::parse_log_time(s, now)
-                .map(Some)
-                .map_err(|e| ApiError::bad_request(e.to_string())),
-        }
-    };
-    let opts = LogsOptions {
-        follow: query.flag("follow", false),
-        tail: query
-            .get("tail")
-            .filter(|t| *t != "all")
-            .and_then(|t| t.parse().ok()),
-        since: time("since")?,
-        until: time("until")?,
-    };
+/// `POST /containers/{id}/pause` and `/unpause`.
+pub async fn pause(server: Arc<Server>, id: &str, pause: bool) -> ApiResult {
     let name = id.to_string();
-    let c = blocking(&server, move |e| Ok(e.container(&name)?)).await?;
-    let tty = c.config.tty;
-    let (tx, body) = channel();
-    let cid = c.id.to_string();
-    let engine = server.engine.clone();
-    // A following reader blocks in the engine until the container exits (or the client
-    // went and the next entry finds the channel closed).
-    tokio::task::spawn_blocking(move || {
-        let _ = engine.container_logs(&cid, &opts, &mut |entry| {
-            let is_err = entry.stream == "stderr";
-            if (is_err && !stderr) || (!is_err && !stdout) {
-                return;
-            }
-            let mut text = Vec::new();
-            if timestamps {
-                text.extend_from_slice(entry.time.as_bytes());
-                text.push(b' ');
-            }
-            text.extend_from_slice(entry.log.as_bytes());
-            let chunk = if tty {
-                text
-            } else {
-                mux_frame(if is_err { 2 } else { 1 }, &text)
-            };
-            let _ = tx.blocking_send(Bytes::from(chunk));
-        });
-    });
-    let kind = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header("Content-Type", kind)
-        .body(body)
-        .unwrap_or_else(|_| Response::new(super::body::empty())))
+    let c = blocking(&server, move |e| {
+        Ok(if pause {
+            e.pause_container(&name)?
+        } else {
+            e.unpause_container(&name)?
+        })
+    })
+    .await?;
+    server.container_event(if pause { "pause" } else { "unpause" }, &c, &[]);
+    Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
-/// The body type, for the handlers' signatures.
-#[allow(dead_code)]
-type _B = Body;
+/// `POST /containers/{id}/rename?name=`.
+pub async fn rename(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
+    let name = id.to_string();
+    let new_name = query
+        .get("name")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the new name (name) is required"))?
+        .to_string();
+    let c = blocking(&server, move |e| {
+        e.rename_container(&name, &new_name)?;
+        Ok(e.container(&new_name)?)
+    })
+    .await?;
+    server.container_event("rename", &c, &[("oldName", id)]);
+    Ok(ok_empty(StatusCode::NO_CONTENT))
+}
+
+/// `GET /containers/{id}/top?ps_args=`.
+pub async fn top(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
+    let name = id.to_string();
+    let args: Vec<String> = query
+        .get("ps_args")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let out = blocking(&server, move |e| {
+        let t = e.top(&name, &args)?;
+        Ok(json!({ "Titles": t.titles, "Processes": t.processes }))
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &out))
+}
+
+/// `POST /containers/prune`: every container that does not run.
+pub async fn prune(server: Arc<Server>) -> ApiResult {
+    let (ids, bytes) = blocking(&server, |e| Ok(e.prune_containers()?)).await?;
+    for id in &ids {
+        server.events.emit("container", "destroy", id.as_ref(), &[]);
+    }
+    let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "ContainersDeleted": ids, "SpaceReclaimed": bytes }),
+    ))
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn create_body_maps_to_run_options() {
-        let body = json!({
-            "Image": "busybox",
-            "Cmd": ["echo", "hi"],
-            "Entrypoint": ["/bin/sh", "-c"],
-            "Env": ["A=1"],
-            "Labels": {"a": "b"},
-            "Tty": false,
-            "OpenStdin": true,
-            "ExposedPorts": {"80/tcp": {}},
-            "HostConfig": {
-                "AutoRemove": true,
-                "NetworkMode": "default",
-                "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]},
-                "Memory": 1048576,
-                "RestartPolicy": {"Name": "", "MaximumRetryCount": 0}
-            }
-        });
-        let o = create_options(&body).unwrap();
-        assert_eq!(o.image, "busybox");
-        assert_eq!(o.entrypoint.as_deref(), Some("/bin/sh"));
-        assert_eq!(o.command, vec!["-c", "echo", "hi"]);
-        assert_eq!(o.labels, vec!["a=b"]);
-        assert!(o.auto_remove && o.interactive && !o.tty);
-        assert_eq!(o.network, "bridge");
-        assert_eq!(o.publish.len(), 1);
-        assert_eq!(o.resources.memory, 1048576);
-        assert!(create_options(&json!({})).is_err());
-    }
 
     #[test]
     fn durations_read_as_dockers() {
@@ -657,4 +473,39 @@ mod tests {
         assert_eq!(human(Duration::from_secs(90)), "About a minute");
         assert_eq!(human(Duration::from_secs(600)), "10 minutes");
     }
+}
+
+/// `GET /containers/{id}/changes`: Docker's kinds, 0 changed, 1 added, 2 deleted.
+pub async fn changes(server: Arc<Server>, id: &str) -> ApiResult {
+    let name = id.to_string();
+    let list = blocking(&server, move |e| Ok(e.container_changes(&name)?)).await?;
+    let out: Vec<Value> = list
+        .iter()
+        .map(|c| {
+            let kind = match c.kind {
+                tug::layer::ChangeKind::Changed => 0,
+                tug::layer::ChangeKind::Added => 1,
+                tug::layer::ChangeKind::Deleted => 2,
+            };
+            json!({ "Path": c.path, "Kind": kind })
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &Value::Array(out)))
+}
+
+/// `GET /containers/{id}/export`: the container's file system as a tar.
+pub async fn export(server: Arc<Server>, id: &str) -> ApiResult {
+    let name = id.to_string();
+    let check = name.clone();
+    blocking(&server, move |e| Ok(e.container(&check)?)).await?;
+    let (tx, body) = channel();
+    let engine = server.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let _ = engine.export_container(&name, super::archive::ChannelWriter(tx));
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/x-tar")
+        .body(body)
+        .unwrap_or_else(|_| Response::new(super::body::empty())))
 }

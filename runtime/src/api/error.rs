@@ -52,6 +52,8 @@ impl From<tug::Error> for ApiError {
             tug::Error::Container(C::NotFound(_)) => StatusCode::NOT_FOUND,
             tug::Error::Image(tug::image::Error::NotFound(_)) => StatusCode::NOT_FOUND,
             tug::Error::Volume(tug::volume::Error::NotFound(_)) => StatusCode::NOT_FOUND,
+            tug::Error::Volume(tug::volume::Error::InUse(..)) => StatusCode::CONFLICT,
+            tug::Error::Network(tug::network::Error::NotFound(_)) => StatusCode::NOT_FOUND,
             tug::Error::Container(C::Conflict(_)) => StatusCode::CONFLICT,
             tug::Error::Container(C::Invalid(_) | C::Ambiguous(_) | C::Unsupported(_)) => {
                 StatusCode::BAD_REQUEST
@@ -71,6 +73,18 @@ impl From<tug::image::Error> for ApiError {
 
 impl From<tug::container::Error> for ApiError {
     fn from(e: tug::container::Error) -> ApiError {
+        tug::Error::from(e).into()
+    }
+}
+
+impl From<tug::network::Error> for ApiError {
+    fn from(e: tug::network::Error) -> ApiError {
+        tug::Error::from(e).into()
+    }
+}
+
+impl From<tug::volume::Error> for ApiError {
+    fn from(e: tug::volume::Error) -> ApiError {
         tug::Error::from(e).into()
     }
 }

@@ -23,6 +23,8 @@ pub struct ExecRecord {
     attach_stderr: bool,
     running: bool,
     exit_code: Option<i32>,
+    /// Messages for the running exec's stream (its terminal's size).
+    control: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
 }
 
 fn no_such_exec(id: &str) -> ApiError {
@@ -93,6 +95,7 @@ pub async fn create(server: Arc<Server>, id: &str, req: Request<Incoming>) -> Ap
             attach_stderr: body["AttachStderr"].as_bool().unwrap_or(true),
             running: false,
             exit_code: None,
+            control: None,
         },
     );
     Ok(json(StatusCode::CREATED, &json!({ "Id": exec_id })))
@@ -135,18 +138,22 @@ pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) ->
     }
     let (tty, stdin) = (opts.tty, opts.interactive);
     let sock = blocking(&server, move |e| Ok(e.exec_stream(&container, &opts)?)).await?;
+    let (control, control_rx) = tokio::sync::mpsc::channel(8);
     if let Some(r) = lock(&server)?.get_mut(id) {
         r.running = true;
+        r.control = Some(control);
     }
     let exec_id = id.to_string();
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
-        super::attach::relay(TokioIo::new(upgraded), sock, tty, stdin, |code| {
+        let control = Some(control_rx);
+        super::attach::relay(TokioIo::new(upgraded), sock, tty, stdin, control, |code| {
             if let Ok(mut execs) = server.execs.lock()
                 && let Some(r) = execs.get_mut(&exec_id)
             {
                 r.running = false;
                 r.exit_code = Some(code.unwrap_or(126));
+                r.control = None;
             }
         })
         .await;
@@ -183,4 +190,25 @@ pub async fn inspect(server: Arc<Server>, id: &str) -> ApiResult {
         "Pid": 0,
     });
     Ok(json(StatusCode::OK, &v))
+}
+
+/// `POST /exec/{id}/resize?h=&w=`: the size of a running exec's terminal.
+pub async fn resize(server: Arc<Server>, id: &str, query: super::query::Query) -> ApiResult {
+    let size = |k: &str| {
+        query
+            .get(k)
+            .and_then(|v| v.parse::<u16>().ok())
+            .unwrap_or(0)
+    };
+    let control = lock(&server)?
+        .get(id)
+        .ok_or_else(|| no_such_exec(id))?
+        .control
+        .clone();
+    if let Some(c) = control {
+        let _ = c
+            .send(tug::container::resize_message(size("h"), size("w")))
+            .await;
+    }
+    Ok(ok_empty(StatusCode::OK))
 }

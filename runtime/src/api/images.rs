@@ -7,7 +7,7 @@ use bytes::Bytes;
 use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tug::registry::{Event, Observer, PullOptions};
+use tug::registry::{Event, Observer, PullOptions, PushOptions};
 
 use super::Server;
 use super::body::channel;
@@ -82,7 +82,11 @@ pub async fn tag(server: Arc<Server>, name: String, query: Query) -> ApiResult {
         Some(t) => format!("{repo}:{t}"),
         None => repo.to_string(),
     };
+    let (source, shown) = (name.clone(), target.clone());
     blocking(&server, move |e| Ok(e.tag_image(&name, &target)?)).await?;
+    server
+        .events
+        .emit("image", "tag", &source, &[("name", &shown)]);
     Ok(super::router::ok_empty(StatusCode::CREATED))
 }
 
@@ -90,6 +94,17 @@ pub async fn tag(server: Arc<Server>, name: String, query: Query) -> ApiResult {
 pub async fn remove(server: Arc<Server>, name: String, query: Query) -> ApiResult {
     let force = query.flag("force", false);
     let events = blocking(&server, move |e| Ok(e.remove_image(&name, force)?)).await?;
+    for ev in &events {
+        match ev {
+            tug::image::RemoveEvent::Untagged(r) => {
+                let r = r.to_string();
+                server.events.emit("image", "untag", &r, &[("name", &r)]);
+            }
+            tug::image::RemoveEvent::Deleted(d) => {
+                server.events.emit("image", "delete", &d.to_string(), &[]);
+            }
+        }
+    }
     let out: Vec<Value> = events
         .iter()
         .map(|ev| match ev {
@@ -150,15 +165,29 @@ pub async fn pull(server: Arc<Server>, query: Query) -> ApiResult {
     };
     let (tx, body) = channel();
     let engine = server.engine.clone();
+    let events_server = server.clone();
     tokio::task::spawn_blocking(move || {
         let progress = Progress(tx);
-        progress.line(json!({ "status": format!("Pulling from {reference}") }));
+        // Docker's first line: `{"status": "Pulling from REPO", "id": TAG}`.
+        let last = reference.rsplit('/').next().unwrap_or(&reference);
+        let tag = last.split_once(':').map_or("latest", |(_, t)| t);
+        let repo = reference
+            .strip_suffix(&format!(":{tag}"))
+            .unwrap_or(&reference);
+        let repo = repo
+            .split_once('/')
+            .filter(|(host, _)| host.contains(['.', ':']) || *host == "localhost")
+            .map_or(repo, |(_, path)| path);
+        progress.line(json!({ "status": format!("Pulling from {repo}"), "id": tag }));
         let opts = PullOptions {
             unpack: true,
             ..Default::default()
         };
         match engine.pull(&reference, &opts, &progress) {
             Ok(r) => {
+                events_server
+                    .events
+                    .emit("image", "pull", &reference, &[("name", &reference)]);
                 progress.line(json!({ "status": format!("Digest: {}", r.repo_digest) }));
                 progress.line(json!({
                     "status": format!("Status: Downloaded newer image for {reference}")
@@ -175,4 +204,72 @@ pub async fn pull(server: Arc<Server>, query: Query) -> ApiResult {
         .header("Content-Type", "application/json")
         .body(body)
         .unwrap_or_else(|_| Response::new(super::body::empty())))
+}
+
+/// `POST /images/{name}/push?tag=`: the push's progress as Docker's JSON lines. The
+/// `X-Registry-Auth` header is not read yet: the credentials of `tug login` apply.
+pub async fn push(server: Arc<Server>, name: String, query: Query) -> ApiResult {
+    let reference = match query.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{name}:{t}"),
+        None => name.clone(),
+    };
+    let check = reference.clone();
+    blocking(&server, move |e| Ok(e.image(&check)?)).await?;
+    let (tx, body) = channel();
+    let engine = server.engine.clone();
+    let events = server.clone();
+    tokio::task::spawn_blocking(move || {
+        let progress = Progress(tx);
+        let repo = reference
+            .rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .map_or(reference.as_str(), |(r, _)| r);
+        progress.line(json!({ "status": format!("The push refers to repository [{repo}]") }));
+        match engine.push(&reference, &PushOptions::default(), &progress) {
+            Ok(r) => {
+                let tag = reference.rsplit_once(':').map_or("latest", |(_, t)| t);
+                progress.line(json!({
+                    "status": format!("{tag}: digest: {} size: {}", r.manifest_digest, r.manifest_size)
+                }));
+                progress.line(json!({
+                    "progressDetail": {},
+                    "aux": { "Tag": tag, "Digest": r.manifest_digest.to_string(), "Size": r.manifest_size },
+                }));
+                events
+                    .events
+                    .emit("image", "push", &reference, &[("name", &reference)]);
+            }
+            Err(e) => {
+                let message = tug::report(&e);
+                progress.line(json!({ "errorDetail": { "message": message }, "error": message }));
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .unwrap_or_else(|_| Response::new(super::body::empty())))
+}
+
+/// `POST /images/prune?filters={"dangling":["false"]}`: unused images (all of them when
+/// not only the dangling ones are asked for).
+pub async fn prune(server: Arc<Server>, query: Query) -> ApiResult {
+    let filters = query.filters().map_err(ApiError::bad_request)?;
+    let all = filters
+        .get("dangling")
+        .is_some_and(|v| v.iter().any(|d| matches!(d.as_str(), "false" | "0")));
+    let report = blocking(&server, move |e| Ok(e.prune_images(all)?)).await?;
+    let deleted: Vec<Value> = report
+        .events
+        .iter()
+        .map(|ev| match ev {
+            tug::image::RemoveEvent::Untagged(r) => json!({ "Untagged": r.to_string() }),
+            tug::image::RemoveEvent::Deleted(d) => json!({ "Deleted": d.to_string() }),
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "ImagesDeleted": deleted, "SpaceReclaimed": report.reclaimed }),
+    ))
 }

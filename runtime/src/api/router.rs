@@ -9,7 +9,7 @@ use super::Server;
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
 use super::query::Query;
-use super::{containers, exec, images, system};
+use super::{containers, exec, images, resources, system};
 
 /// The request, routed; every failure answered as Docker's JSON error.
 pub async fn route(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
@@ -58,8 +58,10 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET, ["version"]) => system::version(server).await,
         (&M::GET, ["info"]) => system::info(server).await,
 
+        (&M::GET, ["events"]) => super::events::events(server, query).await,
         (&M::GET, ["containers", "json"]) => containers::list(server, query).await,
-        (&M::POST, ["containers", "create"]) => containers::create(server, query, req).await,
+        (&M::POST, ["containers", "create"]) => super::create::create(server, query, req).await,
+        (&M::POST, ["containers", "prune"]) => containers::prune(server).await,
         (&M::GET, ["containers", id, "json"]) => containers::inspect(server, id).await,
         (&M::POST, ["containers", id, "start"]) => containers::start(server, id).await,
         (&M::POST, ["containers", id, "stop"]) => containers::stop(server, id, query).await,
@@ -67,20 +69,37 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::POST, ["containers", id, "kill"]) => containers::kill(server, id, query).await,
         (&M::POST, ["containers", id, "wait"]) => containers::wait(server, id, query).await,
         (&M::DELETE, ["containers", id]) => containers::remove(server, id, query).await,
-        (&M::GET, ["containers", id, "logs"]) => containers::logs(server, id, query).await,
+        (&M::GET, ["containers", id, "logs"]) => super::logs::logs(server, id, query).await,
         (&M::POST, ["containers", id, "attach"]) => {
             super::attach::attach(server, id, query, req).await
         }
         (&M::POST, ["containers", id, "resize"]) => containers::resize(server, id, query).await,
+        (&M::POST, ["containers", id, "pause"]) => containers::pause(server, id, true).await,
+        (&M::POST, ["containers", id, "unpause"]) => containers::pause(server, id, false).await,
+        (&M::POST, ["containers", id, "rename"]) => containers::rename(server, id, query).await,
+        (&M::GET, ["containers", id, "stats"]) => super::stats::stats(server, id, query).await,
+        (&M::GET, ["containers", id, "changes"]) => containers::changes(server, id).await,
+        (&M::GET, ["containers", id, "export"]) => containers::export(server, id).await,
+        (&M::GET, ["containers", id, "top"]) => containers::top(server, id, query).await,
+        (&M::GET | &M::HEAD, ["containers", id, "archive"]) => {
+            super::archive::get(server, id, query, &method).await
+        }
+        (&M::PUT, ["containers", id, "archive"]) => {
+            super::archive::put(server, id, query, req).await
+        }
         (&M::POST, ["containers", id, "exec"]) => exec::create(server, id, req).await,
         (&M::POST, ["exec", id, "start"]) => exec::start(server, id, req).await,
-        (&M::POST, ["exec", _, "resize"]) => Ok(ok_empty(StatusCode::OK)),
+        (&M::POST, ["exec", id, "resize"]) => exec::resize(server, id, query).await,
         (&M::GET, ["exec", id, "json"]) => exec::inspect(server, id).await,
 
         (&M::GET, ["images", "json"]) => images::list(server, query).await,
         (&M::POST, ["images", "create"]) => images::pull(server, query).await,
+        (&M::POST, ["images", "prune"]) => images::prune(server, query).await,
         (&M::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             images::inspect(server, name.join("/")).await
+        }
+        (&M::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
+            images::push(server, name.join("/"), query).await
         }
         (&M::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
             images::tag(server, name.join("/"), query).await
@@ -88,6 +107,19 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::DELETE, ["images", name @ ..]) if !name.is_empty() => {
             images::remove(server, name.join("/"), query).await
         }
+
+        (&M::GET, ["networks"]) => resources::networks(server, query).await,
+        (&M::POST, ["networks", "create"]) => resources::create_network(server, req).await,
+        (&M::POST, ["networks", "prune"]) => resources::prune_networks(server).await,
+        (&M::POST, ["networks", id, "connect"]) => resources::connect(server, id, req).await,
+        (&M::POST, ["networks", id, "disconnect"]) => resources::disconnect(server, id, req).await,
+        (&M::GET, ["networks", id]) => resources::network(server, id).await,
+        (&M::DELETE, ["networks", id]) => resources::remove_network(server, id).await,
+        (&M::GET, ["volumes"]) => resources::volumes(server, query).await,
+        (&M::POST, ["volumes", "create"]) => resources::create_volume(server, req).await,
+        (&M::POST, ["volumes", "prune"]) => resources::prune_volumes(server, query).await,
+        (&M::GET, ["volumes", name]) => resources::volume(server, name).await,
+        (&M::DELETE, ["volumes", name]) => resources::remove_volume(server, name, query).await,
         _ => Err(ApiError::not_found(format!(
             "page not found: {method} {path} is not served by tug"
         ))),

@@ -69,7 +69,7 @@ pub use crate::sandbox::cgroups::resources::{
     parse_bytes, parse_cpus, parse_cpuset, parse_pids_limit, parse_swap,
 };
 pub use commit::ContainerCommit;
-pub use cp::{CopyIn, CopyOptions, CopyOut};
+pub use cp::{CopyIn, CopyOptions, CopyOut, PathStat};
 pub use exec::ExecOutput;
 pub use logs::{LogEntry, LogsOptions, parse_time as parse_log_time};
 pub use options::{parse_env_file, resolve_env_arg};

@@ -88,6 +88,20 @@ impl Ctx<'_> {
         Ok(sock)
     }
 
+    /// The work of `Engine::resize_container`.
+    pub(crate) fn resize_tty(
+        &self,
+        name: &str,
+        rows: u16,
+        cols: u16,
+    ) -> crate::container::Result<()> {
+        let c = self.running_container(name)?;
+        let mut sock = shim::connect(self.run_root(), &c.id)
+            .map_err(|_| Error::Conflict(format!("container {} is not running", c.id)))?;
+        std::io::Write::write_all(&mut sock, &resize_message(rows, cols))
+            .map_err(|e| Error::Sys("talking to the container's shim".into(), e))
+    }
+
     /// The work of `Engine::exec_stream`.
     pub(crate) fn exec_stream(
         &self,

@@ -118,6 +118,12 @@ impl Engine {
         Ok(self.cx().attach_stream(name, stdin)?)
     }
 
+    /// Sets the size of running container `name`'s terminal (a container with a TTY;
+    /// without one it does nothing).
+    pub fn resize_container(&self, name: &str, rows: u16, cols: u16) -> crate::Result<()> {
+        Ok(self.cx().resize_tty(name, rows, cols)?)
+    }
+
     /// `tug stop`: the stop signal (`signal`, else the image's StopSignal, else SIGTERM),
     /// then SIGKILL after `timeout`; no restart afterwards. A stopped container is left
     /// as it is.

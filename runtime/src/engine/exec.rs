@@ -83,6 +83,16 @@ impl Engine {
         Ok(self.cx().copy_from_container(name, src, dest, opts)?)
     }
 
+    /// What is at `path` in container `name` (resolved inside its root; a final symlink
+    /// not followed unless the path ends in `/`), for the archive API's stat.
+    pub fn stat_container_path(
+        &self,
+        name: &str,
+        path: &str,
+    ) -> crate::Result<crate::container::PathStat> {
+        Ok(self.cx().stat_container_path(name, path)?)
+    }
+
     /// Copies `src` (a host path, or a tar stream) into container `name` at `dest`, as
     /// `docker cp` does; ownership as [`CopyOptions::archive`] says. Returns the size of
     /// the tar copied.

@@ -430,3 +430,44 @@ impl Ctx<'_> {
         std::os::unix::net::UnixStream::connect(&via).map_err(|e| Error::io(Path::new(path), e))
     }
 }
+
+/// What the archive API says of a path in a container (Docker's `ContainerPathStat`):
+/// its base name, size, mode bits (`st_mode`), modification time (Unix seconds) and,
+/// for a symlink, its target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathStat {
+    pub name: String,
+    pub size: i64,
+    pub mode: u32,
+    pub mtime: i64,
+    pub link_target: String,
+}
+
+impl Ctx<'_> {
+    /// The work of `Engine::stat_container_path`.
+    pub(crate) fn stat_container_path(&self, name: &str, path: &str) -> super::Result<PathStat> {
+        let c = self.container(name)?;
+        let sp = CpPath::parse(path.as_bytes());
+        let rel = sp.in_root();
+        let stat = |root: &Path| -> super::Result<PathStat> {
+            let root = open_root(root)?;
+            let found = locate_in_root(root.as_fd(), &rel, sp.asserts_dir)
+                .map_err(|_| not_found(path.as_bytes(), name))?;
+            let link_target = if FileType::from_raw_mode(found.st.st_mode) == FileType::Symlink {
+                rustix::fs::readlinkat(found.parent.as_fd(), found.name.as_slice(), Vec::new())
+                    .map(|t| String::from_utf8_lossy(t.as_bytes()).into_owned())
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            Ok(PathStat {
+                name: String::from_utf8_lossy(&base_name(&sp.path)).into_owned(),
+                size: found.st.st_size,
+                mode: found.st.st_mode,
+                mtime: found.st.st_mtime,
+                link_target,
+            })
+        };
+        with_root(self, &c, stat)
+    }
+}

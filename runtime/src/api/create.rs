@@ -1,0 +1,357 @@
+//! `POST /containers/create`: Docker's Config and HostConfig as the options `tug run`
+//! builds.
+
+use std::sync::Arc;
+
+use hyper::Request;
+use hyper::StatusCode;
+use hyper::body::Incoming;
+use serde_json::{Value, json};
+use tug::container::CreateOptions;
+
+use super::Server;
+use super::error::{ApiError, ApiResult};
+use super::query::Query;
+use super::router::{blocking, json, json_body};
+
+/// `POST /containers/create?name=`.
+pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -> ApiResult {
+    let body = json_body(req).await?;
+    let mut opts = create_options(&body)?;
+    opts.name = query
+        .get("name")
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    let c = blocking(&server, move |e| Ok(e.create_container(&opts)?)).await?;
+    server.container_event("create", &c, &[]);
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({ "Id": c.id.to_string(), "Warnings": [] }),
+    ))
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect(),
+        Value::String(s) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn string(v: &Value) -> Option<String> {
+    v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// A `HostConfig.Mounts` entry as the `--mount` flag says it.
+fn mount_flag(m: &Value) -> String {
+    let mut parts = vec![format!("type={}", m["Type"].as_str().unwrap_or("volume"))];
+    if let Some(src) = m["Source"].as_str().filter(|s| !s.is_empty()) {
+        parts.push(format!("source={src}"));
+    }
+    parts.push(format!(
+        "target={}",
+        m["Target"].as_str().unwrap_or_default()
+    ));
+    if m["ReadOnly"].as_bool().unwrap_or(false) {
+        parts.push("readonly".into());
+    }
+    if let Some(size) = m["TmpfsOptions"]["SizeBytes"].as_i64() {
+        parts.push(format!("tmpfs-size={size}"));
+    }
+    parts.join(",")
+}
+
+/// A JSON object of strings as `KEY=VALUE` pairs.
+fn labels_list(v: &Value) -> Vec<String> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The body of a create (Config with HostConfig inside) as the options `tug run` builds.
+fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
+    let bad = |m: String| ApiError::bad_request(m);
+    let image = string(&body["Image"]).ok_or_else(|| bad("config.Image: no image given".into()))?;
+    let hc = &body["HostConfig"];
+    let mut command = strings(&body["Cmd"]);
+    // The API's Entrypoint is a list: its first word is the program, the rest go before
+    // Cmd; a given entrypoint drops the image's CMD, as `--entrypoint` does.
+    let entrypoint = match &body["Entrypoint"] {
+        Value::Null => None,
+        v => {
+            let mut words = strings(v);
+            if words.is_empty() {
+                Some(String::new())
+            } else {
+                let first = words.remove(0);
+                words.append(&mut command);
+                command = words;
+                Some(first)
+            }
+        }
+    };
+    let labels = labels_list(&body["Labels"]);
+    let mut mounts = Vec::new();
+    for b in strings(&hc["Binds"]) {
+        mounts.push(
+            tug::volume::parse_volume_flag(&b)
+                .map_err(|e| bad(format!("HostConfig.Binds {b:?}: {}", tug::report(&e))))?,
+        );
+    }
+    // Config.Volumes: anonymous volumes at these paths (as `-v /path`).
+    if let Some(map) = body["Volumes"].as_object() {
+        for path in map.keys() {
+            mounts.push(
+                tug::volume::parse_volume_flag(path)
+                    .map_err(|e| bad(format!("Volumes {path:?}: {}", tug::report(&e))))?,
+            );
+        }
+    }
+    if let Some(list) = hc["Mounts"].as_array() {
+        for m in list {
+            let flag = mount_flag(m);
+            mounts.push(
+                tug::volume::parse_mount_flag(&flag)
+                    .map_err(|e| bad(format!("HostConfig.Mounts {m}: {}", tug::report(&e))))?,
+            );
+        }
+    }
+    if let Some(map) = hc["Tmpfs"].as_object() {
+        for (path, opts) in map {
+            let flag = match opts.as_str().unwrap_or_default() {
+                "" => path.clone(),
+                o => format!("{path}:{o}"),
+            };
+            mounts.push(
+                tug::volume::parse_tmpfs_flag(&flag)
+                    .map_err(|e| bad(format!("HostConfig.Tmpfs {path}: {}", tug::report(&e))))?,
+            );
+        }
+    }
+    let volumes_from = strings(&hc["VolumesFrom"])
+        .iter()
+        .map(|v| tug::volume::parse_volumes_from(v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("HostConfig.VolumesFrom: {}", tug::report(&e))))?;
+    let mut ulimits = Vec::new();
+    for u in hc["Ulimits"].as_array().into_iter().flatten() {
+        let text = format!(
+            "{}={}:{}",
+            u["Name"].as_str().unwrap_or_default(),
+            u["Soft"].as_i64().unwrap_or(0),
+            u["Hard"].as_i64().unwrap_or(0)
+        );
+        ulimits.push(
+            tug::container::Ulimit::parse(&text)
+                .map_err(|e| bad(format!("HostConfig.Ulimits {text}: {e}")))?,
+        );
+    }
+    let devices = hc["Devices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let host = d["PathOnHost"].as_str().unwrap_or_default();
+            let inside = d["PathInContainer"]
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .unwrap_or(host);
+            let perms = d["CgroupPermissions"]
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .unwrap_or("rwm");
+            format!("{host}:{inside}:{perms}")
+        })
+        .collect();
+    match hc["LogConfig"]["Type"].as_str().unwrap_or_default() {
+        "" | "json-file" => {}
+        other => {
+            return Err(bad(format!(
+                "HostConfig.LogConfig: only json-file is supported, not {other}"
+            )));
+        }
+    }
+    let log_opts = labels_list(&hc["LogConfig"]["Config"]);
+    // NetworkingConfig: the aliases and fixed address on the network the container joins.
+    let endpoint = body["NetworkingConfig"]["EndpointsConfig"]
+        .as_object()
+        .and_then(|m| m.values().next().cloned())
+        .unwrap_or(Value::Null);
+    let network_aliases = strings(&endpoint["Aliases"]);
+    let ip = match endpoint["IPAMConfig"]["IPv4Address"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(a) => Some(
+            a.parse()
+                .map_err(|_| bad(format!("NetworkingConfig: invalid IPv4Address {a:?}")))?,
+        ),
+    };
+    let mut publish = Vec::new();
+    if let Some(map) = hc["PortBindings"].as_object() {
+        for (port, bindings) in map {
+            let list = bindings.as_array().cloned().unwrap_or_default();
+            let list = if list.is_empty() {
+                vec![json!({})]
+            } else {
+                list
+            };
+            for b in list {
+                let ip = b["HostIp"].as_str().unwrap_or_default();
+                let host_port = b["HostPort"].as_str().unwrap_or_default();
+                let spec = match (ip.is_empty(), host_port.is_empty()) {
+                    (true, true) => port.clone(),
+                    (true, false) => format!("{host_port}:{port}"),
+                    (false, _) => format!("{ip}:{host_port}:{port}"),
+                };
+                publish.push(tug::network::parse_publish(&spec).map_err(|e| {
+                    bad(format!(
+                        "HostConfig.PortBindings {port}: {}",
+                        tug::report(&e)
+                    ))
+                })?);
+            }
+        }
+    }
+    let expose = body["ExposedPorts"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let restart_policy = match hc["RestartPolicy"]["Name"].as_str().unwrap_or_default() {
+        "" | "no" => tug::container::RestartPolicy::default(),
+        name => {
+            let n = hc["RestartPolicy"]["MaximumRetryCount"]
+                .as_u64()
+                .unwrap_or(0);
+            let text = if name == "on-failure" && n > 0 {
+                format!("{name}:{n}")
+            } else {
+                name.to_string()
+            };
+            tug::container::RestartPolicy::parse(&text)
+                .map_err(|e| bad(format!("HostConfig.RestartPolicy: {e}")))?
+        }
+    };
+    let auto_remove = hc["AutoRemove"].as_bool().unwrap_or(false);
+    let network = match hc["NetworkMode"].as_str().unwrap_or_default() {
+        "" | "default" => "bridge".to_string(),
+        other => other.to_string(),
+    };
+    let resources = tug::container::Resources {
+        memory: hc["Memory"].as_i64().unwrap_or(0),
+        memory_swap: hc["MemorySwap"].as_i64().unwrap_or(0),
+        nano_cpus: hc["NanoCpus"].as_i64().unwrap_or(0),
+        cpu_shares: hc["CpuShares"].as_i64().unwrap_or(0),
+        pids_limit: hc["PidsLimit"].as_i64().filter(|p| *p != 0),
+        ..Default::default()
+    };
+    Ok(CreateOptions {
+        image,
+        hostname: string(&body["Hostname"]),
+        env: strings(&body["Env"]),
+        workdir: string(&body["WorkingDir"]),
+        user: string(&body["User"]),
+        entrypoint,
+        command,
+        interactive: body["OpenStdin"].as_bool().unwrap_or(false),
+        tty: body["Tty"].as_bool().unwrap_or(false),
+        read_only: hc["ReadonlyRootfs"].as_bool().unwrap_or(false),
+        privileged: hc["Privileged"].as_bool().unwrap_or(false),
+        network,
+        publish,
+        publish_all: hc["PublishAllPorts"].as_bool().unwrap_or(false),
+        expose,
+        dns: strings(&hc["Dns"]),
+        dns_search: strings(&hc["DnsSearch"]),
+        dns_options: strings(&hc["DnsOptions"]),
+        extra_hosts: strings(&hc["ExtraHosts"]),
+        cap_add: strings(&hc["CapAdd"]),
+        cap_drop: strings(&hc["CapDrop"]),
+        security_opt: strings(&hc["SecurityOpt"]),
+        labels,
+        auto_remove,
+        restart_policy,
+        mounts,
+        resources,
+        stop_signal: string(&body["StopSignal"]),
+        stop_timeout: body["StopTimeout"].as_i64(),
+        init: hc["Init"].as_bool().unwrap_or(false),
+        volumes_from,
+        ulimits,
+        devices,
+        log_opts,
+        network_aliases,
+        ip,
+        links: strings(&hc["Links"]),
+        mac_address: string(&body["MacAddress"]),
+        shm_size: hc["ShmSize"].as_i64().filter(|s| *s > 0),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_body_maps_to_run_options() {
+        let body = json!({
+            "Image": "busybox",
+            "Cmd": ["echo", "hi"],
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Env": ["A=1"],
+            "Labels": {"a": "b"},
+            "Tty": false,
+            "OpenStdin": true,
+            "ExposedPorts": {"80/tcp": {}},
+            "HostConfig": {
+                "AutoRemove": true,
+                "NetworkMode": "default",
+                "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]},
+                "Memory": 1048576,
+                "RestartPolicy": {"Name": "", "MaximumRetryCount": 0}
+            }
+        });
+        let o = create_options(&body).unwrap();
+        assert_eq!(o.image, "busybox");
+        assert_eq!(o.entrypoint.as_deref(), Some("/bin/sh"));
+        assert_eq!(o.command, vec!["-c", "echo", "hi"]);
+        assert_eq!(o.labels, vec!["a=b"]);
+        assert!(o.auto_remove && o.interactive && !o.tty);
+        assert_eq!(o.network, "bridge");
+        assert_eq!(o.publish.len(), 1);
+        assert_eq!(o.resources.memory, 1048576);
+        assert!(create_options(&json!({})).is_err());
+        let body = json!({
+            "Image": "busybox",
+            "Volumes": {"/data": {}},
+            "HostConfig": {
+                "NetworkMode": "appnet",
+                "Mounts": [{"Type": "bind", "Source": "/tmp", "Target": "/host", "ReadOnly": true}],
+                "Tmpfs": {"/run": "size=1m"},
+                "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048}],
+                "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}}
+            },
+            "NetworkingConfig": {"EndpointsConfig": {"appnet": {
+                "Aliases": ["db"], "IPAMConfig": {"IPv4Address": "10.9.0.5"}
+            }}}
+        });
+        let o = create_options(&body).unwrap();
+        assert_eq!(o.mounts.len(), 3);
+        assert_eq!(o.network, "appnet");
+        assert_eq!(o.network_aliases, vec!["db"]);
+        assert_eq!(o.ip, Some("10.9.0.5".parse().unwrap()));
+        assert_eq!(o.ulimits.len(), 1);
+        assert_eq!(o.log_opts, vec!["max-size=1m"]);
+        let syslog = json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "syslog"}}});
+        assert!(create_options(&syslog).is_err());
+    }
+}
