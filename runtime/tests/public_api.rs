@@ -33,6 +33,7 @@ const ROOT: &[&str] = &[
     "registry",
     "build",
     "compose",
+    "events",
 ];
 /// The domains whose root re-exports the types of the Engine's methods.
 const DOMAINS: &[&str] = &[
@@ -43,6 +44,7 @@ const DOMAINS: &[&str] = &[
     "registry",
     "build",
     "compose",
+    "events",
 ];
 
 fn manifest() -> PathBuf {
@@ -63,7 +65,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The names of the submodules a domain declares (`pub mod x;`, `mod x;`, ...).
 fn submodules(domain: &str) -> BTreeSet<String> {
     let dir = manifest().join("src").join(domain);
-    let text = std::fs::read_to_string(dir.join("mod.rs")).unwrap();
+    // A domain of one file (`events.rs`) has no submodules.
+    let Ok(text) = std::fs::read_to_string(dir.join("mod.rs")) else {
+        return BTreeSet::new();
+    };
     let mut out = BTreeSet::new();
     for line in text.lines() {
         let l = line.trim_start();
@@ -77,6 +82,16 @@ fn submodules(domain: &str) -> BTreeSet<String> {
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                 .collect();
             out.insert(name);
+        }
+    }
+    // A function re-exported at the root under its module's name (`pub use load::{load,
+    // ..}`) is the root's item, not the submodule.
+    for item in text.split("pub use ").skip(1) {
+        let item = &item[..item.find(';').unwrap_or(item.len())];
+        for name in item.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+            if out.contains(name) && item.matches(name).count() > 1 {
+                out.remove(name);
+            }
         }
     }
     out

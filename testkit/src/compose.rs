@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tug::Engine;
-use tug::compose::{LoadOptions, Project};
+use tug::compose::{DownOptions, UpOptions};
+use tug::compose::{LoadOptions, Project, load as load_project};
 use tug::container::{ExecOptions, HealthStatus, LogsOptions};
-use tug::engine::compose::{DownOptions, UpOptions};
 
 use crate::client::Tug;
 use crate::error::{Error, Result};
@@ -124,7 +124,7 @@ impl ComposeRequest {
         let name = unique_name()?;
         let mut environ: BTreeMap<String, String> = std::env::vars().collect();
         environ.extend(self.env.clone());
-        let project = tug::compose::load(&LoadOptions {
+        let project = load_project(&LoadOptions {
             files: files.clone(),
             project_name: Some(name.clone()),
             project_dir: None,
@@ -173,14 +173,14 @@ impl ComposeRequest {
             for (s, svc) in &c.project.services {
                 if svc.build.is_some() {
                     c.engine
-                        .compose_ensure_image(&c.project, s, &o, &tug::engine::compose::quiet)
+                        .compose_ensure_image(&c.project, s, &o, &tug::compose::quiet)
                         .map_err(|e| Error::engine(format!("building service {s}"), e))?;
                 }
             }
         }
         let all = c
             .engine
-            .compose_up(&c.project, &o, &tug::engine::compose::quiet)
+            .compose_up(&c.project, &o, &tug::compose::quiet)
             .map_err(|e| Error::engine(format!("compose up of {}", show(&files)), e))?;
         for (service, w) in &self.waits {
             for (_, n) in all.iter().filter(|(s, _)| s == service) {
@@ -207,7 +207,7 @@ impl Compose {
         self.replica(service).map(|m| m.name().to_string())
     }
 
-    fn replica(&self, service: &str) -> Result<tug::engine::compose::ComposeMember> {
+    fn replica(&self, service: &str) -> Result<tug::compose::ComposeMember> {
         self.engine
             .compose_replica(&self.project.name, service, 1)
             .map_err(|e| Error::engine(format!("service {service}"), e))
@@ -295,7 +295,7 @@ impl Compose {
                 &self.project.name,
                 Some(&self.project),
                 &o,
-                &tug::engine::compose::quiet,
+                &tug::compose::quiet,
             )
             .map_err(|e| Error::engine(format!("compose down of {}", self.project.name), e));
         // The reaper, no longer needed: the child this process started.

@@ -17,6 +17,7 @@ mod model;
 mod node;
 mod order;
 mod parse;
+pub(crate) mod run;
 mod top;
 
 pub use config::{to_value as config_value, to_yaml as config_yaml};
@@ -31,6 +32,10 @@ pub use load::{DEFAULT_FILES, LoadOptions, load, normalize_name};
 pub use model::*;
 pub use node::{format_duration, parse_duration};
 pub use order::start_order;
+pub use run::{
+    ComposeEvent, ComposeMember, DownOptions, Events, UpOptions, check_services, image_of, quiet,
+    stop_how,
+};
 
 /// What goes wrong reading a compose project.
 #[derive(Debug, thiserror::Error)]

@@ -470,14 +470,14 @@ pub fn run(engine: &Engine, flags: &ProjectFlags, a: RunArgs) -> CliResult {
         d
     };
     if !deps.is_empty() {
-        let o = tug::engine::compose::UpOptions {
+        let o = tug::compose::UpOptions {
             services: deps,
             ..Default::default()
         };
         engine.compose_up(&p, &o, &events)?;
     }
-    let image = tug::engine::compose::image_of(&p, &a.service);
-    let o = tug::engine::compose::UpOptions::default();
+    let image = tug::compose::image_of(&p, &a.service);
+    let o = tug::compose::UpOptions::default();
     engine.compose_ensure_image(&p, &a.service, &o, &events)?;
     engine.compose_ensure_resources(&p, std::slice::from_ref(&a.service), &events)?;
     let mut opts = compose::create_options(&p, &a.service, 1, &image)

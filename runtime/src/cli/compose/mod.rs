@@ -14,9 +14,9 @@ use clap::{Args, Subcommand};
 
 use super::{CliError, CliResult};
 use tug::Engine;
+pub use tug::compose::ComposeMember as Member;
 use tug::compose::{self, Project};
-pub use tug::engine::compose::ComposeMember as Member;
-use tug::engine::compose::{ComposeEvent, stop_how};
+use tug::compose::{ComposeEvent, stop_how};
 
 /// Compose's global flags.
 #[derive(Args, Debug, Clone, Default)]
@@ -123,7 +123,7 @@ fn project_name(flags: &ProjectFlags) -> Result<String, CliError> {
 
 /// Checks that every named service exists.
 fn check_services(p: &Project, names: &[String]) -> Result<(), CliError> {
-    Ok(tug::engine::compose::check_services(p, names)?)
+    Ok(tug::compose::check_services(p, names).map_err(tug::Error::from)?)
 }
 
 /// The containers of project `name` (one-offs with `oneoff`), by service then number.

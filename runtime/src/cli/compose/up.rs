@@ -9,7 +9,7 @@ use clap::Args;
 use super::{ProjectFlags, events, load};
 use crate::cli::{CliError, CliResult};
 use tug::Engine;
-use tug::engine::compose::{DownOptions, UpOptions};
+use tug::compose::{DownOptions, UpOptions};
 
 #[derive(Args, Debug, Default)]
 pub struct UpArgs {
