@@ -754,3 +754,73 @@ fn docker_diff_export_and_network_connect() {
     s.docker_ok(&["rm", "-f", "changed"]);
     s.docker_ok(&["network", "rm", "late"]);
 }
+
+/// Debian's docker-compose 1.29 (docker-py), unchanged, on tug: a two-service project
+/// with a network and a volume, up, ps, logs, down -v.
+#[test]
+fn docker_compose_runs_a_project_on_tug() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let found = Command::new("docker-compose")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|st| st.success());
+    if !found {
+        eprintln!("skipped: no docker-compose on PATH");
+        return;
+    }
+    let dir = t.host_dir("project");
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        r#"version: "3"
+services:
+  web:
+    image: busybox
+    command: sh -c "mkdir -p /www && echo hello-web > /www/index.html && exec httpd -f -p 80 -h /www"
+    networks: [back]
+    volumes: [data:/data]
+  client:
+    image: busybox
+    command: sh -c "for i in $$(seq 100); do wget -qO- http://web/ && break; sleep 0.1; done; exec sleep 60"
+    networks: [back]
+    depends_on: [web]
+networks:
+  back: {}
+volumes:
+  data: {}
+"#,
+    )
+    .unwrap();
+    let compose = |args: &[&str]| {
+        Command::new("docker-compose")
+            .args(["-p", "apitest"])
+            .args(args)
+            .current_dir(&dir)
+            .env("DOCKER_HOST", format!("unix://{}", s.socket.display()))
+            .env("DOCKER_CONFIG", &s.config)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn docker-compose")
+    };
+    let up = compose(&["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let ps = compose(&["ps", "--services"]);
+    let mut services: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    services.sort();
+    assert_eq!(services, ["client", "web"], "{}", text(&ps));
+    wait_for(
+        "the client to reach web by name",
+        Duration::from_secs(20),
+        || String::from_utf8_lossy(&compose(&["logs", "client"]).stdout).contains("hello-web"),
+    );
+    let down = compose(&["down", "-v", "-t", "0"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert_eq!(s.docker_ok(&["ps", "-aq"]), "");
+    let vols = s.docker_ok(&["volume", "ls", "-q"]);
+    assert!(!vols.contains("apitest_data"), "{vols}");
+}

@@ -44,18 +44,22 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
     Ok(json(StatusCode::OK, &Value::Array(out)))
 }
 
-/// Docker's `label`, `name`, `id` and `status` filters (each key: any of its values).
+/// Docker's `label` (every one given must match), `name`, `id` and `status` (any of the
+/// values) filters.
 fn matches_filters(
     c: &Container,
     filters: &std::collections::BTreeMap<String, Vec<String>>,
 ) -> bool {
+    let label = |v: &String| match v.split_once('=') {
+        Some((k, val)) => c.config.labels.get(k).is_some_and(|x| x == val),
+        None => c.config.labels.contains_key(v.as_str()),
+    };
     filters.iter().all(|(key, values)| {
+        if key == "label" {
+            return values.iter().all(label);
+        }
         values.is_empty()
             || values.iter().any(|v| match key.as_str() {
-                "label" => match v.split_once('=') {
-                    Some((k, val)) => c.config.labels.get(k).is_some_and(|x| x == val),
-                    None => c.config.labels.contains_key(v.as_str()),
-                },
                 "name" => c.short_name().contains(v.trim_start_matches('/')),
                 "id" => c.id.to_string().starts_with(v.as_str()),
                 "status" => c.state.status.as_str() == v,
