@@ -466,19 +466,6 @@ pub async fn prune(server: Arc<Server>) -> ApiResult {
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_as_dockers() {
-        assert_eq!(human(Duration::from_secs(0)), "Less than a second");
-        assert_eq!(human(Duration::from_secs(5)), "5 seconds");
-        assert_eq!(human(Duration::from_secs(90)), "About a minute");
-        assert_eq!(human(Duration::from_secs(600)), "10 minutes");
-    }
-}
-
 /// `GET /containers/{id}/changes`: Docker's kinds, 0 changed, 1 added, 2 deleted.
 pub async fn changes(server: Arc<Server>, id: &str) -> ApiResult {
     let name = id.to_string();
@@ -512,4 +499,17 @@ pub async fn export(server: Arc<Server>, id: &str) -> ApiResult {
         .header("Content-Type", "application/x-tar")
         .body(body)
         .unwrap_or_else(|_| Response::new(super::body::empty())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_dockers() {
+        assert_eq!(human(Duration::from_secs(0)), "Less than a second");
+        assert_eq!(human(Duration::from_secs(5)), "5 seconds");
+        assert_eq!(human(Duration::from_secs(90)), "About a minute");
+        assert_eq!(human(Duration::from_secs(600)), "10 minutes");
+    }
 }
