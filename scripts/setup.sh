@@ -41,7 +41,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Debian's docker-registry starts a service on :5000; the tests start their own.
   # docker.io's dockerd is not wanted running either: the tests use tug's API socket.
   if command -v systemctl >/dev/null; then
-    for unit in docker-registry docker.socket docker containerd; do
+    for unit in docker-registry docker.socket docker; do
       if systemctl is-active -q "$unit" 2>/dev/null; then
         systemctl disable --now "$unit" >/dev/null 2>&1 || true
       fi
