@@ -300,6 +300,8 @@ fn docker_images_lists_the_store() {
     let out = s.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(out.lines().any(|l| l == "mine:1"), "{out}");
     s.docker_ok(&["rmi", "mine:1"]);
+    let df = s.docker_ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    assert!(df.lines().any(|l| l == "Images 1"), "{df}");
 }
 
 #[test]

@@ -124,14 +124,14 @@ fn parse_time(s: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(s).ok()
 }
 
-fn unix_seconds(s: &str) -> u64 {
+pub(super) fn unix_seconds(s: &str) -> u64 {
     parse_time(s)
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs())
 }
 
 /// Docker's `Status` column: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Created`.
-fn status_text(c: &Container, now: SystemTime) -> String {
+pub(super) fn status_text(c: &Container, now: SystemTime) -> String {
     let since = |t: &str| {
         parse_time(t)
             .and_then(|t| now.duration_since(t).ok())
