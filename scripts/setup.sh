@@ -23,6 +23,7 @@ packages=(
   iperf3 python3   # published ports: the benchmark's server and the UDP test's echo (run in a container from the host's /usr)
   iproute2 nftables iptables  # networking (and its tests)
   docker-registry  # a registry on loopback for push/pull tests
+  docker.io docker-compose  # the Docker API's tests: Debian's docker client (where no newer static one is on PATH) and docker-compose 1.29 against `tug system service`
   apache2-utils openssl  # registry tests: htpasswd (bcrypt) and the token server's key, cert and JWT signatures
   tar gzip ca-certificates procps util-linux gawk
   e2fsprogs        # chattr: the installed binary is immutable (see below)
@@ -38,8 +39,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian's docker-registry starts a service on :5000; the tests start their own.
-  if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
-    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  # docker.io's dockerd is not wanted running either: the tests use tug's API socket.
+  if command -v systemctl >/dev/null; then
+    for unit in docker-registry docker.socket docker; do
+      if systemctl is-active -q "$unit" 2>/dev/null; then
+        systemctl disable --now "$unit" >/dev/null 2>&1 || true
+      fi
+    done
   fi
 fi
 

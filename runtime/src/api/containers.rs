@@ -44,18 +44,22 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
     Ok(json(StatusCode::OK, &Value::Array(out)))
 }
 
-/// Docker's `label`, `name`, `id` and `status` filters (each key: any of its values).
+/// Docker's `label` (every one given must match), `name`, `id` and `status` (any of the
+/// values) filters.
 fn matches_filters(
     c: &Container,
     filters: &std::collections::BTreeMap<String, Vec<String>>,
 ) -> bool {
+    let label = |v: &String| match v.split_once('=') {
+        Some((k, val)) => c.config.labels.get(k).is_some_and(|x| x == val),
+        None => c.config.labels.contains_key(v.as_str()),
+    };
     filters.iter().all(|(key, values)| {
+        if key == "label" {
+            return values.iter().all(label);
+        }
         values.is_empty()
             || values.iter().any(|v| match key.as_str() {
-                "label" => match v.split_once('=') {
-                    Some((k, val)) => c.config.labels.get(k).is_some_and(|x| x == val),
-                    None => c.config.labels.contains_key(v.as_str()),
-                },
                 "name" => c.short_name().contains(v.trim_start_matches('/')),
                 "id" => c.id.to_string().starts_with(v.as_str()),
                 "status" => c.state.status.as_str() == v,
@@ -120,14 +124,14 @@ fn parse_time(s: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(s).ok()
 }
 
-fn unix_seconds(s: &str) -> u64 {
+pub(super) fn unix_seconds(s: &str) -> u64 {
     parse_time(s)
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs())
 }
 
 /// Docker's `Status` column: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Created`.
-fn status_text(c: &Container, now: SystemTime) -> String {
+pub(super) fn status_text(c: &Container, now: SystemTime) -> String {
     let since = |t: &str| {
         parse_time(t)
             .and_then(|t| now.duration_since(t).ok())
@@ -462,19 +466,6 @@ pub async fn prune(server: Arc<Server>) -> ApiResult {
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_as_dockers() {
-        assert_eq!(human(Duration::from_secs(0)), "Less than a second");
-        assert_eq!(human(Duration::from_secs(5)), "5 seconds");
-        assert_eq!(human(Duration::from_secs(90)), "About a minute");
-        assert_eq!(human(Duration::from_secs(600)), "10 minutes");
-    }
-}
-
 /// `GET /containers/{id}/changes`: Docker's kinds, 0 changed, 1 added, 2 deleted.
 pub async fn changes(server: Arc<Server>, id: &str) -> ApiResult {
     let name = id.to_string();
@@ -508,4 +499,17 @@ pub async fn export(server: Arc<Server>, id: &str) -> ApiResult {
         .header("Content-Type", "application/x-tar")
         .body(body)
         .unwrap_or_else(|_| Response::new(super::body::empty())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_dockers() {
+        assert_eq!(human(Duration::from_secs(0)), "Less than a second");
+        assert_eq!(human(Duration::from_secs(5)), "5 seconds");
+        assert_eq!(human(Duration::from_secs(90)), "About a minute");
+        assert_eq!(human(Duration::from_secs(600)), "10 minutes");
+    }
 }

@@ -105,15 +105,6 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
                 .map_err(|e| bad(format!("HostConfig.Binds {b:?}: {}", tug::report(&e))))?,
         );
     }
-    // Config.Volumes: anonymous volumes at these paths (as `-v /path`).
-    if let Some(map) = body["Volumes"].as_object() {
-        for path in map.keys() {
-            mounts.push(
-                tug::volume::parse_volume_flag(path)
-                    .map_err(|e| bad(format!("Volumes {path:?}: {}", tug::report(&e))))?,
-            );
-        }
-    }
     if let Some(list) = hc["Mounts"].as_array() {
         for m in list {
             let flag = mount_flag(m);
@@ -132,6 +123,23 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
             mounts.push(
                 tug::volume::parse_tmpfs_flag(&flag)
                     .map_err(|e| bad(format!("HostConfig.Tmpfs {path}: {}", tug::report(&e))))?,
+            );
+        }
+    }
+    // Config.Volumes: anonymous volumes at these paths (as `-v /path`), but for a path
+    // that a bind or a mount already covers (compose sends both).
+    if let Some(map) = body["Volumes"].as_object() {
+        let taken: Vec<String> = mounts
+            .iter()
+            .map(|m| m.target.trim_end_matches('/').to_string())
+            .collect();
+        for path in map
+            .keys()
+            .filter(|p| !taken.contains(&p.trim_end_matches('/').to_string()))
+        {
+            mounts.push(
+                tug::volume::parse_volume_flag(path)
+                    .map_err(|e| bad(format!("Volumes {path:?}: {}", tug::report(&e))))?,
             );
         }
     }
@@ -346,6 +354,12 @@ mod tests {
         });
         let o = create_options(&body).unwrap();
         assert_eq!(o.mounts.len(), 3);
+        let both = json!({
+            "Image": "busybox",
+            "Volumes": {"/data": {}},
+            "HostConfig": {"Binds": ["named:/data:rw"]}
+        });
+        assert_eq!(create_options(&both).unwrap().mounts.len(), 1);
         assert_eq!(o.network, "appnet");
         assert_eq!(o.network_aliases, vec!["db"]);
         assert_eq!(o.ip, Some("10.9.0.5".parse().unwrap()));

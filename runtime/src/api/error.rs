@@ -53,6 +53,9 @@ impl From<tug::Error> for ApiError {
             tug::Error::Image(tug::image::Error::NotFound(_)) => StatusCode::NOT_FOUND,
             tug::Error::Volume(tug::volume::Error::NotFound(_)) => StatusCode::NOT_FOUND,
             tug::Error::Volume(tug::volume::Error::InUse(..)) => StatusCode::CONFLICT,
+            tug::Error::Volume(
+                tug::volume::Error::Invalid(_) | tug::volume::Error::Unsupported(_),
+            ) => StatusCode::BAD_REQUEST,
             tug::Error::Network(tug::network::Error::NotFound(_)) => StatusCode::NOT_FOUND,
             tug::Error::Container(C::Conflict(_)) => StatusCode::CONFLICT,
             tug::Error::Container(C::Invalid(_) | C::Ambiguous(_) | C::Unsupported(_)) => {

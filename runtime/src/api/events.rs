@@ -52,11 +52,17 @@ impl Event {
         v
     }
 
-    /// Docker's `filters`: `type`, `event`, `container`, `image`, `network`, `volume`,
-    /// `label` (each key: any of its values).
+    /// Docker's `filters`: `type`, `event`, `container`, `image`, `network`, `volume`
+    /// (any of the values), `label` (all of them).
     fn matches(&self, filters: &BTreeMap<String, Vec<String>>) -> bool {
         let attr = |k: &str| self.attributes.get(k).map(String::as_str).unwrap_or("");
         filters.iter().all(|(key, values)| {
+            if key == "label" {
+                return values.iter().all(|v| match v.split_once('=') {
+                    Some((k, val)) => attr(k) == val,
+                    None => self.attributes.contains_key(v.as_str()),
+                });
+            }
             values.is_empty()
                 || values.iter().any(|v| match key.as_str() {
                     "type" => self.kind == v,
@@ -69,10 +75,6 @@ impl Event {
                     "network" | "volume" => {
                         self.kind == key && (self.id == *v || attr("name") == v)
                     }
-                    "label" => match v.split_once('=') {
-                        Some((k, val)) => attr(k) == val,
-                        None => self.attributes.contains_key(v.as_str()),
-                    },
                     _ => true,
                 })
         })

@@ -57,6 +57,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET | &M::HEAD, ["_ping"]) => Ok(system::ping(&method)),
         (&M::GET, ["version"]) => system::version(server).await,
         (&M::GET, ["info"]) => system::info(server).await,
+        (&M::GET, ["system", "df"]) => system::df(server).await,
 
         (&M::GET, ["events"]) => super::events::events(server, query).await,
         (&M::GET, ["containers", "json"]) => containers::list(server, query).await,

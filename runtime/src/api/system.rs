@@ -94,3 +94,64 @@ pub async fn info(server: Arc<Server>) -> ApiResult {
     });
     Ok(json_response(StatusCode::OK, &v))
 }
+
+/// `GET /system/df`: the disk images, containers and volumes use.
+pub async fn df(server: Arc<Server>) -> ApiResult {
+    let du = blocking(&server, |e| Ok(e.disk_usage()?)).await?;
+    let layers: u64 = du.images.iter().map(|(i, _)| i.size).sum();
+    let images: Vec<serde_json::Value> = du
+        .images
+        .iter()
+        .map(|(s, users)| {
+            json!({
+                "Id": s.image.id.to_string(),
+                "ParentId": "",
+                "RepoTags": s.image.names.iter().filter(|r| r.tag.is_some()).map(|r| r.to_string()).collect::<Vec<_>>(),
+                "RepoDigests": [],
+                "Created": s.image.config.created().as_deref().map_or(0, super::containers::unix_seconds),
+                "Size": s.size,
+                "SharedSize": 0,
+                "VirtualSize": s.size,
+                "Labels": {},
+                "Containers": users,
+            })
+        })
+        .collect();
+    let containers: Vec<serde_json::Value> = du
+        .containers
+        .iter()
+        .map(|(c, size)| {
+            json!({
+                "Id": c.id.to_string(),
+                "Names": [c.name],
+                "Image": c.config.image,
+                "ImageID": c.image,
+                "Command": std::iter::once(c.path.as_str()).chain(c.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" "),
+                "Created": super::containers::unix_seconds(&c.created),
+                "SizeRw": size,
+                "SizeRootFs": 0,
+                "Labels": c.config.labels,
+                "State": c.state.status.as_str(),
+                "Status": super::containers::status_text(c, std::time::SystemTime::now()),
+                "Mounts": c.mounts,
+            })
+        })
+        .collect();
+    let volumes: Vec<serde_json::Value> = du
+        .volumes
+        .iter()
+        .map(|(v, size, users)| {
+            let mut j = serde_json::to_value(v).unwrap_or_else(|_| json!({}));
+            j["UsageData"] = json!({ "Size": size, "RefCount": users });
+            j
+        })
+        .collect();
+    let v = json!({
+        "LayersSize": layers,
+        "Images": images,
+        "Containers": containers,
+        "Volumes": volumes,
+        "BuildCache": [],
+    });
+    Ok(json_response(StatusCode::OK, &v))
+}
