@@ -827,3 +827,81 @@ volumes:
     let vols = s.docker_ok(&["volume", "ls", "-q"]);
     assert!(!vols.contains("apitest_data"), "{vols}");
 }
+
+#[test]
+fn docker_events_shows_what_the_tug_cli_did() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    // Followed: `docker events` open while `tug run` runs beside the server.
+    let log = t.path().join("events.txt");
+    let child = Command::new("docker")
+        .args([
+            "events",
+            "--filter",
+            "container=fromcli",
+            "--format",
+            "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .env("DOCKER_HOST", format!("unix://{}", s.socket.display()))
+        .env("DOCKER_CONFIG", &s.config)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn docker events");
+    let _events = KillOnDrop(child);
+    wait_for("the events request", Duration::from_secs(10), || {
+        std::fs::read_to_string(t.path().join("service.log"))
+            .unwrap_or_default()
+            .contains("/events")
+    });
+    let run = t
+        .tug()
+        .args([
+            "run", "--rm", "--name", "fromcli", "busybox", "sh", "-c", "exit 4",
+        ])
+        .output()
+        .expect("tug run");
+    assert_eq!(code(&run), 4, "{}", text(&run));
+    let seen = |s: &str| {
+        ["create", "start", "die", "destroy"]
+            .iter()
+            .all(|a| s.contains(&format!("container {a} fromcli\n")))
+    };
+    wait_for(
+        "the CLI's events on the stream",
+        Duration::from_secs(10),
+        || seen(&std::fs::read_to_string(&log).unwrap_or_default()),
+    );
+    // From the journal: `--since` a moment before, `--until` a moment ahead.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let past = s.docker_ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "container=fromcli",
+        "--filter",
+        "event=die",
+        "--format",
+        "{{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}",
+    ]);
+    assert_eq!(past, "fromcli 4\n");
+    // `--until` in the past ends at once, without what came after it.
+    let none = s.docker_ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        "4m",
+        "--filter",
+        "container=fromcli",
+    ]);
+    assert_eq!(none, "");
+}

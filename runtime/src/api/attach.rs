@@ -56,7 +56,6 @@ pub async fn attach(
         };
         relay(TokioIo::new(upgraded), sock, tty, stdin, None, |code| {
             if let Some(code) = code {
-                server.container_exited(&c, code);
                 let _ = server.exits.send((cid, code));
             }
         })
@@ -189,7 +188,6 @@ pub async fn watch_exit(server: Arc<Server>, c: tug::container::Container, sock:
         };
         for m in messages {
             if let StreamOutput::Exit(code) = m {
-                server.container_exited(&c, code);
                 let _ = server.exits.send((cid, code));
                 return;
             }

@@ -207,7 +207,6 @@ pub async fn start(server: Arc<Server>, id: &str) -> ApiResult {
         Some(p) => p.stream.send(sock).err(),
         None => Some(sock),
     };
-    server.container_event("start", &c, &[]);
     if let Some(sock) = sock {
         tokio::spawn(super::attach::watch_exit(server.clone(), c, sock));
     }
@@ -240,9 +239,6 @@ pub async fn stop(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         Ok(Some(e.stop_container(&name, t, signal.as_deref())?))
     })
     .await?;
-    if let Some(c) = &stopped {
-        server.container_event("stop", c, &[]);
-    }
     Ok(ok_empty(if stopped.is_some() {
         StatusCode::NO_CONTENT
     } else {
@@ -254,8 +250,7 @@ pub async fn stop(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
 pub async fn restart(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
     let t = timeout(&query);
-    let c = blocking(&server, move |e| Ok(e.restart_container(&name, t)?)).await?;
-    server.container_event("restart", &c, &[]);
+    blocking(&server, move |e| Ok(e.restart_container(&name, t)?)).await?;
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -266,12 +261,10 @@ pub async fn kill(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         .get("signal")
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    let shown = signal.clone().unwrap_or_else(|| "SIGKILL".into());
-    let c = blocking(&server, move |e| {
+    blocking(&server, move |e| {
         Ok(e.kill_container(&name, signal.as_deref())?)
     })
     .await?;
-    server.container_event("kill", &c, &[("signal", &shown)]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -294,7 +287,7 @@ pub async fn remove(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
     let force = query.flag("force", false);
     let volumes = query.flag("v", false);
-    let c = blocking(&server, move |e| {
+    blocking(&server, move |e| {
         let c = e.container(&name)?;
         if (c.state.running || c.state.paused || c.state.restarting) && !force {
             return Err(ApiError::new(
@@ -309,10 +302,9 @@ pub async fn remove(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         if volumes {
             e.remove_anonymous_volumes(&c.mounts)?;
         }
-        Ok(c)
+        Ok(())
     })
     .await?;
-    server.container_event("destroy", &c, &[]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -407,7 +399,7 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
 /// `POST /containers/{id}/pause` and `/unpause`.
 pub async fn pause(server: Arc<Server>, id: &str, pause: bool) -> ApiResult {
     let name = id.to_string();
-    let c = blocking(&server, move |e| {
+    blocking(&server, move |e| {
         Ok(if pause {
             e.pause_container(&name)?
         } else {
@@ -415,7 +407,6 @@ pub async fn pause(server: Arc<Server>, id: &str, pause: bool) -> ApiResult {
         })
     })
     .await?;
-    server.container_event(if pause { "pause" } else { "unpause" }, &c, &[]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -427,12 +418,7 @@ pub async fn rename(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::bad_request("the new name (name) is required"))?
         .to_string();
-    let c = blocking(&server, move |e| {
-        e.rename_container(&name, &new_name)?;
-        Ok(e.container(&new_name)?)
-    })
-    .await?;
-    server.container_event("rename", &c, &[("oldName", id)]);
+    blocking(&server, move |e| Ok(e.rename_container(&name, &new_name)?)).await?;
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -456,9 +442,6 @@ pub async fn top(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
 /// `POST /containers/prune`: every container that does not run.
 pub async fn prune(server: Arc<Server>) -> ApiResult {
     let (ids, bytes) = blocking(&server, |e| Ok(e.prune_containers()?)).await?;
-    for id in &ids {
-        server.events.emit("container", "destroy", id.as_ref(), &[]);
-    }
     let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     Ok(json(
         StatusCode::OK,

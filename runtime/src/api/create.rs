@@ -23,7 +23,6 @@ pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -
         .filter(|n| !n.is_empty())
         .map(str::to_string);
     let c = blocking(&server, move |e| Ok(e.create_container(&opts)?)).await?;
-    server.container_event("create", &c, &[]);
     Ok(json(
         StatusCode::CREATED,
         &json!({ "Id": c.id.to_string(), "Warnings": [] }),

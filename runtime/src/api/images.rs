@@ -82,11 +82,7 @@ pub async fn tag(server: Arc<Server>, name: String, query: Query) -> ApiResult {
         Some(t) => format!("{repo}:{t}"),
         None => repo.to_string(),
     };
-    let (source, shown) = (name.clone(), target.clone());
     blocking(&server, move |e| Ok(e.tag_image(&name, &target)?)).await?;
-    server
-        .events
-        .emit("image", "tag", &source, &[("name", &shown)]);
     Ok(super::router::ok_empty(StatusCode::CREATED))
 }
 
@@ -94,17 +90,6 @@ pub async fn tag(server: Arc<Server>, name: String, query: Query) -> ApiResult {
 pub async fn remove(server: Arc<Server>, name: String, query: Query) -> ApiResult {
     let force = query.flag("force", false);
     let events = blocking(&server, move |e| Ok(e.remove_image(&name, force)?)).await?;
-    for ev in &events {
-        match ev {
-            tug::image::RemoveEvent::Untagged(r) => {
-                let r = r.to_string();
-                server.events.emit("image", "untag", &r, &[("name", &r)]);
-            }
-            tug::image::RemoveEvent::Deleted(d) => {
-                server.events.emit("image", "delete", &d.to_string(), &[]);
-            }
-        }
-    }
     let out: Vec<Value> = events
         .iter()
         .map(|ev| match ev {
@@ -165,7 +150,6 @@ pub async fn pull(server: Arc<Server>, query: Query) -> ApiResult {
     };
     let (tx, body) = channel();
     let engine = server.engine.clone();
-    let events_server = server.clone();
     tokio::task::spawn_blocking(move || {
         let progress = Progress(tx);
         // Docker's first line: `{"status": "Pulling from REPO", "id": TAG}`.
@@ -185,9 +169,6 @@ pub async fn pull(server: Arc<Server>, query: Query) -> ApiResult {
         };
         match engine.pull(&reference, &opts, &progress) {
             Ok(r) => {
-                events_server
-                    .events
-                    .emit("image", "pull", &reference, &[("name", &reference)]);
                 progress.line(json!({ "status": format!("Digest: {}", r.repo_digest) }));
                 progress.line(json!({
                     "status": format!("Status: Downloaded newer image for {reference}")
@@ -217,7 +198,6 @@ pub async fn push(server: Arc<Server>, name: String, query: Query) -> ApiResult 
     blocking(&server, move |e| Ok(e.image(&check)?)).await?;
     let (tx, body) = channel();
     let engine = server.engine.clone();
-    let events = server.clone();
     tokio::task::spawn_blocking(move || {
         let progress = Progress(tx);
         let repo = reference
@@ -235,9 +215,6 @@ pub async fn push(server: Arc<Server>, name: String, query: Query) -> ApiResult 
                     "progressDetail": {},
                     "aux": { "Tag": tag, "Digest": r.manifest_digest.to_string(), "Size": r.manifest_size },
                 }));
-                events
-                    .events
-                    .emit("image", "push", &reference, &[("name", &reference)]);
             }
             Err(e) => {
                 let message = tug::report(&e);

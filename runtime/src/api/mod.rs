@@ -45,8 +45,6 @@ pub struct Server {
     exits: broadcast::Sender<(String, i32)>,
     /// The execs created (`POST /containers/{id}/exec`), by id.
     execs: Mutex<HashMap<String, exec::ExecRecord>>,
-    /// What happened through this server (`GET /events`).
-    events: events::Events,
     /// Print each request and its status on stderr (`TUG_API_LOG=1`).
     log_requests: bool,
 }
@@ -66,7 +64,6 @@ pub fn serve(engine: Engine, listen: Listen) -> Result<(), String> {
         pending: Mutex::new(HashMap::new()),
         exits: broadcast::channel(256).0,
         execs: Mutex::new(HashMap::new()),
-        events: events::Events::new(),
         log_requests: std::env::var_os("TUG_API_LOG").is_some_and(|v| v == "1"),
     });
     let thread = std::thread::Builder::new()
@@ -82,22 +79,4 @@ pub fn serve(engine: Engine, listen: Listen) -> Result<(), String> {
     thread
         .join()
         .map_err(|_| "the API server's thread panicked".to_string())?
-}
-
-impl Server {
-    /// A container's exit: `die`, and `destroy` for one its shim removes (`--rm`).
-    fn container_exited(&self, c: &tug::container::Container, code: i32) {
-        self.container_event("die", c, &[("exitCode", &code.to_string())]);
-        if c.host_config.auto_remove {
-            self.container_event("destroy", c, &[]);
-        }
-    }
-
-    /// A container event, with Docker's `name` and `image` attributes.
-    fn container_event(&self, action: &str, c: &tug::container::Container, extra: &[(&str, &str)]) {
-        let id = c.id.to_string();
-        let mut attrs = vec![("name", c.short_name()), ("image", c.config.image.as_str())];
-        attrs.extend_from_slice(extra);
-        self.events.emit("container", action, &id, &attrs);
-    }
 }

@@ -74,13 +74,6 @@ pub async fn create_network(server: Arc<Server>, req: Request<Incoming>) -> ApiR
     };
     let n = blocking(&server, move |e| Ok(e.create_network(&opts)?)).await?;
     let v = to_json(&n)?;
-    let (nid, nname) = (
-        v["Id"].as_str().unwrap_or_default(),
-        v["Name"].as_str().unwrap_or_default(),
-    );
-    server
-        .events
-        .emit("network", "create", nid, &[("name", nname)]);
     Ok(json(
         StatusCode::CREATED,
         &json!({ "Id": v["Id"], "Warning": "" }),
@@ -90,15 +83,7 @@ pub async fn create_network(server: Arc<Server>, req: Request<Incoming>) -> ApiR
 /// `DELETE /networks/{id}`.
 pub async fn remove_network(server: Arc<Server>, id: &str) -> ApiResult {
     let id = id.to_string();
-    let n = blocking(&server, move |e| Ok(e.remove_network(&id)?)).await?;
-    let v = to_json(&n)?;
-    let (nid, nname) = (
-        v["Id"].as_str().unwrap_or_default(),
-        v["Name"].as_str().unwrap_or_default(),
-    );
-    server
-        .events
-        .emit("network", "destroy", nid, &[("name", nname)]);
+    blocking(&server, move |e| Ok(e.remove_network(&id)?)).await?;
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -147,9 +132,6 @@ pub async fn create_volume(server: Arc<Server>, req: Request<Incoming>) -> ApiRe
             .then(|| labels(&body["DriverOpts"])),
     };
     let v = blocking(&server, move |e| Ok(e.create_volume(&opts)?)).await?;
-    server
-        .events
-        .emit("volume", "create", &v.name, &[("driver", &v.driver)]);
     Ok(json(StatusCode::CREATED, &to_json(&v)?))
 }
 
@@ -157,18 +139,13 @@ pub async fn create_volume(server: Arc<Server>, req: Request<Incoming>) -> ApiRe
 pub async fn remove_volume(server: Arc<Server>, name: &str, query: Query) -> ApiResult {
     let name = name.to_string();
     let force = query.flag("force", false);
-    let shown = name.clone();
     blocking(&server, move |e| Ok(e.remove_volume(&name, force)?)).await?;
-    server.events.emit("volume", "destroy", &shown, &[]);
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
 /// `POST /networks/prune`: user networks without containers.
 pub async fn prune_networks(server: Arc<Server>) -> ApiResult {
     let gone = blocking(&server, |e| Ok(e.prune_networks(|_| true)?)).await?;
-    for n in &gone {
-        server.events.emit("network", "destroy", n, &[("name", n)]);
-    }
     Ok(json(StatusCode::OK, &json!({ "NetworksDeleted": gone })))
 }
 
@@ -180,9 +157,6 @@ pub async fn prune_volumes(server: Arc<Server>, query: Query) -> ApiResult {
         .get("all")
         .is_some_and(|v| v.iter().any(|d| matches!(d.as_str(), "true" | "1")));
     let gone = blocking(&server, move |e| Ok(e.prune_volumes(all, |_| true)?)).await?;
-    for (n, _) in &gone {
-        server.events.emit("volume", "destroy", n, &[]);
-    }
     let names: Vec<&String> = gone.iter().map(|(n, _)| n).collect();
     let bytes: u64 = gone.iter().map(|(_, b)| b).sum();
     Ok(json(

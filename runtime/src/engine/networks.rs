@@ -13,7 +13,19 @@ use crate::network::{CreateOptions, Error, Network};
 impl Engine {
     /// `network create`.
     pub fn create_network(&self, opts: &CreateOptions) -> Result<Network, Error> {
-        self.network_store().create(opts)
+        let net = self.network_store().create(opts)?;
+        self.network_event("create", &net.id, &net.name, &[("type", &net.driver)]);
+        Ok(net)
+    }
+
+    /// A network event in the journal (`tug events`, the API's `/events`).
+    fn network_event(&self, action: &str, id: &str, name: &str, extra: &[(&str, &str)]) {
+        let mut attrs: std::collections::BTreeMap<String, String> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        attrs.insert("name".into(), name.into());
+        crate::events::emit(self.root(), "network", action, id, attrs);
     }
 
     /// Every network.
@@ -31,6 +43,7 @@ impl Engine {
     pub fn remove_network(&self, name: &str) -> Result<Network, Error> {
         let net = self.network_store().remove(name)?;
         remove_devices(self.network_host(), &net);
+        self.network_event("destroy", &net.id, &net.name, &[("type", &net.driver)]);
         Ok(net)
     }
 
@@ -40,6 +53,7 @@ impl Engine {
         let gone = self.network_store().prune(keep)?;
         for n in &gone {
             remove_devices(self.network_host(), n);
+            self.network_event("destroy", &n.id, &n.name, &[("type", &n.driver)]);
         }
         Ok(gone.into_iter().map(|n| n.name).collect())
     }
@@ -70,13 +84,31 @@ impl Engine {
         aliases: &[String],
         ip: Option<Ipv4Addr>,
     ) -> crate::Result<()> {
-        Ok(self.cx().connect_network(network, container, aliases, ip)?)
+        self.cx().connect_network(network, container, aliases, ip)?;
+        self.network_attach_event("connect", network, container);
+        Ok(())
+    }
+
+    /// `connect`/`disconnect` in the journal, with Docker's `container` attribute.
+    fn network_attach_event(&self, action: &str, network: &str, container: &str) {
+        let (Ok(n), Ok(c)) = (self.network(network), self.container(container)) else {
+            return;
+        };
+        let id = c.id.to_string();
+        self.network_event(
+            action,
+            &n.id,
+            &n.name,
+            &[("container", &id), ("type", &n.driver)],
+        );
     }
 
     /// `tug network disconnect`: takes the container off `network` (its interface there
     /// goes at once when it runs) and frees its address.
     pub fn disconnect_network(&self, network: &str, container: &str) -> crate::Result<()> {
-        Ok(self.cx().disconnect_network(network, container)?)
+        self.cx().disconnect_network(network, container)?;
+        self.network_attach_event("disconnect", network, container);
+        Ok(())
     }
 
     /// The published ports of container `name` while it runs (none once it stopped), in

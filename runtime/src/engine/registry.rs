@@ -66,7 +66,7 @@ impl Engine {
             self.image_store()
                 .map_err(|e| Error::Store(crate::report(&e)))?,
         );
-        crate::registry::push::push(
+        let report = crate::registry::push::push(
             &local,
             &BlobSources::new(self.root()),
             &self.registry_policy()?,
@@ -74,7 +74,10 @@ impl Engine {
             &t,
             options,
             observer,
-        )
+        )?;
+        let attrs = [("name".to_string(), t.to_string())].into();
+        crate::events::emit(self.root(), "image", "push", &t.to_string(), attrs);
+        Ok(report)
     }
 
     /// Checks `credentials` against `server` and stores them in Docker's config.json.

@@ -177,6 +177,19 @@ impl Engine {
         until: Option<std::time::SystemTime>,
         sink: &mut dyn FnMut(&crate::events::Event) -> bool,
     ) -> Result<()> {
+        self.events_while(filter, since, until, &|| true, sink)
+    }
+
+    /// [`Engine::events`] that also ends, between two reads of the journal, once `alive`
+    /// says false (the API's `/events` when its client went).
+    pub fn events_while(
+        &self,
+        filter: &crate::events::EventFilter,
+        since: Option<std::time::SystemTime>,
+        until: Option<std::time::SystemTime>,
+        alive: &dyn Fn() -> bool,
+        sink: &mut dyn FnMut(&crate::events::Event) -> bool,
+    ) -> Result<()> {
         let start = since.unwrap_or_else(std::time::SystemTime::now);
         let mut reader = crate::events::JournalReader::open(self.root());
         loop {
@@ -191,7 +204,7 @@ impl Engine {
                     return Ok(());
                 }
             }
-            if until.is_some_and(|u| now > u) {
+            if until.is_some_and(|u| now > u) || !alive() {
                 return Ok(());
             }
             std::thread::sleep(std::time::Duration::from_millis(100));

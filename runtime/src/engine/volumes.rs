@@ -15,7 +15,17 @@ impl Engine {
     /// `volume create`: makes volume `opts.name` (anonymous when `None`), or returns the
     /// existing one of that name.
     pub fn create_volume(&self, opts: &VolumeOptions) -> crate::Result<Volume> {
-        Ok(self.volume_store().create(opts)?.0)
+        let (v, made) = self.volume_store().create(opts)?;
+        if made {
+            self.volume_event("create", &v);
+        }
+        Ok(v)
+    }
+
+    /// A volume event in the journal (`tug events`, the API's `/events`).
+    fn volume_event(&self, action: &str, v: &Volume) {
+        let attrs = [("driver".to_string(), v.driver.clone())].into();
+        crate::events::emit(self.root(), "volume", action, &v.name, attrs);
     }
 
     /// Every volume, by name.
@@ -37,7 +47,10 @@ impl Engine {
     /// volume is no error (`Ok(None)`).
     pub fn remove_volume(&self, name: &str, force: bool) -> crate::Result<Option<Volume>> {
         match self.volume_store().remove(name) {
-            Ok(v) => Ok(Some(v)),
+            Ok(v) => {
+                self.volume_event("destroy", &v);
+                Ok(Some(v))
+            }
             Err(Error::NotFound(_)) if force => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -50,7 +63,12 @@ impl Engine {
         all: bool,
         keep: impl Fn(&Volume) -> bool,
     ) -> crate::Result<Vec<(String, u64)>> {
-        Ok(self.volume_store().prune(all, keep)?)
+        let gone = self.volume_store().prune(all, keep)?;
+        for (name, _) in &gone {
+            let attrs = [("driver".to_string(), "local".to_string())].into();
+            crate::events::emit(self.root(), "volume", "destroy", name, attrs);
+        }
+        Ok(gone)
     }
 
     /// Removes the anonymous volumes among `mounts` (a removed container's Docker
