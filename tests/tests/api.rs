@@ -905,3 +905,85 @@ fn docker_events_shows_what_the_tug_cli_did() {
     ]);
     assert_eq!(none, "");
 }
+
+#[test]
+fn docker_build_with_the_classic_builder_builds_and_fails_as_dockers() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let build = |dir: &std::path::Path, args: &[&str]| {
+        Command::new("docker")
+            .arg("build")
+            .args(args)
+            .arg(".")
+            .current_dir(dir)
+            .env("DOCKER_HOST", format!("unix://{}", s.socket.display()))
+            .env("DOCKER_CONFIG", &s.config)
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn docker build")
+    };
+    let ok = t.path().join("ok");
+    std::fs::create_dir_all(&ok).unwrap();
+    std::fs::write(
+        ok.join("Dockerfile"),
+        "FROM busybox\nARG GREETING=none\nCOPY note.txt /note.txt\nRUN echo \"built $GREETING\" > /greeting && echo step-output\nCMD [\"sh\", \"-c\", \"cat /greeting /note.txt\"]\n",
+    )
+    .unwrap();
+    std::fs::write(ok.join("note.txt"), "from the context\n").unwrap();
+    let out = build(
+        &ok,
+        &[
+            "-t",
+            "apibuilt",
+            "-t",
+            "apibuilt:v2",
+            "--build-arg",
+            "GREETING=hello",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Step 1/5 : FROM busybox"), "{stdout}");
+    assert!(stdout.contains("step-output"), "{stdout}");
+    assert!(stdout.contains("Successfully built "), "{stdout}");
+    assert!(
+        stdout.contains("Successfully tagged apibuilt:latest"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Successfully tagged apibuilt:v2"),
+        "{stdout}"
+    );
+    let run = s.docker_ok(&["run", "--rm", "apibuilt:v2"]);
+    assert_eq!(run, "built hello\nfrom the context\n");
+    // `-q`: the image id alone, the same as the tag's.
+    let quiet = build(
+        &ok,
+        &["-q", "-t", "apibuilt", "--build-arg", "GREETING=hello"],
+    );
+    assert!(quiet.status.success(), "{}", text(&quiet));
+    let id = s.docker_ok(&["image", "inspect", "-f", "{{.Id}}", "apibuilt"]);
+    assert_eq!(String::from_utf8_lossy(&quiet.stdout).trim(), id.trim());
+
+    let bad = t.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(
+        bad.join("Dockerfile"),
+        "FROM busybox\nRUN echo about-to-fail && false\n",
+    )
+    .unwrap();
+    let out = build(&bad, &["-t", "apibroken"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("returned a non-zero code: 1"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("about-to-fail"));
+    assert_ne!(code(&s.docker(&["image", "inspect", "apibroken"])), 0);
+
+    // BuildKit is refused with a clear error.
+    let v2 = s.http("POST", "/v1.47/build?version=2", None);
+    assert!(v2.starts_with("HTTP/1.1 400"), "{v2}");
+    assert!(body_of(&v2).contains("DOCKER_BUILDKIT=0"), "{v2}");
+    let session = s.http("POST", "/session", None);
+    assert!(session.starts_with("HTTP/1.1 400"), "{session}");
+}

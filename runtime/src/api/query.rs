@@ -2,18 +2,30 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-/// The decoded parameters of a query string (the last value of a repeated key wins).
+/// The decoded parameters of a query string (the last value of a repeated key wins in
+/// [`Query::get`]; [`Query::all`] has every one).
 #[derive(Debug, Default)]
-pub struct Query(HashMap<String, String>);
+pub struct Query(HashMap<String, String>, Vec<(String, String)>);
 
 impl Query {
     pub fn parse(q: Option<&str>) -> Query {
         let mut map = HashMap::new();
+        let mut pairs = Vec::new();
         for pair in q.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             map.insert(decode(k), decode(v));
+            pairs.push((decode(k), decode(v)));
         }
-        Query(map)
+        Query(map, pairs)
+    }
+
+    /// Every value of a repeated key (`t=a&t=b`), in order.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.1
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -100,5 +112,8 @@ mod tests {
         assert_eq!(q.filters().unwrap()["name"], vec!["web".to_string()]);
         assert_eq!(q.get("bad"), Some("%zz"));
         assert_eq!(q.get("end"), Some("%4"));
+        let q = Query::parse(Some("t=a&t=b%3A1&q=1"));
+        assert_eq!(q.all("t"), ["a", "b:1"]);
+        assert_eq!(q.get("t"), Some("b:1"));
     }
 }

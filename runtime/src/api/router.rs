@@ -59,6 +59,8 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET, ["info"]) => system::info(server).await,
         (&M::GET, ["system", "df"]) => system::df(server).await,
 
+        (&M::POST, ["build"]) => super::build::build(server, query, req).await,
+        (&M::POST, ["session"]) => super::build::session(),
         (&M::GET, ["events"]) => super::events::events(server, query).await,
         (&M::GET, ["containers", "json"]) => containers::list(server, query).await,
         (&M::POST, ["containers", "create"]) => super::create::create(server, query, req).await,
