@@ -1,11 +1,12 @@
 //! `POST /build`: the classic builder's endpoint (`DOCKER_BUILDKIT=0 docker build`). The
 //! body is the context as a tar archive (held in memory, then unpacked by the Engine's
 //! build); the query carries the options (`t` several times, `dockerfile`, `buildargs`,
-//! `labels`, `target`, `nocache`, `pull`, `q`, `networkmode`, `cachefrom`). The progress
-//! is the classic builder's JSON lines (`{"stream": "Step 1/3 : FROM busybox\n"}`, the
-//! RUNs' output), then `{"aux":{"ID":"sha256:..."}}` and `Successfully built` /
-//! `Successfully tagged`; a failure is an `errorDetail` line whose code is the RUN's exit
-//! code, as Docker's. BuildKit (`version=2`, `/session`) is refused.
+//! `labels`, `target`, `nocache`, `pull`, `q`, `networkmode`, `cachefrom`, and `platform`
+//! for this machine's only). The progress is the classic builder's JSON lines
+//! (`{"stream": "Step 1/3 : FROM busybox\n"}`, the RUNs' output), then
+//! `{"aux":{"ID":"sha256:..."}}` and `Successfully built` / `Successfully tagged`; a
+//! failure is an `errorDetail` line whose code is the RUN's exit code, as Docker's.
+//! BuildKit (`version=2`, `/session`) is refused.
 
 use std::sync::Arc;
 
@@ -59,6 +60,18 @@ fn options(query: &Query, tar: Vec<u8>) -> Result<BuildOptions, ApiError> {
         return Err(ApiError::bad_request(
             "remote build contexts (remote) are not supported: send the context as a tar archive",
         ));
+    }
+    if let Some(p) = query.get("platform").filter(|p| !p.is_empty()) {
+        let native = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        if p.trim_start_matches("linux/") != native {
+            return Err(ApiError::bad_request(format!(
+                "platform {p}: tug builds for this machine only (linux/{native})"
+            )));
+        }
     }
     let cache_from = match query.get("cachefrom").filter(|t| !t.is_empty()) {
         None => Vec::new(),
@@ -214,6 +227,8 @@ mod tests {
         assert_eq!(o.network.as_deref(), Some("none"));
         let bad = Query::parse(Some("buildargs=%5B1%5D"));
         assert!(options(&bad, Vec::new()).is_err());
+        let foreign = Query::parse(Some("platform=linux%2Fs390x"));
+        assert!(options(&foreign, Vec::new()).is_err());
         let v2 = Query::parse(Some("version=2"));
         assert!(options(&v2, Vec::new()).is_err());
         assert_eq!(with_tag("x"), "x:latest");
