@@ -31,10 +31,19 @@ services:
     ipc: service:app
     sysctls:
       - net.ipv4.ip_unprivileged_port_start=77
+    links: [app:db]
+    volumes: [data:/data]
     logging:
       driver: json-file
       options:
         max-size: 1m
+networks:
+  default:
+    labels:
+      team: blue
+volumes:
+  data:
+    labels: [team=green]
 ";
 
 #[test]
@@ -88,6 +97,20 @@ fn run_keys_take_effect_inside_the_containers() {
         exec("side", "readlink /proc/self/ns/ipc"),
         exec("app", "readlink /proc/self/ns/ipc")
     );
+    // links: the linked service under its alias.
+    let app_ip = t.inspect_f(
+        "keys-app-1",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    );
+    assert!(exec("side", "nslookup db").contains(&app_ip), "{app_ip}");
+    // The network's and the volume's own labels, beside compose's.
+    let label = |kind: &str, name: &str| {
+        t.ok(&[kind, "inspect", "-f", "{{index .Labels \"team\"}}", name])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(label("network", "keys_default"), "blue");
+    assert_eq!(label("volume", "keys_data"), "green");
     // logging and the stop settings, as the engine recorded them.
     assert_eq!(
         t.inspect_f("keys-app-1", "{{.HostConfig.LogConfig.Type}}"),
@@ -109,6 +132,7 @@ fn run_keys_take_effect_inside_the_containers() {
         "SIGUSR1"
     );
     assert_eq!(t.inspect_f("keys-app-1", "{{.Config.StopTimeout}}"), "7");
-    p.ok(&["down", "-t", "1"]);
+    p.ok(&["down", "-v", "-t", "1"]);
     assert!(t.container_ids().is_empty());
+    assert!(t.volume_names().is_empty());
 }
