@@ -1,7 +1,8 @@
 //! User-defined networks and names: containers reach each other by name, by
 //! `--network-alias` and by 12-hex id on a user network and not across networks; `--link`
-//! on the default bridge (where names do not resolve) and its alias on a user network; `network connect`/`disconnect` of
-//! a running container change what its peers resolve, a created one joins at start;
+//! on the default bridge (where names do not resolve), and its alias on a user network
+//! for the linking container; `network connect`/`disconnect` of a running container
+//! change what its peers resolve, a created one joins at start;
 //! `--ip` and `--mac-address`; `network rm` of a network in use fails.
 
 use std::net::Ipv4Addr;
