@@ -307,6 +307,9 @@ fn service(x: &Service) -> Value {
                     if let Some(ip) = &sn.ipv4_address {
                         e.push(("ipv4_address", s(ip.as_str())));
                     }
+                    if sn.priority != 0 {
+                        e.push(("priority", num(sn.priority)));
+                    }
                     map(e)
                 };
                 (n, v)

@@ -215,7 +215,7 @@ pub fn create_options(
     let (network, network_aliases, ip) = match &s.network_mode {
         Some(m) => (mode(project, m), Vec::new(), None),
         None => {
-            let first = s.network_names().remove(0);
+            let first = s.networks_in_order().remove(0);
             let net = &project.networks[&first];
             let sn = s.networks.get(&first).cloned().unwrap_or_default();
             let mut aliases = vec![service.to_string()];

@@ -115,6 +115,15 @@ impl Service {
             .unwrap_or(1)
     }
 
+    /// [`Service::network_names`] in the order the containers join them: by `priority`,
+    /// highest first, then by name.
+    pub fn networks_in_order(&self) -> Vec<String> {
+        let mut v = self.network_names();
+        let prio = |n: &String| self.networks.get(n).map_or(0, |sn| sn.priority);
+        v.sort_by_key(|n| std::cmp::Reverse(prio(n)));
+        v
+    }
+
     /// The networks the service joins (`default` when it names none).
     pub fn network_names(&self) -> Vec<String> {
         if self.network_mode.is_some() {
@@ -186,6 +195,9 @@ pub struct Mount {
 pub struct ServiceNetwork {
     pub aliases: Vec<String>,
     pub ipv4_address: Option<String>,
+    /// The higher, the earlier the containers join it (the first is the one they are
+    /// created on: their default route).
+    pub priority: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

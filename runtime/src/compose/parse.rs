@@ -333,6 +333,12 @@ fn service_networks(v: &Node) -> Result<BTreeMap<String, ServiceNetwork>, Error>
                     }
                     sn.ipv4_address = Some(ip);
                 }
+                "priority" => {
+                    let s = x.str()?;
+                    sn.priority = s
+                        .parse()
+                        .map_err(|_| x.err(format!("{s:?} is not a whole number")))?;
+                }
                 _ => {}
             }
         }

@@ -543,3 +543,30 @@ fn run_keys_of_the_wrong_type_name_file_line_and_key() {
     let out: Vec<String> = cases.iter().map(|c| error(&[("compose.yml", c)])).collect();
     insta::assert_snapshot!(out.join("\n"));
 }
+
+#[test]
+fn network_priority_picks_the_network_the_containers_are_created_on() {
+    let yaml = "\
+services:
+  web:
+    image: busybox
+    networks:
+      back: {}
+      front: {priority: 10}
+networks:
+  back:
+  front:
+";
+    let p = load_files(&[("compose.yml", yaml)], &[]).unwrap();
+    assert_eq!(p.services["web"].networks_in_order(), ["front", "back"]);
+    assert_eq!(
+        create_options(&p, "web", 1, "busybox").unwrap().network,
+        "app_front"
+    );
+    assert!(config(&[("compose.yml", yaml)]).contains("priority: 10"));
+    let bad = "services:\n  web:\n    image: x\n    networks:\n      default: {priority: high}\n";
+    assert_eq!(
+        error(&[("compose.yml", bad)]),
+        "compose.yml:5: services.web.networks.default.priority: \"high\" is not a whole number"
+    );
+}

@@ -272,7 +272,7 @@ impl Engine {
         let name = opts.name.clone().unwrap_or_default();
         step(ev, "Container", &name, "Creating");
         self.create_container(&opts)?;
-        for net in s.network_names().iter().skip(1) {
+        for net in s.networks_in_order().iter().skip(1) {
             let sn = s.networks.get(net).cloned().unwrap_or_default();
             let mut aliases = vec![service.to_string()];
             aliases.extend(sn.aliases);
