@@ -1,7 +1,8 @@
 //! User-defined networks and names: containers reach each other by name, by
 //! `--network-alias` and by 12-hex id on a user network and not across networks; `--link`
-//! on the default bridge (where names do not resolve); `network connect`/`disconnect` of
-//! a running container change what its peers resolve, a created one joins at start;
+//! on the default bridge (where names do not resolve), and its alias on a user network
+//! for the linking container; `network connect`/`disconnect` of a running container
+//! change what its peers resolve, a created one joins at start;
 //! `--ip` and `--mac-address`; `network rm` of a network in use fails.
 
 use std::net::Ipv4Addr;
@@ -90,6 +91,39 @@ fn link_resolves_on_the_default_bridge_where_names_do_not() {
     does_not_resolve(&n, &["run", "--rm", "busybox"], "links-db");
     let out = n.run(&["run", "--rm", "--link", "nope:x", "busybox", "true"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
+    n.finish();
+}
+
+#[test]
+fn link_alias_resolves_on_a_user_network_for_the_linking_container_only() {
+    let n = NetTest::new();
+    n.network("ulinks-net", &[]);
+    n.run_d(&[
+        "--name",
+        "ulinks-db",
+        "--network",
+        "ulinks-net",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let ip = n.ip_on("ulinks-db", "ulinks-net");
+    let linked = [
+        "run",
+        "--rm",
+        "--network",
+        "ulinks-net",
+        "--link",
+        "ulinks-db:store",
+        "busybox",
+    ];
+    pings(&n, &linked, "store", ip);
+    pings(&n, &linked, "ulinks-db", ip);
+    does_not_resolve(
+        &n,
+        &["run", "--rm", "--network", "ulinks-net", "busybox"],
+        "store",
+    );
     n.finish();
 }
 

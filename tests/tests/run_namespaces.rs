@@ -88,6 +88,13 @@ fn pid_host_shares_the_hosts_pid_namespace_and_nothing_else() {
     let rows: Vec<&str> = top.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{top}");
     assert!(rows[0].ends_with("sleep 1000"), "{top}");
+    // `exec` enters it although its process is not PID 1 of a namespace of its own.
+    let host_ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    assert_eq!(
+        t.ok(&["exec", "hostpid", "readlink", "/proc/self/ns/pid"])
+            .trim(),
+        host_ns.display().to_string()
+    );
 }
 
 #[test]

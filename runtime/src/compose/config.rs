@@ -206,6 +206,9 @@ fn service(x: &Service) -> Value {
     if !x.cap_drop.is_empty() {
         m.push(("cap_drop", list(&x.cap_drop)));
     }
+    if let Some(c) = &x.cgroup_parent {
+        m.push(("cgroup_parent", s(c.as_str())));
+    }
     if let Some(c) = &x.command {
         m.push(("command", list(c)));
     }
@@ -228,8 +231,20 @@ fn service(x: &Service) -> Value {
     if let Some(d) = &x.deploy {
         m.push(("deploy", deploy(d)));
     }
+    if !x.devices.is_empty() {
+        m.push(("devices", list(&x.devices)));
+    }
     if !x.dns.is_empty() {
         m.push(("dns", list(&x.dns)));
+    }
+    if !x.dns_opt.is_empty() {
+        m.push(("dns_opt", list(&x.dns_opt)));
+    }
+    if !x.dns_search.is_empty() {
+        m.push(("dns_search", list(&x.dns_search)));
+    }
+    if let Some(d) = &x.domainname {
+        m.push(("domainname", s(d.as_str())));
     }
     if let Some(e) = &x.entrypoint {
         m.push(("entrypoint", list(e)));
@@ -243,6 +258,9 @@ fn service(x: &Service) -> Value {
     if !x.extra_hosts.is_empty() {
         m.push(("extra_hosts", list(&x.extra_hosts)));
     }
+    if !x.group_add.is_empty() {
+        m.push(("group_add", list(&x.group_add)));
+    }
     if let Some(h) = &x.healthcheck {
         m.push(("healthcheck", healthcheck(h)));
     }
@@ -255,6 +273,9 @@ fn service(x: &Service) -> Value {
     if let Some(i) = x.init {
         m.push(("init", Value::Bool(i)));
     }
+    if let Some(i) = &x.ipc {
+        m.push(("ipc", s(i.as_str())));
+    }
     if !x.labels.is_empty() {
         m.push(("labels", str_map(&x.labels)));
     }
@@ -263,6 +284,9 @@ fn service(x: &Service) -> Value {
     }
     if let Some(l) = &x.logging {
         m.push(("logging", l.clone()));
+    }
+    if let Some(a) = &x.mac_address {
+        m.push(("mac_address", s(a.as_str())));
     }
     if let Some(n) = &x.network_mode {
         m.push(("network_mode", s(n.as_str())));
@@ -283,6 +307,9 @@ fn service(x: &Service) -> Value {
                     if let Some(ip) = &sn.ipv4_address {
                         e.push(("ipv4_address", s(ip.as_str())));
                     }
+                    if sn.priority != 0 {
+                        e.push(("priority", num(sn.priority)));
+                    }
                     map(e)
                 };
                 (n, v)
@@ -292,6 +319,12 @@ fn service(x: &Service) -> Value {
             "networks",
             map(nets.iter().map(|(k, v)| (k.as_str(), v.clone()))),
         ));
+    }
+    if let Some(n) = x.oom_score_adj {
+        m.push(("oom_score_adj", num(n)));
+    }
+    if let Some(p) = &x.pid {
+        m.push(("pid", s(p.as_str())));
     }
     if !x.ports.is_empty() {
         m.push(("ports", Value::Sequence(x.ports.iter().map(port).collect())));
@@ -311,6 +344,9 @@ fn service(x: &Service) -> Value {
     if let Some(n) = x.scale {
         m.push(("scale", num(n)));
     }
+    if !x.security_opt.is_empty() {
+        m.push(("security_opt", list(&x.security_opt)));
+    }
     if let Some(n) = x.shm_size {
         m.push(("shm_size", s(n.to_string())));
     }
@@ -322,6 +358,9 @@ fn service(x: &Service) -> Value {
     }
     if let Some(sig) = &x.stop_signal {
         m.push(("stop_signal", s(sig.as_str())));
+    }
+    if !x.sysctls.is_empty() {
+        m.push(("sysctls", str_map(&x.sysctls)));
     }
     if !x.tmpfs.is_empty() {
         m.push(("tmpfs", list(&x.tmpfs)));

@@ -112,6 +112,15 @@ fn restart_policy(s: &Service) -> Result<RestartPolicy, crate::InvalidValue> {
     RestartPolicy::parse(&text)
 }
 
+/// A `network_mode`, `pid` or `ipc` as the engine reads it: `service:<name>` is the
+/// namespace of that service's first container.
+fn mode(project: &Project, m: &str) -> String {
+    match m.strip_prefix("service:") {
+        Some(other) => format!("container:{}", container_name(project, other, 1)),
+        None => m.to_string(),
+    }
+}
+
 /// The options to create replica `number` of `service` from `image` (the built or pulled
 /// image's reference). Its first network is the one it is created on; the caller
 /// connects the others.
@@ -204,9 +213,9 @@ pub fn create_options(
         );
     }
     let (network, network_aliases, ip) = match &s.network_mode {
-        Some(mode) => (mode.clone(), Vec::new(), None),
+        Some(m) => (mode(project, m), Vec::new(), None),
         None => {
-            let first = s.network_names().remove(0);
+            let first = s.networks_in_order().remove(0);
             let net = &project.networks[&first];
             let sn = s.networks.get(&first).cloned().unwrap_or_default();
             let mut aliases = vec![service.to_string()];
@@ -278,6 +287,45 @@ pub fn create_options(
         mounts,
         resources,
         ulimits,
+        // `service[:alias]`: the service's first container under the alias (its name).
+        links: s
+            .links
+            .iter()
+            .map(|l| {
+                let (svc, alias) = l.split_once(':').unwrap_or((l, l));
+                if project.services.contains_key(svc) {
+                    format!("{}:{alias}", container_name(project, svc, 1))
+                } else {
+                    l.clone()
+                }
+            })
+            .collect(),
+        stop_signal: s.stop_signal.clone(),
+        stop_timeout: s.stop_grace_period.map(|d| d.as_secs() as i64),
+        shm_size: s.shm_size,
+        init: s.init.unwrap_or(false),
+        pid_mode: s
+            .pid
+            .as_deref()
+            .map(|m| mode(project, m))
+            .unwrap_or_default(),
+        ipc_mode: s
+            .ipc
+            .as_deref()
+            .map(|m| mode(project, m))
+            .unwrap_or_default(),
+        sysctls: s.sysctls.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        domainname: s.domainname.clone(),
+        group_add: s.group_add.clone(),
+        oom_score_adj: s.oom_score_adj,
+        cgroup_parent: s.cgroup_parent.clone().filter(|p| !p.is_empty()),
+        log_driver: s.log_driver(),
+        log_opts: s.log_options(),
+        mac_address: s.mac_address.clone(),
+        dns_search: s.dns_search.clone(),
+        dns_options: s.dns_opt.clone(),
+        security_opt: s.security_opt.clone(),
+        devices: s.devices.clone(),
         ..Default::default()
     })
 }

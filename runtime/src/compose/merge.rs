@@ -82,7 +82,7 @@ fn merge_at(base: &mut Value, over: Value, path: &[String]) {
             *base = over;
             return;
         }
-        Some("environment" | "labels" | "args" | "extra_hosts") => {
+        Some("environment" | "labels" | "args" | "extra_hosts" | "sysctls") => {
             let b = as_dict(std::mem::take(base));
             *base = b;
             merge_maps(base, as_dict(over), path);

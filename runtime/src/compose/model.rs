@@ -67,11 +67,45 @@ pub struct Service {
     pub pull_policy: Option<String>,
     pub tty: bool,
     pub stdin_open: bool,
-    /// Accepted and kept for `config`; tug logs with json-file whatever it says.
+    /// `driver` (`json-file`, `local` or `none`) and `options`, as given (kept whole for
+    /// `config`); see [`Service::log_driver`] and [`Service::log_options`].
     pub logging: Option<yaml_serde::Value>,
+    /// `pid` (`host`, `container:<name>`, `service:<name>`).
+    pub pid: Option<String>,
+    /// `ipc` (`private`, `shareable`, `host`, `container:<name>`, `service:<name>`).
+    pub ipc: Option<String>,
+    /// `sysctls`, map or list form: name → value.
+    pub sysctls: BTreeMap<String, String>,
+    pub group_add: Vec<String>,
+    pub cgroup_parent: Option<String>,
+    pub domainname: Option<String>,
+    pub oom_score_adj: Option<i64>,
+    pub mac_address: Option<String>,
+    pub dns_search: Vec<String>,
+    pub dns_opt: Vec<String>,
+    pub security_opt: Vec<String>,
+    pub devices: Vec<String>,
 }
 
 impl Service {
+    /// `logging.driver`, when set.
+    pub fn log_driver(&self) -> Option<String> {
+        let v = self.logging.as_ref()?.get("driver")?;
+        scalar(v)
+    }
+
+    /// `logging.options` as `KEY=VALUE`.
+    pub fn log_options(&self) -> Vec<String> {
+        let Some(yaml_serde::Value::Mapping(m)) =
+            self.logging.as_ref().and_then(|l| l.get("options"))
+        else {
+            return Vec::new();
+        };
+        m.iter()
+            .filter_map(|(k, v)| Some(format!("{}={}", scalar(k)?, scalar(v)?)))
+            .collect()
+    }
+
     /// The number of containers `up` runs: `deploy.replicas`, else `scale`, else 1.
     pub fn replicas(&self) -> u32 {
         self.deploy
@@ -79,6 +113,15 @@ impl Service {
             .and_then(|d| d.replicas)
             .or(self.scale)
             .unwrap_or(1)
+    }
+
+    /// [`Service::network_names`] in the order the containers join them: by `priority`,
+    /// highest first, then by name.
+    pub fn networks_in_order(&self) -> Vec<String> {
+        let mut v = self.network_names();
+        let prio = |n: &String| self.networks.get(n).map_or(0, |sn| sn.priority);
+        v.sort_by_key(|n| std::cmp::Reverse(prio(n)));
+        v
     }
 
     /// The networks the service joins (`default` when it names none).
@@ -152,6 +195,9 @@ pub struct Mount {
 pub struct ServiceNetwork {
     pub aliases: Vec<String>,
     pub ipv4_address: Option<String>,
+    /// The higher, the earlier the containers join it (the first is the one they are
+    /// created on: their default route).
+    pub priority: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,4 +292,13 @@ pub struct Volume {
     pub driver_opts: BTreeMap<String, String>,
     pub external: bool,
     pub labels: BTreeMap<String, String>,
+}
+
+fn scalar(v: &yaml_serde::Value) -> Option<String> {
+    match v {
+        yaml_serde::Value::String(s) => Some(s.clone()),
+        yaml_serde::Value::Number(n) => Some(n.to_string()),
+        yaml_serde::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }

@@ -1,11 +1,13 @@
-//! The order of services: dependencies (`depends_on`, `links`) before their dependents,
+//! The order of services: dependencies (`depends_on`, `links`, `service:` modes) before
+//! their dependents,
 //! and the cycles that make an order impossible.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::Project;
 
-/// The services each service waits for (its `depends_on` and `links` that exist).
+/// The services each service waits for (its `depends_on`, `links` and `service:<name>`
+/// modes that exist).
 fn edges(p: &Project) -> BTreeMap<&str, Vec<&str>> {
     p.services
         .iter()
@@ -14,6 +16,15 @@ fn edges(p: &Project) -> BTreeMap<&str, Vec<&str>> {
             for l in &s.links {
                 let target = l.split(':').next().unwrap_or(l);
                 if !deps.contains(&target) {
+                    deps.push(target);
+                }
+            }
+            // `network_mode`, `pid` and `ipc` of `service:<name>` join that service's
+            // namespaces: it must run first.
+            for mode in [&s.network_mode, &s.pid, &s.ipc].into_iter().flatten() {
+                if let Some(target) = mode.strip_prefix("service:")
+                    && !deps.contains(&target)
+                {
                     deps.push(target);
                 }
             }

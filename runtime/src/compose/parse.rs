@@ -63,6 +63,18 @@ const SERVICE: &[&str] = &[
     "pull_policy",
     "tty",
     "stdin_open",
+    "pid",
+    "ipc",
+    "sysctls",
+    "group_add",
+    "cgroup_parent",
+    "domainname",
+    "oom_score_adj",
+    "mac_address",
+    "dns_search",
+    "dns_opt",
+    "security_opt",
+    "devices",
 ];
 
 /// The project of a compose value (`name` and dirs are set by the caller).
@@ -199,9 +211,48 @@ fn service(n: &Node, cx: &Context) -> Result<Service, Error> {
             }
             "dns" => s.dns = v.str_or_list()?,
             "logging" => {
-                v.fields(&["driver", "options"])?;
+                for (k, n) in v.fields(&["driver", "options"])? {
+                    if k == "driver" {
+                        let d = n.str()?;
+                        if !matches!(d.as_str(), "json-file" | "local" | "none") {
+                            return Err(n.err(format!(
+                                "unsupported logging driver {d:?} (json-file, local or none)"
+                            )));
+                        }
+                    } else if !n.is_null() {
+                        for (name, o) in n.entries()? {
+                            o.str()
+                                .map_err(|_| o.err(format!("option {name:?} must be a string")))?;
+                        }
+                    }
+                }
                 s.logging = Some(v.v.clone());
             }
+            "pid" => s.pid = v.opt_str()?,
+            "ipc" => s.ipc = v.opt_str()?,
+            "sysctls" => {
+                for (k, val) in v.dict()? {
+                    let val = val.ok_or_else(|| v.err(format!("sysctl {k:?} needs a value")))?;
+                    s.sysctls.insert(k, val);
+                }
+            }
+            "group_add" => s.group_add = v.list()?,
+            "cgroup_parent" => s.cgroup_parent = v.opt_str()?,
+            "domainname" => s.domainname = v.opt_str()?,
+            "oom_score_adj" => {
+                let n = v.str()?;
+                let n = n
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (-1000..=1000).contains(n))
+                    .ok_or_else(|| v.err(format!("{n:?} is not a number from -1000 to 1000")))?;
+                s.oom_score_adj = Some(n);
+            }
+            "mac_address" => s.mac_address = v.opt_str()?,
+            "dns_search" => s.dns_search = v.str_or_list()?,
+            "dns_opt" => s.dns_opt = v.list()?,
+            "security_opt" => s.security_opt = v.list()?,
+            "devices" => s.devices = v.list()?,
             "pull_policy" => {
                 let p = v.str()?;
                 if !matches!(
@@ -281,6 +332,12 @@ fn service_networks(v: &Node) -> Result<BTreeMap<String, ServiceNetwork>, Error>
                         return Err(x.err(format!("invalid IPv4 address {ip:?}")));
                     }
                     sn.ipv4_address = Some(ip);
+                }
+                "priority" => {
+                    let s = x.str()?;
+                    sn.priority = s
+                        .parse()
+                        .map_err(|_| x.err(format!("{s:?} is not a whole number")))?;
                 }
                 _ => {}
             }

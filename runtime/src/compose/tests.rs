@@ -443,3 +443,130 @@ volumes:
         "compose.yml: include[0]: services.db conflicts with an included one"
     );
 }
+
+/// The keys that map onto `run` flags: each reaches the create options, as the flag does.
+const RUN_KEYS: &str = "\
+services:
+  app:
+    image: busybox
+    init: true
+    shm_size: 96m
+    pid: host
+    ipc: shareable
+    sysctls:
+      net.ipv4.ip_unprivileged_port_start: 99
+      kernel.shmmax: 123456
+    group_add: [1234, audio]
+    cgroup_parent: /mine
+    domainname: example.test
+    oom_score_adj: -200
+    mac_address: 02:42:ac:11:00:09
+    dns_search: [a.test]
+    dns_opt: [ndots:2]
+    security_opt: [no-new-privileges]
+    devices: [/dev/fuse]
+    stop_signal: SIGUSR1
+    stop_grace_period: 1m30s
+    logging:
+      driver: local
+      options:
+        max-size: 1m
+        max-file: 3
+  side:
+    image: busybox
+    pid: service:app
+    ipc: service:app
+    network_mode: service:app
+    sysctls: [kernel.msgmax=4096]
+    links: [app:db]
+";
+
+#[test]
+fn run_keys_become_the_create_options_of_their_run_flags() {
+    let p = load_files(&[("compose.yml", RUN_KEYS)], &[]).unwrap();
+    let o = create_options(&p, "app", 1, "busybox").unwrap();
+    assert!(o.init);
+    assert_eq!(o.shm_size, Some(96 << 20));
+    assert_eq!(
+        (o.pid_mode.as_str(), o.ipc_mode.as_str()),
+        ("host", "shareable")
+    );
+    assert_eq!(
+        o.sysctls,
+        [
+            "kernel.shmmax=123456",
+            "net.ipv4.ip_unprivileged_port_start=99"
+        ]
+    );
+    assert_eq!(o.group_add, ["1234", "audio"]);
+    assert_eq!(o.cgroup_parent.as_deref(), Some("/mine"));
+    assert_eq!(o.domainname.as_deref(), Some("example.test"));
+    assert_eq!(o.oom_score_adj, Some(-200));
+    assert_eq!(o.mac_address.as_deref(), Some("02:42:ac:11:00:09"));
+    assert_eq!(o.dns_search, ["a.test"]);
+    assert_eq!(o.dns_options, ["ndots:2"]);
+    assert_eq!(o.security_opt, ["no-new-privileges"]);
+    assert_eq!(o.devices, ["/dev/fuse"]);
+    assert_eq!(o.stop_signal.as_deref(), Some("SIGUSR1"));
+    assert_eq!(o.stop_timeout, Some(90));
+    assert_eq!(o.log_driver.as_deref(), Some("local"));
+    assert_eq!(o.log_opts, ["max-size=1m", "max-file=3"]);
+    // `service:<name>` is that service's first container; it starts first.
+    let o = create_options(&p, "side", 1, "busybox").unwrap();
+    assert_eq!(o.pid_mode, "container:app-app-1");
+    assert_eq!(o.ipc_mode, "container:app-app-1");
+    assert_eq!(o.network, "container:app-app-1");
+    assert_eq!(o.sysctls, ["kernel.msgmax=4096"]);
+    assert_eq!(o.links, ["app-app-1:db"]);
+    assert!(!o.init);
+    assert_eq!(
+        start_order(&p, &["side".to_string()], false),
+        ["app".to_string(), "side".to_string()]
+    );
+    insta::assert_snapshot!(config(&[("compose.yml", RUN_KEYS)]));
+}
+
+#[test]
+fn run_keys_of_the_wrong_type_name_file_line_and_key() {
+    let cases = [
+        "services:\n  web:\n    image: x\n    init: sometimes\n",
+        "services:\n  web:\n    image: x\n    shm_size: lots\n",
+        "services:\n  web:\n    image: x\n    sysctls: 3\n",
+        "services:\n  web:\n    image: x\n    sysctls: [kernel.msgmax]\n",
+        "services:\n  web:\n    image: x\n    group_add: audio\n",
+        "services:\n  web:\n    image: x\n    logging:\n      driver: syslog\n",
+        "services:\n  web:\n    image: x\n    logging:\n      options:\n        max-size: [1m]\n",
+        "services:\n  web:\n    image: x\n    logging: {drivr: none}\n",
+        "services:\n  web:\n    image: x\n    oom_score_adj: 5000\n",
+        "services:\n  web:\n    image: x\n    pid: [host]\n",
+    ];
+    let out: Vec<String> = cases.iter().map(|c| error(&[("compose.yml", c)])).collect();
+    insta::assert_snapshot!(out.join("\n"));
+}
+
+#[test]
+fn network_priority_picks_the_network_the_containers_are_created_on() {
+    let yaml = "\
+services:
+  web:
+    image: busybox
+    networks:
+      back: {}
+      front: {priority: 10}
+networks:
+  back:
+  front:
+";
+    let p = load_files(&[("compose.yml", yaml)], &[]).unwrap();
+    assert_eq!(p.services["web"].networks_in_order(), ["front", "back"]);
+    assert_eq!(
+        create_options(&p, "web", 1, "busybox").unwrap().network,
+        "app_front"
+    );
+    assert!(config(&[("compose.yml", yaml)]).contains("priority: 10"));
+    let bad = "services:\n  web:\n    image: x\n    networks:\n      default: {priority: high}\n";
+    assert_eq!(
+        error(&[("compose.yml", bad)]),
+        "compose.yml:5: services.web.networks.default.priority: \"high\" is not a whole number"
+    );
+}

@@ -213,7 +213,13 @@ impl Engine {
                 gateway: n.gateways.first().cloned(),
                 internal: n.internal,
                 attachable: true,
-                labels: compose::network_labels(p, key),
+                // The network's own labels, then compose's (which win).
+                labels: n
+                    .labels
+                    .clone()
+                    .into_iter()
+                    .chain(compose::network_labels(p, key))
+                    .collect(),
             })?;
             step(ev, "Network", &n.name, "Created");
         }
@@ -228,7 +234,13 @@ impl Engine {
             self.create_volume(&crate::volume::VolumeOptions {
                 name: Some(v.name.clone()),
                 driver: v.driver.clone(),
-                labels: Some(compose::volume_labels(p, key)),
+                labels: Some(
+                    v.labels
+                        .clone()
+                        .into_iter()
+                        .chain(compose::volume_labels(p, key))
+                        .collect(),
+                ),
                 options: (!v.driver_opts.is_empty()).then(|| v.driver_opts.clone()),
             })?;
             step(ev, "Volume", &v.name, "Created");
@@ -260,7 +272,7 @@ impl Engine {
         let name = opts.name.clone().unwrap_or_default();
         step(ev, "Container", &name, "Creating");
         self.create_container(&opts)?;
-        for net in s.network_names().iter().skip(1) {
+        for net in s.networks_in_order().iter().skip(1) {
             let sn = s.networks.get(net).cloned().unwrap_or_default();
             let mut aliases = vec![service.to_string()];
             aliases.extend(sn.aliases);

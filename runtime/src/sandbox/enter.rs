@@ -108,8 +108,10 @@ pub fn enter(config: &EnterConfig) -> Result<Sandbox, Error> {
         .map_err(|e| Error::Unsupported(crate::report(&e)))?;
     let pidfd = open_pidfd(config.init_pid)?;
     // The pidfd pins the process; checking it afterwards ensures that a reused pid is
-    // never taken for the container's init.
-    if !is_namespace_init(config.init_pid) {
+    // never taken for the container's init: PID 1 of its own namespace, or, for a
+    // container that shares another's (`--pid host|container:`), our own child (the
+    // shim's, whose pid cannot be reused before the shim reaps it).
+    if !is_namespace_init(config.init_pid) && !is_own_child(config.init_pid) {
         return Err(Error::Unsupported(format!(
             "process {} is not a container's init any more",
             config.init_pid
@@ -241,6 +243,17 @@ fn is_namespace_init(pid: i32) -> bool {
             })
         })
         .unwrap_or(false)
+}
+
+fn is_own_child(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PPid:"))
+                .and_then(|p| p.trim().parse::<u32>().ok())
+        })
+        == Some(std::process::id())
 }
 
 fn read_pid(fd: OwnedFd) -> Option<Pid> {

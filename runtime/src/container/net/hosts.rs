@@ -203,7 +203,7 @@ fn endpoint_names(c: &Container, ep: &EndpointSettings) -> Vec<String> {
 
 /// The names file of `c`'s DNS server: a line `network<TAB>address<TAB>names` for each
 /// running container on each of its user networks, itself included (Docker's server
-/// answers a container's own name too).
+/// answers a container's own name too), and one for each of its links' aliases there.
 fn dns_names_text(r: &mut Records<'_>, c: &Container, changing: Option<(&str, bool)>) -> String {
     let mut out = String::new();
     for name in c.network_settings.networks.keys() {
@@ -222,6 +222,29 @@ fn dns_names_text(r: &mut Records<'_>, c: &Container, changing: Option<(&str, bo
             };
             let names = endpoint_names(peer.expect("checked above"), ep);
             out.push_str(&format!("{name}\t{}\t{}\n", ep.ip_address, names.join(" ")));
+        }
+        // Its `--link name:alias`es on this network: the alias is the linked container's
+        // name for this container only (as Docker's server answers).
+        let links = c
+            .network_settings
+            .networks
+            .get(name)
+            .and_then(|e| e.links.clone());
+        for link in links.into_iter().flatten() {
+            let Some((target, alias)) = link.split_once(':') else {
+                continue;
+            };
+            for id in net.containers.keys().filter(|id| **id != c.id) {
+                let Some(p) = r.container(id).filter(|p| is_up(p, changing)) else {
+                    continue;
+                };
+                if p.short_name() != target {
+                    continue;
+                }
+                if let Some(ep) = p.network_settings.networks.get(name) {
+                    out.push_str(&format!("{name}\t{}\t{alias}\n", ep.ip_address));
+                }
+            }
         }
     }
     out
