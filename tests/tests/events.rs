@@ -47,7 +47,10 @@ fn events_show_a_containers_life_and_image_tags_as_docker_prints_them() {
                 "image tag {} (name=evtag:1)",
                 t.inspect_f("busybox", "{{.Id}}")
             ),
-            "image untag evtag:1 (name=evtag:1)",
+            &format!(
+                "image untag {} (name=evtag:1)",
+                t.inspect_f("busybox", "{{.Id}}")
+            ),
             "container destroy ID (image=busybox, name=evented, tier=web)",
         ]
     );
@@ -163,4 +166,73 @@ fn events_without_until_follow_what_other_tug_processes_do() {
         next.iter().all(|l| l.starts_with("create follow")),
         "{next:?}"
     );
+}
+
+#[test]
+fn execs_are_journaled_as_docker_journals_them() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let id = cs.add(&t.ok(&["run", "-d", "--name", "execd", "busybox", "sleep", "300"]));
+    let since = unix_now();
+    t.run(&["exec", "execd", "sh", "-c", "exit 4"]);
+    // A detached exec's end is the shim's to journal: wait for it.
+    t.ok(&["exec", "-d", "execd", "true"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let out = loop {
+        let until = unix_now();
+        let out = t.ok(&[
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            "container=execd",
+            "--format",
+            "{{.Action}}|{{.Actor.ID}}|{{.Actor.Attributes.execID}}|{{.Actor.Attributes.exitCode}}",
+        ]);
+        if out.lines().count() >= 6 || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split('|').collect()).collect();
+    let actions: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(
+        actions,
+        [
+            "exec_create: sh -c exit 4",
+            "exec_start: sh -c exit 4",
+            "exec_die",
+            "exec_create: true",
+            "exec_start: true",
+            "exec_die",
+        ],
+        "{out}"
+    );
+    for r in &rows {
+        assert_eq!(r[1], id, "{out}");
+        assert_eq!(r[2].len(), 64, "an exec id of 64 hex digits: {out}");
+    }
+    // One id from create to die; Docker's exit codes.
+    assert!(
+        rows[0][2] == rows[1][2] && rows[1][2] == rows[2][2],
+        "{out}"
+    );
+    assert_ne!(rows[0][2], rows[3][2], "{out}");
+    assert_eq!((rows[2][3], rows[5][3]), ("4", "0"), "{out}");
+    // `event=exec_create` matches the action whatever its command, as Docker's filter.
+    let until = unix_now();
+    let out = t.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "event=exec_create",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert_eq!(out, "exec_create: sh -c exit 4\nexec_create: true\n");
 }

@@ -437,6 +437,52 @@ fn sysctl_sets_namespaced_ones_and_refuses_the_rest_as_docker() {
 }
 
 #[test]
+fn sysctl_of_an_interface_is_written_once_the_interface_is_up() {
+    let t = TestRoot::with_busybox();
+    let out = run(
+        &t,
+        &[
+            "--sysctl",
+            "net.ipv4.conf.eth0.route_localnet=1",
+            "--sysctl",
+            "net.ipv4.conf.all.route_localnet=0",
+            "busybox",
+            "cat",
+            "/proc/sys/net/ipv4/conf/eth0/route_localnet",
+            "/proc/sys/net/ipv4/conf/all/route_localnet",
+        ],
+    );
+    assert_eq!(out, "1\n0");
+    // The host's interfaces keep theirs.
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/route_localnet").unwrap(),
+        "0\n"
+    );
+    // No eth0 without a network: the start fails and says which interface is missing.
+    let out = t.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--sysctl",
+        "net.ipv4.conf.eth0.route_localnet=1",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&out), 0, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("the container has no interface eth0"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        t.ok(&["ps", "-aq"]),
+        "",
+        "a --rm container whose start failed stays"
+    );
+}
+
+#[test]
 fn group_add_and_oom_score_adj_reach_the_process() {
     let t = TestRoot::with_busybox();
     // The container's execs join the added groups too, as Docker's.

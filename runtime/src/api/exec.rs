@@ -60,7 +60,9 @@ pub async fn create(server: Arc<Server>, id: &str, req: Request<Incoming>) -> Ap
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
+    let exec_id = new_id();
     let opts = ExecOptions {
+        id: Some(exec_id.clone()),
         command,
         env: body["Env"]
             .as_array()
@@ -85,7 +87,6 @@ pub async fn create(server: Arc<Server>, id: &str, req: Request<Incoming>) -> Ap
             format!("container {} is not running", c.id),
         ));
     }
-    let exec_id = new_id();
     lock(&server)?.insert(
         exec_id.clone(),
         ExecRecord {

@@ -90,6 +90,7 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
         tty: a.tty,
         detach: a.detach,
         privileged: a.privileged,
+        id: None,
     };
     engine
         .exec_container(&a.container, &opts)

@@ -38,6 +38,9 @@ pub struct ExecOptions {
     pub privileged: bool,
     /// `--detach-keys` of an `-it` exec (`None`: Ctrl-P Ctrl-Q).
     pub detach_keys: Option<super::DetachKeys>,
+    /// The exec's id in `tug events` (`execID`); `None`: a new one. The API server
+    /// passes the id its client knows.
+    pub id: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -82,6 +85,11 @@ impl Ctx<'_> {
         if window && opts.tty {
             request.window = attach::window_size();
         }
+        // Docker's exec events: `exec_create: CMD ARGS` here, then `exec_start` and
+        // `exec_die` from the shim (so that they are in order however short the exec).
+        let id_attr = [("execID", request.exec_id.clone())];
+        let create = format!("exec_create: {}", opts.command.join(" "));
+        super::journal::emit(self.root(), &c, &create, &id_attr);
         let payload = serde_json::to_vec(&request)
             .map_err(|e| Error::Invalid(format!("the exec request: {e}")))?;
         let mut sock = shim::connect(self.run_root(), &c.id)
@@ -182,8 +190,16 @@ impl Ctx<'_> {
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
             window: None,
             group_add: c.host_config.group_add.clone().unwrap_or_default(),
+            exec_id: opts.id.clone().unwrap_or_else(new_exec_id),
         })
     }
+}
+
+/// 64 random hex digits, as Docker's exec ids.
+fn new_exec_id() -> String {
+    let mut b = [0u8; 32];
+    let _ = getrandom::fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// What an exec with captured output

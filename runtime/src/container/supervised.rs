@@ -229,8 +229,19 @@ impl Supervised for ContainerShim {
             sb.pid(),
         )
         .map_err(|e| start_error(e.into()))?;
+        let sysctls = config
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.sysctl().clone())
+            .unwrap_or_default();
         drop(config);
         let mut live = net::up(&self.cx.cx(), &c, sb.pid(), reserved).map_err(start_error)?;
+        if let Err(e) = crate::sandbox::sysctl::apply_interface_sysctls(sb.pid(), sysctls) {
+            drop(sb);
+            self.net_down(live);
+            return Err(start_error(Error::Invalid(e)));
+        }
         let ports = live.ports(&net::exposed_keys(&c));
         drop(c);
         let pid = sb.pid();
@@ -351,6 +362,14 @@ impl Supervised for ContainerShim {
             .load(&self.id)
             .ok()
             .map(|c| c.host_config.restart_policy)
+    }
+
+    fn exec_event(&mut self, exec_id: &str, action: &str, exit_code: Option<i32>) {
+        if let Ok(c) = self.store.load(&self.id) {
+            let mut attrs = vec![("execID", exec_id.to_string())];
+            attrs.extend(exit_code.map(|code| ("exitCode", code.to_string())));
+            super::journal::emit(&self.root, &c, action, &attrs);
+        }
     }
 
     fn shim_exits(&mut self) {

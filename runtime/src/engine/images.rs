@@ -100,11 +100,15 @@ impl Engine {
             self.containers_using_image(id)
                 .map_err(|e| Error::Users(Box::new(e)))
         };
-        let events = remove::remove(&self.image_store()?, name, force, users)?;
+        let store = self.image_store()?;
+        // The untag's actor is the image, as Docker's (its attribute the name removed).
+        let image_id = store.resolve(name).ok().map(|i| i.id.to_string());
+        let events = remove::remove(&store, name, force, users)?;
         for e in &events {
             match e {
                 RemoveEvent::Untagged(r) => {
-                    image_event(self.root(), "untag", &r.to_string(), &r.to_string())
+                    let id = image_id.clone().unwrap_or_else(|| r.to_string());
+                    image_event(self.root(), "untag", &id, &r.to_string())
                 }
                 RemoveEvent::Deleted(d) => {
                     image_event(self.root(), "delete", &d.to_string(), &d.to_string())

@@ -294,19 +294,18 @@ fn own_uts(spec: &oci_spec::runtime::Spec) -> bool {
 }
 
 /// Writes the spec's sysctls under the container's /proc/sys (before it is made
-/// read-only). `create` admits only namespaced ones (`--sysctl`), so these change the
+/// read-only), but the per-interface ones (see `sandbox::sysctl`). `create` admits only namespaced ones (`--sysctl`), so these change the
 /// container's namespaces, never the host.
 fn apply_sysctls(spec: &oci_spec::runtime::Spec) -> Result<(), Failure> {
     let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else {
         return Ok(());
     };
     for (k, v) in sysctls {
-        if k.split('.')
-            .any(|p| p.is_empty() || p == ".." || p.contains('/'))
-        {
-            return Err(setup_err(format!("sysctl {k:?}: not a sysctl name")));
+        let path = super::sysctl::path_of(&k).map_err(setup_err)?;
+        // An interface's come with the network, after the init is ready.
+        if super::sysctl::interface_of(&k).is_some() {
+            continue;
         }
-        let path = format!("/proc/sys/{}", k.replace('.', "/"));
         std::fs::write(&path, &v).map_err(|e| setup_err(format!("sysctl {k}={v}: {e}")))?;
     }
     Ok(())

@@ -27,6 +27,7 @@ pub mod seccomp;
 pub mod signals;
 pub mod special;
 mod sync;
+pub(crate) mod sysctl;
 pub mod tty;
 pub mod user;
 mod volumes;

@@ -163,7 +163,7 @@ impl Shim<'_> {
                     Slot::Owner => {}
                     Slot::ExecStarted(i) => {
                         let ev = self.execs[i].on_started();
-                        self.tell_exec_client(i, &ev);
+                        self.exec_event(i, &ev);
                     }
                     Slot::ExecOutput(i, which) => {
                         if let Some(ev) = self.execs[i].read_output(which, &mut buf) {
@@ -413,13 +413,29 @@ impl Shim<'_> {
         }
     }
 
+    /// Tells exec `i`'s client of `ev`, and the container's side of its exit.
+    fn exec_event(&mut self, i: usize, ev: &Event) {
+        let e = &self.execs[i];
+        if !e.id.is_empty() {
+            match ev {
+                Event::Started(_) => {
+                    let action = format!("exec_start: {}", e.command);
+                    self.side.exec_event(&e.id, &action, None);
+                }
+                Event::Exit(code) => self.side.exec_event(&e.id, "exec_die", Some(*code)),
+                _ => {}
+            }
+        }
+        self.tell_exec_client(i, ev);
+    }
+
     /// Relays the end of the execs that are done, and forgets them.
     fn finish_execs(&mut self, buf: &mut [u8]) {
         let mut i = 0;
         while i < self.execs.len() {
             if self.execs[i].is_done() {
                 for ev in self.execs[i].finish(buf) {
-                    self.tell_exec_client(i, &ev);
+                    self.exec_event(i, &ev);
                 }
                 self.execs.remove(i);
             } else {
@@ -434,7 +450,7 @@ impl Shim<'_> {
         let mut buf = vec![0u8; 16 * 1024];
         for i in 0..self.execs.len() {
             for ev in self.execs[i].end(&mut buf) {
-                self.tell_exec_client(i, &ev);
+                self.exec_event(i, &ev);
             }
         }
         self.execs.clear();

@@ -39,6 +39,10 @@ pub(super) struct Exec {
     pub stdin_buf: Vec<u8>,
     stdin_close: bool,
     pub exit: Option<i32>,
+    /// The id its events carry (empty: a healthcheck probe, which has none).
+    pub id: String,
+    /// Its command line, for the events (`exec_start: sh -c true`).
+    pub command: String,
 }
 
 /// What happened on an exec that the client hears of.
@@ -79,6 +83,8 @@ impl Exec {
         init_pid: i32,
         client: Option<u64>,
     ) -> Result<Exec, sandbox::Error> {
+        let id = req.exec_id;
+        let command = req.process.args().as_deref().unwrap_or_default().join(" ");
         let config = EnterConfig {
             init_pid,
             process: req.process,
@@ -133,6 +139,8 @@ impl Exec {
             stdin_buf: Vec::new(),
             stdin_close: false,
             exit: None,
+            id,
+            command,
         })
     }
 

@@ -411,6 +411,7 @@ pub fn probe_request(mut request: ExecRequest) -> ExecRequest {
     request.stdin = false;
     request.detach = false;
     request.window = None;
+    request.exec_id = String::new();
     request
 }
 

@@ -125,6 +125,10 @@ pub trait Supervised {
     fn restart_policy(&self) -> Option<RestartPolicy> {
         None
     }
+    /// Exec `exec_id` (a client's, not a healthcheck's) started (`action`
+    /// `exec_start: CMD ARGS`) or died (`exec_die`, with its exit code): the events
+    /// journal's to know.
+    fn exec_event(&mut self, _exec_id: &str, _action: &str, _exit_code: Option<i32>) {}
 }
 
 /// The run-time dir of container `id`: `$TUG_RUN/containers/<id>`.

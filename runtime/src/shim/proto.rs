@@ -59,6 +59,9 @@ pub struct ExecRequest {
     /// The container's `--group-add` groups (names or gids), which its execs join too.
     #[serde(default)]
     pub group_add: Vec<String>,
+    /// The exec's id in the events journal (`exec_die`'s `execID`); empty for none.
+    #[serde(default)]
+    pub exec_id: String,
 }
 
 /// The largest frame either side accepts.
