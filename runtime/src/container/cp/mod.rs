@@ -262,7 +262,7 @@ impl Ctx<'_> {
             match (dest, host) {
                 (CopyOut::Tar(out), _) => {
                     if sp.asserts_dir && !src_dir {
-                        return Err(Error::Invalid("not a directory".into()).into());
+                        return Err(Error::Invalid("not a directory".into()));
                     }
                     let as_name = if sp.contents { b".".to_vec() } else { src_name };
                     let mut counted = Counted { inner: out, n: 0 };
@@ -281,7 +281,7 @@ impl Ctx<'_> {
                     check_overwrite(&plan, src_dir, &dest_shown)?;
                     copy_through_pipe(&found, &plan.as_name, Some(owner), plan.dir)
                 }
-                (CopyOut::Path(_), None) => Err(Error::Invalid("no destination".into()).into()),
+                (CopyOut::Path(_), None) => Err(Error::Invalid("no destination".into())),
             }
         };
         match root_path {
@@ -318,16 +318,14 @@ impl Ctx<'_> {
             {
                 return Err(Error::Invalid(format!(
                     "destination \"{name}:{dest}\" must be a directory or regular file"
-                ))
-                .into());
+                )));
             }
             match (src, source) {
                 (CopyIn::Tar(input), _) => {
                     let Some((dir, true)) = &dst.existing else {
                         return Err(Error::Invalid(format!(
                             "destination \"{name}:{dest}\" must be a directory"
-                        ))
-                        .into());
+                        )));
                     };
                     let st = layer::extract(input, &fd_path(dir.as_fd()), owner)?;
                     Ok(st.tar_size)
@@ -335,7 +333,7 @@ impl Ctx<'_> {
                 (CopyIn::Path(_), Some((found, sp))) => {
                     let src_dir = FileType::from_raw_mode(found.st.st_mode) == FileType::Directory;
                     if dst.existing.is_none() && dst.parent.is_none() {
-                        return Err(not_found(&dp.path, name).into());
+                        return Err(not_found(&dp.path, name));
                     }
                     let src_name = base_name(&sp.path);
                     let plan = plan(&dst, &dp, src_dir, &sp, &src_name).map_err(Error::Invalid)?;
@@ -366,7 +364,7 @@ impl Ctx<'_> {
                         Ok(size)
                     })
                 }
-                (CopyIn::Path(_), None) => Err(Error::Invalid("no source".into()).into()),
+                (CopyIn::Path(_), None) => Err(Error::Invalid("no source".into())),
             }
         })
     }

@@ -104,10 +104,10 @@ impl Builder<'_> {
         let mut v: Value = serde_json::from_slice(&blob).map_err(|e| {
             crate::image::Error::Invalid(format!("the config of image {}: {e}", img.id))
         })?;
-        if let Some(obj) = v.as_object_mut() {
-            if !obj.get("config").is_some_and(Value::is_object) {
-                obj.insert("config".into(), json!({}));
-            }
+        if let Some(obj) = v.as_object_mut()
+            && !obj.get("config").is_some_and(Value::is_object)
+        {
+            obj.insert("config".into(), json!({}));
         }
         Ok(v)
     }

@@ -191,7 +191,7 @@ impl Builder<'_> {
                         .engine
                         .root()
                         .join("build-cache-mounts")
-                        .join(crate::Digest::of(id.as_bytes()).hex().to_string());
+                        .join(crate::Digest::of(id.as_bytes()).hex());
                     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
                     // uid, gid and mode of the cache dir (BuildKit's defaults: 0, 0, 0755).
                     let num = |k: &str, default: u32, radix: u32| -> Result<u32, String> {
