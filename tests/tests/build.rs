@@ -1,7 +1,8 @@
 //! `tug build`: what each instruction does to the image's config and files, multi-stage
 //! builds, RUN's mounts and network, ADD's archives and URLs, failures and interruptions
 //! that leave nothing behind, contexts and Dockerfiles from STDIN. The cache's tests are
-//! in build_cache.rs.
+//! in build_cache.rs. Over 600 lines on purpose: one short test per instruction or
+//! behaviour of the Dockerfile reference, in its order.
 
 use std::path::Path;
 
