@@ -182,3 +182,64 @@ fn cache_from_an_image_built_elsewhere_reuses_its_steps() {
     // skipped, as Docker does.
     build_ok(&b, &["--cache-from", "127.0.0.1:9/nosuch:1", &ctx_b]);
 }
+
+#[test]
+fn rmi_deletes_the_untagged_parents_a_build_made_unless_no_prune() {
+    let t = TestRoot::with_busybox();
+    let base = "FROM busybox\nRUN echo a > /a\n";
+    let one = context(
+        &t,
+        "one",
+        &[(
+            "Dockerfile",
+            &format!("{base}RUN echo b > /b\nCMD [\"cat\", \"/b\"]\n"),
+        )],
+    );
+    let two = context(
+        &t,
+        "two",
+        &[("Dockerfile", &format!("{base}RUN echo c > /c\n"))],
+    );
+    build_ok(&t, &["-t", "one", &one]);
+    build_ok(&t, &["-t", "two", &two]);
+    let ids = |t: &TestRoot| {
+        let mut v: Vec<String> = t
+            .ok(&["images", "-a", "-q", "--no-trunc"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    let before = ids(&t);
+    // busybox, `RUN echo a` (shared), one's `RUN echo b` and its CMD, two's `RUN echo c`.
+    assert_eq!(before.len(), 5, "{before:?}");
+    // one's own parent goes with it; the shared one has another child (two) and stays.
+    let out = t.ok(&["rmi", "one"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Untagged: one:latest", "{out}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("Deleted: sha256:"))
+            .count(),
+        2,
+        "the image and its `RUN echo b` parent: {out}"
+    );
+    assert_eq!(ids(&t).len(), 3, "{:?}", ids(&t));
+    // --no-prune keeps the parent, which is now dangling and listed.
+    let out = t.ok(&["rmi", "--no-prune", "two"]);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("Deleted:")).count(),
+        1,
+        "{out}"
+    );
+    let left = ids(&t);
+    assert_eq!(left.len(), 2, "busybox and the shared parent: {left:?}");
+    assert!(
+        t.ok(&["images", "-q"]).lines().count() == 2,
+        "the parent is dangling"
+    );
+    // An image with a name is never pruned as a parent.
+    assert_eq!(t.ok(&["run", "--rm", "busybox", "true"]), "");
+}

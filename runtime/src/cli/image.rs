@@ -180,7 +180,12 @@ pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
     let mut out = std::io::stdout().lock();
     let mut code = 0;
     for name in &a.images {
-        match engine.remove_image(name, a.force) {
+        let removed = if a.no_prune {
+            engine.remove_image_no_prune(name, a.force)
+        } else {
+            engine.remove_image(name, a.force)
+        };
+        match removed {
             Ok(events) => {
                 for e in events {
                     writeln!(out, "{e}").map_err(out_err)?;

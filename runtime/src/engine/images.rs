@@ -93,17 +93,45 @@ impl Engine {
 
     /// Removes `name`: a tag is untagged (and the image deleted with its last tag); an id
     /// deletes the image with all its tags. An image a container uses is refused unless
-    /// `force`, which then only untags it. Blobs and snapshots no image needs any more
+    /// `force`, which then only untags it. A deleted image's untagged parents that a
+    /// build made and nothing else needs go too, as Docker's `rmi` (see
+    /// [`Engine::remove_image_no_prune`]). Blobs and snapshots no image needs any more
     /// are removed.
     pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>, Error> {
+        self.remove_image_as(name, force, true)
+    }
+
+    /// [`Engine::remove_image`] that keeps the image's untagged parents (`rmi
+    /// --no-prune`).
+    pub fn remove_image_no_prune(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<Vec<RemoveEvent>, Error> {
+        self.remove_image_as(name, force, false)
+    }
+
+    fn remove_image_as(
+        &self,
+        name: &str,
+        force: bool,
+        prune: bool,
+    ) -> Result<Vec<RemoveEvent>, Error> {
         let users = |id: &Digest| {
             self.containers_using_image(id)
                 .map_err(|e| Error::Users(Box::new(e)))
         };
         let store = self.image_store()?;
+        let image = store.resolve(name).ok();
         // The untag's actor is the image, as Docker's (its attribute the name removed).
-        let image_id = store.resolve(name).ok().map(|i| i.id.to_string());
-        let events = remove::remove(&store, name, force, users)?;
+        let image_id = image.as_ref().map(|i| i.id.to_string());
+        let mut events = remove::remove(&store, name, force, users)?;
+        if prune
+            && let Some(image) = image
+            && events.contains(&RemoveEvent::Deleted(image.id.clone()))
+        {
+            self.prune_parents(&store, image, &mut events)?;
+        }
         for e in &events {
             match e {
                 RemoveEvent::Untagged(r) => {
@@ -116,6 +144,45 @@ impl Engine {
             }
         }
         Ok(events)
+    }
+
+    /// Deletes the parents of `child` (just deleted) that a build made, that have no name,
+    /// no other child and no container, nearest first, as Docker's `rmi` prunes a
+    /// classic build's intermediate images.
+    fn prune_parents(
+        &self,
+        store: &Store,
+        mut child: Image,
+        events: &mut Vec<RemoveEvent>,
+    ) -> Result<(), Error> {
+        let cached = self.build_cache_images();
+        if cached.is_empty() {
+            return Ok(());
+        }
+        let in_use = |id: &Digest| {
+            self.containers_using_image(id)
+                .map_err(|e| Error::Users(Box::new(e)))
+        };
+        loop {
+            let images = store.list()?;
+            let parent = images
+                .iter()
+                .filter(|p| p.names.is_empty() && cached.contains(&p.id))
+                .filter(|p| is_parent_of(p, &child))
+                .max_by_key(|p| history_len(p));
+            let Some(parent) = parent else {
+                return Ok(());
+            };
+            let other_child = images
+                .iter()
+                .any(|c| c.id != parent.id && is_parent_of(parent, c));
+            if other_child || !in_use(&parent.id)?.is_empty() {
+                return Ok(());
+            }
+            let id = parent.id.to_string();
+            events.extend(remove::remove(store, &id, false, in_use)?);
+            child = parent.clone();
+        }
     }
 
     /// Removes dangling images (no name), or with `all` every image that no container
@@ -146,7 +213,7 @@ impl Engine {
             // which were skipped above.
             report
                 .events
-                .extend(self.remove_image(&image.id.to_string(), true)?);
+                .extend(self.remove_image_no_prune(&image.id.to_string(), true)?);
         }
         // What killed pulls, loads, commits and imports left behind.
         let abandoned = crate::fsutil::remove_abandoned(&store.tmp_dir(), "blob-")
@@ -273,4 +340,25 @@ impl Engine {
 fn image_event(root: &std::path::Path, action: &str, id: &str, name: &str) {
     let attrs = [("name".to_string(), name.to_string())].into();
     crate::events::emit(root, "image", action, id, attrs);
+}
+
+fn history_len(i: &Image) -> usize {
+    i.config.history().as_ref().map_or(0, Vec::len)
+}
+
+/// Whether `child` was built on `parent`: its history and layers go on from the parent's.
+fn is_parent_of(parent: &Image, child: &Image) -> bool {
+    let (ph, ch) = (
+        parent.config.history().clone().unwrap_or_default(),
+        child.config.history().clone().unwrap_or_default(),
+    );
+    parent.id != child.id
+        && ph.len() < ch.len()
+        && ph.iter().zip(&ch).all(|(a, b)| a == b)
+        && parent.layers.len() <= child.layers.len()
+        && parent
+            .layers
+            .iter()
+            .zip(&child.layers)
+            .all(|(a, b)| a.digest == b.digest)
 }

@@ -27,7 +27,7 @@ impl Engine {
         for img in self.image_store()?.list()? {
             let cached = digests.contains(&img.id);
             if cached && img.names.is_empty() && !in_use.contains(&img.id.to_string()) {
-                self.remove_image(&img.id.to_string(), true)?;
+                self.remove_image_no_prune(&img.id.to_string(), true)?;
                 images.push(img.id);
             }
         }
