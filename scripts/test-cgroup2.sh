@@ -6,6 +6,7 @@
 # there: the same test binaries and functions as on the host, picked by name. Exits with
 # their result; says so and exits 0 when the lane cannot run here (no qemu).
 #   TUG_VM_TIMEOUT  seconds the VM may take (default 1500)
+#   TUG_VM_ONLY     a regex: only the test lines (binary path and filter) it matches
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -87,6 +88,11 @@ exe() { awk -v n="$1" '$1 == n {print $2}' <<<"$exes"; }
   echo "$(exe escapes/test) device"
   echo "$(exe exec/test) exec_joins"
 } > "$cache/tests.txt"
+# TUG_VM_ONLY=REGEX: only the lines (binary and filter) that match, for a quick re-run.
+if [ -n "${TUG_VM_ONLY:-}" ]; then
+  grep -E "$TUG_VM_ONLY" "$cache/tests.txt" > "$cache/tests.only" || true
+  mv "$cache/tests.only" "$cache/tests.txt"
+fi
 
 echo "$repo" > "$cache/repo"
 log "booting $kver (software emulation)"
