@@ -102,6 +102,60 @@ fn names_aliases_ids_and_addresses_resolve_over_dns_and_not_across_networks() {
     n.finish();
 }
 
+#[test]
+fn a_default_bridge_container_connected_to_a_user_network_gets_the_embedded_server() {
+    let n = NetTest::new();
+    n.network("dnsc-app", &[]);
+    n.run_d(&[
+        "--name",
+        "dnsc-db",
+        "--network",
+        "dnsc-app",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let ip = n.ip_on("dnsc-db", "dnsc-app").to_string();
+    // Running: the shim starts its server and the resolv.conf names it, as Docker does.
+    n.run_d(&["--name", "dnsc-web", "busybox", "sleep", "60"]);
+    let cat_resolv = || {
+        let out = n.exec("dnsc-web", &["cat", "/etc/resolv.conf"]);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let resolv = cat_resolv();
+    assert!(!resolv.contains("127.0.0.11"), "{resolv}");
+    n.t.ok(&["network", "connect", "dnsc-app", "dnsc-web"]);
+    let resolv = cat_resolv();
+    assert!(resolv.starts_with("nameserver 127.0.0.11\n"), "{resolv}");
+    looks_up(
+        &n,
+        &["exec", "dnsc-web"],
+        "dnsc-db",
+        &format!("Address: {ip}"),
+    );
+    let web_ip = n.ip_on("dnsc-web", "dnsc-app").to_string();
+    looks_up(
+        &n,
+        &["exec", "dnsc-db"],
+        "dnsc-web",
+        &format!("Address: {web_ip}"),
+    );
+    // Stopped: the server comes with the start.
+    let id =
+        n.t.ok(&["create", "--name", "dnsc-later", "busybox", "sleep", "60"]);
+    n.remember(&id);
+    n.t.ok(&["network", "connect", "dnsc-app", "dnsc-later"]);
+    n.t.ok(&["start", "dnsc-later"]);
+    looks_up(
+        &n,
+        &["exec", "dnsc-later"],
+        "dnsc-db",
+        &format!("Address: {ip}"),
+    );
+    n.finish();
+}
+
 /// A DNS responder of the test's own: a UDP socket on `addr` in the namespace of process
 /// `pid`, answering every A query with 192.0.2.7 and other types with no record, until
 /// `queries` were answered or a few seconds passed. Returns the names and types asked.

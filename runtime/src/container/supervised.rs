@@ -372,6 +372,11 @@ impl Supervised for ContainerShim {
         }
     }
 
+    fn start_dns(&mut self, pid: i32) -> Result<Option<Box<dyn shim::Service>>, String> {
+        let c = self.store.load(&self.id).map_err(|e| crate::report(&e))?;
+        net::serve_dns(&self.cx.cx(), &c, pid).map_err(|e| crate::report(&e))
+    }
+
     fn shim_exits(&mut self) {
         // The bridges this container leaves unused can go.
         net::gc_bridges(&self.cx.cx(), &self.bridges);

@@ -373,6 +373,10 @@ impl Shim<'_> {
                 }
                 proto::KILL => self.signal(proto::payload_i32(&payload), false),
                 proto::STOP => self.signal(proto::payload_i32(&payload), true),
+                proto::DNS => {
+                    let answer = self.start_dns();
+                    self.clients[i].send(&answer.frame());
+                }
                 _ => {}
             }
             if self.finished {
@@ -411,6 +415,20 @@ impl Shim<'_> {
         if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
             c.send(&ev.frame());
         }
+    }
+
+    /// Starts the process's DNS server unless it serves one ([`proto::DNS`]).
+    fn start_dns(&mut self) -> Event {
+        let Some(p) = self.process.as_mut().filter(|p| p.exit.is_none()) else {
+            return Event::Failed(125, format!("container {} is not running", self.id));
+        };
+        if p.service.is_none() {
+            match self.side.start_dns(p.sandbox.pid()) {
+                Ok(s) => p.service = s,
+                Err(e) => return Event::Failed(125, e),
+            }
+        }
+        Event::Started(p.sandbox.pid())
     }
 
     /// Tells exec `i`'s client of `ev`, and the container's side of its exit.

@@ -129,6 +129,11 @@ pub trait Supervised {
     /// `exec_start: CMD ARGS`) or died (`exec_die`, with its exit code): the events
     /// journal's to know.
     fn exec_event(&mut self, _exec_id: &str, _action: &str, _exit_code: Option<i32>) {}
+    /// The embedded DNS server of the process `pid` (asked for with [`proto::DNS`]);
+    /// `None`: it has none.
+    fn start_dns(&mut self, _pid: i32) -> Result<Option<Box<dyn Service>>, String> {
+        Ok(None)
+    }
 }
 
 /// The run-time dir of container `id`: `$TUG_RUN/containers/<id>`.

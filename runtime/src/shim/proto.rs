@@ -36,6 +36,10 @@ pub const KILL: u8 = b'K';
 pub const STOP: u8 = b'T';
 /// Client → shim: run a process in the container (payload: an [`ExecRequest`], JSON).
 pub const EXEC: u8 = b'E';
+/// Client → shim: serve the container's embedded DNS server from now on, if it does not
+/// yet (it joined its first user network while it runs); answered by `STARTED` or
+/// `FAILED`.
+pub const DNS: u8 = b'D';
 
 /// What an exec runs, made by the container side from the container's spec and the
 /// exec's options; the shim adds the pid of the container's process it supervises.

@@ -136,6 +136,20 @@ pub(crate) fn up(
     Ok(live)
 }
 
+/// The embedded DNS server of running container `c` (init `pid`) once it is on a user
+/// network (`None` before), for its shim to serve from now on.
+pub(crate) fn serve_dns(
+    cx: &Ctx<'_>,
+    c: &Container,
+    pid: i32,
+) -> crate::container::Result<Option<Box<dyn crate::shim::Service>>> {
+    if !c.network_settings.networks.keys().any(|n| n != "bridge") {
+        return Ok(None);
+    }
+    let server = open_dns(cx, c, &open_netns(pid)?)?;
+    Ok(Some(Box::new(server)))
+}
+
 /// The embedded DNS server of `c`, its sockets opened in the namespace `ns`: it answers
 /// from the names file beside its hosts file and forwards to its `--dns` servers, or
 /// the engine's, or the host's.

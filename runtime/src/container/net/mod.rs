@@ -27,7 +27,7 @@ mod link_env;
 mod live;
 pub use hosts::names_peers;
 pub use live::{LiveNetwork, exposed_keys, reserve_ports};
-pub(crate) use live::{down, gc_bridges, joined_netns, repair_after_dead_shim, up};
+pub(crate) use live::{down, gc_bridges, joined_netns, repair_after_dead_shim, serve_dns, up};
 
 /// What `--network` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -306,21 +306,62 @@ impl Ctx<'_> {
             let _ = store.detach(&net.name, &c.id);
             return Err(Error::NotFound(container.to_string()));
         };
+        let undo_record = || {
+            let _ = cstore.update(&c.id, |r| {
+                r.network_settings.networks.remove(&net.name);
+            });
+            let _ = store.detach(&net.name, &c.id);
+        };
+        // A first user network brings the embedded DNS server, as Docker's: the
+        // resolv.conf names it (for a stopped container, its shim serves it at start).
+        let first_user_network = net.name != "bridge" && !names_embedded_dns(&updated);
         if updated.state.running && updated.state.pid > 0 {
             let up = open_netns(updated.state.pid).and_then(|ns| {
                 let a = attachment(&net, &settings, free_iface(ns.as_fd())?, false)?;
-                endpoint::up(self.network_host(), ns.as_fd(), &c.id, &a).map_err(Into::into)
+                endpoint::up(self.network_host(), ns.as_fd(), &c.id, &a)?;
+                Ok(a)
             });
-            if let Err(e) = up {
-                let _ = cstore.update(&c.id, |r| {
-                    r.network_settings.networks.remove(&net.name);
-                });
-                let _ = store.detach(&net.name, &c.id);
+            let a = match up {
+                Ok(a) => a,
+                Err(e) => {
+                    undo_record();
+                    return Err(e);
+                }
+            };
+            self.refresh_hosts(std::slice::from_ref(&net.name), None);
+            if first_user_network && let Err(e) = self.ask_shim_for_dns(&c.id) {
+                let _ = endpoint::down(self.network_host(), &c.id, &a);
+                undo_record();
+                self.refresh_hosts(std::slice::from_ref(&net.name), None);
                 return Err(e);
             }
-            self.refresh_hosts(std::slice::from_ref(&net.name), None);
+        }
+        if first_user_network {
+            let resolv = super::etc::resolv_conf_embedded(
+                &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+                &updated.host_config.dns_search,
+                &updated.host_config.dns_options,
+            );
+            // In place: a running container has the file bind-mounted.
+            std::fs::write(&updated.resolv_conf_path, resolv)
+                .map_err(|e| Error::io(std::path::Path::new(&updated.resolv_conf_path), e))?;
         }
         Ok(())
+    }
+
+    /// Asks the shim of running container `id` to serve its embedded DNS server.
+    fn ask_shim_for_dns(&self, id: &str) -> crate::container::Result<()> {
+        use crate::shim::{self, proto};
+        let talk = |e| Error::Sys("asking the container's shim for its DNS server".into(), e);
+        let mut sock = shim::connect(self.run_root(), id).map_err(talk)?;
+        proto::write_frame(&mut sock, proto::DNS, &[]).map_err(talk)?;
+        match proto::read_frame(&mut sock).map_err(talk)? {
+            Some((proto::STARTED, _)) => Ok(()),
+            Some((proto::FAILED, p)) => Err(Error::Invalid(
+                String::from_utf8_lossy(p.get(4..).unwrap_or_default()).into_owned(),
+            )),
+            _ => Err(Error::Conflict(format!("container {id} is not running"))),
+        }
     }
 
     /// The work of `Engine::disconnect_network`.
@@ -355,6 +396,16 @@ impl Ctx<'_> {
         self.refresh_hosts(std::slice::from_ref(&net.name), None);
         Ok(())
     }
+}
+
+/// Whether `c`'s resolv.conf names the embedded DNS server.
+fn names_embedded_dns(c: &Container) -> bool {
+    let text = std::fs::read_to_string(&c.resolv_conf_path).unwrap_or_default();
+    text.lines().any(|l| {
+        let mut f = l.split_whitespace();
+        f.next() == Some("nameserver")
+            && f.next() == Some(crate::network::dns::ADDRESS.to_string().as_str())
+    })
 }
 
 /// The network that holds `eth0` and the default route: the one `--network` named, else
