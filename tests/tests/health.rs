@@ -257,7 +257,10 @@ fn a_hanging_check_is_killed_at_its_timeout_with_what_it_started() {
     // Nothing of the killed checks is left: at most the probe running now.
     // (A probe running is two processes: its shell and the shell's `sleep`.)
     let top = t.ok(&["top", "hang"]);
-    let shells = top.lines().filter(|l| l.contains("sh -c echo started")).count();
+    let shells = top
+        .lines()
+        .filter(|l| l.contains("sh -c echo started"))
+        .count();
     let sleeps = top.lines().filter(|l| l.ends_with(" sleep 7731")).count();
     assert!(shells <= 1 && sleeps <= 1, "{top}");
     // Stopped, the container has no process left at all, the probe's included.

@@ -593,7 +593,7 @@ impl Engine {
                 };
                 if (mode == "all" || built) && !seen.contains(&img) {
                     step(ev, "Image", &img, "Removing");
-                    if self.remove_image(&img, false).is_ok() {
+                    if self.remove_image_no_prune(&img, false).is_ok() {
                         step(ev, "Image", &img, "Removed");
                     }
                     seen.push(img);

@@ -30,6 +30,20 @@ impl Engine {
     /// Builds the image that `opts` describe, reporting progress to `events`, and names
     /// it with `opts.tags`.
     pub fn build(&self, opts: &BuildOptions, events: &mut dyn FnMut(Event<'_>)) -> Result<Built> {
+        match self.build_once(opts, events) {
+            // An image the cache named was removed by another process while this build
+            // used it (an `rmi`, a prune, a `compose down --rmi`): the cache misses it
+            // now, so a second go makes it again.
+            Err(crate::Error::Image(crate::image::Error::NotFound(id)))
+                if id.starts_with("sha256:") =>
+            {
+                self.build_once(opts, events)
+            }
+            r => r,
+        }
+    }
+
+    fn build_once(&self, opts: &BuildOptions, events: &mut dyn FnMut(Event<'_>)) -> Result<Built> {
         let dockerfile_path = match &opts.dockerfile {
             DockerfileSource::Path(p) => Some(p.clone()),
             _ => None,
