@@ -7,24 +7,34 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+# Each phase says how long it took (CI has 90 minutes on 2 cores).
+took() { printf 'test.sh: %s took %ds\n' "$1" "$((SECONDS - t0))" >&2; t0=$SECONDS; }
+t0=$SECONDS
 TUG_SETUP_PROFILE=${TUG_SETUP_PROFILE:-none} bash scripts/setup.sh
+took setup
 cargo build --workspace --all-targets
+took build
 # The base of the testkit's database images (debootstrap; kept in the default state root,
 # so made once).
 "$repo/target/debug/tug" image inspect debian:bookworm-slim >/dev/null 2>&1 \
   || TUG="$repo/target/debug/tug" bash images/debian/build.sh >/dev/null
 status=0
 # The pure cgroup v2 lane: the cgroup tests again, in a VM with Debian's kernel.
+took "the debian base image"
 bash scripts/test-cgroup2.sh || status=$?
+took "the cgroup v2 lane"
 # Doc tests first, so that the run closes on the main runner's summary.
 # (A doc test's binary lives in a temporary dir: the testkit finds tug through TUG_BIN,
 # not beside it, and not on PATH, where a fresh machine has none.)
 TUG_BIN="$repo/target/debug/tug" cargo test --workspace --doc -q || status=$?
+took "the doc tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else
   cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
+took "the tests"
 # Whatever the outcome, the tests must have cleaned up after themselves.
 bash scripts/check-leaks.sh || status=1
+printf 'test.sh: %ds in all\n' "$SECONDS" >&2
 exit $status
