@@ -6,6 +6,7 @@
 
 mod config;
 mod containers;
+mod emit;
 mod extends;
 mod forms;
 mod include;

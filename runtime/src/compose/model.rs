@@ -188,6 +188,9 @@ pub struct Mount {
     pub read_only: bool,
     /// A bind whose host path is made when missing (the short syntax's behaviour).
     pub create_host_path: bool,
+    /// Whether compose-go keeps an options block (`bind:` or `volume:`) for the mount:
+    /// the file gave one, or the short syntax implies one.
+    pub options_block: bool,
     pub tmpfs_size: Option<i64>,
 }
 
