@@ -48,7 +48,40 @@ pub fn to_value(p: &Project) -> Value {
             map(p.volumes.iter().map(|(k, v)| (k.as_str(), volume(v)))),
         );
     }
+    for (k, v) in &p.extensions {
+        top.insert(s(k.as_str()), go_value(v));
+    }
     Value::Mapping(top)
+}
+
+/// A free-form value as Go holds and prints it after decoding (`map[string]any`): keys
+/// sorted, whole floats without a fraction.
+fn go_value(v: &Value) -> Value {
+    match v {
+        Value::Mapping(m) => {
+            let sorted: std::collections::BTreeMap<String, Value> = m
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Value::String(s) => s.clone(),
+                        other => yaml_serde::to_string(other)
+                            .unwrap_or_default()
+                            .trim_end()
+                            .to_string(),
+                    };
+                    (key, go_value(v))
+                })
+                .collect();
+            Value::Mapping(sorted.into_iter().map(|(k, v)| (s(k), v)).collect())
+        }
+        Value::Sequence(items) => Value::Sequence(items.iter().map(go_value).collect()),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => num(f as i64),
+            _ => v.clone(),
+        },
+        Value::Tagged(t) => go_value(&t.value),
+        other => other.clone(),
+    }
 }
 
 /// The YAML text of [`to_value`], as `docker compose config` prints it: laid out by
@@ -295,6 +328,9 @@ fn service(x: &Service) -> Value {
     }
     if let Some(w) = &x.working_dir {
         m.push(("working_dir", s(w.as_str())));
+    }
+    for (k, v) in &x.extensions {
+        m.push((k.as_str(), go_value(v)));
     }
     map(m)
 }

@@ -81,4 +81,6 @@ fn invalid_message(file: &str, line: &Option<usize>, path: &str, message: &str) 
 }
 
 #[cfg(test)]
+mod config_tests;
+#[cfg(test)]
 mod tests;
