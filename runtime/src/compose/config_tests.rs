@@ -547,3 +547,24 @@ services:
 "#;
     insta::assert_snapshot!(config(&[("compose.yml", text)]));
 }
+
+/// compose-go's `ParsePortConfig` orders a range's ports by their text (it sorts the
+/// keys `8/tcp`, `9/tcp`, `10/tcp` of the parsed port set).
+#[test]
+fn a_port_range_is_ordered_as_text() {
+    let p = load_files(
+        &[(
+            "compose.yml",
+            "services:\n  s:\n    image: x\n    ports: [\"8-10:8-10\"]\n",
+        )],
+        &[],
+    )
+    .unwrap();
+    let ports: Vec<(u16, Option<String>)> = p.services["s"]
+        .ports
+        .iter()
+        .map(|p| (p.target, p.published.clone()))
+        .collect();
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(ports, [(10, s("10")), (8, s("8")), (9, s("9"))]);
+}

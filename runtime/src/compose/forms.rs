@@ -171,6 +171,8 @@ pub(super) fn port(v: &Node) -> Result<Vec<Port>, Error> {
             mode: "ingress".into(),
         });
     }
+    // compose-go orders a range's ports by their text (`10/tcp` before `9/tcp`).
+    out.sort_by_key(|p| p.target.to_string());
     Ok(out)
 }
 
