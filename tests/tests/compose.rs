@@ -196,6 +196,43 @@ fn app_starts_only_after_db_is_healthy_and_web_reaches_it_by_name() {
     );
 }
 
+/// Compose's `start_interval` (Docker 25+): while a container is starting within its
+/// `start_period`, its check runs every start interval, so a chain of `service_healthy`
+/// dependencies whose checks have an hour's `interval` comes up within `--wait-timeout`
+/// (a minute), which the interval alone could never allow.
+#[test]
+fn checks_run_at_the_start_interval_within_the_start_period() {
+    let t = TestRoot::with_busybox();
+    let service = |name: &str, dep: &str| {
+        format!(
+            "  {name}:
+    image: busybox
+    command: sleep 1000
+    stop_grace_period: 0s
+    healthcheck:
+      test: [CMD, 'true']
+      interval: 1h
+      start_period: 1h
+      start_interval: 100ms
+{dep}"
+        )
+    };
+    let file = format!(
+        "services:\n{}{}",
+        service("db", ""),
+        service(
+            "app",
+            "    depends_on: {db: {condition: service_healthy}}\n"
+        )
+    );
+    let p = Project::new(&t, "quick", &file);
+    let out = p.run(&["up", "-d", "--wait", "--wait-timeout", "60"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    for c in ["quick-db-1", "quick-app-1"] {
+        assert_eq!(t.inspect_f(c, "{{.State.Health.Status}}"), "healthy");
+    }
+}
+
 #[test]
 fn an_unhealthy_dependency_fails_up_before_its_dependents_start() {
     let t = TestRoot::with_busybox();

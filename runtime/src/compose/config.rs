@@ -48,132 +48,47 @@ pub fn to_value(p: &Project) -> Value {
             map(p.volumes.iter().map(|(k, v)| (k.as_str(), volume(v)))),
         );
     }
+    for (k, v) in &p.extensions {
+        top.insert(s(k.as_str()), go_value(v));
+    }
     Value::Mapping(top)
 }
 
-/// The YAML text of [`to_value`], laid out as compose (Go's yaml.v3) writes it: two
-/// spaces per level, list items indented under their key, strings double-quoted when
-/// they would otherwise read as something else.
-pub fn to_yaml(p: &Project) -> String {
-    let mut out = String::new();
-    emit(&to_value(p), 0, &mut out);
-    out
-}
-
-fn emit(v: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
+/// A free-form value as Go holds and prints it after decoding (`map[string]any`): keys
+/// sorted, whole floats without a fraction.
+fn go_value(v: &Value) -> Value {
     match v {
         Value::Mapping(m) => {
-            for (k, x) in m {
-                out.push_str(&pad);
-                out.push_str(&scalar(k, indent));
-                out.push(':');
-                emit_after_key(x, indent, out);
-            }
-        }
-        Value::Sequence(items) => {
-            for x in items {
-                out.push_str(&pad);
-                out.push_str("- ");
-                match x {
-                    Value::Mapping(m) if !m.is_empty() => {
-                        let mut inner = String::new();
-                        emit(x, indent + 2, &mut inner);
-                        out.push_str(inner.trim_start());
-                    }
-                    Value::Sequence(s) if !s.is_empty() => {
-                        let mut inner = String::new();
-                        emit(x, indent + 2, &mut inner);
-                        out.push_str(inner.trim_start());
-                    }
-                    _ => {
-                        out.push_str(&scalar(x, indent + 2));
-                        out.push('\n');
-                    }
-                }
-            }
-        }
-        other => {
-            out.push_str(&pad);
-            out.push_str(&scalar(other, indent));
-            out.push('\n');
-        }
-    }
-}
-
-fn emit_after_key(x: &Value, indent: usize, out: &mut String) {
-    match x {
-        Value::Mapping(m) if !m.is_empty() => {
-            out.push('\n');
-            emit(x, indent + 2, out);
-        }
-        Value::Sequence(s) if !s.is_empty() => {
-            out.push('\n');
-            emit(x, indent + 2, out);
-        }
-        _ => {
-            out.push(' ');
-            out.push_str(&scalar(x, indent + 2));
-            out.push('\n');
-        }
-    }
-}
-
-/// A scalar (or an empty collection) as one YAML token; a multi-line string as a block.
-fn scalar(v: &Value, indent: usize) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) if s.contains('\n') => {
-            let chomp = if s.ends_with('\n') { "" } else { "-" };
-            let pad = " ".repeat(indent);
-            let body: Vec<String> = s
-                .trim_end_matches('\n')
-                .lines()
-                .map(|l| {
-                    if l.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{pad}{l}")
-                    }
+            let sorted: std::collections::BTreeMap<String, Value> = m
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Value::String(s) => s.clone(),
+                        other => yaml_serde::to_string(other)
+                            .unwrap_or_default()
+                            .trim_end()
+                            .to_string(),
+                    };
+                    (key, go_value(v))
                 })
                 .collect();
-            format!("|{chomp}\n{}", body.join("\n"))
+            Value::Mapping(sorted.into_iter().map(|(k, v)| (s(k), v)).collect())
         }
-        Value::String(s) if plain(s) => s.clone(),
-        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
-        Value::Mapping(_) => "{}".into(),
-        Value::Sequence(_) => "[]".into(),
-        Value::Tagged(t) => scalar(&t.value, indent),
+        Value::Sequence(items) => Value::Sequence(items.iter().map(go_value).collect()),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => num(f as i64),
+            _ => v.clone(),
+        },
+        Value::Tagged(t) => go_value(&t.value),
+        other => other.clone(),
     }
 }
 
-/// Whether `s` reads back as the same string without quotes.
-fn plain(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
-        return false;
-    };
-    let reserved = matches!(
-        s.to_ascii_lowercase().as_str(),
-        "null" | "~" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
-    );
-    let numeric = s.parse::<f64>().is_ok()
-        || s.starts_with("0x")
-        || s.starts_with("0o")
-        || s.chars()
-            .all(|c| c.is_ascii_digit() || c == ':' || c == '_');
-    !reserved
-        && !numeric
-        && (!"-?:,[]{}#&*!|>'\"%@` ".contains(first)
-            // `-x`, `?x`, `:x` are plain; `- x` is a list item.
-            || ("-?:".contains(first) && s.len() > 1 && !s[1..].starts_with(' ')))
-        && !s.ends_with(' ')
-        && !s.ends_with(':')
-        && !s.contains(": ")
-        && !s.contains(" #")
-        && !s.contains('\t')
-        && !s.chars().any(|c| c.is_control())
+/// The YAML text of [`to_value`], as `docker compose config` prints it: laid out by
+/// [`super::emit`], with every `$` doubled so that the output reads back without being
+/// interpolated again.
+pub fn to_yaml(p: &Project) -> String {
+    super::emit::document(&to_value(p)).replace('$', "$$")
 }
 
 /// A service's keys in compose-go's field order (alphabetical but for `profiles`).
@@ -215,10 +130,11 @@ fn service(x: &Service) -> Value {
     if let Some(c) = &x.container_name {
         m.push(("container_name", s(c.as_str())));
     }
-    if !x.depends_on.is_empty() {
+    let depends_on = implied_depends_on(x);
+    if !depends_on.is_empty() {
         m.push((
             "depends_on",
-            map(x.depends_on.iter().map(|(k, d)| {
+            map(depends_on.iter().map(|(k, d)| {
                 let mut e = vec![("condition", s(d.condition.as_str()))];
                 if d.restart {
                     e.push(("restart", Value::Bool(true)));
@@ -232,7 +148,10 @@ fn service(x: &Service) -> Value {
         m.push(("deploy", deploy(d)));
     }
     if !x.devices.is_empty() {
-        m.push(("devices", list(&x.devices)));
+        m.push((
+            "devices",
+            Value::Sequence(x.devices.iter().map(|d| device(d)).collect()),
+        ));
     }
     if !x.dns.is_empty() {
         m.push(("dns", list(&x.dns)));
@@ -256,16 +175,16 @@ fn service(x: &Service) -> Value {
         m.push(("expose", list(&x.expose)));
     }
     if !x.extra_hosts.is_empty() {
-        m.push(("extra_hosts", list(&x.extra_hosts)));
+        m.push(("extra_hosts", list(&extra_hosts(&x.extra_hosts))));
     }
     if !x.group_add.is_empty() {
         m.push(("group_add", list(&x.group_add)));
     }
-    if let Some(h) = &x.healthcheck {
-        m.push(("healthcheck", healthcheck(h)));
-    }
     if let Some(h) = &x.hostname {
         m.push(("hostname", s(h.as_str())));
+    }
+    if let Some(h) = &x.healthcheck {
+        m.push(("healthcheck", healthcheck(h)));
     }
     if let Some(i) = &x.image {
         m.push(("image", s(i.as_str())));
@@ -282,8 +201,25 @@ fn service(x: &Service) -> Value {
     if !x.links.is_empty() {
         m.push(("links", list(&x.links)));
     }
-    if let Some(l) = &x.logging {
-        m.push(("logging", l.clone()));
+    if x.logging.is_some() {
+        let mut e = Vec::new();
+        if let Some(d) = x.log_driver() {
+            e.push(("driver", s(d)));
+        }
+        let opts: Vec<(String, String)> = x
+            .log_options()
+            .into_iter()
+            .filter_map(|o| o.split_once('=').map(|(k, v)| (k.into(), v.into())))
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        if !opts.is_empty() {
+            e.push((
+                "options",
+                map(opts.iter().map(|(k, v)| (k.as_str(), s(v.as_str())))),
+            ));
+        }
+        m.push(("logging", map(e)));
     }
     if let Some(a) = &x.mac_address {
         m.push(("mac_address", s(a.as_str())));
@@ -393,6 +329,9 @@ fn service(x: &Service) -> Value {
     if let Some(w) = &x.working_dir {
         m.push(("working_dir", s(w.as_str())));
     }
+    for (k, v) in &x.extensions {
+        m.push((k.as_str(), go_value(v)));
+    }
     map(m)
 }
 
@@ -427,19 +366,24 @@ fn mount(m: &Mount) -> Value {
     if m.read_only {
         e.push(("read_only", Value::Bool(true)));
     }
+    // compose-go prints an options block the file gave or the short syntax implies;
+    // `create_host_path` only when false (its default, true, is omitted).
     match m.kind {
-        MountType::Bind => {
-            e.push((
-                "bind",
-                map([("create_host_path", Value::Bool(m.create_host_path))]),
-            ));
+        MountType::Bind if m.options_block => {
+            let b = if m.create_host_path {
+                Value::Mapping(Mapping::new())
+            } else {
+                map([("create_host_path", Value::Bool(false))])
+            };
+            e.push(("bind", b));
         }
-        MountType::Volume => e.push(("volume", Value::Mapping(Mapping::new()))),
+        MountType::Volume if m.options_block => e.push(("volume", Value::Mapping(Mapping::new()))),
         MountType::Tmpfs => {
             if let Some(n) = m.tmpfs_size {
-                e.push(("tmpfs", map([("size", num(n))])));
+                e.push(("tmpfs", map([("size", s(n.to_string()))])));
             }
         }
+        _ => {}
     }
     map(e)
 }
@@ -470,7 +414,7 @@ fn healthcheck(h: &Healthcheck) -> Value {
 fn resources(r: &Resources) -> Value {
     let mut e = Vec::new();
     if let Some(c) = r.cpus {
-        e.push(("cpus", num(c)));
+        e.push(("cpus", cpus(c)));
     }
     if let Some(m) = r.memory {
         e.push(("memory", s(m.to_string())));
@@ -565,4 +509,77 @@ fn volume(v: &Volume) -> Value {
         e.push(("labels", str_map(&v.labels)));
     }
     map(e)
+}
+
+/// `cpus` as compose-go keeps it (a Go `float32`) and Go prints it: the shortest
+/// decimal that reads back as that `float32`, with no `.0` on whole numbers.
+fn cpus(c: f64) -> Value {
+    let f = c as f32;
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        return num(f as i64);
+    }
+    let text = f.to_string();
+    Value::Number(text.parse::<f64>().map_or_else(|_| c.into(), Into::into))
+}
+
+/// A `devices` entry in the long form compose-go makes of `source[:target[:permissions]]`.
+fn device(d: &str) -> Value {
+    let parts: Vec<&str> = d.split(':').collect();
+    let source = parts[0];
+    let target = parts
+        .get(1)
+        .copied()
+        .filter(|t| !t.is_empty())
+        .unwrap_or(source);
+    let perms = parts.get(2).copied().unwrap_or("rwm");
+    map([
+        ("source", s(source)),
+        ("target", s(target)),
+        ("permissions", s(perms)),
+    ])
+}
+
+/// `extra_hosts` as compose-go prints them: one `host=ip` per address, sorted.
+fn extra_hosts(hosts: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for h in hosts {
+        let sep = if h.contains('=') { '=' } else { ':' };
+        match h.split_once(sep) {
+            Some((host, ips)) => v.extend(ips.split(',').map(|ip| {
+                let ip = ip
+                    .strip_prefix('[')
+                    .and_then(|i| i.strip_suffix(']'))
+                    .unwrap_or(ip);
+                format!("{host}={ip}")
+            })),
+            None => v.push(h.clone()),
+        }
+    }
+    v.sort();
+    v
+}
+
+/// `depends_on` with what compose-go's normalisation adds: a `links` entry's service
+/// and a `service:` mode's (`network_mode`, `ipc`, `pid`) are started first, and
+/// restarted with it, unless declared.
+fn implied_depends_on(x: &Service) -> std::collections::BTreeMap<String, Dependency> {
+    let mut d = x.depends_on.clone();
+    let implied = x
+        .links
+        .iter()
+        .map(|l| l.split(':').next().unwrap_or(l).to_string())
+        .chain(
+            [&x.network_mode, &x.ipc, &x.pid]
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.strip_prefix("service:").map(String::from)),
+        );
+    for name in implied {
+        d.entry(name).or_insert(Dependency {
+            condition: Condition::Started,
+            required: true,
+            restart: true,
+        });
+    }
+    d
 }

@@ -41,7 +41,9 @@ pub fn config_hash(project: &Project, service: &str) -> String {
     let mut one = project.clone();
     one.services.retain(|k, _| k == service);
     // The replica count changes how many containers there are, not what each one is.
+    // Nor do extensions, which mean nothing to the engine (compose's hash leaves them out).
     for s in one.services.values_mut() {
+        s.extensions.clear();
         s.scale = None;
         if let Some(d) = &mut s.deploy {
             d.replicas = None;

@@ -171,6 +171,8 @@ pub(super) fn port(v: &Node) -> Result<Vec<Port>, Error> {
             mode: "ingress".into(),
         });
     }
+    // compose-go orders a range's ports by their text (`10/tcp` before `9/tcp`).
+    out.sort_by_key(|p| p.target.to_string());
     Ok(out)
 }
 
@@ -192,6 +194,7 @@ pub(super) fn mount(v: &Node, cx: &Context) -> Result<Mount, Error> {
             target: String::new(),
             read_only: false,
             create_host_path: false,
+            options_block: false,
             tmpfs_size: None,
         };
         let fields = v.fields(&[
@@ -217,6 +220,9 @@ pub(super) fn mount(v: &Node, cx: &Context) -> Result<Mount, Error> {
                 "target" => m.target = n.str()?,
                 "read_only" => m.read_only = n.bool()?,
                 "bind" => {
+                    // A `bind:` block creates a missing host path unless it says not to.
+                    m.options_block = true;
+                    m.create_host_path = true;
                     for (bk, bn) in n.fields(&["propagation", "create_host_path", "selinux"])? {
                         if bk == "create_host_path" {
                             m.create_host_path = bn.bool()?;
@@ -224,6 +230,7 @@ pub(super) fn mount(v: &Node, cx: &Context) -> Result<Mount, Error> {
                     }
                 }
                 "volume" => {
+                    m.options_block = true;
                     n.fields(&["nocopy", "subpath"])?;
                 }
                 "tmpfs" => {
@@ -247,6 +254,7 @@ pub(super) fn mount(v: &Node, cx: &Context) -> Result<Mount, Error> {
         if m.target.is_empty() {
             return Err(v.err("target is required"));
         }
+        m.target = clean_target(&m.target);
         if m.kind == MountType::Bind && m.source.is_none() {
             return Err(v.err("a bind mount needs a source"));
         }
@@ -278,9 +286,15 @@ pub(super) fn mount(v: &Node, cx: &Context) -> Result<Mount, Error> {
     Ok(Mount {
         kind,
         source,
-        target: target.to_string(),
+        target: clean_target(target),
         read_only,
         create_host_path: create,
+        options_block: true,
         tmpfs_size: None,
     })
+}
+
+/// A mount's target without `.`, `..` and trailing `/` steps, as compose-go cleans it.
+fn clean_target(t: &str) -> String {
+    super::load::clean(Path::new(t)).display().to_string()
 }

@@ -6,6 +6,7 @@
 
 mod config;
 mod containers;
+mod emit;
 mod extends;
 mod forms;
 mod include;
@@ -79,5 +80,7 @@ fn invalid_message(file: &str, line: &Option<usize>, path: &str, message: &str) 
     }
 }
 
+#[cfg(test)]
+mod config_tests;
 #[cfg(test)]
 mod tests;

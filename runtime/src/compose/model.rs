@@ -20,6 +20,8 @@ pub struct Project {
     /// Declared networks, with `default` added when a service uses it.
     pub networks: BTreeMap<String, Network>,
     pub volumes: BTreeMap<String, Volume>,
+    /// Top-level `x-` keys: no meaning to compose, printed back by `config`.
+    pub extensions: BTreeMap<String, yaml_serde::Value>,
 }
 
 /// One service.
@@ -85,6 +87,8 @@ pub struct Service {
     pub dns_opt: Vec<String>,
     pub security_opt: Vec<String>,
     pub devices: Vec<String>,
+    /// The service's `x-` keys: no meaning to compose, printed back by `config`.
+    pub extensions: BTreeMap<String, yaml_serde::Value>,
 }
 
 impl Service {
@@ -188,6 +192,9 @@ pub struct Mount {
     pub read_only: bool,
     /// A bind whose host path is made when missing (the short syntax's behaviour).
     pub create_host_path: bool,
+    /// Whether compose-go keeps an options block (`bind:` or `volume:`) for the mount:
+    /// the file gave one, or the short syntax implies one.
+    pub options_block: bool,
     pub tmpfs_size: Option<i64>,
 }
 

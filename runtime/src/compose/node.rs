@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use yaml_serde::Value;
 
 use super::Error;
@@ -95,6 +97,19 @@ impl<'a> Node<'a> {
             Value::Null => Ok(Vec::new()),
             _ => Err(self.err(format!("must be a mapping, not {}", kind(self.v)))),
         }
+    }
+
+    /// The `x-` entries of a mapping (extensions, which compose keeps and prints).
+    pub fn extensions(&self) -> BTreeMap<String, Value> {
+        let Value::Mapping(m) = self.v else {
+            return BTreeMap::new();
+        };
+        m.iter()
+            .filter_map(|(k, v)| {
+                let key = scalar(k)?;
+                key.starts_with("x-").then(|| (key, v.clone()))
+            })
+            .collect()
     }
 
     /// The entries of a mapping whose keys must all be in `allowed`.

@@ -79,7 +79,10 @@ const SERVICE: &[&str] = &[
 
 /// The project of a compose value (`name` and dirs are set by the caller).
 pub fn project(root: &Node, cx: &Context) -> Result<Project, Error> {
-    let mut p = Project::default();
+    let mut p = Project {
+        extensions: root.extensions(),
+        ..Default::default()
+    };
     for (key, n) in root.fields(TOP)? {
         match key.as_str() {
             "services" => {
@@ -117,7 +120,10 @@ fn valid_service_name(name: &str) -> bool {
 }
 
 fn service(n: &Node, cx: &Context) -> Result<Service, Error> {
-    let mut s = Service::default();
+    let mut s = Service {
+        extensions: n.extensions(),
+        ..Default::default()
+    };
     for (key, v) in n.fields(SERVICE)? {
         match key.as_str() {
             "image" => s.image = v.opt_str()?,
@@ -252,7 +258,27 @@ fn service(n: &Node, cx: &Context) -> Result<Service, Error> {
             "dns_search" => s.dns_search = v.str_or_list()?,
             "dns_opt" => s.dns_opt = v.list()?,
             "security_opt" => s.security_opt = v.list()?,
-            "devices" => s.devices = v.list()?,
+            "devices" => {
+                // The short form `source[:target[:permissions]]` or the long one.
+                s.devices = Vec::new();
+                for d in v.items()? {
+                    if !d.is_map() {
+                        s.devices.push(d.str()?);
+                        continue;
+                    }
+                    let part = |k: &str| -> Result<Option<String>, Error> {
+                        d.fields(&["source", "target", "permissions"])?
+                            .into_iter()
+                            .find(|(x, _)| x == k)
+                            .map(|(_, n)| n.str())
+                            .transpose()
+                    };
+                    let src = part("source")?.ok_or_else(|| d.err("source is required"))?;
+                    let dst = part("target")?.unwrap_or_else(|| src.clone());
+                    let perms = part("permissions")?.unwrap_or_else(|| "rwm".into());
+                    s.devices.push(format!("{src}:{dst}:{perms}"));
+                }
+            }
             "pull_policy" => {
                 let p = v.str()?;
                 if !matches!(

@@ -8,7 +8,7 @@ use super::*;
 
 /// Writes `files` into a fresh project dir named `app` and loads it with `-f` of those
 /// whose name ends in `.yml` (in the given order), plus `env`.
-fn load_files(files: &[(&str, &str)], env: &[(&str, &str)]) -> Result<Project, Error> {
+pub(super) fn load_files(files: &[(&str, &str)], env: &[(&str, &str)]) -> Result<Project, Error> {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("app");
     std::fs::create_dir(&dir).unwrap();

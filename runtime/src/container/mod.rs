@@ -33,6 +33,7 @@ pub(crate) mod published;
 pub(crate) mod record;
 pub(crate) mod security;
 pub(crate) mod spec;
+pub(crate) mod state_watch;
 pub(crate) mod store;
 mod stream;
 mod supervised;

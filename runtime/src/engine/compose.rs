@@ -284,12 +284,20 @@ impl Engine {
     }
 
     /// Waits until container `name` is healthy, as its shim's healthcheck monitor says
-    /// (`State.Health`, polled): an error once it is unhealthy, stops, or `deadline`
-    /// passes. A container without a healthcheck counts as healthy once it runs.
+    /// (`State.Health`, read again each time the shim writes in the container's dir, as
+    /// inotify tells): an error once it is unhealthy, stops, or `deadline` passes. A
+    /// container without a healthcheck counts as healthy once it runs.
     pub fn compose_wait_healthy(&self, name: &str, deadline: Instant) -> crate::Result<()> {
         use crate::container::HealthStatus;
+        use crate::container::state_watch::StateWatch;
+        let mut watch = None;
         loop {
             let c = self.container(name)?;
+            // Watched before the state is judged, so no write after this read is missed.
+            if watch.is_none() {
+                watch = Some(StateWatch::new(&self.container_store().dir(&c.id)));
+                continue;
+            }
             if !c.state.running && !c.state.restarting {
                 return Err(fail(format!(
                     "container {name} exited ({}) before it was healthy",
@@ -314,7 +322,13 @@ impl Engine {
                     "container {name}: still not healthy after the wait timeout"
                 )));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            // The tick only covers a write the watch cannot see (a shim found dead).
+            let tick =
+                Duration::from_millis(250).min(deadline.saturating_duration_since(Instant::now()));
+            match watch.as_ref().and_then(Option::as_ref) {
+                Some(w) => w.wait(tick),
+                None => std::thread::sleep(Duration::from_millis(50)),
+            }
         }
     }
 

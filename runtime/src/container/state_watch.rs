@@ -1,0 +1,72 @@
+//! A watch on a container's dir (inotify): its record and the health monitor's state are
+//! written there atomically (a rename into place) or closed after writing, so a wait for
+//! a state (compose's `service_healthy`, `up --wait`) wakes as soon as the shim writes
+//! one instead of at the next tick of a poll.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+/// An inotify watch on one directory's entries being renamed in or closed after a write.
+pub(crate) struct StateWatch(OwnedFd);
+
+impl StateWatch {
+    /// A watch on `dir`; `None` when inotify is unavailable (the caller then polls).
+    pub(crate) fn new(dir: &Path) -> Option<StateWatch> {
+        // SAFETY: inotify_init1 takes only flags and returns a new fd or -1.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: `fd` was just returned by inotify_init1; nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let path = CString::new(dir.as_os_str().as_bytes()).ok()?;
+        let mask = libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_DELETE_SELF;
+        // SAFETY: `path` is NUL-terminated and outlives the call; `fd` is an inotify fd.
+        let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), mask) };
+        (wd >= 0).then_some(StateWatch(fd))
+    }
+
+    /// Waits until something in the dir was written, or `timeout` passes; the events are
+    /// consumed (the caller reads the state again either way).
+    pub(crate) fn wait(&self, timeout: Duration) {
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let mut fds = [PollFd::new(self.0.as_fd(), PollFlags::POLLIN)];
+        let ready = poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        );
+        if matches!(ready, Ok(n) if n > 0) {
+            let mut buf = [0u8; 4096];
+            while matches!(nix::unistd::read(&self.0, &mut buf), Ok(n) if n > 0) {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_rename_into_the_dir_wakes_the_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = StateWatch::new(dir.path()).expect("inotify");
+        let d = dir.path().to_path_buf();
+        let writer = std::thread::spawn(move || {
+            std::fs::write(d.join("health.json.tmp"), "{}").unwrap();
+            std::fs::rename(d.join("health.json.tmp"), d.join("health.json")).unwrap();
+        });
+        // A wait of an hour returns once the file is in place (no timed assertion: the
+        // test would hang, not pass, if the event did not come).
+        let t = Instant::now();
+        w.wait(Duration::from_secs(3600));
+        writer.join().unwrap();
+        assert!(dir.path().join("health.json").exists());
+        assert!(t.elapsed() < Duration::from_secs(3600));
+    }
+}
