@@ -21,6 +21,7 @@ packages=(
   runc crun        # the start-time benchmark's peers
   hyperfine        # benchmarks
   iperf3 python3   # published ports: the benchmark's server and the UDP test's echo (run in a container from the host's /usr)
+  python3-venv     # the Docker API's testcontainers-python test: a virtualenv under /var/cache/tug with the pins of tests/clients/requirements.txt
   iproute2 nftables iptables  # networking (and its tests)
   docker-registry  # a registry on loopback for push/pull tests
   docker.io docker-compose  # the Docker API's tests: Debian's docker client (where no newer static one is on PATH) and docker-compose 1.29 against `tug system service`

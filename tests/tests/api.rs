@@ -987,3 +987,72 @@ fn docker_build_with_the_classic_builder_builds_and_fails_as_dockers() {
     let session = s.http("POST", "/session", None);
     assert!(session.starts_with("HTTP/1.1 400"), "{session}");
 }
+
+/// HostConfig's namespace, sysctl and cgroup knobs reach the container, and `docker
+/// update` (`POST /containers/{id}/update`) changes its limits while it runs.
+#[test]
+fn docker_run_knobs_and_update_reach_the_container() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let id = s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "knobs",
+        "--cpu-quota",
+        "50000",
+        "--cpu-period",
+        "100000",
+        "--memory-reservation",
+        "32m",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "--oom-score-adj",
+        "500",
+        "--group-add",
+        "1234",
+        "--uts",
+        "host",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let id = id.trim();
+    let exec = |cmd: &str| s.docker_ok(&["exec", "knobs", "sh", "-c", cmd]);
+    assert_eq!(exec("cat /proc/sys/net/ipv4/ip_forward").trim(), "1");
+    assert_eq!(exec("cat /proc/1/oom_score_adj").trim(), "500");
+    assert!(exec("id -G").split_whitespace().any(|g| g == "1234"));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(exec("hostname").trim(), host.trim());
+    let f = "{{.HostConfig.CpuQuota}} {{.HostConfig.CpuPeriod}} {{.HostConfig.MemoryReservation}} {{.HostConfig.OomScoreAdj}} {{.HostConfig.UTSMode}}";
+    assert_eq!(
+        s.docker_ok(&["inspect", "-f", f, "knobs"]).trim(),
+        "50000 100000 33554432 500 host"
+    );
+    assert_eq!(
+        s.docker_ok(&[
+            "update",
+            "--cpu-quota",
+            "20000",
+            "--restart",
+            "always",
+            "knobs"
+        ])
+        .trim(),
+        "knobs"
+    );
+    let f = "{{.HostConfig.CpuQuota}} {{.HostConfig.RestartPolicy.Name}}";
+    assert_eq!(
+        s.docker_ok(&["inspect", "-f", f, "knobs"]).trim(),
+        "20000 always"
+    );
+    // The running container's cgroup has the new quota (cgroup v2's cpu.max or v1's
+    // cpu.cfs_quota_us).
+    let quota =
+        exec("cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+    assert!(quota.starts_with("20000"), "{quota}");
+    let out = s.docker(&["update", "--cpu-quota", "20000", "nosuch"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("No such container"), "{}", text(&out));
+    s.docker_ok(&["rm", "-f", id]);
+}

@@ -22,11 +22,52 @@ pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -
         .get("name")
         .filter(|n| !n.is_empty())
         .map(str::to_string);
-    let c = blocking(&server, move |e| Ok(e.create_container(&opts)?)).await?;
+    let (c, warnings) = blocking(&server, move |e| {
+        let warnings = e.create_warnings(&opts);
+        Ok((e.create_container(&opts)?, warnings))
+    })
+    .await?;
     Ok(json(
         StatusCode::CREATED,
-        &json!({ "Id": c.id.to_string(), "Warnings": [] }),
+        &json!({ "Id": c.id.to_string(), "Warnings": warnings }),
     ))
+}
+
+/// `POST /containers/{id}/update`: new cgroup limits and restart policy (`docker
+/// update`), applied at once to a running container.
+pub async fn update(server: Arc<Server>, id: &str, req: Request<Incoming>) -> ApiResult {
+    let body = json_body(req).await?;
+    let resources = resources(&body)?;
+    let restart_policy = match body["RestartPolicy"]["Name"].as_str() {
+        None => None,
+        Some(_) => Some(restart_policy(&body)?),
+    };
+    let opts = tug::container::UpdateOptions {
+        resources,
+        restart_policy,
+    };
+    let name = id.to_string();
+    blocking(&server, move |e| Ok(e.update_container(&name, &opts)?)).await?;
+    Ok(json(StatusCode::OK, &json!({ "Warnings": [] })))
+}
+
+/// HostConfig's RestartPolicy (`""` and `no`: never).
+fn restart_policy(hc: &Value) -> Result<tug::container::RestartPolicy, ApiError> {
+    match hc["RestartPolicy"]["Name"].as_str().unwrap_or_default() {
+        "" | "no" => Ok(tug::container::RestartPolicy::default()),
+        name => {
+            let n = hc["RestartPolicy"]["MaximumRetryCount"]
+                .as_u64()
+                .unwrap_or(0);
+            let text = if name == "on-failure" && n > 0 {
+                format!("{name}:{n}")
+            } else {
+                name.to_string()
+            };
+            tug::container::RestartPolicy::parse(&text)
+                .map_err(|e| ApiError::bad_request(format!("HostConfig.RestartPolicy: {e}")))
+        }
+    }
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -232,34 +273,13 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         .as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let restart_policy = match hc["RestartPolicy"]["Name"].as_str().unwrap_or_default() {
-        "" | "no" => tug::container::RestartPolicy::default(),
-        name => {
-            let n = hc["RestartPolicy"]["MaximumRetryCount"]
-                .as_u64()
-                .unwrap_or(0);
-            let text = if name == "on-failure" && n > 0 {
-                format!("{name}:{n}")
-            } else {
-                name.to_string()
-            };
-            tug::container::RestartPolicy::parse(&text)
-                .map_err(|e| bad(format!("HostConfig.RestartPolicy: {e}")))?
-        }
-    };
+    let restart_policy = restart_policy(hc)?;
     let auto_remove = hc["AutoRemove"].as_bool().unwrap_or(false);
     let network = match hc["NetworkMode"].as_str().unwrap_or_default() {
         "" | "default" => "bridge".to_string(),
         other => other.to_string(),
     };
-    let resources = tug::container::Resources {
-        memory: hc["Memory"].as_i64().unwrap_or(0),
-        memory_swap: hc["MemorySwap"].as_i64().unwrap_or(0),
-        nano_cpus: hc["NanoCpus"].as_i64().unwrap_or(0),
-        cpu_shares: hc["CpuShares"].as_i64().unwrap_or(0),
-        pids_limit: hc["PidsLimit"].as_i64().filter(|p| *p != 0),
-        ..Default::default()
-    };
+    let resources = resources(hc)?;
     Ok(CreateOptions {
         image,
         hostname: string(&body["Hostname"]),
@@ -300,6 +320,44 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         links: strings(&hc["Links"]),
         mac_address: string(&body["MacAddress"]),
         shm_size: hc["ShmSize"].as_i64().filter(|s| *s > 0),
+        pid_mode: hc["PidMode"].as_str().unwrap_or_default().to_string(),
+        ipc_mode: hc["IpcMode"].as_str().unwrap_or_default().to_string(),
+        uts_mode: hc["UTSMode"].as_str().unwrap_or_default().to_string(),
+        cgroupns_mode: hc["CgroupnsMode"].as_str().unwrap_or_default().to_string(),
+        sysctls: labels_list(&hc["Sysctls"]),
+        domainname: string(&body["Domainname"]),
+        group_add: strings(&hc["GroupAdd"]),
+        oom_score_adj: hc["OomScoreAdj"].as_i64().filter(|s| *s != 0),
+        cgroup_parent: string(&hc["CgroupParent"]),
+        device_cgroup_rules: strings(&hc["DeviceCgroupRules"]),
+        ..Default::default()
+    })
+}
+
+/// HostConfig's cgroup limits (also the body of `POST /containers/{id}/update`). Docker's
+/// "unset" values (0, -1 swappiness, null) leave a limit as it is.
+pub fn resources(hc: &Value) -> Result<tug::container::Resources, ApiError> {
+    let int = |k: &str| hc[k].as_i64().unwrap_or(0);
+    let blkio_weight = u16::try_from(int("BlkioWeight")).map_err(|_| {
+        ApiError::bad_request(format!(
+            "HostConfig.BlkioWeight: {} is out of range (10 to 1000)",
+            hc["BlkioWeight"]
+        ))
+    })?;
+    Ok(tug::container::Resources {
+        memory: int("Memory"),
+        memory_swap: int("MemorySwap"),
+        memory_reservation: int("MemoryReservation"),
+        nano_cpus: int("NanoCpus"),
+        cpu_shares: int("CpuShares"),
+        cpu_quota: int("CpuQuota"),
+        cpu_period: int("CpuPeriod"),
+        cpuset_cpus: hc["CpusetCpus"].as_str().unwrap_or_default().to_string(),
+        cpuset_mems: hc["CpusetMems"].as_str().unwrap_or_default().to_string(),
+        pids_limit: hc["PidsLimit"].as_i64().filter(|p| *p != 0),
+        oom_kill_disable: hc["OomKillDisable"].as_bool().filter(|d| *d),
+        memory_swappiness: hc["MemorySwappiness"].as_i64().filter(|s| *s >= 0),
+        blkio_weight,
         ..Default::default()
     })
 }
@@ -364,6 +422,39 @@ mod tests {
         assert_eq!(o.ip, Some("10.9.0.5".parse().unwrap()));
         assert_eq!(o.ulimits.len(), 1);
         assert_eq!(o.log_opts, vec!["max-size=1m"]);
+        let knobs = json!({"Image": "b", "Domainname": "example.org", "HostConfig": {
+            "Sysctls": {"net.ipv4.ip_forward": "1"}, "CpuQuota": 50000, "CpuPeriod": 100000,
+            "CpusetCpus": "0", "CpusetMems": "0", "BlkioWeight": 300, "OomKillDisable": true,
+            "OomScoreAdj": 500, "MemoryReservation": 1048576, "MemorySwappiness": -1,
+            "PidMode": "host", "IpcMode": "shareable", "UTSMode": "host",
+            "CgroupnsMode": "private", "GroupAdd": ["audio"], "CgroupParent": "/tugtest"
+        }});
+        let o = create_options(&knobs).unwrap();
+        assert_eq!(o.sysctls, vec!["net.ipv4.ip_forward=1"]);
+        let r = &o.resources;
+        assert_eq!(
+            (r.cpu_quota, r.cpu_period, r.blkio_weight),
+            (50000, 100000, 300)
+        );
+        assert_eq!((r.cpuset_cpus.as_str(), r.cpuset_mems.as_str()), ("0", "0"));
+        assert_eq!(
+            (r.oom_kill_disable, r.memory_swappiness),
+            (Some(true), None)
+        );
+        assert_eq!(r.memory_reservation, 1048576);
+        assert_eq!(
+            (o.pid_mode.as_str(), o.ipc_mode.as_str()),
+            ("host", "shareable")
+        );
+        assert_eq!(
+            (o.uts_mode.as_str(), o.cgroupns_mode.as_str()),
+            ("host", "private")
+        );
+        assert_eq!((o.oom_score_adj, o.group_add.len()), (Some(500), 1));
+        assert_eq!(o.cgroup_parent.as_deref(), Some("/tugtest"));
+        assert_eq!(o.domainname.as_deref(), Some("example.org"));
+        let heavy = json!({"Image": "b", "HostConfig": {"BlkioWeight": 70000}});
+        assert!(create_options(&heavy).is_err());
         let syslog = json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "syslog"}}});
         assert!(create_options(&syslog).is_err());
     }

@@ -138,26 +138,59 @@ pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) ->
         return Ok(ok_empty(StatusCode::OK));
     }
     let (tty, stdin) = (opts.tty, opts.interactive);
-    let sock = blocking(&server, move |e| Ok(e.exec_stream(&container, &opts)?)).await?;
+    let name = container.clone();
+    let c = blocking(&server, move |e| Ok(e.container(&name)?)).await?;
+    if !c.state.running {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("container {} is not running", c.id),
+        ));
+    }
     let (control, control_rx) = tokio::sync::mpsc::channel(8);
     if let Some(r) = lock(&server)?.get_mut(id) {
         r.running = true;
         r.control = Some(control);
     }
     let exec_id = id.to_string();
+    // The process starts once the client has the `101` answer, as Docker's daemon does:
+    // output sent with the answer's head would be read (and lost) by a client that reads
+    // the head through a buffer before it takes the raw socket (docker-py does).
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
-        let control = Some(control_rx);
-        super::attach::relay(TokioIo::new(upgraded), sock, tty, stdin, control, |code| {
+        let mut io = TokioIo::new(upgraded);
+        let finish = |code: i32| {
             if let Ok(mut execs) = server.execs.lock()
                 && let Some(r) = execs.get_mut(&exec_id)
             {
                 r.running = false;
-                r.exit_code = Some(code.unwrap_or(126));
+                r.exit_code = Some(code);
                 r.control = None;
             }
-        })
-        .await;
+        };
+        let started = blocking(&server, move |e| Ok(e.exec_stream(&container, &opts))).await;
+        let (code, why) = match started {
+            Ok(Ok(sock)) => {
+                let control = Some(control_rx);
+                super::attach::relay(io, sock, tty, stdin, control, |code| {
+                    finish(code.unwrap_or(126))
+                })
+                .await;
+                return;
+            }
+            // The command could not run: Docker's 126 or 127, and why, on the stream.
+            Ok(Err(tug::Error::Container(tug::container::Error::Start(code, msg)))) => (code, msg),
+            Ok(Err(e)) => (126, tug::report(&e)),
+            Err(e) => (126, e.message),
+        };
+        use tokio::io::AsyncWriteExt;
+        let chunk = if tty {
+            format!("{why}\r\n").into_bytes()
+        } else {
+            super::body::mux_frame(2, format!("{why}\n").as_bytes())
+        };
+        finish(code);
+        let _ = io.write_all(&chunk).await;
+        let _ = io.shutdown().await;
     });
     let _ = (record.attach_stdout, record.attach_stderr);
     Ok(super::attach::upgrade_response(tty))

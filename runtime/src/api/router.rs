@@ -79,6 +79,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::POST, ["containers", id, "resize"]) => containers::resize(server, id, query).await,
         (&M::POST, ["containers", id, "pause"]) => containers::pause(server, id, true).await,
         (&M::POST, ["containers", id, "unpause"]) => containers::pause(server, id, false).await,
+        (&M::POST, ["containers", id, "update"]) => super::create::update(server, id, req).await,
         (&M::POST, ["containers", id, "rename"]) => containers::rename(server, id, query).await,
         (&M::GET, ["containers", id, "stats"]) => super::stats::stats(server, id, query).await,
         (&M::GET, ["containers", id, "changes"]) => containers::changes(server, id).await,

@@ -310,12 +310,13 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
             )
         })
     };
+    let old = h.as_old();
     let mut meta = Meta {
-        mode: h.mode()? & 0o7777,
-        uid: id(h.uid()?, "uid")?,
-        gid: id(h.gid()?, "gid")?,
+        mode: (blank_or(&old.mode, h.mode().map(u64::from))? & 0o7777) as u32,
+        uid: id(blank_or(&old.uid, h.uid())?, "uid")?,
+        gid: id(blank_or(&old.gid, h.gid())?, "gid")?,
         mtime: Timespec {
-            tv_sec: i64::try_from(h.mtime()?).unwrap_or(i64::MAX),
+            tv_sec: i64::try_from(blank_or(&old.mtime, h.mtime())?).unwrap_or(i64::MAX),
             tv_nsec: 0,
         },
         xattrs: Vec::new(),
@@ -342,6 +343,16 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
         }
     }
     Ok(meta)
+}
+
+/// A numeric header field that is blank (only NULs and spaces) reads as 0, as Go's
+/// archive/tar reads it (Docker's daemon does so): some writers leave the uid, gid or
+/// mtime of their entries unset (testcontainers-rs's copies into a container).
+fn blank_or(raw: &[u8], parsed: io::Result<u64>) -> io::Result<u64> {
+    if raw.iter().all(|b| *b == 0 || *b == b' ') {
+        return Ok(0);
+    }
+    parsed
 }
 
 /// Parses a PAX time, `[-]seconds[.fraction]`.
@@ -392,5 +403,14 @@ mod tests {
         let t = parse_pax_time(b"-1.25").unwrap();
         assert_eq!((t.tv_sec, t.tv_nsec), (-2, 750_000_000));
         assert!(parse_pax_time(b"x").is_none());
+    }
+
+    #[test]
+    fn blank_numeric_fields_read_as_zero() {
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, "not a number");
+        assert_eq!(blank_or(&[0; 8], Err(bad())).unwrap(), 0);
+        assert_eq!(blank_or(b"       \0", Err(bad())).unwrap(), 0);
+        assert_eq!(blank_or(b"0000644\0", Ok(0o644)).unwrap(), 0o644);
+        assert!(blank_or(b"zz\0\0\0\0\0\0", Err(bad())).is_err());
     }
 }

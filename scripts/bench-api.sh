@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Times the same docker CLI commands against tug's Docker API (`tug system service`) and
+# against Debian's dockerd: `docker run --rm busybox true`, and `docker run -d` followed by
+# `docker rm -f`; prints the ratio of the medians. A benchmark, not a test: run it by hand
+# on a quiet machine.
+#
+# tug serves a socket of its own on a state root of its own; dockerd runs with roots,
+# socket and network namespace of its own (as scripts/bench-compose.sh starts it), gets
+# busybox from tug (`tug save | docker load`, offline), and is stopped at the end.
+#   RUNS       runs per command (default 20)
+#   NO_DOCKER  set: tug only
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+runs=${RUNS:-20}
+[ "$(id -u)" = 0 ] || { echo "bench-api.sh: run as root" >&2; exit 1; }
+command -v hyperfine >/dev/null || { echo "bench-api.sh: hyperfine missing: run scripts/setup.sh" >&2; exit 1; }
+command -v docker >/dev/null || { echo "bench-api.sh: no docker client: run scripts/setup.sh" >&2; exit 1; }
+cargo build -q --release -p tug --manifest-path "$repo/Cargo.toml"
+tug="${CARGO_TARGET_DIR:-$repo/target}/release/tug"
+
+work=$(mktemp -d /var/tmp/tug-bench-api.XXXXXX)
+export TUG_ROOT="$work/root" TUG_RUN="$work/run"
+tsock="unix://$work/tug.sock"
+tug_pid=
+ns=tugbench-api
+dstate=/var/tmp/tugbench-api-docker
+drun=/run/tugbench-api-docker
+dsock="unix://$drun/docker.sock"
+dockerd_pid=
+cleanup() {
+  if [ -n "$tug_pid" ]; then
+    for n in $(DOCKER_HOST=$tsock docker ps -aq 2>/dev/null); do DOCKER_HOST=$tsock docker rm -f "$n" >/dev/null 2>&1 || true; done
+    kill "$tug_pid" 2>/dev/null || true
+    wait "$tug_pid" 2>/dev/null || true
+  fi
+  for n in $("$tug" ps -a -q 2>/dev/null); do "$tug" rm -f "$n" >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+  if [ -n "$dockerd_pid" ]; then
+    for n in $(DOCKER_HOST=$dsock docker ps -aq 2>/dev/null); do DOCKER_HOST=$dsock docker rm -f "$n" >/dev/null 2>&1 || true; done
+    kill "$dockerd_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+    ip netns delete "$ns" 2>/dev/null || true
+    rm -rf "$drun"
+  fi
+}
+trap cleanup EXIT
+TUG="$tug" bash "$repo/images/busybox/build.sh" >/dev/null
+
+# tug's server, waited for on its socket.
+"$tug" system service --host "$tsock" 2>"$work/service.log" &
+tug_pid=$!
+for _ in $(seq 100); do DOCKER_HOST=$tsock docker version >/dev/null 2>&1 && break; sleep 0.1; done
+DOCKER_HOST=$tsock docker version >/dev/null 2>&1 || { cat "$work/service.log" >&2; exit 1; }
+
+# dockerd in a network namespace of its own, with its own roots and socket.
+start_docker() {
+  command -v dockerd >/dev/null || return 1
+  mkdir -p "$dstate" "$drun"
+  ip netns add "$ns" 2>/dev/null || true
+  ip netns exec "$ns" ip link set lo up
+  # nsenter, not `ip netns exec`: that one remounts /sys, and dockerd finds no cgroups.
+  nsenter --net="/run/netns/$ns" dockerd --data-root "$dstate/root" --exec-root "$drun/exec" \
+    --pidfile "$drun/dockerd.pid" -H "$dsock" --iptables=false \
+    --log-level warn >"$dstate/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  for _ in $(seq 300); do
+    DOCKER_HOST=$dsock docker version >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  DOCKER_HOST=$dsock docker version >/dev/null 2>&1 || { cat "$dstate/dockerd.log" >&2; return 1; }
+  if ! DOCKER_HOST=$dsock docker image inspect busybox:latest >/dev/null 2>&1; then
+    "$tug" save busybox:latest | DOCKER_HOST=$dsock docker load >/dev/null
+  fi
+}
+
+client=$(docker --version | awk '{print $3}' | tr -d ,)
+echo "docker CLI $client; tug $("$tug" --version | awk '{print $2}')"
+cmds_for() { # SOCKET LABEL
+  local h="DOCKER_HOST=$1"
+  printf '%s\0' \
+    --command-name "$2: docker run --rm busybox true" "$h docker run --rm busybox true" \
+    --command-name "$2: docker run -d + docker rm -f" "$h docker rm -f \$($h docker run -d busybox sleep 600) >/dev/null"
+}
+mapfile -d '' tug_cmds < <(cmds_for "$tsock" tug)
+cmds=("${tug_cmds[@]}")
+have_docker=
+if [ -z "${NO_DOCKER:-}" ]; then
+  if start_docker; then
+    mapfile -d '' docker_cmds < <(cmds_for "$dsock" "dockerd $(dockerd --version | awk '{print $3}' | tr -d ,)")
+    cmds+=("${docker_cmds[@]}")
+    have_docker=1
+  else
+    echo "(Docker's daemon could not be started: tug only)"
+  fi
+fi
+hyperfine --warmup 2 --runs "$runs" --export-json "$work/bench.json" "${cmds[@]}"
+if [ -n "$have_docker" ]; then
+  python3 - "$work/bench.json" <<'PY'
+import json, sys
+r = [x["median"] for x in json.load(open(sys.argv[1]))["results"]]
+for i, what in enumerate(["docker run --rm busybox true", "docker run -d + docker rm -f"]):
+    print(f"{what} (medians): tug {r[i]*1000:.0f} ms, dockerd {r[i+2]*1000:.0f} ms: tug {r[i+2]/r[i]:.1f}x faster")
+PY
+fi

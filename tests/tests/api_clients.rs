@@ -1,0 +1,217 @@
+//! The testcontainers clients, unchanged, on tug's Docker API: testcontainers-python
+//! (PyPI, in a virtualenv made once under the cache dir from `tests/clients/
+//! requirements.txt`) and testcontainers-rs (the crate, in the small project
+//! `tests/clients/testcontainers-rs`, outside tug's workspace, built with its own
+//! Cargo.lock). Each test serves its own socket on its own state root; Ryuk (whose image
+//! cannot be pulled offline) is off, as these clients allow.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tug_e2e::{KillOnDrop, TestRoot, repo_dir, text, wait_for};
+
+/// A running `tug system service` on a socket in the test's directory.
+struct Service {
+    socket: PathBuf,
+    _server: KillOnDrop,
+}
+
+impl Service {
+    fn start(t: &TestRoot) -> Service {
+        let socket = t.path().join("docker.sock");
+        let log = File::create(t.path().join("service.log")).expect("service log");
+        let child = t
+            .tug()
+            .args(["system", "service", "--host"])
+            .arg(format!("unix://{}", socket.display()))
+            .env("TUG_API_LOG", "1")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn tug system service");
+        let server = KillOnDrop(child);
+        wait_for("the API socket", Duration::from_secs(10), || {
+            std::os::unix::net::UnixStream::connect(&socket).is_ok()
+        });
+        Service {
+            socket,
+            _server: server,
+        }
+    }
+
+    fn docker_host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+}
+
+/// What a client left in the test's root is removed when the test ends, also when it
+/// fails: containers (with their shims), then the networks they were on.
+struct Leftovers<'a>(&'a TestRoot);
+
+impl Drop for Leftovers<'_> {
+    fn drop(&mut self) {
+        let ids = self.0.container_ids();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids.iter().map(String::as_str));
+            let _ = self.0.run(&args);
+        }
+        let _ = self.0.run(&["network", "prune", "-f"]);
+    }
+}
+
+/// The user networks of the test's root (not the default `bridge`, `host`, `none`).
+fn user_networks(t: &TestRoot) -> Vec<String> {
+    t.ok(&["network", "ls", "--format", "{{.Name}}"])
+        .lines()
+        .filter(|n| !matches!(*n, "bridge" | "host" | "none"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The cache directory shared by the tests (`$TUG_CACHE`, else /var/cache/tug).
+fn cache_dir() -> PathBuf {
+    std::env::var_os("TUG_CACHE").map_or_else(|| PathBuf::from("/var/cache/tug"), PathBuf::from)
+}
+
+/// A virtualenv with testcontainers-python's pinned requirements, made once per machine
+/// (under a lock: tests in other processes may want it at the same time) and named by
+/// the requirements' hash, so a change of the pins makes a new one.
+fn python_venv() -> PathBuf {
+    let reqs = repo_dir().join("tests/clients/requirements.txt");
+    let pins = std::fs::read(&reqs).expect("tests/clients/requirements.txt");
+    let hash = &tug_e2e::sha256_hex(&pins)[..12];
+    let cache = cache_dir();
+    std::fs::create_dir_all(&cache).expect("the cache dir");
+    let venv = cache.join(format!("testcontainers-py-{hash}"));
+    let lock = File::create(cache.join("testcontainers-py.lock")).expect("the venv's lock file");
+    lock.lock().expect("lock the venv");
+    let ready = venv.join("tug-ready");
+    if !ready.exists() {
+        let _ = std::fs::remove_dir_all(&venv);
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn python3 -m venv (python3 is installed by scripts/setup.sh)");
+        assert!(
+            made.status.success(),
+            "python3 -m venv {} (Debian needs python3-venv: scripts/setup.sh installs it): {}",
+            venv.display(),
+            text(&made)
+        );
+        let pip = Command::new(venv.join("bin/pip"))
+            .args([
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--no-input",
+                "-r",
+            ])
+            .arg(&reqs)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn pip");
+        assert!(
+            pip.status.success(),
+            "pip install -r {}: {}",
+            reqs.display(),
+            text(&pip)
+        );
+        std::fs::write(&ready, &pins).expect("mark the venv ready");
+    }
+    venv
+}
+
+/// testcontainers-python's DockerContainer on busybox: a log wait strategy, a mapped
+/// port reached from the host, exec with its exit code, logs, labels, removal on exit,
+/// and wait() of an exiting container (tests/clients/testcontainers_tug.py).
+#[test]
+fn testcontainers_python_runs_a_container_on_tug() {
+    let t = TestRoot::with_busybox();
+    let _leftovers = Leftovers(&t);
+    let s = Service::start(&t);
+    let venv = python_venv();
+    let out = Command::new(venv.join("bin/python"))
+        .arg(repo_dir().join("tests/clients/testcontainers_tug.py"))
+        .env("DOCKER_HOST", s.docker_host())
+        .env("TESTCONTAINERS_RYUK_DISABLED", "true")
+        .env("DOCKER_CONFIG", t.path().join("docker-config"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn the testcontainers-python script");
+    let log = std::fs::read_to_string(t.path().join("service.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "{}\nthe server's requests:\n{log}",
+        text(&out)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    assert!(
+        t.container_ids().is_empty(),
+        "the client removed its containers"
+    );
+}
+
+/// The target dir of the client project: beside this test's own (`target/clients`), so
+/// that it is built once and kept with the rest of the build.
+fn clients_target_dir() -> PathBuf {
+    // target/<profile>/deps/<test binary> → target/clients
+    let exe = std::env::current_exe().expect("current_exe");
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("the test binary lives in target/<profile>/deps");
+    target.join("clients")
+}
+
+/// testcontainers-rs (the crate, both runners): GenericImage on busybox with a log wait,
+/// a mapped port, exec with its output and exit code, logs, a network the crate makes
+/// and a name resolved on it, a file copied in before the start
+/// (tests/clients/testcontainers-rs/tests/on_tug.rs, built and run with `cargo test`).
+#[test]
+fn testcontainers_rs_runs_its_tests_on_tug() {
+    let t = TestRoot::with_busybox();
+    let _leftovers = Leftovers(&t);
+    let s = Service::start(&t);
+    let project: &Path = &repo_dir().join("tests/clients/testcontainers-rs");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["test", "--locked", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(clients_target_dir())
+        // The machine is shared: a build of its own, two jobs at most.
+        .args(["-j", "2"])
+        .env("DOCKER_HOST", s.docker_host())
+        .env("DOCKER_CONFIG", t.path().join("docker-config"))
+        .env_remove("CARGO_TARGET_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn cargo test of the testcontainers-rs project");
+    let log = std::fs::read_to_string(t.path().join("service.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "{}\nthe server's requests:\n{log}",
+        text(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "blocking_runner_serves_a_mapped_port_and_execs",
+        "async_runner_with_a_network_and_a_copied_file",
+    ] {
+        assert!(
+            stdout.contains(&format!("test {name} ... ok")),
+            "{}",
+            text(&out)
+        );
+    }
+    assert!(
+        t.container_ids().is_empty(),
+        "the crate removed its containers"
+    );
+    assert_eq!(user_networks(&t), Vec::<String>::new(), "and its network");
+}
