@@ -370,6 +370,7 @@ impl Drop for KillOnDrop {
     }
 }
 
+pub mod api;
 pub mod build;
 pub mod compose;
 pub mod containers;

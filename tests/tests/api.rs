@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use tug_e2e::api::ApiServer;
 use tug_e2e::{KillOnDrop, TestRoot, code, text, wait_for};
 
 /// A running `tug system service` on a socket in the test's directory, killed (by its
@@ -16,30 +17,16 @@ use tug_e2e::{KillOnDrop, TestRoot, code, text, wait_for};
 struct Service {
     socket: PathBuf,
     config: PathBuf,
-    _server: KillOnDrop,
+    _server: ApiServer,
 }
 
 impl Service {
     fn start(t: &TestRoot) -> Service {
-        let socket = t.path().join("docker.sock");
-        let log = std::fs::File::create(t.path().join("service.log")).expect("service log");
-        let child = t
-            .tug()
-            .args(["system", "service", "--host"])
-            .arg(format!("unix://{}", socket.display()))
-            .env("TUG_API_LOG", "1")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn tug system service");
-        let server = KillOnDrop(child);
-        wait_for("the API socket", Duration::from_secs(10), || {
-            UnixStream::connect(&socket).is_ok()
-        });
+        let server = ApiServer::start(t);
         let config = t.path().join("docker-config");
         std::fs::create_dir_all(&config).expect("docker config dir");
         Service {
-            socket,
+            socket: server.socket.clone(),
             config,
             _server: server,
         }

@@ -8,43 +8,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use tug_e2e::{KillOnDrop, TestRoot, repo_dir, text, wait_for};
-
-/// A running `tug system service` on a socket in the test's directory.
-struct Service {
-    socket: PathBuf,
-    _server: KillOnDrop,
-}
-
-impl Service {
-    fn start(t: &TestRoot) -> Service {
-        let socket = t.path().join("docker.sock");
-        let log = File::create(t.path().join("service.log")).expect("service log");
-        let child = t
-            .tug()
-            .args(["system", "service", "--host"])
-            .arg(format!("unix://{}", socket.display()))
-            .env("TUG_API_LOG", "1")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn tug system service");
-        let server = KillOnDrop(child);
-        wait_for("the API socket", Duration::from_secs(10), || {
-            std::os::unix::net::UnixStream::connect(&socket).is_ok()
-        });
-        Service {
-            socket,
-            _server: server,
-        }
-    }
-
-    fn docker_host(&self) -> String {
-        format!("unix://{}", self.socket.display())
-    }
-}
+use tug_e2e::api::ApiServer as Service;
+use tug_e2e::{TestRoot, repo_dir, text};
 
 /// What a client left in the test's root is removed when the test ends, also when it
 /// fails: containers (with their shims), then the networks they were on.

@@ -86,10 +86,19 @@ pub async fn tag(server: Arc<Server>, name: String, query: Query) -> ApiResult {
     Ok(super::router::ok_empty(StatusCode::CREATED))
 }
 
-/// `DELETE /images/{name}?force=`: what was untagged and deleted.
+/// `DELETE /images/{name}?force=&noprune=`: what was untagged and deleted (the image's
+/// untagged build parents too, unless `noprune`).
 pub async fn remove(server: Arc<Server>, name: String, query: Query) -> ApiResult {
     let force = query.flag("force", false);
-    let events = blocking(&server, move |e| Ok(e.remove_image(&name, force)?)).await?;
+    let no_prune = query.flag("noprune", false);
+    let events = blocking(&server, move |e| {
+        Ok(if no_prune {
+            e.remove_image_no_prune(&name, force)?
+        } else {
+            e.remove_image(&name, force)?
+        })
+    })
+    .await?;
     let out: Vec<Value> = events
         .iter()
         .map(|ev| match ev {
