@@ -153,6 +153,11 @@ fn a_default_bridge_container_connected_to_a_user_network_gets_the_embedded_serv
         "dnsc-db",
         &format!("Address: {ip}"),
     );
+    // Off its only user network, its resolv.conf still names the server, which still
+    // answers (for no peers), also after a restart.
+    n.t.ok(&["network", "disconnect", "dnsc-app", "dnsc-later"]);
+    n.t.ok(&["restart", "-t", "0", "dnsc-later"]);
+    nxdomain(&n, &["exec", "dnsc-later"], "dnsc-db");
     n.finish();
 }
 

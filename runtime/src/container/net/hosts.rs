@@ -251,12 +251,16 @@ fn dns_names_text(r: &mut Records<'_>, c: &Container, changing: Option<(&str, bo
 }
 
 /// Replaces (write and rename: the DNS server sees a new inode) the names file of `c`'s
-/// DNS server; a container on no user network has none.
+/// DNS server; a container that was never on a user network has none (one that left
+/// its last gets an empty one).
 fn write_dns_names(c: &Container, text: &str) -> Result<(), Error> {
-    if c.hosts_path.is_empty() || !c.network_settings.networks.keys().any(|n| n != "bridge") {
+    if c.hosts_path.is_empty() {
         return Ok(());
     }
     let p = std::path::Path::new(&c.hosts_path).with_file_name(DNS_NAMES);
+    if !c.network_settings.networks.keys().any(|n| n != "bridge") && !p.exists() {
+        return Ok(());
+    }
     crate::fsutil::write_atomic_opt(&p, text.as_bytes(), false).map_err(|e| Error::io(&p, e))
 }
 

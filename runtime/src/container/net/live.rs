@@ -124,7 +124,9 @@ pub(crate) fn up(
             }
         }
     }
-    if c.network_settings.networks.keys().any(|n| n != "bridge") {
+    // On a user network; or after leaving its last one, as Docker's resolver stays: the
+    // resolv.conf still names the server, which then answers for no peers and forwards.
+    if c.network_settings.networks.keys().any(|n| n != "bridge") || super::names_embedded_dns(c) {
         match open_dns(cx, c, &ns) {
             Ok(server) => live.dns = Some(server),
             Err(e) => {

@@ -393,13 +393,15 @@ impl Ctx<'_> {
             }
         })?;
         store.detach(&net.name, &c.id)?;
-        self.refresh_hosts(std::slice::from_ref(&net.name), None);
+        // Its peers forget it, and its own hosts and names files forget that network's
+        // peers (running or not: a stopped container's files are used at its start).
+        self.refresh_hosts(std::slice::from_ref(&net.name), Some((c.id.as_str(), true)));
         Ok(())
     }
 }
 
 /// Whether `c`'s resolv.conf names the embedded DNS server.
-fn names_embedded_dns(c: &Container) -> bool {
+pub(super) fn names_embedded_dns(c: &Container) -> bool {
     let text = std::fs::read_to_string(&c.resolv_conf_path).unwrap_or_default();
     text.lines().any(|l| {
         let mut f = l.split_whitespace();
