@@ -1,11 +1,13 @@
 //! A `tug system service` of a test's own: the Docker API on a socket in the test's
 //! directory, killed (by its pid) when the test ends.
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::{KillOnDrop, TestRoot, wait_for};
+use crate::{KillOnDrop, TestRoot, text, wait_for};
 
 /// A running `tug system service` on `socket` (`TUG_API_LOG=1`: its requests in
 /// `service.log` of the test's directory).
@@ -42,4 +44,98 @@ impl ApiServer {
     pub fn docker_host(&self) -> String {
         format!("unix://{}", self.socket.display())
     }
+}
+
+/// A running `tug system service` on a socket in the test's directory, killed (by its
+/// pid) when the test ends.
+pub struct Service {
+    pub socket: PathBuf,
+    pub config: PathBuf,
+    _server: ApiServer,
+}
+
+impl Service {
+    pub fn start(t: &TestRoot) -> Service {
+        let server = ApiServer::start(t);
+        let config = t.path().join("docker-config");
+        std::fs::create_dir_all(&config).expect("docker config dir");
+        Service {
+            socket: server.socket.clone(),
+            config,
+            _server: server,
+        }
+    }
+
+    /// `docker ARGS` against this server (its own config dir: no context of the host's).
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
+            .env("DOCKER_CONFIG", &self.config)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn docker")
+    }
+
+    /// `docker ARGS` with `input` on its stdin.
+    pub fn docker_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
+            .env("DOCKER_CONFIG", &self.config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn docker");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(input.as_bytes())
+                .expect("write docker's stdin");
+        }
+        child.wait_with_output().expect("wait for docker")
+    }
+
+    /// `docker ARGS`, asserted to succeed; its stdout.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(out.status.success(), "docker {args:?}: {}", text(&out));
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// One raw HTTP/1.1 request; the whole answer (head and body) as text.
+    pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> String {
+        let mut s = UnixStream::connect(&self.socket).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let body = body.unwrap_or("");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: api\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read the answer");
+        out
+    }
+}
+
+/// The test's server, or `None` (and a message) when there is no `docker` client here.
+pub fn with_docker(t: &TestRoot) -> Option<Service> {
+    let found = Command::new("docker")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("skipped: no `docker` client on PATH to run against tug's API");
+        return None;
+    }
+    Some(Service::start(t))
+}
+
+/// The body of a raw HTTP answer.
+pub fn body_of(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }

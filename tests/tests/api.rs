@@ -4,87 +4,11 @@
 //! `docker` tests are skipped (with a message) where no `docker` client is on PATH.
 
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tug_e2e::api::ApiServer;
+use tug_e2e::api::{Service, body_of, with_docker};
 use tug_e2e::{KillOnDrop, TestRoot, code, text, wait_for};
-
-/// A running `tug system service` on a socket in the test's directory, killed (by its
-/// pid) when the test ends.
-struct Service {
-    socket: PathBuf,
-    config: PathBuf,
-    _server: ApiServer,
-}
-
-impl Service {
-    fn start(t: &TestRoot) -> Service {
-        let server = ApiServer::start(t);
-        let config = t.path().join("docker-config");
-        std::fs::create_dir_all(&config).expect("docker config dir");
-        Service {
-            socket: server.socket.clone(),
-            config,
-            _server: server,
-        }
-    }
-
-    /// `docker ARGS` against this server (its own config dir: no context of the host's).
-    fn docker(&self, args: &[&str]) -> Output {
-        Command::new("docker")
-            .args(args)
-            .env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
-            .env("DOCKER_CONFIG", &self.config)
-            .stdin(Stdio::null())
-            .output()
-            .expect("spawn docker")
-    }
-
-    /// `docker ARGS`, asserted to succeed; its stdout.
-    fn docker_ok(&self, args: &[&str]) -> String {
-        let out = self.docker(args);
-        assert!(out.status.success(), "docker {args:?}: {}", text(&out));
-        String::from_utf8(out.stdout).expect("utf-8")
-    }
-
-    /// One raw HTTP/1.1 request; the whole answer (head and body) as text.
-    fn http(&self, method: &str, path: &str, body: Option<&str>) -> String {
-        let mut s = UnixStream::connect(&self.socket).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let body = body.unwrap_or("");
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: api\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).expect("read the answer");
-        out
-    }
-}
-
-/// The test's server, or `None` (and a message) when there is no `docker` client here.
-fn with_docker(t: &TestRoot) -> Option<Service> {
-    let found = Command::new("docker")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: no `docker` client on PATH to run against tug's API");
-        return None;
-    }
-    Some(Service::start(t))
-}
-
-fn body_of(answer: &str) -> &str {
-    answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
-}
 
 #[test]
 fn ping_answers_ok_with_the_api_version() {
@@ -413,7 +337,7 @@ fn docker_run_relays_stdin_and_a_terminal() {
 
     // `-it` through `script` (a terminal for the CLI): the size follows the client's.
     let cmd = format!(
-        "stty rows 33 cols 77; DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker run --rm -it busybox sh -c 'sleep 0.2; stty size; tty; exit 6'",
+        "stty rows 33 cols 77; DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker run --rm -it busybox sh -c 'stty size; tty; exit 6'",
         s.socket.display(),
         s.config.display()
     );
@@ -430,7 +354,7 @@ fn docker_run_relays_stdin_and_a_terminal() {
     // `exec -it`: its own terminal, sized as the client's.
     s.docker_ok(&["run", "-d", "--name", "term", "busybox", "sleep", "60"]);
     let cmd = format!(
-        "stty rows 40 cols 90; DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker exec -it term sh -c 'sleep 0.2; stty size; exit 4'",
+        "stty rows 40 cols 90; DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker exec -it term sh -c 'stty size; exit 4'",
         s.socket.display(),
         s.config.display()
     );

@@ -22,9 +22,32 @@ pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -
         .get("name")
         .filter(|n| !n.is_empty())
         .map(str::to_string);
+    // The other endpoints (API 1.44+): joined before the container first starts.
+    let extra: Vec<Endpoint> = endpoints(&body, &body["HostConfig"])?
+        .into_iter()
+        .skip(1)
+        .collect();
+    if !extra.is_empty()
+        && (matches!(opts.network.as_str(), "host" | "none")
+            || opts.network.starts_with("container:"))
+    {
+        return Err(ApiError::bad_request(format!(
+            "a container on network {:?} cannot join other networks",
+            opts.network
+        )));
+    }
     let (c, warnings) = blocking(&server, move |e| {
         let warnings = e.create_warnings(&opts);
-        Ok((e.create_container(&opts)?, warnings))
+        let c = e.create_container(&opts)?;
+        let id = c.id.to_string();
+        for ep in &extra {
+            if let Err(err) = e.connect_network(&ep.network, &id, &ep.aliases, ep.ip) {
+                // Nothing half-made is left: the container goes with the failure.
+                let _ = e.remove_container(&id, true);
+                return Err(err.into());
+            }
+        }
+        Ok((c, warnings))
     })
     .await?;
     Ok(json(
@@ -227,22 +250,16 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         }
     }
     let log_opts = labels_list(&hc["LogConfig"]["Config"]);
-    // NetworkingConfig: the aliases and fixed address on the network the container joins.
-    let endpoint = body["NetworkingConfig"]["EndpointsConfig"]
-        .as_object()
-        .and_then(|m| m.values().next().cloned())
-        .unwrap_or(Value::Null);
-    let network_aliases = strings(&endpoint["Aliases"]);
-    let ip = match endpoint["IPAMConfig"]["IPv4Address"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-    {
-        None => None,
-        Some(a) => Some(
-            a.parse()
-                .map_err(|_| bad(format!("NetworkingConfig: invalid IPv4Address {a:?}")))?,
-        ),
-    };
+    // NetworkingConfig: the network the container joins with its aliases and fixed
+    // address; the other endpoints are joined after the create.
+    let Endpoint {
+        network,
+        aliases: network_aliases,
+        ip,
+    } = endpoints(body, hc)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("no network endpoint"))?;
     let mut publish = Vec::new();
     if let Some(map) = hc["PortBindings"].as_object() {
         for (port, bindings) in map {
@@ -275,10 +292,6 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         .unwrap_or_default();
     let restart_policy = restart_policy(hc)?;
     let auto_remove = hc["AutoRemove"].as_bool().unwrap_or(false);
-    let network = match hc["NetworkMode"].as_str().unwrap_or_default() {
-        "" | "default" => "bridge".to_string(),
-        other => other.to_string(),
-    };
     let resources = resources(hc)?;
     Ok(CreateOptions {
         image,
@@ -290,6 +303,7 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         command,
         interactive: body["OpenStdin"].as_bool().unwrap_or(false),
         tty: body["Tty"].as_bool().unwrap_or(false),
+        console_size: console_size(hc),
         read_only: hc["ReadonlyRootfs"].as_bool().unwrap_or(false),
         privileged: hc["Privileged"].as_bool().unwrap_or(false),
         network,
@@ -334,6 +348,80 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
     })
 }
 
+/// One entry of NetworkingConfig.EndpointsConfig.
+#[derive(Debug, PartialEq)]
+pub struct Endpoint {
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub ip: Option<std::net::Ipv4Addr>,
+}
+
+/// The endpoints of NetworkingConfig, each checked, the one the container is created on
+/// first: NetworkMode's entry (`""`/`default` name the default bridge), or the only
+/// entry when NetworkMode is the default (older clients name the network only there).
+/// Without an entry for it, the first endpoint is NetworkMode's, bare.
+pub fn endpoints(body: &Value, hc: &Value) -> Result<Vec<Endpoint>, ApiError> {
+    let bridge = |n: &str| matches!(n, "" | "default" | "bridge");
+    let mode = hc["NetworkMode"].as_str().unwrap_or_default();
+    let mut out = Vec::new();
+    if let Some(map) = body["NetworkingConfig"]["EndpointsConfig"].as_object() {
+        for (name, e) in map {
+            let ip = match e["IPAMConfig"]["IPv4Address"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+            {
+                None => None,
+                Some(a) => Some(a.parse().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "NetworkingConfig.EndpointsConfig.{name}: invalid IPv4Address {a:?}"
+                    ))
+                })?),
+            };
+            let network = if bridge(name) {
+                "bridge".into()
+            } else {
+                name.clone()
+            };
+            out.push(Endpoint {
+                network,
+                aliases: strings(&e["Aliases"]),
+                ip,
+            });
+        }
+    }
+    let mode = if bridge(mode) { "bridge" } else { mode };
+    match out.iter().position(|e| e.network == mode) {
+        Some(i) => {
+            let first = out.remove(i);
+            out.insert(0, first);
+        }
+        None if mode == "bridge" && out.len() == 1 => {}
+        None => out.insert(
+            0,
+            Endpoint {
+                network: mode.to_string(),
+                aliases: Vec::new(),
+                ip: None,
+            },
+        ),
+    }
+    Ok(out)
+}
+
+/// HostConfig's (or an exec's) ConsoleSize (`[height, width]`); none when unset or zero,
+/// as the CLI sends it without a terminal.
+pub fn console_size(hc: &Value) -> Option<(u16, u16)> {
+    let dim = |i: usize| {
+        hc["ConsoleSize"][i]
+            .as_u64()
+            .and_then(|v| u16::try_from(v).ok())
+    };
+    match (dim(0)?, dim(1)?) {
+        (0, _) | (_, 0) => None,
+        size => Some(size),
+    }
+}
+
 /// HostConfig's cgroup limits (also the body of `POST /containers/{id}/update`). Docker's
 /// "unset" values (0, -1 swappiness, null) leave a limit as it is.
 pub fn resources(hc: &Value) -> Result<tug::container::Resources, ApiError> {
@@ -365,6 +453,55 @@ pub fn resources(hc: &Value) -> Result<tug::container::Resources, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_put_the_network_mode_first_and_keep_the_others() {
+        let names = |body: &Value| -> Vec<String> {
+            endpoints(body, &body["HostConfig"])
+                .unwrap()
+                .into_iter()
+                .map(|e| e.network)
+                .collect()
+        };
+        let two = json!({"HostConfig": {"NetworkMode": "back"}, "NetworkingConfig":
+            {"EndpointsConfig": {"a-front": {"Aliases": ["web"]}, "back": {}}}});
+        assert_eq!(names(&two), ["back", "a-front"]);
+        let eps = endpoints(&two, &two["HostConfig"]).unwrap();
+        assert_eq!(eps[1].aliases, ["web"]);
+        // An older client: NetworkMode left out, the network named only in the endpoints.
+        let only = json!({"NetworkingConfig": {"EndpointsConfig": {"appnet": {}}}});
+        assert_eq!(names(&only), ["appnet"]);
+        assert_eq!(
+            create_options(&json!({"Image": "b", "NetworkingConfig": {
+            "EndpointsConfig": {"appnet": {"Aliases": ["db"]}}}}))
+            .unwrap()
+            .network_aliases,
+            ["db"]
+        );
+        let none = json!({"HostConfig": {"NetworkMode": "default"}});
+        assert_eq!(names(&none), ["bridge"]);
+        let default = json!({"HostConfig": {"NetworkMode": "bridge"}, "NetworkingConfig":
+            {"EndpointsConfig": {"default": {}, "other": {}}}});
+        assert_eq!(names(&default), ["bridge", "other"]);
+        let host = json!({"HostConfig": {"NetworkMode": "host"}, "NetworkingConfig":
+            {"EndpointsConfig": {"other": {}}}});
+        assert_eq!(names(&host), ["host", "other"]);
+        let bad_ip = json!({"NetworkingConfig": {"EndpointsConfig": {"n": {
+            "IPAMConfig": {"IPv4Address": "10.0.0.300"}}}}});
+        let err = endpoints(&bad_ip, &Value::Null).unwrap_err();
+        assert!(err.message.contains("EndpointsConfig.n"), "{}", err.message);
+    }
+
+    #[test]
+    fn console_size_is_height_then_width_and_zero_is_unset() {
+        assert_eq!(
+            console_size(&json!({"ConsoleSize": [40, 120]})),
+            Some((40, 120))
+        );
+        assert_eq!(console_size(&json!({"ConsoleSize": [0, 0]})), None);
+        assert_eq!(console_size(&json!({})), None);
+        assert_eq!(console_size(&json!({"ConsoleSize": [70000, 80]})), None);
+    }
 
     #[test]
     fn create_body_maps_to_run_options() {

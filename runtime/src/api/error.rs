@@ -57,6 +57,16 @@ impl From<tug::Error> for ApiError {
                 tug::volume::Error::Invalid(_) | tug::volume::Error::Unsupported(_),
             ) => StatusCode::BAD_REQUEST,
             tug::Error::Network(tug::network::Error::NotFound(_)) => StatusCode::NOT_FOUND,
+            // Docker's daemon: a pre-defined network or one with endpoints is Forbidden.
+            tug::Error::Network(
+                tug::network::Error::Predefined(_) | tug::network::Error::InUse(..),
+            ) => StatusCode::FORBIDDEN,
+            tug::Error::Network(
+                tug::network::Error::Exists(_) | tug::network::Error::AddressInUse(..),
+            ) => StatusCode::CONFLICT,
+            tug::Error::Network(
+                tug::network::Error::Invalid(_) | tug::network::Error::Ambiguous(..),
+            ) => StatusCode::BAD_REQUEST,
             tug::Error::Container(C::Conflict(_)) => StatusCode::CONFLICT,
             tug::Error::Container(C::Invalid(_) | C::Ambiguous(_) | C::Unsupported(_)) => {
                 StatusCode::BAD_REQUEST

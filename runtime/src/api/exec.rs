@@ -77,6 +77,7 @@ pub async fn create(server: Arc<Server>, id: &str, req: Request<Incoming>) -> Ap
         interactive: body["AttachStdin"].as_bool().unwrap_or(false),
         tty: body["Tty"].as_bool().unwrap_or(false),
         privileged: body["Privileged"].as_bool().unwrap_or(false),
+        console_size: super::create::console_size(&body),
         ..Default::default()
     };
     let name = id.to_string();

@@ -1,5 +1,5 @@
-//! The image endpoints: list, inspect, tag, remove, and create (a pull, with Docker's
-//! progress JSON lines).
+//! The image endpoints: list, inspect, tag, remove, prune, and create and push (with
+//! Docker's progress JSON lines). History, save, load and `/auth` are in `image_io`.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use bytes::Bytes;
 use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tug::registry::{Event, Observer, PullOptions, PushOptions};
+use tug::registry::{Credentials, Event, Observer, PullOptions, PushOptions};
 
 use super::Server;
 use super::body::channel;
@@ -141,7 +141,11 @@ impl Observer for Progress {
 
 /// `POST /images/create?fromImage=&tag=`: a pull; the progress streams, an error ends
 /// the stream as Docker's `errorDetail`.
-pub async fn pull(server: Arc<Server>, query: Query) -> ApiResult {
+pub async fn pull(
+    server: Arc<Server>,
+    query: Query,
+    credentials: Option<Credentials>,
+) -> ApiResult {
     if query.get("fromSrc").is_some() {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -174,14 +178,18 @@ pub async fn pull(server: Arc<Server>, query: Query) -> ApiResult {
         progress.line(json!({ "status": format!("Pulling from {repo}"), "id": tag }));
         let opts = PullOptions {
             unpack: true,
+            credentials,
             ..Default::default()
         };
         match engine.pull(&reference, &opts, &progress) {
             Ok(r) => {
                 progress.line(json!({ "status": format!("Digest: {}", r.repo_digest) }));
-                progress.line(json!({
-                    "status": format!("Status: Downloaded newer image for {reference}")
-                }));
+                let status = if r.fetched.is_empty() {
+                    "Image is up to date for"
+                } else {
+                    "Downloaded newer image for"
+                };
+                progress.line(json!({ "status": format!("Status: {status} {reference}") }));
             }
             Err(e) => {
                 let message = tug::report(&e);
@@ -196,9 +204,14 @@ pub async fn pull(server: Arc<Server>, query: Query) -> ApiResult {
         .unwrap_or_else(|_| Response::new(super::body::empty())))
 }
 
-/// `POST /images/{name}/push?tag=`: the push's progress as Docker's JSON lines. The
-/// `X-Registry-Auth` header is not read yet: the credentials of `tug login` apply.
-pub async fn push(server: Arc<Server>, name: String, query: Query) -> ApiResult {
+/// `POST /images/{name}/push?tag=`: the push's progress as Docker's JSON lines, with the
+/// credentials of the `X-Registry-Auth` header (else those `tug login` stored).
+pub async fn push(
+    server: Arc<Server>,
+    name: String,
+    query: Query,
+    credentials: Option<Credentials>,
+) -> ApiResult {
     let reference = match query.get("tag").filter(|t| !t.is_empty()) {
         Some(t) => format!("{name}:{t}"),
         None => name.clone(),
@@ -214,7 +227,11 @@ pub async fn push(server: Arc<Server>, name: String, query: Query) -> ApiResult 
             .filter(|(_, t)| !t.contains('/'))
             .map_or(reference.as_str(), |(r, _)| r);
         progress.line(json!({ "status": format!("The push refers to repository [{repo}]") }));
-        match engine.push(&reference, &PushOptions::default(), &progress) {
+        let options = PushOptions {
+            credentials,
+            ..PushOptions::default()
+        };
+        match engine.push(&reference, &options, &progress) {
             Ok(r) => {
                 let tag = reference.rsplit_once(':').map_or("latest", |(_, t)| t);
                 progress.line(json!({

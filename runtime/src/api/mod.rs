@@ -15,6 +15,7 @@ mod create;
 mod error;
 mod events;
 mod exec;
+mod image_io;
 mod images;
 mod listen;
 mod logs;

@@ -97,13 +97,29 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET, ["exec", id, "json"]) => exec::inspect(server, id).await,
 
         (&M::GET, ["images", "json"]) => images::list(server, query).await,
-        (&M::POST, ["images", "create"]) => images::pull(server, query).await,
+        (&M::POST, ["images", "create"]) => {
+            let creds = super::image_io::registry_auth(req.headers())?;
+            images::pull(server, query, creds).await
+        }
+        (&M::POST, ["images", "load"]) => super::image_io::load(server, req).await,
+        (&M::GET, ["images", "get"]) => {
+            let names = query.all("names").iter().map(|n| n.to_string()).collect();
+            super::image_io::get(server, names).await
+        }
+        (&M::GET, ["images", name @ .., "get"]) if !name.is_empty() => {
+            super::image_io::get(server, vec![name.join("/")]).await
+        }
+        (&M::GET, ["images", name @ .., "history"]) if !name.is_empty() => {
+            super::image_io::history(server, name.join("/")).await
+        }
+        (&M::POST, ["auth"]) => super::image_io::auth(server, req).await,
         (&M::POST, ["images", "prune"]) => images::prune(server, query).await,
         (&M::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             images::inspect(server, name.join("/")).await
         }
         (&M::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
-            images::push(server, name.join("/"), query).await
+            let creds = super::image_io::registry_auth(req.headers())?;
+            images::push(server, name.join("/"), query, creds).await
         }
         (&M::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
             images::tag(server, name.join("/"), query).await

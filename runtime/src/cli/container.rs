@@ -535,6 +535,7 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         command,
         interactive: o.interactive,
         tty: o.tty,
+        console_size: if o.tty { stdin_window_size() } else { None },
         read_only: o.read_only,
         privileged: o.privileged,
         network: o.network,
@@ -725,4 +726,14 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
         eprintln!("Error: No such {what}: {m}");
     }
     Ok(1)
+}
+
+/// The size (rows, columns) of the terminal on stdin, if it is one: a `-t` container's
+/// pty starts with it, so its first output is laid out right (resizes follow).
+fn stdin_window_size() -> Option<(u16, u16)> {
+    // SAFETY: a zeroed winsize is a valid value of this plain C struct.
+    let mut ws: nix::libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ fills the winsize struct passed by pointer; stdin is fd 0.
+    let r = unsafe { nix::libc::ioctl(0, nix::libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row, ws.ws_col))
 }

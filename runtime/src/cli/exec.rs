@@ -91,6 +91,7 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
         detach: a.detach,
         privileged: a.privileged,
         id: None,
+        console_size: None,
     };
     engine
         .exec_container(&a.container, &opts)

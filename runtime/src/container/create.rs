@@ -507,6 +507,16 @@ impl Ctx<'_> {
             shm_size: opts.shm_size.unwrap_or(0).max(0) as u64,
         })?;
         mount_plan.apply_to_spec(&mut spec);
+        if let (true, Some((rows, cols)), Some(p)) =
+            (opts.tty, opts.console_size, spec.process_mut().as_mut())
+        {
+            let size = oci_spec::runtime::BoxBuilder::default()
+                .height(u64::from(rows))
+                .width(u64::from(cols))
+                .build()
+                .map_err(|e| Error::Invalid(format!("console size: {e}")))?;
+            p.set_console_size(Some(size));
+        }
         let mut ns = ns;
         if ns.ipc == IpcMode::Shareable {
             ns.shm_dir = Some(dir.join(SHM_DIR));

@@ -41,6 +41,9 @@ pub struct ExecOptions {
     /// The exec's id in `tug events` (`execID`); `None`: a new one. The API server
     /// passes the id its client knows.
     pub id: Option<String>,
+    /// With `tty`: the terminal's first size (rows, columns), as the API's
+    /// `ConsoleSize`; `None`: the caller's own terminal's, when it has one.
+    pub console_size: Option<(u16, u16)>,
 }
 
 impl Ctx<'_> {
@@ -82,8 +85,10 @@ impl Ctx<'_> {
             )));
         }
         let mut request = self.exec_request(&c, opts)?;
-        if window && opts.tty {
-            request.window = attach::window_size();
+        if opts.tty {
+            request.window = opts
+                .console_size
+                .or_else(|| window.then(attach::window_size).flatten());
         }
         // Docker's exec events: `exec_create: CMD ARGS` here, then `exec_start` and
         // `exec_die` from the shim (so that they are in order however short the exec).

@@ -20,6 +20,9 @@ pub struct CreateOptions {
     pub command: Vec<String>,
     pub interactive: bool,
     pub tty: bool,
+    /// The terminal's size (rows, columns) from its first byte on, for a container with
+    /// a TTY (the API's `HostConfig.ConsoleSize`); later sizes come by resize.
+    pub console_size: Option<(u16, u16)>,
     pub read_only: bool,
     pub privileged: bool,
     /// `--network`: `bridge` (also when empty), `none`, `host`, `container:<name|id>`,

@@ -82,6 +82,14 @@ impl Engine {
 
     /// Checks `credentials` against `server` and stores them in Docker's config.json.
     pub fn login(&self, server: &str, creds: &Credentials) -> Result<(), Error> {
+        self.check_credentials(server, creds)?;
+        credentials::store(&server_host(server), creds)
+    }
+
+    /// Checks `credentials` against `server` (`GET /v2/` with them, and a token when the
+    /// registry asks for one) and stores nothing: the API's `/auth`, whose client keeps
+    /// what it logged in with.
+    pub fn check_credentials(&self, server: &str, creds: &Credentials) -> Result<(), Error> {
         let host = server_host(server);
         let client = Client::with_credentials(
             &host,
@@ -89,8 +97,7 @@ impl Engine {
             &self.registry_policy()?,
             Some(creds.clone()),
         );
-        client.ping()?;
-        credentials::store(&host, creds)
+        client.ping()
     }
 
     /// Removes the stored credentials of `server`; false if there were none.

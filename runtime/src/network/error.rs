@@ -17,6 +17,9 @@ pub enum Error {
     Exists(String),
     #[error("{0} is a pre-defined network and cannot be removed")]
     Predefined(String),
+    /// Containers (running or not) still have endpoints on the network: (name, id).
+    #[error("error while removing network: network {0} id {1} has active endpoints")]
+    InUse(String, String),
     /// The subnet asked for overlaps one another network (of any state root) holds.
     #[error("invalid pool request: Pool overlaps with other one on this address space ({0})")]
     Overlap(String),

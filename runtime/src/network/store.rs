@@ -431,10 +431,7 @@ impl NetworkStore {
             return Err(Error::NotFound(key.to_string()));
         };
         if !n.containers.is_empty() {
-            return Err(Error::Invalid(format!(
-                "error while removing network: network {} id {} has active endpoints",
-                n.name, n.id
-            )));
+            return Err(Error::InUse(n.name, n.id));
         }
         let p = self.file(&n.name);
         fs::remove_file(&p).map_err(|e| io_err(&p, e))?;

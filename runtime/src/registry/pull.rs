@@ -32,6 +32,9 @@ pub struct PullOptions {
     pub parallel: usize,
     /// Unpack the layers into snapshots as they arrive (what `tug run` needs).
     pub unpack: bool,
+    /// Credentials for this pull only (the API's `X-Registry-Auth`); None: those that
+    /// `tug login` stored, if any.
+    pub credentials: Option<super::Credentials>,
 }
 
 impl Default for PullOptions {
@@ -40,6 +43,7 @@ impl Default for PullOptions {
             platform: None,
             parallel: DEFAULT_PARALLEL,
             unpack: true,
+            credentials: None,
         }
     }
 }
@@ -74,7 +78,12 @@ pub fn pull(
     observer: &dyn Observer,
 ) -> Result<PullReport, Error> {
     let name = full_name(reference);
-    let client = Client::new(&reference.registry, name.clone(), policy)?;
+    let client = match &options.credentials {
+        Some(c) => {
+            Client::with_credentials(&reference.registry, name.clone(), policy, Some(c.clone()))
+        }
+        None => Client::new(&reference.registry, name.clone(), policy)?,
+    };
     let repo = reference.repository.as_str();
     let scopes = vec![format!("repository:{repo}:pull")];
     client.ping_for(&scopes)?;

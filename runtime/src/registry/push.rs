@@ -21,6 +21,9 @@ pub struct PushOptions {
     pub parallel: usize,
     /// Blobs larger than this go up in chunks of this size.
     pub chunk_size: u64,
+    /// Credentials for this push only (the API's `X-Registry-Auth`); None: those that
+    /// `tug login` stored, if any.
+    pub credentials: Option<super::Credentials>,
 }
 
 impl Default for PushOptions {
@@ -28,6 +31,7 @@ impl Default for PushOptions {
         PushOptions {
             parallel: DEFAULT_PARALLEL,
             chunk_size: blob::DEFAULT_CHUNK_SIZE,
+            credentials: None,
         }
     }
 }
@@ -55,7 +59,12 @@ pub fn push(
 ) -> Result<PushReport, Error> {
     let name = full_name(target);
     let raw = local.manifest(source)?;
-    let client = Client::new(&target.registry, name.clone(), policy)?;
+    let client = match &options.credentials {
+        Some(c) => {
+            Client::with_credentials(&target.registry, name.clone(), policy, Some(c.clone()))
+        }
+        None => Client::new(&target.registry, name.clone(), policy)?,
+    };
     if raw.is_index() {
         return Err(Error::BadManifest {
             reference: name,

@@ -3,7 +3,7 @@
 //! failure goes back over the sync socket with the exit code it maps to. The exec step
 //! itself lives in `exec.rs`.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MsFlags, mount};
@@ -219,6 +219,22 @@ fn setup_rootfs(
         return Ok(None);
     }
     let (master, slave) = tty::open_in_container(&root).map_err(setup_err)?;
+    // The first size (`process.consoleSize`), so the first output is laid out for the
+    // client's terminal before any resize arrives.
+    if let Some(size) = config
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.console_size())
+    {
+        let ws = libc::winsize {
+            ws_row: u16::try_from(size.height()).unwrap_or(u16::MAX),
+            ws_col: u16::try_from(size.width()).unwrap_or(u16::MAX),
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        tty::set_window_size(master.as_fd(), &ws);
+    }
     if dev_is_bind {
         return Ok(Some((master, slave)));
     }

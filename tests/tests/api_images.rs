@@ -1,0 +1,255 @@
+//! The Docker API's image archive, history and registry-credential endpoints, the
+//! networks a container is created on, and the first terminal size, through Docker's own
+//! `docker` CLI (and raw HTTP where the CLI cannot show the answer). Skipped, with a
+//! message, where no `docker` client is on PATH.
+
+use std::time::Duration;
+
+use tug_e2e::api::{Service, body_of, with_docker};
+use tug_e2e::registry::{Auth, Registry};
+use tug_e2e::{TestRoot, code, text, wait_for};
+
+/// The client's stored `auths` entry for `host`, if any.
+fn client_auth(s: &Service, host: &str) -> Option<serde_json::Value> {
+    let file = std::fs::read_to_string(s.config.join("config.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&file).ok()?;
+    v["auths"].get(host).cloned()
+}
+
+#[test]
+fn docker_login_checks_the_password_and_pushes_with_the_clients_credentials() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let reg = Registry::start_with(Auth::Basic {
+        user: "alice".into(),
+        password: "s3cret".into(),
+    });
+    let name = format!("{}/authbox:1", reg.host());
+    s.docker_ok(&["tag", "busybox", &name]);
+    let anonymous = s.docker(&["push", &name]);
+    assert_eq!(code(&anonymous), 1, "{}", text(&anonymous));
+    assert!(
+        text(&anonymous).contains("unauthorized"),
+        "{}",
+        text(&anonymous)
+    );
+
+    let login = ["login", &reg.host(), "-u", "alice", "--password-stdin"];
+    let wrong = s.docker_stdin(&login, "wrong\n");
+    assert_eq!(code(&wrong), 1, "{}", text(&wrong));
+    assert!(client_auth(&s, &reg.host()).is_none());
+    let right = s.docker_stdin(&login, "s3cret\n");
+    assert_eq!(code(&right), 0, "{}", text(&right));
+    assert!(text(&right).contains("Login Succeeded"), "{}", text(&right));
+    assert!(
+        client_auth(&s, &reg.host()).is_some(),
+        "the client keeps them"
+    );
+
+    let pushed = s.docker_ok(&["push", &name]);
+    assert!(pushed.contains("1: digest: sha256:"), "{pushed}");
+    s.docker_ok(&["rmi", &name]);
+    let pulled = s.docker_ok(&["pull", &name]);
+    assert!(pulled.contains("Downloaded newer image"), "{pulled}");
+    let again = s.docker_ok(&["pull", &name]);
+    assert!(again.contains("Image is up to date"), "{again}");
+
+    // The server kept nothing: once the client forgets them, the registry refuses.
+    s.docker_ok(&["logout", &reg.host()]);
+    s.docker_ok(&["rmi", &name]);
+    let refused = s.docker(&["pull", &name]);
+    assert_eq!(code(&refused), 1, "{}", text(&refused));
+
+    // `/auth` answers a bad password with 401 and Docker's JSON.
+    let body = format!(
+        r#"{{"username":"alice","password":"nope","serveraddress":"{}"}}"#,
+        reg.host()
+    );
+    let answer = s.http("POST", "/v1.47/auth", Some(&body));
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(body_of(&answer).contains("\"message\""), "{answer}");
+}
+
+#[test]
+fn docker_save_load_and_history_move_images_through_the_api() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let id = t.ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"]);
+    let history = s.docker_ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.ID}}|{{.Size}}",
+        "busybox",
+    ]);
+    let top = history.lines().next().unwrap_or_default();
+    assert!(top.starts_with(&format!("{}|", id.trim())), "{history}");
+
+    s.docker_ok(&["tag", "busybox", "saved:1"]);
+    let tar = t.path().join("images.tar");
+    let tar = tar.to_str().expect("utf-8 path");
+    s.docker_ok(&["save", "-o", tar, "busybox", "saved:1"]);
+    s.docker_ok(&["rmi", "busybox", "saved:1"]);
+    assert_eq!(s.docker_ok(&["images", "-q"]), "");
+    let loaded = s.docker_ok(&["load", "-i", tar]);
+    assert!(loaded.contains("Loaded image: busybox:latest"), "{loaded}");
+    assert!(loaded.contains("Loaded image: saved:1"), "{loaded}");
+    assert_eq!(
+        s.docker_ok(&["image", "inspect", "-f", "{{.Id}}", "saved:1"])
+            .trim(),
+        id.trim()
+    );
+    let out = s.docker_ok(&["run", "--rm", "saved:1", "echo", "from the archive"]);
+    assert_eq!(out, "from the archive\n");
+
+    // One image to stdout (`GET /images/{name}/get` or `?names=`): a tar tug can read.
+    let one = t.path().join("one.tar");
+    let saved = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker save saved:1 > {}",
+            s.socket.display(),
+            s.config.display(),
+            one.display()
+        ))
+        .output()
+        .expect("spawn sh");
+    assert!(saved.status.success(), "{}", text(&saved));
+    let other = TestRoot::new();
+    let out = other.ok(&["load", "-i", one.to_str().expect("utf-8")]);
+    assert!(out.contains("Loaded image: saved:1"), "{out}");
+
+    // Bad input: a missing image, a file that is no archive; nothing is lost.
+    let missing = s.docker(&["save", "-o", tar, "nosuch:1"]);
+    assert_eq!(code(&missing), 1, "{}", text(&missing));
+    assert!(text(&missing).contains("nosuch"), "{}", text(&missing));
+    let junk = t.path().join("junk.tar");
+    std::fs::write(&junk, b"this is not a tar archive at all").expect("write junk");
+    let bad = s.docker(&["load", "-i", junk.to_str().expect("utf-8")]);
+    assert_eq!(code(&bad), 1, "{}", text(&bad));
+    let images = s.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        images.contains("busybox:latest") && images.contains("saved:1"),
+        "{images}"
+    );
+}
+
+#[test]
+fn a_container_is_created_on_every_network_it_names_and_holds_them() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["network", "create", "front"]);
+    s.docker_ok(&["network", "create", "back"]);
+    s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "multi",
+        "--network",
+        "front",
+        "--network",
+        "back",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let nets = s.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        "multi",
+    ]);
+    assert_eq!(nets.trim(), "back front", "{nets}");
+    let ifaces = s.docker_ok(&[
+        "exec",
+        "multi",
+        "sh",
+        "-c",
+        "ls /sys/class/net | sort | tr '\\n' ' '",
+    ]);
+    assert_eq!(ifaces.trim(), "eth0 eth1 lo", "{ifaces}");
+    // Reachable by name from either network.
+    for net in ["front", "back"] {
+        let out = s.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "busybox",
+            "ping",
+            "-c1",
+            "-W2",
+            "multi",
+        ]);
+        assert_eq!(code(&out), 0, "from {net}: {}", text(&out));
+    }
+
+    // A network with a container on it, even one never started, is not removed: 403
+    // with Docker's message, and everything stays.
+    s.docker_ok(&[
+        "create",
+        "--name",
+        "idle",
+        "--network",
+        "front",
+        "busybox",
+        "true",
+    ]);
+    s.docker_ok(&["rm", "-f", "multi"]);
+    let busy = s.http("DELETE", "/v1.47/networks/front", None);
+    assert!(busy.starts_with("HTTP/1.1 403"), "{busy}");
+    assert!(body_of(&busy).contains("has active endpoints"), "{busy}");
+    let out = s.docker(&["network", "rm", "front"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    s.docker_ok(&["rm", "idle"]);
+    s.docker_ok(&["network", "rm", "front", "back"]);
+    let predefined = s.http("DELETE", "/v1.47/networks/bridge", None);
+    assert!(predefined.starts_with("HTTP/1.1 403"), "{predefined}");
+    let exists = s.http(
+        "POST",
+        "/v1.47/networks/create",
+        Some(r#"{"Name":"bridge"}"#),
+    );
+    assert!(exists.starts_with("HTTP/1.1 409"), "{exists}");
+    assert!(t.container_ids().is_empty());
+}
+
+#[test]
+fn console_size_sets_the_terminal_before_the_process_runs() {
+    let t = TestRoot::with_busybox();
+    let s = Service::start(&t);
+    // No client attaches and no resize comes: only ConsoleSize can size this terminal.
+    let created = s.http(
+        "POST",
+        "/v1.47/containers/create?name=sized",
+        Some(r#"{"Image":"busybox","Tty":true,"Cmd":["sh","-c","stty size; sleep 60"],"HostConfig":{"ConsoleSize":[33,101]}}"#),
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let start = s.http("POST", "/v1.47/containers/sized/start", None);
+    assert!(start.starts_with("HTTP/1.1 204"), "{start}");
+    wait_for(
+        "the container's stty output",
+        Duration::from_secs(10),
+        || t.ok(&["logs", "sized"]).contains("33 101"),
+    );
+    // An exec's own terminal, detached: sized by the exec's ConsoleSize.
+    let exec = s.http(
+        "POST",
+        "/v1.47/containers/sized/exec",
+        Some(r#"{"Cmd":["sh","-c","stty size > /tmp/size"],"Tty":true,"ConsoleSize":[20,60]}"#),
+    );
+    assert!(exec.starts_with("HTTP/1.1 201"), "{exec}");
+    let v: serde_json::Value = serde_json::from_str(body_of(&exec)).expect("exec JSON");
+    let id = v["Id"].as_str().expect("exec id");
+    let started = s.http(
+        "POST",
+        &format!("/v1.47/exec/{id}/start"),
+        Some(r#"{"Detach":true,"Tty":true}"#),
+    );
+    assert!(started.starts_with("HTTP/1.1 200"), "{started}");
+    wait_for("the exec's stty output", Duration::from_secs(10), || {
+        String::from_utf8_lossy(&t.run(&["exec", "sized", "cat", "/tmp/size"]).stdout).trim()
+            == "20 60"
+    });
+    t.ok(&["rm", "-f", "sized"]);
+}
