@@ -1,14 +1,20 @@
 """testcontainers-python (PyPI), unchanged, on tug's Docker API.
 
-Run by tests/tests/api.rs with DOCKER_HOST at a `tug system service` socket and
+Run by tests/tests/api_clients.rs with DOCKER_HOST at a `tug system service` socket and
 TESTCONTAINERS_RYUK_DISABLED=true (Ryuk's image cannot be pulled offline). Exits 0 and
 prints `ok` when every step worked; any failure raises, with the client's traceback.
+
+Its compose module drives a compose CLI (`docker compose ...`); here that is `tug
+compose` (docker_command_path=$TUG_BIN), on the same state root as the server.
 """
 
+import os
 import socket
 import sys
+import tempfile
 import time
 
+from testcontainers.compose import DockerCompose
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
@@ -71,7 +77,63 @@ def main() -> None:
     # A container that exits: its code through wait().
     with DockerContainer("busybox").with_command(["sh", "-c", "exit 7"]) as c:
         assert c.wait() == 7
+    compose()
     print("ok")
+
+
+COMPOSE = """
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "%s"]
+    environment:
+      GREETING: from-compose
+    ports:
+      - "8080"
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+      interval: 1s
+      start_interval: 50ms
+      start_period: 10s
+  client:
+    image: busybox
+    command: ["sh", "-c", "wget -q -O - http://web:8080/ && sleep 60"]
+    depends_on:
+      web:
+        condition: service_healthy
+""" % SERVER
+
+
+def compose() -> None:
+    """DockerCompose: up --wait, a service's published port, exec, logs, down -v."""
+    with tempfile.TemporaryDirectory() as workdir:
+        with open(os.path.join(workdir, "compose.yml"), "w") as f:
+            f.write(COMPOSE)
+        project = DockerCompose(
+            workdir,
+            compose_file_name="compose.yml",
+            docker_command_path=os.environ["TUG_BIN"],
+            wait=True,
+        )
+        with project as p:
+            host, port = p.get_service_host_and_port("web", 8080)
+            answer = get(host or "127.0.0.1", int(port), time.monotonic() + 30)
+            assert b"hello-from-tug" in answer, answer
+            out, _, code = p.exec_in_container(["sh", "-c", "echo $GREETING"], service_name="web")
+            assert (code, out.strip()) == (0, "from-compose"), (code, out)
+            names = sorted(c.Service for c in p.get_containers())
+            assert names == ["client", "web"], names
+            deadline = time.monotonic() + 30
+            while True:
+                stdout, _ = p.get_logs("client")
+                if "hello-from-tug" in stdout or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            assert "hello-from-tug" in stdout, stdout
+        # Leaving the block ran `down --volumes`: nothing of the project is left.
+        client = DockerContainer("busybox").get_docker_client().client
+        left = [x.name for x in client.containers.list(all=True)]
+        assert not left, left
 
 
 if __name__ == "__main__":

@@ -119,6 +119,46 @@ impl TestRoot {
         self.run_image_script("images/debian/build.sh", "debian:bookworm-slim");
     }
 
+    /// Loads `reference`, built by `tug build` from `images/<dir>` on the debootstrap
+    /// base, into this root. The build runs once per machine and recipe (under a lock,
+    /// in a root of its own; Debian's packages come from its mirror) and is kept as a
+    /// `tug save` archive under `$TUG_CACHE/images`, named by the recipe's hash.
+    pub fn add_built_image(&self, dir: &str, reference: &str) {
+        let recipe = repo_dir().join("images").join(dir);
+        let mut content = Vec::new();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&recipe)
+            .unwrap_or_else(|e| panic!("{}: {e}", recipe.display()))
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for f in files
+            .iter()
+            .chain([&repo_dir().join("images/debian/build.sh")])
+        {
+            content.extend(f.to_string_lossy().as_bytes());
+            content.extend(std::fs::read(f).unwrap_or_default());
+        }
+        content.extend(reference.as_bytes());
+        let cache = std::env::var_os("TUG_CACHE")
+            .map_or_else(|| PathBuf::from("/var/cache/tug"), PathBuf::from)
+            .join("images");
+        std::fs::create_dir_all(&cache).expect("the image cache dir");
+        let tar = cache.join(format!("{dir}-{}.tar", &sha256_hex(&content)[..12]));
+        let lock = std::fs::File::create(cache.join(format!("{dir}.lock"))).expect("lock file");
+        lock.lock().expect("lock the image cache");
+        if !tar.exists() {
+            let builder = TestRoot::new();
+            builder.add_debian();
+            builder.ok(&["build", "-q", "-t", reference, &recipe.to_string_lossy()]);
+            let part = tar.with_extension("part");
+            builder.ok(&["save", "-o", &part.to_string_lossy(), reference]);
+            std::fs::rename(&part, &tar).expect("keep the archive");
+        }
+        drop(lock);
+        self.ok(&["load", "-q", "-i", &tar.to_string_lossy()]);
+    }
+
     /// Runs an image recipe of `images/` (`script REFERENCE`) on this root.
     fn run_image_script(&self, script: &str, reference: &str) {
         let out = Command::new("bash")

@@ -94,7 +94,9 @@ fn python_venv() -> PathBuf {
 
 /// testcontainers-python's DockerContainer on busybox: a log wait strategy, a mapped
 /// port reached from the host, exec with its exit code, logs, labels, removal on exit,
-/// and wait() of an exiting container (tests/clients/testcontainers_tug.py).
+/// and wait() of an exiting container; its DockerCompose (driving `tug compose`) with a
+/// healthcheck, `up --wait`, a published port, exec, logs and `down --volumes`
+/// (tests/clients/testcontainers_tug.py).
 #[test]
 fn testcontainers_python_runs_a_container_on_tug() {
     let t = TestRoot::with_busybox();
@@ -106,6 +108,9 @@ fn testcontainers_python_runs_a_container_on_tug() {
         .env("DOCKER_HOST", s.docker_host())
         .env("TESTCONTAINERS_RYUK_DISABLED", "true")
         .env("DOCKER_CONFIG", t.path().join("docker-config"))
+        // Its compose module runs `tug compose` on the server's own root.
+        .env("TUG_BIN", tug_e2e::tug_bin())
+        .envs(t.envs())
         .stdin(Stdio::null())
         .output()
         .expect("spawn the testcontainers-python script");
@@ -136,11 +141,14 @@ fn clients_target_dir() -> PathBuf {
 
 /// testcontainers-rs (the crate, both runners): GenericImage on busybox with a log wait,
 /// a mapped port, exec with its output and exit code, logs, a network the crate makes
-/// and a name resolved on it, a file copied in before the start
-/// (tests/clients/testcontainers-rs/tests/on_tug.rs, built and run with `cargo test`).
+/// and a name resolved on it, a file copied in before the start; testcontainers-modules'
+/// Redis on `tug-redis:7` (tests/clients/testcontainers-rs/tests/, built and run with
+/// `cargo test`).
 #[test]
 fn testcontainers_rs_runs_its_tests_on_tug() {
     let t = TestRoot::with_busybox();
+    // testcontainers-modules' Redis runs tug's own Redis image.
+    t.add_built_image("redis", "tug-redis:7");
     let _leftovers = Leftovers(&t);
     let s = Service::start(&t);
     let project: &Path = &repo_dir().join("tests/clients/testcontainers-rs");
@@ -168,6 +176,7 @@ fn testcontainers_rs_runs_its_tests_on_tug() {
     for name in [
         "blocking_runner_serves_a_mapped_port_and_execs",
         "async_runner_with_a_network_and_a_copied_file",
+        "redis_module_runs_on_tugs_redis_image",
     ] {
         assert!(
             stdout.contains(&format!("test {name} ... ok")),

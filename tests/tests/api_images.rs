@@ -3,6 +3,8 @@
 //! `docker` CLI (and raw HTTP where the CLI cannot show the answer). Skipped, with a
 //! message, where no `docker` client is on PATH.
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use tug_e2e::api::{Service, body_of, with_docker};
@@ -205,12 +207,10 @@ fn a_container_is_created_on_every_network_it_names_and_holds_them() {
     s.docker_ok(&["network", "rm", "front", "back"]);
     let predefined = s.http("DELETE", "/v1.47/networks/bridge", None);
     assert!(predefined.starts_with("HTTP/1.1 403"), "{predefined}");
-    let exists = s.http(
-        "POST",
-        "/v1.47/networks/create",
-        Some(r#"{"Name":"bridge"}"#),
-    );
+    s.docker_ok(&["network", "create", "dup"]);
+    let exists = s.http("POST", "/v1.47/networks/create", Some(r#"{"Name":"dup"}"#));
     assert!(exists.starts_with("HTTP/1.1 409"), "{exists}");
+    s.docker_ok(&["network", "rm", "dup"]);
     assert!(t.container_ids().is_empty());
 }
 
@@ -232,24 +232,30 @@ fn console_size_sets_the_terminal_before_the_process_runs() {
         Duration::from_secs(10),
         || t.ok(&["logs", "sized"]).contains("33 101"),
     );
-    // An exec's own terminal, detached: sized by the exec's ConsoleSize.
+    // An exec's own terminal, attached (hijacked, as the CLI does): sized by the exec's
+    // ConsoleSize before its process runs, with no resize at all.
     let exec = s.http(
         "POST",
         "/v1.47/containers/sized/exec",
-        Some(r#"{"Cmd":["sh","-c","stty size > /tmp/size"],"Tty":true,"ConsoleSize":[20,60]}"#),
+        Some(r#"{"Cmd":["stty","size"],"Tty":true,"AttachStdout":true,"ConsoleSize":[20,60]}"#),
     );
     assert!(exec.starts_with("HTTP/1.1 201"), "{exec}");
     let v: serde_json::Value = serde_json::from_str(body_of(&exec)).expect("exec JSON");
     let id = v["Id"].as_str().expect("exec id");
-    let started = s.http(
-        "POST",
-        &format!("/v1.47/exec/{id}/start"),
-        Some(r#"{"Detach":true,"Tty":true}"#),
-    );
-    assert!(started.starts_with("HTTP/1.1 200"), "{started}");
-    wait_for("the exec's stty output", Duration::from_secs(10), || {
-        String::from_utf8_lossy(&t.run(&["exec", "sized", "cat", "/tmp/size"]).stdout).trim()
-            == "20 60"
-    });
+    let mut conn = UnixStream::connect(&s.socket).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let body = r#"{"Detach":false,"Tty":true}"#;
+    write!(
+        conn,
+        "POST /v1.47/exec/{id}/start HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+    assert!(answer.contains("20 60"), "{answer}");
     t.ok(&["rm", "-f", "sized"]);
 }

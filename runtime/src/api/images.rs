@@ -181,10 +181,13 @@ pub async fn pull(
             credentials,
             ..Default::default()
         };
+        // Up to date when the name already named what the registry has.
+        let before = engine.image(&reference).ok().map(|i| i.id);
         match engine.pull(&reference, &opts, &progress) {
             Ok(r) => {
                 progress.line(json!({ "status": format!("Digest: {}", r.repo_digest) }));
-                let status = if r.fetched.is_empty() {
+                let after = engine.image(&reference).ok().map(|i| i.id);
+                let status = if before.is_some() && before == after {
                     "Image is up to date for"
                 } else {
                     "Downloaded newer image for"

@@ -91,6 +91,8 @@ pub fn pull_to(
         };
         writeln!(out, "{what}: Pulling from {}", r.repository).map_err(io)?;
     }
+    // Up to date when the name already named what the registry has.
+    let before = engine.image(name).ok().map(|i| i.id);
     let report = if quiet {
         engine.pull(name, &options, &Silent)
     } else {
@@ -102,7 +104,8 @@ pub fn pull_to(
     .map_err(|e| CliError::from(tug::Error::from(e)))?;
     if !quiet {
         writeln!(out, "Digest: {}", report.repo_digest).map_err(io)?;
-        let status = if report.fetched.is_empty() {
+        let after = engine.image(name).ok().map(|i| i.id);
+        let status = if before.is_some() && before == after {
             "Image is up to date for"
         } else {
             "Downloaded newer image for"

@@ -21,7 +21,7 @@ pub use firewall::{iptables, nft};
 
 // The types and parsers of the Engine's network methods, one level deep
 // (`tug::network::X`).
-pub use ports::{PortSpec, Proto, parse_publish, port_lines, ps_column};
+pub use ports::{PortSpec, Proto, parse_publish, port_lines, ps_column, publishers};
 pub use store::{CreateOptions, Network};
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ mod reserve;
 mod view;
 
 pub use reserve::{Reserved, actual, reserve, reserve_with};
-pub use view::{port_lines, ps_column};
+pub use view::{port_lines, ps_column, publishers};
 
 /// One `-p` value: `[ip:][host[-end]:]container[-end][/proto]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

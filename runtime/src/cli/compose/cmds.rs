@@ -220,7 +220,9 @@ fn row(m: &Member) -> serde_json::Value {
         "State": c.state.status,
         "Status": crate::cli::ps::status(c),
         "ExitCode": c.state.exit_code,
+        "Health": c.state.health.as_ref().map_or("", |h| h.status.as_str()),
         "Ports": tug::network::ps_column(&c.network_settings.ports),
+        "Publishers": tug::network::publishers(&c.network_settings.ports),
         "Labels": c.config.labels,
     })
 }

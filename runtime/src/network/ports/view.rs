@@ -61,6 +61,23 @@ fn form_group(ip: Option<Ipv4Addr>, proto: Proto, first: u16, last: u16) -> Stri
     }
 }
 
+/// The ports as `docker compose ps --format json` lists them (`Publishers`): one
+/// `{URL, TargetPort, PublishedPort, Protocol}` per binding, an exposed port that is not
+/// published with an empty URL and port 0.
+pub fn publishers(ports: &PortMapJson) -> Vec<serde_json::Value> {
+    summaries(ports)
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "URL": p.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                "TargetPort": p.private,
+                "PublishedPort": p.public,
+                "Protocol": p.proto.as_str(),
+            })
+        })
+        .collect()
+}
+
 /// The PORTS column of `ps`: `0.0.0.0:8080->80/tcp, 443/tcp` (consecutive ports folded
 /// into ranges as Docker does: unpublished ports and ports published on the same number
 /// fold per address and protocol; other mappings follow, one by one).
