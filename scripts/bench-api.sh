@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Times the same docker CLI commands against tug's Docker API (`tug system service`) and
-# against Debian's dockerd: `docker run --rm busybox true`, and `docker run -d` followed by
-# `docker rm -f`; prints the ratio of the medians. A benchmark, not a test: run it by hand
-# on a quiet machine.
+# Times the same clients against tug's Docker API (`tug system service`) and against
+# Debian's dockerd: the docker CLI's `docker run --rm busybox true`, and `docker run -d`
+# followed by `docker rm -f` (hyperfine); then a testcontainers-rs Redis fixture (the
+# crate's blocking runner, GenericImage tug-redis:7 waiting for its ready line) from start
+# to ready, median of RUNS. Prints the ratios of the medians. A benchmark, not a test: run
+# it by hand on a quiet machine.
 #
 # tug serves a socket of its own on a state root of its own; dockerd runs with roots,
 # socket and network namespace of its own (as scripts/bench-compose.sh starts it), gets
 # busybox from tug (`tug save | docker load`, offline), and is stopped at the end.
 #   RUNS       runs per command (default 20)
 #   NO_DOCKER  set: tug only
+#   NO_REDIS   set: the docker CLI only (the Redis image is built from images/redis on
+#              the debootstrap base: a minute or two on its first run)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 runs=${RUNS:-20}
@@ -73,6 +77,59 @@ start_docker() {
   fi
 }
 
+# The Redis fixture, timed by testcontainers-rs: a small crate of its own, outside the
+# workspace, that prints the median start-to-ready in ms. Prints the program's path.
+redis_bench() {
+  local proj="${CARGO_TARGET_DIR:-$repo/target}/bench-api-testcontainers"
+  mkdir -p "$proj/src"
+  cat > "$proj/Cargo.toml" <<'EOF'
+[package]
+name = "bench-api-testcontainers"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+testcontainers = { version = "0.27", default-features = false, features = ["blocking"] }
+
+[workspace]
+EOF
+  cat > "$proj/src/main.rs" <<'EOF'
+// Start-to-ready of tug-redis:7 by testcontainers-rs (blocking runner): median in ms.
+use std::time::{Duration, Instant};
+use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::runners::SyncRunner;
+use testcontainers::GenericImage;
+
+fn main() {
+    let runs: usize = std::env::var("RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let start = || {
+        GenericImage::new("tug-redis", "7")
+            .with_exposed_port(6379.tcp())
+            .with_wait_for(WaitFor::message_on_stdout("Ready to accept connections"))
+            .start()
+            .expect("start")
+    };
+    drop(start());
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let c = start();
+            let d = t.elapsed();
+            let port = c.get_host_port_ipv4(6379.tcp()).expect("port");
+            std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            drop(c);
+            d
+        })
+        .collect();
+    times.sort();
+    println!("{:.1}", times[times.len() / 2].as_secs_f64() * 1000.0);
+}
+EOF
+  (cd "$proj" && cargo build -q --release)
+  echo "$proj/target/release/bench-api-testcontainers"
+}
+
 client=$(docker --version | awk '{print $3}' | tr -d ,)
 echo "docker CLI $client; tug $("$tug" --version | awk '{print $2}')"
 cmds_for() { # SOCKET LABEL
@@ -94,6 +151,23 @@ if [ -z "${NO_DOCKER:-}" ]; then
   fi
 fi
 hyperfine --warmup 2 --runs "$runs" --export-json "$work/bench.json" "${cmds[@]}"
+if [ -z "${NO_REDIS:-}" ]; then
+  TUG="$tug" bash "$repo/images/debian/build.sh" >/dev/null
+  "$tug" build -q -t tug-redis:7 "$repo/images/redis" >/dev/null
+  prog=$(redis_bench)
+  tug_redis=$(DOCKER_HOST=$tsock TESTCONTAINERS_RYUK_DISABLED=true RUNS=$runs "$prog")
+  echo "testcontainers-rs Redis fixture (tug-redis:7), start to ready, median of $runs:"
+  echo "  tug: $tug_redis ms"
+  if [ -n "$have_docker" ]; then
+    DOCKER_HOST=$dsock docker image inspect tug-redis:7 >/dev/null 2>&1 ||
+      "$tug" save tug-redis:7 | DOCKER_HOST=$dsock docker load >/dev/null
+    # In dockerd's network namespace: its published ports are there.
+    docker_redis=$(nsenter --net="/run/netns/$ns" env DOCKER_HOST="$dsock" \
+      TESTCONTAINERS_RYUK_DISABLED=true RUNS="$runs" "$prog")
+    echo "  dockerd: $docker_redis ms"
+    awk -v a="$tug_redis" -v b="$docker_redis" 'BEGIN { printf "  tug %.1fx faster\n", b / a }'
+  fi
+fi
 if [ -n "$have_docker" ]; then
   python3 - "$work/bench.json" <<'PY'
 import json, sys
