@@ -259,3 +259,42 @@ fn console_size_sets_the_terminal_before_the_process_runs() {
     assert!(answer.contains("20 60"), "{answer}");
     t.ok(&["rm", "-f", "sized"]);
 }
+
+#[test]
+fn docker_system_prune_removes_what_nothing_uses() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["run", "-d", "--name", "keeper", "busybox", "sleep", "60"]);
+    s.docker_ok(&["run", "--name", "done", "busybox", "true"]);
+    s.docker_ok(&["network", "create", "spare"]);
+    // A build leaves cached steps; `builder prune` forgets them.
+    let ctx = t.path().join("ctx");
+    std::fs::create_dir_all(&ctx).expect("context dir");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo cached > /f\n",
+    )
+    .expect("Dockerfile");
+    let out = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", "pruned:1"])
+        .arg(&ctx)
+        .env("DOCKER_HOST", format!("unix://{}", s.socket.display()))
+        .env("DOCKER_CONFIG", &s.config)
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("spawn docker build");
+    assert!(out.status.success(), "{}", text(&out));
+    s.docker_ok(&["rmi", "pruned:1"]);
+
+    let pruned = s.docker_ok(&["system", "prune", "-f"]);
+    assert!(pruned.contains("Total reclaimed space"), "{pruned}");
+    let left = s.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left.trim(), "keeper", "{left}");
+    let nets = s.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!nets.lines().any(|n| n == "spare"), "{nets}");
+    let images = s.docker_ok(&["images", "--format", "{{.Repository}}"]);
+    assert_eq!(images.trim(), "busybox", "in use by keeper: {images}");
+    let out = s.docker(&["builder", "prune", "-f"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    s.docker_ok(&["rm", "-f", "keeper"]);
+}

@@ -31,6 +31,17 @@ pub fn session() -> ApiResult {
     Err(ApiError::bad_request(NO_BUILDKIT))
 }
 
+/// `POST /build/prune`: the build cache forgotten and the images only it held removed
+/// (`docker builder prune`, and the last step of `docker system prune`).
+pub async fn prune(server: Arc<Server>) -> ApiResult {
+    let report = super::router::blocking(&server, |e| Ok(e.prune_build_cache()?)).await?;
+    let deleted: Vec<String> = report.images.iter().map(|d| d.to_string()).collect();
+    Ok(super::router::json(
+        StatusCode::OK,
+        &json!({ "CachesDeleted": deleted, "SpaceReclaimed": 0 }),
+    ))
+}
+
 /// A JSON object of strings from the query (`buildargs`, `labels`); a `null` value (a
 /// build arg without a value) is left out.
 fn string_map(query: &Query, key: &str) -> Result<Vec<(String, String)>, ApiError> {

@@ -336,24 +336,34 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
             let mut code = None;
             let mut seen_live = live(&c);
             let finished_before = c.state.finished_at.clone();
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let mut last = c.state.clone();
             while code.is_none() {
+                let id = cid.clone();
+                let seen = last.clone();
+                // Wakes as the shim writes the container's state (inotify), at the
+                // latest after the timeout, to see whether the client went.
+                let update = blocking(&server, move |e| {
+                    Ok(e.wait_container_update(&id, &seen, Duration::from_millis(500)))
+                });
                 tokio::select! {
                     ev = exits.recv() => match ev {
                         Ok((id, c)) if id == cid => code = Some(c),
                         Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                         Err(_) => break,
                     },
-                    _ = tick.tick() => {
+                    now = update => {
                         if tx.is_closed() {
                             return;
                         }
-                        let id = cid.clone();
-                        match blocking(&server, move |e| Ok(e.container(&id).ok())).await {
-                            Ok(Some(c)) if live(&c) => seen_live = true,
+                        match now {
+                            Ok(Some(c)) if live(&c) => {
+                                seen_live = true;
+                                last = c.state;
+                            }
                             Ok(Some(c)) if seen_live || c.state.finished_at != finished_before => {
                                 code = Some(c.state.exit_code);
                             }
+                            Ok(Some(c)) => last = c.state,
                             // Removed (`--rm`) before this saw it end: its stream's
                             // exit, if this server holds it, comes at once.
                             Ok(None) => {
@@ -369,7 +379,7 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
                                 code = wait.await.ok().flatten();
                                 break;
                             }
-                            _ => {}
+                            Err(_) => {}
                         }
                     }
                 }
@@ -379,11 +389,13 @@ pub async fn wait(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         if condition == "removed" {
             loop {
                 let id = cid.clone();
-                let gone = blocking(&server, move |e| Ok(e.container(&id).is_err())).await;
+                let gone = blocking(&server, move |e| {
+                    Ok(e.wait_container_removed(&id, Duration::from_millis(500)))
+                })
+                .await;
                 if gone.unwrap_or(true) || tx.is_closed() {
                     break;
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
         let body = json!({ "StatusCode": code, "Error": null }).to_string() + "\n";

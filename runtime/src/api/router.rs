@@ -13,15 +13,20 @@ use super::{containers, exec, images, resources, system};
 
 /// The request, routed; every failure answered as Docker's JSON error.
 pub async fn route(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
-    let line = server
-        .log_requests
-        .then(|| format!("{} {}", req.method(), req.uri()));
+    let line = server.log_requests.then(|| {
+        (
+            format!("{} {}", req.method(), req.uri()),
+            std::time::Instant::now(),
+        )
+    });
     let response = match dispatch(server, req).await {
         Ok(r) => r,
         Err(e) => e.response(),
     };
-    if let Some(line) = line {
-        eprintln!("{line} -> {}", response.status().as_u16());
+    if let Some((line, t0)) = line {
+        // The time to the answer's head (a streamed body goes on after it).
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        eprintln!("{line} -> {} ({ms:.1} ms)", response.status().as_u16());
     }
     response
 }
@@ -61,6 +66,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
 
         (&M::POST, ["build"]) => super::build::build(server, query, req).await,
         (&M::POST, ["session"]) => super::build::session(),
+        (&M::POST, ["build", "prune"]) => super::build::prune(server).await,
         (&M::GET, ["events"]) => super::events::events(server, query).await,
         (&M::GET, ["containers", "json"]) => containers::list(server, query).await,
         (&M::POST, ["containers", "create"]) => super::create::create(server, query, req).await,

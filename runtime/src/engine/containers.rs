@@ -141,6 +141,54 @@ impl Engine {
         Ok(self.cx().kill_container(name, signal)?)
     }
 
+    /// Container `id` (a full id) once its state differs from `seen` (a start, an exit,
+    /// a health change: whatever its shim writes), or as it is when `timeout` passes;
+    /// `None` once it is removed. It wakes as the shim writes (inotify on the container's
+    /// dir, set before the look, so no write is missed), not at a poll's tick.
+    pub fn wait_container_update(
+        &self,
+        id: &str,
+        seen: &crate::container::State,
+        timeout: Duration,
+    ) -> Option<Container> {
+        use crate::container::state_watch::StateWatch;
+        let same =
+            |c: &Container| serde_json::to_value(&c.state).ok() == serde_json::to_value(seen).ok();
+        let watch = StateWatch::new(&self.container_store().dir(id));
+        let c = self.container(id).ok()?;
+        if !same(&c) {
+            return Some(c);
+        }
+        match watch {
+            Some(w) => w.wait(timeout),
+            None => std::thread::sleep(timeout.min(Duration::from_millis(20))),
+        }
+        self.container(id).ok()
+    }
+
+    /// Waits until container `id` (a full id) is removed (its dir gone, as the shim of an
+    /// `--rm` container removes it), or `timeout` passes; whether it is gone.
+    pub fn wait_container_removed(&self, id: &str, timeout: Duration) -> bool {
+        use crate::container::state_watch::StateWatch;
+        let dir = self.container_store().dir(id);
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            // Watched before the look, so a removal after the look wakes the wait.
+            let watch = StateWatch::new(&dir);
+            if !dir.exists() {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match watch {
+                Some(w) => w.wait(left.min(Duration::from_millis(250))),
+                None => std::thread::sleep(left.min(Duration::from_millis(20))),
+            }
+        }
+    }
+
     /// `tug wait`: blocks until the container's process exits; its exit code.
     pub fn wait_container(&self, name: &str) -> crate::Result<i32> {
         Ok(self.cx().wait_container(name)?)
