@@ -14,6 +14,9 @@ TUG_SETUP_PROFILE=${TUG_SETUP_PROFILE:-none} bash scripts/setup.sh
 took setup
 cargo build --workspace --all-targets
 took build
+# The contributors' docs build without a warning (broken links, bad code blocks).
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
+took "the docs (rustdoc -D warnings)"
 # The base of the testkit's database images (debootstrap; kept in the default state root,
 # so made once).
 "$repo/target/debug/tug" image inspect debian:bookworm-slim >/dev/null 2>&1 \

@@ -458,8 +458,9 @@ pub(crate) fn parse_status(head: &str) -> Option<u16> {
     it.next()?.parse().ok()
 }
 
-/// A poll interval that starts at 1 ms and doubles to 20 ms: fast for a quick start,
-/// cheap for a slow one.
+/// A poll interval that starts at 1 ms and doubles to 5 ms: a fixture's start takes tens
+/// of milliseconds, which a longer interval overshoots by half of itself on average
+/// (a poll, a look at the container's sockets or log, costs tens of microseconds).
 pub(crate) struct Backoff {
     next: Duration,
 }
@@ -475,7 +476,7 @@ impl Backoff {
     pub(crate) fn pause(&mut self, deadline: Instant) {
         let left = deadline.saturating_duration_since(Instant::now());
         std::thread::sleep(self.next.min(left));
-        self.next = (self.next * 2).min(Duration::from_millis(20));
+        self.next = (self.next * 2).min(Duration::from_millis(5));
     }
 }
 
