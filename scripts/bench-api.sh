@@ -77,57 +77,12 @@ start_docker() {
   fi
 }
 
-# The Redis fixture, timed by testcontainers-rs: a small crate of its own, outside the
-# workspace, that prints the median start-to-ready in ms. Prints the program's path.
+# The Redis fixture, timed by testcontainers-rs (scripts/fixture-timer, a small crate
+# outside the workspace). Prints the program's path.
 redis_bench() {
-  local proj="${CARGO_TARGET_DIR:-$repo/target}/bench-api-testcontainers"
-  mkdir -p "$proj/src"
-  cat > "$proj/Cargo.toml" <<'EOF'
-[package]
-name = "bench-api-testcontainers"
-version = "0.0.0"
-edition = "2021"
-publish = false
-
-[dependencies]
-testcontainers = { version = "0.27", default-features = false, features = ["blocking"] }
-
-[workspace]
-EOF
-  cat > "$proj/src/main.rs" <<'EOF'
-// Start-to-ready of tug-redis:7 by testcontainers-rs (blocking runner): median in ms.
-use std::time::{Duration, Instant};
-use testcontainers::core::{IntoContainerPort, WaitFor};
-use testcontainers::runners::SyncRunner;
-use testcontainers::GenericImage;
-
-fn main() {
-    let runs: usize = std::env::var("RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    let start = || {
-        GenericImage::new("tug-redis", "7")
-            .with_exposed_port(6379.tcp())
-            .with_wait_for(WaitFor::message_on_stdout("Ready to accept connections"))
-            .start()
-            .expect("start")
-    };
-    drop(start());
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            let c = start();
-            let d = t.elapsed();
-            let port = c.get_host_port_ipv4(6379.tcp()).expect("port");
-            std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-            drop(c);
-            d
-        })
-        .collect();
-    times.sort();
-    println!("{:.1}", times[times.len() / 2].as_secs_f64() * 1000.0);
-}
-EOF
-  (cd "$proj" && cargo build -q --release)
-  echo "$proj/target/release/bench-api-testcontainers"
+  local target="${CARGO_TARGET_DIR:-$repo/target}/fixture-timer"
+  cargo build -q --release --manifest-path "$repo/scripts/fixture-timer/Cargo.toml" --target-dir "$target"
+  echo "$target/release/fixture-timer"
 }
 
 client=$(docker --version | awk '{print $3}' | tr -d ,)
@@ -155,7 +110,8 @@ if [ -z "${NO_REDIS:-}" ]; then
   TUG="$tug" bash "$repo/images/debian/build.sh" >/dev/null
   "$tug" build -q -t tug-redis:7 "$repo/images/redis" >/dev/null
   prog=$(redis_bench)
-  tug_redis=$(DOCKER_HOST=$tsock TESTCONTAINERS_RYUK_DISABLED=true RUNS=$runs "$prog")
+  redis=(tug-redis 7 6379 stdout "Ready to accept connections")
+  tug_redis=$(DOCKER_HOST=$tsock TESTCONTAINERS_RYUK_DISABLED=true RUNS=$runs "$prog" "${redis[@]}")
   echo "testcontainers-rs Redis fixture (tug-redis:7), start to ready, median of $runs:"
   echo "  tug: $tug_redis ms"
   if [ -n "$have_docker" ]; then
@@ -163,7 +119,7 @@ if [ -z "${NO_REDIS:-}" ]; then
       "$tug" save tug-redis:7 | DOCKER_HOST=$dsock docker load >/dev/null
     # In dockerd's network namespace: its published ports are there.
     docker_redis=$(nsenter --net="/run/netns/$ns" env DOCKER_HOST="$dsock" \
-      TESTCONTAINERS_RYUK_DISABLED=true RUNS="$runs" "$prog")
+      TESTCONTAINERS_RYUK_DISABLED=true RUNS="$runs" "$prog" "${redis[@]}")
     echo "  dockerd: $docker_redis ms"
     awk -v a="$tug_redis" -v b="$docker_redis" 'BEGIN { printf "  tug %.1fx faster\n", b / a }'
   fi

@@ -7,7 +7,7 @@
 #
 # Docker is Debian's docker.io, installed here if missing (not started by apt), run with
 # roots, socket and network namespace of its own, and stopped at the end. The
-# testcontainers program is made in target/bench-testcontainers (crates from crates.io).
+# testcontainers program is scripts/fixture-timer (built in target/, crates from crates.io).
 #   BENCH_RUNS     starts of each (default 10)
 #   BENCH_PROFILE  release (default) or debug, for tug's side
 set -euo pipefail
@@ -69,57 +69,13 @@ if ! DOCKER_HOST=$sock docker image inspect tug-postgres:15 >/dev/null 2>&1; the
   "$tug" save tug-postgres:15 | DOCKER_HOST=$sock docker load >/dev/null
 fi
 
-# The testcontainers program: its own small crate, outside the workspace.
-proj="$repo/target/bench-testcontainers"
-mkdir -p "$proj/src"
-cat > "$proj/Cargo.toml" <<'EOF'
-[package]
-name = "bench-testcontainers"
-version = "0.0.0"
-edition = "2021"
-publish = false
-
-[dependencies]
-testcontainers = { version = "0.28", features = ["blocking"] }
-
-[workspace]
-EOF
-cat > "$proj/src/main.rs" <<'EOF'
-// Start-to-ready of tug-postgres:15 by testcontainers-rs (blocking runner), median.
-use std::time::{Duration, Instant};
-use testcontainers::core::{IntoContainerPort, WaitFor};
-use testcontainers::runners::SyncRunner;
-use testcontainers::{GenericImage, ImageExt};
-
-fn main() {
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let start = || {
-        GenericImage::new("tug-postgres", "15")
-            .with_exposed_port(5432.tcp())
-            .with_wait_for(WaitFor::message_on_stderr("database system is ready to accept connections"))
-            .with_env_var("POSTGRES_PASSWORD", "postgres")
-            .start()
-            .expect("start")
-    };
-    drop(start());
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            let c = start();
-            let d = t.elapsed();
-            let port = c.get_host_port_ipv4(5432.tcp()).expect("port");
-            std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-            drop(c);
-            d
-        })
-        .collect();
-    times.sort();
-    println!("{:.1}", times[times.len() / 2].as_secs_f64() * 1000.0);
-}
-EOF
-(cd "$proj" && cargo build -q --release)
+# The testcontainers-rs side: scripts/fixture-timer, a small crate outside the workspace,
+# run in dockerd's network namespace (its published ports are there).
+target="${CARGO_TARGET_DIR:-$repo/target}/fixture-timer"
+cargo build -q --release --manifest-path "$repo/scripts/fixture-timer/Cargo.toml" --target-dir "$target"
 docker_ms=$(nsenter --net="/run/netns/$ns" env DOCKER_HOST="$sock" TESTCONTAINERS_RYUK_DISABLED=true \
-  BENCH_RUNS="$runs" "$proj/target/release/bench-testcontainers")
+  RUNS="$runs" "$target/release/fixture-timer" tug-postgres 15 5432 stderr \
+  "database system is ready to accept connections" POSTGRES_PASSWORD=postgres)
 
 echo "Postgres (tug-postgres:15) start-to-ready, median of $runs"
 printf '  %-44s %8s ms\n' "tug testkit (Postgres::default().start())" "$tug_ms"

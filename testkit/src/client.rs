@@ -133,8 +133,7 @@ impl Tug {
     pub fn remove_kept(&self) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for c in self.kept_containers()? {
-            self.engine
-                .remove_container(c.id.as_ref(), true)
+            crate::container::remove_with_volumes(&self.engine, c.id.as_ref())
                 .map_err(|e| Error::engine(format!("removing {}", c.short_name()), e))?;
             removed.push(c.short_name().to_string());
         }

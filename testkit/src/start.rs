@@ -113,7 +113,7 @@ pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Con
         Ok(()) => Ok(c),
         Err(e) => {
             if reuse_key.is_some() {
-                let _ = engine.remove_container(c.id(), true);
+                let _ = crate::container::remove_with_volumes(engine, c.id());
             }
             Err(e)
         }

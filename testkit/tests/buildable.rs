@@ -62,3 +62,38 @@ fn an_unchanged_image_is_rebuilt_from_the_cache() -> Result<(), Box<dyn std::err
     assert!(err.to_string().contains("missing"), "{err}");
     Ok(())
 }
+
+/// An image's `VOLUME` gives each container an anonymous volume; the container's drop
+/// (and `rm`) takes it along, as testcontainers' `docker rm -fv` does, so a suite of many
+/// fixtures leaves no volumes behind.
+#[test]
+fn a_dropped_container_takes_its_anonymous_volumes() -> Result<(), Box<dyn std::error::Error>> {
+    let image = GenericBuildableImage::new("tug-testkit-anon-volume", "1")
+        .with_dockerfile_string("FROM busybox\nVOLUME /data\nCMD [\"sleep\", \"60\"]\n")
+        .build_image()?;
+    let engine = tug_testkit::Tug::shared()?.engine();
+    let volume_of = |id: &str| -> Result<String, Box<dyn std::error::Error>> {
+        let c = engine.container(id)?;
+        let v = c
+            .mounts
+            .iter()
+            .find(|m| m["Destination"] == "/data")
+            .and_then(|m| m["Name"].as_str())
+            .ok_or("no volume at /data")?
+            .to_string();
+        Ok(v)
+    };
+    let exists = |name: &str| -> Result<bool, Box<dyn std::error::Error>> {
+        Ok(engine.volumes()?.iter().any(|v| v.name == name))
+    };
+    let c = image.clone().start()?;
+    let dropped = volume_of(c.id())?;
+    assert!(exists(&dropped)?);
+    drop(c);
+    assert!(!exists(&dropped)?, "the drop removed volume {dropped}");
+    let c = image.start()?;
+    let removed = volume_of(c.id())?;
+    c.rm()?;
+    assert!(!exists(&removed)?, "rm removed volume {removed}");
+    Ok(())
+}

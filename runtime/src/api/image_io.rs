@@ -25,13 +25,7 @@ use super::router::{blocking, json, json_body};
 /// `GET /images/{name}/history`: Docker's `HistoryResponseItem`s, newest first.
 pub async fn history(server: Arc<Server>, name: String) -> ApiResult {
     let (entries, tags) = blocking(&server, move |e| {
-        let image = e.image(&name)?;
-        let tags: Vec<String> = image
-            .names
-            .iter()
-            .filter(|r| r.tag.is_some())
-            .map(|r| r.to_string())
-            .collect();
+        let tags = super::images::repo_tags(&e.image(&name)?);
         Ok((e.image_history(&name)?, tags))
     })
     .await?;
@@ -39,15 +33,9 @@ pub async fn history(server: Arc<Server>, name: String) -> ApiResult {
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            let created = h
-                .created
-                .as_deref()
-                .and_then(|c| humantime::parse_rfc3339_weak(c).ok())
-                .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
             json!({
                 "Id": h.id.as_ref().map_or_else(|| "<missing>".to_string(), |d| d.to_string()),
-                "Created": created,
+                "Created": super::images::unix_seconds(h.created.as_deref()),
                 "CreatedBy": h.created_by,
                 "Tags": if i == 0 && !tags.is_empty() { json!(tags) } else { Value::Null },
                 "Size": h.size,

@@ -22,12 +22,7 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
     let mut out = Vec::new();
     for s in images {
         let img = &s.image;
-        let tags: Vec<String> = img
-            .names
-            .iter()
-            .filter(|r| r.tag.is_some())
-            .map(|r| r.to_string())
-            .collect();
+        let tags = repo_tags(img);
         if let Some(refs) = filters.get("reference")
             && !refs.is_empty()
             && !refs.iter().any(|r| {
@@ -37,13 +32,7 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
         {
             continue;
         }
-        let created = img
-            .config
-            .created()
-            .as_deref()
-            .and_then(|c| humantime::parse_rfc3339_weak(c).ok())
-            .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs());
+        let created = unix_seconds(img.config.created().as_deref());
         let labels = img
             .config
             .config()
@@ -64,6 +53,22 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
         }));
     }
     Ok(json(StatusCode::OK, &Value::Array(out)))
+}
+
+/// The image's `name:tag` names (Docker's RepoTags).
+pub(super) fn repo_tags(img: &tug::image::Image) -> Vec<String> {
+    img.names
+        .iter()
+        .filter(|r| r.tag.is_some())
+        .map(|r| r.to_string())
+        .collect()
+}
+
+/// An RFC 3339 time as Unix seconds (0 when there is none or it does not parse).
+pub(super) fn unix_seconds(time: Option<&str>) -> u64 {
+    time.and_then(|c| humantime::parse_rfc3339_weak(c).ok())
+        .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
 }
 
 /// `GET /images/{name}/json`.

@@ -387,8 +387,7 @@ impl<I: Image> Container<I> {
     /// a drop would swallow.
     pub fn rm(mut self) -> Result<()> {
         self.removed = true;
-        self.engine
-            .remove_container(&self.id, true)
+        remove_with_volumes(&self.engine, &self.id)
             .map_err(|e| Error::engine(format!("removing {}", self.name), e))?;
         self.remove_network();
         Ok(())
@@ -427,10 +426,19 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 impl<I: Image> Drop for Container<I> {
     fn drop(&mut self) {
         if !self.removed && !self.setup.keep {
-            let _ = self.engine.remove_container(&self.id, true);
+            let _ = remove_with_volumes(&self.engine, &self.id);
             self.remove_network();
         }
     }
+}
+
+/// Removes container `id` (force: a running one is killed) with its anonymous volumes
+/// (an image's `VOLUME`s), as testcontainers does (`docker rm -fv`): a suite that starts
+/// many fixtures leaves no volume behind.
+pub(crate) fn remove_with_volumes(engine: &tug::Engine, id: &str) -> tug::Result<()> {
+    let c = engine.remove_container(id, true)?;
+    engine.remove_anonymous_volumes(&c.mounts)?;
+    Ok(())
 }
 
 #[cfg(test)]
