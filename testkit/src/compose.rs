@@ -19,7 +19,7 @@ use crate::exec::ExecResult;
 use crate::wait::{self, Backoff, Matcher, WaitFor};
 
 /// A compose project for a test: its files read as `tug compose` (and `docker compose`)
-/// reads them, brought up by [`Compose::up`] under a unique project name
+/// reads them, brought up by [`ComposeRequest::up`] under a unique project name
 /// (`tugtest-<hex>`), so that tests running at once never share containers, networks or
 /// volumes. Dropped: taken down with its volumes (`down -v`). A test binary killed by
 /// SIGKILL (a timeout, a CI cancel) leaves nothing either: `up` starts a reaper (the `tug`

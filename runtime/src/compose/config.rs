@@ -85,7 +85,7 @@ fn go_value(v: &Value) -> Value {
 }
 
 /// The YAML text of [`to_value`], as `docker compose config` prints it: laid out by
-/// [`super::emit`], with every `$` doubled so that the output reads back without being
+/// the `emit` module, with every `$` doubled so that the output reads back without being
 /// interpolated again.
 pub fn to_yaml(p: &Project) -> String {
     super::emit::document(&to_value(p)).replace('$', "$$")

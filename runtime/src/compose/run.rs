@@ -53,7 +53,7 @@ impl ComposeMember {
     }
 }
 
-/// How `compose up` runs a project ([`Engine::compose_up`]).
+/// How `compose up` runs a project ([`crate::Engine::compose_up`]).
 #[derive(Debug, Clone, Default)]
 pub struct UpOptions {
     /// The services to bring up (with their dependencies); all when empty.
@@ -83,7 +83,7 @@ pub struct UpOptions {
     pub timeout: Option<u64>,
 }
 
-/// How `compose down` takes a project down ([`Engine::compose_down`]).
+/// How `compose down` takes a project down ([`crate::Engine::compose_down`]).
 #[derive(Debug, Clone, Default)]
 pub struct DownOptions {
     /// Remove the project's named volumes and its containers' anonymous ones.

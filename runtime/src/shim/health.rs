@@ -72,7 +72,7 @@ impl std::fmt::Display for HealthStatus {
 
 /// One probe's result, as Docker's `HealthcheckResult`: when it ran (RFC 3339), its exit
 /// code (-1: it timed out or could not run) and its output (stdout and stderr as they
-/// came, cut to [`MAX_OUTPUT`] bytes).
+/// came, cut to `MAX_OUTPUT` bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HealthcheckResult {

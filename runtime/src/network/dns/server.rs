@@ -1,6 +1,6 @@
 //! The embedded DNS server of one container: UDP and TCP sockets on 127.0.0.11:53 opened
 //! inside the container's network namespace, answered from the shim's event loop (see
-//! [`crate::shim::Service`]), so that no daemon and no extra thread is needed.
+//! the shim's `Service`), so that no daemon and no extra thread is needed.
 //!
 //! The sockets are bound on the namespace's loopback directly: 127.0.0.0/8 is local on
 //! `lo`, so 127.0.0.11 needs no address of its own and no DNAT rule (Docker redirects
