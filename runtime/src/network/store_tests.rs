@@ -133,7 +133,7 @@ fn attach_detach_addresses() {
         Err(Error::AddressInUse(..))
     ));
     assert_eq!(s.get("app").unwrap().containers.len(), 2);
-    assert!(matches!(s.remove("app"), Err(Error::Invalid(_))));
+    assert!(matches!(s.remove("app"), Err(Error::InUse(..))));
     assert!(s.prune(|_| true).unwrap().is_empty());
     s.detach("app", "c1").unwrap();
     assert_eq!(
