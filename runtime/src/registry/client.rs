@@ -74,6 +74,25 @@ impl Client {
         ))
     }
 
+    /// A client of `registry` for `reference` with `credentials` when given (the API's
+    /// `X-Registry-Auth`), else with those `login` stored ([`Client::new`]).
+    pub fn with_override(
+        registry: &str,
+        reference: String,
+        policy: &InsecurePolicy,
+        credentials: Option<&Credentials>,
+    ) -> Result<Client, Error> {
+        match credentials {
+            Some(c) => Ok(Client::with_credentials(
+                registry,
+                reference,
+                policy,
+                Some(c.clone()),
+            )),
+            None => Client::new(registry, reference, policy),
+        }
+    }
+
     /// A client with the given credentials (None: anonymous).
     pub fn with_credentials(
         registry: &str,

@@ -78,12 +78,12 @@ pub fn pull(
     observer: &dyn Observer,
 ) -> Result<PullReport, Error> {
     let name = full_name(reference);
-    let client = match &options.credentials {
-        Some(c) => {
-            Client::with_credentials(&reference.registry, name.clone(), policy, Some(c.clone()))
-        }
-        None => Client::new(&reference.registry, name.clone(), policy)?,
-    };
+    let client = Client::with_override(
+        &reference.registry,
+        name.clone(),
+        policy,
+        options.credentials.as_ref(),
+    )?;
     let repo = reference.repository.as_str();
     let scopes = vec![format!("repository:{repo}:pull")];
     client.ping_for(&scopes)?;

@@ -59,12 +59,12 @@ pub fn push(
 ) -> Result<PushReport, Error> {
     let name = full_name(target);
     let raw = local.manifest(source)?;
-    let client = match &options.credentials {
-        Some(c) => {
-            Client::with_credentials(&target.registry, name.clone(), policy, Some(c.clone()))
-        }
-        None => Client::new(&target.registry, name.clone(), policy)?,
-    };
+    let client = Client::with_override(
+        &target.registry,
+        name.clone(),
+        policy,
+        options.credentials.as_ref(),
+    )?;
     if raw.is_index() {
         return Err(Error::BadManifest {
             reference: name,
