@@ -186,6 +186,19 @@ fn a_container_is_created_on_every_network_it_names_and_holds_them() {
         assert_eq!(code(&out), 0, "from {net}: {}", text(&out));
     }
 
+    // An endpoint that cannot be joined fails the create, which leaves nothing: no
+    // container, and no anonymous volume of it.
+    let failed = s.http(
+        "POST",
+        "/v1.47/containers/create?name=halfmade",
+        Some(r#"{"Image":"busybox","Volumes":{"/data":{}},"HostConfig":{"NetworkMode":"front"},"NetworkingConfig":{"EndpointsConfig":{"front":{},"nosuchnet":{}}}}"#),
+    );
+    assert!(failed.starts_with("HTTP/1.1 404"), "{failed}");
+    assert!(body_of(&failed).contains("nosuchnet"), "{failed}");
+    let left = s.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left.trim(), "multi", "{left}");
+    assert_eq!(s.docker_ok(&["volume", "ls", "-q"]), "", "no volume left");
+
     // A network with a container on it, even one never started, is not removed: 403
     // with Docker's message, and everything stays.
     s.docker_ok(&[

@@ -42,8 +42,11 @@ pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -
         let id = c.id.to_string();
         for ep in &extra {
             if let Err(err) = e.connect_network(&ep.network, &id, &ep.aliases, ep.ip) {
-                // Nothing half-made is left: the container goes with the failure.
-                let _ = e.remove_container(&id, true);
+                // Nothing half-made is left: the container goes with the failure, and
+                // with it the anonymous volumes its create made.
+                if let Ok(gone) = e.remove_container(&id, true) {
+                    let _ = e.remove_anonymous_volumes(&gone.mounts);
+                }
                 return Err(err.into());
             }
         }
