@@ -29,8 +29,7 @@ tug_pid=
 ns=tugbench-api
 dstate=/var/tmp/tugbench-api-docker
 drun=/run/tugbench-api-docker
-dsock="unix://$drun/docker.sock"
-dockerd_pid=
+. "$repo/scripts/lib/dockerd.sh"
 cleanup() {
   if [ -n "$tug_pid" ]; then
     for n in $(DOCKER_HOST=$tsock docker ps -aq 2>/dev/null); do DOCKER_HOST=$tsock docker rm -f "$n" >/dev/null 2>&1 || true; done
@@ -39,13 +38,7 @@ cleanup() {
   fi
   for n in $("$tug" ps -a -q 2>/dev/null); do "$tug" rm -f "$n" >/dev/null 2>&1 || true; done
   rm -rf "$work"
-  if [ -n "$dockerd_pid" ]; then
-    for n in $(DOCKER_HOST=$dsock docker ps -aq 2>/dev/null); do DOCKER_HOST=$dsock docker rm -f "$n" >/dev/null 2>&1 || true; done
-    kill "$dockerd_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-    ip netns delete "$ns" 2>/dev/null || true
-    rm -rf "$drun"
-  fi
+  dockerd_stop
 }
 trap cleanup EXIT
 TUG="$tug" bash "$repo/images/busybox/build.sh" >/dev/null
@@ -56,26 +49,6 @@ tug_pid=$!
 for _ in $(seq 100); do DOCKER_HOST=$tsock docker version >/dev/null 2>&1 && break; sleep 0.1; done
 DOCKER_HOST=$tsock docker version >/dev/null 2>&1 || { cat "$work/service.log" >&2; exit 1; }
 
-# dockerd in a network namespace of its own, with its own roots and socket.
-start_docker() {
-  command -v dockerd >/dev/null || return 1
-  mkdir -p "$dstate" "$drun"
-  ip netns add "$ns" 2>/dev/null || true
-  ip netns exec "$ns" ip link set lo up
-  # nsenter, not `ip netns exec`: that one remounts /sys, and dockerd finds no cgroups.
-  nsenter --net="/run/netns/$ns" dockerd --data-root "$dstate/root" --exec-root "$drun/exec" \
-    --pidfile "$drun/dockerd.pid" -H "$dsock" --iptables=false \
-    --log-level warn >"$dstate/dockerd.log" 2>&1 &
-  dockerd_pid=$!
-  for _ in $(seq 300); do
-    DOCKER_HOST=$dsock docker version >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  DOCKER_HOST=$dsock docker version >/dev/null 2>&1 || { cat "$dstate/dockerd.log" >&2; return 1; }
-  if ! DOCKER_HOST=$dsock docker image inspect busybox:latest >/dev/null 2>&1; then
-    "$tug" save busybox:latest | DOCKER_HOST=$dsock docker load >/dev/null
-  fi
-}
 
 # The Redis fixture, timed by testcontainers-rs (scripts/fixture-timer, a small crate
 # outside the workspace). Prints the program's path.
@@ -97,7 +70,7 @@ mapfile -d '' tug_cmds < <(cmds_for "$tsock" tug)
 cmds=("${tug_cmds[@]}")
 have_docker=
 if [ -z "${NO_DOCKER:-}" ]; then
-  if start_docker; then
+  if dockerd_start busybox:latest; then
     mapfile -d '' docker_cmds < <(cmds_for "$dsock" "dockerd $(dockerd --version | awk '{print $3}' | tr -d ,)")
     cmds+=("${docker_cmds[@]}")
     have_docker=1

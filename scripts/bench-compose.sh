@@ -29,12 +29,11 @@ tug="${CARGO_TARGET_DIR:-$repo/target}/release/tug"
 
 work=$(mktemp -d /var/tmp/tug-bench.XXXXXX)
 export TUG_ROOT="$work/root" TUG_RUN="$work/run"
-# Docker's side (see start_docker).
+# Docker's side (scripts/lib/dockerd.sh).
 ns=tugbench-compose
 dstate=/var/tmp/tugbench-compose-docker
 drun=/run/tugbench-compose-docker
-dsock="unix://$drun/docker.sock"
-dockerd_pid=
+. "$repo/scripts/lib/dockerd.sh"
 cleanup() {
   for d in proj proj-si; do
     (cd "$work/$d" 2>/dev/null && "$tug" compose down -t 0 >/dev/null 2>&1) || true
@@ -46,11 +45,8 @@ cleanup() {
     for f in compose.yml compose-si.yml; do
       (cd /tmp && DOCKER_HOST=$dsock docker-compose -p tugbench -f "$dstate/$f" down -t 0 >/dev/null 2>&1) || true
     done
-    kill "$dockerd_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-    ip netns delete "$ns" 2>/dev/null || true
-    rm -rf "$drun"
   fi
+  dockerd_stop
 }
 trap cleanup EXIT
 TUG="$tug" bash "$repo/images/busybox/build.sh" >/dev/null
@@ -89,41 +85,9 @@ cmds=(
   --command-name "tug compose up -d --wait + down (start_interval 100ms)" "cd $work/proj-si && $up_down"
   --command-name "tug run one by one + rm" "$one_by_one"
 )
-# Debian's docker.io and docker-compose, installed when missing; apt must not start the
-# daemon on the host's own network and roots.
-install_docker() {
-  command -v dockerd >/dev/null && command -v docker-compose >/dev/null && return
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-  chmod +x /usr/sbin/policy-rc.d
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    docker.io docker-compose >/dev/null || true
-  rm -f /usr/sbin/policy-rc.d
-}
-
-# dockerd in a network namespace of its own, with its own roots and socket.
-start_docker() {
-  mkdir -p "$dstate" "$drun"
-  ip netns add "$ns" 2>/dev/null || true
-  ip netns exec "$ns" ip link set lo up
-  # nsenter, not `ip netns exec`: that one remounts /sys, and dockerd finds no cgroups.
-  nsenter --net="/run/netns/$ns" dockerd --data-root "$dstate/root" --exec-root "$drun/exec" \
-    --pidfile "$drun/dockerd.pid" -H "$dsock" --iptables=false \
-    --log-level warn >"$dstate/dockerd.log" 2>&1 &
-  dockerd_pid=$!
-  for _ in $(seq 300); do
-    DOCKER_HOST=$dsock docker version >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  DOCKER_HOST=$dsock docker version >/dev/null 2>&1 || { cat "$dstate/dockerd.log" >&2; return 1; }
-  if ! DOCKER_HOST=$dsock docker image inspect busybox:latest >/dev/null 2>&1; then
-    "$tug" save busybox:latest | DOCKER_HOST=$dsock docker load >/dev/null
-  fi
-}
-
 if [ -z "${NO_DOCKER:-}" ]; then
-  install_docker
-  if command -v docker-compose >/dev/null && command -v dockerd >/dev/null && start_docker; then
+  dockerd_install docker-compose
+  if command -v docker-compose >/dev/null && dockerd_start busybox:latest; then
     cp "$work/proj/compose.yml" "$dstate/compose.yml"
     cp "$work/proj-si/compose-docker.yml" "$dstate/compose-si.yml"
     # docker-compose 1.x has no --wait: `up -d` waits for the dependencies' health, then

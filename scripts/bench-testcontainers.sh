@@ -18,16 +18,11 @@ profile=${BENCH_PROFILE:-release}
 flag=()
 [ "$profile" = release ] && flag=(--release)
 
-if ! command -v dockerd >/dev/null; then
-  # apt must not start the daemon on the host's own network and roots.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-  chmod +x /usr/sbin/policy-rc.d
-  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null
-  rm -f /usr/sbin/policy-rc.d
-  trap - EXIT
-fi
+ns=tugbench-docker
+dstate=/var/tmp/tugbench-docker
+drun=/run/tugbench-docker
+. "$repo/scripts/lib/dockerd.sh"
+dockerd_install
 
 cargo build -q "${flag[@]}" -p tug --bin tug
 cargo build -q "${flag[@]}" -p tug-testkit --example bench_modules
@@ -37,43 +32,15 @@ tug="$repo/target/$profile/tug"
 tug_line=$(BENCH_RUNS=$runs BENCH_ONLY=postgres TUG_BIN="$tug" "$repo/target/$profile/examples/bench_modules" | grep 'Postgres::default()')
 tug_ms=$(echo "$tug_line" | awk '{print $2}')
 
-# Docker, in a network namespace of its own.
-ns=tugbench-docker
-state=/var/tmp/tugbench-docker
-run=/run/tugbench-docker
-sock="unix://$run/docker.sock"
-mkdir -p "$state" "$run"
-ip netns add "$ns" 2>/dev/null || true
-ip netns exec "$ns" ip link set lo up
-dockerd_pid=
-cleanup() {
-  if [ -n "$dockerd_pid" ]; then
-    kill "$dockerd_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  ip netns delete "$ns" 2>/dev/null || true
-  rm -rf "$run"
-}
-trap cleanup EXIT
-# nsenter, not `ip netns exec`: that one remounts /sys, and dockerd would find no cgroups.
-nsenter --net="/run/netns/$ns" dockerd --data-root "$state/root" --exec-root "$run/exec" \
-  --pidfile "$run/dockerd.pid" -H "$sock" --iptables=false \
-  --log-level warn >"$state/dockerd.log" 2>&1 &
-dockerd_pid=$!
-for _ in $(seq 300); do
-  DOCKER_HOST=$sock docker version >/dev/null 2>&1 && break
-  sleep 0.1
-done
-DOCKER_HOST=$sock docker version >/dev/null 2>&1 || { cat "$state/dockerd.log" >&2; exit 1; }
-if ! DOCKER_HOST=$sock docker image inspect tug-postgres:15 >/dev/null 2>&1; then
-  "$tug" save tug-postgres:15 | DOCKER_HOST=$sock docker load >/dev/null
-fi
+# Docker, in a network namespace of its own, with tug's image.
+trap dockerd_stop EXIT
+dockerd_start tug-postgres:15 || exit 1
 
 # The testcontainers-rs side: scripts/fixture-timer, a small crate outside the workspace,
 # run in dockerd's network namespace (its published ports are there).
 target="${CARGO_TARGET_DIR:-$repo/target}/fixture-timer"
 cargo build -q --release --manifest-path "$repo/scripts/fixture-timer/Cargo.toml" --target-dir "$target"
-docker_ms=$(nsenter --net="/run/netns/$ns" env DOCKER_HOST="$sock" TESTCONTAINERS_RYUK_DISABLED=true \
+docker_ms=$(nsenter --net="/run/netns/$ns" env DOCKER_HOST="$dsock" TESTCONTAINERS_RYUK_DISABLED=true \
   RUNS="$runs" "$target/release/fixture-timer" tug-postgres 15 5432 stderr \
   "database system is ready to accept connections" POSTGRES_PASSWORD=postgres)
 
