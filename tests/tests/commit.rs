@@ -331,6 +331,26 @@ fn a_paused_container_stays_paused_after_a_commit() {
     assert_eq!(out, "data\n");
 }
 
+/// `tug commit $(tug run -d busybox sh -c '...')`, as the workshop does: the process may
+/// exit while the commit looks at it, even between the record's "running" and the
+/// freeze. Every such commit succeeds, as Docker's commit of a stopped container does.
+#[test]
+fn a_container_exiting_during_its_commit_is_committed_unpaused() {
+    let t = TestRoot::with_busybox();
+    for i in 0..20 {
+        let name = format!("brief{i}");
+        t.ok(&["run", "-d", "--name", &name, "busybox", "true"]);
+        let out = t
+            .tug()
+            .args(["commit", &name, &format!("brief:{i}")])
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "commit {i}: {}", text(&out));
+        assert_eq!(t.inspect_f(&name, "{{.State.Paused}}"), "false");
+        t.ok(&["rm", "-f", &name]);
+    }
+}
+
 #[test]
 fn commit_change_takes_healthcheck_and_onbuild_as_docker() {
     let t = TestRoot::with_busybox();

@@ -269,10 +269,15 @@ impl Engine {
             &id,
             &c.host_config.cgroup_parent,
         )?;
-        if pause {
-            cg.freeze()?;
-        } else {
-            cg.thaw()?;
+        let changed = if pause { cg.freeze() } else { cg.thaw() };
+        if let Err(e) = changed {
+            // The process exited between the record's look and the freezer: the shim
+            // removes the cgroup before it records the exit. That is "not running", as
+            // it would be a moment later, not a missing cgroup.
+            if !process_exists(c.state.pid) {
+                return Err(Error::Conflict(format!("Container {id} is not running")).into());
+            }
+            return Err(e.into());
         }
         c.state.set_paused(pause);
         store.save(&c, true)?;
@@ -326,6 +331,7 @@ impl Engine {
         let pause_here = pause_here
             && match self.pause_container(name) {
                 Ok(_) => true,
+                Err(crate::Error::Container(Error::Conflict(_))) => false,
                 Err(_) if !self.container(name)?.state.running => false,
                 Err(e) => return Err(e),
             };
@@ -371,4 +377,13 @@ impl Engine {
     ) -> crate::Result<()> {
         Ok(self.cx().export_container(name, out)?)
     }
+}
+
+/// Whether process `pid` exists (a zombie counts: its parent has not reaped it yet).
+fn process_exists(pid: i32) -> bool {
+    pid > 0
+        && match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(()) => true,
+            Err(e) => e != nix::errno::Errno::ESRCH,
+        }
 }
