@@ -263,6 +263,36 @@ fn exec_d_runs_on_after_the_cli_returns() {
 }
 
 #[test]
+fn exec_dt_gives_the_detached_process_a_terminal_that_is_drained() {
+    let t = TestRoot::with_busybox();
+    let c = Running::start(&t, "bgtty", &[], "");
+    let until_file = |path: &str| {
+        wait_for(path, std::time::Duration::from_secs(20), || {
+            t.run(&["exec", &c.name, "test", "-e", path])
+                .status
+                .success()
+        });
+        t.ok(&["exec", &c.name, "cat", path])
+    };
+    // With -t, its stdio is a pty of the container's devpts, as with Docker; a megabyte
+    // written to it does not block, since the shim reads what nobody attached reads.
+    let script = "o=; [ -t 1 ] && [ -t 2 ] && o=out; { tty; [ -t 0 ] && echo in; echo $o; } \
+                  > /tmp/t.part; head -c 1000000 /dev/zero; mv /tmp/t.part /tmp/t";
+    let out = t.run(&["exec", "-dt", &c.name, "sh", "-c", script]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+    let seen = until_file("/tmp/t");
+    let lines: Vec<&str> = seen.lines().collect();
+    assert!(lines[0].starts_with("/dev/pts/"), "{seen}");
+    assert_eq!(&lines[1..], ["in", "out"], "{seen}");
+    // Without -t, it has none.
+    let script =
+        "o=none; [ -t 1 ] && o=tty; { tty; echo $o; } > /tmp/n.part; mv /tmp/n.part /tmp/n";
+    t.ok(&["exec", "-d", &c.name, "sh", "-c", script]);
+    assert_eq!(until_file("/tmp/n"), "not a tty\nnone\n");
+}
+
+#[test]
 fn exec_it_runs_a_shell_on_a_pty_in_the_containers_devpts() {
     use tug_e2e::pty;
     let t = TestRoot::with_busybox();

@@ -44,9 +44,10 @@ pub struct EnterConfig {
     /// Docker's `--user` (`name|uid[:group|gid]`, `""` for root), resolved in the
     /// container's /etc/passwd and /etc/group.
     pub user: String,
-    /// The process's stdio (ignored when `detach`).
+    /// The process's stdio: with `detach`, only a terminal counts (`exec -dt`).
     pub stdio: Stdio,
-    /// `exec -d`: stdio on /dev/null, and no tie to the caller, which may exit at once.
+    /// `exec -d`: stdio on /dev/null (or its pty with `-t`), and no tie to the caller,
+    /// which may exit at once.
     pub detach: bool,
     /// The container's seccomp filter (its spec's `linux.seccomp`), `None` if unconfined.
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
@@ -394,8 +395,10 @@ fn intermediate(ctx: &Intermediate) -> Result<(), Failure> {
     }
     // The mount namespace's root is the container's rootfs (set up with pivot_root), and
     // setns moved our root and cwd there.
-    let console = match (ctx.config.stdio, ctx.config.detach) {
-        (Stdio::Tty, false) => {
+    // A detached exec with `-t` gets its pty too (`exec -dt`): the shim holds the master
+    // and drains it until the process and its children close the slave.
+    let console = match ctx.config.stdio {
+        Stdio::Tty => {
             let root = RootDir::open(Path::new("/"))
                 .map_err(|e| setup_err(format!("opening the container's root: {e}")))?;
             Some(tty::open_in_container(&root).map_err(setup_err)?)
@@ -486,7 +489,7 @@ fn exec_entered(
         Ok(())
     };
     match (config.detach, config.stdio, &slave) {
-        (false, Stdio::Tty, Some(s)) => tty::make_controlling(s).map_err(setup_err)?,
+        (_, Stdio::Tty, Some(s)) => tty::make_controlling(s).map_err(setup_err)?,
         (false, Stdio::Inherit { stdin }, _) => {
             nix::unistd::setsid().map_err(|e| setup_err(format!("setsid: {e}")))?;
             if !stdin {
