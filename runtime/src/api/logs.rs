@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tug::container::{LogEntry, LogsOptions};
 
 use super::Server;
@@ -88,9 +90,15 @@ pub async fn logs(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         .unwrap_or_else(|_| Response::new(super::body::empty())))
 }
 
+/// How often a follower without an inotify watch looks at the log.
+const POLL: Duration = Duration::from_millis(50);
+
+/// How often a watched follower looks anyway (for a client gone while all is quiet).
+const WATCHED_POLL: Duration = Duration::from_millis(500);
+
 /// `logs?follow=1`: the current log file's entries (`tail`, `since`, `until` applied),
 /// then each new one while the container runs; it stops when the client goes, also
-/// while the container is quiet (a cursor polled, no thread held).
+/// while the container is quiet (a cursor read when the shim writes, no thread held).
 async fn follow_logs(
     server: Arc<Server>,
     cid: String,
@@ -107,6 +115,18 @@ async fn follow_logs(
         opts.since.is_none_or(|s| at.is_none_or(|t| t >= s))
             && opts.until.is_none_or(|u| at.is_none_or(|t| t <= u))
     };
+    // Woken by the shim's writes into the container's dir (a log entry, the record at
+    // the exit); the timer only backs up a watch that could not be had.
+    let id = cid.clone();
+    let watch = blocking(&server, move |e| Ok(e.log_watch(&id)))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|w| {
+            // SAFETY: the watch owns its inotify fd for as long as it lives, and its
+            // `as_raw_fd` always gives that fd.
+            unsafe { AsyncFd::register_with_interest(w, Interest::READABLE) }.ok()
+        });
     let mut first = true;
     loop {
         let id = cid.clone();
@@ -142,6 +162,20 @@ async fn follow_logs(
         if !running || tx.is_closed() {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        match &watch {
+            Some(w) => {
+                tokio::select! {
+                    ready = w.readable() => match ready {
+                        Ok(mut guard) => {
+                            guard.get_inner().drain();
+                            guard.clear_ready();
+                        }
+                        Err(_) => tokio::time::sleep(POLL).await,
+                    },
+                    _ = tokio::time::sleep(WATCHED_POLL) => {}
+                }
+            }
+            None => tokio::time::sleep(POLL).await,
+        }
     }
 }

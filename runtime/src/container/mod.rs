@@ -58,6 +58,7 @@ pub use log_follow::{LogCursor, LogFollower};
 pub use options::CreateOptions;
 pub use published::PublishedPort;
 pub use record::Container;
+pub use state_watch::StateWatch;
 pub use store::ContainerStore;
 pub use stream::{StreamOutput, resize_message, split_output, stdin_close_message, stdin_message};
 pub(crate) use supervised::shim_main;

@@ -11,12 +11,24 @@ use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-/// An inotify watch on one directory's entries being renamed in or closed after a write.
-pub(crate) struct StateWatch(OwnedFd);
+/// An inotify watch on one directory's entries being renamed in or closed after a write
+/// (and, for [`StateWatch::with_writes`], every write: a log entry).
+#[derive(Debug)]
+pub struct StateWatch(OwnedFd);
 
 impl StateWatch {
     /// A watch on `dir`; `None` when inotify is unavailable (the caller then polls).
     pub(crate) fn new(dir: &Path) -> Option<StateWatch> {
+        Self::watch(dir, 0)
+    }
+
+    /// A watch on `dir` that also wakes at each write into a file of it (the json-file
+    /// log beside the record), for a follower of the log.
+    pub(crate) fn with_writes(dir: &Path) -> Option<StateWatch> {
+        Self::watch(dir, libc::IN_MODIFY)
+    }
+
+    fn watch(dir: &Path, extra: u32) -> Option<StateWatch> {
         // SAFETY: inotify_init1 takes only flags and returns a new fd or -1.
         let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
         if fd < 0 {
@@ -25,10 +37,17 @@ impl StateWatch {
         // SAFETY: `fd` was just returned by inotify_init1; nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let path = CString::new(dir.as_os_str().as_bytes()).ok()?;
-        let mask = libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_DELETE_SELF;
+        let mask = libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_DELETE_SELF | extra;
         // SAFETY: `path` is NUL-terminated and outlives the call; `fd` is an inotify fd.
         let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), mask) };
         (wd >= 0).then_some(StateWatch(fd))
+    }
+
+    /// Consumes the events that are there (the fd is non-blocking): the next wait, or
+    /// the next readiness of [`AsFd::as_fd`] in an event loop, is for later ones.
+    pub fn drain(&self) {
+        let mut buf = [0u8; 4096];
+        while matches!(nix::unistd::read(&self.0, &mut buf), Ok(n) if n > 0) {}
     }
 
     /// Waits until something in the dir was written, or `timeout` passes; the events are
@@ -41,9 +60,22 @@ impl StateWatch {
             PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
         );
         if matches!(ready, Ok(n) if n > 0) {
-            let mut buf = [0u8; 4096];
-            while matches!(nix::unistd::read(&self.0, &mut buf), Ok(n) if n > 0) {}
+            self.drain();
         }
+    }
+}
+
+/// The inotify fd: readable when an event waits (for an async caller's event loop).
+impl AsFd for StateWatch {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+/// The same fd, for the whole life of the watch (an async runtime's registration).
+impl AsRawFd for StateWatch {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
     }
 }
 

@@ -22,6 +22,14 @@ impl Engine {
         Ok(self.cx().log_cursor(name, from)?)
     }
 
+    /// A watch that wakes as container `id`'s shim writes its log or its state (an
+    /// inotify fd to poll, or to register in an event loop); `None` where inotify is
+    /// unavailable, or the container is gone, and the caller polls.
+    pub fn log_watch(&self, id: &str) -> Option<crate::container::StateWatch> {
+        let id = self.container_store().resolve(id).ok()?;
+        crate::container::StateWatch::with_writes(&self.container_store().dir(&id))
+    }
+
     /// Container `name`'s log entries from the first, as an iterator. With `follow`, it
     /// waits for new entries while the container runs (or restarts) and ends once it
     /// has exited and every entry was read; without, it ends at the end of the log.
