@@ -260,9 +260,15 @@ pub fn apply_group_ports(table: &str, ports: &[GroupPortMap]) -> Result<()> {
     run_nft(&render_group_ports(table, ports)?, "apply", table)
 }
 
-/// Installs or replaces a container's port table (see [`render_ports`]).
+/// Installs or replaces a container's port table (the rules of [`render_ports`]), over
+/// nfnetlink; through `nft -f` where that fails (a kernel that refuses an expression as
+/// encoded here would say why through `nft` too).
 pub fn apply_ports(table: &str, ports: &[PortMap]) -> Result<()> {
-    run_nft(&render_ports(table, ports)?, "apply", table)
+    let script = render_ports(table, ports)?;
+    match netlink::replace_ports_table(table, ports) {
+        Ok(()) => Ok(()),
+        Err(_) => run_nft(&script, "apply", table),
+    }
 }
 
 /// The `nft` program: found on `$PATH`, else in the sbin directories a shim started from

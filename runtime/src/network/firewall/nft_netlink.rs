@@ -1,6 +1,12 @@
-//! Looking up and deleting an nftables table over an nfnetlink socket: a few
-//! microseconds, where spawning `nft` costs milliseconds on every container start and stop.
-//! Rules are still written by `nft` (their wire format is not worth hand-encoding).
+//! Looking up and deleting an nftables table, and writing a container's table of
+//! published ports, over an nfnetlink socket: a fraction of a millisecond plus the
+//! kernel's commit, where spawning `nft` costs 10-15 ms on every container start and
+//! stop. The network tables (made once per bridge) and the port groups' tables are still
+//! written by `nft`: their rules are many kinds, and they are not on a start's path.
+//!
+//! The expressions are those `nft --debug=netlink` shows for the script of
+//! [`super::render_ports`], so that `nft list table` prints the same rules (a test checks
+//! it).
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -8,11 +14,15 @@ use std::time::Duration;
 
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
 
+use super::{PortMap, Proto};
+
 /// nfnetlink subsystem of nf_tables (`NFNL_SUBSYS_NFTABLES`).
 const SUBSYS_NFTABLES: u16 = 10;
 const MSG_NEWTABLE: u16 = 0;
 const MSG_GETTABLE: u16 = 1;
 const MSG_DELTABLE: u16 = 2;
+const MSG_NEWCHAIN: u16 = 3;
+const MSG_NEWRULE: u16 = 6;
 const BATCH_BEGIN: u16 = 0x10;
 const BATCH_END: u16 = 0x11;
 /// `NFTA_TABLE_NAME`.
@@ -163,4 +173,231 @@ fn push_table_msg(b: &mut Vec<u8>, msg: u16, flags: u16, seq: u32, table: &str) 
     b.extend_from_slice(&ATTR_TABLE_NAME.to_ne_bytes());
     b.extend_from_slice(table.as_bytes());
     b.resize(start + total, 0);
+}
+
+// The attributes of a port table's messages (linux/netfilter/nf_tables.h).
+const NLA_F_NESTED: u16 = 0x8000;
+const ATTR_CHAIN_TABLE: u16 = 1;
+const ATTR_CHAIN_NAME: u16 = 3;
+const ATTR_CHAIN_HOOK: u16 = 4;
+const ATTR_CHAIN_POLICY: u16 = 5;
+const ATTR_CHAIN_TYPE: u16 = 7;
+const ATTR_HOOK_HOOKNUM: u16 = 1;
+const ATTR_HOOK_PRIORITY: u16 = 2;
+const ATTR_RULE_TABLE: u16 = 1;
+const ATTR_RULE_CHAIN: u16 = 2;
+const ATTR_RULE_EXPRESSIONS: u16 = 4;
+const ATTR_LIST_ELEM: u16 = 1;
+const ATTR_EXPR_NAME: u16 = 1;
+const ATTR_EXPR_DATA: u16 = 2;
+const ATTR_DATA_VALUE: u16 = 1;
+/// `NF_INET_PRE_ROUTING`, `NF_INET_LOCAL_OUT`.
+const HOOK_PREROUTING: u32 = 0;
+const HOOK_OUTPUT: u32 = 3;
+/// `NF_IP_PRI_NAT_DST`: `priority dstnat` in prerouting, -100 in output.
+const PRIORITY_DSTNAT: i32 = -100;
+const NF_ACCEPT: u32 = 1;
+/// `NFT_REG_1`, `NFT_REG_2`.
+const REG1: u32 = 1;
+const REG2: u32 = 2;
+
+/// Replaces `ip <table>` with a container's DNAT table for `ports` in one transaction:
+/// the table is made if missing and deleted (so that nothing of an earlier start stays),
+/// then made with chains `prerouting` (hook prerouting, priority dstnat) and `output`
+/// (hook output, priority -100), each holding one rule per port, as `nft -f` does with
+/// [`super::render_ports`]'s script.
+pub(super) fn replace_ports_table(table: &str, ports: &[PortMap]) -> io::Result<()> {
+    let socket = open()?;
+    let mut batch = Vec::new();
+    let mut seq = 1;
+    push_batch_marker(&mut batch, BATCH_BEGIN, seq);
+    let ack = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+    let create = ack | libc::NLM_F_CREATE as u16;
+    seq += 1;
+    push_table_msg(&mut batch, MSG_NEWTABLE, create, seq, table);
+    seq += 1;
+    push_table_msg(&mut batch, MSG_DELTABLE, ack, seq, table);
+    seq += 1;
+    push_table_msg(&mut batch, MSG_NEWTABLE, create, seq, table);
+    for (chain, hook) in [("prerouting", HOOK_PREROUTING), ("output", HOOK_OUTPUT)] {
+        seq += 1;
+        let mut m = Message::new(MSG_NEWCHAIN, create, seq);
+        m.string(ATTR_CHAIN_TABLE, table);
+        m.string(ATTR_CHAIN_NAME, chain);
+        let h = m.nest(ATTR_CHAIN_HOOK);
+        m.be32(ATTR_HOOK_HOOKNUM, hook);
+        m.be32(ATTR_HOOK_PRIORITY, PRIORITY_DSTNAT as u32);
+        m.end(h);
+        m.be32(ATTR_CHAIN_POLICY, NF_ACCEPT);
+        m.string(ATTR_CHAIN_TYPE, "nat");
+        batch.extend_from_slice(&m.finish());
+    }
+    for chain in ["prerouting", "output"] {
+        for p in ports {
+            seq += 1;
+            let append = create | libc::NLM_F_APPEND as u16;
+            batch.extend_from_slice(&dnat_rule(table, chain, p, append, seq));
+        }
+    }
+    let last = seq;
+    push_batch_marker(&mut batch, BATCH_END, seq + 1);
+    socket.send(&batch, 0)?;
+    if read_until_ack(&socket, last, |_| {})? {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(libc::ENOENT))
+    }
+}
+
+/// One rule: the destination (`fib daddr type local`, or `ip daddr HOST_IP`), `tcp|udp
+/// dport HOST_PORT`, `dnat to CONTAINER_IP:CONTAINER_PORT`.
+fn dnat_rule(table: &str, chain: &str, p: &PortMap, flags: u16, seq: u32) -> Vec<u8> {
+    let mut m = Message::new(MSG_NEWRULE, flags, seq);
+    m.string(ATTR_RULE_TABLE, table);
+    m.string(ATTR_RULE_CHAIN, chain);
+    let list = m.nest(ATTR_RULE_EXPRESSIONS);
+    match p.host_ip {
+        Some(ip) => {
+            // payload load 4b @ network header + 16 (the destination address).
+            m.expr("payload", |m| {
+                m.be32(1, REG1);
+                m.be32(2, 1);
+                m.be32(3, 16);
+                m.be32(4, 4);
+            });
+            m.cmp_eq(&ip.octets());
+        }
+        None => {
+            // fib daddr type => reg 1; cmp eq RTN_LOCAL (host order).
+            m.expr("fib", |m| {
+                m.be32(1, REG1);
+                m.be32(2, 3); // NFT_FIB_RESULT_ADDRTYPE
+                m.be32(3, 2); // NFTA_FIB_F_DADDR
+            });
+            m.cmp_eq(&(libc::RTN_LOCAL as u32).to_ne_bytes());
+        }
+    }
+    let l4 = match p.proto {
+        Proto::Tcp => libc::IPPROTO_TCP,
+        Proto::Udp => libc::IPPROTO_UDP,
+    } as u8;
+    m.expr("meta", |m| {
+        m.be32(1, REG1);
+        m.be32(2, 16); // NFT_META_L4PROTO
+    });
+    m.cmp_eq(&[l4]);
+    // payload load 2b @ transport header + 2 (the destination port).
+    m.expr("payload", |m| {
+        m.be32(1, REG1);
+        m.be32(2, 2);
+        m.be32(3, 2);
+        m.be32(4, 2);
+    });
+    m.cmp_eq(&p.host_port.to_be_bytes());
+    m.immediate(REG1, &p.container_ip.octets());
+    m.immediate(REG2, &p.container_port.to_be_bytes());
+    m.expr("nat", |m| {
+        m.be32(1, 1); // NFT_NAT_DNAT
+        m.be32(2, libc::NFPROTO_IPV4 as u32);
+        m.be32(3, REG1); // NFTA_NAT_REG_ADDR_MIN
+        m.be32(5, REG2); // NFTA_NAT_REG_PROTO_MIN
+        m.be32(7, 2); // NF_NAT_RANGE_PROTO_SPECIFIED
+    });
+    m.end(list);
+    m.finish()
+}
+
+/// An nf_tables message of family ip being written: its header, then attributes (each
+/// padded to 4 bytes; a nest's length patched when it ends).
+struct Message(Vec<u8>);
+
+impl Message {
+    fn new(msg: u16, flags: u16, seq: u32) -> Message {
+        let mut b = Vec::with_capacity(256);
+        push_header(
+            &mut b,
+            0,
+            (SUBSYS_NFTABLES << 8) | msg,
+            flags,
+            seq,
+            libc::AF_INET as u8,
+            0,
+        );
+        Message(b)
+    }
+
+    fn attr(&mut self, kind: u16, data: &[u8]) {
+        let len = 4 + data.len();
+        self.0.extend_from_slice(&(len as u16).to_ne_bytes());
+        self.0.extend_from_slice(&kind.to_ne_bytes());
+        self.0.extend_from_slice(data);
+        self.pad();
+    }
+
+    fn pad(&mut self) {
+        let padded = (self.0.len() + 3) & !3;
+        self.0.resize(padded, 0);
+    }
+
+    fn string(&mut self, kind: u16, s: &str) {
+        let mut data = s.as_bytes().to_vec();
+        data.push(0);
+        self.attr(kind, &data);
+    }
+
+    fn be32(&mut self, kind: u16, v: u32) {
+        self.attr(kind, &v.to_be_bytes());
+    }
+
+    /// Starts nested attribute `kind`; [`Message::end`] closes it.
+    fn nest(&mut self, kind: u16) -> usize {
+        let at = self.0.len();
+        self.0.extend_from_slice(&[0, 0]);
+        self.0
+            .extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+        at
+    }
+
+    fn end(&mut self, at: usize) {
+        let len = (self.0.len() - at) as u16;
+        self.0[at..at + 2].copy_from_slice(&len.to_ne_bytes());
+    }
+
+    /// One element of a rule's expression list: `name` with the attributes `data` writes.
+    fn expr(&mut self, name: &str, data: impl FnOnce(&mut Message)) {
+        let elem = self.nest(ATTR_LIST_ELEM);
+        self.string(ATTR_EXPR_NAME, name);
+        let d = self.nest(ATTR_EXPR_DATA);
+        data(self);
+        self.end(d);
+        self.end(elem);
+    }
+
+    /// `cmp eq reg 1 VALUE`.
+    fn cmp_eq(&mut self, value: &[u8]) {
+        self.expr("cmp", |m| {
+            m.be32(1, REG1); // NFTA_CMP_SREG
+            m.be32(2, 0); // NFT_CMP_EQ
+            let d = m.nest(3); // NFTA_CMP_DATA
+            m.attr(ATTR_DATA_VALUE, value);
+            m.end(d);
+        });
+    }
+
+    /// `immediate reg REG VALUE`.
+    fn immediate(&mut self, reg: u32, value: &[u8]) {
+        self.expr("immediate", |m| {
+            m.be32(1, reg); // NFTA_IMMEDIATE_DREG
+            let d = m.nest(2); // NFTA_IMMEDIATE_DATA
+            m.attr(ATTR_DATA_VALUE, value);
+            m.end(d);
+        });
+    }
+
+    /// The message with its length in its header.
+    fn finish(mut self) -> Vec<u8> {
+        let len = self.0.len() as u32;
+        self.0[..4].copy_from_slice(&len.to_ne_bytes());
+        self.0
+    }
 }

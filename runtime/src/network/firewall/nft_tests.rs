@@ -135,6 +135,46 @@ fn nat_network_rules_apply_replace_and_remove() {
     assert_eq!(ns.exec(&["nft", "list", "ruleset"]), "");
 }
 
+/// The port table written over nfnetlink is the one `nft -f` makes of the script of
+/// `render_ports`, rule for rule as `nft list` prints it; writing it again replaces it.
+#[test]
+fn a_port_table_over_netlink_is_the_one_nft_would_write() {
+    let ns = TestNetns::new("p");
+    run_in_netns(ns.file.as_fd(), || {
+        netlink::replace_ports_table(PORTS_TABLE, &[dns_port()]).unwrap();
+        netlink::replace_ports_table(PORTS_TABLE, &[web_port(), dns_port()]).unwrap();
+    })
+    .unwrap();
+    assert_eq!(
+        ns.exec(&["nft", "list", "table", "ip", PORTS_TABLE]),
+        PORT_RULES
+    );
+    // The same script through nft gives the same listing.
+    run_in_netns(ns.file.as_fd(), || {
+        remove_ports(PORTS_TABLE).unwrap();
+        let script = render_ports(PORTS_TABLE, &[web_port(), dns_port()]).unwrap();
+        run_nft(&script, "apply", PORTS_TABLE).unwrap();
+    })
+    .unwrap();
+    assert_eq!(
+        ns.exec(&["nft", "list", "table", "ip", PORTS_TABLE]),
+        PORT_RULES
+    );
+    // Over an existing table, and with no ports: only the empty chains are left.
+    run_in_netns(ns.file.as_fd(), || {
+        netlink::replace_ports_table(PORTS_TABLE, &[]).unwrap()
+    })
+    .unwrap();
+    let text = ns.exec(&["nft", "list", "table", "ip", PORTS_TABLE]);
+    assert!(!text.contains("dnat"), "{text}");
+    assert!(
+        text.contains("type nat hook output priority -100"),
+        "{text}"
+    );
+    run_in_netns(ns.file.as_fd(), || remove_ports(PORTS_TABLE).unwrap()).unwrap();
+    assert_eq!(ns.exec(&["nft", "list", "ruleset"]), "");
+}
+
 /// An internal network: no NAT, no ports, forwarding off, traffic only within the bridge.
 #[test]
 fn internal_network_has_no_nat_and_drops_outside() {
