@@ -17,7 +17,8 @@ conf() {
   if [ "${POSTGRES_DURABLE:-}" = 1 ]; then
     set -- -c listen_addresses='*'
   else
-    set -- -c listen_addresses='*' -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+    set -- -c listen_addresses='*' -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+      -c wal_init_zero=off
   fi
   printf '%s\n' "$@"
 }
@@ -52,6 +53,11 @@ image_data=/var/lib/postgresql/data
 if [ "$PGDATA" != "$image_data" ] && [ ! -s "$PGDATA/PG_VERSION" ] && [ -s "$image_data/PG_VERSION" ]; then
   install -d -o postgres -g postgres -m 0700 "$PGDATA"
   cp -a "$image_data/." "$PGDATA/"
+fi
+# A tmpfs at /var/lib/postgresql/memory (the testkit mounts one): the home of a
+# tablespace for databases that need no disk (the testkit makes its per-test copies there).
+if [ -d /var/lib/postgresql/memory ] && [ ! -e /var/lib/postgresql/memory/tablespace ]; then
+  install -d -o postgres -g postgres -m 0700 /var/lib/postgresql/memory/tablespace
 fi
 user=${POSTGRES_USER:-postgres}
 password=${POSTGRES_PASSWORD:-postgres}

@@ -259,6 +259,19 @@ fn fresh_databases_are_copies_of_the_template_and_isolated() {
     };
     assert_eq!(count(&mut ca), 2);
     assert_eq!(count(&mut cb), 1);
+    // The copies are made in the tablespace on the fixture's tmpfs; the server's own
+    // databases are where the image has them.
+    let tablespace = |c: &mut postgres::Client, db: &str| -> String {
+        c.query_one(
+            "SELECT t.spcname::text FROM pg_database d \
+             JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = $1",
+            &[&db],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert_eq!(tablespace(&mut ca, a.name()), "tug_memory");
+    assert_eq!(tablespace(&mut ca, "postgres"), "pg_default");
     drop(ca);
     let name = a.name().to_string();
     drop(a);

@@ -97,7 +97,12 @@ struct Server {
     id: String,
     user: String,
     template: String,
+    /// The tmpfs tablespace the copies go to, with tug's image.
+    memory: bool,
 }
+
+/// The tablespace on the fixture's tmpfs (see `Postgres::in_memory`).
+const MEMORY_TABLESPACE: &str = "tug_memory";
 
 impl Server {
     fn of(c: &Container<Postgres>) -> Server {
@@ -106,12 +111,18 @@ impl Server {
             id: c.id().to_string(),
             user: c.image().user.clone(),
             template: c.image().db.clone(),
+            memory: !c.image().in_memory.is_empty(),
         }
     }
 
     fn copy_statement(&self, name: &str) -> String {
+        let tablespace = if self.memory {
+            format!(" TABLESPACE {MEMORY_TABLESPACE}")
+        } else {
+            String::new()
+        };
         format!(
-            "CREATE DATABASE \"{name}\" TEMPLATE \"{}\" STRATEGY FILE_COPY",
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{}\" STRATEGY FILE_COPY{tablespace}",
             self.template
         )
     }
@@ -143,16 +154,27 @@ impl Server {
             let stream = self.engine.connect_unix(&self.id, SOCKET).ok()?;
             Session::start(stream, &self.user, db).ok()
         };
-        if let Some(s) = connect(ADMIN_DB) {
-            return Some(s);
+        let mut session = match connect(ADMIN_DB) {
+            Some(s) => s,
+            None => {
+                let mut first = connect("template1")?;
+                // From template0, which nobody can be connected to (a copy of a template
+                // that others use fails). Another thread or process may make it at the
+                // same time: then it exists, as wanted.
+                let _ = first.execute(&format!("CREATE DATABASE {ADMIN_DB} TEMPLATE template0"));
+                drop(first);
+                connect(ADMIN_DB)?
+            }
+        };
+        if self.memory {
+            // Each new session asks for it: the first makes it, the others (of this or
+            // another process) are told it exists, which is as good.
+            let _ = session.execute(&format!(
+                "CREATE TABLESPACE {MEMORY_TABLESPACE} LOCATION '{}'",
+                super::postgres::MEMORY_TABLESPACE_DIR
+            ));
         }
-        let mut first = connect("template1")?;
-        // From template0, which nobody can be connected to (a copy of a template that
-        // others use fails). Another thread or process may make it at the same time:
-        // then it exists, as wanted.
-        let _ = first.execute(&format!("CREATE DATABASE {ADMIN_DB} TEMPLATE template0"));
-        drop(first);
-        connect(ADMIN_DB)
+        Some(session)
     }
 
     /// Runs one statement as the superuser with `psql` in the container.

@@ -26,9 +26,10 @@ RUN docker-entrypoint.sh init-only
 
 pub use super::pgfresh::FreshDatabase;
 
-/// Where the fixture's tmpfs goes, and the data directory in it.
-const MEMORY_DIR: &str = "/var/lib/postgresql/memory";
-const MEMORY_PGDATA: &str = "/var/lib/postgresql/memory/data";
+/// Where the fixture's tmpfs goes: the home of the tablespace that the databases of
+/// `fresh_database` are made in (the entrypoint makes the directory for it).
+pub(super) const MEMORY_DIR: &str = "/var/lib/postgresql/memory";
+pub(super) const MEMORY_TABLESPACE_DIR: &str = "/var/lib/postgresql/memory/tablespace";
 
 /// The port PostgreSQL listens on in its container.
 pub const POSTGRES_PORT: ContainerPort = ContainerPort::Tcp(5432);
@@ -52,10 +53,11 @@ pub struct Postgres {
     pub(super) db: String,
     init: Vec<CopyToContainer>,
     bake: Bake,
-    /// With tug's image: a tmpfs for the data directory, which the entrypoint fills
-    /// with the image's cluster at start (writes cost no disk I/O; a database copy is a
-    /// memory copy). Empty with `with_durability` or another image.
-    in_memory: Vec<Mount>,
+    /// With tug's image: a tmpfs for the tablespace of the databases that
+    /// `fresh_database` copies (a copy is a memory copy, a drop costs nothing). The
+    /// server's own cluster stays in the container's layer, where it starts without
+    /// being copied anywhere first. Empty with `with_durability` or another image.
+    pub(super) in_memory: Vec<Mount>,
 }
 
 impl Default for Postgres {
@@ -125,8 +127,9 @@ impl Postgres {
     }
 
     /// Keeps PostgreSQL's durability settings (fsync, synchronous_commit,
-    /// full_page_writes), which the fixture turns off for speed by default, and its data
-    /// on disk (in the container's own layer) instead of in memory.
+    /// full_page_writes, wal_init_zero), which the fixture turns off for speed by
+    /// default, and the databases of `fresh_database` on disk (in the container's own
+    /// layer) instead of in memory.
     pub fn with_durability(mut self) -> Self {
         self.env.push(("POSTGRES_DURABLE".into(), "1".into()));
         self.in_memory = Vec::new();
@@ -187,9 +190,6 @@ impl Image for Postgres {
             ("POSTGRES_PASSWORD", &self.password),
             ("POSTGRES_DB", &self.db),
         ];
-        if !self.in_memory.is_empty() {
-            v.push(("PGDATA", MEMORY_PGDATA));
-        }
         v.extend(self.env.iter().map(|(k, val)| (k.as_str(), val.as_str())));
         v
     }
