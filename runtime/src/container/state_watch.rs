@@ -12,7 +12,7 @@ use std::time::Duration;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 /// An inotify watch on one directory's entries being renamed in or closed after a write
-/// (and, for [`StateWatch::with_writes`], every write: a log entry).
+/// (and, for a follower of the log, every write: a log entry).
 #[derive(Debug)]
 pub struct StateWatch(OwnedFd);
 
