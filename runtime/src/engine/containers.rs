@@ -275,6 +275,12 @@ impl Engine {
             // removes the cgroup before it records the exit. That is "not running", as
             // it would be a moment later, not a missing cgroup.
             if !process_exists(c.state.pid) {
+                // Nothing is frozen any more: the record says so at once, not only when
+                // the shim records the exit a moment later.
+                if !pause {
+                    c.state.set_paused(false);
+                    let _ = store.save(&c, true);
+                }
                 return Err(Error::Conflict(format!("Container {id} is not running")).into());
             }
             return Err(e.into());
@@ -341,7 +347,9 @@ impl Engine {
             // The commit's error first; else a container left frozen is the news.
             let image = committed?;
             // A container that exited while frozen (killed) has nothing left to thaw.
+            // So has one whose process went while the shim records its exit.
             if let Err(e) = thawed
+                && !matches!(e, crate::Error::Container(Error::Conflict(_)))
                 && self.container(name)?.state.running
             {
                 return Err(e);
