@@ -143,7 +143,7 @@ fn run_session(
     let out = std::fs::read(&out_path).map_err(|e| format!("read the output: {e}"))?;
     let out = String::from_utf8_lossy(&out).into_owned();
     let mut outputs = Vec::new();
-    for i in 0..steps.len() {
+    for (i, step) in steps.iter().enumerate() {
         let (a, b) = (marker(i), marker(i + 1));
         let Some(from) = out.find(&a).map(|p| p + a.len()) else {
             return Err(format!("the session ended early: {out}"));
@@ -156,8 +156,8 @@ fn run_session(
             };
             return Err(format!(
                 "{why} in the command at line {}:\n{}\n--- its output so far:\n{}",
-                steps[i].line,
-                steps[i].command,
+                step.line,
+                step.command,
                 &out[from..]
             ));
         };

@@ -305,18 +305,27 @@ impl<'a> Ctx<'a> {
             return Ok(c);
         }
         let logs = last_lines(&self.logs(name), 8);
-        Err(Failure::new(
-            expected,
-            format!(
-                "container {name:?} is not running ({}); its logs:\n{}",
-                status(&c),
-                if logs.is_empty() {
-                    "    (none)".into()
-                } else {
-                    logs
-                }
-            ),
-        ))
+        let mut got = format!(
+            "container {name:?} is not running ({}); its logs:\n{}",
+            status(&c),
+            if logs.is_empty() {
+                "    (none)".into()
+            } else {
+                logs
+            }
+        );
+        // A container that never started (a port already taken, a missing file): what
+        // tug said about it is in commands.sh's error output.
+        if let Some(said) = self
+            .commands
+            .as_ref()
+            .map(|run| last_lines(&run.stderr, 8))
+            .filter(|said| !said.is_empty())
+        {
+            got.push_str("\ncommands.sh printed on stderr:\n");
+            got.push_str(&said);
+        }
+        Err(Failure::new(expected, got))
     }
 
     /// The host port published for `container_port` (`80/tcp`) of container `name`, as
