@@ -26,7 +26,14 @@ pub async fn route(server: Arc<Server>, req: Request<Incoming>) -> Response<Body
     if let Some((line, t0)) = line {
         // The time to the answer's head (a streamed body goes on after it).
         let ms = t0.elapsed().as_secs_f64() * 1000.0;
-        eprintln!("{line} -> {} ({ms:.1} ms)", response.status().as_u16());
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() - ms / 1000.0)
+            .unwrap_or_default();
+        eprintln!(
+            "{at:.4} {line} -> {} ({ms:.1} ms)",
+            response.status().as_u16()
+        );
     }
     response
 }
