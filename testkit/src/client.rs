@@ -49,6 +49,29 @@ impl Tug {
         })
     }
 
+    /// A client on an engine already opened (a spare's background start).
+    pub(crate) fn on(engine: Engine) -> Tug {
+        Tug {
+            engine,
+            prepared: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// tug: removes the warm spares ([`crate::ImageExt::with_spare`]) this process keeps
+    /// on this client's state root, after waiting (up to a minute) for those still
+    /// starting; how many it removed. (They go anyway when the process ends.)
+    pub fn remove_spares(&self) -> Result<usize> {
+        let engine = &self.engine;
+        let ids = crate::spare::drain(std::time::Duration::from_secs(60), |id| {
+            engine.container(id).is_ok()
+        });
+        for id in &ids {
+            crate::container::remove_with_volumes(engine, id)
+                .map_err(|e| Error::engine(format!("removing spare {id}"), e))?;
+        }
+        Ok(ids.len())
+    }
+
     /// The engine, for what the testkit does not wrap.
     pub fn engine(&self) -> &Engine {
         &self.engine

@@ -57,6 +57,7 @@ mod network;
 mod ports;
 mod request;
 pub mod runners;
+mod spare;
 mod start;
 mod wait;
 

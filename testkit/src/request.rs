@@ -128,7 +128,14 @@ pub struct ContainerRequest<I: Image> {
     /// `None`: [`ReuseDirective::from_env`].
     pub(crate) reuse: Option<ReuseDirective>,
     pub(crate) pull: PullPolicy,
+    /// Set by [`ImageExt::with_spare`]: starts this request's next spare.
+    pub(crate) spare: Option<SpareLauncher<I>>,
 }
+
+/// Starts (in the background) the spare of a request under a key: made for an image type
+/// that is `Clone + 'static`, where [`ImageExt::with_spare`] is called.
+pub(crate) type SpareLauncher<I> =
+    fn(&crate::Tug, &ContainerRequest<I>, String) -> Box<dyn FnOnce() + Send>;
 
 impl<I: Image> From<I> for ContainerRequest<I> {
     fn from(image: I) -> ContainerRequest<I> {
@@ -164,6 +171,7 @@ impl<I: Image> From<I> for ContainerRequest<I> {
             log_consumers: Consumers::default(),
             reuse: None,
             pull: PullPolicy::Missing,
+            spare: None,
         }
     }
 }
@@ -404,6 +412,25 @@ pub trait ImageExt<I: Image>: Sized {
     fn with_reuse(self, reuse: impl Into<ReuseDirective>) -> ContainerRequest<I> {
         let mut r = self.into_request();
         r.reuse = Some(reuse.into());
+        r
+    }
+
+    /// tug: keeps a warm spare of this request. Once its container is ready, a second
+    /// one of the same request is started and made ready in the background; the next
+    /// start of the same request in this process takes it at once (a new container that
+    /// no test had before, with its own host ports) and starts the next spare. A suite
+    /// whose tests each start the same fixture waits for the first one only, as long as
+    /// a test takes longer than a start. The price: one more container running while
+    /// the process lives (its shim removes it when the process ends, killed or not).
+    ///
+    /// Not for requests with fixed host ports, a container name, a network or reuse
+    /// (two containers could not share those); there it does nothing.
+    fn with_spare(self, spare: bool) -> ContainerRequest<I>
+    where
+        I: Clone + 'static,
+    {
+        let mut r = self.into_request();
+        r.spare = spare.then_some(crate::start::launch_spare::<I> as SpareLauncher<I>);
         r
     }
 

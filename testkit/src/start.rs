@@ -26,6 +26,9 @@ use crate::wait::WaitFor;
 pub(crate) const REUSE_LABEL: &str = "tug.testkit.reuse-hash";
 /// The label of a container kept for a process or a test run (it goes with them).
 const SESSION_LABEL: &str = "tug.testkit.session-hash";
+/// The label of a warm spare (its value: the pid of the process that keeps it); a
+/// spare handed out keeps it.
+pub(crate) const SPARE_LABEL: &str = "tug.testkit.spare";
 /// The label of the user networks the testkit made for `with_network(name)`.
 pub(crate) const MANAGED_NETWORK_LABEL: &str = "tug.testkit.managed";
 
@@ -99,8 +102,48 @@ pub(crate) fn start<I: Image>(tug: &Tug, req: ContainerRequest<I>) -> Result<Con
         }
         opts.labels.push(format!("{label}={key}"));
     }
+    // A warm spare (`with_spare`): taken when one is ready (or starting), else made
+    // once this start is ready.
+    let spare = match (req.spare, &reuse_key) {
+        (Some(launch), None)
+            if req.mapped.is_empty()
+                && req.container_name.is_none()
+                && (req.network.as_deref())
+                    .is_none_or(|n| matches!(n, "" | "bridge" | "default")) =>
+        {
+            let key = spare_key(tug, &opts, &req.copies, &image_id);
+            Some((launch(tug, &req, key.clone()), key))
+        }
+        _ => None,
+    };
+    if let Some((launch, key)) = spare {
+        if let Some(record) = take_spare(engine, &key, timeout) {
+            launch();
+            let consumers = req.log_consumers.0.clone();
+            let c = Container::new(engine.clone(), &record, req.image, setup);
+            c.record_live()?;
+            feed_consumers(&c, consumers)?;
+            return Ok(c);
+        }
+        let c = start_new(engine, &reference, &opts, req, setup, None)?;
+        launch();
+        return Ok(c);
+    }
+    start_new(engine, &reference, &opts, req, setup, reuse_key.as_deref())
+}
+
+/// Creates `req`'s container and makes it ready; a kept one (`reuse_key`) is removed
+/// again on a failure, so that no later start finds it half made.
+fn start_new<I: Image>(
+    engine: &tug::Engine,
+    reference: &str,
+    opts: &CreateOptions,
+    req: ContainerRequest<I>,
+    setup: Setup,
+    reuse_key: Option<&str>,
+) -> Result<Container<I>> {
     let record = engine
-        .create_container(&opts)
+        .create_container(opts)
         .map_err(|e| Error::engine(format!("creating a container from {reference}"), e))?;
     let consumers = req.log_consumers.0.clone();
     let mut copies: Vec<CopyToContainer> =
@@ -135,6 +178,22 @@ fn make_ready<I: Image>(
             cause: Box::new(e),
         });
     }
+    feed_consumers(c, consumers)?;
+    for cmd in c.image().exec_before_ready(c.state())? {
+        c.exec(cmd)?;
+    }
+    c.wait_until_ready()?;
+    for cmd in c.image().exec_after_start(c.state())? {
+        c.exec(cmd)?;
+    }
+    Ok(())
+}
+
+/// Feeds the container's log, from its start and on, to the request's log consumers.
+fn feed_consumers<I: Image>(
+    c: &Container<I>,
+    consumers: Vec<std::sync::Arc<dyn crate::logs::LogConsumer>>,
+) -> Result<()> {
     if !consumers.is_empty() {
         let follower = c
             .engine()
@@ -144,14 +203,57 @@ fn make_ready<I: Image>(
             crate::logs::feed(follower, consumers);
         });
     }
-    for cmd in c.image().exec_before_ready(c.state())? {
-        c.exec(cmd)?;
-    }
-    c.wait_until_ready()?;
-    for cmd in c.image().exec_after_start(c.state())? {
-        c.exec(cmd)?;
-    }
     Ok(())
+}
+
+/// The record of `key`'s spare when one is ready (or gets ready within `timeout`) and
+/// still running; a spare that died waiting is removed.
+fn take_spare(
+    engine: &tug::Engine,
+    key: &str,
+    timeout: Duration,
+) -> Option<tug::container::Container> {
+    let id = crate::spare::take(key, timeout)?;
+    match engine.container(&id) {
+        Ok(c) if c.state.running => Some(c),
+        _ => {
+            let _ = crate::container::remove_with_volumes(engine, &id);
+            None
+        }
+    }
+}
+
+/// What [`crate::ImageExt::with_spare`] sets (for image types that can be cloned and
+/// sent to a thread): a copy of `req` without log consumers and without a spare of its
+/// own, started in the background when the returned closure runs, and put in the pool
+/// under `key` once ready.
+pub(crate) fn launch_spare<I: Image + Clone + 'static>(
+    tug: &Tug,
+    req: &ContainerRequest<I>,
+    key: String,
+) -> Box<dyn FnOnce() + Send> {
+    let mut req = req.clone();
+    req.spare = None;
+    req.log_consumers = Default::default();
+    req.labels
+        .push((SPARE_LABEL.to_string(), std::process::id().to_string()));
+    let engine = tug.engine().clone();
+    Box::new(move || {
+        if !crate::spare::begin(&key) {
+            return;
+        }
+        std::thread::spawn(move || {
+            let tug = Tug::on(engine);
+            let id = start(&tug, req).ok().map(Container::detach);
+            crate::spare::finish(&key, id);
+        });
+    })
+}
+
+/// The key of a request's spares: what the container is made of, on which state root.
+fn spare_key(tug: &Tug, opts: &CreateOptions, copies: &[CopyToContainer], image: &str) -> String {
+    let root = tug.engine().root().display().to_string();
+    reuse_hash(opts, copies, &format!("{image} spare {root}"))
 }
 
 /// The lock of one kept container's key, under the run root (`TUG_RUN`), held while a

@@ -401,6 +401,12 @@ impl<I: Image> Container<I> {
         self.record_live()
     }
 
+    /// Lets go of the container without removing it (a spare, put in the pool): its id.
+    pub(crate) fn detach(mut self) -> String {
+        self.removed = true;
+        std::mem::take(&mut self.id)
+    }
+
     /// Records the running container's pid and published ports.
     pub(crate) fn record_live(&self) -> Result<()> {
         let c = self.inspect()?;
