@@ -40,6 +40,34 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
     )
 }
 
+/// As [`time`], with each fixture held for `hold` after it is ready (a test's own work),
+/// as a suite's tests hold theirs: what warm spares (`with_spare`) make use of.
+fn time_held<T>(runs: usize, hold: Duration, mut f: impl FnMut() -> T) -> Duration {
+    drop(f());
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                let kept = f();
+                let d = t.elapsed();
+                std::thread::sleep(hold);
+                drop(kept);
+                d
+            })
+            .collect(),
+    )
+}
+
+/// The fixture's hold for the spare rows: BENCH_HOLD_MS (default 100).
+fn hold() -> Duration {
+    Duration::from_millis(
+        std::env::var("BENCH_HOLD_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100),
+    )
+}
+
 fn main() {
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
@@ -58,9 +86,32 @@ fn main() {
         "  Postgres::default()          {}",
         ms(time(runs, || Postgres::default().start().unwrap()))
     );
+    let hold = hold();
+    let spare_row = |name: &str, d: Duration| {
+        println!(
+            "  {name:<28} {} (a spare; each fixture held {} ms)",
+            ms(d),
+            hold.as_millis()
+        )
+    };
+    use tug_testkit::ImageExt;
+    spare_row(
+        "Postgres with_spare(true)",
+        time_held(runs, hold, || {
+            Postgres::default().with_spare(true).start().unwrap()
+        }),
+    );
+    let _ = tug_testkit::Tug::shared().and_then(|t| t.remove_spares());
     if only_postgres {
         return;
     }
+    spare_row(
+        "Redis with_spare(true)",
+        time_held(runs, hold, || {
+            Redis::default().with_spare(true).start().unwrap()
+        }),
+    );
+    let _ = tug_testkit::Tug::shared().and_then(|t| t.remove_spares());
     let schema = b"CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);".to_vec();
     println!(
         "  Postgres with init SQL       {}",

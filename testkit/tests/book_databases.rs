@@ -82,6 +82,22 @@ fn a_database_per_test() {
     // ANCHOR_END: fresh
 }
 
+#[test]
+fn a_server_per_test_without_waiting() {
+    debian_base();
+    // ANCHOR: spare
+    use tug_testkit::ImageExt;
+    for _test in 0..3 {
+        // The first start waits for its server; each later one takes the spare that was
+        // made ready while the previous "test" ran, and a new spare is started.
+        let pg = Postgres::default().with_spare(true).start().unwrap();
+        let mut db = postgres::Client::connect(&pg.connection_string(), postgres::NoTls).unwrap();
+        db.batch_execute("CREATE TABLE mine (n int)").unwrap(); // a new server each time
+    }
+    // ANCHOR_END: spare
+    tug_testkit::Tug::shared().unwrap().remove_spares().unwrap();
+}
+
 // `scripts/test.sh` makes the Debian base before the tests; these two show whole tests.
 // ANCHOR: shared
 #[test]

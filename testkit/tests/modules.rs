@@ -85,6 +85,34 @@ fn postgres_round_trips_sql() {
     assert_eq!(fsync, "off");
 }
 
+/// A warm spare is a server of its own, as new as a fresh start: what one test wrote is
+/// not in the next test's server.
+#[test]
+fn a_postgres_spare_is_a_fresh_server() {
+    use tug_testkit::ImageExt;
+    debian_base();
+    let request = || Postgres::default().with_db("spares").with_spare(true);
+    let first = request().start().unwrap();
+    let mut c = postgres::Client::connect(&first.connection_string(), postgres::NoTls).unwrap();
+    c.batch_execute("CREATE TABLE mine (n int); INSERT INTO mine VALUES (1)")
+        .unwrap();
+    let second = request().start().unwrap();
+    assert_ne!(second.id(), first.id());
+    assert_ne!(second.connection_string(), first.connection_string());
+    let mut c2 = postgres::Client::connect(&second.connection_string(), postgres::NoTls).unwrap();
+    let tables: i64 = c2
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'mine'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0);
+    drop((c, c2, first, second));
+    let removed = tug_testkit::Tug::shared().unwrap().remove_spares().unwrap();
+    assert_eq!(removed, 1, "the spare made after the second start");
+}
+
 #[test]
 fn postgres_takes_the_official_images_conventions_and_init_sql() {
     debian_base();
