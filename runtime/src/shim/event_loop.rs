@@ -44,6 +44,9 @@ impl Shim<'_> {
     pub fn event_loop(&mut self) -> Result<(), Error> {
         let mut buf = [0u8; 16 * 1024];
         while !self.finished {
+            if self.trim_at.is_some_and(|t| Instant::now() >= t) {
+                self.release_start_memory();
+            }
             let mut slots: Vec<(Slot, RawFd, PollFlags)> = Vec::with_capacity(8);
             let r = PollFlags::POLLIN;
             slots.push((Slot::Signals, self.signals.fd().as_fd().as_raw_fd(), r));
@@ -116,6 +119,7 @@ impl Shim<'_> {
                 .and_then(|s| s.wake_at());
             let wake = [
                 self.restart_at,
+                self.trim_at,
                 self.health.as_ref().and_then(|h| h.wake_at()),
                 service_wake,
             ]

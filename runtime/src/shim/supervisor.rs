@@ -42,6 +42,10 @@ pub(super) struct Shim<'a> {
     pub id: String,
     pub stdin_once: bool,
     pub restart_at: Option<Instant>,
+    /// When the shim drops what the start needed from its resident set (see
+    /// [`Shim::release_start_memory`]): a while after the start, so that a short-lived
+    /// container's exit is not kept waiting behind it.
+    pub trim_at: Option<Instant>,
     delay: Duration,
     pub last_code: i32,
     manual_stop: bool,
@@ -105,6 +109,7 @@ pub fn run(
         id: settings.id,
         stdin_once: settings.stdin_once,
         restart_at: None,
+        trim_at: None,
         delay: Duration::ZERO,
         last_code: 0,
         manual_stop: false,
@@ -131,17 +136,28 @@ pub fn run(
             return Ok(());
         }
     }
-    super::memory::release_clean_file_pages();
-    // What the start needed (the spec, the clone's stack) goes back to the system.
-    // SAFETY: malloc_trim only returns free heap memory to the kernel.
-    unsafe { libc::malloc_trim(0) };
+    shim.trim_at = Some(Instant::now() + TRIM_AFTER);
     let result = shim.event_loop();
     // No client waits any more: the container side's last clean-up.
     shim.side.shim_exits();
     result
 }
 
+/// How long after the start an idle shim shrinks (see [`Shim::release_start_memory`]).
+const TRIM_AFTER: Duration = Duration::from_millis(200);
+
 impl Shim<'_> {
+    /// Drops the pages that only the start needed: the clean file pages it touched (clap,
+    /// serde, the sandbox set-up: they stay in the page cache) and the free heap (the
+    /// spec, the clone's stack). Reading `/proc/self/smaps` takes a millisecond or two,
+    /// so it waits for a quiet moment after the start ([`TRIM_AFTER`]).
+    pub fn release_start_memory(&mut self) {
+        self.trim_at = None;
+        super::memory::release_clean_file_pages();
+        // SAFETY: malloc_trim only returns free heap memory to the kernel.
+        unsafe { libc::malloc_trim(0) };
+    }
+
     /// The first start failed: record why (or remove the container), tell the clients,
     /// and end.
     fn fail(&mut self, code: i32, msg: String) {
