@@ -5,10 +5,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::is_gone;
+use common::{KillOnDrop, is_gone};
 use tug_testkit::runners::SyncRunner;
 use tug_testkit::{GenericImage, ImageExt};
 
@@ -28,16 +28,6 @@ fn helper_holds_a_container_until_killed() {
         .unwrap();
     println!("container {}", c.id());
     std::thread::sleep(Duration::from_secs(600));
-}
-
-/// Kills and reaps the helper when the test ends, also when it fails.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

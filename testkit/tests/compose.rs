@@ -6,9 +6,11 @@
 
 mod common;
 
+use common::KillOnDrop;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::eventually;
@@ -135,16 +137,6 @@ fn helper_holds_a_project_until_killed() {
     let project = Compose::new([FILE]).up().unwrap();
     println!("project {}", project.project_name());
     std::thread::sleep(Duration::from_secs(600));
-}
-
-/// Kills and reaps the helper when the test ends, also when it fails.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::KillOnDrop;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -77,16 +79,6 @@ fn helper_runner_process() {
     println!("\ndone");
     if std::env::var("TUG_TESTKIT_RUNNER_WAITS").is_ok() {
         std::thread::sleep(Duration::from_secs(600));
-    }
-}
-
-/// Kills and reaps a process when the test ends, also when it fails.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

@@ -5,10 +5,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{eventually, is_gone};
+use common::{KillOnDrop, eventually, is_gone};
 use tug_testkit::core::WaitFor;
 use tug_testkit::runners::SyncRunner;
 use tug_testkit::{ContainerRequest, GenericImage, ImageExt, Tug};
@@ -124,16 +124,6 @@ fn helper_keeps_a_spare_until_killed() {
     let spare = spare_besides(&tag, &[c.id()]);
     println!("containers {} {spare}", c.id());
     std::thread::sleep(Duration::from_secs(600));
-}
-
-/// Kills and reaps the helper when the test ends, also when it fails.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

@@ -36,21 +36,23 @@ fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<String> {
     rx
 }
 
-/// Receives lines until one contains `want`, failing after `limit`.
-fn until(rx: &mpsc::Receiver<String>, want: &str, limit: Duration) -> Vec<String> {
+/// Receives lines until each of `wants` was in one, in any order (the containers print
+/// at the same time), failing after `limit`.
+fn until_all(rx: &mpsc::Receiver<String>, wants: &[&str], limit: Duration) -> Vec<String> {
     let end = Instant::now() + limit;
-    let mut seen = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     loop {
+        let missing: Vec<&&str> = wants
+            .iter()
+            .filter(|w| !seen.iter().any(|l| l.contains(**w)))
+            .collect();
+        if missing.is_empty() {
+            return seen;
+        }
         let left = end.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(l) => {
-                let hit = l.contains(want);
-                seen.push(l);
-                if hit {
-                    return seen;
-                }
-            }
-            Err(_) => panic!("no line with {want:?} in time; saw {seen:?}"),
+            Ok(l) => seen.push(l),
+            Err(_) => panic!("no line with {missing:?} in time; saw {seen:?}"),
         }
     }
 }
@@ -68,8 +70,11 @@ fn attached_up_prefixes_logs_and_ctrl_c_stops_the_project() {
         .spawn()
         .unwrap();
     let rx = lines_of(&mut child);
-    until(&rx, "att-a-1  | hello from a", Duration::from_secs(30));
-    until(&rx, "att-b-1  | hello from b", Duration::from_secs(30));
+    until_all(
+        &rx,
+        &["att-a-1  | hello from a", "att-b-1  | hello from b"],
+        Duration::from_secs(30),
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,

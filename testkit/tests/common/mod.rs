@@ -5,6 +5,17 @@ use std::time::{Duration, Instant};
 
 use tug_testkit::Tug;
 
+/// Kills and reaps a child process (a helper test binary) when the test ends, also when
+/// it fails.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Whether the container `id` is gone from the state root.
 pub fn is_gone(id: &str) -> bool {
     let engine = Tug::shared().expect("tug").engine();
