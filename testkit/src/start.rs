@@ -243,11 +243,34 @@ pub(crate) fn launch_spare<I: Image + Clone + 'static>(
             return;
         }
         std::thread::spawn(move || {
+            static SWEPT: std::sync::Once = std::sync::Once::new();
+            SWEPT.call_once(|| remove_orphaned_spares(&engine));
             let tug = Tug::on(engine);
             let id = start(&tug, req).ok().map(Container::detach);
             crate::spare::finish(&key, id);
         });
     })
+}
+
+/// Removes the spares that an ended process left created but never started (it ended
+/// while their background start was between the create and the shim, which is what
+/// removes an owned container when its owner goes): run once per process, before its
+/// first spare.
+fn remove_orphaned_spares(engine: &tug::Engine) {
+    let Ok(all) = engine.containers() else {
+        return;
+    };
+    for c in all {
+        let Some(pid) = c.config.labels.get(SPARE_LABEL) else {
+            continue;
+        };
+        let owner_alive = pid
+            .parse::<u32>()
+            .is_ok_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if c.state.status == tug::container::Status::Created && !owner_alive {
+            let _ = crate::container::remove_with_volumes(engine, c.id.as_ref());
+        }
+    }
 }
 
 /// The key of a request's spares: what the container is made of, on which state root.

@@ -14,6 +14,7 @@ use tug_testkit::runners::SyncRunner;
 use tug_testkit::{ContainerRequest, GenericImage, ImageExt, Tug};
 
 const HELPER_ENV: &str = "TUG_TESTKIT_SPARE_HELPER";
+const SWEEP_ENV: &str = "TUG_TESTKIT_SPARE_SWEEP";
 
 /// `remove_spares` removes all of the process's spares: the tests that call it take
 /// turns (under `cargo test` they share a process).
@@ -160,4 +161,72 @@ fn a_sigkilled_process_leaves_no_spare() {
         "left after the SIGKILL: {:?}",
         running(&tag)
     );
+}
+
+/// The helper of the sweep test: starts a fixture with a spare (the process's first
+/// spare, so the sweep of orphaned spares runs), waits for the spare, and ends. A no-op
+/// when run as an ordinary test.
+#[test]
+fn helper_starts_a_first_spare() {
+    let Some(tag) = std::env::var_os(SWEEP_ENV) else {
+        return;
+    };
+    let tag = tag.to_string_lossy().into_owned();
+    let c = web(&tag).start().unwrap();
+    spare_besides(&tag, &[c.id()]);
+    println!("spare made");
+}
+
+/// A spare whose process ended between its create and its start (a record in state
+/// created, with no shim to remove it) is removed by the next process's first spare.
+#[test]
+fn a_spare_left_created_by_an_ended_process_is_swept() {
+    let tag = format!("spare-orphan-{}", std::process::id());
+    // A pid that is gone: a child that has exited and been reaped.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let engine = Tug::shared().unwrap().engine();
+    let orphan = engine
+        .create_container(&tug::container::CreateOptions {
+            image: "busybox".into(),
+            command: vec!["true".into()],
+            network: "none".into(),
+            labels: vec![
+                format!("tug.testkit.spare={dead_pid}"),
+                format!("test={tag}"),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    let orphan = orphan.id.to_string();
+    // A spare of a live process in state created is left alone: this process's own.
+    let mine = engine
+        .create_container(&tug::container::CreateOptions {
+            image: "busybox".into(),
+            command: vec!["true".into()],
+            network: "none".into(),
+            labels: vec![
+                format!("tug.testkit.spare={}", std::process::id()),
+                format!("test={tag}"),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    let mine = mine.id.to_string();
+
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "helper_starts_a_first_spare", "--nocapture"])
+        .env(SWEEP_ENV, format!("{tag}-helper"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("spare made"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(is_gone(&orphan), "the orphaned spare was swept");
+    assert!(!is_gone(&mine), "a live process's spare was kept");
+    engine.remove_container(&mine, true).unwrap();
 }
