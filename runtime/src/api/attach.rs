@@ -111,12 +111,14 @@ pub async fn relay<I>(
     // The write half lives as long as the relay: dropping it would shut the socket's
     // write side, which the shim reads as the client gone. It carries the client's
     // bytes (as stdin) and the messages of `control` (an exec's resizes).
-    let input = tokio::spawn(async move {
+    let (closing, mut closing_rx) = tokio::sync::watch::channel(false);
+    let mut input = tokio::spawn(async move {
         let mut buf = vec![0u8; 32 * 1024];
         let mut reading = stdin;
         let mut control = control;
         loop {
             tokio::select! {
+                _ = closing_rx.changed() => break,
                 r = client_r.read(&mut buf), if reading => match r {
                     Ok(0) | Err(_) => {
                         let _ = shim_w.write_all(&stdin_close_message()).await;
@@ -134,6 +136,15 @@ pub async fn relay<I>(
                     }
                     None => control = None,
                 },
+            }
+        }
+        // The relay is over: what the client still sends is read and dropped until it
+        // closes its side. Closing a socket with unread bytes in it (a terminal's last
+        // keys, a resize) resets the connection, and the client could see the reset
+        // before the output it had not read yet (`docker exec -it` then loses the code).
+        while let Ok(n) = client_r.read(&mut buf).await {
+            if n == 0 {
+                break;
             }
         }
     });
@@ -160,10 +171,18 @@ pub async fn relay<I>(
             }
         }
     };
-    input.abort();
     on_exit(code);
     let _ = client_w.flush().await;
     let _ = client_w.shutdown().await;
+    // A lingering close: the input task drains the client's side until it closes (it
+    // has our end of the stream by now), for at most two seconds.
+    let _ = closing.send(true);
+    if tokio::time::timeout(std::time::Duration::from_secs(2), &mut input)
+        .await
+        .is_err()
+    {
+        input.abort();
+    }
 }
 
 /// Reads a started container's stream (no output asked) until its exit, for `wait`.
