@@ -460,6 +460,39 @@ fn taken_host_port_fails_run_and_leaves_nothing() {
     n.finish();
 }
 
+/// The init sets up the container's mounts while its shim makes the interfaces and the
+/// port rules: an init that fails there (a file bound onto a directory) must take them
+/// all back, and the host port is free again.
+#[test]
+fn an_init_that_fails_its_setup_leaves_no_interface_or_port() {
+    let n = NetTest::new();
+    let file = n.t.host_dir("bad-mount").join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let hp = net::free_port(false);
+    let out = n.run(&[
+        "run",
+        "-d",
+        "--name",
+        "ports-bad-mount",
+        "-p",
+        &format!("{hp}:80"),
+        "-v",
+        &format!("{}:/etc", file.display()),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(text(&out).contains("/etc"), "{}", text(&out));
+    for id in n.ok(&["ps", "-aq", "--no-trunc"]).lines() {
+        n.remember(id);
+        assert_eq!(n.inspect_f(id, "{{.State.Running}}"), "false");
+    }
+    n.assert_clean();
+    std::net::TcpListener::bind(("0.0.0.0", hp)).expect("the host port is free again");
+    n.finish();
+}
+
 #[test]
 fn published_port_follows_stop_start_and_a_restart_by_policy() {
     let n = NetTest::new();

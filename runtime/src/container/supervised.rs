@@ -212,13 +212,26 @@ impl Supervised for ContainerShim {
             .and_then(|l| l.resources().as_ref())
             .and_then(|r| r.devices().clone())
             .unwrap_or_default();
-        let (mut sb, io) = match shim::create_with_pipes(&config, self.open_stdin) {
+        let (mut sb, mut io) = match shim::create_with_pipes(&config, self.open_stdin) {
             Ok(v) => v,
             Err(e) => {
                 self.unmount_shm();
                 return Err(start_error(e.into()));
             }
         };
+        let sysctls = config
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.sysctl().clone())
+            .unwrap_or_default();
+        drop(config);
+        // The init mounts the container's file systems while this side makes its cgroup
+        // and its interfaces (its pid and namespaces exist from the clone on): a few
+        // milliseconds of every start. Network sysctls (`--sysctl net.*`) are the
+        // exception: the init writes them, and Docker's come after the interfaces
+        // exist (`net.*.conf.default.*` must not reach eth0), so their network waits.
+        let net_first = !sysctls.keys().any(|k| k.starts_with("net."));
         let cgroup = cgroups::setup_for(
             &self.cx.cx().config().cgroup_root,
             &self.root,
@@ -229,14 +242,24 @@ impl Supervised for ContainerShim {
             sb.pid(),
         )
         .map_err(|e| start_error(e.into()))?;
-        let sysctls = config
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.sysctl().clone())
-            .unwrap_or_default();
-        drop(config);
-        let mut live = net::up(&self.cx.cx(), &c, sb.pid(), reserved).map_err(start_error)?;
+        let (early, later) = if net_first {
+            let live = net::up(&self.cx.cx(), &c, sb.pid(), reserved).map_err(start_error)?;
+            (Some(live), Vec::new())
+        } else {
+            (None, reserved)
+        };
+        if let Err(e) = shim::wait_ready(&mut sb, &mut io) {
+            drop(sb);
+            if let Some(live) = early {
+                self.net_down(live);
+            }
+            self.unmount_shm();
+            return Err(start_error(e.into()));
+        }
+        let mut live = match early {
+            Some(live) => live,
+            None => net::up(&self.cx.cx(), &c, sb.pid(), later).map_err(start_error)?,
+        };
         if let Err(e) = crate::sandbox::sysctl::apply_interface_sysctls(sb.pid(), sysctls) {
             drop(sb);
             self.net_down(live);

@@ -164,6 +164,15 @@ pub struct Sandbox {
 /// Step 1 of the start: clones the init in its namespaces and waits until it has set up
 /// the container (mounts, devices, pivot_root) and waits to be started.
 pub fn create(config: &SandboxConfig) -> Result<Sandbox, Error> {
+    let mut sandbox = clone(config)?;
+    sandbox.wait_ready()?;
+    Ok(sandbox)
+}
+
+/// Step 1 without the wait: clones the init, which sets up the container while the
+/// caller works on the outside of it (its cgroup, its interfaces: the init's pid and
+/// namespaces exist from here on); [`Sandbox::wait_ready`] then waits for the init.
+pub fn clone(config: &SandboxConfig) -> Result<Sandbox, Error> {
     let filter = seccomp_filter(&config.spec)?;
     let (parent_end, child_end) = sync::pair()?;
     let pid = match init::pid_namespace_to_join(&config.spec) {
@@ -173,7 +182,7 @@ pub fn create(config: &SandboxConfig) -> Result<Sandbox, Error> {
         None => init::clone_init(config, filter.as_ref(), &child_end, &parent_end)?,
     };
     drop(child_end);
-    let mut sandbox = Sandbox {
+    let sandbox = Sandbox {
         pid,
         sync: Some(parent_end),
         releasing: None,
@@ -181,19 +190,7 @@ pub fn create(config: &SandboxConfig) -> Result<Sandbox, Error> {
         pipes: None,
         exit_code: None,
     };
-    // The Drop of `sandbox` kills and reaps the init if setup fails.
-    let sock = sandbox.sync.as_ref().map(|s| s.as_raw_fd()).unwrap_or(-1);
-    match sync::recv(sock)? {
-        sync::Message::Ready(master) => {
-            sandbox.pty_master = master;
-            Ok(sandbox)
-        }
-        sync::Message::Failed(kind, msg) => Err(Error::Init(kind, msg)),
-        sync::Message::Closed => Err(Error::Init(
-            InitFailure::Setup,
-            "the container init exited during setup".into(),
-        )),
-    }
+    Ok(sandbox)
 }
 
 /// Runs `clone` with this thread's children in the PID namespace at `path` (`--pid
@@ -230,6 +227,25 @@ pub fn seccomp_filter(spec: &oci_spec::runtime::Spec) -> Result<Option<seccomp::
 }
 
 impl Sandbox {
+    /// Waits until the cloned init has set up the container (mounts, devices,
+    /// pivot_root) and waits to be started; its pty master (a container with a terminal)
+    /// is then [`Sandbox::take_pty_master`]'s. On error the init is gone once the
+    /// sandbox is dropped (its Drop kills and reaps it).
+    pub fn wait_ready(&mut self) -> Result<(), Error> {
+        let sock = self.sync.as_ref().map(|s| s.as_raw_fd()).unwrap_or(-1);
+        match sync::recv(sock)? {
+            sync::Message::Ready(master) => {
+                self.pty_master = master;
+                Ok(())
+            }
+            sync::Message::Failed(kind, msg) => Err(Error::Init(kind, msg)),
+            sync::Message::Closed => Err(Error::Init(
+                InitFailure::Setup,
+                "the container init exited during setup".into(),
+            )),
+        }
+    }
+
     /// The init's pid (in the caller's pid namespace).
     pub fn pid(&self) -> i32 {
         self.pid.as_raw()

@@ -37,7 +37,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-pub use process::{Process, Service, create_with_pipes};
+pub use process::{Process, Service, create_with_pipes, wait_ready};
 pub use restart::RestartPolicy;
 pub use spawn::{Attach, Launch, daemonize, first_client, log_errors_to, spawn};
 pub use supervisor::run;
@@ -99,9 +99,9 @@ pub struct Settings {
 /// The container side of a shim: what the shim asks at each step of the container's
 /// life. Only the shim calls it, from its single thread.
 pub trait Supervised {
-    /// Makes the container's process (with [`create_with_pipes`]), records it running,
-    /// and releases it: the process runs when this returns. A record that is gone is
-    /// [`Error::Gone`].
+    /// Makes the container's process (with [`create_with_pipes`] and [`wait_ready`]),
+    /// records it running, and releases it: the process runs when this returns. A
+    /// record that is gone is [`Error::Gone`].
     fn start(&mut self) -> Result<Process, Error>;
     /// The process was reaped (`oom_killed`: its cgroup saw an OOM kill): undo what its
     /// start made outside its cgroup (interfaces, ports, names in hosts files).

@@ -79,21 +79,16 @@ impl Process {
     }
 }
 
-/// `sandbox::create` with fresh pipes as the init's stdout and stderr (and stdin when
+/// `sandbox::clone` with fresh pipes as the init's stdout and stderr (and stdin when
 /// `stdin`): the init inherits the shim's fds 0-2, so they point at the pipes during the
-/// clone and back at /dev/null and the shim log after. Returns the shim's ends.
+/// clone and back at /dev/null and the shim log after. Returns the shim's ends; the init
+/// sets the container up meanwhile, and [`wait_ready`] waits for it.
 pub fn create_with_pipes(
     config: &SandboxConfig,
     stdin: bool,
 ) -> Result<(Sandbox, ProcessIo), sandbox::Error> {
     if config.stdio == Stdio::Tty {
-        let mut sb = sandbox::create(config)?;
-        let master = sb.take_pty_master();
-        let io = ProcessIo {
-            master,
-            ..ProcessIo::default()
-        };
-        return Ok((sb, io));
+        return Ok((sandbox::clone(config)?, ProcessIo::default()));
     }
     let pipe = || {
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -114,7 +109,7 @@ pub fn create_with_pipes(
         libc::dup2(out_w.as_raw_fd(), 1);
         libc::dup2(err_w.as_raw_fd(), 2);
     }
-    let result = sandbox::create(config);
+    let result = sandbox::clone(config);
     for (fd, s) in saved.into_iter().enumerate() {
         if s >= 0 {
             // SAFETY: `s` is our duplicate of the old fd; it goes back and is closed.
@@ -139,4 +134,14 @@ pub fn create_with_pipes(
         stdin: stdin_w,
     };
     Ok((sb, io))
+}
+
+/// Waits until the init of `sb` (made by [`create_with_pipes`]) is ready to start; a
+/// terminal's master goes into `io`.
+pub fn wait_ready(sb: &mut Sandbox, io: &mut ProcessIo) -> Result<(), sandbox::Error> {
+    sb.wait_ready()?;
+    if let Some(master) = sb.take_pty_master() {
+        io.master = Some(master);
+    }
+    Ok(())
 }
