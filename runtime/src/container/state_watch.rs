@@ -37,7 +37,9 @@ impl StateWatch {
         // SAFETY: `fd` was just returned by inotify_init1; nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let path = CString::new(dir.as_os_str().as_bytes()).ok()?;
-        let mask = libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_DELETE_SELF | extra;
+        // The dir itself going: deleted, or moved out of the store by a removal.
+        let gone = libc::IN_DELETE_SELF | libc::IN_MOVE_SELF;
+        let mask = libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | gone | extra;
         // SAFETY: `path` is NUL-terminated and outlives the call; `fd` is an inotify fd.
         let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), mask) };
         (wd >= 0).then_some(StateWatch(fd))

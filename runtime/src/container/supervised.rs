@@ -139,6 +139,7 @@ fn run_shim(cx: &Ctx<'_>, id: &str, first: UnixStream) -> Result<(), Error> {
         open_stdin: c.config.open_stdin,
         live: None,
         bridges: Vec::new(),
+        trash: None,
     };
     drop(c);
     Ok(shim::run(settings, &mut side, first)?)
@@ -157,6 +158,8 @@ struct ContainerShim {
     live: Option<net::LiveNetwork>,
     /// Bridges this container used: removed at the end when no one uses them.
     bridges: Vec<String>,
+    /// The removed container's dir, moved out of the store, deleted last.
+    trash: Option<PathBuf>,
 }
 
 impl Supervised for ContainerShim {
@@ -363,7 +366,11 @@ impl Supervised for ContainerShim {
                 if exited {
                     super::journal::emit(&self.root, &c, "die", &[("exitCode", code.to_string())]);
                 }
-                let _ = self.store.remove(&c);
+                // The dir leaves the store at once; its files are deleted once the
+                // clients heard of the end (`shim_exits`).
+                if let Ok(moved) = self.store.remove_deferred(&c) {
+                    self.trash = moved;
+                }
                 super::journal::emit(&self.root, &c, "destroy", &[]);
                 self.cx.cx().release_networks(&c);
                 // `--rm` takes the container's anonymous volumes with it, as Docker does.
@@ -401,6 +408,9 @@ impl Supervised for ContainerShim {
     }
 
     fn shim_exits(&mut self) {
+        if let Some(moved) = self.trash.take() {
+            super::store::purge(&moved);
+        }
         // The bridges this container leaves unused can go.
         net::gc_bridges(&self.cx.cx(), &self.bridges);
     }
