@@ -15,6 +15,15 @@ pub fn shim_main(id: &str) -> i32 {
     crate::container::shim_main(id)
 }
 
+/// The hidden subcommand of a zygote of shims (see `shim::zygote`).
+pub const ZYGOTE_SUBCOMMAND: &str = crate::shim::zygote::SUBCOMMAND;
+
+/// The zygote's main (`tug __zygote`): forks shims for its starter until it closes the
+/// zygote's socket. Returns the process's exit code.
+pub fn zygote_main() -> i32 {
+    crate::shim::zygote::zygote_main(crate::container::shim_main)
+}
+
 /// Removes the staging files and dirs this process was writing: the last act of an image
 /// command interrupted by a signal.
 pub fn remove_own_staging() {

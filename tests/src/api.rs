@@ -44,6 +44,43 @@ impl ApiServer {
     pub fn docker_host(&self) -> String {
         format!("unix://{}", self.socket.display())
     }
+
+    /// The server's pid.
+    pub fn pid(&self) -> u32 {
+        self._server.id()
+    }
+
+    /// The pid of the server's zygote of shims (`tug __zygote`, its child).
+    pub fn zygote_pid(&self) -> Option<u32> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).ok()?;
+        tasks
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+            .flat_map(|c| {
+                c.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .find(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"__zygote"))
+            })
+    }
+
+    /// Stops the server (SIGKILL) and reaps it.
+    pub fn kill(self) {
+        drop(self);
+    }
+}
+
+/// Whether process `pid` is gone (or a zombie: it ended, no one reaped it yet).
+pub fn process_ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+    }
 }
 
 /// A running `tug system service` on a socket in the test's directory, killed (by its
@@ -55,6 +92,11 @@ pub struct Service {
 }
 
 impl Service {
+    /// The server of this service.
+    pub fn server(&self) -> &ApiServer {
+        &self._server
+    }
+
     pub fn start(t: &TestRoot) -> Service {
         let server = ApiServer::start(t);
         let config = t.path().join("docker-config");

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tug_e2e::api::{Service, body_of, with_docker};
+use tug_e2e::api::{ApiServer, Service, body_of, process_ended, with_docker};
 use tug_e2e::{KillOnDrop, TestRoot, code, text, wait_for};
 
 #[test]
@@ -109,6 +109,41 @@ fn docker_run_rm_prints_the_output_and_returns_the_exit_code() {
     wait_for("the --rm containers to go", Duration::from_secs(10), || {
         t.container_ids().is_empty()
     });
+}
+
+/// The server forks its containers' shims from a zygote of its own. A zygote that is
+/// killed costs the next starts only their speed (they exec their shims), and the
+/// zygote ends with the server, also when the server is killed.
+#[test]
+fn the_zygote_of_shims_serves_starts_and_ends_with_the_server() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let zygote = s.server().zygote_pid().expect("the server has a zygote");
+    assert_eq!(
+        s.docker_ok(&["run", "--rm", "busybox", "echo", "forked"]),
+        "forked\n"
+    );
+    // SAFETY: a signal to the pid of the server's child that this test found.
+    unsafe { libc::kill(zygote as i32, libc::SIGKILL) };
+    wait_for(
+        "the killed zygote to be reaped",
+        Duration::from_secs(10),
+        || s.server().zygote_pid().is_none(),
+    );
+    assert_eq!(
+        s.docker_ok(&["run", "--rm", "busybox", "echo", "exec'd"]),
+        "exec'd\n"
+    );
+
+    let other = TestRoot::new();
+    let server = ApiServer::start(&other);
+    let zygote = server.zygote_pid().expect("the second server has a zygote");
+    server.kill();
+    wait_for(
+        "the zygote to end with its server",
+        Duration::from_secs(10),
+        || process_ended(zygote),
+    );
 }
 
 #[test]

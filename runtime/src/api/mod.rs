@@ -60,6 +60,11 @@ pub struct PendingAttach {
 /// Serves the API on `listen` until the process ends (on its own thread, a
 /// current-thread tokio runtime).
 pub fn serve(engine: Engine, listen: Listen) -> Result<(), String> {
+    // Container starts fork their shims from a zygote (there before the first client
+    // can connect); without one they exec them.
+    if let Err(e) = engine.keep_shim_zygote() {
+        eprintln!("tug: warning: {}", tug::report(&e));
+    }
     let listener = listen.bind()?;
     let server = Arc::new(Server {
         engine,

@@ -232,11 +232,16 @@ pub fn main() -> i32 {
     // one) skips the parse of the whole command line's grammar: a millisecond of each start.
     {
         let mut it = std::env::args_os().skip(1);
-        if let (Some(sub), Some(id), None) = (it.next(), it.next(), it.next())
-            && sub == tug::entry::SHIM_SUBCOMMAND
-            && let Some(id) = id.to_str()
-        {
-            return tug::entry::shim_main(id);
+        match (it.next(), it.next(), it.next()) {
+            (Some(sub), Some(id), None) if sub == tug::entry::SHIM_SUBCOMMAND => {
+                if let Some(id) = id.to_str() {
+                    return tug::entry::shim_main(id);
+                }
+            }
+            (Some(sub), None, None) if sub == tug::entry::ZYGOTE_SUBCOMMAND => {
+                return tug::entry::zygote_main();
+            }
+            _ => {}
         }
     }
     // Called as `tug-compose` (a link to tug, for scripts written for docker-compose

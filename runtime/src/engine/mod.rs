@@ -60,6 +60,19 @@ impl Engine {
         self
     }
 
+    /// Starts a zygote of shims for this process (`shim::zygote`): from then on this
+    /// engine's container starts fork their shims from it instead of exec'ing `tug
+    /// __shim` (a few milliseconds of each). For a long-lived process that starts many
+    /// containers from many threads (the API server); the zygote ends with the process.
+    pub fn keep_shim_zygote(&self) -> Result<()> {
+        crate::shim::zygote::start(self.tug_binary(), &self.config.run_root).map_err(|e| {
+            Error::Io(
+                "starting the zygote of shims".into(),
+                std::io::Error::other(e),
+            )
+        })
+    }
+
     /// The `tug` binary set by [`Engine::with_tug_binary`].
     pub fn tug_binary(&self) -> Option<&Path> {
         self.tug_binary.as_deref()

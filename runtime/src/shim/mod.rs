@@ -31,6 +31,7 @@ pub mod proto;
 pub mod restart;
 mod spawn;
 mod supervisor;
+pub mod zygote;
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -1,5 +1,6 @@
 //! Starting a shim: [`spawn`] on the CLI's side (a fork of a single-threaded CLI whose
-//! binary is protected, else `tug __shim <id>` from the sealed binary), and the first
+//! binary is protected, else a fork of the process's zygote when it keeps one (see
+//! `zygote`), else `tug __shim <id>` from the sealed binary), and the first
 //! steps of the shim process itself ([`daemonize`], [`log_errors_to`], [`first_client`]).
 
 use std::io;
@@ -76,6 +77,15 @@ pub fn spawn(
     // sealed, immutable or on a read-only mount) is it safe to hand to a container.
     if launch.bin.is_none() && single_threaded() && exeseal::exe_is_protected() {
         fork_shim(launch, theirs, forked)?;
+    } else if super::zygote::launch(
+        launch.bin,
+        launch.run_root,
+        launch.id,
+        &launch.env,
+        theirs_fd,
+    ) {
+        // This process keeps a zygote (the API server): it forks the shim.
+        drop(theirs);
     } else {
         exec_shim(launch, theirs_fd)?;
         drop(theirs);

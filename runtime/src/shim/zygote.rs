@@ -1,0 +1,303 @@
+//! A zygote of shims, for a long-lived multi-threaded process that starts many
+//! containers (the API server): `tug __zygote`, run once from the sealed binary, forks a
+//! shim for each start instead of the process exec'ing `tug __shim <id>` each time. A
+//! fork of a small single-threaded process is cheaper than an exec of the 90 MB binary,
+//! its loading and its start (a few milliseconds of every start). The shim it forks is
+//! the same as an exec'd one: the sealed binary's image, a session of its own, the
+//! start's socket on fd 3 and nothing else open, the engine's settings in its
+//! environment.
+//!
+//! The zygote reads requests from a seqpacket socket on its fd 3: the container's id and
+//! the shim's environment, with the shim's socket passed along (SCM_RIGHTS). It holds
+//! nothing else, and ends when the other end closes (its starter ended or dropped it).
+//! A start whose request cannot be sent falls back to the exec.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    sendmsg, socketpair,
+};
+
+use super::Error;
+use crate::sandbox::exeseal;
+
+/// The hidden subcommand that runs a zygote.
+pub const SUBCOMMAND: &str = "__zygote";
+
+/// The largest request: an id and the engine's settings (a few hundred bytes).
+const MAX_REQUEST: usize = 64 << 10;
+
+/// A running zygote: the binary and run root it was started for, and the socket to it.
+#[derive(Debug)]
+struct Zygote {
+    bin: PathBuf,
+    run_root: PathBuf,
+    sock: OwnedFd,
+}
+
+/// This process's zygote, once [`start`] made one; `None` after it failed.
+static ZYGOTE: Mutex<Option<Zygote>> = Mutex::new(None);
+
+/// Starts this process's zygote for shims of binary `bin` (`None`: the one
+/// `spawn::shim_binary` chooses) sealed in run root `run_root`. From then on, starts
+/// of such shims go through it.
+pub fn start(bin: Option<&Path>, run_root: &Path) -> Result<(), Error> {
+    let bin = bin
+        .map(Path::to_path_buf)
+        .unwrap_or_else(super::spawn::shim_binary);
+    let sealed = exeseal::seal(&bin, run_root).map_err(|e| {
+        Error::Io(
+            format!("sealing {}", bin.display()),
+            std::io::Error::other(e),
+        )
+    })?;
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::Io("socketpair for the zygote".into(), e.into()))?;
+    // As for a shim: the sealed fd must not be 3, where the socket goes.
+    let sealed = if sealed.as_raw_fd() <= 3 {
+        rustix::io::fcntl_dupfd_cloexec(&sealed, 10)
+            .map_err(|e| Error::Io(format!("sealing {}", bin.display()), e.into()))?
+    } else {
+        sealed
+    };
+    let theirs_fd = theirs.as_raw_fd();
+    let mut cmd = exeseal::sealed_command(&sealed);
+    cmd.arg(SUBCOMMAND)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: between fork and exec the closure calls only async-signal-safe functions
+    // (dup2, fcntl, setsid) on fds this process owns.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            if theirs_fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0);
+            } else if libc::dup2(theirs_fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::Io(format!("starting the zygote {}", bin.display()), e))?;
+    drop(theirs);
+    // The zygote is not waited for: it ends when `ours` closes, and whoever reaps this
+    // process's children (a long-lived server: the reaper thread, or init after it)
+    // reaps it. A thread to wait for it keeps it from lingering as a zombie.
+    std::thread::Builder::new()
+        .name("zygote-reaper".into())
+        .spawn(move || {
+            let mut child = child;
+            let _ = child.wait();
+        })
+        .map_err(|e| Error::Io("starting the zygote's reaper".into(), e))?;
+    let mut z = ZYGOTE.lock().unwrap_or_else(|p| p.into_inner());
+    *z = Some(Zygote {
+        bin,
+        run_root: run_root.to_path_buf(),
+        sock: ours,
+    });
+    Ok(())
+}
+
+/// Asks this process's zygote to fork the shim of container `id` (binary `bin`, run
+/// root `run_root`) with `theirs` as its fd 3 and `env` set. `false`: there is no zygote
+/// for them, or it is gone (the caller execs the shim instead).
+pub(super) fn launch(
+    bin: Option<&Path>,
+    run_root: &Path,
+    id: &str,
+    env: &[(&'static str, OsString)],
+    theirs: RawFd,
+) -> bool {
+    let mut guard = ZYGOTE.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(z) = guard.as_ref() else {
+        return false;
+    };
+    if z.run_root != run_root || bin.is_some_and(|b| b != z.bin) {
+        return false;
+    }
+    let msg = encode(id, env);
+    let fds = [theirs];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let iov = [IoSlice::new(&msg)];
+    match sendmsg::<()>(
+        z.sock.as_raw_fd(),
+        &iov,
+        &cmsg,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    ) {
+        Ok(_) => true,
+        Err(_) => {
+            // Gone (killed): later starts exec their shims.
+            *guard = None;
+            false
+        }
+    }
+}
+
+/// A request: the id, then each variable as `KEY=VALUE`, each ended by a NUL.
+fn encode(id: &str, env: &[(&'static str, OsString)]) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(512);
+    msg.extend_from_slice(id.as_bytes());
+    msg.push(0);
+    for (k, v) in env {
+        msg.extend_from_slice(k.as_bytes());
+        msg.push(b'=');
+        msg.extend_from_slice(v.as_bytes());
+        msg.push(0);
+    }
+    msg
+}
+
+/// The id and the variables of a request; `None` when it is malformed.
+fn decode(msg: &[u8]) -> Option<(String, Vec<(OsString, OsString)>)> {
+    let mut parts = msg.split(|b| *b == 0);
+    let id = std::str::from_utf8(parts.next()?).ok()?.to_string();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut env = Vec::new();
+    for p in parts.filter(|p| !p.is_empty()) {
+        let eq = p.iter().position(|b| *b == b'=')?;
+        env.push((
+            OsStr::from_bytes(&p[..eq]).to_os_string(),
+            OsString::from_vec(p[eq + 1..].to_vec()),
+        ));
+    }
+    Some((id, env))
+}
+
+/// `tug __zygote`: forks a shim per request until the starter's end closes. Runs
+/// `shim_main` in each child (it daemonizes: the child itself exits at once and is
+/// reaped here). Returns the exit code.
+pub fn zygote_main(shim_main: fn(&str) -> i32) -> i32 {
+    // SAFETY: fd 3 was put there by `start` for us; nothing else owns it.
+    let sock = unsafe { OwnedFd::from_raw_fd(3) };
+    let mut buf = vec![0u8; MAX_REQUEST];
+    loop {
+        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+        let (n, fd) = {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = match recvmsg::<()>(
+                sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(m) => m,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return 1,
+            };
+            let mut fd = None;
+            if let Ok(cmsgs) = msg.cmsgs() {
+                for c in cmsgs {
+                    if let ControlMessageOwned::ScmRights(fds) = c {
+                        for f in fds {
+                            // SAFETY: a descriptor the kernel just installed for us.
+                            let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                            if fd.is_none() {
+                                fd = Some(owned);
+                            }
+                        }
+                    }
+                }
+            }
+            (msg.bytes, fd)
+        };
+        if n == 0 {
+            // The starter closed its end: no more shims to start.
+            return 0;
+        }
+        let (Some(fd), Some((id, env))) = (fd, decode(&buf[..n])) else {
+            continue;
+        };
+        fork_shim(&sock, fd, &id, &env, shim_main);
+    }
+}
+
+/// Forks the shim of `id` with `fd` as its fd 3 and waits for the child, which
+/// daemonizes and exits at once.
+fn fork_shim(
+    zygote_sock: &OwnedFd,
+    fd: OwnedFd,
+    id: &str,
+    env: &[(OsString, OsString)],
+    shim_main: fn(&str) -> i32,
+) {
+    // SAFETY: the zygote has a single thread, so the child inherits no lock in a locked
+    // state and may run ordinary Rust code.
+    match unsafe { nix::unistd::fork() } {
+        Err(_) => {}
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            drop(fd);
+            let _ = nix::sys::wait::waitpid(child, None);
+        }
+        Ok(nix::unistd::ForkResult::Child) => {
+            let raw = fd.as_raw_fd();
+            // SAFETY: plain fd and process calls in the child, on fds it owns: the
+            // shim's socket replaces the zygote's on fd 3 (the shim must not hold the
+            // zygote's), every other fd beyond stdio is closed.
+            unsafe {
+                if libc::dup2(raw, 3) < 0 {
+                    libc::_exit(125);
+                }
+                libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+                libc::setsid();
+            }
+            // fd 3 is the shim's now; neither handle may close it.
+            std::mem::forget(fd);
+            let _ = zygote_sock;
+            for (k, v) in env {
+                // SAFETY: single-threaded: setting the environment races with nothing.
+                unsafe { std::env::set_var(k, v) };
+            }
+            let code = shim_main(id);
+            // SAFETY: _exit skips atexit work, which belongs to the zygote.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_decodes_to_what_was_encoded() {
+        let env = vec![
+            ("TUG_ROOT", OsString::from("/var/lib/tug")),
+            ("TUG_X", OsString::from("a=b c")),
+            ("TUG_EMPTY", OsString::new()),
+        ];
+        let id = "ab".repeat(32);
+        let (got_id, got_env) = decode(&encode(&id, &env)).unwrap();
+        assert_eq!(got_id, id);
+        let want: Vec<(OsString, OsString)> = env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), v.clone()))
+            .collect();
+        assert_eq!(got_env, want);
+    }
+
+    #[test]
+    fn a_malformed_request_is_refused() {
+        assert!(decode(b"").is_none());
+        assert!(decode(b"../etc\0").is_none());
+        assert!(decode(b"abc\0NOEQUALS\0").is_none());
+    }
+}
