@@ -207,9 +207,9 @@ impl ContainerStore {
     /// Removes container `id` for every reader at once: its dir leaves the store in one
     /// rename (into `containers/.trash`, where [`ContainerStore::ids`] does not look)
     /// and its name is released. Returns the moved dir, which the caller deletes with
-    /// [`purge`] when it has the time (a shim: after its clients heard of the end; a
-    /// dir of the rootfs and the /etc files takes 5-25 ms to delete on ext4). `None`:
-    /// the dir was deleted in place (it could not be moved) or was already gone.
+    /// this module's `purge` when it has the time (a shim: after its clients heard of the
+    /// end; a dir of the rootfs and the /etc files takes 5-25 ms to delete on ext4).
+    /// `None`: the dir was deleted in place (it could not be moved) or was already gone.
     pub fn remove_deferred(&self, c: &Container) -> Result<Option<PathBuf>, Error> {
         let d = self.dir(&c.id);
         // A shareable /dev/shm its shim left mounted (the shim died) goes first.

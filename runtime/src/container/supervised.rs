@@ -235,7 +235,18 @@ impl Supervised for ContainerShim {
         // exception: the init writes them, and Docker's come after the interfaces
         // exist (`net.*.conf.default.*` must not reach eth0), so their network waits.
         let net_first = !sysctls.keys().any(|k| k.starts_with("net."));
-        let cgroup = cgroups::setup_for(
+        // A step on the outside that fails may fail because the init already failed its
+        // setup and is gone (with its namespaces): the init's error is then the one to
+        // report (a refused mount says what and where; "no such file" of its netns does
+        // not).
+        let outside_failed =
+            |sb: &mut crate::sandbox::Sandbox, io: &mut shim::ProcessIo, e: Error| {
+                match shim::wait_ready(sb, io) {
+                    Err(init) => start_error(init.into()),
+                    Ok(()) => start_error(e),
+                }
+            };
+        let cgroup = match cgroups::setup_for(
             &self.cx.cx().config().cgroup_root,
             &self.root,
             &self.id,
@@ -243,11 +254,24 @@ impl Supervised for ContainerShim {
             &resources,
             &devices,
             sb.pid(),
-        )
-        .map_err(|e| start_error(e.into()))?;
+        ) {
+            Ok(cgroup) => cgroup,
+            Err(e) => {
+                let e = outside_failed(&mut sb, &mut io, e.into());
+                self.unmount_shm();
+                return Err(e);
+            }
+        };
         let (early, later) = if net_first {
-            let live = net::up(&self.cx.cx(), &c, sb.pid(), reserved).map_err(start_error)?;
-            (Some(live), Vec::new())
+            match net::up(&self.cx.cx(), &c, sb.pid(), reserved) {
+                Ok(live) => (Some(live), Vec::new()),
+                Err(e) => {
+                    let e = outside_failed(&mut sb, &mut io, e);
+                    drop(sb);
+                    self.unmount_shm();
+                    return Err(e);
+                }
+            }
         } else {
             (None, reserved)
         };
