@@ -1,11 +1,11 @@
 //! The sandbox: the container's init process in its own namespaces, its mounts and
 //! pivot_root, devices, user, capabilities, terminal and signals.
 //!
-//! The start path has named steps, so that the per-container shim (next issue) can take
-//! over supervision without a rewrite:
-//! 1. [`create`]: `clone` the init with new namespaces; the init mounts the rootfs, /proc,
+//! The start path has named steps, which the per-container shim takes in turn:
+//! 1. [`clone`]: `clone` the init with new namespaces; the init mounts the rootfs, /proc,
 //!    /sys, /dev, the generated /etc files, pivots into the rootfs, and reports `Ready`
 //!    over the sync socket (with the pty master when there is a terminal). It then waits.
+//!    Meanwhile the shim makes its cgroup and interfaces, then [`Sandbox::wait_ready`].
 //! 2. [`Sandbox::start`]: the supervisor releases the init, which resolves the user, sets
 //!    capabilities and `execve`s the user's process; the sync socket closes on exec, or
 //!    carries back the error of a failed exec.
@@ -161,17 +161,10 @@ pub struct Sandbox {
     exit_code: Option<i32>,
 }
 
-/// Step 1 of the start: clones the init in its namespaces and waits until it has set up
-/// the container (mounts, devices, pivot_root) and waits to be started.
-pub fn create(config: &SandboxConfig) -> Result<Sandbox, Error> {
-    let mut sandbox = clone(config)?;
-    sandbox.wait_ready()?;
-    Ok(sandbox)
-}
-
-/// Step 1 without the wait: clones the init, which sets up the container while the
-/// caller works on the outside of it (its cgroup, its interfaces: the init's pid and
-/// namespaces exist from here on); [`Sandbox::wait_ready`] then waits for the init.
+/// Step 1 of the start: clones the init in its namespaces; it sets up the container
+/// (mounts, devices, pivot_root) while the caller works on the outside of it (its
+/// cgroup, its interfaces: the init's pid and namespaces exist from here on), and
+/// [`Sandbox::wait_ready`] then waits until it waits to be started.
 pub fn clone(config: &SandboxConfig) -> Result<Sandbox, Error> {
     let filter = seccomp_filter(&config.spec)?;
     let (parent_end, child_end) = sync::pair()?;

@@ -78,7 +78,7 @@ impl Drop for ContainerCgroup {
 /// at `cgroup_root` (the engine's setting), and writes its limits;
 /// on v2 also moves its init (`pid`, waiting on its sync socket) into it. On v1 the init
 /// joins by itself once released, which is much cheaper (see [`super::join`]). Called
-/// between `sandbox::create` and `Sandbox::start`.
+/// between `sandbox::clone` and `Sandbox::start`.
 pub fn setup_for(
     cgroup_root: &Path,
     state_root: &Path,

@@ -4,7 +4,7 @@
 //! that engines on different state roots (parallel test suites) never collide; the
 //! `tug/<hash>` parents are removed again when the last container's cgroup goes.
 //!
-//! The start: [`setup_for`] (between `sandbox::create` and `Sandbox::start`) makes the
+//! The start: [`setup_for`] (between `sandbox::clone` and `Sandbox::start`) makes the
 //! cgroup and writes the limits; on v1 the released init moves itself in ([`join`],
 //! 10 ms cheaper than a move by pid), on v2 the supervisor moves it. The init then
 //! unshares its cgroup namespace and mounts a read-only /sys/fs/cgroup ([`mount`]).
