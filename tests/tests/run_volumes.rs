@@ -395,3 +395,30 @@ fn parallel_containers_share_one_new_volume_filled_once() {
     assert_eq!(t.volume_names(), ["shared"]);
     t.assert_nothing_mounted();
 }
+
+/// `rm -f` of a running container has its shim remove it at the exit: its anonymous
+/// volume stays, as Docker's does, unless `-v` asks for it to go.
+#[test]
+fn rm_f_of_a_running_container_keeps_its_anonymous_volume_unless_v() {
+    let t = TestRoot::with_busybox();
+    t.ok(&[
+        "run", "-d", "--name", "rf", "-v", "/data", "busybox", "sleep", "60",
+    ]);
+    let vol = t.inspect_f("rf", "{{(index .Mounts 0).Name}}");
+    assert_eq!(vol.len(), 64, "{vol}");
+    t.ok(&["rm", "-f", "rf"]);
+    assert!(t.container_ids().is_empty());
+    assert_eq!(t.volume_names(), std::slice::from_ref(&vol));
+    assert!(!t.run(&["inspect", "rf"]).status.success());
+    t.ok(&[
+        "run", "-d", "--name", "rv", "-v", "/data", "busybox", "sleep", "60",
+    ]);
+    let second = t.inspect_f("rv", "{{(index .Mounts 0).Name}}");
+    t.ok(&["rm", "-f", "-v", "rv"]);
+    assert!(t.container_ids().is_empty());
+    assert_eq!(
+        t.volume_names(),
+        std::slice::from_ref(&vol),
+        "{second} went with -v"
+    );
+}

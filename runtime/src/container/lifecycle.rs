@@ -278,6 +278,10 @@ impl Ctx<'_> {
                     c.name
                 )));
             }
+            // The shim removes the container itself at the exit (one rename, before its
+            // clients hear of the exit; no durable exited state written first).
+            proto::write_frame(&mut sock, proto::REMOVE, &[])
+                .map_err(|e| Error::Sys("talking to the container's shim".into(), e))?;
             send(&mut sock, proto::STOP, Signal::SIGKILL as i32)?;
             wait_exit(&sock, Some(Duration::from_secs(10)));
         }

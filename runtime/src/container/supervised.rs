@@ -140,6 +140,7 @@ fn run_shim(cx: &Ctx<'_>, id: &str, first: UnixStream) -> Result<(), Error> {
         live: None,
         bridges: Vec::new(),
         trash: None,
+        keep_volumes: false,
     };
     drop(c);
     Ok(shim::run(settings, &mut side, first)?)
@@ -160,6 +161,8 @@ struct ContainerShim {
     bridges: Vec<String>,
     /// The removed container's dir, moved out of the store, deleted last.
     trash: Option<PathBuf>,
+    /// A client removes the container at its end, without its anonymous volumes.
+    keep_volumes: bool,
 }
 
 impl Supervised for ContainerShim {
@@ -397,8 +400,11 @@ impl Supervised for ContainerShim {
                 }
                 super::journal::emit(&self.root, &c, "destroy", &[]);
                 self.cx.cx().release_networks(&c);
-                // `--rm` takes the container's anonymous volumes with it, as Docker does.
-                let _ = self.cx.cx().remove_anonymous_volumes(&c.mounts);
+                // `--rm` (and its owner's death) takes the container's anonymous
+                // volumes with it, as Docker does; `rm -f` without `-v` does not.
+                if auto_remove || !self.keep_volumes {
+                    let _ = self.cx.cx().remove_anonymous_volumes(&c.mounts);
+                }
             }
             return;
         }
@@ -429,6 +435,10 @@ impl Supervised for ContainerShim {
     fn start_dns(&mut self, pid: i32) -> Result<Option<Box<dyn shim::Service>>, String> {
         let c = self.store.load(&self.id).map_err(|e| crate::report(&e))?;
         net::serve_dns(&self.cx.cx(), &c, pid).map_err(|e| crate::report(&e))
+    }
+
+    fn removal_keeps_volumes(&mut self) {
+        self.keep_volumes = true;
     }
 
     fn shim_exits(&mut self) {

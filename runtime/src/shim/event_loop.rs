@@ -377,6 +377,10 @@ impl Shim<'_> {
                 }
                 proto::KILL => self.signal(proto::payload_i32(&payload), false),
                 proto::STOP => self.signal(proto::payload_i32(&payload), true),
+                proto::REMOVE => {
+                    self.remove = true;
+                    self.side.removal_keeps_volumes();
+                }
                 proto::DNS => {
                     let answer = self.start_dns();
                     self.clients[i].send(&answer.frame());

@@ -119,6 +119,9 @@ pub trait Supervised {
     /// started, and `error` says why), or removes the container (`remove`: its owner
     /// went; `--rm` is the container side's to know).
     fn ended(&mut self, code: i32, error: Option<&str>, exited: bool, remove: bool);
+    /// The container is to be removed at its end on a client's request (`rm -f`): its
+    /// anonymous volumes stay, unless `--rm` takes them.
+    fn removal_keeps_volumes(&mut self) {}
     /// The shim exits next (no client waits any more): last clean-up.
     fn shim_exits(&mut self);
     /// The restart policy as it is now (`tug update --restart` changes it while the

@@ -34,6 +34,10 @@ pub const RESIZE: u8 = b'W';
 pub const KILL: u8 = b'K';
 /// Client → shim: stop (payload: signo i32 LE): signal, and no restart afterwards.
 pub const STOP: u8 = b'T';
+/// Client → shim: remove the container when its process ends, as its owner's death does,
+/// but keep its anonymous volumes (`rm -f` without `-v`; the remover sends a `STOP`
+/// next, which a shim without this frame acts on alone). No payload.
+pub const REMOVE: u8 = b'R';
 /// Client → shim: run a process in the container (payload: an [`ExecRequest`], JSON).
 pub const EXEC: u8 = b'E';
 /// Client → shim: serve the container's embedded DNS server from now on, if it does not
