@@ -7,9 +7,18 @@
 //! The expressions are those `nft --debug=netlink` shows for the script of
 //! [`super::render_ports`], so that `nft list table` prints the same rules (a test checks
 //! it).
+//!
+//! A process keeps one socket for all its requests and never closes it: the release of
+//! an nfnetlink socket makes nf_tables flush the memory of its last commits first, which
+//! waits for an RCU grace period with the commit mutex held (4-5 ms here, on the start
+//! path of every container with published ports, and every other container's commit
+//! stalled meanwhile). Each request has sequence numbers of its own, so that an answer
+//! left over from an earlier request is never taken for this one's.
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
@@ -36,28 +45,78 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// Whether `ip <table>` exists: `GETTABLE` gets a `NEWTABLE` answer and an ACK when it
 /// does, `ENOENT` when it does not.
 pub(super) fn table_exists(table: &str) -> io::Result<bool> {
-    let socket = open()?;
+    let seq = sequence_numbers(1);
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
     let mut req = Vec::new();
-    push_table_msg(&mut req, MSG_GETTABLE, flags, 1, table);
-    socket.send(&req, 0)?;
+    push_table_msg(&mut req, MSG_GETTABLE, flags, seq, table);
     let mut found = false;
-    read_until_ack(&socket, 1, |kind| {
+    request(&req, seq, seq, |kind| {
         found |= kind == (SUBSYS_NFTABLES << 8) | MSG_NEWTABLE
     })
-    .map(|deleted| deleted && found)
+    .map(|acked| acked && found)
 }
 
 /// Deletes `ip <table>` in one transaction; `false` when there was none.
 pub(super) fn delete_table(table: &str) -> io::Result<bool> {
-    let socket = open()?;
+    let seq = sequence_numbers(3);
     let mut req = Vec::new();
-    push_batch_marker(&mut req, BATCH_BEGIN, 1);
+    push_batch_marker(&mut req, BATCH_BEGIN, seq);
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
-    push_table_msg(&mut req, MSG_DELTABLE, flags, 2, table);
-    push_batch_marker(&mut req, BATCH_END, 3);
-    socket.send(&req, 0)?;
-    read_until_ack(&socket, 2, |_| {})
+    push_table_msg(&mut req, MSG_DELTABLE, flags, seq + 1, table);
+    push_batch_marker(&mut req, BATCH_END, seq + 2);
+    request(&req, seq, seq + 1, |_| {})
+}
+
+/// The process's socket (see the module's doc) and the network namespace it was opened
+/// in: `None` until first used and after an error (the socket's state is then unknown:
+/// it is dropped, and the next request opens another).
+static SOCKET: Mutex<Option<(NetnsId, Socket)>> = Mutex::new(None);
+/// The next unused sequence number of this process's requests.
+static NEXT_SEQ: AtomicU32 = AtomicU32::new(1);
+
+/// A network namespace: the device and inode of its `nsfs` file. A socket keeps its
+/// namespace alive, so the one of the kept socket is never reused by another.
+type NetnsId = (u64, u64);
+
+/// The network namespace of the calling thread.
+fn current_netns() -> io::Result<NetnsId> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata("/proc/thread-self/ns/net")?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// The first of `n` sequence numbers no other request of this process uses.
+fn sequence_numbers(n: u32) -> u32 {
+    NEXT_SEQ.fetch_add(n, Ordering::Relaxed)
+}
+
+/// Sends `req` (messages numbered `first..=last`) and reads the answers until the ACK of
+/// `last`, as [`read_until_ack`] does. A netlink socket acts in the namespace it was
+/// opened in: a thread in another namespace than the kept socket's (a test's, or a
+/// container's) gets a socket of its own for this request.
+fn request(req: &[u8], first: u32, last: u32, each: impl FnMut(u16)) -> io::Result<bool> {
+    let here = current_netns()?;
+    let mut held = SOCKET
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (netns, socket) = match held.take() {
+        Some((netns, socket)) if netns == here => (netns, socket),
+        Some(other) => {
+            *held = Some(other);
+            drop(held);
+            let socket = open()?;
+            socket.send(req, 0)?;
+            return read_until_ack(&socket, first, last, each);
+        }
+        None => (here, open()?),
+    };
+    let answer = socket
+        .send(req, 0)
+        .and_then(|_| read_until_ack(&socket, first, last, each));
+    if answer.is_ok() {
+        *held = Some((netns, socket));
+    }
+    answer
 }
 
 fn open() -> io::Result<Socket> {
@@ -84,10 +143,16 @@ fn open() -> io::Result<Socket> {
     Ok(socket)
 }
 
-/// Reads answers until the ACK (or error) of message `seq`, passing the type of every
-/// other message of the request to `each`. `Ok(true)` for an ACK, `Ok(false)` for
-/// `ENOENT`; an error of any message of the request is returned.
-fn read_until_ack(socket: &Socket, seq: u32, mut each: impl FnMut(u16)) -> io::Result<bool> {
+/// Reads answers until the ACK (or error) of message `last`, passing the type of every
+/// other message answering `first..=last` to `each`, and skipping answers to earlier
+/// requests. `Ok(true)` for an ACK, `Ok(false)` for `ENOENT`; an error of any message of
+/// the request is returned.
+fn read_until_ack(
+    socket: &Socket,
+    first: u32,
+    last: u32,
+    mut each: impl FnMut(u16),
+) -> io::Result<bool> {
     loop {
         let (data, _) = socket.recv_from_full()?;
         let mut rest = &data[..];
@@ -101,18 +166,20 @@ fn read_until_ack(socket: &Socket, seq: u32, mut each: impl FnMut(u16)) -> io::R
                     "malformed nfnetlink reply",
                 ));
             }
+            let ours = (first..=last).contains(&msg_seq);
             match kind {
+                _ if !ours => {}
                 NLMSG_ERROR if len >= HEADER_LEN + 4 => {
                     let code = -i32::from_ne_bytes(field(rest, HEADER_LEN));
                     match code {
-                        0 if msg_seq == seq => return Ok(true),
+                        0 if msg_seq == last => return Ok(true),
                         0 => {}
-                        libc::ENOENT if msg_seq == seq => return Ok(false),
+                        libc::ENOENT if msg_seq == last => return Ok(false),
                         errno => return Err(io::Error::from_raw_os_error(errno)),
                     }
                 }
-                NLMSG_DONE if msg_seq == seq => return Ok(true),
-                k if msg_seq == seq => each(k),
+                NLMSG_DONE if msg_seq == last => return Ok(true),
+                k if msg_seq == last => each(k),
                 _ => {}
             }
             // Netlink messages are 4-byte aligned; the last one may lack padding.
@@ -207,9 +274,10 @@ const REG2: u32 = 2;
 /// (hook output, priority -100), each holding one rule per port, as `nft -f` does with
 /// [`super::render_ports`]'s script.
 pub(super) fn replace_ports_table(table: &str, ports: &[PortMap]) -> io::Result<()> {
-    let socket = open()?;
+    // BEGIN, three table messages, two chains, a rule per port and chain, END.
+    let first = sequence_numbers(7 + 2 * ports.len() as u32);
     let mut batch = Vec::new();
-    let mut seq = 1;
+    let mut seq = first;
     push_batch_marker(&mut batch, BATCH_BEGIN, seq);
     let ack = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
     let create = ack | libc::NLM_F_CREATE as u16;
@@ -241,8 +309,7 @@ pub(super) fn replace_ports_table(table: &str, ports: &[PortMap]) -> io::Result<
     }
     let last = seq;
     push_batch_marker(&mut batch, BATCH_END, seq + 1);
-    socket.send(&batch, 0)?;
-    if read_until_ack(&socket, last, |_| {})? {
+    if request(&batch, first, last, |_| {})? {
         Ok(())
     } else {
         Err(io::Error::from_raw_os_error(libc::ENOENT))

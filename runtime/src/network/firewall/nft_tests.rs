@@ -175,6 +175,49 @@ fn a_port_table_over_netlink_is_the_one_nft_would_write() {
     assert_eq!(ns.exec(&["nft", "list", "ruleset"]), "");
 }
 
+/// The kept nfnetlink socket acts in its own namespace only: a request from a thread in
+/// another namespace lands there, and answers of a refused or empty request are not taken
+/// for the next one's.
+#[test]
+fn netlink_requests_land_in_the_namespace_of_their_thread() {
+    let a = TestNetns::new("a");
+    let b = TestNetns::new("b");
+    run_in_netns(a.file.as_fd(), || {
+        // The first request opens the kept socket, in `a`.
+        assert!(!netlink::delete_table(PORTS_TABLE).unwrap());
+        netlink::replace_ports_table(PORTS_TABLE, &[web_port()]).unwrap();
+    })
+    .unwrap();
+    run_in_netns(b.file.as_fd(), || {
+        assert!(!netlink::table_exists(PORTS_TABLE).unwrap());
+        netlink::replace_ports_table(PORTS_TABLE, &[dns_port()]).unwrap();
+        assert!(netlink::table_exists(PORTS_TABLE).unwrap());
+    })
+    .unwrap();
+    let in_a = a.exec(&["nft", "list", "table", "ip", PORTS_TABLE]);
+    let in_b = b.exec(&["nft", "list", "table", "ip", PORTS_TABLE]);
+    assert!(
+        in_a.contains("dport 8080") && !in_a.contains("5353"),
+        "{in_a}"
+    );
+    assert!(
+        in_b.contains("dport 5353") && !in_b.contains("8080"),
+        "{in_b}"
+    );
+    run_in_netns(a.file.as_fd(), || {
+        assert!(netlink::delete_table(PORTS_TABLE).unwrap());
+        assert!(!netlink::delete_table(PORTS_TABLE).unwrap());
+        assert!(!netlink::table_exists(PORTS_TABLE).unwrap());
+    })
+    .unwrap();
+    assert_eq!(a.exec(&["nft", "list", "ruleset"]), "");
+    run_in_netns(b.file.as_fd(), || {
+        assert!(netlink::delete_table(PORTS_TABLE).unwrap())
+    })
+    .unwrap();
+    assert_eq!(b.exec(&["nft", "list", "ruleset"]), "");
+}
+
 /// An internal network: no NAT, no ports, forwarding off, traffic only within the bridge.
 #[test]
 fn internal_network_has_no_nat_and_drops_outside() {
