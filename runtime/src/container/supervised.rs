@@ -238,6 +238,11 @@ impl Supervised for ContainerShim {
         // exception: the init writes them, and Docker's come after the interfaces
         // exist (`net.*.conf.default.*` must not reach eth0), so their network waits.
         let net_first = !sysctls.keys().any(|k| k.starts_with("net."));
+        let (reserved_early, reserved_late) = if net_first {
+            (reserved, Vec::new())
+        } else {
+            (Vec::new(), reserved)
+        };
         // A step on the outside that fails may fail because the init already failed its
         // setup and is gone (with its namespaces): the init's error is then the one to
         // report (a refused mount says what and where; "no such file" of its netns does
@@ -249,34 +254,51 @@ impl Supervised for ContainerShim {
                     Ok(()) => start_error(e),
                 }
             };
-        let cgroup = match cgroups::setup_for(
-            &self.cx.cx().config().cgroup_root,
-            &self.root,
-            &self.id,
-            &c.host_config.cgroup_parent,
-            &resources,
-            &devices,
-            sb.pid(),
-        ) {
+        // The cgroup is made on a thread of its own while this one brings up the
+        // network: each takes a millisecond or two, neither needs the other.
+        let cgroup_root = self.cx.cx().config().cgroup_root.clone();
+        let pid = sb.pid();
+        let (cgroup, early) = std::thread::scope(|s| {
+            let cgroup = s.spawn(|| {
+                cgroups::setup_for(
+                    &cgroup_root,
+                    &self.root,
+                    &self.id,
+                    &c.host_config.cgroup_parent,
+                    &resources,
+                    &devices,
+                    pid,
+                )
+            });
+            let early = net_first.then(|| net::up(&self.cx.cx(), &c, pid, reserved_early));
+            let cgroup = cgroup.join().unwrap_or_else(|_| {
+                Err(cgroups::Error::Invalid(
+                    "the cgroup's thread panicked".into(),
+                ))
+            });
+            (cgroup, early)
+        });
+        let cgroup = match cgroup {
             Ok(cgroup) => cgroup,
             Err(e) => {
+                if let Some(Ok(live)) = early {
+                    self.net_down(live);
+                }
                 let e = outside_failed(&mut sb, &mut io, e.into());
                 self.unmount_shm();
                 return Err(e);
             }
         };
-        let (early, later) = if net_first {
-            match net::up(&self.cx.cx(), &c, sb.pid(), reserved) {
-                Ok(live) => (Some(live), Vec::new()),
-                Err(e) => {
-                    let e = outside_failed(&mut sb, &mut io, e);
-                    drop(sb);
-                    self.unmount_shm();
-                    return Err(e);
-                }
+        let (early, later) = match early {
+            Some(Ok(live)) => (Some(live), Vec::new()),
+            Some(Err(e)) => {
+                let e = outside_failed(&mut sb, &mut io, e);
+                drop(sb);
+                drop(cgroup);
+                self.unmount_shm();
+                return Err(e);
             }
-        } else {
-            (None, reserved)
+            None => (None, reserved_late),
         };
         if let Err(e) = shim::wait_ready(&mut sb, &mut io) {
             drop(sb);
@@ -298,6 +320,13 @@ impl Supervised for ContainerShim {
         let ports = live.ports(&net::exposed_keys(&c));
         drop(c);
         let pid = sb.pid();
+        // The process execs while its record is written: the answer of the exec is read
+        // after (a failed exec makes a failed start, as before).
+        if let Err(e) = sb.release() {
+            drop(sb);
+            self.net_down(live);
+            return Err(start_error(e.into()));
+        }
         let log_path = self
             .store
             .dir(&self.id)
@@ -326,7 +355,7 @@ impl Supervised for ContainerShim {
                 .cx()
                 .refresh_hosts(live.networks(), Some((&self.id, true)));
         }
-        if let Err(e) = sb.start() {
+        if let Err(e) = sb.started() {
             drop(sb);
             self.net_down(live);
             return Err(start_error(e.into()));
