@@ -318,11 +318,14 @@ impl Supervised for ContainerShim {
             return Err(start_error(Error::Invalid(e)));
         }
         let ports = live.ports(&net::exposed_keys(&c));
+        // A container alone on the default bridge keeps the hosts file `create` wrote;
+        // one that names peers has its own (and theirs) rewritten before it runs.
+        let names_peers = net::names_peers(&c);
         drop(c);
         let pid = sb.pid();
-        // The process execs while its record is written: the answer of the exec is read
-        // after (a failed exec makes a failed start, as before).
-        if let Err(e) = sb.release() {
+        // Otherwise the process execs while its record is written: the answer of the
+        // exec is read after (a failed exec makes a failed start, as before).
+        if !names_peers && let Err(e) = sb.release() {
             drop(sb);
             self.net_down(live);
             return Err(start_error(e.into()));
@@ -349,11 +352,15 @@ impl Supervised for ContainerShim {
                 ));
             }
         };
-        // A container alone on the default bridge keeps the hosts file `create` wrote.
-        if net::names_peers(&updated) {
+        if names_peers {
             self.cx
                 .cx()
                 .refresh_hosts(live.networks(), Some((&self.id, true)));
+            if let Err(e) = sb.release() {
+                drop(sb);
+                self.net_down(live);
+                return Err(start_error(e.into()));
+            }
         }
         if let Err(e) = sb.started() {
             drop(sb);
