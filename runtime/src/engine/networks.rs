@@ -62,7 +62,7 @@ impl Engine {
 /// A removed network's bridge and table, when a container's shim left them lingering.
 fn remove_devices(host: crate::network::endpoint::Host<'_>, net: &Network) {
     if let Some(b) = net.bridge_device() {
-        let _ = crate::network::endpoint::gc(host, b);
+        let _ = crate::network::endpoint::gc(host, b, std::time::Duration::ZERO);
     }
 }
 

@@ -103,7 +103,7 @@ fn veth_suffix(id: &str, bridge: &str) -> String {
 /// does not fill up); whoever then gets a lock on the unlinked file sees that its inode is
 /// no longer the path's and starts over.
 struct BridgeLock {
-    _file: Flock<File>,
+    file: Flock<File>,
     path: PathBuf,
 }
 
@@ -127,13 +127,29 @@ impl BridgeLock {
             let held = file.metadata().map_err(err)?;
             match fs::metadata(&path) {
                 Ok(m) if m.ino() == held.ino() && m.dev() == held.dev() => {
-                    return Ok(BridgeLock { _file: file, path });
+                    return Ok(BridgeLock { file, path });
                 }
                 Ok(_) => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(err(e)),
             }
         }
+    }
+
+    /// Marks the bridge as just joined: the lock file's modification time is the last
+    /// attach (see [`gc`]).
+    fn mark_attached(&self) {
+        let _ = self.file.set_modified(std::time::SystemTime::now());
+    }
+
+    /// Whether a container attached to the bridge within `window` of now.
+    fn attached_within(&self, window: std::time::Duration) -> bool {
+        self.file
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|ago| ago < window)
     }
 
     /// Unlinks the lock file (the bridge is gone); the lock is held until drop.
@@ -157,6 +173,9 @@ pub fn up(host: Host<'_>, netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Re
     let mut nl = Netlink::open()?;
     let mut veth_made = false;
     let r = connect(host.firewall, &mut nl, netns, id, a, &mut veth_made);
+    if r.is_ok() {
+        lock.mark_attached();
+    }
     if r.is_err() {
         // Best effort: the first error is the one to report.
         if veth_made {
@@ -286,12 +305,16 @@ pub fn release(host: Host<'_>, id: &str, a: &Attachment) -> Result<(), Error> {
     Ok(())
 }
 
-/// Removes the network's table and bridge when no container uses it (see [`release`]);
-/// `true` when they are gone.
-pub fn gc(host: Host<'_>, bridge: &str) -> Result<bool, Error> {
+/// Removes the network's table and bridge when no container uses it (see [`release`])
+/// and none attached within `recent` (a container that came and went since: the bridge
+/// is its shim's to remove, when it ends); `true` when they are gone.
+pub fn gc(host: Host<'_>, bridge: &str, recent: std::time::Duration) -> Result<bool, Error> {
     nft::check_bridge(bridge)?;
     let mut nl = Netlink::open()?;
     let lock = BridgeLock::take(host, bridge)?;
+    if !recent.is_zero() && lock.attached_within(recent) {
+        return Ok(false);
+    }
     remove_if_unused(host.firewall, &mut nl, bridge, &lock)
 }
 

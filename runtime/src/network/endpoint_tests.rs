@@ -594,6 +594,38 @@ fn down_after_the_container_is_gone_removes_the_bridge() {
     assert!(!bridge.lock_file().exists());
 }
 
+/// A released bridge (its containers gone, their veths detached) stays for a `gc` whose
+/// window holds a later attach: a container that came and went between two runs of a
+/// script keeps it for its own shim's `gc`, which then removes it.
+#[test]
+fn gc_keeps_a_bridge_joined_within_its_window() {
+    let ns = TestNetns::host("el");
+    let bridge = Bridge::new();
+    let before = devices(&ns);
+    let ctr = TestNetns::new("el");
+    let id = container_id();
+    let a = attachment(&bridge, 2);
+    within(&ns, || {
+        up(ctr.file.as_fd(), &id, &a).unwrap();
+        super::release(host(), &id, &a).unwrap();
+        // Attached a moment ago: kept, whether or not a port is on it.
+        assert!(!super::gc(host(), &bridge.0, Duration::from_secs(3600)).unwrap());
+    });
+    assert_eq!(bridge_ports(&ns, &bridge), Some(vec![]));
+    within(&ns, || {
+        // No attach within the last nanosecond: gone, with its table.
+        assert!(super::gc(host(), &bridge.0, Duration::from_nanos(1)).unwrap());
+    });
+    // The kernel deletes the released veth with the container's namespace, later.
+    drop(ctr);
+    let deadline = Instant::now() + DEADLINE;
+    while devices(&ns) != before {
+        assert!(Instant::now() < deadline, "{:?} left", devices(&ns));
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!bridge.lock_file().exists());
+}
+
 /// The cost every container start and stop pays: `up` + `down` on an existing bridge
 /// (no `nft` run), and the first `up` + last `down` that make and remove the bridge.
 /// `cargo test -p tug --lib endpoint::tests::up_and_down_timing -- --nocapture`

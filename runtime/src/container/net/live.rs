@@ -239,7 +239,8 @@ pub(crate) fn down(cx: &Ctx<'_>, id: &str, live: LiveNetwork) -> (Vec<String>, V
 
 /// How long a bridge its last container left stays for the next one: containers run one
 /// after another (a test suite, a script) find it there instead of paying ~70 ms to
-/// remove and make it again.
+/// remove and make it again. A container that joined the bridge meanwhile (and may have
+/// left it again between two of a script's runs) keeps it for its own linger.
 pub const BRIDGE_LINGER: std::time::Duration = std::time::Duration::from_millis(750);
 
 /// Removes those of `bridges` (and their tables) that no container uses any more, after
@@ -250,7 +251,7 @@ pub(crate) fn gc_bridges(cx: &Ctx<'_>, bridges: &[String]) {
     }
     std::thread::sleep(BRIDGE_LINGER);
     for b in bridges {
-        let _ = endpoint::gc(cx.network_host(), b);
+        let _ = endpoint::gc(cx.network_host(), b, BRIDGE_LINGER);
     }
 }
 
