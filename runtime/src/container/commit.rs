@@ -153,8 +153,9 @@ impl Ctx<'_> {
         let store = self.image_store()?;
         let image = store.resolve(&c.image)?;
         let mut lowers = store.unpack(&Snapshots::open(self.root())?, &image.layers)?;
-        let init = self.container_store().dir(&c.id).join(INIT_LAYER);
-        if init.is_dir() {
+        let own = self.container_store().dir(&c.id).join(INIT_LAYER);
+        let shared = self.root().join(SHARED_INIT_LAYER);
+        if let Some(init) = [own, shared].into_iter().find(|d| d.is_dir()) {
             lowers.push(init);
         }
         Ok((image, lowers))
@@ -187,28 +188,68 @@ pub(crate) fn is_running(c: &Container) -> bool {
         .unwrap_or(false)
 }
 
-/// The name of a container's init layer dir.
+/// The name of a container's own init layer dir (containers made before the init layer
+/// was shared have one).
 const INIT_LAYER: &str = "init";
 
-/// Makes the container's init layer in its dir `dir`: the mount points that tug binds
-/// or mounts over (/etc/hostname, /etc/hosts, /etc/resolv.conf, /dev, /proc, /sys), as
-/// Docker's `-init` layer has them. It sits between the image and the writable layer, so
-/// that these mount points are neither in `diff` nor in a committed image. Returns its
-/// path.
-pub(crate) fn make_init_layer(dir: &Path) -> Result<PathBuf, Error> {
-    use std::os::unix::fs::DirBuilderExt;
-    let init = dir.join(INIT_LAYER);
-    let mut b = std::fs::DirBuilder::new();
-    b.mode(0o755);
-    for d in ["", "etc", "dev", "proc", "sys"] {
-        let p = init.join(d);
-        b.create(&p).map_err(|e| Error::io(&p, e))?;
+/// The init layer the containers of a state root share, in the root.
+const SHARED_INIT_LAYER: &str = "init-layer";
+
+/// The init layer of state root `root`'s containers, made at the first call: the mount
+/// points that tug binds or mounts over (/etc/hostname, /etc/hosts, /etc/resolv.conf,
+/// /dev, /proc, /sys), as Docker's `-init` layer has them. It sits between the image and
+/// the writable layer, so that these mount points are neither in `diff` nor in a
+/// committed image. Every container has the same one, and overlayfs never writes to a
+/// lower dir: one dir serves them all, which spares each create eight inodes (ext4 looks
+/// long for a free one where many were deleted recently: a test suite's containers).
+/// Made aside and renamed into place, so that a concurrent create sees it whole or not.
+pub(crate) fn shared_init_layer(root: &Path) -> Result<PathBuf, Error> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let init = root.join(SHARED_INIT_LAYER);
+    let complete = |d: &Path| d.join("etc/resolv.conf").is_file();
+    if complete(&init) {
+        return Ok(init);
     }
-    for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
-        let p = init.join(f);
-        std::fs::File::create(&p).map_err(|e| Error::io(&p, e))?;
+    let mut suffix = [0u8; 6];
+    crate::fsutil::random_bytes(&mut suffix);
+    let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = root.join(format!(".{SHARED_INIT_LAYER}.{hex}"));
+    let made = (|| {
+        let mut b = std::fs::DirBuilder::new();
+        b.mode(0o755);
+        for d in ["", "etc", "dev", "proc", "sys"] {
+            let p = tmp.join(d);
+            b.create(&p).map_err(|e| Error::io(&p, e))?;
+            // The mode as Docker's, whatever the umask.
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .map_err(|e| Error::io(&p, e))?;
+        }
+        for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
+            let p = tmp.join(f);
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(&p)
+                .and_then(|f| {
+                    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                })
+                .map_err(|e| Error::io(&p, e))?;
+        }
+        std::fs::rename(&tmp, &init).map_err(|e| Error::io(&init, e))
+    })();
+    match made {
+        Ok(()) => Ok(init),
+        Err(_) if complete(&init) => {
+            // Another create put its own in place first.
+            let _ = std::fs::remove_dir_all(&tmp);
+            Ok(init)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Err(e)
+        }
     }
-    Ok(init)
 }
 
 fn to_image_error(e: impl std::error::Error + 'static) -> crate::image::Error {
@@ -248,4 +289,47 @@ fn image_config_of(c: &Container) -> Map<String, Value> {
 /// namespace (see [`crate::rootfs::with_mounted`]).
 pub(crate) fn with_mounted<T: Send>(r: &Rootfs, f: impl FnOnce(&Path) -> T + Send) -> Result<T> {
     Ok(crate::rootfs::with_mounted(r, f)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// Creates racing for the shared init layer all get the same complete dir (the mount
+    /// points, with Docker's modes), and no half-made copy is left beside it.
+    #[test]
+    fn the_init_layer_is_made_once_whole_for_racing_creates() {
+        let root = tempfile::tempdir().unwrap();
+        let made: Vec<PathBuf> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| shared_init_layer(root.path()).unwrap()))
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let init = root.path().join(SHARED_INIT_LAYER);
+        assert!(made.iter().all(|p| *p == init), "{made:?}");
+        let mode = |p: &str| {
+            std::fs::metadata(init.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        for d in ["etc", "dev", "proc", "sys"] {
+            assert_eq!(mode(d), 0o755, "{d}");
+        }
+        for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
+            assert_eq!(mode(f), 0o644, "{f}");
+            assert_eq!(std::fs::metadata(init.join(f)).unwrap().len(), 0, "{f}");
+        }
+        let entries: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, [SHARED_INIT_LAYER]);
+        // Found whole, it is used as it is.
+        assert_eq!(shared_init_layer(root.path()).unwrap(), init);
+    }
 }

@@ -447,10 +447,10 @@ impl Ctx<'_> {
         };
         write_file(&resolv_path, &resolv, durable)?;
 
-        // The rootfs: the image's layers, then the container's init layer (the mount
-        // points tug itself needs), then the writable layer.
+        // The rootfs: the image's layers, then the init layer (the mount points tug
+        // itself needs, shared by all containers), then the writable layer.
         let mut lowers = image_store.unpack(&Snapshots::open(self.root())?, &image.layers)?;
-        lowers.push(super::commit::make_init_layer(&dir)?);
+        lowers.push(super::commit::shared_init_layer(self.root())?);
         let rootfs_dir = dir.join("rootfs");
         let mkdir = |p: &Path| std::fs::create_dir(p).map_err(|e| Error::io(p, e));
         mkdir(&rootfs_dir)?;
