@@ -23,7 +23,9 @@ cargo build -q --release -p tug --manifest-path "$repo/Cargo.toml"
 tug="${CARGO_TARGET_DIR:-$repo/target}/release/tug"
 
 work=$(mktemp -d /var/tmp/tug-bench-api.XXXXXX)
-export TUG_ROOT="$work/root" TUG_RUN="$work/run"
+# The run root on tmpfs, as tug's default (/run/tug) and the exec root given to dockerd.
+run=$(mktemp -d /run/tug-bench-api.XXXXXX)
+export TUG_ROOT="$work/root" TUG_RUN="$run"
 tsock="unix://$work/tug.sock"
 tug_pid=
 ns=tugbench-api
@@ -37,7 +39,7 @@ cleanup() {
     wait "$tug_pid" 2>/dev/null || true
   fi
   for n in $("$tug" ps -a -q 2>/dev/null); do "$tug" rm -f "$n" >/dev/null 2>&1 || true; done
-  rm -rf "$work"
+  rm -rf "$work" "$run"
   dockerd_stop
 }
 trap cleanup EXIT
