@@ -312,7 +312,9 @@ pub fn gc(host: Host<'_>, bridge: &str, recent: std::time::Duration) -> Result<b
     nft::check_bridge(bridge)?;
     let mut nl = Netlink::open()?;
     let lock = BridgeLock::take(host, bridge)?;
-    if !recent.is_zero() && lock.attached_within(recent) {
+    // Only a bridge that is there has a last attach: without it, the lock file may be
+    // one `take` just made (another shim removed the bridge), which goes with it.
+    if !recent.is_zero() && lock.attached_within(recent) && nl.link_index(bridge)?.is_some() {
         return Ok(false);
     }
     remove_if_unused(host.firewall, &mut nl, bridge, &lock)

@@ -616,6 +616,13 @@ fn gc_keeps_a_bridge_joined_within_its_window() {
         // No attach within the last nanosecond: gone, with its table.
         assert!(super::gc(host(), &bridge.0, Duration::from_nanos(1)).unwrap());
     });
+    assert!(!bridge.lock_file().exists());
+    // Another shim's gc after the bridge went leaves no lock file behind (its lock file
+    // is new, not a sign of a recent attach).
+    within(&ns, || {
+        super::gc(host(), &bridge.0, Duration::from_secs(3600)).unwrap();
+    });
+    assert!(!bridge.lock_file().exists());
     // The kernel deletes the released veth with the container's namespace, later.
     drop(ctr);
     let deadline = Instant::now() + DEADLINE;

@@ -95,7 +95,15 @@ fn sequence_numbers(n: u32) -> u32 {
 /// opened in: a thread in another namespace than the kept socket's (a test's, or a
 /// container's) gets a socket of its own for this request.
 fn request(req: &[u8], first: u32, last: u32, each: impl FnMut(u16)) -> io::Result<bool> {
-    let here = current_netns()?;
+    fn one_off(req: &[u8], first: u32, last: u32, each: impl FnMut(u16)) -> io::Result<bool> {
+        let socket = open()?;
+        socket.send(req, 0)?;
+        read_until_ack(&socket, first, last, each)
+    }
+    // Without /proc the namespace is unknown: a socket for this request only.
+    let Ok(here) = current_netns() else {
+        return one_off(req, first, last, each);
+    };
     let mut held = SOCKET
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -104,9 +112,7 @@ fn request(req: &[u8], first: u32, last: u32, each: impl FnMut(u16)) -> io::Resu
         Some(other) => {
             *held = Some(other);
             drop(held);
-            let socket = open()?;
-            socket.send(req, 0)?;
-            return read_until_ack(&socket, first, last, each);
+            return one_off(req, first, last, each);
         }
         None => (here, open()?),
     };
