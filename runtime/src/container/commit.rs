@@ -247,6 +247,13 @@ pub(crate) fn shared_init_layer(root: &Path) -> Result<PathBuf, Error> {
         }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
+            if init.exists() {
+                // Only a hand that took files out of it makes it incomplete.
+                return Err(Error::Invalid(format!(
+                    "{}: an incomplete init layer ({e}): remove it, and the next create makes it again",
+                    init.display()
+                )));
+            }
             Err(e)
         }
     }
@@ -330,6 +337,27 @@ mod tests {
             .collect();
         assert_eq!(entries, [SHARED_INIT_LAYER]);
         // Found whole, it is used as it is.
+        assert_eq!(shared_init_layer(root.path()).unwrap(), init);
+    }
+
+    /// An init layer someone took a file out of is not used, and the error says what to
+    /// do; nothing half-made is left beside it.
+    #[test]
+    fn an_incomplete_init_layer_is_refused_with_what_to_do() {
+        let root = tempfile::tempdir().unwrap();
+        let init = shared_init_layer(root.path()).unwrap();
+        std::fs::remove_file(init.join("etc/resolv.conf")).unwrap();
+        let e = shared_init_layer(root.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("incomplete init layer") && e.contains("remove it"),
+            "{e}"
+        );
+        let entries: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, [SHARED_INIT_LAYER]);
+        std::fs::remove_dir_all(&init).unwrap();
         assert_eq!(shared_init_layer(root.path()).unwrap(), init);
     }
 }
