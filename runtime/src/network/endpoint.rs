@@ -175,8 +175,7 @@ pub fn up(host: Host<'_>, netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Re
     let r = connect(host.firewall, &mut nl, netns, id, a, &mut veth_made);
     if r.is_ok() {
         lock.mark_attached();
-    }
-    if r.is_err() {
+    } else {
         // Best effort: the first error is the one to report.
         if veth_made {
             let _ = nl.delete_link(&host_veth_name(id, &a.bridge));

@@ -8,12 +8,14 @@
 //! [`super::render_ports`], so that `nft list table` prints the same rules (a test checks
 //! it).
 //!
-//! A process keeps one socket for all its requests and never closes it: the release of
-//! an nfnetlink socket makes nf_tables flush the memory of its last commits first, which
-//! waits for an RCU grace period with the commit mutex held (4-5 ms here, on the start
-//! path of every container with published ports, and every other container's commit
-//! stalled meanwhile). Each request has sequence numbers of its own, so that an answer
-//! left over from an earlier request is never taken for this one's.
+//! A process keeps one socket, in the network namespace of its first request, and does
+//! not close it: the release of an nfnetlink socket makes nf_tables flush the memory of
+//! its last commits first, which waits for an RCU grace period with the commit mutex held
+//! (4-5 ms here, on the start path of every container with published ports, and every
+//! other container's commit stalled meanwhile). A request from another namespace (a
+//! test's), or one that fails, uses and closes a socket of its own. Each request has
+//! sequence numbers of its own, so that an answer left over from an earlier request is
+//! never taken for this one's.
 
 use std::io;
 use std::os::fd::AsRawFd;
