@@ -19,6 +19,19 @@ took build
 "$repo/target/debug/tug" image inspect debian:bookworm-slim >/dev/null 2>&1 \
   || TUG="$repo/target/debug/tug" bash images/debian/build.sh >/dev/null
 took "the debian base image"
+# The book's and the workshop's fixed host ports (the notes' 45678 and its neighbours) are
+# in the kernel's ephemeral range (32768-60999): any test's outgoing connection may be
+# given one of them, and its TIME_WAIT then holds it for a minute, so that the book's or
+# the grader's `-p 45678:45678` fails with "port is already allocated". Reserved ports
+# are never picked for a connection or a `-p 80`, and can still be bound by name. The
+# machine's list is restored when the run ends.
+fixed_ports=45678-45682,45690,48080,48084
+reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+if [ -w "$reserved" ]; then
+  reserved_before=$(cat "$reserved")
+  trap 'echo "$reserved_before" > "$reserved"' EXIT
+  echo "${reserved_before:+$reserved_before,}$fixed_ports" > "$reserved"
+fi
 status=0
 # The contributors' docs build without a warning (broken links, bad code blocks).
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q || status=$?

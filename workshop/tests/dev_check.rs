@@ -46,10 +46,13 @@ fn every_exercise_fails_as_handed_out_and_passes_solved() {
                 ex.name, f.expected, f.got
             ));
         }
+        let mark = |passed: bool| if passed { '✓' } else { '✗' };
         println!(
-            "{}: handed out ✗ in {:.1} s, solved ✓ in {:.1} s",
+            "{}: handed out {} in {:.1} s, solved {} in {:.1} s",
             ex.name,
+            mark(handed_out.failure.is_none()),
             handed_out.took.as_secs_f64(),
+            mark(solved.failure.is_none()),
             solved.took.as_secs_f64()
         );
     }
