@@ -417,3 +417,105 @@ fn steps_that_fetch_a_url_are_told_apart() {
         assert!(!fetches_a_url(no), "{no}");
     }
 }
+
+/// Every fixed host port that the book, the exercises or their solutions publish
+/// (`-p 45678:45678`, `"45690:80"`) in the kernel's ephemeral range is in the list that
+/// scripts/test.sh reserves for the run (`fixed_ports=`): a port left out can be taken
+/// by any test's outgoing connection (its TIME_WAIT holds it for a minute), and its `-p`
+/// then fails at random.
+#[test]
+fn every_fixed_host_port_in_the_ephemeral_range_is_reserved_by_test_sh() {
+    let repo = repo_dir();
+    let script = std::fs::read_to_string(repo.join("scripts/test.sh")).expect("scripts/test.sh");
+    let list = script
+        .lines()
+        .find_map(|l| l.strip_prefix("fixed_ports="))
+        .expect("scripts/test.sh sets fixed_ports=");
+    let reserved: Vec<(u32, u32)> = list
+        .split(',')
+        .map(|item| {
+            let (a, b) = item.split_once('-').unwrap_or((item, item));
+            (a.parse().expect(item), b.parse().expect(item))
+        })
+        .collect();
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .unwrap_or_else(|_| "32768 60999".into());
+    let mut bounds = range.split_whitespace().map(|n| n.parse::<u32>().unwrap());
+    let (lo, hi) = (bounds.next().unwrap(), bounds.next().unwrap());
+
+    let mut files = Vec::new();
+    let mut dirs = vec![
+        repo.join("book/src"),
+        repo.join("exercises"),
+        repo.join("workshop/solutions"),
+    ];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("read a dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for f in &files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        for port in published_host_ports(&text) {
+            if (lo..=hi).contains(&port) && !reserved.iter().any(|(a, b)| (*a..=*b).contains(&port))
+            {
+                missing.push(format!(
+                    "{port} ({})",
+                    f.strip_prefix(&repo).unwrap_or(f).display()
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "fixed host ports in the ephemeral range {lo}-{hi} that scripts/test.sh does not reserve \
+         (add them to its fixed_ports=): {missing:?}"
+    );
+}
+
+/// The host ports of `HOST:CONTAINER` pairs in `text` (`-p 8080:80`, `"8080:80"`): a run
+/// of 4 or 5 digits, a colon and a digit, with no digit, dot or colon before it (so that
+/// `127.0.0.1:45678` and times are not taken for one).
+fn published_host_ports(text: &str) -> Vec<u32> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() && (i == 0 || !matches!(b[i - 1], b'0'..=b'9' | b'.' | b':')) {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let len = i - start;
+            if (4..=5).contains(&len)
+                && b.get(i) == Some(&b':')
+                && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+            {
+                out.push(text[start..i].parse().unwrap());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn host_ports_are_read_from_published_pairs_only() {
+    assert_eq!(
+        published_host_ports("tug run -p 45678:45678 -p 8080:80 x; \"45690:80\"; - 48084:80"),
+        vec![45678, 8080, 45690, 48084]
+    );
+    assert!(
+        published_host_ports("nc 127.0.0.1 45678; at 12:30; 127.0.0.1:45679; 2026-12-03")
+            .is_empty()
+    );
+}
