@@ -24,12 +24,28 @@ fn check(r: libc::c_long, what: &str) -> Result<libc::c_long, StepError> {
 }
 
 /// An empty directory for overlayfs's second lower layer (it needs two without an upper
-/// one): `<run root>/empty`.
-fn empty_dir(run_root: &Path) -> Result<PathBuf, StepError> {
-    let d = run_root.join("empty");
-    std::fs::create_dir_all(&d)
-        .map_err(|e| StepError::new(format!("creating {}", d.display()), e))?;
-    Ok(d)
+/// one): `<run root>/empty`, or `$TMPDIR/tug-empty` when that one lies inside the
+/// binary's directory `exe_dir` (a binary in /tmp with its run root under /tmp):
+/// overlayfs refuses a layer inside another (ELOOP), and the start would fall back to a
+/// memfd copy of the whole binary.
+fn empty_dir(run_root: &Path, exe_dir: &Path) -> Result<PathBuf, StepError> {
+    let exe_dir = std::fs::canonicalize(exe_dir).unwrap_or_else(|_| exe_dir.to_path_buf());
+    let candidates = [
+        run_root.join("empty"),
+        std::env::temp_dir().join("tug-empty"),
+    ];
+    let mut last = None;
+    for d in candidates {
+        std::fs::create_dir_all(&d)
+            .map_err(|e| StepError::new(format!("creating {}", d.display()), e))?;
+        let real = std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone());
+        if !real.starts_with(&exe_dir) && !exe_dir.starts_with(&real) {
+            return Ok(real);
+        }
+        last = Some(real);
+    }
+    // Both overlap (a binary in `/`): overlayfs will refuse, and the memfd copy is used.
+    Ok(last.unwrap_or_default())
 }
 
 /// `exe` seen through a detached read-only overlay of its directory: an O_PATH fd.
@@ -47,7 +63,7 @@ fn overlay_seal(exe: &Path, run_root: &Path) -> Result<OwnedFd, StepError> {
             .replace('\\', "\\\\")
             .replace(':', "\\:")
     };
-    let lower = format!("{}:{}", esc(dir), esc(&empty_dir(run_root)?));
+    let lower = format!("{}:{}", esc(dir), esc(&empty_dir(run_root, dir)?));
     let c =
         |s: &str| CString::new(s).map_err(|_| StepError::msg(format!("{s:?} holds a NUL byte")));
     // SAFETY: each call passes valid NUL-terminated strings that outlive it and plain
@@ -199,5 +215,28 @@ mod tests {
         // Nothing stays mounted.
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(!mounts.contains(&dir.path().display().to_string()));
+    }
+
+    /// A run root inside the binary's directory (a binary in /tmp, TUG_RUN under /tmp):
+    /// overlayfs refuses a lower layer inside another, so the empty layer is taken from
+    /// elsewhere, and the view is still the overlay, not a 93 MB memfd copy per start.
+    #[test]
+    fn a_run_root_inside_the_binarys_dir_still_gets_the_overlay_view() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("bin");
+        std::fs::write(&exe, b"#!/bin/sh\necho sealed\n").unwrap();
+        let run = dir.path().join("run");
+        let fd = overlay_seal(&exe, &run).unwrap();
+        let fs = nix::sys::statfs::fstatfs(&fd).unwrap();
+        assert_eq!(
+            fs.filesystem_type(),
+            nix::sys::statfs::OVERLAYFS_SUPER_MAGIC
+        );
+        let p = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        assert_eq!(std::fs::read(&p).unwrap(), b"#!/bin/sh\necho sealed\n");
     }
 }
