@@ -3,8 +3,9 @@
 # Debian's dockerd: the docker CLI's `docker run --rm busybox true`, and `docker run -d`
 # followed by `docker rm -f` (hyperfine); then a testcontainers-rs Redis fixture (the
 # crate's blocking runner, GenericImage tug-redis:7 waiting for its ready line) from start
-# to ready, median of RUNS. Prints the ratios of the medians. A benchmark, not a test: run
-# it by hand on a quiet machine.
+# to ready, median of RUNS. Prints the ratios of the medians, and the machine's load before
+# and after (a warning when tasks waited for a CPU over 10% of the time: noisy figures). A
+# benchmark, not a test: run it by hand on a quiet machine.
 #
 # tug serves a socket of its own on a state root of its own; dockerd runs with roots,
 # socket and network namespace of its own (as scripts/bench-compose.sh starts it), gets
@@ -32,6 +33,7 @@ ns=tugbench-api
 dstate=/var/tmp/tugbench-api-docker
 drun=/run/tugbench-api-docker
 . "$repo/scripts/lib/dockerd.sh"
+. "$repo/scripts/lib/load.sh"
 cleanup() {
   if [ -n "$tug_pid" ]; then
     for n in $(DOCKER_HOST=$tsock docker ps -aq 2>/dev/null); do DOCKER_HOST=$tsock docker rm -f "$n" >/dev/null 2>&1 || true; done
@@ -61,6 +63,7 @@ redis_bench() {
 }
 
 client=$(docker --version | awk '{print $3}' | tr -d ,)
+machine_load before
 echo "docker CLI $client; tug $("$tug" --version | awk '{print $2}')"
 cmds_for() { # SOCKET LABEL
   local h="DOCKER_HOST=$1"
@@ -99,6 +102,7 @@ if [ -z "${NO_REDIS:-}" ]; then
     awk -v a="$tug_redis" -v b="$docker_redis" 'BEGIN { printf "  tug %.1fx faster\n", b / a }'
   fi
 fi
+machine_load after
 if [ -n "$have_docker" ]; then
   python3 - "$work/bench.json" <<'PY'
 import json, sys
