@@ -101,6 +101,7 @@ console="$cache/console.log"
 
 # A soft lockup this long means the VM hangs (seen once in CI: both vCPUs stuck for
 # 600 s in the first tests, and not again in later runs); a slow emulation shows none.
+# (`loglevel=5` on the kernel's command line puts the lockup's call trace on the console.)
 lockup_secs=${TUG_VM_LOCKUP:-60}
 locked_up() {
   grep -aoE 'soft lockup - CPU#[0-9]+ stuck for [0-9]+s' "$console" 2>/dev/null |
@@ -115,7 +116,7 @@ boot() {
     -accel tcg,thread=multi -cpu max -smp 2 -m 4096 \
     -nographic -no-reboot -monitor none -serial stdio -net none \
     -kernel "$cache/kernel/boot/vmlinuz-$kver" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 quiet cgroup_no_v1=all" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=5 cgroup_no_v1=all" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on \
     </dev/null >"$console" 2>&1 &
   local vm=$!
