@@ -189,20 +189,31 @@ pub fn sealed_command(fd: &OwnedFd) -> std::process::Command {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_sealed_binary_reads_the_same_and_cannot_be_written() {
+    const SCRIPT: &[u8] = b"#!/bin/sh\necho sealed\n";
+
+    /// A small "binary" in a dir of its own (kept while the TempDir lives); None, and
+    /// the test skipped, without root (overlayfs and the new mount API need it).
+    fn test_binary() -> Option<(tempfile::TempDir, PathBuf)> {
         if !nix::unistd::Uid::effective().is_root() {
             eprintln!("skipped: needs root");
-            return;
+            return None;
         }
         let dir = tempfile::tempdir().unwrap();
         let exe = dir.path().join("bin");
-        std::fs::write(&exe, b"#!/bin/sh\necho sealed\n").unwrap();
+        std::fs::write(&exe, SCRIPT).unwrap();
+        Some((dir, exe))
+    }
+
+    #[test]
+    fn the_sealed_binary_reads_the_same_and_cannot_be_written() {
+        let Some((dir, exe)) = test_binary() else {
+            return;
+        };
         let run_dir = tempfile::tempdir().unwrap();
         let run = run_dir.path().to_path_buf();
         for fd in [overlay_seal(&exe, &run).unwrap(), memfd_seal(&exe).unwrap()] {
             let p = format!("/proc/self/fd/{}", fd.as_raw_fd());
-            assert_eq!(std::fs::read(&p).unwrap(), b"#!/bin/sh\necho sealed\n");
+            assert_eq!(std::fs::read(&p).unwrap(), SCRIPT);
             // Either the open (the read-only overlay: EROFS) or the write (the memfd's
             // seals: EPERM) fails.
             let written = std::fs::OpenOptions::new()
@@ -211,7 +222,7 @@ mod tests {
                 .and_then(|mut f| std::io::Write::write_all(&mut f, b"x"));
             assert!(written.is_err(), "the sealed binary was written");
         }
-        assert_eq!(std::fs::read(&exe).unwrap(), b"#!/bin/sh\necho sealed\n");
+        assert_eq!(std::fs::read(&exe).unwrap(), SCRIPT);
         // Nothing stays mounted.
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(!mounts.contains(&dir.path().display().to_string()));
@@ -222,13 +233,9 @@ mod tests {
     /// elsewhere, and the view is still the overlay, not a 93 MB memfd copy per start.
     #[test]
     fn a_run_root_inside_the_binarys_dir_still_gets_the_overlay_view() {
-        if !nix::unistd::Uid::effective().is_root() {
-            eprintln!("skipped: needs root");
+        let Some((dir, exe)) = test_binary() else {
             return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let exe = dir.path().join("bin");
-        std::fs::write(&exe, b"#!/bin/sh\necho sealed\n").unwrap();
+        };
         let run = dir.path().join("run");
         let fd = overlay_seal(&exe, &run).unwrap();
         let fs = nix::sys::statfs::fstatfs(&fd).unwrap();
@@ -237,6 +244,6 @@ mod tests {
             nix::sys::statfs::OVERLAYFS_SUPER_MAGIC
         );
         let p = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        assert_eq!(std::fs::read(&p).unwrap(), b"#!/bin/sh\necho sealed\n");
+        assert_eq!(std::fs::read(&p).unwrap(), SCRIPT);
     }
 }
