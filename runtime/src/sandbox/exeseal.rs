@@ -245,5 +245,12 @@ mod tests {
         );
         let p = format!("/proc/self/fd/{}", fd.as_raw_fd());
         assert_eq!(std::fs::read(&p).unwrap(), SCRIPT);
+        // Still sealed: the view is read-only, and the binary is the one of its dir.
+        let e = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+        assert_eq!(std::fs::read(&exe).unwrap(), SCRIPT);
     }
 }
