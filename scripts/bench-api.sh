@@ -4,8 +4,10 @@
 # followed by `docker rm -f` (hyperfine); then a testcontainers-rs Redis fixture (the
 # crate's blocking runner, GenericImage tug-redis:7 waiting for its ready line) from start
 # to ready, median of RUNS. Prints the ratios of the medians, and the machine's load before
-# and after (a warning when tasks waited for a CPU over 10% of the time: noisy figures). A
-# benchmark, not a test: run it by hand on a quiet machine.
+# and after (a warning when tasks waited for a CPU over 10% of the time: noisy figures).
+# Everything it needs is built first, and each timing waits (up to a minute) for the CPU
+# pressure those builds leave to pass. A benchmark, not a test: run it by hand on a quiet
+# machine.
 #
 # tug serves a socket of its own on a state root of its own; dockerd runs with roots,
 # socket and network namespace of its own (as scripts/bench-compose.sh starts it), gets
@@ -63,7 +65,6 @@ redis_bench() {
 }
 
 client=$(docker --version | awk '{print $3}' | tr -d ,)
-machine_load before
 echo "docker CLI $client; tug $("$tug" --version | awk '{print $2}')"
 cmds_for() { # SOCKET LABEL
   local h="DOCKER_HOST=$1"
@@ -83,18 +84,27 @@ if [ -z "${NO_DOCKER:-}" ]; then
     echo "(Docker's daemon could not be started: tug only)"
   fi
 fi
-hyperfine --warmup 2 --runs "$runs" --export-json "$work/bench.json" "${cmds[@]}"
+# Everything is built before anything is timed, and the timing waits for the builds'
+# load to pass.
 if [ -z "${NO_REDIS:-}" ]; then
   TUG="$tug" bash "$repo/images/debian/build.sh" >/dev/null
   "$tug" build -q -t tug-redis:7 "$repo/images/redis" >/dev/null
   prog=$(redis_bench)
+  if [ -n "$have_docker" ]; then
+    DOCKER_HOST=$dsock docker image inspect tug-redis:7 >/dev/null 2>&1 ||
+      "$tug" save tug-redis:7 | DOCKER_HOST=$dsock docker load >/dev/null
+  fi
+fi
+wait_quiet "the docker CLI runs"
+machine_load before
+hyperfine --warmup 2 --runs "$runs" --export-json "$work/bench.json" "${cmds[@]}"
+if [ -z "${NO_REDIS:-}" ]; then
   redis=(tug-redis 7 6379 stdout "Ready to accept connections")
+  wait_quiet "the Redis fixture"
   tug_redis=$(DOCKER_HOST=$tsock TESTCONTAINERS_RYUK_DISABLED=true RUNS=$runs "$prog" "${redis[@]}")
   echo "testcontainers-rs Redis fixture (tug-redis:7), start to ready, median of $runs:"
   echo "  tug: $tug_redis ms"
   if [ -n "$have_docker" ]; then
-    DOCKER_HOST=$dsock docker image inspect tug-redis:7 >/dev/null 2>&1 ||
-      "$tug" save tug-redis:7 | DOCKER_HOST=$dsock docker load >/dev/null
     # In dockerd's network namespace: its published ports are there.
     docker_redis=$(nsenter --net="/run/netns/$ns" env DOCKER_HOST="$dsock" \
       TESTCONTAINERS_RYUK_DISABLED=true RUNS="$runs" "$prog" "${redis[@]}")

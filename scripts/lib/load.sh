@@ -14,3 +14,24 @@ machine_load() {
     echo "  warning: tasks waited for a CPU ${psi}% of the last 10 s: the figures are noisy" >&2
   fi
 }
+
+# Waits (at most `$2` seconds, default 60) until the CPU pressure of the last 10 s is
+# under 1%: the builds that come before a measurement (cargo, images) leave the machine
+# busy for a while, and their tail would otherwise be in the first runs. Says how long it
+# waited, or that it gave up.
+wait_quiet() {
+  local limit=${2:-60} waited=0 psi
+  while :; do
+    psi=$(sed -n 's/^some avg10=\([0-9.]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null)
+    [ -z "$psi" ] && return 0
+    awk -v p="$psi" 'BEGIN { exit !(p < 1) }' && break
+    if [ "$waited" -ge "$limit" ]; then
+      echo "machine still busy before $1 after ${limit} s (CPU pressure ${psi}%)" >&2
+      return 0
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  [ "$waited" -gt 0 ] && echo "waited ${waited} s for a quiet machine before $1"
+  return 0
+}
