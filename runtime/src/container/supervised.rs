@@ -255,7 +255,11 @@ impl Supervised for ContainerShim {
                 }
             };
         // The cgroup is made on a thread of its own while this one brings up the
-        // network: each takes a millisecond or two, neither needs the other.
+        // network: each takes a millisecond or two, neither needs the other. Not before
+        // the clone, although the cgroup needs no pid: the init is a raw clone() of this
+        // process, and a thread running at that moment may hold the allocator's lock,
+        // which the init would then wait for forever (tried: a start hung within the
+        // first fifty).
         let cgroup_root = self.cx.cx().config().cgroup_root.clone();
         let pid = sb.pid();
         let (cgroup, early) = std::thread::scope(|s| {
