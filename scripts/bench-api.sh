@@ -6,13 +6,16 @@
 # to ready, median of RUNS. Prints the ratios of the medians, and the machine's load before
 # and after (a warning when tasks waited for a CPU over 10% of the time: noisy figures).
 # Everything it needs is built first, and each timing waits (up to a minute) for the CPU
-# pressure those builds leave to pass. A benchmark, not a test: run it by hand on a quiet
-# machine.
+# pressure those builds leave to pass. Both engines' state roots are on a journaled ext4
+# and their run roots on a tmpfs, made for the run (scripts/lib/benchfs.sh says why;
+# BENCH_FS=root uses the machine's /var/tmp and /run instead). A benchmark, not a test:
+# run it by hand on a quiet machine.
 #
 # tug serves a socket of its own on a state root of its own; dockerd runs with roots,
 # socket and network namespace of its own (as scripts/bench-compose.sh starts it), gets
 # busybox from tug (`tug save | docker load`, offline), and is stopped at the end.
 #   RUNS       runs per command (default 20)
+#   BENCH_FS   journal (default) or root: where the state and run roots are
 #   NO_DOCKER  set: tug only
 #   NO_REDIS   set: the docker CLI only (the Redis image is built from images/redis on
 #              the debootstrap base: a minute or two on its first run)
@@ -26,16 +29,10 @@ cargo build -q --release -p tug --manifest-path "$repo/Cargo.toml"
 tug="${CARGO_TARGET_DIR:-$repo/target}/release/tug"
 
 work=$(mktemp -d /var/tmp/tug-bench-api.XXXXXX)
-# The run root on tmpfs, as tug's default (/run/tug) and the exec root given to dockerd.
-run=$(mktemp -d /run/tug-bench-api.XXXXXX)
-export TUG_ROOT="$work/root" TUG_RUN="$run"
-tsock="unix://$work/tug.sock"
-tug_pid=
-ns=tugbench-api
-dstate=/var/tmp/tugbench-api-docker
-drun=/run/tugbench-api-docker
-. "$repo/scripts/lib/dockerd.sh"
 . "$repo/scripts/lib/load.sh"
+. "$repo/scripts/lib/benchfs.sh"
+tug_pid=
+dockerd_pid=
 cleanup() {
   if [ -n "$tug_pid" ]; then
     for n in $(DOCKER_HOST=$tsock docker ps -aq 2>/dev/null); do DOCKER_HOST=$tsock docker rm -f "$n" >/dev/null 2>&1 || true; done
@@ -43,10 +40,20 @@ cleanup() {
     wait "$tug_pid" 2>/dev/null || true
   fi
   for n in $("$tug" ps -a -q 2>/dev/null); do "$tug" rm -f "$n" >/dev/null 2>&1 || true; done
-  rm -rf "$work" "$run"
-  dockerd_stop
+  [ -n "$dockerd_pid" ] && dockerd_stop
+  bench_fs_teardown "$work"
+  rm -rf "$work"
 }
 trap cleanup EXIT
+# Both engines' state and run roots on the same file systems (scripts/lib/benchfs.sh):
+# by default a journaled ext4 and a tmpfs, as a Debian install has.
+bench_fs_setup "$work"
+export TUG_ROOT="$bench_state/tug" TUG_RUN="$bench_run/tug"
+tsock="unix://$work/tug.sock"
+ns=tugbench-api
+dstate=$bench_state/docker
+drun=$bench_run/docker
+. "$repo/scripts/lib/dockerd.sh"
 TUG="$tug" bash "$repo/images/busybox/build.sh" >/dev/null
 
 # tug's server, waited for on its socket.
