@@ -6,16 +6,16 @@
 # to ready, median of RUNS. Prints the ratios of the medians, and the machine's load before
 # and after (a warning when tasks waited for a CPU over 10% of the time: noisy figures).
 # Everything it needs is built first, and each timing waits (up to a minute) for the CPU
-# pressure those builds leave to pass. Both engines' state roots are on a journaled ext4
-# and their run roots on a tmpfs, made for the run (scripts/lib/benchfs.sh says why;
-# BENCH_FS=root uses the machine's /var/tmp and /run instead). A benchmark, not a test:
-# run it by hand on a quiet machine.
+# pressure those builds leave to pass. Both engines' run roots are on a tmpfs made for the
+# run, their state roots in /var/tmp (or, with BENCH_FS=journal, on a journaled ext4 made
+# for the run: scripts/lib/benchfs.sh says why). A benchmark, not a test: run it by hand
+# on a quiet machine.
 #
 # tug serves a socket of its own on a state root of its own; dockerd runs with roots,
 # socket and network namespace of its own (as scripts/bench-compose.sh starts it), gets
 # busybox from tug (`tug save | docker load`, offline), and is stopped at the end.
 #   RUNS       runs per command (default 20)
-#   BENCH_FS   journal (default) or root: where the state and run roots are
+#   BENCH_FS   root (default) or journal: where the state roots are
 #   NO_DOCKER  set: tug only
 #   NO_REDIS   set: the docker CLI only (the Redis image is built from images/redis on
 #              the debootstrap base: a minute or two on its first run)
@@ -45,8 +45,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# Both engines' state and run roots on the same file systems (scripts/lib/benchfs.sh):
-# by default a journaled ext4 and a tmpfs, as a Debian install has.
+# Both engines' state and run roots on the same file systems (scripts/lib/benchfs.sh).
 bench_fs_setup "$work"
 export TUG_ROOT="$bench_state/tug" TUG_RUN="$bench_run/tug"
 tsock="unix://$work/tug.sock"
