@@ -33,13 +33,17 @@ work=$(mktemp -d /var/tmp/tug-bench-api.XXXXXX)
 . "$repo/scripts/lib/benchfs.sh"
 tug_pid=
 dockerd_pid=
+own_root=
 cleanup() {
   if [ -n "$tug_pid" ]; then
     for n in $(DOCKER_HOST=$tsock docker ps -aq 2>/dev/null); do DOCKER_HOST=$tsock docker rm -f "$n" >/dev/null 2>&1 || true; done
     kill "$tug_pid" 2>/dev/null || true
     wait "$tug_pid" 2>/dev/null || true
   fi
-  for n in $("$tug" ps -a -q 2>/dev/null); do "$tug" rm -f "$n" >/dev/null 2>&1 || true; done
+  # Only on the bench's own state root: before it is set, `tug` would see another one.
+  if [ -n "$own_root" ]; then
+    for n in $("$tug" ps -a -q 2>/dev/null); do "$tug" rm -f "$n" >/dev/null 2>&1 || true; done
+  fi
   [ -n "$dockerd_pid" ] && dockerd_stop
   bench_fs_teardown "$work"
   rm -rf "$work"
@@ -48,6 +52,7 @@ trap cleanup EXIT
 # Both engines' state and run roots on the same file systems (scripts/lib/benchfs.sh).
 bench_fs_setup "$work"
 export TUG_ROOT="$bench_state/tug" TUG_RUN="$bench_run/tug"
+own_root=1
 tsock="unix://$work/tug.sock"
 ns=tugbench-api
 dstate=$bench_state/docker
