@@ -481,15 +481,30 @@ fn every_fixed_host_port_in_the_ephemeral_range_is_reserved_by_test_sh() {
     );
 }
 
-/// The host ports of `HOST:CONTAINER` pairs in `text` (`-p 8080:80`, `"8080:80"`): a run
-/// of 4 or 5 digits, a colon and a digit, with no digit, dot or colon before it (so that
-/// `127.0.0.1:45678` and times are not taken for one).
+/// The host ports of `HOST:CONTAINER` pairs in `text` (`-p 8080:80`, `"8080:80"`,
+/// `-p 127.0.0.1:8080:80`): a run of 4 or 5 digits, a colon and a digit, with nothing
+/// before it but a non-digit or an IPv4 address and a colon (so that times and a bare
+/// `127.0.0.1:45678` are not taken for one).
 fn published_host_ports(text: &str) -> Vec<u32> {
     let b = text.as_bytes();
+    let after_address = |i: usize| {
+        // `i` follows a colon: is what comes before it an IPv4 address?
+        let head = &text[..i - 1];
+        let start = head
+            .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .map_or(0, |k| k + 1);
+        head[start..].parse::<std::net::Ipv4Addr>().is_ok()
+    };
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i].is_ascii_digit() && (i == 0 || !matches!(b[i - 1], b'0'..=b'9' | b'.' | b':')) {
+        let starts = i == 0
+            || match b[i - 1] {
+                b'0'..=b'9' | b'.' => false,
+                b':' => after_address(i),
+                _ => true,
+            };
+        if b[i].is_ascii_digit() && starts {
             let start = i;
             while i < b.len() && b[i].is_ascii_digit() {
                 i += 1;
@@ -511,8 +526,10 @@ fn published_host_ports(text: &str) -> Vec<u32> {
 #[test]
 fn host_ports_are_read_from_published_pairs_only() {
     assert_eq!(
-        published_host_ports("tug run -p 45678:45678 -p 8080:80 x; \"45690:80\"; - 48084:80"),
-        vec![45678, 8080, 45690, 48084]
+        published_host_ports(
+            "tug run -p 45678:45678 -p 8080:80 x; \"45690:80\"; - 48084:80; -p 127.0.0.1:45681:80"
+        ),
+        vec![45678, 8080, 45690, 48084, 45681]
     );
     assert!(
         published_host_ports("nc 127.0.0.1 45678; at 12:30; 127.0.0.1:45679; 2026-12-03")
