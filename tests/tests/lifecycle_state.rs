@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tug_e2e::containers::{Containers, alive, kill_shim_of, ppid};
 use tug_e2e::wait_for;
-use tug_e2e::{KillOnDrop, TestRoot, code, text};
+use tug_e2e::{KillOnDrop, TestRoot, code, stderr, text};
 
 #[test]
 fn owner_killed_with_sigkill_removes_its_container_within_a_second() {
@@ -255,4 +255,70 @@ fn a_killed_shim_gives_back_its_port_table_and_cgroup_at_once() {
     t.ok(&["rm", "-f", &other]);
     t.ok(&["rm", "held"]);
     assert!(!has_port_table(&id) && !has_port_table(&other));
+}
+
+/// `create` writes a container's hostname, hosts and resolv.conf without an fsync (as
+/// Docker does); a crash soon after can leave them missing, empty or zero-filled. The
+/// start writes each damaged one again, as create wrote it, and leaves a sound one (with
+/// the changes made in it) alone.
+#[test]
+fn etc_files_a_crash_damaged_are_written_again_at_start() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    for (name, net) in [("etc-bridge", "bridge"), ("etc-host", "host")] {
+        let id = cs.add(&t.ok(&[
+            "create",
+            "--name",
+            name,
+            "--network",
+            net,
+            "--hostname",
+            "box1",
+            "--add-host",
+            "db.internal:10.1.2.3",
+            "--dns",
+            "10.9.9.9",
+            "busybox",
+            "cat",
+            "/etc/hostname",
+            "/etc/hosts",
+            "/etc/resolv.conf",
+        ]));
+        let dir = t.root().join("containers").join(&id);
+        let files = ["hostname", "hosts", "resolv.conf"];
+        let created: Vec<Vec<u8>> = files
+            .iter()
+            .map(|f| std::fs::read(dir.join(f)).unwrap())
+            .collect();
+        assert!(created.iter().all(|c| !c.is_empty()), "{name}: {created:?}");
+        // What a crash leaves: an empty file, none, blocks of zeros.
+        std::fs::write(dir.join("hostname"), b"").unwrap();
+        std::fs::remove_file(dir.join("hosts")).unwrap();
+        std::fs::write(dir.join("resolv.conf"), vec![0u8; created[2].len()]).unwrap();
+        let out = t.run(&["start", "-a", name]);
+        assert_eq!(code(&out), 0, "{name}: {}", stderr(&out));
+        let seen = text(&out);
+        for want in ["box1\n", "10.1.2.3\tdb.internal\n", "nameserver 10.9.9.9\n"] {
+            assert!(seen.contains(want), "{name}: no {want:?} in\n{seen}");
+        }
+        for (f, was) in files.iter().zip(&created) {
+            let now = std::fs::read(dir.join(f)).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&now),
+                String::from_utf8_lossy(was),
+                "{name}: {f} written again as create wrote it"
+            );
+        }
+        // A sound file is left as it is.
+        let mut edited = created[1].clone();
+        edited.extend_from_slice(b"10.4.4.4\tkept\n");
+        std::fs::write(dir.join("hosts"), &edited).unwrap();
+        let out = t.run(&["start", "-a", name]);
+        assert_eq!(code(&out), 0, "{name}: {}", stderr(&out));
+        assert!(
+            text(&out).contains("10.4.4.4\tkept\n"),
+            "{name}: {}",
+            text(&out)
+        );
+    }
 }

@@ -407,7 +407,7 @@ impl Ctx<'_> {
         let hostname_path = dir.join("hostname");
         let hosts_path = dir.join("hosts");
         let resolv_path = dir.join("resolv.conf");
-        write_file(&hostname_path, &format!("{hostname}\n"), durable)?;
+        write_file(&hostname_path, &format!("{hostname}\n"), false)?;
         let joined = net_plan.mode.strip_prefix("container:");
         let gateway = self.host_gateway_for(
             &opts.extra_hosts,
@@ -427,25 +427,19 @@ impl Ctx<'_> {
             h
         };
         hosts.push_str(&extra_hosts);
-        write_file(&hosts_path, &hosts, durable)?;
+        write_file(&hosts_path, &hosts, false)?;
         let user_network = net_plan.settings.networks.keys().any(|n| n != "bridge");
-        let resolv = match joined {
-            Some(t) => host_file(&self.container(t)?.resolv_conf_path),
-            // The embedded DNS server answers on a user network (see `network::dns`).
-            None if user_network => etc::resolv_conf_embedded(
-                &host_file("/etc/resolv.conf"),
-                &opts.dns_search,
-                &opts.dns_options,
-            ),
-            None => etc::resolv_conf(
-                &host_file("/etc/resolv.conf"),
-                host_network,
-                &opts.dns,
-                &opts.dns_search,
-                &opts.dns_options,
-            ),
-        };
-        write_file(&resolv_path, &resolv, durable)?;
+        let resolv = self.resolv_conf_text(&etc::DnsPlan {
+            joined,
+            user_network,
+            host_network,
+            dns: &opts.dns,
+            search: &opts.dns_search,
+            options: &opts.dns_options,
+        })?;
+        // Not fsync'd, as Docker does not: a crash can leave these three files missing or
+        // empty, and the start writes them again then (`restore_etc_files`).
+        write_file(&resolv_path, &resolv, false)?;
 
         // The rootfs: the image's layers, then the init layer (the mount points tug
         // itself needs, shared by all containers), then the writable layer.

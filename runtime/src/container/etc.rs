@@ -80,6 +80,20 @@ pub fn resolv_conf_from_host(host: &str, keep_loopback: bool) -> String {
     out
 }
 
+/// What decides a container's resolv.conf, from its create options or its record.
+pub struct DnsPlan<'a> {
+    /// The container whose network namespace it joins (`--network container:ID`).
+    pub joined: Option<&'a str>,
+    /// Whether it is on a user network (the embedded DNS server answers there).
+    pub user_network: bool,
+    /// `--network host`.
+    pub host_network: bool,
+    /// `--dns`, `--dns-search`, `--dns-option`.
+    pub dns: &'a [String],
+    pub search: &'a [String],
+    pub options: &'a [String],
+}
+
 /// The container's resolv.conf: the host's (see [`resolv_conf_from_host`]) with
 /// `--dns` replacing its name servers, `--dns-search` its search line and `--dns-option`
 /// its options line.

@@ -81,6 +81,7 @@ impl Ctx<'_> {
         c: &Container,
         attach: Attach,
     ) -> crate::container::Result<(UnixStream, i32)> {
+        self.restore_etc_files(c);
         match self.launch_shim(&c.id, attach) {
             Ok(r) => Ok(r),
             Err(e) => {

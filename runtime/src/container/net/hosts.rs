@@ -9,6 +9,7 @@ use std::io::Write;
 use super::{primary, short};
 use crate::container::Ctx;
 use crate::container::Error;
+use crate::container::etc;
 use crate::container::record::{Container, EndpointSettings};
 use crate::network::record::Network;
 
@@ -155,14 +156,89 @@ impl Ctx<'_> {
             out.push_str(&l);
             out.push('\n');
         }
-        // Checked at create.
-        let extra = c.host_config.extra_hosts.as_deref().unwrap_or_default();
-        let own = primary(c).and_then(|n| nets.get(&n));
-        let gateway = self.host_gateway_for(extra, own);
-        out.push_str(
-            &crate::container::etc::extra_host_lines(extra, gateway.as_deref()).unwrap_or_default(),
-        );
+        out.push_str(&self.extra_hosts_text(c));
         out
+    }
+
+    /// The resolv.conf of a container: a joined container's own, the embedded DNS
+    /// server's on a user network (see `network::dns`), else the host's with the `--dns`
+    /// flags applied.
+    pub(crate) fn resolv_conf_text(&self, plan: &etc::DnsPlan<'_>) -> Result<String, Error> {
+        let host = || std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        Ok(match plan.joined {
+            Some(t) => {
+                std::fs::read_to_string(&self.container(t)?.resolv_conf_path).unwrap_or_default()
+            }
+            None if plan.user_network => {
+                etc::resolv_conf_embedded(&host(), plan.search, plan.options)
+            }
+            None => etc::resolv_conf(
+                &host(),
+                plan.host_network,
+                plan.dns,
+                plan.search,
+                plan.options,
+            ),
+        })
+    }
+
+    /// Writes again the generated /etc files of `c` that a crash damaged. `create`
+    /// writes its hostname, hosts and resolv.conf without an fsync (Docker writes them
+    /// anew at each start); a crash soon after can leave one missing, empty, or with
+    /// blocks of zeros, and its bind mount would then fail or show nothing. Each such
+    /// file gets the content it would have now; a sound one is left as it is, with any
+    /// change made in the container since. Costs three small reads per start.
+    pub(crate) fn restore_etc_files(&self, c: &Container) {
+        let damaged = |p: &str| {
+            !p.is_empty() && std::fs::read(p).map_or(true, |b| b.is_empty() || b.contains(&0))
+        };
+        let mode = c.host_config.network_mode.as_str();
+        let joined = mode.strip_prefix("container:");
+        let host_network = mode == "host";
+        let write = |p: &str, text: &str| {
+            let _ =
+                crate::fsutil::write_atomic_opt(std::path::Path::new(p), text.as_bytes(), false);
+        };
+        if damaged(&c.hostname_path) {
+            write(&c.hostname_path, &format!("{}\n", c.config.hostname));
+        }
+        if damaged(&c.hosts_path) {
+            let text = match (joined, host_network) {
+                (Some(t), _) => self.container(t).ok().map(|t| {
+                    std::fs::read_to_string(&t.hosts_path).unwrap_or_default()
+                        + &self.extra_hosts_text(c)
+                }),
+                (None, true) => Some(
+                    std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+                        + &self.extra_hosts_text(c),
+                ),
+                (None, false) => Some(self.hosts_text(&mut Records::new(self), c, None)),
+            };
+            if let Some(text) = text {
+                write(&c.hosts_path, &text);
+            }
+        }
+        if damaged(&c.resolv_conf_path) {
+            let plan = etc::DnsPlan {
+                joined,
+                user_network: c.network_settings.networks.keys().any(|n| n != "bridge"),
+                host_network,
+                dns: &c.host_config.dns,
+                search: &c.host_config.dns_search,
+                options: &c.host_config.dns_options,
+            };
+            if let Ok(text) = self.resolv_conf_text(&plan) {
+                write(&c.resolv_conf_path, &text);
+            }
+        }
+    }
+
+    /// The `--add-host` lines of `c` (checked at create).
+    fn extra_hosts_text(&self, c: &Container) -> String {
+        let extra = c.host_config.extra_hosts.as_deref().unwrap_or_default();
+        let own = primary(c).and_then(|n| c.network_settings.networks.get(&n));
+        let gateway = self.host_gateway_for(extra, own);
+        etc::extra_host_lines(extra, gateway.as_deref()).unwrap_or_default()
     }
 
     /// The address `--add-host NAME:host-gateway` stands for: the gateway of the
