@@ -340,7 +340,10 @@ pub(crate) fn feed(
 /// nothing. Turns IP forwarding on for non-internal networks.
 pub fn apply(net: &NatNetwork) -> Result<()> {
     let script = render(net)?;
-    run_nft(&script, "apply", &table_name(&net.bridge))?;
+    let table = table_name(&net.bridge);
+    if netlink::replace_nat_table(&table, net).is_err() {
+        run_nft(&script, "apply", &table)?;
+    }
     if !net.internal {
         enable_ip_forward()?;
     }

@@ -1,12 +1,14 @@
 //! Looking up and deleting an nftables table, and writing a container's table of
-//! published ports, over an nfnetlink socket: a fraction of a millisecond plus the
-//! kernel's commit, where spawning `nft` costs 10-15 ms on every container start and
-//! stop. The network tables (made once per bridge) and the port groups' tables are still
-//! written by `nft`: their rules are many kinds, and they are not on a start's path.
+//! published ports and a network's table of NAT and forwarding rules, over an nfnetlink
+//! socket: a fraction of a millisecond plus the kernel's commit, where spawning `nft`
+//! costs 10-20 ms. A network's table is made with its bridge, on the start of the first
+//! container after the bridge was idle (see `container::net::BRIDGE_LINGER`); a port
+//! table on every start with published ports. The port groups' tables are still written
+//! by `nft`: they are made once per group, not on each start.
 //!
-//! The expressions are those `nft --debug=netlink` shows for the script of
-//! [`super::render_ports`], so that `nft list table` prints the same rules (a test checks
-//! it).
+//! The expressions are those `nft --debug=netlink` shows for the scripts of
+//! [`super::render_ports`] and [`super::render`], so that `nft list table` prints the
+//! same rules (tests check it).
 //!
 //! A process keeps one socket, in the network namespace of its first request, and does
 //! not close it: the release of an nfnetlink socket makes nf_tables flush the memory of
@@ -25,7 +27,7 @@ use std::time::Duration;
 
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
 
-use super::{PortMap, Proto};
+use super::{NatNetwork, PortMap, Proto};
 
 /// nfnetlink subsystem of nf_tables (`NFNL_SUBSYS_NFTABLES`).
 const SUBSYS_NFTABLES: u16 = 10;
@@ -324,6 +326,208 @@ pub(super) fn replace_ports_table(table: &str, ports: &[PortMap]) -> io::Result<
     }
 }
 
+const HOOK_FORWARD: u32 = 2;
+const HOOK_POSTROUTING: u32 = 4;
+/// `priority filter`, `priority srcnat`.
+const PRIORITY_FILTER: i32 = 0;
+const PRIORITY_SRCNAT: i32 = 100;
+const NF_DROP: u32 = 0;
+/// `NFT_META_IIFNAME`, `NFT_META_OIFNAME`.
+const META_IIFNAME: u32 = 6;
+const META_OIFNAME: u32 = 7;
+/// `NFT_CT_STATE`, `NFT_CT_STATUS`.
+const CT_STATE: u32 = 0;
+const CT_STATUS: u32 = 2;
+/// `ct state established,related`: the bits of `IP_CT_ESTABLISHED` and `IP_CT_RELATED`.
+const CT_STATE_ESTABLISHED_RELATED: u32 = 0x2 | 0x4;
+/// `ct status dnat`: `IPS_DST_NAT`.
+const CT_STATUS_DNAT: u32 = 0x20;
+
+/// Replaces `ip <table>` with the rules of network `net` in one transaction, as `nft -f`
+/// does with [`super::render`]'s script: the table made if missing and deleted, then
+/// made with chain `forward` (filter, hook forward, priority filter) and, unless the
+/// network is internal, chain `postrouting` (nat, hook postrouting, priority srcnat).
+pub(super) fn replace_nat_table(table: &str, net: &NatNetwork) -> io::Result<()> {
+    let br = net.bridge.as_str();
+    let subnet = (net.subnet, net.prefix);
+    let loopback = (std::net::Ipv4Addr::new(127, 0, 0, 0), 8);
+    let mut chains = vec![("forward", "filter", HOOK_FORWARD, PRIORITY_FILTER)];
+    let mut rules: Vec<(&str, Vec<Match>, Verdict)> = Vec::new();
+    if net.internal {
+        rules.push((
+            "forward",
+            vec![Match::Iif(br, true), Match::Oif(br, true)],
+            Verdict::Accept,
+        ));
+        rules.push(("forward", vec![Match::Iif(br, true)], Verdict::Drop));
+        rules.push(("forward", vec![Match::Oif(br, true)], Verdict::Drop));
+    } else {
+        chains.push(("postrouting", "nat", HOOK_POSTROUTING, PRIORITY_SRCNAT));
+        rules.push(("forward", vec![Match::Iif(br, true)], Verdict::Accept));
+        rules.push((
+            "forward",
+            vec![
+                Match::Oif(br, true),
+                Match::CtAny(CT_STATE, CT_STATE_ESTABLISHED_RELATED),
+            ],
+            Verdict::Accept,
+        ));
+        rules.push((
+            "forward",
+            vec![
+                Match::Oif(br, true),
+                Match::CtAny(CT_STATUS, CT_STATUS_DNAT),
+            ],
+            Verdict::Accept,
+        ));
+        rules.push(("forward", vec![Match::Oif(br, true)], Verdict::Drop));
+        rules.push((
+            "postrouting",
+            vec![Match::Saddr(subnet), Match::Oif(br, false)],
+            Verdict::Masquerade,
+        ));
+        rules.push((
+            "postrouting",
+            vec![
+                Match::Oif(br, true),
+                Match::Saddr(subnet),
+                Match::CtAny(CT_STATUS, CT_STATUS_DNAT),
+            ],
+            Verdict::Masquerade,
+        ));
+        rules.push((
+            "postrouting",
+            vec![Match::Oif(br, true), Match::Saddr(loopback)],
+            Verdict::Masquerade,
+        ));
+    }
+    // BEGIN, three table messages, the chains, the rules, END.
+    let first = sequence_numbers(5 + (chains.len() + rules.len()) as u32);
+    let mut batch = Vec::new();
+    let mut seq = first;
+    push_batch_marker(&mut batch, BATCH_BEGIN, seq);
+    let ack = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+    let create = ack | libc::NLM_F_CREATE as u16;
+    seq += 1;
+    push_table_msg(&mut batch, MSG_NEWTABLE, create, seq, table);
+    seq += 1;
+    push_table_msg(&mut batch, MSG_DELTABLE, ack, seq, table);
+    seq += 1;
+    push_table_msg(&mut batch, MSG_NEWTABLE, create, seq, table);
+    for (chain, kind, hook, priority) in &chains {
+        seq += 1;
+        let mut m = Message::new(MSG_NEWCHAIN, create, seq);
+        m.string(ATTR_CHAIN_TABLE, table);
+        m.string(ATTR_CHAIN_NAME, chain);
+        let h = m.nest(ATTR_CHAIN_HOOK);
+        m.be32(ATTR_HOOK_HOOKNUM, *hook);
+        m.be32(ATTR_HOOK_PRIORITY, *priority as u32);
+        m.end(h);
+        m.be32(ATTR_CHAIN_POLICY, NF_ACCEPT);
+        m.string(ATTR_CHAIN_TYPE, kind);
+        batch.extend_from_slice(&m.finish());
+    }
+    for (chain, matches, verdict) in &rules {
+        seq += 1;
+        let append = create | libc::NLM_F_APPEND as u16;
+        let mut m = Message::new(MSG_NEWRULE, append, seq);
+        m.string(ATTR_RULE_TABLE, table);
+        m.string(ATTR_RULE_CHAIN, chain);
+        let list = m.nest(ATTR_RULE_EXPRESSIONS);
+        for x in matches {
+            x.push(&mut m);
+        }
+        match verdict {
+            Verdict::Accept => m.verdict(NF_ACCEPT),
+            Verdict::Drop => m.verdict(NF_DROP),
+            Verdict::Masquerade => m.expr("masq", |_| {}),
+        }
+        m.end(list);
+        batch.extend_from_slice(&m.finish());
+    }
+    let last = seq;
+    push_batch_marker(&mut batch, BATCH_END, seq + 1);
+    if request(&batch, first, last, |_| {})? {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(libc::ENOENT))
+    }
+}
+
+/// One test of a network rule, as `nft` compiles it.
+enum Match<'a> {
+    /// `iifname "NAME"` (`true`) or `iifname != "NAME"`.
+    Iif(&'a str, bool),
+    /// `oifname "NAME"` or `oifname != "NAME"`.
+    Oif(&'a str, bool),
+    /// `ip saddr ADDR/PREFIX`.
+    Saddr((std::net::Ipv4Addr, u8)),
+    /// `ct KEY BITS`: any of `BITS` set in the conntrack field `KEY`.
+    CtAny(u32, u32),
+}
+
+/// What a network rule does when it matches.
+enum Verdict {
+    Accept,
+    Drop,
+    Masquerade,
+}
+
+impl Match<'_> {
+    fn push(&self, m: &mut Message) {
+        match self {
+            Match::Iif(name, eq) | Match::Oif(name, eq) => {
+                let key = match self {
+                    Match::Iif(..) => META_IIFNAME,
+                    _ => META_OIFNAME,
+                };
+                m.expr("meta", |m| {
+                    m.be32(1, REG1); // NFTA_META_DREG
+                    m.be32(2, key); // NFTA_META_KEY
+                });
+                // The name padded with NULs to IFNAMSIZ.
+                let mut padded = [0u8; libc::IFNAMSIZ];
+                padded[..name.len()].copy_from_slice(name.as_bytes());
+                m.cmp(if *eq { CMP_EQ } else { CMP_NEQ }, &padded);
+            }
+            Match::Saddr((addr, prefix)) => {
+                // Whole bytes are compared as they are; a prefix that ends within a byte
+                // is masked first.
+                let whole = prefix % 8 == 0;
+                let len = if whole { u32::from(*prefix / 8) } else { 4 };
+                m.expr("payload", |m| {
+                    m.be32(1, REG1); // NFTA_PAYLOAD_DREG
+                    m.be32(2, 1); // NFT_PAYLOAD_NETWORK_HEADER
+                    m.be32(3, 12); // the source address
+                    m.be32(4, len);
+                });
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(*prefix))
+                    .unwrap_or(0)
+                    .to_be_bytes();
+                if !whole {
+                    m.bitwise(4, &mask);
+                }
+                let net = (u32::from(*addr) & u32::from_be_bytes(mask)).to_be_bytes();
+                m.cmp(CMP_EQ, &net[..len as usize]);
+            }
+            Match::CtAny(key, bits) => {
+                m.expr("ct", |m| {
+                    m.be32(1, REG1); // NFTA_CT_DREG
+                    m.be32(2, *key); // NFTA_CT_KEY
+                });
+                // The kernel keeps these fields in host order.
+                m.bitwise(4, &bits.to_ne_bytes());
+                m.cmp(CMP_NEQ, &0u32.to_ne_bytes());
+            }
+        }
+    }
+}
+
+/// `NFT_CMP_EQ`, `NFT_CMP_NEQ`.
+const CMP_EQ: u32 = 0;
+const CMP_NEQ: u32 = 1;
+
 /// One rule: the destination (`fib daddr type local`, or `ip daddr HOST_IP`), `tcp|udp
 /// dport HOST_PORT`, `dnat to CONTAINER_IP:CONTAINER_PORT`.
 fn dnat_rule(table: &str, chain: &str, p: &PortMap, flags: u16, seq: u32) -> Vec<u8> {
@@ -450,11 +654,43 @@ impl Message {
 
     /// `cmp eq reg 1 VALUE`.
     fn cmp_eq(&mut self, value: &[u8]) {
+        self.cmp(CMP_EQ, value);
+    }
+
+    /// `cmp OP reg 1 VALUE`.
+    fn cmp(&mut self, op: u32, value: &[u8]) {
         self.expr("cmp", |m| {
             m.be32(1, REG1); // NFTA_CMP_SREG
-            m.be32(2, 0); // NFT_CMP_EQ
+            m.be32(2, op); // NFTA_CMP_OP
             let d = m.nest(3); // NFTA_CMP_DATA
             m.attr(ATTR_DATA_VALUE, value);
+            m.end(d);
+        });
+    }
+
+    /// `bitwise reg 1 = (reg 1 & MASK) ^ 0` over `len` bytes.
+    fn bitwise(&mut self, len: u32, mask: &[u8]) {
+        self.expr("bitwise", |m| {
+            m.be32(1, REG1); // NFTA_BITWISE_SREG
+            m.be32(2, REG1); // NFTA_BITWISE_DREG
+            m.be32(3, len); // NFTA_BITWISE_LEN
+            let d = m.nest(4); // NFTA_BITWISE_MASK
+            m.attr(ATTR_DATA_VALUE, mask);
+            m.end(d);
+            let d = m.nest(5); // NFTA_BITWISE_XOR
+            m.attr(ATTR_DATA_VALUE, &vec![0u8; mask.len()]);
+            m.end(d);
+        });
+    }
+
+    /// `immediate reg 0 VERDICT`: accept or drop.
+    fn verdict(&mut self, code: u32) {
+        self.expr("immediate", |m| {
+            m.be32(1, 0); // NFTA_IMMEDIATE_DREG: NFT_REG_VERDICT
+            let d = m.nest(2); // NFTA_IMMEDIATE_DATA
+            let v = m.nest(2); // NFTA_DATA_VERDICT
+            m.be32(1, code); // NFTA_VERDICT_CODE
+            m.end(v);
             m.end(d);
         });
     }

@@ -432,3 +432,49 @@ fn masquerade_and_dnat_carry_traffic() {
 
     run_in_netns(host.file.as_fd(), || remove("tugbr1").unwrap()).unwrap();
 }
+
+/// A network's table written over nfnetlink lists the same as the one `nft -f` makes of
+/// [`render`]'s script: NAT and internal networks, with a prefix of whole bytes and one
+/// that ends within a byte (masked before the compare); writing it again replaces it.
+#[test]
+fn network_table_over_netlink_is_what_nft_writes() {
+    for (internal, subnet, prefix) in [
+        (false, "10.231.8.0", 24),
+        (false, "10.232.16.0", 20),
+        (true, "10.233.0.0", 16),
+    ] {
+        let n = NatNetwork {
+            bridge: "tugbr7".into(),
+            subnet: subnet.parse().unwrap(),
+            prefix,
+            internal,
+        };
+        let by_nft = TestNetns::new("f");
+        let script = render(&n).unwrap();
+        run_in_netns(by_nft.file.as_fd(), || {
+            run_nft(&script, "apply", "tug_tugbr7").unwrap()
+        })
+        .unwrap();
+        let want = by_nft.exec(&["nft", "list", "table", "ip", "tug_tugbr7"]);
+        assert!(
+            want.contains(&format!("{subnet}/{prefix}")) || internal,
+            "{want}"
+        );
+        let by_netlink = TestNetns::new("g");
+        run_in_netns(by_netlink.file.as_fd(), || {
+            netlink::replace_nat_table("tug_tugbr7", &n).unwrap();
+            netlink::replace_nat_table("tug_tugbr7", &n).unwrap();
+        })
+        .unwrap();
+        assert_eq!(
+            by_netlink.exec(&["nft", "list", "table", "ip", "tug_tugbr7"]),
+            want,
+            "internal {internal}, {subnet}/{prefix}"
+        );
+        run_in_netns(by_netlink.file.as_fd(), || {
+            assert!(netlink::delete_table("tug_tugbr7").unwrap())
+        })
+        .unwrap();
+        assert_eq!(by_netlink.exec(&["nft", "list", "ruleset"]), "");
+    }
+}
