@@ -1,13 +1,14 @@
-//! NAT, forwarding and published-port rules in nftables, driven through the `nft` program.
+//! NAT, forwarding and published-port rules in nftables.
 //!
 //! Each network gets its own table, `ip tug_<bridge>` (forwarding, masquerade out, the
 //! hairpin and 127.0.0.1 masquerades), and each running container with published ports
 //! its own, `ip tug_p<16 hex of its id>` (the DNAT rules), each replaced as a whole in one
-//! `nft -f -` transaction. Bridge names and container ids are unique on the host, so
+//! transaction: written over nfnetlink (`nft_netlink.rs`, a fraction of a millisecond),
+//! else by `nft -f -` (10-20 ms to spawn) with the script that `render*` writes, which
+//! also documents the rules. Bridge names and container ids are unique on the host, so
 //! tables of several state roots cannot clash, no shared table needs a reference count,
 //! and removing a network's or a container's table removes all tug rules for it. The
-//! host's own tables are never written. Whether a table exists is asked over nfnetlink
-//! (microseconds), so callers spawn `nft` (milliseconds) only to change something.
+//! host's own tables are never written. Whether a table exists is asked over nfnetlink.
 //!
 //! On a host without the `nft` program (or with `TUG_FIREWALL=iptables`) the same rules
 //! go into tug's own iptables chains instead (see `iptables.rs`); the engine picks the
@@ -336,8 +337,9 @@ pub(crate) fn feed(
     written.map_err(spawn)
 }
 
-/// Installs or replaces the network's rules; applying the same network twice changes
-/// nothing. Turns IP forwarding on for non-internal networks.
+/// Installs or replaces the network's rules (those of [`render`]) over nfnetlink, through
+/// `nft -f` where that fails; applying the same network twice changes nothing. Turns IP
+/// forwarding on for non-internal networks.
 pub fn apply(net: &NatNetwork) -> Result<()> {
     let script = render(net)?;
     let table = table_name(&net.bridge);
