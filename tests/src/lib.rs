@@ -414,6 +414,7 @@ pub mod api;
 pub mod build;
 pub mod compose;
 pub mod containers;
+pub mod fuse;
 pub mod image;
 pub mod net;
 pub mod pty;

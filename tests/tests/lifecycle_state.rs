@@ -322,3 +322,51 @@ fn etc_files_a_crash_damaged_are_written_again_at_start() {
         );
     }
 }
+
+/// A create killed before its record was written (here in the `stat` of a `-v` source on
+/// a hung mount, as a Ctrl-C would) leaves its name and its dir. While it runs the name
+/// is its own; once it is dead, the next create of that name takes them back.
+#[test]
+fn a_name_left_by_a_killed_create_is_taken_back() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let hung = tug_e2e::fuse::HungFuse::mount();
+    let vol = format!("{}:/data", hung.path_str());
+    let names = t.root().join("containers").join("names");
+    let mut create = KillOnDrop(
+        t.tug()
+            .args(["create", "--name", "stuck", "-v", &vol, "busybox", "true"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the create's name", Duration::from_secs(20), || {
+        names.join("stuck").exists()
+    });
+    let out = t.run(&["create", "--name", "stuck", "busybox", "true"]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("is already in use"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        create.try_wait().unwrap().is_none(),
+        "the create should hang"
+    );
+
+    create.kill().unwrap();
+    create.wait().unwrap();
+    let dead = std::fs::read_to_string(names.join("stuck")).unwrap();
+    let dead_dir = t.root().join("containers").join(&dead);
+    assert!(dead_dir.is_dir());
+    assert!(!dead_dir.join("container.json").exists());
+    assert_eq!(t.run(&["ps", "-aq"]).stdout, b"");
+
+    let id = cs.add(&t.ok(&["create", "--name", "stuck", "busybox", "true"]));
+    assert_ne!(id, dead);
+    assert!(!dead_dir.exists(), "the dead create's dir is removed");
+    assert_eq!(t.inspect_f("stuck", "{{.Id}}"), id);
+    drop(hung);
+}

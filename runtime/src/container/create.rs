@@ -20,6 +20,9 @@ use crate::snapshot::{Rootfs, Snapshots};
 /// Removes a half-made container unless disarmed: setup failing midway leaves nothing.
 struct CreateGuard<'a> {
     store: &'a ContainerStore,
+    /// The new dir's lock, held until the record is written (or the dir removed): it
+    /// tells a create in progress from one that died (`ContainerStore::reserve_name`).
+    _lock: super::store::ContainerLock,
     volume_store: crate::volume::VolumeStore,
     id: super::ContainerId,
     name: Option<String>,
@@ -312,8 +315,12 @@ impl Ctx<'_> {
         let store = self.container_store();
         let id = super::ContainerId::random();
         let dir = store.create_dir(&id)?;
+        let lock = store.lock(&id).inspect_err(|_| {
+            let _ = std::fs::remove_dir(&dir);
+        })?;
         let mut guard = CreateGuard {
             store: &store,
+            _lock: lock,
             volume_store: self.volume_store(),
             volumes: Vec::new(),
             network_store: self.network_store(),

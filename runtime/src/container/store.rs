@@ -2,9 +2,8 @@
 //! and state, Docker's names), `config.json` (the OCI runtime spec), the generated /etc
 //! files, and the rootfs dirs; names reserved as files under `containers/names/`.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -53,26 +52,85 @@ impl ContainerStore {
         Ok(d)
     }
 
-    /// Reserves `name` for `id`; fails with Docker's conflict error if it is taken.
+    /// Reserves `name` for `id`; fails with Docker's conflict error if it is taken. A
+    /// reservation that a create left when it died before its record was written (killed
+    /// in a hung mount's `stat`, say) is taken back, with that create's dir (see
+    /// [`ContainerStore::reclaim_stale`]).
     pub fn reserve_name(&self, name: &str, id: &str) -> Result<(), Error> {
         let names = self.names_dir();
         fs::create_dir_all(&names).map_err(|e| Error::io(&names, e))?;
         let p = names.join(name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&p)
-        {
-            Ok(mut f) => f.write_all(id.as_bytes()).map_err(|e| Error::io(&p, e)),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                let owner = fs::read_to_string(&p).unwrap_or_default();
-                Err(Error::Conflict(format!(
-                    "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
-                )))
+        // Written whole under a name of its own, then linked: a name file is never seen
+        // without its id.
+        let mut nonce = [0u8; 4];
+        fsutil::random_bytes(&mut nonce);
+        let tmp = names.join(format!(".{id}.{}.tmp", u32::from_ne_bytes(nonce)));
+        fs::write(&tmp, id).map_err(|e| Error::io(&tmp, e))?;
+        let conflict = |owner: &str| {
+            Error::Conflict(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+            ))
+        };
+        let mut result = Err(conflict(""));
+        for _ in 0..3 {
+            match fs::hard_link(&tmp, &p) {
+                Ok(()) => {
+                    result = Ok(());
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    let owner = fs::read_to_string(&p).unwrap_or_default();
+                    match self.reclaim_stale(name, &owner) {
+                        Ok(true) => continue,
+                        Ok(false) => {
+                            result = Err(conflict(&owner));
+                            break;
+                        }
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    result = Err(Error::io(&p, e));
+                    break;
+                }
             }
-            Err(e) => Err(Error::io(&p, e)),
         }
+        let _ = fs::remove_file(&tmp);
+        result
+    }
+
+    /// Frees `name` if its reservation by `owner` is stale: `owner` has no record, and no
+    /// one holds the lock of its dir (a create holds it from its dir's making to its
+    /// record's writing), or it has no dir. That dir, a dead create's, goes too. `true`
+    /// when the name is free again.
+    fn reclaim_stale(&self, name: &str, owner: &str) -> Result<bool, Error> {
+        if ContainerId::parse(owner).is_err() {
+            return Ok(false);
+        }
+        let d = self.dir(owner);
+        if d.join(RECORD).exists() {
+            return Ok(false);
+        }
+        match File::open(&d) {
+            Ok(f) => {
+                let Ok(lock) = Flock::lock(f, FlockArg::LockExclusiveNonblock) else {
+                    // A create in progress.
+                    return Ok(false);
+                };
+                if d.join(RECORD).exists() {
+                    return Ok(false);
+                }
+                let _ = fs::remove_dir_all(&d);
+                drop(lock);
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&d, e)),
+        }
+        self.release_name(name, owner);
+        Ok(true)
     }
 
     /// Frees `name` (if it still belongs to `id`).
@@ -316,6 +374,43 @@ mod tests {
         store.remove(&c).unwrap();
         assert!(matches!(store.resolve("web"), Err(Error::NotFound(_))));
         store.reserve_name("web", &"b".repeat(64)).unwrap();
+    }
+
+    /// A name whose owner has no record is taken back when no create holds the owner's
+    /// dir (its dir goes too), or when the owner has no dir; a create in progress (its
+    /// dir locked) and a container with a record keep theirs.
+    #[test]
+    fn a_dead_creates_name_is_taken_back_a_live_ones_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContainerStore::open(dir.path());
+        let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        // A create in progress: dir made, locked, name reserved, no record yet.
+        store.create_dir(&a).unwrap();
+        let lock = store.lock(&a).unwrap();
+        store.reserve_name("web", &a).unwrap();
+        let err = store.reserve_name("web", &b).unwrap_err();
+        assert!(err.to_string().contains(&a), "{err}");
+        // It died: the lock is gone with it.
+        drop(lock);
+        store.reserve_name("web", &b).unwrap();
+        assert!(!store.dir(&a).exists());
+        assert_eq!(
+            fs::read_to_string(store.names_dir().join("web")).unwrap(),
+            b
+        );
+        // An owner without a dir at all.
+        store.reserve_name("db", &c).unwrap();
+        store.reserve_name("db", &b).unwrap();
+        assert_eq!(fs::read_to_string(store.names_dir().join("db")).unwrap(), b);
+        // A container with a record keeps its name.
+        add(&store, &c, "cache");
+        assert!(store.reserve_name("cache", &b).is_err());
+        let left: Vec<_> = fs::read_dir(store.names_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
     }
 
     #[test]
