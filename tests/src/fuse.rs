@@ -3,12 +3,13 @@
 //! with nothing but the kernel's /dev/fuse (no FUSE program).
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A hung mount; dropping it fails every waiting request and unmounts it.
 pub struct HungFuse {
-    dir: tempfile::TempDir,
+    path: PathBuf,
     fd: Option<OwnedFd>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl HungFuse {
@@ -18,6 +19,13 @@ impl HungFuse {
             .prefix("tug-hungfuse.")
             .tempdir()
             .unwrap();
+        let mut h = HungFuse::mount_on(dir.path());
+        h._dir = Some(dir);
+        h
+    }
+
+    /// Mounts one over the directory `path` (which shows again once it goes).
+    pub fn mount_on(path: &Path) -> HungFuse {
         let fd: OwnedFd = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -30,23 +38,22 @@ impl HungFuse {
         );
         nix::mount::mount(
             Some("tug-hung"),
-            dir.path(),
+            path,
             Some("fuse"),
             nix::mount::MsFlags::empty(),
             Some(opts.as_str()),
         )
         .expect("mounting a FUSE file system");
-        HungFuse { dir, fd: Some(fd) }
-    }
-
-    /// Where it is mounted.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
+        HungFuse {
+            path: path.to_path_buf(),
+            fd: Some(fd),
+            _dir: None,
+        }
     }
 
     /// Its path as a string.
     pub fn path_str(&self) -> String {
-        self.dir.path().display().to_string()
+        self.path.display().to_string()
     }
 }
 
@@ -54,6 +61,6 @@ impl Drop for HungFuse {
     fn drop(&mut self) {
         // Closing the device aborts the connection: waiting requests fail (ENOTCONN).
         drop(self.fd.take());
-        let _ = nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH);
+        let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
     }
 }

@@ -370,3 +370,81 @@ fn a_name_left_by_a_killed_create_is_taken_back() {
     assert_eq!(t.inspect_f("stuck", "{{.Id}}"), id);
     drop(hung);
 }
+
+/// A start that never gets its container ready (its `-v` source sits on a hung mount) is
+/// given up by `rm -f`: the shim kills the init and undoes the start, the start fails
+/// saying so, and nothing of the container is left: no process of it, no port table,
+/// no run dir, no record. Before, `rm -f` removed the record and released the address
+/// while the shim and the init (with the address on its interface) stayed.
+#[test]
+fn rm_f_ends_a_start_stuck_before_the_container_is_ready() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let src = t.host_dir("src");
+    let vol = format!("{}:/data", src.display());
+    let id = cs.add(&t.ok(&[
+        "create",
+        "--name",
+        "stuck",
+        "-p",
+        "127.0.0.1::80",
+        "-v",
+        &vol,
+        "busybox",
+        "sleep",
+        "100",
+    ]));
+    let hung = tug_e2e::fuse::HungFuse::mount_on(&src);
+    let mut start = KillOnDrop(
+        t.tug()
+            .args(["start", "stuck"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let run_dir = t.run_root().join("containers").join(&id);
+    wait_for("the shim's socket", Duration::from_secs(20), || {
+        run_dir.join("attach.sock").exists()
+    });
+    let out = t.run(&["rm", "-f", "stuck"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    wait_for("the start to fail", Duration::from_secs(20), || {
+        start.try_wait().unwrap().is_some()
+    });
+    assert!(!start.wait().unwrap().success());
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut start.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("the start was cancelled"), "{said}");
+
+    let of_it = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(&id))
+            .collect()
+    };
+    wait_for(
+        "the shim and the init to end",
+        Duration::from_secs(20),
+        || of_it().is_empty(),
+    );
+    let table = tug::network::endpoint::ports_table(&id);
+    let listed = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .output()
+        .unwrap();
+    assert!(!listed.status.success(), "{table} is left");
+    assert!(!run_dir.exists());
+    assert!(!t.root().join("containers").join(&id).exists());
+    assert_eq!(t.run(&["ps", "-aq"]).stdout, b"");
+    drop(hung);
+}

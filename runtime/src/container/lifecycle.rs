@@ -271,7 +271,10 @@ impl Ctx<'_> {
         name: &str,
         force: bool,
     ) -> crate::container::Result<Container> {
-        let c = self.container(name)?;
+        let mut c = self.container(name)?;
+        if force && !is_live(&c) {
+            c = self.cancel_start(c);
+        }
         if let Some(mut sock) = self.connect_live(&c)? {
             if !force {
                 return Err(Error::Conflict(format!(
@@ -311,6 +314,63 @@ impl Ctx<'_> {
         let _ = std::fs::remove_file(run_dir.join(shim::SOCKET));
         let _ = std::fs::remove_dir(&run_dir);
         Ok(c)
+    }
+
+    /// A container whose start has not got it ready (its init stuck in its set-up: a
+    /// `-v` source on a hung NFS or FUSE mount) has a shim, but its record is not live
+    /// yet. Its removal asks that shim to give the start up (SIGTERM: it kills the init
+    /// and undoes what the start made, its network among it) and waits for the shim to
+    /// end, 10 s at most: an init that not even SIGKILL ends keeps the shim (and what it
+    /// holds) until it does. The record as it is then, or `c` without a shim.
+    fn cancel_start(&self, c: Container) -> Container {
+        use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+        let Ok(sock) = shim::connect(self.run_root(), &c.id) else {
+            return c;
+        };
+        // The process that listens on the socket: the shim (its socket is bound before
+        // the start, and the shim's pid cannot be reused while it holds it).
+        let Ok(pid) = getsockopt(&sock, PeerCredentials).map(|cred| cred.pid()) else {
+            return c;
+        };
+        // SAFETY: pidfd_open takes a pid and flags by value and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd < 0 {
+            return c;
+        }
+        // SAFETY: the kernel just returned this fd; nothing else owns it.
+        let pidfd =
+            unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+        drop(sock);
+        // SAFETY: pidfd_send_signal takes the pidfd, a signal and flags by value.
+        let sent = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                std::os::fd::AsRawFd::as_raw_fd(&pidfd),
+                libc::SIGTERM,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        if sent == 0 {
+            // Done when the shim is gone, or earlier, once it has unlinked its socket
+            // (after its record says how the start ended; it may linger on to remove an
+            // idle bridge).
+            use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+            let socket = shim::run_dir(self.run_root(), &c.id).join(shim::SOCKET);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && socket.exists() {
+                let mut fds = [PollFd::new(
+                    std::os::fd::AsFd::as_fd(&pidfd),
+                    PollFlags::POLLIN,
+                )];
+                if let Ok(n) = poll(&mut fds, PollTimeout::from(5u8))
+                    && n > 0
+                {
+                    break;
+                }
+            }
+        }
+        self.container(&c.id).unwrap_or(c)
     }
 
     /// The work of `Engine::prune_containers`.

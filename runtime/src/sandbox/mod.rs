@@ -32,9 +32,10 @@ pub mod tty;
 pub mod user;
 mod volumes;
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -237,6 +238,37 @@ impl Sandbox {
                 "the container init exited during setup".into(),
             )),
         }
+    }
+
+    /// As [`Sandbox::wait_ready`], given up if `cancel` becomes readable first (a
+    /// signalfd of the signals that end a start): an init stuck in its set-up (a `-v`
+    /// source on a hung NFS or FUSE mount) is then killed and reaped when the sandbox
+    /// is dropped. A ready init wins over a cancel that comes at the same time.
+    pub fn wait_ready_or_cancel(&mut self, cancel: BorrowedFd<'_>) -> Result<(), Error> {
+        if let Some(sock) = self.sync.as_ref() {
+            loop {
+                let mut fds = [
+                    PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(cancel, PollFlags::POLLIN),
+                ];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) => {}
+                    Err(nix::Error::EINTR) => continue,
+                    Err(e) => return Err(Error::sys("waiting for the container init", e)),
+                }
+                if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+                    break;
+                }
+                if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+                    return Err(Error::Init(
+                        InitFailure::Setup,
+                        "the start was cancelled before the container was set up (it is being removed)"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        self.wait_ready()
     }
 
     /// The init's pid (in the caller's pid namespace).

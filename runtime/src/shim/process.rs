@@ -138,8 +138,21 @@ pub fn create_with_pipes(
 
 /// Waits until the init of `sb` (made by [`create_with_pipes`]) is ready to start; a
 /// terminal's master goes into `io`.
+///
+/// A SIGTERM, SIGINT or SIGHUP (blocked in the shim, see `SignalReader`) gives the start
+/// up: `rm -f` sends one to a shim whose container never got ready.
 pub fn wait_ready(sb: &mut Sandbox, io: &mut ProcessIo) -> Result<(), sandbox::Error> {
-    sb.wait_ready()?;
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(s);
+    }
+    // Reads only these: the shim's own signalfd keeps its SIGCHLDs.
+    match SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+        Ok(cancel) => sb.wait_ready_or_cancel(std::os::fd::AsFd::as_fd(&cancel))?,
+        Err(_) => sb.wait_ready()?,
+    }
     if let Some(master) = sb.take_pty_master() {
         io.master = Some(master);
     }
