@@ -55,7 +55,7 @@ impl ContainerStore {
     /// Reserves `name` for `id`; fails with Docker's conflict error if it is taken. A
     /// reservation that a create left when it died before its record was written (killed
     /// in a hung mount's `stat`, say) is taken back, with that create's dir (see
-    /// [`ContainerStore::reclaim_stale`]).
+    /// `ContainerStore::reclaim_stale`).
     pub fn reserve_name(&self, name: &str, id: &str) -> Result<(), Error> {
         let names = self.names_dir();
         fs::create_dir_all(&names).map_err(|e| Error::io(&names, e))?;
