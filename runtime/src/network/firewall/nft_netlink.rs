@@ -284,8 +284,47 @@ const REG2: u32 = 2;
 /// (hook output, priority -100), each holding one rule per port, as `nft -f` does with
 /// [`super::render_ports`]'s script.
 pub(super) fn replace_ports_table(table: &str, ports: &[PortMap]) -> io::Result<()> {
-    // BEGIN, three table messages, two chains, a rule per port and chain, END.
-    let first = sequence_numbers(7 + 2 * ports.len() as u32);
+    let chains = [
+        BaseChain {
+            name: "prerouting",
+            kind: "nat",
+            hook: HOOK_PREROUTING,
+            priority: PRIORITY_DSTNAT,
+        },
+        BaseChain {
+            name: "output",
+            kind: "nat",
+            hook: HOOK_OUTPUT,
+            priority: PRIORITY_DSTNAT,
+        },
+    ];
+    let n = ports.len();
+    replace_table(table, &chains, 2 * n, |i, flags, seq| {
+        let chain = if i < n { "prerouting" } else { "output" };
+        dnat_rule(table, chain, &ports[i % n], flags, seq)
+    })
+}
+
+/// A base chain of a table tug writes: its name, type (`filter`, `nat`), hook and
+/// priority; its policy is accept.
+struct BaseChain<'a> {
+    name: &'a str,
+    kind: &'a str,
+    hook: u32,
+    priority: i32,
+}
+
+/// Replaces `ip <table>` in one transaction: the table is made if missing and deleted (so
+/// that nothing of an earlier one stays), then made with `chains` and `rules` rules, the
+/// `i`th of them written by `rule(i, flags, seq)` and appended to its chain in that order.
+fn replace_table(
+    table: &str,
+    chains: &[BaseChain],
+    rules: usize,
+    mut rule: impl FnMut(usize, u16, u32) -> Vec<u8>,
+) -> io::Result<()> {
+    // BEGIN, three table messages, the chains, the rules, END.
+    let first = sequence_numbers(5 + (chains.len() + rules) as u32);
     let mut batch = Vec::new();
     let mut seq = first;
     push_batch_marker(&mut batch, BATCH_BEGIN, seq);
@@ -297,25 +336,23 @@ pub(super) fn replace_ports_table(table: &str, ports: &[PortMap]) -> io::Result<
     push_table_msg(&mut batch, MSG_DELTABLE, ack, seq, table);
     seq += 1;
     push_table_msg(&mut batch, MSG_NEWTABLE, create, seq, table);
-    for (chain, hook) in [("prerouting", HOOK_PREROUTING), ("output", HOOK_OUTPUT)] {
+    for c in chains {
         seq += 1;
         let mut m = Message::new(MSG_NEWCHAIN, create, seq);
         m.string(ATTR_CHAIN_TABLE, table);
-        m.string(ATTR_CHAIN_NAME, chain);
+        m.string(ATTR_CHAIN_NAME, c.name);
         let h = m.nest(ATTR_CHAIN_HOOK);
-        m.be32(ATTR_HOOK_HOOKNUM, hook);
-        m.be32(ATTR_HOOK_PRIORITY, PRIORITY_DSTNAT as u32);
+        m.be32(ATTR_HOOK_HOOKNUM, c.hook);
+        m.be32(ATTR_HOOK_PRIORITY, c.priority as u32);
         m.end(h);
         m.be32(ATTR_CHAIN_POLICY, NF_ACCEPT);
-        m.string(ATTR_CHAIN_TYPE, "nat");
+        m.string(ATTR_CHAIN_TYPE, c.kind);
         batch.extend_from_slice(&m.finish());
     }
-    for chain in ["prerouting", "output"] {
-        for p in ports {
-            seq += 1;
-            let append = create | libc::NLM_F_APPEND as u16;
-            batch.extend_from_slice(&dnat_rule(table, chain, p, append, seq));
-        }
+    let append = create | libc::NLM_F_APPEND as u16;
+    for i in 0..rules {
+        seq += 1;
+        batch.extend_from_slice(&rule(i, append, seq));
     }
     let last = seq;
     push_batch_marker(&mut batch, BATCH_END, seq + 1);
@@ -351,7 +388,12 @@ pub(super) fn replace_nat_table(table: &str, net: &NatNetwork) -> io::Result<()>
     let br = net.bridge.as_str();
     let subnet = (net.subnet, net.prefix);
     let loopback = (std::net::Ipv4Addr::new(127, 0, 0, 0), 8);
-    let mut chains = vec![("forward", "filter", HOOK_FORWARD, PRIORITY_FILTER)];
+    let mut chains = vec![BaseChain {
+        name: "forward",
+        kind: "filter",
+        hook: HOOK_FORWARD,
+        priority: PRIORITY_FILTER,
+    }];
     let mut rules: Vec<(&str, Vec<Match>, Verdict)> = Vec::new();
     if net.internal {
         rules.push((
@@ -362,7 +404,12 @@ pub(super) fn replace_nat_table(table: &str, net: &NatNetwork) -> io::Result<()>
         rules.push(("forward", vec![Match::Iif(br, true)], Verdict::Drop));
         rules.push(("forward", vec![Match::Oif(br, true)], Verdict::Drop));
     } else {
-        chains.push(("postrouting", "nat", HOOK_POSTROUTING, PRIORITY_SRCNAT));
+        chains.push(BaseChain {
+            name: "postrouting",
+            kind: "nat",
+            hook: HOOK_POSTROUTING,
+            priority: PRIORITY_SRCNAT,
+        });
         rules.push(("forward", vec![Match::Iif(br, true)], Verdict::Accept));
         rules.push((
             "forward",
@@ -401,36 +448,9 @@ pub(super) fn replace_nat_table(table: &str, net: &NatNetwork) -> io::Result<()>
             Verdict::Masquerade,
         ));
     }
-    // BEGIN, three table messages, the chains, the rules, END.
-    let first = sequence_numbers(5 + (chains.len() + rules.len()) as u32);
-    let mut batch = Vec::new();
-    let mut seq = first;
-    push_batch_marker(&mut batch, BATCH_BEGIN, seq);
-    let ack = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
-    let create = ack | libc::NLM_F_CREATE as u16;
-    seq += 1;
-    push_table_msg(&mut batch, MSG_NEWTABLE, create, seq, table);
-    seq += 1;
-    push_table_msg(&mut batch, MSG_DELTABLE, ack, seq, table);
-    seq += 1;
-    push_table_msg(&mut batch, MSG_NEWTABLE, create, seq, table);
-    for (chain, kind, hook, priority) in &chains {
-        seq += 1;
-        let mut m = Message::new(MSG_NEWCHAIN, create, seq);
-        m.string(ATTR_CHAIN_TABLE, table);
-        m.string(ATTR_CHAIN_NAME, chain);
-        let h = m.nest(ATTR_CHAIN_HOOK);
-        m.be32(ATTR_HOOK_HOOKNUM, *hook);
-        m.be32(ATTR_HOOK_PRIORITY, *priority as u32);
-        m.end(h);
-        m.be32(ATTR_CHAIN_POLICY, NF_ACCEPT);
-        m.string(ATTR_CHAIN_TYPE, kind);
-        batch.extend_from_slice(&m.finish());
-    }
-    for (chain, matches, verdict) in &rules {
-        seq += 1;
-        let append = create | libc::NLM_F_APPEND as u16;
-        let mut m = Message::new(MSG_NEWRULE, append, seq);
+    replace_table(table, &chains, rules.len(), |i, flags, seq| {
+        let (chain, matches, verdict) = &rules[i];
+        let mut m = Message::new(MSG_NEWRULE, flags, seq);
         m.string(ATTR_RULE_TABLE, table);
         m.string(ATTR_RULE_CHAIN, chain);
         let list = m.nest(ATTR_RULE_EXPRESSIONS);
@@ -443,15 +463,8 @@ pub(super) fn replace_nat_table(table: &str, net: &NatNetwork) -> io::Result<()>
             Verdict::Masquerade => m.expr("masq", |_| {}),
         }
         m.end(list);
-        batch.extend_from_slice(&m.finish());
-    }
-    let last = seq;
-    push_batch_marker(&mut batch, BATCH_END, seq + 1);
-    if request(&batch, first, last, |_| {})? {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(libc::ENOENT))
-    }
+        m.finish()
+    })
 }
 
 /// One test of a network rule, as `nft` compiles it.
