@@ -23,6 +23,22 @@ pub const RECORD: &str = "container.json";
 /// The OCI runtime spec.
 pub const SPEC: &str = "config.json";
 
+/// Whether the container whose dir is `d` is gone: it has no dir, or a dir without a
+/// record whose lock no one holds (a create that died before writing its record; a create
+/// holds the lock from its dir's making to its record's writing).
+pub fn is_gone(d: &Path) -> bool {
+    if d.join(RECORD).exists() {
+        return false;
+    }
+    match File::open(d) {
+        Err(e) => e.kind() == ErrorKind::NotFound,
+        Ok(f) => match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(_lock) => !d.join(RECORD).exists(),
+            Err(_) => false,
+        },
+    }
+}
+
 /// An exclusive lock on one container's dir, held until dropped.
 pub struct ContainerLock {
     _lock: Flock<File>,

@@ -344,9 +344,10 @@ impl NetworkStore {
         }
         let book = self.addresses(&n);
         // Addresses of containers that are gone (their removal's write was lost in a
-        // crash: it is not synced) are taken back when the network runs short.
+        // crash: it is not synced; or their create was killed before it wrote its record)
+        // are taken back when the network runs short.
         let containers = self.root.join("containers");
-        let gone = |who: &str| who != id && !containers.join(who).exists();
+        let gone = |who: &str| who != id && crate::container::store::is_gone(&containers.join(who));
         let mut taken_back: Vec<String> = Vec::new();
         let addr = book.update_opt(
             |b| match b.allocate(id, fixed) {

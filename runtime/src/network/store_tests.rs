@@ -1,6 +1,7 @@
 //! Tests of the network store.
 
 use super::*;
+use nix::fcntl::{Flock, FlockArg};
 
 fn store(d: &Path, root: &str) -> NetworkStore {
     NetworkStore::with_registry(&d.join(root), SubnetRegistry::open(&d.join("hostrun")))
@@ -120,7 +121,7 @@ fn attach_detach_addresses() {
     s.create(&o).unwrap();
     // The containers exist (addresses of containers that are gone can be taken back).
     for id in ["c1", "c2", "c3"] {
-        std::fs::create_dir_all(d.path().join("r/containers").join(id)).unwrap();
+        live_container(&d.path().join("r/containers").join(id));
     }
     let a = s.attach("app", "c1", "one", None).unwrap();
     assert_eq!(a.ipv4_address, "10.5.0.2/24");
@@ -158,8 +159,8 @@ fn addresses_of_containers_that_are_gone_are_taken_back_when_short() {
         })
         .unwrap();
     let containers = d.path().join("r/containers");
-    for id in ["x", "y"] {
-        std::fs::create_dir_all(containers.join(id)).unwrap();
+    for id in ["x", "y", "z"] {
+        live_container(&containers.join(id));
     }
     // A /30 has one address besides the gateway.
     s.attach_opt(&n.name, "x", "x", None, false).unwrap();
@@ -168,9 +169,32 @@ fn addresses_of_containers_that_are_gone_are_taken_back_when_short() {
         Err(Error::AddressesExhausted(_))
     ));
     // x is removed but its detach was lost: its address goes to y.
-    std::fs::remove_dir(containers.join("x")).unwrap();
+    std::fs::remove_dir_all(containers.join("x")).unwrap();
     let e = s.attach_opt(&n.name, "y", "y", None, false).unwrap();
     assert_eq!(e.ipv4_address, "10.250.77.2/30");
     let n = s.get("tiny").unwrap();
     assert_eq!(n.containers.keys().collect::<Vec<_>>(), ["y"]);
+    // y's create is in progress (its dir locked, no record yet): z waits its turn.
+    std::fs::remove_file(containers.join("y").join(crate::container::store::RECORD)).unwrap();
+    let lock = Flock::lock(
+        std::fs::File::open(containers.join("y")).unwrap(),
+        FlockArg::LockExclusive,
+    )
+    .unwrap();
+    assert!(matches!(
+        s.attach_opt(&n.name, "z", "z", None, false),
+        Err(Error::AddressesExhausted(_))
+    ));
+    // y's create was killed before its record: its address goes to z.
+    drop(lock);
+    let e = s.attach_opt(&n.name, "z", "z", None, false).unwrap();
+    assert_eq!(e.ipv4_address, "10.250.77.2/30");
+    let n = s.get("tiny").unwrap();
+    assert_eq!(n.containers.keys().collect::<Vec<_>>(), ["z"]);
+}
+
+/// A container's dir with its record, as `tug create` leaves it.
+fn live_container(d: &Path) {
+    std::fs::create_dir_all(d).unwrap();
+    std::fs::write(d.join(crate::container::store::RECORD), "{}").unwrap();
 }
