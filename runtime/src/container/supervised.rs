@@ -225,6 +225,7 @@ impl Supervised for ContainerShim {
                 return Err(start_error(e.into()));
             }
         };
+        let mnt_ns = shim::pin_mnt_ns(sb.pid());
         let sysctls = config
             .spec
             .linux()
@@ -374,7 +375,9 @@ impl Supervised for ContainerShim {
         super::journal::emit(&self.root, &updated, "start", &[]);
         let dns = live.take_dns();
         self.live = Some(live);
-        Ok(Process::new(sb, cgroup, io).with_service(dns))
+        Ok(Process::new(sb, cgroup, io)
+            .with_service(dns)
+            .with_mnt_ns(mnt_ns))
     }
 
     fn stopped(&mut self, oom_killed: bool) {

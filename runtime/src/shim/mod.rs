@@ -38,7 +38,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-pub use process::{Process, ProcessIo, Service, create_with_pipes, wait_ready};
+pub use process::{Process, ProcessIo, Service, create_with_pipes, pin_mnt_ns, wait_ready};
 pub use restart::RestartPolicy;
 pub use spawn::{Attach, Launch, daemonize, first_client, log_errors_to, spawn};
 pub use supervisor::run;

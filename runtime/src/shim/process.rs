@@ -30,6 +30,11 @@ pub struct Process {
     pub(super) exec_oom_kills: u64,
     /// What the shim serves for the process while it runs (the embedded DNS server).
     pub(super) service: Option<Box<dyn Service>>,
+    /// The process's mount namespace, held open so that its exit does not tear down the
+    /// namespace's mounts (the rootfs overlay, /proc, /sys, the binds, and an expedited
+    /// RCU grace period: a few milliseconds) before the shim hears of it: the shim
+    /// closes it after telling its clients (`Shim::on_exit`).
+    pub(super) mnt_ns: Option<OwnedFd>,
 }
 
 /// A server the shim answers from its event loop while the container's process runs
@@ -57,6 +62,7 @@ impl Process {
     /// A process that runs now (released), in `cgroup`, with the shim's ends `io`.
     pub fn new(sandbox: Sandbox, cgroup: cgroups::ContainerCgroup, io: ProcessIo) -> Process {
         Process {
+            mnt_ns: None,
             sandbox,
             cgroup,
             io,
@@ -73,10 +79,25 @@ impl Process {
         self
     }
 
+    /// The process, holding `mnt_ns` (see [`pin_mnt_ns`]) until it is done.
+    pub fn with_mnt_ns(mut self, mnt_ns: Option<OwnedFd>) -> Process {
+        self.mnt_ns = mnt_ns;
+        self
+    }
+
     /// Its pid.
     pub fn pid(&self) -> i32 {
         self.sandbox.pid()
     }
+}
+
+/// The mount namespace of the init `pid`, opened right after its clone (it may exit
+/// as soon as it is released, and a process that exited has none): held by the
+/// [`Process`], it keeps the namespace's teardown out of the process's exit.
+pub fn pin_mnt_ns(pid: i32) -> Option<OwnedFd> {
+    std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .ok()
+        .map(OwnedFd::from)
 }
 
 /// `sandbox::clone` with fresh pipes as the init's stdout and stderr (and stdin when

@@ -199,7 +199,11 @@ impl Shim<'_> {
         }
         self.end_execs();
         let mut ran = Duration::ZERO;
+        // The exited process's mount namespace, torn down when this returns: after the
+        // clients heard of the exit (and of the removal).
+        let mut _mnt_ns = None;
         if let Some(mut p) = self.process.take() {
+            _mnt_ns = p.mnt_ns.take();
             // Its sockets close before its network goes.
             drop(p.service.take());
             ran = p.started.elapsed();
