@@ -399,6 +399,10 @@ impl Ctx<'_> {
                 Err(e) => return Err(e),
             }
         }
+        // And what creates that died before writing their record left: never shown by
+        // `ps`, so not listed either.
+        self.container_store()
+            .sweep_dead_creates(super::store::DEAD_CREATE_AGE)?;
         Ok((ids, reclaimed))
     }
 

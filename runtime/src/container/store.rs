@@ -27,17 +27,40 @@ pub const SPEC: &str = "config.json";
 /// record whose lock no one holds (a create that died before writing its record; a create
 /// holds the lock from its dir's making to its record's writing).
 pub fn is_gone(d: &Path) -> bool {
+    matches!(leftover(d), Ok(Leftover::NoDir | Leftover::Dead(_)))
+}
+
+/// What is at a container's dir, for the sweeps of what dead creates left.
+enum Leftover {
+    /// A container with a record, or a create in progress (the dir's lock held).
+    Live,
+    /// No dir.
+    NoDir,
+    /// A dir without a record whose lock no one held: a create that died before writing
+    /// its record. The lock is now the caller's.
+    Dead(#[allow(dead_code)] Flock<File>),
+}
+
+fn leftover(d: &Path) -> Result<Leftover, Error> {
     if d.join(RECORD).exists() {
-        return false;
+        return Ok(Leftover::Live);
     }
     match File::open(d) {
-        Err(e) => e.kind() == ErrorKind::NotFound,
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Leftover::NoDir),
+        Err(e) => Err(Error::io(d, e)),
         Ok(f) => match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-            Ok(_lock) => !d.join(RECORD).exists(),
-            Err(_) => false,
+            // A create in progress.
+            Err(_) => Ok(Leftover::Live),
+            // Its record may have been written between the look and the lock.
+            Ok(_) if d.join(RECORD).exists() => Ok(Leftover::Live),
+            Ok(lock) => Ok(Leftover::Dead(lock)),
         },
     }
 }
+
+/// How old a dir without a record must be before [`ContainerStore::sweep_dead_creates`]
+/// takes it: a create makes its dir a moment before it locks it.
+pub const DEAD_CREATE_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// An exclusive lock on one container's dir, held until dropped.
 pub struct ContainerLock {
@@ -127,26 +150,56 @@ impl ContainerStore {
             return Ok(false);
         }
         let d = self.dir(owner);
-        if d.join(RECORD).exists() {
-            return Ok(false);
-        }
-        match File::open(&d) {
-            Ok(f) => {
-                let Ok(lock) = Flock::lock(f, FlockArg::LockExclusiveNonblock) else {
-                    // A create in progress.
-                    return Ok(false);
-                };
-                if d.join(RECORD).exists() {
-                    return Ok(false);
-                }
+        match leftover(&d)? {
+            Leftover::Live => return Ok(false),
+            Leftover::NoDir => {}
+            Leftover::Dead(lock) => {
                 let _ = fs::remove_dir_all(&d);
                 drop(lock);
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&d, e)),
         }
         self.release_name(name, owner);
         Ok(true)
+    }
+
+    /// Deletes what creates that died before writing their record left (killed while a
+    /// hung `-v` source held them, say): their dirs older than `min_age` (see
+    /// [`DEAD_CREATE_AGE`]) and the names they reserved. Their ids.
+    pub fn sweep_dead_creates(
+        &self,
+        min_age: std::time::Duration,
+    ) -> Result<Vec<ContainerId>, Error> {
+        use std::os::unix::fs::MetadataExt;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
+        let mut swept = Vec::new();
+        for id in self.ids()? {
+            let d = self.dir(&id);
+            let old = fs::metadata(&d).is_ok_and(|m| now - m.ctime() >= min_age.as_secs() as i64);
+            if !old {
+                continue;
+            }
+            if let Leftover::Dead(lock) = leftover(&d)? {
+                let _ = fs::remove_dir_all(&d);
+                drop(lock);
+                swept.push(id);
+            }
+        }
+        if swept.is_empty() {
+            return Ok(swept);
+        }
+        // No one writes a dead id into a name file again: those found now are all.
+        if let Ok(rd) = fs::read_dir(self.names_dir()) {
+            for e in rd.flatten() {
+                let owner = fs::read_to_string(e.path()).unwrap_or_default();
+                if swept.iter().any(|id| *id == owner) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(swept)
     }
 
     /// Frees `name` (if it still belongs to `id`).
@@ -427,6 +480,36 @@ mod tests {
             .filter(|n| n.starts_with('.'))
             .collect();
         assert!(left.is_empty(), "temporary files left: {left:?}");
+    }
+
+    /// The sweep takes a dead create's dir and names, and leaves a create in progress, a
+    /// container with a record, and a dead create's dir younger than the age it is given.
+    #[test]
+    fn the_sweep_takes_what_dead_creates_left_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContainerStore::open(dir.path());
+        let (dead, busy, kept) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        store.create_dir(&dead).unwrap();
+        store.reserve_name("web", &dead).unwrap();
+        fs::write(store.dir(&dead).join("hosts"), "x").unwrap();
+        store.create_dir(&busy).unwrap();
+        let lock = store.lock(&busy).unwrap();
+        store.reserve_name("db", &busy).unwrap();
+        add(&store, &kept, "cache");
+        let hour = std::time::Duration::from_secs(3600);
+        assert!(store.sweep_dead_creates(hour).unwrap().is_empty());
+        assert!(store.dir(&dead).exists());
+        let swept = store.sweep_dead_creates(std::time::Duration::ZERO).unwrap();
+        assert_eq!(swept, vec![ContainerId::parse(&dead).unwrap()]);
+        assert!(!store.dir(&dead).exists());
+        assert!(!store.names_dir().join("web").exists());
+        assert!(store.dir(&busy).exists());
+        assert_eq!(store.resolve("cache").unwrap(), kept);
+        assert_eq!(
+            fs::read_to_string(store.names_dir().join("db")).unwrap(),
+            busy
+        );
+        drop(lock);
     }
 
     #[test]
