@@ -164,7 +164,7 @@ impl ContainerStore {
 
     /// Deletes what creates that died before writing their record left (killed while a
     /// hung `-v` source held them, say): their dirs older than `min_age` (see
-    /// [`DEAD_CREATE_AGE`]) and the names they reserved. Their ids.
+    /// `DEAD_CREATE_AGE`) and the names they reserved. Their ids.
     pub fn sweep_dead_creates(
         &self,
         min_age: std::time::Duration,
