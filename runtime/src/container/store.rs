@@ -181,7 +181,8 @@ impl ContainerStore {
             if !old {
                 continue;
             }
-            if let Leftover::Dead(lock) = leftover(&d)? {
+            // One dir that cannot be read stops no prune.
+            if let Ok(Leftover::Dead(lock)) = leftover(&d) {
                 let _ = fs::remove_dir_all(&d);
                 drop(lock);
                 swept.push(id);
