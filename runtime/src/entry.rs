@@ -21,7 +21,7 @@ pub const ZYGOTE_SUBCOMMAND: &str = crate::shim::zygote::SUBCOMMAND;
 /// The zygote's main (`tug __zygote`): forks shims for its starter until it closes the
 /// zygote's socket. Returns the process's exit code.
 pub fn zygote_main() -> i32 {
-    crate::shim::zygote::zygote_main(crate::container::shim_main)
+    crate::shim::zygote::zygote_main(crate::container::zygote_shim_main)
 }
 
 /// Removes the staging files and dirs this process was writing: the last act of an image

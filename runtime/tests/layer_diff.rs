@@ -34,6 +34,7 @@ fn fixture() -> Fixture {
         lowers,
         upper: c.join("upper"),
         work: c.join("work"),
+        volatile: false,
     };
     let merged = c.join("merged");
     let view = {
@@ -84,6 +85,7 @@ fn committed_layer_over_the_image_shows_the_containers_view() {
         lowers,
         upper: c2.join("upper"),
         work: c2.join("work"),
+        volatile: false,
     };
 
     // The overlay driver: a new container of the committed image.

@@ -143,7 +143,7 @@ proptest! {
             .map(|(c, (t, d))| snaps.ensure_from_reader(c, d, &t[..]).unwrap())
             .collect();
         let c = s.dir.path().join("c");
-        let rootfs = Rootfs { lowers: lowers.clone(), upper: c.join("upper"), work: c.join("work") };
+        let rootfs = Rootfs { lowers: lowers.clone(), upper: c.join("upper"), work: c.join("work"), volatile: false };
         let (view, base_view) = {
             let _m = mount(&rootfs, &c.join("merged"));
             let base_view = tree(&c.join("merged"));
@@ -161,7 +161,7 @@ proptest! {
         let mut new_lowers = lowers.clone();
         new_lowers.push(layer);
         let c2 = s.dir.path().join("c2");
-        let next = Rootfs { lowers: new_lowers, upper: c2.join("upper"), work: c2.join("work") };
+        let next = Rootfs { lowers: new_lowers, upper: c2.join("upper"), work: c2.join("work"), volatile: false };
         {
             let _m = mount(&next, &c2.join("merged"));
             prop_assert_eq!(&tree(&c2.join("merged")), &view);
@@ -221,7 +221,7 @@ proptest! {
             .map(|(c, (t, d))| snaps.ensure_from_reader(c, d, &t[..]).unwrap())
             .collect();
         let c = s.dir.path().join("c");
-        let image = Rootfs { lowers: lowers.clone(), upper: c.join("upper"), work: c.join("work") };
+        let image = Rootfs { lowers: lowers.clone(), upper: c.join("upper"), work: c.join("work"), volatile: false };
         let copy = c.join("rootfs");
         image.copy_into(&copy).unwrap();
         let base_view = tree(&copy);
@@ -238,7 +238,7 @@ proptest! {
         let layer = snaps.ensure_from_reader(&chain, &stats.diff_id, &tar[..]).unwrap();
         let mut new_lowers = lowers.clone();
         new_lowers.push(layer);
-        let next = Rootfs { lowers: new_lowers, upper: c.join("upper2"), work: c.join("work2") };
+        let next = Rootfs { lowers: new_lowers, upper: c.join("upper2"), work: c.join("work2"), volatile: false };
         next.copy_into(&c.join("copy2")).unwrap();
         prop_assert_eq!(without_dir_mtimes(tree(&c.join("copy2"))), without_dir_mtimes(view.clone()));
 

@@ -20,6 +20,7 @@ fn committed_copy_reproduces_the_containers_view() {
         lowers: lowers.clone(),
         upper: c.join("upper"),
         work: c.join("work"),
+        volatile: false,
     };
     let copy = c.join("rootfs");
     image.copy_into(&copy).unwrap();
@@ -54,6 +55,7 @@ fn committed_copy_reproduces_the_containers_view() {
         lowers: new_lowers,
         upper: c2.join("upper"),
         work: c2.join("work"),
+        volatile: false,
     };
     next.copy_into(&c2.join("copy")).unwrap();
     assert_eq!(tree(&c2.join("copy")), view);
@@ -71,6 +73,7 @@ fn an_untouched_copy_has_no_changes() {
         lowers: lowers.clone(),
         upper: c.join("upper"),
         work: c.join("work"),
+        volatile: false,
     };
     image.copy_into(&c.join("rootfs")).unwrap();
     assert_eq!(copy_changes(&c.join("rootfs"), &lowers).unwrap(), []);

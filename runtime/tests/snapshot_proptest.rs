@@ -115,7 +115,7 @@ proptest! {
             }
         }
         let c = s.dir.path().join("c");
-        let rootfs = Rootfs { lowers, upper: c.join("upper"), work: c.join("work") };
+        let rootfs = Rootfs { lowers, upper: c.join("upper"), work: c.join("work"), volatile: false };
         let merged = c.join("merged");
         std::fs::create_dir_all(&merged).unwrap();
         rootfs.mount_overlay(&merged).unwrap();

@@ -97,6 +97,7 @@ fn overlay_of_two_layers_shows_whiteouts_and_opaque_dirs() {
         lowers,
         upper: s.dir.path().join("c/upper"),
         work: s.dir.path().join("c/work"),
+        volatile: false,
     };
     let target = s.dir.path().join("c/merged");
     let _m = mount(&rootfs, &target);
@@ -133,6 +134,7 @@ fn vfs_copy_equals_the_overlay_view() {
         lowers,
         upper: s.dir.path().join("c/upper"),
         work: s.dir.path().join("c/work"),
+        volatile: false,
     };
     let merged = s.dir.path().join("c/merged");
     let _m = mount(&rootfs, &merged);
@@ -161,6 +163,7 @@ fn many_layers_mount_past_the_page_limit() {
         lowers,
         upper: s.dir.path().join("c/upper"),
         work: s.dir.path().join("c/work"),
+        volatile: false,
     };
     let target = s.dir.path().join("c/merged");
     let _m = mount(&rootfs, &target);
@@ -179,6 +182,7 @@ fn an_image_without_layers_mounts_empty() {
         lowers: vec![],
         upper: s.dir.path().join("c/upper"),
         work: s.dir.path().join("c/work"),
+        volatile: false,
     };
     let target = s.dir.path().join("c/merged");
     let _m = mount(&rootfs, &target);

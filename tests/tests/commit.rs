@@ -272,6 +272,19 @@ fn export_of_a_running_container_is_its_rootfs_without_its_mounts() {
         !names.contains("data/in-volume"),
         "a volume is not the rootfs"
     );
+    // A second export mounts the same scratch dirs again, in which the first (a volatile
+    // overlay) left overlayfs's mark that refuses a new mount, and sees the changes since.
+    t.ok(&["exec", "live", "sh", "-c", "echo again > /etc/motd"]);
+    let out = t.tug().args(["export", "live"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let mut motd = String::new();
+    for e in tar::Archive::new(&out.stdout[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().as_os_str() == "etc/motd" {
+            std::io::Read::read_to_string(&mut e, &mut motd).unwrap();
+        }
+    }
+    assert_eq!(motd, "again\n");
     t.ok(&["rm", "-f", "-v", "live"]);
     t.assert_nothing_mounted();
 }

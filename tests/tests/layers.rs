@@ -92,6 +92,7 @@ fn busybox_layer_unpacks_once_mounts_and_runs() {
         lowers: vec![layer],
         upper: c.join("upper"),
         work: c.join("work"),
+        volatile: false,
     };
     let merged = c.join("merged");
     std::fs::create_dir_all(&merged).unwrap();
@@ -125,6 +126,7 @@ fn busybox_layer_unpacks_once_mounts_and_runs() {
         lowers: rootfs.lowers.clone(),
         upper: c.join("upper2"),
         work: c.join("work2"),
+        volatile: false,
     };
     vfs.copy_into(&copy).unwrap();
     let (mut a, b) = (tree(&merged), tree(&copy));
@@ -367,6 +369,7 @@ fn umoci_layers_with_whiteouts_mount_as_umoci_unpacks_them() {
         lowers,
         upper: c.join("upper"),
         work: c.join("work"),
+        volatile: false,
     };
     let merged = c.join("merged");
     std::fs::create_dir_all(&merged).unwrap();

@@ -21,6 +21,45 @@ fn lines(s: &str) -> Vec<&str> {
     s.lines().collect()
 }
 
+/// The mount options of the root of container `id`'s process, from its mountinfo.
+fn root_mount_options(t: &TestRoot, id: &str) -> String {
+    let pid = t.ok(&["inspect", "-f", "{{.State.Pid}}", id]);
+    let info = std::fs::read_to_string(format!("/proc/{}/mountinfo", pid.trim())).unwrap();
+    info.lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .map(|l| l.split(" - ").nth(1).unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+/// A `--rm` container's rootfs is a `volatile` overlay (as Podman mounts it): its end
+/// syncs nothing, since its writable layer goes with it. A kept container's is not:
+/// what it wrote must survive a crash of the host.
+#[test]
+fn an_rm_containers_rootfs_is_volatile_and_a_kept_ones_is_not() {
+    let t = TestRoot::with_busybox();
+    let rm = t.ok(&["run", "-d", "--rm", "busybox", "sleep", "600"]);
+    let kept = t.ok(&["run", "-d", "busybox", "sleep", "600"]);
+    let (rm, kept) = (rm.trim(), kept.trim());
+    let opts = root_mount_options(&t, rm);
+    assert!(
+        opts.starts_with("overlay ") && opts.contains("volatile"),
+        "{opts}"
+    );
+    let opts = root_mount_options(&t, kept);
+    assert!(
+        opts.starts_with("overlay ") && !opts.contains("volatile"),
+        "{opts}"
+    );
+    // Its files work as any container's.
+    assert_eq!(
+        t.ok(&["exec", rm, "sh", "-c", "echo w > /etc/w && cat /etc/w"])
+            .trim(),
+        "w"
+    );
+    t.ok(&["rm", "-f", rm, kept]);
+    assert!(container_dirs(&t).is_empty(), "{:?}", container_dirs(&t));
+}
+
 #[test]
 fn issue_example_pid_hostname_uid_and_root_listing() {
     let t = TestRoot::with_busybox();

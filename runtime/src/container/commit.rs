@@ -135,6 +135,7 @@ impl Ctx<'_> {
                     lowers: r.lowers.iter().chain([&r.upper]).cloned().collect(),
                     upper: dir.join("export-upper"),
                     work: dir.join("export-work"),
+                    volatile: true,
                 };
                 let written =
                     with_mounted(&view, |merged| layer::write_tree(merged, out).map(|_| ()));

@@ -477,6 +477,7 @@ impl Ctx<'_> {
                     lowers,
                     upper: dir.join("upper"),
                     work: dir.join("work"),
+                    volatile: false,
                 }
                 .copy_into(&rootfs_dir)?;
                 data.insert("Dir".into(), rootfs_dir.display().to_string());

@@ -559,6 +559,7 @@ pub(crate) fn rootfs_source(c: &Container) -> Result<RootfsSource, Error> {
                 lowers: lowers.split(':').rev().map(PathBuf::from).collect(),
                 upper: get("UpperDir")?.into(),
                 work: get("WorkDir")?.into(),
+                volatile: false,
             }))
         }
     }

@@ -61,7 +61,7 @@ pub use record::Container;
 pub use state_watch::StateWatch;
 pub use store::ContainerStore;
 pub use stream::{StreamOutput, resize_message, split_output, stdin_close_message, stdin_message};
-pub(crate) use supervised::shim_main;
+pub(crate) use supervised::{shim_main, zygote_shim_main};
 
 // The types and parsers of the Engine's container methods, one level deep: a face names
 // them `tug::container::X`, never through the submodule that defines them.

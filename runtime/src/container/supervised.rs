@@ -67,6 +67,18 @@ pub fn shim_main(id: &str) -> i32 {
         Ok(false) => return 0,
         Err(_) => return 125,
     }
+    shim_body(id)
+}
+
+/// The shim's entry point in a process forked by the zygote, which is already a daemon
+/// (a session of its own, reaped by the zygote): [`shim_main`] without its fork.
+pub fn zygote_shim_main(id: &str) -> i32 {
+    shim::name_process();
+    shim_body(id)
+}
+
+/// The shim of container `id`, in its own process: runs until the container is done.
+fn shim_body(id: &str) -> i32 {
     let cx = match crate::settings::EngineConfig::from_env() {
         Ok(config) => OwnedCtx::new(config),
         Err(_) => std::process::exit(125),
@@ -196,7 +208,13 @@ impl Supervised for ContainerShim {
         }
         // A taken host port fails the start before anything is made.
         let reserved = net::reserve_ports(&c).map_err(start_error)?;
-        let rootfs = super::rootfs_source(&c).map_err(to_shim)?;
+        let mut rootfs = super::rootfs_source(&c).map_err(to_shim)?;
+        // A `--rm` container's writable layer goes when it ends, so nothing of it has to
+        // survive a crash: its rootfs is mounted `volatile` (as Podman's is), and its end
+        // does not sync the whole file system under the state root.
+        if let crate::sandbox::RootfsSource::Overlay(r) = &mut rootfs {
+            r.volatile = c.host_config.auto_remove;
+        }
         let config = SandboxConfig {
             spec,
             rootfs,

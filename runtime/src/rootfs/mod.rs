@@ -36,6 +36,11 @@ pub struct Rootfs {
     pub upper: PathBuf,
     /// overlayfs's work dir (same file system as `upper`).
     pub work: PathBuf,
+    /// Mount with overlayfs's `volatile` option: no sync of the upper file system at the
+    /// unmount, nor at each copy-up or fsync inside. For a rootfs that nothing needs
+    /// after a crash: a `--rm` container's (as Podman does), a build's scratch. A later
+    /// mount of the same dirs clears the mark the kernel leaves for this in the work dir.
+    pub volatile: bool,
 }
 
 impl Rootfs {

@@ -35,25 +35,51 @@ pub(super) fn mount(rootfs: &Rootfs, target: &Path) -> Result<(), Error> {
     for d in [&rootfs.upper, &rootfs.work] {
         std::fs::create_dir_all(d).map_err(|e| io_err(d.display(), e))?;
     }
+    clear_volatile_mark(&rootfs.work);
     let mount_err = |source: std::io::Error| Error::Mount {
         target: target.to_path_buf(),
         source,
     };
-    match legacy_options(&lowers, &rootfs.upper, &rootfs.work) {
-        Some(data) => rustix::mount::mount(
-            "overlay",
-            target,
-            "overlay",
-            MountFlags::empty(),
-            Some(data.as_c_str()),
-        )
-        .map_err(|e| mount_err(e.into())),
-        None => new_api_mount(&lowers, &rootfs.upper, &rootfs.work, target).map_err(mount_err),
+    let attempt = |volatile: bool| -> std::io::Result<()> {
+        match legacy_options(&lowers, &rootfs.upper, &rootfs.work, volatile) {
+            Some(data) => rustix::mount::mount(
+                "overlay",
+                target,
+                "overlay",
+                MountFlags::empty(),
+                Some(data.as_c_str()),
+            )
+            .map_err(Into::into),
+            None => new_api_mount(&lowers, &rootfs.upper, &rootfs.work, volatile, target),
+        }
+    };
+    match attempt(rootfs.volatile) {
+        // A kernel before 5.10 knows no `volatile`: the mount is made without it.
+        Err(e) if rootfs.volatile && e.raw_os_error() == Some(libc::EINVAL) => {
+            attempt(false).map_err(mount_err)
+        }
+        r => r.map_err(mount_err),
+    }
+}
+
+/// Removes the mark (`<work>/work/incompat/volatile`) that a `volatile` mount leaves in
+/// its work dir, with which overlayfs refuses any later mount of the dirs. tug mounts a
+/// volatile rootfs only where its contents are not kept across a crash, so a later mount
+/// (a restart of a `--rm` container) may take the dirs as they are.
+fn clear_volatile_mark(work: &Path) {
+    let incompat = work.join("work").join("incompat");
+    if std::fs::remove_dir(incompat.join("volatile")).is_ok() {
+        let _ = std::fs::remove_dir(&incompat);
     }
 }
 
 /// The `mount(2)` option string, if it fits in a page and needs no escaping.
-fn legacy_options(lowers: &[PathBuf], upper: &Path, work: &Path) -> Option<std::ffi::CString> {
+fn legacy_options(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    volatile: bool,
+) -> Option<std::ffi::CString> {
     let plain = |p: &Path| {
         !p.as_os_str()
             .as_bytes()
@@ -74,6 +100,9 @@ fn legacy_options(lowers: &[PathBuf], upper: &Path, work: &Path) -> Option<std::
     data.extend_from_slice(upper.as_os_str().as_bytes());
     data.extend_from_slice(b",workdir=");
     data.extend_from_slice(work.as_os_str().as_bytes());
+    if volatile {
+        data.extend_from_slice(b",volatile");
+    }
     if data.len() > MOUNT_DATA_MAX {
         return None;
     }
@@ -86,6 +115,7 @@ fn new_api_mount(
     lowers: &[PathBuf],
     upper: &Path,
     work: &Path,
+    volatile: bool,
     target: &Path,
 ) -> std::io::Result<()> {
     let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
@@ -103,6 +133,9 @@ fn new_api_mount(
     }
     fsconfig_set_string(&fs, "upperdir", upper.as_os_str())?;
     fsconfig_set_string(&fs, "workdir", work.as_os_str())?;
+    if volatile {
+        rustix::mount::fsconfig_set_flag(&fs, "volatile")?;
+    }
     fsconfig_create(&fs)?;
     let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty())?;
     move_mount(
@@ -122,16 +155,21 @@ mod tests {
     #[test]
     fn options_list_lowers_top_first_and_give_up_past_a_page() {
         let lowers = vec![PathBuf::from("/s/b"), PathBuf::from("/s/a")];
-        let o = legacy_options(&lowers, Path::new("/c/u"), Path::new("/c/w")).unwrap();
+        let o = legacy_options(&lowers, Path::new("/c/u"), Path::new("/c/w"), false).unwrap();
         assert_eq!(
             o.to_str().unwrap(),
             "lowerdir=/s/b:/s/a,upperdir=/c/u,workdir=/c/w"
         );
+        let v = legacy_options(&lowers, Path::new("/c/u"), Path::new("/c/w"), true).unwrap();
+        assert_eq!(
+            v.to_str().unwrap(),
+            "lowerdir=/s/b:/s/a,upperdir=/c/u,workdir=/c/w,volatile"
+        );
         let many: Vec<PathBuf> = (0..100)
             .map(|i| PathBuf::from(format!("/var/lib/tug/snapshots/{i:064}")))
             .collect();
-        assert!(legacy_options(&many, Path::new("/u"), Path::new("/w")).is_none());
+        assert!(legacy_options(&many, Path::new("/u"), Path::new("/w"), false).is_none());
         let odd = vec![PathBuf::from("/s/a,b")];
-        assert!(legacy_options(&odd, Path::new("/u"), Path::new("/w")).is_none());
+        assert!(legacy_options(&odd, Path::new("/u"), Path::new("/w"), false).is_none());
     }
 }

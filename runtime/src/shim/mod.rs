@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 
 pub use process::{Process, ProcessIo, Service, create_with_pipes, pin_mnt_ns, wait_ready};
 pub use restart::RestartPolicy;
-pub use spawn::{Attach, Launch, daemonize, first_client, log_errors_to, spawn};
+pub use spawn::{Attach, Launch, daemonize, first_client, log_errors_to, name_process, spawn};
 pub use supervisor::run;
 
 /// The hidden subcommand that runs a shim.

@@ -237,10 +237,14 @@ pub fn daemonize() -> Result<bool, Error> {
         Ok(nix::unistd::ForkResult::Child) => {}
         Err(e) => return Err(Error::Io("forking the shim".into(), e.into())),
     }
-    // The shim's name in `ps -o comm` and /proc/<pid>/comm, also when it was forked from
-    // the CLI (whose command line it keeps).
-    let _ = nix::sys::prctl::set_name(c"tug-shim");
+    name_process();
     Ok(true)
+}
+
+/// Names this process `tug-shim` in `ps -o comm` and /proc/<pid>/comm, also when it was
+/// forked from the CLI or the zygote (whose command line it keeps).
+pub fn name_process() {
+    let _ = nix::sys::prctl::set_name(c"tug-shim");
 }
 
 /// Sends the shim's errors (fd 2) to `path`; stdout and stdin stay /dev/null.

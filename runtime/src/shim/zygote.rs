@@ -11,6 +11,14 @@
 //! the shim's environment, with the shim's socket passed along (SCM_RIGHTS). It holds
 //! nothing else, and ends when the other end closes (its starter ended or dropped it).
 //! A start whose request cannot be sent falls back to the exec.
+//!
+//! The shim is the zygote's child itself, not a grandchild as an exec'd shim is (whose
+//! first process forks once more and exits): that fork, its exit and the wait for it
+//! were a tenth of a millisecond or more of every start. The zygote ignores SIGCHLD, so
+//! the kernel reaps its shims as they end; each shim sets SIGCHLD back to the default
+//! before anything else (it waits for its own children). A zygote's shim leads its
+//! session: it never opens a terminal but with O_NOCTTY (the pty of `-t` is made inside
+//! the container, see `sandbox::tty`), so it never gets a controlling terminal.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{IoSlice, IoSliceMut};
@@ -183,11 +191,14 @@ fn decode(msg: &[u8]) -> Option<(String, Vec<(OsString, OsString)>)> {
 }
 
 /// `tug __zygote`: forks a shim per request until the starter's end closes. Runs
-/// `shim_main` in each child (it daemonizes: the child itself exits at once and is
-/// reaped here). Returns the exit code.
+/// `shim_main` in each child, which is the shim (it must not fork to daemonize: see the
+/// module's doc). Returns the exit code.
 pub fn zygote_main(shim_main: fn(&str) -> i32) -> i32 {
     // SAFETY: fd 3 was put there by `start` for us; nothing else owns it.
     let sock = unsafe { OwnedFd::from_raw_fd(3) };
+    // The shims are never waited for: with SIGCHLD ignored the kernel reaps them.
+    // SAFETY: setting a signal's disposition to SIG_IGN runs no code of ours.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
     let mut buf = vec![0u8; MAX_REQUEST];
     loop {
         let mut cmsg = nix::cmsg_space!([RawFd; 1]);
@@ -230,8 +241,8 @@ pub fn zygote_main(shim_main: fn(&str) -> i32) -> i32 {
     }
 }
 
-/// Forks the shim of `id` with `fd` as its fd 3 and waits for the child, which
-/// daemonizes and exits at once.
+/// Forks the shim of `id` with `fd` as its fd 3 (the child runs `shim_main` and exits
+/// with its code).
 fn fork_shim(
     zygote_sock: &OwnedFd,
     fd: OwnedFd,
@@ -243,10 +254,7 @@ fn fork_shim(
     // state and may run ordinary Rust code.
     match unsafe { nix::unistd::fork() } {
         Err(_) => {}
-        Ok(nix::unistd::ForkResult::Parent { child }) => {
-            drop(fd);
-            let _ = nix::sys::wait::waitpid(child, None);
-        }
+        Ok(nix::unistd::ForkResult::Parent { .. }) => drop(fd),
         Ok(nix::unistd::ForkResult::Child) => {
             let raw = fd.as_raw_fd();
             // SAFETY: plain fd and process calls in the child, on fds it owns: the
@@ -258,6 +266,8 @@ fn fork_shim(
                 }
                 libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
                 libc::setsid();
+                // The shim waits for its children: they must not be reaped unseen.
+                libc::signal(libc::SIGCHLD, libc::SIG_DFL);
             }
             // fd 3 is the shim's now; neither handle may close it.
             std::mem::forget(fd);

@@ -181,12 +181,14 @@ impl Builder<'_> {
             lowers: lowers.clone(),
             upper: scratch.0.join("upper"),
             work: scratch.0.join("work"),
+            volatile: true,
         };
         let from_rootfs = match &from {
             Some(img) => Some(Rootfs {
                 lowers: store.unpack(&snapshots, &img.layers)?,
                 upper: scratch.0.join("from-upper"),
                 work: scratch.0.join("from-work"),
+                volatile: true,
             }),
             None => None,
         };

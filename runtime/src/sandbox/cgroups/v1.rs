@@ -98,14 +98,19 @@ impl V1Manager {
     /// The hierarchies the container's cgroup exists in, each once (co-mounted
     /// controllers such as `cpu,cpuacct` share a dir).
     fn existing_dirs(&self) -> Vec<PathBuf> {
+        use std::os::unix::fs::MetadataExt;
+        // A dir is known by its device and inode: one stat each, where resolving every
+        // component of the path (a readlink each) cost more on the exit's path.
+        let mut seen: Vec<(u64, u64)> = Vec::new();
         let mut out: Vec<PathBuf> = Vec::new();
         for c in CONTROLLERS {
             let d = self.dir(c);
-            if d.is_dir() {
-                let real = std::fs::canonicalize(&d).unwrap_or(d);
-                if !out.contains(&real) {
-                    out.push(real);
-                }
+            if let Ok(m) = std::fs::metadata(&d)
+                && m.is_dir()
+                && !seen.contains(&(m.dev(), m.ino()))
+            {
+                seen.push((m.dev(), m.ino()));
+                out.push(d);
             }
         }
         out
