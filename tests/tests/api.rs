@@ -146,6 +146,81 @@ fn the_zygote_of_shims_serves_starts_and_ends_with_the_server() {
     );
 }
 
+/// The zygote's shims are its children, reaped as they end (no zombie stays), and it
+/// keeps one network namespace made in advance for the next start. Each container still
+/// gets a namespace of its own, set up as a fresh one, and a restart makes another.
+#[test]
+fn zygote_shims_give_each_container_its_own_network_namespace() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let zygote = s.server().zygote_pid().expect("the server has a zygote");
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let netns_of = |pid: &str| std::fs::read_link(format!("/proc/{}/ns/net", pid.trim())).unwrap();
+    let children = || {
+        std::fs::read_to_string(format!("/proc/{zygote}/task/{zygote}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let zygote_netns = || {
+        std::fs::read_dir(format!("/proc/{zygote}/fd"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .filter(|l| l.to_string_lossy().starts_with("net:"))
+            .collect::<Vec<_>>()
+    };
+    let held = zygote_netns();
+    assert_eq!(held.len(), 2, "its own and a spare: {held:?}");
+    assert!(
+        held.contains(&host) && held.iter().any(|n| *n != host),
+        "{held:?}"
+    );
+
+    let a = s.docker_ok(&["run", "-d", "busybox", "sleep", "600"]);
+    // Fails once, then runs: its restart makes a new init, in a namespace of its own.
+    let b = s.docker_ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure:1",
+        "busybox",
+        "sh",
+        "-c",
+        "if [ -e /again ]; then exec sleep 600; fi; touch /again; exit 1",
+    ]);
+    let (a, b) = (a.trim(), b.trim());
+    wait_for("the restart", Duration::from_secs(20), || {
+        s.docker_ok(&["inspect", "-f", "{{.RestartCount}} {{.State.Running}}", b]) == "1 true\n"
+    });
+    let pid_a = s.docker_ok(&["inspect", "-f", "{{.State.Pid}}", a]);
+    let pid_b = s.docker_ok(&["inspect", "-f", "{{.State.Pid}}", b]);
+    let (ns_a, ns_b) = (netns_of(&pid_a), netns_of(&pid_b));
+    assert!(
+        ns_a != host && ns_b != host && ns_a != ns_b,
+        "{ns_a:?} {ns_b:?}"
+    );
+    assert!(!zygote_netns().contains(&ns_a), "a spare is given once");
+    let ip_b = s.docker_ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", b]);
+    let out = s.docker_ok(&["exec", a, "ping", "-c", "1", "-W", "2", ip_b.trim()]);
+    assert!(out.contains("1 packets received"), "{out}");
+    let links = s.docker_ok(&["exec", b, "ip", "-o", "link"]);
+    assert_eq!(links.lines().count(), 2, "lo and eth0: {links}");
+
+    let shims = children();
+    assert!(
+        shims.len() >= 2,
+        "the shims are the zygote's children: {shims:?}"
+    );
+    s.docker_ok(&["rm", "-f", a, b]);
+    wait_for(
+        "the shims to end and be reaped",
+        Duration::from_secs(10),
+        || children().iter().all(|p| !shims.contains(p)),
+    );
+}
+
 #[test]
 fn docker_detached_container_lists_logs_execs_inspects_and_goes() {
     let t = TestRoot::with_busybox();

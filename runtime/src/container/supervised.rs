@@ -215,7 +215,15 @@ impl Supervised for ContainerShim {
         if let crate::sandbox::RootfsSource::Overlay(r) = &mut rootfs {
             r.volatile = c.host_config.auto_remove;
         }
+        // The zygote's spare network namespace (see `shim::zygote`), for a start that
+        // makes one; this side sets the interfaces up in it by its fd, since the init
+        // enters it only after the clone.
+        let netns = crate::sandbox::makes_netns(&spec)
+            .then(shim::zygote::take_spare_netns)
+            .flatten()
+            .map(std::sync::Arc::new);
         let config = SandboxConfig {
+            netns: netns.clone(),
             spec,
             rootfs,
             user: (!c.config.user.is_empty()).then(|| c.config.user.clone()),
@@ -293,7 +301,8 @@ impl Supervised for ContainerShim {
                     pid,
                 )
             });
-            let early = net_first.then(|| net::up(&self.cx.cx(), &c, pid, reserved_early));
+            let early = net_first
+                .then(|| net::up(&self.cx.cx(), &c, pid, netns.as_deref(), reserved_early));
             let cgroup = cgroup.join().unwrap_or_else(|_| {
                 Err(cgroups::Error::Invalid(
                     "the cgroup's thread panicked".into(),
@@ -333,7 +342,8 @@ impl Supervised for ContainerShim {
         }
         let mut live = match early {
             Some(live) => live,
-            None => net::up(&self.cx.cx(), &c, sb.pid(), later).map_err(start_error)?,
+            None => net::up(&self.cx.cx(), &c, sb.pid(), netns.as_deref(), later)
+                .map_err(start_error)?,
         };
         if let Err(e) = crate::sandbox::sysctl::apply_interface_sysctls(sb.pid(), sysctls) {
             drop(sb);

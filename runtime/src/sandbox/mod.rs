@@ -147,6 +147,16 @@ pub struct SandboxConfig {
     /// The cgroup file system root (the engine's setting), where a v1 init joins its
     /// cgroups.
     pub cgroup_root: PathBuf,
+    /// A network namespace made in advance (a zygote's spare: see `shim::zygote`) that
+    /// the init enters first thing instead of making one in its clone. Only for a spec
+    /// that asks for a new network namespace ([`makes_netns`]).
+    pub netns: Option<std::sync::Arc<OwnedFd>>,
+}
+
+/// Whether the init of `spec` gets a network namespace of its own (none is joined by
+/// path, nor is the host's kept).
+pub fn makes_netns(spec: &oci_spec::runtime::Spec) -> bool {
+    init::clone_flags(spec).contains(nix::sched::CloneFlags::CLONE_NEWNET)
 }
 
 /// A created container init, waiting to be started, running, or exited.

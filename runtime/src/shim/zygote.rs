@@ -19,6 +19,15 @@
 //! before anything else (it waits for its own children). A zygote's shim leads its
 //! session: it never opens a terminal but with O_NOCTTY (the pty of `-t` is made inside
 //! the container, see `sandbox::tty`), so it never gets a controlling terminal.
+//!
+//! The zygote also keeps one network namespace made in advance, its spare: the next shim
+//! it forks takes it ([`take_spare_netns`]) and its container's init enters it instead
+//! of making one in its clone, the costliest part of the clone (about half a
+//! millisecond here: the namespace's loopback, sysctl tables and per-namespace state of
+//! every protocol). The zygote makes the next spare while that shim starts its
+//! container (unshare, then back to its own namespace by setns). A spare is nothing but
+//! an empty namespace held by an fd: it goes when the zygote ends, and a shim that needs
+//! none closes it.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{IoSlice, IoSliceMut};
@@ -51,6 +60,34 @@ struct Zygote {
 
 /// This process's zygote, once [`start`] made one; `None` after it failed.
 static ZYGOTE: Mutex<Option<Zygote>> = Mutex::new(None);
+
+/// In a shim forked by the zygote: the spare network namespace it was given, until
+/// [`take_spare_netns`].
+static SPARE_NETNS: Mutex<Option<OwnedFd>> = Mutex::new(None);
+
+/// The network namespace made in advance for this shim by its zygote, if any (once: a
+/// later start of the same container makes its own).
+pub fn take_spare_netns() -> Option<OwnedFd> {
+    SPARE_NETNS.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// Makes a spare network namespace: unshares one, opens it, and goes back to `own` (the
+/// zygote's). `Err` when the way back failed: the zygote must then end, or it would fork
+/// every later shim inside the spare.
+fn make_spare_netns(own: &OwnedFd) -> Result<Option<OwnedFd>, ()> {
+    use nix::sched::CloneFlags;
+    if nix::sched::unshare(CloneFlags::CLONE_NEWNET).is_err() {
+        return Ok(None);
+    }
+    let spare = nix::fcntl::open(
+        "/proc/thread-self/ns/net",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok();
+    nix::sched::setns(own, CloneFlags::CLONE_NEWNET).map_err(|_| ())?;
+    Ok(spare)
+}
 
 /// Starts this process's zygote for shims of binary `bin` (`None`: the one
 /// `spawn::shim_binary` chooses) sealed in run root `run_root`. From then on, starts
@@ -199,6 +236,17 @@ pub fn zygote_main(shim_main: fn(&str) -> i32) -> i32 {
     // The shims are never waited for: with SIGCHLD ignored the kernel reaps them.
     // SAFETY: setting a signal's disposition to SIG_IGN runs no code of ours.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let own_netns = nix::fcntl::open(
+        "/proc/thread-self/ns/net",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok();
+    let refill = || match &own_netns {
+        Some(own) => make_spare_netns(own),
+        None => Ok(None),
+    };
+    let Ok(mut spare) = refill() else { return 1 };
     let mut buf = vec![0u8; MAX_REQUEST];
     loop {
         let mut cmsg = nix::cmsg_space!([RawFd; 1]);
@@ -237,15 +285,20 @@ pub fn zygote_main(shim_main: fn(&str) -> i32) -> i32 {
         let (Some(fd), Some((id, env))) = (fd, decode(&buf[..n])) else {
             continue;
         };
-        fork_shim(&sock, fd, &id, &env, shim_main);
+        fork_shim(&sock, fd, spare.take(), &id, &env, shim_main);
+        match refill() {
+            Ok(s) => spare = s,
+            Err(()) => return 1,
+        }
     }
 }
 
-/// Forks the shim of `id` with `fd` as its fd 3 (the child runs `shim_main` and exits
-/// with its code).
+/// Forks the shim of `id` with `fd` as its fd 3 and the spare network namespace `netns`
+/// (the child runs `shim_main` and exits with its code).
 fn fork_shim(
     zygote_sock: &OwnedFd,
     fd: OwnedFd,
+    netns: Option<OwnedFd>,
     id: &str,
     env: &[(OsString, OsString)],
     shim_main: fn(&str) -> i32,
@@ -254,23 +307,44 @@ fn fork_shim(
     // state and may run ordinary Rust code.
     match unsafe { nix::unistd::fork() } {
         Err(_) => {}
-        Ok(nix::unistd::ForkResult::Parent { .. }) => drop(fd),
+        Ok(nix::unistd::ForkResult::Parent { .. }) => {
+            drop(fd);
+            drop(netns);
+        }
         Ok(nix::unistd::ForkResult::Child) => {
             let raw = fd.as_raw_fd();
+            let spare_raw = netns.as_ref().map(|n| n.as_raw_fd());
+            let mut keep = 3u32;
             // SAFETY: plain fd and process calls in the child, on fds it owns: the
             // shim's socket replaces the zygote's on fd 3 (the shim must not hold the
-            // zygote's), every other fd beyond stdio is closed.
+            // zygote's), the spare namespace (if any) goes to fd 4, close-on-exec, and
+            // every other fd beyond stdio is closed.
             unsafe {
                 if libc::dup2(raw, 3) < 0 {
                     libc::_exit(125);
                 }
-                libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+                if let Some(s) = spare_raw
+                    && (s == 4 || libc::dup2(s, 4) == 4)
+                {
+                    libc::fcntl(4, libc::F_SETFD, libc::FD_CLOEXEC);
+                    keep = 4;
+                }
+                libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
                 libc::setsid();
                 // The shim waits for its children: they must not be reaped unseen.
                 libc::signal(libc::SIGCHLD, libc::SIG_DFL);
             }
             // fd 3 is the shim's now; neither handle may close it.
             std::mem::forget(fd);
+            // The spare's old fd is closed (or is fd 4 itself): forget the handle.
+            if let Some(n) = netns {
+                std::mem::forget(n);
+            }
+            if keep == 4 {
+                // SAFETY: fd 4 was set up above for this and nothing else owns it.
+                let spare = unsafe { OwnedFd::from_raw_fd(4) };
+                *SPARE_NETNS.lock().unwrap_or_else(|p| p.into_inner()) = Some(spare);
+            }
             let _ = zygote_sock;
             for (k, v) in env {
                 // SAFETY: single-threaded: setting the environment races with nothing.

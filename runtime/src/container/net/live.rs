@@ -57,11 +57,14 @@ pub(crate) fn joined_netns(
 }
 
 /// After the clone, before the release: the container's interfaces in the namespace of
-/// its init `pid`, and the DNAT rules of its reserved ports. Undoes everything on error.
+/// its init `pid` (`netns` when given: a namespace made in advance, which the init may
+/// not have entered yet), and the DNAT rules of its reserved ports. Undoes everything on
+/// error.
 pub(crate) fn up(
     cx: &Ctx<'_>,
     c: &Container,
     pid: i32,
+    netns: Option<&std::os::fd::OwnedFd>,
     reserved: Vec<Reserved>,
 ) -> crate::container::Result<LiveNetwork> {
     let mut live = LiveNetwork {
@@ -73,7 +76,13 @@ pub(crate) fn up(
     {
         return Ok(live);
     }
-    let ns = open_netns(pid)?;
+    let ns: std::fs::File = match netns {
+        Some(ns) => ns
+            .try_clone()
+            .map_err(|e| Error::io(std::path::Path::new("the network namespace"), e))?
+            .into(),
+        None => open_netns(pid)?,
+    };
     let store = cx.network_store();
     let first = primary(c);
     let mut order: Vec<&String> = c.network_settings.networks.keys().collect();
