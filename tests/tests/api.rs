@@ -171,8 +171,11 @@ fn zygote_shims_give_each_container_its_own_network_namespace() {
             .filter(|l| l.to_string_lossy().starts_with("net:"))
             .collect::<Vec<_>>()
     };
+    // The zygote makes its first spare once it runs.
+    wait_for("the zygote's spare", Duration::from_secs(10), || {
+        zygote_netns().len() == 2
+    });
     let held = zygote_netns();
-    assert_eq!(held.len(), 2, "its own and a spare: {held:?}");
     assert!(
         held.contains(&host) && held.iter().any(|n| *n != host),
         "{held:?}"
