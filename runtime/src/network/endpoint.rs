@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::Error;
 use super::firewall::Firewall;
-use super::link::{ContainerIface, Netlink, configure_in_netns};
+use super::link::{ContainerIface, LinkError, Netlink, configure_in_netns};
 use super::nft::{self, GroupPortMap, NatNetwork, PortMap};
 
 /// The host side of an engine's networking, as its settings say: the firewall it picked
@@ -200,15 +200,26 @@ fn connect(
     // a crash, or of a network since removed and made again with another subnet): it is
     // made afresh, so that its address and table are the network's as it is now. A
     // portless bridge that has it is one whose last container just left (see [`gc`]).
-    if let Some(index) = nl.link_index(&a.bridge)?
-        && nl.bridge_ports(index)?.is_empty()
-        && !nl.has_ipv4(index, a.gateway, a.subnet.prefix())?
-    {
-        fw.remove(&a.bridge)?;
-        nl.delete_link(&a.bridge)?;
+    // One that has ports or the address is the network's as it is: only set up (again,
+    // in case it was set down), not looked up and given its address once more.
+    let mut ready = None;
+    if let Some(index) = nl.link_index(&a.bridge)? {
+        if nl.bridge_ports(index)?.is_empty()
+            && !nl.has_ipv4(index, a.gateway, a.subnet.prefix())?
+        {
+            fw.remove(&a.bridge)?;
+            nl.delete_link(&a.bridge)?;
+        } else {
+            nl.set_up(index, &a.bridge)?;
+            ready = Some(index);
+        }
     }
-    let (_, created) =
-        nl.ensure_bridge_with_mac(&a.bridge, a.gateway, a.subnet.prefix(), mac_for(a.gateway))?;
+    let (bridge_index, created) = match ready {
+        Some(index) => (index, false),
+        None => {
+            nl.ensure_bridge_with_mac(&a.bridge, a.gateway, a.subnet.prefix(), mac_for(a.gateway))?
+        }
+    };
     // A table deleted behind tug's back is made again.
     if created || !fw.exists(&a.bridge)? {
         nft::set_route_localnet(&a.bridge)?;
@@ -223,18 +234,23 @@ fn connect(
         nft::enable_ip_forward()?;
     }
 
-    // The container end is made inside the container, named and with its MAC already. A
-    // pair left by a start that died half-way went with that container's namespace.
+    // The container end is made inside the container, named and with its MAC already; the
+    // host end on the bridge and up. A pair left by a start that died half-way went with
+    // that container's namespace.
     let host = host_veth_name(id, &a.bridge);
-    // The pair of this container's previous run (a restart) may not be gone yet: the
-    // kernel removes it with the old namespace, asynchronously.
-    if nl.link_index(&host)?.is_some() {
-        nl.delete_link(&host)?;
-    }
-    nl.create_veth_into(&host, &a.iface, netns, Some(a.mac))?;
+    let made = match nl.create_veth_on_bridge(&host, &a.iface, netns, a.mac, bridge_index) {
+        // The pair of this container's previous run (a restart) may not be gone yet:
+        // the kernel removes it with the old namespace, asynchronously.
+        Err(LinkError::Op { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {
+            nl.delete_link(&host)?;
+            nl.create_veth_on_bridge(&host, &a.iface, netns, a.mac, bridge_index)
+        }
+        r => r,
+    };
+    // Also on an error: the pair may have been made before its hairpin was refused. The
+    // name is this container's, so the caller's clean-up deletes whatever has it.
     *veth_made = true;
-    nl.attach_to_bridge(&host, &a.bridge)?;
-    nl.set_hairpin(&host)?;
+    made?;
     configure_in_netns(
         netns,
         &ContainerIface {
