@@ -35,6 +35,23 @@ pub fn write_atomic_opt(path: &Path, data: &[u8], durable: bool) -> io::Result<(
     })
 }
 
+/// Writes `data` to `path`, which must not exist yet (`durable`: fsync'd too), without
+/// the temporary file and the rename of [`write_atomic_opt`]. For the files of a dir that
+/// nothing reads before a later atomic write makes it known (a new container's files,
+/// before its record): a crash in between leaves a dir without a record, swept later.
+pub fn write_new(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)?;
+    f.write_all(data)?;
+    if durable {
+        f.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Serialises `value` as pretty JSON and writes it atomically.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let data = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;

@@ -98,8 +98,11 @@ fn online_cpus() -> usize {
     if n > 0 { n as usize } else { 1 }
 }
 
+/// Writes a file of the new container's dir, which nothing reads before its record is
+/// written (last, atomically): no temporary file and rename, which cost a directory
+/// update and an inode each (a tenth of a millisecond or more here) on every create.
 fn write_file(p: &Path, data: &str, durable: bool) -> Result<(), Error> {
-    fsutil::write_atomic_opt(p, data.as_bytes(), durable).map_err(|e| Error::io(p, e))
+    fsutil::write_new(p, data.as_bytes(), durable).map_err(|e| Error::io(p, e))
 }
 
 fn host_file(p: &str) -> String {
@@ -560,8 +563,7 @@ impl Ctx<'_> {
         }
         let spec_path = dir.join(SPEC);
         let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::Invalid(e.to_string()))?;
-        fsutil::write_atomic_opt(&spec_path, &spec_json, durable)
-            .map_err(|e| Error::io(&spec_path, e))?;
+        fsutil::write_new(&spec_path, &spec_json, durable).map_err(|e| Error::io(&spec_path, e))?;
 
         let labels = opts
             .labels
