@@ -65,6 +65,7 @@ pub fn serve(engine: Engine, listen: Listen) -> Result<(), String> {
     if let Err(e) = engine.keep_shim_zygote() {
         eprintln!("tug: warning: {}", tug::report(&e));
     }
+    engine.free_replaced_files_in_background();
     let listener = listen.bind()?;
     let server = Arc::new(Server {
         engine,

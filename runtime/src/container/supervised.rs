@@ -79,6 +79,9 @@ pub fn zygote_shim_main(id: &str) -> i32 {
 
 /// The shim of container `id`, in its own process: runs until the container is done.
 fn shim_body(id: &str) -> i32 {
+    // Replaced state files are freed after each message to the clients (`broadcast`),
+    // not on the way to it.
+    crate::fsutil::defer_replaced(false);
     let cx = match crate::settings::EngineConfig::from_env() {
         Ok(config) => OwnedCtx::new(config),
         Err(_) => std::process::exit(125),
@@ -96,6 +99,7 @@ fn shim_body(id: &str) -> i32 {
             1
         }
     };
+    crate::fsutil::drop_replaced();
     std::process::exit(code)
 }
 

@@ -73,6 +73,14 @@ impl Engine {
         })
     }
 
+    /// From now on, a state file this process replaces (a network's addresses, a record)
+    /// is freed by a thread of its own a few milliseconds later, not by the write itself
+    /// (see `fsutil::defer_replaced`): for a long-lived multi-threaded process whose
+    /// answers wait on those writes (the API server).
+    pub fn free_replaced_files_in_background(&self) {
+        crate::fsutil::defer_replaced(true);
+    }
+
     /// The `tug` binary set by [`Engine::with_tug_binary`].
     pub fn tug_binary(&self) -> Option<&Path> {
         self.tug_binary.as_deref()

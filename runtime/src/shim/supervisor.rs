@@ -180,6 +180,8 @@ impl Shim<'_> {
                 c.send(frame);
             }
         }
+        // What the step before replaced is freed now that its news is out.
+        crate::fsutil::drop_replaced();
     }
 
     /// Sends what is queued (waiting at most a second per client) and ends.
