@@ -60,6 +60,35 @@ fn an_rm_containers_rootfs_is_volatile_and_a_kept_ones_is_not() {
     assert!(container_dirs(&t).is_empty(), "{:?}", container_dirs(&t));
 }
 
+/// As Docker: `restart` of a `--rm` container restarts it (same writable layer, a new
+/// process, its rootfs mounted again although the volatile mount left its mark), and
+/// `stop` stops it, says its name and exits 0; the container is then gone.
+#[test]
+fn restart_keeps_an_rm_container_and_stop_removes_it() {
+    let t = TestRoot::with_busybox();
+    t.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "rr",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run >> /runs; exec sleep 600",
+    ]);
+    let pid = |t: &TestRoot| t.ok(&["inspect", "-f", "{{.State.Pid}}", "rr"]);
+    let first = pid(&t);
+    assert_eq!(t.ok(&["restart", "-t", "1", "rr"]).trim(), "rr");
+    assert_ne!(pid(&t), first, "a new process");
+    assert_eq!(t.ok(&["exec", "rr", "cat", "/runs"]), "run\nrun\n");
+    assert!(root_mount_options(&t, "rr").contains("volatile"));
+    assert_eq!(t.ok(&["stop", "-t", "1", "rr"]).trim(), "rr");
+    let out = t.run(&["inspect", "rr"]);
+    assert_ne!(code(&out), 0, "gone: {}", text(&out));
+    assert!(container_dirs(&t).is_empty(), "{:?}", container_dirs(&t));
+}
+
 #[test]
 fn issue_example_pid_hostname_uid_and_root_listing() {
     let t = TestRoot::with_busybox();

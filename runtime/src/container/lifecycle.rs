@@ -12,6 +12,7 @@ use super::Error;
 use super::attach::{self, AttachOptions};
 use super::options::CreateOptions;
 use super::record::Container;
+use super::store::MANUAL_RESTART;
 use crate::container::Ctx;
 use crate::sandbox::RootfsSource;
 use crate::shim::{self, Attach, proto};
@@ -156,7 +157,13 @@ impl Ctx<'_> {
             send(&mut sock, proto::STOP, Signal::SIGKILL as i32)?;
             wait_exit(&sock, None);
         }
-        let c = self.container(&c.id)?;
+        let c = match self.container(&c.id) {
+            Ok(now) => now,
+            // A `--rm` container is gone once stopped, as Docker's is: the stop
+            // succeeded (the record as it was before).
+            Err(Error::NotFound(_)) if c.host_config.auto_remove => c,
+            Err(e) => return Err(e),
+        };
         super::journal::emit(self.root(), &c, "stop", &[]);
         Ok(c)
     }
@@ -211,8 +218,23 @@ impl Ctx<'_> {
         name: &str,
         timeout: Option<Duration>,
     ) -> crate::container::Result<Container> {
-        let c = self.stop_container(name, timeout, None)?;
-        let c = self.start_detached(&c.id)?;
+        // A `--rm` container is restarted, not removed by the stop, as Docker does: its
+        // shim sees the mark at the exit and records it as stopped.
+        let c = self.container(name)?;
+        let mark = c
+            .host_config
+            .auto_remove
+            .then(|| self.container_store().dir(&c.id).join(MANUAL_RESTART));
+        if let Some(m) = &mark {
+            std::fs::write(m, b"").map_err(|e| Error::io(m, e))?;
+        }
+        let r = self
+            .stop_container(&c.id, timeout, None)
+            .and_then(|c| self.start_detached(&c.id));
+        if let Some(m) = &mark {
+            let _ = std::fs::remove_file(m);
+        }
+        let c = r?;
         super::journal::emit(self.root(), &c, "restart", &[]);
         Ok(c)
     }

@@ -22,6 +22,9 @@ pub struct ContainerStore {
 pub const RECORD: &str = "container.json";
 /// The OCI runtime spec.
 pub const SPEC: &str = "config.json";
+/// Present in a `--rm` container's dir while `restart` stops it: its shim then records
+/// the exit instead of removing the container.
+pub const MANUAL_RESTART: &str = "restarting";
 
 /// Whether the container whose dir is `d` is gone: it has no dir, or a dir without a
 /// record whose lock no one holds (a create that died before writing its record; a create

@@ -456,11 +456,17 @@ impl Supervised for ContainerShim {
     }
 
     fn ended(&mut self, code: i32, error: Option<&str>, exited: bool, remove: bool) {
+        // A `--rm` container stopped by `restart` is kept (the mark), as Docker keeps it.
         let auto_remove = self
             .store
             .load(&self.id)
             .map(|c| c.host_config.auto_remove)
-            .unwrap_or(false);
+            .unwrap_or(false)
+            && !self
+                .store
+                .dir(&self.id)
+                .join(super::store::MANUAL_RESTART)
+                .exists();
         if auto_remove || remove {
             if let Ok(_lock) = self.store.lock(&self.id)
                 && let Ok(c) = self.store.load(&self.id)

@@ -62,15 +62,12 @@ pub(super) fn mount(rootfs: &Rootfs, target: &Path) -> Result<(), Error> {
     }
 }
 
-/// Removes the mark (`<work>/work/incompat/volatile`) that a `volatile` mount leaves in
-/// its work dir, with which overlayfs refuses any later mount of the dirs. tug mounts a
-/// volatile rootfs only where its contents are not kept across a crash, so a later mount
-/// (a restart of a `--rm` container) may take the dirs as they are.
+/// Removes the mark (`<work>/work/incompat/volatile/dirty`) that a `volatile` mount
+/// leaves in its work dir, with which overlayfs refuses any later mount of the dirs. tug
+/// mounts a volatile rootfs only where its contents are not kept across a crash, so a
+/// later mount (a `restart` of a `--rm` container) may take the dirs as they are.
 fn clear_volatile_mark(work: &Path) {
-    let incompat = work.join("work").join("incompat");
-    if std::fs::remove_dir(incompat.join("volatile")).is_ok() {
-        let _ = std::fs::remove_dir(&incompat);
-    }
+    let _ = std::fs::remove_dir_all(work.join("work").join("incompat"));
 }
 
 /// The `mount(2)` option string, if it fits in a page and needs no escaping.

@@ -1,5 +1,6 @@
 //! The per-container shim: the `tug` binary re-executed as `tug __shim <id>`, detached
-//! from the CLI (setsid and a second fork, stdio on /dev/null, errors in
+//! from the CLI (setsid and a second fork, or a child of the API server's zygote: see
+//! `zygote`; stdio on /dev/null, errors in
 //! `<container>/shim.log`). It starts the container's process, relays its stdio to the
 //! log (`log`) and to attached clients over a unix socket (`proto`, `client`), forwards
 //! signals, reaps the exit, applies the restart policy (`restart`), watches the owner
