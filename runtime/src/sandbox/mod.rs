@@ -154,9 +154,12 @@ pub struct SandboxConfig {
 }
 
 /// Whether the init of `spec` gets a network namespace of its own (none is joined by
-/// path, nor is the host's kept).
+/// path, nor is the host's kept) that one made in advance can stand for: not when it also
+/// gets a user namespace, which must own its network namespace.
 pub fn makes_netns(spec: &oci_spec::runtime::Spec) -> bool {
-    init::clone_flags(spec).contains(nix::sched::CloneFlags::CLONE_NEWNET)
+    let flags = init::clone_flags(spec);
+    flags.contains(nix::sched::CloneFlags::CLONE_NEWNET)
+        && !flags.contains(nix::sched::CloneFlags::CLONE_NEWUSER)
 }
 
 /// A created container init, waiting to be started, running, or exited.
