@@ -323,7 +323,7 @@ impl Netlink {
 
     /// Creates a veth pair `host` <-> `peer` in this namespace.
     pub fn create_veth(&mut self, host: &str, peer: &str) -> Result<()> {
-        self.new_veth(host, peer, None, None)
+        self.new_veth(host, peer, None, None, None)
     }
 
     /// A veth pair whose `host` end is made a port of the bridge with index `bridge`
@@ -340,23 +340,13 @@ impl Netlink {
         mac: [u8; 6],
         bridge: u32,
     ) -> Result<()> {
-        self.new_veth_with(host, peer, Some(netns), Some(mac), Some(bridge))?;
+        self.new_veth(host, peer, Some(netns), Some(mac), Some(bridge))?;
         self.hairpin(0, host)
     }
 
-    /// A veth pair; its `peer` end made in `netns` (else here) with `mac` (else random).
+    /// A veth pair; its `peer` end made in `netns` (else here) with `mac` (else random),
+    /// its host end made a port of bridge `bridge` (if any) and up.
     fn new_veth(
-        &mut self,
-        host: &str,
-        peer: &str,
-        netns: Option<BorrowedFd<'_>>,
-        mac: Option<[u8; 6]>,
-    ) -> Result<()> {
-        self.new_veth_with(host, peer, netns, mac, None)
-    }
-
-    /// [`Netlink::new_veth`], the host end also made a port of bridge `bridge` and up.
-    fn new_veth_with(
         &mut self,
         host: &str,
         peer: &str,
