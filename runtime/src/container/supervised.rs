@@ -293,9 +293,12 @@ impl Supervised for ContainerShim {
         // first fifty).
         let cgroup_root = self.cx.cx().config().cgroup_root.clone();
         let pid = sb.pid();
+        // The init does its cgroup steps as soon as it hears the cgroup is ready, while
+        // this thread still brings up the network.
+        let notice = sb.cgroup_ready_notice();
         let (cgroup, early) = std::thread::scope(|s| {
             let cgroup = s.spawn(|| {
-                cgroups::setup_for(
+                let made = cgroups::setup_for(
                     &cgroup_root,
                     &self.root,
                     &self.id,
@@ -303,7 +306,13 @@ impl Supervised for ContainerShim {
                     &resources,
                     &devices,
                     pid,
-                )
+                );
+                if made.is_ok()
+                    && let Some(n) = notice
+                {
+                    n.send();
+                }
+                made
             });
             let early = net_first
                 .then(|| net::up(&self.cx.cx(), &c, pid, netns.as_deref(), reserved_early));

@@ -148,17 +148,31 @@ fn run(
     mounts::pivot(&root_path).map_err(|e| setup_err(format!("pivot_root: {e}")))?;
     setup_after_pivot(config)?;
 
-    // Ready: hand over the pty master, then wait for the supervisor's start.
+    // Ready: hand over the pty master, then wait for the supervisor's start. The cgroup
+    // steps (join it on v1, enter the cgroup namespace, mount the container's
+    // /sys/fs/cgroup) come as soon as the supervisor says the cgroup is ready, which is
+    // usually while it still sets up the network: off the start's critical path.
     let master = console.as_ref().map(|(m, _)| m.as_raw_fd());
     sync::send_ready(sock, master).map_err(|e| setup_err(format!("reporting ready: {e}")))?;
     let slave = console.map(|(_, s)| s);
-    if !sync::wait_start(sock) {
-        return Err((InitFailure::Setup, String::new()));
+    let mut cgroup_join = Some(cgroup_join);
+    let cgroup_steps = |join: Option<Option<cgroups::join::JoinPlan>>| match join {
+        Some(plan) => {
+            if let Some(plan) = plan {
+                cgroups::join::join(plan).map_err(setup_err)?;
+            }
+            enter_cgroup_namespace(spec, &cgroup_mounts)
+        }
+        None => Ok(()),
+    };
+    loop {
+        match sync::wait_go(sock) {
+            Some(sync::Go::CgroupReady) => cgroup_steps(cgroup_join.take())?,
+            Some(sync::Go::Start) => break,
+            None => return Err((InitFailure::Setup, String::new())),
+        }
     }
-    if let Some(plan) = cgroup_join {
-        cgroups::join::join(plan).map_err(setup_err)?;
-    }
-    enter_cgroup_namespace(spec, &cgroup_mounts)?;
+    cgroup_steps(cgroup_join.take())?;
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| setup_err(format!("writing oom_score_adj {adj}: {e}")))?;

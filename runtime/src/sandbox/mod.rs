@@ -162,6 +162,19 @@ pub fn makes_netns(spec: &oci_spec::runtime::Spec) -> bool {
         && !flags.contains(nix::sched::CloneFlags::CLONE_NEWUSER)
 }
 
+/// The means to tell a created init its cgroup is ready, usable from another thread
+/// while the [`Sandbox`] it came from lives and is not yet released.
+#[derive(Debug, Clone, Copy)]
+pub struct CgroupReady(std::os::fd::RawFd);
+
+impl CgroupReady {
+    /// Sends the notice (an init already gone is not an error here: the start's other
+    /// steps see it).
+    pub fn send(self) {
+        let _ = sync::send_cgroup_ready(self.0);
+    }
+}
+
 /// A created container init, waiting to be started, running, or exited.
 #[derive(Debug)]
 pub struct Sandbox {
@@ -299,6 +312,13 @@ impl Sandbox {
         self.pipes.take()
     }
 
+    /// The means to tell the init, from any thread, that its cgroup is ready (the sync
+    /// socket's "cgroup ready"): it then joins it and enters its cgroup namespace while
+    /// the caller finishes the rest. Before [`Sandbox::release`] only.
+    pub fn cgroup_ready_notice(&self) -> Option<CgroupReady> {
+        self.sync.as_ref().map(|s| CgroupReady(s.as_raw_fd()))
+    }
+
     /// Step 2: releases the init to exec the user's process, and returns once the exec
     /// succeeded, or with its error (not found: 127, not executable: 126).
     pub fn start(&mut self) -> Result<(), Error> {
@@ -316,7 +336,14 @@ impl Sandbox {
                 "the container was already started".into(),
             ));
         };
-        sync::send_start(sock.as_raw_fd())?;
+        if let Err(e) = sync::send_start(sock.as_raw_fd()) {
+            // The init may have failed after its Ready (its cgroup steps can run then):
+            // its own message says why.
+            return match sync::recv(sock.as_raw_fd()) {
+                Ok(sync::Message::Failed(kind, msg)) => Err(Error::Init(kind, msg)),
+                _ => Err(e),
+            };
+        }
         self.releasing = Some(sock);
         Ok(())
     }
