@@ -156,23 +156,24 @@ fn run(
     sync::send_ready(sock, master).map_err(|e| setup_err(format!("reporting ready: {e}")))?;
     let slave = console.map(|(_, s)| s);
     let mut cgroup_join = Some(cgroup_join);
-    let cgroup_steps = |join: Option<Option<cgroups::join::JoinPlan>>| match join {
-        Some(plan) => {
-            if let Some(plan) = plan {
-                cgroups::join::join(plan).map_err(setup_err)?;
-            }
-            enter_cgroup_namespace(spec, &cgroup_mounts)
+    // Done once, on the first of "cgroup ready" and "start".
+    let mut cgroup_steps = || -> Result<(), Failure> {
+        let Some(plan) = cgroup_join.take() else {
+            return Ok(());
+        };
+        if let Some(plan) = plan {
+            cgroups::join::join(plan).map_err(setup_err)?;
         }
-        None => Ok(()),
+        enter_cgroup_namespace(spec, &cgroup_mounts)
     };
     loop {
         match sync::wait_go(sock) {
-            Some(sync::Go::CgroupReady) => cgroup_steps(cgroup_join.take())?,
+            Some(sync::Go::CgroupReady) => cgroup_steps()?,
             Some(sync::Go::Start) => break,
             None => return Err((InitFailure::Setup, String::new())),
         }
     }
-    cgroup_steps(cgroup_join.take())?;
+    cgroup_steps()?;
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| setup_err(format!("writing oom_score_adj {adj}: {e}")))?;
