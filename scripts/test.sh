@@ -12,6 +12,8 @@ took() { printf 'test.sh: %s took %ds\n' "$1" "$((SECONDS - t0))" >&2; t0=$SECON
 t0=$SECONDS
 TUG_SETUP_PROFILE=${TUG_SETUP_PROFILE:-none} bash scripts/setup.sh
 took setup
+# A CI run builds once from a clean clone: incremental state would only cost disk.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 cargo build --workspace --all-targets
 took build
 # The base of the testkit's database images (debootstrap; kept in the default state root,

@@ -163,6 +163,8 @@ fn testcontainers_rs_runs_its_tests_on_tug() {
         .env("DOCKER_HOST", s.docker_host())
         .env("DOCKER_CONFIG", t.path().join("docker-config"))
         .env_remove("CARGO_TARGET_DIR")
+        // No debug info: it is most of a test build's size on disk.
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
         .stdin(Stdio::null())
         .output()
         .expect("spawn cargo test of the testcontainers-rs project");

@@ -307,6 +307,8 @@ pub(crate) fn cargo_test(ctx: &Ctx<'_>) -> Result<CommandsRun, Failure> {
     cmd.args(["test", "--quiet", "--test", "answer"])
         .current_dir(&ctx.work)
         .env("CARGO_TARGET_DIR", rust_test_target())
+        // Backtraces name file:line; full debug info would only fill the disk.
+        .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
         .env("TUG_BIN", &ctx.tug_bin)
         .env("RUST_BACKTRACE", "0")
         .envs(ctx.root.envs());
