@@ -12,7 +12,7 @@ use super::Error;
 use super::attach::{self, AttachOptions};
 use super::options::CreateOptions;
 use super::record::Container;
-use super::store::MANUAL_RESTART;
+use super::store::{MANUAL_RESTART, mark_manual_restart};
 use crate::container::Ctx;
 use crate::sandbox::RootfsSource;
 use crate::shim::{self, Attach, proto};
@@ -221,13 +221,14 @@ impl Ctx<'_> {
         // A `--rm` container is restarted, not removed by the stop, as Docker does: its
         // shim sees the mark at the exit and records it as stopped.
         let c = self.container(name)?;
-        let mark = c
-            .host_config
-            .auto_remove
-            .then(|| self.container_store().dir(&c.id).join(MANUAL_RESTART));
-        if let Some(m) = &mark {
-            std::fs::write(m, b"").map_err(|e| Error::io(m, e))?;
-        }
+        let mark = if c.host_config.auto_remove {
+            let dir = self.container_store().dir(&c.id);
+            let m =
+                mark_manual_restart(&dir).map_err(|e| Error::io(&dir.join(MANUAL_RESTART), e))?;
+            Some(m)
+        } else {
+            None
+        };
         let r = self
             .stop_container(&c.id, timeout, None)
             .and_then(|c| self.start_detached(&c.id));

@@ -23,8 +23,38 @@ pub const RECORD: &str = "container.json";
 /// The OCI runtime spec.
 pub const SPEC: &str = "config.json";
 /// Present in a `--rm` container's dir while `restart` stops it: its shim then records
-/// the exit instead of removing the container.
+/// the exit instead of removing the container. It holds the restarting process's pid.
 pub const MANUAL_RESTART: &str = "restarting";
+
+/// Marks the `--rm` container whose dir is `dir` as being restarted by this process (see
+/// [`MANUAL_RESTART`]). The mark's path, for its removal.
+pub fn mark_manual_restart(dir: &Path) -> std::io::Result<PathBuf> {
+    let m = dir.join(MANUAL_RESTART);
+    fs::write(&m, std::process::id().to_string())?;
+    Ok(m)
+}
+
+/// Whether a `restart` of the container whose dir is `dir` is under way: its mark is
+/// there and names a live process. A mark whose process died (a crash of the machine or
+/// of the restarting process before it removed the mark) counts for nothing and is
+/// removed, so that the container's next exit removes it again.
+pub fn manual_restart_under_way(dir: &Path) -> bool {
+    let m = dir.join(MANUAL_RESTART);
+    let Ok(text) = fs::read_to_string(&m) else {
+        return false;
+    };
+    let alive = text.trim().parse::<i32>().is_ok_and(|pid| {
+        pid > 0
+            && !matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(nix::errno::Errno::ESRCH)
+            )
+    });
+    if !alive {
+        let _ = fs::remove_file(&m);
+    }
+    alive
+}
 
 /// Whether the container whose dir is `d` is gone: it has no dir, or a dir without a
 /// record whose lock no one holds (a create that died before writing its record; a create
@@ -411,6 +441,28 @@ mod tests {
         store.create_dir(id).unwrap();
         store.reserve_name(name, id).unwrap();
         store.save(&record(id, name), false).unwrap();
+    }
+
+    /// A restart's mark counts while its process lives; the mark of a dead process is
+    /// removed, so that a `--rm` container is removed again at its next exit.
+    #[test]
+    fn a_restart_mark_counts_only_while_its_process_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!manual_restart_under_way(dir.path()));
+        let m = mark_manual_restart(dir.path()).unwrap();
+        assert!(manual_restart_under_way(dir.path()));
+        assert!(m.exists());
+        // A pid that was ours and is dead (reaped) now.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        fs::write(&m, dead.to_string()).unwrap();
+        assert!(!manual_restart_under_way(dir.path()));
+        assert!(!m.exists(), "the stale mark is removed");
+        // An empty or garbled mark (a crash while it was written) counts for nothing.
+        fs::write(&m, "").unwrap();
+        assert!(!manual_restart_under_way(dir.path()));
+        assert!(!m.exists());
     }
 
     #[test]

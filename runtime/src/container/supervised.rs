@@ -471,11 +471,7 @@ impl Supervised for ContainerShim {
             .load(&self.id)
             .map(|c| c.host_config.auto_remove)
             .unwrap_or(false)
-            && !self
-                .store
-                .dir(&self.id)
-                .join(super::store::MANUAL_RESTART)
-                .exists();
+            && !super::store::manual_restart_under_way(&self.store.dir(&self.id));
         if auto_remove || remove {
             if let Ok(_lock) = self.store.lock(&self.id)
                 && let Ok(c) = self.store.load(&self.id)
