@@ -4,7 +4,8 @@
 # followed by `docker rm -f` (hyperfine); then a testcontainers-rs Redis fixture (the
 # crate's blocking runner, GenericImage tug-redis:7 waiting for its ready line) from start
 # to ready, median of RUNS. Prints the ratios of the medians, and the machine's load before
-# and after (a warning when tasks waited for a CPU over 10% of the time: noisy figures).
+# and after (a warning when tasks waited for a CPU over 10% of the time: noisy figures),
+# and the same ratios less each side's `docker version` (the client's own fixed cost).
 # Everything it needs is built first, and each timing waits (up to a minute) for the CPU
 # pressure those builds leave to pass. Both engines' run roots are on a tmpfs made for the
 # run, their state roots in /var/tmp (or, with BENCH_FS=journal, on a journaled ext4 made
@@ -81,7 +82,8 @@ cmds_for() { # SOCKET LABEL
   local h="DOCKER_HOST=$1"
   printf '%s\0' \
     --command-name "$2: docker run --rm busybox true" "$h docker run --rm busybox true" \
-    --command-name "$2: docker run -d + docker rm -f" "$h docker rm -f \$($h docker run -d busybox sleep 600) >/dev/null"
+    --command-name "$2: docker run -d + docker rm -f" "$h docker rm -f \$($h docker run -d busybox sleep 600) >/dev/null" \
+    --command-name "$2: docker version" "$h docker version --format '{{.Server.Version}}' >/dev/null"
 }
 mapfile -d '' tug_cmds < <(cmds_for "$tsock" tug)
 cmds=("${tug_cmds[@]}")
@@ -128,7 +130,17 @@ if [ -n "$have_docker" ]; then
   python3 - "$work/bench.json" <<'PY'
 import json, sys
 r = [x["median"] for x in json.load(open(sys.argv[1]))["results"]]
+n = len(r) // 2  # commands per engine: tug's, then dockerd's
 for i, what in enumerate(["docker run --rm busybox true", "docker run -d + docker rm -f"]):
-    print(f"{what} (medians): tug {r[i]*1000:.0f} ms, dockerd {r[i+2]*1000:.0f} ms: tug {r[i+2]/r[i]:.1f}x faster")
+    print(f"{what} (medians): tug {r[i]*1000:.0f} ms, dockerd {r[i+n]*1000:.0f} ms: tug {r[i+n]/r[i]:.1f}x faster")
+# The engines' own share: each figure less that engine's `docker version` (one request:
+# the CLI's start, a round trip and its exit), so that the client's fixed cost, the same
+# on both sides, is out of the ratio.
+fl, fd = r[2], r[2 + n]
+print(f"docker version (the client's floor, medians): tug {fl*1000:.1f} ms, dockerd {fd*1000:.1f} ms")
+# (`run -d` + `rm -f` is two CLI runs: two floors.)
+for i, what in enumerate(["docker run --rm busybox true", "docker run -d + docker rm -f"]):
+    t, d = r[i] - (i + 1) * fl, r[i + n] - (i + 1) * fd
+    print(f"{what} less the floor: tug {t*1000:.1f} ms, dockerd {d*1000:.1f} ms: tug {d/t:.1f}x faster")
 PY
 fi
