@@ -311,3 +311,135 @@ fn docker_system_prune_removes_what_nothing_uses() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     s.docker_ok(&["rm", "-f", "keeper"]);
 }
+
+/// `docker commit` (with -c, -m, -a) and `docker import` (a file and stdin, with -c and
+/// -m) make images that run; a change that is not one, or a tar that is not one, is an
+/// error that names nothing; an image in use cannot be removed (409), and a bad name is
+/// the request's fault (400).
+#[test]
+fn docker_commit_and_import_make_images_with_their_changes() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&[
+        "run",
+        "--name",
+        "src",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /made",
+    ]);
+    let id = s.docker_ok(&[
+        "commit",
+        "-c",
+        "ENV GREETING=hi",
+        "-c",
+        r#"CMD ["cat", "/made"]"#,
+        "-m",
+        "a message",
+        "-a",
+        "someone",
+        "src",
+        "committed:1",
+    ]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    assert_eq!(s.docker_ok(&["run", "--rm", "committed:1"]), "kept\n");
+    let greeting = s.docker_ok(&["run", "--rm", "committed:1", "sh", "-c", "echo $GREETING"]);
+    assert_eq!(greeting, "hi\n");
+    let meta = s.docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Author}}|{{.Comment}}|{{.Id}}",
+        "committed:1",
+    ]);
+    assert_eq!(meta, format!("someone|a message|{}\n", id.trim()));
+
+    // A change that is not one: refused as the request's fault, nothing named.
+    let bad = s.docker(&["commit", "-c", "RUN true", "src", "bad:1"]);
+    assert_eq!(code(&bad), 1, "{}", text(&bad));
+    assert!(
+        text(&bad).contains("RUN is not a valid change command"),
+        "{}",
+        text(&bad)
+    );
+    let answer = s.http(
+        "POST",
+        "/v1.47/commit?container=src&changes=RUN%20true",
+        Some(""),
+    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let none = s.docker(&["image", "inspect", "bad:1"]);
+    assert_eq!(code(&none), 1, "{}", text(&none));
+    // A body config merges over the container's (Docker's commit body).
+    let answer = s.http(
+        "POST",
+        "/v1.47/commit?container=src&repo=bodied&tag=1",
+        Some(r#"{"Env":["GREETING=from the body"],"Cmd":null}"#),
+    );
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let greeting = s.docker_ok(&["run", "--rm", "bodied:1", "sh", "-c", "echo $GREETING"]);
+    assert_eq!(greeting, "from the body\n");
+
+    // Import: the container's file system, from a file and from stdin.
+    let tar = t.path().join("rootfs.tar");
+    let tar = tar.to_str().expect("utf-8 path");
+    s.docker_ok(&["export", "-o", tar, "src"]);
+    let imported = s.docker_ok(&[
+        "import",
+        "-c",
+        r#"CMD ["cat", "/made"]"#,
+        "-m",
+        "imported here",
+        tar,
+        "imported:1",
+    ]);
+    assert!(imported.trim().starts_with("sha256:"), "{imported}");
+    assert_eq!(s.docker_ok(&["run", "--rm", "imported:1"]), "kept\n");
+    let comment = s.docker_ok(&["history", "--format", "{{.Comment}}", "imported:1"]);
+    assert_eq!(comment, "imported here\n");
+    let piped = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker import - piped:1 < {tar}",
+            s.socket.display(),
+            s.config.display(),
+        ))
+        .output()
+        .expect("spawn sh");
+    assert!(piped.status.success(), "{}", text(&piped));
+    let out = s.docker_ok(&["run", "--rm", "piped:1", "cat", "/made"]);
+    assert_eq!(out, "kept\n");
+    // Bytes that are no tar: an error, and no image by that name.
+    let junk = t.path().join("junk.tar");
+    std::fs::write(&junk, vec![0x5a; 4096]).expect("write junk");
+    let refused = s.docker(&["import", junk.to_str().expect("utf-8"), "junk:1"]);
+    assert_eq!(code(&refused), 1, "{}", text(&refused));
+    let none = s.docker(&["image", "inspect", "junk:1"]);
+    assert_eq!(code(&none), 1, "{}", text(&none));
+    // A URL is not fetched by the server: a clear refusal.
+    let url = s.http(
+        "POST",
+        "/v1.47/images/create?fromSrc=http://127.0.0.1:9/x.tar",
+        Some(""),
+    );
+    assert!(url.starts_with("HTTP/1.1 501"), "{url}");
+    assert!(body_of(&url).contains("fromSrc=-"), "{url}");
+
+    // Docker's statuses: busybox's only name is in use by `src` (409), and a tag to a
+    // name that is not one is a bad request (400).
+    let in_use = s.http("DELETE", "/v1.47/images/busybox", None);
+    assert!(in_use.starts_with("HTTP/1.1 409"), "{in_use}");
+    let bad_name = s.http(
+        "POST",
+        "/v1.47/images/busybox/tag?repo=Not%20A%20Name",
+        Some(""),
+    );
+    assert!(bad_name.starts_with("HTTP/1.1 400"), "{bad_name}");
+    assert_eq!(
+        s.docker_ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"])
+            .trim()
+            .len(),
+        71
+    );
+}

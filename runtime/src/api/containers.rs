@@ -1,12 +1,13 @@
 //! The container endpoints: list, inspect, start, stop, restart, kill, wait, remove,
-//! resize, pause, rename, top, prune (create and logs have their own files). Each calls
+//! resize, pause, rename, top, prune, commit (create and logs have their own files). Each calls
 //! the Engine; the shapes are Docker's.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hyper::{Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tug::container::Container;
 
@@ -14,7 +15,7 @@ use super::Server;
 use super::body::channel;
 use super::error::{ApiError, ApiResult};
 use super::query::Query;
-use super::router::{blocking, json, ok_empty};
+use super::router::{blocking, json, json_body, ok_empty};
 
 /// `GET /containers/json`.
 pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
@@ -432,6 +433,62 @@ pub async fn rename(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         .to_string();
     blocking(&server, move |e| Ok(e.rename_container(&name, &new_name)?)).await?;
     Ok(ok_empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=`: the
+/// container's changes as a new image (`docker commit`). The optional body is an image
+/// config (Docker's `container.Config`) merged over the container's before the changes
+/// apply; the answer is the new image's id.
+pub async fn commit(server: Arc<Server>, query: Query, req: Request<Incoming>) -> ApiResult {
+    let name = query
+        .get("container")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the container (container) is required"))?
+        .to_string();
+    let reference = match (
+        query.get("repo").filter(|r| !r.is_empty()),
+        query.get("tag"),
+    ) {
+        (None, Some(t)) if !t.is_empty() => {
+            return Err(ApiError::bad_request(
+                "a tag (tag) needs a repository (repo)",
+            ));
+        }
+        (None, _) => None,
+        (Some(r), Some(t)) if !t.is_empty() => Some(format!("{r}:{t}")),
+        (Some(r), _) => Some(r.to_string()),
+    };
+    let reference = reference
+        .map(|r| tug::image::Reference::parse(&r))
+        .transpose()?;
+    let config = match json_body(req).await? {
+        Value::Null => serde_json::Map::new(),
+        Value::Object(o) => o,
+        _ => {
+            return Err(ApiError::bad_request(
+                "the body must be a JSON object (a container config)",
+            ));
+        }
+    };
+    let opts = tug::container::ContainerCommit {
+        reference,
+        changes: query.all("changes").iter().map(|c| c.to_string()).collect(),
+        message: query
+            .get("comment")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
+        author: query
+            .get("author")
+            .filter(|a| !a.is_empty())
+            .map(str::to_string),
+        pause: query.flag("pause", true),
+        config,
+    };
+    let image = blocking(&server, move |e| Ok(e.commit_container(&name, &opts)?)).await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({ "Id": image.id.to_string() }),
+    ))
 }
 
 /// `GET /containers/{id}/top?ps_args=`.

@@ -50,7 +50,7 @@ impl From<tug::Error> for ApiError {
         use tug::container::Error as C;
         let status = match &e {
             tug::Error::Container(C::NotFound(_)) => StatusCode::NOT_FOUND,
-            tug::Error::Image(tug::image::Error::NotFound(_)) => StatusCode::NOT_FOUND,
+            tug::Error::Image(i) | tug::Error::Container(C::Image(i)) => image_status(i),
             tug::Error::Volume(tug::volume::Error::NotFound(_)) => StatusCode::NOT_FOUND,
             tug::Error::Volume(tug::volume::Error::InUse(..)) => StatusCode::CONFLICT,
             tug::Error::Volume(
@@ -75,6 +75,18 @@ impl From<tug::Error> for ApiError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, tug::report(&e))
+    }
+}
+
+/// An image error's status: a name or change that cannot be read, or a prefix that names
+/// several images, is the request's fault; an image in use is a conflict.
+fn image_status(e: &tug::image::Error) -> StatusCode {
+    use tug::image::Error as I;
+    match e {
+        I::NotFound(_) => StatusCode::NOT_FOUND,
+        I::InvalidReference(..) | I::Change(..) | I::Ambiguous(..) => StatusCode::BAD_REQUEST,
+        I::Conflict(_) => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

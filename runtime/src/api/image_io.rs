@@ -1,6 +1,6 @@
 //! The image endpoints that move whole images or their records: `history`, `get` (a
 //! `docker save` archive, streamed), `load` (an archive in the request body, streamed
-//! into the Engine's load), and the registry credentials of `/auth` and of the
+//! into the Engine's load), `import` (a root file system tar in the body), and the registry credentials of `/auth` and of the
 //! `X-Registry-Auth` header of pulls and pushes.
 
 use std::sync::Arc;
@@ -127,6 +127,72 @@ impl std::io::Read for BodyReader {
         self.chunk = self.chunk.slice(n..);
         Ok(n)
     }
+}
+
+/// `POST /images/create?fromSrc=-&repo=&tag=&message=&changes=&platform=` (`docker
+/// import`): the body is a tar of a root file system (plain or compressed), imported as it
+/// arrives as a one-layer image; the answer is Docker's `{"status": "sha256:..."}` line. A
+/// URL in `fromSrc` is refused: the client can download it and send it as the body.
+pub async fn import(
+    server: Arc<Server>,
+    query: super::query::Query,
+    req: Request<Incoming>,
+) -> ApiResult {
+    let source = query.get("fromSrc").unwrap_or_default();
+    if source != "-" {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "importing from {source:?} is not supported by tug: download it and import it from the request body (fromSrc=-), e.g. `curl -L URL | docker import - NAME`"
+            ),
+        ));
+    }
+    if let Some(p) = query.get("platform").filter(|p| !p.is_empty()) {
+        let host = format!("linux/{}", tug::image::host_arch());
+        if p != host {
+            return Err(ApiError::bad_request(format!(
+                "platform {p:?}: only {host} can be imported on this machine"
+            )));
+        }
+    }
+    let reference = match (
+        query.get("repo").filter(|r| !r.is_empty()),
+        query.get("tag"),
+    ) {
+        (None, _) => None,
+        (Some(r), Some(t)) if !t.is_empty() => Some(format!("{r}:{t}")),
+        (Some(r), _) => Some(r.to_string()),
+    };
+    let reference = match reference {
+        Some(r) => {
+            let r = tug::image::Reference::parse(&r)?;
+            if r.digest.is_some() {
+                return Err(ApiError::bad_request(format!(
+                    "{r}: an imported image is named by a tag, not a digest"
+                )));
+            }
+            Some(r)
+        }
+        None => None,
+    };
+    let opts = tug::image::ImportOptions {
+        reference,
+        changes: query.all("changes").iter().map(|c| c.to_string()).collect(),
+        message: query
+            .get("message")
+            .filter(|m| !m.is_empty())
+            .map(str::to_string),
+        source: source.to_string(),
+        created: None,
+    };
+    let input = BodyReader::new(req);
+    let image = blocking(&server, move |e| Ok(e.import_image(input, &opts)?)).await?;
+    let line = json!({ "status": image.id.to_string() }).to_string() + "\r\n";
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(super::body::full(line))
+        .unwrap_or_else(|_| Response::new(empty())))
 }
 
 /// `POST /images/load?quiet=`: the archive in the body (docker-archive or OCI, plain or

@@ -151,12 +151,6 @@ pub async fn pull(
     query: Query,
     credentials: Option<Credentials>,
 ) -> ApiResult {
-    if query.get("fromSrc").is_some() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "importing with fromSrc is not supported yet by tug's API",
-        ));
-    }
     let from = query
         .get("fromImage")
         .filter(|f| !f.is_empty())

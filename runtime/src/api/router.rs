@@ -78,6 +78,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET, ["containers", "json"]) => containers::list(server, query).await,
         (&M::POST, ["containers", "create"]) => super::create::create(server, query, req).await,
         (&M::POST, ["containers", "prune"]) => containers::prune(server).await,
+        (&M::POST, ["commit"]) => containers::commit(server, query, req).await,
         (&M::GET, ["containers", id, "json"]) => containers::inspect(server, id).await,
         (&M::POST, ["containers", id, "start"]) => containers::start(server, id).await,
         (&M::POST, ["containers", id, "stop"]) => containers::stop(server, id, query).await,
@@ -110,6 +111,9 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET, ["exec", id, "json"]) => exec::inspect(server, id).await,
 
         (&M::GET, ["images", "json"]) => images::list(server, query).await,
+        (&M::POST, ["images", "create"]) if query.get("fromSrc").is_some() => {
+            super::image_io::import(server, query, req).await
+        }
         (&M::POST, ["images", "create"]) => {
             let creds = super::image_io::registry_auth(req.headers())?;
             images::pull(server, query, creds).await

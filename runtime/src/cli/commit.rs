@@ -55,6 +55,7 @@ pub fn commit(engine: &Engine, a: CommitArgs) -> CliResult {
             message: a.message,
             author: a.author,
             pause: a.pause,
+            config: Default::default(),
         },
     )?;
     println!("{}", image.id);

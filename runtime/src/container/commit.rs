@@ -27,6 +27,9 @@ pub struct ContainerCommit {
     /// Freeze a running container during the commit (Docker's default, `--pause`), so
     /// that the layer is one consistent moment; a container paused already stays so.
     pub pause: bool,
+    /// An image config (Docker's field names) to merge over the container's, as the API's
+    /// commit body is: see [`merge_user_config`]. The changes apply after it.
+    pub config: Map<String, Value>,
 }
 
 impl Ctx<'_> {
@@ -63,7 +66,11 @@ impl Ctx<'_> {
             write,
             &CommitOptions {
                 reference: opts.reference.clone(),
-                config: image_config_of(&c),
+                config: {
+                    let mut config = image_config_of(&c);
+                    merge_user_config(&mut config, &opts.config);
+                    config
+                },
                 changes: opts.changes.clone(),
                 message: opts.message.clone(),
                 author: opts.author.clone(),
@@ -293,6 +300,65 @@ fn image_config_of(c: &Container) -> Map<String, Value> {
     m
 }
 
+/// Merges a caller's image config over the container's, as Docker's commit does: a field
+/// the caller set wins; `Env` is the caller's plus the container's variables it does not
+/// name; `Labels`, `ExposedPorts` and `Volumes` are the union (the caller's value wins);
+/// without an `Entrypoint` of its own the caller keeps the container's, and without a
+/// `Cmd` either, the container's `Cmd` too. Unset means null, empty or absent.
+pub(crate) fn merge_user_config(base: &mut Map<String, Value>, user: &Map<String, Value>) {
+    let set = |v: &&Value| match v {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => true,
+    };
+    let user_field = |k: &str| user.get(k).filter(set);
+    for k in [
+        "User",
+        "WorkingDir",
+        "StopSignal",
+        "Healthcheck",
+        "Shell",
+        "OnBuild",
+    ] {
+        if let Some(v) = user_field(k) {
+            base.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(Value::Array(env)) = user_field("Env") {
+        let key = |v: &Value| {
+            let s = v.as_str().unwrap_or_default();
+            s.split_once('=').map_or(s, |(k, _)| k).to_string()
+        };
+        let named: std::collections::HashSet<String> = env.iter().map(key).collect();
+        let mut merged = env.clone();
+        if let Some(Value::Array(old)) = base.get("Env") {
+            merged.extend(old.iter().filter(|v| !named.contains(&key(v))).cloned());
+        }
+        base.insert("Env".into(), Value::Array(merged));
+    }
+    for k in ["Labels", "ExposedPorts", "Volumes"] {
+        if let Some(Value::Object(add)) = user_field(k) {
+            let mut union = match base.get(k) {
+                Some(Value::Object(o)) => o.clone(),
+                _ => Map::new(),
+            };
+            union.extend(add.iter().map(|(k, v)| (k.clone(), v.clone())));
+            base.insert(k.into(), Value::Object(union));
+        }
+    }
+    if let Some(ep) = user_field("Entrypoint") {
+        base.insert("Entrypoint".into(), ep.clone());
+        match user_field("Cmd") {
+            Some(cmd) => base.insert("Cmd".into(), cmd.clone()),
+            None => base.remove("Cmd"),
+        };
+    } else if let Some(cmd) = user_field("Cmd") {
+        base.insert("Cmd".into(), cmd.clone());
+    }
+}
+
 /// Runs `f` with the overlay `r` mounted at a temporary dir, in a thread of its own mount
 /// namespace (see [`crate::rootfs::with_mounted`]).
 pub(crate) fn with_mounted<T: Send>(r: &Rootfs, f: impl FnOnce(&Path) -> T + Send) -> Result<T> {
@@ -360,5 +426,39 @@ mod tests {
         assert_eq!(entries, [SHARED_INIT_LAYER]);
         std::fs::remove_dir_all(&init).unwrap();
         assert_eq!(shared_init_layer(root.path()).unwrap(), init);
+    }
+
+    /// The API's commit body merges over the container's config as Docker's does.
+    #[test]
+    fn a_commit_body_merges_over_the_container_config() {
+        let mut base = json!({
+            "Env": ["PATH=/bin", "A=1"], "Cmd": ["sh"], "WorkingDir": "/w",
+            "Labels": {"x": "1", "y": "1"},
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        let unset = json!({"Env": null, "Cmd": [], "User": "", "Labels": {}});
+        merge_user_config(&mut base, unset.as_object().unwrap());
+        assert_eq!(base["Cmd"], json!(["sh"]));
+        assert_eq!(base["Env"], json!(["PATH=/bin", "A=1"]));
+        let user = json!({
+            "Env": ["A=2$HOME", "B=3"], "Cmd": ["top"], "User": "nobody",
+            "Labels": {"y": "2"}, "ExposedPorts": {"80/tcp": {}},
+        });
+        merge_user_config(&mut base, user.as_object().unwrap());
+        assert_eq!(base["Env"], json!(["A=2$HOME", "B=3", "PATH=/bin"]));
+        assert_eq!(base["Cmd"], json!(["top"]));
+        assert_eq!(base["User"], json!("nobody"));
+        assert_eq!(base["WorkingDir"], json!("/w"));
+        assert_eq!(base["Labels"], json!({"x": "1", "y": "2"}));
+        assert_eq!(base["ExposedPorts"], json!({"80/tcp": {}}));
+        // An Entrypoint of the caller's own drops the container's Cmd.
+        merge_user_config(
+            &mut base,
+            json!({"Entrypoint": ["/e"]}).as_object().unwrap(),
+        );
+        assert_eq!(base["Entrypoint"], json!(["/e"]));
+        assert!(!base.contains_key("Cmd"), "{base:?}");
     }
 }
