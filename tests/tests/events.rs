@@ -22,6 +22,7 @@ fn events_show_a_containers_life_and_image_tags_as_docker_prints_them() {
         "run", "--name", "evented", "-l", "tier=web", "busybox", "sh", "-c", "exit 3",
     ]);
     let id = cs.add(&t.inspect_f("evented", "{{.Id}}"));
+    t.ok(&["update", "--memory", "64m", "evented"]);
     t.ok(&["tag", "busybox", "evtag:1"]);
     t.ok(&["rmi", "evtag:1"]);
     t.ok(&["rm", "evented"]);
@@ -43,6 +44,7 @@ fn events_show_a_containers_life_and_image_tags_as_docker_prints_them() {
             "container create ID (image=busybox, name=evented, tier=web)",
             "container start ID (image=busybox, name=evented, tier=web)",
             "container die ID (exitCode=3, image=busybox, name=evented, tier=web)",
+            "container update ID (image=busybox, name=evented, tier=web)",
             &format!(
                 "image tag {} (name=evtag:1)",
                 t.inspect_f("busybox", "{{.Id}}")

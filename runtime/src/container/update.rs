@@ -117,6 +117,8 @@ impl Ctx<'_> {
             c.host_config.restart_policy = p.clone();
         }
         store.save(&c, true)?;
+        // Docker's `update` event.
+        super::journal::emit(self.root(), &c, "update", &[]);
         Ok(c)
     }
 }
