@@ -110,6 +110,12 @@ pub(crate) fn commit_image(
         Some(a) => obj.insert("author".into(), json!(a)),
         None => obj.remove("author"),
     };
+    // The message is the image's comment too (`image inspect -f {{.Comment}}`), as
+    // Docker's commit makes it; a commit without one inherits none.
+    match &opts.message {
+        Some(m) => obj.insert("comment".into(), json!(m)),
+        None => obj.remove("comment"),
+    };
     let mut entry = Map::new();
     entry.insert("created".into(), json!(created));
     if let Some(a) = &opts.author {
