@@ -443,3 +443,50 @@ fn docker_commit_and_import_make_images_with_their_changes() {
         71
     );
 }
+
+/// `docker images --filter` through the API: label, dangling, reference (a glob),
+/// before and since; an unknown filter is refused.
+#[test]
+fn docker_images_filters_as_docker_does() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["run", "--name", "src", "busybox", "true"]);
+    s.docker_ok(&["commit", "-c", "LABEL tier=web", "src", "labeled:1"]);
+    s.docker_ok(&["commit", "-c", "LABEL tier=db", "src", "other:1"]);
+    let untagged = s.docker_ok(&["commit", "src"]);
+    let short = &untagged.trim()["sha256:".len()..][..12];
+    let list = |filters: &[&str]| {
+        let mut args = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let mut lines: Vec<String> = s.docker_ok(&args).lines().map(String::from).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(list(&["label=tier=web"]), ["labeled:1"]);
+    assert_eq!(list(&["label=tier"]), ["labeled:1", "other:1"]);
+    assert_eq!(list(&["reference=lab*"]), ["labeled:1"]);
+    assert_eq!(list(&["reference=*:1"]), ["labeled:1", "other:1"]);
+    assert_eq!(list(&["before=labeled:1"]), ["busybox:latest"]);
+    assert_eq!(
+        list(&["since=busybox"]),
+        ["<none>:<none>", "labeled:1", "other:1"]
+    );
+    assert_eq!(
+        s.docker_ok(&["images", "-q", "--filter", "dangling=true"])
+            .trim(),
+        short
+    );
+    assert_eq!(
+        list(&["dangling=false"]),
+        ["busybox:latest", "labeled:1", "other:1"]
+    );
+    let bad = s.docker(&["images", "--filter", "colour=red"]);
+    assert_eq!(code(&bad), 1, "{}", text(&bad));
+    assert!(
+        text(&bad).contains("invalid filter 'colour'"),
+        "{}",
+        text(&bad)
+    );
+}

@@ -2,7 +2,7 @@
 //! `tug image ...` group.
 
 mod history;
-mod list;
+pub(crate) mod list;
 
 use std::io::{IsTerminal, Write};
 

@@ -9,7 +9,7 @@ pub mod container;
 pub mod cp;
 pub mod events;
 pub mod exec;
-mod filters;
+pub(crate) mod filters;
 pub mod format;
 pub mod health;
 pub mod image;
