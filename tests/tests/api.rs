@@ -249,6 +249,30 @@ fn docker_detached_container_lists_logs_execs_inspects_and_goes() {
         s.docker_ok(&["ps", "-q", "--filter", "label=app=other"]),
         ""
     );
+    // Every label given must match; the other keys are Docker's `ps` filters too.
+    let both = [
+        "ps",
+        "-q",
+        "--filter",
+        "label=app",
+        "--filter",
+        "label=app=other",
+    ];
+    assert_eq!(s.docker_ok(&both), "");
+    let mut exited = s.docker_ok(&["ps", "-q", "-f", "ancestor=busybox", "-f", "status=running"]);
+    assert_eq!(exited.trim(), &id.trim()[..12]);
+    let failed = s.docker(&["run", "--name", "failed", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(code(&failed), 3, "{}", text(&failed));
+    exited = s.docker_ok(&["ps", "--format", "{{.Names}}", "-f", "exited=3"]);
+    assert_eq!(exited, "failed\n");
+    s.docker_ok(&["rm", "failed"]);
+    let bad = s.docker(&["ps", "-f", "colour=red"]);
+    assert_eq!(code(&bad), 1, "{}", text(&bad));
+    assert!(
+        text(&bad).contains("invalid filter 'colour'"),
+        "{}",
+        text(&bad)
+    );
     wait_for("the container's logs", Duration::from_secs(10), || {
         let out = s.docker(&["logs", "web"]);
         String::from_utf8_lossy(&out.stdout) == "started\n"

@@ -85,6 +85,8 @@ fn ps_filters_like_docker() {
     assert_eq!(names(&[&by_id]), "web1");
     assert_eq!(names(&["label=tier"]), "web1");
     assert_eq!(names(&["label=tier=db"]), "");
+    // Every label given must match, as Docker's.
+    assert_eq!(names(&["label=tier", "label=tier=db"]), "");
     assert_eq!(names(&["ancestor=busybox"]), "bad,good,web1");
     assert_eq!(names(&["ancestor=busybox", "status=exited"]), "bad,good");
     // Without -a, a status filter still finds stopped containers (as Docker).

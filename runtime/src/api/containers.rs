@@ -21,6 +21,11 @@ use super::router::{blocking, json, json_body, ok_empty};
 pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
     let all = query.flag("all", false);
     let filters = query.filters().map_err(ApiError::bad_request)?;
+    for (k, vs) in &filters {
+        for v in vs {
+            crate::cli::ps::check_filter(k, v).map_err(ApiError::bad_request)?;
+        }
+    }
     let limit = query.get("limit").and_then(|l| l.parse::<i64>().ok());
     let containers = blocking(&server, |e| Ok(e.containers()?)).await?;
     let now = SystemTime::now();
@@ -30,11 +35,12 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
             || c.state.running
             || c.state.paused
             || c.state.restarting
-            || filters.contains_key("status");
+            || filters.contains_key("status")
+            || filters.contains_key("exited");
         if !listed {
             continue;
         }
-        if !matches_filters(&c, &filters) {
+        if !crate::cli::ps::matches(&c, &filters) {
             continue;
         }
         out.push(summary(&c, now));
@@ -43,30 +49,6 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
         }
     }
     Ok(json(StatusCode::OK, &Value::Array(out)))
-}
-
-/// Docker's `label` (every one given must match), `name`, `id` and `status` (any of the
-/// values) filters.
-fn matches_filters(
-    c: &Container,
-    filters: &std::collections::BTreeMap<String, Vec<String>>,
-) -> bool {
-    let label = |v: &String| match v.split_once('=') {
-        Some((k, val)) => c.config.labels.get(k).is_some_and(|x| x == val),
-        None => c.config.labels.contains_key(v.as_str()),
-    };
-    filters.iter().all(|(key, values)| {
-        if key == "label" {
-            return values.iter().all(label);
-        }
-        values.is_empty()
-            || values.iter().any(|v| match key.as_str() {
-                "name" => c.short_name().contains(v.trim_start_matches('/')),
-                "id" => c.id.to_string().starts_with(v.as_str()),
-                "status" => c.state.status.as_str() == v,
-                _ => true,
-            })
-    })
 }
 
 /// One container as `GET /containers/json` lists it.

@@ -127,10 +127,11 @@ fn row(c: &Container, no_trunc: bool, size: Option<(u64, u64)>) -> serde_json::V
     })
 }
 
-/// Whether `c` passes every filter (values of one key or'ed, keys and'ed).
-fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> Result<bool, CliError> {
-    for (key, values) in filters {
-        let ok = values.iter().any(|v| match key.as_str() {
+/// Whether `c` passes every filter, as Docker's `ps` filters: the values of one key are
+/// or'ed, keys and'ed, but every `label` given must match. Shared with the API's list.
+pub(crate) fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> bool {
+    filters.iter().all(|(key, values)| {
+        let one = |v: &String| match key.as_str() {
             "name" => c.short_name().contains(v.trim_start_matches('/')),
             "id" => c.id.starts_with(v.as_str()),
             "status" => c.state.status.as_str() == v,
@@ -159,43 +160,54 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> Result<boo
                     == v
             }
             _ => false,
-        });
-        if !ok {
-            return Ok(false);
+        };
+        if key == "label" || values.is_empty() {
+            values.iter().all(one)
+        } else {
+            values.iter().any(one)
         }
+    })
+}
+
+/// Checks a `ps` filter as Docker's daemon does: the key is one `ps` knows, and a
+/// `health` or `status` value one of its states.
+pub(crate) fn check_filter(k: &str, v: &str) -> Result<(), String> {
+    match k {
+        "name" | "id" | "status" | "label" | "ancestor" | "exited" | "health" => {}
+        other => return Err(format!("invalid filter '{other}'")),
     }
-    Ok(true)
+    if k == "health" && !["starting", "healthy", "unhealthy", "none"].contains(&v) {
+        return Err(format!("Unrecognised filter value for health: {v}"));
+    }
+    if k == "status"
+        && ![
+            "created",
+            "restarting",
+            "running",
+            "removing",
+            "paused",
+            "exited",
+            "dead",
+        ]
+        .contains(&v)
+    {
+        return Err(format!(
+            "invalid filter 'status={v}': must be one of created, restarting, running, removing, paused, exited, dead"
+        ));
+    }
+    if k == "exited" && v.parse::<i32>().is_err() {
+        return Err(format!(
+            "invalid filter 'exited={v}': an exit code is a number"
+        ));
+    }
+    Ok(())
 }
 
 fn parse_filters(f: &[String]) -> Result<BTreeMap<String, Vec<String>>, CliError> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for item in f {
         let (k, v) = super::filters::pair(item)?;
-        match k {
-            "name" | "id" | "status" | "label" | "ancestor" | "exited" | "health" => {}
-            other => return Err(CliError::usage(format!("invalid filter '{other}'"))),
-        }
-        if k == "health" && !["starting", "healthy", "unhealthy", "none"].contains(&v) {
-            return Err(CliError::usage(format!(
-                "Unrecognised filter value for health: {v}"
-            )));
-        }
-        if k == "status"
-            && ![
-                "created",
-                "restarting",
-                "running",
-                "removing",
-                "paused",
-                "exited",
-                "dead",
-            ]
-            .contains(&v)
-        {
-            return Err(CliError::usage(format!(
-                "invalid filter 'status={v}': must be one of created, restarting, running, removing, paused, exited, dead"
-            )));
-        }
+        check_filter(k, v).map_err(CliError::usage)?;
         out.entry(k.to_string()).or_default().push(v.to_string());
     }
     Ok(out)
@@ -220,7 +232,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
         .collect();
     let mut kept = Vec::new();
     for c in list.drain(..) {
-        if matches(&c, &filters)? {
+        if matches(&c, &filters) {
             kept.push(c);
         }
     }
