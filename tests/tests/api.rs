@@ -601,12 +601,53 @@ fn docker_pause_rename_top_and_prune() {
     s.docker_ok(&["rename", "first", "second"]);
     let top = s.docker_ok(&["top", "second"]);
     assert!(top.lines().any(|l| l.contains("sleep 60")), "{top}");
-    s.docker_ok(&["run", "--name", "done", "busybox", "true"]);
-    let pruned = s.docker_ok(&["container", "prune", "-f"]);
+    s.docker_ok(&["run", "--name", "done", "-l", "keep=yes", "busybox", "true"]);
+    s.docker_ok(&["run", "--name", "done2", "busybox", "true"]);
+    let names = || {
+        let out = s.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+        let mut v: Vec<String> = out.lines().map(String::from).collect();
+        v.sort();
+        v.join(",")
+    };
+    // The prune filters: nothing here is an hour old, so `until=1h` takes nothing.
+    let kept = s.docker_ok(&["container", "prune", "-f", "--filter", "until=1h"]);
+    assert!(!kept.contains("Deleted Containers:"), "{kept}");
+    assert_eq!(names(), "done,done2,second");
+    let pruned = s.docker_ok(&["container", "prune", "-f", "--filter", "label!=keep"]);
     assert!(pruned.contains("Deleted Containers:"), "{pruned}");
-    let left = s.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
-    assert_eq!(left.trim(), "second");
+    assert_eq!(names(), "done,second");
+    let bad = s.docker(&["container", "prune", "-f", "--filter", "colour=red"]);
+    assert_eq!(code(&bad), 1, "{}", text(&bad));
+    assert!(
+        text(&bad).contains("invalid filter 'colour'"),
+        "{}",
+        text(&bad)
+    );
+    assert_eq!(names(), "done,second");
+    let pruned = s.docker_ok(&[
+        "container",
+        "prune",
+        "-f",
+        "--filter",
+        "until=0s",
+        "--filter",
+        "label=keep=yes",
+    ]);
+    assert!(pruned.contains("Deleted Containers:"), "{pruned}");
+    assert_eq!(names(), "second");
     s.docker_ok(&["rm", "-f", "second"]);
+    // Networks: by label, and not before they are old enough.
+    s.docker_ok(&["network", "create", "--label", "tier=x", "labelled"]);
+    s.docker_ok(&["network", "create", "plain"]);
+    let pruned = s.docker_ok(&["network", "prune", "-f", "--filter", "label=tier=x"]);
+    assert!(
+        pruned.contains("labelled") && !pruned.contains("plain"),
+        "{pruned}"
+    );
+    let kept = s.docker_ok(&["network", "prune", "-f", "--filter", "until=1h"]);
+    assert!(!kept.contains("plain"), "{kept}");
+    let pruned = s.docker_ok(&["network", "prune", "-f"]);
+    assert!(pruned.contains("plain"), "{pruned}");
 }
 
 #[test]

@@ -229,6 +229,40 @@ fn container_prune_removes_stopped_containers_only() {
     assert_eq!(out, "Total reclaimed space: 0B\n");
 }
 
+/// `container prune --filter`: `until` keeps what is younger, `label` and `label!` pick;
+/// an unknown filter is refused and removes nothing.
+#[test]
+fn container_prune_takes_dockers_filters() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let keep = cs.add(&t.ok(&["create", "-l", "keep=yes", "busybox", "true"]));
+    let other = cs.add(&t.ok(&["create", "busybox", "true"]));
+    let left = || t.ok(&["ps", "-a", "-q", "--no-trunc"]).lines().count();
+    let out = t.run(&["container", "prune", "-f", "--filter", "colour=red"]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        text(&out).contains("invalid filter 'colour'"),
+        "{}",
+        text(&out)
+    );
+    let out = t.ok(&["container", "prune", "-f", "--filter", "until=1h"]);
+    assert_eq!(out, "Total reclaimed space: 0B\n");
+    assert_eq!(left(), 2);
+    let out = t.ok(&["container", "prune", "-f", "--filter", "label!=keep"]);
+    assert!(out.contains(&other) && !out.contains(&keep), "{out}");
+    let out = t.ok(&[
+        "container",
+        "prune",
+        "-f",
+        "--filter",
+        "until=0s",
+        "--filter",
+        "label=keep",
+    ]);
+    assert!(out.contains(&keep), "{out}");
+    assert_eq!(left(), 0);
+}
+
 #[test]
 fn foreground_run_forwards_sigterm_and_returns_the_code() {
     let t = TestRoot::with_busybox();

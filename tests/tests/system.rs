@@ -124,6 +124,36 @@ fn image_prune_removes_dangling_then_unused_images_but_not_used_ones() {
     );
 }
 
+/// `image prune --filter`: `until` keeps images younger than it, `label` and `label!`
+/// pick by the image's labels.
+#[test]
+fn image_prune_takes_dockers_filters() {
+    let t = TestRoot::with_busybox();
+    let tar = tug_e2e::busybox_rootfs_tar();
+    let tar = tar.to_str().unwrap();
+    t.ok(&["import", "--change", "LABEL tier=web", tar, "web:1"]);
+    t.ok(&["import", "--change", "LABEL tier=db", tar, "db:1"]);
+    let names = || {
+        let mut v: Vec<String> = t
+            .ok(&["images", "--format", "{{.Repository}}"])
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v.join(",")
+    };
+    // busybox was made long ago (its binary's time): `until=1h` takes it only.
+    let out = t.ok(&["image", "prune", "-a", "-f", "--filter", "until=1h"]);
+    assert!(out.contains("untagged: busybox:latest"), "{out}");
+    assert_eq!(names(), "db,web");
+    let out = t.ok(&["image", "prune", "-a", "-f", "--filter", "label!=tier=web"]);
+    assert!(out.contains("untagged: db:1"), "{out}");
+    assert_eq!(names(), "web");
+    let out = t.run(&["image", "prune", "-a", "-f", "--filter", "until=soon"]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert_eq!(names(), "web");
+}
+
 #[test]
 fn image_prune_without_force_and_without_a_terminal_removes_nothing() {
     let t = TestRoot::with_busybox();

@@ -490,9 +490,18 @@ pub async fn top(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     Ok(json(StatusCode::OK, &out))
 }
 
-/// `POST /containers/prune`: every container that does not run.
-pub async fn prune(server: Arc<Server>) -> ApiResult {
-    let (ids, bytes) = blocking(&server, |e| Ok(e.prune_containers()?)).await?;
+/// `POST /containers/prune?filters=`: every container that does not run, of those the
+/// filters (`until`, `label`, `label!`) let go.
+pub async fn prune(server: Arc<Server>, query: Query) -> ApiResult {
+    let filters = query.prune_filters(&[], true)?;
+    let (ids, bytes) = blocking(&server, move |e| {
+        Ok(e.prune_containers(|c| {
+            filters.allows(Some(&c.created), |k| {
+                c.config.labels.get(k).map(String::as_str)
+            })
+        })?)
+    })
+    .await?;
     let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     Ok(json(
         StatusCode::OK,

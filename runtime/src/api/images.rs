@@ -327,13 +327,17 @@ pub async fn push(
 }
 
 /// `POST /images/prune?filters={"dangling":["false"]}`: unused images (all of them when
-/// not only the dangling ones are asked for).
+/// not only the dangling ones are asked for), of those `until`, `label` and `label!` let go.
 pub async fn prune(server: Arc<Server>, query: Query) -> ApiResult {
     let filters = query.filters().map_err(ApiError::bad_request)?;
     let all = filters
         .get("dangling")
         .is_some_and(|v| v.iter().any(|d| matches!(d.as_str(), "false" | "0")));
-    let report = blocking(&server, move |e| Ok(e.prune_images(all)?)).await?;
+    let filters = query.prune_filters(&["dangling"], true)?;
+    let report = blocking(&server, move |e| {
+        Ok(e.prune_images(all, |img| filters.allows_image(img))?)
+    })
+    .await?;
     let deleted: Vec<Value> = report
         .events
         .iter()

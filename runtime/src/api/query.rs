@@ -41,6 +41,23 @@ impl Query {
     }
 
     /// Docker's `filters`: `{"label":["a=b"]}` or the older `{"label":{"a=b":true}}`.
+    /// The `filters` of a prune endpoint (see [`crate::cli::filters::PruneFilters`]);
+    /// `own` are the keys the endpoint reads itself.
+    pub fn prune_filters(
+        &self,
+        own: &[&str],
+        with_until: bool,
+    ) -> Result<crate::cli::filters::PruneFilters, super::error::ApiError> {
+        let filters = self
+            .filters()
+            .map_err(super::error::ApiError::bad_request)?;
+        let pairs = filters
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v.as_str())));
+        crate::cli::filters::PruneFilters::parse(pairs, own, with_until)
+            .map_err(super::error::ApiError::bad_request)
+    }
+
     pub fn filters(&self) -> Result<BTreeMap<String, Vec<String>>, String> {
         let Some(text) = self.get("filters").filter(|t| !t.is_empty()) else {
             return Ok(BTreeMap::new());

@@ -143,20 +143,35 @@ pub async fn remove_volume(server: Arc<Server>, name: &str, query: Query) -> Api
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
-/// `POST /networks/prune`: user networks without containers.
-pub async fn prune_networks(server: Arc<Server>) -> ApiResult {
-    let gone = blocking(&server, |e| Ok(e.prune_networks(|_| true)?)).await?;
+/// `POST /networks/prune?filters=`: user networks without containers, of those `until`,
+/// `label` and `label!` let go.
+pub async fn prune_networks(server: Arc<Server>, query: Query) -> ApiResult {
+    let filters = query.prune_filters(&[], true)?;
+    let gone = blocking(&server, move |e| {
+        Ok(e.prune_networks(|n| {
+            filters.allows(Some(&n.created), |k| n.labels.get(k).map(String::as_str))
+        })?)
+    })
+    .await?;
     Ok(json(StatusCode::OK, &json!({ "NetworksDeleted": gone })))
 }
 
 /// `POST /volumes/prune?filters={"all":["true"]}`: unused anonymous volumes, or every
-/// unused one with `all`.
+/// unused one with `all`, of those `label` and `label!` let go.
 pub async fn prune_volumes(server: Arc<Server>, query: Query) -> ApiResult {
     let filters = query.filters().map_err(ApiError::bad_request)?;
     let all = filters
         .get("all")
         .is_some_and(|v| v.iter().any(|d| matches!(d.as_str(), "true" | "1")));
-    let gone = blocking(&server, move |e| Ok(e.prune_volumes(all, |_| true)?)).await?;
+    let filters = query.prune_filters(&["all"], false)?;
+    let gone = blocking(&server, move |e| {
+        Ok(e.prune_volumes(all, |v| {
+            filters.allows(Some(&v.created_at), |k| {
+                v.labels.as_ref()?.get(k).map(String::as_str)
+            })
+        })?)
+    })
+    .await?;
     let names: Vec<&String> = gone.iter().map(|(n, _)| n).collect();
     let bytes: u64 = gone.iter().map(|(_, b)| b).sum();
     Ok(json(

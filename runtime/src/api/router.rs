@@ -77,7 +77,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
         (&M::GET, ["events"]) => super::events::events(server, query).await,
         (&M::GET, ["containers", "json"]) => containers::list(server, query).await,
         (&M::POST, ["containers", "create"]) => super::create::create(server, query, req).await,
-        (&M::POST, ["containers", "prune"]) => containers::prune(server).await,
+        (&M::POST, ["containers", "prune"]) => containers::prune(server, query).await,
         (&M::POST, ["commit"]) => containers::commit(server, query, req).await,
         (&M::GET, ["containers", id, "json"]) => containers::inspect(server, id).await,
         (&M::POST, ["containers", id, "start"]) => containers::start(server, id).await,
@@ -147,7 +147,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
 
         (&M::GET, ["networks"]) => resources::networks(server, query).await,
         (&M::POST, ["networks", "create"]) => resources::create_network(server, req).await,
-        (&M::POST, ["networks", "prune"]) => resources::prune_networks(server).await,
+        (&M::POST, ["networks", "prune"]) => resources::prune_networks(server, query).await,
         (&M::POST, ["networks", id, "connect"]) => resources::connect(server, id, req).await,
         (&M::POST, ["networks", id, "disconnect"]) => resources::disconnect(server, id, req).await,
         (&M::GET, ["networks", id]) => resources::network(server, id).await,

@@ -67,6 +67,9 @@ pub struct AttachArgs {
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+    #[arg(long)]
+    pub filter: Vec<String>,
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
@@ -143,6 +146,7 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> CliResult {
 }
 
 pub fn prune(engine: &Engine, a: PruneArgs) -> CliResult {
+    let filters = super::filters::PruneFilters::from_args(&a.filter, &[], true)?;
     if !a.force {
         print!(
             "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
@@ -154,7 +158,11 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> CliResult {
             return Ok(0);
         }
     }
-    let (ids, bytes) = engine.prune_containers()?;
+    let (ids, bytes) = engine.prune_containers(|c| {
+        filters.allows(Some(&c.created), |k| {
+            c.config.labels.get(k).map(String::as_str)
+        })
+    })?;
     let mut out = std::io::stdout().lock();
     if !ids.is_empty() {
         let _ = writeln!(out, "Deleted Containers:");

@@ -300,7 +300,7 @@ pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
 }
 
 pub fn prune(engine: &Engine, a: PruneArgs) -> CliResult {
-    let filters = Filters::parse(&a.filter, &["label"])?;
+    let filters = super::filters::PruneFilters::from_args(&a.filter, &[], true)?;
     if !a.force {
         eprint!(
             "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "
@@ -311,7 +311,9 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> CliResult {
             return Ok(0);
         }
     }
-    let removed = engine.prune_networks(|n| filters.keep(n))?;
+    let removed = engine.prune_networks(|n| {
+        filters.allows(Some(&n.created), |k| n.labels.get(k).map(String::as_str))
+    })?;
     let mut out = std::io::stdout().lock();
     if !removed.is_empty() {
         writeln!(out, "Deleted Networks:").map_err(out_err)?;

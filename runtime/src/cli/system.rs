@@ -44,6 +44,9 @@ pub struct SystemPruneArgs {
     /// Prune anonymous volumes
     #[arg(long)]
     pub volumes: bool,
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -68,6 +71,9 @@ pub struct ImagePruneArgs {
     /// Remove all unused images, not just dangling ones
     #[arg(short, long)]
     pub all: bool,
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+    #[arg(long)]
+    pub filter: Vec<String>,
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
@@ -346,6 +352,7 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
 
 /// `tug image prune`: Docker's "Deleted Images:" list and the space reclaimed.
 pub fn image_prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
+    let filters = super::filters::PruneFilters::from_args(&a.filter, &[], true)?;
     if !a.force {
         confirm(if a.all {
             "WARNING! This will remove all images without at least one container associated to them."
@@ -353,7 +360,9 @@ pub fn image_prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
             "WARNING! This will remove all dangling images."
         })?;
     }
-    let report = engine.prune_images(a.all).map_err(tug::Error::from)?;
+    let report = engine
+        .prune_images(a.all, |img| filters.allows_image(img))
+        .map_err(tug::Error::from)?;
     let mut out = std::io::stdout().lock();
     if !report.events.is_empty() {
         writeln!(out, "Deleted Images:").map_err(out_err)?;
@@ -394,6 +403,18 @@ pub fn confirm(warning: &str) -> Result<(), CliError> {
 /// `tug system prune`: stopped containers, unused networks, then unused images (dangling, or all with
 /// `-a`), and with `--volumes` unused anonymous volumes, in Docker's words.
 pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
+    let filters = super::filters::PruneFilters::from_args(&a.filter, &[], true)?;
+    // Docker's volume prune takes no `until`: with one, volumes are kept.
+    let volume_filters = super::filters::PruneFilters::from_args(
+        &a.filter
+            .iter()
+            .filter(|f| !f.starts_with("until="))
+            .cloned()
+            .collect::<Vec<_>>(),
+        &[],
+        false,
+    )?;
+    let has_until = a.filter.iter().any(|f| f.starts_with("until="));
     if !a.force {
         let mut what = String::from(
             "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
@@ -410,7 +431,11 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
         confirm(&what)?;
     }
     let mut out = std::io::stdout().lock();
-    let (containers, mut reclaimed) = engine.prune_containers()?;
+    let (containers, mut reclaimed) = engine.prune_containers(|c| {
+        filters.allows(Some(&c.created), |k| {
+            c.config.labels.get(k).map(String::as_str)
+        })
+    })?;
     if !containers.is_empty() {
         writeln!(out, "Deleted Containers:").map_err(out_err)?;
         for id in &containers {
@@ -418,7 +443,9 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
         }
         writeln!(out).map_err(out_err)?;
     }
-    let networks = engine.prune_networks(|_| true)?;
+    let networks = engine.prune_networks(|n| {
+        filters.allows(Some(&n.created), |k| n.labels.get(k).map(String::as_str))
+    })?;
     if !networks.is_empty() {
         writeln!(out, "Deleted Networks:").map_err(out_err)?;
         for n in &networks {
@@ -426,8 +453,12 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
         }
         writeln!(out).map_err(out_err)?;
     }
-    if a.volumes {
-        let removed = engine.prune_volumes(false, |_| true)?;
+    if a.volumes && !has_until {
+        let removed = engine.prune_volumes(false, |v| {
+            volume_filters.allows(Some(&v.created_at), |k| {
+                v.labels.as_ref()?.get(k).map(String::as_str)
+            })
+        })?;
         if !removed.is_empty() {
             writeln!(out, "Deleted Volumes:").map_err(out_err)?;
             for (name, size) in &removed {
@@ -437,7 +468,9 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
             writeln!(out).map_err(out_err)?;
         }
     }
-    let report = engine.prune_images(a.all).map_err(tug::Error::from)?;
+    let report = engine
+        .prune_images(a.all, |img| filters.allows_image(img))
+        .map_err(tug::Error::from)?;
     if !report.events.is_empty() {
         writeln!(out, "Deleted Images:").map_err(out_err)?;
         for e in &report.events {

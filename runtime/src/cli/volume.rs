@@ -265,7 +265,11 @@ pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
 }
 
 pub fn prune(engine: &Engine, a: PruneArgs) -> CliResult {
-    let filters = Filters::parse(&a.filter, &["label"])?;
+    let filters = super::filters::PruneFilters::from_args(&a.filter, &["all"], false)?;
+    let all = a.all
+        || a.filter
+            .iter()
+            .any(|f| matches!(f.as_str(), "all=true" | "all=1"));
     if !a.force {
         let what = if a.all {
             "all local volumes"
@@ -281,7 +285,11 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> CliResult {
             return Ok(0);
         }
     }
-    let removed = engine.prune_volumes(a.all, |v| filters.keep(v, || false))?;
+    let removed = engine.prune_volumes(all, |v| {
+        filters.allows(Some(&v.created_at), |k| {
+            v.labels.as_ref()?.get(k).map(String::as_str)
+        })
+    })?;
     let mut out = std::io::stdout().lock();
     if !removed.is_empty() {
         writeln!(out, "Deleted Volumes:").map_err(out_err)?;

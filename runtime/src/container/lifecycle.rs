@@ -399,11 +399,12 @@ impl Ctx<'_> {
     /// The work of `Engine::prune_containers`.
     pub(crate) fn prune_containers(
         &self,
+        keep: impl Fn(&Container) -> bool,
     ) -> crate::container::Result<(Vec<super::ContainerId>, u64)> {
         let mut ids = Vec::new();
         let mut reclaimed = 0;
         for c in self.containers()? {
-            if is_live(&c) {
+            if is_live(&c) || !keep(&c) {
                 continue;
             }
             let size = c

@@ -213,10 +213,13 @@ impl Engine {
         Ok(self.cx().remove_container(name, force)?)
     }
 
-    /// `tug container prune`: removes every container that is not running; their ids and
-    /// the bytes their writable layers held.
-    pub fn prune_containers(&self) -> crate::Result<(Vec<ContainerId>, u64)> {
-        Ok(self.cx().prune_containers()?)
+    /// `tug container prune`: removes every container that is not running and that `keep`
+    /// lets go (the prune filters); their ids and the bytes their writable layers held.
+    pub fn prune_containers(
+        &self,
+        keep: impl Fn(&Container) -> bool,
+    ) -> crate::Result<(Vec<ContainerId>, u64)> {
+        Ok(self.cx().prune_containers(keep)?)
     }
 
     /// Every container, as `inspect` shows them (for `ps` and the testkit), newest first.

@@ -186,10 +186,14 @@ impl Engine {
     }
 
     /// Removes dangling images (no name), or with `all` every image that no container
-    /// uses, and the staging files and dirs that killed commands left. The bytes
+    /// uses, of those `keep` lets go (the prune filters), and the staging files and dirs that killed commands left. The bytes
     /// reclaimed are measured on disk (blobs and snapshots), so layers that other images
     /// share are not counted.
-    pub fn prune_images(&self, all: bool) -> Result<PruneReport, Error> {
+    pub fn prune_images(
+        &self,
+        all: bool,
+        keep: impl Fn(&Image) -> bool,
+    ) -> Result<PruneReport, Error> {
         let store = self.image_store()?;
         let in_use: HashSet<String> = self
             .containers()
@@ -206,7 +210,7 @@ impl Engine {
             .map_err(|e| Error::Users(Box::new(e)))?;
         for image in store.list()? {
             let kept = !image.names.is_empty() || intermediate.contains(&image.id);
-            if in_use.contains(&image.id.to_string()) || (!all && kept) {
+            if in_use.contains(&image.id.to_string()) || (!all && kept) || !keep(&image) {
                 continue;
             }
             // Removing by id deletes every name; `force` only matters for images in use,
