@@ -73,7 +73,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>) -> ApiResult {
 
         (&M::POST, ["build"]) => super::build::build(server, query, req).await,
         (&M::POST, ["session"]) => super::build::session(),
-        (&M::POST, ["build", "prune"]) => super::build::prune(server).await,
+        (&M::POST, ["build", "prune"]) => super::build::prune(server, query).await,
         (&M::GET, ["events"]) => super::events::events(server, query).await,
         (&M::GET, ["containers", "json"]) => containers::list(server, query).await,
         (&M::POST, ["containers", "create"]) => super::create::create(server, query, req).await,

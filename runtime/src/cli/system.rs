@@ -483,9 +483,14 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
         writeln!(out).map_err(out_err)?;
     }
     reclaimed += report.reclaimed;
-    // The build cache goes too, as with Docker's `system prune`.
+    // The build cache goes too, as with Docker's `system prune`; not with a filter: its
+    // entries keep no creation time or labels to filter by.
     let (_, cache_bytes) = engine.build_cache_usage()?;
-    let cache = engine.prune_build_cache()?;
+    let cache = if a.filter.is_empty() {
+        engine.prune_build_cache()?
+    } else {
+        Default::default()
+    };
     if !cache.images.is_empty() {
         writeln!(out, "Deleted build cache objects:").map_err(out_err)?;
         for id in &cache.images {
