@@ -452,7 +452,7 @@ impl Ctx<'_> {
         let id = store.resolve(name)?;
         let mut c = store.load(&id)?;
         if is_live(&c) && !shim::is_alive(self.run_root(), &id) {
-            c = self.repair_dead_shim(c);
+            c = self.repair_dead_shim(c)?;
         }
         let monitored = c.state.running && !c.state.paused;
         c.state.health = super::health::read_state(&store.dir(&id), monitored);
@@ -464,8 +464,10 @@ impl Ctx<'_> {
     /// would have at the exit: its cgroup (and any process left in it), its published
     /// ports and their DNAT table, its host veths; its peers stop resolving its name.
     /// Checked again under the container's lock, which the shim's own last write takes,
-    /// so a shim that is merely exiting is never taken for dead.
-    fn repair_dead_shim(&self, mut c: Container) -> Container {
+    /// so a shim that is merely exiting is never taken for dead. A container removed
+    /// meanwhile (the shim of a `--rm` one moves its dir out as it ends) is not found:
+    /// it must not be reported as killed (137) when it exited on its own.
+    fn repair_dead_shim(&self, mut c: Container) -> crate::container::Result<Container> {
         let mark = |c: &mut Container| {
             c.state.set_exited(
                 137,
@@ -474,17 +476,22 @@ impl Ctx<'_> {
             );
         };
         let store = self.container_store();
-        let Ok(_lock) = store.lock(&c.id) else {
-            mark(&mut c);
-            return c;
+        let _lock = match store.lock(&c.id) {
+            Ok(l) => l,
+            Err(e @ Error::NotFound(_)) => return Err(e),
+            Err(_) => {
+                mark(&mut c);
+                return Ok(c);
+            }
         };
         match store.load(&c.id) {
             Ok(now) if is_live(&now) && !shim::is_alive(self.run_root(), &c.id) => c = now,
             // The shim recorded its own end meanwhile.
-            Ok(now) => return now,
+            Ok(now) => return Ok(now),
+            Err(e @ Error::NotFound(_)) => return Err(e),
             Err(_) => {
                 mark(&mut c);
-                return c;
+                return Ok(c);
             }
         }
         let _ = crate::sandbox::cgroups::open_for(
@@ -502,7 +509,7 @@ impl Ctx<'_> {
         let _ = store.save(&c, true);
         drop(_lock);
         self.refresh_hosts(&networks, None);
-        c
+        Ok(c)
     }
 }
 
@@ -599,5 +606,28 @@ mod tests {
         assert_eq!(parse_signal("hup").unwrap(), Signal::SIGHUP);
         assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
         assert!(parse_signal("NOPE").is_err());
+    }
+
+    /// A record read as running whose dir went before its shim was looked at (a `--rm`
+    /// container's shim moves it out as it ends): the container is not found, and is
+    /// never reported as killed (137) when it exited on its own.
+    #[test]
+    fn a_live_record_whose_dir_went_is_not_found_rather_than_killed() {
+        let root = tempfile::tempdir().unwrap();
+        let engine = crate::Engine::open(crate::EngineConfig::new(
+            root.path().join("state"),
+            root.path().join("run"),
+        ))
+        .unwrap();
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("testdata/container.json")).unwrap();
+        v["Id"] = "ab".repeat(32).into();
+        let mut c: Container = serde_json::from_value(v).unwrap();
+        c.state.set_running(i32::MAX);
+        assert!(is_live(&c));
+        match engine.cx().repair_dead_shim(c) {
+            Err(Error::NotFound(_)) => {}
+            other => panic!("{other:?}"),
+        }
     }
 }

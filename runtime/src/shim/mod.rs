@@ -173,7 +173,15 @@ pub fn connect(run_root: &Path, id: &str) -> io::Result<UnixStream> {
     connect_dir(&run_dir(run_root, id))
 }
 
-/// Whether a shim supervises container `id` (its socket accepts connections).
+/// Whether a shim supervises container `id` (its socket accepts connections). Only a
+/// socket that is gone or that nobody listens on says no: a failure of this process's
+/// own (no file descriptor left, say) must not get a live container taken for dead.
 pub fn is_alive(run_root: &Path, id: &str) -> bool {
-    connect(run_root, id).is_ok()
+    match connect(run_root, id) {
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.raw_os_error(),
+            Some(libc::ENOENT | libc::ECONNREFUSED | libc::ENOTDIR)
+        ),
+    }
 }
