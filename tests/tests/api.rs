@@ -1145,3 +1145,63 @@ fn docker_run_knobs_and_update_reach_the_container() {
     assert!(text(&out).contains("No such container"), "{}", text(&out));
     s.docker_ok(&["rm", "-f", id]);
 }
+
+/// `docker run --health-*` (Docker's HealthConfig in the create body): the check runs,
+/// inspect and ps show its state, `ps --filter health=` finds it; an interval under 1ms
+/// is refused.
+#[test]
+fn docker_run_health_flags_check_the_container() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "checked",
+        "--health-cmd",
+        "test -e /tmp/ok",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let health = || {
+        s.docker_ok(&["inspect", "-f", "{{.State.Health.Status}}", "checked"])
+            .trim()
+            .to_string()
+    };
+    wait_for("unhealthy", Duration::from_secs(10), || {
+        health() == "unhealthy"
+    });
+    let ps = s.docker_ok(&["ps", "--format", "{{.Status}}"]);
+    assert!(ps.trim().ends_with("(unhealthy)"), "{ps}");
+    s.docker_ok(&["exec", "checked", "touch", "/tmp/ok"]);
+    wait_for("healthy", Duration::from_secs(10), || health() == "healthy");
+    let found = s.docker_ok(&["ps", "-q", "--filter", "health=healthy"]);
+    assert_eq!(found.trim().len(), 12, "{found}");
+    let test = s.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Healthcheck.Test}}",
+        "checked",
+    ]);
+    assert_eq!(test.trim(), r#"["CMD-SHELL","test -e /tmp/ok"]"#);
+    s.docker_ok(&["rm", "-f", "checked"]);
+    let bad = s.docker(&[
+        "run",
+        "--rm",
+        "--health-interval",
+        "0.1ms",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code(&bad), 125, "{}", text(&bad));
+    assert!(
+        text(&bad).contains("Interval in Healthcheck cannot be less than 1ms"),
+        "{}",
+        text(&bad)
+    );
+}

@@ -129,8 +129,15 @@ pub(super) fn status_text(c: &Container, now: SystemTime) -> String {
         );
     }
     if s.running {
-        let paused = if s.paused { " (Paused)" } else { "" };
-        return format!("Up {}{paused}", human(since(&s.started_at)));
+        // Docker's suffix: paused, else the health (`health: starting`, `healthy`...).
+        use tug::container::HealthStatus;
+        let suffix = match s.health.as_ref().map(|h| h.status) {
+            _ if s.paused => " (Paused)".to_string(),
+            None => String::new(),
+            Some(HealthStatus::Starting) => " (health: starting)".to_string(),
+            Some(h) => format!(" ({h})"),
+        };
+        return format!("Up {}{suffix}", human(since(&s.started_at)));
     }
     match s.status.as_str() {
         "created" => "Created".into(),

@@ -296,6 +296,15 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
     let restart_policy = restart_policy(hc)?;
     let auto_remove = hc["AutoRemove"].as_bool().unwrap_or(false);
     let resources = resources(hc)?;
+    // Docker's HealthConfig (durations in nanoseconds): over the image's HEALTHCHECK,
+    // setting by setting, as `--health-*` are.
+    let healthcheck = match &body["Healthcheck"] {
+        Value::Null => None,
+        v => Some(
+            serde_json::from_value::<tug::container::Healthcheck>(v.clone())
+                .map_err(|e| bad(format!("Healthcheck: {e}")))?,
+        ),
+    };
     Ok(CreateOptions {
         image,
         hostname: string(&body["Hostname"]),
@@ -347,6 +356,7 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         oom_score_adj: hc["OomScoreAdj"].as_i64().filter(|s| *s != 0),
         cgroup_parent: string(&hc["CgroupParent"]),
         device_cgroup_rules: strings(&hc["DeviceCgroupRules"]),
+        healthcheck,
         ..Default::default()
     })
 }
