@@ -1190,6 +1190,20 @@ fn docker_run_health_flags_check_the_container() {
     ]);
     assert_eq!(test.trim(), r#"["CMD-SHELL","test -e /tmp/ok"]"#);
     s.docker_ok(&["rm", "-f", "checked"]);
+    // `-e KEY` with KEY unset on the client reaches the API bare, and unsets KEY (as
+    // Docker's daemon does), rather than passing `KEY` on as it is.
+    let env = s.docker_ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "TUG_TEST_SURELY_UNSET",
+        "-e",
+        "A=1",
+        "busybox",
+        "env",
+    ]);
+    assert!(!env.contains("TUG_TEST_SURELY_UNSET"), "{env}");
+    assert!(env.lines().any(|l| l == "A=1"), "{env}");
     let bad = s.docker(&[
         "run",
         "--rm",

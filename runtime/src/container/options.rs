@@ -157,7 +157,8 @@ pub fn merge_env(base: &[String], overrides: &[String]) -> Vec<String> {
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The process's environment: PATH, HOSTNAME, TERM (with a tty), then the container's
-/// env overriding them, as Docker builds it.
+/// env overriding them, as Docker builds it. A variable without a value (`KEY`, as the
+/// API gets `docker run -e KEY` when the client's KEY is unset) unsets KEY.
 pub fn process_env(
     hostname: &str,
     tty: bool,
@@ -173,6 +174,9 @@ pub fn process_env(
     }
     // As Docker: the links' variables, then the config's, which win.
     merge_env(&merge_env(&base, link_env), config_env)
+        .into_iter()
+        .filter(|e| e.contains('='))
+        .collect()
 }
 
 /// One `-e` value: `KEY=VALUE` as it is; `KEY` alone takes the value from `lookup` (tug's
@@ -245,6 +249,15 @@ mod tests {
         assert_eq!(
             env,
             v(&["PATH=/x", "HOSTNAME=box", "TERM=xterm", "HOME=/h"])
+        );
+        // A bare key unsets: it is never passed on as it is.
+        let env = process_env("box", false, &[], &v(&["HOSTNAME", "UNSET", "A=1"]));
+        assert_eq!(
+            env,
+            v(&[
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "A=1"
+            ])
         );
     }
 
