@@ -28,7 +28,8 @@ pub struct ContainerCommit {
     /// that the layer is one consistent moment; a container paused already stays so.
     pub pause: bool,
     /// An image config (Docker's field names) to merge over the container's, as the API's
-    /// commit body is: see [`merge_user_config`]. The changes apply after it.
+    /// commit body is, and as Docker merges it: a field set here wins, `Env` is merged by
+    /// variable, `Labels`, `ExposedPorts` and `Volumes` by key. The changes apply after it.
     pub config: Map<String, Value>,
 }
 
