@@ -848,7 +848,8 @@ fn docker_diff_export_and_network_connect() {
 }
 
 /// Debian's docker-compose 1.29 (docker-py), unchanged, on tug: a two-service project
-/// with a network and a volume, up, ps, logs, down -v.
+/// with a network, a volume and a healthcheck that the other service waits for, up, ps,
+/// logs, down -v.
 #[test]
 fn docker_compose_runs_a_project_on_tug() {
     let t = TestRoot::with_busybox();
@@ -866,18 +867,24 @@ fn docker_compose_runs_a_project_on_tug() {
     let dir = t.host_dir("project");
     std::fs::write(
         dir.join("docker-compose.yml"),
-        r#"version: "3"
+        r#"version: "2.4"
 services:
   web:
     image: busybox
     command: sh -c "mkdir -p /www && echo hello-web > /www/index.html && exec httpd -f -p 80 -h /www"
     networks: [back]
     volumes: [data:/data]
+    healthcheck:
+      test: ["CMD", "wget", "-qO-", "http://localhost/"]
+      interval: 200ms
+      retries: 50
   client:
     image: busybox
     command: sh -c "for i in $$(seq 100); do wget -qO- http://web/ && break; sleep 0.1; done; exec sleep 60"
     networks: [back]
-    depends_on: [web]
+    depends_on:
+      web:
+        condition: service_healthy
 networks:
   back: {}
 volumes:
@@ -898,6 +905,10 @@ volumes:
     };
     let up = compose(&["up", "-d"]);
     assert!(up.status.success(), "{}", text(&up));
+    // `condition: service_healthy`: compose started the client once web's check passed
+    // (docker-py sends the healthcheck's unset fields as null).
+    let health = s.docker_ok(&["inspect", "-f", "{{.State.Health.Status}}", "apitest_web_1"]);
+    assert_eq!(health.trim(), "healthy");
     let ps = compose(&["ps", "--services"]);
     let mut services: Vec<String> = String::from_utf8_lossy(&ps.stdout)
         .lines()

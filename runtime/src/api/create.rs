@@ -297,13 +297,21 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
     let auto_remove = hc["AutoRemove"].as_bool().unwrap_or(false);
     let resources = resources(hc)?;
     // Docker's HealthConfig (durations in nanoseconds): over the image's HEALTHCHECK,
-    // setting by setting, as `--health-*` are.
+    // setting by setting, as `--health-*` are. docker-py sends the unset ones as null.
     let healthcheck = match &body["Healthcheck"] {
         Value::Null => None,
-        v => Some(
-            serde_json::from_value::<tug::container::Healthcheck>(v.clone())
-                .map_err(|e| bad(format!("Healthcheck: {e}")))?,
-        ),
+        Value::Object(o) => {
+            let set: serde_json::Map<String, Value> = o
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Some(
+                serde_json::from_value::<tug::container::Healthcheck>(Value::Object(set))
+                    .map_err(|e| bad(format!("Healthcheck: {e}")))?,
+            )
+        }
+        v => return Err(bad(format!("Healthcheck: not an object: {v}"))),
     };
     Ok(CreateOptions {
         image,
