@@ -243,6 +243,12 @@ fn docker_detached_container_lists_logs_execs_inspects_and_goes() {
     assert_eq!(id.trim().len(), 64, "{id}");
     let ps = s.docker_ok(&["ps", "--format", "{{.Names}} {{.Image}} {{.State}}"]);
     assert_eq!(ps.trim(), "web busybox running");
+    // `ps -s` (`size=1`): what it wrote, and that plus its image.
+    let size = s.docker_ok(&["ps", "-s", "--format", "{{.Size}}"]);
+    assert!(
+        size.contains(" (virtual ") && !size.contains("(virtual 0B)"),
+        "{size}"
+    );
     let by_label = s.docker_ok(&["ps", "-q", "--filter", "label=app=api-test"]);
     assert_eq!(by_label.trim(), &id.trim()[..12]);
     assert_eq!(
@@ -426,6 +432,47 @@ fn docker_network_and_volume_commands_work_on_tug() {
     assert_eq!(out, "kept\n");
     let vols = s.docker_ok(&["volume", "ls", "--format", "{{.Name}}"]);
     assert!(vols.lines().any(|l| l == "apidata"), "{vols}");
+    // The list filters are `ls --filter`'s: a volume a container uses is not dangling.
+    s.docker_ok(&["volume", "create", "--label", "tier=db", "lonely"]);
+    s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "holder",
+        "-v",
+        "apidata:/data",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let dangling = s.docker_ok(&["volume", "ls", "-q", "--filter", "dangling=true"]);
+    assert_eq!(dangling, "lonely\n");
+    let labelled = s.docker_ok(&["volume", "ls", "-q", "--filter", "label=tier=db"]);
+    assert_eq!(labelled, "lonely\n");
+    s.docker_ok(&["rm", "-f", "holder"]);
+    s.docker_ok(&["volume", "rm", "lonely"]);
+    s.docker_ok(&["network", "create", "--label", "tier=web", "labelled"]);
+    let nets = s.docker_ok(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}}",
+        "--filter",
+        "label=tier",
+    ]);
+    assert_eq!(nets, "labelled\n");
+    let nets = s.docker_ok(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}}",
+        "--filter",
+        "driver=host",
+    ]);
+    assert_eq!(nets, "host\n");
+    s.docker_ok(&["network", "rm", "labelled"]);
+    let bad = s.docker(&["network", "ls", "--filter", "colour=red"]);
+    assert_eq!(code(&bad), 1, "{}", text(&bad));
     s.docker_ok(&["volume", "rm", "apidata"]);
     s.docker_ok(&["network", "rm", "apinet"]);
     s.docker_ok(&["network", "create", "unused"]);

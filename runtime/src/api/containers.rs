@@ -27,9 +27,11 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
         }
     }
     let limit = query.get("limit").and_then(|l| l.parse::<i64>().ok());
+    let size = query.flag("size", false);
     let containers = blocking(&server, |e| Ok(e.containers()?)).await?;
     let now = SystemTime::now();
     let mut out = Vec::new();
+    let mut kept = Vec::new();
     for c in containers {
         let listed = all
             || c.state.running
@@ -44,8 +46,17 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
             continue;
         }
         out.push(summary(&c, now));
+        kept.push(c);
         if limit.is_some_and(|l| l > 0 && out.len() as i64 >= l) {
             break;
+        }
+    }
+    // `size`: what each wrote (SizeRw) and that plus its image (SizeRootFs), as `ps -s`.
+    if size {
+        let sizes = blocking(&server, move |e| Ok(e.container_sizes(&kept)?)).await?;
+        for (v, (rw, root)) in out.iter_mut().zip(sizes) {
+            v["SizeRw"] = json!(rw);
+            v["SizeRootFs"] = json!(root);
         }
     }
     Ok(json(StatusCode::OK, &Value::Array(out)))

@@ -41,6 +41,17 @@ impl Query {
     }
 
     /// Docker's `filters`: `{"label":["a=b"]}` or the older `{"label":{"a=b":true}}`.
+    /// The `filters` as `--filter KEY=VALUE` arguments, for the CLI's list filters.
+    pub fn filter_args(&self) -> Result<Vec<String>, super::error::ApiError> {
+        let filters = self
+            .filters()
+            .map_err(super::error::ApiError::bad_request)?;
+        Ok(filters
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| format!("{k}={v}")))
+            .collect())
+    }
+
     /// The `filters` of a prune endpoint (see [`crate::cli::filters::PruneFilters`]);
     /// `own` are the keys the endpoint reads itself.
     pub fn prune_filters(

@@ -27,21 +27,15 @@ fn labels(v: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// `GET /networks` (the `name` filter).
+/// `GET /networks` (the filters of `tug network ls`: `name`, `driver`, `id`, `label`).
 pub async fn networks(server: Arc<Server>, query: Query) -> ApiResult {
-    let filters = query.filters().map_err(ApiError::bad_request)?;
+    let args = query.filter_args()?;
+    let filters = crate::cli::network::Filters::parse(&args, crate::cli::network::LS_FILTERS)
+        .map_err(|e| ApiError::bad_request(e.message))?;
     let list = blocking(&server, |e| Ok(e.networks()?)).await?;
     let mut out = Vec::new();
-    for n in &list {
-        let v = to_json(n)?;
-        let name = v["Name"].as_str().unwrap_or_default();
-        if let Some(names) = filters.get("name")
-            && !names.is_empty()
-            && !names.iter().any(|f| name.contains(f.as_str()))
-        {
-            continue;
-        }
-        out.push(v);
+    for n in list.iter().filter(|n| filters.keep(n)) {
+        out.push(to_json(n)?);
     }
     Ok(json(StatusCode::OK, &Value::Array(out)))
 }
@@ -87,18 +81,29 @@ pub async fn remove_network(server: Arc<Server>, id: &str) -> ApiResult {
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
-/// `GET /volumes` (the `name` filter).
+/// `GET /volumes` (the filters of `tug volume ls`: `name`, `label`, `dangling`,
+/// `driver`).
 pub async fn volumes(server: Arc<Server>, query: Query) -> ApiResult {
-    let filters = query.filters().map_err(ApiError::bad_request)?;
-    let list = blocking(&server, |e| Ok(e.volumes()?)).await?;
+    let args = query.filter_args()?;
+    let filters = crate::cli::volume::Filters::parse(&args, crate::cli::volume::LS_FILTERS)
+        .map_err(|e| ApiError::bad_request(e.message))?;
+    let list = blocking(&server, move |e| {
+        let mut kept = Vec::new();
+        for v in e.volumes()? {
+            let used = || {
+                e.volume_users(&v.name)
+                    .map(|u| !u.is_empty())
+                    .unwrap_or(true)
+            };
+            if filters.keep(&v, used) {
+                kept.push(v);
+            }
+        }
+        Ok(kept)
+    })
+    .await?;
     let mut out = Vec::new();
     for v in &list {
-        if let Some(names) = filters.get("name")
-            && !names.is_empty()
-            && !names.iter().any(|f| v.name.contains(f.as_str()))
-        {
-            continue;
-        }
         out.push(to_json(v)?);
     }
     Ok(json(

@@ -172,8 +172,11 @@ pub fn create(engine: &Engine, a: CreateArgs) -> CliResult {
 }
 
 /// What `network ls --filter` and `prune --filter` keep.
+/// The keys of `network ls --filter` (and of the API's list).
+pub(crate) const LS_FILTERS: &[&str] = &["name", "driver", "id", "label"];
+
 #[derive(Default)]
-struct Filters {
+pub(crate) struct Filters {
     names: Vec<String>,
     drivers: Vec<String>,
     ids: Vec<String>,
@@ -181,7 +184,7 @@ struct Filters {
 }
 
 impl Filters {
-    fn parse(specs: &[String], allowed: &[&str]) -> Result<Filters, CliError> {
+    pub(crate) fn parse(specs: &[String], allowed: &[&str]) -> Result<Filters, CliError> {
         let mut f = Filters::default();
         for spec in specs {
             let (k, v) = super::filters::pair(spec)?;
@@ -199,7 +202,7 @@ impl Filters {
         Ok(f)
     }
 
-    fn keep(&self, n: &Network) -> bool {
+    pub(crate) fn keep(&self, n: &Network) -> bool {
         (self.names.is_empty() || self.names.iter().any(|x| n.name.contains(x.as_str())))
             && (self.drivers.is_empty() || self.drivers.contains(&n.driver))
             && (self.ids.is_empty() || self.ids.iter().any(|x| n.id.starts_with(x.as_str())))
@@ -229,7 +232,7 @@ fn ls_row(n: &Network, no_trunc: bool) -> Value {
 }
 
 pub fn ls(engine: &Engine, a: LsArgs) -> CliResult {
-    let filters = Filters::parse(&a.filter, &["name", "driver", "id", "label"])?;
+    let filters = Filters::parse(&a.filter, LS_FILTERS)?;
     let nets: Vec<Network> = engine
         .networks()?
         .into_iter()

@@ -143,9 +143,12 @@ pub fn create(engine: &Engine, a: CreateArgs) -> CliResult {
     Ok(0)
 }
 
+/// The keys of `volume ls --filter` (and of the API's list).
+pub(crate) const LS_FILTERS: &[&str] = &["name", "label", "dangling", "driver"];
+
 /// What `volume ls --filter` keeps.
 #[derive(Default)]
-struct Filters {
+pub(crate) struct Filters {
     names: Vec<String>,
     labels: Vec<(String, Option<String>)>,
     dangling: Option<bool>,
@@ -153,7 +156,7 @@ struct Filters {
 }
 
 impl Filters {
-    fn parse(specs: &[String], allowed: &[&str]) -> Result<Filters, CliError> {
+    pub(crate) fn parse(specs: &[String], allowed: &[&str]) -> Result<Filters, CliError> {
         let mut f = Filters::default();
         for spec in specs {
             let (k, v) = super::filters::pair(spec)?;
@@ -172,7 +175,7 @@ impl Filters {
     }
 
     /// Whether `v` passes; `used` says whether a container uses it.
-    fn keep(&self, v: &Volume, used: impl FnOnce() -> bool) -> bool {
+    pub(crate) fn keep(&self, v: &Volume, used: impl FnOnce() -> bool) -> bool {
         (self.names.is_empty() || self.names.iter().any(|n| v.name.contains(n.as_str())))
             && (self.drivers.is_empty() || self.drivers.contains(&v.driver))
             && super::filters::labels_match(&self.labels, |k| {
@@ -203,7 +206,7 @@ fn ls_row(v: &Volume) -> Value {
 }
 
 pub fn ls(engine: &Engine, a: LsArgs) -> CliResult {
-    let filters = Filters::parse(&a.filter, &["name", "label", "dangling", "driver"])?;
+    let filters = Filters::parse(&a.filter, LS_FILTERS)?;
     let mut vols = Vec::new();
     for v in engine.volumes()? {
         let used = || {
