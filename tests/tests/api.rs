@@ -451,6 +451,25 @@ fn docker_network_and_volume_commands_work_on_tug() {
     assert_eq!(labelled, "lonely\n");
     s.docker_ok(&["rm", "-f", "holder"]);
     s.docker_ok(&["volume", "rm", "lonely"]);
+    // `--mount`'s volume and tmpfs options reach the API as Mounts' VolumeOptions and
+    // TmpfsOptions.
+    let mode = s.docker_ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=made,dst=/v,volume-label=a=b",
+        "--mount",
+        "type=tmpfs,dst=/t,tmpfs-mode=1770",
+        "busybox",
+        "stat",
+        "-c",
+        "%a",
+        "/t",
+    ]);
+    assert_eq!(mode, "1770\n");
+    let labels = s.docker_ok(&["volume", "inspect", "-f", "{{.Labels}}", "made"]);
+    assert_eq!(labels, "map[a:b]\n");
+    s.docker_ok(&["volume", "rm", "made"]);
     s.docker_ok(&["network", "create", "--label", "tier=web", "labelled"]);
     let nets = s.docker_ok(&[
         "network",

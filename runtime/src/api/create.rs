@@ -127,6 +127,39 @@ fn mount_flag(m: &Value) -> String {
     if let Some(size) = m["TmpfsOptions"]["SizeBytes"].as_i64() {
         parts.push(format!("tmpfs-size={size}"));
     }
+    // The API's FileMode is a number; the flag takes it in octal.
+    if let Some(mode) = m["TmpfsOptions"]["Mode"].as_u64().filter(|m| *m != 0) {
+        parts.push(format!("tmpfs-mode={mode:o}"));
+    }
+    if let Some(p) = m["BindOptions"]["Propagation"]
+        .as_str()
+        .filter(|p| !p.is_empty())
+    {
+        parts.push(format!("bind-propagation={p}"));
+    }
+    let volume = &m["VolumeOptions"];
+    if volume["NoCopy"].as_bool() == Some(true) {
+        parts.push("volume-nocopy".into());
+    }
+    for (k, v) in volume["Labels"].as_object().into_iter().flatten() {
+        parts.push(format!(
+            "volume-label={k}={}",
+            v.as_str().unwrap_or_default()
+        ));
+    }
+    if let Some(d) = volume["DriverConfig"]["Name"]
+        .as_str()
+        .filter(|d| !d.is_empty())
+    {
+        parts.push(format!("volume-driver={d}"));
+    }
+    for (k, v) in volume["DriverConfig"]["Options"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        parts.push(format!("volume-opt={k}={}", v.as_str().unwrap_or_default()));
+    }
     parts.join(",")
 }
 
