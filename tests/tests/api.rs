@@ -1145,6 +1145,14 @@ fn docker_build_with_the_classic_builder_builds_and_fails_as_dockers() {
     assert!(stderr.contains("returned a non-zero code: 1"), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("about-to-fail"));
     assert_ne!(code(&s.docker(&["image", "inspect", "apibroken"])), 0);
+    // A builder option tug's builder lacks is refused, not left out of the build.
+    let out = build(&bad, &["--add-host", "db:10.0.0.9", "-t", "apihosts"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains("--add-host) is not supported"),
+        "{}",
+        text(&out)
+    );
 
     // BuildKit is refused with a clear error.
     let v2 = s.http("POST", "/v1.47/build?version=2", None);

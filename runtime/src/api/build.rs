@@ -81,6 +81,31 @@ fn options(query: &Query, tar: Vec<u8>) -> Result<BuildOptions, ApiError> {
             "remote build contexts (remote) are not supported: send the context as a tar archive",
         ));
     }
+    // What the classic builder takes and tug's does not yet: refused when set, rather than
+    // a build that runs without it (the clients send the unset ones as 0 or empty).
+    for (param, flag) in [
+        ("extrahosts", "--add-host"),
+        ("memory", "--memory"),
+        ("memswap", "--memory-swap"),
+        ("cpushares", "--cpu-shares"),
+        ("cpusetcpus", "--cpuset-cpus"),
+        ("cpusetmems", "--cpuset-mems"),
+        ("cpuperiod", "--cpu-period"),
+        ("cpuquota", "--cpu-quota"),
+        ("shmsize", "--shm-size"),
+        ("ulimits", "--ulimit"),
+        ("cgroupparent", "--cgroup-parent"),
+        ("squash", "--squash"),
+        ("isolation", "--isolation"),
+    ] {
+        if let Some(v) = query.get(param)
+            && !matches!(v, "" | "0" | "false" | "null" | "[]" | "{}" | "default")
+        {
+            return Err(ApiError::bad_request(format!(
+                "{param} ({flag}) is not supported by tug's builder"
+            )));
+        }
+    }
     if let Some(p) = query.get("platform").filter(|p| !p.is_empty()) {
         let native = match std::env::consts::ARCH {
             "x86_64" => "amd64",
