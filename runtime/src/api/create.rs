@@ -174,9 +174,54 @@ fn labels_list(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// HostConfig's settings that tug does not apply: a create that sets one is refused (a
+/// 400 naming it) rather than run without it. Unset is what clients send by default:
+/// absent, null, empty, zero, or the value named beside the key.
+const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
+    ("BlkioWeightDevice", ""),
+    ("BlkioDeviceReadBps", ""),
+    ("BlkioDeviceWriteBps", ""),
+    ("BlkioDeviceReadIOps", ""),
+    ("BlkioDeviceWriteIOps", ""),
+    ("CpuRealtimePeriod", ""),
+    ("CpuRealtimeRuntime", ""),
+    ("CpuCount", ""),
+    ("CpuPercent", ""),
+    ("IOMaximumIOps", ""),
+    ("IOMaximumBandwidth", ""),
+    ("KernelMemory", ""),
+    ("KernelMemoryTCP", ""),
+    ("UsernsMode", "host"),
+    ("Runtime", "runc"),
+    ("StorageOpt", ""),
+    ("VolumeDriver", "local"),
+    ("Isolation", "default"),
+];
+
+/// The first HostConfig setting of [`UNSUPPORTED_HOST_CONFIG`] that `hc` sets.
+fn unsupported_setting(hc: &Value) -> Option<&'static str> {
+    UNSUPPORTED_HOST_CONFIG.iter().find_map(|&(key, default)| {
+        let set = match &hc[key] {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Number(n) => n.as_f64() != Some(0.0),
+            Value::String(s) => !s.is_empty() && s != default,
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+        };
+        set.then_some(key)
+    })
+}
+
 /// The body of a create (Config with HostConfig inside) as the options `tug run` builds.
 fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
     let bad = |m: String| ApiError::bad_request(m);
+    if let Some(key) = unsupported_setting(&body["HostConfig"]) {
+        return Err(bad(format!(
+            "HostConfig.{key} is not supported by tug: {}",
+            body["HostConfig"][key]
+        )));
+    }
     let image = string(&body["Image"]).ok_or_else(|| bad("config.Image: no image given".into()))?;
     let hc = &body["HostConfig"];
     let mut command = strings(&body["Cmd"]);
@@ -507,6 +552,32 @@ pub fn resources(hc: &Value) -> Result<tug::container::Resources, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What clients send for an unset setting passes; a setting tug cannot apply is named.
+    #[test]
+    fn unsupported_host_config_is_named_only_when_set() {
+        let unset = json!({
+            "BlkioDeviceReadBps": null, "BlkioWeightDevice": [], "CpuCount": 0,
+            "UsernsMode": "", "Runtime": "runc", "VolumeDriver": "", "Isolation": "default",
+            "StorageOpt": {}, "Memory": 1024,
+        });
+        assert_eq!(unsupported_setting(&unset), None);
+        let throttled = json!({"BlkioDeviceReadBps": [{"Path": "/dev/vda", "Rate": 1}]});
+        assert_eq!(unsupported_setting(&throttled), Some("BlkioDeviceReadBps"));
+        assert_eq!(
+            unsupported_setting(&json!({"Runtime": "kata"})),
+            Some("Runtime")
+        );
+        assert_eq!(unsupported_setting(&json!({"UsernsMode": "host"})), None);
+        let err = create_options(&json!({"Image": "busybox", "HostConfig": {"CpuPercent": 50}}))
+            .unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(
+            err.message.contains("HostConfig.CpuPercent"),
+            "{}",
+            err.message
+        );
+    }
 
     #[test]
     fn endpoints_put_the_network_mode_first_and_keep_the_others() {
