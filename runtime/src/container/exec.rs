@@ -157,10 +157,14 @@ impl Ctx<'_> {
             })
             .cloned()
             .collect();
-        let env = merge_env(
+        // A bare `KEY` of the exec's unsets KEY, as the container's own do.
+        let env: Vec<String> = merge_env(
             &process_env(&c.config.hostname, opts.tty, &links, &c.config.env),
             &opts.env,
-        );
+        )
+        .into_iter()
+        .filter(|e| e.contains('='))
+        .collect();
         let cwd = opts
             .workdir
             .clone()
