@@ -40,7 +40,6 @@ impl Query {
         }
     }
 
-    /// Docker's `filters`: `{"label":["a=b"]}` or the older `{"label":{"a=b":true}}`.
     /// The `filters` as `--filter KEY=VALUE` arguments, for the CLI's list filters.
     pub fn filter_args(&self) -> Result<Vec<String>, super::error::ApiError> {
         let filters = self
@@ -69,6 +68,7 @@ impl Query {
             .map_err(super::error::ApiError::bad_request)
     }
 
+    /// Docker's `filters`: `{"label":["a=b"]}` or the older `{"label":{"a=b":true}}`.
     pub fn filters(&self) -> Result<BTreeMap<String, Vec<String>>, String> {
         let Some(text) = self.get("filters").filter(|t| !t.is_empty()) else {
             return Ok(BTreeMap::new());
