@@ -614,18 +614,17 @@ mod tests {
     #[test]
     fn a_live_record_whose_dir_went_is_not_found_rather_than_killed() {
         let root = tempfile::tempdir().unwrap();
-        let engine = crate::Engine::open(crate::EngineConfig::new(
+        let owned = crate::container::OwnedCtx::new(crate::EngineConfig::new(
             root.path().join("state"),
             root.path().join("run"),
-        ))
-        .unwrap();
+        ));
         let mut v: serde_json::Value =
             serde_json::from_str(include_str!("testdata/container.json")).unwrap();
         v["Id"] = "ab".repeat(32).into();
         let mut c: Container = serde_json::from_value(v).unwrap();
         c.state.set_running(i32::MAX);
         assert!(is_live(&c));
-        match engine.cx().repair_dead_shim(c) {
+        match owned.cx().repair_dead_shim(c) {
             Err(Error::NotFound(_)) => {}
             other => panic!("{other:?}"),
         }
