@@ -196,6 +196,9 @@ const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
     ("StorageOpt", ""),
     ("VolumeDriver", "local"),
     ("Isolation", "default"),
+    // `--gpus`: no device driver here.
+    ("DeviceRequests", ""),
+    ("Annotations", ""),
 ];
 
 /// The first HostConfig setting of [`UNSUPPORTED_HOST_CONFIG`] that `hc` sets.
