@@ -572,6 +572,8 @@ mod tests {
             Some("Runtime")
         );
         assert_eq!(unsupported_setting(&json!({"UsernsMode": "host"})), None);
+        let gpus = json!({"DeviceRequests": [{"Count": -1, "Capabilities": [["gpu"]]}]});
+        assert_eq!(unsupported_setting(&gpus), Some("DeviceRequests"));
         let err = create_options(&json!({"Image": "busybox", "HostConfig": {"CpuPercent": 50}}))
             .unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
