@@ -987,6 +987,17 @@ volumes:
         Duration::from_secs(20),
         || String::from_utf8_lossy(&compose(&["logs", "client"]).stdout).contains("hello-web"),
     );
+    // A second `up` and a one-off `run` check the network's options against the file's:
+    // tug's own bridge name is not among the options the API shows.
+    let again = compose(&["up", "-d"]);
+    assert!(again.status.success(), "{}", text(&again));
+    let once = compose(&["run", "--rm", "-T", "client", "echo", "one-off"]);
+    assert!(once.status.success(), "{}", text(&once));
+    assert!(
+        String::from_utf8_lossy(&once.stdout).contains("one-off"),
+        "{}",
+        text(&once)
+    );
     let down = compose(&["down", "-v", "-t", "0"]);
     assert!(down.status.success(), "{}", text(&down));
     assert_eq!(s.docker_ok(&["ps", "-aq"]), "");

@@ -17,6 +17,20 @@ fn to_json(v: &impl serde::Serialize) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|e| ApiError::internal(e.to_string()))
 }
 
+/// A network as Docker's API shows it. A user network's bridge device name is tug's own
+/// choice, kept in its record's options: Docker shows none there, and docker-compose
+/// takes an option it did not set for a changed network ("needs to be recreated"), so a
+/// second `up` or a `run` would fail. The predefined `bridge` shows it, as Docker's does.
+fn network_json(n: &tug::network::Network) -> Result<Value, ApiError> {
+    let mut v = to_json(n)?;
+    if !n.is_predefined()
+        && let Some(options) = v["Options"].as_object_mut()
+    {
+        options.remove(tug::network::record::BRIDGE_NAME_OPTION);
+    }
+    Ok(v)
+}
+
 fn labels(v: &Value) -> BTreeMap<String, String> {
     v.as_object()
         .map(|m| {
@@ -35,7 +49,7 @@ pub async fn networks(server: Arc<Server>, query: Query) -> ApiResult {
     let list = blocking(&server, |e| Ok(e.networks()?)).await?;
     let mut out = Vec::new();
     for n in list.iter().filter(|n| filters.keep(n)) {
-        out.push(to_json(n)?);
+        out.push(network_json(n)?);
     }
     Ok(json(StatusCode::OK, &Value::Array(out)))
 }
@@ -44,7 +58,7 @@ pub async fn networks(server: Arc<Server>, query: Query) -> ApiResult {
 pub async fn network(server: Arc<Server>, id: &str) -> ApiResult {
     let id = id.to_string();
     let n = blocking(&server, move |e| Ok(e.network(&id)?)).await?;
-    Ok(json(StatusCode::OK, &to_json(&n)?))
+    Ok(json(StatusCode::OK, &network_json(&n)?))
 }
 
 /// `POST /networks/create`.
