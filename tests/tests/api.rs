@@ -701,6 +701,18 @@ fn docker_pause_rename_top_and_prune() {
     ]);
     assert!(pruned.contains("Deleted Containers:"), "{pruned}");
     assert_eq!(names(), "second");
+    // A stop's timeout may be a fraction (docker-py's `t=0.2`); one that is no number is
+    // a bad request, not Docker's 10 s.
+    let bad = s.http("POST", "/v1.47/containers/second/stop?t=soon", Some(""));
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    let started = std::time::Instant::now();
+    let stopped = s.http("POST", "/v1.47/containers/second/stop?t=0.2", Some(""));
+    assert!(stopped.starts_with("HTTP/1.1 204"), "{stopped}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     s.docker_ok(&["rm", "-f", "second"]);
     // Networks: by label, and not before they are old enough.
     s.docker_ok(&["network", "create", "--label", "tier=x", "labelled"]);
@@ -940,6 +952,7 @@ services:
     command: sh -c "mkdir -p /www && echo hello-web > /www/index.html && exec httpd -f -p 80 -h /www"
     networks: [back]
     volumes: [data:/data]
+    stop_grace_period: 200ms
     healthcheck:
       test: ["CMD", "wget", "-qO-", "http://localhost/"]
       interval: 200ms
@@ -948,6 +961,7 @@ services:
     image: busybox
     command: sh -c "for i in $$(seq 100); do wget -qO- http://web/ && break; sleep 0.1; done; exec sleep 60"
     networks: [back]
+    stop_grace_period: 200ms
     depends_on:
       web:
         condition: service_healthy
@@ -998,6 +1012,22 @@ volumes:
         "{}",
         text(&once)
     );
+    // A changed service is recreated (compose reads its image's ContainerConfig then).
+    let file = dir.join("docker-compose.yml");
+    let changed = std::fs::read_to_string(&file).unwrap().replace(
+        "    volumes: [data:/data]\n",
+        "    volumes: [data:/data]\n    environment: [CHANGED=yes]\n",
+    );
+    std::fs::write(&file, changed).unwrap();
+    let recreated = compose(&["up", "-d"]);
+    assert!(recreated.status.success(), "{}", text(&recreated));
+    assert!(
+        text(&recreated).contains("Recreating"),
+        "{}",
+        text(&recreated)
+    );
+    let env = s.docker_ok(&["inspect", "-f", "{{.Config.Env}}", "apitest_web_1"]);
+    assert!(env.contains("CHANGED=yes"), "{env}");
     let down = compose(&["down", "-v", "-t", "0"]);
     assert!(down.status.success(), "{}", text(&down));
     assert_eq!(s.docker_ok(&["ps", "-aq"]), "");

@@ -218,19 +218,34 @@ fn poisoned<T>(_: T) -> ApiError {
     ApiError::internal("a lock of the server was poisoned")
 }
 
-fn timeout(query: &Query) -> Option<Duration> {
-    query
+fn timeout(query: &Query) -> Result<Option<Duration>, ApiError> {
+    let Some(t) = query
         .get("t")
         .or(query.get("timeout"))
-        .and_then(|t| t.parse::<i64>().ok())
-        .filter(|t| *t >= 0)
-        .map(|t| Duration::from_secs(t as u64))
+        .filter(|t| !t.is_empty())
+    else {
+        return Ok(None);
+    };
+    // docker-py sends a fraction (compose's `stop_grace_period: 200ms` is `t=0.2`); a
+    // negative one waits as long as it takes, as Docker's does.
+    let secs: f64 = t
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("invalid timeout t={t:?}: not a number of seconds"))
+        })?;
+    Ok(Some(if secs < 0.0 {
+        Duration::from_secs(100 * 365 * 24 * 3600)
+    } else {
+        Duration::from_secs_f64(secs.min(1e9))
+    }))
 }
 
 /// `POST /containers/{id}/stop?t=&signal=`: 304 when it is not running.
 pub async fn stop(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
-    let t = timeout(&query);
+    let t = timeout(&query)?;
     let signal = query.get("signal").map(str::to_string);
     let stopped = blocking(&server, move |e| {
         let c = e.container(&name)?;
@@ -250,7 +265,7 @@ pub async fn stop(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
 /// `POST /containers/{id}/restart?t=`.
 pub async fn restart(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
-    let t = timeout(&query);
+    let t = timeout(&query)?;
     blocking(&server, move |e| Ok(e.restart_container(&name, t)?)).await?;
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }

@@ -140,9 +140,15 @@ pub(super) fn unix_seconds(time: Option<&str>) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `GET /images/{name}/json`.
+/// `GET /images/{name}/json`, with `ContainerConfig` as Docker's daemon gave it before API
+/// 1.45 (the config of the container that made the image; here the image's config):
+/// docker-compose 1.29 reads its `Volumes` when it recreates a container, and fails
+/// with `KeyError: 'ContainerConfig'` without it.
 pub async fn inspect(server: Arc<Server>, name: String) -> ApiResult {
-    let v = blocking(&server, move |e| Ok(e.inspect_image(&name)?)).await?;
+    let mut v = blocking(&server, move |e| Ok(e.inspect_image(&name)?)).await?;
+    if v.get("ContainerConfig").is_none() {
+        v["ContainerConfig"] = v["Config"].clone();
+    }
     Ok(json(StatusCode::OK, &v))
 }
 
