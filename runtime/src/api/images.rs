@@ -75,12 +75,7 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
         }
         let tags = repo_tags(img);
         let created_at = unix_seconds(img.config.created().as_deref());
-        let image_labels = img
-            .config
-            .config()
-            .as_ref()
-            .and_then(|c| c.labels().clone())
-            .unwrap_or_default();
+        let image_labels = img.labels();
         let keep = dangling.is_none_or(|d| d == img.names.is_empty())
             && (refs.is_empty()
                 || img.names.iter().any(|n| {
@@ -102,12 +97,7 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
             continue;
         }
         let created = unix_seconds(img.config.created().as_deref());
-        let labels = img
-            .config
-            .config()
-            .as_ref()
-            .and_then(|c| c.labels().clone())
-            .unwrap_or_default();
+        let labels = img.labels();
         out.push(json!({
             "Id": img.id.to_string(),
             "ParentId": "",

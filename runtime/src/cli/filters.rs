@@ -115,12 +115,7 @@ impl PruneFilters {
 
     /// Whether an image may be pruned: its creation time and its config's labels.
     pub(crate) fn allows_image(&self, img: &tug::image::Image) -> bool {
-        let labels = img
-            .config
-            .config()
-            .as_ref()
-            .and_then(|c| c.labels().clone())
-            .unwrap_or_default();
+        let labels = img.labels();
         self.allows(img.config.created().as_deref(), |k| {
             labels.get(k).map(String::as_str)
         })

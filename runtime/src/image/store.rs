@@ -47,6 +47,15 @@ pub struct Image {
 }
 
 impl Image {
+    /// The labels of the image's config (`LABEL`); none: empty.
+    pub fn labels(&self) -> std::collections::HashMap<String, String> {
+        self.config
+            .config()
+            .as_ref()
+            .and_then(|c| c.labels().clone())
+            .unwrap_or_default()
+    }
+
     /// The digest the registry serves for `name` (Docker's repo digest): the index it
     /// was pulled through, else the manifest's.
     pub fn repo_digest(&self, name: &Reference) -> &Digest {

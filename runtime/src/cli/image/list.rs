@@ -68,12 +68,7 @@ impl Filters {
 
     /// Whether the image passes the label filters.
     fn keep_image(&self, image: &Image) -> bool {
-        let labels = image
-            .config
-            .config()
-            .as_ref()
-            .and_then(|c| c.labels().clone())
-            .unwrap_or_default();
+        let labels = image.labels();
         crate::cli::filters::labels_match(&self.labels, |k| labels.get(k).map(String::as_str))
     }
 
