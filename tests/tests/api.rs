@@ -271,6 +271,12 @@ fn docker_detached_container_lists_logs_execs_inspects_and_goes() {
     assert_eq!(code(&failed), 3, "{}", text(&failed));
     exited = s.docker_ok(&["ps", "--format", "{{.Names}}", "-f", "exited=3"]);
     assert_eq!(exited, "failed\n");
+    let before = s.docker_ok(&["ps", "-a", "--format", "{{.Names}}", "-f", "before=failed"]);
+    assert_eq!(before, "web\n");
+    let since = s.docker_ok(&["ps", "-a", "--format", "{{.Names}}", "-f", "since=web"]);
+    assert_eq!(since, "failed\n");
+    let on_bridge = s.docker_ok(&["ps", "-aq", "-f", "network=bridge"]);
+    assert_eq!(on_bridge.lines().count(), 2, "{on_bridge}");
     s.docker_ok(&["rm", "failed"]);
     let bad = s.docker(&["ps", "-f", "colour=red"]);
     assert_eq!(code(&bad), 1, "{}", text(&bad));

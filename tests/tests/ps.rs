@@ -64,7 +64,7 @@ fn ps_filters_like_docker() {
     t.ok(&["run", "--name", "good", "busybox", "true"]);
     cs.add("good");
     let up = cs.run_d(&[
-        "--name", "web1", "-l", "tier=web", "busybox", "sleep", "1000",
+        "--name", "web1", "-l", "tier=web", "-v", "/data", "busybox", "sleep", "1000",
     ]);
     let names = |filter: &[&str]| {
         let mut args = vec!["ps", "-a", "--format", "{{.Names}}"];
@@ -87,6 +87,12 @@ fn ps_filters_like_docker() {
     assert_eq!(names(&["label=tier=db"]), "");
     // Every label given must match, as Docker's.
     assert_eq!(names(&["label=tier", "label=tier=db"]), "");
+    // The network, a mount, and the order of creation.
+    assert_eq!(names(&["network=bridge"]), "bad,good,web1");
+    assert_eq!(names(&["network=nosuch"]), "");
+    assert_eq!(names(&["volume=/data"]), "web1");
+    assert_eq!(names(&["before=web1"]), "bad,good");
+    assert_eq!(names(&["since=bad"]), "good,web1");
     assert_eq!(names(&["ancestor=busybox"]), "bad,good,web1");
     assert_eq!(names(&["ancestor=busybox", "status=exited"]), "bad,good");
     // Without -a, a status filter still finds stopped containers (as Docker).

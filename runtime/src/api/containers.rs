@@ -29,6 +29,25 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
     let limit = query.get("limit").and_then(|l| l.parse::<i64>().ok());
     let size = query.flag("size", false);
     let containers = blocking(&server, |e| Ok(e.containers()?)).await?;
+    // `before` and `since` name other containers: their creation times, from the list.
+    let created: Vec<(String, String, String)> = containers
+        .iter()
+        .map(|c| {
+            (
+                c.id.to_string(),
+                c.short_name().to_string(),
+                c.created.clone(),
+            )
+        })
+        .collect();
+    let created_of = |n: &str| {
+        created
+            .iter()
+            .find(|(id, name, _)| {
+                name == n.trim_start_matches('/') || (n.len() >= 3 && id.starts_with(n))
+            })
+            .map(|(_, _, t)| t.clone())
+    };
     let now = SystemTime::now();
     let mut out = Vec::new();
     let mut kept = Vec::new();
@@ -42,7 +61,7 @@ pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
         if !listed {
             continue;
         }
-        if !crate::cli::ps::matches(&c, &filters) {
+        if !crate::cli::ps::matches(&c, &filters, created_of) {
             continue;
         }
         out.push(summary(&c, now));

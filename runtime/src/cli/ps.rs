@@ -128,10 +128,30 @@ fn row(c: &Container, no_trunc: bool, size: Option<(u64, u64)>) -> serde_json::V
 }
 
 /// Whether `c` passes every filter, as Docker's `ps` filters: the values of one key are
-/// or'ed, keys and'ed, but every `label` given must match. Shared with the API's list.
-pub(crate) fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> bool {
+/// or'ed, keys and'ed, but every `label` given must match. `created_of` gives another
+/// container's creation time, for `before` and `since`. Shared with the API's list.
+pub(crate) fn matches(
+    c: &Container,
+    filters: &BTreeMap<String, Vec<String>>,
+    created_of: impl Fn(&str) -> Option<String>,
+) -> bool {
+    let time = |t: &str| tug::image::parse_time(t);
     filters.iter().all(|(key, values)| {
         let one = |v: &String| match key.as_str() {
+            "network" => c.network_settings.networks.iter().any(|(name, e)| {
+                name == v || (!v.is_empty() && e.network_id.starts_with(v.as_str()))
+            }),
+            "volume" => c.mounts.iter().any(|m| {
+                ["Name", "Destination", "Source"]
+                    .iter()
+                    .any(|k| m[*k].as_str() == Some(v.as_str()))
+            }),
+            "before" => created_of(v)
+                .and_then(|t| time(&t))
+                .is_some_and(|other| time(&c.created).is_some_and(|t| t < other)),
+            "since" => created_of(v)
+                .and_then(|t| time(&t))
+                .is_some_and(|other| time(&c.created).is_some_and(|t| t > other)),
             "name" => c.short_name().contains(v.trim_start_matches('/')),
             "id" => c.id.starts_with(v.as_str()),
             "status" => c.state.status.as_str() == v,
@@ -173,7 +193,8 @@ pub(crate) fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) ->
 /// `health` or `status` value one of its states.
 pub(crate) fn check_filter(k: &str, v: &str) -> Result<(), String> {
     match k {
-        "name" | "id" | "status" | "label" | "ancestor" | "exited" | "health" => {}
+        "name" | "id" | "status" | "label" | "ancestor" | "exited" | "health" | "network"
+        | "volume" | "before" | "since" => {}
         other => return Err(format!("invalid filter '{other}'")),
     }
     if k == "health" && !["starting", "healthy", "unhealthy", "none"].contains(&v) {
@@ -231,8 +252,9 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
         })
         .collect();
     let mut kept = Vec::new();
+    let created_of = |n: &str| engine.container(n).ok().map(|c| c.created);
     for c in list.drain(..) {
-        if matches(&c, &filters) {
+        if matches(&c, &filters, created_of) {
             kept.push(c);
         }
     }
