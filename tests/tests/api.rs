@@ -106,6 +106,13 @@ fn docker_run_rm_prints_the_output_and_returns_the_exit_code() {
     ]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+    // `-a stderr`: only the stream asked for (Docker's client has no writer for the
+    // other, and panicked on its frames).
+    let script = "echo out; echo err >&2";
+    let out = s.docker(&["run", "--rm", "-a", "stderr", "busybox", "sh", "-c", script]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
     wait_for("the --rm containers to go", Duration::from_secs(10), || {
         t.container_ids().is_empty()
     });

@@ -29,6 +29,12 @@ pub async fn attach(
     let name = id.to_string();
     let c = blocking(&server, move |e| Ok(e.container(&name)?)).await?;
     let stdin = query.flag("stdin", false);
+    // Only the streams asked for: `docker run -a stderr` has no writer for stdout, and
+    // Docker's client panics on a frame of a stream it did not ask for.
+    let streams = Streams {
+        stdout: query.flag("stdout", false),
+        stderr: query.flag("stderr", false),
+    };
     let cid = c.id.to_string();
     let live = c.state.running || c.state.paused || c.state.restarting;
     let stream = if live {
@@ -54,14 +60,29 @@ pub async fn attach(
                 Err(_) => return,
             },
         };
-        relay(TokioIo::new(upgraded), sock, tty, stdin, None, |code| {
-            if let Some(code) = code {
-                let _ = server.exits.send((cid, code));
-            }
-        })
+        relay(
+            TokioIo::new(upgraded),
+            sock,
+            tty,
+            stdin,
+            streams,
+            None,
+            |code| {
+                if let Some(code) = code {
+                    let _ = server.exits.send((cid, code));
+                }
+            },
+        )
         .await;
     });
     Ok(upgrade_response(tty))
+}
+
+/// The output streams a client attached to.
+#[derive(Debug, Clone, Copy)]
+pub struct Streams {
+    pub stdout: bool,
+    pub stderr: bool,
 }
 
 /// Where an attach's stream comes from.
@@ -87,7 +108,7 @@ pub fn upgrade_response(tty: bool) -> Response<Body> {
 }
 
 /// Relays the shim's stream `sock` and the client's connection `io` until the process
-/// exits or either side goes. `on_exit` hears the exit code (`None`: the stream ended
+/// exits or either side goes; output of a stream not in `streams` is dropped. `on_exit` hears the exit code (`None`: the stream ended
 /// without one) before the client's connection closes, so that what the client asks
 /// next (`wait`, an exec's inspect) knows it.
 pub async fn relay<I>(
@@ -95,6 +116,7 @@ pub async fn relay<I>(
     sock: UnixStream,
     tty: bool,
     stdin: bool,
+    streams: Streams,
     control: Option<mpsc::Receiver<Vec<u8>>>,
     on_exit: impl FnOnce(Option<i32>),
 ) where
@@ -161,8 +183,9 @@ pub async fn relay<I>(
         };
         for m in messages {
             let (stream, data) = match m {
-                StreamOutput::Stdout(d) => (1, d),
-                StreamOutput::Stderr(d) => (2, d),
+                StreamOutput::Stdout(d) if streams.stdout => (1, d),
+                StreamOutput::Stderr(d) if streams.stderr => (2, d),
+                StreamOutput::Stdout(_) | StreamOutput::Stderr(_) => continue,
                 StreamOutput::Exit(code) => break 'relay Some(code),
             };
             let chunk = if tty { data } else { mux_frame(stream, &data) };

@@ -153,6 +153,10 @@ pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) ->
         r.control = Some(control);
     }
     let exec_id = id.to_string();
+    let streams = super::attach::Streams {
+        stdout: record.attach_stdout,
+        stderr: record.attach_stderr,
+    };
     // The process starts once the client has the `101` answer, as Docker's daemon does:
     // output sent with the answer's head would be read (and lost) by a client that reads
     // the head through a buffer before it takes the raw socket (docker-py does).
@@ -172,7 +176,7 @@ pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) ->
         let (code, why) = match started {
             Ok(Ok(sock)) => {
                 let control = Some(control_rx);
-                super::attach::relay(io, sock, tty, stdin, control, |code| {
+                super::attach::relay(io, sock, tty, stdin, streams, control, |code| {
                     finish(code.unwrap_or(126))
                 })
                 .await;
@@ -193,7 +197,6 @@ pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) ->
         let _ = io.write_all(&chunk).await;
         let _ = io.shutdown().await;
     });
-    let _ = (record.attach_stdout, record.attach_stderr);
     Ok(super::attach::upgrade_response(tty))
 }
 
