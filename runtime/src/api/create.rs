@@ -527,26 +527,45 @@ pub fn console_size(hc: &Value) -> Option<(u16, u16)> {
 /// HostConfig's cgroup limits (also the body of `POST /containers/{id}/update`). Docker's
 /// "unset" values (0, -1 swappiness, null) leave a limit as it is.
 pub fn resources(hc: &Value) -> Result<tug::container::Resources, ApiError> {
-    let int = |k: &str| hc[k].as_i64().unwrap_or(0);
-    let blkio_weight = u16::try_from(int("BlkioWeight")).map_err(|_| {
+    // Each value of the type Docker's decoder wants, or a 400 naming it (as Docker's
+    // `cannot unmarshal`), never a value read as 0 and a limit silently not set.
+    let wrong = |k: &str, want: &str| {
+        ApiError::bad_request(format!("HostConfig.{k}: {} is not {want}", hc[k]))
+    };
+    let opt_int = |k: &str| match &hc[k] {
+        Value::Null => Ok(None),
+        v => v.as_i64().map(Some).ok_or_else(|| wrong(k, "an integer")),
+    };
+    let int = |k: &str| opt_int(k).map(|v| v.unwrap_or(0));
+    let text = |k: &str| match &hc[k] {
+        Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(wrong(k, "a string")),
+    };
+    let oom_kill_disable = match &hc["OomKillDisable"] {
+        Value::Null => None,
+        Value::Bool(b) => Some(*b).filter(|d| *d),
+        _ => return Err(wrong("OomKillDisable", "a boolean")),
+    };
+    let blkio_weight = u16::try_from(int("BlkioWeight")?).map_err(|_| {
         ApiError::bad_request(format!(
             "HostConfig.BlkioWeight: {} is out of range (10 to 1000)",
             hc["BlkioWeight"]
         ))
     })?;
     Ok(tug::container::Resources {
-        memory: int("Memory"),
-        memory_swap: int("MemorySwap"),
-        memory_reservation: int("MemoryReservation"),
-        nano_cpus: int("NanoCpus"),
-        cpu_shares: int("CpuShares"),
-        cpu_quota: int("CpuQuota"),
-        cpu_period: int("CpuPeriod"),
-        cpuset_cpus: hc["CpusetCpus"].as_str().unwrap_or_default().to_string(),
-        cpuset_mems: hc["CpusetMems"].as_str().unwrap_or_default().to_string(),
-        pids_limit: hc["PidsLimit"].as_i64().filter(|p| *p != 0),
-        oom_kill_disable: hc["OomKillDisable"].as_bool().filter(|d| *d),
-        memory_swappiness: hc["MemorySwappiness"].as_i64().filter(|s| *s >= 0),
+        memory: int("Memory")?,
+        memory_swap: int("MemorySwap")?,
+        memory_reservation: int("MemoryReservation")?,
+        nano_cpus: int("NanoCpus")?,
+        cpu_shares: int("CpuShares")?,
+        cpu_quota: int("CpuQuota")?,
+        cpu_period: int("CpuPeriod")?,
+        cpuset_cpus: text("CpusetCpus")?,
+        cpuset_mems: text("CpusetMems")?,
+        pids_limit: opt_int("PidsLimit")?.filter(|p| *p != 0),
+        oom_kill_disable,
+        memory_swappiness: opt_int("MemorySwappiness")?.filter(|s| *s >= 0),
         blkio_weight,
         ..Default::default()
     })
@@ -572,6 +591,16 @@ mod tests {
             Some("Runtime")
         );
         assert_eq!(unsupported_setting(&json!({"UsernsMode": "host"})), None);
+        // A limit of the wrong type is named, not read as no limit.
+        let err = resources(&json!({"Memory": "lots"})).unwrap_err();
+        assert!(err.message.contains("HostConfig.Memory"), "{}", err.message);
+        assert!(resources(&json!({"CpusetCpus": 1})).is_err());
+        assert!(resources(&json!({"OomKillDisable": "yes"})).is_err());
+        let r = resources(&json!({"Memory": 1024, "PidsLimit": null, "CpusetCpus": "0"})).unwrap();
+        assert_eq!(
+            (r.memory, r.pids_limit, r.cpuset_cpus.as_str()),
+            (1024, None, "0")
+        );
         let gpus = json!({"DeviceRequests": [{"Count": -1, "Capabilities": [["gpu"]]}]});
         assert_eq!(unsupported_setting(&gpus), Some("DeviceRequests"));
         let err = create_options(&json!({"Image": "busybox", "HostConfig": {"CpuPercent": 50}}))
