@@ -478,7 +478,14 @@ fn docker_images_filters_as_docker_does() {
     assert_eq!(list(&["label=tier"]), ["labeled:1", "other:1"]);
     assert_eq!(list(&["reference=lab*"]), ["labeled:1"]);
     assert_eq!(list(&["reference=*:1"]), ["labeled:1", "other:1"]);
+    // An image's other names that the reference does not match are not listed.
+    s.docker_ok(&["tag", "labeled:1", "labeled:extra"]);
+    assert_eq!(list(&["reference=*:1"]), ["labeled:1", "other:1"]);
+    assert_eq!(list(&["label=tier=web"]), ["labeled:1", "labeled:extra"]);
+    s.docker_ok(&["rmi", "labeled:extra"]);
     assert_eq!(list(&["before=labeled:1"]), ["busybox:latest"]);
+    // `until`: made at or before then (busybox carries its binary's old time).
+    assert_eq!(list(&["until=1h"]), ["busybox:latest"]);
     assert_eq!(
         list(&["since=busybox"]),
         ["<none>:<none>", "labeled:1", "other:1"]

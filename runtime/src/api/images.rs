@@ -21,79 +21,44 @@ use super::router::{blocking, json};
 /// (a time).
 pub async fn list(server: Arc<Server>, query: Query) -> ApiResult {
     let all = query.flag("all", false);
-    let filters = query.filters().map_err(ApiError::bad_request)?;
-    for k in filters.keys() {
-        if !["reference", "dangling", "label", "before", "since", "until"].contains(&k.as_str()) {
-            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
-        }
-    }
-    let one = |k: &str| filters.get(k).and_then(|v| v.last()).cloned();
-    let dangling = match one("dangling").as_deref() {
-        None => None,
-        Some("true" | "1") => Some(true),
-        Some("false" | "0") => Some(false),
-        Some(v) => {
-            return Err(ApiError::bad_request(format!(
-                "invalid filter 'dangling={v}': use true or false"
-            )));
-        }
-    };
-    let until = match one("until") {
-        Some(u) => Some(
-            tug::container::parse_log_time(&u, std::time::SystemTime::now())
-                .map_err(|e| ApiError::bad_request(format!("invalid filter 'until': {e}")))?,
-        ),
-        None => None,
-    };
-    let labels: Vec<(String, Option<String>)> = filters
-        .get("label")
-        .map(|l| l.iter().map(|v| crate::cli::filters::label(v)).collect())
-        .unwrap_or_default();
-    let refs = filters.get("reference").cloned().unwrap_or_default();
-    let (before, since) = (one("before"), one("since"));
-    let (images, intermediate, before, since) = blocking(&server, move |e| {
-        let created_of = |name: &Option<String>| -> tug::Result<Option<u64>> {
-            let Some(name) = name else { return Ok(None) };
-            Ok(Some(unix_seconds(
-                e.image(name)?.config.created().as_deref(),
-            )))
-        };
-        let (before, since) = (created_of(&before)?, created_of(&since)?);
+    let args = query.filter_args()?;
+    let mut filters = crate::cli::image::list::Filters::parse(&args, None)
+        .map_err(|e| ApiError::bad_request(e.message))?;
+    let (images, intermediate) = blocking(&server, move |e| {
+        filters.resolve(e)?;
         let intermediate = if all {
             Vec::new()
         } else {
             e.intermediate_images()?
         };
-        Ok((e.images()?, intermediate, before, since))
+        let images: Vec<_> = e
+            .images()?
+            .into_iter()
+            .filter(|s| filters.keep_image(&s.image))
+            // With a name filter, RepoTags lists the names that pass it, as Docker's.
+            .filter_map(|s| {
+                let tags: Vec<String> = s
+                    .image
+                    .names
+                    .iter()
+                    .filter(|r| r.tag.is_some() && filters.keep(Some(r)))
+                    .map(|r| r.to_string())
+                    .collect();
+                let shown = if s.image.names.is_empty() {
+                    filters.keep(None)
+                } else {
+                    s.image.names.iter().any(|r| filters.keep(Some(r)))
+                };
+                shown.then_some((s, tags))
+            })
+            .collect();
+        Ok((images, intermediate))
     })
     .await?;
     let mut out = Vec::new();
-    for s in images {
+    for (s, tags) in images {
         let img = &s.image;
         if img.names.is_empty() && intermediate.contains(&img.id) {
-            continue;
-        }
-        let tags = repo_tags(img);
-        let created_at = unix_seconds(img.config.created().as_deref());
-        let image_labels = img.labels();
-        let keep = dangling.is_none_or(|d| d == img.names.is_empty())
-            && (refs.is_empty()
-                || img.names.iter().any(|n| {
-                    refs.iter().any(|p| {
-                        crate::cli::image::list::glob_match(p, &n.familiar_name())
-                            || crate::cli::image::list::glob_match(p, &n.to_string())
-                    })
-                }))
-            && crate::cli::filters::labels_match(&labels, |k| {
-                image_labels.get(k).map(String::as_str)
-            })
-            && before.is_none_or(|b| created_at < b)
-            && since.is_none_or(|s| created_at > s)
-            && until.is_none_or(|u| {
-                u.duration_since(std::time::UNIX_EPOCH)
-                    .is_ok_and(|u| created_at <= u.as_secs())
-            });
-        if !keep {
             continue;
         }
         let created = unix_seconds(img.config.created().as_deref());

@@ -24,9 +24,9 @@ struct Row {
     digest: String,
 }
 
-/// What `--filter` and the REPOSITORY argument keep.
+/// What `--filter` and the REPOSITORY argument keep (shared with the API's image list).
 #[derive(Default)]
-struct Filters {
+pub(crate) struct Filters {
     references: Vec<String>,
     dangling: Option<bool>,
     repository: Option<(Reference, bool)>,
@@ -35,27 +35,40 @@ struct Filters {
     /// `before=IMAGE` and `since=IMAGE`: created before or after that image.
     before: Option<String>,
     since: Option<String>,
+    /// `until=TIME`: created at or before it.
+    until: Option<SystemTime>,
+    /// The creation times of `before`'s and `since`'s images ([`Filters::resolve`]).
+    before_time: Option<SystemTime>,
+    since_time: Option<SystemTime>,
 }
 
 impl Filters {
-    fn parse(a: &ImagesArgs) -> Result<Filters, CliError> {
+    /// Reads `--filter KEY=VALUE` values and the REPOSITORY[:TAG] argument.
+    pub(crate) fn parse(specs: &[String], repository: Option<&str>) -> Result<Filters, CliError> {
         let mut f = Filters::default();
-        for spec in &a.filter {
+        for spec in specs {
             let (k, v) = crate::cli::filters::pair(spec)?;
             match k {
                 "reference" => f.references.push(v.to_string()),
                 "label" => f.labels.push(crate::cli::filters::label(v)),
                 "before" => f.before = Some(v.to_string()),
                 "since" => f.since = Some(v.to_string()),
+                "until" => {
+                    f.until = Some(
+                        tug::container::parse_log_time(v, SystemTime::now()).map_err(|e| {
+                            CliError::usage(format!("invalid filter 'until={v}': {e}"))
+                        })?,
+                    )
+                }
                 "dangling" => f.dangling = Some(crate::cli::filters::boolean(k, v)?),
                 _ => {
                     return Err(CliError::usage(format!(
-                        "invalid filter '{k}': images supports reference, dangling, label, before and since"
+                        "invalid filter '{k}': images supports reference, dangling, label, before, since and until"
                     )));
                 }
             }
         }
-        if let Some(repo) = &a.repository {
+        if let Some(repo) = repository {
             // REPOSITORY[:TAG]: a tag only when given.
             let has_tag = repo
                 .rsplit('/')
@@ -66,13 +79,34 @@ impl Filters {
         Ok(f)
     }
 
-    /// Whether the image passes the label filters.
-    fn keep_image(&self, image: &Image) -> bool {
-        let labels = image.labels();
-        crate::cli::filters::labels_match(&self.labels, |k| labels.get(k).map(String::as_str))
+    /// Looks up the creation times of the images `before` and `since` name.
+    pub(crate) fn resolve(&mut self, engine: &Engine) -> tug::Result<()> {
+        let created_of = |name: &Option<String>| -> tug::Result<Option<SystemTime>> {
+            let Some(name) = name else { return Ok(None) };
+            Ok(created(&engine.image(name)?))
+        };
+        self.before_time = created_of(&self.before)?;
+        self.since_time = created_of(&self.since)?;
+        Ok(())
     }
 
-    fn keep(&self, name: Option<&Reference>) -> bool {
+    /// Whether the image passes the label and time filters (after [`Filters::resolve`]).
+    pub(crate) fn keep_image(&self, image: &Image) -> bool {
+        let labels = image.labels();
+        let created = created(image);
+        crate::cli::filters::labels_match(&self.labels, |k| labels.get(k).map(String::as_str))
+            && self
+                .before_time
+                .is_none_or(|b| created.is_some_and(|c| c < b))
+            && self
+                .since_time
+                .is_none_or(|s| created.is_some_and(|c| c > s))
+            && self.until.is_none_or(|u| created.is_some_and(|c| c <= u))
+    }
+
+    /// Whether one of the image's names (`None`: it has none) passes the reference,
+    /// dangling and repository filters.
+    pub(crate) fn keep(&self, name: Option<&Reference>) -> bool {
         if let Some(d) = self.dangling
             && d != name.is_none()
         {
@@ -149,17 +183,15 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     go(&p, &t)
 }
 
+/// An image's creation time.
+fn created(image: &Image) -> Option<SystemTime> {
+    parse_time(image.config.created().as_deref().unwrap_or_default())
+}
+
 /// `tug images`.
 pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
-    let filters = Filters::parse(&a)?;
-    let created_of = |name: &Option<String>| -> Result<Option<SystemTime>, CliError> {
-        let Some(name) = name else { return Ok(None) };
-        let image = engine.image(name)?;
-        let text = image.config.created().clone().unwrap_or_default();
-        Ok(parse_time(&text))
-    };
-    let before = created_of(&filters.before)?;
-    let since = created_of(&filters.since)?;
+    let mut filters = Filters::parse(&a.filter, a.repository.as_deref())?;
+    filters.resolve(engine)?;
     let mut rows = Vec::new();
     // A build's intermediate images are shown with `-a` only.
     let intermediate = if a.all {
@@ -174,9 +206,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
         }
         let created_text = image.config.created().clone().unwrap_or_default();
         let created = parse_time(&created_text);
-        let in_time = before.is_none_or(|b| created.is_some_and(|c| c < b))
-            && since.is_none_or(|s| created.is_some_and(|c| c > s));
-        if !in_time || !filters.keep_image(&image) {
+        if !filters.keep_image(&image) {
             continue;
         }
         let names: Vec<Option<Reference>> = if image.names.is_empty() {
