@@ -1,6 +1,6 @@
 //! The container endpoints: list, inspect, start, stop, restart, kill, wait, remove,
-//! resize, pause, rename, top, prune, commit (create and logs have their own files). Each calls
-//! the Engine; the shapes are Docker's.
+//! resize, pause, rename, top, prune, commit (create and logs have their own files).
+//! Each calls the Engine; the shapes are Docker's.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

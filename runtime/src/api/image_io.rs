@@ -1,7 +1,8 @@
 //! The image endpoints that move whole images or their records: `history`, `get` (a
 //! `docker save` archive, streamed), `load` (an archive in the request body, streamed
-//! into the Engine's load), `import` (a root file system tar in the body), and the registry credentials of `/auth` and of the
-//! `X-Registry-Auth` header of pulls and pushes.
+//! into the Engine's load), `import` (a root file system tar in the body), and the
+//! registry credentials of `/auth` and of the `X-Registry-Auth` header of pulls and
+//! pushes.
 
 use std::sync::Arc;
 
