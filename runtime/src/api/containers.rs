@@ -479,22 +479,7 @@ pub async fn commit(server: Arc<Server>, query: Query, req: Request<Incoming>) -
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ApiError::bad_request("the container (container) is required"))?
         .to_string();
-    let reference = match (
-        query.get("repo").filter(|r| !r.is_empty()),
-        query.get("tag"),
-    ) {
-        (None, Some(t)) if !t.is_empty() => {
-            return Err(ApiError::bad_request(
-                "a tag (tag) needs a repository (repo)",
-            ));
-        }
-        (None, _) => None,
-        (Some(r), Some(t)) if !t.is_empty() => Some(format!("{r}:{t}")),
-        (Some(r), _) => Some(r.to_string()),
-    };
-    let reference = reference
-        .map(|r| tug::image::Reference::parse(&r))
-        .transpose()?;
+    let reference = query.repo_tag()?;
     let config = match json_body(req).await? {
         Value::Null => serde_json::Map::new(),
         Value::Object(o) => o,

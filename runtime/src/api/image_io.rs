@@ -156,26 +156,12 @@ pub async fn import(
             )));
         }
     }
-    let reference = match (
-        query.get("repo").filter(|r| !r.is_empty()),
-        query.get("tag"),
-    ) {
-        (None, _) => None,
-        (Some(r), Some(t)) if !t.is_empty() => Some(format!("{r}:{t}")),
-        (Some(r), _) => Some(r.to_string()),
-    };
-    let reference = match reference {
-        Some(r) => {
-            let r = tug::image::Reference::parse(&r)?;
-            if r.digest.is_some() {
-                return Err(ApiError::bad_request(format!(
-                    "{r}: an imported image is named by a tag, not a digest"
-                )));
-            }
-            Some(r)
-        }
-        None => None,
-    };
+    let reference = query.repo_tag()?;
+    if let Some(r) = reference.as_ref().filter(|r| r.digest.is_some()) {
+        return Err(ApiError::bad_request(format!(
+            "{r}: an imported image is named by a tag, not a digest"
+        )));
+    }
     let opts = tug::image::ImportOptions {
         reference,
         changes: query.all("changes").iter().map(|c| c.to_string()).collect(),

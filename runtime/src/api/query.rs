@@ -40,6 +40,23 @@ impl Query {
         }
     }
 
+    /// The name that `repo` and `tag` give (a commit's, an import's): `repo:tag`, or
+    /// `repo` alone (which may carry its tag); none without a repo, and a tag without one
+    /// is a bad request.
+    pub fn repo_tag(&self) -> Result<Option<tug::image::Reference>, super::error::ApiError> {
+        let name = match (self.get("repo").filter(|r| !r.is_empty()), self.get("tag")) {
+            (None, Some(t)) if !t.is_empty() => {
+                return Err(super::error::ApiError::bad_request(
+                    "a tag (tag) needs a repository (repo)",
+                ));
+            }
+            (None, _) => return Ok(None),
+            (Some(r), Some(t)) if !t.is_empty() => format!("{r}:{t}"),
+            (Some(r), _) => r.to_string(),
+        };
+        Ok(Some(tug::image::Reference::parse(&name)?))
+    }
+
     /// The `filters` as `--filter KEY=VALUE` arguments, for the CLI's list filters.
     pub fn filter_args(&self) -> Result<Vec<String>, super::error::ApiError> {
         let filters = self
