@@ -376,6 +376,12 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         .unwrap_or_default();
     let restart_policy = restart_policy(hc)?;
     let auto_remove = hc["AutoRemove"].as_bool().unwrap_or(false);
+    // Docker's daemon refuses the pair, as `docker run` does (`--restart` and `--rm`).
+    if auto_remove && restart_policy.name != "no" {
+        return Err(ApiError::bad_request(
+            "can't create 'AutoRemove' container with restart policy",
+        ));
+    }
     let resources = resources(hc)?;
     // Docker's HealthConfig (durations in nanoseconds): over the image's HEALTHCHECK,
     // setting by setting, as `--health-*` are. docker-py sends the unset ones as null.
@@ -687,6 +693,12 @@ mod tests {
         assert_eq!(o.command, vec!["-c", "echo", "hi"]);
         assert_eq!(o.labels, vec!["a=b"]);
         assert!(o.auto_remove && o.interactive && !o.tty);
+        // Docker's daemon refuses `--rm` with a restart policy, as its CLI does.
+        let mut both = body.clone();
+        both["HostConfig"]["RestartPolicy"]["Name"] = json!("always");
+        let err = create_options(&both).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.contains("AutoRemove"), "{}", err.message);
         assert_eq!(o.network, "bridge");
         assert_eq!(o.publish.len(), 1);
         assert_eq!(o.resources.memory, 1048576);
