@@ -269,6 +269,13 @@ fn init_reaps_orphans_forwards_signals_and_stays_closed() {
     assert_eq!(t.inspect_f("inited", "{{.HostConfig.Init}}"), "true");
     let ps = t.ok(&["exec", "inited", "ps", "-o", "pid,comm"]);
     assert!(ps.contains("    1 docker-init"), "{ps}");
+    // Its command line is Docker's, not the shim's command on the host.
+    let ps = t.ok(&["exec", "inited", "ps", "-o", "pid,args"]);
+    assert!(
+        ps.contains(&format!("    1 /sbin/docker-init -- sh -c {orphans}")),
+        "{ps}"
+    );
+    assert!(!ps.contains("tug"), "{ps}");
 
     // SIGTERM reaches `sleep` through the init (sleep as PID 1 would ignore it).
     let start = Instant::now();

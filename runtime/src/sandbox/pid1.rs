@@ -68,7 +68,7 @@ pub(super) fn run(
     // SAFETY: close_range closes only this process's own fds, none of them owned by a
     // Rust object that is used after this point.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-    name_self();
+    name_self(argv);
     loop {
         let Ok(sig) = set.wait() else { continue };
         if sig != Signal::SIGCHLD {
@@ -113,15 +113,76 @@ fn reap(child: Pid) -> Option<i32> {
     }
 }
 
-/// Names the process `docker-init` for `ps` (its comm; its command line stays the
-/// shim's, which only CAP_SYS_RESOURCE could change).
-fn name_self() {
+/// Names the process for `ps` as Docker's is named: comm `docker-init`, command line
+/// `/sbin/docker-init -- ARGV...` (else it would show the shim's, tug's own command on
+/// the host).
+fn name_self(argv: &[CString]) {
     let _ = nix::sys::prctl::set_name(c"docker-init");
+    let mut line = format!("/sbin/{NAME} --").into_bytes();
+    for a in argv {
+        line.push(b' ');
+        line.extend_from_slice(a.as_bytes());
+    }
+    set_command_line(&line);
+}
+
+/// Replaces the process's command line (`/proc/self/cmdline`, what `ps` shows) with
+/// `text`, cut to fit, in the memory that holds it: the arguments and the environment
+/// the process was started with, contiguous at the top of its stack (the kernel's
+/// setproctitle convention: past the arguments' end, it reads up to the first NUL). No
+/// privilege is needed, unlike prctl(PR_SET_MM). The environment is gone afterwards:
+/// only for a process that reads no variable any more (the init, once its child runs).
+fn set_command_line(text: &[u8]) {
+    let Some((arg_start, arg_end, env_end)) = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| arg_env_area(&s))
+    else {
+        return;
+    };
+    if arg_start == 0 || arg_end <= arg_start || env_end < arg_end {
+        return;
+    }
+    let size = env_end - arg_start;
+    let n = text.len().min(size - 1);
+    // SAFETY: [arg_start, env_end) is this process's own argument and environment
+    // strings, mapped writable on its stack, as /proc/self/stat gives them. Nothing reads
+    // them any more: glibc's environ is cleared first, and this process reads no
+    // argument again.
+    unsafe {
+        libc::clearenv();
+        let at = arg_start as *mut u8;
+        std::ptr::write_bytes(at, 0, size);
+        std::ptr::copy_nonoverlapping(text.as_ptr(), at, n);
+    }
+}
+
+/// The arguments' start and end and the environment's end from the text of
+/// `/proc/PID/stat` (fields 48, 49 and 51; the second, the command name, may hold spaces
+/// and parentheses, so the fields are counted from its closing one).
+fn arg_env_area(stat: &str) -> Option<(usize, usize, usize)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` begins with field 3.
+    let field = |n: usize| fields.get(n - 3)?.parse::<usize>().ok();
+    Some((field(48)?, field(49)?, field(51)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_argument_area_is_read_past_the_command_name() {
+        // Fields 3..=52 of a real stat line; the name holds a space and a parenthesis.
+        let mut fields: Vec<String> = (3..=52).map(|n| n.to_string()).collect();
+        fields[48 - 3] = "140000".into();
+        fields[49 - 3] = "140013".into();
+        fields[50 - 3] = "140013".into();
+        fields[51 - 3] = "140400".into();
+        let stat = format!("1 (tug (a) b) {}\n", fields.join(" "));
+        assert_eq!(arg_env_area(&stat), Some((140000, 140013, 140400)));
+        assert_eq!(arg_env_area("1 (short) 3 4"), None);
+    }
 
     #[test]
     fn faults_stay_deliverable() {
