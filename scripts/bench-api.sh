@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Times the same clients against tug's Docker API (`tug system service`) and against
 # Debian's dockerd: the docker CLI's `docker run --rm busybox true`, and `docker run -d`
-# followed by `docker rm -f` (hyperfine); then a testcontainers-rs Redis fixture (the
-# crate's blocking runner, GenericImage tug-redis:7 waiting for its ready line) from start
-# to ready, median of RUNS. Prints the ratios of the medians, and the machine's load before
+# followed by `docker rm -f`; then a testcontainers-rs Redis fixture (the crate's
+# blocking runner, GenericImage tug-redis:7 waiting for its ready line) from start to
+# ready, median of RUNS. The two daemons' runs are interleaved (scripts/lib/
+# interleave.py says why). Prints the ratios of the medians, and the machine's load before
 # and after (a warning when tasks waited for a CPU over 10% of the time: noisy figures),
 # and the same ratios less each side's `docker version` (the client's own fixed cost).
 # Everything it needs is built first, and each timing waits (up to a minute) for the CPU
@@ -24,7 +25,6 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 runs=${RUNS:-20}
 [ "$(id -u)" = 0 ] || { echo "bench-api.sh: run as root" >&2; exit 1; }
-command -v hyperfine >/dev/null || { echo "bench-api.sh: hyperfine missing: run scripts/setup.sh" >&2; exit 1; }
 command -v docker >/dev/null || { echo "bench-api.sh: no docker client: run scripts/setup.sh" >&2; exit 1; }
 cargo build -q --release -p tug --manifest-path "$repo/Cargo.toml"
 tug="${CARGO_TARGET_DIR:-$repo/target}/release/tug"
@@ -78,20 +78,11 @@ redis_bench() {
 
 client=$(docker --version | awk '{print $3}' | tr -d ,)
 echo "docker CLI $client; tug $("$tug" --version | awk '{print $2}')"
-cmds_for() { # SOCKET LABEL
-  local h="DOCKER_HOST=$1"
-  printf '%s\0' \
-    --command-name "$2: docker run --rm busybox true" "$h docker run --rm busybox true" \
-    --command-name "$2: docker run -d + docker rm -f" "$h docker rm -f \$($h docker run -d busybox sleep 600) >/dev/null" \
-    --command-name "$2: docker version" "$h docker version --format '{{.Server.Version}}' >/dev/null"
-}
-mapfile -d '' tug_cmds < <(cmds_for "$tsock" tug)
-cmds=("${tug_cmds[@]}")
+daemons=("tug=$tsock")
 have_docker=
 if [ -z "${NO_DOCKER:-}" ]; then
   if dockerd_start busybox:latest; then
-    mapfile -d '' docker_cmds < <(cmds_for "$dsock" "dockerd $(dockerd --version | awk '{print $3}' | tr -d ,)")
-    cmds+=("${docker_cmds[@]}")
+    daemons+=("dockerd $(dockerd --version | awk '{print $3}' | tr -d ,)=$dsock")
     have_docker=1
   else
     echo "(Docker's daemon could not be started: tug only)"
@@ -110,17 +101,29 @@ if [ -z "${NO_REDIS:-}" ]; then
 fi
 wait_quiet "the docker CLI runs"
 machine_load before
-hyperfine --warmup 2 --runs "$runs" --export-json "$work/bench.json" "${cmds[@]}"
+# Every command on both daemons in each round, the order turning (scripts/lib/
+# interleave.py): a busy spell of the machine slows both sides alike.
+python3 "$repo/scripts/lib/interleave.py" "$runs" "$work/bench.json" "${daemons[@]}"
 if [ -z "${NO_REDIS:-}" ]; then
   redis=(tug-redis 7 6379 stdout "Ready to accept connections")
   wait_quiet "the Redis fixture"
-  tug_redis=$(DOCKER_HOST=$tsock TESTCONTAINERS_RYUK_DISABLED=true RUNS=$runs "$prog" "${redis[@]}")
+  # One timed start per run of the timer (after its untimed one), tug's and dockerd's
+  # in turn, for the same reason.
+  : > "$work/redis.tug"; : > "$work/redis.dockerd"
+  for _ in $(seq "$runs"); do
+    DOCKER_HOST=$tsock TESTCONTAINERS_RYUK_DISABLED=true RUNS=1 "$prog" "${redis[@]}" >> "$work/redis.tug"
+    if [ -n "$have_docker" ]; then
+      # In dockerd's network namespace: its published ports are there.
+      nsenter --net="/run/netns/$ns" env DOCKER_HOST="$dsock" \
+        TESTCONTAINERS_RYUK_DISABLED=true RUNS=1 "$prog" "${redis[@]}" >> "$work/redis.dockerd"
+    fi
+  done
+  median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  tug_redis=$(median "$work/redis.tug")
   echo "testcontainers-rs Redis fixture (tug-redis:7), start to ready, median of $runs:"
   echo "  tug: $tug_redis ms"
   if [ -n "$have_docker" ]; then
-    # In dockerd's network namespace: its published ports are there.
-    docker_redis=$(nsenter --net="/run/netns/$ns" env DOCKER_HOST="$dsock" \
-      TESTCONTAINERS_RYUK_DISABLED=true RUNS="$runs" "$prog" "${redis[@]}")
+    docker_redis=$(median "$work/redis.dockerd")
     echo "  dockerd: $docker_redis ms"
     awk -v a="$tug_redis" -v b="$docker_redis" 'BEGIN { printf "  tug %.1fx faster\n", b / a }'
   fi
