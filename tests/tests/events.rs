@@ -38,12 +38,18 @@ fn events_show_a_containers_life_and_image_tags_as_docker_prints_them() {
             rest.replace(&id, "ID")
         })
         .collect();
+    // Each network the container is on says `connect` before its start and
+    // `disconnect` after its death, as Docker's do.
+    let bridge = t.ok(&["network", "inspect", "-f", "{{.Id}}", "bridge"]);
+    let bridge = bridge.trim();
     assert_eq!(
         shape,
         [
             "container create ID (image=busybox, name=evented, tier=web)",
+            &format!("network connect {bridge} (container=ID, name=bridge, type=bridge)"),
             "container start ID (image=busybox, name=evented, tier=web)",
             "container die ID (exitCode=3, image=busybox, name=evented, tier=web)",
+            &format!("network disconnect {bridge} (container=ID, name=bridge, type=bridge)"),
             "container update ID (image=busybox, name=evented, tier=web)",
             &format!(
                 "image tag {} (name=evtag:1)",

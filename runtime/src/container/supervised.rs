@@ -157,6 +157,7 @@ fn run_shim(cx: &Ctx<'_>, id: &str, first: UnixStream) -> Result<(), Error> {
         bridges: Vec::new(),
         trash: None,
         keep_volumes: false,
+        left: Vec::new(),
     };
     drop(c);
     Ok(shim::run(settings, &mut side, first)?)
@@ -179,6 +180,8 @@ struct ContainerShim {
     trash: Option<PathBuf>,
     /// A client removes the container at its end, without its anonymous volumes.
     keep_volumes: bool,
+    /// The networks its exited process left, for their `disconnect` events.
+    left: Vec<String>,
 }
 
 impl Supervised for ContainerShim {
@@ -413,6 +416,8 @@ impl Supervised for ContainerShim {
             self.net_down(live);
             return Err(start_error(e.into()));
         }
+        // Docker's order: each network's `connect`, then the container's `start`.
+        self.network_events("connect", live.networks());
         super::journal::emit(&self.root, &updated, "start", &[]);
         let dns = live.take_dns();
         self.live = Some(live);
@@ -429,7 +434,8 @@ impl Supervised for ContainerShim {
         }
         self.unmount_shm();
         if let Some(live) = self.live.take() {
-            self.net_down(live);
+            // Their `disconnect`s follow the container's `die` (see `left`).
+            self.left = self.net_down(live);
         }
     }
 
@@ -448,6 +454,7 @@ impl Supervised for ContainerShim {
         match updated {
             Ok(Some(c)) => {
                 super::journal::emit(&self.root, &c, "die", &[("exitCode", code.to_string())]);
+                self.disconnect_events();
                 true
             }
             _ => false,
@@ -479,6 +486,7 @@ impl Supervised for ContainerShim {
                 if exited {
                     super::journal::emit(&self.root, &c, "die", &[("exitCode", code.to_string())]);
                 }
+                self.disconnect_events();
                 // The dir leaves the store at once; its files are deleted once the
                 // clients heard of the end (`shim_exits`).
                 if let Ok(moved) = self.store.remove_deferred(&c) {
@@ -501,6 +509,7 @@ impl Supervised for ContainerShim {
         if exited && let Ok(Some(c)) = updated {
             super::journal::emit(&self.root, &c, "die", &[("exitCode", code.to_string())]);
         }
+        self.disconnect_events();
     }
 
     fn restart_policy(&self) -> Option<shim::RestartPolicy> {
@@ -545,7 +554,7 @@ impl ContainerShim {
 
     /// The process is gone: its ports and interfaces go, its names leave the hosts files
     /// of its networks, and the record shows no host port.
-    fn net_down(&mut self, live: net::LiveNetwork) {
+    fn net_down(&mut self, live: net::LiveNetwork) -> Vec<String> {
         let (bridges, networks) = net::down(&self.cx.cx(), &self.id, live);
         for b in bridges {
             if !self.bridges.contains(&b) {
@@ -559,6 +568,28 @@ impl ContainerShim {
                 .cx()
                 .refresh_hosts(&networks, Some((&self.id, false)));
         }
+        networks
+    }
+
+    /// Network events of this container (`connect`, `disconnect`) for each of
+    /// `networks`, with Docker's attributes.
+    fn network_events(&self, action: &str, networks: &[String]) {
+        let store = self.cx.cx().network_store();
+        for name in networks {
+            let Ok(n) = store.get(name) else { continue };
+            let attrs = [
+                ("container".to_string(), self.id.clone()),
+                ("name".to_string(), n.name.clone()),
+                ("type".to_string(), n.driver.clone()),
+            ];
+            crate::events::emit(&self.root, "network", action, &n.id, attrs.into());
+        }
+    }
+
+    /// The `disconnect`s of the networks the exited process left (once).
+    fn disconnect_events(&mut self) {
+        let left = std::mem::take(&mut self.left);
+        self.network_events("disconnect", &left);
     }
 }
 
