@@ -108,6 +108,18 @@ fn network_none_has_only_loopback() {
     let out = n.run_rm_ok(&["--network", "none", "busybox", "ip", "-o", "link"]);
     let names: Vec<&str> = out.lines().filter_map(|l| l.split(": ").nth(1)).collect();
     assert_eq!(names, ["lo"], "{out}");
+    // The loopback is up, as Docker's: a server on 127.0.0.1 answers from inside.
+    assert!(out.contains("<LOOPBACK,UP,LOWER_UP>"), "{out}");
+    let out = n.run_rm_ok(&[
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /tmp/i.html; httpd -p 127.0.0.1:8080 -h /tmp; \
+         for i in $(seq 50); do wget -qO- http://127.0.0.1:8080/i.html && exit 0; sleep 0.1; done; exit 1",
+    ]);
+    assert_eq!(out, "hi\n");
     // --add-host works without a network too (and on the host's copy of /etc/hosts).
     for mode in ["none", "host"] {
         let hosts = n.run_rm_ok(&[

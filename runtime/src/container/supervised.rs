@@ -224,11 +224,17 @@ impl Supervised for ContainerShim {
         }
         // The zygote's spare network namespace (see `shim::zygote`), for a start that
         // makes one; this side sets the interfaces up in it by its fd, since the init
-        // enters it only after the clone.
-        let netns = crate::sandbox::makes_netns(&spec)
-            .then(shim::zygote::take_spare_netns)
+        // enters it only after the clone. Its veth pair, if it has one, becomes the
+        // first network's: a container on none goes without such a spare.
+        let on_networks = net::NetMode::parse(&c.host_config.network_mode).own_netns()
+            && !c.network_settings.networks.is_empty();
+        let (netns, mut premade) = match crate::sandbox::makes_netns(&spec)
+            .then(|| shim::zygote::take_spare_netns(on_networks))
             .flatten()
-            .map(std::sync::Arc::new);
+        {
+            Some((ns, veth)) => (Some(std::sync::Arc::new(ns)), veth),
+            None => (None, None),
+        };
         let config = SandboxConfig {
             netns: netns.clone(),
             spec,
@@ -317,8 +323,17 @@ impl Supervised for ContainerShim {
                 }
                 made
             });
-            let early = net_first
-                .then(|| net::up(&self.cx.cx(), &c, pid, netns.as_deref(), reserved_early));
+            let early = net_first.then(|| {
+                let premade = premade.take();
+                net::up(
+                    &self.cx.cx(),
+                    &c,
+                    pid,
+                    netns.as_deref(),
+                    reserved_early,
+                    premade,
+                )
+            });
             let cgroup = cgroup.join().unwrap_or_else(|_| {
                 Err(cgroups::Error::Invalid(
                     "the cgroup's thread panicked".into(),
@@ -358,8 +373,15 @@ impl Supervised for ContainerShim {
         }
         let mut live = match early {
             Some(live) => live,
-            None => net::up(&self.cx.cx(), &c, sb.pid(), netns.as_deref(), later)
-                .map_err(start_error)?,
+            None => net::up(
+                &self.cx.cx(),
+                &c,
+                sb.pid(),
+                netns.as_deref(),
+                later,
+                premade.take(),
+            )
+            .map_err(start_error)?,
         };
         if let Err(e) = crate::sandbox::sysctl::apply_interface_sysctls(sb.pid(), sysctls) {
             drop(sb);

@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::Error;
 use super::firewall::Firewall;
-use super::link::{ContainerIface, LinkError, Netlink, configure_in_netns};
+use super::link::{ContainerIface, LinkError, Netlink, PremadeVeth, configure_in_netns};
 use super::nft::{self, GroupPortMap, NatNetwork, PortMap};
 
 /// The host side of an engine's networking, as its settings say: the firewall it picked
@@ -167,12 +167,26 @@ impl BridgeLock {
 /// failure.
 ///
 /// Runs in the calling thread's network namespace (the host's).
-pub fn up(host: Host<'_>, netns: BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> {
+pub fn up(
+    host: Host<'_>,
+    netns: BorrowedFd<'_>,
+    id: &str,
+    a: &Attachment,
+    premade: Option<PremadeVeth>,
+) -> Result<(), Error> {
     nft::check_bridge(&a.bridge)?;
     let lock = BridgeLock::take(host, &a.bridge)?;
     let mut nl = Netlink::open()?;
     let mut veth_made = false;
-    let r = connect(host.firewall, &mut nl, netns, id, a, &mut veth_made);
+    let r = connect(
+        host.firewall,
+        &mut nl,
+        netns,
+        id,
+        a,
+        &mut veth_made,
+        premade,
+    );
     if r.is_ok() {
         lock.mark_attached();
     } else {
@@ -195,6 +209,7 @@ fn connect(
     id: &str,
     a: &Attachment,
     veth_made: &mut bool,
+    premade: Option<PremadeVeth>,
 ) -> Result<(), Error> {
     // A bridge without ports and without the network's gateway address is a leftover (of
     // a crash, or of a network since removed and made again with another subnet): it is
@@ -234,10 +249,35 @@ fn connect(
         nft::enable_ip_forward()?;
     }
 
+    let iface = ContainerIface {
+        veth: a.iface.clone(),
+        name: a.iface.clone(),
+        mac: None,
+        address: a.address,
+        prefix: a.subnet.prefix(),
+        gateway: a.default_route.then_some(a.gateway),
+    };
+    let host = host_veth_name(id, &a.bridge);
+    // A pair made in advance with the namespace: its host end renamed, on the bridge and
+    // up, its `eth0` given the MAC, address and route. The pair of this container's
+    // previous run (a restart) may not be gone yet, as below.
+    if let Some(mut p) = premade.filter(|_| a.iface == "eth0") {
+        *veth_made = true;
+        let with_mac = ContainerIface {
+            mac: Some(a.mac),
+            ..iface
+        };
+        return match p.adopt(nl, &host, bridge_index, &with_mac) {
+            Err(LinkError::Op { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {
+                nl.delete_link(&host)?;
+                Ok(p.adopt(nl, &host, bridge_index, &with_mac)?)
+            }
+            r => Ok(r?),
+        };
+    }
     // The container end is made inside the container, named and with its MAC already; the
     // host end on the bridge and up. A pair left by a start that died half-way went with
     // that container's namespace.
-    let host = host_veth_name(id, &a.bridge);
     let made = match nl.create_veth_on_bridge(&host, &a.iface, netns, a.mac, bridge_index) {
         // The pair of this container's previous run (a restart) may not be gone yet:
         // the kernel removes it with the old namespace, asynchronously.
@@ -251,17 +291,7 @@ fn connect(
     // name is this container's, so the caller's clean-up deletes whatever has it.
     *veth_made = true;
     made?;
-    configure_in_netns(
-        netns,
-        &ContainerIface {
-            veth: a.iface.clone(),
-            name: a.iface.clone(),
-            mac: None,
-            address: a.address,
-            prefix: a.subnet.prefix(),
-            gateway: a.default_route.then_some(a.gateway),
-        },
-    )?;
+    configure_in_netns(netns, &iface)?;
     Ok(())
 }
 

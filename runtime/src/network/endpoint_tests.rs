@@ -29,7 +29,7 @@ fn host() -> Host<'static> {
 
 // The endpoint calls with this host, as the tests make them.
 fn up(netns: std::os::fd::BorrowedFd<'_>, id: &str, a: &Attachment) -> Result<(), Error> {
-    super::up(host(), netns, id, a)
+    super::up(host(), netns, id, a, None)
 }
 
 fn down(id: &str, a: &Attachment) -> Result<(), Error> {

@@ -69,6 +69,114 @@ pub struct ContainerIface {
     pub gateway: Option<Ipv4Addr>,
 }
 
+/// A veth pair made in advance with a spare network namespace (see
+/// `shim::zygote`): the host end, down and on no bridge, named `host` in the maker's
+/// namespace; `eth0`, down, in the spare, whose `lo` is up; and an rtnetlink socket in
+/// the spare. A start takes it instead of making a pair: renaming, attaching and setting
+/// up an end costs a fraction of making one (the two devices' registration).
+pub struct PremadeVeth {
+    pub host: String,
+    pub host_index: u32,
+    /// `eth0`'s index in the spare.
+    pub inside_index: u32,
+    pub inside: Netlink,
+}
+
+impl PremadeVeth {
+    /// Makes the pair: `host` here, `eth0` in `netns`, where `inside` is a socket (and
+    /// brings its `lo` up).
+    pub fn make(
+        nl: &mut Netlink,
+        host: &str,
+        netns: BorrowedFd<'_>,
+        mut inside: Netlink,
+    ) -> Result<PremadeVeth> {
+        nl.new_veth(host, "eth0", Some(netns), None, None)?;
+        let made = (|| {
+            let host_index = nl.require_index(host)?;
+            let lo = inside.require_index("lo")?;
+            inside.set_up(lo, "lo")?;
+            let inside_index = inside.require_index("eth0")?;
+            Ok((host_index, inside_index))
+        })();
+        match made {
+            Ok((host_index, inside_index)) => Ok(PremadeVeth {
+                host: host.to_string(),
+                host_index,
+                inside_index,
+                inside,
+            }),
+            Err(e) => {
+                let _ = nl.delete_link(host);
+                Err(e)
+            }
+        }
+    }
+
+    /// The raw fd of the socket in the spare (for a fork to keep).
+    pub fn inside_fd(&self) -> std::os::fd::RawFd {
+        self.inside.socket.as_raw_fd()
+    }
+
+    /// The pair with its socket on fd `fd` now (the same socket, moved by a fork).
+    ///
+    /// # Safety
+    /// `fd` must be that socket, owned by nothing else.
+    pub unsafe fn with_inside_fd(self, fd: std::os::fd::RawFd) -> PremadeVeth {
+        use std::os::fd::FromRawFd;
+        let PremadeVeth {
+            host,
+            host_index,
+            inside_index,
+            inside,
+        } = self;
+        // The old handle's fd is closed or reused: never close it through it.
+        std::mem::forget(inside);
+        PremadeVeth {
+            host,
+            host_index,
+            inside_index,
+            // SAFETY: the caller's promise.
+            inside: Netlink {
+                socket: unsafe { Socket::from_raw_fd(fd) },
+                seq: 0,
+            },
+        }
+    }
+
+    /// Puts the pair to use for a container: the host end renamed `name`, a port of
+    /// bridge `bridge` (with hairpin) and up; `eth0` given `iface`'s MAC, address and
+    /// route, and up. An error leaves the caller to delete `name` (or the namespace's
+    /// end takes the pair with it).
+    pub fn adopt(
+        &mut self,
+        nl: &mut Netlink,
+        name: &str,
+        bridge: u32,
+        iface: &ContainerIface,
+    ) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = self.host_index;
+        msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+        msg.attributes.push(LinkAttribute::Controller(bridge));
+        msg.header.flags = LinkFlags::Up;
+        msg.header.change_mask = LinkFlags::Up;
+        nl.request(RouteNetlinkMessage::SetLink(msg), 0, "take the veth", name)?;
+        nl.hairpin(self.host_index, name)?;
+        let index = self.inside_index;
+        if iface.mac.is_some() {
+            self.inside.rename(index, "eth0", "eth0", iface.mac)?;
+        }
+        self.inside
+            .add_address(index, "eth0", iface.address, iface.prefix)?;
+        self.inside.set_up(index, "eth0")?;
+        if let Some(gw) = iface.gateway {
+            self.inside.add_default_route(index, "eth0", gw)?;
+        }
+        Ok(())
+    }
+}
+
 /// A blocking rtnetlink socket in the network namespace of the thread that opened it.
 pub struct Netlink {
     socket: Socket,
@@ -593,6 +701,16 @@ pub fn run_in_netns<T: Send>(netns: BorrowedFd<'_>, f: impl FnOnce() -> T + Send
         .join()
         .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
+}
+
+/// Sets `lo` up inside `netns` (a container on no network: its loopback only, up, as
+/// Docker's).
+pub fn loopback_up_in(netns: BorrowedFd<'_>) -> Result<()> {
+    run_in_netns(netns, || {
+        let mut nl = Netlink::open()?;
+        let lo = nl.require_index("lo")?;
+        nl.set_up(lo, "lo")
+    })?
 }
 
 /// Configures the container end of a veth inside `netns` (see

@@ -42,6 +42,7 @@ use nix::sys::socket::{
 };
 
 use super::Error;
+use crate::network::link::{Netlink, PremadeVeth};
 use crate::sandbox::exeseal;
 
 /// The hidden subcommand that runs a zygote.
@@ -61,20 +62,35 @@ struct Zygote {
 /// This process's zygote, once [`start`] made one; `None` after it failed.
 static ZYGOTE: Mutex<Option<Zygote>> = Mutex::new(None);
 
-/// In a shim forked by the zygote: the spare network namespace it was given, until
-/// [`take_spare_netns`].
-static SPARE_NETNS: Mutex<Option<OwnedFd>> = Mutex::new(None);
-
-/// The network namespace made in advance for this shim by its zygote, if any (once: a
-/// later start of the same container makes its own).
-pub fn take_spare_netns() -> Option<OwnedFd> {
-    SPARE_NETNS.lock().unwrap_or_else(|p| p.into_inner()).take()
+/// A network namespace made in advance, with (when it could be made) a veth pair whose
+/// `eth0` is in it (see [`PremadeVeth`]).
+struct Spare {
+    netns: OwnedFd,
+    veth: Option<PremadeVeth>,
 }
 
-/// Makes a spare network namespace: unshares one, opens it, and goes back to `own` (the
-/// zygote's). `Err` when the way back failed: the zygote must then end, or it would fork
-/// every later shim inside the spare.
-fn make_spare_netns(own: &OwnedFd) -> Result<Option<OwnedFd>, ()> {
+/// In a shim forked by the zygote: the spare it was given, until [`take_spare_netns`].
+static SPARE: Mutex<Option<Spare>> = Mutex::new(None);
+
+/// The network namespace made in advance for this shim by its zygote, if any (once: a
+/// later start of the same container makes its own), with its veth pair when it has
+/// one. `with_veth`: the container's first network takes the pair; else a spare that
+/// has one is not for it (its `eth0` would be in the container) and goes.
+pub fn take_spare_netns(with_veth: bool) -> Option<(OwnedFd, Option<PremadeVeth>)> {
+    let spare = SPARE.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+    if spare.veth.is_some() && !with_veth {
+        // Its namespace ends with these fds, and the pair with it.
+        return None;
+    }
+    Some((spare.netns, spare.veth))
+}
+
+/// Makes a spare network namespace: unshares one, opens it and an rtnetlink socket in
+/// it, and goes back to `own` (the zygote's); then makes its veth pair with `nl` (a
+/// socket in `own`), the host end named from this process's pid and `n`. `Err` when
+/// the way back failed: the zygote must then end, or it would fork every later shim
+/// inside the spare.
+fn make_spare(own: &OwnedFd, nl: Option<&mut Netlink>, n: u32) -> Result<Option<Spare>, ()> {
     use nix::sched::CloneFlags;
     if nix::sched::unshare(CloneFlags::CLONE_NEWNET).is_err() {
         return Ok(None);
@@ -85,8 +101,18 @@ fn make_spare_netns(own: &OwnedFd) -> Result<Option<OwnedFd>, ()> {
         nix::sys::stat::Mode::empty(),
     )
     .ok();
+    let inside = Netlink::open().ok();
     nix::sched::setns(own, CloneFlags::CLONE_NEWNET).map_err(|_| ())?;
-    Ok(spare)
+    let Some(netns) = spare else { return Ok(None) };
+    // `tugz` + hex: no container's veth (`tugv`) or bridge (`tug` + hex) has that name.
+    let host = format!("tugz{:x}{:x}", std::process::id(), n & 0xf_ffff);
+    let veth = match (nl, inside) {
+        (Some(nl), Some(inside)) => {
+            PremadeVeth::make(nl, &host, std::os::fd::AsFd::as_fd(&netns), inside).ok()
+        }
+        _ => None,
+    };
+    Ok(Some(Spare { netns, veth }))
 }
 
 /// Starts this process's zygote for shims of binary `bin` (`None`: the one
@@ -242,9 +268,15 @@ pub fn zygote_main(shim_main: fn(&str) -> i32) -> i32 {
         nix::sys::stat::Mode::empty(),
     )
     .ok();
-    let refill = || match &own_netns {
-        Some(own) => make_spare_netns(own),
-        None => Ok(None),
+    // A socket in the zygote's own namespace, for the spares' veth pairs.
+    let mut nl = Netlink::open().ok();
+    let mut made = 0u32;
+    let mut refill = || {
+        made = made.wrapping_add(1);
+        match &own_netns {
+            Some(own) => make_spare(own, nl.as_mut(), made),
+            None => Ok(None),
+        }
     };
     let Ok(mut spare) = refill() else { return 1 };
     let mut buf = vec![0u8; MAX_REQUEST];
@@ -286,9 +318,36 @@ pub fn zygote_main(shim_main: fn(&str) -> i32) -> i32 {
             continue;
         };
         fork_shim(&sock, fd, spare.take(), &id, &env, shim_main);
-        match refill() {
-            Ok(s) => spare = s,
-            Err(()) => return 1,
+        // The next spare is made once the start just forked is past its busiest part,
+        // unless the next request comes first (it then goes without one): made at
+        // once, its veth pair would wait for the kernel's network lock while that start
+        // makes its interfaces, and the other way round.
+        if !request_within(&sock, REFILL_DELAY) {
+            match refill() {
+                Ok(s) => spare = s,
+                Err(()) => return 1,
+            }
+        }
+    }
+}
+
+/// How long after a fork the zygote waits before it makes the next spare: about what
+/// a start takes from the fork to its process's exec.
+const REFILL_DELAY: std::time::Duration = std::time::Duration::from_millis(15);
+
+/// Whether a request (or the end of the starter's socket) is there within `wait`.
+fn request_within(sock: &OwnedFd, wait: std::time::Duration) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(
+        std::os::fd::AsFd::as_fd(sock),
+        PollFlags::POLLIN,
+    )];
+    loop {
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Ok(n) => return n > 0,
+            Err(_) => return false,
         }
     }
 }
@@ -298,7 +357,7 @@ pub fn zygote_main(shim_main: fn(&str) -> i32) -> i32 {
 fn fork_shim(
     zygote_sock: &OwnedFd,
     fd: OwnedFd,
-    netns: Option<OwnedFd>,
+    spare: Option<Spare>,
     id: &str,
     env: &[(OsString, OsString)],
     shim_main: fn(&str) -> i32,
@@ -309,25 +368,41 @@ fn fork_shim(
         Err(_) => {}
         Ok(nix::unistd::ForkResult::Parent { .. }) => {
             drop(fd);
-            drop(netns);
+            drop(spare);
         }
         Ok(nix::unistd::ForkResult::Child) => {
             let raw = fd.as_raw_fd();
-            let spare_raw = netns.as_ref().map(|n| n.as_raw_fd());
+            let spare_raw = spare.as_ref().map(|s| s.netns.as_raw_fd());
+            let inside_raw = spare
+                .as_ref()
+                .and_then(|s| s.veth.as_ref())
+                .map(PremadeVeth::inside_fd);
             let mut keep = 3u32;
             // SAFETY: plain fd and process calls in the child, on fds it owns: the
             // shim's socket replaces the zygote's on fd 3 (the shim must not hold the
-            // zygote's), the spare namespace (if any) goes to fd 4, close-on-exec, and
-            // every other fd beyond stdio is closed.
+            // zygote's), the spare namespace (if any) goes to fd 4 and its veth's socket
+            // to fd 5, close-on-exec, and every other fd beyond stdio is closed. fd 4 is
+            // taken before 5 is written: the socket's fd, were it 4, is moved to 5 first.
             unsafe {
                 if libc::dup2(raw, 3) < 0 {
                     libc::_exit(125);
                 }
+                let inside_raw = match inside_raw {
+                    Some(4) => Some(libc::fcntl(4, libc::F_DUPFD_CLOEXEC, 6)),
+                    other => other,
+                };
                 if let Some(s) = spare_raw
                     && (s == 4 || libc::dup2(s, 4) == 4)
                 {
                     libc::fcntl(4, libc::F_SETFD, libc::FD_CLOEXEC);
                     keep = 4;
+                    if let Some(i) = inside_raw
+                        && i >= 0
+                        && (i == 5 || libc::dup2(i, 5) == 5)
+                    {
+                        libc::fcntl(5, libc::F_SETFD, libc::FD_CLOEXEC);
+                        keep = 5;
+                    }
                 }
                 libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
                 libc::setsid();
@@ -336,14 +411,20 @@ fn fork_shim(
             }
             // fd 3 is the shim's now; neither handle may close it.
             std::mem::forget(fd);
-            // The spare's old fd is closed (or is fd 4 itself): forget the handle.
-            if let Some(n) = netns {
-                std::mem::forget(n);
-            }
-            if keep == 4 {
+            // The spare's old fds are closed (or are fds 4 and 5 themselves): forget
+            // the handles.
+            let veth = spare.and_then(|s| {
+                std::mem::forget(s.netns);
+                s.veth
+            });
+            if keep >= 4 {
                 // SAFETY: fd 4 was set up above for this and nothing else owns it.
-                let spare = unsafe { OwnedFd::from_raw_fd(4) };
-                *SPARE_NETNS.lock().unwrap_or_else(|p| p.into_inner()) = Some(spare);
+                let netns = unsafe { OwnedFd::from_raw_fd(4) };
+                // SAFETY: likewise fd 5, the veth's socket, when kept.
+                let veth = veth.and_then(|v| (keep == 5).then(|| unsafe { v.with_inside_fd(5) }));
+                *SPARE.lock().unwrap_or_else(|p| p.into_inner()) = Some(Spare { netns, veth });
+            } else if let Some(v) = veth {
+                std::mem::forget(v);
             }
             let _ = zygote_sock;
             for (k, v) in env {

@@ -58,22 +58,21 @@ pub(crate) fn joined_netns(
 
 /// After the clone, before the release: the container's interfaces in the namespace of
 /// its init `pid` (`netns` when given: a namespace made in advance, which the init may
-/// not have entered yet), and the DNAT rules of its reserved ports. Undoes everything on
-/// error.
+/// not have entered yet, with `premade`, its veth pair, if it has one: the first
+/// network's), and the DNAT rules of its reserved ports. Undoes everything on error.
 pub(crate) fn up(
     cx: &Ctx<'_>,
     c: &Container,
     pid: i32,
     netns: Option<&std::os::fd::OwnedFd>,
     reserved: Vec<Reserved>,
+    mut premade: Option<crate::network::link::PremadeVeth>,
 ) -> crate::container::Result<LiveNetwork> {
     let mut live = LiveNetwork {
         reserved,
         ..Default::default()
     };
-    if !NetMode::parse(&c.host_config.network_mode).own_netns()
-        || c.network_settings.networks.is_empty()
-    {
+    if !NetMode::parse(&c.host_config.network_mode).own_netns() {
         return Ok(live);
     }
     let ns: std::fs::File = match netns {
@@ -83,6 +82,12 @@ pub(crate) fn up(
             .into(),
         None => open_netns(pid)?,
     };
+    if c.network_settings.networks.is_empty() {
+        // `--network none`: the loopback alone, up.
+        crate::network::link::loopback_up_in(ns.as_fd())
+            .map_err(|e| Error::from(crate::network::Error::from(e)))?;
+        return Ok(live);
+    }
     let store = cx.network_store();
     let first = primary(c);
     let mut order: Vec<&String> = c.network_settings.networks.keys().collect();
@@ -91,7 +96,8 @@ pub(crate) fn up(
         let ep = &c.network_settings.networks[name];
         let r = store.get(name).map_err(Error::from).and_then(|net| {
             let a = attachment(&net, ep, format!("eth{i}"), i == 0)?;
-            endpoint::up(cx.network_host(), ns.as_fd(), &c.id, &a)?;
+            let premade = if i == 0 { premade.take() } else { None };
+            endpoint::up(cx.network_host(), ns.as_fd(), &c.id, &a, premade)?;
             Ok(a)
         });
         match r {

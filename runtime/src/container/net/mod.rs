@@ -318,7 +318,7 @@ impl Ctx<'_> {
         if updated.state.running && updated.state.pid > 0 {
             let up = open_netns(updated.state.pid).and_then(|ns| {
                 let a = attachment(&net, &settings, free_iface(ns.as_fd())?, false)?;
-                endpoint::up(self.network_host(), ns.as_fd(), &c.id, &a)?;
+                endpoint::up(self.network_host(), ns.as_fd(), &c.id, &a, None)?;
                 Ok(a)
             });
             let a = match up {
