@@ -101,26 +101,27 @@ if [ -z "${NO_REDIS:-}" ]; then
 fi
 wait_quiet "the docker CLI runs"
 machine_load before
-# Every command on both daemons in each round, the order turning (scripts/lib/
-# interleave.py): a busy spell of the machine slows both sides alike.
+# Both daemons' runs in short blocks, taking turns (scripts/lib/interleave.py): a busy
+# spell of the machine slows both sides alike.
 python3 "$repo/scripts/lib/interleave.py" "$runs" "$work/bench.json" "${daemons[@]}"
 if [ -z "${NO_REDIS:-}" ]; then
   redis=(tug-redis 7 6379 stdout "Ready to accept connections")
   wait_quiet "the Redis fixture"
-  # One timed start per run of the timer (after its untimed one), tug's and dockerd's
-  # in turn, for the same reason.
+  # In four blocks each, tug's and dockerd's in turn, for the same reason (the timer's
+  # first start, in each block, is not timed).
   : > "$work/redis.tug"; : > "$work/redis.dockerd"
-  for _ in $(seq "$runs"); do
-    DOCKER_HOST=$tsock TESTCONTAINERS_RYUK_DISABLED=true RUNS=1 "$prog" "${redis[@]}" >> "$work/redis.tug"
+  block=$(( (runs + 3) / 4 ))
+  for _ in 1 2 3 4; do
+    DOCKER_HOST=$tsock TESTCONTAINERS_RYUK_DISABLED=true RUNS=$block EACH=1 "$prog" "${redis[@]}" >> "$work/redis.tug"
     if [ -n "$have_docker" ]; then
       # In dockerd's network namespace: its published ports are there.
       nsenter --net="/run/netns/$ns" env DOCKER_HOST="$dsock" \
-        TESTCONTAINERS_RYUK_DISABLED=true RUNS=1 "$prog" "${redis[@]}" >> "$work/redis.dockerd"
+        TESTCONTAINERS_RYUK_DISABLED=true RUNS=$block EACH=1 "$prog" "${redis[@]}" >> "$work/redis.dockerd"
     fi
   done
   median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
   tug_redis=$(median "$work/redis.tug")
-  echo "testcontainers-rs Redis fixture (tug-redis:7), start to ready, median of $runs:"
+  echo "testcontainers-rs Redis fixture (tug-redis:7), start to ready, median of $((block * 4)):"
   echo "  tug: $tug_redis ms"
   if [ -n "$have_docker" ]; then
     docker_redis=$(median "$work/redis.dockerd")

@@ -4,11 +4,13 @@
 
 For each daemon (in the order given), three commands: `docker run --rm busybox true`,
 `docker run -d busybox sleep 600` then `docker rm -f` on its id, and `docker version`.
-Each round runs every command on every daemon once, in an order that turns by one each
-round, so that a slow spell of the machine falls on all of them alike rather than on
-one block of runs: a ratio of two medians then compares the daemons under the same
-conditions. Two rounds first are not timed (warm-up). Each command is spawned directly
-(no shell), timed from before its spawn to its reaping.
+The RUNS timed runs of each command on each daemon come in ROUNDS (4) short blocks, a
+round running every block once in an order that turns by one each round: a slow spell
+of the machine then falls on all of them alike rather than on one long series, and a
+ratio of two medians compares the daemons under the same conditions. Each block begins
+with a run that is not timed: what the command before left to finish (dockerd's
+clean-up of a container goes on after its answer) falls on that one. Each command is
+spawned directly (no shell), timed from before its spawn to its reaping.
 
 Writes OUT.json in hyperfine's shape (`results`: `command`, `median`, `mean`, `stddev`,
 `times`, in seconds), tug's commands first, and prints a summary like hyperfine's.
@@ -19,6 +21,8 @@ import os
 import statistics
 import sys
 import time
+
+ROUNDS = 4
 
 WHAT = [
     "docker run --rm busybox true",
@@ -67,12 +71,15 @@ def main():
         envs.append((label, dict(os.environ, DOCKER_HOST=host)))
     jobs = [(label, env, what) for label, env in envs for what in WHAT]
     times = {(label, what): [] for label, _, what in jobs}
-    for r in range(runs + 2):
+    rounds = min(ROUNDS, runs)
+    for r in range(rounds):
+        # This round's share of the runs (the rest spread over the first rounds).
+        n = runs // rounds + (1 if r < runs % rounds else 0)
         turn = r % len(jobs)
         for label, env, what in jobs[turn:] + jobs[:turn]:
-            t = one(what, env)
-            if r >= 2:
-                times[(label, what)].append(t)
+            one(what, env)
+            for _ in range(n):
+                times[(label, what)].append(one(what, env))
     results = []
     for label, _, what in jobs:
         v = times[(label, what)]

@@ -1,7 +1,8 @@
 //! `fixture-timer IMAGE TAG PORT stdout|stderr MESSAGE [KEY=VALUE...]`: starts the image
 //! with testcontainers-rs's blocking runner (DOCKER_HOST names the daemon), waits for
 //! MESSAGE on the stream, connects to the mapped PORT, drops it; once untimed, then RUNS
-//! times (default 10); prints the median start-to-ready in ms.
+//! times (default 10); prints the median start-to-ready in ms (with EACH set: each run's,
+//! a line each).
 
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,12 @@ fn main() {
             d
         })
         .collect();
+    if std::env::var_os("EACH").is_some() {
+        for t in &times {
+            println!("{:.1}", t.as_secs_f64() * 1000.0);
+        }
+        return;
+    }
     times.sort();
     println!("{:.1}", times[times.len() / 2].as_secs_f64() * 1000.0);
 }
