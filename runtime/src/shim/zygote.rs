@@ -428,14 +428,27 @@ fn fork_shim(
                 std::mem::forget(s.netns);
                 s.veth
             });
+            // A spare whose veth's socket was not kept to fd 5 is not used: its `eth0`
+            // would be in the container (the socket's old fd is closed: forgotten).
+            let usable = match &veth {
+                Some(_) => keep == 5,
+                None => keep == 4,
+            };
+            let veth = match veth {
+                // SAFETY: fd 5 was set up above for this and nothing else owns it.
+                Some(v) if keep == 5 => Some(unsafe { v.with_inside_fd(5) }),
+                Some(v) => {
+                    std::mem::forget(v);
+                    None
+                }
+                None => None,
+            };
             if keep >= 4 {
                 // SAFETY: fd 4 was set up above for this and nothing else owns it.
                 let netns = unsafe { OwnedFd::from_raw_fd(4) };
-                // SAFETY: likewise fd 5, the veth's socket, when kept.
-                let veth = veth.and_then(|v| (keep == 5).then(|| unsafe { v.with_inside_fd(5) }));
-                *SPARE.lock().unwrap_or_else(|p| p.into_inner()) = Some(Spare { netns, veth });
-            } else if let Some(v) = veth {
-                std::mem::forget(v);
+                if usable {
+                    *SPARE.lock().unwrap_or_else(|p| p.into_inner()) = Some(Spare { netns, veth });
+                }
             }
             let _ = zygote_sock;
             for (k, v) in env {
