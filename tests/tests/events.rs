@@ -244,3 +244,46 @@ fn execs_are_journaled_as_docker_journals_them() {
     ]);
     assert_eq!(out, "exec_create: sh -c exit 4\nexec_create: true\n");
 }
+
+/// A network connected while the container runs says `disconnect` at its death too, with
+/// the network the container started on; `network connect` said `connect` itself.
+#[test]
+fn a_containers_networks_say_disconnect_after_its_death() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let net = format!("evnet{}", std::process::id());
+    t.ok(&["network", "create", &net]);
+    let since = unix_now();
+    let id = t.ok(&["run", "-d", "--name", "netted", "busybox", "sleep", "60"]);
+    let id = cs.add(id.trim());
+    t.ok(&["network", "connect", &net, "netted"]);
+    t.ok(&["stop", "-t", "0", "netted"]);
+    let until = unix_now();
+    let out = t.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=network",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    let connects = [
+        format!("connect bridge {id}"),
+        format!("connect {net} {id}"),
+    ];
+    assert_eq!(lines[..2], connects, "{out}");
+    let mut disconnects = lines[2..].to_vec();
+    disconnects.sort();
+    let mut want = [
+        format!("disconnect bridge {id}"),
+        format!("disconnect {net} {id}"),
+    ];
+    want.sort();
+    assert_eq!(disconnects, want, "{out}");
+    t.ok(&["rm", "netted"]);
+    t.ok(&["network", "rm", &net]);
+}

@@ -158,6 +158,7 @@ fn run_shim(cx: &Ctx<'_>, id: &str, first: UnixStream) -> Result<(), Error> {
         trash: None,
         keep_volumes: false,
         left: Vec::new(),
+        actors: Vec::new(),
     };
     drop(c);
     Ok(shim::run(settings, &mut side, first)?)
@@ -182,6 +183,8 @@ struct ContainerShim {
     keep_volumes: bool,
     /// The networks its exited process left, for their `disconnect` events.
     left: Vec<String>,
+    /// The networks its process joined, as their events name them (read once).
+    actors: Vec<net::NetworkActor>,
 }
 
 impl Supervised for ContainerShim {
@@ -439,6 +442,7 @@ impl Supervised for ContainerShim {
             return Err(start_error(e.into()));
         }
         // Docker's order: each network's `connect`, then the container's `start`.
+        self.actors = live.actors().to_vec();
         self.network_events("connect", live.networks());
         super::journal::emit(&self.root, &updated, "start", &[]);
         let dns = live.take_dns();
@@ -598,13 +602,24 @@ impl ContainerShim {
     fn network_events(&self, action: &str, networks: &[String]) {
         let store = self.cx.cx().network_store();
         for name in networks {
-            let Ok(n) = store.get(name) else { continue };
+            // Known since the start, or (one connected while it ran) read now.
+            let actor = match self.actors.iter().find(|a| a.name == *name) {
+                Some(a) => a.clone(),
+                None => match store.get(name) {
+                    Ok(n) => net::NetworkActor {
+                        name: n.name,
+                        id: n.id,
+                        driver: n.driver,
+                    },
+                    Err(_) => continue,
+                },
+            };
             let attrs = [
                 ("container".to_string(), self.id.clone()),
-                ("name".to_string(), n.name.clone()),
-                ("type".to_string(), n.driver.clone()),
+                ("name".to_string(), actor.name),
+                ("type".to_string(), actor.driver),
             ];
-            crate::events::emit(&self.root, "network", action, &n.id, attrs.into());
+            crate::events::emit(&self.root, "network", action, &actor.id, attrs.into());
         }
     }
 

@@ -22,9 +22,19 @@ pub struct LiveNetwork {
     /// The port group whose table counts this container as a member.
     group: Option<String>,
     networks: Vec<String>,
+    /// Each joined network's name, id and driver, as its events name it.
+    events: Vec<NetworkActor>,
     /// The embedded DNS server (a container on a user network), handed to the shim's
     /// process by [`LiveNetwork::take_dns`].
     dns: Option<crate::network::dns::DnsServer>,
+}
+
+/// A network as its `connect` and `disconnect` events name it.
+#[derive(Debug, Clone)]
+pub struct NetworkActor {
+    pub name: String,
+    pub id: String,
+    pub driver: String,
 }
 
 /// Before the clone: reserves the container's host ports (a taken port fails the start
@@ -98,12 +108,17 @@ pub(crate) fn up(
             let a = attachment(&net, ep, format!("eth{i}"), i == 0)?;
             let premade = if i == 0 { premade.take() } else { None };
             endpoint::up(cx.network_host(), ns.as_fd(), &c.id, &a, premade)?;
-            Ok(a)
+            Ok((a, net))
         });
         match r {
-            Ok(a) => {
+            Ok((a, net)) => {
                 live.attachments.push(a);
                 live.networks.push(name.clone());
+                live.events.push(NetworkActor {
+                    name: net.name,
+                    id: net.id,
+                    driver: net.driver,
+                });
             }
             Err(e) => {
                 undo(cx, &c.id, live);
@@ -209,6 +224,11 @@ impl LiveNetwork {
     /// The networks whose hosts files change when this container comes or goes.
     pub fn networks(&self) -> &[String] {
         &self.networks
+    }
+
+    /// The networks it joined, as their events name them.
+    pub fn actors(&self) -> &[NetworkActor] {
+        &self.events
     }
 }
 
