@@ -8,6 +8,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tug_e2e::containers::Containers;
 use tug_e2e::{KillOnDrop, TestRoot, code, stderr};
 
+/// `tug events` between `since` and `until`, with the filters and format of `args`.
+fn journal(t: &TestRoot, since: &str, until: &str, args: &[&str]) -> String {
+    let mut a = vec!["events", "--since", since, "--until", until];
+    a.extend_from_slice(args);
+    t.ok(&a)
+}
+
 fn unix_now() -> String {
     let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
@@ -27,7 +34,7 @@ fn events_show_a_containers_life_and_image_tags_as_docker_prints_them() {
     t.ok(&["rmi", "evtag:1"]);
     t.ok(&["rm", "evented"]);
     let until = unix_now();
-    let out = t.ok(&["events", "--since", &since, "--until", &until]);
+    let out = journal(&t, &since, &until, &[]);
     let lines: Vec<&str> = out.lines().collect();
     // `<RFC 3339 nanos> <type> <action> <id> (<attributes, sorted>)`.
     let shape: Vec<String> = lines
@@ -63,33 +70,28 @@ fn events_show_a_containers_life_and_image_tags_as_docker_prints_them() {
         ]
     );
     // Filters: keys and'ed, values of a key or'ed; --format with Docker's fields.
-    let out = t.ok(&[
-        "events",
-        "--since",
+    let out = journal(
+        &t,
         &since,
-        "--until",
         &until,
-        "--filter",
-        "container=evented",
-        "--filter",
-        "event=die",
-        "--filter",
-        "event=destroy",
-        "--format",
-        "{{.Type}} {{.Action}} {{.Actor.Attributes.exitCode}}",
-    ]);
+        &[
+            "--filter",
+            "container=evented",
+            "--filter",
+            "event=die",
+            "--filter",
+            "event=destroy",
+            "--format",
+            "{{.Type}} {{.Action}} {{.Actor.Attributes.exitCode}}",
+        ],
+    );
     assert_eq!(out, "container die 3\ncontainer destroy <no value>\n");
-    let out = t.ok(&[
-        "events",
-        "--since",
+    let out = journal(
+        &t,
         &since,
-        "--until",
         &until,
-        "--filter",
-        "type=image",
-        "--format",
-        "json",
-    ]);
+        &["--filter", "type=image", "--format", "json"],
+    );
     let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(
         (
@@ -101,17 +103,17 @@ fn events_show_a_containers_life_and_image_tags_as_docker_prints_them() {
     );
     assert!(v["timeNano"].as_i64().is_some());
     // Docker's templates name the Go fields: {{.TimeNano}}, {{.ID}}, {{.Status}}.
-    let out = t.ok(&[
-        "events",
-        "--since",
+    let out = journal(
+        &t,
         &since,
-        "--until",
         &until,
-        "--filter",
-        "event=create",
-        "--format",
-        "{{.Status}} {{.ID}} {{.TimeNano}}",
-    ]);
+        &[
+            "--filter",
+            "event=create",
+            "--format",
+            "{{.Status}} {{.ID}} {{.TimeNano}}",
+        ],
+    );
     let f: Vec<&str> = out.split_whitespace().collect();
     assert_eq!((f[0], f[1]), ("create", id.as_str()), "{out}");
     assert!(f[2].parse::<i64>().is_ok(), "{out}");
@@ -188,17 +190,17 @@ fn execs_are_journaled_as_docker_journals_them() {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let out = loop {
         let until = unix_now();
-        let out = t.ok(&[
-            "events",
-            "--since",
+        let out = journal(
+            &t,
             &since,
-            "--until",
             &until,
-            "--filter",
-            "container=execd",
-            "--format",
-            "{{.Action}}|{{.Actor.ID}}|{{.Actor.Attributes.execID}}|{{.Actor.Attributes.exitCode}}",
-        ]);
+            &[
+                "--filter",
+                "container=execd",
+                "--format",
+                "{{.Action}}|{{.Actor.ID}}|{{.Actor.Attributes.execID}}|{{.Actor.Attributes.exitCode}}",
+            ],
+        );
         if out.lines().count() >= 6 || std::time::Instant::now() > deadline {
             break out;
         }
@@ -231,17 +233,12 @@ fn execs_are_journaled_as_docker_journals_them() {
     assert_eq!((rows[2][3], rows[5][3]), ("4", "0"), "{out}");
     // `event=exec_create` matches the action whatever its command, as Docker's filter.
     let until = unix_now();
-    let out = t.ok(&[
-        "events",
-        "--since",
+    let out = journal(
+        &t,
         &since,
-        "--until",
         &until,
-        "--filter",
-        "event=exec_create",
-        "--format",
-        "{{.Action}}",
-    ]);
+        &["--filter", "event=exec_create", "--format", "{{.Action}}"],
+    );
     assert_eq!(out, "exec_create: sh -c exit 4\nexec_create: true\n");
 }
 
@@ -259,17 +256,17 @@ fn a_containers_networks_say_disconnect_after_its_death() {
     t.ok(&["network", "connect", &net, "netted"]);
     t.ok(&["stop", "-t", "0", "netted"]);
     let until = unix_now();
-    let out = t.ok(&[
-        "events",
-        "--since",
+    let out = journal(
+        &t,
         &since,
-        "--until",
         &until,
-        "--filter",
-        "type=network",
-        "--format",
-        "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}",
-    ]);
+        &[
+            "--filter",
+            "type=network",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}",
+        ],
+    );
     let lines: Vec<&str> = out.lines().collect();
     let connects = [
         format!("connect bridge {id}"),

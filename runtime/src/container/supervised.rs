@@ -229,10 +229,8 @@ impl Supervised for ContainerShim {
         // makes one; this side sets the interfaces up in it by its fd, since the init
         // enters it only after the clone. Its veth pair, if it has one, becomes the
         // first network's: a container on none goes without such a spare.
-        let on_networks = net::NetMode::parse(&c.host_config.network_mode).own_netns()
-            && !c.network_settings.networks.is_empty();
         let (netns, mut premade) = match crate::sandbox::makes_netns(&spec)
-            .then(|| shim::zygote::take_spare_netns(on_networks))
+            .then(|| shim::zygote::take_spare_netns(net::joins_networks(&c)))
             .flatten()
         {
             Some((ns, veth)) => (Some(std::sync::Arc::new(ns)), veth),
@@ -443,7 +441,9 @@ impl Supervised for ContainerShim {
         }
         // Docker's order: each network's `connect`, then the container's `start`.
         self.actors = live.actors().to_vec();
-        self.network_events("connect", live.networks());
+        for a in &self.actors {
+            self.network_event("connect", a);
+        }
         super::journal::emit(&self.root, &updated, "start", &[]);
         let dns = live.take_dns();
         self.live = Some(live);
@@ -597,15 +597,25 @@ impl ContainerShim {
         networks
     }
 
-    /// Network events of this container (`connect`, `disconnect`) for each of
-    /// `networks`, with Docker's attributes.
-    fn network_events(&self, action: &str, networks: &[String]) {
+    /// A network event of this container (`connect`, `disconnect`) on `actor`, with
+    /// Docker's attributes.
+    fn network_event(&self, action: &str, actor: &net::NetworkActor) {
+        let attrs = [
+            ("container".to_string(), self.id.clone()),
+            ("name".to_string(), actor.name.clone()),
+            ("type".to_string(), actor.driver.clone()),
+        ];
+        crate::events::emit(&self.root, "network", action, &actor.id, attrs.into());
+    }
+
+    /// The `disconnect`s of the networks the exited process left (once): those it joined
+    /// at its start as read then, one connected while it ran read now.
+    fn disconnect_events(&mut self) {
         let store = self.cx.cx().network_store();
-        for name in networks {
-            // Known since the start, or (one connected while it ran) read now.
-            let actor = match self.actors.iter().find(|a| a.name == *name) {
+        for name in std::mem::take(&mut self.left) {
+            let actor = match self.actors.iter().find(|a| a.name == name) {
                 Some(a) => a.clone(),
-                None => match store.get(name) {
+                None => match store.get(&name) {
                     Ok(n) => net::NetworkActor {
                         name: n.name,
                         id: n.id,
@@ -614,19 +624,8 @@ impl ContainerShim {
                     Err(_) => continue,
                 },
             };
-            let attrs = [
-                ("container".to_string(), self.id.clone()),
-                ("name".to_string(), actor.name),
-                ("type".to_string(), actor.driver),
-            ];
-            crate::events::emit(&self.root, "network", action, &actor.id, attrs.into());
+            self.network_event("disconnect", &actor);
         }
-    }
-
-    /// The `disconnect`s of the networks the exited process left (once).
-    fn disconnect_events(&mut self) {
-        let left = std::mem::take(&mut self.left);
-        self.network_events("disconnect", &left);
     }
 }
 

@@ -23,7 +23,7 @@ pub struct LiveNetwork {
     group: Option<String>,
     networks: Vec<String>,
     /// Each joined network's name, id and driver, as its events name it.
-    events: Vec<NetworkActor>,
+    actors: Vec<NetworkActor>,
     /// The embedded DNS server (a container on a user network), handed to the shim's
     /// process by [`LiveNetwork::take_dns`].
     dns: Option<crate::network::dns::DnsServer>,
@@ -35,6 +35,13 @@ pub struct NetworkActor {
     pub name: String,
     pub id: String,
     pub driver: String,
+}
+
+/// Whether `c` has a network namespace of its own with interfaces on networks (not
+/// `none`, `host` or another container's): what [`up`] makes them in.
+pub(crate) fn joins_networks(c: &Container) -> bool {
+    NetMode::parse(&c.host_config.network_mode).own_netns()
+        && !c.network_settings.networks.is_empty()
 }
 
 /// Before the clone: reserves the container's host ports (a taken port fails the start
@@ -92,7 +99,7 @@ pub(crate) fn up(
             .into(),
         None => open_netns(pid)?,
     };
-    if c.network_settings.networks.is_empty() {
+    if !joins_networks(c) {
         // `--network none`: the loopback alone, up.
         crate::network::link::loopback_up_in(ns.as_fd())
             .map_err(|e| Error::from(crate::network::Error::from(e)))?;
@@ -114,7 +121,7 @@ pub(crate) fn up(
             Ok((a, net)) => {
                 live.attachments.push(a);
                 live.networks.push(name.clone());
-                live.events.push(NetworkActor {
+                live.actors.push(NetworkActor {
                     name: net.name,
                     id: net.id,
                     driver: net.driver,
@@ -228,7 +235,7 @@ impl LiveNetwork {
 
     /// The networks it joined, as their events name them.
     pub fn actors(&self) -> &[NetworkActor] {
-        &self.events
+        &self.actors
     }
 }
 

@@ -26,6 +26,7 @@ mod hosts;
 mod link_env;
 mod live;
 pub use hosts::names_peers;
+pub(crate) use live::joins_networks;
 pub use live::{LiveNetwork, NetworkActor, exposed_keys, reserve_ports};
 pub(crate) use live::{down, gc_bridges, joined_netns, repair_after_dead_shim, serve_dns, up};
 
