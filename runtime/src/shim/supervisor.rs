@@ -51,6 +51,9 @@ pub(super) struct Shim<'a> {
     manual_stop: bool,
     pub remove: bool,
     pub finished: bool,
+    /// The exited process's cgroup being removed on a thread of its own (see
+    /// [`Shim::on_exit`]), joined by [`Shim::cgroup_removed`].
+    cgroup_removal: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Runs the shim of the container that `side` stands for until the container is done;
@@ -115,6 +118,7 @@ pub fn run(
         manual_stop: false,
         remove: false,
         finished: false,
+        cgroup_removal: None,
     };
     if shim.owner.as_ref().is_some_and(Owner::is_gone) {
         shim.remove = true;
@@ -211,7 +215,16 @@ impl Shim<'_> {
             ran = p.started.elapsed();
             // Read before the cgroup goes: an OOM kill shows as State.OOMKilled.
             let oom_killed = p.oom_killed(code);
-            let _ = p.cgroup.remove();
+            // The cgroup's removal (a dozen rmdirs on v1: half a millisecond) runs
+            // beside the network's and the record's steps. No client hears of the end,
+            // and no restart clones again, before it is done (`cgroup_removed`).
+            let cgroup = p.cgroup;
+            self.cgroup_removal = std::thread::Builder::new()
+                .name("cgroup-rm".into())
+                .spawn(move || {
+                    let _ = cgroup.remove();
+                })
+                .ok();
             self.side.stopped(oom_killed);
         }
         self.last_code = code;
@@ -228,6 +241,7 @@ impl Shim<'_> {
         if !self.side.restarting(code) {
             return self.finish(code, None);
         }
+        self.cgroup_removed();
         self.broadcast(&Event::Exit(code).frame(), false);
         self.restart_at = Some(Instant::now() + delay);
     }
@@ -256,11 +270,22 @@ impl Shim<'_> {
     pub fn finish(&mut self, code: i32, error: Option<&str>) {
         self.restart_at = None;
         self.side.ended(code, error, true, self.remove);
+        self.cgroup_removed();
         // The socket goes before the clients hear of the exit, so that a `start` right
         // after a `stop` binds a new one that this shim does not remove.
         self.unlink_socket();
         self.broadcast(&Event::Exit(code).frame(), false);
         self.flush_and_close();
+    }
+
+    /// Waits for the exited process's cgroup to be gone (see [`Shim::on_exit`]): before
+    /// the clients hear of the end (nothing of a container that `run --rm` saw end may
+    /// be left), and before a restart's clone (a thread running at a raw clone() may
+    /// hold the allocator's lock, which the init would wait for forever).
+    fn cgroup_removed(&mut self) {
+        if let Some(t) = self.cgroup_removal.take() {
+            let _ = t.join();
+        }
     }
 
     /// A signal for the container's process (`stop`: by a user, no restart after).
