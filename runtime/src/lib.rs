@@ -59,7 +59,8 @@ pub mod volume;
 
 pub use digest::Digest;
 pub use engine::{
-    DiskUsage, Engine, EngineConfig, Error, HostInfo, ImageSummary, Info, Result, StorageDriver,
+    DiskUsage, Engine, EngineConfig, Error, HostInfo, ImageSummary, Info, ParkedShim, Result,
+    StorageDriver,
 };
 pub use invalid::InvalidValue;
 pub use report::{Report, report};

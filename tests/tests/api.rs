@@ -7,7 +7,9 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tug_e2e::api::{ApiServer, Service, body_of, process_ended, with_docker};
+use tug_e2e::api::{
+    ApiServer, Service, body_of, live_children, parent_pid, process_ended, with_docker,
+};
 use tug_e2e::{KillOnDrop, TestRoot, code, text, wait_for};
 
 #[test]
@@ -151,6 +153,75 @@ fn the_zygote_of_shims_serves_starts_and_ends_with_the_server() {
         Duration::from_secs(10),
         || process_ended(zygote),
     );
+}
+
+/// A container created through the API has its shim forked at once, waiting for the
+/// start (parked): the start takes that shim (no second one is forked) and sees what
+/// changed meanwhile (a rename); a parked shim ends when its container is removed or
+/// pruned before its start, and when the server ends.
+#[test]
+fn a_created_containers_shim_waits_for_its_start_and_ends_with_its_removal() {
+    let t = TestRoot::with_busybox();
+    let s = Service::start(&t);
+    let zygote = s.server().zygote_pid().expect("the server has a zygote");
+    let create = |name: &str| {
+        let created = s.http(
+            "POST",
+            &format!("/containers/create?name={name}"),
+            Some(r#"{"Image":"busybox","Cmd":["sleep","60"]}"#),
+        );
+        assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    };
+    let shims = |n: usize| {
+        wait_for(&format!("{n} shims"), Duration::from_secs(10), || {
+            live_children(zygote).len() == n
+        });
+        live_children(zygote)
+    };
+    create("first");
+    let parked = shims(1);
+    let renamed = s.http("POST", "/containers/first/rename?name=second", None);
+    assert!(renamed.starts_with("HTTP/1.1 204"), "{renamed}");
+    let start = s.http("POST", "/containers/second/start", None);
+    assert!(start.starts_with("HTTP/1.1 204"), "{start}");
+    assert_eq!(
+        live_children(zygote),
+        parked,
+        "the start forked another shim"
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(body_of(&s.http("GET", "/containers/second/json", None))).unwrap();
+    assert_eq!(inspect["Name"], "/second");
+    let pid = inspect["State"]["Pid"].as_u64().expect("a pid") as u32;
+    assert_eq!(parent_pid(pid), Some(parked[0]), "the parked shim runs it");
+
+    create("removed");
+    let two = shims(2);
+    let removed = s.http("DELETE", "/containers/removed", None);
+    assert!(removed.starts_with("HTTP/1.1 204"), "{removed}");
+    assert_eq!(shims(1), parked);
+    create("pruned");
+    shims(2);
+    let pruned = s.http("POST", "/containers/prune", None);
+    assert!(pruned.starts_with("HTTP/1.1 200"), "{pruned}");
+    assert!(
+        body_of(&pruned).contains("\"ContainersDeleted\":[\""),
+        "{pruned}"
+    );
+    assert_eq!(shims(1), parked);
+    let gone = s.http("DELETE", "/containers/second?force=1", None);
+    assert!(gone.starts_with("HTTP/1.1 204"), "{gone}");
+    shims(0);
+
+    create("left");
+    let left = shims(1);
+    drop(s);
+    wait_for(
+        "the parked shim to end with its server",
+        Duration::from_secs(10),
+        || process_ended(left[0]),
+    );
+    assert!(two.iter().all(|p| process_ended(*p)));
 }
 
 /// The zygote's shims are its children, reaped as they end (no zombie stays), and it

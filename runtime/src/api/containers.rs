@@ -219,8 +219,9 @@ pub async fn start(server: Arc<Server>, id: &str) -> ApiResult {
     let stdin = pending.as_ref().is_some_and(|p| p.stdin);
     let output = pending.is_some();
     let start_id = cid.clone();
+    let parked = server.unpark(&cid);
     let sock = blocking(&server, move |e| {
-        Ok(e.start_container_stream(&start_id, output, stdin)?)
+        Ok(e.start_container_stream(&start_id, output, stdin, parked)?)
     })
     .await?;
     let sock = match pending {
@@ -322,7 +323,7 @@ pub async fn remove(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let name = id.to_string();
     let force = query.flag("force", false);
     let volumes = query.flag("v", false);
-    blocking(&server, move |e| {
+    let id = blocking(&server, move |e| {
         let c = e.container(&name)?;
         if (c.state.running || c.state.paused || c.state.restarting) && !force {
             return Err(ApiError::new(
@@ -337,9 +338,11 @@ pub async fn remove(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         if volumes {
             e.remove_anonymous_volumes(&c.mounts)?;
         }
-        Ok(())
+        Ok(c.id.to_string())
     })
     .await?;
+    // Its shim, if one was parked for it, ends.
+    drop(server.unpark(&id));
     Ok(ok_empty(StatusCode::NO_CONTENT))
 }
 
@@ -540,6 +543,9 @@ pub async fn prune(server: Arc<Server>, query: Query) -> ApiResult {
     })
     .await?;
     let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    for id in &ids {
+        drop(server.unpark(id));
+    }
     Ok(json(
         StatusCode::OK,
         &json!({ "ContainersDeleted": ids, "SpaceReclaimed": bytes }),

@@ -53,6 +53,7 @@ pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -
         Ok((c, warnings))
     })
     .await?;
+    server.park(c.id.to_string());
     Ok(json(
         StatusCode::CREATED,
         &json!({ "Id": c.id.to_string(), "Warnings": warnings }),

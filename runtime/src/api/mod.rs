@@ -49,7 +49,40 @@ pub struct Server {
     execs: Mutex<HashMap<String, exec::ExecRecord>>,
     /// Print each request and its status on stderr (`TUG_API_LOG=1`).
     log_requests: bool,
+    /// Container id → its shim, forked at the create for its start (see [`Server::park`]).
+    parked: Mutex<HashMap<String, (std::time::Instant, tug::ParkedShim)>>,
 }
+
+impl Server {
+    /// Forks created container `id`'s shim ahead of its start: the docker CLI sends its
+    /// attach and wait between the create and the start, testcontainers its copies, so
+    /// the start finds its shim forked and its settings read (see
+    /// `Engine::park_container_shim`). Handles older than the shim's own wait are
+    /// dropped on the way.
+    fn park(self: &Arc<Self>, id: String) {
+        let server = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let Some(shim) = server.engine.park_container_shim(&id) else {
+                return;
+            };
+            let now = std::time::Instant::now();
+            if let Ok(mut parked) = server.parked.lock() {
+                parked.retain(|_, (at, _)| now.duration_since(*at) < PARKED_FOR);
+                parked.insert(id, (now, shim));
+            }
+        });
+    }
+
+    /// The shim parked for container `id`, if any (dropped, it ends).
+    fn unpark(&self, id: &str) -> Option<tug::ParkedShim> {
+        let mut parked = self.parked.lock().ok()?;
+        let (at, shim) = parked.remove(id)?;
+        (at.elapsed() < PARKED_FOR).then_some(shim)
+    }
+}
+
+/// How long a parked shim is kept: less than it waits by itself (ten seconds).
+const PARKED_FOR: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// An attach made before its container started: the start hands it the shim's stream.
 pub struct PendingAttach {
@@ -73,6 +106,7 @@ pub fn serve(engine: Engine, listen: Listen) -> Result<(), String> {
         exits: broadcast::channel(256).0,
         execs: Mutex::new(HashMap::new()),
         log_requests: std::env::var_os("TUG_API_LOG").is_some_and(|v| v == "1"),
+        parked: Mutex::new(HashMap::new()),
     });
     let thread = std::thread::Builder::new()
         .name("api".into())

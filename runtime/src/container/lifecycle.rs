@@ -29,14 +29,14 @@ impl Ctx<'_> {
         attach: AttachOptions,
     ) -> crate::container::Result<i32> {
         let c = self.create_container(opts)?;
-        let (sock, _) = self.spawn_shim(&c, (&attach).into())?;
+        let (sock, _) = self.spawn_shim(&c, (&attach).into(), None)?;
         attach::relay(sock, attach, c.config.tty)
     }
 
     /// The work of `Engine::run_detached`.
     pub(crate) fn run_detached(&self, opts: &CreateOptions) -> crate::container::Result<Container> {
         let c = self.create_container(opts)?;
-        self.spawn_shim(&c, Attach::default())?;
+        self.spawn_shim(&c, Attach::default(), None)?;
         Ok(c)
     }
 
@@ -53,7 +53,7 @@ impl Ctx<'_> {
                 c.short_name()
             )));
         }
-        let (sock, _) = self.spawn_shim(&c, (&attach).into())?;
+        let (sock, _) = self.spawn_shim(&c, (&attach).into(), None)?;
         attach::relay(sock, attach, c.config.tty)
     }
 
@@ -61,7 +61,7 @@ impl Ctx<'_> {
     pub(crate) fn start_detached(&self, name: &str) -> crate::container::Result<Container> {
         let c = self.container(name)?;
         if !is_live(&c) {
-            self.spawn_shim(&c, Attach::default())?;
+            self.spawn_shim(&c, Attach::default(), None)?;
         }
         Ok(c)
     }
@@ -71,8 +71,9 @@ impl Ctx<'_> {
         &self,
         c: &Container,
         attach: Attach,
+        parked: Option<crate::shim::Parked>,
     ) -> crate::container::Result<(UnixStream, i32)> {
-        self.spawn_shim(c, attach)
+        self.spawn_shim(c, attach, parked)
     }
 
     /// Starts the shim of `c`; a `--rm` container whose shim could not even start is
@@ -81,9 +82,10 @@ impl Ctx<'_> {
         &self,
         c: &Container,
         attach: Attach,
+        parked: Option<crate::shim::Parked>,
     ) -> crate::container::Result<(UnixStream, i32)> {
         self.restore_etc_files(c);
-        match self.launch_shim(&c.id, attach) {
+        match self.launch_shim(&c.id, attach, parked) {
             Ok(r) => Ok(r),
             Err(e) => {
                 if c.host_config.auto_remove {

@@ -58,6 +58,7 @@ impl Ctx<'_> {
         name: &str,
         output: bool,
         stdin: bool,
+        parked: Option<crate::shim::Parked>,
     ) -> crate::container::Result<UnixStream> {
         let c = self.container(name)?;
         if c.state.running || c.state.restarting || c.state.paused {
@@ -66,7 +67,7 @@ impl Ctx<'_> {
                 c.short_name()
             )));
         }
-        let (sock, _) = self.launch_shim_for(&c, Attach { output, stdin })?;
+        let (sock, _) = self.launch_shim_for(&c, Attach { output, stdin }, parked)?;
         Ok(sock)
     }
 

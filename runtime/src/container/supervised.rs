@@ -41,20 +41,37 @@ fn start_error(e: Error) -> shim::Error {
 }
 
 impl Ctx<'_> {
-    /// Starts the shim of container `id` (see `shim::spawn`).
+    /// Starts the shim of container `id` (see `shim::spawn`), or the one `parked` for
+    /// it (`shim::start_parked`) while that one is still there.
     pub(super) fn launch_shim(
         &self,
         id: &str,
         attach: shim::Attach,
+        parked: Option<shim::Parked>,
     ) -> Result<(UnixStream, i32), Error> {
-        let launch = shim::Launch {
+        let launch = self.shim_launch(id);
+        if let Some(p) = parked
+            && let Some(started) = shim::start_parked(p, attach, &launch)?
+        {
+            return Ok(started);
+        }
+        Ok(shim::spawn(&launch, attach, || shim_main(id))?)
+    }
+
+    /// Forks container `id`'s shim ahead of its start (see `shim::park`); `None` in a
+    /// process without a zygote.
+    pub(crate) fn park_shim(&self, id: &str) -> Option<shim::Parked> {
+        shim::park(&self.shim_launch(id))
+    }
+
+    fn shim_launch<'a>(&'a self, id: &'a str) -> shim::Launch<'a> {
+        shim::Launch {
             id,
             run_root: self.run_root(),
             env: self.config().to_env(),
             bin: self.tug_binary(),
             shim_log: self.container_store().dir(id).join(shim::SHIM_LOG),
-        };
-        Ok(shim::spawn(&launch, attach, || shim_main(id))?)
+        }
     }
 }
 
@@ -103,8 +120,38 @@ fn shim_body(id: &str) -> i32 {
     std::process::exit(code)
 }
 
-fn run_shim(cx: &Ctx<'_>, id: &str, first: UnixStream) -> Result<(), Error> {
+fn run_shim(cx: &Ctx<'_>, id: &str, mut first: UnixStream) -> Result<(), Error> {
     let store = cx.container_store();
+    let stamp = record_stamp(&store, id);
+    let mut prepared = prepare(cx, &store, id)?;
+    // A start sends its request at once; a server that parked this shim at the create
+    // (`shim::park`) sends it at the start, or closes the connection: then nothing is
+    // started (nothing was made).
+    let Some(attach) = shim::read_attach(&mut first, shim::PARK_TIMEOUT) else {
+        return Ok(());
+    };
+    // The record changed while the shim waited (a rename, an update, a network
+    // connected): its settings are read again.
+    if record_stamp(&store, id) != stamp {
+        prepared = prepare(cx, &store, id)?;
+    }
+    let (settings, mut side) = prepared;
+    Ok(shim::run(settings, &mut side, first, attach)?)
+}
+
+/// Which version of container `id`'s record is on disk: every write replaces the file.
+fn record_stamp(store: &ContainerStore, id: &str) -> Option<(u64, i64, i64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(store.dir(id).join(super::store::RECORD)).ok()?;
+    Some((m.ino(), m.mtime(), m.mtime_nsec(), m.len()))
+}
+
+/// The shim's settings and its container side, from container `id`'s record.
+fn prepare(
+    cx: &Ctx<'_>,
+    store: &ContainerStore,
+    id: &str,
+) -> Result<(Settings, ContainerShim), Error> {
     let c = store.load(id)?;
     let dir = store.dir(id);
     let lc = &c.host_config.log_config;
@@ -146,7 +193,7 @@ fn run_shim(cx: &Ctx<'_>, id: &str, first: UnixStream) -> Result<(), Error> {
             None
         }),
     };
-    let mut side = ContainerShim {
+    let side = ContainerShim {
         cx: cx.owned(),
         store: store.clone(),
         root: cx.root().to_path_buf(),
@@ -160,8 +207,7 @@ fn run_shim(cx: &Ctx<'_>, id: &str, first: UnixStream) -> Result<(), Error> {
         left: Vec::new(),
         actors: Vec::new(),
     };
-    drop(c);
-    Ok(shim::run(settings, &mut side, first)?)
+    Ok((settings, side))
 }
 
 /// The container a shim supervises.

@@ -11,6 +11,10 @@ use crate::container::{
 };
 use crate::sandbox::cgroups;
 
+/// A container's shim forked ahead of its start ([`Engine::park_container_shim`]).
+#[derive(Debug)]
+pub struct ParkedShim(crate::shim::Parked);
+
 impl Engine {
     /// The container store of this engine.
     pub(crate) fn container_store(&self) -> ContainerStore {
@@ -99,13 +103,29 @@ impl Engine {
     /// hijacked attach): read it with [`split_output`](crate::container::split_output)
     /// (the output when `output`, always the exit), write stdin to it when `stdin`. A
     /// running container is a conflict.
+    /// `parked`: the shim [`Engine::park_container_shim`] forked for it, used while it
+    /// is still there.
     pub fn start_container_stream(
         &self,
         name: &str,
         output: bool,
         stdin: bool,
+        parked: Option<ParkedShim>,
     ) -> crate::Result<std::os::unix::net::UnixStream> {
-        Ok(self.cx().start_stream(name, output, stdin)?)
+        Ok(self
+            .cx()
+            .start_stream(name, output, stdin, parked.map(|p| p.0))?)
+    }
+
+    /// Forks container `id`'s shim ahead of its start, in a process that keeps a zygote
+    /// of shims ([`Engine::keep_shim_zygote`]): a start given it
+    /// ([`Engine::start_container_stream`]) goes without the fork and the shim's reading
+    /// of its settings (about a millisecond). The shim makes nothing until then; it ends
+    /// when the handle is dropped, or by itself after ten seconds. `None` without a
+    /// zygote. For a server whose clients create and then start (the docker CLI,
+    /// testcontainers).
+    pub fn park_container_shim(&self, id: &str) -> Option<ParkedShim> {
+        self.cx().park_shim(id).map(ParkedShim)
     }
 
     /// A connection attached to running container `name`'s output (and stdin when

@@ -21,6 +21,7 @@ mod registry;
 mod system;
 mod volumes;
 
+pub use containers::ParkedShim;
 pub use images::ImageSummary;
 pub use system::{DiskUsage, HostInfo, Info};
 

@@ -41,8 +41,11 @@ use std::path::{Path, PathBuf};
 
 pub use process::{Process, ProcessIo, Service, create_with_pipes, pin_mnt_ns, wait_ready};
 pub use restart::RestartPolicy;
-pub use spawn::{Attach, Launch, daemonize, first_client, log_errors_to, name_process, spawn};
-pub use supervisor::run;
+pub use spawn::{
+    Attach, Launch, PARK_TIMEOUT, Parked, daemonize, first_client, log_errors_to, name_process,
+    park, spawn, start_parked,
+};
+pub use supervisor::{read_attach, run};
 
 /// The hidden subcommand that runs a shim.
 pub const SUBCOMMAND: &str = "__shim";

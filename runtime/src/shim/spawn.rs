@@ -1,7 +1,8 @@
 //! Starting a shim: [`spawn`] on the CLI's side (a fork of a single-threaded CLI whose
 //! binary is protected, else a fork of the process's zygote when it keeps one (see
-//! `zygote`), else `tug __shim <id>` from the sealed binary), and the first
-//! steps of the shim process itself ([`daemonize`], [`log_errors_to`], [`first_client`]).
+//! `zygote`), else `tug __shim <id>` from the sealed binary), or [`park`] at the create
+//! and [`start_parked`] at the start (the API server), and the first steps of the shim
+//! process itself ([`daemonize`], [`log_errors_to`], [`first_client`]).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -96,6 +97,12 @@ pub fn spawn(
         &[attach.output as u8, attach.stdin as u8],
     )
     .map_err(|e| Error::Io("talking to the shim".into(), e))?;
+    started(ours, launch)
+}
+
+/// The shim's answer to the start on `ours`: its connection and the process's pid, or
+/// why the start failed.
+fn started(mut ours: UnixStream, launch: &Launch) -> Result<(UnixStream, i32), Error> {
     match proto::read_frame(&mut ours) {
         Ok(Some((proto::STARTED, p))) => Ok((ours, proto::payload_i32(&p))),
         Ok(Some((proto::FAILED, p))) => Err(Error::Start(
@@ -111,6 +118,73 @@ pub fn spawn(
             ),
         )),
     }
+}
+
+/// How long a parked shim ([`park`]) waits for its start before it ends by itself.
+pub const PARK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A shim forked for a created container before its start (see [`park`]): the
+/// connection it waits on.
+#[derive(Debug)]
+pub struct Parked {
+    sock: UnixStream,
+}
+
+/// Forks the shim of container `launch.id` from this process's zygote ahead of its
+/// start, for a server that creates containers its clients start a few milliseconds
+/// later (the docker CLI's attach and wait come between): the fork and the shim's
+/// reading of the engine's settings and the container's record (about a millisecond)
+/// are then off the start's path. The shim makes nothing meanwhile: no run dir, socket,
+/// cgroup, namespace or file of the container; it waits for [`start_parked`] (and
+/// reads the record again if it changed since: a rename, an update, a network connect),
+/// or ends when the returned handle is dropped or after [`PARK_TIMEOUT`]. `None` when
+/// this process keeps no zygote for the launch.
+pub fn park(launch: &Launch) -> Option<Parked> {
+    let (ours, theirs) = UnixStream::pair().ok()?;
+    super::zygote::launch(
+        launch.bin,
+        launch.run_root,
+        launch.id,
+        &launch.env,
+        theirs.as_raw_fd(),
+    )
+    .then_some(Parked { sock: ours })
+}
+
+/// Starts container `launch.id` through the shim [`park`] forked for it, as [`spawn`]
+/// does; `Ok(None)` when that shim is gone before it heard of the start (it timed out,
+/// or failed before it): the caller spawns one.
+pub fn start_parked(
+    parked: Parked,
+    attach: Attach,
+    launch: &Launch,
+) -> Result<Option<(UnixStream, i32)>, Error> {
+    let mut ours = parked.sock;
+    if proto::write_frame(
+        &mut ours,
+        proto::ATTACH,
+        &[attach.output as u8, attach.stdin as u8],
+    )
+    .is_err()
+    {
+        return Ok(None);
+    }
+    // A shim that ends without a word was gone before the start reached it: one that
+    // started, and failed, says so.
+    let mut peek = [0u8; 1];
+    loop {
+        match nix::sys::socket::recv(
+            ours.as_raw_fd(),
+            &mut peek,
+            nix::sys::socket::MsgFlags::MSG_PEEK,
+        ) {
+            Ok(0) => return Ok(None),
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::Io("talking to the shim".into(), e.into())),
+        }
+    }
+    started(ours, launch).map(Some)
 }
 
 /// Whether this process has one thread only, so that a fork of it is safe to run Rust

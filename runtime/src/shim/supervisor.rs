@@ -57,11 +57,13 @@ pub(super) struct Shim<'a> {
 }
 
 /// Runs the shim of the container that `side` stands for until the container is done;
-/// `first` is the spawning client's connection.
+/// `first` is the spawning client's connection, which asked for `attach` (see
+/// [`read_attach`]).
 pub fn run(
     settings: Settings,
     side: &mut dyn Supervised,
     mut first: UnixStream,
+    attach: super::Attach,
 ) -> Result<(), Error> {
     // The network set-up runs a short-lived thread; one malloc arena keeps it from
     // leaving a second arena's pages behind in a process that lives as long as its
@@ -87,13 +89,7 @@ pub fn run(
     // Signals are blocked before the clone so that no SIGCHLD is lost.
     let signals =
         SignalReader::new().map_err(|e| Error::Io("blocking signals".into(), e.into()))?;
-    let (output, stdin) = match proto::read_frame(&mut first) {
-        Ok(Some((proto::ATTACH, p))) => (
-            p.first().copied().unwrap_or(0) != 0,
-            p.get(1).copied().unwrap_or(0) != 0,
-        ),
-        _ => (false, false),
-    };
+    let (output, stdin) = (attach.output, attach.stdin);
     let mut shim = Shim {
         side,
         socket,
@@ -145,6 +141,24 @@ pub fn run(
     // No client waits any more: the container side's last clean-up.
     shim.side.shim_exits();
     result
+}
+
+/// The start's request on the spawning client's connection `first`: how it attaches
+/// ([`super::spawn`] sends it at once; a server that parked the shim at the create sends
+/// it at the start, see [`super::park`]). `None` when the connection ends (or nothing
+/// comes within `wait`) before it: nothing is to be started.
+pub fn read_attach(first: &mut UnixStream, wait: Duration) -> Option<super::Attach> {
+    first.set_read_timeout(Some(wait)).ok()?;
+    let frame = proto::read_frame(first);
+    first.set_read_timeout(None).ok()?;
+    match frame {
+        Ok(Some((proto::ATTACH, p))) => Some(super::Attach {
+            output: p.first().copied().unwrap_or(0) != 0,
+            stdin: p.get(1).copied().unwrap_or(0) != 0,
+        }),
+        Ok(Some(_)) => Some(super::Attach::default()),
+        Ok(None) | Err(_) => None,
+    }
 }
 
 /// How long after the start an idle shim shrinks (see [`Shim::release_start_memory`]).
