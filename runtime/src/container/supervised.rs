@@ -153,6 +153,9 @@ fn prepare(
     id: &str,
 ) -> Result<(Settings, ContainerShim), Error> {
     let c = store.load(id)?;
+    // Read here rather than in the first start: a parked shim has read it when the
+    // start comes.
+    let spec = store.load_spec(id)?;
     let dir = store.dir(id);
     let lc = &c.host_config.log_config;
     let rotation = match lc.kind.as_str() {
@@ -193,7 +196,7 @@ fn prepare(
             None
         }),
     };
-    let side = ContainerShim {
+    let mut side = ContainerShim {
         cx: cx.owned(),
         store: store.clone(),
         root: cx.root().to_path_buf(),
@@ -206,7 +209,9 @@ fn prepare(
         keep_volumes: false,
         left: Vec::new(),
         actors: Vec::new(),
+        first: None,
     };
+    side.first = Some((c, spec));
     Ok((settings, side))
 }
 
@@ -231,12 +236,20 @@ struct ContainerShim {
     left: Vec<String>,
     /// The networks its process joined, as their events name them (read once).
     actors: Vec<net::NetworkActor>,
+    /// The record and the spec [`prepare`] read, for the first start (a restart reads
+    /// them again).
+    first: Option<(Container, oci_spec::runtime::Spec)>,
 }
 
 impl Supervised for ContainerShim {
     fn start(&mut self) -> Result<Process, shim::Error> {
-        let c = self.store.load(&self.id).map_err(to_shim)?;
-        let mut spec = self.store.load_spec(&self.id).map_err(to_shim)?;
+        let (c, mut spec) = match self.first.take() {
+            Some(read) => read,
+            None => (
+                self.store.load(&self.id).map_err(to_shim)?,
+                self.store.load_spec(&self.id).map_err(to_shim)?,
+            ),
+        };
         if let Some(path) = net::joined_netns(&self.cx.cx(), &c).map_err(start_error)? {
             join_namespace(&mut spec, LinuxNamespaceType::Network, path).map_err(to_shim)?;
         }
