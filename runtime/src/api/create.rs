@@ -36,7 +36,7 @@ pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -
             opts.network
         )));
     }
-    let (c, warnings) = blocking(&server, move |e| {
+    let (c, warnings, parked) = blocking(&server, move |e| {
         let warnings = e.create_warnings(&opts);
         let c = e.create_container(&opts)?;
         let id = c.id.to_string();
@@ -50,10 +50,15 @@ pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -
                 return Err(err.into());
             }
         }
-        Ok((c, warnings))
+        // Its shim, forked now (the zygote forks it while the answer goes out), is
+        // there before the client can ask for the start (see `Server::park`).
+        let parked = e.park_container_shim(&id);
+        Ok((c, warnings, parked))
     })
     .await?;
-    server.park(c.id.to_string());
+    if let Some(p) = parked {
+        server.park(c.id.to_string(), p);
+    }
     Ok(json(
         StatusCode::CREATED,
         &json!({ "Id": c.id.to_string(), "Warnings": warnings }),

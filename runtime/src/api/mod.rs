@@ -54,23 +54,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// Forks created container `id`'s shim ahead of its start: the docker CLI sends its
-    /// attach and wait between the create and the start, testcontainers its copies, so
-    /// the start finds its shim forked and its settings read (see
-    /// `Engine::park_container_shim`). Handles older than the shim's own wait are
-    /// dropped on the way.
-    fn park(self: &Arc<Self>, id: String) {
-        let server = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let Some(shim) = server.engine.park_container_shim(&id) else {
-                return;
-            };
-            let now = std::time::Instant::now();
-            if let Ok(mut parked) = server.parked.lock() {
-                parked.retain(|_, (at, _)| now.duration_since(*at) < PARKED_FOR);
-                parked.insert(id, (now, shim));
-            }
-        });
+    /// Keeps created container `id`'s shim, forked at the create for its start
+    /// (`Engine::park_container_shim`): the docker CLI sends its attach and wait between
+    /// the create and the start, testcontainers its copies, and the start finds its shim
+    /// forked and its settings read. Handles older than the shim's own wait are dropped
+    /// on the way.
+    fn park(&self, id: String, shim: tug::ParkedShim) {
+        let now = std::time::Instant::now();
+        if let Ok(mut parked) = self.parked.lock() {
+            parked.retain(|_, (at, _)| now.duration_since(*at) < PARKED_FOR);
+            parked.insert(id, (now, shim));
+        }
     }
 
     /// The shim parked for container `id`, if any (dropped, it ends).
