@@ -213,6 +213,25 @@ fn a_created_containers_shim_waits_for_its_start_and_ends_with_its_removal() {
     assert!(gone.starts_with("HTTP/1.1 204"), "{gone}");
     shims(0);
 
+    // A burst of creates parks 16 shims, no more: the 17th container's start forks its
+    // own.
+    for i in 0..17 {
+        create(&format!("burst{i}"));
+    }
+    let parked = shims(16);
+    let start = s.http("POST", "/containers/burst16/start", None);
+    assert!(start.starts_with("HTTP/1.1 204"), "{start}");
+    let inspect: serde_json::Value =
+        serde_json::from_str(body_of(&s.http("GET", "/containers/burst16/json", None))).unwrap();
+    let pid = inspect["State"]["Pid"].as_u64().expect("a pid") as u32;
+    let shim = parent_pid(pid).expect("the init's parent");
+    assert!(!parked.contains(&shim), "the 17th create parked a shim");
+    for i in 0..17 {
+        let gone = s.http("DELETE", &format!("/containers/burst{i}?force=1"), None);
+        assert!(gone.starts_with("HTTP/1.1 204"), "{gone}");
+    }
+    shims(0);
+
     create("left");
     let left = shims(1);
     drop(s);

@@ -36,6 +36,7 @@ pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -
             opts.network
         )));
     }
+    let may_park = server.may_park();
     let (c, warnings, parked) = blocking(&server, move |e| {
         let warnings = e.create_warnings(&opts);
         let c = e.create_container(&opts)?;
@@ -52,7 +53,7 @@ pub async fn create(server: Arc<Server>, query: Query, req: Request<Incoming>) -
         }
         // Its shim, forked now (the zygote forks it while the answer goes out), is
         // there before the client can ask for the start (see `Server::park`).
-        let parked = e.park_container_shim(&id);
+        let parked = may_park.then(|| e.park_container_shim(&id)).flatten();
         Ok((c, warnings, parked))
     })
     .await?;

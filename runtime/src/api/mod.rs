@@ -67,6 +67,16 @@ impl Server {
         }
     }
 
+    /// Whether a create may park a shim now: a burst of creates (a parked shim holds
+    /// about 1 MB of its own) parks the first [`MAX_PARKED`] and no more until they go.
+    fn may_park(&self) -> bool {
+        let now = std::time::Instant::now();
+        self.parked.lock().is_ok_and(|mut parked| {
+            parked.retain(|_, (at, _)| now.duration_since(*at) < PARKED_FOR);
+            parked.len() < MAX_PARKED
+        })
+    }
+
     /// The shim parked for container `id`, if any (dropped, it ends).
     fn unpark(&self, id: &str) -> Option<tug::ParkedShim> {
         let mut parked = self.parked.lock().ok()?;
@@ -74,6 +84,9 @@ impl Server {
         (at.elapsed() < PARKED_FOR).then_some(shim)
     }
 }
+
+/// The most shims parked at once (see [`Server::may_park`]).
+const MAX_PARKED: usize = 16;
 
 /// How long a parked shim is kept: less than it waits by itself (ten seconds).
 const PARKED_FOR: std::time::Duration = std::time::Duration::from_secs(8);
