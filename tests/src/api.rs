@@ -52,19 +52,10 @@ impl ApiServer {
 
     /// The pid of the server's zygote of shims (`tug __zygote`, its child).
     pub fn zygote_pid(&self) -> Option<u32> {
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).ok()?;
-        tasks
-            .flatten()
-            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-            .flat_map(|c| {
-                c.split_whitespace()
-                    .filter_map(|p| p.parse::<u32>().ok())
-                    .collect::<Vec<_>>()
-            })
-            .find(|p| {
-                std::fs::read(format!("/proc/{p}/cmdline"))
-                    .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"__zygote"))
-            })
+        children(self.pid()).into_iter().find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"__zygote"))
+        })
     }
 
     /// Stops the server (SIGKILL) and reaps it.
@@ -73,8 +64,8 @@ impl ApiServer {
     }
 }
 
-/// The live children of process `pid` (a zygote's: its shims).
-pub fn live_children(pid: u32) -> Vec<u32> {
+/// The children of process `pid` (of each of its threads), ended or not.
+fn children(pid: u32) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
@@ -86,6 +77,13 @@ pub fn live_children(pid: u32) -> Vec<u32> {
                 .filter_map(|p| p.parse::<u32>().ok())
                 .collect::<Vec<_>>()
         })
+        .collect()
+}
+
+/// The live children of process `pid` (a zygote's: its shims).
+pub fn live_children(pid: u32) -> Vec<u32> {
+    children(pid)
+        .into_iter()
         .filter(|p| !process_ended(*p))
         .collect()
 }
