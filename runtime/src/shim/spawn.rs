@@ -152,8 +152,10 @@ pub fn park(launch: &Launch) -> Option<Parked> {
 }
 
 /// Starts container `launch.id` through the shim [`park`] forked for it, as [`spawn`]
-/// does; `Ok(None)` when that shim is gone before it heard of the start (it timed out,
-/// or failed before it): the caller spawns one.
+/// does; `Ok(None)` when that shim ends without a word: it was gone before it heard of
+/// the start (it timed out, or failed to prepare), or it died in the start (a crash: its
+/// init dies with it). The caller then spawns one, which tries once more and reports
+/// what it meets.
 pub fn start_parked(
     parked: Parked,
     attach: Attach,
@@ -169,8 +171,8 @@ pub fn start_parked(
     {
         return Ok(None);
     }
-    // A shim that ends without a word was gone before the start reached it: one that
-    // started, and failed, says so.
+    // A shim that ends without a word never started anything that lives on: one that
+    // failed its start says so.
     let mut peek = [0u8; 1];
     loop {
         match nix::sys::socket::recv(
