@@ -242,6 +242,56 @@ fn execs_are_journaled_as_docker_journals_them() {
     assert_eq!(out, "exec_create: sh -c exit 4\nexec_create: true\n");
 }
 
+/// As Docker's (checked against Docker 20.10's dockerd): connecting a container that does
+/// not run says nothing until its start, where each network it is on says `connect`;
+/// disconnecting a stopped one says `disconnect` at once.
+#[test]
+fn a_stopped_containers_connect_is_said_at_its_start() {
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    let net = format!("evidle{}", std::process::id());
+    t.ok(&["network", "create", &net]);
+    let id = t.ok(&["create", "--name", "idle", "busybox", "sleep", "60"]);
+    let id = cs.add(id.trim());
+    let since = unix_now();
+    t.ok(&["network", "connect", &net, "idle"]);
+    t.ok(&["start", "idle"]);
+    t.ok(&["stop", "-t", "0", "idle"]);
+    t.ok(&["network", "disconnect", &net, "idle"]);
+    let until = unix_now();
+    let out = journal(
+        &t,
+        &since,
+        &until,
+        &[
+            "--filter",
+            "type=network",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    let sorted = |l: &[&str]| {
+        let mut v: Vec<String> = l.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    let both = |action: &str| {
+        let mut v = vec![
+            format!("{action} bridge {id}"),
+            format!("{action} {net} {id}"),
+        ];
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&lines[..2]), both("connect"), "{out}");
+    assert_eq!(sorted(&lines[2..4]), both("disconnect"), "{out}");
+    assert_eq!(lines[4], format!("disconnect {net} {id}"), "{out}");
+    t.ok(&["rm", "idle"]);
+    t.ok(&["network", "rm", &net]);
+}
+
 /// A network connected while the container runs says `disconnect` at its death too, with
 /// the network the container started on; `network connect` said `connect` itself.
 #[test]

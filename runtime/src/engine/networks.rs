@@ -76,7 +76,8 @@ impl Engine {
     }
 
     /// `tug network connect`: gives the container an address on `network` and, when it
-    /// runs, an interface there at once.
+    /// runs, an interface there at once (and the `connect` event: a container that does
+    /// not run says it at its start, as Docker's does).
     pub fn connect_network(
         &self,
         network: &str,
@@ -85,7 +86,14 @@ impl Engine {
         ip: Option<Ipv4Addr>,
     ) -> crate::Result<()> {
         self.cx().connect_network(network, container, aliases, ip)?;
-        self.network_attach_event("connect", network, container);
+        // Docker says `connect` when the container's endpoint joins: now when it runs;
+        // else at its start, where its shim says it for each network it joins.
+        if self
+            .container(container)
+            .is_ok_and(|c| c.state.running || c.state.paused)
+        {
+            self.network_attach_event("connect", network, container);
+        }
         Ok(())
     }
 
