@@ -242,6 +242,21 @@ fn execs_are_journaled_as_docker_journals_them() {
     assert_eq!(out, "exec_create: sh -c exit 4\nexec_create: true\n");
 }
 
+/// The network events between `since` and `until`: `ACTION NETWORK CONTAINER` a line.
+fn network_journal(t: &TestRoot, since: &str, until: &str) -> String {
+    journal(
+        t,
+        since,
+        until,
+        &[
+            "--filter",
+            "type=network",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}",
+        ],
+    )
+}
+
 /// As Docker's (checked against Docker 20.10's dockerd): connecting a container that does
 /// not run says nothing until its start, where each network it is on says `connect`;
 /// disconnecting a stopped one says `disconnect` at once.
@@ -259,17 +274,7 @@ fn a_stopped_containers_connect_is_said_at_its_start() {
     t.ok(&["stop", "-t", "0", "idle"]);
     t.ok(&["network", "disconnect", &net, "idle"]);
     let until = unix_now();
-    let out = journal(
-        &t,
-        &since,
-        &until,
-        &[
-            "--filter",
-            "type=network",
-            "--format",
-            "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}",
-        ],
-    );
+    let out = network_journal(&t, &since, &until);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 5, "{out}");
     let sorted = |l: &[&str]| {
@@ -306,17 +311,7 @@ fn a_containers_networks_say_disconnect_after_its_death() {
     t.ok(&["network", "connect", &net, "netted"]);
     t.ok(&["stop", "-t", "0", "netted"]);
     let until = unix_now();
-    let out = journal(
-        &t,
-        &since,
-        &until,
-        &[
-            "--filter",
-            "type=network",
-            "--format",
-            "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}",
-        ],
-    );
+    let out = network_journal(&t, &since, &until);
     let lines: Vec<&str> = out.lines().collect();
     let connects = [
         format!("connect bridge {id}"),
