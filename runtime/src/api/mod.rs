@@ -60,21 +60,25 @@ impl Server {
     /// forked and its settings read. Handles older than the shim's own wait are dropped
     /// on the way.
     fn park(&self, id: String, shim: tug::ParkedShim) {
-        let now = std::time::Instant::now();
-        if let Ok(mut parked) = self.parked.lock() {
-            parked.retain(|_, (at, _)| now.duration_since(*at) < PARKED_FOR);
-            parked.insert(id, (now, shim));
+        if let Some(mut parked) = self.parked_now() {
+            parked.insert(id, (std::time::Instant::now(), shim));
         }
     }
 
     /// Whether a create may park a shim now: a burst of creates (a parked shim holds
     /// about 1 MB of its own) parks the first [`MAX_PARKED`] and no more until they go.
     fn may_park(&self) -> bool {
-        let now = std::time::Instant::now();
-        self.parked.lock().is_ok_and(|mut parked| {
-            parked.retain(|_, (at, _)| now.duration_since(*at) < PARKED_FOR);
-            parked.len() < MAX_PARKED
-        })
+        self.parked_now().is_some_and(|p| p.len() < MAX_PARKED)
+    }
+
+    /// The parked shims, those older than [`PARKED_FOR`] dropped (they end).
+    fn parked_now(
+        &self,
+    ) -> Option<std::sync::MutexGuard<'_, HashMap<String, (std::time::Instant, tug::ParkedShim)>>>
+    {
+        let mut parked = self.parked.lock().ok()?;
+        parked.retain(|_, (at, _)| at.elapsed() < PARKED_FOR);
+        Some(parked)
     }
 
     /// The shim parked for container `id`, if any (dropped, it ends).
