@@ -89,6 +89,21 @@ fn dev_has_dockers_minimal_nodes() {
          head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok",
     ]);
     insta::assert_snapshot!(out);
+    // As runc: a /dev/core link only where the kernel has a /proc/kcore to point at.
+    let core = t.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "readlink /dev/core || echo none",
+    ]);
+    let want = if std::path::Path::new("/proc/kcore").exists() {
+        "/proc/kcore"
+    } else {
+        "none"
+    };
+    assert_eq!(core.trim(), want);
 }
 
 #[test]
