@@ -34,7 +34,7 @@ impl StorageDriver {
     /// The driver's name as `info` and `image inspect` print it.
     pub fn name(self) -> &'static str {
         match self {
-            StorageDriver::Overlay => "overlay",
+            StorageDriver::Overlay => "overlay2",
             StorageDriver::Vfs => "vfs",
         }
     }

@@ -28,6 +28,21 @@ fn ping_answers_ok_with_the_api_version() {
         serde_json::from_str(body_of(&s.http("GET", "/v1.47/version", None))).unwrap();
     assert_eq!(version["ApiVersion"], "1.47");
     assert_eq!(version["MinAPIVersion"], "1.24");
+    // `/info` is what `tug info --format json` prints: one source, Docker's names.
+    let info: serde_json::Value =
+        serde_json::from_str(body_of(&s.http("GET", "/v1.47/info", None))).unwrap();
+    let cli: serde_json::Value =
+        serde_json::from_str(&t.ok(&["info", "--format", "json"])).unwrap();
+    for k in ["Driver", "SecurityOptions", "DockerRootDir", "CgroupVersion", "Images"] {
+        assert_eq!(info[k], cli[k], "{k}");
+    }
+    assert_eq!(info["Driver"], "overlay2");
+    assert!(
+        info["SecurityOptions"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|v| v == "name=seccomp,profile=builtin")),
+        "{info}"
+    );
 }
 
 #[test]

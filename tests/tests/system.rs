@@ -20,7 +20,17 @@ fn version_and_info_answer_docker_templates() {
         "-f",
         "{{.Containers}} {{.ContainersStopped}} {{.Images}} {{.Driver}}",
     ]);
-    assert_eq!(info.trim(), "1 1 1 overlay");
+    assert_eq!(info.trim(), "1 1 1 overlay2");
+    // The driver's name as the container's and the image's GraphDriver say it.
+    assert_eq!(
+        t.ok(&["inspect", "-f", "{{.GraphDriver.Name}}", "c1"]).trim(),
+        "overlay2"
+    );
+    assert_eq!(
+        t.ok(&["image", "inspect", "-f", "{{.GraphDriver.Name}}", "busybox"])
+            .trim(),
+        "overlay2"
+    );
     let root = t.ok(&["info", "--format", "{{.DockerRootDir}}"]);
     assert_eq!(root.trim(), t.root().display().to_string());
     let json: serde_json::Value =

@@ -61,38 +61,8 @@ pub async fn version(server: Arc<Server>) -> ApiResult {
 
 /// `GET /info`.
 pub async fn info(server: Arc<Server>) -> ApiResult {
-    let (i, root) = blocking(&server, |e| Ok((e.info()?, e.root().to_path_buf()))).await?;
-    let h = &i.host;
-    let v = json!({
-        "ID": "",
-        "Containers": i.containers,
-        "ContainersRunning": i.running,
-        "ContainersPaused": i.paused,
-        "ContainersStopped": i.stopped,
-        "Images": i.images,
-        "Driver": "overlay",
-        "DockerRootDir": root,
-        "OperatingSystem": h.operating_system,
-        "OSType": h.os_type,
-        "Architecture": h.architecture,
-        "NCPU": h.ncpu,
-        "MemTotal": h.mem_total,
-        "Name": h.name,
-        "ServerVersion": h.version,
-        "KernelVersion": h.kernel_version,
-        "CgroupDriver": "cgroupfs",
-        "CgroupVersion": h.cgroup_version.to_string(),
-        "LoggingDriver": "json-file",
-        "Labels": [],
-        "ExperimentalBuild": false,
-        "SecurityOptions": ["name=seccomp,profile=builtin"],
-        "Runtimes": { "tug": { "path": "tug" } },
-        "DefaultRuntime": "tug",
-        "Plugins": { "Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file"] },
-        "RegistryConfig": { "IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"] },
-        "Warnings": [],
-    });
-    Ok(json_response(StatusCode::OK, &v))
+    let i = blocking(&server, |e| Ok(e.info()?)).await?;
+    Ok(json_response(StatusCode::OK, &i.docker_json()))
 }
 
 /// `GET /system/df`: the disk images, containers and volumes use.

@@ -164,27 +164,7 @@ pub fn version(engine: &Engine, a: FormatArgs) -> CliResult {
 pub fn info(engine: &Engine, a: FormatArgs) -> CliResult {
     let info = engine.info()?;
     let h = &info.host;
-    let v = json!({
-        "Containers": info.containers,
-        "ContainersRunning": info.running,
-        "ContainersPaused": info.paused,
-        "ContainersStopped": info.stopped,
-        "Images": info.images,
-        "Driver": h.storage_driver,
-        "DockerRootDir": h.root,
-        "CgroupDriver": "cgroupfs",
-        "CgroupVersion": h.cgroup_version.to_string(),
-        "KernelVersion": h.kernel_version,
-        "OperatingSystem": h.operating_system,
-        "OSType": h.os_type,
-        "Architecture": h.architecture,
-        "NCPU": h.ncpu,
-        "MemTotal": h.mem_total,
-        "Name": h.name,
-        "ServerVersion": h.version,
-        "DefaultRuntime": "tug",
-        "SecurityOptions": ["name=no-new-privileges"],
-    });
+    let v = info.docker_json();
     if print_formatted(a.format.as_deref(), &v)? {
         return Ok(0);
     }

@@ -32,7 +32,7 @@ pub struct HostInfo {
     pub name: String,
     /// 2 on a pure cgroup2 mount, else 1.
     pub cgroup_version: u8,
-    /// The storage driver's name (`overlay` or `vfs`).
+    /// The storage driver's name (`overlay2` or `vfs`).
     pub storage_driver: &'static str,
     /// The state root.
     pub root: String,
@@ -47,6 +47,49 @@ pub struct Info {
     pub paused: usize,
     pub stopped: usize,
     pub images: usize,
+}
+
+impl Info {
+    /// `info` in the fields of Docker's `GET /info`, for the API's answer and for `tug
+    /// info --format` alike.
+    pub fn docker_json(&self) -> serde_json::Value {
+        let h = &self.host;
+        serde_json::json!({
+            "ID": "",
+            "Containers": self.containers,
+            "ContainersRunning": self.running,
+            "ContainersPaused": self.paused,
+            "ContainersStopped": self.stopped,
+            "Images": self.images,
+            "Driver": h.storage_driver,
+            "DockerRootDir": h.root,
+            "OperatingSystem": h.operating_system,
+            "OSType": h.os_type,
+            "Architecture": h.architecture,
+            "NCPU": h.ncpu,
+            "MemTotal": h.mem_total,
+            "Name": h.name,
+            "ServerVersion": h.version,
+            "KernelVersion": h.kernel_version,
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": h.cgroup_version.to_string(),
+            "LoggingDriver": "json-file",
+            "Labels": [],
+            "ExperimentalBuild": false,
+            // Docker's default seccomp profile, and a cgroup namespace of its own for
+            // every container (tug's default on v1 as on v2).
+            "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
+            "Runtimes": { "tug": { "path": "tug" } },
+            "DefaultRuntime": "tug",
+            "Plugins": {
+                "Volume": ["local"],
+                "Network": ["bridge", "host", "null"],
+                "Log": ["json-file", "local"],
+            },
+            "RegistryConfig": { "IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"] },
+            "Warnings": [],
+        })
+    }
 }
 
 /// `system df`: the disk each image, container and volume uses.
