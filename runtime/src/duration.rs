@@ -87,6 +87,32 @@ fn decimal(n: u128, scale: u128) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
+/// A duration as the docker CLI and daemon say it (go-units' `HumanDuration`: "Less than
+/// a second", "About a minute", "3 hours", "2 weeks"): whole seconds and minutes, hours
+/// rounded to the nearest, days, weeks and months counted from those rounded hours, years
+/// from whole hours. The STATUS of `ps` ("Up 5 minutes") and the CREATED of `images`
+/// ("2 weeks ago") use it.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    let seconds = d.as_secs();
+    let minutes = seconds / 60;
+    // Go's `int(d.Hours() + 0.5)`.
+    let hours = (secs / 3600.0 + 0.5) as u64;
+    match () {
+        _ if seconds < 1 => "Less than a second".into(),
+        _ if seconds == 1 => "1 second".into(),
+        _ if seconds < 60 => format!("{seconds} seconds"),
+        _ if minutes == 1 => "About a minute".into(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", seconds / 3600 / 24 / 365),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +143,40 @@ mod tests {
         assert_eq!(f(7_200_000), "2h0m0s");
         assert_eq!(format_go_duration(Duration::from_micros(1500)), "1.5ms");
         assert_eq!(format_go_duration(Duration::from_nanos(12)), "12ns");
+    }
+
+    #[test]
+    fn human_durations_are_go_units_words_at_their_bounds() {
+        let min = 60;
+        let hour = 3600;
+        let day = 24 * hour;
+        for (secs, want) in [
+            (0, "Less than a second"),
+            (1, "1 second"),
+            (59, "59 seconds"),
+            (60, "About a minute"),
+            (2 * min - 1, "About a minute"),
+            (2 * min, "2 minutes"),
+            (59 * min + 59, "59 minutes"),
+            (hour, "About an hour"),
+            (90 * min - 1, "About an hour"),
+            // Hours round to the nearest from here on.
+            (90 * min, "2 hours"),
+            (47 * hour + 29 * min, "47 hours"),
+            (47 * hour + 30 * min, "2 days"),
+            (13 * day + 23 * hour, "13 days"),
+            (14 * day, "2 weeks"),
+            (59 * day, "8 weeks"),
+            (60 * day, "2 months"),
+            (729 * day, "24 months"),
+            (730 * day, "2 years"),
+            (1100 * day, "3 years"),
+        ] {
+            assert_eq!(human_duration(Duration::from_secs(secs)), want, "{secs} s");
+        }
+        assert_eq!(
+            human_duration(Duration::from_millis(999)),
+            "Less than a second"
+        );
     }
 }

@@ -58,6 +58,7 @@ pub mod snapshot;
 pub mod volume;
 
 pub use digest::Digest;
+pub use duration::human_duration;
 pub use engine::{
     DiskUsage, Engine, EngineConfig, Error, HostInfo, ImageSummary, Info, ParkedShim, Result,
     StorageDriver,

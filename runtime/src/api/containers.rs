@@ -145,57 +145,7 @@ pub(super) fn unix_seconds(s: &str) -> u64 {
 
 /// Docker's `Status` column: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Created`.
 pub(super) fn status_text(c: &Container, now: SystemTime) -> String {
-    let since = |t: &str| {
-        parse_time(t)
-            .and_then(|t| now.duration_since(t).ok())
-            .unwrap_or_default()
-    };
-    let s = &c.state;
-    if s.restarting {
-        return format!(
-            "Restarting ({}) {} ago",
-            s.exit_code,
-            human(since(&s.finished_at))
-        );
-    }
-    if s.running {
-        // Docker's suffix: paused, else the health (`health: starting`, `healthy`...).
-        use tug::container::HealthStatus;
-        let suffix = match s.health.as_ref().map(|h| h.status) {
-            _ if s.paused => " (Paused)".to_string(),
-            None => String::new(),
-            Some(HealthStatus::Starting) => " (health: starting)".to_string(),
-            Some(h) => format!(" ({h})"),
-        };
-        return format!("Up {}{suffix}", human(since(&s.started_at)));
-    }
-    match s.status.as_str() {
-        "created" => "Created".into(),
-        "dead" => "Dead".into(),
-        _ => format!(
-            "Exited ({}) {} ago",
-            s.exit_code,
-            human(since(&s.finished_at))
-        ),
-    }
-}
-
-/// Docker's (go-units) human duration.
-fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0 => "Less than a second".into(),
-        1 => "1 second".into(),
-        2..60 => format!("{s} seconds"),
-        60..120 => "About a minute".into(),
-        120..3600 => format!("{} minutes", s / 60),
-        3600..7200 => "About an hour".into(),
-        7200..172800 => format!("{} hours", s / 3600),
-        172800..1209600 => format!("{} days", s / 86400),
-        1209600..5259600 => format!("{} weeks", s / 604800),
-        5259600..63115200 => format!("{} months", s / 2629800),
-        _ => format!("{} years", s / 31557600),
-    }
+    c.state.status_line(now)
 }
 
 /// `GET /containers/{id}/json`: the JSON `tug inspect` prints.
@@ -585,17 +535,4 @@ pub async fn export(server: Arc<Server>, id: &str) -> ApiResult {
         .header("Content-Type", "application/x-tar")
         .body(body)
         .unwrap_or_else(|_| Response::new(super::body::empty())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_as_dockers() {
-        assert_eq!(human(Duration::from_secs(0)), "Less than a second");
-        assert_eq!(human(Duration::from_secs(5)), "5 seconds");
-        assert_eq!(human(Duration::from_secs(90)), "About a minute");
-        assert_eq!(human(Duration::from_secs(600)), "10 minutes");
-    }
 }

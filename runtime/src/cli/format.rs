@@ -272,20 +272,7 @@ pub fn time_ago(t: SystemTime) -> String {
 
 /// A duration as Docker's `units.HumanDuration` says it.
 pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0 => "Less than a second".into(),
-        1 => "1 second".into(),
-        2..60 => format!("{s} seconds"),
-        60..120 => "About a minute".into(),
-        120..3600 => format!("{} minutes", s / 60),
-        3600..7200 => "About an hour".into(),
-        7200..172800 => format!("{} hours", s / 3600),
-        172800..1209600 => format!("{} days", s / 86400),
-        1209600..5256000 => format!("{} weeks", s / 604800),
-        5256000..63072000 => format!("{} months", s / 2628000),
-        _ => format!("{} years", s / 31536000),
-    }
+    tug::human_duration(d)
 }
 
 #[cfg(test)]

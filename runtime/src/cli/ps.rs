@@ -53,27 +53,7 @@ fn since(t: &str) -> String {
 /// The STATUS column as Docker words it: a running container's health after its uptime
 /// (`Up 3 seconds (healthy)`, `(health: starting)`, `(unhealthy)`).
 pub fn status(c: &Container) -> String {
-    let s = &c.state;
-    use tug::container::{HealthStatus, Status};
-    match s.status {
-        Status::Running | Status::Paused if s.paused => {
-            format!("Up {} (Paused)", since(&s.started_at))
-        }
-        Status::Running | Status::Paused => match s.health.as_ref().map(|h| h.status) {
-            None => format!("Up {}", since(&s.started_at)),
-            Some(HealthStatus::Starting) => {
-                format!("Up {} (health: starting)", since(&s.started_at))
-            }
-            Some(h) => format!("Up {} ({h})", since(&s.started_at)),
-        },
-        Status::Restarting => {
-            format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at))
-        }
-        Status::Exited => format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at)),
-        Status::Created => "Created".into(),
-        Status::Dead => "Dead".into(),
-        Status::Removing => "Removal In Progress".into(),
-    }
+    c.state.status_line(SystemTime::now())
 }
 
 /// Docker's `.CreatedAt`: Go's time.String() in UTC.

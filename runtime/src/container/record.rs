@@ -109,6 +109,54 @@ impl std::fmt::Display for Status {
 }
 
 impl State {
+    /// Docker's one-line status, as `docker ps` shows it and the API's container list
+    /// gives it (`State.String()` in moby): `Up 5 minutes`, `Up 2 hours (Paused)`, `Up 3
+    /// seconds (health: starting)`, `Restarting (1) 2 seconds ago`, `Exited (0) About a
+    /// minute ago`, `Created`, `Dead`, `Removal In Progress`, measured at `now`.
+    pub fn status_line(&self, now: std::time::SystemTime) -> String {
+        let since = |t: &str| {
+            let d = humantime::parse_rfc3339_weak(t)
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .unwrap_or_default();
+            crate::human_duration(d)
+        };
+        let running = self.running
+            || matches!(
+                self.status,
+                Status::Running | Status::Paused | Status::Restarting
+            );
+        if running {
+            if self.paused {
+                return format!("Up {} (Paused)", since(&self.started_at));
+            }
+            if self.restarting || self.status == Status::Restarting {
+                return format!(
+                    "Restarting ({}) {} ago",
+                    self.exit_code,
+                    since(&self.finished_at)
+                );
+            }
+            return match self.health.as_ref().map(|h| h.status) {
+                None => format!("Up {}", since(&self.started_at)),
+                Some(crate::container::HealthStatus::Starting) => {
+                    format!("Up {} (health: starting)", since(&self.started_at))
+                }
+                Some(h) => format!("Up {} ({h})", since(&self.started_at)),
+            };
+        }
+        match self.status {
+            Status::Removing => "Removal In Progress".into(),
+            Status::Dead => "Dead".into(),
+            Status::Created => "Created".into(),
+            _ => format!(
+                "Exited ({}) {} ago",
+                self.exit_code,
+                since(&self.finished_at)
+            ),
+        }
+    }
+
     /// The process `pid` runs (started, or restarted), from now.
     pub fn set_running(&mut self, pid: i32) {
         self.status = Status::Running;
@@ -400,6 +448,34 @@ pub struct EndpointSettings {
 #[cfg(test)]
 mod state_tests {
     use super::*;
+
+    /// `status_line` through a life, measured at fixed moments after each step.
+    #[test]
+    fn status_lines_are_dockers_through_a_life() {
+        use std::time::{Duration, SystemTime};
+        let t0 = humantime::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        let stamp = |t: SystemTime| humantime::format_rfc3339_nanos(t).to_string();
+        let mut s = State::created();
+        assert_eq!(s.status_line(at(5)), "Created");
+        s.set_running(42);
+        s.started_at = stamp(t0);
+        assert_eq!(s.status_line(at(5)), "Up 5 seconds");
+        assert_eq!(s.status_line(at(90 * 60)), "Up 2 hours");
+        s.set_paused(true);
+        assert_eq!(s.status_line(at(61)), "Up About a minute (Paused)");
+        s.set_paused(false);
+        s.set_restarting(1);
+        s.finished_at = stamp(at(10));
+        assert_eq!(s.status_line(at(12)), "Restarting (1) 2 seconds ago");
+        s.set_running(43);
+        s.set_exited(3, None, true);
+        s.finished_at = stamp(at(100));
+        assert_eq!(
+            s.status_line(at(100 + 3 * 24 * 3600)),
+            "Exited (3) 3 days ago"
+        );
+    }
 
     #[test]
     fn transitions_keep_status_and_flags_in_step() {
