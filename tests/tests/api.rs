@@ -33,7 +33,13 @@ fn ping_answers_ok_with_the_api_version() {
         serde_json::from_str(body_of(&s.http("GET", "/v1.47/info", None))).unwrap();
     let cli: serde_json::Value =
         serde_json::from_str(&t.ok(&["info", "--format", "json"])).unwrap();
-    for k in ["Driver", "SecurityOptions", "DockerRootDir", "CgroupVersion", "Images"] {
+    for k in [
+        "Driver",
+        "SecurityOptions",
+        "DockerRootDir",
+        "CgroupVersion",
+        "Images",
+    ] {
         assert_eq!(info[k], cli[k], "{k}");
     }
     assert_eq!(info["Driver"], "overlay2");

@@ -23,7 +23,8 @@ fn version_and_info_answer_docker_templates() {
     assert_eq!(info.trim(), "1 1 1 overlay2");
     // The driver's name as the container's and the image's GraphDriver say it.
     assert_eq!(
-        t.ok(&["inspect", "-f", "{{.GraphDriver.Name}}", "c1"]).trim(),
+        t.ok(&["inspect", "-f", "{{.GraphDriver.Name}}", "c1"])
+            .trim(),
         "overlay2"
     );
     assert_eq!(
