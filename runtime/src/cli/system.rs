@@ -344,17 +344,7 @@ pub fn image_prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
         .prune_images(a.all, |img| filters.allows_image(img))
         .map_err(tug::Error::from)?;
     let mut out = std::io::stdout().lock();
-    if !report.events.is_empty() {
-        writeln!(out, "Deleted Images:").map_err(out_err)?;
-        for e in &report.events {
-            match e {
-                tug::image::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
-                tug::image::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
-            }
-            .map_err(out_err)?;
-        }
-        writeln!(out).map_err(out_err)?;
-    }
+    deleted_images(&mut out, &report.events)?;
     writeln!(
         out,
         "Total reclaimed space: {}",
@@ -451,17 +441,7 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
     let report = engine
         .prune_images(a.all, |img| filters.allows_image(img))
         .map_err(tug::Error::from)?;
-    if !report.events.is_empty() {
-        writeln!(out, "Deleted Images:").map_err(out_err)?;
-        for e in &report.events {
-            match e {
-                tug::image::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
-                tug::image::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
-            }
-            .map_err(out_err)?;
-        }
-        writeln!(out).map_err(out_err)?;
-    }
+    deleted_images(&mut out, &report.events)?;
     reclaimed += report.reclaimed;
     // The build cache goes too, as with Docker's `system prune`; not with a filter: its
     // entries keep no creation time or labels to filter by.
@@ -481,4 +461,24 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
     }
     writeln!(out, "Total reclaimed space: {}", human_size(reclaimed)).map_err(out_err)?;
     Ok(0)
+}
+
+/// The `Deleted Images:` section of `image prune` and `system prune`, as Docker prints
+/// it (nothing when nothing went).
+fn deleted_images(
+    out: &mut impl Write,
+    events: &[tug::image::RemoveEvent],
+) -> Result<(), CliError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "Deleted Images:").map_err(out_err)?;
+    for e in events {
+        match e {
+            tug::image::RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}"),
+            tug::image::RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}"),
+        }
+        .map_err(out_err)?;
+    }
+    writeln!(out).map_err(out_err)
 }

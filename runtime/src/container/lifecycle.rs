@@ -290,6 +290,17 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Removes container `c`'s cgroup, if it is there (a shim that died left it).
+    fn remove_cgroup(&self, c: &Container) {
+        let _ = crate::sandbox::cgroups::open_for(
+            &self.config().cgroup_root,
+            self.root(),
+            &c.id,
+            &c.host_config.cgroup_parent,
+        )
+        .and_then(|m| m.remove());
+    }
+
     /// The work of `Engine::remove_container`.
     pub(crate) fn remove_container(
         &self,
@@ -322,13 +333,7 @@ impl Ctx<'_> {
             Err(e) => return Err(e),
         };
         // Its shim removes the cgroup; if the shim died, it is removed here.
-        let _ = crate::sandbox::cgroups::open_for(
-            &self.config().cgroup_root,
-            self.root(),
-            &c.id,
-            &c.host_config.cgroup_parent,
-        )
-        .and_then(|m| m.remove());
+        self.remove_cgroup(&c);
         if c.state.error.starts_with("shim died") {
             super::net::repair_after_dead_shim(self, &c);
         }
@@ -496,13 +501,7 @@ impl Ctx<'_> {
                 return Ok(c);
             }
         }
-        let _ = crate::sandbox::cgroups::open_for(
-            &self.config().cgroup_root,
-            self.root(),
-            &c.id,
-            &c.host_config.cgroup_parent,
-        )
-        .and_then(|m| m.remove());
+        self.remove_cgroup(&c);
         super::net::repair_after_dead_shim(self, &c);
         let networks: Vec<String> = c.network_settings.networks.keys().cloned().collect();
         mark(&mut c);
