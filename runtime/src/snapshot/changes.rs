@@ -12,7 +12,6 @@
 //! layers it hides; a path counts as "in the layers" only if the merged view shows it
 //! (Docker looks in each layer alone, so it misses whiteouts between layers).
 
-use std::collections::HashSet;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -20,7 +19,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 
 use super::{Error, io_err};
-use crate::layer::{Change, ChangeKind, Lowers, is_opaque, list_dir, open_dir};
+use crate::layer::{Change, ChangeKind, Lowers, is_opaque, open_dir};
 
 /// The changes in the overlay upper dir `upper` over `lowers` (the layer dirs, bottom
 /// first), in `docker diff`'s order.
@@ -53,20 +52,8 @@ impl Walk<'_> {
     /// Lists the changes inside the upper dir `dir` (path `rel`). `opaque`: the dir hides
     /// the layers' content, so what they have there and the upper dir has not is deleted.
     fn dir(&mut self, dir: BorrowedFd<'_>, rel: &mut Vec<u8>, opaque: bool) -> Result<(), Error> {
-        let mut names: Vec<Vec<u8>> = list_dir(dir)
-            .map_err(|e| self.err(rel, e))?
-            .into_iter()
-            .map(|n| n.to_bytes().to_vec())
-            .collect();
-        let hidden: HashSet<Vec<u8>> = if opaque {
-            let here: HashSet<&Vec<u8>> = names.iter().collect();
-            let below = self.view.list(rel).map_err(|e| self.err(rel, e))?;
-            below.into_iter().filter(|n| !here.contains(n)).collect()
-        } else {
-            HashSet::new()
-        };
-        names.extend(hidden.iter().cloned());
-        names.sort();
+        let (names, hidden) =
+            super::names_and_gone(&self.view, dir, rel, opaque).map_err(|e| self.err(rel, e))?;
         for name in names {
             let len = rel.len();
             if !rel.is_empty() {

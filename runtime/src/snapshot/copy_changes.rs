@@ -6,7 +6,6 @@
 //! measure of change. A dir with changes inside is listed as changed before them.
 //! Same order as [`super::changes`].
 
-use std::collections::HashSet;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -15,7 +14,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use super::changes::abs;
 use super::{Error, io_err};
 use crate::layer::{Change, ChangeKind};
-use crate::layer::{Lowers, list_dir, proc_path, read_kept_xattrs};
+use crate::layer::{Lowers, proc_path, read_kept_xattrs};
 
 /// The changes in the `vfs` copy `rootfs` over `lowers` (the layer dirs it was copied
 /// from, bottom first), in `docker diff`'s order.
@@ -48,20 +47,8 @@ impl Walk<'_> {
     /// Lists the changes inside the dir `dir` of the copy (path `rel`); `compare`: the
     /// layers have a dir there too (else everything inside is added).
     fn dir(&mut self, dir: BorrowedFd<'_>, rel: &mut Vec<u8>, compare: bool) -> Result<(), Error> {
-        let mut names: Vec<Vec<u8>> = list_dir(dir)
-            .map_err(|e| self.err(rel, e))?
-            .into_iter()
-            .map(|n| n.to_bytes().to_vec())
-            .collect();
-        let gone: HashSet<Vec<u8>> = if compare {
-            let here: HashSet<&Vec<u8>> = names.iter().collect();
-            let below = self.view.list(rel).map_err(|e| self.err(rel, e))?;
-            below.into_iter().filter(|n| !here.contains(n)).collect()
-        } else {
-            HashSet::new()
-        };
-        names.extend(gone.iter().cloned());
-        names.sort();
+        let (names, gone) =
+            super::names_and_gone(&self.view, dir, rel, compare).map_err(|e| self.err(rel, e))?;
         for name in names {
             let len = rel.len();
             if !rel.is_empty() {

@@ -17,6 +17,7 @@ pub use crate::rootfs::{Rootfs, copy_dir_contents};
 pub use changes::changes;
 pub use copy_changes::copy_changes;
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -331,4 +332,32 @@ impl Drop for TempDir {
         }
         crate::fsutil::staging_forget(&self.path);
     }
+}
+
+/// A file name, as bytes.
+type Name = Vec<u8>;
+
+/// The names in dir `dir` (path `rel` in the container's root) and, with `compare`, the
+/// names the layers in `view` have there and it has not (what the container deleted),
+/// all together sorted bytewise, as `docker diff` walks them; the second set on its own.
+fn names_and_gone(
+    view: &crate::layer::Lowers,
+    dir: std::os::fd::BorrowedFd<'_>,
+    rel: &[u8],
+    compare: bool,
+) -> std::io::Result<(Vec<Name>, HashSet<Name>)> {
+    let mut names: Vec<Name> = crate::layer::list_dir(dir)?
+        .into_iter()
+        .map(|n| n.to_bytes().to_vec())
+        .collect();
+    let gone: HashSet<Name> = if compare {
+        let here: HashSet<&Name> = names.iter().collect();
+        let below = view.list(rel)?;
+        below.into_iter().filter(|n| !here.contains(n)).collect()
+    } else {
+        HashSet::new()
+    };
+    names.extend(gone.iter().cloned());
+    names.sort();
+    Ok((names, gone))
 }
