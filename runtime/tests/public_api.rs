@@ -25,6 +25,8 @@ const ROOT: &[&str] = &[
     "Report",
     "report",
     "InvalidValue",
+    // Docker's words for a duration (go-units), for every face's "5 minutes ago".
+    "human_duration",
     "entry",
     "container",
     "image",
