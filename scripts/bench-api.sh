@@ -3,7 +3,8 @@
 # Debian's dockerd: the docker CLI's `docker run --rm busybox true`, and `docker run -d`
 # followed by `docker rm -f`; then a testcontainers-rs Redis fixture (the crate's
 # blocking runner, GenericImage tug-redis:7 waiting for its ready line) from start to
-# ready, median of RUNS. The two daemons' runs are interleaved (scripts/lib/
+# ready, and the same fixture with busybox (ready at once: the engines' share without
+# redis-server's own start), median of RUNS. The two daemons' runs are interleaved (scripts/lib/
 # interleave.py says why). Prints the ratios of the medians, and the machine's load before
 # and after (a warning when tasks waited for a CPU over 10% of the time: noisy figures),
 # and the same ratios less each side's `docker version` (the client's own fixed cost).
@@ -104,30 +105,43 @@ machine_load before
 # Both daemons' runs in short blocks, taking turns (scripts/lib/interleave.py): a busy
 # spell of the machine slows both sides alike.
 python3 "$repo/scripts/lib/interleave.py" "$runs" "$work/bench.json" "${daemons[@]}"
-if [ -z "${NO_REDIS:-}" ]; then
-  redis=(tug-redis 7 6379 stdout "Ready to accept connections")
-  wait_quiet "the Redis fixture"
-  # In four blocks each, tug's and dockerd's in turn, for the same reason (the timer's
-  # first start, in each block, is not timed).
-  : > "$work/redis.tug"; : > "$work/redis.dockerd"
-  block=$(( (runs + 3) / 4 ))
+# A fixture timed on both daemons (args: a label, then fixture-timer's), in four blocks
+# each, tug's and dockerd's in turn, for the same reason (the timer's first start, in
+# each block, is not timed); prints the medians and their ratio.
+fixture_bench() {
+  local label=$1; shift
+  : > "$work/fixture.tug"; : > "$work/fixture.dockerd"
+  local block=$(( (runs + 3) / 4 ))
   for _ in 1 2 3 4; do
-    DOCKER_HOST=$tsock TESTCONTAINERS_RYUK_DISABLED=true RUNS=$block EACH=1 "$prog" "${redis[@]}" >> "$work/redis.tug"
+    DOCKER_HOST=$tsock TESTCONTAINERS_RYUK_DISABLED=true RUNS=$block EACH=1 "$prog" "$@" >> "$work/fixture.tug"
     if [ -n "$have_docker" ]; then
       # In dockerd's network namespace: its published ports are there.
       nsenter --net="/run/netns/$ns" env DOCKER_HOST="$dsock" \
-        TESTCONTAINERS_RYUK_DISABLED=true RUNS=$block EACH=1 "$prog" "${redis[@]}" >> "$work/redis.dockerd"
+        TESTCONTAINERS_RYUK_DISABLED=true RUNS=$block EACH=1 "$prog" "$@" >> "$work/fixture.dockerd"
     fi
   done
   median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-  tug_redis=$(median "$work/redis.tug")
-  echo "testcontainers-rs Redis fixture (tug-redis:7), start to ready, median of $((block * 4)):"
-  echo "  tug: $tug_redis ms"
+  local t d
+  t=$(median "$work/fixture.tug")
+  echo "$label, start to ready, median of $((block * 4)):"
+  echo "  tug: $t ms"
   if [ -n "$have_docker" ]; then
-    docker_redis=$(median "$work/redis.dockerd")
-    echo "  dockerd: $docker_redis ms"
-    awk -v a="$tug_redis" -v b="$docker_redis" 'BEGIN { printf "  tug %.1fx faster\n", b / a }'
+    d=$(median "$work/fixture.dockerd")
+    echo "  dockerd: $d ms"
+    awk -v a="$t" -v b="$d" 'BEGIN { printf "  tug %.1fx faster\n", b / a }'
   fi
+}
+if [ -z "${NO_REDIS:-}" ]; then
+  wait_quiet "the Redis fixture"
+  fixture_bench "testcontainers-rs Redis fixture (tug-redis:7)" \
+    tug-redis 7 6379 stdout "Ready to accept connections"
+  # The same client and steps with a container that is ready at once (busybox's httpd
+  # binds its port, then the line is printed): the engines' share of a fixture without
+  # the 8-10 ms that redis-server itself takes to start, the same on both.
+  wait_quiet "the busybox fixture"
+  export FIXTURE_CMD='httpd -p 8080 && echo ready && exec sleep 60'
+  fixture_bench "the same client, busybox (httpd, then a line)" busybox latest 8080 stdout ready
+  unset FIXTURE_CMD
 fi
 machine_load after
 if [ -n "$have_docker" ]; then

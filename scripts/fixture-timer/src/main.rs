@@ -2,7 +2,8 @@
 //! with testcontainers-rs's blocking runner (DOCKER_HOST names the daemon), waits for
 //! MESSAGE on the stream, connects to the mapped PORT, drops it; once untimed, then RUNS
 //! times (default 10); prints the median start-to-ready in ms (with EACH set: each run's,
-//! a line each).
+//! a line each). With FIXTURE_CMD set, the container runs `sh -c "$FIXTURE_CMD"` instead
+//! of the image's command.
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,9 @@ fn main() {
                 .with_exposed_port(port.tcp())
                 .with_wait_for(wait)
                 .into();
+        if let Ok(cmd) = std::env::var("FIXTURE_CMD") {
+            req = req.with_cmd(["sh".to_string(), "-c".to_string(), cmd]);
+        }
         for kv in env {
             let (k, v) = kv.split_once('=').expect("KEY=VALUE");
             req = req.with_env_var(k, v);
