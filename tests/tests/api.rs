@@ -419,6 +419,18 @@ fn docker_detached_container_lists_logs_execs_inspects_and_goes() {
     });
     let running = s.docker_ok(&["inspect", "-f", "{{.State.Running}} {{.Name}}", "web"]);
     assert_eq!(running.trim(), "true /web");
+    // The default bridge's endpoint mirrored at the top of NetworkSettings, as Docker's.
+    let endpoints = s.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.EndpointID}} {{.NetworkSettings.Networks.bridge.EndpointID}} {{.HostConfig.Runtime}}",
+        "web",
+    ]);
+    let parts: Vec<&str> = endpoints.split_whitespace().collect();
+    assert!(
+        parts.len() == 3 && !parts[0].is_empty() && parts[0] == parts[1] && parts[2] == "tug",
+        "{endpoints}"
+    );
     s.docker_ok(&["rm", "-f", "web"]);
     assert_eq!(s.docker_ok(&["ps", "-aq"]), "");
     assert!(t.container_ids().is_empty());

@@ -98,6 +98,20 @@ fn inspect_shows_dockers_fields() {
         "bridge false"
     );
     assert_eq!(f("{{.State.StartedAt}}"), "0001-01-01T00:00:00Z");
+    // The fields tug keeps no state for, as Docker's daemon shows them here; the masked
+    // and read-only paths are the spec's.
+    assert_eq!(
+        f(
+            "{{.HostConfig.Runtime}} {{json .HostConfig.ConsoleSize}} {{json .ExecIDs}} {{json .NetworkSettings.HairpinMode}}"
+        ),
+        "tug [0,0] null false"
+    );
+    assert!(
+        f("{{json .HostConfig.MaskedPaths}}").contains(r#""/proc/kcore""#)
+            && f("{{json .HostConfig.ReadonlyPaths}}").contains(r#""/proc/sys""#),
+        "{}",
+        f("{{json .HostConfig}}")
+    );
     assert!(f("{{.Image}}").starts_with("sha256:"));
     let image_id = t.ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"]);
     assert_eq!(f("{{.Image}}"), image_id.trim());

@@ -151,8 +151,7 @@ pub(super) fn status_text(c: &Container, now: SystemTime) -> String {
 /// `GET /containers/{id}/json`: the JSON `tug inspect` prints.
 pub async fn inspect(server: Arc<Server>, id: &str) -> ApiResult {
     let id = id.to_string();
-    let c = blocking(&server, move |e| Ok(e.container(&id)?)).await?;
-    let v = serde_json::to_value(&c).map_err(|e| ApiError::internal(e.to_string()))?;
+    let v = blocking(&server, move |e| Ok(e.inspect_container(&id)?)).await?;
     Ok(json(StatusCode::OK, &v))
 }
 

@@ -700,10 +700,8 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
     let mut values = Vec::new();
     let mut missing = Vec::new();
     for name in &a.names {
-        match engine.container(name) {
-            Ok(c) => {
-                values.push(serde_json::to_value(&c).map_err(|e| CliError::other(e.to_string()))?)
-            }
+        match engine.inspect_container(name) {
+            Ok(v) => values.push(v),
             Err(tug::Error::Container(container::Error::NotFound(_))) if any => {
                 match engine.inspect_image(name) {
                     Ok(v) => values.push(v),

@@ -253,6 +253,80 @@ impl Engine {
         Ok(self.cx().container(name)?)
     }
 
+    /// `inspect`'s JSON for container `name`: its record with Docker's field names, and
+    /// the fields Docker's daemon shows that tug keeps no state for, with the values
+    /// Docker gives them on a host like this one (no AppArmor or SELinux labels, no
+    /// IPv6, no realtime or Windows-only limits); the masked and read-only paths are the
+    /// container's spec's.
+    pub fn inspect_container(&self, name: &str) -> crate::Result<serde_json::Value> {
+        use serde_json::{Value, json};
+        let c = self.container(name)?;
+        let mut v = serde_json::to_value(&c).map_err(|e| {
+            crate::Error::Container(crate::container::Error::Invalid(format!(
+                "container {}: {e}",
+                c.id
+            )))
+        })?;
+        let spec = self.container_store().load_spec(&c.id).ok();
+        let linux = spec.as_ref().and_then(|s| s.linux().as_ref());
+        let paths = |p: Option<&Vec<String>>| json!(p.cloned().unwrap_or_default());
+        let fill = |obj: &mut Value, defaults: Value| {
+            if let (Some(obj), Value::Object(d)) = (obj.as_object_mut(), defaults) {
+                for (k, x) in d {
+                    obj.entry(k).or_insert(x);
+                }
+            }
+        };
+        fill(
+            &mut v,
+            json!({ "AppArmorProfile": "", "MountLabel": "", "ProcessLabel": "", "ExecIDs": null }),
+        );
+        fill(
+            &mut v["HostConfig"],
+            json!({
+                "Runtime": "tug",
+                "UsernsMode": "",
+                "Isolation": "",
+                "Cgroup": "",
+                "ContainerIDFile": "",
+                "VolumeDriver": "",
+                "ConsoleSize": [0, 0],
+                "CpuCount": 0,
+                "CpuPercent": 0,
+                "CpuRealtimePeriod": 0,
+                "CpuRealtimeRuntime": 0,
+                "BlkioWeightDevice": [],
+                "IOMaximumBandwidth": 0,
+                "IOMaximumIOps": 0,
+                "DeviceRequests": null,
+                "MaskedPaths": paths(linux.and_then(|l| l.masked_paths().as_ref())),
+                "ReadonlyPaths": paths(linux.and_then(|l| l.readonly_paths().as_ref())),
+            }),
+        );
+        // The default bridge's endpoint, mirrored at the top as Docker still does.
+        let endpoint = c
+            .network_settings
+            .networks
+            .get("bridge")
+            .map(|e| e.endpoint_id.clone())
+            .unwrap_or_default();
+        fill(
+            &mut v["NetworkSettings"],
+            json!({
+                "EndpointID": endpoint,
+                "HairpinMode": false,
+                "LinkLocalIPv6Address": "",
+                "LinkLocalIPv6PrefixLen": 0,
+                "SecondaryIPAddresses": null,
+                "SecondaryIPv6Addresses": null,
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "IPv6Gateway": "",
+            }),
+        );
+        Ok(v)
+    }
+
     /// The names (or short ids) of the containers created from image `id`, so that `rmi`
     /// can refuse to remove an image in use.
     pub fn containers_using_image(&self, id: &crate::Digest) -> Result<Vec<String>, Error> {
