@@ -431,6 +431,19 @@ fn docker_detached_container_lists_logs_execs_inspects_and_goes() {
         parts.len() == 3 && !parts[0].is_empty() && parts[0] == parts[1] && parts[2] == "tug",
         "{endpoints}"
     );
+    // An exec created and not yet started is among the container's ExecIDs.
+    let made = s.http(
+        "POST",
+        "/containers/web/exec",
+        Some(r#"{"Cmd":["true"],"AttachStdout":true}"#),
+    );
+    assert!(made.starts_with("HTTP/1.1 201"), "{made}");
+    let exec_id = serde_json::from_str::<serde_json::Value>(body_of(&made)).unwrap()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ids = s.docker_ok(&["inspect", "-f", "{{json .ExecIDs}}", "web"]);
+    assert!(ids.contains(&exec_id), "{ids}");
     s.docker_ok(&["rm", "-f", "web"]);
     assert_eq!(s.docker_ok(&["ps", "-aq"]), "");
     assert!(t.container_ids().is_empty());

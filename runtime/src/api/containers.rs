@@ -151,7 +151,16 @@ pub(super) fn status_text(c: &Container, now: SystemTime) -> String {
 /// `GET /containers/{id}/json`: the JSON `tug inspect` prints.
 pub async fn inspect(server: Arc<Server>, id: &str) -> ApiResult {
     let id = id.to_string();
-    let v = blocking(&server, move |e| Ok(e.inspect_container(&id)?)).await?;
+    let mut v = blocking(&server, move |e| Ok(e.inspect_container(&id)?)).await?;
+    // The execs this server made in it (the CLI's run and end with their command).
+    if let Some(ids) = v["Id"]
+        .as_str()
+        .map(|cid| super::exec::ids_of(&server, cid))
+        .transpose()?
+        .flatten()
+    {
+        v["ExecIDs"] = serde_json::json!(ids);
+    }
     Ok(json(StatusCode::OK, &v))
 }
 

@@ -27,6 +27,18 @@ pub struct ExecRecord {
     control: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
 }
 
+/// The ids of the execs this server keeps for container `id` (Docker's `ExecIDs`), or
+/// `None` when it keeps none.
+pub(super) fn ids_of(server: &Server, id: &str) -> Result<Option<Vec<String>>, ApiError> {
+    let mut ids: Vec<String> = lock(server)?
+        .iter()
+        .filter(|(_, e)| e.container == id)
+        .map(|(k, _)| k.clone())
+        .collect();
+    ids.sort();
+    Ok((!ids.is_empty()).then_some(ids))
+}
+
 fn no_such_exec(id: &str) -> ApiError {
     ApiError::not_found(format!("No such exec instance: {id}"))
 }
