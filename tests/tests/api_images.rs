@@ -245,6 +245,9 @@ fn console_size_sets_the_terminal_before_the_process_runs() {
         Duration::from_secs(10),
         || t.ok(&["logs", "sized"]).contains("33 101"),
     );
+    // And inspect shows it, as Docker's HostConfig.ConsoleSize.
+    let size = t.ok(&["inspect", "-f", "{{json .HostConfig.ConsoleSize}}", "sized"]);
+    assert_eq!(size.trim(), "[33,101]");
     // An exec's own terminal, attached (hijacked, as the CLI does): sized by the exec's
     // ConsoleSize before its process runs, with no resize at all.
     let exec = s.http(

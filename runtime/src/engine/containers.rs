@@ -270,6 +270,12 @@ impl Engine {
         let spec = self.container_store().load_spec(&c.id).ok();
         let linux = spec.as_ref().and_then(|s| s.linux().as_ref());
         let paths = |p: Option<&Vec<String>>| json!(p.cloned().unwrap_or_default());
+        // The terminal's size given at the create (`ConsoleSize`), as Docker keeps it.
+        let console = spec
+            .as_ref()
+            .and_then(|s| s.process().as_ref())
+            .and_then(|p| p.console_size())
+            .map_or(json!([0, 0]), |b| json!([b.height(), b.width()]));
         let fill = |obj: &mut Value, defaults: Value| {
             if let (Some(obj), Value::Object(d)) = (obj.as_object_mut(), defaults) {
                 for (k, x) in d {
@@ -290,7 +296,7 @@ impl Engine {
                 "Cgroup": "",
                 "ContainerIDFile": "",
                 "VolumeDriver": "",
-                "ConsoleSize": [0, 0],
+                "ConsoleSize": console,
                 "CpuCount": 0,
                 "CpuPercent": 0,
                 "CpuRealtimePeriod": 0,
