@@ -112,6 +112,25 @@ fn inspect_shows_dockers_fields() {
         "{}",
         f("{{json .HostConfig}}")
     );
+    // None for a container whose spec has none, as Docker's.
+    for flags in [
+        &["--privileged"][..],
+        &["--security-opt", "systempaths=unconfined"][..],
+    ] {
+        let name = format!("free{}", flags.len());
+        let mut args = vec!["create", "--name", &name];
+        args.extend_from_slice(flags);
+        args.extend(["busybox", "true"]);
+        t.ok(&args);
+        let got = t.ok(&[
+            "inspect",
+            "-f",
+            "{{json .HostConfig.MaskedPaths}} {{json .HostConfig.ReadonlyPaths}}",
+            &name,
+        ]);
+        assert_eq!(got.trim(), "[] []", "{flags:?}");
+        t.ok(&["rm", &name]);
+    }
     assert!(f("{{.Image}}").starts_with("sha256:"));
     let image_id = t.ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"]);
     assert_eq!(f("{{.Image}}"), image_id.trim());

@@ -32,6 +32,18 @@ pub struct SecurityOptions {
     pub not_enforced: Vec<String>,
 }
 
+/// A `--security-opt` value's key and value (`key=value`, or Docker's older `key:value`).
+fn key_value(o: &str) -> Option<(&str, &str)> {
+    o.split_once('=').or_else(|| o.split_once(':'))
+}
+
+/// Whether the `--security-opt` values `opts` (as the record keeps them) unconfine the
+/// system paths (`systempaths=unconfined`), without reading anything they name.
+pub(crate) fn paths_unconfined(opts: &[String]) -> bool {
+    opts.iter()
+        .any(|o| key_value(o) == Some(("systempaths", "unconfined")))
+}
+
 impl SecurityOptions {
     /// Parses the `--security-opt` values (`key=value`, or Docker's older `key:value`);
     /// a profile file is read here, so that a bad one fails the create.
@@ -48,10 +60,7 @@ impl SecurityOptions {
                 s.no_new_privileges = true;
                 continue;
             }
-            let (k, v) = o
-                .split_once('=')
-                .or_else(|| o.split_once(':'))
-                .ok_or_else(|| bad("use KEY=VALUE"))?;
+            let (k, v) = key_value(o).ok_or_else(|| bad("use KEY=VALUE"))?;
             match k {
                 "no-new-privileges" => {
                     s.no_new_privileges = v

@@ -256,8 +256,8 @@ impl Engine {
     /// `inspect`'s JSON for container `name`: its record with Docker's field names, and
     /// the fields Docker's daemon shows that tug keeps no state for, with the values
     /// Docker gives them on a host like this one (no AppArmor or SELinux labels, no
-    /// IPv6, no realtime or Windows-only limits); the masked and read-only paths are the
-    /// container's spec's.
+    /// IPv6, no realtime or Windows-only limits); the masked and read-only paths are those
+    /// its spec got at the create.
     pub fn inspect_container(&self, name: &str) -> crate::Result<serde_json::Value> {
         use serde_json::{Value, json};
         let c = self.container(name)?;
@@ -267,14 +267,21 @@ impl Engine {
                 c.id
             )))
         })?;
-        let spec = self.container_store().load_spec(&c.id).ok();
-        let linux = spec.as_ref().and_then(|s| s.linux().as_ref());
-        let paths = |p: Option<&Vec<String>>| json!(p.cloned().unwrap_or_default());
-        // The terminal's size given at the create (`ConsoleSize`), as Docker keeps it.
-        let console = spec
-            .as_ref()
-            .and_then(|s| s.process().as_ref())
-            .and_then(|p| p.console_size())
+        // Docker's masked and read-only paths, as the spec has them: none for a
+        // privileged container or one with `systempaths=unconfined`.
+        let confined = !c.host_config.privileged
+            && !crate::container::security::paths_unconfined(
+                c.host_config.security_opt.as_deref().unwrap_or_default(),
+            );
+        let paths = |list: &[&str]| json!(if confined { list } else { &[][..] });
+        // The terminal's size given at the create (`ConsoleSize`), kept in the spec: read
+        // only for a container with a terminal (inspect is on a fixture's path).
+        let console = c
+            .config
+            .tty
+            .then(|| self.container_store().load_spec(&c.id).ok())
+            .flatten()
+            .and_then(|s| s.process().as_ref().and_then(|p| p.console_size()))
             .map_or(json!([0, 0]), |b| json!([b.height(), b.width()]));
         let fill = |obj: &mut Value, defaults: Value| {
             if let (Some(obj), Value::Object(d)) = (obj.as_object_mut(), defaults) {
@@ -305,8 +312,8 @@ impl Engine {
                 "IOMaximumBandwidth": 0,
                 "IOMaximumIOps": 0,
                 "DeviceRequests": null,
-                "MaskedPaths": paths(linux.and_then(|l| l.masked_paths().as_ref())),
-                "ReadonlyPaths": paths(linux.and_then(|l| l.readonly_paths().as_ref())),
+                "MaskedPaths": paths(crate::container::spec::MASKED_PATHS),
+                "ReadonlyPaths": paths(crate::container::spec::READONLY_PATHS),
             }),
         );
         // The default bridge's endpoint, mirrored at the top as Docker still does.
