@@ -126,7 +126,7 @@ fn summary(c: &Container, now: SystemTime) -> Value {
         "Ports": ports,
         "Labels": c.config.labels,
         "State": c.state.status.as_str(),
-        "Status": status_text(c, now),
+        "Status": c.state.status_line(now),
         "HostConfig": { "NetworkMode": c.host_config.network_mode },
         "NetworkSettings": { "Networks": networks },
         "Mounts": c.mounts,
@@ -141,11 +141,6 @@ pub(super) fn unix_seconds(s: &str) -> u64 {
     parse_time(s)
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs())
-}
-
-/// Docker's `Status` column: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Created`.
-pub(super) fn status_text(c: &Container, now: SystemTime) -> String {
-    c.state.status_line(now)
 }
 
 /// `GET /containers/{id}/json`: the JSON `tug inspect` prints.

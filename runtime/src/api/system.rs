@@ -102,7 +102,7 @@ pub async fn df(server: Arc<Server>) -> ApiResult {
                 "SizeRootFs": 0,
                 "Labels": c.config.labels,
                 "State": c.state.status.as_str(),
-                "Status": super::containers::status_text(c, std::time::SystemTime::now()),
+                "Status": c.state.status_line(std::time::SystemTime::now()),
                 "Mounts": c.mounts,
             })
         })

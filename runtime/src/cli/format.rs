@@ -267,12 +267,7 @@ pub fn time_ago(t: SystemTime) -> String {
     let d = SystemTime::now()
         .duration_since(t)
         .unwrap_or(Duration::ZERO);
-    format!("{} ago", human_duration(d))
-}
-
-/// A duration as Docker's `units.HumanDuration` says it.
-pub fn human_duration(d: Duration) -> String {
-    tug::human_duration(d)
+    format!("{} ago", tug::human_duration(d))
 }
 
 #[cfg(test)]

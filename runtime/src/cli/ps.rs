@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use clap::Args;
 
-use super::format::{self, human_duration};
+use super::format;
 use super::{CliError, CliResult};
 use tug::Engine;
 use tug::container::Container;
@@ -47,7 +47,7 @@ fn since(t: &str) -> String {
     let d = parse_time(t)
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .unwrap_or_default();
-    human_duration(d)
+    tug::human_duration(d)
 }
 
 /// The STATUS column as Docker words it: a running container's health after its uptime
