@@ -55,7 +55,7 @@ fn bad_publish_values_fail_run_with_125_and_create_nothing() {
             "invalid ranges specified for container and host Ports",
         ),
         ("80/sctp", "invalid proto: sctp"),
-        ("[::1]:80:80", "IPv6 is not supported yet"),
+        ("[::1:80:80", "missing ']' in address"),
         ("localhost:80:80", "invalid IP address: localhost"),
     ] {
         let out = t.run(&["run", "-p", flag, "busybox", "true"]);

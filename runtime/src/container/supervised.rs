@@ -505,9 +505,11 @@ impl Supervised for ContainerShim {
         }
         super::journal::emit(&self.root, &updated, "start", &[]);
         let dns = live.take_dns();
+        let proxy = live.take_proxy();
         self.live = Some(live);
         Ok(Process::new(sb, cgroup, io)
             .with_service(dns)
+            .with_proxy(proxy)
             .with_mnt_ns(mnt_ns))
     }
 

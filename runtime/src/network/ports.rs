@@ -4,18 +4,22 @@
 //!
 //! A host port is reserved by binding a socket to it (without listening) for as long as
 //! the container runs: no other process on the host, of tug or not, can take it, and a
-//! port already in use fails the start at once. The traffic itself is forwarded by
-//! DNAT rules (see `nft`), never through this socket.
+//! port already in use fails the start at once. IPv4 traffic is forwarded by DNAT rules
+//! (see `nft`), never through this socket. A port published on every address is also
+//! published on IPv6's (`[::]:8080`, as Docker does) when the host has IPv6: the
+//! container has only an IPv4 address, so that socket listens and the shim relays its
+//! connections to the container ([`proxy`], Docker's userland proxy).
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
 use super::Error;
 pub use super::nft::Proto;
 
+pub mod proxy;
 mod reserve;
 mod view;
 
@@ -25,8 +29,9 @@ pub use view::{port_lines, ps_column, publishers};
 /// One `-p` value: `[ip:][host[-end]:]container[-end][/proto]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortSpec {
-    /// The host address to publish on; `None` for all (0.0.0.0).
-    pub host_ip: Option<Ipv4Addr>,
+    /// The host address to publish on; `None` for all (0.0.0.0, and :: when the host has
+    /// IPv6).
+    pub host_ip: Option<IpAddr>,
     /// Inclusive host port range; `None` for a free port picked at start.
     pub host_ports: Option<(u16, u16)>,
     /// Inclusive container port range.
@@ -103,8 +108,8 @@ fn parse_proto(s: &str) -> Result<Proto, Error> {
     }
 }
 
-/// The host address of a `-p` value: IPv4 only (brackets allowed around an address).
-fn parse_host_ip(ip: &str) -> Result<Option<Ipv4Addr>, Error> {
+/// The host address of a `-p` value, IPv4 or IPv6 (brackets allowed around an address).
+fn parse_host_ip(ip: &str) -> Result<Option<IpAddr>, Error> {
     if ip.is_empty() {
         return Ok(None);
     }
@@ -115,12 +120,10 @@ fn parse_host_ip(ip: &str) -> Result<Option<Ipv4Addr>, Error> {
         None => ip,
     };
     if let Ok(v4) = bare.parse::<Ipv4Addr>() {
-        return Ok(Some(v4));
+        return Ok(Some(v4.into()));
     }
-    if bare.parse::<Ipv6Addr>().is_ok() {
-        return Err(invalid(format!(
-            "invalid IP address: {bare}: IPv6 is not supported yet"
-        )));
+    if let Ok(v6) = bare.parse::<Ipv6Addr>() {
+        return Ok(Some(v6.into()));
     }
     Err(invalid(format!("invalid IP address: {bare}")))
 }
@@ -228,6 +231,7 @@ impl fmt::Display for PortSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let host = self.host_ports.map(range_text).unwrap_or_default();
         match self.host_ip {
+            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:{host}:")?,
             Some(ip) => write!(f, "{ip}:{host}:")?,
             None if self.host_ports.is_some() => write!(f, "{host}:")?,
             None => {}

@@ -75,6 +75,16 @@ fn publish_syntaxes_parse_like_docker() {
             spec(Some("127.0.0.1"), Some((8080, 8080)), (80, 80), Proto::Tcp),
         ),
         (
+            "[::1]:8080:80",
+            spec(Some("::1"), Some((8080, 8080)), (80, 80), Proto::Tcp),
+        ),
+        // Docker reads the unbracketed form too: the last two parts are the ports.
+        (
+            "::1:8080:80",
+            spec(Some("::1"), Some((8080, 8080)), (80, 80), Proto::Tcp),
+        ),
+        ("[::]::53/udp", spec(Some("::"), None, (53, 53), Proto::Udp)),
+        (
             "0.0.0.0:65535:65535/udp",
             spec(
                 Some("0.0.0.0"),
@@ -111,9 +121,9 @@ fn bad_publish_values_are_refused_in_dockers_words() {
         "80/icmp",
         "1.2.3:80:80",
         "localhost:80:80",
-        "[::1]:80:80",
-        "::1:80:80",
         "[127.0.0.1:80:80",
+        "[::1:80:80",
+        "fe80::1::2:80:80",
         "1.2.3.4:5:6:7",
         "published=8080",
         "target=80,published",
@@ -316,11 +326,17 @@ fn actual_lists_exposed_and_reserved_ports() {
     let tcp = ports["80/tcp"].as_ref().unwrap();
     assert_eq!(tcp.len(), 1);
     assert_eq!(tcp[0].host_ip, "127.0.0.1");
-    // Reserved in key order: "53/udp" before "80/tcp".
-    assert_eq!(tcp[0].host_port, held[1].host_port.to_string());
+    let tcp_held = held.iter().find(|r| r.proto == Proto::Tcp).unwrap();
+    assert_eq!(tcp[0].host_port, tcp_held.host_port.to_string());
     let udp = ports["53/udp"].as_ref().unwrap();
     assert_eq!(udp[0].host_ip, "0.0.0.0");
     assert_ne!(udp[0].host_port, "0");
+    if reserve::host_has_ipv6() {
+        assert_eq!(
+            (udp[1].host_ip.as_str(), &udp[1].host_port),
+            ("::", &udp[0].host_port)
+        );
+    }
 }
 
 /// A port the kernel says is free right now (bound and released again).
@@ -336,27 +352,97 @@ fn one(key: &str, port: &str) -> PortBindings {
 fn reserve_holds_ports_until_dropped() {
     let port = free_port(Proto::Tcp);
     let held = reserve(&one("80/tcp", &port.to_string())).unwrap();
-    assert_eq!(held.len(), 1);
-    assert_eq!(
-        (
-            held[0].host_ip,
-            held[0].host_port,
-            held[0].container_port,
-            held[0].proto
-        ),
-        (Ipv4Addr::UNSPECIFIED, port, 80, Proto::Tcp)
-    );
+    // On every IPv4 address, and on IPv6's when the host has it (the same number).
+    let v6 = reserve::host_has_ipv6();
+    assert_eq!(held.len(), if v6 { 2 } else { 1 });
+    let got: Vec<_> = held
+        .iter()
+        .map(|r| {
+            (
+                r.host_ip.to_string(),
+                r.host_port,
+                r.container_port,
+                r.proto,
+            )
+        })
+        .collect();
+    let mut want = vec![("0.0.0.0".to_string(), port, 80, Proto::Tcp)];
+    if v6 {
+        want.push(("::".to_string(), port, 80, Proto::Tcp));
+    }
+    assert_eq!(got, want);
     // Close-on-exec, so that the container's processes never inherit it.
-    let flags = nix::fcntl::fcntl(&held[0].socket, nix::fcntl::FcntlArg::F_GETFD).unwrap();
-    assert_ne!(flags & libc::FD_CLOEXEC, 0);
+    for r in &held {
+        let flags = nix::fcntl::fcntl(&r.socket, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert_ne!(flags & libc::FD_CLOEXEC, 0);
+    }
     // Held: nobody else can bind it, not even with SO_REUSEADDR (std sets it).
     assert!(TcpListener::bind(("0.0.0.0", port)).is_err());
+    if v6 {
+        assert!(TcpListener::bind(("::", port)).is_err());
+    }
     assert!(matches!(
         reserve(&one("81/tcp", &port.to_string())),
         Err(Error::PortInUse(p)) if p == format!("0.0.0.0:{port}")
     ));
     drop(held);
     TcpListener::bind(("0.0.0.0", port)).expect("released when dropped");
+    if v6 {
+        TcpListener::bind(("::", port)).expect("released when dropped");
+    }
+}
+
+#[test]
+fn a_port_taken_on_ipv6_alone_is_taken() {
+    if !reserve::host_has_ipv6() {
+        eprintln!("skipped: this host has no IPv6");
+        return;
+    }
+    // An IPv6-only listener elsewhere on the host.
+    let other = std::net::TcpListener::bind(("::1", 0)).unwrap();
+    let taken = other.local_addr().unwrap().port();
+    let err = reserve(&one("80/tcp", &taken.to_string())).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("Bind for [::]:{taken} failed: port is already allocated")
+    );
+    // Nothing stayed bound on IPv4.
+    bind_port(Proto::Tcp, Ipv4Addr::UNSPECIFIED, taken).expect("the IPv4 socket closed");
+    // A range moves on to a port free on both.
+    let held = reserve(&one("80/tcp", &format!("{taken}-{}", taken + 20))).unwrap();
+    assert!(held.iter().all(|r| r.host_port > taken));
+    // An IPv4 address alone is not IPv6's business.
+    let v4 = reserve(&PortBindings::from([(
+        "80/tcp".to_string(),
+        vec![hb("127.0.0.1", &taken.to_string())],
+    )]))
+    .unwrap();
+    assert_eq!(v4.len(), 1);
+}
+
+#[test]
+fn reserve_binds_an_ipv6_address_alone() {
+    if !reserve::host_has_ipv6() {
+        eprintln!("skipped: this host has no IPv6");
+        return;
+    }
+    let held = reserve(&PortBindings::from([(
+        "80/tcp".to_string(),
+        vec![hb("::1", ""), hb("[::1]", "")],
+    )]))
+    .unwrap();
+    assert_eq!(held.len(), 2);
+    assert!(
+        held.iter()
+            .all(|r| r.host_ip == std::net::Ipv6Addr::LOCALHOST)
+    );
+    let ports = actual(&held, &[]);
+    let shown: Vec<String> = ports["80/tcp"]
+        .iter()
+        .flatten()
+        .map(|b| b.host_ip.clone())
+        .collect();
+    assert_eq!(shown, ["::1", "::1"]);
 }
 
 #[test]
@@ -366,11 +452,20 @@ fn reserve_udp_and_kernel_picked_ports() {
         ("80/tcp".to_string(), vec![hb("127.0.0.1", ""), hb("", "")]),
     ]))
     .unwrap();
-    assert_eq!(held.len(), 3);
+    let v6 = reserve::host_has_ipv6();
+    assert_eq!(held.len(), if v6 { 5 } else { 3 });
     assert!(held.iter().all(|r| r.host_port != 0));
     assert_eq!(held[0].proto, Proto::Udp);
-    assert_eq!(held[1].host_ip, Ipv4Addr::LOCALHOST);
     let udp = held[0].host_port;
+    let next = if v6 {
+        // The same port on IPv6.
+        assert_eq!((held[1].proto, held[1].host_port), (Proto::Udp, udp));
+        assert!(std::net::UdpSocket::bind(("::", udp)).is_err());
+        2
+    } else {
+        1
+    };
+    assert_eq!(held[next].host_ip, Ipv4Addr::LOCALHOST);
     assert!(std::net::UdpSocket::bind(("0.0.0.0", udp)).is_err());
 }
 
@@ -440,7 +535,10 @@ fn arb_range() -> impl Strategy<Value = (u16, u16)> {
 
 fn arb_spec() -> impl Strategy<Value = PortSpec> {
     (
-        proptest::option::of(any::<u32>().prop_map(Ipv4Addr::from)),
+        proptest::option::of(prop_oneof![
+            any::<u32>().prop_map(|a| std::net::IpAddr::from(Ipv4Addr::from(a))),
+            any::<u128>().prop_map(|a| std::net::IpAddr::from(std::net::Ipv6Addr::from(a))),
+        ]),
         arb_range(),
         proptest::option::of(0u16..=65535),
         proptest::option::of(0u16..=20),
@@ -518,8 +616,8 @@ proptest! {
             .collect();
         // Hold every thread's sockets until all are counted.
         let held: Vec<Reserved> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
-        let distinct: BTreeSet<(&str, u16)> =
-            held.iter().map(|r| (r.proto.as_str(), r.host_port)).collect();
+        let distinct: BTreeSet<(&str, std::net::IpAddr, u16)> =
+            held.iter().map(|r| (r.proto.as_str(), r.host_ip, r.host_port)).collect();
         prop_assert_eq!(distinct.len(), held.len());
         prop_assert!(held.iter().all(|r| r.socket.as_raw_fd() >= 0 && r.host_port != 0));
     }

@@ -36,8 +36,8 @@ enum Slot {
     ExecStdin(usize),
     /// The healthcheck probe's release answer or output.
     Health(ProbeFd),
-    /// A socket of the process's service.
-    Service(RawFd),
+    /// A socket of the process's service `.0` (see `Process::services`).
+    Service(usize, RawFd),
 }
 
 impl Shim<'_> {
@@ -61,8 +61,13 @@ impl Shim<'_> {
                 if let Some(f) = &p.io.master {
                     slots.push((Slot::Master, f.as_raw_fd(), r));
                 }
-                for fd in p.service.iter().flat_map(|s| s.fds()) {
-                    slots.push((Slot::Service(fd), fd, r));
+                for (i, s) in p.services() {
+                    for fd in s.fds() {
+                        slots.push((Slot::Service(i, fd), fd, r));
+                    }
+                    for fd in s.write_fds() {
+                        slots.push((Slot::Service(i, fd), fd, PollFlags::POLLOUT));
+                    }
                 }
             }
             for (i, c) in self.clients.iter().enumerate() {
@@ -115,8 +120,7 @@ impl Shim<'_> {
             let service_wake = self
                 .process
                 .as_ref()
-                .and_then(|p| p.service.as_ref())
-                .and_then(|s| s.wake_at());
+                .and_then(|p| p.services().filter_map(|(_, s)| s.wake_at()).min());
             let wake = [
                 self.restart_at,
                 self.trim_at,
@@ -180,8 +184,8 @@ impl Shim<'_> {
                             h.on_ready(which, &mut buf);
                         }
                     }
-                    Slot::Service(fd) => {
-                        if let Some(s) = self.process.as_mut().and_then(|p| p.service.as_mut()) {
+                    Slot::Service(i, fd) => {
+                        if let Some(s) = self.process.as_mut().and_then(|p| p.service_mut(i)) {
                             s.on_ready(fd);
                         }
                     }
@@ -200,8 +204,13 @@ impl Shim<'_> {
             }
             self.finish_execs(&mut buf);
             self.health_tick(&mut buf);
-            if let Some(s) = self.process.as_mut().and_then(|p| p.service.as_mut()) {
-                s.tick(Instant::now());
+            if let Some(p) = self.process.as_mut() {
+                let now = Instant::now();
+                for i in [0, 1] {
+                    if let Some(s) = p.service_mut(i) {
+                        s.tick(now);
+                    }
+                }
             }
             self.clients.retain(|c| !c.gone);
             if let Some(p) = &self.process

@@ -30,6 +30,8 @@ pub struct Process {
     pub(super) exec_oom_kills: u64,
     /// What the shim serves for the process while it runs (the embedded DNS server).
     pub(super) service: Option<Box<dyn Service>>,
+    /// The relay of its ports published on IPv6 (see `network::ports::proxy`).
+    pub(super) proxy: Option<Box<dyn Service>>,
     /// The process's mount namespace, held open so that its exit does not tear down the
     /// namespace's mounts (the rootfs overlay, /proc, /sys, the binds, and an expedited
     /// RCU grace period: a few milliseconds) before the shim hears of it: the shim
@@ -43,7 +45,11 @@ pub struct Process {
 pub trait Service {
     /// The fds to poll for reading.
     fn fds(&self) -> Vec<RawFd>;
-    /// `fd` is readable.
+    /// The fds to poll for writing (none unless the service says so).
+    fn write_fds(&self) -> Vec<RawFd> {
+        Vec::new()
+    }
+    /// `fd` is readable or writable (or has an error or hang-up to read).
     fn on_ready(&mut self, fd: RawFd);
     /// When [`Service::tick`] is due (a deadline of its own), if ever.
     fn wake_at(&self) -> Option<Instant>;
@@ -70,6 +76,7 @@ impl Process {
             exit: None,
             exec_oom_kills: 0,
             service: None,
+            proxy: None,
         }
     }
 
@@ -77,6 +84,28 @@ impl Process {
     pub fn with_service(mut self, service: Option<Box<dyn Service>>) -> Process {
         self.service = service;
         self
+    }
+
+    /// The process, with `proxy` relaying its IPv6 ports while it runs.
+    pub fn with_proxy(mut self, proxy: Option<Box<dyn Service>>) -> Process {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Its services: the DNS server (0) and the port proxy (1), those it has.
+    pub(super) fn services(&self) -> impl Iterator<Item = (usize, &dyn Service)> {
+        [&self.service, &self.proxy]
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_deref().map(|s| (i, s)))
+    }
+
+    /// Service `i` of [`Process::services`].
+    pub(super) fn service_mut(&mut self, i: usize) -> Option<&mut (dyn Service + 'static)> {
+        match i {
+            0 => self.service.as_deref_mut(),
+            _ => self.proxy.as_deref_mut(),
+        }
     }
 
     /// The process, holding `mnt_ns` (see [`pin_mnt_ns`]) until it is done.

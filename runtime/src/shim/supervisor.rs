@@ -226,6 +226,7 @@ impl Shim<'_> {
             _mnt_ns = p.mnt_ns.take();
             // Its sockets close before its network goes.
             drop(p.service.take());
+            drop(p.proxy.take());
             ran = p.started.elapsed();
             // Read before the cgroup goes: an OOM kill shows as State.OOMKilled.
             let oom_killed = p.oom_killed(code);

@@ -27,6 +27,9 @@ pub struct LiveNetwork {
     /// The embedded DNS server (a container on a user network), handed to the shim's
     /// process by [`LiveNetwork::take_dns`].
     dns: Option<crate::network::dns::DnsServer>,
+    /// The relay of its ports published on IPv6, handed to the shim's process by
+    /// [`LiveNetwork::take_proxy`].
+    proxy: Option<crate::network::ports::proxy::PortProxy>,
 }
 
 /// A network as its `connect` and `disconnect` events name it.
@@ -134,18 +137,29 @@ pub(crate) fn up(
         }
     }
     if let (Some(a), false) = (live.attachments.first(), live.reserved.is_empty()) {
+        // IPv4 ports by DNAT; IPv6 ones through the shim's proxy.
         let maps: Vec<PortMap> = live
             .reserved
             .iter()
-            .map(|r| PortMap {
-                proto: r.proto,
-                host_ip: (!r.host_ip.is_unspecified()).then_some(r.host_ip),
-                host_port: r.host_port,
-                container_ip: a.address,
-                container_port: r.container_port,
+            .filter_map(|r| match r.host_ip {
+                std::net::IpAddr::V4(ip) => Some(PortMap {
+                    proto: r.proto,
+                    host_ip: (!ip.is_unspecified()).then_some(ip),
+                    host_port: r.host_port,
+                    container_ip: a.address,
+                    container_port: r.container_port,
+                }),
+                std::net::IpAddr::V6(_) => None,
             })
             .collect();
         if !a.internal {
+            match crate::network::ports::proxy::PortProxy::new(&live.reserved, a.address) {
+                Ok(proxy) => live.proxy = proxy,
+                Err(e) => {
+                    undo(cx, &c.id, live);
+                    return Err(Error::io(std::path::Path::new("the IPv6 port proxy"), e));
+                }
+            }
             if let Some(group) = &c.host_config.port_group {
                 if let Err(e) = sync_group(cx, group, Some((c, a.address)), None) {
                     let _ = sync_group(cx, group, None, Some(&c.id));
@@ -224,6 +238,13 @@ impl LiveNetwork {
     /// The embedded DNS server, for the shim to serve while the process runs.
     pub fn take_dns(&mut self) -> Option<Box<dyn crate::shim::Service>> {
         self.dns
+            .take()
+            .map(|s| Box::new(s) as Box<dyn crate::shim::Service>)
+    }
+
+    /// The proxy of its IPv6 ports, if it publishes any, for the shim's process.
+    pub fn take_proxy(&mut self) -> Option<Box<dyn crate::shim::Service>> {
+        self.proxy
             .take()
             .map(|s| Box::new(s) as Box<dyn crate::shim::Service>)
     }
@@ -387,13 +408,15 @@ fn sync_group(
                 let Ok(host_port) = b.host_port.parse::<u16>() else {
                     continue;
                 };
+                // An IPv6 address is the members' proxies' (SO_REUSEPORT shares it).
+                let host_ip = match b.host_ip.parse::<std::net::IpAddr>() {
+                    Ok(std::net::IpAddr::V6(_)) => continue,
+                    Ok(std::net::IpAddr::V4(ip)) => (!ip.is_unspecified()).then_some(ip),
+                    Err(_) => None,
+                };
                 maps.push(GroupPortMap {
                     proto,
-                    host_ip: b
-                        .host_ip
-                        .parse()
-                        .ok()
-                        .filter(|ip: &std::net::Ipv4Addr| !ip.is_unspecified()),
+                    host_ip,
                     host_port,
                     backends: backends.clone(),
                     container_port,

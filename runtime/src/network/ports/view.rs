@@ -2,7 +2,7 @@
 //! formatted and ordered as Docker's CLI does.
 
 use std::cmp::Ordering;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::{Error, HostBinding, PortMapJson, Proto, invalid, port_number, range_text, split_key};
 
@@ -11,17 +11,19 @@ use super::{Error, HostBinding, PortMapJson, Proto, invalid, port_number, range_
 struct Summary {
     private: u16,
     /// `None` when not published (or published on no valid address).
-    ip: Option<Ipv4Addr>,
+    ip: Option<IpAddr>,
     public: u16,
     proto: Proto,
 }
 
 impl Summary {
-    /// Docker's order: private port, address (none first), public port, protocol.
+    /// Docker's order: private port, address (as text, none first: `0.0.0.0` before
+    /// `::`), public port, protocol.
     fn cmp_docker(&self, o: &Summary) -> Ordering {
+        let text = |ip: Option<IpAddr>| ip.map(|ip| ip.to_string()).unwrap_or_default();
         self.private
             .cmp(&o.private)
-            .then(self.ip.cmp(&o.ip))
+            .then_with(|| text(self.ip).cmp(&text(o.ip)))
             .then(self.public.cmp(&o.public))
             .then(self.proto.as_str().cmp(o.proto.as_str()))
     }
@@ -53,7 +55,7 @@ fn summaries(ports: &PortMapJson) -> Vec<Summary> {
 }
 
 /// One folded run of ports: `0.0.0.0:8000-8002->8000-8002/tcp` or `80-81/tcp`.
-fn form_group(ip: Option<Ipv4Addr>, proto: Proto, first: u16, last: u16) -> String {
+fn form_group(ip: Option<IpAddr>, proto: Proto, first: u16, last: u16) -> String {
     let range = range_text((first, last));
     match ip {
         Some(ip) => format!("{ip}:{range}->{range}/{}", proto.as_str()),
@@ -83,7 +85,7 @@ pub fn publishers(ports: &PortMapJson) -> Vec<serde_json::Value> {
 /// fold per address and protocol; other mappings follow, one by one).
 pub fn ps_column(ports: &PortMapJson) -> String {
     // (address, protocol, first, last), in the order the groups were started.
-    let mut groups: Vec<(Option<Ipv4Addr>, Proto, u16, u16)> = Vec::new();
+    let mut groups: Vec<(Option<IpAddr>, Proto, u16, u16)> = Vec::new();
     let mut result = Vec::new();
     let mut mappings = Vec::new();
     for p in summaries(ports) {
@@ -91,7 +93,8 @@ pub fn ps_column(ports: &PortMapJson) -> String {
             && p.public != p.private
         {
             mappings.push(format!(
-                "{ip}:{}->{}/{}",
+                "{}:{}->{}/{}",
+                super::reserve::bracketed(ip),
                 p.public,
                 p.private,
                 p.proto.as_str()
