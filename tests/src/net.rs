@@ -406,15 +406,69 @@ fn timeval(d: Duration) -> nix::sys::time::TimeVal {
     nix::sys::time::TimeVal::new(d.as_secs() as _, d.subsec_micros() as _)
 }
 
-/// A host port that was free a moment ago (the kernel's pick for `proto`).
+/// A host port that was free a moment ago (the kernel's pick for `proto`), on IPv4 and,
+/// when the host has it, on IPv6 (a dual-stack socket on `[::]`): tug publishes a port
+/// given without an address on both.
 pub fn free_port(udp: bool) -> u16 {
+    let any = if host_has_ipv6() {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    };
     if udp {
-        let s = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind udp");
+        let s = std::net::UdpSocket::bind(any).expect("bind udp");
         s.local_addr().expect("local addr").port()
     } else {
-        let l = std::net::TcpListener::bind("0.0.0.0:0").expect("bind tcp");
+        let l = std::net::TcpListener::bind(any).expect("bind tcp");
         l.local_addr().expect("local addr").port()
     }
+}
+
+/// Whether the host has IPv6: then a port published without an address is published on
+/// `[::]` too, beside `0.0.0.0`.
+pub fn host_has_ipv6() -> bool {
+    tug::network::ports::host_has_ipv6()
+}
+
+/// The addresses a port published without an address is on: `0.0.0.0`, and `[::]` when
+/// the host has IPv6 (as `port` and `ps` write them).
+pub fn every_address() -> Vec<&'static str> {
+    let mut v = vec!["0.0.0.0"];
+    if host_has_ipv6() {
+        v.push("[::]");
+    }
+    v
+}
+
+/// What `port` prints for host port `hp` published on every address: a line per address,
+/// `prefix` (`"80/tcp -> "`, or nothing) before each.
+pub fn port_lines_all(prefix: &str, hp: u16) -> String {
+    every_address()
+        .iter()
+        .map(|ip| format!("{prefix}{ip}:{hp}\n"))
+        .collect()
+}
+
+/// `NetworkSettings.Ports`' list (JSON) for host port `hp` published on every address.
+pub fn bindings_json_all(hp: u16) -> String {
+    let list: Vec<String> = every_address()
+        .iter()
+        .map(|ip| {
+            let ip = ip.trim_start_matches('[').trim_end_matches(']');
+            format!(r#"{{"HostIp":"{ip}","HostPort":"{hp}"}}"#)
+        })
+        .collect();
+    format!("[{}]", list.join(","))
+}
+
+/// The `ps` PORTS mappings of host port `hp` published on every address to `private`
+/// (`"8080/tcp"`).
+pub fn ps_mappings_all(hp: u16, private: &str) -> String {
+    every_address()
+        .iter()
+        .map(|ip| format!("{ip}:{hp}->{private}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `GET /` over HTTP/1.0 from `addr`: the whole response, or the connect/read error.

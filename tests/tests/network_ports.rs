@@ -61,11 +61,17 @@ fn port_published_on_one_host_address_and_a_range() {
     let n = NetTest::new();
     let hp = net::free_port(false);
     // Two consecutive free host ports for the range (a neighbour may be taken: retry).
+    // (Free on IPv6 too when the host has it: a dual-stack socket on [::].)
+    let any = if net::host_has_ipv6() {
+        "::"
+    } else {
+        "0.0.0.0"
+    };
     let (r0, holders) = loop {
-        let a = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let a = std::net::TcpListener::bind((any, 0)).unwrap();
         let p = a.local_addr().unwrap().port();
         if p < u16::MAX
-            && let Ok(b) = std::net::TcpListener::bind(("0.0.0.0", p + 1))
+            && let Ok(b) = std::net::TcpListener::bind((any, p + 1))
         {
             break (p, (a, b));
         }
@@ -88,8 +94,9 @@ fn port_published_on_one_host_address_and_a_range() {
     assert_eq!(
         n.ok(&["port", "ports-lo"]),
         format!(
-            "80/tcp -> 127.0.0.1:{hp}\n9200/tcp -> 0.0.0.0:{r0}\n9201/tcp -> 0.0.0.0:{}\n",
-            r0 + 1
+            "80/tcp -> 127.0.0.1:{hp}\n{}{}",
+            net::port_lines_all("9200/tcp -> ", r0),
+            net::port_lines_all("9201/tcp -> ", r0 + 1),
         )
     );
     net::wait_http(
@@ -109,6 +116,40 @@ fn port_published_on_one_host_address_and_a_range() {
     );
     let err = TcpStream::connect_timeout(&sa(LOCALHOST, r0), Duration::from_secs(2))
         .expect_err("nothing listens on 9200");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    n.finish();
+}
+
+#[test]
+fn port_published_on_an_ipv6_address_alone() {
+    if !net::host_has_ipv6() {
+        eprintln!("skipped: this host has no IPv6");
+        return;
+    }
+    let n = NetTest::new();
+    let hp = net::free_port(false);
+    let cmd = net::httpd_cmd(80, "on-ipv6-loopback");
+    n.run_d(&[
+        "--name",
+        "ports-v6",
+        "-p",
+        &format!("[::1]:{hp}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        &cmd,
+    ]);
+    assert_eq!(
+        n.ok(&["port", "ports-v6"]),
+        format!("80/tcp -> [::1]:{hp}\n")
+    );
+    let ps = n.ok(&["ps", "--filter", "name=ports-v6", "--format", "{{.Ports}}"]);
+    assert_eq!(ps.trim(), format!("[::1]:{hp}->80/tcp"));
+    let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, hp));
+    net::wait_http(v6, "on-ipv6-loopback", Duration::from_secs(5));
+    // Not on IPv4.
+    let err = TcpStream::connect_timeout(&sa(LOCALHOST, hp), Duration::from_secs(2))
+        .expect_err("published on [::1] only");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
     n.finish();
 }
@@ -158,6 +199,26 @@ fn published_udp_port_reaches_container() {
                 "via {ip}"
             );
         }
+        // And through the shim's proxy on IPv6: each peer's datagrams come back to it.
+        if net::host_has_ipv6() {
+            for i in 0..2 {
+                let c = UdpSocket::bind("[::1]:0").unwrap();
+                c.connect(("::1", hp)).unwrap();
+                c.set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
+                let msg = format!("hello-udp6-{i}");
+                let mut buf = [0u8; 1500];
+                let mut got = None;
+                for _ in 0..6 {
+                    c.send(msg.as_bytes()).unwrap();
+                    if let Ok(len) = c.recv(&mut buf) {
+                        got = Some(String::from_utf8_lossy(&buf[..len]).into_owned());
+                        break;
+                    }
+                }
+                assert_eq!(got, Some(format!("echo:{msg}")), "via [::1]");
+            }
+        }
         let c = UdpSocket::bind("0.0.0.0:0").unwrap();
         c.send_to(b"quit", sa(LOCALHOST, hp)).unwrap();
         srv.join().unwrap();
@@ -184,15 +245,15 @@ fn random_host_port_is_reported_by_port_inspect_and_ps() {
     assert_ne!(hp, 0);
     assert_eq!(
         n.ok(&["port", "ports-rand"]),
-        format!("8080/tcp -> 0.0.0.0:{hp}\n")
+        net::port_lines_all("8080/tcp -> ", hp)
     );
     assert_eq!(
         n.ok(&["port", "ports-rand", "8080"]),
-        format!("0.0.0.0:{hp}\n")
+        net::port_lines_all("", hp)
     );
     assert_eq!(
         n.ok(&["port", "ports-rand", "8080/tcp"]),
-        format!("0.0.0.0:{hp}\n")
+        net::port_lines_all("", hp)
     );
     let out = n.run(&["port", "ports-rand", "9999"]);
     assert_ne!(code(&out), 0, "{}", text(&out));
@@ -208,7 +269,7 @@ fn random_host_port_is_reported_by_port_inspect_and_ps() {
         "--format",
         "{{.Ports}}",
     ]);
-    assert_eq!(ps.trim(), format!("0.0.0.0:{hp}->8080/tcp"));
+    assert_eq!(ps.trim(), net::ps_mappings_all(hp, "8080/tcp"));
     // The request stays as given; the binding shows the port picked.
     assert_eq!(
         n.inspect_f(
@@ -218,6 +279,11 @@ fn random_host_port_is_reported_by_port_inspect_and_ps() {
         ""
     );
     net::wait_http(sa(LOCALHOST, hp), "hello-random", Duration::from_secs(5));
+    // Through the shim's proxy on IPv6, from the host's loopback.
+    if net::host_has_ipv6() {
+        let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, hp));
+        net::wait_http(v6, "hello-random", Duration::from_secs(5));
+    }
     n.finish();
 }
 
@@ -240,7 +306,7 @@ fn publish_all_publishes_every_exposed_port() {
     let udp = n.host_port("ports-all", "7001/udp");
     assert_eq!(
         n.ok(&["port", "ports-all"]),
-        format!("7000/tcp -> 0.0.0.0:{tcp}\n7001/udp -> 0.0.0.0:{udp}\n")
+        net::port_lines_all("7000/tcp -> ", tcp) + &net::port_lines_all("7001/udp -> ", udp)
     );
     assert_eq!(
         n.inspect_f("ports-all", "{{.HostConfig.PublishAllPorts}}"),
@@ -518,6 +584,9 @@ fn published_port_follows_stop_start_and_a_restart_by_policy() {
         .expect_err("stopped");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
     drop(std::net::TcpListener::bind(("0.0.0.0", hp)).expect("the port is free when stopped"));
+    if net::host_has_ipv6() {
+        drop(std::net::TcpListener::bind(("::", hp)).expect("free on IPv6 too"));
+    }
     n.ok(&["start", "ports-follow"]);
     net::wait_http(sa(LOCALHOST, hp), "follows", limit);
     // The process dies (killed from the host): the policy restarts it, ports and all.
@@ -528,7 +597,7 @@ fn published_port_follows_stop_start_and_a_restart_by_policy() {
     )
     .expect("kill the container's init");
     // (The record shows the restart a moment before its ports: wait for both.)
-    let want = format!("1 true [{{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"{hp}\"}}]");
+    let want = format!("1 true {}", net::bindings_json_all(hp));
     tug_e2e::wait_for("a restart with its port", limit, || {
         n.inspect_f(
             "ports-follow",
@@ -537,5 +606,10 @@ fn published_port_follows_stop_start_and_a_restart_by_policy() {
     });
     net::wait_http(sa(LOCALHOST, hp), "follows", limit);
     net::wait_http(sa(net::host_addr(), hp), "follows", limit);
+    // The restarted process's proxy relays IPv6 again.
+    if net::host_has_ipv6() {
+        let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, hp));
+        net::wait_http(v6, "follows", limit);
+    }
     n.finish();
 }

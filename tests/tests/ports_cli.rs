@@ -7,6 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use tug_e2e::containers::Containers;
+use tug_e2e::net;
 use tug_e2e::wait_for;
 use tug_e2e::{TestRoot, code, stderr, text};
 
@@ -93,29 +94,36 @@ fn random_host_port_is_reported_by_port_ps_and_inspect() {
     ]);
     let lines = t.ok(&["port", "web"]);
     let host_port: u16 = lines
-        .trim()
-        .strip_prefix("8080/tcp -> 0.0.0.0:")
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("8080/tcp -> 0.0.0.0:"))
         .unwrap_or_else(|| panic!("port web: {lines:?}"))
         .parse()
         .expect("a port number");
     assert_ne!(host_port, 0);
+    // On IPv6's every address too, with the same number (when the host has IPv6).
+    assert_eq!(lines, net::port_lines_all("8080/tcp -> ", host_port));
     assert_eq!(
         t.ok(&["port", "web", "8080"]),
-        format!("0.0.0.0:{host_port}\n")
+        net::port_lines_all("", host_port)
     );
     assert_eq!(
         t.ok(&["port", "web", "8080/tcp"]),
-        format!("0.0.0.0:{host_port}\n")
+        net::port_lines_all("", host_port)
     );
     assert_eq!(
         t.ok(&["ps", "--format", "{{.Ports}}"]),
         // Docker's order: folded groups (unpublished here) first, then the mappings.
-        format!("9090/tcp, 0.0.0.0:{host_port}->8080/tcp\n")
+        format!(
+            "9090/tcp, {}\n",
+            net::ps_mappings_all(host_port, "8080/tcp")
+        )
     );
     assert_eq!(
         t.inspect_f("web", "{{json .NetworkSettings.Ports}}"),
         format!(
-            r#"{{"8080/tcp":[{{"HostIp":"0.0.0.0","HostPort":"{host_port}"}}],"9090/tcp":null}}"#
+            r#"{{"8080/tcp":{},"9090/tcp":null}}"#,
+            net::bindings_json_all(host_port)
         )
     );
     let mut body = String::new();
@@ -149,10 +157,15 @@ fn publish_all_maps_every_exposed_port() {
         "60",
     ]);
     let lines: Vec<String> = t.ok(&["port", "all"]).lines().map(String::from).collect();
-    assert_eq!(lines.len(), 3, "{lines:?}");
-    for (line, key) in lines.iter().zip(["7000/tcp", "7001/tcp", "7002/udp"]) {
+    let every = net::every_address();
+    assert_eq!(lines.len(), 3 * every.len(), "{lines:?}");
+    let keys = ["7000/tcp", "7001/tcp", "7002/udp"];
+    let want = keys
+        .iter()
+        .flat_map(|k| every.iter().map(move |ip| (k, ip)));
+    for (line, (key, ip)) in lines.iter().zip(want) {
         let port = line
-            .strip_prefix(&format!("{key} -> 0.0.0.0:"))
+            .strip_prefix(&format!("{key} -> {ip}:"))
             .unwrap_or_else(|| panic!("{lines:?}"));
         assert!(port.parse::<u16>().is_ok_and(|p| p != 0), "{line}");
     }
@@ -250,7 +263,9 @@ fn a_published_port_nobody_listens_on_refuses_at_once() {
     cs.run_d(&["--name", "idle", "-p", "8080", "busybox", "sleep", "60"]);
     let line = t.ok(&["port", "idle", "8080"]);
     let host_port: u16 = line
-        .trim()
+        .lines()
+        .next()
+        .unwrap_or_default()
         .strip_prefix("0.0.0.0:")
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("port idle 8080: {line:?}"));

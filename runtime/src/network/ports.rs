@@ -23,7 +23,7 @@ pub mod proxy;
 mod reserve;
 mod view;
 
-pub use reserve::{Reserved, actual, reserve, reserve_with};
+pub use reserve::{Reserved, actual, host_has_ipv6, reserve, reserve_with};
 pub use view::{port_lines, ps_column, publishers};
 
 /// One `-p` value: `[ip:][host[-end]:]container[-end][/proto]`.

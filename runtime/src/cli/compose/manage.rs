@@ -235,9 +235,10 @@ pub fn port(engine: &Engine, flags: &ProjectFlags, a: PortArgs) -> CliResult {
     let private = format!("{}/{}", a.private_port, a.protocol);
     let lines = tug::network::port_lines(&m.c.network_settings.ports, Some(&private), m.name())
         .map_err(|e| CliError::other(tug::report(&e)))?;
-    for l in lines {
-        // `port_lines` with a private port gives `ip:port` lines.
-        println!("{}", l.rsplit(" -> ").next().unwrap_or(&l));
+    // Compose prints the first binding only (`0.0.0.0:8080`, not also `[::]:8080`);
+    // `port_lines` with a private port gives `ip:port` lines.
+    if let Some(l) = lines.first() {
+        println!("{}", l.rsplit(" -> ").next().unwrap_or(l));
     }
     Ok(0)
 }

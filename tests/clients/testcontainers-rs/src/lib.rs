@@ -26,9 +26,14 @@ pub fn httpd() -> ContainerRequest<GenericImage> {
 
 /// GET / on 127.0.0.1:port, retried until the server answers (30 s at most).
 pub fn get(port: u16) -> String {
+    get_from("127.0.0.1", port)
+}
+
+/// [`get`] from `host` (`"::1"` for IPv6's loopback).
+pub fn get_from(host: &str, port: u16) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+        if let Ok(mut s) = TcpStream::connect((host, port)) {
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
             s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
             let mut answer = String::new();
@@ -36,7 +41,7 @@ pub fn get(port: u16) -> String {
                 return answer;
             }
         }
-        assert!(Instant::now() < deadline, "no answer on 127.0.0.1:{port}");
+        assert!(Instant::now() < deadline, "no answer on {host} port {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -1,9 +1,9 @@
-//! The sync runner: a mapped port reached from the host, exec with its output and exit
-//! code, the container's logs.
+//! The sync runner: a mapped port reached from the host (on IPv4 and, when the host has
+//! it, IPv6), exec with its output and exit code, the container's logs.
 
 use testcontainers::core::{ContainerPort, ExecCommand};
 use testcontainers::runners::SyncRunner;
-use tug_testcontainers_rs::{get, httpd};
+use tug_testcontainers_rs::{get, get_from, httpd};
 
 #[test]
 fn blocking_runner_serves_a_mapped_port_and_execs() {
@@ -13,6 +13,14 @@ fn blocking_runner_serves_a_mapped_port_and_execs() {
         .expect("the mapped port");
     assert_ne!(port, 8080);
     assert!(get(port).contains("hello-from-tug"));
+    // The same port on IPv6 (tug's proxy), as the crate finds it.
+    if std::fs::read_to_string("/proc/net/if_inet6").is_ok_and(|s| !s.trim().is_empty()) {
+        let port6 = c
+            .get_host_port_ipv6(ContainerPort::Tcp(8080))
+            .expect("the mapped IPv6 port");
+        assert_eq!(port6, port);
+        assert!(get_from("::1", port6).contains("hello-from-tug"));
+    }
     let mut exec = c
         .exec(ExecCommand::new(["sh", "-c", "echo $GREETING; exit 3"]))
         .expect("exec");
