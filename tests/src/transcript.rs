@@ -347,9 +347,51 @@ pub fn trim_trailing_empty(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
+/// The expected lines as a host without IPv6 prints them: the book shows a port published
+/// on every address as Docker does on a host with IPv6 (`0.0.0.0:8080->80/tcp,
+/// [::]:8080->80/tcp` in `ps`, a `[::]:8080` line in `port`), and tug publishes the `[::]`
+/// side only where the host has IPv6.
+pub fn without_ipv6_ports(lines: Vec<String>) -> Vec<String> {
+    lines
+        .into_iter()
+        .filter(|l| !(l.starts_with("[::]:") || l.contains(" -> [::]:")))
+        .map(|l| {
+            let mut l = l;
+            while let Some(at) = l.find(", [::]:") {
+                let end = l[at + 2..].find([',', ' ']).map_or(l.len(), |n| at + 2 + n);
+                l.replace_range(at..end, "");
+            }
+            l
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_ports_are_left_out_for_a_host_without_ipv6() {
+        let lines = [
+            "[ID]   busybox   \"sh\"   [TIME]   Up [TIME]   0.0.0.0:45680->80/tcp, [::]:45680->80/tcp   web",
+            "80/tcp -> 0.0.0.0:[PORT]",
+            "80/tcp -> [::]:[PORT]",
+            "0.0.0.0:[PORT]",
+            "[::]:[PORT]",
+            "53/udp -> 127.0.0.1:5353",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            without_ipv6_ports(lines),
+            [
+                "[ID]   busybox   \"sh\"   [TIME]   Up [TIME]   0.0.0.0:45680->80/tcp   web",
+                "80/tcp -> 0.0.0.0:[PORT]",
+                "0.0.0.0:[PORT]",
+                "53/udp -> 127.0.0.1:5353",
+            ]
+        );
+    }
 
     #[test]
     fn the_matcher_understands_placeholders() {
