@@ -949,10 +949,28 @@ fn docker_run_takes_aliases_mounts_and_tmpfs() {
         "aliasnet",
         "--network-alias",
         "database",
+        "--mac-address",
+        "02:42:aa:bb:cc:dd",
         "busybox",
         "sleep",
         "60",
     ]);
+    // The CLI sends the MAC in the endpoint's config (API 1.44): the interface has it,
+    // and inspect and network inspect say so.
+    assert_eq!(
+        s.docker_ok(&["exec", "db", "cat", "/sys/class/net/eth0/address"]),
+        "02:42:aa:bb:cc:dd\n"
+    );
+    assert_eq!(
+        s.docker_ok(&[
+            "network",
+            "inspect",
+            "aliasnet",
+            "-f",
+            "{{range .Containers}}{{.Name}} {{.MacAddress}}{{end}}",
+        ]),
+        "db 02:42:aa:bb:cc:dd\n"
+    );
     let mount = format!(
         "type=bind,source={},target=/shared,readonly",
         host.display()

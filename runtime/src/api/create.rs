@@ -347,6 +347,7 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         network,
         aliases: network_aliases,
         ip,
+        mac,
     } = endpoints(body, hc)?
         .into_iter()
         .next()
@@ -446,7 +447,8 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         network_aliases,
         ip,
         links: strings(&hc["Links"]),
-        mac_address: string(&body["MacAddress"]),
+        // API 1.44 moved it into the endpoint (`docker run --mac-address` sends it there).
+        mac_address: string(&body["MacAddress"]).or(mac),
         shm_size: hc["ShmSize"].as_i64().filter(|s| *s > 0),
         pid_mode: hc["PidMode"].as_str().unwrap_or_default().to_string(),
         ipc_mode: hc["IpcMode"].as_str().unwrap_or_default().to_string(),
@@ -469,6 +471,8 @@ pub struct Endpoint {
     pub network: String,
     pub aliases: Vec<String>,
     pub ip: Option<std::net::Ipv4Addr>,
+    /// `MacAddress` (API 1.44 and later; tug applies the first endpoint's).
+    pub mac: Option<String>,
 }
 
 /// The endpoints of NetworkingConfig, each checked, the one the container is created on
@@ -501,6 +505,10 @@ pub fn endpoints(body: &Value, hc: &Value) -> Result<Vec<Endpoint>, ApiError> {
                 network,
                 aliases: strings(&e["Aliases"]),
                 ip,
+                mac: e["MacAddress"]
+                    .as_str()
+                    .filter(|m| !m.is_empty())
+                    .map(String::from),
             });
         }
     }
@@ -517,6 +525,7 @@ pub fn endpoints(body: &Value, hc: &Value) -> Result<Vec<Endpoint>, ApiError> {
                 network: mode.to_string(),
                 aliases: Vec::new(),
                 ip: None,
+                mac: None,
             },
         ),
     }
@@ -649,6 +658,15 @@ mod tests {
             .unwrap()
             .network_aliases,
             ["db"]
+        );
+        // API 1.44's place for `--mac-address`: the endpoint's.
+        assert_eq!(
+            create_options(&json!({"Image": "b", "HostConfig": {"NetworkMode": "appnet"},
+            "NetworkingConfig": {"EndpointsConfig": {"appnet": {"MacAddress": "02:42:aa:bb:cc:dd"}}}}))
+            .unwrap()
+            .mac_address
+            .as_deref(),
+            Some("02:42:aa:bb:cc:dd")
         );
         let none = json!({"HostConfig": {"NetworkMode": "default"}});
         assert_eq!(names(&none), ["bridge"]);

@@ -313,16 +313,18 @@ impl NetworkStore {
         name: &str,
         fixed: Option<Ipv4Addr>,
     ) -> Result<Endpoint, Error> {
-        self.attach_opt(key, id, name, fixed, true)
+        self.attach_opt(key, id, name, fixed, None, true)
     }
 
-    /// As [`NetworkStore::attach`], with the fsyncs optional (`--rm` containers).
+    /// As [`NetworkStore::attach`], with the MAC address given (`--mac-address`; else
+    /// the one derived from the address) and the fsyncs optional (`--rm` containers).
     pub fn attach_opt(
         &self,
         key: &str,
         id: &str,
         name: &str,
         fixed: Option<Ipv4Addr>,
+        mac: Option<[u8; 6]>,
         durable: bool,
     ) -> Result<Endpoint, Error> {
         let n = self.get(key)?;
@@ -369,7 +371,9 @@ impl NetworkStore {
         let e = Endpoint {
             name: name.into(),
             endpoint_id: new_id(),
-            mac_address: String::new(),
+            mac_address: super::endpoint::format_mac(
+                mac.unwrap_or_else(|| super::endpoint::mac_for(addr)),
+            ),
             ipv4_address: format!("{addr}/{}", cfg.subnet.prefix()),
             ipv6_address: String::new(),
         };

@@ -125,6 +125,8 @@ fn attach_detach_addresses() {
     }
     let a = s.attach("app", "c1", "one", None).unwrap();
     assert_eq!(a.ipv4_address, "10.5.0.2/24");
+    // The MAC Docker derives from the address (network inspect's Containers show it).
+    assert_eq!(a.mac_address, "02:42:0a:05:00:02");
     assert_eq!(s.attach("app", "c1", "one", None).unwrap(), a);
     let fixed = Ipv4Addr::new(10, 5, 0, 9);
     let b = s.attach("app", "c2", "two", Some(fixed)).unwrap();
@@ -163,14 +165,14 @@ fn addresses_of_containers_that_are_gone_are_taken_back_when_short() {
         live_container(&containers.join(id));
     }
     // A /30 has one address besides the gateway.
-    s.attach_opt(&n.name, "x", "x", None, false).unwrap();
+    s.attach_opt(&n.name, "x", "x", None, None, false).unwrap();
     assert!(matches!(
-        s.attach_opt(&n.name, "y", "y", None, false),
+        s.attach_opt(&n.name, "y", "y", None, None, false),
         Err(Error::AddressesExhausted(_))
     ));
     // x is removed but its detach was lost: its address goes to y.
     std::fs::remove_dir_all(containers.join("x")).unwrap();
-    let e = s.attach_opt(&n.name, "y", "y", None, false).unwrap();
+    let e = s.attach_opt(&n.name, "y", "y", None, None, false).unwrap();
     assert_eq!(e.ipv4_address, "10.250.77.2/30");
     let n = s.get("tiny").unwrap();
     assert_eq!(n.containers.keys().collect::<Vec<_>>(), ["y"]);
@@ -182,12 +184,12 @@ fn addresses_of_containers_that_are_gone_are_taken_back_when_short() {
     )
     .unwrap();
     assert!(matches!(
-        s.attach_opt(&n.name, "z", "z", None, false),
+        s.attach_opt(&n.name, "z", "z", None, None, false),
         Err(Error::AddressesExhausted(_))
     ));
     // y's create was killed before its record: its address goes to z.
     drop(lock);
-    let e = s.attach_opt(&n.name, "z", "z", None, false).unwrap();
+    let e = s.attach_opt(&n.name, "z", "z", None, None, false).unwrap();
     assert_eq!(e.ipv4_address, "10.250.77.2/30");
     let n = s.get("tiny").unwrap();
     assert_eq!(n.containers.keys().collect::<Vec<_>>(), ["z"]);

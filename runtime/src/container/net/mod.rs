@@ -233,7 +233,7 @@ impl Ctx<'_> {
             }
             endpoint_links.push(format!("{}:{alias}", t.short_name()));
         }
-        let ep = store.attach_opt(&net.name, id, name, opts.ip, durable)?;
+        let ep = store.attach_opt(&net.name, id, name, opts.ip, mac, durable)?;
         plan.attached.push(net.name.clone());
         let settings = endpoint_settings(&net, id, name, &ep, mac, opts, endpoint_links)?;
         if !user_defined {
