@@ -64,6 +64,78 @@ fn system_df_counts_images_and_containers() {
     t.ok(&["rm", "c1"]);
 }
 
+/// `2.14MB`, `96.05MB`, `0B` back to bytes (decimal units, as Docker writes them).
+fn bytes_of(human: &str) -> f64 {
+    let split = human
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(human.len());
+    let (n, unit) = human.split_at(split);
+    let scale = match unit {
+        "B" => 1.0,
+        "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        other => panic!("unit {other:?} in {human:?}"),
+    };
+    n.parse::<f64>().unwrap() * scale
+}
+
+fn about(human: &str, bytes: u64) -> bool {
+    (bytes_of(human) - bytes as f64).abs() <= bytes as f64 * 0.005 + 1.0
+}
+
+#[test]
+fn system_df_counts_a_layer_two_images_share_once() {
+    let t = TestRoot::with_busybox();
+    t.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 300000 /dev/urandom > /f",
+    ]);
+    t.ok(&["commit", "writer", "more:1"]);
+    t.ok(&["rm", "writer"]);
+    let size = |i: &str| -> u64 {
+        t.ok(&["image", "inspect", "-f", "{{.Size}}", i])
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (bb, more) = (size("busybox"), size("more:1"));
+    assert!(more > bb + 300_000, "{bb} {more}");
+    // The images take busybox's layers once, and more's own layer.
+    let f = t.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}|{{.TotalCount}}|{{.Size}}",
+    ]);
+    let images = f.lines().find(|l| l.starts_with("Images|")).unwrap();
+    let cols: Vec<&str> = images.split('|').collect();
+    assert_eq!(cols[1], "2", "{f}");
+    assert!(about(cols[2], more), "{f}: {more} bytes");
+    // Each image's shared and unique sizes.
+    let v = t.ok(&["system", "df", "-v"]);
+    let row = |repo: &str| -> Vec<String> {
+        v.lines()
+            .find(|l| l.starts_with(&format!("{repo} ")))
+            .unwrap_or_else(|| panic!("{repo} in {v}"))
+            .split("   ")
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect()
+    };
+    // REPOSITORY TAG IMAGE ID CREATED SIZE SHARED SIZE UNIQUE SIZE CONTAINERS
+    let b = row("busybox");
+    assert!(about(&b[5], bb) && b[6] == "0B", "{v}");
+    let m = row("more");
+    assert!(about(&m[5], bb) && about(&m[6], more - bb), "{v}");
+    assert_eq!(m[7], "0", "{v}");
+}
+
 #[test]
 fn image_prune_removes_dangling_then_unused_images_but_not_used_ones() {
     let t = TestRoot::with_busybox();

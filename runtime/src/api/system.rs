@@ -68,11 +68,11 @@ pub async fn info(server: Arc<Server>) -> ApiResult {
 /// `GET /system/df`: the disk images, containers and volumes use.
 pub async fn df(server: Arc<Server>) -> ApiResult {
     let du = blocking(&server, |e| Ok(e.disk_usage()?)).await?;
-    let layers: u64 = du.images.iter().map(|(i, _)| i.size).sum();
     let images: Vec<serde_json::Value> = du
         .images
         .iter()
-        .map(|(s, users)| {
+        .zip(&du.shared_sizes)
+        .map(|((s, users), shared)| {
             json!({
                 "Id": s.image.id.to_string(),
                 "ParentId": "",
@@ -80,7 +80,7 @@ pub async fn df(server: Arc<Server>) -> ApiResult {
                 "RepoDigests": [],
                 "Created": s.image.config.created().as_deref().map_or(0, super::containers::unix_seconds),
                 "Size": s.size,
-                "SharedSize": 0,
+                "SharedSize": shared,
                 "VirtualSize": s.size,
                 "Labels": {},
                 "Containers": users,
@@ -117,7 +117,7 @@ pub async fn df(server: Arc<Server>) -> ApiResult {
         })
         .collect();
     let v = json!({
-        "LayersSize": layers,
+        "LayersSize": du.layers_size,
         "Images": images,
         "Containers": containers,
         "Volumes": volumes,

@@ -241,6 +241,11 @@ fn header_for(body: &str, headers: &BTreeMap<&str, &str>) -> String {
 
 /// A size as Docker prints it: decimal units, three significant digits ("4.26MB", "0B").
 pub fn human_size(bytes: u64) -> String {
+    human_size_precision(bytes, 3)
+}
+
+/// [`human_size`] with `digits` significant digits (go-units' `HumanSizeWithPrecision`).
+pub fn human_size_precision(bytes: u64, digits: usize) -> String {
     let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut size = bytes as f64;
     let mut i = 0;
@@ -254,7 +259,7 @@ pub fn human_size(bytes: u64) -> String {
     } else {
         size.log10().floor() as usize + 1
     };
-    let decimals = 3usize.saturating_sub(int_digits);
+    let decimals = digits.saturating_sub(int_digits);
     let mut s = format!("{size:.decimals$}");
     if s.contains('.') {
         s = s.trim_end_matches('0').trim_end_matches('.').to_string();
@@ -281,6 +286,10 @@ mod tests {
         assert_eq!(human_size(4_261_000), "4.26MB");
         assert_eq!(human_size(1_000_000), "1MB");
         assert_eq!(human_size(74_800_000), "74.8MB");
+        // `system df -v`'s UNIQUE SIZE has four digits.
+        assert_eq!(human_size_precision(114_400_000, 4), "114.4MB");
+        assert_eq!(human_size_precision(1_983_000, 4), "1.983MB");
+        assert_eq!(human_size_precision(2_000_000, 4), "2MB");
     }
 
     #[test]

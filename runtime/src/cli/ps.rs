@@ -66,7 +66,7 @@ fn created_at(t: &str) -> String {
 }
 
 /// The COMMAND column: quoted, cut to 20 characters with an ellipsis unless `no_trunc`.
-fn command(c: &Container, no_trunc: bool) -> String {
+pub(crate) fn command(c: &Container, no_trunc: bool) -> String {
     let mut cmd = c.path.clone();
     for a in &c.args {
         cmd.push(' ');

@@ -198,29 +198,27 @@ pub fn info(engine: &Engine, a: FormatArgs) -> CliResult {
 /// `tug system df`: the disk used by images and containers, as Docker's table.
 pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
     let usage = engine.disk_usage()?;
-    let images_total: u64 = usage.images.iter().map(|(i, _)| i.size).sum();
-    let images_active = usage.images.iter().filter(|(_, n)| *n > 0).count();
-    let images_reclaimable: u64 = usage
-        .images
+    let (images, containers, volumes) = (&usage.images, &usage.containers, &usage.volumes);
+    // Docker's sums: the images' size is their layers' (each once); what removing the
+    // unused ones gives back is that less the unique size of the images in use.
+    let images_total = usage.layers_size;
+    let images_active = images.iter().filter(|(_, n)| *n > 0).count();
+    let in_use: u64 = images
         .iter()
-        .filter(|(_, n)| *n == 0)
-        .map(|(i, _)| i.size)
+        .zip(&usage.shared_sizes)
+        .filter(|((_, n), _)| *n > 0)
+        .map(|((i, _), shared)| i.size.saturating_sub(*shared))
         .sum();
-    let containers_total: u64 = usage.containers.iter().map(|(_, s)| s).sum();
-    let containers_active = usage
-        .containers
-        .iter()
-        .filter(|(c, _)| c.state.running)
-        .count();
-    let containers_reclaimable: u64 = usage
-        .containers
+    let images_reclaimable = images_total.saturating_sub(in_use);
+    let containers_total: u64 = containers.iter().map(|(_, s)| s).sum();
+    let containers_active = containers.iter().filter(|(c, _)| c.state.running).count();
+    let containers_reclaimable: u64 = containers
         .iter()
         .filter(|(c, _)| !c.state.running)
         .map(|(_, s)| s)
         .sum();
-    let pct = |part: u64, total: u64| (part * 100).checked_div(total).unwrap_or(0);
     let (mut volumes_total, mut volumes_active, mut volumes_reclaimable) = (0, 0, 0);
-    for (_, size, links) in &usage.volumes {
+    for (_, size, links) in volumes {
         volumes_total += size;
         if *links > 0 {
             volumes_active += 1;
@@ -228,22 +226,30 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
             volumes_reclaimable += size;
         }
     }
-    let (images, containers, volumes) = (&usage.images, &usage.containers, &usage.volumes);
+    // The share in percent, left out when there is nothing (Docker's `0B`). The
+    // summary's sizes have four digits (go-units' HumanSize), as `images` has three.
+    let part = |part: u64, total: u64| match (part * 100).checked_div(total) {
+        Some(pct) => format!("{} ({pct}%)", size4(part)),
+        None => size4(part),
+    };
     let (cache_count, cache_bytes) = engine.build_cache_usage()?;
+    let mut out = std::io::stdout().lock();
+    if a.verbose && a.format.is_none() {
+        return df_verbose(&mut out, &usage, cache_bytes);
+    }
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len(), "Active": images_active,
-               "Size": human_size(images_total),
-               "Reclaimable": format!("{} ({}%)", human_size(images_reclaimable), pct(images_reclaimable, images_total))}),
+               "Size": size4(images_total),
+               "Reclaimable": part(images_reclaimable, images_total)}),
         json!({"Type": "Containers", "TotalCount": containers.len(), "Active": containers_active,
-               "Size": human_size(containers_total),
-               "Reclaimable": format!("{} ({}%)", human_size(containers_reclaimable), pct(containers_reclaimable, containers_total))}),
+               "Size": size4(containers_total),
+               "Reclaimable": part(containers_reclaimable, containers_total)}),
         json!({"Type": "Local Volumes", "TotalCount": volumes.len(), "Active": volumes_active,
-               "Size": human_size(volumes_total),
-               "Reclaimable": format!("{} ({}%)", human_size(volumes_reclaimable), pct(volumes_reclaimable, volumes_total))}),
+               "Size": size4(volumes_total),
+               "Reclaimable": part(volumes_reclaimable, volumes_total)}),
         json!({"Type": "Build Cache", "TotalCount": cache_count, "Active": 0,
-               "Size": human_size(cache_bytes), "Reclaimable": human_size(cache_bytes)}),
+               "Size": size4(cache_bytes), "Reclaimable": size4(cache_bytes)}),
     ];
-    let mut out = std::io::stdout().lock();
     if let Some(f) = a.format.as_deref() {
         if f == "json" {
             for r in &rows {
@@ -278,56 +284,121 @@ pub fn df(engine: &Engine, a: DfArgs) -> CliResult {
         &["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
         &cells,
     )
+    .map_err(out_err)
+    .map(|_| 0)
+}
+
+/// `system df -v`: Docker's four sections (images, containers, volumes, build cache),
+/// without the summary.
+fn df_verbose(out: &mut dyn Write, usage: &tug::DiskUsage, cache_bytes: u64) -> CliResult {
+    let created = |t: &str| {
+        humantime::parse_rfc3339_weak(t)
+            .map(super::format::time_ago)
+            .unwrap_or_default()
+    };
+    writeln!(out, "Images space usage:\n").map_err(out_err)?;
+    let cells: Vec<Vec<String>> = usage
+        .images
+        .iter()
+        .zip(&usage.shared_sizes)
+        .map(|((summary, n), shared)| {
+            let i = &summary.image;
+            let (repo, tag) = match i.names.first() {
+                Some(r) => (
+                    r.familiar_name(),
+                    r.tag.clone().unwrap_or_else(|| "<none>".into()),
+                ),
+                None => ("<none>".into(), "<none>".into()),
+            };
+            vec![
+                repo,
+                tag,
+                i.id.short().to_string(),
+                created(i.config.created().as_deref().unwrap_or_default()),
+                human_size(summary.size),
+                size4(*shared),
+                size4(summary.size.saturating_sub(*shared)),
+                n.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "REPOSITORY",
+            "TAG",
+            "IMAGE ID",
+            "CREATED",
+            "SIZE",
+            "SHARED SIZE",
+            "UNIQUE SIZE",
+            "CONTAINERS",
+        ],
+        &cells,
+    )
     .map_err(out_err)?;
-    if a.verbose {
-        writeln!(out, "\nImages space usage:\n").map_err(out_err)?;
-        let cells: Vec<Vec<String>> = images
-            .iter()
-            .map(|(summary, n)| {
-                let i = &summary.image;
-                let (repo, tag) = match i.names.first() {
-                    Some(r) => (
-                        r.familiar_name(),
-                        r.tag.clone().unwrap_or_else(|| "<none>".into()),
-                    ),
-                    None => ("<none>".into(), "<none>".into()),
-                };
-                vec![
-                    repo,
-                    tag,
-                    i.id.short().to_string(),
-                    human_size(summary.size),
-                    n.to_string(),
-                ]
-            })
-            .collect();
-        table(
-            &mut out,
-            &["REPOSITORY", "TAG", "IMAGE ID", "SIZE", "CONTAINERS"],
-            &cells,
-        )
-        .map_err(out_err)?;
-        writeln!(out, "\nContainers space usage:\n").map_err(out_err)?;
-        let cells: Vec<Vec<String>> = containers
-            .iter()
-            .map(|(c, s)| {
-                vec![
-                    c.id.short().to_string(),
-                    c.config.image.clone(),
-                    human_size(*s),
-                    c.state.status.to_string(),
-                    c.short_name().to_string(),
-                ]
-            })
-            .collect();
-        table(
-            &mut out,
-            &["CONTAINER ID", "IMAGE", "SIZE", "STATUS", "NAMES"],
-            &cells,
-        )
-        .map_err(out_err)?;
-    }
+    writeln!(out, "\nContainers space usage:\n").map_err(out_err)?;
+    let cells: Vec<Vec<String>> = usage
+        .containers
+        .iter()
+        .map(|(c, s)| {
+            let local = c.mounts.iter().filter(|m| m["Driver"] == "local").count();
+            vec![
+                c.id.short().to_string(),
+                c.config.image.clone(),
+                super::ps::command(c, false),
+                local.to_string(),
+                human_size(*s),
+                created(&c.created),
+                super::ps::status(c),
+                c.short_name().to_string(),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "LOCAL VOLUMES",
+            "SIZE",
+            "CREATED",
+            "STATUS",
+            "NAMES",
+        ],
+        &cells,
+    )
+    .map_err(out_err)?;
+    writeln!(out, "\nLocal Volumes space usage:\n").map_err(out_err)?;
+    let cells: Vec<Vec<String>> = usage
+        .volumes
+        .iter()
+        .map(|(v, size, links)| vec![v.name.clone(), links.to_string(), size4(*size)])
+        .collect();
+    table(out, &["VOLUME NAME", "LINKS", "SIZE"], &cells).map_err(out_err)?;
+    writeln!(out, "\nBuild cache usage: {}\n", size4(cache_bytes)).map_err(out_err)?;
+    table(
+        out,
+        &[
+            "CACHE ID",
+            "CACHE TYPE",
+            "SIZE",
+            "CREATED",
+            "LAST USED",
+            "USAGE",
+            "SHARED",
+        ],
+        &[],
+    )
+    .map_err(out_err)?;
     Ok(0)
+}
+
+/// A size with four significant digits (`114.4MB`), as go-units' `HumanSize` writes the
+/// sizes of `system df` but an image's or a container's own (three: `114MB`).
+fn size4(bytes: u64) -> String {
+    super::format::human_size_precision(bytes, 4)
 }
 
 /// `tug image prune`: Docker's "Deleted Images:" list and the space reclaimed.

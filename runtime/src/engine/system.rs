@@ -95,8 +95,15 @@ impl Info {
 /// `system df`: the disk each image, container and volume uses.
 #[derive(Debug, Clone)]
 pub struct DiskUsage {
-    /// Each image, with the number of containers made from it.
+    /// Each image (not a build's intermediate ones, which `images` leaves out too: the
+    /// build cache counts them), with the number of containers made from it.
     pub images: Vec<(ImageSummary, usize)>,
+    /// Of each image of `images`, in its order, the size of its layers that another of
+    /// them has too (Docker's `SharedSize`; its unique size is the rest).
+    pub shared_sizes: Vec<u64>,
+    /// The size of every image's layers, a layer that several images have counted once
+    /// (Docker's `LayersSize`: what the images take on disk).
+    pub layers_size: u64,
     /// Each container, with the size of its writable layer.
     pub containers: Vec<(Container, u64)>,
     /// Each volume, with its size and the number of containers that use it.
@@ -177,9 +184,49 @@ impl Engine {
     /// `system df`: every image, container and volume with the disk it uses.
     pub fn disk_usage(&self) -> Result<DiskUsage> {
         let containers = self.containers()?;
-        let images = self
-            .images()?
-            .into_iter()
+        let store = self.image_store()?;
+        let all = self.images()?;
+        // A layer is the same layer in two images when it has the same chain id (the same
+        // layers under it): its size, each chain id counted once.
+        let chains: Vec<Vec<(crate::Digest, u64)>> = all
+            .iter()
+            .map(|i| {
+                let ids = i.image.chain_ids();
+                ids.into_iter()
+                    .zip(&i.image.layers)
+                    .map(|(c, l)| (c, store.layer_size(l)))
+                    .collect()
+            })
+            .collect();
+        let unique: std::collections::HashMap<&crate::Digest, u64> =
+            chains.iter().flatten().map(|(c, n)| (c, *n)).collect();
+        let layers_size = unique.values().sum();
+        let intermediate = self.intermediate_images()?;
+        let listed: Vec<usize> = (0..all.len())
+            .filter(|&k| {
+                !(all[k].image.names.is_empty() && intermediate.contains(&all[k].image.id))
+            })
+            .collect();
+        let mut refs: std::collections::HashMap<&crate::Digest, usize> = Default::default();
+        for &k in &listed {
+            for (c, _) in &chains[k] {
+                *refs.entry(c).or_default() += 1;
+            }
+        }
+        let shared_sizes = listed
+            .iter()
+            .map(|&k| {
+                chains[k]
+                    .iter()
+                    .filter(|(c, _)| refs.get(c).is_some_and(|n| *n > 1))
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+            .collect();
+        let mut all: Vec<Option<ImageSummary>> = all.into_iter().map(Some).collect();
+        let images = listed
+            .iter()
+            .filter_map(|&k| all[k].take())
             .map(|i| {
                 let id = i.image.id.to_string();
                 let n = containers.iter().filter(|c| c.image == id).count();
@@ -202,6 +249,8 @@ impl Engine {
         }
         Ok(DiskUsage {
             images,
+            shared_sizes,
+            layers_size,
             containers,
             volumes,
         })
