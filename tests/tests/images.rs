@@ -4,7 +4,7 @@
 use std::process::Stdio;
 
 use tug_e2e::image::{image_inspect, import_files, rootfs_tar, snapshots};
-use tug_e2e::{TestRoot, code, text};
+use tug_e2e::{TestRoot, code, stderr, text};
 
 /// Filters for snapshots: ids and digests, and "N units ago".
 fn settings() -> insta::Settings {
@@ -401,13 +401,25 @@ fn rmi_refuses_an_image_a_container_uses_unless_forced() {
         .as_str()
         .unwrap()
         .to_string();
-    t.ok(&["create", "--name", "user", "busybox", "true"]);
+    let cid = t.ok(&["create", "--name", "user", "busybox", "true"]);
+    let short = &cid.trim()[..12];
+    let image_short = &id["sha256:".len()..][..12];
+    // Docker's words: the reference as given, the container's and the image's short ids.
     let out = t.run(&["rmi", "busybox"]);
     assert_eq!(code(&out), 1, "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("must force") && err.contains("user"), "{err}");
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "tug: conflict: unable to remove repository reference \"busybox\" (must force) - container {short} is using its referenced image {image_short}"
+        )
+    );
     let out = t.run(&["rmi", &id]);
     assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("image is being used by stopped container {short}")),
+        "{}",
+        text(&out)
+    );
     // Forced, the name goes and the image stays, untagged, for the container.
     assert_eq!(
         t.ok(&["rmi", "-f", "busybox"]),

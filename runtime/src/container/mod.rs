@@ -141,17 +141,29 @@ impl Error {
 
 impl Ctx<'_> {
     /// The work of `Engine::containers_using_image`.
-    pub(crate) fn containers_using_image(&self, id: &crate::Digest) -> Result<Vec<String>, Error> {
+    pub(crate) fn containers_using_image(
+        &self,
+        id: &crate::Digest,
+    ) -> Result<Vec<crate::image::ImageUser>, Error> {
         let store = self.container_store();
         let wanted = id.to_string();
         let mut out = Vec::new();
         for cid in store.ids()? {
             match store.load(&cid) {
-                Ok(c) if c.image == wanted => out.push(c.short_name().to_string()),
+                Ok(c) if c.image == wanted => out.push(crate::image::ImageUser {
+                    short_id: c.id.short().to_string(),
+                    running: c.state.running,
+                }),
                 Ok(_) | Err(Error::NotFound(_)) => {}
-                Err(_) => out.push(cid.short().to_string()),
+                // Unreadable: in use for all we know.
+                Err(_) => out.push(crate::image::ImageUser {
+                    short_id: cid.short().to_string(),
+                    running: false,
+                }),
             }
         }
+        // Docker names a running one first.
+        out.sort_by_key(|u| !u.running);
         Ok(out)
     }
 }

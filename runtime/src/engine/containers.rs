@@ -342,7 +342,10 @@ impl Engine {
 
     /// The names (or short ids) of the containers created from image `id`, so that `rmi`
     /// can refuse to remove an image in use.
-    pub fn containers_using_image(&self, id: &crate::Digest) -> Result<Vec<String>, Error> {
+    pub fn containers_using_image(
+        &self,
+        id: &crate::Digest,
+    ) -> Result<Vec<crate::image::ImageUser>, Error> {
         self.cx().containers_using_image(id)
     }
 }

@@ -32,7 +32,7 @@ pub use store::{Image, LayerInfo, Store};
 pub use archive::{ArchiveFormat, Loaded};
 pub use busybox::BusyboxSource;
 pub use import::{ImportOptions, MAX_CREATED, host_arch};
-pub use remove::RemoveEvent;
+pub use remove::{ImageUser, RemoveEvent};
 pub use view::{HistoryEntry, parse_time};
 
 /// An error of the `image` module.

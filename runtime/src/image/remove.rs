@@ -26,6 +26,14 @@ impl fmt::Display for RemoveEvent {
     }
 }
 
+/// A container that uses an image, as `rmi`'s refusal names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUser {
+    /// Its 12-hex id.
+    pub short_id: String,
+    pub running: bool,
+}
+
 /// Names the image `source` (a reference or id) `target` too.
 pub(crate) fn tag(store: &Store, source: &str, target: &str) -> Result<(), Error> {
     let target_ref = Reference::parse(target)?;
@@ -48,7 +56,7 @@ pub(crate) fn remove(
     store: &Store,
     name: &str,
     force: bool,
-    users: impl Fn(&Digest) -> Result<Vec<String>, Error>,
+    users: impl Fn(&Digest) -> Result<Vec<ImageUser>, Error>,
 ) -> Result<Vec<RemoveEvent>, Error> {
     let mut txn = store.begin()?;
     let desc = store.find(&txn.index, name)?.clone();
@@ -87,8 +95,10 @@ pub(crate) fn remove(
             if let Some(c) = users.first()
                 && !force
             {
+                // The reference as it was given, as Docker quotes it.
                 return Err(Error::Conflict(format!(
-                    "unable to remove repository reference \"{r}\" (must force) - container {c} is using its referenced image {short}"
+                    "unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {short}",
+                    c.short_id
                 )));
             }
             txn.index.untag(&r);
@@ -104,8 +114,10 @@ pub(crate) fn remove(
             if let Some(c) = users.first()
                 && !force
             {
+                let state = if c.running { "running" } else { "stopped" };
                 return Err(Error::Conflict(format!(
-                    "unable to delete {short} (must be forced) - image is being used by container {c}"
+                    "unable to delete {short} (must be forced) - image is being used by {state} container {}",
+                    c.short_id
                 )));
             }
             for n in &image.names {
