@@ -262,10 +262,16 @@ fn failed_exec_is_recorded_in_the_state() {
 #[test]
 fn engine_reports_containers_using_an_image() {
     let t = TestRoot::with_busybox();
-    t.ok(&["create", "--name", "user1", "busybox", "true"]);
+    let id = t.ok(&["create", "--name", "user1", "busybox", "true"]);
     let engine = t.engine();
     let image = engine.image_store().unwrap().resolve("busybox").unwrap();
-    assert_eq!(engine.containers_using_image(&image.id).unwrap(), ["user1"]);
+    assert_eq!(
+        engine.containers_using_image(&image.id).unwrap(),
+        [tug::image::ImageUser {
+            short_id: id.trim()[..12].to_string(),
+            running: false
+        }]
+    );
     let all = engine.containers().unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].name, "/user1");
