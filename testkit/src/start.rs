@@ -380,7 +380,7 @@ fn create_options<I: Image>(req: &ContainerRequest<I>, reference: &str) -> Resul
             .map(|a| a.into().into_owned())
             .collect(),
     };
-    let loopback = Some(Ipv4Addr::LOCALHOST);
+    let loopback = Some(std::net::IpAddr::from(Ipv4Addr::LOCALHOST));
     let proto = |p: ContainerPort| match p {
         ContainerPort::Tcp(_) => Ok(Proto::Tcp),
         ContainerPort::Udp(_) => Ok(Proto::Udp),
