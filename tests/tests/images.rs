@@ -489,3 +489,47 @@ fn images_filters_by_label_and_creation_order() {
     let out = t.run(&["images", "-f", "before=nosuch"]);
     assert_eq!(code(&out), 125, "{}", text(&out));
 }
+
+/// An image's size is what its files take unpacked, as Docker counts it (not its tar's
+/// headers and padding), whichever way the layer came in: import, commit, save and load.
+#[test]
+fn an_images_size_is_its_files_bytes() {
+    let t = TestRoot::with_busybox();
+    let size = |name: &str| image_inspect(&t, name)["Size"].as_u64().unwrap();
+    import_files(
+        &t,
+        "sized:1",
+        &[("a", &[b'a'; 1000]), ("d/b", &[b'b'; 3000]), ("e", b"")],
+        &[],
+    );
+    assert_eq!(size("sized:1"), 4000);
+    // A committed layer: busybox's bytes and the file written.
+    let bb = size("busybox");
+    t.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 5000 /dev/zero > /f && ln -s /f /link",
+    ]);
+    t.ok(&["commit", "writer", "written:1"]);
+    t.ok(&["rm", "writer"]);
+    // The symlink counts its target's length, as `ls -l` shows it.
+    assert_eq!(size("written:1"), bb + 5000 + 2);
+    // Saved and loaded into another root, the same.
+    let other = TestRoot::new();
+    let saved = t.path().join("sized.tar");
+    t.ok(&[
+        "save",
+        "-o",
+        saved.to_str().unwrap(),
+        "sized:1",
+        "written:1",
+    ]);
+    other.ok(&["load", "-i", saved.to_str().unwrap()]);
+    let size2 = |name: &str| image_inspect(&other, name)["Size"].as_u64().unwrap();
+    assert_eq!(size2("sized:1"), 4000);
+    assert_eq!(size2("written:1"), bb + 5002);
+}

@@ -52,7 +52,7 @@ impl Ctx<'_> {
             .map_err(to_image_error)?;
             Ok(LayerStats {
                 diff_id: stats.diff.diff_id,
-                tar_size: stats.diff.tar_size,
+                content_size: stats.diff.content_size,
             })
         };
         let mut cmd = c.path.clone();
@@ -101,7 +101,7 @@ impl Ctx<'_> {
                 let stats = layer::write_diff_gzip_clamped(&r.upper, &lowers, clamp_mtime, out)
                     .map_err(to_image_error)?;
                 Ok(LayerStats {
-                    tar_size: content_size(&stats.diff),
+                    content_size: stats.diff.content_size,
                     diff_id: stats.diff.diff_id,
                 })
             })?;
@@ -168,16 +168,6 @@ impl Ctx<'_> {
             lowers.push(init);
         }
         Ok((image, lowers))
-    }
-}
-
-/// The size a layer counts for in `history` and `images`: its tar's, or 0 for a layer
-/// with no entry (a RUN that changed nothing), as Docker shows it.
-pub(crate) fn content_size(stats: &layer::DiffStats) -> u64 {
-    if stats.entries == 0 {
-        0
-    } else {
-        stats.tar_size
     }
 }
 

@@ -21,8 +21,9 @@ use super::{Error, Image, LayerInfo, Reference, Store, changes, media};
 pub struct LayerStats {
     /// The digest of the uncompressed tar.
     pub diff_id: Digest,
-    /// The uncompressed tar's size.
-    pub tar_size: u64,
+    /// The bytes its files take unpacked: the size `images` and `history` show (see
+    /// `layer::ContentSize`).
+    pub content_size: u64,
 }
 
 /// What goes into a committed image besides its layer.
@@ -51,7 +52,7 @@ pub struct StagedLayer {
     pub info: LayerInfo,
 }
 
-/// Writes a new gzip layer with `write_layer` (which returns its diff id and tar size)
+/// Writes a new gzip layer with `write_layer` (which returns its diff id and content size)
 /// into the staging dir of `store`. Dropped unused, it is removed.
 pub(crate) fn stage_layer(
     store: &Store,
@@ -61,7 +62,7 @@ pub(crate) fn stage_layer(
     let mut writer = BlobWriter::create(&store.tmp_dir()).map_err(io_err)?;
     let stats = write_layer(&mut writer)?;
     let blob = writer.finish().map_err(io_err)?;
-    store.record_layer_size(&stats.diff_id, stats.tar_size);
+    store.record_layer_size(&stats.diff_id, stats.content_size);
     let info = LayerInfo {
         digest: blob.digest.clone(),
         diff_id: stats.diff_id,

@@ -191,7 +191,7 @@ fn stage_layer(
     let what = format!("the tar {source}");
     let mut reader = BufReader::with_capacity(128 * 1024, input);
     let c = detect(&mut reader, &what)?;
-    let mut tar = HashingReader::new(decompressed(reader, c));
+    let mut tar = crate::layer::ContentSizeReader::new(HashingReader::new(decompressed(reader, c)));
     let io_err = |e: io::Error| Error::Io(format!("cannot import {source}"), e);
     let writer = BlobWriter::create(&store.tmp_dir()).map_err(io_err)?;
     let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
@@ -200,8 +200,8 @@ fn stage_layer(
         return Err(Error::Invalid(format!("{what} is empty")));
     }
     let staged = gz.finish().and_then(BlobWriter::finish).map_err(io_err)?;
-    let (diff_id, size) = tar.finish();
-    store.record_layer_size(&diff_id, size);
+    let (diff_id, _) = tar.inner.finish();
+    store.record_layer_size(&diff_id, tar.size.total());
     Ok((staged, diff_id))
 }
 

@@ -374,12 +374,17 @@ impl Store {
         snapshots.ensure_layers(&refs, |l| self.open_blob(&l.digest))
     }
 
-    /// The size of a layer's uncompressed tar, as Docker counts image sizes: from the
-    /// record made when the layer entered the store, else the blob's size.
+    /// The size of a layer as Docker counts image sizes: the bytes its files take
+    /// unpacked (`layer::ContentSize`), from the record made when the layer entered the
+    /// store; for a layer recorded by an older tug, its tar's size; else the blob's size.
     pub fn layer_size(&self, layer: &LayerInfo) -> u64 {
-        fs::read_to_string(self.sizes_dir().join(layer.diff_id.hex()))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
+        let read = |dir: PathBuf| -> Option<u64> {
+            fs::read_to_string(dir.join(layer.diff_id.hex()))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        };
+        read(self.sizes_dir())
+            .or_else(|| read(self.dir.join(".sizes")))
             .unwrap_or(layer.size)
     }
 
@@ -388,8 +393,8 @@ impl Store {
         image.layers.iter().map(|l| self.layer_size(l)).sum()
     }
 
-    /// Records the uncompressed size of the layer `diff_id` (a pure function of it, so
-    /// the record never goes stale).
+    /// Records the content size of the layer `diff_id` (a pure function of it, so the
+    /// record never goes stale).
     pub(crate) fn record_layer_size(&self, diff_id: &Digest, size: u64) {
         let dir = self.sizes_dir();
         let _ = fs::create_dir_all(&dir).and_then(|_| {
@@ -398,7 +403,7 @@ impl Store {
     }
 
     fn sizes_dir(&self) -> PathBuf {
-        self.dir.join(".sizes")
+        self.dir.join(".content-sizes")
     }
 
     /// Whether the store holds a blob.

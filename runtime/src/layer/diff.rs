@@ -23,6 +23,8 @@ pub struct DiffStats {
     pub tar_size: u64,
     /// Tar entries written (whiteouts and opaque markers included).
     pub entries: u64,
+    /// The bytes its files take unpacked: the size Docker shows for a layer.
+    pub content_size: u64,
 }
 
 /// What writing a gzip'd layer produced: the blob's digest and size (for the manifest)
@@ -184,7 +186,7 @@ fn open_root(root: &Path) -> Result<rustix::fd::OwnedFd, Error> {
 }
 
 fn finish_tar<W: Write>(w: TreeWriter<'_, HashingWriter<W>>) -> Result<(DiffStats, W), Error> {
-    let entries = w.entries;
+    let (entries, content_size) = (w.entries, w.content);
     let hashing = w
         .tar
         .into_inner()
@@ -195,6 +197,7 @@ fn finish_tar<W: Write>(w: TreeWriter<'_, HashingWriter<W>>) -> Result<(DiffStat
             diff_id,
             tar_size,
             entries,
+            content_size,
         },
         inner,
     ))

@@ -36,6 +36,7 @@
 
 mod apply;
 mod change;
+mod content_size;
 mod decode;
 mod diff;
 mod entry;
@@ -51,6 +52,7 @@ use std::path::Path;
 use apply::TarKind;
 
 pub use change::{Change, ChangeKind};
+pub use content_size::{ContentSize, ContentSizeReader};
 pub(crate) use diff::write_entry;
 pub use diff::{
     DiffStats, GzipStats, write_changes, write_changes_gzip, write_diff, write_diff_gzip,

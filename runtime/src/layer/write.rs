@@ -43,6 +43,9 @@ pub(super) struct TreeWriter<'a, W: Write> {
     /// Files with several links already written: (dev, inode) → their path.
     links: HashMap<(u64, u64), Vec<u8>>,
     pub entries: u64,
+    /// The bytes the entries' files take unpacked, as Docker sizes a layer (see
+    /// `content_size`): regular files (a hard link once), symlink targets.
+    pub content: u64,
     /// Whether a dir's content follows it (not when writing a list of changes, which
     /// names every path itself).
     pub recurse: bool,
@@ -61,6 +64,7 @@ impl<'a, W: Write> TreeWriter<'a, W> {
             root_name,
             links: HashMap::new(),
             entries: 0,
+            content: 0,
             recurse: true,
             owner: None,
             clamp_mtime: None,
@@ -206,6 +210,7 @@ impl<'a, W: Write> TreeWriter<'a, W> {
                 let size = u64::try_from(now.st_size).unwrap_or(0);
                 h.set_entry_type(EntryType::Regular);
                 h.set_size(size);
+                self.content += size;
                 let what = format!("{}/{}", self.root_name, String::from_utf8_lossy(rel));
                 let reader = Exact {
                     file: std::fs::File::from(file),
@@ -222,6 +227,7 @@ impl<'a, W: Write> TreeWriter<'a, W> {
                 // The target byte for byte (the tar crate's link setter cleans it: `/`
                 // became `//`): in the header when it fits, else as a PAX linkpath.
                 let target = target.as_bytes();
+                self.content += target.len() as u64;
                 let mut kept = kept;
                 let field = &mut h.as_old_mut().linkname;
                 if target.len() <= field.len() {

@@ -136,7 +136,7 @@ pub fn pull(
     };
     let chains = chain_ids_of(&client, &config_bytes, image.layers.len())?;
     let layers: Vec<(usize, &Descriptor)> = image.layers.iter().enumerate().collect();
-    // Uncompressed layer sizes, recorded once the image is in the store.
+    // Layer content sizes (what `images` shows), recorded once the image is in the store.
     let sizes: Mutex<Vec<(Digest, u64)>> = Mutex::new(Vec::new());
     let unpack = |i: usize,
                   d: &Descriptor,
@@ -151,19 +151,22 @@ pub fn pull(
         }
         let reader =
             blob().map_err(|e| client.target.io(format!("opening layer {}", d.digest), e))?;
-        // Decompressed here, so the tar's size (what Docker counts) is known at the end.
-        let mut tar = Counted {
-            inner: decompressed(reader)
+        // Decompressed here, so the size of its files (what Docker counts) is known at
+        // the end.
+        let mut tar = crate::layer::ContentSizeReader::new(
+            decompressed(reader)
                 .map_err(|e| client.target.io(format!("reading layer {}", d.digest), e))?,
-            count: 0,
-        };
+        );
         snapshots
             .ensure_from_reader(chain, diff, &mut tar)
             .map_err(|e| Error::Unpack(client.target.reference.clone(), e))?;
-        sizes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((diff.clone(), tar.count));
+        // (Not read: another pull made the snapshot meanwhile, and records its size.)
+        if tar.size.bytes() > 0 {
+            sizes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((diff.clone(), tar.size.total()));
+        }
         Ok(())
     };
     let fetched = run_parallel(&layers, options.parallel, |(i, d)| {
@@ -264,20 +267,6 @@ fn decompressed(mut r: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + S
         )))
     } else {
         Ok(Box::new(whole))
-    }
-}
-
-/// A reader that counts the bytes read through it.
-struct Counted<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
     }
 }
 

@@ -228,7 +228,7 @@ impl Builder<'_> {
             let stats = crate::layer::write_diff_gzip_clamped(&upper, &lowers, clamp, out)
                 .map_err(|e| crate::image::Error::Invalid(crate::report(&e)))?;
             Ok(LayerStats {
-                tar_size: crate::container::commit::content_size(&stats.diff),
+                content_size: stats.diff.content_size,
                 diff_id: stats.diff.diff_id,
             })
         })?;

@@ -224,13 +224,20 @@ fn docker_images(
 fn layer_diff_id(f: &Staged, path: &str) -> Result<(Digest, bool, u64), Error> {
     let io_err = |e: io::Error| Error::Io(format!("cannot read layer {path}"), e);
     let mut r = BufReader::new(std::fs::File::open(&f.path).map_err(io_err)?);
+    let read_err = |e: io::Error| bad(format!("layer {path}: {e}"));
+    // Read through either way: the size is its files' (see `layer::ContentSize`).
     match detect(&mut r, &format!("layer {path}"))? {
-        Compression::None => Ok((f.digest.clone(), false, f.size)),
+        Compression::None => {
+            let mut sized = crate::layer::ContentSizeReader::new(r);
+            io::copy(&mut sized, &mut io::sink()).map_err(read_err)?;
+            Ok((f.digest.clone(), false, sized.size.total()))
+        }
         c => {
-            let mut h = HashingReader::new(decompressed(r, c));
-            io::copy(&mut h, &mut io::sink()).map_err(|e| bad(format!("layer {path}: {e}")))?;
-            let (diff_id, size) = h.finish();
-            Ok((diff_id, true, size))
+            let mut sized =
+                crate::layer::ContentSizeReader::new(HashingReader::new(decompressed(r, c)));
+            io::copy(&mut sized, &mut io::sink()).map_err(read_err)?;
+            let (diff_id, _) = sized.inner.finish();
+            Ok((diff_id, true, sized.size.total()))
         }
     }
 }
