@@ -532,4 +532,8 @@ fn an_images_size_is_its_files_bytes() {
     let size2 = |name: &str| image_inspect(&other, name)["Size"].as_u64().unwrap();
     assert_eq!(size2("sized:1"), 4000);
     assert_eq!(size2("written:1"), bb + 5002);
+    // A store whose layers have no such record (an older tug's) measures them once.
+    std::fs::remove_dir_all(other.root().join("images/.content-sizes")).unwrap();
+    assert_eq!(size2("written:1"), bb + 5002);
+    assert!(other.root().join("images/.content-sizes").is_dir());
 }

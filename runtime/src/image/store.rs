@@ -376,16 +376,34 @@ impl Store {
 
     /// The size of a layer as Docker counts image sizes: the bytes its files take
     /// unpacked (`layer::ContentSize`), from the record made when the layer entered the
-    /// store; for a layer recorded by an older tug, its tar's size; else the blob's size.
+    /// store. A layer without one (recorded by an older tug, as its tar's size) is
+    /// measured from its blob once, and recorded; the blob's size if it cannot be read.
     pub fn layer_size(&self, layer: &LayerInfo) -> u64 {
         let read = |dir: PathBuf| -> Option<u64> {
             fs::read_to_string(dir.join(layer.diff_id.hex()))
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
         };
-        read(self.sizes_dir())
-            .or_else(|| read(self.dir.join(".sizes")))
-            .unwrap_or(layer.size)
+        if let Some(n) = read(self.sizes_dir()) {
+            return n;
+        }
+        match self.measure_layer(layer) {
+            Some(n) => {
+                self.record_layer_size(&layer.diff_id, n);
+                n
+            }
+            None => layer.size,
+        }
+    }
+
+    /// The content size of a layer's blob, read through (plain or gzip).
+    fn measure_layer(&self, layer: &LayerInfo) -> Option<u64> {
+        let blob = self.open_blob(&layer.digest).ok()?;
+        let mut r = std::io::BufReader::new(blob);
+        let c = super::import::detect(&mut r, "a layer").ok()?;
+        let mut sized = crate::layer::ContentSizeReader::new(super::import::decompressed(r, c));
+        std::io::copy(&mut sized, &mut std::io::sink()).ok()?;
+        Some(sized.size.total())
     }
 
     /// The size of an image as Docker shows it: its layers uncompressed.
