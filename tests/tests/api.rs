@@ -528,6 +528,10 @@ fn docker_lifecycle_commands_follow_logs_and_wait() {
         "-d",
         "--name",
         "counter",
+        "--label",
+        "team=a b",
+        "--log-opt",
+        "labels=team",
         "busybox",
         "sh",
         "-c",
@@ -540,6 +544,11 @@ fn docker_lifecycle_commands_follow_logs_and_wait() {
     );
     assert_eq!(s.docker_ok(&["wait", "counter"]).trim(), "5");
     assert_eq!(s.docker_ok(&["logs", "--tail", "1", "counter"]), "line3\n");
+    // The log's attributes (here the label it was told to add), as Docker writes them.
+    assert_eq!(
+        s.docker_ok(&["logs", "--details", "--tail", "1", "counter"]),
+        "team=a+b line3\n"
+    );
     assert_eq!(
         s.docker_ok(&["logs", "-f", "--tail", "2", "counter"]),
         "line2\nline3\n"

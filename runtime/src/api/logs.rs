@@ -16,7 +16,7 @@ use super::error::{ApiError, ApiResult};
 use super::query::Query;
 use super::router::blocking;
 
-/// `GET /containers/{id}/logs?stdout=&stderr=&follow=&timestamps=&tail=&since=&until=`:
+/// `GET /containers/{id}/logs?stdout=&stderr=&follow=&timestamps=&details=&tail=&since=&until=`:
 /// multiplexed frames, or the raw bytes of a TTY container.
 pub async fn logs(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     let (stdout, stderr) = (query.flag("stdout", false), query.flag("stderr", false));
@@ -26,6 +26,7 @@ pub async fn logs(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         ));
     }
     let timestamps = query.flag("timestamps", false);
+    let details = query.flag("details", false);
     let now = SystemTime::now();
     let time = |key: &str| -> Result<Option<SystemTime>, ApiError> {
         match query.get(key).filter(|s| !s.is_empty() && *s != "0") {
@@ -57,6 +58,10 @@ pub async fn logs(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
         let mut text = Vec::new();
         if timestamps {
             text.extend_from_slice(entry.time.as_bytes());
+            text.push(b' ');
+        }
+        if details {
+            text.extend_from_slice(entry.details().as_bytes());
             text.push(b' ');
         }
         text.extend_from_slice(entry.log.as_bytes());

@@ -66,13 +66,7 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> CliResult {
             line.push(' ');
         }
         if a.details {
-            // As Docker: the attributes as `k=v,k=v` (query-escaped), then a space.
-            let attrs: Vec<String> = e
-                .attrs
-                .iter()
-                .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
-                .collect();
-            line.push_str(&attrs.join(","));
+            line.push_str(&e.details());
             line.push(' ');
         }
         line.push_str(&e.log);
@@ -85,19 +79,4 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> CliResult {
         };
     })?;
     Ok(0)
-}
-
-/// Go's `url.QueryEscape`: unreserved bytes as they are, space as `+`, the rest `%XX`.
-fn query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }

@@ -39,6 +39,17 @@ pub struct LogEntry {
 }
 
 impl LogEntry {
+    /// What `logs --details` puts before the text (with a space after it): the
+    /// attributes as `k=v,k=v`, each part query-escaped, as Docker writes them.
+    pub fn details(&self) -> String {
+        let attrs: Vec<String> = self
+            .attrs
+            .iter()
+            .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+            .collect();
+        attrs.join(",")
+    }
+
     fn at(&self) -> Option<SystemTime> {
         humantime::parse_rfc3339_weak(&self.time).ok()
     }
@@ -274,4 +285,19 @@ mod tests {
         assert!(parse_time("2023-11-14", now).is_ok());
         assert!(parse_time("yesterday", now).is_err());
     }
+}
+
+/// Go's `url.QueryEscape`: unreserved bytes as they are, space as `+`, the rest `%XX`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
