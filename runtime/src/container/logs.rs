@@ -254,6 +254,21 @@ fn open_at(path: &Path, (read_ino, offset): (u64, u64)) -> Result<(BufReader<Fil
     Ok((BufReader::new(f), ino))
 }
 
+/// Go's `url.QueryEscape`: unreserved bytes as they are, space as `+`, the rest `%XX`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,19 +300,4 @@ mod tests {
         assert!(parse_time("2023-11-14", now).is_ok());
         assert!(parse_time("yesterday", now).is_err());
     }
-}
-
-/// Go's `url.QueryEscape`: unreserved bytes as they are, space as `+`, the rest `%XX`.
-fn query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
