@@ -939,6 +939,16 @@ fn docker_stats_no_stream_reads_the_cgroup() {
     let fields: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(fields[..2], ["measured", "1"], "{out}");
     assert!(out.trim().ends_with("/ 64MiB"), "{out}");
+    // Stopped: no cgroup, all zeros, as Docker shows it.
+    s.docker_ok(&["stop", "-t", "0", "measured"]);
+    let out = s.docker_ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.PIDs}}|{{.MemUsage}}",
+        "measured",
+    ]);
+    assert_eq!(out.trim(), "0|0B / 0B");
     s.docker_ok(&["rm", "-f", "measured"]);
 }
 

@@ -40,6 +40,9 @@ fn host_cpu_ns() -> u64 {
 fn sample(e: &tug::Engine, name: &str) -> Result<Sample, super::error::ApiError> {
     let s = e.container_stats(name)?;
     let c = &s.container;
+    // A container that does not run has no cgroup: zeros, its limit too (Docker's
+    // `0B / 0B`).
+    let running = s.stats.is_some();
     let st = s.stats.clone().unwrap_or_default();
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
     let system = host_cpu_ns();
@@ -49,7 +52,11 @@ fn sample(e: &tug::Engine, name: &str) -> Result<Sample, super::error::ApiError>
         "pids_stats": { "current": st.pids },
         "memory_stats": {
             "usage": st.memory_usage,
-            "limit": st.memory_limit.unwrap_or_else(|| e.host_info().mem_total),
+            "limit": match (running, st.memory_limit) {
+                (false, _) => 0,
+                (true, Some(limit)) => limit,
+                (true, None) => e.host_info().mem_total,
+            },
             "stats": {},
         },
         "blkio_stats": { "io_service_bytes_recursive": [
