@@ -1036,7 +1036,8 @@ fn docker_events_streams_what_happens() {
     ]);
     assert_eq!(code(&run), 3, "{}", text(&run));
     s.docker_ok(&["volume", "create", "not-a-container"]);
-    let want = "create seen\nstart seen\ndie seen\ndestroy seen\n";
+    // `docker run` attaches before it starts, as with Docker's daemon.
+    let want = "create seen\nattach seen\nstart seen\ndie seen\ndestroy seen\n";
     wait_for("the events", Duration::from_secs(10), || {
         std::fs::read_to_string(&log).unwrap_or_default() == want
     });

@@ -41,6 +41,8 @@ pub async fn attach(
         let id = cid.clone();
         Source::Now(blocking(&server, move |e| Ok(e.attach_stream(&id, stdin)?)).await?)
     } else {
+        let id = cid.clone();
+        blocking(&server, move |e| Ok(e.note_attach(&id)?)).await?;
         let (tx, rx) = oneshot::channel();
         server
             .pending

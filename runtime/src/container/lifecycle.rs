@@ -113,6 +113,7 @@ impl Ctx<'_> {
         let mut s = &sock;
         proto::write_frame(&mut s, proto::ATTACH, &[1, attach.stdin as u8])
             .map_err(|e| Error::Sys("attaching".into(), e))?;
+        super::journal::emit(self.root(), &c, "attach", &[]);
         attach::relay(sock, attach, c.config.tty)
     }
 

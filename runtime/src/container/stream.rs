@@ -86,7 +86,15 @@ impl Ctx<'_> {
         let mut sock = shim::connect(self.run_root(), &c.id).map_err(|_| not_running())?;
         proto::write_frame(&mut sock, proto::ATTACH, &[1, stdin as u8])
             .map_err(|e| Error::Sys("attaching".into(), e))?;
+        super::journal::emit(self.root(), &c, "attach", &[]);
         Ok(sock)
+    }
+
+    /// The work of `Engine::note_attach`.
+    pub(crate) fn note_attach(&self, name: &str) -> crate::container::Result<()> {
+        let c = self.container(name)?;
+        super::journal::emit(self.root(), &c, "attach", &[]);
+        Ok(())
     }
 
     /// The work of `Engine::resize_container`.

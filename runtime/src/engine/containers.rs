@@ -138,6 +138,13 @@ impl Engine {
         Ok(self.cx().attach_stream(name, stdin)?)
     }
 
+    /// Records that a client attached to container `name` before its start (its
+    /// `attach` event; [`Engine::attach_stream`] and `tug attach` record theirs), as the
+    /// Docker API's attach that `docker run` sends first.
+    pub fn note_attach(&self, name: &str) -> crate::Result<()> {
+        Ok(self.cx().note_attach(name)?)
+    }
+
     /// Sets the size of running container `name`'s terminal (a container with a TTY;
     /// without one it does nothing).
     pub fn resize_container(&self, name: &str, rows: u16, cols: u16) -> crate::Result<()> {
