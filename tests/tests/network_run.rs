@@ -63,7 +63,9 @@ fn default_bridge_gives_address_route_mac_and_resolvers() {
     );
     let s = text(&out);
     assert!(out.status.success(), "{s}");
-    assert!(s.contains(&format!("inet {ip}/{prefix}")), "{s}");
+    // With its subnet's broadcast address, as Docker's.
+    let brd = Ipv4Addr::from(u32::from(base) | !mask);
+    assert!(s.contains(&format!("inet {ip}/{prefix} brd {brd} ")), "{s}");
     assert!(s.contains(&format!("{mac}\n")), "{s}");
     assert!(s.contains(&format!("default via {gw}")), "{s}");
     for ns in host_nameservers() {

@@ -594,7 +594,8 @@ impl Netlink {
         Ok(())
     }
 
-    /// Adds `addr/prefix` to the link; an address already there is not an error.
+    /// Adds `addr/prefix` to the link, with its subnet's broadcast address (as `ip addr
+    /// add ... brd +` and Docker set it); an address already there is not an error.
     pub fn add_address(
         &mut self,
         index: u32,
@@ -608,6 +609,11 @@ impl Netlink {
         msg.header.index = index;
         msg.attributes.push(AddressAttribute::Local(addr.into()));
         msg.attributes.push(AddressAttribute::Address(addr.into()));
+        if prefix < 31 {
+            let host_bits = u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
+            let broadcast = Ipv4Addr::from(u32::from(addr) | host_bits);
+            msg.attributes.push(AddressAttribute::Broadcast(broadcast));
+        }
         match self.request(
             RouteNetlinkMessage::NewAddress(msg),
             NLM_F_CREATE | NLM_F_EXCL,
