@@ -105,6 +105,14 @@ pub fn import_files(t: &TestRoot, name: &str, files: &[(&str, &[u8])], extra: &[
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// Commits as `name` what `script` (busybox's `sh -c`) writes in a container made for
+/// it, which then goes.
+pub fn commit_script(t: &TestRoot, name: &str, script: &str) {
+    t.ok(&["run", "--name", "writer", "busybox", "sh", "-c", script]);
+    t.ok(&["commit", "writer", name]);
+    t.ok(&["rm", "writer"]);
+}
+
 /// `image inspect NAME`: its object.
 pub fn image_inspect(t: &TestRoot, name: &str) -> serde_json::Value {
     t.inspect_first(&["image", "inspect", name])

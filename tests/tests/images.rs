@@ -3,7 +3,7 @@
 
 use std::process::Stdio;
 
-use tug_e2e::image::{image_inspect, import_files, rootfs_tar, snapshots};
+use tug_e2e::image::{commit_script, image_inspect, import_files, rootfs_tar, snapshots};
 use tug_e2e::{TestRoot, code, stderr, text};
 
 /// Filters for snapshots: ids and digests, and "N units ago".
@@ -505,17 +505,11 @@ fn an_images_size_is_its_files_bytes() {
     assert_eq!(size("sized:1"), 4000);
     // A committed layer: busybox's bytes and the file written.
     let bb = size("busybox");
-    t.ok(&[
-        "run",
-        "--name",
-        "writer",
-        "busybox",
-        "sh",
-        "-c",
+    commit_script(
+        &t,
+        "written:1",
         "head -c 5000 /dev/zero > /f && ln -s /f /link",
-    ]);
-    t.ok(&["commit", "writer", "written:1"]);
-    t.ok(&["rm", "writer"]);
+    );
     // The symlink counts its target's length, as `ls -l` shows it.
     assert_eq!(size("written:1"), bb + 5000 + 2);
     // Saved and loaded into another root, the same.

@@ -154,6 +154,27 @@ fn port_published_on_an_ipv6_address_alone() {
     n.finish();
 }
 
+/// Sends `msg` from a socket bound to `from` to `to` and returns the answer; a datagram
+/// may be lost, so a few tries, each waiting half a second for it.
+fn udp_ask(
+    from: impl std::net::ToSocketAddrs,
+    to: std::net::SocketAddr,
+    msg: &str,
+) -> Option<String> {
+    let c = UdpSocket::bind(from).unwrap();
+    c.connect(to).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 1500];
+    for _ in 0..6 {
+        c.send(msg.as_bytes()).unwrap();
+        if let Ok(len) = c.recv(&mut buf) {
+            return Some(String::from_utf8_lossy(&buf[..len]).into_owned());
+        }
+    }
+    None
+}
+
 #[test]
 fn published_udp_port_reaches_container() {
     let n = NetTest::new();
@@ -178,44 +199,16 @@ fn published_udp_port_reaches_container() {
             }
         });
         for ip in [LOCALHOST, net::host_addr()] {
-            let c = UdpSocket::bind("0.0.0.0:0").unwrap();
-            c.connect(sa(ip, hp)).unwrap();
-            c.set_read_timeout(Some(Duration::from_millis(500)))
-                .unwrap();
             let msg = format!("hello-udp-{ip}");
-            let mut buf = [0u8; 1500];
-            let mut got = None;
-            // A datagram may be lost: a few tries, each waiting for the reply.
-            for _ in 0..6 {
-                c.send(msg.as_bytes()).unwrap();
-                if let Ok(len) = c.recv(&mut buf) {
-                    got = Some(String::from_utf8_lossy(&buf[..len]).into_owned());
-                    break;
-                }
-            }
-            assert_eq!(
-                got.as_deref(),
-                Some(format!("echo:{msg}").as_str()),
-                "via {ip}"
-            );
+            let got = udp_ask(("0.0.0.0", 0), sa(ip, hp), &msg);
+            assert_eq!(got, Some(format!("echo:{msg}")), "via {ip}");
         }
         // And through the shim's proxy on IPv6: each peer's datagrams come back to it.
         if net::host_has_ipv6() {
             for i in 0..2 {
-                let c = UdpSocket::bind("[::1]:0").unwrap();
-                c.connect(("::1", hp)).unwrap();
-                c.set_read_timeout(Some(Duration::from_millis(500)))
-                    .unwrap();
                 let msg = format!("hello-udp6-{i}");
-                let mut buf = [0u8; 1500];
-                let mut got = None;
-                for _ in 0..6 {
-                    c.send(msg.as_bytes()).unwrap();
-                    if let Ok(len) = c.recv(&mut buf) {
-                        got = Some(String::from_utf8_lossy(&buf[..len]).into_owned());
-                        break;
-                    }
-                }
+                let to = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, hp));
+                let got = udp_ask(("::1", 0), to, &msg);
                 assert_eq!(got, Some(format!("echo:{msg}")), "via [::1]");
             }
         }

@@ -87,17 +87,7 @@ fn about(human: &str, bytes: u64) -> bool {
 #[test]
 fn system_df_counts_a_layer_two_images_share_once() {
     let t = TestRoot::with_busybox();
-    t.ok(&[
-        "run",
-        "--name",
-        "writer",
-        "busybox",
-        "sh",
-        "-c",
-        "head -c 300000 /dev/urandom > /f",
-    ]);
-    t.ok(&["commit", "writer", "more:1"]);
-    t.ok(&["rm", "writer"]);
+    tug_e2e::image::commit_script(&t, "more:1", "head -c 300000 /dev/urandom > /f");
     let size = |i: &str| -> u64 {
         t.ok(&["image", "inspect", "-f", "{{.Size}}", i])
             .trim()
