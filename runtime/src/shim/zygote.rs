@@ -279,6 +279,9 @@ pub fn zygote_main(shim_main: fn(&str) -> i32) -> i32 {
         nix::sys::stat::Mode::empty(),
     )
     .ok();
+    // Asked once here, so that every shim forked from here knows it (a start that
+    // publishes a port would read /proc/net/if_inet6 otherwise).
+    crate::network::ports::host_has_ipv6();
     // A socket in the zygote's own namespace, for the spares' veth pairs.
     let mut nl = Netlink::open().ok();
     let mut made = 0u32;
