@@ -207,6 +207,49 @@ pub fn dir_size(dir: &Path) -> u64 {
     total
 }
 
+/// Removes what [`write_atomic_opt`] leaves in `dir` when its process dies mid-way: a
+/// temporary file (`.NAME.tmpPID`) or a replaced one not yet freed (`.NAME.oldPID-N`)
+/// whose process is gone, and older than `min_age` (a writer in another pid namespace
+/// is not seen; its write takes milliseconds). A file of a live process (or of a pid
+/// reused since) stays. Returns how many went.
+pub fn sweep_stale(dir: &Path, min_age: std::time::Duration) -> usize {
+    let Ok(rd) = fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(stale_pid) else {
+            continue;
+        };
+        let alive = pid == std::process::id()
+            || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok();
+        let young = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < min_age);
+        if !alive && !young && fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The pid in a name [`write_atomic_opt`] gives its temporary and replaced files.
+fn stale_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    fn digits(s: &str) -> Option<&str> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then_some(s)
+    }
+    if let Some((_, pid)) = rest.rsplit_once(".tmp") {
+        return digits(pid)?.parse().ok();
+    }
+    let (_, old) = rest.rsplit_once(".old")?;
+    let (pid, n) = old.split_once('-')?;
+    digits(n)?;
+    digits(pid)?.parse().ok()
+}
+
 /// An error that may be EAGAIN.
 pub trait MaybeEagain {
     fn is_eagain(&self) -> bool;
@@ -391,6 +434,45 @@ pub fn remove_own_staging() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dead process's temporary and replaced files go; a live one's, and anything
+    /// else, stay.
+    #[test]
+    fn sweep_removes_the_files_of_dead_writers_only() {
+        let dir = tempfile::tempdir().unwrap();
+        // A pid that exited: a child waited for.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let me = std::process::id();
+        let names = [
+            format!(".config.json.tmp{dead}"),
+            format!(".record.json.old{dead}-3"),
+            format!(".record.json.tmp{me}"),
+            format!(".record.json.old{me}-0"),
+            "record.json".to_string(),
+            ".hidden".to_string(),
+            format!(".x.tmp{dead}x"),
+            format!(".x.old{dead}-"),
+        ];
+        for n in &names {
+            fs::write(dir.path().join(n), b"x").unwrap();
+        }
+        // Too young yet: nothing goes.
+        assert_eq!(
+            sweep_stale(dir.path(), std::time::Duration::from_secs(60)),
+            0
+        );
+        assert_eq!(sweep_stale(dir.path(), std::time::Duration::ZERO), 2);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want: Vec<String> = names[2..].to_vec();
+        want.sort();
+        assert_eq!(left, want);
+    }
 
     /// With deferral on, a replace leaves the old file linked under a hidden name until
     /// `drop_replaced`: the reader sees the new content at once, and nothing else stays.

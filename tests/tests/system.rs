@@ -288,3 +288,35 @@ fn system_prune_removes_stopped_containers_dangling_images_and_with_volumes_anon
         "{df}"
     );
 }
+
+/// What a tug process killed mid-write leaves (its temporary file, a replaced file not yet
+/// freed) goes with `container prune`, once a minute old; a live writer's stays.
+#[test]
+fn container_prune_sweeps_the_files_of_dead_writers() {
+    let t = TestRoot::with_busybox();
+    t.ok(&["network", "create", "swept"]);
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let nets = t.root().join("networks");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    let stale = [
+        nets.join(format!(".swept.json.tmp{dead}")),
+        nets.join(format!(".swept.json.old{dead}-0")),
+        t.root().join(format!(".events.jsonl.tmp{dead}")),
+    ];
+    let live = nets.join(format!(".swept.json.tmp{}", std::process::id()));
+    for p in stale.iter().chain([&live]) {
+        let f = std::fs::File::create(p).unwrap();
+        f.set_modified(old).unwrap();
+    }
+    t.ok(&["container", "prune", "-f"]);
+    for p in &stale {
+        assert!(!p.exists(), "{} is left", p.display());
+    }
+    assert!(live.exists());
+    std::fs::remove_file(&live).unwrap();
+    // The records themselves are untouched.
+    assert!(t.ok(&["network", "ls"]).contains("swept"));
+    t.ok(&["network", "rm", "swept"]);
+}

@@ -435,6 +435,21 @@ impl Ctx<'_> {
         // `ps`, so not listed either.
         self.container_store()
             .sweep_dead_creates(super::store::DEAD_CREATE_AGE)?;
+        // And the temporary files of writers that died mid-write, in the dirs of records.
+        let root = self.root();
+        let mut dirs = vec![
+            root.to_path_buf(),
+            root.join("networks"),
+            root.join("images"),
+        ];
+        for sub in ["containers", "volumes"] {
+            if let Ok(rd) = std::fs::read_dir(root.join(sub)) {
+                dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+            }
+        }
+        for d in dirs {
+            crate::fsutil::sweep_stale(&d, super::store::DEAD_CREATE_AGE);
+        }
         Ok((ids, reclaimed))
     }
 
