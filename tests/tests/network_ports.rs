@@ -363,6 +363,7 @@ fn two_hundred_concurrent_connections_keep_their_bytes() {
     const BYTES: usize = 4096;
     let n = NetTest::new();
     let (hp, l) = n.published_listener("ports-load", 9100);
+    let ipv6 = net::host_has_ipv6();
     let start = Instant::now();
     let barrier = std::sync::Barrier::new(CONNS);
     std::thread::scope(|sc| {
@@ -388,9 +389,14 @@ fn two_hundred_concurrent_connections_keep_their_bytes() {
                     let data: Vec<u8> =
                         (0..BYTES).map(|j| ((i * 31 + j * 7) % 253) as u8).collect();
                     barrier.wait();
-                    let mut c =
-                        TcpStream::connect_timeout(&sa(LOCALHOST, hp), Duration::from_secs(5))
-                            .map_err(|e| format!("conn {i}: connect: {e}"))?;
+                    // Every other one through the shim's IPv6 proxy, when the host has it.
+                    let to = if ipv6 && i % 2 == 1 {
+                        std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, hp))
+                    } else {
+                        sa(LOCALHOST, hp)
+                    };
+                    let mut c = TcpStream::connect_timeout(&to, Duration::from_secs(5))
+                        .map_err(|e| format!("conn {i} to {to}: connect: {e}"))?;
                     c.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
                     c.write_all(&data)
                         .map_err(|e| format!("conn {i}: write: {e}"))?;
