@@ -175,6 +175,8 @@ fn an_image_volume_gets_an_anonymous_volume_that_rm_v_removes() {
     assert_eq!(name.len(), 64, "{c}");
     assert_eq!(c["Mounts"][0]["Type"], "volume");
     assert_eq!(c["Mounts"][0]["Destination"], "/data");
+    // An anonymous volume has no mode, as in Docker's inspect (a named one's is `z`).
+    assert_eq!(c["Mounts"][0]["Mode"], "");
     assert_eq!(c["Config"]["Volumes"], serde_json::json!({"/data": {}}));
     assert_eq!(
         t.ok(&["volume", "inspect", "-f", "{{json .Labels}}", &name]),
@@ -211,7 +213,31 @@ fn an_image_volume_gets_an_anonymous_volume_that_rm_v_removes() {
     );
     assert_eq!(t.volume_names().len(), 2);
 
-    // run --rm removes its anonymous volumes too; -v /path makes one.
+    // -v /path makes one, without a mode too; run --rm removes its anonymous volumes.
+    t.ok(&[
+        "create",
+        "--name",
+        "vc",
+        "-v",
+        "/extra",
+        "withvol",
+        "/bin/busybox",
+        "true",
+    ]);
+    let modes: Vec<String> = t.inspect_first(&["inspect", "vc"])["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{} [{}]",
+                m["Destination"].as_str().unwrap(),
+                m["Mode"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(modes.contains(&"/extra []".to_string()), "{modes:?}");
+    t.ok(&["rm", "-v", "vc"]);
     t.ok(&[
         "run",
         "--rm",

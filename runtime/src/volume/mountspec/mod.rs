@@ -232,7 +232,9 @@ pub fn parse_volume_flag(value: &str) -> Result<MountSpec, Error> {
             }
             spec.source = src.map(str::to_string);
             spec.nocopy = m.nocopy;
-            if mode.is_empty() {
+            // Docker's `Mode` of a named volume given no mode; an anonymous one (`-v /c`,
+            // which Docker takes as the container's `Volumes`) has none.
+            if mode.is_empty() && src.is_some() {
                 spec.mode = "z".into();
             }
         }
@@ -388,6 +390,7 @@ mod tests {
         );
         let a = parse_volume_flag("/c").unwrap();
         assert_eq!((a.kind, a.source.clone()), (MountKind::Volume, None));
+        assert_eq!(a.mode, "");
         assert!(parse_volume_flag("/c:ro").is_err());
         let p = parse_volume_flag("/h:/c:rw,rshared,z").unwrap();
         assert_eq!(p.propagation.as_deref(), Some("rshared"));
