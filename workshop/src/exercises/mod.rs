@@ -87,12 +87,18 @@ fn serve(ctx: &Ctx<'_>, image: &str) -> Result<u16, Failure> {
         "127.0.0.1::80",
         image,
     ])?;
-    ctx.host_port("server", "80/tcp").ok_or_else(|| {
-        Failure::setup(
-            "a host port for the server's port 80",
-            "`tug port` gave none",
-        )
-    })
+    match ctx.host_port("server", "80/tcp") {
+        Some(port) => Ok(port),
+        None => {
+            // A server that exits at once (a CMD that does not stay in the foreground)
+            // has given its port back already: that is the learner's to mend.
+            ctx.must_run("server", "the server to keep running")?;
+            Err(Failure::setup(
+                "a host port for the server's port 80",
+                "`tug port` gave none",
+            ))
+        }
+    }
 }
 
 /// Output shown in a failure: indented, at most 10 lines, "(nothing)" when empty.
