@@ -40,6 +40,8 @@ pub struct PortProxy {
     tcp: Vec<(OwnedFd, SocketAddrV4)>,
     udp: Vec<UdpFront>,
     conns: Vec<Conn>,
+    /// A datagram's room (64 KiB, made at the first UDP event and kept).
+    datagram: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -372,14 +374,17 @@ impl crate::shim::Service for PortProxy {
         if let Some(i) = self.tcp.iter().position(|(l, _)| l.as_raw_fd() == fd) {
             return self.accept(i);
         }
-        let mut buf = [0u8; 64 * 1024];
         for u in &mut self.udp {
-            if u.socket.as_raw_fd() == fd {
-                return u.on_front(&mut buf);
+            let front = u.socket.as_raw_fd() == fd;
+            let flow = u.flows.iter().position(|f| f.socket.as_raw_fd() == fd);
+            if !front && flow.is_none() {
+                continue;
             }
-            if let Some(i) = u.flows.iter().position(|f| f.socket.as_raw_fd() == fd) {
-                return u.on_flow(i, &mut buf);
-            }
+            self.datagram.resize(64 * 1024, 0);
+            return match flow {
+                Some(i) => u.on_flow(i, &mut self.datagram),
+                None => u.on_front(&mut self.datagram),
+            };
         }
         let found = self
             .conns
