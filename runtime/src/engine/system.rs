@@ -223,11 +223,11 @@ impl Engine {
                     .sum()
             })
             .collect();
-        let mut all: Vec<Option<ImageSummary>> = all.into_iter().map(Some).collect();
-        let images = listed
-            .iter()
-            .filter_map(|&k| all[k].take())
-            .map(|i| {
+        let images = all
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| listed.contains(k))
+            .map(|(_, i)| {
                 let id = i.image.id.to_string();
                 let n = containers.iter().filter(|c| c.image == id).count();
                 (i, n)
