@@ -108,6 +108,13 @@ fn port_published_on_one_host_address_and_a_range() {
     let err = TcpStream::connect_timeout(&sa(net::host_addr(), hp), Duration::from_secs(2))
         .expect_err("published on 127.0.0.1 only");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    // Nor on IPv6: an address given keeps the port off the proxy.
+    if net::host_has_ipv6() {
+        let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, hp));
+        let err = TcpStream::connect_timeout(&v6, Duration::from_secs(2))
+            .expect_err("published on 127.0.0.1 only, not [::1]");
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    }
     // The range: 9201 serves the same page; 9200 has no listener.
     net::wait_http(
         sa(LOCALHOST, r0 + 1),
