@@ -441,6 +441,7 @@ impl Ctx<'_> {
             root.to_path_buf(),
             root.join("networks"),
             root.join("images"),
+            root.join("images/.content-sizes"),
         ];
         for sub in ["containers", "volumes"] {
             if let Ok(rd) = std::fs::read_dir(root.join(sub)) {
