@@ -1532,3 +1532,58 @@ fn docker_run_health_flags_check_the_container() {
         text(&bad)
     );
 }
+
+/// `docker run --log-driver` through the API: `none` keeps nothing (the attached run
+/// still prints; `docker logs` gets Docker's 501 and words), `local` keeps the log as
+/// json-file does, another driver is refused with the ones tug has.
+#[test]
+fn docker_run_log_drivers_none_and_local() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let out = s.docker_ok(&[
+        "run",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "hi",
+    ]);
+    assert_eq!(out, "hi\n");
+    assert_eq!(
+        s.docker_ok(&["inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "quiet"])
+            .trim(),
+        "none"
+    );
+    let logs = s.docker(&["logs", "quiet"]);
+    assert!(!logs.status.success());
+    assert!(
+        text(&logs).contains("configured logging driver does not support reading"),
+        "{}",
+        text(&logs)
+    );
+    let answer = s.http("GET", "/containers/quiet/logs?stdout=1", None);
+    assert!(answer.starts_with("HTTP/1.1 501"), "{answer}");
+    s.docker_ok(&[
+        "run",
+        "--name",
+        "kept",
+        "--log-driver",
+        "local",
+        "--log-opt",
+        "max-size=1m",
+        "busybox",
+        "echo",
+        "kept",
+    ]);
+    assert_eq!(s.docker_ok(&["logs", "kept"]), "kept\n");
+    let out = s.docker(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("logging driver \"syslog\" is not supported"),
+        "{}",
+        text(&out)
+    );
+    s.docker_ok(&["rm", "-f", "quiet", "kept"]);
+}

@@ -332,14 +332,11 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
             format!("{host}:{inside}:{perms}")
         })
         .collect();
-    match hc["LogConfig"]["Type"].as_str().unwrap_or_default() {
-        "" | "json-file" => {}
-        other => {
-            return Err(bad(format!(
-                "HostConfig.LogConfig: only json-file is supported, not {other}"
-            )));
-        }
-    }
+    // The engine checks the driver (json-file, local, none) and its options.
+    let log_driver = hc["LogConfig"]["Type"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
     let log_opts = labels_list(&hc["LogConfig"]["Config"]);
     // NetworkingConfig: the network the container joins with its aliases and fixed
     // address; the other endpoints are joined after the create.
@@ -443,6 +440,7 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         volumes_from,
         ulimits,
         devices,
+        log_driver,
         log_opts,
         network_aliases,
         ip,

@@ -47,6 +47,13 @@ pub async fn logs(server: Arc<Server>, id: &str, query: Query) -> ApiResult {
     };
     let name = id.to_string();
     let c = blocking(&server, move |e| Ok(e.container(&name)?)).await?;
+    if c.host_config.log_config.kind == "none" {
+        // Docker's answer for a driver that keeps nothing to read.
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "configured logging driver does not support reading",
+        ));
+    }
     let tty = c.config.tty;
     let (tx, body) = channel();
     let cid = c.id.to_string();
