@@ -3,7 +3,8 @@
 //! as `port`, `inspect` and `ps` report it, TCP half-close, 200 concurrent connections
 //! with their bytes intact, a refused connection when nothing listens, a taken host
 //! port failing `run` with Docker's message and leaving nothing behind, a port on one
-//! host address and a range, and ports following stop, start and a restart by policy.
+//! host address and a range, ports following stop, start and a restart by policy, and
+//! the ports and default route following the network that carries them when it leaves.
 //!
 //! Servers that busybox cannot be (UDP, half-close, many connections) are sockets the
 //! test opens inside the container's network namespace; they are closed before the
@@ -617,5 +618,110 @@ fn published_port_follows_stop_start_and_a_restart_by_policy() {
         let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, hp));
         net::wait_http(v6, "follows", limit);
     }
+    n.finish();
+}
+
+/// The network that carries a running container's ports and default route leaves it:
+/// both move to the network it is still on, as Docker's move to its new gateway
+/// endpoint; another container given the old address later is not reached through the
+/// first one's port. With no network left the port reaches nothing; connected again,
+/// the ports and the route come back.
+#[test]
+fn ports_and_route_follow_the_network_that_carries_them() {
+    let n = NetTest::new();
+    n.network("ports-gw", &[]);
+    let hp = net::free_port(false);
+    let cmd = net::httpd_cmd(80, "first");
+    n.run_d(&[
+        "--name",
+        "ports-gw-a",
+        "--network",
+        "ports-gw",
+        "-p",
+        &format!("{hp}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        &cmd,
+    ]);
+    let limit = Duration::from_secs(5);
+    let v4 = sa(LOCALHOST, hp);
+    let v6 = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, hp));
+    net::wait_http(v4, "first", limit);
+    let old = n.ip_on("ports-gw-a", "ports-gw");
+    n.ok(&["network", "connect", "bridge", "ports-gw-a"]);
+    let route = |name: &str| {
+        let out = n.exec(name, &["ip", "route", "show", "default"]);
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        route("ports-gw-a").contains("dev eth0"),
+        "{}",
+        route("ports-gw-a")
+    );
+
+    n.ok(&["network", "disconnect", "ports-gw", "ports-gw-a"]);
+    let on_bridge = n.ip_on("ports-gw-a", "bridge");
+    let gw = n.inspect_network("bridge")["IPAM"]["Config"][0]["Gateway"]
+        .as_str()
+        .expect("the bridge's gateway")
+        .to_string();
+    assert!(
+        route("ports-gw-a").contains(&format!("default via {gw} dev eth1")),
+        "{}",
+        route("ports-gw-a")
+    );
+    net::wait_http(v4, "first", limit);
+    if net::host_has_ipv6() {
+        net::wait_http(v6, "first", limit);
+    }
+    // A newcomer on the old network, at the old address.
+    let cmd = net::httpd_cmd(80, "second");
+    n.run_d(&[
+        "--name",
+        "ports-gw-b",
+        "--network",
+        "ports-gw",
+        "--ip",
+        &old.to_string(),
+        "busybox",
+        "sh",
+        "-c",
+        &cmd,
+    ]);
+    net::wait_http(sa(old, 80), "second", limit);
+    for _ in 0..5 {
+        let body = net::http_get(v4).expect("the port answers");
+        assert!(body.contains("first"), "{body}");
+    }
+    assert_ne!(on_bridge, old);
+
+    // No network left: no route, and the port reaches nothing.
+    n.ok(&["network", "disconnect", "bridge", "ports-gw-a"]);
+    assert_eq!(route("ports-gw-a").trim(), "");
+    let err = net::http_get(v4).expect_err("no answer on IPv4");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    if net::host_has_ipv6() {
+        // The proxy accepts and closes at once: no answer (an end, or a reset when the
+        // request came before the close).
+        match net::http_get(v6) {
+            Ok(body) => assert_eq!(body, ""),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        }
+    }
+
+    n.ok(&["network", "connect", "ports-gw", "ports-gw-a"]);
+    let again = n.ip_on("ports-gw-a", "ports-gw");
+    assert!(
+        route("ports-gw-a").contains("dev eth0"),
+        "{}",
+        route("ports-gw-a")
+    );
+    net::wait_http(v4, "first", limit);
+    if net::host_has_ipv6() {
+        net::wait_http(v6, "first", limit);
+    }
+    assert_ne!(again, old);
     n.finish();
 }

@@ -360,7 +360,6 @@ impl Netlink {
         Ok((index, created))
     }
 
-    /// The names of the links enslaved to the bridge with index `bridge` (its ports).
     /// Whether link `index` has the IPv4 address `addr/prefix`.
     pub fn has_ipv4(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> Result<bool> {
         let mut msg = AddressMessage::default();
@@ -382,6 +381,7 @@ impl Netlink {
         }))
     }
 
+    /// The names of the links enslaved to the bridge with index `bridge` (its ports).
     pub fn bridge_ports(&mut self, bridge: u32) -> Result<Vec<String>> {
         let mut msg = LinkMessage::default();
         // The kernel filters the dump by controller; the check below keeps the answer
@@ -651,6 +651,26 @@ impl Netlink {
         }
     }
 
+    /// Removes the main table's IPv4 default route, if there is one.
+    pub fn delete_default_route(&mut self) -> Result<()> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet;
+        msg.header.table = RouteHeader::RT_TABLE_MAIN;
+        // Any scope and kind: what `ip route del default` asks.
+        msg.header.scope = RouteScope::NoWhere;
+        match self.request(
+            RouteNetlinkMessage::DelRoute(msg),
+            0,
+            "delete default route",
+            "default",
+        ) {
+            Err(LinkError::Op { source, .. }) if source.raw_os_error() == Some(libc::ESRCH) => {
+                Ok(())
+            }
+            r => r.map(drop),
+        }
+    }
+
     /// Inside the container's namespace: renames the veth end, sets its MAC, adds its
     /// address, brings `lo` and it up and adds the default route.
     pub fn configure_container_iface(&mut self, iface: &ContainerIface) -> Result<()> {
@@ -675,6 +695,32 @@ fn reply_err(op: &'static str, dev: &str, e: impl std::fmt::Display) -> LinkErro
         dev: dev.to_string(),
         detail: e.to_string(),
     }
+}
+
+/// Inside a container's namespace `netns`: the default route goes via `gateway` out of
+/// the interface that has `address/prefix`, in place of the one there was; with `via`
+/// `None` there is none. For a running container whose network that carried its default
+/// route left (Docker moves the route to its new gateway endpoint).
+pub fn set_default_route_in(
+    netns: BorrowedFd<'_>,
+    via: Option<(Ipv4Addr, u8, Ipv4Addr)>,
+) -> Result<()> {
+    run_in_netns(netns, move || {
+        let mut nl = Netlink::open()?;
+        nl.delete_default_route()?;
+        let Some((address, prefix, gateway)) = via else {
+            return Ok(());
+        };
+        for name in nl.link_names()? {
+            if let Some(index) = nl.link_index(&name)?
+                && nl.has_ipv4(index, address, prefix)?
+            {
+                return nl.add_default_route(index, &name, gateway);
+            }
+        }
+        Ok(())
+    })
+    .and_then(|r| r)
 }
 
 /// Runs `f` on a new thread that joined the network namespace `netns`, so the caller's

@@ -394,6 +394,13 @@ impl Shim<'_> {
                     let answer = self.start_dns();
                     self.clients[i].send(&answer.frame());
                 }
+                proto::PROXY => {
+                    let address = <[u8; 4]>::try_from(payload.as_slice())
+                        .ok()
+                        .map(std::net::Ipv4Addr::from);
+                    let answer = self.retarget_proxy(address);
+                    self.clients[i].send(&answer.frame());
+                }
                 _ => {}
             }
             if self.finished {
@@ -444,6 +451,17 @@ impl Shim<'_> {
                 Ok(s) => p.service = s,
                 Err(e) => return Event::Failed(125, e),
             }
+        }
+        Event::Started(p.sandbox.pid())
+    }
+
+    /// Points the IPv6 port proxy, if the process has one, at `address` ([`proto::PROXY`]).
+    fn retarget_proxy(&mut self, address: Option<std::net::Ipv4Addr>) -> Event {
+        let Some(p) = self.process.as_mut().filter(|p| p.exit.is_none()) else {
+            return Event::Failed(125, format!("container {} is not running", self.id));
+        };
+        if let Some(proxy) = p.proxy.as_mut() {
+            proxy.retarget(address);
         }
         Event::Started(p.sandbox.pid())
     }

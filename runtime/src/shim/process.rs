@@ -55,6 +55,9 @@ pub trait Service {
     fn wake_at(&self) -> Option<Instant>;
     /// Called after every poll: the deadlines that passed.
     fn tick(&mut self, now: Instant);
+    /// A service that relays to the container's address: relay to `address` from now on
+    /// (`None`: to nothing). Others ignore it.
+    fn retarget(&mut self, _address: Option<std::net::Ipv4Addr>) {}
 }
 
 impl Process {

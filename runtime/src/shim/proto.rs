@@ -44,6 +44,10 @@ pub const EXEC: u8 = b'E';
 /// yet (it joined its first user network while it runs); answered by `STARTED` or
 /// `FAILED`.
 pub const DNS: u8 = b'D';
+/// Client → shim: the IPv6 side of the published ports relays to this address from now
+/// on (payload: 4 bytes of IPv4), or to nothing (no payload): the network that carried
+/// them changed while the container runs. Answered by `STARTED` or `FAILED`.
+pub const PROXY: u8 = b'P';
 
 /// What an exec runs, made by the container side from the container's spec and the
 /// exec's options; the shim adds the pid of the container's process it supervises.

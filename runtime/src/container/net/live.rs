@@ -346,6 +346,75 @@ pub(crate) fn repair_after_dead_shim(cx: &Ctx<'_>, c: &Container) {
     }
 }
 
+/// After the networks of running container `before` changed (it is now `after`): its
+/// default route and its published ports follow its primary network ([`primary`]), as
+/// Docker's follow its gateway endpoint. Nothing moves while the primary network stays.
+/// With none that can carry them (no network left, or an internal one) there is no
+/// default route, and the ports, still held, reach nothing: no other container that
+/// gets the old address later is reached through them.
+pub(crate) fn move_gateway(
+    cx: &Ctx<'_>,
+    before: &Container,
+    after: &Container,
+) -> crate::container::Result<()> {
+    let new = primary(after);
+    if primary(before) == new || !after.state.running || after.state.pid <= 0 {
+        return Ok(());
+    }
+    let store = cx.network_store();
+    // (address, prefix, gateway) on the new primary network, when it can carry them.
+    let via = new.and_then(|n| {
+        let net = store.get(&n).ok().filter(|net| !net.internal)?;
+        let ep = after.network_settings.networks.get(&n)?;
+        Some((
+            ep.ip_address.parse::<std::net::Ipv4Addr>().ok()?,
+            ep.ip_prefix_len,
+            net.subnet()?.gateway,
+        ))
+    });
+    let ns = open_netns(after.state.pid)?;
+    crate::network::link::set_default_route_in(ns.as_fd(), via)
+        .map_err(|e| Error::from(crate::network::Error::from(e)))?;
+    let published = after.published_ports();
+    if published.is_empty() {
+        return Ok(());
+    }
+    let address = via.map(|(a, _, _)| a);
+    if let Some(group) = &after.host_config.port_group {
+        sync_group(
+            cx,
+            group,
+            None,
+            address.is_none().then_some(after.id.as_str()),
+        )?;
+    } else if let Some(address) = address {
+        let maps: Vec<PortMap> = published
+            .iter()
+            .filter_map(|p| match p.host_ip {
+                std::net::IpAddr::V4(ip) => Some(PortMap {
+                    proto: p.proto,
+                    host_ip: (!ip.is_unspecified()).then_some(ip),
+                    host_port: p.host_port,
+                    container_ip: address,
+                    container_port: p.container_port,
+                }),
+                std::net::IpAddr::V6(_) => None,
+            })
+            .collect();
+        endpoint::publish(cx.network_host(), &after.id, &maps)?;
+    } else {
+        endpoint::unpublish(cx.network_host(), &after.id)?;
+    }
+    // The IPv6 side, in the shim.
+    let payload = address.map(|a| a.octets().to_vec()).unwrap_or_default();
+    cx.ask_shim(
+        &after.id,
+        crate::shim::proto::PROXY,
+        &payload,
+        "its port proxy",
+    )
+}
+
 /// Rewrites port group `group`'s table over its running members: the containers of this
 /// root in the group that run, with `joining` (a container starting, with its address)
 /// and without `leaving` (one whose process is gone). Each shared host port goes to every

@@ -336,6 +336,9 @@ impl Ctx<'_> {
                 self.refresh_hosts(std::slice::from_ref(&net.name), None);
                 return Err(e);
             }
+            // The new network may be the primary one now (the one `--network` named
+            // came back, or it is the first by name after that one left).
+            live::move_gateway(self, &c, &updated)?;
         }
         if first_user_network {
             let resolv = super::etc::resolv_conf_embedded(
@@ -352,10 +355,22 @@ impl Ctx<'_> {
 
     /// Asks the shim of running container `id` to serve its embedded DNS server.
     fn ask_shim_for_dns(&self, id: &str) -> crate::container::Result<()> {
+        self.ask_shim(id, crate::shim::proto::DNS, &[], "its DNS server")
+    }
+
+    /// Sends running container `id`'s shim a `kind` frame that its answers with `STARTED`
+    /// or `FAILED` (`what` the request is about, for an error).
+    pub(super) fn ask_shim(
+        &self,
+        id: &str,
+        kind: u8,
+        payload: &[u8],
+        what: &str,
+    ) -> crate::container::Result<()> {
         use crate::shim::{self, proto};
-        let talk = |e| Error::Sys("asking the container's shim for its DNS server".into(), e);
+        let talk = |e| Error::Sys(format!("asking the container's shim for {what}"), e);
         let mut sock = shim::connect(self.run_root(), id).map_err(talk)?;
-        proto::write_frame(&mut sock, proto::DNS, &[]).map_err(talk)?;
+        proto::write_frame(&mut sock, kind, payload).map_err(talk)?;
         match proto::read_frame(&mut sock).map_err(talk)? {
             Some((proto::STARTED, _)) => Ok(()),
             Some((proto::FAILED, p)) => Err(Error::Invalid(
@@ -384,7 +399,7 @@ impl Ctx<'_> {
             let a = attachment(&net, &settings, String::new(), false)?;
             endpoint::down(self.network_host(), &c.id, &a)?;
         }
-        self.container_store().update(&c.id, |r| {
+        let updated = self.container_store().update(&c.id, |r| {
             r.network_settings.networks.remove(&net.name);
             if net.name == "bridge" {
                 r.network_settings.ip_address.clear();
@@ -394,6 +409,10 @@ impl Ctx<'_> {
             }
         })?;
         store.detach(&net.name, &c.id)?;
+        // The network that carried its route and ports may be the one gone.
+        if let Some(after) = &updated {
+            live::move_gateway(self, &c, after)?;
+        }
         // Its peers forget it, and its own hosts and names files forget that network's
         // peers (running or not: a stopped container's files are used at its start).
         self.refresh_hosts(std::slice::from_ref(&net.name), Some((c.id.as_str(), true)));

@@ -42,6 +42,8 @@ pub struct PortProxy {
     conns: Vec<Conn>,
     /// A datagram's room (64 KiB, made at the first UDP event and kept).
     datagram: Vec<u8>,
+    /// No network carries the ports now (see [`PortProxy::retarget`]).
+    off: bool,
 }
 
 #[derive(Debug)]
@@ -49,6 +51,7 @@ struct UdpFront {
     socket: OwnedFd,
     target: SocketAddrV4,
     flows: Vec<Flow>,
+    off: bool,
 }
 
 /// One UDP peer and the socket its datagrams go to the container from.
@@ -122,10 +125,28 @@ impl PortProxy {
                     socket,
                     target,
                     flows: Vec::new(),
+                    off: false,
                 }),
             }
         }
         Ok((!p.tcp.is_empty() || !p.udp.is_empty()).then_some(p))
+    }
+
+    /// Relays what comes from now on to the container's `address` (the network that
+    /// carried its ports left while it runs, and another carries them now), or nowhere
+    /// (`None`: a connection is accepted and closed, a datagram dropped, as when nothing
+    /// listens). The connections and flows to the old address go.
+    pub fn retarget(&mut self, address: Option<std::net::Ipv4Addr>) {
+        self.conns.clear();
+        self.off = address.is_none();
+        for (_, target) in &mut self.tcp {
+            target.set_ip(address.unwrap_or(*target.ip()));
+        }
+        for u in &mut self.udp {
+            u.flows.clear();
+            u.off = address.is_none();
+            u.target.set_ip(address.unwrap_or(*u.target.ip()));
+        }
     }
 
     fn accept(&mut self, i: usize) {
@@ -141,7 +162,7 @@ impl PortProxy {
                 Err(Errno::EINTR | Errno::ECONNABORTED) => continue,
                 Err(_) => return,
             };
-            if self.conns.len() >= MAX_FLOWS {
+            if self.conns.len() >= MAX_FLOWS || self.off {
                 continue;
             }
             let Ok(up) = connect_v4(target) else {
@@ -293,6 +314,9 @@ impl UdpFront {
                 Ok((_, None)) | Err(Errno::EINTR) => continue,
                 Err(_) => return,
             };
+            if self.off {
+                continue;
+            }
             let i = match self.flows.iter().position(|f| f.peer == from) {
                 Some(i) => i,
                 None if self.flows.len() >= MAX_FLOWS => continue,
@@ -350,6 +374,10 @@ impl UdpFront {
 }
 
 impl crate::shim::Service for PortProxy {
+    fn retarget(&mut self, address: Option<std::net::Ipv4Addr>) {
+        PortProxy::retarget(self, address);
+    }
+
     fn fds(&self) -> Vec<RawFd> {
         let mut v: Vec<RawFd> = self.tcp.iter().map(|(l, _)| l.as_raw_fd()).collect();
         for u in &self.udp {

@@ -5,8 +5,8 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,18 @@ use crate::shim::Service;
 /// The proxy of `[::1]:<picked>` to `127.0.0.1:container_port/proto`, served on a
 /// thread until the returned flag is set; and the published port.
 fn serve(key: &str) -> (Arc<AtomicBool>, thread::JoinHandle<()>, u16) {
+    serve_to(key, None)
+}
+
+/// A retarget and the channel its loop says it is done on.
+type Retarget = (Option<Ipv4Addr>, mpsc::Sender<()>);
+
+/// As [`serve`], and the loop also retargets the proxy when asked on `asks`, between
+/// polls, and says when it did.
+fn serve_to(
+    key: &str,
+    asks: Option<mpsc::Receiver<Retarget>>,
+) -> (Arc<AtomicBool>, thread::JoinHandle<()>, u16) {
     let held = reserve(&PortBindings::from([(
         key.to_string(),
         vec![HostBinding {
@@ -34,6 +46,10 @@ fn serve(key: &str) -> (Arc<AtomicBool>, thread::JoinHandle<()>, u16) {
     let t = thread::spawn(move || {
         let _held = held;
         while !flag.load(Ordering::Relaxed) {
+            while let Some((to, done)) = asks.as_ref().and_then(|a| a.try_recv().ok()) {
+                proxy.retarget(to);
+                done.send(()).unwrap();
+            }
             let mut slots: Vec<(RawFd, PollFlags)> = proxy
                 .fds()
                 .into_iter()
@@ -182,4 +198,47 @@ fn udp_datagrams_go_both_ways_for_each_peer() {
     stop(proxy);
     done.store(true, Ordering::Relaxed);
     echo.join().unwrap();
+}
+
+#[test]
+fn a_retargeted_proxy_relays_to_the_new_address_or_to_nothing() {
+    if !host_has_ipv6() {
+        eprintln!("skipped: this host has no IPv6");
+        return;
+    }
+    // Two "containers" on the same port: 127.0.0.1 (the first network) and 127.0.0.2
+    // (the one that carries the ports once the first left). Each says who it is.
+    let first = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let cport = first.local_addr().unwrap().port();
+    let second = TcpListener::bind(("127.0.0.2", cport)).unwrap();
+    for (l, name) in [(first, "first"), (second, "second")] {
+        thread::spawn(move || {
+            for s in l.incoming() {
+                let _ = s.unwrap().write_all(name.as_bytes());
+            }
+        });
+    }
+    let (ask, asks) = mpsc::channel();
+    let proxy = serve_to(&format!("{cport}/tcp"), Some(asks));
+    let fetch = || {
+        let mut c = TcpStream::connect(("::1", proxy.2)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = String::new();
+        let _ = c.read_to_string(&mut got);
+        got
+    };
+    let retarget = |to: Option<Ipv4Addr>| {
+        let (done, wait) = mpsc::channel();
+        ask.send((to, done)).unwrap();
+        wait.recv_timeout(Duration::from_secs(10)).unwrap();
+    };
+    assert_eq!(fetch(), "first");
+    retarget(Some(Ipv4Addr::new(127, 0, 0, 2)));
+    assert_eq!(fetch(), "second");
+    // Nowhere: accepted and closed, nothing read.
+    retarget(None);
+    assert_eq!(fetch(), "");
+    retarget(Some(Ipv4Addr::LOCALHOST));
+    assert_eq!(fetch(), "first");
+    stop(proxy);
 }
