@@ -1587,3 +1587,94 @@ fn docker_run_log_drivers_none_and_local() {
     );
     s.docker_ok(&["rm", "-f", "quiet", "kept"]);
 }
+
+/// An exec start and an attach asked without `Upgrade: tcp` (dockerode without
+/// `hijack`, as testcontainers-node's exec sends them): Docker's `200 OK` with the
+/// multiplexed stream as the body, ended with the process, and the exec's exit code
+/// known once it ends. (A `101` to a client that did not ask for it made Node's client
+/// drop the connection.)
+#[test]
+fn exec_and_attach_without_upgrade_answer_200_with_the_stream() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["run", "-d", "--name", "plain", "busybox", "sleep", "600"]);
+    let created = s.http(
+        "POST",
+        "/containers/plain/exec",
+        Some(r#"{"Cmd":["sh","-c","echo out; echo err >&2; exit 3"],"AttachStdout":true,"AttachStderr":true}"#),
+    );
+    let exec: serde_json::Value = serde_json::from_str(body_of(&created)).expect("the exec's id");
+    let id = exec["Id"].as_str().expect("an id").to_string();
+    let answer = s.http(
+        "POST",
+        &format!("/exec/{id}/start"),
+        Some(r#"{"Detach":false,"Tty":false}"#),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("application/vnd.docker.multiplexed-stream"),
+        "{answer}"
+    );
+    assert!(answer.contains("\u{1}\0\0\0\0\0\0\u{4}out\n"), "{answer:?}");
+    assert!(answer.contains("\u{2}\0\0\0\0\0\0\u{4}err\n"), "{answer:?}");
+    let inspect = s.http("GET", &format!("/exec/{id}/json"), None);
+    let v: serde_json::Value = serde_json::from_str(body_of(&inspect)).expect("exec inspect");
+    assert_eq!(v["ExitCode"], 3, "{inspect}");
+    assert_eq!(v["Running"], false, "{inspect}");
+
+    // An attach before the start, as dockerode's `run` does it.
+    s.docker_ok(&[
+        "create",
+        "--name",
+        "told",
+        "busybox",
+        "sh",
+        "-c",
+        "echo told",
+    ]);
+    let socket = s.socket.clone();
+    let attach = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut c = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(
+            b"POST /containers/told/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: api\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).expect("the attach's answer");
+        out
+    });
+    // The start once the attach is there (its `attach` event says so).
+    tug_e2e::wait_for("the attach", Duration::from_secs(10), || {
+        let now = format!(
+            "{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + 1
+        );
+        !s.docker_ok(&[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &now,
+            "--filter",
+            "container=told",
+            "--filter",
+            "event=attach",
+        ])
+        .trim()
+        .is_empty()
+    });
+    s.docker_ok(&["start", "told"]);
+    let answer = attach.join().expect("the attach's answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("\u{1}\0\0\0\0\0\0\u{5}told\n"),
+        "{answer:?}"
+    );
+    s.docker_ok(&["rm", "-f", "plain", "told"]);
+}

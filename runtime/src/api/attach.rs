@@ -1,6 +1,9 @@
 //! Hijacked streams: `POST /containers/{id}/attach` and an attached exec start answer
 //! `101 Upgrade: tcp`, then relay the shim's stream over the connection: output as
-//! Docker's multiplexed frames (raw bytes with a TTY), the client's bytes to stdin.
+//! Docker's multiplexed frames (raw bytes with a TTY), the client's bytes to stdin. A
+//! client that did not ask for the upgrade (dockerode without `hijack`, as
+//! testcontainers-node's exec) gets Docker's other answer: `200 OK` with the stream as
+//! the body ([`plain_stream`]).
 
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
@@ -51,33 +54,108 @@ pub async fn attach(
             .insert(cid.clone(), PendingAttach { stdin, stream: tx });
         Source::AtStart(rx)
     };
-    let upgrade = hyper::upgrade::on(&mut req);
     let tty = c.config.tty;
+    let attached = Attached {
+        server,
+        cid,
+        stream,
+        tty,
+        stdin,
+        streams,
+    };
+    if !wants_upgrade(&req) {
+        let (io, answer) = plain_stream(tty);
+        tokio::spawn(attached.relay(io));
+        return Ok(answer);
+    }
+    let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
-        let sock = match stream {
+        attached.relay(TokioIo::new(upgraded)).await;
+    });
+    Ok(upgrade_response(tty))
+}
+
+/// An attach, ready to be relayed over the client's connection.
+struct Attached {
+    server: Arc<Server>,
+    cid: String,
+    stream: Source,
+    tty: bool,
+    stdin: bool,
+    streams: Streams,
+}
+
+impl Attached {
+    async fn relay<I>(self, io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let sock = match self.stream {
             Source::Now(s) => s,
             Source::AtStart(rx) => match rx.await {
                 Ok(s) => s,
                 Err(_) => return,
             },
         };
-        relay(
-            TokioIo::new(upgraded),
-            sock,
-            tty,
-            stdin,
-            streams,
-            None,
-            |code| {
-                if let Some(code) = code {
-                    let _ = server.exits.send((cid, code));
-                }
-            },
-        )
+        let (server, cid) = (self.server, self.cid);
+        relay(io, sock, self.tty, self.stdin, self.streams, None, |code| {
+            if let Some(code) = code {
+                let _ = server.exits.send((cid, code));
+            }
+        })
         .await;
+    }
+}
+
+/// Whether the client asked to take the connection over (`Upgrade: tcp`), as the docker
+/// CLI, docker-py, the Go client and bollard do.
+pub fn wants_upgrade<B>(req: &Request<B>) -> bool {
+    req.headers().contains_key(hyper::header::UPGRADE)
+}
+
+/// The connection of a client that did not ask for the upgrade, served as Docker's
+/// daemon serves it: `200 OK` with the stream (multiplexed frames, raw bytes with a TTY)
+/// as the body, which ends when the stream does. Such a client has no way to send input:
+/// the process's stdin sees its end at once. Returns the end to relay over, and the
+/// answer.
+pub fn plain_stream(tty: bool) -> (tokio::io::DuplexStream, Response<Body>) {
+    let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+    let (tx, body) = super::body::channel();
+    tokio::spawn(async move {
+        let _ = theirs.shutdown().await;
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match theirs.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx
+                        .send(bytes::Bytes::copy_from_slice(&buf[..n]))
+                        .await
+                        .is_err()
+                    {
+                        // The client went: dropping our side ends the relay's writes.
+                        break;
+                    }
+                }
+            }
+        }
     });
-    Ok(upgrade_response(tty))
+    let answer = Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", stream_kind(tty))
+        .body(body)
+        .unwrap_or_else(|_| Response::new(empty()));
+    (ours, answer)
+}
+
+/// The media type of a hijacked stream (API 1.42's: multiplexed unless a TTY).
+fn stream_kind(tty: bool) -> &'static str {
+    if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    }
 }
 
 /// The output streams a client attached to.
@@ -95,14 +173,9 @@ enum Source {
 
 /// The `101 Switching Protocols` answer of a hijacked endpoint.
 pub fn upgrade_response(tty: bool) -> Response<Body> {
-    let kind = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header("Content-Type", kind)
+        .header("Content-Type", stream_kind(tty))
         .header("Connection", "Upgrade")
         .header("Upgrade", "tcp")
         .body(empty())

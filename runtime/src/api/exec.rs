@@ -124,6 +124,7 @@ fn new_id() -> String {
 
 /// `POST /exec/{id}/start` with `{"Detach": bool, "Tty": bool}`.
 pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) -> ApiResult {
+    let wants_upgrade = super::attach::wants_upgrade(&req);
     let upgrade = hyper::upgrade::on(&mut req);
     let body = json_body(req).await?;
     let detach = body["Detach"].as_bool().unwrap_or(false);
@@ -169,12 +170,58 @@ pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) ->
         stdout: record.attach_stdout,
         stderr: record.attach_stderr,
     };
+    let run = ExecRun {
+        server,
+        exec_id,
+        container,
+        opts,
+        tty,
+        stdin,
+        streams,
+        control: control_rx,
+    };
+    if !wants_upgrade {
+        let (io, answer) = super::attach::plain_stream(tty);
+        tokio::spawn(run.relay(io));
+        return Ok(answer);
+    }
     // The process starts once the client has the `101` answer, as Docker's daemon does:
     // output sent with the answer's head would be read (and lost) by a client that reads
     // the head through a buffer before it takes the raw socket (docker-py does).
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
-        let mut io = TokioIo::new(upgraded);
+        run.relay(TokioIo::new(upgraded)).await;
+    });
+    Ok(super::attach::upgrade_response(tty))
+}
+
+/// An attached exec, ready to start and be relayed over the client's connection.
+struct ExecRun {
+    server: Arc<Server>,
+    exec_id: String,
+    container: String,
+    opts: ExecOptions,
+    tty: bool,
+    stdin: bool,
+    streams: super::attach::Streams,
+    control: tokio::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl ExecRun {
+    async fn relay<I>(self, mut io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let ExecRun {
+            server,
+            exec_id,
+            container,
+            opts,
+            tty,
+            stdin,
+            streams,
+            control,
+        } = self;
         let finish = |code: i32| {
             if let Ok(mut execs) = server.execs.lock()
                 && let Some(r) = execs.get_mut(&exec_id)
@@ -187,8 +234,7 @@ pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) ->
         let started = blocking(&server, move |e| Ok(e.exec_stream(&container, &opts))).await;
         let (code, why) = match started {
             Ok(Ok(sock)) => {
-                let control = Some(control_rx);
-                super::attach::relay(io, sock, tty, stdin, streams, control, |code| {
+                super::attach::relay(io, sock, tty, stdin, streams, Some(control), |code| {
                     finish(code.unwrap_or(126))
                 })
                 .await;
@@ -208,8 +254,7 @@ pub async fn start(server: Arc<Server>, id: &str, mut req: Request<Incoming>) ->
         finish(code);
         let _ = io.write_all(&chunk).await;
         let _ = io.shutdown().await;
-    });
-    Ok(super::attach::upgrade_response(tty))
+    }
 }
 
 /// `GET /exec/{id}/json`.
