@@ -50,6 +50,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# node and npm for the Docker API's testcontainers-node test (tests/clients/testcontainers-
+# node, its packages from npm with `npm ci`): Debian's, unless the machine has both already
+# (NodeSource's nodejs carries its own npm, and Debian's npm package would conflict with it).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  log "installing nodejs and npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+
 # mdbook 0.5, which builds the workshop's book (a test runs `mdbook build book`): once,
 # with cargo, into ~/.cargo/bin.
 if ! mdbook --version 2>/dev/null | grep -q ' v0\.5\.'; then

@@ -1,8 +1,9 @@
 //! The testcontainers clients, unchanged, on tug's Docker API: testcontainers-python
 //! (PyPI, in a virtualenv made once under the cache dir from `tests/clients/
-//! requirements.txt`) and testcontainers-rs (the crate, in the small project
-//! `tests/clients/testcontainers-rs`, outside tug's workspace, built with its own
-//! Cargo.lock). Each test serves its own socket on its own state root; Ryuk (whose image
+//! requirements.txt`), testcontainers-node (npm, installed once under the cache dir from
+//! `tests/clients/testcontainers-node`'s lockfile) and testcontainers-rs (the crate, in
+//! the small project `tests/clients/testcontainers-rs`, outside tug's workspace, built
+//! with its own Cargo.lock). Each test serves its own socket on its own state root; Ryuk (whose image
 //! cannot be pulled offline) is off, as these clients allow.
 
 use std::fs::File;
@@ -125,6 +126,93 @@ fn testcontainers_python_runs_a_container_on_tug() {
         t.container_ids().is_empty(),
         "the client removed its containers"
     );
+}
+
+/// testcontainers-node's packages, installed once per machine with `npm ci` from
+/// `tests/clients/testcontainers-node`'s lockfile (under a lock, as [`python_venv`]) in a
+/// dir named by the lockfile's hash. Install scripts are not run: the only one builds an
+/// optional native speed-up of ssh2, which the client does without.
+fn node_modules() -> PathBuf {
+    let project = repo_dir().join("tests/clients/testcontainers-node");
+    let lockfile = std::fs::read(project.join("package-lock.json")).expect("the lockfile");
+    let hash = &tug_e2e::sha256_hex(&lockfile)[..12];
+    let cache = cache_dir();
+    std::fs::create_dir_all(&cache).expect("the cache dir");
+    let dir = cache.join(format!("testcontainers-node-{hash}"));
+    let lock = File::create(cache.join("testcontainers-node.lock")).expect("the lock file");
+    lock.lock().expect("lock the node packages");
+    let ready = dir.join("tug-ready");
+    if !ready.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the packages' dir");
+        for f in ["package.json", "package-lock.json"] {
+            std::fs::copy(project.join(f), dir.join(f)).expect("copy the project's files");
+        }
+        let npm = Command::new("npm")
+            .args([
+                "ci",
+                "--no-audit",
+                "--no-fund",
+                "--ignore-scripts",
+                "--loglevel=error",
+            ])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn npm (node and npm are installed by scripts/setup.sh)");
+        assert!(
+            npm.status.success(),
+            "npm ci in {}: {}",
+            dir.display(),
+            text(&npm)
+        );
+        std::fs::write(&ready, &lockfile).expect("mark the packages ready");
+    }
+    dir
+}
+
+/// testcontainers-node's GenericContainer on busybox: a log wait, a mapped port reached
+/// from the host, a file copied in before the start, exec with its output, stderr and
+/// exit code, the log stream, labels; a network with an alias resolved by a one-shot
+/// container, the listening-ports and health-check wait strategies; removal at `stop`
+/// (tests/clients/testcontainers-node/testcontainers_tug.mjs).
+#[test]
+fn testcontainers_node_runs_a_container_on_tug() {
+    let t = TestRoot::with_busybox();
+    let _leftovers = Leftovers(&t);
+    let s = Service::start(&t);
+    let dir = node_modules();
+    // The script runs from beside the packages, so that node finds them.
+    let script = dir.join(format!("testcontainers_tug-{}.mjs", std::process::id()));
+    std::fs::copy(
+        repo_dir().join("tests/clients/testcontainers-node/testcontainers_tug.mjs"),
+        &script,
+    )
+    .expect("copy the script");
+    let out = Command::new("node")
+        .arg(&script)
+        .env("DOCKER_HOST", s.docker_host())
+        .env("TESTCONTAINERS_RYUK_DISABLED", "true")
+        .env("DOCKER_CONFIG", t.path().join("docker-config"))
+        // Its lock file and settings, in the test's own dir.
+        .env("HOME", t.path())
+        .env("TMPDIR", t.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn node");
+    let _ = std::fs::remove_file(&script);
+    let log = std::fs::read_to_string(t.path().join("service.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "{}\nthe server's requests:\n{log}",
+        text(&out)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    assert!(
+        t.container_ids().is_empty(),
+        "the client removed its containers"
+    );
+    assert_eq!(user_networks(&t), Vec::<String>::new(), "and its network");
 }
 
 /// The target dir of the client project: beside this test's own (`target/clients`), so
