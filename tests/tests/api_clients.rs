@@ -174,7 +174,9 @@ fn node_modules() -> PathBuf {
 /// testcontainers-node's GenericContainer on busybox: a log wait, a mapped port reached
 /// from the host, a file copied in before the start, exec with its output, stderr and
 /// exit code, the log stream, labels; a network with an alias resolved by a one-shot
-/// container, the listening-ports and health-check wait strategies; removal at `stop`
+/// container, the listening-ports and health-check wait strategies; an image built from
+/// a Dockerfile with a build argument, run with a bind mount, a tmpfs, a user and limits,
+/// a file copied in while it runs and read back as an archive, a restart; removal at `stop`
 /// (tests/clients/testcontainers-node/testcontainers_tug.mjs).
 #[test]
 fn testcontainers_node_runs_a_container_on_tug() {

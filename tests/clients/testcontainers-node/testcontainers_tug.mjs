@@ -6,7 +6,10 @@
 // every step worked; any failure throws, and node exits non-zero with the stack.
 
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
 import * as nodenet from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import { GenericContainer, Network, Wait } from "testcontainers";
 
 const SERVER =
@@ -92,6 +95,37 @@ const healthy = await new GenericContainer("busybox:latest")
   .withHealthCheck({ test: ["CMD-SHELL", "true"], interval: 100, timeout: 1000, retries: 3 })
   .withWaitStrategy(Wait.forHealthCheck())
   .start();
+
+// An image built from a Dockerfile with a build argument (the API's classic `/build`),
+// then run with a bind mount, a tmpfs, a user and limits; a file copied in while it runs
+// and read back as an archive; a restart.
+const context = fs.mkdtempSync(path.join(os.tmpdir(), "tc-node-"));
+fs.writeFileSync(
+  path.join(context, "Dockerfile"),
+  'FROM busybox:latest\nARG WHO=nobody\nRUN echo "built for $WHO" > /built.txt\n',
+);
+fs.writeFileSync(path.join(context, "bound.txt"), "bound");
+const built = await GenericContainer.fromDockerfile(context)
+  .withBuildArgs({ WHO: "node" })
+  .build("tug-node-built:1", { deleteOnExit: false });
+const limited = await built
+  .withCommand(["sleep", "600"])
+  .withBindMounts([{ source: path.join(context, "bound.txt"), target: "/bound.txt", mode: "ro" }])
+  .withTmpFs({ "/scratch": "rw,size=1m" })
+  .withUser("1000:1000")
+  .withResourcesQuota({ memory: 0.5, cpu: 0.5 })
+  .start();
+r = await limited.exec(["sh", "-c", "cat /built.txt /bound.txt; echo; id -u; df -k /scratch | tail -1"]);
+assert.match(r.output, /^built for node\nbound\n1000\ntmpfs +1024 /);
+await limited.copyContentToContainer([{ content: "later", target: "/tmp/later.txt" }]);
+const archive = await limited.copyArchiveFromContainer("/tmp/later.txt");
+let tar = Buffer.alloc(0);
+for await (const chunk of archive) tar = Buffer.concat([tar, chunk]);
+assert.equal(tar.subarray(0, 9).toString(), "later.txt");
+assert.equal(tar.subarray(512, 517).toString(), "later");
+await limited.restart();
+assert.equal((await limited.exec(["cat", "/tmp/later.txt"])).output, "later");
+await limited.stop();
 
 // Stopped containers are removed; the network goes once empty.
 await healthy.stop();
