@@ -786,7 +786,11 @@ mod tests {
         assert_eq!(o.domainname.as_deref(), Some("example.org"));
         let heavy = json!({"Image": "b", "HostConfig": {"BlkioWeight": 70000}});
         assert!(create_options(&heavy).is_err());
-        let syslog = json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "syslog"}}});
-        assert!(create_options(&syslog).is_err());
+        // The driver goes to the engine, which takes json-file, local and none and
+        // refuses the others (tests/tests/api.rs).
+        let none = json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "none"}}});
+        assert_eq!(create_options(&none).unwrap().log_driver.as_deref(), Some("none"));
+        let default = json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": ""}}});
+        assert_eq!(create_options(&default).unwrap().log_driver, None);
     }
 }

@@ -358,8 +358,10 @@ impl Ctx<'_> {
         self.ask_shim(id, crate::shim::proto::DNS, &[], "its DNS server")
     }
 
-    /// Sends running container `id`'s shim a `kind` frame that its answers with `STARTED`
-    /// or `FAILED` (`what` the request is about, for an error).
+    /// Sends running container `id`'s shim a `kind` frame that it answers with `STARTED`
+    /// or `FAILED` (`what` the request is about, for an error). A shim that does not
+    /// answer within ten seconds (one of an older tug, which ignores frames it does not
+    /// know) is an error, not a hang.
     pub(super) fn ask_shim(
         &self,
         id: &str,
@@ -370,6 +372,8 @@ impl Ctx<'_> {
         use crate::shim::{self, proto};
         let talk = |e| Error::Sys(format!("asking the container's shim for {what}"), e);
         let mut sock = shim::connect(self.run_root(), id).map_err(talk)?;
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .map_err(talk)?;
         proto::write_frame(&mut sock, kind, payload).map_err(talk)?;
         match proto::read_frame(&mut sock).map_err(talk)? {
             Some((proto::STARTED, _)) => Ok(()),
