@@ -1351,6 +1351,45 @@ fn docker_build_with_the_classic_builder_builds_and_fails_as_dockers() {
     );
     let run = s.docker_ok(&["run", "--rm", "apibuilt:v2"]);
     assert_eq!(run, "built hello\nfrom the context\n");
+    // As Docker's classic builder: each step's image (` ---> <id>`), the RUN's container
+    // around its output; the last step's image is the result.
+    let arrows = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter_map(|l| l.strip_prefix(" ---> "))
+            .filter(|l| l.len() == 12 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_string)
+            .collect()
+    };
+    let ids = arrows(&stdout);
+    assert_eq!(ids.len(), 5, "{stdout}");
+    let busybox = s.docker_ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"]);
+    assert_eq!(&busybox[7..19], ids[0], "{stdout}");
+    assert!(
+        stdout.contains(&format!("Successfully built {}", ids[4])),
+        "{stdout}"
+    );
+    let running = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(" ---> Running in "))
+        .expect("the RUN's container")
+        .to_string();
+    let after_run = format!(
+        " ---> Running in {running}\nstep-output\nRemoving intermediate container {running}\n ---> {}\n",
+        ids[3]
+    );
+    assert!(stdout.contains(&after_run), "{stdout}");
+    // A step's image runs (as a user debugging a build runs the last good one), and is
+    // listed with `-a` only, as Docker's intermediate images are.
+    let greeting = s.docker_ok(&["run", "--rm", &ids[3], "cat", "/greeting"]);
+    assert_eq!(greeting, "built hello\n");
+    assert!(!s.docker_ok(&["images", "-q"]).contains(&ids[3]));
+    assert!(s.docker_ok(&["images", "-a", "-q"]).contains(&ids[3]));
+    // Again: every step from the cache, with the same images.
+    let again = build(&ok, &["-t", "apibuilt", "--build-arg", "GREETING=hello"]);
+    assert!(again.status.success(), "{}", text(&again));
+    let again = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert_eq!(arrows(&again), ids, "{again}");
+    assert_eq!(again.matches(" ---> Using cache").count(), 4, "{again}");
     // `-q`: the image id alone, the same as the tag's.
     let quiet = build(
         &ok,

@@ -154,7 +154,15 @@ fn options(query: &Query, tar: Vec<u8>) -> Result<BuildOptions, ApiError> {
         cache_from,
         labels: string_map(query, "labels")?,
         source_date_epoch: None,
+        // Docker's classic builder prints each step's image (` ---> <id>`); `q` shows
+        // only the result.
+        step_images: !query.flag("q", false),
     })
+}
+
+/// The 12 hex digits Docker shows of an id.
+fn short(hex: &str) -> &str {
+    hex.get(..12).unwrap_or(hex)
 }
 
 /// `x` as Docker shows a tag: `x:latest`.
@@ -208,6 +216,14 @@ pub async fn build(server: Arc<Server>, query: Query, req: Request<Incoming>) ->
                 } => out.stream(format!("Step {index}/{total} : {text}\n")),
                 Event::Cached { .. } => out.stream(" ---> Using cache\n".into()),
                 Event::Output { line, .. } => out.stream(format!("{line}\n")),
+                Event::Running { container, .. } => {
+                    out.stream(format!(" ---> Running in {}\n", short(container)))
+                }
+                Event::Removed { container, .. } => out.stream(format!(
+                    "Removing intermediate container {}\n",
+                    short(container)
+                )),
+                Event::Image { id, .. } => out.stream(format!(" ---> {}\n", short(id.hex()))),
                 Event::Done { .. } => {}
                 Event::Pulling { reference } => {
                     out.send(json!({ "status": format!("Pulling from {reference}") }))
@@ -223,10 +239,7 @@ pub async fn build(server: Arc<Server>, query: Query, req: Request<Incoming>) ->
                     return;
                 }
                 let hex = id.split_once(':').map_or(id.as_str(), |(_, h)| h);
-                out.stream(format!(
-                    "Successfully built {}\n",
-                    hex.chars().take(12).collect::<String>()
-                ));
+                out.stream(format!("Successfully built {}\n", short(hex)));
                 for t in &b.tags {
                     out.stream(format!("Successfully tagged {}\n", with_tag(t)));
                 }

@@ -789,7 +789,10 @@ mod tests {
         // The driver goes to the engine, which takes json-file, local and none and
         // refuses the others (tests/tests/api.rs).
         let none = json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "none"}}});
-        assert_eq!(create_options(&none).unwrap().log_driver.as_deref(), Some("none"));
+        assert_eq!(
+            create_options(&none).unwrap().log_driver.as_deref(),
+            Some("none")
+        );
         let default = json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": ""}}});
         assert_eq!(create_options(&default).unwrap().log_driver, None);
     }

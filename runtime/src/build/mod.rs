@@ -68,6 +68,10 @@ pub struct BuildOptions {
     /// `SOURCE_DATE_EPOCH`: the time of every `created` field and the latest mtime of
     /// every layer entry, so the same inputs give the same image digest.
     pub source_date_epoch: Option<u64>,
+    /// An image stored after every step, config steps too, and told ([`Event::Image`]),
+    /// as Docker's classic builder commits one per step and prints its id (the API's
+    /// `/build`): a user can run the image of the last step that worked.
+    pub step_images: bool,
 }
 
 impl BuildOptions {
@@ -86,6 +90,7 @@ impl BuildOptions {
             cache_from: Vec::new(),
             labels: Vec::new(),
             source_date_epoch: None,
+            step_images: false,
         }
     }
 }
@@ -114,6 +119,13 @@ pub enum Event<'a> {
     Done { step: usize, seconds: f64 },
     /// A base image is pulled.
     Pulling { reference: &'a str },
+    /// A RUN's container was made (`id`), and runs the command.
+    Running { step: usize, container: &'a str },
+    /// The RUN's container is removed.
+    Removed { step: usize, container: &'a str },
+    /// The image the step left (the base image for a FROM); only with
+    /// [`BuildOptions::step_images`].
+    Image { step: usize, id: &'a crate::Digest },
 }
 
 /// The result of a build.

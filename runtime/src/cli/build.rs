@@ -202,6 +202,7 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CliResult {
         cache_from: a.cache_from.clone(),
         labels,
         source_date_epoch,
+        step_images: false,
     };
     let started = Instant::now();
     let mut printer = Printer::new(progress);
@@ -345,6 +346,7 @@ impl Printer {
             Event::Cached { step } => writeln!(out, "#{step} CACHED"),
             Event::Done { step, seconds } => writeln!(out, "#{step} DONE {seconds:.1}s"),
             Event::Pulling { reference } => writeln!(out, "pulling {reference}"),
+            Event::Running { .. } | Event::Removed { .. } | Event::Image { .. } => Ok(()),
         };
     }
 
@@ -381,6 +383,7 @@ impl Printer {
             Event::Pulling { reference } => {
                 let _ = writeln!(out, "=> pulling {reference}");
             }
+            Event::Running { .. } | Event::Removed { .. } | Event::Image { .. } => {}
         }
         let _ = out.flush();
     }

@@ -350,6 +350,14 @@ impl Builder<'_> {
             step: no,
             seconds: started.elapsed().as_secs_f64(),
         });
+        if self.opts.step_images
+            && let Some(img) = &image
+        {
+            self.emit(Event::Image {
+                step: no,
+                id: &img.id,
+            });
+        }
         let config = match &image {
             Some(img) => self.raw_config(img)?,
             None => scratch_config(),
@@ -480,7 +488,12 @@ impl Builder<'_> {
             Instruction::Add(c) => self.copy_step(st, step, c, true)?,
             other => {
                 self.config_step(st, step, other)?;
-                false
+                // With an image per step, a config step's image may come from the cache
+                // (and Docker's classic builder says so).
+                self.opts.step_images
+                    && self
+                        .cached_image(st, &st.key.then("image").finish())?
+                        .is_some()
             }
         };
         if cached {
@@ -490,6 +503,15 @@ impl Builder<'_> {
             self.emit(Event::Done {
                 step: no,
                 seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        if self.opts.step_images {
+            // The step's image: a layer step stored it already; a config step's is
+            // stored now (named by the cache, so a rebuild finds it).
+            let img = self.materialize(st)?;
+            self.emit(Event::Image {
+                step: no,
+                id: &img.id,
             });
         }
         Ok(())

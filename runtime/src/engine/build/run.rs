@@ -116,6 +116,10 @@ impl Builder<'_> {
             )
         })?;
         let no = self.step_no();
+        self.emit(Event::Running {
+            step: no,
+            container: &guard.id,
+        });
         let mut tail: VecDeque<String> = VecDeque::new();
         for entry in self.engine.follow_logs(&guard.id, true)? {
             let stderr = entry.stream == "stderr";
@@ -145,7 +149,12 @@ impl Builder<'_> {
         let layer = self
             .engine
             .stage_container_layer(&guard.id, self.opts.source_date_epoch)?;
+        let container = guard.id.clone();
         drop(guard);
+        self.emit(Event::Removed {
+            step: no,
+            container: &container,
+        });
         let now = self.now();
         st.add_history(&now, history::run(&argv, &args), false);
         self.store_step(st, &key, &base.layers, Some(layer))?;
