@@ -43,24 +43,35 @@ fn cache_dir() -> PathBuf {
     std::env::var_os("TUG_CACHE").map_or_else(|| PathBuf::from("/var/cache/tug"), PathBuf::from)
 }
 
-/// A virtualenv with testcontainers-python's pinned requirements, made once per machine
-/// (under a lock: tests in other processes may want it at the same time) and named by
-/// the requirements' hash, so a change of the pins makes a new one.
+/// A dir under the cache dir made once per machine by `install` (under a lock: tests in
+/// other processes may want it at the same time), named `<name>-<hash of pins>`, so that
+/// a change of the pins makes a new one. A dir whose install did not finish is made
+/// again.
+fn installed_once(name: &str, pins: &[u8], install: impl FnOnce(&Path)) -> PathBuf {
+    let hash = &tug_e2e::sha256_hex(pins)[..12];
+    let cache = cache_dir();
+    std::fs::create_dir_all(&cache).expect("the cache dir");
+    let dir = cache.join(format!("{name}-{hash}"));
+    let lock = File::create(cache.join(format!("{name}.lock"))).expect("the lock file");
+    lock.lock().expect("take the lock");
+    let ready = dir.join("tug-ready");
+    if !ready.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        install(&dir);
+        std::fs::write(&ready, pins).expect("mark the dir ready");
+    }
+    dir
+}
+
+/// A virtualenv with testcontainers-python's pinned requirements (see
+/// [`installed_once`]).
 fn python_venv() -> PathBuf {
     let reqs = repo_dir().join("tests/clients/requirements.txt");
     let pins = std::fs::read(&reqs).expect("tests/clients/requirements.txt");
-    let hash = &tug_e2e::sha256_hex(&pins)[..12];
-    let cache = cache_dir();
-    std::fs::create_dir_all(&cache).expect("the cache dir");
-    let venv = cache.join(format!("testcontainers-py-{hash}"));
-    let lock = File::create(cache.join("testcontainers-py.lock")).expect("the venv's lock file");
-    lock.lock().expect("lock the venv");
-    let ready = venv.join("tug-ready");
-    if !ready.exists() {
-        let _ = std::fs::remove_dir_all(&venv);
+    installed_once("testcontainers-py", &pins, |venv| {
         let made = Command::new("python3")
             .args(["-m", "venv"])
-            .arg(&venv)
+            .arg(venv)
             .stdin(Stdio::null())
             .output()
             .expect("spawn python3 -m venv (python3 is installed by scripts/setup.sh)");
@@ -88,9 +99,7 @@ fn python_venv() -> PathBuf {
             reqs.display(),
             text(&pip)
         );
-        std::fs::write(&ready, &pins).expect("mark the venv ready");
-    }
-    venv
+    })
 }
 
 /// testcontainers-python's DockerContainer on busybox: a log wait strategy, a mapped
@@ -128,23 +137,15 @@ fn testcontainers_python_runs_a_container_on_tug() {
     );
 }
 
-/// testcontainers-node's packages, installed once per machine with `npm ci` from
-/// `tests/clients/testcontainers-node`'s lockfile (under a lock, as [`python_venv`]) in a
-/// dir named by the lockfile's hash. Install scripts are not run: the only one builds an
-/// optional native speed-up of ssh2, which the client does without.
+/// testcontainers-node's packages, installed with `npm ci` from `tests/clients/
+/// testcontainers-node`'s lockfile (see [`installed_once`]). Install scripts are not run:
+/// the only one builds an optional native speed-up of ssh2, which the client does
+/// without.
 fn node_modules() -> PathBuf {
     let project = repo_dir().join("tests/clients/testcontainers-node");
     let lockfile = std::fs::read(project.join("package-lock.json")).expect("the lockfile");
-    let hash = &tug_e2e::sha256_hex(&lockfile)[..12];
-    let cache = cache_dir();
-    std::fs::create_dir_all(&cache).expect("the cache dir");
-    let dir = cache.join(format!("testcontainers-node-{hash}"));
-    let lock = File::create(cache.join("testcontainers-node.lock")).expect("the lock file");
-    lock.lock().expect("lock the node packages");
-    let ready = dir.join("tug-ready");
-    if !ready.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("the packages' dir");
+    installed_once("testcontainers-node", &lockfile, |dir| {
+        std::fs::create_dir_all(dir).expect("the packages' dir");
         for f in ["package.json", "package-lock.json"] {
             std::fs::copy(project.join(f), dir.join(f)).expect("copy the project's files");
         }
@@ -156,7 +157,7 @@ fn node_modules() -> PathBuf {
                 "--ignore-scripts",
                 "--loglevel=error",
             ])
-            .current_dir(&dir)
+            .current_dir(dir)
             .stdin(Stdio::null())
             .output()
             .expect("spawn npm (node and npm are installed by scripts/setup.sh)");
@@ -166,9 +167,7 @@ fn node_modules() -> PathBuf {
             dir.display(),
             text(&npm)
         );
-        std::fs::write(&ready, &lockfile).expect("mark the packages ready");
-    }
-    dir
+    })
 }
 
 /// testcontainers-node's GenericContainer on busybox: a log wait, a mapped port reached

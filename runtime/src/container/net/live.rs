@@ -138,20 +138,12 @@ pub(crate) fn up(
     }
     if let (Some(a), false) = (live.attachments.first(), live.reserved.is_empty()) {
         // IPv4 ports by DNAT; IPv6 ones through the shim's proxy.
-        let maps: Vec<PortMap> = live
-            .reserved
-            .iter()
-            .filter_map(|r| match r.host_ip {
-                std::net::IpAddr::V4(ip) => Some(PortMap {
-                    proto: r.proto,
-                    host_ip: (!ip.is_unspecified()).then_some(ip),
-                    host_port: r.host_port,
-                    container_ip: a.address,
-                    container_port: r.container_port,
-                }),
-                std::net::IpAddr::V6(_) => None,
-            })
-            .collect();
+        let maps = ipv4_maps(
+            live.reserved
+                .iter()
+                .map(|r| (r.proto, r.host_ip, r.host_port, r.container_port)),
+            a.address,
+        );
         if !a.internal {
             match crate::network::ports::proxy::PortProxy::new(&live.reserved, a.address) {
                 Ok(proxy) => live.proxy = proxy,
@@ -388,19 +380,12 @@ pub(crate) fn move_gateway(
             address.is_none().then_some(after.id.as_str()),
         )?;
     } else if let Some(address) = address {
-        let maps: Vec<PortMap> = published
-            .iter()
-            .filter_map(|p| match p.host_ip {
-                std::net::IpAddr::V4(ip) => Some(PortMap {
-                    proto: p.proto,
-                    host_ip: (!ip.is_unspecified()).then_some(ip),
-                    host_port: p.host_port,
-                    container_ip: address,
-                    container_port: p.container_port,
-                }),
-                std::net::IpAddr::V6(_) => None,
-            })
-            .collect();
+        let maps = ipv4_maps(
+            published
+                .iter()
+                .map(|p| (p.proto, p.host_ip, p.host_port, p.container_port)),
+            address,
+        );
         endpoint::publish(cx.network_host(), &after.id, &maps)?;
     } else {
         endpoint::unpublish(cx.network_host(), &after.id)?;
@@ -413,6 +398,29 @@ pub(crate) fn move_gateway(
         &payload,
         "its port proxy",
     )
+}
+
+/// The DNAT rules of the IPv4 ones among `bindings` (protocol, host address, host port,
+/// container port) to the container's `address`; an unspecified host address is every
+/// local one.
+fn ipv4_maps(
+    bindings: impl Iterator<Item = (ports::Proto, std::net::IpAddr, u16, u16)>,
+    address: std::net::Ipv4Addr,
+) -> Vec<PortMap> {
+    bindings
+        .filter_map(
+            |(proto, host_ip, host_port, container_port)| match host_ip {
+                std::net::IpAddr::V4(ip) => Some(PortMap {
+                    proto,
+                    host_ip: (!ip.is_unspecified()).then_some(ip),
+                    host_port,
+                    container_ip: address,
+                    container_port,
+                }),
+                std::net::IpAddr::V6(_) => None,
+            },
+        )
+        .collect()
 }
 
 /// Rewrites port group `group`'s table over its running members: the containers of this
