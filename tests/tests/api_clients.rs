@@ -113,17 +113,26 @@ fn testcontainers_python_runs_a_container_on_tug() {
     let _leftovers = Leftovers(&t);
     let s = Service::start(&t);
     let venv = python_venv();
-    let out = Command::new(venv.join("bin/python"))
+    let mut script = Command::new(venv.join("bin/python"));
+    script
         .arg(repo_dir().join("tests/clients/testcontainers_tug.py"))
+        // Its compose module runs `tug compose` on the server's own root.
+        .env("TUG_BIN", tug_e2e::tug_bin())
+        .envs(t.envs());
+    run_client(&t, &s, script);
+}
+
+/// Runs a client's `script` against the test's server `s` (DOCKER_HOST, Ryuk off, a
+/// docker config of the test's own), and checks that it printed `ok` and removed its
+/// containers; the server's requests are shown when it failed.
+fn run_client(t: &TestRoot, s: &Service, mut script: Command) {
+    let out = script
         .env("DOCKER_HOST", s.docker_host())
         .env("TESTCONTAINERS_RYUK_DISABLED", "true")
         .env("DOCKER_CONFIG", t.path().join("docker-config"))
-        // Its compose module runs `tug compose` on the server's own root.
-        .env("TUG_BIN", tug_e2e::tug_bin())
-        .envs(t.envs())
         .stdin(Stdio::null())
         .output()
-        .expect("spawn the testcontainers-python script");
+        .expect("spawn the client's script");
     let log = std::fs::read_to_string(t.path().join("service.log")).unwrap_or_default();
     assert!(
         out.status.success(),
@@ -190,30 +199,23 @@ fn testcontainers_node_runs_a_container_on_tug() {
         &script,
     )
     .expect("copy the script");
-    let out = Command::new("node")
-        .arg(&script)
-        .env("DOCKER_HOST", s.docker_host())
-        .env("TESTCONTAINERS_RYUK_DISABLED", "true")
-        .env("DOCKER_CONFIG", t.path().join("docker-config"))
+    let _script = RemovedAtEnd(script.clone());
+    let mut node = Command::new("node");
+    node.arg(&script)
         // Its lock file and settings, in the test's own dir.
         .env("HOME", t.path())
-        .env("TMPDIR", t.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn node");
-    let _ = std::fs::remove_file(&script);
-    let log = std::fs::read_to_string(t.path().join("service.log")).unwrap_or_default();
-    assert!(
-        out.status.success(),
-        "{}\nthe server's requests:\n{log}",
-        text(&out)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
-    assert!(
-        t.container_ids().is_empty(),
-        "the client removed its containers"
-    );
+        .env("TMPDIR", t.path());
+    run_client(&t, &s, node);
     assert_eq!(user_networks(&t), Vec::<String>::new(), "and its network");
+}
+
+/// A file removed when the test ends, also when it fails.
+struct RemovedAtEnd(PathBuf);
+
+impl Drop for RemovedAtEnd {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The target dir of the client project: beside this test's own (`target/clients`), so
