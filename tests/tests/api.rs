@@ -1717,3 +1717,65 @@ fn exec_and_attach_without_upgrade_answer_200_with_the_stream() {
     );
     s.docker_ok(&["rm", "-f", "plain", "told"]);
 }
+
+/// `docker run --device-read-bps` and `--device-write-iops` (HostConfig's
+/// `BlkioDeviceReadBps` and kin, `[{"Path", "Rate"}]`) reach the container's cgroup, named
+/// by the device's numbers, as `tug run`'s flags do; a path that is not a block device is
+/// refused.
+#[test]
+fn docker_run_device_io_limits_reach_the_cgroup() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let Some((dev, numbers)) = std::fs::read_dir("/dev").unwrap().flatten().find_map(|e| {
+        let m = e.metadata().ok()?;
+        m.file_type().is_block_device().then(|| {
+            let r = m.rdev();
+            (
+                e.path().display().to_string(),
+                format!("{}:{}", libc::major(r), libc::minor(r)),
+            )
+        })
+    }) else {
+        eprintln!("no block device on this host: the I/O limits are not checked");
+        return;
+    };
+    let v1 = tug_e2e::cgroup_v1();
+    let files = if v1 {
+        "blkio/blkio.throttle.read_bps_device blkio/blkio.throttle.write_iops_device"
+    } else {
+        "io.max"
+    };
+    let out = s.docker_ok(&[
+        "run",
+        "--rm",
+        "--device-read-bps",
+        &format!("{dev}:1mb"),
+        "--device-write-iops",
+        &format!("{dev}:100"),
+        "busybox",
+        "sh",
+        "-c",
+        &format!("cd /sys/fs/cgroup; cat {files}"),
+    ]);
+    let want = if v1 {
+        format!("{numbers} 1048576\n{numbers} 100\n")
+    } else {
+        format!("{numbers} rbps=1048576 wbps=max riops=max wiops=100\n")
+    };
+    assert_eq!(out, want);
+    let out = s.docker(&[
+        "run",
+        "--rm",
+        "--device-read-bps",
+        "/dev/null:1mb",
+        "busybox",
+        "true",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("/dev/null is not a block device"),
+        "{}",
+        text(&out)
+    );
+}

@@ -186,10 +186,6 @@ fn labels_list(v: &Value) -> Vec<String> {
 /// absent, null, empty, zero, or the value named beside the key.
 const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
     ("BlkioWeightDevice", ""),
-    ("BlkioDeviceReadBps", ""),
-    ("BlkioDeviceWriteBps", ""),
-    ("BlkioDeviceReadIOps", ""),
-    ("BlkioDeviceWriteIOps", ""),
     ("CpuRealtimePeriod", ""),
     ("CpuRealtimeRuntime", ""),
     ("CpuCount", ""),
@@ -567,6 +563,21 @@ pub fn resources(hc: &Value) -> Result<tug::container::Resources, ApiError> {
         Value::Bool(b) => Some(*b).filter(|d| *d),
         _ => return Err(wrong("OomKillDisable", "a boolean")),
     };
+    // `--device-read-bps` and the others: `[{"Path": "/dev/sda", "Rate": 1048576}]`.
+    let throttle = |k: &str| -> Result<Vec<tug::container::ThrottleDevice>, ApiError> {
+        if hc[k].is_null() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<tug::container::ThrottleDevice> = serde_json::from_value(hc[k].clone())
+            .map_err(|_| wrong(k, "a list of {\"Path\", \"Rate\"}"))?;
+        match list.iter().find(|d| !d.path.starts_with("/dev/")) {
+            Some(d) => Err(ApiError::bad_request(format!(
+                "HostConfig.{k}: {} is not a device path (/dev/...)",
+                d.path
+            ))),
+            None => Ok(list),
+        }
+    };
     let blkio_weight = u16::try_from(int("BlkioWeight")?).map_err(|_| {
         ApiError::bad_request(format!(
             "HostConfig.BlkioWeight: {} is out of range (10 to 1000)",
@@ -587,6 +598,10 @@ pub fn resources(hc: &Value) -> Result<tug::container::Resources, ApiError> {
         oom_kill_disable,
         memory_swappiness: opt_int("MemorySwappiness")?.filter(|s| *s >= 0),
         blkio_weight,
+        device_read_bps: throttle("BlkioDeviceReadBps")?,
+        device_write_bps: throttle("BlkioDeviceWriteBps")?,
+        device_read_iops: throttle("BlkioDeviceReadIOps")?,
+        device_write_iops: throttle("BlkioDeviceWriteIOps")?,
         ..Default::default()
     })
 }
@@ -604,8 +619,28 @@ mod tests {
             "StorageOpt": {}, "Memory": 1024,
         });
         assert_eq!(unsupported_setting(&unset), None);
-        let throttled = json!({"BlkioDeviceReadBps": [{"Path": "/dev/vda", "Rate": 1}]});
-        assert_eq!(unsupported_setting(&throttled), Some("BlkioDeviceReadBps"));
+        // The block devices' limits are the engine's (`--device-read-bps` and its kin).
+        let throttled = json!({"BlkioDeviceReadBps": [{"Path": "/dev/vda", "Rate": 1}],
+                               "BlkioDeviceWriteIOps": [{"Path": "/dev/vdb", "Rate": 100}]});
+        assert_eq!(unsupported_setting(&throttled), None);
+        let r = resources(&throttled).unwrap();
+        assert_eq!(
+            (
+                r.device_read_bps[0].path.as_str(),
+                r.device_read_bps[0].rate
+            ),
+            ("/dev/vda", 1)
+        );
+        assert_eq!(r.device_write_iops[0].rate, 100);
+        assert!(r.device_write_bps.is_empty() && r.device_read_iops.is_empty());
+        let not_a_device = json!({"BlkioDeviceReadBps": [{"Path": "/etc/passwd", "Rate": 1}]});
+        assert!(
+            resources(&not_a_device)
+                .unwrap_err()
+                .message
+                .contains("/etc/passwd")
+        );
+        assert!(resources(&json!({"BlkioDeviceReadBps": "fast"})).is_err());
         assert_eq!(
             unsupported_setting(&json!({"Runtime": "kata"})),
             Some("Runtime")
