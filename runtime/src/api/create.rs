@@ -602,7 +602,6 @@ pub fn resources(hc: &Value) -> Result<tug::container::Resources, ApiError> {
         device_write_bps: throttle("BlkioDeviceWriteBps")?,
         device_read_iops: throttle("BlkioDeviceReadIOps")?,
         device_write_iops: throttle("BlkioDeviceWriteIOps")?,
-        ..Default::default()
     })
 }
 
