@@ -185,6 +185,27 @@ fn shm_size_sizes_dev_shm() {
     );
 }
 
+/// `--runtime`: Docker's default runtime's names run tug's own; another is refused as
+/// Docker's daemon refuses a runtime it does not know, and no container is made.
+#[test]
+fn runtime_runc_is_tugs_own_and_others_are_refused() {
+    let t = TestRoot::with_busybox();
+    for name in ["runc", "io.containerd.runc.v2"] {
+        assert_eq!(
+            t.ok(&["run", "--rm", "--runtime", name, "busybox", "echo", "ran"]),
+            "ran\n"
+        );
+    }
+    let out = t.run(&["run", "--runtime", "kata", "busybox", "true"]);
+    assert_eq!(code(&out), 125, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("unknown or invalid runtime name: kata"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(t.ok(&["ps", "-aq"]), "");
+}
+
 /// `tug ARGS` run with a soft open-files limit of 256 (its hard limit kept): stdout.
 fn with_low_nofile(t: &TestRoot, args: &[&str]) -> String {
     use std::os::unix::process::CommandExt;

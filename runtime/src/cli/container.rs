@@ -218,6 +218,9 @@ pub struct ContainerOptions {
     /// Logging driver for the container (json-file, local, none)
     #[arg(long, default_value = "json-file")]
     pub log_driver: String,
+    /// Runtime to use for this container (runc, the name Docker gives its default: tug's own)
+    #[arg(long, default_value = "")]
+    pub runtime: String,
     /// Log driver options (max-size=10m, max-file=3)
     #[arg(long)]
     pub log_opt: Vec<String>,
@@ -448,6 +451,14 @@ fn familiar(full: &str) -> String {
 }
 
 fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOptions, CliError> {
+    // Docker's default runtime's names are tug's own; another (kata, nvidia, runsc) is not
+    // here, and refused as Docker's daemon refuses a runtime it does not know.
+    if !matches!(o.runtime.as_str(), "" | "runc" | "io.containerd.runc.v2") {
+        return Err(CliError::usage(format!(
+            "unknown or invalid runtime name: {}",
+            o.runtime
+        )));
+    }
     let mut words = o.image_and_command.into_iter();
     let image = words.next().unwrap_or_default();
     if image.starts_with('-') {
