@@ -1779,3 +1779,34 @@ fn docker_run_device_io_limits_reach_the_cgroup() {
         text(&out)
     );
 }
+
+/// `NetworkDisabled` in a create's body (docker-py's `network_disabled=True`): the
+/// container has no network but its loopback, as with `--network none`, whatever
+/// NetworkMode says; it was ignored, and the container got the default bridge.
+#[test]
+fn network_disabled_gives_the_container_no_network() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    let created = s.http(
+        "POST",
+        "/containers/create?name=offline",
+        Some(r#"{"Image":"busybox","Cmd":["ip","-o","link"],"NetworkDisabled":true,"HostConfig":{"NetworkMode":"bridge"}}"#),
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    s.docker_ok(&["start", "offline"]);
+    assert_eq!(s.docker_ok(&["wait", "offline"]).trim(), "0");
+    let links = s.docker_ok(&["logs", "offline"]);
+    let names: Vec<&str> = links
+        .lines()
+        .filter_map(|l| l.split(':').nth(1).map(str::trim))
+        .collect();
+    assert_eq!(names, ["lo"], "{links}");
+    let nets = s.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.NetworkMode}} {{len .NetworkSettings.Networks}}",
+        "offline",
+    ]);
+    assert_eq!(nets.trim(), "none 0");
+    s.docker_ok(&["rm", "offline"]);
+}

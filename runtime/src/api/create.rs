@@ -474,6 +474,16 @@ pub struct Endpoint {
 /// entry when NetworkMode is the default (older clients name the network only there).
 /// Without an entry for it, the first endpoint is NetworkMode's, bare.
 pub fn endpoints(body: &Value, hc: &Value) -> Result<Vec<Endpoint>, ApiError> {
+    // `NetworkDisabled` (docker-py's `network_disabled`): no network at all, whatever
+    // else the body names, as `--network none`.
+    if body["NetworkDisabled"].as_bool() == Some(true) {
+        return Ok(vec![Endpoint {
+            network: "none".into(),
+            aliases: Vec::new(),
+            ip: None,
+            mac: None,
+        }]);
+    }
     let bridge = |n: &str| matches!(n, "" | "default" | "bridge");
     let mode = hc["NetworkMode"].as_str().unwrap_or_default();
     let mut out = Vec::new();
