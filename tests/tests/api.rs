@@ -1810,3 +1810,27 @@ fn network_disabled_gives_the_container_no_network() {
     assert_eq!(nets.trim(), "none 0");
     s.docker_ok(&["rm", "offline"]);
 }
+
+/// `StdinOnce` as the docker CLI sends it: `run -d -i` keeps stdin open for each attach
+/// (false, with no stdin attached), `create -i` does not (true); the engine keeps what the
+/// client said.
+#[test]
+fn stdin_once_is_what_the_client_sent() {
+    let t = TestRoot::with_busybox();
+    let Some(s) = with_docker(&t) else { return };
+    s.docker_ok(&["run", "-d", "-i", "--name", "kept-open", "busybox", "cat"]);
+    s.docker_ok(&["create", "-i", "--name", "made-open", "busybox", "cat"]);
+    let f = "{{.Config.OpenStdin}} {{.Config.StdinOnce}} {{.Config.AttachStdin}}";
+    let seen = |name: &str| s.docker_ok(&["inspect", "-f", f, name]).trim().to_string();
+    // What Docker's daemon shows for the same two commands.
+    assert_eq!(seen("kept-open"), "true false false");
+    assert_eq!(seen("made-open"), "true true true");
+    let created = s.http(
+        "POST",
+        "/containers/create?name=once",
+        Some(r#"{"Image":"busybox","Cmd":["cat"],"OpenStdin":true,"StdinOnce":true}"#),
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    assert_eq!(seen("once"), "true true true");
+    s.docker_ok(&["rm", "-f", "kept-open", "made-open", "once"]);
+}

@@ -382,3 +382,64 @@ fn a_detached_rm_container_is_removed_when_it_exits() {
     ]);
     assert_eq!(code(&out), 125, "{}", text(&out));
 }
+
+/// `run -d -i` keeps stdin open for each attach (Docker's `StdinOnce` false): one
+/// attached client's end of input does not close it, so a second attach writes to the
+/// same process. A foreground `run -i` closes it with its input's end.
+#[test]
+fn stdin_of_a_detached_interactive_container_outlives_each_attach() {
+    use std::io::Write;
+    let t = TestRoot::with_busybox();
+    let cs = Containers::new(&t);
+    t.ok(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "reader",
+        "busybox",
+        "sh",
+        "-c",
+        "while read l; do echo \"got $l\"; done; echo closed",
+    ]);
+    cs.add("reader");
+    assert_eq!(t.inspect_f("reader", "{{.Config.StdinOnce}}"), "false");
+    for word in ["one", "two"] {
+        let mut attach = KillOnDrop(
+            t.tug()
+                .args(["attach", "--sig-proxy=false", "reader"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        // The line, then the end of this client's input.
+        let mut stdin = attach.stdin.take().unwrap();
+        writeln!(stdin, "{word}").unwrap();
+        drop(stdin);
+        wait_for("the line in the log", Duration::from_secs(10), || {
+            t.ok(&["logs", "reader"]).contains(&format!("got {word}\n"))
+        });
+        drop(attach);
+    }
+    assert_eq!(t.inspect_f("reader", "{{.State.Running}}"), "true");
+    assert!(!t.ok(&["logs", "reader"]).contains("closed"));
+    // `create -i` closes it with the first attach's input, as Docker's does.
+    let id = t.ok(&["create", "-i", "busybox", "cat"]);
+    assert_eq!(t.inspect_f(id.trim(), "{{.Config.StdinOnce}}"), "true");
+    t.ok(&["rm", id.trim()]);
+    let out = t.run_with_stdin(
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "cat; echo closed",
+        ],
+        b"in\n",
+        &[],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "in\nclosed\n");
+}

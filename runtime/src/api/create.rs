@@ -438,6 +438,7 @@ fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
         devices,
         log_driver,
         log_opts,
+        stdin_once: body["StdinOnce"].as_bool(),
         network_aliases,
         ip,
         links: strings(&hc["Links"]),

@@ -522,6 +522,8 @@ fn create_options(o: ContainerOptions, auto_remove: bool) -> Result<CreateOption
         }
     }
     Ok(CreateOptions {
+        // `run -d` says (`create -i` and `run -i` close it, as Docker's do).
+        stdin_once: None,
         network_aliases: o.network_alias,
         ip: o.ip,
         mac_address: o.mac_address,
@@ -623,7 +625,9 @@ pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
     }
     ensure_image(engine, &a.options)?;
     if a.detach {
-        let opts = create_options(a.options, a.rm)?;
+        let mut opts = create_options(a.options, a.rm)?;
+        // As Docker's `run -d -i`: stdin stays open for each later `attach`.
+        opts.stdin_once = Some(false);
         warn(engine, &opts);
         let c = engine.run_detached(&opts)?;
         println!("{}", c.id);
@@ -631,7 +635,8 @@ pub fn run(engine: &Engine, a: RunArgs) -> CliResult {
     }
     let stdin = a.options.interactive && streams[0];
     let detach_keys = detach_keys(a.detach_keys.as_deref())?;
-    let opts = create_options(a.options, a.rm)?;
+    let mut opts = create_options(a.options, a.rm)?;
+    opts.stdin_once = Some(stdin);
     warn(engine, &opts);
     let attach = AttachOptions {
         stdin,

@@ -272,6 +272,8 @@ pub fn create_options(
         entrypoint,
         command,
         interactive: s.stdin_open,
+        // As Compose: stdin stays open for each `attach`.
+        stdin_once: Some(false),
         tty: s.tty,
         read_only: s.read_only,
         privileged: s.privileged,

@@ -19,6 +19,11 @@ pub struct CreateOptions {
     /// The arguments after the image (override CMD).
     pub command: Vec<String>,
     pub interactive: bool,
+    /// Whether stdin closes when the attached client that writes it goes (`StdinOnce`):
+    /// Docker's `run -i` in the foreground and `create -i` say yes, `run -d -i` and
+    /// Compose's `stdin_open` no, so each later `attach` can write again. `None`: as
+    /// `interactive`.
+    pub stdin_once: Option<bool>,
     pub tty: bool,
     /// The terminal's size (rows, columns) from its first byte on, for a container with
     /// a TTY (the API's `HostConfig.ConsoleSize`); later sizes come by resize.
