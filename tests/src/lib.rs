@@ -420,3 +420,19 @@ pub mod net;
 pub mod pty;
 pub mod registry;
 pub mod transcript;
+
+/// A block device of this host, if any: its path and its `major:minor` (what the
+/// cgroups' I/O limits name it by).
+pub fn block_device() -> Option<(String, String)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    std::fs::read_dir("/dev").ok()?.flatten().find_map(|e| {
+        let m = e.metadata().ok()?;
+        m.file_type().is_block_device().then(|| {
+            let r = m.rdev();
+            (
+                e.path().display().to_string(),
+                format!("{}:{}", libc::major(r), libc::minor(r)),
+            )
+        })
+    })
+}

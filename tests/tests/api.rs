@@ -1724,19 +1724,9 @@ fn exec_and_attach_without_upgrade_answer_200_with_the_stream() {
 /// refused.
 #[test]
 fn docker_run_device_io_limits_reach_the_cgroup() {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let t = TestRoot::with_busybox();
     let Some(s) = with_docker(&t) else { return };
-    let Some((dev, numbers)) = std::fs::read_dir("/dev").unwrap().flatten().find_map(|e| {
-        let m = e.metadata().ok()?;
-        m.file_type().is_block_device().then(|| {
-            let r = m.rdev();
-            (
-                e.path().display().to_string(),
-                format!("{}:{}", libc::major(r), libc::minor(r)),
-            )
-        })
-    }) else {
+    let Some((dev, numbers)) = tug_e2e::block_device() else {
         eprintln!("no block device on this host: the I/O limits are not checked");
         return;
     };

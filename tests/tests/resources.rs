@@ -299,18 +299,8 @@ fn oom_kill_disable_swappiness_and_blkio_weight_as_the_kernel_allows() {
 /// device, or a memory node the host has not, is refused.
 #[test]
 fn cpuset_mems_and_device_io_limits_reach_the_cgroup() {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let t = TestRoot::with_busybox();
-    let Some((dev, numbers)) = std::fs::read_dir("/dev").unwrap().flatten().find_map(|e| {
-        let m = e.metadata().ok()?;
-        m.file_type().is_block_device().then(|| {
-            let r = m.rdev();
-            (
-                e.path().display().to_string(),
-                format!("{}:{}", libc::major(r), libc::minor(r)),
-            )
-        })
-    }) else {
+    let Some((dev, numbers)) = tug_e2e::block_device() else {
         eprintln!("no block device on this host: the I/O limits are not checked");
         return;
     };
